@@ -28,6 +28,7 @@
 //! ```
 
 pub mod aggregate;
+pub mod bench;
 pub mod cli;
 pub mod error;
 pub mod geojson_io;

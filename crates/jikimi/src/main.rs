@@ -16,6 +16,18 @@ struct Cli {
 enum Command {
     /// Print the version and the crates compiled in.
     Version,
+    /// Crime analysis: hot spots (Gi*, Moran's I) and aggregation of incidents.
+    Analyze(jikimi_analyze::cli::AnalyzeArgs),
+    /// Benchmarks.
+    #[command(subcommand)]
+    Bench(Bench),
+}
+
+/// Benchmarks, one per subsystem.
+#[derive(Debug, Subcommand)]
+enum Bench {
+    /// Gi* and local Moran on lattices, Toronto aggregation to H3, esda comparison.
+    Analyze(jikimi_analyze::bench::BenchArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -24,6 +36,8 @@ fn main() -> anyhow::Result<()> {
         Command::Version => {
             println!("jikimi {}", env!("CARGO_PKG_VERSION"));
         }
+        Command::Analyze(args) => jikimi_analyze::cli::run(args)?,
+        Command::Bench(Bench::Analyze(args)) => jikimi_analyze::bench::run_bench(&args)?,
     }
     Ok(())
 }
