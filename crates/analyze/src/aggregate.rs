@@ -194,6 +194,36 @@ impl IncidentCounter {
         self.stats.counted += 1;
     }
 
+    /// Adds `n` incidents already counted elsewhere (e.g. by a columnar engine) to an H3 cell and window.
+    pub fn add_h3_count(&mut self, cell: CellIndex, window: &str, n: u64) {
+        *self
+            .h3_counts
+            .entry(cell)
+            .or_default()
+            .entry(window.to_string())
+            .or_default() += n;
+        self.windows.insert(window.to_string());
+        self.stats.counted += n;
+    }
+
+    /// The target's H3 resolution, if counting to cells.
+    pub fn h3_resolution(&self) -> Option<Resolution> {
+        match &self.target {
+            Target::H3(r) => Some(*r),
+            Target::Polygons { .. } => None,
+        }
+    }
+
+    /// The time window.
+    pub fn window(&self) -> TimeWindow {
+        self.window
+    }
+
+    /// The incident filter.
+    pub fn filter(&self) -> &IncidentFilter {
+        &self.filter
+    }
+
     /// Window keys seen, sorted.
     pub fn windows(&self) -> Vec<String> {
         self.windows.iter().cloned().collect()

@@ -135,6 +135,10 @@ pub struct AggregateArgs {
     /// Area property holding the census output area code that matches the exposure table.
     #[arg(long)]
     pub exposure_key: Option<String>,
+    /// Counting engine: `streaming` (built in, one pass over a CSV) or `datafusion` (CSV or Parquet through
+    /// Apache DataFusion, H3 targets only; needs a binary built with `jikimi-analyze-engine`).
+    #[arg(long, value_enum, default_value_t = Engine::Streaming)]
+    pub engine: Engine,
     /// Output GeoJSON.
     #[arg(long)]
     pub out: PathBuf,
@@ -143,12 +147,41 @@ pub struct AggregateArgs {
     pub map: Option<PathBuf>,
 }
 
-/// Runs `jikimi analyze ...`.
+/// Which engine counts incidents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Engine {
+    /// One streaming pass over a CSV in this crate.
+    Streaming,
+    /// Apache DataFusion (crate `jikimi-analyze-engine`).
+    Datafusion,
+}
+
+/// Runs `jikimi analyze ...` with the built-in streaming counter.
 pub fn run(args: AnalyzeArgs) -> Result<()> {
     match args.command {
         AnalyzeCommand::Hotspots(a) => run_hotspots(&a),
-        AnalyzeCommand::Aggregate(a) => run_aggregate(&a),
+        AnalyzeCommand::Aggregate(a) => {
+            if a.engine == Engine::Datafusion {
+                return Err(Error::Argument(
+                    "--engine datafusion needs jikimi-analyze-engine (use the jikimi binary)"
+                        .into(),
+                ));
+            }
+            run_aggregate_with(&a, |counter| stream_csv(&a, counter))
+        }
     }
+}
+
+/// Feeds the incidents CSV of `a` through the streaming counter.
+pub fn stream_csv(a: &AggregateArgs, counter: &mut IncidentCounter) -> Result<()> {
+    let columns = IncidentColumns {
+        lat: a.lat_col.clone(),
+        lon: a.lon_col.clone(),
+        date: a.date_col.clone(),
+        category: a.category_col.clone(),
+    };
+    let source = a.incidents.display().to_string();
+    aggregate::count_incidents_csv(open_maybe_gz(&a.incidents)?, &source, &columns, counter)
 }
 
 /// Opens a file for reading, unwrapping gzip when the name ends in `.gz`.
@@ -418,18 +451,17 @@ fn run_hotspots(a: &HotspotsArgs) -> Result<()> {
     Ok(())
 }
 
-fn run_aggregate(a: &AggregateArgs) -> Result<()> {
+/// Runs `jikimi analyze aggregate`, with `fill` counting the incidents into the prepared counter (the
+/// streaming reader here, or a columnar engine from another crate), then writes GeoJSON and the map.
+pub fn run_aggregate_with<F>(a: &AggregateArgs, fill: F) -> Result<()>
+where
+    F: FnOnce(&mut IncidentCounter) -> Result<()>,
+{
     let window: TimeWindow = a.window.parse()?;
     let filter = IncidentFilter {
         categories: a.category.clone(),
         from: a.from.clone(),
         to: a.to.clone(),
-    };
-    let columns = IncidentColumns {
-        lat: a.lat_col.clone(),
-        lon: a.lon_col.clone(),
-        date: a.date_col.clone(),
-        category: a.category_col.clone(),
     };
     let (target, areas_fc) = match (a.h3, &a.areas) {
         (Some(r), None) => (Target::H3(aggregate::resolution(r)?), None),
@@ -444,13 +476,7 @@ fn run_aggregate(a: &AggregateArgs) -> Result<()> {
         }
     };
     let mut counter = IncidentCounter::new(target, window, filter);
-    let source = a.incidents.display().to_string();
-    aggregate::count_incidents_csv(
-        open_maybe_gz(&a.incidents)?,
-        &source,
-        &columns,
-        &mut counter,
-    )?;
+    fill(&mut counter)?;
     let (fc, map_values) = match areas_fc {
         None => {
             let fc = counter.h3_feature_collection(a.pad)?;

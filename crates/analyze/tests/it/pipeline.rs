@@ -4,7 +4,9 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use jikimi_analyze::cli::{AggregateArgs, AnalyzeArgs, AnalyzeCommand, Coords, HotspotsArgs, run};
+use jikimi_analyze::cli::{
+    AggregateArgs, AnalyzeArgs, AnalyzeCommand, Coords, Engine, HotspotsArgs, run,
+};
 use jikimi_analyze::living_population::{LivingPopulationFilter, read_living_population};
 use serde_json::Value;
 
@@ -43,6 +45,7 @@ fn aggregate_args(incidents: PathBuf, out: &Path) -> AggregateArgs {
         category_col: "category".into(),
         exposure: None,
         exposure_key: None,
+        engine: Engine::Streaming,
         out: out.join("agg.geojson"),
         map: Some(out.join("agg.png")),
     }
