@@ -16,6 +16,11 @@ struct Cli {
 enum Command {
     /// Print the version and the crates compiled in.
     Version,
+    /// Crime analysis: forecast evaluation, device placement, response-time equity.
+    Analyze {
+        #[command(subcommand)]
+        command: jikimi_forecast::cli::AnalyzeCommand,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -24,6 +29,7 @@ fn main() -> anyhow::Result<()> {
         Command::Version => {
             println!("jikimi {}", env!("CARGO_PKG_VERSION"));
         }
+        Command::Analyze { command } => jikimi_forecast::cli::run(command)?,
     }
     Ok(())
 }

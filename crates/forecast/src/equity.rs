@@ -1,0 +1,1 @@
+//! Response-time equity across districts.

@@ -1,0 +1,1 @@
+//! CPTED device placement (maximal covering location problem).
