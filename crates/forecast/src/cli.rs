@@ -48,7 +48,10 @@ fn forecast_eval(args: &ForecastEvalArgs) -> Result<(), Error> {
     let load_s = t0.elapsed().as_secs_f64();
     let cfg = EvalConfig::default();
     let report = run_eval(&ds, &cfg, args.threads);
-    write_file(&args.out, serde_json::to_string_pretty(&records(&report))?.as_bytes())?;
+    write_file(
+        &args.out,
+        serde_json::to_string_pretty(&records(&report))?.as_bytes(),
+    )?;
     if let Some(doc) = &args.doc {
         let cmd = format!(
             "jikimi analyze forecast-eval --data {} --out {} --doc {}",
@@ -65,7 +68,10 @@ fn forecast_eval(args: &ForecastEvalArgs) -> Result<(), Error> {
                 let surface = m.spec.forecast(&ds, 0, period);
                 let props = serde_json::json!({"model": m.model, "category": "all", "period_start_day": period.start});
                 let gj = risk_geojson(&ds.area, &surface, props)?;
-                write_file(&dir.join(format!("{}_all.geojson", m.model)), serde_json::to_string(&gj)?.as_bytes())?;
+                write_file(
+                    &dir.join(format!("{}_all.geojson", m.model)),
+                    serde_json::to_string(&gj)?.as_bytes(),
+                )?;
                 let mut csv = String::from("cell,x,y,risk\n");
                 for (id, r) in surface.iter().enumerate() {
                     let (x, y) = ds.area.centre(id);

@@ -9,7 +9,13 @@ use crate::Error;
 use crate::grid::{Projector, StudyArea, cell_of};
 
 /// The five MCI categories, in the order used for category indices 1..=5 (0 is "all").
-pub const CATEGORIES: [&str; 5] = ["Assault", "Break and Enter", "Auto Theft", "Robbery", "Theft Over"];
+pub const CATEGORIES: [&str; 5] = [
+    "Assault",
+    "Break and Enter",
+    "Auto Theft",
+    "Robbery",
+    "Theft Over",
+];
 
 /// Name of a category index: 0 is "all", 1..=5 follow [`CATEGORIES`].
 pub fn category_name(idx: usize) -> &'static str {
@@ -93,7 +99,10 @@ pub fn window(events: &[DayCell], from: i32, to: i32) -> &[DayCell] {
 /// Reads the MCI gzip CSV (or plain CSV if the name does not end in `.gz`) into a [`Dataset`].
 pub fn load_mci(path: &std::path::Path) -> Result<Dataset, Error> {
     let p = path.display().to_string();
-    let file = std::fs::File::open(path).map_err(|source| Error::Io { path: p.clone(), source })?;
+    let file = std::fs::File::open(path).map_err(|source| Error::Io {
+        path: p.clone(),
+        source,
+    })?;
     let reader: Box<dyn Read> = if p.ends_with(".gz") {
         Box::new(flate2::read::GzDecoder::new(std::io::BufReader::new(file)))
     } else {
@@ -105,13 +114,19 @@ pub fn load_mci(path: &std::path::Path) -> Result<Dataset, Error> {
 /// Parses MCI CSV text from a reader; `name` labels errors.
 pub fn read_mci(reader: impl Read, name: &str) -> Result<Dataset, Error> {
     let mut rdr = csv::Reader::from_reader(reader);
-    let csv_err = |source| Error::Csv { path: name.to_string(), source };
+    let csv_err = |source| Error::Csv {
+        path: name.to_string(),
+        source,
+    };
     let headers = rdr.headers().map_err(csv_err)?.clone();
     let col = |n: &str| {
-        headers.iter().position(|h| h == n).ok_or_else(|| Error::Invalid {
-            location: name.to_string(),
-            message: format!("missing column {n}"),
-        })
+        headers
+            .iter()
+            .position(|h| h == n)
+            .ok_or_else(|| Error::Invalid {
+                location: name.to_string(),
+                message: format!("missing column {n}"),
+            })
     };
     let (i_date, i_cat, i_lat, i_lon) = (col("date")?, col("category")?, col("lat")?, col("lon")?);
     let projector = Projector::utm17n()?;
@@ -120,9 +135,13 @@ pub fn read_mci(reader: impl Read, name: &str) -> Result<Dataset, Error> {
     let mut line = 1usize;
     while rdr.read_record(&mut rec).map_err(csv_err)? {
         line += 1;
-        let bad = |message: String| Error::Invalid { location: format!("{name}:{line}"), message };
+        let bad = |message: String| Error::Invalid {
+            location: format!("{name}:{line}"),
+            message,
+        };
         let field = |i: usize| rec.get(i).unwrap_or("");
-        let day = parse_date(field(i_date)).ok_or_else(|| bad(format!("bad date {:?}", field(i_date))))?;
+        let day = parse_date(field(i_date))
+            .ok_or_else(|| bad(format!("bad date {:?}", field(i_date))))?;
         let cat = CATEGORIES
             .iter()
             .position(|c| *c == field(i_cat))

@@ -22,7 +22,9 @@ pub enum Error {
     #[error("invalid input at {location}: {message}")]
     Invalid { location: String, message: String },
     /// A column that analytics must never read (nationality, ethnicity, religion) was present.
-    #[error("refusing protected column {column:?}: analytics never reads nationality, ethnicity or religion")]
+    #[error(
+        "refusing protected column {column:?}: analytics never reads nationality, ethnicity or religion"
+    )]
     ProtectedColumn { column: String },
     /// The projection library failed.
     #[error("projection error: {0}")]

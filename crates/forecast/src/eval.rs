@@ -52,7 +52,11 @@ pub fn month_periods(year: i32) -> Vec<Period> {
     (1..=12)
         .map(|m| {
             let start = days_from_civil(year, m, 1);
-            let end = if m == 12 { days_from_civil(year + 1, 1, 1) } else { days_from_civil(year, m + 1, 1) };
+            let end = if m == 12 {
+                days_from_civil(year + 1, 1, 1)
+            } else {
+                days_from_civil(year, m + 1, 1)
+            };
             Period { start, end }
         })
         .collect()
@@ -81,8 +85,11 @@ pub fn mean_scores(per_origin: &[Vec<Score>]) -> Vec<Score> {
 
 /// Mean scores of precomputed forecasts against the periods' actual counts.
 fn score_forecasts(forecasts: &[Vec<f64>], actuals: &[Vec<u32>]) -> Vec<Score> {
-    let per: Vec<Vec<Score>> =
-        forecasts.iter().zip(actuals).filter_map(|(f, a)| score_all(f, a, &COVERAGES)).collect();
+    let per: Vec<Vec<Score>> = forecasts
+        .iter()
+        .zip(actuals)
+        .filter_map(|(f, a)| score_all(f, a, &COVERAGES))
+        .collect();
     mean_scores(&per)
 }
 
@@ -155,13 +162,31 @@ pub struct Record {
 }
 
 /// Evaluates a fixed model on both years, timing the test-year fits.
-fn evaluate_model(ds: &Dataset, category: usize, model: Model, sel: &[Period], test: &[Period]) -> ModelScores {
-    let sel_f: Vec<Vec<f64>> = sel.iter().map(|&p| model.forecast(ds, category, p)).collect();
-    let sel_a: Vec<Vec<u32>> = sel.iter().map(|&p| actual_counts(ds, category, p)).collect();
+fn evaluate_model(
+    ds: &Dataset,
+    category: usize,
+    model: Model,
+    sel: &[Period],
+    test: &[Period],
+) -> ModelScores {
+    let sel_f: Vec<Vec<f64>> = sel
+        .iter()
+        .map(|&p| model.forecast(ds, category, p))
+        .collect();
+    let sel_a: Vec<Vec<u32>> = sel
+        .iter()
+        .map(|&p| actual_counts(ds, category, p))
+        .collect();
     let t0 = Instant::now();
-    let test_f: Vec<Vec<f64>> = test.iter().map(|&p| model.forecast(ds, category, p)).collect();
+    let test_f: Vec<Vec<f64>> = test
+        .iter()
+        .map(|&p| model.forecast(ds, category, p))
+        .collect();
     let seconds_per_origin = t0.elapsed().as_secs_f64() / test.len().max(1) as f64;
-    let test_a: Vec<Vec<u32>> = test.iter().map(|&p| actual_counts(ds, category, p)).collect();
+    let test_a: Vec<Vec<u32>> = test
+        .iter()
+        .map(|&p| actual_counts(ds, category, p))
+        .collect();
     ModelScores {
         model: model.name().to_string(),
         selection: score_forecasts(&sel_f, &sel_a),
@@ -173,7 +198,10 @@ fn evaluate_model(ds: &Dataset, category: usize, model: Model, sel: &[Period], t
 
 /// Picks the candidate with the highest selection-year mean PAI at 1% (first wins ties).
 fn pick_by_pai(ds: &Dataset, category: usize, candidates: Vec<Model>, sel: &[Period]) -> Model {
-    let actuals: Vec<Vec<u32>> = sel.iter().map(|&p| actual_counts(ds, category, p)).collect();
+    let actuals: Vec<Vec<u32>> = sel
+        .iter()
+        .map(|&p| actual_counts(ds, category, p))
+        .collect();
     let mut best: Option<(f64, Model)> = None;
     for m in candidates {
         let f: Vec<Vec<f64>> = sel.iter().map(|&p| m.forecast(ds, category, p)).collect();
@@ -192,16 +220,32 @@ fn simplex(step: f64) -> Vec<[f64; 3]> {
     for a in 0..=k {
         for b in 0..=(k - a) {
             let c = k - a - b;
-            out.push([a as f64 / k as f64, b as f64 / k as f64, c as f64 / k as f64]);
+            out.push([
+                a as f64 / k as f64,
+                b as f64 / k as f64,
+                c as f64 / k as f64,
+            ]);
         }
     }
     out
 }
 
 /// Chooses the mixture weights on the selection year by mean PAI at 1%.
-fn select_mixture(ds: &Dataset, category: usize, base: MixtureConfig, step: f64, sel: &[Period]) -> MixtureConfig {
-    let comps: Vec<[Vec<f64>; 3]> = sel.iter().map(|&p| base.components(ds, category, p)).collect();
-    let actuals: Vec<Vec<u32>> = sel.iter().map(|&p| actual_counts(ds, category, p)).collect();
+fn select_mixture(
+    ds: &Dataset,
+    category: usize,
+    base: MixtureConfig,
+    step: f64,
+    sel: &[Period],
+) -> MixtureConfig {
+    let comps: Vec<[Vec<f64>; 3]> = sel
+        .iter()
+        .map(|&p| base.components(ds, category, p))
+        .collect();
+    let actuals: Vec<Vec<u32>> = sel
+        .iter()
+        .map(|&p| actual_counts(ds, category, p))
+        .collect();
     let mut best = (f64::NEG_INFINITY, base.weights);
     for w in simplex(step) {
         let f: Vec<Vec<f64>> = comps.iter().map(|c| blend(c, w)).collect();
@@ -210,7 +254,10 @@ fn select_mixture(ds: &Dataset, category: usize, base: MixtureConfig, step: f64,
             best = (pai, w);
         }
     }
-    MixtureConfig { weights: best.1, ..base }
+    MixtureConfig {
+        weights: best.1,
+        ..base
+    }
 }
 
 /// Runs selection on the selection year, then evaluates everything on the test year, for one category.
@@ -221,7 +268,10 @@ pub fn evaluate_category(ds: &Dataset, category: usize, cfg: &EvalConfig) -> Cat
     let exp = pick_by_pai(
         ds,
         category,
-        cfg.half_lives.iter().map(|&h| Model::ExpWeighted { half_life_days: h }).collect(),
+        cfg.half_lives
+            .iter()
+            .map(|&h| Model::ExpWeighted { half_life_days: h })
+            .collect(),
         &sel,
     );
     let half_life_days = match exp {
@@ -230,7 +280,10 @@ pub fn evaluate_category(ds: &Dataset, category: usize, cfg: &EvalConfig) -> Cat
     };
     let (kde_cfg, kde_lcv): (KdeConfig, Vec<LcvPoint>) =
         kde::select_by_likelihood(ds, category, &sel, &cfg.kde_bandwidths, &cfg.kde_windows);
-    let hawkes = HawkesConfig { background_bandwidth_m: kde_cfg.bandwidth_m, ..cfg.hawkes };
+    let hawkes = HawkesConfig {
+        background_bandwidth_m: kde_cfg.bandwidth_m,
+        ..cfg.hawkes
+    };
     let mixture = select_mixture(
         ds,
         category,
@@ -254,13 +307,19 @@ pub fn evaluate_category(ds: &Dataset, category: usize, cfg: &EvalConfig) -> Cat
         Model::Hawkes(hawkes),
         Model::Mixture(mixture),
     ];
-    let models: Vec<ModelScores> =
-        specs.into_iter().map(|m| evaluate_model(ds, category, m, &sel, &test)).collect();
+    let models: Vec<ModelScores> = specs
+        .into_iter()
+        .map(|m| evaluate_model(ds, category, m, &sel, &test))
+        .collect();
 
     let best_model = models
         .iter()
         .filter(|m| !m.spec.is_baseline())
-        .max_by(|a, b| a.selection[PAI_1PCT].pai.total_cmp(&b.selection[PAI_1PCT].pai))
+        .max_by(|a, b| {
+            a.selection[PAI_1PCT]
+                .pai
+                .total_cmp(&b.selection[PAI_1PCT].pai)
+        })
         .map(|m| m.model.clone())
         .unwrap_or_default();
     let best_baseline = models
@@ -270,7 +329,11 @@ pub fn evaluate_category(ds: &Dataset, category: usize, cfg: &EvalConfig) -> Cat
         .map(|m| m.model.clone())
         .unwrap_or_default();
     let pai_of = |name: &str| {
-        models.iter().find(|m| m.model == name).map(|m| m.test[PAI_1PCT].pai).unwrap_or(f64::NAN)
+        models
+            .iter()
+            .find(|m| m.model == name)
+            .map(|m| m.test[PAI_1PCT].pai)
+            .unwrap_or(f64::NAN)
     };
     let gain_pai_1pct = pai_of(&best_model) / pai_of(&best_baseline) - 1.0;
     CategoryReport {
@@ -316,7 +379,10 @@ pub fn run(ds: &Dataset, cfg: &EvalConfig, threads: usize) -> Report {
         }
     });
     let categories: Vec<CategoryReport> = slots.into_iter().flatten().collect();
-    let all_gain = categories.first().map(|c| c.gain_pai_1pct).unwrap_or(f64::NAN);
+    let all_gain = categories
+        .first()
+        .map(|c| c.gain_pai_1pct)
+        .unwrap_or(f64::NAN);
     let gains: Vec<f64> = categories.iter().skip(1).map(|c| c.gain_pai_1pct).collect();
     Report {
         n_cells: ds.area.n_cells(),

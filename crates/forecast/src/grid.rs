@@ -51,7 +51,10 @@ impl Projector {
 
 /// Grid column and row of a projected point.
 pub fn cell_of(x: f64, y: f64) -> (i32, i32) {
-    (((x - X0) / CELL).floor() as i32, ((y - Y0) / CELL).floor() as i32)
+    (
+        ((x - X0) / CELL).floor() as i32,
+        ((y - Y0) / CELL).floor() as i32,
+    )
 }
 
 /// The study area: the occupied cells, with dense ids and a bounding raster for smoothing.
@@ -91,7 +94,15 @@ impl StudyArea {
             id_of_raster[ri] = id as u32;
             raster_idx.push(ri);
         }
-        Self { cells: occupied, col_min, row_min, width, height, raster_idx, id_of_raster }
+        Self {
+            cells: occupied,
+            col_min,
+            row_min,
+            width,
+            height,
+            raster_idx,
+            id_of_raster,
+        }
     }
 
     /// Number of study cells.

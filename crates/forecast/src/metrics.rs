@@ -10,7 +10,9 @@ pub const COVERAGES: [f64; 4] = [0.005, 0.01, 0.02, 0.05];
 
 /// Number of cells flagged at coverage `f` of `n_cells` study cells.
 pub fn n_flagged(f: f64, n_cells: usize) -> usize {
-    ((f * n_cells as f64).round() as usize).max(1).min(n_cells.max(1))
+    ((f * n_cells as f64).round() as usize)
+        .max(1)
+        .min(n_cells.max(1))
 }
 
 /// Hit rate, PAI and PEI of one forecast at one coverage.
@@ -34,7 +36,8 @@ impl<'a> Ranked<'a> {
     /// Sorts cells by descending score (NaN is treated as lowest).
     pub fn new(scores: &'a [f64]) -> Self {
         let mut order: Vec<u32> = (0..scores.len() as u32).collect();
-        order.sort_unstable_by(|&a, &b| key(scores[b as usize]).total_cmp(&key(scores[a as usize])));
+        order
+            .sort_unstable_by(|&a, &b| key(scores[b as usize]).total_cmp(&key(scores[a as usize])));
         Self { scores, order }
     }
 
@@ -49,8 +52,14 @@ impl<'a> Ranked<'a> {
         // [first_tied, end_tied).
         let first_tied = self.order[..n].partition_point(|&i| key(self.scores[i as usize]) > t);
         let end_tied = n + self.order[n..].partition_point(|&i| key(self.scores[i as usize]) == t);
-        let above: f64 = self.order[..first_tied].iter().map(|&i| actual[i as usize] as f64).sum();
-        let tied: f64 = self.order[first_tied..end_tied].iter().map(|&i| actual[i as usize] as f64).sum();
+        let above: f64 = self.order[..first_tied]
+            .iter()
+            .map(|&i| actual[i as usize] as f64)
+            .sum();
+        let tied: f64 = self.order[first_tied..end_tied]
+            .iter()
+            .map(|&i| actual[i as usize] as f64)
+            .sum();
         let take = (n - first_tied) as f64;
         let n_tied = (end_tied - first_tied) as f64;
         above + tied * take / n_tied
@@ -85,7 +94,11 @@ pub fn score_all(scores: &[f64], actual: &[u32], coverages: &[f64]) -> Option<Ve
                 let best = max_hits(&sorted, n);
                 let area_share = n as f64 / n_cells as f64;
                 let hit_rate = hits / total as f64;
-                Score { hit_rate, pai: hit_rate / area_share, pei: if best > 0.0 { hits / best } else { 0.0 } }
+                Score {
+                    hit_rate,
+                    pai: hit_rate / area_share,
+                    pei: if best > 0.0 { hits / best } else { 0.0 },
+                }
             })
             .collect(),
     )

@@ -25,8 +25,9 @@ pub fn gaussian_weights(sigma_cells: f64) -> Vec<f64> {
         return vec![1.0];
     }
     let radius = (4.0 * sigma_cells).ceil() as i64;
-    let w: Vec<f64> =
-        (-radius..=radius).map(|d| (-(d * d) as f64 / (2.0 * sigma_cells * sigma_cells)).exp()).collect();
+    let w: Vec<f64> = (-radius..=radius)
+        .map(|d| (-(d * d) as f64 / (2.0 * sigma_cells * sigma_cells)).exp())
+        .collect();
     let s: f64 = w.iter().sum();
     w.into_iter().map(|x| x / s).collect()
 }

@@ -70,16 +70,28 @@ pub fn select_by_likelihood(
     let mut points = Vec::new();
     for &window_days in windows {
         for &bandwidth_m in bandwidths_m {
-            let config = KdeConfig { bandwidth_m, window_days };
-            let lls: Vec<f64> = periods.iter().filter_map(|&p| config.heldout_loglik(ds, category, p)).collect();
+            let config = KdeConfig {
+                bandwidth_m,
+                window_days,
+            };
+            let lls: Vec<f64> = periods
+                .iter()
+                .filter_map(|&p| config.heldout_loglik(ds, category, p))
+                .collect();
             let mean_loglik = lls.iter().sum::<f64>() / lls.len().max(1) as f64;
-            points.push(LcvPoint { config, mean_loglik });
+            points.push(LcvPoint {
+                config,
+                mean_loglik,
+            });
         }
     }
     let best = points
         .iter()
         .max_by(|a, b| a.mean_loglik.total_cmp(&b.mean_loglik))
         .map(|p| p.config)
-        .unwrap_or(KdeConfig { bandwidth_m: 250.0, window_days: None });
+        .unwrap_or(KdeConfig {
+            bandwidth_m: 250.0,
+            window_days: None,
+        });
     (best, points)
 }

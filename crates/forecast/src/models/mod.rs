@@ -48,7 +48,12 @@ pub fn last_days_counts(ds: &Dataset, category: usize, period: Period, days: i32
 }
 
 /// Exponentially time-weighted counts: an event `a` days before the period start weighs 2^(−a / half-life).
-pub fn exp_weighted(ds: &Dataset, category: usize, period: Period, half_life_days: f64) -> Vec<f64> {
+pub fn exp_weighted(
+    ds: &Dataset,
+    category: usize,
+    period: Period,
+    half_life_days: f64,
+) -> Vec<f64> {
     let mut c = vec![0.0; ds.area.n_cells()];
     let rate = std::f64::consts::LN_2 / half_life_days;
     for e in training(ds, category, period) {
@@ -122,7 +127,13 @@ impl MixtureConfig {
 /// Blends component surfaces with weights.
 pub fn blend(components: &[Vec<f64>; 3], weights: [f64; 3]) -> Vec<f64> {
     (0..components[0].len())
-        .map(|i| weights.iter().zip(components.iter()).map(|(w, c)| w * c[i]).sum())
+        .map(|i| {
+            weights
+                .iter()
+                .zip(components.iter())
+                .map(|(w, c)| w * c[i])
+                .sum()
+        })
         .collect()
 }
 
@@ -144,7 +155,10 @@ impl Model {
     pub fn is_baseline(&self) -> bool {
         matches!(
             self,
-            Model::Last365dCounts | Model::Last28dCounts | Model::AllHistoryCounts | Model::ExpWeighted { .. }
+            Model::Last365dCounts
+                | Model::Last28dCounts
+                | Model::AllHistoryCounts
+                | Model::ExpWeighted { .. }
         )
     }
 
@@ -154,9 +168,13 @@ impl Model {
             Model::Last365dCounts => last_days_counts(ds, category, period, 365),
             Model::Last28dCounts => last_days_counts(ds, category, period, 28),
             Model::AllHistoryCounts => counts(ds.area.n_cells(), training(ds, category, period)),
-            Model::ExpWeighted { half_life_days } => exp_weighted(ds, category, period, *half_life_days),
+            Model::ExpWeighted { half_life_days } => {
+                exp_weighted(ds, category, period, *half_life_days)
+            }
             Model::Kde(k) => k.surface(ds, category, period),
-            Model::Hawkes(h) => h.fit(ds, category, period).expected_counts(&ds.area, period),
+            Model::Hawkes(h) => h
+                .fit(ds, category, period)
+                .expected_counts(&ds.area, period),
             Model::Mixture(m) => blend(&m.components(ds, category, period), m.weights),
         }
     }
@@ -183,12 +201,27 @@ mod tests {
     fn baseline_windows() {
         let ds = tiny();
         let d = days_from_civil(2020, 1, 1);
-        let p = Period { start: d, end: d + 31 };
-        assert_eq!(Model::Last28dCounts.forecast(&ds, 1, p), vec![0.0, 0.0, 2.0]);
-        assert_eq!(Model::Last365dCounts.forecast(&ds, 1, p), vec![0.0, 1.0, 2.0]);
+        let p = Period {
+            start: d,
+            end: d + 31,
+        };
+        assert_eq!(
+            Model::Last28dCounts.forecast(&ds, 1, p),
+            vec![0.0, 0.0, 2.0]
+        );
+        assert_eq!(
+            Model::Last365dCounts.forecast(&ds, 1, p),
+            vec![0.0, 1.0, 2.0]
+        );
         // The 2010 event is a late report before 2014: excluded from training.
-        assert_eq!(Model::AllHistoryCounts.forecast(&ds, 1, p), vec![1.0, 1.0, 2.0]);
-        let e = Model::ExpWeighted { half_life_days: 100.0 }.forecast(&ds, 1, p);
+        assert_eq!(
+            Model::AllHistoryCounts.forecast(&ds, 1, p),
+            vec![1.0, 1.0, 2.0]
+        );
+        let e = Model::ExpWeighted {
+            half_life_days: 100.0,
+        }
+        .forecast(&ds, 1, p);
         assert!((e[1] - 0.5).abs() < 1e-12);
         assert!((e[0] - 2f64.powf(-4.0)).abs() < 1e-12);
     }
