@@ -33,6 +33,19 @@ pub fn days_from_civil(y: i32, m: u32, d: u32) -> i32 {
     era * 146_097 + doe - 719_468
 }
 
+/// Year and month of a day number (inverse of [`days_from_civil`], H. Hinnant's `civil_from_days`).
+pub fn civil_year_month(days: i32) -> (i32, u32) {
+    let z = days + 719_468;
+    let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i32::from(m <= 2);
+    (y, m as u32)
+}
+
 /// Parses `YYYY-MM-DD` into a day number.
 pub fn parse_date(s: &str) -> Option<i32> {
     let mut it = s.split('-');

@@ -31,6 +31,8 @@ pub struct EvalConfig {
     pub hawkes: HawkesConfig,
     /// Step of the mixture-weight grid on the simplex.
     pub mixture_step: f64,
+    /// Poisson regression settings.
+    pub glm: crate::models::glm::GlmConfig,
 }
 
 impl Default for EvalConfig {
@@ -39,10 +41,11 @@ impl Default for EvalConfig {
             selection_year: 2020,
             test_year: 2021,
             half_lives: vec![7.0, 14.0, 28.0, 56.0, 91.0, 182.0, 365.0, 730.0, 1461.0],
-            kde_bandwidths: vec![100.0, 150.0, 200.0, 250.0, 300.0, 400.0, 600.0, 800.0],
+            kde_bandwidths: vec![25.0, 50.0, 75.0, 100.0, 150.0, 200.0, 250.0, 300.0, 400.0, 600.0, 800.0],
             kde_windows: vec![Some(365), Some(730), None],
             hawkes: HawkesConfig::default(),
             mixture_step: 0.1,
+            glm: crate::models::glm::GlmConfig::default(),
         }
     }
 }
@@ -305,6 +308,7 @@ pub fn evaluate_category(ds: &Dataset, category: usize, cfg: &EvalConfig) -> Cat
         exp,
         Model::Kde(kde_cfg),
         Model::Hawkes(hawkes),
+        Model::Glm(cfg.glm),
         Model::Mixture(mixture),
     ];
     let models: Vec<ModelScores> = specs

@@ -3,6 +3,7 @@
 //! All are pure functions of the [`Dataset`] and the [`Period`]; only events from 2014-01-01 up to the
 //! day before the period starts are used (earlier occurrence dates are late reports, never training data).
 
+pub mod glm;
 pub mod hawkes;
 pub mod kde;
 
@@ -76,8 +77,10 @@ pub fn normalised(mut v: Vec<f64>) -> Vec<f64> {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Model {
     /// Counts in the 365 days before the period.
+    #[serde(rename = "last_365d_counts")]
     Last365dCounts,
     /// Counts in the 28 days before the period.
+    #[serde(rename = "last_28d_counts")]
     Last28dCounts,
     /// Counts since 2014-01-01.
     AllHistoryCounts,
@@ -90,6 +93,8 @@ pub enum Model {
     Kde(kde::KdeConfig),
     /// Self-exciting point process (background plus space-time triggering), fitted by EM per origin.
     Hawkes(HawkesConfig),
+    /// Poisson regression on lagged counts, refitted at each origin on the preceding months.
+    Glm(glm::GlmConfig),
     /// Convex blend of long-term (KDE), medium-term (exponentially weighted) and short-term (last
     /// 28 days, smoothed) intensities, each normalised to sum 1.
     Mixture(MixtureConfig),
@@ -147,6 +152,7 @@ impl Model {
             Model::ExpWeighted { .. } => "exp_weighted",
             Model::Kde(_) => "kde",
             Model::Hawkes(_) => "hawkes",
+            Model::Glm(_) => "poisson_glm",
             Model::Mixture(_) => "mixture",
         }
     }
@@ -175,6 +181,7 @@ impl Model {
             Model::Hawkes(h) => h
                 .fit(ds, category, period)
                 .expected_counts(&ds.area, period),
+            Model::Glm(g) => g.forecast(ds, category, period),
             Model::Mixture(m) => blend(&m.components(ds, category, period), m.weights),
         }
     }
