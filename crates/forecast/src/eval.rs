@@ -41,7 +41,9 @@ impl Default for EvalConfig {
             selection_year: 2020,
             test_year: 2021,
             half_lives: vec![7.0, 14.0, 28.0, 56.0, 91.0, 182.0, 365.0, 730.0, 1461.0],
-            kde_bandwidths: vec![25.0, 50.0, 75.0, 100.0, 150.0, 200.0, 250.0, 300.0, 400.0, 600.0, 800.0],
+            kde_bandwidths: vec![
+                25.0, 50.0, 75.0, 100.0, 150.0, 200.0, 250.0, 300.0, 400.0, 600.0, 800.0,
+            ],
             kde_windows: vec![Some(365), Some(730), None],
             hawkes: HawkesConfig::default(),
             mixture_step: 0.1,

@@ -42,6 +42,17 @@ pub fn markdown(report: &Report, command: &str) -> String {
          same number of cells. Every hyper-parameter and the best model were chosen on the 12 origins of {} only.\n",
         report.n_cells, report.config.test_year, report.n_cells, report.config.selection_year
     );
+    let _ = writeln!(
+        s,
+        "Models: `kde` (Gaussian kernel density, bandwidth and window by held-out likelihood on the selection \
+         year); `hawkes` (self-exciting point process: smoothed background plus geometric-in-days, ring-shaped \
+         space-time triggering, fitted by EM at each origin on the preceding 730 days); `poisson_glm` (Poisson \
+         regression of next month's counts on log lagged counts of the category, of all crime, of the neighbours and \
+         of the same season in past years, refitted at each origin on the 24 preceding months); `mixture` (convex \
+         blend of the long-term KDE, the exponentially weighted counts and the smoothed last 28 days, weights on a \
+         0.1 grid). The best model per category is the one with the highest selection-year mean PAI at 1%; it is \
+         compared with the baseline that is best in the test year (the strictest comparison).\n"
+    );
     let _ = writeln!(s, "## Verdict\n");
     let _ = writeln!(
         s,

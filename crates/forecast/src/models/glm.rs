@@ -4,7 +4,8 @@
 //! For a cell c and an origin t the features are log(1 + count) of the category in disjoint windows
 //! before t (0-28, 28-91, 91-182, 182-365, 365-730 days and everything older since 2014), of all
 //! crime types in the last 365 days and since 2014, and of the category in the 8 neighbouring cells
-//! over the last 365 days. The model is log E[count in the month] = log(days) + β·features, fitted
+//! over the last 365 days, and of the category in the same season (the coming month ± 15 days) one
+//! and two years before. The model is log E[count in the month] = log(days) + β·features, fitted
 //! by Newton's method (IRLS) with a small ridge on the `training_months` months that end before t;
 //! every target month is complete before the origin, so nothing leaks from the forecast period.
 
@@ -26,23 +27,29 @@ pub struct GlmConfig {
 
 impl Default for GlmConfig {
     fn default() -> Self {
-        Self { training_months: 12, ridge: 1.0, iterations: 20 }
+        Self {
+            training_months: 24,
+            ridge: 1.0,
+            iterations: 20,
+        }
     }
 }
 
 const CAT_WINDOWS: [(i32, i32); 5] = [(0, 28), (28, 91), (91, 182), (182, 365), (365, 730)];
-/// Intercept + 5 windows + older + all-crime 365 d + all-crime history + neighbours 365 d.
-pub const N_FEATURES: usize = 10;
+/// Intercept + 5 windows + older + all-crime 365 d + all-crime history + neighbours 365 d
+/// + the same season one and two years before.
+pub const N_FEATURES: usize = 12;
 
 /// Feature rows (one per study cell) for an origin day.
 pub fn features(ds: &Dataset, category: usize, origin: i32) -> Vec<[f64; N_FEATURES]> {
     let n = ds.area.n_cells();
     let mut raw = vec![[0.0f64; N_FEATURES]; n];
-    let count_into = |cat: usize, from: i32, to: i32, k: usize, raw: &mut Vec<[f64; N_FEATURES]>| {
-        for e in ds.window(cat, from.max(train_start()), to) {
-            raw[e.cell as usize][k] += 1.0;
-        }
-    };
+    let count_into =
+        |cat: usize, from: i32, to: i32, k: usize, raw: &mut Vec<[f64; N_FEATURES]>| {
+            for e in ds.window(cat, from.max(train_start()), to) {
+                raw[e.cell as usize][k] += 1.0;
+            }
+        };
     for (k, &(a, b)) in CAT_WINDOWS.iter().enumerate() {
         count_into(category, origin - b, origin - a, 1 + k, &mut raw);
     }
@@ -68,6 +75,18 @@ pub fn features(ds: &Dataset, category: usize, origin: i32) -> Vec<[f64; N_FEATU
         }
         row[9] = s;
     }
+    // Seasonality: the coming month and its neighbours (t − 15 days to t + 45 days) a year and two
+    // years earlier.
+    for (k, years) in [1, 2].iter().enumerate() {
+        let back = 365 * years;
+        count_into(
+            category,
+            origin - back - 15,
+            origin - back + 45,
+            10 + k,
+            &mut raw,
+        );
+    }
     for row in &mut raw {
         for v in row.iter_mut().skip(1) {
             *v = v.ln_1p();
@@ -78,7 +97,11 @@ pub fn features(ds: &Dataset, category: usize, origin: i32) -> Vec<[f64; N_FEATU
 }
 
 /// Solves the symmetric positive-definite system `a x = b` by Cholesky decomposition.
-fn cholesky_solve(a: &[[f64; N_FEATURES]; N_FEATURES], b: &[f64; N_FEATURES]) -> Option<[f64; N_FEATURES]> {
+#[allow(clippy::needless_range_loop)] // index loops read best for small dense matrices
+fn cholesky_solve(
+    a: &[[f64; N_FEATURES]; N_FEATURES],
+    b: &[f64; N_FEATURES],
+) -> Option<[f64; N_FEATURES]> {
     let n = N_FEATURES;
     let mut l = [[0.0; N_FEATURES]; N_FEATURES];
     for i in 0..n {
@@ -106,12 +129,35 @@ fn cholesky_solve(a: &[[f64; N_FEATURES]; N_FEATURES], b: &[f64; N_FEATURES]) ->
     Some(x)
 }
 
-/// Fits β on (features, offset, count) rows by ridge-penalised Newton iterations.
-pub fn fit_poisson(rows: &[([f64; N_FEATURES], f64, f64)], ridge: f64, iterations: usize) -> [f64; N_FEATURES] {
+/// Ridge-penalised Poisson log-likelihood (up to a constant) of β.
+fn penalised_loglik(
+    rows: &[([f64; N_FEATURES], f64, f64)],
+    beta: &[f64; N_FEATURES],
+    ridge: f64,
+) -> f64 {
+    let ll: f64 = rows
+        .iter()
+        .map(|(x, off, y)| {
+            let eta = off + x.iter().zip(beta).map(|(a, b)| a * b).sum::<f64>();
+            y * eta - eta.min(30.0).exp()
+        })
+        .sum();
+    ll - 0.5 * ridge * beta.iter().skip(1).map(|b| b * b).sum::<f64>()
+}
+
+/// Fits β on (features, offset, count) rows by ridge-penalised Newton iterations with step halving
+/// (a full Newton step can overshoot on sparse counts).
+#[allow(clippy::needless_range_loop)] // index loops read best for small dense matrices
+pub fn fit_poisson(
+    rows: &[([f64; N_FEATURES], f64, f64)],
+    ridge: f64,
+    iterations: usize,
+) -> [f64; N_FEATURES] {
     let total: f64 = rows.iter().map(|r| r.2).sum();
     let exposure: f64 = rows.iter().map(|r| r.1.exp()).sum();
     let mut beta = [0.0; N_FEATURES];
     beta[0] = (total.max(1e-9) / exposure.max(1e-9)).ln();
+    let mut current = penalised_loglik(rows, &beta, ridge);
     for _ in 0..iterations {
         let mut grad = [0.0; N_FEATURES];
         let mut hess = [[0.0; N_FEATURES]; N_FEATURES];
@@ -134,13 +180,26 @@ pub fn fit_poisson(rows: &[([f64; N_FEATURES], f64, f64)], ridge: f64, iteration
                 grad[i] -= ridge * beta[i];
             }
         }
-        let Some(step) = cholesky_solve(&hess, &grad) else { break };
-        let mut max_step: f64 = 0.0;
-        for i in 0..N_FEATURES {
-            beta[i] += step[i];
-            max_step = max_step.max(step[i].abs());
+        let Some(step) = cholesky_solve(&hess, &grad) else {
+            break;
+        };
+        let mut t = 1.0;
+        let mut improved = false;
+        for _ in 0..30 {
+            let mut cand = beta;
+            for i in 0..N_FEATURES {
+                cand[i] += t * step[i];
+            }
+            let ll = penalised_loglik(rows, &cand, ridge);
+            if ll >= current {
+                improved = ll - current > 1e-10 * current.abs().max(1.0);
+                beta = cand;
+                current = ll;
+                break;
+            }
+            t *= 0.5;
         }
-        if max_step < 1e-8 {
+        if !improved {
             break;
         }
     }
@@ -183,7 +242,11 @@ impl GlmConfig {
         let off = ((period.end - period.start) as f64).ln();
         features(ds, category, period.start)
             .iter()
-            .map(|x| (off + x.iter().zip(&beta).map(|(a, b)| a * b).sum::<f64>()).min(30.0).exp())
+            .map(|x| {
+                (off + x.iter().zip(&beta).map(|(a, b)| a * b).sum::<f64>())
+                    .min(30.0)
+                    .exp()
+            })
             .collect()
     }
 }
@@ -204,15 +267,27 @@ mod tests {
             rows.push((x, 0.0, (0.5 + x[1]).exp()));
         }
         let b = fit_poisson(&rows, 1e-9, 50);
-        assert!((b[0] - 0.5).abs() < 1e-4 && (b[1] - 1.0).abs() < 1e-4 && b[2].abs() < 1e-4, "{b:?}");
+        assert!(
+            (b[0] - 0.5).abs() < 1e-4 && (b[1] - 1.0).abs() < 1e-4 && b[2].abs() < 1e-4,
+            "{b:?}"
+        );
     }
 
     #[test]
     fn training_months_walk_back() {
         use crate::data::days_from_civil;
-        let p = Period { start: days_from_civil(2021, 3, 1), end: days_from_civil(2021, 4, 1) };
+        let p = Period {
+            start: days_from_civil(2021, 3, 1),
+            end: days_from_civil(2021, 4, 1),
+        };
         let t = training_periods(p, 3);
-        assert_eq!(t[0], Period { start: days_from_civil(2021, 2, 1), end: days_from_civil(2021, 3, 1) });
+        assert_eq!(
+            t[0],
+            Period {
+                start: days_from_civil(2021, 2, 1),
+                end: days_from_civil(2021, 3, 1)
+            }
+        );
         assert_eq!(t[2].start, days_from_civil(2020, 12, 1));
     }
 }
