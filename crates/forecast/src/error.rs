@@ -23,7 +23,7 @@ pub enum Error {
     Invalid { location: String, message: String },
     /// A column that analytics must never read (nationality, ethnicity, religion) was present.
     #[error(
-        "refusing protected column {column:?}: analytics never reads nationality, ethnicity or religion"
+        "refusing protected column {column:?}: analytics never reads protected personal attributes"
     )]
     ProtectedColumn { column: String },
     /// The projection library failed.
