@@ -16,11 +16,21 @@ struct Cli {
 enum Command {
     /// Print the version and the crates compiled in.
     Version,
-    /// Crime analysis: hot spots (Gi*, Moran's I) and aggregation of incidents.
-    Analyze(jikimi_analyze::cli::AnalyzeArgs),
+    /// Crime analysis: hot spots, aggregation, forecasts, device placement, response-time equity.
+    #[command(subcommand)]
+    Analyze(AnalyzeCommand),
     /// Benchmarks.
     #[command(subcommand)]
     Bench(Bench),
+}
+
+/// `jikimi analyze`: the hot-spot commands of `jikimi-analyze` and the forecasting commands of `jikimi-forecast`.
+#[derive(Debug, Subcommand)]
+enum AnalyzeCommand {
+    #[command(flatten)]
+    HotSpots(jikimi_analyze::cli::AnalyzeCommand),
+    #[command(flatten)]
+    Forecast(jikimi_forecast::cli::AnalyzeCommand),
 }
 
 /// Benchmarks, one per subsystem.
@@ -36,7 +46,10 @@ fn main() -> anyhow::Result<()> {
         Command::Version => {
             println!("jikimi {}", env!("CARGO_PKG_VERSION"));
         }
-        Command::Analyze(args) => jikimi_analyze::cli::run(args)?,
+        Command::Analyze(AnalyzeCommand::HotSpots(command)) => {
+            jikimi_analyze::cli::run(jikimi_analyze::cli::AnalyzeArgs { command })?
+        }
+        Command::Analyze(AnalyzeCommand::Forecast(command)) => jikimi_forecast::cli::run(command)?,
         Command::Bench(Bench::Analyze(args)) => jikimi_analyze::bench::run_bench(&args)?,
     }
     Ok(())

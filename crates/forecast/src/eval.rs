@@ -1,0 +1,449 @@
+//! Rolling-origin evaluation: every baseline and model, every category, four coverages, 2021 months.
+//!
+//! Hyper-parameters are chosen per category on the 12 origins of the selection year (2020) only:
+//! the exponential half-life and the mixture weights by mean PAI at 1%, the KDE bandwidth and window
+//! by held-out likelihood. The "best model" is then the model family with the highest 2020 mean
+//! PAI at 1%, and only after that is anything evaluated on the test year (2021).
+
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::data::{CATEGORIES, Dataset, category_name, days_from_civil};
+use crate::metrics::{COVERAGES, Score, score_all};
+use crate::models::kde::{self, KdeConfig, LcvPoint};
+use crate::models::{HawkesConfig, MixtureConfig, Model, Period, blend};
+
+/// Settings of an evaluation run.
+#[derive(Debug, Clone, Serialize)]
+pub struct EvalConfig {
+    /// Year whose 12 monthly origins choose hyper-parameters.
+    pub selection_year: i32,
+    /// Year whose 12 monthly origins are reported.
+    pub test_year: i32,
+    /// Candidate half-lives of `exp_weighted` (days).
+    pub half_lives: Vec<f64>,
+    /// Candidate KDE bandwidths (metres).
+    pub kde_bandwidths: Vec<f64>,
+    /// Candidate KDE windows (days, `None` = all history).
+    pub kde_windows: Vec<Option<i32>>,
+    /// Self-exciting model settings (its background bandwidth is taken from the chosen KDE).
+    pub hawkes: HawkesConfig,
+    /// Step of the mixture-weight grid on the simplex.
+    pub mixture_step: f64,
+    /// Poisson regression settings.
+    pub glm: crate::models::glm::GlmConfig,
+}
+
+impl Default for EvalConfig {
+    fn default() -> Self {
+        Self {
+            selection_year: 2020,
+            test_year: 2021,
+            half_lives: vec![7.0, 14.0, 28.0, 56.0, 91.0, 182.0, 365.0, 730.0, 1461.0],
+            kde_bandwidths: vec![
+                25.0, 50.0, 75.0, 100.0, 150.0, 200.0, 250.0, 300.0, 400.0, 600.0, 800.0,
+            ],
+            kde_windows: vec![Some(365), Some(730), None],
+            hawkes: HawkesConfig::default(),
+            mixture_step: 0.1,
+            glm: crate::models::glm::GlmConfig::default(),
+        }
+    }
+}
+
+/// The 12 monthly forecast periods of a year.
+pub fn month_periods(year: i32) -> Vec<Period> {
+    (1..=12)
+        .map(|m| {
+            let start = days_from_civil(year, m, 1);
+            let end = if m == 12 {
+                days_from_civil(year + 1, 1, 1)
+            } else {
+                days_from_civil(year, m + 1, 1)
+            };
+            Period { start, end }
+        })
+        .collect()
+}
+
+/// Events per study cell in a period.
+pub fn actual_counts(ds: &Dataset, category: usize, period: Period) -> Vec<u32> {
+    let mut a = vec![0u32; ds.area.n_cells()];
+    for e in ds.window(category, period.start, period.end) {
+        a[e.cell as usize] += 1;
+    }
+    a
+}
+
+/// Mean scores at each coverage over the periods that had events.
+pub fn mean_scores(per_origin: &[Vec<Score>]) -> Vec<Score> {
+    let n = per_origin.len().max(1) as f64;
+    (0..COVERAGES.len())
+        .map(|k| Score {
+            hit_rate: per_origin.iter().map(|s| s[k].hit_rate).sum::<f64>() / n,
+            pai: per_origin.iter().map(|s| s[k].pai).sum::<f64>() / n,
+            pei: per_origin.iter().map(|s| s[k].pei).sum::<f64>() / n,
+        })
+        .collect()
+}
+
+/// Mean scores of precomputed forecasts against the periods' actual counts.
+fn score_forecasts(forecasts: &[Vec<f64>], actuals: &[Vec<u32>]) -> Vec<Score> {
+    let per: Vec<Vec<Score>> = forecasts
+        .iter()
+        .zip(actuals)
+        .filter_map(|(f, a)| score_all(f, a, &COVERAGES))
+        .collect();
+    mean_scores(&per)
+}
+
+/// Index of the 1% coverage in [`COVERAGES`].
+pub const PAI_1PCT: usize = 1;
+
+/// One model's means over a year's origins.
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelScores {
+    /// Model name (`last_365d_counts`, …, `kde`, `hawkes`, `mixture`).
+    pub model: String,
+    /// The model with its chosen hyper-parameters.
+    pub spec: Model,
+    /// Means over the selection year's origins, per coverage.
+    pub selection: Vec<Score>,
+    /// Means over the test year's origins, per coverage.
+    pub test: Vec<Score>,
+    /// Mean seconds to fit and forecast one test origin.
+    pub seconds_per_origin: f64,
+}
+
+/// Everything about one category.
+#[derive(Debug, Clone, Serialize)]
+pub struct CategoryReport {
+    /// `all` or an MCI category.
+    pub category: String,
+    /// Every baseline and model.
+    pub models: Vec<ModelScores>,
+    /// The KDE likelihood cross-validation curve (selection year).
+    pub kde_lcv: Vec<LcvPoint>,
+    /// The model family chosen on the selection year by mean PAI at 1%.
+    pub best_model: String,
+    /// The baseline with the highest test-year mean PAI at 1%.
+    pub best_baseline: String,
+    /// Test-year relative gain of the best model's mean PAI at 1% over the best baseline's.
+    pub gain_pai_1pct: f64,
+}
+
+/// The whole evaluation.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// Number of study cells.
+    pub n_cells: usize,
+    /// Settings used.
+    pub config: EvalConfig,
+    /// Category reports: `all` first, then the five categories.
+    pub categories: Vec<CategoryReport>,
+    /// Whether the target is met: gain ≥ 2% for all categories together, ≥ 2% for at least three of
+    /// the five, and never below −2%.
+    pub target_met: bool,
+    /// Wall-clock seconds of the whole run.
+    pub seconds_total: f64,
+}
+
+/// One row of `results.json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Record {
+    /// Model name.
+    pub model: String,
+    /// `all` or an MCI category.
+    pub category: String,
+    /// Share of the study area flagged.
+    pub coverage: f64,
+    /// Mean hit rate over the 12 test origins.
+    pub hit_rate: f64,
+    /// Mean PAI over the 12 test origins.
+    pub pai: f64,
+    /// Mean PEI over the 12 test origins.
+    pub pei: f64,
+}
+
+/// Evaluates a fixed model on both years, timing the test-year fits.
+fn evaluate_model(
+    ds: &Dataset,
+    category: usize,
+    model: Model,
+    sel: &[Period],
+    test: &[Period],
+) -> ModelScores {
+    let sel_f: Vec<Vec<f64>> = sel
+        .iter()
+        .map(|&p| model.forecast(ds, category, p))
+        .collect();
+    let sel_a: Vec<Vec<u32>> = sel
+        .iter()
+        .map(|&p| actual_counts(ds, category, p))
+        .collect();
+    let t0 = Instant::now();
+    let test_f: Vec<Vec<f64>> = test
+        .iter()
+        .map(|&p| model.forecast(ds, category, p))
+        .collect();
+    let seconds_per_origin = t0.elapsed().as_secs_f64() / test.len().max(1) as f64;
+    let test_a: Vec<Vec<u32>> = test
+        .iter()
+        .map(|&p| actual_counts(ds, category, p))
+        .collect();
+    ModelScores {
+        model: model.name().to_string(),
+        selection: score_forecasts(&sel_f, &sel_a),
+        test: score_forecasts(&test_f, &test_a),
+        spec: model,
+        seconds_per_origin,
+    }
+}
+
+/// Picks the candidate with the highest selection-year mean PAI at 1% (first wins ties).
+fn pick_by_pai(ds: &Dataset, category: usize, candidates: Vec<Model>, sel: &[Period]) -> Model {
+    let actuals: Vec<Vec<u32>> = sel
+        .iter()
+        .map(|&p| actual_counts(ds, category, p))
+        .collect();
+    let mut best: Option<(f64, Model)> = None;
+    for m in candidates {
+        let f: Vec<Vec<f64>> = sel.iter().map(|&p| m.forecast(ds, category, p)).collect();
+        let pai = score_forecasts(&f, &actuals)[PAI_1PCT].pai;
+        if best.as_ref().is_none_or(|(b, _)| pai > *b) {
+            best = Some((pai, m));
+        }
+    }
+    best.map(|b| b.1).unwrap_or(Model::AllHistoryCounts)
+}
+
+/// Grid of weights on the 3-simplex with the given step.
+fn simplex(step: f64) -> Vec<[f64; 3]> {
+    let k = (1.0 / step).round() as usize;
+    let mut out = Vec::new();
+    for a in 0..=k {
+        for b in 0..=(k - a) {
+            let c = k - a - b;
+            out.push([
+                a as f64 / k as f64,
+                b as f64 / k as f64,
+                c as f64 / k as f64,
+            ]);
+        }
+    }
+    out
+}
+
+/// Chooses the mixture weights on the selection year by mean PAI at 1%.
+fn select_mixture(
+    ds: &Dataset,
+    category: usize,
+    base: MixtureConfig,
+    step: f64,
+    sel: &[Period],
+) -> MixtureConfig {
+    let comps: Vec<[Vec<f64>; 3]> = sel
+        .iter()
+        .map(|&p| base.components(ds, category, p))
+        .collect();
+    let actuals: Vec<Vec<u32>> = sel
+        .iter()
+        .map(|&p| actual_counts(ds, category, p))
+        .collect();
+    let mut best = (f64::NEG_INFINITY, base.weights);
+    for w in simplex(step) {
+        let f: Vec<Vec<f64>> = comps.iter().map(|c| blend(c, w)).collect();
+        let pai = score_forecasts(&f, &actuals)[PAI_1PCT].pai;
+        if pai > best.0 {
+            best = (pai, w);
+        }
+    }
+    MixtureConfig {
+        weights: best.1,
+        ..base
+    }
+}
+
+/// Runs selection on the selection year, then evaluates everything on the test year, for one category.
+pub fn evaluate_category(ds: &Dataset, category: usize, cfg: &EvalConfig) -> CategoryReport {
+    let sel = month_periods(cfg.selection_year);
+    let test = month_periods(cfg.test_year);
+
+    let exp = pick_by_pai(
+        ds,
+        category,
+        cfg.half_lives
+            .iter()
+            .map(|&h| Model::ExpWeighted { half_life_days: h })
+            .collect(),
+        &sel,
+    );
+    let half_life_days = match exp {
+        Model::ExpWeighted { half_life_days } => half_life_days,
+        _ => 365.0,
+    };
+    let (kde_cfg, kde_lcv): (KdeConfig, Vec<LcvPoint>) =
+        kde::select_by_likelihood(ds, category, &sel, &cfg.kde_bandwidths, &cfg.kde_windows);
+    let hawkes = HawkesConfig {
+        background_bandwidth_m: kde_cfg.bandwidth_m,
+        ..cfg.hawkes
+    };
+    let mixture = select_mixture(
+        ds,
+        category,
+        MixtureConfig {
+            long: kde_cfg,
+            half_life_days,
+            short_bandwidth_m: kde_cfg.bandwidth_m,
+            short_days: 28,
+            weights: [1.0 / 3.0; 3],
+        },
+        cfg.mixture_step,
+        &sel,
+    );
+
+    let specs = vec![
+        Model::Last365dCounts,
+        Model::Last28dCounts,
+        Model::AllHistoryCounts,
+        exp,
+        Model::Kde(kde_cfg),
+        Model::Hawkes(hawkes),
+        Model::Glm(cfg.glm),
+        Model::Mixture(mixture),
+    ];
+    let models: Vec<ModelScores> = specs
+        .into_iter()
+        .map(|m| evaluate_model(ds, category, m, &sel, &test))
+        .collect();
+
+    let best_model = models
+        .iter()
+        .filter(|m| !m.spec.is_baseline())
+        .max_by(|a, b| {
+            a.selection[PAI_1PCT]
+                .pai
+                .total_cmp(&b.selection[PAI_1PCT].pai)
+        })
+        .map(|m| m.model.clone())
+        .unwrap_or_default();
+    let best_baseline = models
+        .iter()
+        .filter(|m| m.spec.is_baseline())
+        .max_by(|a, b| a.test[PAI_1PCT].pai.total_cmp(&b.test[PAI_1PCT].pai))
+        .map(|m| m.model.clone())
+        .unwrap_or_default();
+    let pai_of = |name: &str| {
+        models
+            .iter()
+            .find(|m| m.model == name)
+            .map(|m| m.test[PAI_1PCT].pai)
+            .unwrap_or(f64::NAN)
+    };
+    let gain_pai_1pct = pai_of(&best_model) / pai_of(&best_baseline) - 1.0;
+    CategoryReport {
+        category: category_name(category).to_string(),
+        models,
+        kde_lcv,
+        best_model,
+        best_baseline,
+        gain_pai_1pct,
+    }
+}
+
+/// Whether gains meet the target: all ≥ 2%, at least three of five categories ≥ 2%, none below −2%.
+pub fn target_met(all_gain: f64, category_gains: &[f64]) -> bool {
+    all_gain >= 0.02
+        && category_gains.iter().filter(|&&g| g >= 0.02).count() >= 3
+        && category_gains.iter().all(|&g| g >= -0.02)
+}
+
+/// Runs the whole evaluation; categories run on up to `threads` threads.
+pub fn run(ds: &Dataset, cfg: &EvalConfig, threads: usize) -> Report {
+    let t0 = Instant::now();
+    let n_cat = CATEGORIES.len() + 1;
+    let mut slots: Vec<Option<CategoryReport>> = vec![None; n_cat];
+    let threads = threads.max(1);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                s.spawn(move || {
+                    (0..n_cat)
+                        .filter(|c| c % threads == t)
+                        .map(|c| (c, evaluate_category(ds, c, cfg)))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        for h in handles {
+            if let Ok(done) = h.join() {
+                for (c, r) in done {
+                    slots[c] = Some(r);
+                }
+            }
+        }
+    });
+    let categories: Vec<CategoryReport> = slots.into_iter().flatten().collect();
+    let all_gain = categories
+        .first()
+        .map(|c| c.gain_pai_1pct)
+        .unwrap_or(f64::NAN);
+    let gains: Vec<f64> = categories.iter().skip(1).map(|c| c.gain_pai_1pct).collect();
+    Report {
+        n_cells: ds.area.n_cells(),
+        config: cfg.clone(),
+        target_met: categories.len() == n_cat && target_met(all_gain, &gains),
+        categories,
+        seconds_total: t0.elapsed().as_secs_f64(),
+    }
+}
+
+/// Flattens a report into `results.json` records (test-year means).
+pub fn records(report: &Report) -> Vec<Record> {
+    let mut out = Vec::new();
+    for c in &report.categories {
+        for m in &c.models {
+            for (k, &coverage) in COVERAGES.iter().enumerate() {
+                out.push(Record {
+                    model: m.model.clone(),
+                    category: c.category.clone(),
+                    coverage,
+                    hit_rate: m.test[k].hit_rate,
+                    pai: m.test[k].pai,
+                    pei: m.test[k].pei,
+                });
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn months_cover_the_year() {
+        let p = month_periods(2020);
+        assert_eq!(p.len(), 12);
+        assert_eq!(p[0].start, days_from_civil(2020, 1, 1));
+        assert_eq!(p[1].end - p[1].start, 29); // leap February
+        assert_eq!(p[11].end, days_from_civil(2021, 1, 1));
+    }
+
+    #[test]
+    fn simplex_grid_sums_to_one() {
+        let g = simplex(0.1);
+        assert_eq!(g.len(), 66);
+        assert!(g.iter().all(|w| (w.iter().sum::<f64>() - 1.0).abs() < 1e-9));
+    }
+
+    #[test]
+    fn target_rule() {
+        assert!(target_met(0.03, &[0.03, 0.02, 0.05, 0.0, -0.01]));
+        assert!(!target_met(0.01, &[0.03, 0.03, 0.05, 0.03, 0.03]));
+        assert!(!target_met(0.03, &[0.03, 0.03, 0.05, 0.03, -0.03]));
+        assert!(!target_met(0.03, &[0.03, 0.03, 0.0, 0.0, 0.0]));
+    }
+}

@@ -1,0 +1,235 @@
+//! Baselines and models: each turns the events before a forecast period into a risk score per study cell.
+//!
+//! All are pure functions of the [`Dataset`] and the [`Period`]; only events from 2014-01-01 up to the
+//! day before the period starts are used (earlier occurrence dates are late reports, never training data).
+
+pub mod glm;
+pub mod hawkes;
+pub mod kde;
+
+use serde::Serialize;
+
+use crate::data::{Dataset, DayCell, days_from_civil};
+use crate::raster::smooth;
+
+pub use hawkes::HawkesConfig;
+
+/// A forecast period `[start, end)` in days since 1970-01-01; training data end the day before `start`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Period {
+    /// First day forecast.
+    pub start: i32,
+    /// First day after the period.
+    pub end: i32,
+}
+
+/// First day of training data, 2014-01-01.
+pub fn train_start() -> i32 {
+    days_from_civil(2014, 1, 1)
+}
+
+/// Training events of a category for a period: from 2014-01-01 up to the day before it starts.
+pub fn training(ds: &Dataset, category: usize, period: Period) -> &[DayCell] {
+    ds.window(category, train_start(), period.start)
+}
+
+/// Events per study cell.
+pub fn counts(n_cells: usize, events: &[DayCell]) -> Vec<f64> {
+    let mut c = vec![0.0; n_cells];
+    for e in events {
+        c[e.cell as usize] += 1.0;
+    }
+    c
+}
+
+/// Counts of the last `days` days before the period.
+pub fn last_days_counts(ds: &Dataset, category: usize, period: Period, days: i32) -> Vec<f64> {
+    let from = (period.start - days).max(train_start());
+    counts(ds.area.n_cells(), ds.window(category, from, period.start))
+}
+
+/// Exponentially time-weighted counts: an event `a` days before the period start weighs 2^(−a / half-life).
+pub fn exp_weighted(
+    ds: &Dataset,
+    category: usize,
+    period: Period,
+    half_life_days: f64,
+) -> Vec<f64> {
+    let mut c = vec![0.0; ds.area.n_cells()];
+    let rate = std::f64::consts::LN_2 / half_life_days;
+    for e in training(ds, category, period) {
+        c[e.cell as usize] += (-rate * (period.start - e.day) as f64).exp();
+    }
+    c
+}
+
+/// Scales a non-negative surface to sum 1 (left as is when it sums to 0).
+pub fn normalised(mut v: Vec<f64>) -> Vec<f64> {
+    let s: f64 = v.iter().sum();
+    if s > 0.0 {
+        v.iter_mut().for_each(|x| *x /= s);
+    }
+    v
+}
+
+/// A forecasting method with its hyper-parameters fixed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Model {
+    /// Counts in the 365 days before the period.
+    #[serde(rename = "last_365d_counts")]
+    Last365dCounts,
+    /// Counts in the 28 days before the period.
+    #[serde(rename = "last_28d_counts")]
+    Last28dCounts,
+    /// Counts since 2014-01-01.
+    AllHistoryCounts,
+    /// Exponentially time-weighted counts.
+    ExpWeighted {
+        /// Half-life in days.
+        half_life_days: f64,
+    },
+    /// Gaussian kernel density of the events of a trailing window.
+    Kde(kde::KdeConfig),
+    /// Self-exciting point process (background plus space-time triggering), fitted by EM per origin.
+    Hawkes(HawkesConfig),
+    /// Poisson regression on lagged counts, refitted at each origin on the preceding months.
+    Glm(glm::GlmConfig),
+    /// Convex blend of long-term (KDE), medium-term (exponentially weighted) and short-term (last
+    /// 28 days, smoothed) intensities, each normalised to sum 1.
+    Mixture(MixtureConfig),
+}
+
+/// The mixture's components and weights.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MixtureConfig {
+    /// Long-term component: the KDE.
+    pub long: kde::KdeConfig,
+    /// Half-life of the exponentially weighted component (days).
+    pub half_life_days: f64,
+    /// Bandwidth used to smooth the short-term counts (metres).
+    pub short_bandwidth_m: f64,
+    /// Length of the short-term window (days).
+    pub short_days: i32,
+    /// Weights of (long, exponentially weighted, short); non-negative, summing to 1.
+    pub weights: [f64; 3],
+}
+
+impl MixtureConfig {
+    /// The three normalised component surfaces for a period.
+    pub fn components(&self, ds: &Dataset, category: usize, period: Period) -> [Vec<f64>; 3] {
+        let long = normalised(self.long.surface(ds, category, period));
+        let mid = normalised(exp_weighted(ds, category, period, self.half_life_days));
+        let short = normalised(smooth(
+            &ds.area,
+            &last_days_counts(ds, category, period, self.short_days),
+            self.short_bandwidth_m,
+        ));
+        [long, mid, short]
+    }
+}
+
+/// Blends component surfaces with weights.
+pub fn blend(components: &[Vec<f64>; 3], weights: [f64; 3]) -> Vec<f64> {
+    (0..components[0].len())
+        .map(|i| {
+            weights
+                .iter()
+                .zip(components.iter())
+                .map(|(w, c)| w * c[i])
+                .sum()
+        })
+        .collect()
+}
+
+impl Model {
+    /// The name used in results: the four baselines by their fixed names, models by family.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Model::Last365dCounts => "last_365d_counts",
+            Model::Last28dCounts => "last_28d_counts",
+            Model::AllHistoryCounts => "all_history_counts",
+            Model::ExpWeighted { .. } => "exp_weighted",
+            Model::Kde(_) => "kde",
+            Model::Hawkes(_) => "hawkes",
+            Model::Glm(_) => "poisson_glm",
+            Model::Mixture(_) => "mixture",
+        }
+    }
+
+    /// Whether this is one of the four baselines.
+    pub fn is_baseline(&self) -> bool {
+        matches!(
+            self,
+            Model::Last365dCounts
+                | Model::Last28dCounts
+                | Model::AllHistoryCounts
+                | Model::ExpWeighted { .. }
+        )
+    }
+
+    /// Risk score per study cell for the period (higher is riskier).
+    pub fn forecast(&self, ds: &Dataset, category: usize, period: Period) -> Vec<f64> {
+        match self {
+            Model::Last365dCounts => last_days_counts(ds, category, period, 365),
+            Model::Last28dCounts => last_days_counts(ds, category, period, 28),
+            Model::AllHistoryCounts => counts(ds.area.n_cells(), training(ds, category, period)),
+            Model::ExpWeighted { half_life_days } => {
+                exp_weighted(ds, category, period, *half_life_days)
+            }
+            Model::Kde(k) => k.surface(ds, category, period),
+            Model::Hawkes(h) => h
+                .fit(ds, category, period)
+                .expected_counts(&ds.area, period),
+            Model::Glm(g) => g.forecast(ds, category, period),
+            Model::Mixture(m) => blend(&m.components(ds, category, period), m.weights),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tiny() -> Dataset {
+        let d = days_from_civil(2020, 1, 1);
+        // Cells (0,0), (1,0), (2,0); category 1 events.
+        Dataset::from_records(&[
+            (d - 400, 1, 0, 0),
+            (d - 100, 1, 1, 0),
+            (d - 10, 1, 2, 0),
+            (d - 10, 1, 2, 0),
+            (d + 3, 1, 0, 0),
+            (days_from_civil(2010, 1, 1), 1, 0, 0),
+        ])
+    }
+
+    #[test]
+    fn baseline_windows() {
+        let ds = tiny();
+        let d = days_from_civil(2020, 1, 1);
+        let p = Period {
+            start: d,
+            end: d + 31,
+        };
+        assert_eq!(
+            Model::Last28dCounts.forecast(&ds, 1, p),
+            vec![0.0, 0.0, 2.0]
+        );
+        assert_eq!(
+            Model::Last365dCounts.forecast(&ds, 1, p),
+            vec![0.0, 1.0, 2.0]
+        );
+        // The 2010 event is a late report before 2014: excluded from training.
+        assert_eq!(
+            Model::AllHistoryCounts.forecast(&ds, 1, p),
+            vec![1.0, 1.0, 2.0]
+        );
+        let e = Model::ExpWeighted {
+            half_life_days: 100.0,
+        }
+        .forecast(&ds, 1, p);
+        assert!((e[1] - 0.5).abs() < 1e-12);
+        assert!((e[0] - 2f64.powf(-4.0)).abs() < 1e-12);
+    }
+}

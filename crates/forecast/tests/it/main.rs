@@ -1,0 +1,17 @@
+//! Integration tests of jikimi-forecast: projection, metrics invariants, placement optimality,
+//! equity flags, the protected-field rule and a smoke run on the Toronto data.
+
+mod data;
+mod equity;
+mod metrics;
+mod place;
+mod protected;
+
+/// Path of the shared data directory (`JIKIMI_SHARED` or `../shared` beside the clone).
+pub fn shared() -> std::path::PathBuf {
+    std::env::var("JIKIMI_SHARED")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| {
+            std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared"))
+        })
+}
