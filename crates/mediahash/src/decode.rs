@@ -130,6 +130,7 @@ fn classify(e: image::ImageError) -> DecodeError {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -116,6 +116,7 @@ impl<'de> serde::Deserialize<'de> for Hash256 {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

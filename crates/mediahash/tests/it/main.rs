@@ -1,3 +1,5 @@
 //! Integration tests of jikimi-mediahash: one binary, one module per feature.
 
+#![allow(clippy::unwrap_used)] // tests fail loudly on broken fixtures
+
 mod reference;
