@@ -16,6 +16,8 @@ struct Cli {
 enum Command {
     /// Print the version and the crates compiled in.
     Version,
+    /// PDQ perceptual hashes: hash images, match them against hash lists, convert lists, benchmark.
+    Pdq(jikimi_mediahash::cli::PdqArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -24,6 +26,7 @@ fn main() -> anyhow::Result<()> {
         Command::Version => {
             println!("jikimi {}", env!("CARGO_PKG_VERSION"));
         }
+        Command::Pdq(args) => jikimi_mediahash::cli::run(args)?,
     }
     Ok(())
 }

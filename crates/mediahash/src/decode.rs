@@ -64,6 +64,11 @@ pub enum DecodeError {
     /// The decoder hit its allocation or dimension limit.
     #[error("image exceeds decode limits: {0}")]
     Limit(String),
+    /// A JPEG whose last scan has no end-of-image marker: cut off in transit or on disk. The JPEG
+    /// decoder would fill the missing part with grey and yield a hash of a different picture; Pillow (the
+    /// reference's decoder) refuses such files too.
+    #[error("truncated jpeg (no end-of-image marker after the last scan)")]
+    TruncatedJpeg,
     /// Corrupt or truncated data.
     #[error("corrupt or truncated image: {0}")]
     Corrupt(String),
@@ -84,6 +89,9 @@ pub fn decode_rgb8(bytes: &[u8], limits: DecodeLimits) -> Result<DecodedImage, D
         ImageFormat::Tiff => "tiff",
         _ => return Err(DecodeError::Unsupported),
     };
+    if format == ImageFormat::Jpeg && !jpeg_has_end_marker(bytes) {
+        return Err(DecodeError::TruncatedJpeg);
+    }
     let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
     let mut image_limits = Limits::default();
     image_limits.max_image_width = Some(limits.max_side_px);
@@ -119,6 +127,16 @@ pub fn decode_rgb8(bytes: &[u8], limits: DecodeLimits) -> Result<DecodedImage, D
         rgb: rgb.into_raw(),
         format: name,
     })
+}
+
+/// True if an EOI marker (`FF D9`) follows the last start-of-scan (`FF DA`). Entropy-coded data stuffs
+/// every `FF` with `00`, so the pair cannot occur inside a scan by accident.
+fn jpeg_has_end_marker(bytes: &[u8]) -> bool {
+    let last_scan = bytes
+        .windows(2)
+        .rposition(|w| w == [0xff, 0xda])
+        .unwrap_or(0);
+    bytes[last_scan..].windows(2).any(|w| w == [0xff, 0xd9])
 }
 
 fn classify(e: image::ImageError) -> DecodeError {

@@ -8,7 +8,9 @@ use std::fmt;
 use std::str::FromStr;
 
 /// A 256-bit perceptual hash (PDQ).
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+#[derive(
+    Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, bytemuck::Pod, bytemuck::Zeroable,
+)]
 #[repr(transparent)]
 pub struct Hash256(pub [u64; 4]);
 
@@ -38,6 +40,12 @@ impl Hash256 {
             + (self.0[1] ^ other.0[1]).count_ones()
             + (self.0[2] ^ other.0[2]).count_ones()
             + (self.0[3] ^ other.0[3]).count_ones()
+    }
+
+    /// The reference's 16-bit word `w` as used for index substrings (same as [`Hash256::word`]).
+    #[inline]
+    pub fn substring(&self, w: usize) -> u16 {
+        (self.0[w >> 2] >> ((w & 3) << 4)) as u16
     }
 
     /// Flips bit `k` (used to make near-duplicates in tests and benchmarks).

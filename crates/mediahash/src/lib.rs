@@ -27,3 +27,38 @@ pub use decode::{DecodeError, DecodeLimits, DecodedImage, decode_rgb8};
 pub use hash::{Hash256, ParseHashError};
 pub use list::MatchRecord;
 pub use pdq::{DIHEDRAL_NAMES, Luma, PdqDihedral, PdqHash, RgbImage, pdq_dihedral, pdq_hash};
+
+/// Hashes of one encoded image: the PDQ hash, and the dihedral variants when asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageHashes {
+    /// Width of the decoded image.
+    pub width: u32,
+    /// Height of the decoded image.
+    pub height: u32,
+    /// The PDQ hash (reference `pdqHash256FromFloatLuma`).
+    pub pdq: PdqHash,
+    /// The eight dihedral hashes, if requested.
+    pub dihedral: Option<PdqDihedral>,
+}
+
+/// Decodes `bytes` and hashes the image: the whole decode-and-hash path (what the fuzz target drives).
+pub fn hash_encoded(
+    bytes: &[u8],
+    limits: DecodeLimits,
+    luma: Luma,
+    with_dihedral: bool,
+) -> Result<ImageHashes, DecodeError> {
+    let decoded = decode_rgb8(bytes, limits)?;
+    let image = RgbImage::new(
+        decoded.width as usize,
+        decoded.height as usize,
+        &decoded.rgb,
+    )
+    .ok_or(DecodeError::ZeroSized)?;
+    Ok(ImageHashes {
+        width: decoded.width,
+        height: decoded.height,
+        pdq: pdq_hash(image, luma),
+        dihedral: with_dihedral.then(|| pdq_dihedral(image, luma)),
+    })
+}

@@ -2,4 +2,6 @@
 
 #![allow(clippy::unwrap_used)] // tests fail loudly on broken fixtures
 
+mod decode;
+mod index;
 mod reference;
