@@ -22,6 +22,7 @@
 //! read with one `read_exact` straight into its typed vector (no parsing), then checked for consistency.
 
 use crate::hash::Hash256;
+use crate::large::LargeArray;
 use std::io::{self, Read, Write};
 
 /// Number of substrings (tables).
@@ -92,10 +93,10 @@ pub struct HammingIndex {
     /// Ids `< indexed_len` are in the tables; the rest are the linearly scanned tail.
     indexed_len: usize,
     /// `TABLES` runs of `BUCKETS + 1` offsets into the table's slice of `ids`.
-    offsets: Vec<u32>,
+    offsets: LargeArray<u32>,
     /// `TABLES` runs of `entries_per_table` entries, grouped by bucket: id in the low 32 bits, the two
     /// inline words of the table's group (see [`inline_words`]) in the high 32.
-    entries: Vec<u64>,
+    entries: LargeArray<u64>,
     entries_per_table: usize,
 }
 
@@ -189,8 +190,8 @@ impl HammingIndex {
     pub fn memory_bytes(&self) -> usize {
         self.hashes.capacity() * 32
             + self.deleted.capacity() * 8
-            + self.offsets.capacity() * 4
-            + self.entries.capacity() * 8
+            + self.offsets.len() * 4
+            + self.entries.len() * 8
     }
 
     /// Bucket occupancy statistics of the tables.
@@ -198,7 +199,7 @@ impl HammingIndex {
         let (mut max_bucket, mut nonempty, mut expected) = (0usize, 0usize, 0f64);
         let m = self.entries_per_table.max(1) as f64;
         for t in 0..TABLES {
-            let off = &self.offsets[t * (BUCKETS + 1)..(t + 1) * (BUCKETS + 1)];
+            let off = &self.offsets.as_slice()[t * (BUCKETS + 1)..(t + 1) * (BUCKETS + 1)];
             let size = |k: usize| (off[k + 1] - off[k]) as usize;
             for key in 0..BUCKETS {
                 let s = size(key);
@@ -279,52 +280,72 @@ impl HammingIndex {
 
     fn search_tables(&self, query: &Hash256, radius: u32, out: &mut Vec<Hit>) {
         let plan = Self::plan(radius);
+        // Phase 1: every bucket range (independent loads, so the CPU overlaps their cache misses).
+        let mut probes = [(0u32, 0u32, 0u8, 0u8); TABLES * 17];
+        let mut n_probes = 0;
         for t in 0..TABLES {
-            let key = query.substring(t);
-            let inline = inline_words(query, t);
-            self.probe_bucket(t, key, inline, 0, query, radius, plan, out);
+            let offsets = &self.offsets.as_slice()[t * (BUCKETS + 1)..(t + 1) * (BUCKETS + 1)];
+            let base = (t * self.entries_per_table) as u32;
+            let key = query.substring(t) as usize;
+            probes[n_probes] = (base + offsets[key], base + offsets[key + 1], t as u8, 0);
+            n_probes += 1;
             if plan.rho == 1 {
                 for bit in 0..16 {
-                    self.probe_bucket(t, key ^ (1 << bit), inline, 1, query, radius, plan, out);
+                    let k = key ^ (1 << bit);
+                    probes[n_probes] = (base + offsets[k], base + offsets[k + 1], t as u8, 1);
+                    n_probes += 1;
+                }
+            }
+        }
+        // Phase 2: touch the first two cache lines of every bucket in a branch-free loop. Scanning
+        // buckets of random length mispredicts each loop exit, which would serialise the cache misses;
+        // these independent loads let the CPU overlap them instead (a software prefetch without unsafe).
+        let entries = self.entries.as_slice();
+        if let Some(last) = entries.len().checked_sub(1) {
+            let mut touched = 0u64;
+            for &(start, _, _, _) in &probes[..n_probes] {
+                let start = start as usize;
+                touched ^= entries[start.min(last)] ^ entries[(start + 8).min(last)];
+            }
+            std::hint::black_box(touched);
+        }
+        // Phase 3: scan the buckets; the inline words reject nearly every non-match.
+        let mut inline = [0u32; TABLES];
+        for (t, w) in inline.iter_mut().enumerate() {
+            *w = inline_words(query, t);
+        }
+        for &(start, end, t, key_distance) in &probes[..n_probes] {
+            let t = t as usize;
+            let budget = plan.group.saturating_sub(u32::from(key_distance));
+            let query_inline = inline[t];
+            for &entry in &entries[start as usize..end as usize] {
+                if ((entry >> 32) as u32 ^ query_inline).count_ones() <= budget {
+                    self.verify(entry as u32, t, query, radius, plan, out);
                 }
             }
         }
     }
 
-    #[allow(clippy::too_many_arguments)] // hot loop: plain arguments, no struct to build per probe
-    #[inline]
-    fn probe_bucket(
+    /// Full check of a candidate that passed the inline filter in table `table`.
+    #[inline(never)]
+    fn verify(
         &self,
+        id: u32,
         table: usize,
-        key: u16,
-        query_inline: u32,
-        key_distance: u32,
         query: &Hash256,
         radius: u32,
         plan: Plan,
         out: &mut Vec<Hit>,
     ) {
-        let offsets = &self.offsets[table * (BUCKETS + 1)..(table + 1) * (BUCKETS + 1)];
-        let start = offsets[key as usize] as usize;
-        let end = offsets[key as usize + 1] as usize;
-        let base = table * self.entries_per_table;
-        let budget = plan.group.saturating_sub(key_distance);
-        for &entry in &self.entries[base + start..base + end] {
-            // Inline filter first: no access to the hash array for almost every non-match.
-            if ((entry >> 32) as u32 ^ query_inline).count_ones() > budget {
-                continue;
-            }
-            let id = entry as u32;
-            let h = &self.hashes[id as usize];
-            let distance = h.distance(query);
-            if distance > radius {
-                continue;
-            }
-            // Report from the first table that sees this hash only (no hash set needed).
-            let seen_earlier = (0..table).any(|t| table_sees(h, query, t, plan));
-            if !seen_earlier && !self.is_deleted(id as usize) {
-                out.push(Hit { distance, id });
-            }
+        let h = &self.hashes[id as usize];
+        let distance = h.distance(query);
+        if distance > radius {
+            return;
+        }
+        // Report from the first table that sees this hash only (no hash set needed).
+        let seen_earlier = (0..table).any(|t| table_sees(h, query, t, plan));
+        if !seen_earlier && !self.is_deleted(id as usize) {
+            out.push(Hit { distance, id });
         }
     }
 
@@ -335,10 +356,10 @@ impl HammingIndex {
             .map(|i| i as u32)
             .collect();
         let m = live.len();
-        let mut offsets = vec![0u32; TABLES * (BUCKETS + 1)];
-        let mut entries = vec![0u64; TABLES * m];
+        let mut offsets = LargeArray::<u32>::zeroed(TABLES * (BUCKETS + 1));
+        let mut entries = LargeArray::<u64>::zeroed(TABLES * m);
         for t in 0..TABLES {
-            let off = &mut offsets[t * (BUCKETS + 1)..(t + 1) * (BUCKETS + 1)];
+            let off = &mut offsets.as_mut_slice()[t * (BUCKETS + 1)..(t + 1) * (BUCKETS + 1)];
             for &id in &live {
                 off[self.hashes[id as usize].substring(t) as usize + 1] += 1;
             }
@@ -346,7 +367,7 @@ impl HammingIndex {
                 off[b + 1] += off[b];
             }
             let mut cursor: Vec<u32> = off[..BUCKETS].to_vec();
-            let table_entries = &mut entries[t * m..(t + 1) * m];
+            let table_entries = &mut entries.as_mut_slice()[t * m..(t + 1) * m];
             for &id in &live {
                 let h = &self.hashes[id as usize];
                 let key = h.substring(t) as usize;
@@ -374,8 +395,8 @@ impl HammingIndex {
         }
         write_le(&mut w, &self.hashes)?;
         write_le(&mut w, &self.deleted)?;
-        write_le(&mut w, &self.offsets)?;
-        write_le(&mut w, &self.entries)?;
+        write_le(&mut w, self.offsets.as_slice())?;
+        write_le(&mut w, self.entries.as_slice())?;
         w.flush()?;
         Ok(())
     }
@@ -399,8 +420,8 @@ impl HammingIndex {
         }
         let hashes: Vec<Hash256> = read_le(&mut r, n)?;
         let deleted: Vec<u64> = read_le(&mut r, n.div_ceil(64))?;
-        let offsets: Vec<u32> = read_le(&mut r, TABLES * (BUCKETS + 1))?;
-        let table_entries: Vec<u64> = read_le(&mut r, TABLES * entries)?;
+        let offsets: LargeArray<u32> = read_le_large(&mut r, TABLES * (BUCKETS + 1))?;
+        let table_entries: LargeArray<u64> = read_le_large(&mut r, TABLES * entries)?;
         let index = HammingIndex {
             hashes,
             deleted,
@@ -420,7 +441,7 @@ impl HammingIndex {
             return Err(IndexError::Corrupt("tombstones"));
         }
         for t in 0..TABLES {
-            let off = &self.offsets[t * (BUCKETS + 1)..(t + 1) * (BUCKETS + 1)];
+            let off = &self.offsets.as_slice()[t * (BUCKETS + 1)..(t + 1) * (BUCKETS + 1)];
             if off[0] != 0
                 || off[BUCKETS] as usize != self.entries_per_table
                 || off.windows(2).any(|w| w[0] > w[1])
@@ -430,7 +451,7 @@ impl HammingIndex {
         }
         let m = self.entries_per_table;
         for t in 0..TABLES {
-            for &e in &self.entries[t * m..(t + 1) * m] {
+            for &e in &self.entries.as_slice()[t * m..(t + 1) * m] {
                 let id = e as u32 as usize;
                 if id >= self.indexed_len || u64::from(inline_words(&self.hashes[id], t)) != e >> 32
                 {
@@ -456,6 +477,20 @@ fn read_le<T: bytemuck::Pod + ToLe>(r: &mut impl Read, n: usize) -> io::Result<V
     r.read_exact(bytemuck::cast_slice_mut(&mut out))?;
     if cfg!(target_endian = "big") {
         for v in &mut out {
+            *v = v.to_le();
+        }
+    }
+    Ok(out)
+}
+
+fn read_le_large<T: bytemuck::Pod + ToLe>(
+    r: &mut impl Read,
+    n: usize,
+) -> io::Result<LargeArray<T>> {
+    let mut out = LargeArray::<T>::zeroed(n);
+    r.read_exact(bytemuck::cast_slice_mut(out.as_mut_slice()))?;
+    if cfg!(target_endian = "big") {
+        for v in out.as_mut_slice() {
             *v = v.to_le();
         }
     }

@@ -20,6 +20,7 @@ pub mod cli;
 pub mod decode;
 pub mod hash;
 pub mod index;
+mod large;
 pub mod list;
 pub mod pdq;
 
