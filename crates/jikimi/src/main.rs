@@ -19,6 +19,8 @@ enum Command {
     /// Crime analysis: hot spots, aggregation, forecasts, device placement, response-time equity.
     #[command(subcommand)]
     Analyze(AnalyzeCommand),
+    /// PDQ perceptual hashes: hash images, match them against hash lists, convert lists, benchmark.
+    Pdq(jikimi_mediahash::cli::PdqArgs),
     /// Benchmarks.
     #[command(subcommand)]
     Bench(Bench),
@@ -51,6 +53,7 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Analyze(AnalyzeCommand::Forecast(command)) => jikimi_forecast::cli::run(command)?,
         Command::Bench(Bench::Analyze(args)) => jikimi_analyze::bench::run_bench(&args)?,
+        Command::Pdq(args) => jikimi_mediahash::cli::run(args)?,
     }
     Ok(())
 }

@@ -1,0 +1,65 @@
+//! PDQ perceptual hashing, an exact Hamming index and hash lists: the "Identify" pillar of jikimi.
+//!
+//! Owns: [`pdq_hash`] / [`pdq_dihedral`] (bit-exact with Meta's ThreatExchange C++ through `pdqhash`),
+//! [`decode_rgb8`] (bytes to RGB with decompression-bomb limits), [`Hash256`] (hex in the reference's
+//! order), [`index::HammingIndex`] (multi-index hashing, exact for radius ≤ 31, persisted in one file),
+//! [`list`] (ThreatExchange / HMA CSV and TSV hash lists) and [`MatchRecord`] (what an audit entry needs).
+//! The [`cli`] module is the only place that touches the file system.
+//!
+//! Images are never stored: only hashes leave this crate.
+//!
+//! ```
+//! use jikimi_mediahash::{pdq_hash, Luma, RgbImage};
+//! let pixels: Vec<u8> = (0..32 * 32 * 3).map(|i| (i * 7 % 251) as u8).collect();
+//! let image = RgbImage::new(32, 32, &pixels).unwrap();
+//! let pdq = pdq_hash(image, Luma::Pdqhash);
+//! assert_eq!(pdq.hash.to_hex().len(), 64);
+//! ```
+
+pub mod cli;
+pub mod decode;
+pub mod hash;
+pub mod index;
+mod large;
+pub mod list;
+pub mod pdq;
+
+pub use decode::{DecodeError, DecodeLimits, DecodedImage, decode_rgb8};
+pub use hash::{Hash256, ParseHashError};
+pub use list::MatchRecord;
+pub use pdq::{DIHEDRAL_NAMES, Luma, PdqDihedral, PdqHash, RgbImage, pdq_dihedral, pdq_hash};
+
+/// Hashes of one encoded image: the PDQ hash, and the dihedral variants when asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageHashes {
+    /// Width of the decoded image.
+    pub width: u32,
+    /// Height of the decoded image.
+    pub height: u32,
+    /// The PDQ hash (reference `pdqHash256FromFloatLuma`).
+    pub pdq: PdqHash,
+    /// The eight dihedral hashes, if requested.
+    pub dihedral: Option<PdqDihedral>,
+}
+
+/// Decodes `bytes` and hashes the image: the whole decode-and-hash path (what the fuzz target drives).
+pub fn hash_encoded(
+    bytes: &[u8],
+    limits: DecodeLimits,
+    luma: Luma,
+    with_dihedral: bool,
+) -> Result<ImageHashes, DecodeError> {
+    let decoded = decode_rgb8(bytes, limits)?;
+    let image = RgbImage::new(
+        decoded.width as usize,
+        decoded.height as usize,
+        &decoded.rgb,
+    )
+    .ok_or(DecodeError::ZeroSized)?;
+    Ok(ImageHashes {
+        width: decoded.width,
+        height: decoded.height,
+        pdq: pdq_hash(image, luma),
+        dihedral: with_dihedral.then(|| pdq_dihedral(image, luma)),
+    })
+}

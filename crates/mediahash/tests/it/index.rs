@@ -1,0 +1,94 @@
+//! The multi-index Hamming index returns exactly what a linear scan returns (radii 0..=31 and beyond),
+//! through inserts, deletes, rebuilds and a save/load round trip.
+
+use jikimi_mediahash::Hash256;
+use jikimi_mediahash::index::HammingIndex;
+use proptest::prelude::*;
+
+/// Clustered hashes: a few random centres with up to 40 random bits flipped, so that radii up to 31
+/// have many true matches (uniform random hashes would almost never match).
+fn clustered(seed_hashes: Vec<[u64; 4]>, flips: Vec<(usize, Vec<u8>)>) -> Vec<Hash256> {
+    flips
+        .into_iter()
+        .map(|(centre, bits)| {
+            let mut h = Hash256(seed_hashes[centre % seed_hashes.len()]);
+            for b in bits {
+                h.flip_bit(b as usize);
+            }
+            h
+        })
+        .collect()
+}
+
+fn hashes_strategy(max_len: usize) -> impl Strategy<Value = Vec<Hash256>> {
+    (
+        prop::collection::vec(any::<[u64; 4]>(), 1..4),
+        prop::collection::vec(
+            (any::<usize>(), prop::collection::vec(any::<u8>(), 0..40)),
+            0..max_len,
+        ),
+    )
+        .prop_map(|(seeds, flips)| clustered(seeds, flips))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    #[test]
+    fn index_equals_linear_scan(
+        db in hashes_strategy(300),
+        queries in hashes_strategy(12),
+    ) {
+        let index = HammingIndex::from_hashes(db).unwrap();
+        for q in &queries {
+            for radius in 0..=33 {
+                prop_assert_eq!(index.search(q, radius), index.linear_search(q, radius), "radius {}", radius);
+            }
+        }
+    }
+
+    #[test]
+    fn index_with_inserts_and_deletes_equals_linear_scan(
+        db in hashes_strategy(200),
+        more in hashes_strategy(100),
+        deletions in prop::collection::vec(any::<u32>(), 0..60),
+        queries in hashes_strategy(6),
+        compact in any::<bool>(),
+    ) {
+        let mut index = HammingIndex::from_hashes(db).unwrap();
+        for h in more {
+            index.insert(h).unwrap();
+        }
+        let total = (index.len() as u32).max(1);
+        for d in deletions {
+            index.remove(d % total);
+        }
+        if compact {
+            index.compact();
+        }
+        let mut bytes = Vec::new();
+        index.write_to(&mut bytes).unwrap();
+        let loaded = HammingIndex::read_from(bytes.as_slice()).unwrap();
+        for q in &queries {
+            for radius in [0, 1, 5, 15, 16, 17, 24, 30, 31] {
+                let expected = index.linear_search(q, radius);
+                prop_assert_eq!(&index.search(q, radius), &expected);
+                prop_assert_eq!(&loaded.search(q, radius), &expected);
+            }
+        }
+    }
+}
+
+#[test]
+fn rebuild_after_many_inserts_keeps_results() {
+    let mut index = HammingIndex::new();
+    let mut h = Hash256::ZERO;
+    // Walk bit patterns so that inserts cross the rebuild threshold several times.
+    for i in 0..10_000u64 {
+        h.0[(i % 4) as usize] = i.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        index.insert(h).unwrap();
+    }
+    let q = index.get(1234).unwrap();
+    assert_eq!(index.search(&q, 31), index.linear_search(&q, 31));
+    assert!(index.search(&q, 0).iter().any(|hit| hit.id == 1234));
+}

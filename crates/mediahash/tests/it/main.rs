@@ -1,0 +1,7 @@
+//! Integration tests of jikimi-mediahash: one binary, one module per feature.
+
+#![allow(clippy::unwrap_used)] // tests fail loudly on broken fixtures
+
+mod decode;
+mod index;
+mod reference;
