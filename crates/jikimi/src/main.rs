@@ -16,6 +16,8 @@ struct Cli {
 enum Command {
     /// Print the version and the crates compiled in.
     Version,
+    /// Road network: import OpenStreetMap, route, benchmark.
+    Roads(jikimi_roads::cli::RoadsArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -24,6 +26,7 @@ fn main() -> anyhow::Result<()> {
         Command::Version => {
             println!("jikimi {}", env!("CARGO_PKG_VERSION"));
         }
+        Command::Roads(args) => jikimi_roads::cli::run(args)?,
     }
     Ok(())
 }
