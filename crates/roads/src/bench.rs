@@ -29,6 +29,9 @@ pub struct BenchArgs {
     /// Synthetic grid sizes (nodes, comma separated) for the growth table.
     #[arg(long, value_delimiter = ',', default_value = "10000,100000")]
     pub grid: Vec<usize>,
+    /// Skip the synthetic growth table (extract only).
+    #[arg(long)]
+    pub skip_grid: bool,
     /// Also run the 1M-node grid (about a minute of preprocessing on a busy 2-core machine).
     #[arg(long)]
     pub large: bool,
@@ -52,6 +55,26 @@ impl Rng {
 
 fn us(d: Duration) -> f64 {
     d.as_secs_f64() * 1e6
+}
+
+/// Repetitions per measured query; the minimum is kept. Why: the machine is shared with other
+/// builds, and the minimum filters out preemption (as `make_pairs.py --timings-out` does).
+const REPEAT: usize = 3;
+
+/// Time `f` REPEAT times; returns the fastest wall time in µs and the last result.
+fn timed<T>(mut f: impl FnMut() -> T) -> (f64, T) {
+    let mut best = f64::INFINITY;
+    let mut out = None;
+    for _ in 0..REPEAT {
+        let s = Instant::now();
+        let r = f();
+        best = best.min(us(s.elapsed()));
+        out = Some(r);
+    }
+    match out {
+        Some(r) => (best, r),
+        None => (best, f()),
+    }
 }
 
 /// (p50, p99, mean) in microseconds.
@@ -81,7 +104,11 @@ fn node_seed(node: u32) -> Vec<Seed> {
 pub fn run(a: &BenchArgs) -> Result<(), CliError> {
     let mut report = serde_json::Map::new();
     report.insert("extract".into(), bench_extract(a)?);
-    let mut sizes = a.grid.clone();
+    let mut sizes = if a.skip_grid {
+        Vec::new()
+    } else {
+        a.grid.clone()
+    };
     if a.large {
         sizes.push(1_000_000);
     }
@@ -117,13 +144,11 @@ fn bench_extract(a: &BenchArgs) -> Result<Value, CliError> {
     let mut ch_t = Vec::with_capacity(pairs.len());
     let mut dj_t = Vec::with_capacity(pairs.len());
     let mut mismatches = 0usize;
-    for &(f, t) in &pairs {
-        let s = Instant::now();
-        let r1 = net.route(f, t, metric);
-        ch_t.push(us(s.elapsed()));
-        let s = Instant::now();
-        let r2 = net.route_dijkstra(f, t, metric);
-        dj_t.push(us(s.elapsed()));
+    for &(from, to) in &pairs {
+        let (t, r1) = timed(|| net.route(from, to, metric));
+        ch_t.push(t);
+        let (t, r2) = timed(|| net.route_dijkstra(from, to, metric));
+        dj_t.push(t);
         let d = |r: &crate::RouteResult| r.as_ref().ok().copied().flatten().map(|x| x.duration_s);
         if d(&r1) != d(&r2) {
             mismatches += 1;
@@ -138,22 +163,22 @@ fn bench_extract(a: &BenchArgs) -> Result<Value, CliError> {
     for _ in 0..a.rounds {
         let incident = coords[rng.below(n)];
         let units: Vec<LatLon> = (0..50).map(|_| coords[rng.below(n)]).collect();
-        let s = Instant::now();
-        let r1 = net.many_to_one(&units, incident, metric);
-        bucket_t.push(us(s.elapsed()));
-        let s = Instant::now();
-        let r2 = net.many_to_one_dijkstra(&units, incident, metric);
-        dj50_t.push(us(s.elapsed()));
-        let s = Instant::now();
-        let r3: Vec<_> = units
-            .iter()
-            .map(|&u| net.route(u, incident, metric))
-            .collect();
-        sep_t.push(us(s.elapsed()));
+        let (t, r1) = timed(|| net.many_to_one(&units, incident, metric));
+        bucket_t.push(t);
+        let (t, r2) = timed(|| net.many_to_one_dijkstra(&units, incident, metric));
+        dj50_t.push(t);
+        let (t, r3) = timed(|| {
+            units
+                .iter()
+                .map(|&u| net.route(u, incident, metric))
+                .collect::<Vec<_>>()
+        });
+        sep_t.push(t);
         let d = |r: &crate::RouteResult| r.as_ref().ok().copied().flatten().map(|x| x.duration_s);
         mismatches += r1.iter().zip(&r2).filter(|(x, y)| d(x) != d(y)).count();
         mismatches += r1.iter().zip(&r3).filter(|(x, y)| d(x) != d(y)).count();
-        sets.push((incident, units));
+        let ours: Vec<Option<f64>> = r1.iter().map(d).collect();
+        sets.push((incident, units, ours));
     }
     if let Some(dir) = &a.export {
         export(&net, &pairs, &sets, dir)?;
@@ -183,7 +208,7 @@ fn round3(x: f64) -> f64 {
 fn export(
     net: &RoadNetwork,
     pairs: &[(LatLon, LatLon)],
-    sets: &[(LatLon, Vec<LatLon>)],
+    sets: &[(LatLon, Vec<LatLon>, Vec<Option<f64>>)],
     dir: &std::path::Path,
 ) -> Result<(), CliError> {
     let io = |e: std::io::Error| CliError::Usage(format!("{}: {e}", dir.display()));
@@ -210,7 +235,9 @@ fn export(
     };
     let sets_json: Vec<Value> = sets
         .iter()
-        .map(|(inc, units)| json!({"incident": id(inc), "units": units.iter().map(id).collect::<Vec<_>>()}))
+        .map(|(inc, units, ours)| {
+            json!({"incident": id(inc), "units": units.iter().map(id).collect::<Vec<_>>(), "ch_duration_s": ours})
+        })
         .collect();
     let pairs_json: Vec<Value> = pairs.iter().map(|(f, t)| json!([id(f), id(t)])).collect();
     let doc = json!({"one_to_50": sets_json, "pairs": pairs_json});
@@ -266,17 +293,15 @@ fn bench_grid(n_target: usize) -> Result<Value, CliError> {
     let mut dj_t = Vec::new();
     let mut mismatches = 0usize;
     for i in 0..q_ch {
-        let (s, t) = (
+        let (src, dst) = (
             node_seed(rng.below(n) as u32),
             node_seed(rng.below(n) as u32),
         );
-        let st = Instant::now();
-        let r1 = ch.one_to_one(&mut a, &mut b, &s, &t);
-        ch_t.push(us(st.elapsed()));
+        let (t, r1) = timed(|| ch.one_to_one(&mut a, &mut b, &src, &dst));
+        ch_t.push(t);
         if i < q_dj {
-            let st = Instant::now();
-            let r2 = dijkstra_one_to_one(&g, &mut a, &s, &t);
-            dj_t.push(us(st.elapsed()));
+            let (t, r2) = timed(|| dijkstra_one_to_one(&g, &mut a, &src, &dst));
+            dj_t.push(t);
             mismatches += usize::from(r1.map(|x| x.0) != r2.map(|x| x.0));
         }
     }
@@ -285,14 +310,12 @@ fn bench_grid(n_target: usize) -> Result<Value, CliError> {
     for i in 0..100 {
         let target = node_seed(rng.below(n) as u32);
         let units: Vec<Vec<Seed>> = (0..50).map(|_| node_seed(rng.below(n) as u32)).collect();
-        let st = Instant::now();
-        let m = ch.many_to_many(&mut a, &units, std::slice::from_ref(&target));
-        b50.push(us(st.elapsed()));
+        let (t, m) = timed(|| ch.many_to_many(&mut a, &units, std::slice::from_ref(&target)));
+        b50.push(t);
         if i < q_dj / 5 {
             let flat: Vec<Seed> = units.iter().map(|u| u[0]).collect();
-            let st = Instant::now();
-            let r = dijkstra_to_all(&rev, &mut b, &target, &flat);
-            d50.push(us(st.elapsed()));
+            let (t, r) = timed(|| dijkstra_to_all(&rev, &mut b, &target, &flat));
+            d50.push(t);
             mismatches += m
                 .iter()
                 .zip(&r)
