@@ -100,6 +100,9 @@ fn node_seed(node: u32) -> Vec<Seed> {
     }]
 }
 
+/// One incident, its units, and our CH durations (for the pgRouting agreement check).
+type QuerySet = (LatLon, Vec<LatLon>, Vec<Option<f64>>);
+
 /// Run the benchmark and print one JSON document.
 pub fn run(a: &BenchArgs) -> Result<(), CliError> {
     let mut report = serde_json::Map::new();
@@ -208,7 +211,7 @@ fn round3(x: f64) -> f64 {
 fn export(
     net: &RoadNetwork,
     pairs: &[(LatLon, LatLon)],
-    sets: &[(LatLon, Vec<LatLon>, Vec<Option<f64>>)],
+    sets: &[QuerySet],
     dir: &std::path::Path,
 ) -> Result<(), CliError> {
     let io = |e: std::io::Error| CliError::Usage(format!("{}: {e}", dir.display()));
