@@ -84,7 +84,7 @@ impl std::fmt::Debug for RoadNetwork {
 /// Integer weight of a segment in milli-units (mm or ms), at least 1 (the hierarchy needs > 0).
 fn milli(x: f64) -> Result<u32, RoadsError> {
     let v = (x * 1000.0).round().max(1.0);
-    if v.is_finite() && v <= f64::from(u32::MAX / 4) {
+    if x.is_finite() && x >= 0.0 && v <= f64::from(u32::MAX / 4) {
         Ok(v as u32)
     } else {
         Err(RoadsError::TooLarge)
@@ -626,5 +626,25 @@ impl RoadNetwork {
                 Ok(best.map(|x| to_route(metric, x, sf.distance_m, st.0.distance_m)))
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn network_is_shareable_across_threads() {
+        // The server keeps one network behind an Arc and queries it from many tasks.
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<RoadNetwork>();
+    }
+
+    #[test]
+    fn milli_units_are_positive_and_bounded() {
+        assert_eq!(milli(0.0), Ok(1));
+        assert_eq!(milli(1.2345), Ok(1235));
+        assert_eq!(milli(f64::NAN), Err(RoadsError::TooLarge));
+        assert_eq!(milli(1e12), Err(RoadsError::TooLarge));
     }
 }

@@ -90,3 +90,52 @@ fn mid_segment_points_respect_direction() {
     let r = net.one_to_many(a, &[b, mid], Metric::Distance);
     assert!(r.iter().all(|x| matches!(x, Ok(Some(_)))));
 }
+
+/// `tests/data/tiny.osm.pbf` (written by `fuzz/make_seed.py`): nodes 1–5; way 10 residential
+/// 1-2-3 two-way; way 11 primary 3-4 `oneway=-1` `maxspeed=40`; way 12 tertiary roundabout
+/// 4-5-1-4; way 13 footway 2-5 (not drivable).
+#[test]
+fn import_honours_reverse_oneway_roundabout_and_maxspeed() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/tiny.osm.pbf");
+    let net = RoadNetwork::from_pbf(std::path::Path::new(path), Profile::Civilian)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let g = net.graph();
+    assert_eq!(
+        (g.drivable_ways, g.coords.len(), g.segments.len()),
+        (3, 5, 6)
+    );
+    let node = |osm: i64| {
+        let i = g
+            .osm_ids
+            .iter()
+            .position(|&x| x == osm)
+            .unwrap_or_else(|| panic!("node {osm}"));
+        g.coords[i]
+    };
+    let d = |a: i64, b: i64| haversine_m(node(a), node(b));
+    let length = |a: i64, b: i64| {
+        net.route(node(a), node(b), Metric::Distance)
+            .ok()
+            .flatten()
+            .map(|r| r.length_m)
+    };
+    // oneway=-1: 4 -> 3 directly, at 40 km/h.
+    let direct = net.route(node(4), node(3), Metric::Time).ok().flatten();
+    let Some(direct) = direct else {
+        panic!("4 -> 3 unreachable")
+    };
+    assert!((direct.length_m - d(4, 3)).abs() < 0.01);
+    assert!((direct.duration_s - d(4, 3) / (40.0 / 3.6)).abs() < 0.01);
+    // 3 -> 4 must go round: 3-2-1, then the roundabout 1 -> 4.
+    let round = length(3, 4).unwrap_or(f64::NAN);
+    assert!(
+        (round - (d(3, 2) + d(2, 1) + d(1, 4))).abs() < 0.01,
+        "{round}"
+    );
+    // Roundabout is one-way: 1 -> 5 goes 1 -> 4 -> 5, not directly against the flow.
+    let r15 = length(1, 5).unwrap_or(f64::NAN);
+    assert!((r15 - (d(1, 4) + d(4, 5))).abs() < 0.01, "{r15}");
+    // The footway 2-5 is not used: 2 -> 5 goes 2-1-4-5.
+    let r25 = length(2, 5).unwrap_or(f64::NAN);
+    assert!((r25 - (d(2, 1) + d(1, 4) + d(4, 5))).abs() < 0.01, "{r25}");
+}
