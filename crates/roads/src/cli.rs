@@ -139,12 +139,14 @@ fn route(r: &RouteArgs) -> Result<(), CliError> {
     let (from, to) = (parse_latlon(from)?, parse_latlon(to)?);
     let res = net.route(from, to, r.metric)?;
     if r.json {
+        // Struct serialisation keeps the documented key order.
         let v = match res {
-            Some(rt) => serde_json::to_value(rt).map_err(|e| CliError::Usage(e.to_string()))?,
+            Some(rt) => serde_json::to_string(&rt).map_err(|e| CliError::Usage(e.to_string()))?,
             None => {
                 let sf = net.snap(from)?.distance_m;
                 let st = net.snap(to)?.distance_m;
                 json!({"length_m": null, "duration_s": null, "snap_from_m": sf, "snap_to_m": st})
+                    .to_string()
             }
         };
         writeln!(out, "{v}").map_err(write_err)?;

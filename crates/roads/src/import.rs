@@ -85,8 +85,10 @@ fn import_inner<R: Read + Send, F: Fn() -> Result<ElementReader<R>, RoadsError>>
     let mut ways: Vec<WayRec> = Vec::new();
     let mut needed: HashSet<i64> = HashSet::new();
     let mut tags: Vec<(String, String)> = Vec::new();
+    let mut elements = 0usize;
     open()?
         .for_each(|el| {
+            elements += 1;
             if let Element::Way(w) = el {
                 tags.clear();
                 tags.extend(w.tags().map(|(k, v)| (k.to_owned(), v.to_owned())));
@@ -104,6 +106,9 @@ fn import_inner<R: Read + Send, F: Fn() -> Result<ElementReader<R>, RoadsError>>
             }
         })
         .map_err(pbf_error)?;
+    if elements == 0 {
+        return Err(RoadsError::EmptyPbf);
+    }
     if ways.is_empty() {
         return Err(RoadsError::NoRoads);
     }
@@ -180,7 +185,7 @@ mod tests {
     fn empty_and_garbage_are_errors() {
         assert!(matches!(
             import_bytes(&[], Profile::Civilian),
-            Err(RoadsError::NoRoads)
+            Err(RoadsError::EmptyPbf)
         ));
         let garbage = [0u8, 0, 0, 5, 1, 2, 3, 4, 5, 6, 7];
         let r = import_bytes(&garbage, Profile::Civilian);

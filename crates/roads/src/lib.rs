@@ -37,6 +37,8 @@ pub enum RoadsError {
         distance_m: f64,
         limit_m: f64,
     },
+    #[error("the PBF contains no OpenStreetMap elements (empty file?)")]
+    EmptyPbf,
     #[error("no drivable roads found in the input")]
     NoRoads,
     #[error("cannot read OpenStreetMap PBF: {0}")]

@@ -7,10 +7,10 @@ use jikimi_roads::{LatLon, Metric, Profile, RoadNetwork, RoadsError};
 use crate::common::{helsinki, shared};
 
 #[test]
-fn empty_pbf_is_no_roads() {
+fn empty_pbf_is_reported_as_empty() {
     assert_eq!(
         import_bytes(&[], Profile::Civilian).err(),
-        Some(RoadsError::NoRoads)
+        Some(RoadsError::EmptyPbf)
     );
 }
 
