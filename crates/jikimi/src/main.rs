@@ -21,6 +21,8 @@ enum Command {
     Analyze(AnalyzeCommand),
     /// PDQ perceptual hashes: hash images, match them against hash lists, convert lists, benchmark.
     Pdq(jikimi_mediahash::cli::PdqArgs),
+    /// Road network: import OpenStreetMap, route, benchmark.
+    Roads(jikimi_roads::cli::RoadsArgs),
     /// Benchmarks.
     #[command(subcommand)]
     Bench(Bench),
@@ -54,6 +56,7 @@ fn main() -> anyhow::Result<()> {
         Command::Analyze(AnalyzeCommand::Forecast(command)) => jikimi_forecast::cli::run(command)?,
         Command::Bench(Bench::Analyze(args)) => jikimi_analyze::bench::run_bench(&args)?,
         Command::Pdq(args) => jikimi_mediahash::cli::run(args)?,
+        Command::Roads(args) => jikimi_roads::cli::run(args)?,
     }
     Ok(())
 }

@@ -1,0 +1,58 @@
+//! jikimi-roads: road travel times over an OpenStreetMap network, for dispatch.
+//!
+//! Pipeline: [`import`] reads a PBF into road [`import::Segment`]s under the rules in [`profile`];
+//! [`network::RoadNetwork::build`] contracts one hierarchy per [`Metric`] ([`ch`]) and indexes
+//! segments for snapping; the result is saved as a versioned, checksummed `.roads` file that the
+//! server loads at start. Queries: [`RoadNetwork::route`] (one-to-one),
+//! [`RoadNetwork::many_to_one`] (units to an incident, bucket many-to-many),
+//! [`RoadNetwork::matrix`]. The core does no I/O except `load`/`save`/import; [`cli`] is the edge.
+//!
+//! Map data © OpenStreetMap contributors (ODbL 1.0).
+
+pub mod bench;
+pub mod ch;
+pub mod cli;
+pub mod geo;
+pub mod graph;
+pub mod import;
+pub mod network;
+pub mod profile;
+
+pub use geo::LatLon;
+pub use graph::Metric;
+pub use network::{RoadNetwork, Route, RouteResult, Snap};
+pub use profile::Profile;
+
+/// Everything that can go wrong in this crate; all variants are safe to show to an operator.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum RoadsError {
+    #[error("coordinate out of range: lat {lat}, lon {lon} (need -90..=90, -180..=180, finite)")]
+    CoordinateOutOfRange { lat: f64, lon: f64 },
+    #[error(
+        "point ({lat}, {lon}) is {distance_m:.0} m from the nearest drivable road (limit {limit_m:.0} m)"
+    )]
+    OffRoad {
+        lat: f64,
+        lon: f64,
+        distance_m: f64,
+        limit_m: f64,
+    },
+    #[error("the PBF contains no OpenStreetMap elements (empty file?)")]
+    EmptyPbf,
+    #[error("no drivable roads found in the input")]
+    NoRoads,
+    #[error("cannot read OpenStreetMap PBF: {0}")]
+    Pbf(String),
+    #[error("{path}: {message}")]
+    Io { path: String, message: String },
+    #[error("corrupt .roads file: {0}")]
+    CorruptFile(String),
+    #[error(
+        ".roads file format version {found} is not supported (expected {expected}); re-run `jikimi roads import`"
+    )]
+    UnsupportedVersion { found: u32, expected: u32 },
+    #[error("road network too large for 32-bit ids/weights")]
+    TooLarge,
+    #[error("internal error: {0}")]
+    Internal(String),
+}

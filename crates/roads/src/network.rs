@@ -1,0 +1,650 @@
+//! `RoadNetwork`: the imported graph plus one contraction hierarchy per metric, the snapping index,
+//! the on-disk format, and the queries dispatch uses (route, many-to-one, one-to-many, matrix).
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::Mutex;
+
+use rstar::RTree;
+use rstar::primitives::{GeomWithData, Line};
+use serde::{Deserialize, Serialize};
+
+use crate::RoadsError;
+use crate::ch::Ch;
+use crate::geo::{LatLon, Projection, haversine_m};
+use crate::graph::{
+    Csr, Metric, Scratch, Seed, WEdge, dedup_edges, dijkstra_one_to_one, dijkstra_to_all,
+};
+use crate::import::{RoadGraph, Segment};
+use crate::profile::Profile;
+
+/// File magic of a `.roads` file.
+pub const MAGIC: &[u8; 8] = b"JKMROADS";
+/// Bumped whenever the serialised layout changes; older files are rejected with a clear error.
+pub const FORMAT_VERSION: u32 = 1;
+const HEADER_LEN: usize = 8 + 4 + 8 + 4;
+
+/// Default distance beyond which a point is flagged as off the road network.
+pub const DEFAULT_SNAP_LIMIT_M: f64 = 300.0;
+
+/// Where a coordinate lands on the network.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Snap {
+    /// Index of the road segment.
+    pub segment: u32,
+    /// Position along the segment, 0 = at its first node, 1 = at its second.
+    pub t: f64,
+    /// The snapped point.
+    pub point: LatLon,
+    /// Haversine distance from the query point to the snapped point.
+    pub distance_m: f64,
+}
+
+/// Result of one route query.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Route {
+    pub length_m: f64,
+    pub duration_s: f64,
+    pub snap_from_m: f64,
+    pub snap_to_m: f64,
+}
+
+/// Per-pair outcome in batch queries: a route, `None` if unreachable, or an error (e.g. off-road).
+pub type RouteResult = Result<Option<Route>, RoadsError>;
+
+#[derive(Serialize, Deserialize)]
+struct NetworkData {
+    profile: Profile,
+    graph: RoadGraph,
+    ch_time: Ch,
+    ch_distance: Ch,
+}
+
+/// The road network as loaded by `serve` or the CLI.
+pub struct RoadNetwork {
+    data: NetworkData,
+    projection: Projection,
+    rtree: RTree<GeomWithData<Line<[f64; 2]>, u32>>,
+    /// Plain graphs per metric (index 0 = time, 1 = distance), forward and reversed: Dijkstra baseline.
+    base: [(Csr, Csr); 2],
+    pool: Mutex<Vec<(Scratch, Scratch)>>,
+    snap_limit_m: f64,
+}
+
+impl std::fmt::Debug for RoadNetwork {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RoadNetwork")
+            .field("nodes", &self.num_nodes())
+            .field("segments", &self.data.graph.segments.len())
+            .field("profile", &self.data.profile)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Integer weight of a segment in milli-units (mm or ms), at least 1 (the hierarchy needs > 0).
+fn milli(x: f64) -> Result<u32, RoadsError> {
+    let v = (x * 1000.0).round().max(1.0);
+    if x.is_finite() && x >= 0.0 && v <= f64::from(u32::MAX / 4) {
+        Ok(v as u32)
+    } else {
+        Err(RoadsError::TooLarge)
+    }
+}
+
+fn segment_weights(s: &Segment, metric: Metric) -> Result<(u32, u32), RoadsError> {
+    let (mm, ms) = (milli(s.length_m)?, milli(s.duration_s)?);
+    Ok(match metric {
+        Metric::Time => (ms, mm),
+        Metric::Distance => (mm, ms),
+    })
+}
+
+fn metric_edges(g: &RoadGraph, metric: Metric) -> Result<Vec<WEdge>, RoadsError> {
+    let mut edges = Vec::with_capacity(g.segments.len() * 2);
+    for s in &g.segments {
+        let (w, other) = segment_weights(s, metric)?;
+        if s.forward {
+            edges.push(WEdge {
+                from: s.a,
+                to: s.b,
+                w,
+                other,
+            });
+        }
+        if s.backward {
+            edges.push(WEdge {
+                from: s.b,
+                to: s.a,
+                w,
+                other,
+            });
+        }
+    }
+    Ok(dedup_edges(edges))
+}
+
+fn metric_index(metric: Metric) -> usize {
+    match metric {
+        Metric::Time => 0,
+        Metric::Distance => 1,
+    }
+}
+
+/// Turn an integer (primary, secondary) pair back into metres and seconds.
+fn to_route(metric: Metric, (p, o): (u64, u64), snap_from_m: f64, snap_to_m: f64) -> Route {
+    let (ms, mm) = match metric {
+        Metric::Time => (p, o),
+        Metric::Distance => (o, p),
+    };
+    Route {
+        length_m: mm as f64 / 1000.0,
+        duration_s: ms as f64 / 1000.0,
+        snap_from_m,
+        snap_to_m,
+    }
+}
+
+fn better(a: Option<(u64, u64)>, b: Option<(u64, u64)>) -> Option<(u64, u64)> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(if y.0 < x.0 { y } else { x }),
+        (x, None) => x,
+        (None, y) => y,
+    }
+}
+
+/// Snapped points closer than this to a segment end are treated as being at that node.
+const AT_NODE_M: f64 = 0.01;
+
+impl RoadNetwork {
+    /// Preprocess an imported graph (contracts it twice: time and distance).
+    pub fn build(graph: RoadGraph, profile: Profile) -> Result<Self, RoadsError> {
+        let n = graph.coords.len();
+        let ch_time = Ch::build(n, &metric_edges(&graph, Metric::Time)?)?;
+        let ch_distance = Ch::build(n, &metric_edges(&graph, Metric::Distance)?)?;
+        Self::from_data(NetworkData {
+            profile,
+            graph,
+            ch_time,
+            ch_distance,
+        })
+    }
+
+    /// Import a PBF file and preprocess it.
+    pub fn from_pbf(path: &Path, profile: Profile) -> Result<Self, RoadsError> {
+        Self::build(crate::import::import_path(path, profile)?, profile)
+    }
+
+    fn from_data(data: NetworkData) -> Result<Self, RoadsError> {
+        let g = &data.graph;
+        let n = g.coords.len();
+        let lat0 = if n == 0 {
+            0.0
+        } else {
+            g.coords.iter().map(|c| c.lat).sum::<f64>() / n as f64
+        };
+        let projection = Projection::new(lat0);
+        let lines = g
+            .segments
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                let a = projection.forward(g.coords[s.a as usize]);
+                let b = projection.forward(g.coords[s.b as usize]);
+                GeomWithData::new(Line::new(a, b), i as u32)
+            })
+            .collect();
+        let rtree = RTree::bulk_load(lines);
+        let mut base = Vec::with_capacity(2);
+        for m in [Metric::Time, Metric::Distance] {
+            let e = metric_edges(g, m)?;
+            base.push((Csr::build(n, &e, false), Csr::build(n, &e, true)));
+        }
+        let mut it = base.into_iter();
+        let base = match (it.next(), it.next()) {
+            (Some(t), Some(d)) => [t, d],
+            _ => return Err(RoadsError::Internal("metric graphs".into())),
+        };
+        Ok(Self {
+            data,
+            projection,
+            rtree,
+            base,
+            pool: Mutex::new(Vec::new()),
+            snap_limit_m: DEFAULT_SNAP_LIMIT_M,
+        })
+    }
+
+    /// Write the `.roads` file: header (magic, version, payload length, CRC-32) + postcard payload.
+    pub fn save(&self, path: &Path) -> Result<(), RoadsError> {
+        let io = |e: std::io::Error| RoadsError::Io {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        };
+        let payload = postcard::to_allocvec(&self.data)
+            .map_err(|e| RoadsError::Internal(format!("serialising network: {e}")))?;
+        let mut f = std::io::BufWriter::new(std::fs::File::create(path).map_err(io)?);
+        f.write_all(MAGIC).map_err(io)?;
+        f.write_all(&FORMAT_VERSION.to_le_bytes()).map_err(io)?;
+        f.write_all(&(payload.len() as u64).to_le_bytes())
+            .map_err(io)?;
+        f.write_all(&crc32fast::hash(&payload).to_le_bytes())
+            .map_err(io)?;
+        f.write_all(&payload).map_err(io)?;
+        f.flush().map_err(io)
+    }
+
+    /// Read and verify a `.roads` file.
+    pub fn load(path: &Path) -> Result<Self, RoadsError> {
+        let bytes = std::fs::read(path).map_err(|e| RoadsError::Io {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })?;
+        Self::from_bytes(&bytes)
+    }
+
+    /// Verify and decode the bytes of a `.roads` file.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, RoadsError> {
+        let corrupt = |why: &str| RoadsError::CorruptFile(why.to_owned());
+        if bytes.len() < HEADER_LEN || &bytes[..8] != MAGIC {
+            return Err(corrupt("not a jikimi .roads file (bad magic)"));
+        }
+        let u32_at = |i: usize| bytes[i..i + 4].try_into().map(u32::from_le_bytes);
+        let version = u32_at(8).map_err(|_| corrupt("header"))?;
+        if version != FORMAT_VERSION {
+            return Err(RoadsError::UnsupportedVersion {
+                found: version,
+                expected: FORMAT_VERSION,
+            });
+        }
+        let len = bytes[12..20]
+            .try_into()
+            .map(u64::from_le_bytes)
+            .map_err(|_| corrupt("header"))?;
+        let crc = u32_at(20).map_err(|_| corrupt("header"))?;
+        let payload = &bytes[HEADER_LEN..];
+        if payload.len() as u64 != len {
+            return Err(corrupt("payload length does not match header (truncated?)"));
+        }
+        if crc32fast::hash(payload) != crc {
+            return Err(corrupt("checksum mismatch"));
+        }
+        let data: NetworkData =
+            postcard::from_bytes(payload).map_err(|e| corrupt(&format!("payload: {e}")))?;
+        let g = &data.graph;
+        let n = g.coords.len();
+        let ok = g.osm_ids.len() == n
+            && g.coords.iter().all(|c| LatLon::new(c.lat, c.lon).is_ok())
+            && g.segments.iter().all(|s| {
+                (s.a as usize) < n
+                    && (s.b as usize) < n
+                    && s.length_m.is_finite()
+                    && s.duration_s.is_finite()
+                    && s.length_m >= 0.0
+                    && s.duration_s >= 0.0
+            })
+            && data.ch_time.num_nodes() == n
+            && data.ch_distance.num_nodes() == n
+            && data.ch_time.is_consistent()
+            && data.ch_distance.is_consistent();
+        if !ok {
+            return Err(corrupt("inconsistent graph data"));
+        }
+        Self::from_data(data)
+    }
+
+    /// Points farther than this from any road are flagged (`RoadsError::OffRoad`).
+    pub fn with_snap_limit_m(mut self, limit_m: f64) -> Self {
+        self.snap_limit_m = limit_m;
+        self
+    }
+
+    pub fn snap_limit_m(&self) -> f64 {
+        self.snap_limit_m
+    }
+
+    pub fn profile(&self) -> Profile {
+        self.data.profile
+    }
+
+    pub fn num_nodes(&self) -> usize {
+        self.data.graph.coords.len()
+    }
+
+    pub fn num_segments(&self) -> usize {
+        self.data.graph.segments.len()
+    }
+
+    pub fn graph(&self) -> &RoadGraph {
+        &self.data.graph
+    }
+
+    /// The contraction hierarchy of a metric (benchmarks and tests).
+    pub fn ch(&self, metric: Metric) -> &Ch {
+        match metric {
+            Metric::Time => &self.data.ch_time,
+            Metric::Distance => &self.data.ch_distance,
+        }
+    }
+
+    /// The plain forward graph of a metric (benchmarks and tests).
+    pub fn base_graph(&self, metric: Metric) -> &Csr {
+        &self.base[metric_index(metric)].0
+    }
+
+    /// Nearest point on a drivable segment, without applying the distance limit.
+    pub fn nearest(&self, p: LatLon) -> Result<Snap, RoadsError> {
+        let p = LatLon::new(p.lat, p.lon)?;
+        let q = self.projection.forward(p);
+        let hit = self.rtree.nearest_neighbor(q).ok_or(RoadsError::NoRoads)?;
+        let (a, b) = (hit.geom().from, hit.geom().to);
+        let (dx, dy) = (b[0] - a[0], b[1] - a[1]);
+        let len2 = dx * dx + dy * dy;
+        let t = if len2 > 0.0 {
+            (((q[0] - a[0]) * dx + (q[1] - a[1]) * dy) / len2).clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
+        let point = self.projection.inverse([a[0] + t * dx, a[1] + t * dy]);
+        Ok(Snap {
+            segment: hit.data,
+            t,
+            point,
+            distance_m: haversine_m(p, point),
+        })
+    }
+
+    /// Snap a point, flagging it as off-road if it is beyond the configured limit.
+    pub fn snap(&self, p: LatLon) -> Result<Snap, RoadsError> {
+        let s = self.nearest(p)?;
+        if s.distance_m > self.snap_limit_m {
+            return Err(RoadsError::OffRoad {
+                lat: p.lat,
+                lon: p.lon,
+                distance_m: s.distance_m,
+                limit_m: self.snap_limit_m,
+            });
+        }
+        Ok(s)
+    }
+
+    /// Seeds for a journey that starts at a snapped point.
+    fn source_seeds(&self, s: &Snap, m: Metric) -> Result<Vec<Seed>, RoadsError> {
+        let seg = &self.data.graph.segments[s.segment as usize];
+        let (w, o) = segment_weights(seg, m)?;
+        let part = |f: f64| Seed {
+            node: 0,
+            w: (f * f64::from(w)).round() as u64,
+            other: (f * f64::from(o)).round() as u64,
+        };
+        let mut seeds = Vec::with_capacity(3);
+        if seg.forward {
+            seeds.push(Seed {
+                node: seg.b,
+                ..part(1.0 - s.t)
+            });
+        }
+        if seg.backward {
+            seeds.push(Seed {
+                node: seg.a,
+                ..part(s.t)
+            });
+        }
+        self.at_node_seeds(s, seg, &mut seeds);
+        Ok(seeds)
+    }
+
+    /// Seeds for a journey that ends at a snapped point (costs from each node to the point).
+    fn target_seeds(&self, s: &Snap, m: Metric) -> Result<Vec<Seed>, RoadsError> {
+        let seg = &self.data.graph.segments[s.segment as usize];
+        let (w, o) = segment_weights(seg, m)?;
+        let part = |f: f64| Seed {
+            node: 0,
+            w: (f * f64::from(w)).round() as u64,
+            other: (f * f64::from(o)).round() as u64,
+        };
+        let mut seeds = Vec::with_capacity(3);
+        if seg.forward {
+            seeds.push(Seed {
+                node: seg.a,
+                ..part(s.t)
+            });
+        }
+        if seg.backward {
+            seeds.push(Seed {
+                node: seg.b,
+                ..part(1.0 - s.t)
+            });
+        }
+        self.at_node_seeds(s, seg, &mut seeds);
+        Ok(seeds)
+    }
+
+    /// A point sitting on a node can leave or reach it in any direction at zero cost, whatever the
+    /// direction of the segment it was snapped to.
+    fn at_node_seeds(&self, s: &Snap, seg: &Segment, seeds: &mut Vec<Seed>) {
+        let zero = |node| Seed {
+            node,
+            w: 0,
+            other: 0,
+        };
+        if s.t * seg.length_m <= AT_NODE_M {
+            seeds.push(zero(seg.a));
+        }
+        if (1.0 - s.t) * seg.length_m <= AT_NODE_M {
+            seeds.push(zero(seg.b));
+        }
+    }
+
+    /// Travel along a single segment when both points are on it, in an allowed direction.
+    fn same_segment(
+        &self,
+        from: &Snap,
+        to: &Snap,
+        m: Metric,
+    ) -> Result<Option<(u64, u64)>, RoadsError> {
+        if from.segment != to.segment {
+            return Ok(None);
+        }
+        let seg = &self.data.graph.segments[from.segment as usize];
+        let (w, o) = segment_weights(seg, m)?;
+        let cost = |f: f64| {
+            (
+                (f * f64::from(w)).round() as u64,
+                (f * f64::from(o)).round() as u64,
+            )
+        };
+        let mut best = None;
+        if seg.forward && from.t <= to.t {
+            best = better(best, Some(cost(to.t - from.t)));
+        }
+        if seg.backward && from.t >= to.t {
+            best = better(best, Some(cost(from.t - to.t)));
+        }
+        Ok(best)
+    }
+
+    fn with_scratch<T>(&self, f: impl FnOnce(&mut Scratch, &mut Scratch) -> T) -> T {
+        let n = self.num_nodes();
+        let taken = self
+            .pool
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .pop();
+        let (mut a, mut b) = taken.unwrap_or_else(|| (Scratch::new(n), Scratch::new(n)));
+        let out = f(&mut a, &mut b);
+        self.pool
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push((a, b));
+        out
+    }
+
+    /// Shortest route between two coordinates (contraction hierarchy). `Ok(None)` = unreachable.
+    pub fn route(&self, from: LatLon, to: LatLon, metric: Metric) -> RouteResult {
+        self.route_with(from, to, metric, false)
+    }
+
+    /// The same with plain Dijkstra on the uncontracted graph (baseline and test oracle).
+    pub fn route_dijkstra(&self, from: LatLon, to: LatLon, metric: Metric) -> RouteResult {
+        self.route_with(from, to, metric, true)
+    }
+
+    fn route_with(&self, from: LatLon, to: LatLon, metric: Metric, plain: bool) -> RouteResult {
+        let sf = self.snap(from)?;
+        let st = self.snap(to)?;
+        let (src, tgt) = (
+            self.source_seeds(&sf, metric)?,
+            self.target_seeds(&st, metric)?,
+        );
+        let direct = self.same_segment(&sf, &st, metric)?;
+        let via = self.with_scratch(|a, b| {
+            if plain {
+                dijkstra_one_to_one(self.base_graph(metric), a, &src, &tgt)
+            } else {
+                self.ch(metric).one_to_one(a, b, &src, &tgt)
+            }
+        });
+        Ok(better(direct, via).map(|r| to_route(metric, r, sf.distance_m, st.distance_m)))
+    }
+
+    /// Routes from every source to every target (bucket many-to-many). The outer error is never
+    /// used for per-point problems: an off-road or invalid point only fails its own row/column.
+    pub fn matrix(
+        &self,
+        sources: &[LatLon],
+        targets: &[LatLon],
+        metric: Metric,
+    ) -> Vec<Vec<RouteResult>> {
+        let snap_all = |pts: &[LatLon], tgt: bool| -> Vec<Result<(Snap, Vec<Seed>), RoadsError>> {
+            pts.iter()
+                .map(|&p| {
+                    let s = self.snap(p)?;
+                    let seeds = if tgt {
+                        self.target_seeds(&s, metric)?
+                    } else {
+                        self.source_seeds(&s, metric)?
+                    };
+                    Ok((s, seeds))
+                })
+                .collect()
+        };
+        let srcs = snap_all(sources, false);
+        let tgts = snap_all(targets, true);
+        // Failed points search from nowhere (empty seeds) and are reported as errors below.
+        let seeds_of = |v: &[Result<(Snap, Vec<Seed>), RoadsError>]| -> Vec<Vec<Seed>> {
+            v.iter()
+                .map(|r| r.as_ref().map(|(_, s)| s.clone()).unwrap_or_default())
+                .collect()
+        };
+        let table = self.with_scratch(|a, _| {
+            self.ch(metric)
+                .many_to_many(a, &seeds_of(&srcs), &seeds_of(&tgts))
+        });
+        srcs.iter()
+            .zip(table)
+            .map(|(s, row)| {
+                tgts.iter()
+                    .zip(row)
+                    .map(|(t, cell)| {
+                        let (sf, _) = s.as_ref().map_err(Clone::clone)?;
+                        let (st, _) = t.as_ref().map_err(Clone::clone)?;
+                        let best = better(self.same_segment(sf, st, metric)?, cell);
+                        Ok(best.map(|r| to_route(metric, r, sf.distance_m, st.distance_m)))
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// Dispatch query: travel from each unit (`sources`) TO one incident (`target`), one-way streets
+    /// honoured in that direction. One backward search from the incident plus one forward search
+    /// per unit.
+    pub fn many_to_one(
+        &self,
+        sources: &[LatLon],
+        target: LatLon,
+        metric: Metric,
+    ) -> Vec<RouteResult> {
+        self.matrix(sources, &[target], metric)
+            .into_iter()
+            .map(|row| row.into_iter().next().unwrap_or(Ok(None)))
+            .collect()
+    }
+
+    /// From one origin to many destinations.
+    pub fn one_to_many(
+        &self,
+        source: LatLon,
+        targets: &[LatLon],
+        metric: Metric,
+    ) -> Vec<RouteResult> {
+        self.matrix(&[source], targets, metric)
+            .into_iter()
+            .next()
+            .unwrap_or_default()
+    }
+
+    /// Baseline for `many_to_one`: a single plain Dijkstra backward from the incident until every
+    /// unit is settled.
+    pub fn many_to_one_dijkstra(
+        &self,
+        sources: &[LatLon],
+        target: LatLon,
+        metric: Metric,
+    ) -> Vec<RouteResult> {
+        let st = match self
+            .snap(target)
+            .and_then(|s| Ok((s, self.target_seeds(&s, metric)?)))
+        {
+            Ok(x) => x,
+            Err(e) => return sources.iter().map(|_| Err(e.clone())).collect(),
+        };
+        let srcs: Vec<Result<(Snap, Vec<Seed>), RoadsError>> = sources
+            .iter()
+            .map(|&p| {
+                let s = self.snap(p)?;
+                Ok((s, self.source_seeds(&s, metric)?))
+            })
+            .collect();
+        let flat: Vec<Seed> = srcs
+            .iter()
+            .flat_map(|r| r.as_ref().map(|(_, s)| s.clone()).unwrap_or_default())
+            .collect();
+        let reached = self.with_scratch(|a, _| {
+            dijkstra_to_all(&self.base[metric_index(metric)].1, a, &st.1, &flat)
+        });
+        let mut k = 0;
+        srcs.iter()
+            .map(|r| {
+                let (sf, seeds) = r.as_ref().map_err(Clone::clone)?;
+                let mut best = None;
+                for _ in seeds {
+                    best = better(best, reached.get(k).copied().flatten());
+                    k += 1;
+                }
+                let best = better(best, self.same_segment(sf, &st.0, metric)?);
+                Ok(best.map(|x| to_route(metric, x, sf.distance_m, st.0.distance_m)))
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn network_is_shareable_across_threads() {
+        // The server keeps one network behind an Arc and queries it from many tasks.
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<RoadNetwork>();
+    }
+
+    #[test]
+    fn milli_units_are_positive_and_bounded() {
+        assert_eq!(milli(0.0), Ok(1));
+        assert_eq!(milli(1.2345), Ok(1235));
+        assert_eq!(milli(f64::NAN), Err(RoadsError::TooLarge));
+        assert_eq!(milli(1e12), Err(RoadsError::TooLarge));
+    }
+}

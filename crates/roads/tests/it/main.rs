@@ -1,0 +1,8 @@
+//! Integration tests of jikimi-roads: reference lengths, CH-equals-Dijkstra properties, error paths,
+//! and one-way semantics of dispatch queries.
+
+mod common;
+mod errors;
+mod oneway;
+mod property;
+mod reference;
