@@ -16,6 +16,10 @@ struct Cli {
 enum Command {
     /// Print the version and the crates compiled in.
     Version,
+    /// Link records across two files, or de-duplicate one (probabilistic record linkage).
+    Link(jikimi_linkage::cli::LinkArgs),
+    /// Border control: check travellers against a watchlist.
+    Border(jikimi_linkage::cli::BorderArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -24,6 +28,8 @@ fn main() -> anyhow::Result<()> {
         Command::Version => {
             println!("jikimi {}", env!("CARGO_PKG_VERSION"));
         }
+        Command::Link(args) => jikimi_linkage::cli::run_link(&args)?,
+        Command::Border(args) => jikimi_linkage::cli::run_border(&args)?,
     }
     Ok(())
 }

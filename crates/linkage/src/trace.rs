@@ -1,0 +1,1 @@
+//! Organisation tracing (placeholder until written).
