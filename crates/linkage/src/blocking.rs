@@ -32,7 +32,7 @@ impl Default for BlockingOptions {
     fn default() -> Self {
         BlockingOptions {
             max_block_pairs: 2_500,
-            window: 8,
+            window: 4,
         }
     }
 }

@@ -62,6 +62,15 @@ pub struct LinkArgs {
     /// Region for national phone numbers (ISO 3166 alpha-2).
     #[arg(long, default_value = "KR")]
     pub phone_region: String,
+    /// A blocking block producing more pairs than this is refined by a further field or dropped.
+    #[arg(long, default_value_t = crate::blocking::BlockingOptions::default().max_block_pairs)]
+    pub max_block_pairs: usize,
+    /// Window of the sorted-neighbourhood blocking passes.
+    #[arg(long, default_value_t = crate::blocking::BlockingOptions::default().window)]
+    pub window: usize,
+    /// Random pairs drawn to estimate the u probabilities.
+    #[arg(long, default_value_t = crate::model::EstimationOptions::default().u_sample_pairs)]
+    pub u_sample_pairs: usize,
     /// Write the estimated model (m/u per field and level) as JSON to this file.
     #[arg(long)]
     pub model_json: Option<PathBuf>,
@@ -192,7 +201,14 @@ pub fn run_link(args: &LinkArgs) -> Result<(), Error> {
         },
         threshold: args.threshold,
         one_to_one: !args.many_to_many,
-        ..LinkOptions::default()
+        blocking: crate::blocking::BlockingOptions {
+            max_block_pairs: args.max_block_pairs,
+            window: args.window,
+        },
+        estimation: crate::model::EstimationOptions {
+            u_sample_pairs: args.u_sample_pairs,
+            ..crate::model::EstimationOptions::default()
+        },
     };
     eprintln!(
         "compared fields (korean names: {}):",
@@ -222,6 +238,9 @@ pub fn run_link(args: &LinkArgs) -> Result<(), Error> {
         run.blocking.passes.len(),
         run.links.len()
     );
+    for (pass, n_pairs) in &run.blocking.passes {
+        eprintln!("  {pass}: {n_pairs} pairs");
+    }
     eprint!("{}", run.model.summary());
     if let Some(path) = &args.model_json {
         let mut out = create(path)?;

@@ -39,6 +39,7 @@ pub mod korean;
 pub mod model;
 pub mod prepare;
 pub mod schema;
+pub mod synthetic;
 pub mod table;
 pub mod trace;
 pub mod watchlist;

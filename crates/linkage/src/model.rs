@@ -68,7 +68,7 @@ pub struct EstimationOptions {
 impl Default for EstimationOptions {
     fn default() -> Self {
         EstimationOptions {
-            u_sample_pairs: 300_000,
+            u_sample_pairs: 100_000,
             max_iterations: 50,
             tolerance: 1e-6,
             seed: 0x6a696b696d69,
