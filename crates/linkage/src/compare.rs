@@ -10,6 +10,10 @@ pub fn jaro_winkler(a: &str, b: &str) -> f64 {
     if a.is_ascii() && b.is_ascii() && a.len() <= 64 && b.len() <= 64 {
         let (a, b) = (a.as_bytes(), b.as_bytes());
         let jaro = jaro_ascii(a, b);
+        if jaro <= 0.7 {
+            // Winkler's boost applies only above 0.7 (as in strsim and the original definition).
+            return jaro;
+        }
         let prefix = a.iter().zip(b).take(4).take_while(|(x, y)| x == y).count();
         jaro + 0.1 * prefix as f64 * (1.0 - jaro)
     } else {
