@@ -39,6 +39,7 @@ fn main() {
     let built = started.elapsed();
     drop(persons);
     let mut latencies_ms = Vec::with_capacity(n_queries);
+    let mut best_of_3_ms = Vec::with_capacity(n_queries);
     let (mut listed, mut found, mut candidates) = (0usize, 0usize, 0usize);
     for q in 0..n_queries {
         let (traveller, expected) = if q % 2 == 0 {
@@ -59,7 +60,16 @@ fn main() {
         };
         let t = Instant::now();
         let hits = list.check(&query, 5, 0.0);
-        latencies_ms.push(t.elapsed().as_secs_f64() * 1e3);
+        let first = t.elapsed().as_secs_f64() * 1e3;
+        latencies_ms.push(first);
+        // Repeats show the work without the pauses of a shared machine (caches are warm on repeats).
+        let mut best = first;
+        for _ in 0..2 {
+            let t = Instant::now();
+            std::hint::black_box(list.check(&query, 5, 0.0));
+            best = best.min(t.elapsed().as_secs_f64() * 1e3);
+        }
+        best_of_3_ms.push(best);
         candidates += hits.len();
         if let Some(id) = expected {
             listed += 1;
@@ -67,6 +77,7 @@ fn main() {
         }
     }
     latencies_ms.sort_by(f64::total_cmp);
+    best_of_3_ms.sort_by(f64::total_cmp);
     println!(
         "watchlist entries: {n}; generated in {:.1} s, index built in {:.1} s",
         generated.as_secs_f64(),
@@ -78,6 +89,12 @@ fn main() {
         common::quantile(&latencies_ms, 0.9),
         common::quantile(&latencies_ms, 0.99),
         common::quantile(&latencies_ms, 1.0)
+    );
+    println!(
+        "best of 3 runs per query: p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms",
+        common::quantile(&best_of_3_ms, 0.5),
+        common::quantile(&best_of_3_ms, 0.99),
+        common::quantile(&best_of_3_ms, 1.0)
     );
     println!(
         "listed travellers found in top 5: {found}/{listed} ({:.4}); mean candidates returned {:.2}",

@@ -318,11 +318,10 @@ pub fn compare(kind: FieldKind, a: &Cell, b: &Cell) -> u8 {
             if a.key == b.key {
                 return 4;
             }
-            if within_one_edit(&a.key, &b.key) {
-                return 3;
-            }
             let jw = jaro_winkler(&a.key, &b.key);
-            if jw >= 0.94 {
+            if jw >= 0.94
+                || (one_edit_possible(jw, &a.key, &b.key) && within_one_edit(&a.key, &b.key))
+            {
                 3
             } else if jw >= 0.88 {
                 2
@@ -336,11 +335,10 @@ pub fn compare(kind: FieldKind, a: &Cell, b: &Cell) -> u8 {
             if a.key == b.key {
                 return 3;
             }
-            if within_one_edit(&a.key, &b.key) {
-                return 2;
-            }
             let jw = jaro_winkler(&a.key, &b.key);
-            if jw >= 0.94 {
+            if jw >= 0.94
+                || (one_edit_possible(jw, &a.key, &b.key) && within_one_edit(&a.key, &b.key))
+            {
                 2
             } else if jw >= 0.80 {
                 1
@@ -387,6 +385,14 @@ pub fn compare(kind: FieldKind, a: &Cell, b: &Cell) -> u8 {
         }
         FieldKind::Category => u8::from(a.raw == b.raw),
     }
+}
+
+/// False when `a` and `b` cannot be one edit apart given their Jaro-Winkler similarity, which skips the
+/// edit check for most non-matching pairs. For ASCII strings of at least 4 characters one edit leaves at
+/// least n-1 of n characters matched within the Jaro window, so Jaro >= (3/4 + 3/4 + 1)/3 > 0.83; below
+/// 0.7 no single edit can explain the difference.
+fn one_edit_possible(jw: f64, a: &str, b: &str) -> bool {
+    jw >= 0.7 || !a.is_ascii() || !b.is_ascii() || a.len().min(b.len()) < 4
 }
 
 /// Dates: exact 4, day/month swapped 3, one digit or one component off 2, same year 1, else 0.
@@ -495,6 +501,49 @@ mod tests {
                 strsim::osa_distance(a, b) <= 1,
                 "{a} {b}"
             );
+        }
+    }
+
+    #[test]
+    fn one_edit_implies_high_jaro_winkler_for_four_or_more_characters() {
+        let words = [
+            "martha", "abcd", "dixon", "stanley", "kim", "minjun", "seoyeon", "wxyz",
+        ];
+        let letters = "abcdefghijklmnopqrstuvwxyz";
+        for word in words {
+            for i in 0..=word.len() {
+                for c in letters.chars() {
+                    let inserted = format!("{}{c}{}", &word[..i], &word[i..]);
+                    let pairs = [inserted.clone()];
+                    for other in pairs.iter().chain(std::iter::once(&word.to_string())) {
+                        if within_one_edit(word, other) {
+                            assert!(
+                                one_edit_possible(jaro_winkler(word, other), word, other),
+                                "{word} {other}"
+                            );
+                        }
+                    }
+                    if i < word.len() {
+                        let substituted = format!("{}{c}{}", &word[..i], &word[i + 1..]);
+                        let deleted = format!("{}{}", &word[..i], &word[i + 1..]);
+                        for other in [substituted, deleted] {
+                            assert!(
+                                one_edit_possible(jaro_winkler(word, &other), word, &other),
+                                "{word} {other}"
+                            );
+                        }
+                    }
+                    if i + 1 < word.len() {
+                        let mut swapped: Vec<char> = word.chars().collect();
+                        swapped.swap(i, i + 1);
+                        let swapped: String = swapped.into_iter().collect();
+                        assert!(
+                            one_edit_possible(jaro_winkler(word, &swapped), word, &swapped),
+                            "{word} {swapped}"
+                        );
+                    }
+                }
+            }
         }
     }
 
