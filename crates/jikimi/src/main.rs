@@ -23,6 +23,10 @@ enum Command {
     Pdq(jikimi_mediahash::cli::PdqArgs),
     /// Road network: import OpenStreetMap, route, benchmark.
     Roads(jikimi_roads::cli::RoadsArgs),
+    /// Link records across two files, or de-duplicate one (probabilistic record linkage).
+    Link(jikimi_linkage::cli::LinkArgs),
+    /// Border control: check travellers against a watchlist.
+    Border(jikimi_linkage::cli::BorderArgs),
     /// Benchmarks.
     #[command(subcommand)]
     Bench(Bench),
@@ -57,6 +61,8 @@ fn main() -> anyhow::Result<()> {
         Command::Bench(Bench::Analyze(args)) => jikimi_analyze::bench::run_bench(&args)?,
         Command::Pdq(args) => jikimi_mediahash::cli::run(args)?,
         Command::Roads(args) => jikimi_roads::cli::run(args)?,
+        Command::Link(args) => jikimi_linkage::cli::run_link(&args)?,
+        Command::Border(args) => jikimi_linkage::cli::run_border(&args)?,
     }
     Ok(())
 }

@@ -1,0 +1,314 @@
+//! The whole run: prepare, block, estimate, score, then assign one-to-one (linking) or cluster (de-duplication).
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::blocking::{self, BlockingOptions, BlockingStats};
+use crate::compare::{MISSING, NormaliseOptions, level_labels};
+use crate::model::{self, EstimationOptions, Model};
+use crate::prepare::Prepared;
+use crate::schema::Schema;
+use crate::table::Table;
+
+/// Receives progress of long stages (the CLI shows a bar; tests ignore it).
+pub trait Progress: Sync {
+    /// A stage begins with `total` units of work.
+    fn stage(&self, name: &str, total: u64);
+    /// `n` more units are done.
+    fn advance(&self, n: u64);
+}
+
+/// Progress that goes nowhere.
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    fn stage(&self, _: &str, _: u64) {}
+    fn advance(&self, _: u64) {}
+}
+
+/// Everything that tunes a run.
+#[derive(Debug, Clone, Copy)]
+pub struct LinkOptions {
+    pub normalise: NormaliseOptions,
+    pub blocking: BlockingOptions,
+    pub estimation: EstimationOptions,
+    /// Minimum match probability for a link (or a clustering edge).
+    pub threshold: f64,
+    /// Linking only: keep at most one link per record (greedy by weight, best first).
+    pub one_to_one: bool,
+}
+
+impl Default for LinkOptions {
+    fn default() -> Self {
+        LinkOptions {
+            normalise: NormaliseOptions::default(),
+            blocking: BlockingOptions::default(),
+            estimation: EstimationOptions::default(),
+            threshold: 0.5,
+            one_to_one: true,
+        }
+    }
+}
+
+/// A scored candidate pair (indices into the prepared sides).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ScoredPair {
+    pub left: u32,
+    pub right: u32,
+    pub weight: f64,
+}
+
+/// One field's part in a pair's weight.
+#[derive(Debug, Clone, Serialize)]
+pub struct FieldEvidence {
+    pub field: String,
+    pub level: Option<&'static str>,
+    pub weight: f64,
+}
+
+/// A link between two records, with its evidence.
+#[derive(Debug, Clone, Serialize)]
+pub struct Link {
+    pub left_id: String,
+    pub right_id: String,
+    pub weight: f64,
+    pub probability: f64,
+    pub evidence: Vec<FieldEvidence>,
+}
+
+/// The outcome of a run.
+#[derive(Debug, Clone)]
+pub struct LinkRun {
+    pub prepared: Prepared,
+    pub model: Model,
+    pub blocking: BlockingStats,
+    /// Every scored candidate pair.
+    pub scored: Vec<ScoredPair>,
+    /// Accepted links (one-to-one if asked), best first.
+    pub links: Vec<ScoredPair>,
+}
+
+/// Link `left` to `right` or, with `right = None`, find duplicates within `left`.
+pub fn run(
+    left: &Table,
+    right: Option<&Table>,
+    schema: &Schema,
+    options: &LinkOptions,
+    progress: &dyn Progress,
+) -> LinkRun {
+    progress.stage("normalise", 1);
+    let prepared = Prepared::new(left, right, schema, &options.normalise);
+    progress.advance(1);
+    progress.stage("block", 1);
+    let (pairs, blocking) = blocking::candidate_pairs(&prepared, &options.blocking);
+    progress.advance(1);
+    progress.stage("estimate u", 1);
+    let u = model::estimate_u(&prepared, &options.estimation);
+    progress.advance(1);
+    progress.stage("compare", pairs.len() as u64);
+    let n_fields = prepared.fields.len();
+    let levels = compare_with_progress(&prepared, &pairs, progress);
+    progress.stage("estimate m (EM)", 1);
+    let model = model::estimate(&prepared, &levels, u, &options.estimation);
+    progress.advance(1);
+    progress.stage("score", pairs.len() as u64);
+    let scored: Vec<ScoredPair> = pairs
+        .par_iter()
+        .zip(levels.par_chunks(n_fields.max(1)))
+        .map(|(&(l, r), lv)| ScoredPair {
+            left: l,
+            right: r,
+            weight: model.weight(&prepared, lv, l as usize),
+        })
+        .collect();
+    progress.advance(pairs.len() as u64);
+    let links = select_links(&scored, &prepared, options);
+    LinkRun {
+        prepared,
+        model,
+        blocking,
+        scored,
+        links,
+    }
+}
+
+fn compare_with_progress(
+    prepared: &Prepared,
+    pairs: &[(u32, u32)],
+    progress: &dyn Progress,
+) -> Vec<u8> {
+    let chunk = 100_000;
+    let mut out = Vec::with_capacity(pairs.len() * prepared.fields.len());
+    for part in pairs.chunks(chunk) {
+        out.extend(model::comparison_levels(prepared, part));
+        progress.advance(part.len() as u64);
+    }
+    out
+}
+
+/// Keep pairs above the threshold; for linking with `one_to_one`, greedily take the best pair of each record.
+fn select_links(
+    scored: &[ScoredPair],
+    prepared: &Prepared,
+    options: &LinkOptions,
+) -> Vec<ScoredPair> {
+    let mut accepted: Vec<ScoredPair> = scored
+        .iter()
+        .copied()
+        .filter(|p| model::probability(p.weight) >= options.threshold)
+        .collect();
+    // Best first; ties broken by indices so that runs are deterministic.
+    accepted.sort_by(|a, b| {
+        b.weight
+            .total_cmp(&a.weight)
+            .then(a.left.cmp(&b.left))
+            .then(a.right.cmp(&b.right))
+    });
+    if prepared.is_dedupe() || !options.one_to_one {
+        return accepted;
+    }
+    let mut left_used = vec![false; prepared.n_left()];
+    let mut right_used = vec![false; prepared.n_right()];
+    accepted
+        .into_iter()
+        .filter(|p| {
+            let (l, r) = (p.left as usize, p.right as usize);
+            if left_used[l] || right_used[r] {
+                return false;
+            }
+            left_used[l] = true;
+            right_used[r] = true;
+            true
+        })
+        .collect()
+}
+
+impl LinkRun {
+    /// Explain one scored pair: its ids, weight, probability and each field's contribution.
+    pub fn explain(&self, pair: &ScoredPair) -> Link {
+        let p = &self.prepared;
+        let (l, r) = (pair.left as usize, pair.right as usize);
+        let evidence = (0..p.fields.len())
+            .map(|f| {
+                let level = p.level(f, l, r);
+                FieldEvidence {
+                    field: p.fields[f].name.clone(),
+                    level: (level != MISSING)
+                        .then(|| level_labels(p.fields[f].kind)[usize::from(level)]),
+                    weight: self.model.field_weight(p, f, level, l),
+                }
+            })
+            .collect();
+        Link {
+            left_id: p.left_ids[l].clone(),
+            right_id: p.right_id(r).to_string(),
+            weight: pair.weight,
+            probability: model::probability(pair.weight),
+            evidence,
+        }
+    }
+
+    /// Clusters for de-duplication: connected components of the accepted links; every record appears once.
+    ///
+    /// Returns `(id, cluster_id)` in input order; a cluster is named by the id of its first record.
+    pub fn clusters(&self) -> Vec<(String, String)> {
+        let n = self.prepared.n_left();
+        let mut parent: Vec<usize> = (0..n).collect();
+        fn find(parent: &mut [usize], mut x: usize) -> usize {
+            while parent[x] != x {
+                parent[x] = parent[parent[x]];
+                x = parent[x];
+            }
+            x
+        }
+        for pair in &self.links {
+            let a = find(&mut parent, pair.left as usize);
+            let b = find(&mut parent, pair.right as usize);
+            if a != b {
+                // The smaller index becomes the root, so the cluster is named by its first record.
+                let (root, child) = if a < b { (a, b) } else { (b, a) };
+                parent[child] = root;
+            }
+        }
+        (0..n)
+            .map(|i| {
+                let root = find(&mut parent, i);
+                (
+                    self.prepared.left_ids[i].clone(),
+                    self.prepared.left_ids[root].clone(),
+                )
+            })
+            .collect()
+    }
+}
+
+/// Precision, recall and F1 of predicted pairs against true pairs (pairs compared unordered for dedupe).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Quality {
+    pub true_positives: usize,
+    pub predicted: usize,
+    pub actual: usize,
+    pub precision: f64,
+    pub recall: f64,
+    pub f1: f64,
+}
+
+/// Score predicted pairs against the truth.
+pub fn quality(
+    predicted: &[(String, String)],
+    truth: &[(String, String)],
+    unordered: bool,
+) -> Quality {
+    use std::collections::HashSet;
+    let norm = |(a, b): &(String, String)| {
+        if unordered && b < a {
+            (b.clone(), a.clone())
+        } else {
+            (a.clone(), b.clone())
+        }
+    };
+    let truth: HashSet<(String, String)> = truth.iter().map(norm).collect();
+    let predicted: HashSet<(String, String)> = predicted.iter().map(norm).collect();
+    let tp = predicted.iter().filter(|p| truth.contains(*p)).count();
+    let precision = if predicted.is_empty() {
+        0.0
+    } else {
+        tp as f64 / predicted.len() as f64
+    };
+    let recall = if truth.is_empty() {
+        0.0
+    } else {
+        tp as f64 / truth.len() as f64
+    };
+    let f1 = if precision + recall == 0.0 {
+        0.0
+    } else {
+        2.0 * precision * recall / (precision + recall)
+    };
+    Quality {
+        true_positives: tp,
+        predicted: predicted.len(),
+        actual: truth.len(),
+        precision,
+        recall,
+        f1,
+    }
+}
+
+/// All within-cluster pairs implied by a clustering (for scoring de-duplication pairwise).
+pub fn cluster_pairs(clusters: &[(String, String)]) -> Vec<(String, String)> {
+    use std::collections::BTreeMap;
+    let mut members: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for (id, cluster) in clusters {
+        members.entry(cluster).or_default().push(id);
+    }
+    let mut pairs = Vec::new();
+    for ids in members.values() {
+        for (i, a) in ids.iter().enumerate() {
+            for b in &ids[i + 1..] {
+                pairs.push((a.to_string(), b.to_string()));
+            }
+        }
+    }
+    pairs
+}

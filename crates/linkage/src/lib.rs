@@ -1,0 +1,61 @@
+//! Record linkage for jikimi: who in one agency's records is the same person, phone or account as in another's.
+//!
+//! The crate owns probabilistic record linkage in the Fellegi-Sunter model and what it needs:
+//!
+//! - [`table::Table`] holds text records (read from CSV at the edge); [`schema`] decides which columns are
+//!   compared and as what [`schema::FieldKind`] (by header name and content, with overrides);
+//! - [`compare`] normalises values into [`compare::Cell`]s and compares them to discrete levels
+//!   (Jaro-Winkler, edit distance, dates with day/month swaps and partial dates, postcodes, identifiers);
+//!   [`korean`] folds romanisation variants of Korean names and romanises Hangul; [`ident`] brings phones to
+//!   E.164 and checks IBANs;
+//! - [`blocking`] chooses candidate pairs by several passes; [`model`] estimates m/u without labels (u from
+//!   random pairs, m by EM) and weighs pairs with term-frequency adjustment; [`engine`] runs the whole
+//!   pipeline and assigns links one-to-one or clusters duplicates, with per-field explanations;
+//! - [`watchlist`] answers "is this traveller on the watchlist?" from an in-memory index;
+//! - [`trace`] builds a graph of organisations over linked entities and flags relocation between countries;
+//! - [`cli`] holds the `jikimi link` and `jikimi border` subcommands.
+//!
+//! The design trade-off: comparisons produce a handful of levels rather than raw similarities, so the model
+//! is a product of small categorical distributions that EM fits in milliseconds over counted patterns, and
+//! every weight can be explained as "field X agreed at level Y: +Z bits".
+//!
+//! ```
+//! use jikimi_linkage::{engine, schema, table::Table};
+//! let left = Table::from_csv("id,given_name,surname\n1,Minjun,Lee\n2,Seoyeon,Kim\n".as_bytes()).unwrap();
+//! let right = Table::from_csv("id,given_name,surname\na,Min-joon,Yi\nb,Jiho,Park\n".as_bytes()).unwrap();
+//! let schema = schema::infer_schema(&left, Some(&right), &schema::SchemaOptions::default()).unwrap();
+//! let run = engine::run(&left, Some(&right), &schema, &engine::LinkOptions::default(), &engine::NoProgress);
+//! assert!(run.scored.len() >= 1);
+//! ```
+//!
+//! Architecture Invariant: no database, network or async code; reading files happens in [`cli`] only.
+
+pub mod blocking;
+pub mod cli;
+pub mod compare;
+pub mod engine;
+pub mod ident;
+pub mod korean;
+pub mod model;
+pub mod prepare;
+pub mod schema;
+pub mod synthetic;
+pub mod table;
+pub mod trace;
+pub mod watchlist;
+
+/// Errors of the linkage crate.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The input is malformed (CSV, column names, options).
+    #[error("invalid input: {0}")]
+    Input(String),
+    /// Reading or writing a file failed.
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
