@@ -246,8 +246,8 @@ fn place(args: &PlaceArgs) -> Result<(), Error> {
         );
     } else {
         println!(
-            "greedy {:.4}; optimum at most {:.4} (online bound); greedy certified within {:.1}% of the optimum \
-             (the better of the online bound and 1 - 1/e); greedy {:.3} s",
+            "greedy {:.4}; optimum at most {:.4} (online bound); greedy certified to reach at least {:.1}% of the \
+             optimum (the better of the online bound and 1 - 1/e); greedy {:.3} s",
             greedy.value,
             bound,
             100.0 * (greedy.value / bound.max(f64::MIN_POSITIVE)).max(1.0 - (-1.0f64).exp()),
