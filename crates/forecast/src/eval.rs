@@ -114,6 +114,8 @@ pub struct ModelScores {
     pub test: Vec<Score>,
     /// Mean seconds to fit and forecast one test origin.
     pub seconds_per_origin: f64,
+    /// Seconds to forecast and score all test origins.
+    pub seconds_test_year: f64,
 }
 
 /// Everything about one category.
@@ -147,6 +149,8 @@ pub struct Report {
     pub target_met: bool,
     /// Wall-clock seconds of the whole run.
     pub seconds_total: f64,
+    /// Worker threads used.
+    pub threads: usize,
 }
 
 /// One row of `results.json`.
@@ -192,12 +196,15 @@ fn evaluate_model(
         .iter()
         .map(|&p| actual_counts(ds, category, p))
         .collect();
+    let test_scores = score_forecasts(&test_f, &test_a);
+    let seconds_test_year = t0.elapsed().as_secs_f64();
     ModelScores {
         model: model.name().to_string(),
         selection: score_forecasts(&sel_f, &sel_a),
-        test: score_forecasts(&test_f, &test_a),
+        test: test_scores,
         spec: model,
         seconds_per_origin,
+        seconds_test_year,
     }
 }
 
@@ -396,6 +403,7 @@ pub fn run(ds: &Dataset, cfg: &EvalConfig, threads: usize) -> Report {
         target_met: categories.len() == n_cat && target_met(all_gain, &gains),
         categories,
         seconds_total: t0.elapsed().as_secs_f64(),
+        threads,
     }
 }
 
