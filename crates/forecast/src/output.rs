@@ -50,7 +50,7 @@ pub fn markdown(report: &Report, command: &str) -> String {
          regression of next month's counts on log lagged counts of the category, of all crime, of the neighbours and \
          of the same season in past years, refitted at each origin on the 24 preceding months); `mixture` (convex \
          blend of the long-term KDE, the exponentially weighted counts and the smoothed last 28 days, weights on a \
-         0.1 grid). The best model per category is the one with the highest selection-year mean PAI at 1%; it is \
+         0.1 grid); `ensemble` (equal-weight mean of the four models' surfaces, each normalised to sum 1). The best model per category is the one with the highest selection-year mean PAI at 1%; it is \
          compared with the baseline that is best in the test year (the strictest comparison).\n"
     );
     let _ = writeln!(s, "## Verdict\n");
