@@ -187,12 +187,14 @@ pub fn markdown(report: &Report, command: &str) -> String {
         .categories
         .iter()
         .flat_map(|c| c.models.iter())
+        // The ensemble reuses its members' forecasts: its time is theirs, counted once.
+        .filter(|m| !matches!(m.spec, crate::models::Model::Ensemble(_)))
         .map(|m| m.seconds_test_year)
         .sum();
     let _ = writeln!(
         s,
-        "\nWhole {} evaluation (every model fitted, forecast and scored at the 12 origins, all categories, one \
-         thread): {:.1} s. Whole run including the {} selection, on {} threads: {:.1} s. Timings depend on the \
+        "\nWhole {} evaluation (every model fitted, forecast and scored at the 12 origins, all categories, summed \
+         over the worker threads): {:.1} s. Whole run including the {} selection, on {} threads: {:.1} s. Timings depend on the \
          machine and on other jobs running at the time.",
         report.config.test_year,
         test_year,
