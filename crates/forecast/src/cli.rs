@@ -8,6 +8,7 @@ use crate::Error;
 use crate::equity::{EquityConfig, analyze, read_responses};
 use crate::eval::{EvalConfig, records, run as run_eval};
 use crate::grid::Projector;
+use crate::map::{encode_png, render};
 use crate::output::{markdown, risk_geojson, write_file};
 use crate::place::{Instance, Point, default_radius, exact, lazy_greedy};
 
@@ -15,11 +16,11 @@ use crate::place::{Instance, Point, default_radius, exact, lazy_greedy};
 #[derive(Debug, clap::Subcommand)]
 pub enum AnalyzeCommand {
     /// Rolling-origin forecast evaluation (PAI/PEI) of baselines and models on the Toronto MCI data.
-    ForecastEval(ForecastEvalArgs),
+    ForecastEval(Box<ForecastEvalArgs>),
     /// Place CCTV, emergency bells or street lights where they cover most risk (maximal covering).
-    Place(PlaceArgs),
+    Place(Box<PlaceArgs>),
     /// Response times by district with bootstrap intervals, flagging districts that differ.
-    Equity(EquityArgs),
+    Equity(Box<EquityArgs>),
 }
 
 /// Arguments of `place`.
@@ -60,6 +61,9 @@ pub struct PlaceArgs {
     /// Output CSV of chosen sites.
     #[arg(long)]
     pub out_csv: Option<PathBuf>,
+    /// Output PNG map: the risk surface with chosen sites in red (one pixel block per `--cell-size` cell).
+    #[arg(long)]
+    pub out_png: Option<PathBuf>,
 }
 
 /// Arguments of `equity`.
@@ -95,7 +99,7 @@ pub struct ForecastEvalArgs {
     /// Also write the Markdown report (docs/forecast.md).
     #[arg(long)]
     pub doc: Option<PathBuf>,
-    /// Also write each model's risk surface for December of the test year (GeoJSON and CSV) here.
+    /// Also write each model's risk surface for December of the test year (GeoJSON, CSV, PNG) here.
     #[arg(long)]
     pub surfaces: Option<PathBuf>,
     /// Worker threads (categories run in parallel).
@@ -196,11 +200,8 @@ fn place(args: &PlaceArgs) -> Result<(), Error> {
             });
         }
     };
-    let demand = subdivide(
-        &read_points(&args.risk, true)?,
-        args.subdivide,
-        args.cell_size,
-    );
+    let risk_points = read_points(&args.risk, true)?;
+    let demand = subdivide(&risk_points, args.subdivide, args.cell_size);
     let candidates: Vec<Point> = match &args.candidates {
         Some(p) => read_points(p, false)?.into_iter().map(|p| p.0).collect(),
         None => demand.iter().map(|d| d.0).collect(),
@@ -245,11 +246,11 @@ fn place(args: &PlaceArgs) -> Result<(), Error> {
         );
     } else {
         println!(
-            "greedy {:.4}; optimum at most {:.4} (online bound), so greedy reaches at least {:.1}% of it \
-             (and always at least 63.2%); greedy {:.3} s",
+            "greedy {:.4}; optimum at most {:.4} (online bound); greedy certified to reach at least {:.1}% of the \
+             optimum (the better of the online bound and 1 - 1/e); greedy {:.3} s",
             greedy.value,
             bound,
-            100.0 * greedy.value / bound.max(f64::MIN_POSITIVE),
+            100.0 * (greedy.value / bound.max(f64::MIN_POSITIVE)).max(1.0 - (-1.0f64).exp()),
             greedy_s
         );
     }
@@ -271,6 +272,14 @@ fn place(args: &PlaceArgs) -> Result<(), Error> {
             ));
         }
         write_file(path, csv.as_bytes())?;
+    }
+    if let Some(path) = &args.out_png {
+        let pts: Vec<(f64, f64, f64)> = risk_points.iter().map(|(p, r)| (p.x, p.y, *r)).collect();
+        let sites: Vec<(f64, f64)> = chosen
+            .iter()
+            .map(|&j| (candidates[j].x, candidates[j].y))
+            .collect();
+        write_file(path, &encode_png(&render(&pts, args.cell_size, 4, &sites))?)?;
     }
     if let Some(path) = &args.out_geojson {
         let mut features = Vec::new();
@@ -369,6 +378,16 @@ fn forecast_eval(args: &ForecastEvalArgs) -> Result<(), Error> {
                     csv.push_str(&format!("{id},{x},{y},{r}\n"));
                 }
                 write_file(&dir.join(format!("{}_all.csv", m.model)), csv.as_bytes())?;
+                let pts: Vec<(f64, f64, f64)> = surface
+                    .iter()
+                    .enumerate()
+                    .map(|(id, &r)| {
+                        let (x, y) = ds.area.centre(id);
+                        (x, y, r)
+                    })
+                    .collect();
+                let png = encode_png(&render(&pts, crate::grid::CELL, 4, &[]))?;
+                write_file(&dir.join(format!("{}_all.png", m.model)), &png)?;
             }
         }
     }

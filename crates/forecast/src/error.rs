@@ -32,6 +32,9 @@ pub enum Error {
     /// The integer-programming solver failed.
     #[error("solver error: {0}")]
     Solver(String),
+    /// Rendering or encoding a map failed.
+    #[error("render error: {0}")]
+    Render(String),
     /// JSON serialisation failed.
     #[error("json error: {0}")]
     Json(#[from] serde_json::Error),

@@ -20,6 +20,7 @@ pub mod equity;
 pub mod error;
 pub mod eval;
 pub mod grid;
+pub mod map;
 pub mod metrics;
 pub mod models;
 pub mod output;

@@ -98,6 +98,17 @@ pub enum Model {
     /// Convex blend of long-term (KDE), medium-term (exponentially weighted) and short-term (last
     /// 28 days, smoothed) intensities, each normalised to sum 1.
     Mixture(MixtureConfig),
+    /// Equal-weight mean of the members' surfaces, each normalised to sum 1.
+    Ensemble(Vec<Model>),
+}
+
+/// Element-wise mean of equally long surfaces.
+pub fn mean_surface(surfaces: &[Vec<f64>]) -> Vec<f64> {
+    let n = surfaces.first().map_or(0, Vec::len);
+    let k = surfaces.len().max(1) as f64;
+    (0..n)
+        .map(|i| surfaces.iter().map(|s| s[i]).sum::<f64>() / k)
+        .collect()
 }
 
 /// The mixture's components and weights.
@@ -154,6 +165,7 @@ impl Model {
             Model::Hawkes(_) => "hawkes",
             Model::Glm(_) => "poisson_glm",
             Model::Mixture(_) => "mixture",
+            Model::Ensemble(_) => "ensemble",
         }
     }
 
@@ -182,6 +194,12 @@ impl Model {
                 .fit(ds, category, period)
                 .expected_counts(&ds.area, period),
             Model::Glm(g) => g.forecast(ds, category, period),
+            Model::Ensemble(members) => mean_surface(
+                &members
+                    .iter()
+                    .map(|m| normalised(m.forecast(ds, category, period)))
+                    .collect::<Vec<_>>(),
+            ),
             Model::Mixture(m) => blend(&m.components(ds, category, period), m.weights),
         }
     }

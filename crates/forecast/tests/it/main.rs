@@ -1,6 +1,7 @@
 //! Integration tests of jikimi-forecast: projection, metrics invariants, placement optimality,
 //! equity flags, the protected-field rule and a smoke run on the Toronto data.
 
+mod cli;
 mod data;
 mod equity;
 mod metrics;
