@@ -2,6 +2,8 @@
 //!
 //! Glue only: every subcommand's work lives in a library crate; this file maps errors to exit codes.
 
+mod spine;
+
 use clap::{Parser, Subcommand};
 
 /// jikimi (지킴이): silent SOS dispatch, crime analysis, cross-border cooperation, perceptual hashing.
@@ -16,13 +18,23 @@ struct Cli {
 enum Command {
     /// Print the version and the crates compiled in.
     Version,
+    /// Serve the respond API (alerts, incidents, units, subscribers, audit).
+    Serve(spine::ServeArgs),
+    /// Run a demo server on SQLite with a simulated city; prints the URL and staff logins.
+    Demo(spine::demo::DemoArgs),
+    /// Apply database migrations.
+    Migrate(spine::MigrateArgs),
+    /// Audit log tools (`audit verify`).
+    Audit(spine::AuditArgs),
+    /// Staff accounts (`staff add`).
+    Staff(spine::StaffArgs),
     /// Crime analysis: hot spots, aggregation, forecasts, device placement, response-time equity.
     #[command(subcommand)]
     Analyze(AnalyzeCommand),
-    /// PDQ perceptual hashes: hash images, match them against hash lists, convert lists, benchmark.
-    Pdq(jikimi_mediahash::cli::PdqArgs),
     /// Road network: import OpenStreetMap, route, benchmark.
     Roads(jikimi_roads::cli::RoadsArgs),
+    /// PDQ perceptual hashes: hash images, match them against hash lists, convert lists, benchmark.
+    Pdq(jikimi_mediahash::cli::PdqArgs),
     /// Link records across two files, or de-duplicate one (probabilistic record linkage).
     Link(jikimi_linkage::cli::LinkArgs),
     /// Border control: check travellers against a watchlist.
@@ -44,6 +56,8 @@ enum AnalyzeCommand {
 /// Benchmarks, one per subsystem.
 #[derive(Debug, Subcommand)]
 enum Bench {
+    /// Signed alerts over loopback HTTP: sustained accepted alerts/s and p50/p99 accept latency.
+    Intake(spine::bench::IntakeArgs),
     /// Gi* and local Moran on lattices, Toronto aggregation to H3, esda comparison.
     Analyze(jikimi_analyze::bench::BenchArgs),
 }
@@ -54,15 +68,21 @@ fn main() -> anyhow::Result<()> {
         Command::Version => {
             println!("jikimi {}", env!("CARGO_PKG_VERSION"));
         }
+        Command::Serve(args) => spine::serve(args)?,
+        Command::Demo(args) => spine::demo(args)?,
+        Command::Migrate(args) => spine::migrate(args)?,
+        Command::Audit(args) => spine::audit(args)?,
+        Command::Staff(args) => spine::staff(args)?,
         Command::Analyze(AnalyzeCommand::HotSpots(command)) => {
             jikimi_analyze::cli::run(jikimi_analyze::cli::AnalyzeArgs { command })?
         }
         Command::Analyze(AnalyzeCommand::Forecast(command)) => jikimi_forecast::cli::run(command)?,
-        Command::Bench(Bench::Analyze(args)) => jikimi_analyze::bench::run_bench(&args)?,
-        Command::Pdq(args) => jikimi_mediahash::cli::run(args)?,
         Command::Roads(args) => jikimi_roads::cli::run(args)?,
+        Command::Pdq(args) => jikimi_mediahash::cli::run(args)?,
         Command::Link(args) => jikimi_linkage::cli::run_link(&args)?,
         Command::Border(args) => jikimi_linkage::cli::run_border(&args)?,
+        Command::Bench(Bench::Intake(args)) => spine::block_on(spine::bench::intake(args))?,
+        Command::Bench(Bench::Analyze(args)) => jikimi_analyze::bench::run_bench(&args)?,
     }
     Ok(())
 }

@@ -1,0 +1,274 @@
+//! The respond spine's subcommands: `serve`, `demo`, `migrate`, `audit verify`, `staff add`, `bench intake`.
+//!
+//! Glue only: configuration is resolved by `jikimi_server::config`, the store is opened with `jikimi_store::connect`,
+//! and the HTTP application is `jikimi_server::router`.
+
+pub mod bench;
+pub mod client;
+pub mod demo;
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use jikimi_respond::Actor;
+use jikimi_server::config::{Config, ConfigArgs};
+use jikimi_server::roles::Role;
+use jikimi_server::state::{AppState, system_clock};
+use jikimi_store::{Change, Store};
+
+/// `jikimi serve`.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    config: ConfigArgs,
+}
+
+/// `jikimi migrate`.
+#[derive(Debug, clap::Args)]
+pub struct MigrateArgs {
+    #[command(flatten)]
+    config: ConfigArgs,
+}
+
+/// `jikimi audit ...`.
+#[derive(Debug, clap::Args)]
+pub struct AuditArgs {
+    #[command(subcommand)]
+    command: AuditCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum AuditCommand {
+    /// Verify the audit log's hash chain; exits non-zero and names the first bad seq if it was tampered with.
+    Verify {
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+}
+
+/// `jikimi staff ...`.
+#[derive(Debug, clap::Args)]
+pub struct StaffArgs {
+    #[command(subcommand)]
+    command: StaffCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum StaffCommand {
+    /// Create a staff account. The password is read from JIKIMI_STAFF_PASSWORD, or generated and printed.
+    Add {
+        /// Login name.
+        #[arg(long)]
+        username: String,
+        /// Role.
+        #[arg(long, value_enum)]
+        role: Role,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+}
+
+/// Logs to stderr; `RUST_LOG` overrides the default `info`.
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+/// Runs a future on a fresh multi-threaded runtime, with logging set up.
+pub fn block_on<F: std::future::Future<Output = anyhow::Result<()>>>(
+    future: F,
+) -> anyhow::Result<()> {
+    init_logging();
+    runtime()?.block_on(future)
+}
+
+/// `jikimi demo`.
+pub fn demo(args: demo::DemoArgs) -> anyhow::Result<()> {
+    block_on(demo::run(args))
+}
+
+/// Opens the store named by the configuration and applies migrations.
+pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    let store = jikimi_store::connect(&config.database_url)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot open the database {}",
+                redact_url(&config.database_url)
+            )
+        })?;
+    store.migrate().await.context("migrations failed")?;
+    Ok(store)
+}
+
+/// The URL without a password, for messages.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            let user = userinfo.split(':').next().unwrap_or_default();
+            format!("{}://{}@{}", &url[..scheme], user, &url[at + 1..])
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// Starts the server on an already-open store; returns the bound address and the server task.
+pub async fn start_server(
+    store: Arc<dyn Store>,
+    config: Config,
+) -> anyhow::Result<(
+    std::net::SocketAddr,
+    AppState,
+    tokio::task::JoinHandle<std::io::Result<()>>,
+)> {
+    let keys = config
+        .keys
+        .clone()
+        .context("key material is required to serve")?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    let state = AppState::new(store, &keys, config, system_clock())?;
+    let served = state.clone();
+    let task = tokio::spawn(async move {
+        jikimi_server::serve(listener, served, async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+    });
+    Ok((addr, state, task))
+}
+
+/// `jikimi serve`.
+pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    init_logging();
+    let config = args.config.resolve(true)?;
+    runtime()?.block_on(async move {
+        let store = open_store(&config).await?;
+        let backend = store.backend();
+        let (addr, _state, task) = start_server(store, config).await?;
+        // The first stdout line is machine-read by tests and scripts: keep its shape.
+        println!("jikimi listening on http://{addr} ({backend})");
+        tracing::info!(%addr, backend, "serving");
+        task.await
+            .context("server task failed")?
+            .context("server failed")?;
+        Ok(())
+    })
+}
+
+/// `jikimi migrate`.
+pub fn migrate(args: MigrateArgs) -> anyhow::Result<()> {
+    init_logging();
+    let config = args.config.resolve(false)?;
+    runtime()?.block_on(async move {
+        let store = open_store(&config).await?;
+        println!("migrations applied ({})", store.backend());
+        Ok(())
+    })
+}
+
+/// `jikimi audit ...`.
+pub fn audit(args: AuditArgs) -> anyhow::Result<()> {
+    init_logging();
+    match args.command {
+        AuditCommand::Verify { config } => {
+            let config = config.resolve(false)?;
+            runtime()?.block_on(async move {
+                let store = open_store(&config).await?;
+                match jikimi_store::verify_audit(store.as_ref()).await {
+                    Ok(n) => {
+                        println!("audit log verified: {n} entries, hash chain intact");
+                        Ok(())
+                    }
+                    Err(jikimi_store::Error::Tampered(jikimi_audit::AuditError::Tampered {
+                        seq,
+                        reason,
+                    })) => {
+                        anyhow::bail!("audit log TAMPERED at seq {seq}: {reason}")
+                    }
+                    Err(err) => Err(anyhow::Error::new(err).context("cannot read the audit log")),
+                }
+            })
+        }
+    }
+}
+
+/// `jikimi staff ...`.
+pub fn staff(args: StaffArgs) -> anyhow::Result<()> {
+    init_logging();
+    match args.command {
+        StaffCommand::Add {
+            username,
+            role,
+            config,
+        } => {
+            let config = config.resolve(false)?;
+            let (password, generated) = match std::env::var("JIKIMI_STAFF_PASSWORD") {
+                Ok(p) if !p.is_empty() => (p, false),
+                _ => (jikimi_server::password::generate_password(), true),
+            };
+            runtime()?.block_on(async move {
+                let store = open_store(&config).await?;
+                add_staff(store.as_ref(), &username, &password, role).await?;
+                if generated {
+                    println!(
+                        "created {} {username} with password {password}",
+                        role.as_str()
+                    );
+                } else {
+                    println!("created {} {username}", role.as_str());
+                }
+                Ok(())
+            })
+        }
+    }
+}
+
+/// Creates a staff account directly in the store (before any server runs).
+pub async fn add_staff(
+    store: &dyn Store,
+    username: &str,
+    password: &str,
+    role: Role,
+) -> anyhow::Result<()> {
+    let password = password.to_string();
+    let phc =
+        tokio::task::spawn_blocking(move || jikimi_server::password::hash_password(&password))
+            .await?
+            .map_err(|e| anyhow::anyhow!("cannot hash the password: {e}"))?;
+    let now = jikimi_respond::Timestamp::from(std::time::SystemTime::now());
+    let user = jikimi_store::StaffUser {
+        username: username.to_string(),
+        password_hash: phc,
+        role: role.into(),
+        created_at: now,
+        disabled: false,
+    };
+    let change = Change::new(
+        Actor::System,
+        now,
+        "staff account created from the command line",
+    );
+    match store.create_staff(&user, &change).await {
+        Ok(()) => Ok(()),
+        Err(jikimi_store::Error::Conflict(_)) => store
+            .update_staff(&user, &change)
+            .await
+            .context("cannot update the staff account"),
+        Err(err) => Err(anyhow::Error::new(err).context("cannot create the staff account")),
+    }
+}

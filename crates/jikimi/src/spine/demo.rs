@@ -1,0 +1,234 @@
+//! `jikimi demo`: a server on a SQLite file in a data directory, seeded staff accounts printed to the console,
+//! and a simulated city around Seoul City Hall: patrol units driving circuits and reporting their positions, and
+//! subscribers raising signed SOS alerts now and then, all through the real HTTP API.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use serde_json::json;
+
+use super::client::{ApiClient, Device};
+use jikimi_server::config::{Config, KeyMaterial};
+use jikimi_server::roles::Role;
+
+/// `jikimi demo` options.
+#[derive(Debug, clap::Args)]
+pub struct DemoArgs {
+    /// Where the demo keeps its database and keys (created if missing).
+    #[arg(long, env = "JIKIMI_DEMO_DIR", default_value = "jikimi-demo")]
+    data_dir: PathBuf,
+    /// Address to listen on.
+    #[arg(long, env = "JIKIMI_LISTEN", default_value = "127.0.0.1:8112")]
+    listen: std::net::SocketAddr,
+    /// Mean seconds between simulated SOS alerts.
+    #[arg(long, default_value_t = 20)]
+    alert_every_s: u64,
+    /// Seconds between unit position reports.
+    #[arg(long, default_value_t = 3)]
+    position_every_s: u64,
+    /// Stop after this many seconds (default: run until Ctrl-C).
+    #[arg(long)]
+    run_for_s: Option<u64>,
+}
+
+const CENTRE: (f64, f64) = (37.5665, 126.9780);
+
+/// Synthetic subscribers (invented names and numbers).
+const SUBSCRIBERS: [(&str, &str, &str); 4] = [
+    ("김하늘", "010-2000-0001", "hearing impaired; prefers text"),
+    ("이서준", "010-2000-0002", "type 1 diabetes"),
+    (
+        "박민지",
+        "010-2000-0003",
+        "protective order against a former partner",
+    ),
+    ("최영수", "010-2000-0004", "dementia, may wander at night"),
+];
+
+fn load_or_create_keys(dir: &Path) -> anyhow::Result<KeyMaterial> {
+    let path = dir.join("keys.toml");
+    if path.exists() {
+        let args = jikimi_server::ConfigArgs {
+            key_file: Some(path.clone()),
+            ..Default::default()
+        };
+        return args
+            .resolve(true)?
+            .keys
+            .context("the demo key file holds no keys");
+    }
+    let keys = KeyMaterial::generate();
+    std::fs::write(&path, keys.to_key_file())
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(keys)
+}
+
+/// Runs the demo until Ctrl-C (or `--run-for-s`).
+pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("cannot create {}", args.data_dir.display()))?;
+    let keys = load_or_create_keys(&args.data_dir)?;
+    let db_path = args.data_dir.join("jikimi.sqlite");
+    let config = Config {
+        database_url: format!("sqlite://{}", db_path.display()),
+        listen: args.listen,
+        keys: Some(keys),
+        ..Config::default()
+    };
+    let store = super::open_store(&config).await?;
+    let mut accounts = Vec::new();
+    for (username, role) in [
+        ("admin", Role::Admin),
+        ("supervisor", Role::Supervisor),
+        ("dispatcher", Role::Dispatcher),
+        ("analyst", Role::Analyst),
+    ] {
+        // Fresh passwords each run: only hashes are stored, so old ones cannot be shown again.
+        let password = jikimi_server::password::generate_password();
+        super::add_staff(store.as_ref(), username, &password, role).await?;
+        accounts.push((username, role, password));
+    }
+    let (addr, _state, server) = super::start_server(store, config).await?;
+    let base = format!("http://{addr}");
+
+    let mut supervisor = ApiClient::new(&base)?;
+    supervisor.login("supervisor", &accounts[1].2).await?;
+    let mut dispatcher = ApiClient::new(&base)?;
+    dispatcher.login("dispatcher", &accounts[2].2).await?;
+
+    let n_units = 8;
+    for i in 0..n_units {
+        let (lat, lon) = unit_position(i, 0.0);
+        supervisor
+            .put_json(
+                &format!("/api/units/P-{}", 101 + i),
+                &json!({"status": "available", "position": {"lat": lat, "lon": lon}}),
+            )
+            .await?;
+    }
+    let mut devices: Vec<Device> = Vec::new();
+    for (name, phone, notes) in SUBSCRIBERS {
+        let subscriber = json!({
+            "name": name, "phone": phone, "birth_date": "1970-01-01", "address": "서울특별시 중구 세종대로 110",
+            "notes": notes,
+            "guardians": [{"name": "보호자", "relation": "family", "channels": [{"kind": "sms", "address": "010-3000-0000"}]}]
+        });
+        devices.extend(supervisor.register_devices(&subscriber, 1).await?);
+    }
+
+    println!();
+    println!("jikimi demo is running at {base}");
+    println!("  API description: {base}/api/openapi.json   Swagger UI: {base}/api/docs/");
+    println!("  health: {base}/healthz   metrics: {base}/metrics");
+    println!(
+        "  data directory: {} (SQLite database and keys.toml)",
+        args.data_dir.display()
+    );
+    println!("  staff accounts (passwords are new on every start):");
+    for (username, role, password) in &accounts {
+        println!(
+            "    {:<11} {:<10} password {password}",
+            username,
+            role.as_str()
+        );
+    }
+    println!("  try: curl -s -X POST {base}/api/auth/login -H 'content-type: application/json' \\");
+    println!(
+        "         -d '{{\"username\":\"dispatcher\",\"password\":\"{}\"}}'",
+        accounts[2].2
+    );
+    println!(
+        "  simulating {n_units} patrol units and {} subscribers; Ctrl-C stops",
+        devices.len()
+    );
+    println!();
+
+    let units_task = tokio::spawn(drive_units(
+        dispatcher.clone(),
+        n_units,
+        args.position_every_s.max(1),
+    ));
+    let alerts_task = tokio::spawn(raise_alerts(
+        ApiClient::new(&base)?,
+        devices,
+        args.alert_every_s.max(1),
+    ));
+    match args.run_for_s {
+        Some(s) => tokio::time::sleep(Duration::from_secs(s)).await,
+        None => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+    units_task.abort();
+    alerts_task.abort();
+    server.abort();
+    Ok(())
+}
+
+/// Unit `i` drives a circle of 0.8 to 2.2 km around the centre, one lap in about ten minutes.
+fn unit_position(i: usize, t_s: f64) -> (f64, f64) {
+    let radius_m = 800.0 + 200.0 * i as f64;
+    let angle = i as f64 * 0.785 + t_s * std::f64::consts::TAU / 600.0;
+    let dlat = radius_m * angle.sin() / 111_320.0;
+    let dlon = radius_m * angle.cos() / (111_320.0 * CENTRE.0.to_radians().cos());
+    (CENTRE.0 + dlat, CENTRE.1 + dlon)
+}
+
+async fn drive_units(client: ApiClient, n_units: usize, every_s: u64) {
+    let started = std::time::Instant::now();
+    let mut tick = tokio::time::interval(Duration::from_secs(every_s));
+    loop {
+        tick.tick().await;
+        let t = started.elapsed().as_secs_f64();
+        for i in 0..n_units {
+            let (lat, lon) = unit_position(i, t);
+            if let Err(err) = client
+                .post_json(
+                    &format!("/api/units/P-{}/position", 101 + i),
+                    &json!({"lat": lat, "lon": lon}),
+                )
+                .await
+            {
+                tracing::warn!(error = %err, "demo unit position report failed");
+            }
+        }
+    }
+}
+
+async fn raise_alerts(client: ApiClient, devices: Vec<Device>, every_s: u64) {
+    // A fixed pseudo-random sequence keeps the demo reproducible without a random-number dependency.
+    let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % 10_000) as f64 / 10_000.0
+    };
+    loop {
+        let wait = every_s as f64 * (0.5 + next());
+        tokio::time::sleep(Duration::from_secs_f64(wait)).await;
+        let device = &devices[(next() * devices.len() as f64) as usize % devices.len()];
+        let body = json!({
+            "alert_id": uuid::Uuid::new_v4(),
+            "priority": if next() < 0.3 { 0 } else { 1 },
+            "silent": true,
+            "location": {"lat": CENTRE.0 + (next() - 0.5) * 0.03, "lon": CENTRE.1 + (next() - 0.5) * 0.04,
+                          "accuracy_m": 5.0 + next() * 60.0, "method": "gnss"}
+        });
+        match client.send_alert(device, &body).await {
+            Ok((202, answer)) => {
+                tracing::info!(incident_id = %answer["incident_id"], device_id = %device.id, "demo SOS accepted")
+            }
+            Ok((status, answer)) => {
+                tracing::warn!(status, code = %answer["error"]["code"], "demo SOS refused")
+            }
+            Err(err) => tracing::warn!(error = %err, "demo SOS failed"),
+        }
+    }
+}

@@ -1,0 +1,100 @@
+//! Starting `jikimi` subcommands as child processes in a temporary directory, with generated keys.
+
+use std::io::{BufRead as _, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use jikimi_server::config::KeyMaterial;
+
+pub const ADMIN_PASSWORD: &str = "crash-test-password";
+
+/// A data directory with a key file and a SQLite database URL.
+pub struct Site {
+    pub dir: tempfile::TempDir,
+    pub database_url: String,
+}
+
+impl Site {
+    pub fn new() -> Site {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(
+            dir.path().join("keys.toml"),
+            KeyMaterial::generate().to_key_file(),
+        )
+        .expect("key file");
+        let database_url = format!("sqlite://{}", dir.path().join("jikimi.sqlite").display());
+        Site { dir, database_url }
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.dir.path().join("jikimi.sqlite")
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_jikimi"));
+        command
+            .args(args)
+            .env("JIKIMI_DATABASE_URL", &self.database_url)
+            .env("JIKIMI_KEY_FILE", self.dir.path().join("keys.toml"))
+            .env("RUST_LOG", "warn")
+            .current_dir(self.dir.path());
+        command
+    }
+
+    /// Runs a subcommand to completion; returns (success, stdout + stderr).
+    pub fn run(&self, args: &[&str], envs: &[(&str, &str)]) -> (bool, String) {
+        let mut command = self.command(args);
+        for (k, v) in envs {
+            command.env(k, v);
+        }
+        let output = command.output().expect("run jikimi");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        (output.status.success(), text)
+    }
+
+    pub fn add_admin(&self) {
+        let (ok, text) = self.run(
+            &["staff", "add", "--username", "admin", "--role", "admin"],
+            &[("JIKIMI_STAFF_PASSWORD", ADMIN_PASSWORD)],
+        );
+        assert!(ok, "staff add failed: {text}");
+    }
+
+    /// Starts `jikimi serve` on a free port; returns the child and its base URL (read from its first stdout line).
+    pub fn serve(&self) -> (Child, String) {
+        let mut child = self
+            .command(&["serve", "--listen", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn jikimi serve");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            if let Some(Ok(line)) = lines.next() {
+                let _ = tx.send(line);
+            }
+            // Keep draining so the child never blocks on a full pipe.
+            for _ in lines {}
+        });
+        let line = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("jikimi serve printed its address");
+        let url = line
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .expect("address in the first line")
+            .to_string();
+        (child, url)
+    }
+}
+
+pub fn exists(path: &Path) -> bool {
+    path.exists()
+}

@@ -1,0 +1,49 @@
+//! The pure core of jikimi's SOS-to-dispatch spine.
+//!
+//! This crate owns the domain of the respond flow:
+//! - identifiers ([`IncidentId`], [`AlertId`], [`DeviceId`], [`SubscriberId`], [`UnitId`]) and time ([`Timestamp`]);
+//! - locations ([`Coordinates`], [`LocationFix`]) and Korean 112 priority codes ([`Priority`]);
+//! - incidents as an append-only log of [`IncidentEvent`]s whose current state, [`Incident`], is a fold over them
+//!   ([`Incident::apply`], [`Incident::replay`]); illegal transitions are a [`TransitionError`];
+//! - patrol [`Unit`]s and the recommendation of the nearest available ones ([`recommend`]) through an [`EtaProvider`]
+//!   ([`StraightLineEta`] until road travel time plugs in).
+//!
+//! It does no I/O: no async, no database, no HTTP, no clock. Time is always a parameter.
+//!
+//! ```
+//! use jikimi_respond::*;
+//! let t0 = Timestamp::from_unix_ms(1_700_000_000_000);
+//! let received = IncidentEvent {
+//!     seq: 1,
+//!     at: t0,
+//!     actor: Actor::Device(DeviceId::new_v4()),
+//!     kind: EventKind::AlertReceived {
+//!         alert_id: AlertId::new_v4(),
+//!         device_id: DeviceId::new_v4(),
+//!         subscriber_id: None,
+//!         priority: Priority::new(0).unwrap(),
+//!         fix: None,
+//!         silent: true,
+//!     },
+//! };
+//! let mut incident = Incident::start(IncidentId::new_v4(), &received).unwrap();
+//! let ack = IncidentEvent { seq: 2, at: t0, actor: Actor::Staff("kim".into()), kind: EventKind::Acknowledged };
+//! incident.apply(&ack).unwrap();
+//! assert_eq!(incident.status, IncidentStatus::Acknowledged);
+//! ```
+
+// Tests may unwrap: a panic is the failure report there.
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
+mod geo;
+mod ids;
+mod incident;
+mod unit;
+
+pub use geo::{CoordinateError, Coordinates, FixMethod, LocationFix, haversine_m};
+pub use ids::{Actor, AlertId, DeviceId, IncidentId, SubscriberId, Timestamp, UnitId};
+pub use incident::{
+    EventKind, Incident, IncidentEvent, IncidentStatus, Outcome, Priority, PriorityError,
+    TransitionError,
+};
+pub use unit::{Eta, EtaProvider, Recommendation, StraightLineEta, Unit, UnitStatus, recommend};

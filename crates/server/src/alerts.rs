@@ -1,0 +1,231 @@
+//! `POST /api/alerts`: a device's signed SOS. Authenticated, checked, then made durable by the group committer;
+//! answered 202 with the incident id only after the commit. Every refusal is audited and opens no incident.
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use jikimi_audit::NewAuditEntry;
+use jikimi_respond::{AlertId, DeviceId, IncidentId, Priority};
+use jikimi_store::NewAlert;
+
+use crate::dto::{AlertAcceptedDto, AlertRequest};
+use crate::error::{ApiError, ErrorCode};
+use crate::extract::{Json, RequestId};
+use crate::signing;
+use crate::state::{AppState, CachedDevice, IntakeFailure};
+
+/// Raise an alert (device, signed). See the signing headers in the API description.
+#[utoipa::path(post, path = "/api/alerts", tag = "alerts", request_body = AlertRequest,
+    params(
+        ("x-jikimi-device" = String, Header, description = "device id (UUID)"),
+        ("x-jikimi-timestamp" = i64, Header, description = "Unix seconds when signed"),
+        ("x-jikimi-nonce" = String, Header, description = "16-64 chars [A-Za-z0-9_-], single use"),
+        ("x-jikimi-signature" = String, Header, description = "base64 Ed25519 signature over jikimi-alert-v1\\n{device}\\n{timestamp}\\n{nonce}\\n{body}"),
+    ),
+    responses(
+        (status = 202, body = AlertAcceptedDto, description = "committed; duplicate=true for a retried alert id"),
+        (status = 400, body = crate::error::ErrorBody, description = "invalid_payload, missing_header"),
+        (status = 401, body = crate::error::ErrorBody, description = "signature_invalid, device_unknown, timestamp_out_of_window"),
+        (status = 409, body = crate::error::ErrorBody, description = "nonce_replayed"),
+        (status = 413, body = crate::error::ErrorBody, description = "payload_too_large"),
+        (status = 422, body = crate::error::ErrorBody, description = "invalid_field"),
+        (status = 503, body = crate::error::ErrorBody, description = "unavailable"),
+    ))]
+pub async fn raise_alert(
+    State(state): State<AppState>,
+    request_id: RequestId,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<(StatusCode, Json<AlertAcceptedDto>), ApiError> {
+    let started = std::time::Instant::now();
+    let mut device_for_audit: Option<DeviceId> = None;
+    let result = accept(&state, &headers, body, &mut device_for_audit).await;
+    match result {
+        Ok(accepted) => {
+            metrics::counter!("jikimi_alerts_accepted_total").increment(1);
+            metrics::histogram!("jikimi_alert_accept_seconds")
+                .record(started.elapsed().as_secs_f64());
+            Ok((StatusCode::ACCEPTED, Json(accepted)))
+        }
+        Err(err) => {
+            metrics::counter!("jikimi_alerts_rejected_total", "code" => err.code.as_str())
+                .increment(1);
+            if err.code != ErrorCode::Unavailable && err.code != ErrorCode::Internal {
+                audit_rejection(&state, device_for_audit, &err, &request_id).await?;
+            }
+            tracing::info!(code = err.code.as_str(), request_id = %request_id.0, "alert refused");
+            Err(err)
+        }
+    }
+}
+
+async fn audit_rejection(
+    state: &AppState,
+    device: Option<DeviceId>,
+    err: &ApiError,
+    request_id: &RequestId,
+) -> Result<(), ApiError> {
+    let (actor, subject) = match device {
+        Some(id) => (format!("device:{id}"), format!("device/{id}")),
+        None => ("anonymous".to_string(), "device/unknown".to_string()),
+    };
+    let entry = NewAuditEntry::new(
+        state.now().as_unix_ms(),
+        actor,
+        "alert.rejected",
+        subject,
+        err.code.as_str(),
+    )
+    .with_detail(&serde_json::json!({"code": err.code.as_str(), "request_id": request_id.0}));
+    state
+        .store
+        .append_audit(vec![entry])
+        .await
+        .map(|_| ())
+        .map_err(ApiError::unavailable)
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &'static str) -> Result<&'a str, ApiError> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::MissingHeader,
+                format!("missing or unreadable header {name}"),
+            )
+        })
+}
+
+async fn device_key(state: &AppState, id: DeviceId) -> Result<CachedDevice, ApiError> {
+    if let Some(device) = state.devices.get(&id) {
+        return Ok(device);
+    }
+    match state.store.get_device(id).await {
+        Ok(record) => {
+            let key = <[u8; 32]>::try_from(record.public_key.as_slice())
+                .ok()
+                .and_then(|b| ed25519_dalek::VerifyingKey::from_bytes(&b).ok())
+                .ok_or_else(|| {
+                    ApiError::internal(format!("device {id} has an unusable stored public key"))
+                })?;
+            Ok(state
+                .devices
+                .put(id, key, record.subscriber_id, record.revoked_at.is_some()))
+        }
+        Err(err) if err.is_not_found() => Err(ApiError::new(
+            ErrorCode::DeviceUnknown,
+            "device is not registered",
+        )),
+        Err(err) => Err(ApiError::unavailable(err)),
+    }
+}
+
+async fn accept(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+    device_for_audit: &mut Option<DeviceId>,
+) -> Result<AlertAcceptedDto, ApiError> {
+    // The limit is enforced while reading, so an oversized body is never buffered whole.
+    let bytes = axum::body::to_bytes(body, state.config.body_limit_bytes)
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                ErrorCode::PayloadTooLarge,
+                "alert body is larger than the limit",
+            )
+        })?;
+
+    let device_text = header(headers, signing::HEADER_DEVICE)?;
+    let device_uuid = uuid::Uuid::parse_str(device_text)
+        .map_err(|_| ApiError::new(ErrorCode::DeviceUnknown, "device id is not a uuid"))?;
+    let device_id = DeviceId(device_uuid);
+    let timestamp_s: i64 = header(headers, signing::HEADER_TIMESTAMP)?
+        .parse()
+        .map_err(|_| {
+            ApiError::new(
+                ErrorCode::MissingHeader,
+                "timestamp must be whole unix seconds",
+            )
+        })?;
+    let nonce = header(headers, signing::HEADER_NONCE)?;
+    if !signing::nonce_is_well_formed(nonce) {
+        return Err(ApiError::new(
+            ErrorCode::MissingHeader,
+            "nonce must be 16 to 64 characters [A-Za-z0-9_-]",
+        ));
+    }
+    let signature = header(headers, signing::HEADER_SIGNATURE)?;
+
+    let device = device_key(state, device_id).await?;
+    *device_for_audit = Some(device_id);
+    if device.revoked {
+        return Err(ApiError::new(ErrorCode::DeviceUnknown, "device is revoked"));
+    }
+    // Ed25519 verification is ~50 µs of CPU: cheap enough to run on the async worker.
+    if !signing::verify_alert(
+        &device.key,
+        &device_uuid,
+        timestamp_s,
+        nonce,
+        &bytes,
+        signature,
+    ) {
+        return Err(ApiError::new(
+            ErrorCode::SignatureInvalid,
+            "signature does not verify for this device",
+        ));
+    }
+    let now = state.now();
+    let skew_s = now.as_unix_ms() / 1000 - timestamp_s;
+    if skew_s.abs() > state.config.alert_window_s {
+        return Err(ApiError::new(
+            ErrorCode::TimestampOutOfWindow,
+            format!(
+                "timestamp is {skew_s} s away from server time; the window is ±{} s",
+                state.config.alert_window_s
+            ),
+        ));
+    }
+
+    let request: AlertRequest = serde_json::from_slice(&bytes).map_err(|e| {
+        ApiError::new(
+            ErrorCode::InvalidPayload,
+            format!("invalid alert json: {e}"),
+        )
+    })?;
+    let priority = Priority::new(request.priority.unwrap_or(1))
+        .map_err(|e| ApiError::new(ErrorCode::InvalidField, format!("priority: {e}")))?;
+    let fix = request
+        .location
+        .as_ref()
+        .map(|l| l.to_domain(now))
+        .transpose()?;
+
+    let alert = NewAlert {
+        incident_id: IncidentId(uuid::Uuid::now_v7()),
+        alert_id: AlertId(request.alert_id),
+        device_id,
+        subscriber_id: device.subscriber_id,
+        nonce: nonce.to_string(),
+        received_at: now,
+        priority,
+        fix,
+        silent: request.silent.unwrap_or(true),
+    };
+    match state.intake.submit(alert).await {
+        Ok(Ok(accepted)) => Ok(AlertAcceptedDto {
+            incident_id: accepted.incident_id.0,
+            duplicate: accepted.duplicate,
+        }),
+        Ok(Err(IntakeFailure::NonceReplayed)) => Err(ApiError::new(
+            ErrorCode::NonceReplayed,
+            "this nonce was already used by this device",
+        )),
+        Ok(Err(IntakeFailure::Unavailable(detail))) => Err(ApiError::unavailable(detail)),
+        Err(err) => Err(ApiError::unavailable(err)),
+    }
+}

@@ -1,0 +1,351 @@
+//! Staff authentication: login with an argon2-checked password, bearer session tokens that expire, and the
+//! [`Staff`] extractor every staff endpoint takes to learn who is calling and check their role.
+
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
+use jikimi_audit::NewAuditEntry;
+use jikimi_respond::Actor;
+use jikimi_store::{Change, SessionRecord};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::dto::rfc3339;
+use crate::error::{ApiError, ErrorCode};
+use crate::extract::Json;
+use crate::password;
+use crate::roles::{Permission, Role};
+use crate::state::AppState;
+
+/// The authenticated staff member of a request.
+#[derive(Debug, Clone)]
+pub struct Staff {
+    /// Login name.
+    pub username: String,
+    /// Role at login.
+    pub role: Role,
+}
+
+impl Staff {
+    /// Refuses with `forbidden` unless the role holds `permission`.
+    pub fn require(&self, permission: Permission) -> Result<(), ApiError> {
+        if self.role.may(permission) {
+            Ok(())
+        } else {
+            Err(ApiError::new(
+                ErrorCode::Forbidden,
+                format!(
+                    "role {} may not do this ({permission:?})",
+                    self.role.as_str()
+                ),
+            ))
+        }
+    }
+
+    /// This staff member as the actor of a change.
+    pub fn actor(&self) -> Actor {
+        Actor::Staff(self.username.clone())
+    }
+
+    /// A store change by this staff member now.
+    pub fn change(&self, state: &AppState, reason: impl Into<String>) -> Change {
+        Change::new(self.actor(), state.now(), reason)
+    }
+}
+
+fn bearer(parts: &Parts) -> Option<&str> {
+    let value = parts
+        .headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let token = value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))?;
+    Some(token.trim())
+}
+
+impl FromRequestParts<AppState> for Staff {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let token = bearer(parts).ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::Unauthenticated,
+                "missing bearer token; log in first",
+            )
+        })?;
+        let hash = password::token_hash(token);
+        let hash: [u8; 32] = hash.as_slice().try_into().map_err(ApiError::internal)?;
+        match state.store.get_session(&hash, state.now()).await {
+            Ok(session) => Ok(Staff {
+                username: session.username,
+                role: session.role.into(),
+            }),
+            Err(err) if err.is_not_found() => Err(ApiError::new(
+                ErrorCode::Unauthenticated,
+                "session unknown or expired; log in again",
+            )),
+            Err(err) => Err(ApiError::unavailable(err)),
+        }
+    }
+}
+
+impl From<jikimi_store::Role> for Role {
+    fn from(role: jikimi_store::Role) -> Self {
+        match role {
+            jikimi_store::Role::Dispatcher => Role::Dispatcher,
+            jikimi_store::Role::Supervisor => Role::Supervisor,
+            jikimi_store::Role::Analyst => Role::Analyst,
+            jikimi_store::Role::Admin => Role::Admin,
+        }
+    }
+}
+
+impl From<Role> for jikimi_store::Role {
+    fn from(role: Role) -> Self {
+        match role {
+            Role::Dispatcher => jikimi_store::Role::Dispatcher,
+            Role::Supervisor => jikimi_store::Role::Supervisor,
+            Role::Analyst => jikimi_store::Role::Analyst,
+            Role::Admin => jikimi_store::Role::Admin,
+        }
+    }
+}
+
+/// `POST /api/auth/login` body.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    /// Login name.
+    pub username: String,
+    /// Password.
+    pub password: String,
+}
+
+impl std::fmt::Debug for LoginRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginRequest")
+            .field("username", &self.username)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A new session.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct LoginResponse {
+    /// Bearer token for the `Authorization` header.
+    pub token: String,
+    /// The staff member's role.
+    pub role: Role,
+    /// When the token stops working (RFC 3339).
+    pub expires_at: String,
+}
+
+// An argon2 hash of a random password: checking against it when the user is unknown makes an unknown name cost as
+// much time as a wrong password, so timing does not reveal which names exist.
+static DUMMY_HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Log in; returns a bearer token.
+#[utoipa::path(post, path = "/api/auth/login", tag = "staff", request_body = LoginRequest,
+    responses((status = 200, body = LoginResponse), (status = 401, body = crate::error::ErrorBody, description = "login_failed")))]
+pub async fn login(
+    State(state): State<AppState>,
+    Json(req): Json<LoginRequest>,
+) -> Result<Json<LoginResponse>, ApiError> {
+    let user = match state.store.get_staff(&req.username).await {
+        Ok(user) => Some(user),
+        Err(err) if err.is_not_found() => None,
+        Err(err) => return Err(ApiError::unavailable(err)),
+    };
+    let phc = match &user {
+        Some(user) if !user.disabled => user.password_hash.clone(),
+        _ => DUMMY_HASH
+            .get_or_init(|| {
+                password::hash_password(&password::generate_password()).unwrap_or_default()
+            })
+            .clone(),
+    };
+    let password = req.password;
+    let ok = tokio::task::spawn_blocking(move || password::verify_password(&password, &phc))
+        .await
+        .map_err(ApiError::internal)?;
+    let now = state.now();
+    let user = match user {
+        Some(user) if ok && !user.disabled => user,
+        _ => {
+            let entry = NewAuditEntry::new(
+                now.as_unix_ms(),
+                "anonymous",
+                "staff.login_failed",
+                format!("staff/{}", req.username),
+                "wrong username or password",
+            );
+            state
+                .store
+                .append_audit(vec![entry])
+                .await
+                .map_err(ApiError::unavailable)?;
+            return Err(ApiError::new(
+                ErrorCode::LoginFailed,
+                "wrong username or password",
+            ));
+        }
+    };
+    let token = password::new_session_token();
+    let hash: [u8; 32] = password::token_hash(&token)
+        .as_slice()
+        .try_into()
+        .map_err(ApiError::internal)?;
+    let expires_at = jikimi_respond::Timestamp::from_unix_ms(
+        now.as_unix_ms() + state.config.session_ttl_s * 1000,
+    );
+    let session = SessionRecord {
+        token_hash: hash,
+        username: user.username.clone(),
+        role: user.role,
+        created_at: now,
+        expires_at,
+    };
+    let change = Change::new(Actor::Staff(user.username.clone()), now, "login");
+    state
+        .store
+        .create_session(&session, &change)
+        .await
+        .map_err(ApiError::unavailable)?;
+    Ok(Json(LoginResponse {
+        token,
+        role: user.role.into(),
+        expires_at: rfc3339(expires_at),
+    }))
+}
+
+/// Log out: the token stops working.
+#[utoipa::path(post, path = "/api/auth/logout", tag = "staff", security(("bearer" = [])),
+    responses((status = 204), (status = 401, body = crate::error::ErrorBody)))]
+pub async fn logout(
+    State(state): State<AppState>,
+    staff: Staff,
+    parts: axum::http::HeaderMap,
+) -> Result<axum::http::StatusCode, ApiError> {
+    let token = parts
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    let hash: [u8; 32] = password::token_hash(token.trim())
+        .as_slice()
+        .try_into()
+        .map_err(ApiError::internal)?;
+    state
+        .store
+        .delete_session(&hash, &staff.change(&state, "logout"))
+        .await
+        .map_err(ApiError::unavailable)?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
+/// Who am I.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct WhoAmI {
+    /// Login name.
+    pub username: String,
+    /// Role.
+    pub role: Role,
+}
+
+/// The calling staff member.
+#[utoipa::path(get, path = "/api/auth/me", tag = "staff", security(("bearer" = [])),
+    responses((status = 200, body = WhoAmI), (status = 401, body = crate::error::ErrorBody)))]
+pub async fn me(staff: Staff) -> Json<WhoAmI> {
+    Json(WhoAmI {
+        username: staff.username,
+        role: staff.role,
+    })
+}
+
+/// Creates a staff account (used by `POST /api/staff`, `jikimi staff add` and the demo).
+pub async fn create_staff_account(
+    state: &AppState,
+    username: &str,
+    password_text: &str,
+    role: Role,
+    change: &Change,
+) -> Result<(), ApiError> {
+    if username.is_empty()
+        || username.len() > 64
+        || !username
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    {
+        return Err(ApiError::new(
+            ErrorCode::InvalidField,
+            "username: 1 to 64 characters [A-Za-z0-9._-]",
+        ));
+    }
+    if password_text.len() < 8 {
+        return Err(ApiError::new(
+            ErrorCode::InvalidField,
+            "password: at least 8 characters",
+        ));
+    }
+    let password_owned = password_text.to_string();
+    let phc = tokio::task::spawn_blocking(move || password::hash_password(&password_owned))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)?;
+    let user = jikimi_store::StaffUser {
+        username: username.to_string(),
+        password_hash: phc,
+        role: role.into(),
+        created_at: change.at,
+        disabled: false,
+    };
+    match state.store.create_staff(&user, change).await {
+        Ok(()) => Ok(()),
+        Err(jikimi_store::Error::Conflict(_)) => {
+            Err(ApiError::new(ErrorCode::Conflict, "username already taken"))
+        }
+        Err(err) => Err(ApiError::unavailable(err)),
+    }
+}
+
+/// `POST /api/staff` body.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewStaffRequest {
+    /// Login name, `[A-Za-z0-9._-]{1,64}`.
+    pub username: String,
+    /// At least 8 characters.
+    pub password: String,
+    /// Role.
+    pub role: Role,
+}
+
+/// Create a staff account (admin).
+#[utoipa::path(post, path = "/api/staff", tag = "staff", security(("bearer" = [])), request_body = NewStaffRequest,
+    responses((status = 201, body = WhoAmI), (status = 403, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)))]
+pub async fn create_staff(
+    State(state): State<AppState>,
+    staff: Staff,
+    Json(req): Json<NewStaffRequest>,
+) -> Result<(axum::http::StatusCode, Json<WhoAmI>), ApiError> {
+    staff.require(Permission::ManageStaff)?;
+    create_staff_account(
+        &state,
+        &req.username,
+        &req.password,
+        req.role,
+        &staff.change(&state, "create staff account"),
+    )
+    .await?;
+    Ok((
+        axum::http::StatusCode::CREATED,
+        Json(WhoAmI {
+            username: req.username,
+            role: req.role,
+        }),
+    ))
+}

@@ -1,0 +1,467 @@
+//! Server configuration from flags, `JIKIMI_*` environment variables and a TOML file, in that order of precedence.
+//!
+//! Flags and environment are merged by clap (a flag wins over its variable); whatever neither sets is taken from
+//! the `--config` file, then from the defaults. Key material can also come from a separate key file so the
+//! main configuration holds no secret. Keys are 32 bytes given as 64 hex characters or standard base64.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use base64::Engine as _;
+use serde::Deserialize;
+
+/// The default database: a SQLite file in the working directory.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://jikimi.sqlite";
+/// The default listen address.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8112";
+
+/// Configuration failures, reported before the server starts.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A TOML file is malformed.
+    #[error("invalid toml in {path}: {message}")]
+    Toml {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message.
+        message: String,
+    },
+    /// A setting has an invalid value.
+    #[error("invalid {setting}: {message}")]
+    Invalid {
+        /// The setting's name as the flag spells it.
+        setting: &'static str,
+        /// What is wrong (never the secret itself).
+        message: String,
+    },
+    /// A required setting is missing.
+    #[error("missing {0}: set the flag, its JIKIMI_ environment variable, or the config/key file")]
+    Missing(&'static str),
+}
+
+/// The command-line and environment layer (shared by `serve`, `migrate`, `audit verify`, `staff add`).
+#[derive(Debug, Default, Clone, clap::Args)]
+pub struct ConfigArgs {
+    /// TOML configuration file (settings not given by flag or environment are read from it).
+    #[arg(long, env = "JIKIMI_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Database URL: `sqlite://path/to/file.sqlite` (default `sqlite://jikimi.sqlite`) or `postgres://...`.
+    #[arg(long, env = "JIKIMI_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Address to listen on (default 127.0.0.1:8112; port 0 picks a free port).
+    #[arg(long, env = "JIKIMI_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// Data-encryption key for personal fields (32 bytes, hex or base64).
+    #[arg(long, env = "JIKIMI_DATA_KEY", hide_env_values = true)]
+    pub data_key: Option<String>,
+    /// Identifier of the data-encryption key, stored beside each ciphertext for rotation (default "k1").
+    #[arg(long, env = "JIKIMI_DATA_KEY_ID")]
+    pub data_key_id: Option<String>,
+    /// Key for the blind indexes (HMAC) used to look up personal fields (32 bytes, hex or base64).
+    #[arg(long, env = "JIKIMI_BLIND_INDEX_KEY", hide_env_values = true)]
+    pub blind_index_key: Option<String>,
+    /// TOML file holding the `[keys]` table (see README), instead of key flags.
+    #[arg(long, env = "JIKIMI_KEY_FILE")]
+    pub key_file: Option<PathBuf>,
+    /// Largest accepted request body in bytes (default 65536).
+    #[arg(long, env = "JIKIMI_BODY_LIMIT_BYTES")]
+    pub body_limit_bytes: Option<usize>,
+    /// Accepted clock difference for signed alerts, in seconds either way (default 300).
+    #[arg(long, env = "JIKIMI_ALERT_WINDOW_S")]
+    pub alert_window_s: Option<i64>,
+    /// Lifetime of a staff session in seconds (default 28800, eight hours).
+    #[arg(long, env = "JIKIMI_SESSION_TTL_S")]
+    pub session_ttl_s: Option<i64>,
+}
+
+/// The TOML file's shape. Every field is optional; unknown fields are an error (catches typos).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// As `--database-url`.
+    pub database_url: Option<String>,
+    /// As `--listen`.
+    pub listen: Option<SocketAddr>,
+    /// As `--body-limit-bytes`.
+    pub body_limit_bytes: Option<usize>,
+    /// As `--alert-window-s`.
+    pub alert_window_s: Option<i64>,
+    /// As `--session-ttl-s`.
+    pub session_ttl_s: Option<i64>,
+    /// As `--key-file`, relative to the config file's directory.
+    pub key_file: Option<PathBuf>,
+    /// Key material inline (prefer a key file with tight permissions).
+    pub keys: Option<KeysFile>,
+}
+
+/// The `[keys]` table, in the config file or a key file.
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeysFile {
+    /// Id of the key new ciphertexts are sealed with.
+    pub current_data_key_id: Option<String>,
+    /// Every data key by id: the current one plus older ones still needed to open old records.
+    #[serde(default)]
+    pub data_keys: BTreeMap<String, String>,
+    /// The blind-index key.
+    pub blind_index_key: Option<String>,
+}
+
+impl std::fmt::Debug for KeysFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeysFile")
+            .field("current_data_key_id", &self.current_data_key_id)
+            .field("data_keys", &self.data_keys.keys().collect::<Vec<_>>())
+            .field("blind_index_key", &"<redacted>")
+            .finish()
+    }
+}
+
+/// Operator key material, decoded. `Debug` shows key ids only.
+#[derive(Clone)]
+pub struct KeyMaterial {
+    /// Id of the current data key.
+    pub current_data_key_id: String,
+    /// Data keys by id (includes the current one).
+    pub data_keys: Vec<(String, [u8; 32])>,
+    /// The blind-index key.
+    pub blind_index_key: [u8; 32],
+}
+
+impl std::fmt::Debug for KeyMaterial {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyMaterial")
+            .field("current_data_key_id", &self.current_data_key_id)
+            .field(
+                "data_key_ids",
+                &self.data_keys.iter().map(|(id, _)| id).collect::<Vec<_>>(),
+            )
+            .field("blind_index_key", &"<redacted>")
+            .finish()
+    }
+}
+
+impl KeyMaterial {
+    /// Fresh random keys (the demo and tests; an operator supplies their own).
+    pub fn generate() -> Self {
+        use rand::RngCore as _;
+        let mut data = [0u8; 32];
+        let mut blind = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut data);
+        rand::rngs::OsRng.fill_bytes(&mut blind);
+        Self {
+            current_data_key_id: "k1".into(),
+            data_keys: vec![("k1".into(), data)],
+            blind_index_key: blind,
+        }
+    }
+
+    /// The key file text for these keys (written by the demo into its data directory).
+    pub fn to_key_file(&self) -> String {
+        let mut out = String::from("# jikimi key file: keep secret (mode 0600)\n[keys]\n");
+        out.push_str(&format!(
+            "current_data_key_id = \"{}\"\n",
+            self.current_data_key_id
+        ));
+        out.push_str(&format!(
+            "blind_index_key = \"{}\"\n",
+            hex::encode(self.blind_index_key)
+        ));
+        out.push_str("\n[keys.data_keys]\n");
+        for (id, key) in &self.data_keys {
+            out.push_str(&format!("\"{}\" = \"{}\"\n", id, hex::encode(key)));
+        }
+        out
+    }
+}
+
+/// The resolved configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where the store lives.
+    pub database_url: String,
+    /// Where to listen.
+    pub listen: SocketAddr,
+    /// Operator keys; `None` when the command needs none (e.g. `audit verify`, `migrate`).
+    pub keys: Option<KeyMaterial>,
+    /// Request body limit in bytes.
+    pub body_limit_bytes: usize,
+    /// Signed-alert clock window in seconds.
+    pub alert_window_s: i64,
+    /// Staff session lifetime in seconds.
+    pub session_ttl_s: i64,
+    /// Most alerts written in one group commit.
+    pub intake_max_batch: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            database_url: DEFAULT_DATABASE_URL.into(),
+            listen: SocketAddr::from(([127, 0, 0, 1], 8112)),
+            keys: None,
+            body_limit_bytes: 64 * 1024,
+            alert_window_s: 300,
+            session_ttl_s: 8 * 3600,
+            intake_max_batch: 1024,
+        }
+    }
+}
+
+/// Decodes a 32-byte key written as 64 hex characters or standard base64.
+pub fn decode_key(setting: &'static str, text: &str) -> Result<[u8; 32], ConfigError> {
+    let text = text.trim();
+    let bytes = if text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        hex::decode(text).map_err(|e| ConfigError::Invalid {
+            setting,
+            message: e.to_string(),
+        })?
+    } else {
+        base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .map_err(|_| ConfigError::Invalid {
+                setting,
+                message: "neither 64 hex characters nor base64".into(),
+            })?
+    };
+    <[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| ConfigError::Invalid {
+        setting,
+        message: format!("key must be 32 bytes, got {}", bytes.len()),
+    })
+}
+
+fn read_toml<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    toml::from_str(&text).map_err(|e| ConfigError::Toml {
+        path: path.to_path_buf(),
+        message: e.message().to_string(),
+    })
+}
+
+/// A key file holds only a `[keys]` table.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeyFileShape {
+    keys: KeysFile,
+}
+
+/// Reads a key file.
+pub fn read_key_file(path: &Path) -> Result<KeysFile, ConfigError> {
+    Ok(read_toml::<KeyFileShape>(path)?.keys)
+}
+
+impl ConfigArgs {
+    /// Merges flags/environment over the config file over defaults. `need_keys` makes missing keys an error.
+    pub fn resolve(&self, need_keys: bool) -> Result<Config, ConfigError> {
+        let file: FileConfig = match &self.config {
+            Some(path) => read_toml(path)?,
+            None => FileConfig::default(),
+        };
+        let defaults = Config::default();
+        let base_dir = self
+            .config
+            .as_ref()
+            .and_then(|p| p.parent())
+            .map(Path::to_path_buf);
+
+        // Keys: flags/env first, then the key file (flag, or named in the config), then inline [keys].
+        let key_file_path = self.key_file.clone().or_else(|| {
+            file.key_file.as_ref().map(|p| match &base_dir {
+                Some(dir) if p.is_relative() => dir.join(p),
+                _ => p.clone(),
+            })
+        });
+        let mut keys_table = match &key_file_path {
+            Some(path) => read_key_file(path)?,
+            None => file.keys.unwrap_or_default(),
+        };
+        if let Some(key) = &self.data_key {
+            let id = self.data_key_id.clone().unwrap_or_else(|| "k1".into());
+            keys_table.data_keys.insert(id.clone(), key.clone());
+            keys_table.current_data_key_id = Some(id);
+        } else if let Some(id) = &self.data_key_id {
+            keys_table.current_data_key_id = Some(id.clone());
+        }
+        if let Some(key) = &self.blind_index_key {
+            keys_table.blind_index_key = Some(key.clone());
+        }
+        let keys = resolve_keys(keys_table, need_keys)?;
+
+        let body_limit_bytes = self
+            .body_limit_bytes
+            .or(file.body_limit_bytes)
+            .unwrap_or(defaults.body_limit_bytes);
+        if body_limit_bytes < 256 {
+            return Err(ConfigError::Invalid {
+                setting: "body-limit-bytes",
+                message: "must be at least 256".into(),
+            });
+        }
+        let alert_window_s = self
+            .alert_window_s
+            .or(file.alert_window_s)
+            .unwrap_or(defaults.alert_window_s);
+        if !(1..=86_400).contains(&alert_window_s) {
+            return Err(ConfigError::Invalid {
+                setting: "alert-window-s",
+                message: "must be 1..=86400".into(),
+            });
+        }
+        let session_ttl_s = self
+            .session_ttl_s
+            .or(file.session_ttl_s)
+            .unwrap_or(defaults.session_ttl_s);
+        if session_ttl_s < 60 {
+            return Err(ConfigError::Invalid {
+                setting: "session-ttl-s",
+                message: "must be at least 60".into(),
+            });
+        }
+        Ok(Config {
+            database_url: self
+                .database_url
+                .clone()
+                .or(file.database_url)
+                .unwrap_or(defaults.database_url),
+            listen: self.listen.or(file.listen).unwrap_or(defaults.listen),
+            keys,
+            body_limit_bytes,
+            alert_window_s,
+            session_ttl_s,
+            intake_max_batch: defaults.intake_max_batch,
+        })
+    }
+}
+
+fn resolve_keys(table: KeysFile, need_keys: bool) -> Result<Option<KeyMaterial>, ConfigError> {
+    if table.data_keys.is_empty() && table.blind_index_key.is_none() {
+        return if need_keys {
+            Err(ConfigError::Missing("data-key"))
+        } else {
+            Ok(None)
+        };
+    }
+    let mut data_keys = Vec::new();
+    for (id, text) in &table.data_keys {
+        if id.is_empty() || id.len() > 32 {
+            return Err(ConfigError::Invalid {
+                setting: "data-key-id",
+                message: "must be 1 to 32 characters".into(),
+            });
+        }
+        data_keys.push((id.clone(), decode_key("data-key", text)?));
+    }
+    let current = match table.current_data_key_id {
+        Some(id) => id,
+        None if data_keys.len() == 1 => data_keys[0].0.clone(),
+        None => return Err(ConfigError::Missing("data-key-id")),
+    };
+    if !data_keys.iter().any(|(id, _)| *id == current) {
+        return Err(ConfigError::Invalid {
+            setting: "data-key-id",
+            message: format!("no data key with id {current:?}"),
+        });
+    }
+    let blind = table
+        .blind_index_key
+        .ok_or(ConfigError::Missing("blind-index-key"))?;
+    let blind_index_key = decode_key("blind-index-key", &blind)?;
+    Ok(Some(KeyMaterial {
+        current_data_key_id: current,
+        data_keys,
+        blind_index_key,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_win_over_file_and_file_over_defaults() {
+        let dir = std::env::temp_dir().join(format!("jikimi-config-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap_or_default();
+        let keys = KeyMaterial::generate();
+        std::fs::write(dir.join("keys.toml"), keys.to_key_file()).unwrap_or_default();
+        std::fs::write(
+            dir.join("jikimi.toml"),
+            "database_url = \"sqlite://from-file.sqlite\"\nlisten = \"127.0.0.1:9000\"\nkey_file = \"keys.toml\"\n",
+        )
+        .unwrap_or_default();
+        let args = ConfigArgs {
+            config: Some(dir.join("jikimi.toml")),
+            listen: Some(
+                "127.0.0.1:9001"
+                    .parse()
+                    .unwrap_or(SocketAddr::from(([0, 0, 0, 0], 0))),
+            ),
+            ..ConfigArgs::default()
+        };
+        let config = args.resolve(true);
+        assert!(config.is_ok(), "{config:?}");
+        if let Ok(config) = config {
+            assert_eq!(config.database_url, "sqlite://from-file.sqlite");
+            assert_eq!(config.listen.port(), 9001);
+            let loaded = config.keys.map(|k| k.data_keys);
+            assert_eq!(loaded, Some(keys.data_keys.clone()));
+            assert_eq!(config.alert_window_s, 300);
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn keys_are_required_when_asked_and_checked() {
+        assert!(matches!(
+            ConfigArgs::default().resolve(true),
+            Err(ConfigError::Missing("data-key"))
+        ));
+        assert!(matches!(
+            ConfigArgs::default().resolve(false),
+            Ok(Config { keys: None, .. })
+        ));
+        let bad = ConfigArgs {
+            data_key: Some("abcd".into()),
+            blind_index_key: Some(hex::encode([7u8; 32])),
+            ..ConfigArgs::default()
+        };
+        assert!(matches!(
+            bad.resolve(true),
+            Err(ConfigError::Invalid {
+                setting: "data-key",
+                ..
+            })
+        ));
+        let good = ConfigArgs {
+            data_key: Some(hex::encode([1u8; 32])),
+            data_key_id: Some("2026-11".into()),
+            blind_index_key: Some(base64::engine::general_purpose::STANDARD.encode([7u8; 32])),
+            ..ConfigArgs::default()
+        };
+        let keys = good.resolve(true).ok().and_then(|c| c.keys);
+        assert_eq!(
+            keys.map(|k| k.current_data_key_id),
+            Some("2026-11".to_string())
+        );
+    }
+
+    #[test]
+    fn debug_never_shows_keys() {
+        let keys = KeyMaterial::generate();
+        let text = format!("{keys:?}");
+        assert!(!text.contains(&hex::encode(keys.blind_index_key)));
+        assert!(!text.contains(&hex::encode(keys.data_keys[0].1)));
+    }
+}

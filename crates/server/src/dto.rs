@@ -1,0 +1,313 @@
+//! The HTTP API's wire types: serialisable twins of the domain types, with their OpenAPI schemas.
+//!
+//! The domain crates know nothing of JSON shapes or OpenAPI; this module converts by hand so a change in a
+//! domain type never silently changes the API. Times on the wire are RFC 3339 strings (UTC).
+
+use jikimi_respond as respond;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::error::{ApiError, ErrorCode};
+
+/// RFC 3339 text for a domain timestamp.
+pub fn rfc3339(at: respond::Timestamp) -> String {
+    chrono::DateTime::<chrono::Utc>::from_timestamp_millis(at.as_unix_ms())
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        .unwrap_or_default()
+}
+
+/// How a location was obtained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FixMethodDto {
+    /// Satellite positioning.
+    Gnss,
+    /// Wi-Fi positioning.
+    Wifi,
+    /// Cell-tower positioning.
+    Cell,
+    /// Not stated.
+    Unknown,
+}
+
+impl From<FixMethodDto> for respond::FixMethod {
+    fn from(value: FixMethodDto) -> Self {
+        match value {
+            FixMethodDto::Gnss => respond::FixMethod::Gnss,
+            FixMethodDto::Wifi => respond::FixMethod::Wifi,
+            FixMethodDto::Cell => respond::FixMethod::Cell,
+            FixMethodDto::Unknown => respond::FixMethod::Unknown,
+        }
+    }
+}
+
+impl From<respond::FixMethod> for FixMethodDto {
+    fn from(value: respond::FixMethod) -> Self {
+        match value {
+            respond::FixMethod::Gnss => FixMethodDto::Gnss,
+            respond::FixMethod::Wifi => FixMethodDto::Wifi,
+            respond::FixMethod::Cell => FixMethodDto::Cell,
+            respond::FixMethod::Unknown => FixMethodDto::Unknown,
+        }
+    }
+}
+
+/// A location fix as sent by a device or shown to staff.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct FixDto {
+    /// Latitude in degrees, -90..=90.
+    #[schema(example = 37.5665)]
+    pub lat: f64,
+    /// Longitude in degrees, -180..=180.
+    #[schema(example = 126.978)]
+    pub lon: f64,
+    /// Radius of the 68 % confidence circle in metres.
+    #[serde(default)]
+    pub accuracy_m: f64,
+    /// How the fix was obtained.
+    #[serde(default = "unknown_method")]
+    pub method: FixMethodDto,
+    /// When the fix was measured (RFC 3339); the server's receive time when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<String>,
+}
+
+fn unknown_method() -> FixMethodDto {
+    FixMethodDto::Unknown
+}
+
+impl FixDto {
+    /// Checks ranges and builds the domain fix; out-of-range values are `invalid_field`.
+    pub fn to_domain(&self, now: respond::Timestamp) -> Result<respond::LocationFix, ApiError> {
+        let coords = respond::Coordinates::new(self.lat, self.lon)
+            .map_err(|e| ApiError::new(ErrorCode::InvalidField, format!("location: {e}")))?;
+        let at = match &self.at {
+            None => now,
+            Some(text) => chrono::DateTime::parse_from_rfc3339(text)
+                .map(|t| respond::Timestamp::from_unix_ms(t.timestamp_millis()))
+                .map_err(|_| {
+                    ApiError::new(ErrorCode::InvalidField, "location.at: not an RFC 3339 time")
+                })?,
+        };
+        respond::LocationFix::new(coords, self.accuracy_m, self.method.into(), at)
+            .map_err(|e| ApiError::new(ErrorCode::InvalidField, format!("location: {e}")))
+    }
+
+    /// The wire form of a domain fix.
+    pub fn from_domain(fix: &respond::LocationFix) -> Self {
+        Self {
+            lat: fix.coords.lat(),
+            lon: fix.coords.lon(),
+            accuracy_m: fix.accuracy_m,
+            method: fix.method.into(),
+            at: Some(rfc3339(fix.at)),
+        }
+    }
+}
+
+/// The body of `POST /api/alerts`, signed by the device (see the signing headers).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AlertRequest {
+    /// Chosen by the device, the same on every retry of this alert: the idempotency key.
+    pub alert_id: Uuid,
+    /// Korean 112 priority code 0 (most urgent) to 4; default 1.
+    #[serde(default)]
+    pub priority: Option<u8>,
+    /// Silent mode: the device must not ring or show anything; default true.
+    #[serde(default)]
+    pub silent: Option<bool>,
+    /// Where the device is, if it knows.
+    #[serde(default)]
+    pub location: Option<FixDto>,
+}
+
+/// The answer to an accepted alert: it is committed.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AlertAcceptedDto {
+    /// The incident this alert opened (or, for a retry, had already opened).
+    pub incident_id: Uuid,
+    /// True when this alert id was already accepted from this device: no new incident was made.
+    pub duplicate: bool,
+}
+
+/// An incident as staff see it (no personal data: the subscriber is an id; reveal is a separate, audited call).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct IncidentDto {
+    /// Incident id.
+    pub id: Uuid,
+    /// The alert that opened it.
+    pub alert_id: Uuid,
+    /// The device that raised it.
+    pub device_id: Uuid,
+    /// The registered subscriber, if known.
+    pub subscriber_id: Option<Uuid>,
+    /// Korean 112 code, 0 most urgent.
+    pub priority: u8,
+    /// Silent alert.
+    pub silent: bool,
+    /// received, acknowledged, dispatched, en_route, on_scene or closed.
+    #[schema(example = "received")]
+    pub status: String,
+    /// When the alert was accepted.
+    pub opened_at: String,
+    /// Last change.
+    pub updated_at: String,
+    /// Latest location.
+    pub location: Option<FixDto>,
+    /// Number of location fixes received.
+    pub n_fixes: u32,
+    /// The latest recommendation, best first.
+    pub recommendations: Vec<RecommendationDto>,
+    /// The assigned unit.
+    pub assigned_unit: Option<String>,
+    /// arrest, rescue, assistance, false_alarm or abuse once closed.
+    pub outcome: Option<String>,
+    /// When closed.
+    pub closed_at: Option<String>,
+    /// Number of notes.
+    pub n_notes: u32,
+    /// Sequence number of the latest event (pass it back as `expected_seq` to detect concurrent changes).
+    pub last_seq: u64,
+}
+
+fn outcome_str(outcome: respond::Outcome) -> &'static str {
+    match outcome {
+        respond::Outcome::Arrest => "arrest",
+        respond::Outcome::Rescue => "rescue",
+        respond::Outcome::Assistance => "assistance",
+        respond::Outcome::FalseAlarm => "false_alarm",
+        respond::Outcome::Abuse => "abuse",
+    }
+}
+
+impl From<&respond::Incident> for IncidentDto {
+    fn from(i: &respond::Incident) -> Self {
+        Self {
+            id: i.id.0,
+            alert_id: i.alert_id.0,
+            device_id: i.device_id.0,
+            subscriber_id: i.subscriber_id.map(|s| s.0),
+            priority: i.priority.code(),
+            silent: i.silent,
+            status: i.status.as_str().to_string(),
+            opened_at: rfc3339(i.opened_at),
+            updated_at: rfc3339(i.updated_at),
+            location: i.location.as_ref().map(FixDto::from_domain),
+            n_fixes: i.n_fixes,
+            recommendations: i
+                .recommendations
+                .iter()
+                .map(RecommendationDto::from)
+                .collect(),
+            assigned_unit: i.assigned_unit.as_ref().map(|u| u.as_str().to_string()),
+            outcome: i.outcome.map(|o| outcome_str(o).to_string()),
+            closed_at: i.closed_at.map(rfc3339),
+            n_notes: i.n_notes,
+            last_seq: i.last_seq,
+        }
+    }
+}
+
+/// One ranked unit with the reason for its rank.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RecommendationDto {
+    /// Call sign.
+    pub unit: String,
+    /// Estimated travel time in seconds.
+    pub eta_s: f64,
+    /// Travel distance in metres.
+    pub distance_m: f64,
+    /// How the ETA was computed (e.g. straight_line).
+    pub method: String,
+}
+
+impl From<&respond::Recommendation> for RecommendationDto {
+    fn from(r: &respond::Recommendation) -> Self {
+        Self {
+            unit: r.unit.as_str().to_string(),
+            eta_s: r.eta_s,
+            distance_m: r.distance_m,
+            method: r.method.clone(),
+        }
+    }
+}
+
+/// One event of an incident's log.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct EventDto {
+    /// Position in the log, from 1.
+    pub seq: u64,
+    /// When.
+    pub at: String,
+    /// `device:<id>`, `staff:<user>` or `system`.
+    pub actor: String,
+    /// The event's kind and fields, as the domain serialises them (`{"type": "dispatched", "unit": "P-101"}`).
+    #[schema(value_type = Object)]
+    pub event: serde_json::Value,
+}
+
+impl From<&respond::IncidentEvent> for EventDto {
+    fn from(e: &respond::IncidentEvent) -> Self {
+        Self {
+            seq: e.seq,
+            at: rfc3339(e.at),
+            actor: e.actor.to_string(),
+            event: serde_json::to_value(&e.kind).unwrap_or(serde_json::Value::Null),
+        }
+    }
+}
+
+/// An incident with its full event log.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct IncidentDetailDto {
+    /// Current state.
+    pub incident: IncidentDto,
+    /// Every event, oldest first.
+    pub events: Vec<EventDto>,
+}
+
+/// A patrol unit.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct UnitDto {
+    /// Call sign, e.g. P-101.
+    pub id: String,
+    /// available, dispatched, on_scene or off_duty.
+    pub status: String,
+    /// Last reported position.
+    pub position: Option<PositionDto>,
+    /// When the position was reported.
+    pub reported_at: Option<String>,
+}
+
+impl From<&respond::Unit> for UnitDto {
+    fn from(u: &respond::Unit) -> Self {
+        Self {
+            id: u.id.as_str().to_string(),
+            status: u.status.as_str().to_string(),
+            position: u.position.map(|p| PositionDto {
+                lat: p.lat(),
+                lon: p.lon(),
+            }),
+            reported_at: u.reported_at.map(rfc3339),
+        }
+    }
+}
+
+/// A bare position.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+pub struct PositionDto {
+    /// Latitude in degrees.
+    pub lat: f64,
+    /// Longitude in degrees.
+    pub lon: f64,
+}
+
+impl PositionDto {
+    /// Checked domain coordinates.
+    pub fn to_domain(self) -> Result<respond::Coordinates, ApiError> {
+        respond::Coordinates::new(self.lat, self.lon)
+            .map_err(|e| ApiError::new(ErrorCode::InvalidField, format!("position: {e}")))
+    }
+}

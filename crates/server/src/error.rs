@@ -1,0 +1,251 @@
+//! The one error type of the HTTP API: a closed set of machine-readable codes, each with its HTTP status.
+//!
+//! Every handler and extractor fails with [`ApiError`]; the body is always
+//! `{"error": {"code", "message", "request_id"}}`. Codes are stable snake_case strings: clients and the
+//! console branch on them, so a code is never renamed (the OpenAPI document and a snapshot test pin them).
+//! Internal failures answer with a fixed text; the detail goes to the log, never to the client.
+
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// Every error code the API can answer with. Closed: adding one is an API change, renaming one is forbidden.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The body is not valid JSON or does not have the documented shape.
+    InvalidPayload,
+    /// A field is well-formed JSON but out of range (a coordinate outside the globe, a priority above 4).
+    InvalidField,
+    /// The body is larger than the configured limit.
+    PayloadTooLarge,
+    /// The request is missing a required header (signature, timestamp, nonce, device id).
+    MissingHeader,
+    /// The alert's Ed25519 signature does not verify against the device's registered key.
+    SignatureInvalid,
+    /// The device id is not registered (or was erased).
+    DeviceUnknown,
+    /// The signed timestamp is outside the accepted window around the server's clock.
+    TimestampOutOfWindow,
+    /// The nonce was already used by this device: the request is a replay.
+    NonceReplayed,
+    /// No valid staff session token was presented.
+    Unauthenticated,
+    /// The staff member's role may not use this endpoint.
+    Forbidden,
+    /// Username or password is wrong.
+    LoginFailed,
+    /// No incident with that id.
+    IncidentNotFound,
+    /// No unit with that call sign.
+    UnitNotFound,
+    /// No subscriber with that id.
+    SubscriberNotFound,
+    /// The requested state change is not allowed from the incident's current state.
+    IllegalTransition,
+    /// Someone else changed the resource first (optimistic concurrency); reload and retry.
+    Conflict,
+    /// A reveal of personal data was asked without a reason.
+    ReasonRequired,
+    /// The server is overloaded or its database is unreachable; retry later.
+    Unavailable,
+    /// An unexpected server fault; the detail is in the server log under the request id.
+    Internal,
+}
+
+impl ErrorCode {
+    /// Every code, for the OpenAPI description and the snapshot test.
+    pub const ALL: [ErrorCode; 19] = [
+        ErrorCode::InvalidPayload,
+        ErrorCode::InvalidField,
+        ErrorCode::PayloadTooLarge,
+        ErrorCode::MissingHeader,
+        ErrorCode::SignatureInvalid,
+        ErrorCode::DeviceUnknown,
+        ErrorCode::TimestampOutOfWindow,
+        ErrorCode::NonceReplayed,
+        ErrorCode::Unauthenticated,
+        ErrorCode::Forbidden,
+        ErrorCode::LoginFailed,
+        ErrorCode::IncidentNotFound,
+        ErrorCode::UnitNotFound,
+        ErrorCode::SubscriberNotFound,
+        ErrorCode::IllegalTransition,
+        ErrorCode::Conflict,
+        ErrorCode::ReasonRequired,
+        ErrorCode::Unavailable,
+        ErrorCode::Internal,
+    ];
+
+    /// The HTTP status this code is always answered with.
+    pub fn status(self) -> StatusCode {
+        match self {
+            ErrorCode::InvalidPayload | ErrorCode::MissingHeader | ErrorCode::ReasonRequired => {
+                StatusCode::BAD_REQUEST
+            }
+            ErrorCode::InvalidField => StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::SignatureInvalid
+            | ErrorCode::DeviceUnknown
+            | ErrorCode::TimestampOutOfWindow
+            | ErrorCode::Unauthenticated
+            | ErrorCode::LoginFailed => StatusCode::UNAUTHORIZED,
+            ErrorCode::NonceReplayed | ErrorCode::IllegalTransition | ErrorCode::Conflict => {
+                StatusCode::CONFLICT
+            }
+            ErrorCode::Forbidden => StatusCode::FORBIDDEN,
+            ErrorCode::IncidentNotFound
+            | ErrorCode::UnitNotFound
+            | ErrorCode::SubscriberNotFound => StatusCode::NOT_FOUND,
+            ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The stable wire string, e.g. `signature_invalid`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidPayload => "invalid_payload",
+            ErrorCode::InvalidField => "invalid_field",
+            ErrorCode::PayloadTooLarge => "payload_too_large",
+            ErrorCode::MissingHeader => "missing_header",
+            ErrorCode::SignatureInvalid => "signature_invalid",
+            ErrorCode::DeviceUnknown => "device_unknown",
+            ErrorCode::TimestampOutOfWindow => "timestamp_out_of_window",
+            ErrorCode::NonceReplayed => "nonce_replayed",
+            ErrorCode::Unauthenticated => "unauthenticated",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::LoginFailed => "login_failed",
+            ErrorCode::IncidentNotFound => "incident_not_found",
+            ErrorCode::UnitNotFound => "unit_not_found",
+            ErrorCode::SubscriberNotFound => "subscriber_not_found",
+            ErrorCode::IllegalTransition => "illegal_transition",
+            ErrorCode::Conflict => "conflict",
+            ErrorCode::ReasonRequired => "reason_required",
+            ErrorCode::Unavailable => "unavailable",
+            ErrorCode::Internal => "internal",
+        }
+    }
+}
+
+/// An API failure: a code, a message safe to show the client, and (for internal faults) a detail for the log.
+#[derive(Debug)]
+pub struct ApiError {
+    /// The machine-readable code.
+    pub code: ErrorCode,
+    /// Human-readable, lowercase, no personal data.
+    pub message: String,
+    /// What went wrong inside, logged with the request id but never sent to the client.
+    pub internal: Option<String>,
+}
+
+impl ApiError {
+    /// A client-visible error with its message.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            internal: None,
+        }
+    }
+
+    /// A server fault: the client sees a fixed text, the log sees `detail`.
+    pub fn internal(detail: impl std::fmt::Display) -> Self {
+        Self {
+            code: ErrorCode::Internal,
+            message: "internal error; see the server log for this request id".into(),
+            internal: Some(detail.to_string()),
+        }
+    }
+
+    /// The store or database is not reachable.
+    pub fn unavailable(detail: impl std::fmt::Display) -> Self {
+        Self {
+            code: ErrorCode::Unavailable,
+            message: "service temporarily unavailable; retry later".into(),
+            internal: Some(detail.to_string()),
+        }
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code.as_str(), self.message)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+/// The wire shape of an error body, for OpenAPI.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// The error itself.
+    pub error: ErrorDetail,
+}
+
+/// `{"code", "message", "request_id"}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// One of the stable codes, e.g. `signature_invalid`.
+    #[schema(example = "signature_invalid")]
+    pub code: ErrorCode,
+    /// Human-readable explanation.
+    pub message: String,
+    /// The request id (also in the `x-request-id` response header) to find the request in the server log.
+    pub request_id: String,
+}
+
+/// Carries the code of a failed request to the request-id middleware, which fills in `request_id`.
+#[derive(Debug, Clone)]
+pub struct ErrorMarker {
+    /// The code that was answered.
+    pub code: ErrorCode,
+    /// The message that was answered.
+    pub message: String,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let Some(detail) = &self.internal {
+            tracing::error!(code = self.code.as_str(), detail = %detail, "request failed inside the server");
+        }
+        metrics::counter!("jikimi_http_errors_total", "code" => self.code.as_str()).increment(1);
+        // The request id is only known to the middleware; it rewrites the body (see `request_id_layer`).
+        let body = serde_json::json!({
+            "error": {"code": self.code.as_str(), "message": self.message, "request_id": ""}
+        });
+        let mut response = (self.code.status(), axum::Json(body)).into_response();
+        response.extensions_mut().insert(ErrorMarker {
+            code: self.code,
+            message: self.message,
+        });
+        response
+    }
+}
+
+/// Builds the final error body with the request id filled in.
+pub(crate) fn error_response(marker: &ErrorMarker, request_id: &str) -> Response {
+    let body = serde_json::json!({
+        "error": {"code": marker.code.as_str(), "message": marker.message, "request_id": request_id}
+    });
+    let mut response = (marker.code.status(), axum::Json(body)).into_response();
+    if let Ok(value) = HeaderValue::from_str(request_id) {
+        response.headers_mut().insert("x-request-id", value);
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_serialise_as_their_wire_string() {
+        for code in ErrorCode::ALL {
+            let json = serde_json::to_value(code).unwrap_or_default();
+            assert_eq!(json.as_str(), Some(code.as_str()));
+            assert!(code.status().is_client_error() || code.status().is_server_error());
+        }
+    }
+}

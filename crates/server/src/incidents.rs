@@ -1,0 +1,444 @@
+//! Incident endpoints: list (by priority, then age), get with the event log, and one endpoint per transition.
+//!
+//! Every transition is an event appended with optimistic concurrency: the caller may pass the `expected_seq` it
+//! saw; without it the current seq is used. Illegal transitions answer `illegal_transition` (409).
+
+use axum::extract::{Path, Query, State};
+use jikimi_respond::{
+    EventKind, Incident, IncidentId, IncidentStatus, Outcome, UnitId, UnitStatus,
+};
+use jikimi_store::{Change, IncidentFilter};
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::auth::Staff;
+use crate::dto::{EventDto, IncidentDetailDto, IncidentDto};
+use crate::error::{ApiError, ErrorCode};
+use crate::extract::{Json, OptionalJson};
+use crate::roles::Permission;
+use crate::state::AppState;
+
+/// Maps store errors on incidents to API errors.
+pub fn store_error(err: jikimi_store::Error) -> ApiError {
+    use jikimi_store::{Conflict, Error};
+    match err {
+        Error::NotFound { entity: "unit", .. } => {
+            ApiError::new(ErrorCode::UnitNotFound, "no such unit")
+        }
+        Error::NotFound {
+            entity: "subscriber",
+            ..
+        } => ApiError::new(ErrorCode::SubscriberNotFound, "no such subscriber"),
+        Error::NotFound { .. } => ApiError::new(ErrorCode::IncidentNotFound, "no such incident"),
+        Error::IllegalTransition(e) => ApiError::new(ErrorCode::IllegalTransition, e.to_string()),
+        Error::Conflict(Conflict::StaleSequence { expected, actual }) => ApiError::new(
+            ErrorCode::Conflict,
+            format!(
+                "incident changed meanwhile: it is at seq {actual}, you sent {expected}; reload"
+            ),
+        ),
+        Error::Conflict(other) => ApiError::new(ErrorCode::Conflict, other.to_string()),
+        Error::Invalid(message) => ApiError::new(ErrorCode::InvalidField, message),
+        other => ApiError::unavailable(other),
+    }
+}
+
+/// Query of `GET /api/incidents`.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ListQuery {
+    /// Comma-separated statuses (received, acknowledged, dispatched, en_route, on_scene, closed); `open` for all
+    /// but closed; default all.
+    pub status: Option<String>,
+    /// At most this many (1..=10000, default 100).
+    pub limit: Option<u32>,
+}
+
+/// Incidents by priority (code 0 first), then age (oldest first).
+#[utoipa::path(get, path = "/api/incidents", tag = "incidents", security(("bearer" = [])), params(ListQuery),
+    responses((status = 200, body = Vec<IncidentDto>), (status = 401, body = crate::error::ErrorBody)))]
+pub async fn list(
+    State(state): State<AppState>,
+    staff: Staff,
+    Query(query): Query<ListQuery>,
+) -> Result<Json<Vec<IncidentDto>>, ApiError> {
+    staff.require(Permission::ReadOperations)?;
+    let mut filter = IncidentFilter {
+        limit: query.limit.unwrap_or(100).clamp(1, 10_000),
+        ..IncidentFilter::default()
+    };
+    if let Some(status) = &query.status {
+        for part in status.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            if part == "open" {
+                filter.statuses.extend(IncidentFilter::open().statuses);
+            } else {
+                filter
+                    .statuses
+                    .push(IncidentStatus::parse(part).ok_or_else(|| {
+                        ApiError::new(ErrorCode::InvalidField, format!("unknown status {part:?}"))
+                    })?);
+            }
+        }
+    }
+    let incidents = state
+        .store
+        .list_incidents(&filter)
+        .await
+        .map_err(store_error)?;
+    Ok(Json(incidents.iter().map(IncidentDto::from).collect()))
+}
+
+/// One incident with its event log.
+#[utoipa::path(get, path = "/api/incidents/{id}", tag = "incidents", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "incident id")),
+    responses((status = 200, body = IncidentDetailDto), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn get(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<Uuid>,
+) -> Result<Json<IncidentDetailDto>, ApiError> {
+    staff.require(Permission::ReadOperations)?;
+    let incident = state
+        .store
+        .get_incident(IncidentId(id))
+        .await
+        .map_err(store_error)?;
+    let events = state
+        .store
+        .load_events(IncidentId(id))
+        .await
+        .map_err(store_error)?;
+    Ok(Json(IncidentDetailDto {
+        incident: IncidentDto::from(&incident),
+        events: events.iter().map(EventDto::from).collect(),
+    }))
+}
+
+/// Body of the simple transitions (acknowledge, recommend, en route, on scene).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TransitionRequest {
+    /// The seq you last saw; a concurrent change makes the call fail with `conflict` instead of acting on stale
+    /// state. Omit to act on the current state.
+    pub expected_seq: Option<u64>,
+}
+
+/// Body of `dispatch`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DispatchRequest {
+    /// Call sign of the unit to send.
+    pub unit: String,
+    /// As in [`TransitionRequest`].
+    pub expected_seq: Option<u64>,
+}
+
+/// Body of `note`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NoteRequest {
+    /// The note (at most 4,000 characters; no personal data beyond what the case needs).
+    pub text: String,
+    /// As in [`TransitionRequest`].
+    pub expected_seq: Option<u64>,
+}
+
+/// Body of `close`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CloseRequest {
+    /// arrest, rescue, assistance, false_alarm or abuse.
+    #[schema(example = "rescue")]
+    pub outcome: String,
+    /// As in [`TransitionRequest`].
+    pub expected_seq: Option<u64>,
+}
+
+async fn append(
+    state: &AppState,
+    id: Uuid,
+    expected_seq: Option<u64>,
+    kind: EventKind,
+    change: &Change,
+) -> Result<Incident, ApiError> {
+    let id = IncidentId(id);
+    let expected = match expected_seq {
+        Some(seq) => seq,
+        None => {
+            state
+                .store
+                .get_incident(id)
+                .await
+                .map_err(store_error)?
+                .last_seq
+        }
+    };
+    state
+        .store
+        .append_event(id, expected, kind, change)
+        .await
+        .map_err(store_error)
+}
+
+fn body_or_default(body: Option<TransitionRequest>) -> TransitionRequest {
+    body.unwrap_or_default()
+}
+
+/// A dispatcher takes the incident.
+#[utoipa::path(post, path = "/api/incidents/{id}/acknowledge", tag = "incidents", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "incident id")), request_body = TransitionRequest,
+    responses((status = 200, body = IncidentDto), (status = 404, body = crate::error::ErrorBody),
+        (status = 409, body = crate::error::ErrorBody, description = "illegal_transition or conflict")))]
+pub async fn acknowledge(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<Uuid>,
+    OptionalJson(body): OptionalJson<TransitionRequest>,
+) -> Result<Json<IncidentDto>, ApiError> {
+    staff.require(Permission::ChangeOperations)?;
+    let body = body_or_default(body);
+    let incident = append(
+        &state,
+        id,
+        body.expected_seq,
+        EventKind::Acknowledged,
+        &staff.change(&state, "acknowledge"),
+    )
+    .await?;
+    Ok(Json(IncidentDto::from(&incident)))
+}
+
+/// Rank the nearest available units by ETA (straight line until road travel time plugs in) and record the recommendation.
+#[utoipa::path(post, path = "/api/incidents/{id}/recommend", tag = "incidents", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "incident id")), request_body = TransitionRequest,
+    responses((status = 200, body = IncidentDto), (status = 404, body = crate::error::ErrorBody),
+        (status = 409, body = crate::error::ErrorBody, description = "illegal_transition or conflict")))]
+pub async fn recommend(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<Uuid>,
+    OptionalJson(body): OptionalJson<TransitionRequest>,
+) -> Result<Json<IncidentDto>, ApiError> {
+    staff.require(Permission::ChangeOperations)?;
+    let body = body_or_default(body);
+    let incident = state
+        .store
+        .get_incident(IncidentId(id))
+        .await
+        .map_err(store_error)?;
+    let location = incident.location.ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::IllegalTransition,
+            "incident has no location to recommend from",
+        )
+    })?;
+    let units = state.store.list_units().await.map_err(store_error)?;
+    let recommendations = jikimi_respond::recommend(location.coords, &units, state.eta.as_ref(), 5);
+    let expected = body.expected_seq.unwrap_or(incident.last_seq);
+    let incident = append(
+        &state,
+        id,
+        Some(expected),
+        EventKind::UnitRecommended { recommendations },
+        &staff.change(&state, "recommend units"),
+    )
+    .await?;
+    Ok(Json(IncidentDto::from(&incident)))
+}
+
+async fn set_unit_status(
+    state: &AppState,
+    unit: &UnitId,
+    status: UnitStatus,
+    change: &Change,
+) -> Result<(), ApiError> {
+    state
+        .store
+        .set_unit_status(unit, status, change)
+        .await
+        .map(|_| ())
+        .map_err(store_error)
+}
+
+/// Assign an available unit (the unit becomes dispatched).
+#[utoipa::path(post, path = "/api/incidents/{id}/dispatch", tag = "incidents", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "incident id")), request_body = DispatchRequest,
+    responses((status = 200, body = IncidentDto), (status = 404, body = crate::error::ErrorBody),
+        (status = 409, body = crate::error::ErrorBody, description = "illegal_transition or conflict")))]
+pub async fn dispatch(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<Uuid>,
+    Json(body): Json<DispatchRequest>,
+) -> Result<Json<IncidentDto>, ApiError> {
+    staff.require(Permission::ChangeOperations)?;
+    let unit = UnitId::new(body.unit.trim());
+    let current = state.store.get_unit(&unit).await.map_err(store_error)?;
+    if current.status != UnitStatus::Available {
+        return Err(ApiError::new(
+            ErrorCode::IllegalTransition,
+            format!(
+                "unit {} is {}, not available",
+                unit.as_str(),
+                current.status.as_str()
+            ),
+        ));
+    }
+    let change = staff.change(&state, "dispatch");
+    let incident = append(
+        &state,
+        id,
+        body.expected_seq,
+        EventKind::Dispatched { unit: unit.clone() },
+        &change,
+    )
+    .await?;
+    set_unit_status(&state, &unit, UnitStatus::Dispatched, &change).await?;
+    Ok(Json(IncidentDto::from(&incident)))
+}
+
+fn assigned(incident: &Incident) -> Result<UnitId, ApiError> {
+    incident.assigned_unit.clone().ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::IllegalTransition,
+            "no unit is assigned to this incident",
+        )
+    })
+}
+
+/// The assigned unit is on its way.
+#[utoipa::path(post, path = "/api/incidents/{id}/en-route", tag = "incidents", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "incident id")), request_body = TransitionRequest,
+    responses((status = 200, body = IncidentDto), (status = 404, body = crate::error::ErrorBody),
+        (status = 409, body = crate::error::ErrorBody, description = "illegal_transition or conflict")))]
+pub async fn en_route(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<Uuid>,
+    OptionalJson(body): OptionalJson<TransitionRequest>,
+) -> Result<Json<IncidentDto>, ApiError> {
+    staff.require(Permission::ChangeOperations)?;
+    let body = body_or_default(body);
+    let current = state
+        .store
+        .get_incident(IncidentId(id))
+        .await
+        .map_err(store_error)?;
+    let unit = assigned(&current)?;
+    let expected = body.expected_seq.unwrap_or(current.last_seq);
+    let incident = append(
+        &state,
+        id,
+        Some(expected),
+        EventKind::EnRoute { unit },
+        &staff.change(&state, "en route"),
+    )
+    .await?;
+    Ok(Json(IncidentDto::from(&incident)))
+}
+
+/// The assigned unit is there (the unit becomes on scene).
+#[utoipa::path(post, path = "/api/incidents/{id}/on-scene", tag = "incidents", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "incident id")), request_body = TransitionRequest,
+    responses((status = 200, body = IncidentDto), (status = 404, body = crate::error::ErrorBody),
+        (status = 409, body = crate::error::ErrorBody, description = "illegal_transition or conflict")))]
+pub async fn on_scene(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<Uuid>,
+    OptionalJson(body): OptionalJson<TransitionRequest>,
+) -> Result<Json<IncidentDto>, ApiError> {
+    staff.require(Permission::ChangeOperations)?;
+    let body = body_or_default(body);
+    let current = state
+        .store
+        .get_incident(IncidentId(id))
+        .await
+        .map_err(store_error)?;
+    let unit = assigned(&current)?;
+    let expected = body.expected_seq.unwrap_or(current.last_seq);
+    let change = staff.change(&state, "on scene");
+    let incident = append(
+        &state,
+        id,
+        Some(expected),
+        EventKind::OnScene { unit: unit.clone() },
+        &change,
+    )
+    .await?;
+    set_unit_status(&state, &unit, UnitStatus::OnScene, &change).await?;
+    Ok(Json(IncidentDto::from(&incident)))
+}
+
+/// Add a note.
+#[utoipa::path(post, path = "/api/incidents/{id}/notes", tag = "incidents", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "incident id")), request_body = NoteRequest,
+    responses((status = 200, body = IncidentDto), (status = 404, body = crate::error::ErrorBody),
+        (status = 409, body = crate::error::ErrorBody, description = "illegal_transition or conflict")))]
+pub async fn note(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<Uuid>,
+    Json(body): Json<NoteRequest>,
+) -> Result<Json<IncidentDto>, ApiError> {
+    staff.require(Permission::ChangeOperations)?;
+    if body.text.trim().is_empty() || body.text.chars().count() > 4_000 {
+        return Err(ApiError::new(
+            ErrorCode::InvalidField,
+            "text: 1 to 4000 characters",
+        ));
+    }
+    let incident = append(
+        &state,
+        id,
+        body.expected_seq,
+        EventKind::NoteAdded { text: body.text },
+        &staff.change(&state, "note"),
+    )
+    .await?;
+    Ok(Json(IncidentDto::from(&incident)))
+}
+
+fn parse_outcome(text: &str) -> Result<Outcome, ApiError> {
+    Ok(match text {
+        "arrest" => Outcome::Arrest,
+        "rescue" => Outcome::Rescue,
+        "assistance" => Outcome::Assistance,
+        "false_alarm" => Outcome::FalseAlarm,
+        "abuse" => Outcome::Abuse,
+        _ => {
+            return Err(ApiError::new(
+                ErrorCode::InvalidField,
+                "outcome: one of arrest, rescue, assistance, false_alarm, abuse",
+            ));
+        }
+    })
+}
+
+/// Close with an outcome (the assigned unit becomes available).
+#[utoipa::path(post, path = "/api/incidents/{id}/close", tag = "incidents", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "incident id")), request_body = CloseRequest,
+    responses((status = 200, body = IncidentDto), (status = 404, body = crate::error::ErrorBody),
+        (status = 409, body = crate::error::ErrorBody, description = "illegal_transition or conflict")))]
+pub async fn close(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<Uuid>,
+    Json(body): Json<CloseRequest>,
+) -> Result<Json<IncidentDto>, ApiError> {
+    staff.require(Permission::ChangeOperations)?;
+    let outcome = parse_outcome(&body.outcome)?;
+    let change = staff.change(&state, "close");
+    let incident = append(
+        &state,
+        id,
+        body.expected_seq,
+        EventKind::Closed { outcome },
+        &change,
+    )
+    .await?;
+    if let Some(unit) = &incident.assigned_unit {
+        set_unit_status(&state, unit, UnitStatus::Available, &change).await?;
+    }
+    Ok(Json(IncidentDto::from(&incident)))
+}

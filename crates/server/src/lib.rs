@@ -1,0 +1,147 @@
+//! jikimi's HTTP API: the only crate that knows HTTP and JSON.
+//!
+//! - [`router`] builds the whole axum application from an [`AppState`]; tests drive it with `oneshot`, the binary
+//!   serves it with [`serve`].
+//! - Devices raise alerts at `POST /api/alerts`, authenticated by an Ed25519 signature ([`signing`]); the alert is
+//!   made durable by a group committer ([`group_commit`]) and answered 202 only after the commit.
+//! - Staff log in ([`auth`]) and act on incidents, units and subscribers; each endpoint checks a [`roles::Permission`].
+//! - Every failure is an [`error::ApiError`] with a closed [`error::ErrorCode`].
+//! - Personal fields are sealed ([`jikimi_privacy`]) before the store sees them and are never logged.
+//!
+//! Must not depend on sqlx or on a store backend: it holds an `Arc<dyn Store>`.
+
+pub mod alerts;
+pub mod auth;
+pub mod config;
+pub mod dto;
+pub mod error;
+pub mod extract;
+pub mod group_commit;
+pub mod incidents;
+pub mod openapi;
+pub mod ops;
+pub mod password;
+pub mod roles;
+pub mod signing;
+pub mod state;
+pub mod subscribers;
+pub mod units;
+
+use std::future::Future;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::middleware::Next;
+use axum::response::Response;
+use axum::routing::{get, post, put};
+use utoipa::OpenApi as _;
+
+pub use config::{Config, ConfigArgs, KeyMaterial};
+pub use error::{ApiError, ErrorCode};
+pub use state::AppState;
+
+/// The whole HTTP application.
+pub fn router(state: AppState) -> Router {
+    ops::prometheus();
+    let body_limit = state.config.body_limit_bytes;
+    let api = Router::new()
+        .route("/api/alerts", post(alerts::raise_alert))
+        .route("/api/auth/login", post(auth::login))
+        .route("/api/auth/logout", post(auth::logout))
+        .route("/api/auth/me", get(auth::me))
+        .route("/api/staff", post(auth::create_staff))
+        .route("/api/incidents", get(incidents::list))
+        .route("/api/incidents/{id}", get(incidents::get))
+        .route(
+            "/api/incidents/{id}/acknowledge",
+            post(incidents::acknowledge),
+        )
+        .route("/api/incidents/{id}/recommend", post(incidents::recommend))
+        .route("/api/incidents/{id}/dispatch", post(incidents::dispatch))
+        .route("/api/incidents/{id}/en-route", post(incidents::en_route))
+        .route("/api/incidents/{id}/on-scene", post(incidents::on_scene))
+        .route("/api/incidents/{id}/notes", post(incidents::note))
+        .route("/api/incidents/{id}/close", post(incidents::close))
+        .route("/api/units", get(units::list))
+        .route("/api/units/{id}", put(units::put))
+        .route("/api/units/{id}/position", post(units::report_position))
+        .route("/api/units/{id}/status", post(units::set_status))
+        .route("/api/subscribers", post(subscribers::register))
+        .route("/api/subscribers/search", post(subscribers::search))
+        .route("/api/subscribers/{id}/reveal", post(subscribers::reveal))
+        .route("/api/subscribers/{id}/export", post(subscribers::export))
+        .route("/api/subscribers/{id}/erase", post(subscribers::erase))
+        .route("/api/audit", get(ops::audit_list))
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics_text))
+        .route("/api/openapi.json", get(openapi_json))
+        .fallback(not_found)
+        .with_state(state);
+    Router::new()
+        .merge(
+            utoipa_swagger_ui::SwaggerUi::new("/api/docs")
+                .url("/api/openapi-ui.json", openapi::ApiDoc::openapi()),
+        )
+        .merge(api)
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::from_fn(request_id_layer))
+}
+
+async fn openapi_json() -> axum::Json<utoipa::openapi::OpenApi> {
+    axum::Json(openapi::ApiDoc::openapi())
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(
+        ErrorCode::InvalidPayload,
+        "no such endpoint; see /api/openapi.json",
+    )
+}
+
+/// Gives every request an id (the caller's `x-request-id` if sane, else a UUIDv7), logs the request with it, and
+/// fills it into error bodies.
+async fn request_id_layer(mut request: Request, next: Next) -> Response {
+    let request_id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            !v.is_empty()
+                && v.len() <= 64
+                && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+        .map(str::to_string)
+        .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
+    request
+        .extensions_mut()
+        .insert(extract::RequestId(request_id.clone()));
+    let method = request.method().clone();
+    // Paths carry ids only, never personal data (lookups by phone are POST bodies).
+    let path = request.uri().path().to_string();
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    let status = response.status().as_u16();
+    tracing::debug!(%method, %path, status, request_id = %request_id, elapsed_ms = started.elapsed().as_millis() as u64, "request");
+    match response.extensions().get::<error::ErrorMarker>() {
+        Some(marker) => error::error_response(marker, &request_id),
+        None => {
+            let mut response = response;
+            if let Ok(value) = axum::http::HeaderValue::from_str(&request_id) {
+                response.headers_mut().insert("x-request-id", value);
+            }
+            response
+        }
+    }
+}
+
+/// Serves the application on `listener` until `shutdown` resolves.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

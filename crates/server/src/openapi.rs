@@ -1,0 +1,45 @@
+//! The OpenAPI document, served at `/api/openapi.json`, and the vendored Swagger UI at `/api/docs`.
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+/// Every endpoint and schema of the API.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "jikimi", description = "jikimi (지킴이) respond API: signed SOS alerts, incidents, units, subscribers, audit.\n\nErrors are always `{\"error\": {\"code\", \"message\", \"request_id\"}}` with a stable snake_case code (see the ErrorCode schema)."),
+    paths(
+        crate::alerts::raise_alert,
+        crate::auth::login, crate::auth::logout, crate::auth::me, crate::auth::create_staff,
+        crate::incidents::list, crate::incidents::get, crate::incidents::acknowledge, crate::incidents::recommend,
+        crate::incidents::dispatch, crate::incidents::en_route, crate::incidents::on_scene, crate::incidents::note,
+        crate::incidents::close,
+        crate::units::list, crate::units::put, crate::units::report_position, crate::units::set_status,
+        crate::subscribers::register, crate::subscribers::search, crate::subscribers::reveal,
+        crate::subscribers::export, crate::subscribers::erase,
+        crate::ops::audit_list, crate::ops::healthz, crate::ops::readyz, crate::ops::metrics_text,
+    ),
+    components(schemas(crate::error::ErrorBody, crate::error::ErrorDetail, crate::error::ErrorCode)),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "alerts", description = "Device alerts, Ed25519-signed"),
+        (name = "incidents", description = "Incident log and transitions"),
+        (name = "units", description = "Patrol units and AVL"),
+        (name = "subscribers", description = "Registration database (personal data sealed; reveals audited)"),
+        (name = "staff", description = "Login and staff accounts"),
+        (name = "audit", description = "Hash-chained audit log"),
+        (name = "ops", description = "Health and metrics"),
+    )
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}

@@ -1,0 +1,153 @@
+//! Operations endpoints: the audit log for supervisors, `/healthz`, `/readyz`, Prometheus `/metrics`.
+
+use std::sync::OnceLock;
+
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::auth::Staff;
+use crate::error::ApiError;
+use crate::extract::Json;
+use crate::roles::Permission;
+use crate::state::AppState;
+
+/// Query of `GET /api/audit`.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct AuditQuery {
+    /// Entries after this seq (default 0: from the start).
+    pub after_seq: Option<u64>,
+    /// At most this many (1..=1000, default 100).
+    pub limit: Option<u32>,
+}
+
+/// One audit entry.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AuditEntryDto {
+    /// Position in the chain, from 1.
+    pub seq: u64,
+    /// When (RFC 3339).
+    pub at: String,
+    /// `device:<id>`, `staff:<user>`, `system`, `anonymous`.
+    pub actor: String,
+    /// `noun.verb`, e.g. `alert.received`, `alert.rejected`, `subscriber.revealed`.
+    pub action: String,
+    /// What it concerns, e.g. `incident/<id>`.
+    pub subject: String,
+    /// Why.
+    pub reason: String,
+    /// Extra detail (JSON text, never personal data in clear).
+    pub detail: String,
+    /// Hex SHA-256 of the previous entry.
+    pub prev_hash: String,
+    /// Hex SHA-256 of this entry.
+    pub hash: String,
+}
+
+/// Read the audit log (supervisor, admin).
+#[utoipa::path(get, path = "/api/audit", tag = "audit", security(("bearer" = [])), params(AuditQuery),
+    responses((status = 200, body = Vec<AuditEntryDto>), (status = 403, body = crate::error::ErrorBody)))]
+pub async fn audit_list(
+    State(state): State<AppState>,
+    staff: Staff,
+    Query(query): Query<AuditQuery>,
+) -> Result<Json<Vec<AuditEntryDto>>, ApiError> {
+    staff.require(Permission::ReadAudit)?;
+    let entries = state
+        .store
+        .list_audit(
+            query.after_seq.unwrap_or(0),
+            query.limit.unwrap_or(100).clamp(1, 1000),
+        )
+        .await
+        .map_err(ApiError::unavailable)?;
+    Ok(Json(
+        entries
+            .into_iter()
+            .map(|e| AuditEntryDto {
+                seq: e.seq,
+                at: crate::dto::rfc3339(jikimi_respond::Timestamp::from_unix_ms(e.at_unix_ms)),
+                actor: e.actor,
+                action: e.action,
+                subject: e.subject,
+                reason: e.reason,
+                detail: e.detail,
+                prev_hash: hex::encode(e.prev_hash),
+                hash: hex::encode(e.hash),
+            })
+            .collect(),
+    ))
+}
+
+/// Health state.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Health {
+    /// `ok`, or what is wrong.
+    pub status: String,
+    /// `sqlite` or `postgres`.
+    pub backend: String,
+}
+
+/// Liveness: the process answers.
+#[utoipa::path(get, path = "/healthz", tag = "ops", responses((status = 200, body = Health)))]
+pub async fn healthz(State(state): State<AppState>) -> Json<Health> {
+    Json(Health {
+        status: "ok".into(),
+        backend: state.store.backend().into(),
+    })
+}
+
+/// Readiness: the database answers.
+#[utoipa::path(get, path = "/readyz", tag = "ops", responses((status = 200, body = Health), (status = 503, body = Health)))]
+pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
+    match state.store.ping().await {
+        Ok(()) => (
+            StatusCode::OK,
+            Json(Health {
+                status: "ok".into(),
+                backend: state.store.backend().into(),
+            }),
+        ),
+        Err(err) => {
+            tracing::warn!(error = %err, "readiness check failed");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(Health {
+                    status: "database unavailable".into(),
+                    backend: state.store.backend().into(),
+                }),
+            )
+        }
+    }
+}
+
+static PROMETHEUS: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+
+/// Installs the process-wide Prometheus recorder once (later calls reuse it).
+pub fn prometheus() -> Option<&'static PrometheusHandle> {
+    PROMETHEUS
+        .get_or_init(|| match PrometheusBuilder::new().install_recorder() {
+            Ok(handle) => Some(handle),
+            Err(err) => {
+                tracing::warn!(error = %err, "metrics recorder not installed");
+                None
+            }
+        })
+        .as_ref()
+}
+
+/// Prometheus text exposition.
+#[utoipa::path(get, path = "/metrics", tag = "ops", responses((status = 200, content_type = "text/plain", body = String)))]
+pub async fn metrics_text() -> impl IntoResponse {
+    let body = prometheus().map(|h| h.render()).unwrap_or_default();
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
+        body,
+    )
+}

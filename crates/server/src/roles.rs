@@ -1,0 +1,111 @@
+//! Staff roles and what each may do. One table, checked by every handler through [`Permission`].
+//!
+//! | permission | dispatcher | supervisor | analyst | admin |
+//! |---|---|---|---|---|
+//! | read incidents and units (no personal data) | yes | yes | yes | yes |
+//! | change incidents, report unit positions and status | yes | yes | no | no |
+//! | reveal a subscriber's decrypted details (with a reason) | yes | yes | no | no |
+//! | register, export and erase subscribers | no | yes | no | yes |
+//! | read the audit log | no | yes | no | yes |
+//! | create patrol units | no | yes | no | yes |
+//! | manage staff accounts | no | no | no | yes |
+//!
+//! Analysts never get personal data: incident and unit views carry ids, never names or phone numbers.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// A staff member's role.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema, clap::ValueEnum,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Handles alerts: acknowledges, dispatches, reveals subscriber details for an open incident.
+    Dispatcher,
+    /// A dispatcher who also manages subscribers and reads the audit log.
+    Supervisor,
+    /// Reads incidents and units for analysis; never personal data.
+    Analyst,
+    /// Manages staff and subscribers; reads the audit log.
+    Admin,
+}
+
+impl Role {
+    /// The wire string.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Dispatcher => "dispatcher",
+            Role::Supervisor => "supervisor",
+            Role::Analyst => "analyst",
+            Role::Admin => "admin",
+        }
+    }
+
+    /// Parses the wire string.
+    pub fn parse(text: &str) -> Option<Role> {
+        match text {
+            "dispatcher" => Some(Role::Dispatcher),
+            "supervisor" => Some(Role::Supervisor),
+            "analyst" => Some(Role::Analyst),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+
+    /// Whether this role holds `permission` (the table in the module header).
+    pub fn may(self, permission: Permission) -> bool {
+        use Permission as P;
+        use Role as R;
+        match permission {
+            P::ReadOperations => true,
+            P::ChangeOperations | P::RevealPersonalData => {
+                matches!(self, R::Dispatcher | R::Supervisor)
+            }
+            P::ManageSubscribers | P::ReadAudit | P::ManageUnits => {
+                matches!(self, R::Supervisor | R::Admin)
+            }
+            P::ManageStaff => matches!(self, R::Admin),
+        }
+    }
+}
+
+/// What an endpoint needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Permission {
+    /// List and read incidents and units.
+    ReadOperations,
+    /// Change incident state, report unit positions and status.
+    ChangeOperations,
+    /// Decrypt a subscriber's personal data (audited, reason required).
+    RevealPersonalData,
+    /// Register, export, erase subscribers.
+    ManageSubscribers,
+    /// Read the audit log.
+    ReadAudit,
+    /// Create staff accounts.
+    ManageStaff,
+    /// Create and remove patrol units.
+    ManageUnits,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn analysts_never_reach_personal_data() {
+        assert!(!Role::Analyst.may(Permission::RevealPersonalData));
+        assert!(!Role::Analyst.may(Permission::ManageSubscribers));
+        assert!(!Role::Analyst.may(Permission::ChangeOperations));
+        assert!(Role::Analyst.may(Permission::ReadOperations));
+        for role in [
+            Role::Dispatcher,
+            Role::Supervisor,
+            Role::Analyst,
+            Role::Admin,
+        ] {
+            assert_eq!(Role::parse(role.as_str()), Some(role));
+        }
+    }
+}

@@ -1,0 +1,583 @@
+//! Subscriber endpoints: register (with devices and guardians), look up by phone, reveal decrypted details
+//! (audited with a reason), export everything (subject access), erase.
+//!
+//! Personal fields are sealed here, before the store sees them, with the record id and field name bound as AAD;
+//! lookups go through keyed blind indexes. Nothing personal is logged: handlers log ids only.
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use jikimi_audit::NewAuditEntry;
+use jikimi_privacy::{Sealed, normalise_phone, normalise_text};
+use jikimi_respond::{DeviceId, SubscriberId};
+use jikimi_store::{DeviceRecord, GuardianId, GuardianRecord, IndexEntry, SubscriberRecord};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::auth::Staff;
+use crate::dto::{IncidentDto, rfc3339};
+use crate::error::{ApiError, ErrorCode};
+use crate::extract::Json;
+use crate::incidents::store_error;
+use crate::roles::Permission;
+use crate::signing::parse_public_key;
+use crate::state::AppState;
+
+/// The personal fields of a subscriber, in the order they are shown.
+pub const SUBSCRIBER_FIELDS: [&str; 5] = ["name", "phone", "birth_date", "address", "notes"];
+
+/// A device to enrol with a subscriber.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewDevice {
+    /// The device's id; generated when absent.
+    pub id: Option<Uuid>,
+    /// Ed25519 public key: 64 hex characters or base64 of 32 bytes.
+    pub public_key: String,
+    /// app, u-relief, aml, ... (default app).
+    pub kind: Option<String>,
+}
+
+/// A contact channel of a guardian.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Channel {
+    /// sms, email or webhook.
+    pub kind: String,
+    /// Phone number, address or URL.
+    pub address: String,
+}
+
+/// A guardian (parent, carer) to notify.
+#[derive(Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewGuardian {
+    /// Name.
+    pub name: String,
+    /// Relation to the subscriber (mother, carer, ...).
+    pub relation: Option<String>,
+    /// How to reach them.
+    #[serde(default)]
+    pub channels: Vec<Channel>,
+}
+
+impl std::fmt::Debug for NewGuardian {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("NewGuardian(<personal data>)")
+    }
+}
+
+/// `POST /api/subscribers` body. Every field but the devices is personal and is stored sealed.
+#[derive(Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewSubscriber {
+    /// Full name.
+    pub name: String,
+    /// Phone number (Korean national or E.164).
+    pub phone: String,
+    /// Date of birth, YYYY-MM-DD.
+    pub birth_date: Option<String>,
+    /// Home address.
+    pub address: Option<String>,
+    /// Medical or vulnerability notes for responders.
+    pub notes: Option<String>,
+    /// Devices that may raise alerts for this subscriber.
+    #[serde(default)]
+    pub devices: Vec<NewDevice>,
+    /// Guardians to notify.
+    #[serde(default)]
+    pub guardians: Vec<NewGuardian>,
+}
+
+impl std::fmt::Debug for NewSubscriber {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewSubscriber")
+            .field("n_devices", &self.devices.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The ids a registration created.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Registered {
+    /// The subscriber.
+    pub id: Uuid,
+    /// Their devices, in the order given.
+    pub device_ids: Vec<Uuid>,
+    /// Their guardians, in the order given.
+    pub guardian_ids: Vec<Uuid>,
+}
+
+fn seal(state: &AppState, record: &str, field: &str, value: &str) -> Result<Sealed, ApiError> {
+    state
+        .keyring
+        .seal_str(record, field, value)
+        .map_err(ApiError::internal)
+}
+
+fn open(state: &AppState, record: &str, field: &str, sealed: &Sealed) -> Result<String, ApiError> {
+    state
+        .keyring
+        .open_str(record, field, sealed)
+        .map_err(ApiError::internal)
+}
+
+fn check_len(field: &'static str, value: &str, max: usize) -> Result<(), ApiError> {
+    if value.chars().count() > max {
+        return Err(ApiError::new(
+            ErrorCode::InvalidField,
+            format!("{field}: at most {max} characters"),
+        ));
+    }
+    Ok(())
+}
+
+/// Register a subscriber with devices and guardians (supervisor, admin).
+#[utoipa::path(post, path = "/api/subscribers", tag = "subscribers", security(("bearer" = [])), request_body = NewSubscriber,
+    responses((status = 201, body = Registered), (status = 403, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
+pub async fn register(
+    State(state): State<AppState>,
+    staff: Staff,
+    Json(req): Json<NewSubscriber>,
+) -> Result<(StatusCode, Json<Registered>), ApiError> {
+    staff.require(Permission::ManageSubscribers)?;
+    if req.name.trim().is_empty() {
+        return Err(ApiError::new(ErrorCode::InvalidField, "name: required"));
+    }
+    check_len("name", &req.name, 200)?;
+    check_len("address", req.address.as_deref().unwrap_or_default(), 500)?;
+    check_len("notes", req.notes.as_deref().unwrap_or_default(), 4_000)?;
+    let phone = normalise_phone(&req.phone)
+        .map_err(|_| ApiError::new(ErrorCode::InvalidField, "phone: not a phone number"))?;
+    if let Some(birth) = &req.birth_date {
+        chrono::NaiveDate::parse_from_str(birth, "%Y-%m-%d")
+            .map_err(|_| ApiError::new(ErrorCode::InvalidField, "birth_date: YYYY-MM-DD"))?;
+    }
+    let mut keys = Vec::new();
+    for device in &req.devices {
+        let key = parse_public_key(&device.public_key).ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::InvalidField,
+                "devices.public_key: not an Ed25519 public key",
+            )
+        })?;
+        keys.push(key);
+    }
+
+    let id = SubscriberId(Uuid::now_v7());
+    let record_id = format!("subscriber/{}", id.0);
+    let now = state.now();
+    let mut fields = BTreeMap::new();
+    fields.insert(
+        "name".to_string(),
+        seal(&state, &record_id, "name", req.name.trim())?,
+    );
+    fields.insert(
+        "phone".to_string(),
+        seal(&state, &record_id, "phone", &phone)?,
+    );
+    for (field, value) in [
+        ("birth_date", &req.birth_date),
+        ("address", &req.address),
+        ("notes", &req.notes),
+    ] {
+        if let Some(value) = value {
+            fields.insert(field.to_string(), seal(&state, &record_id, field, value)?);
+        }
+    }
+    let indexes = vec![
+        IndexEntry {
+            domain: "phone".into(),
+            digest: state.blind.digest("phone", &phone),
+        },
+        IndexEntry {
+            domain: "name".into(),
+            digest: state.blind.digest("name", &normalise_text(&req.name)),
+        },
+    ];
+    let record = SubscriberRecord {
+        id,
+        fields,
+        indexes,
+        created_at: now,
+        updated_at: now,
+    };
+    let change = staff.change(&state, "register subscriber");
+    state
+        .store
+        .put_subscriber(&record, &change)
+        .await
+        .map_err(store_error)?;
+
+    let mut device_ids = Vec::new();
+    for (device, key) in req.devices.iter().zip(keys) {
+        let device_id = DeviceId(device.id.unwrap_or_else(Uuid::now_v7));
+        let record = DeviceRecord {
+            id: device_id,
+            subscriber_id: Some(id),
+            public_key: key.to_bytes().to_vec(),
+            kind: device.kind.clone().unwrap_or_else(|| "app".into()),
+            enrolled_at: now,
+            revoked_at: None,
+        };
+        state
+            .store
+            .put_device(&record, &change)
+            .await
+            .map_err(store_error)?;
+        state.devices.forget(&device_id);
+        device_ids.push(device_id.0);
+    }
+    let mut guardian_ids = Vec::new();
+    for guardian in &req.guardians {
+        let gid = GuardianId(Uuid::now_v7());
+        let grecord = format!("guardian/{}", gid.0);
+        let mut gfields = BTreeMap::new();
+        gfields.insert(
+            "name".to_string(),
+            seal(&state, &grecord, "name", &guardian.name)?,
+        );
+        if let Some(relation) = &guardian.relation {
+            gfields.insert(
+                "relation".to_string(),
+                seal(&state, &grecord, "relation", relation)?,
+            );
+        }
+        let channels = serde_json::to_string(&guardian.channels).map_err(ApiError::internal)?;
+        gfields.insert(
+            "channels".to_string(),
+            seal(&state, &grecord, "channels", &channels)?,
+        );
+        let record = GuardianRecord {
+            id: gid,
+            subscriber_id: id,
+            fields: gfields,
+            created_at: now,
+        };
+        state
+            .store
+            .put_guardian(&record, &change)
+            .await
+            .map_err(store_error)?;
+        guardian_ids.push(gid.0);
+    }
+    tracing::info!(subscriber_id = %id.0, n_devices = device_ids.len(), n_guardians = guardian_ids.len(), "subscriber registered");
+    Ok((
+        StatusCode::CREATED,
+        Json(Registered {
+            id: id.0,
+            device_ids,
+            guardian_ids,
+        }),
+    ))
+}
+
+/// `POST /api/subscribers/search` body.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SearchRequest {
+    /// Phone number to look up (through the blind index; never stored or logged in clear).
+    pub phone: String,
+    /// Why you look.
+    pub reason: String,
+}
+
+/// Subscriber ids found.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SearchResult {
+    /// Matching subscribers.
+    pub ids: Vec<Uuid>,
+}
+
+/// Find subscribers by phone number (blind index; audited).
+#[utoipa::path(post, path = "/api/subscribers/search", tag = "subscribers", security(("bearer" = [])), request_body = SearchRequest,
+    responses((status = 200, body = SearchResult), (status = 403, body = crate::error::ErrorBody)))]
+pub async fn search(
+    State(state): State<AppState>,
+    staff: Staff,
+    Json(req): Json<SearchRequest>,
+) -> Result<Json<SearchResult>, ApiError> {
+    staff.require(Permission::RevealPersonalData)?;
+    require_reason(&req.reason)?;
+    let phone = normalise_phone(&req.phone)
+        .map_err(|_| ApiError::new(ErrorCode::InvalidField, "phone: not a phone number"))?;
+    let ids = state
+        .store
+        .find_subscribers("phone", &state.blind.digest("phone", &phone))
+        .await
+        .map_err(store_error)?;
+    let entry = NewAuditEntry::new(
+        state.now().as_unix_ms(),
+        staff.actor().to_string(),
+        "subscriber.searched",
+        "subscriber/*",
+        req.reason.trim(),
+    )
+    .with_detail(&serde_json::json!({"by": "phone", "n_found": ids.len()}));
+    state
+        .store
+        .append_audit(vec![entry])
+        .await
+        .map_err(ApiError::unavailable)?;
+    Ok(Json(SearchResult {
+        ids: ids.into_iter().map(|i| i.0).collect(),
+    }))
+}
+
+fn require_reason(reason: &str) -> Result<(), ApiError> {
+    if reason.trim().len() < 3 {
+        return Err(ApiError::new(
+            ErrorCode::ReasonRequired,
+            "say why (at least 3 characters); it goes to the audit log",
+        ));
+    }
+    Ok(())
+}
+
+/// A body that only carries a reason.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReasonRequest {
+    /// Why (recorded in the audit log), e.g. "incident 0193... open, calling the subscriber".
+    pub reason: String,
+}
+
+/// A guardian, decrypted.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct GuardianDetails {
+    /// Id.
+    pub id: Uuid,
+    /// Name.
+    pub name: String,
+    /// Relation.
+    pub relation: Option<String>,
+    /// Channels.
+    pub channels: Vec<Channel>,
+}
+
+/// A device, as stored (no personal data).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct DeviceDetails {
+    /// Id.
+    pub id: Uuid,
+    /// Kind.
+    pub kind: String,
+    /// Public key, hex.
+    pub public_key: String,
+    /// When enrolled.
+    pub enrolled_at: String,
+    /// When revoked.
+    pub revoked_at: Option<String>,
+}
+
+/// A subscriber, decrypted.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SubscriberDetails {
+    /// Id.
+    pub id: Uuid,
+    /// Personal fields by name (name, phone, birth_date, address, notes).
+    pub fields: BTreeMap<String, String>,
+    /// Guardians.
+    pub guardians: Vec<GuardianDetails>,
+    /// Devices.
+    pub devices: Vec<DeviceDetails>,
+    /// When registered.
+    pub created_at: String,
+}
+
+fn decrypt_subscriber(
+    state: &AppState,
+    record: &SubscriberRecord,
+) -> Result<BTreeMap<String, String>, ApiError> {
+    let record_id = format!("subscriber/{}", record.id.0);
+    let mut out = BTreeMap::new();
+    for (field, sealed) in &record.fields {
+        out.insert(field.clone(), open(state, &record_id, field, sealed)?);
+    }
+    Ok(out)
+}
+
+fn decrypt_guardian(
+    state: &AppState,
+    record: &GuardianRecord,
+) -> Result<GuardianDetails, ApiError> {
+    let record_id = format!("guardian/{}", record.id.0);
+    let get = |field: &str| {
+        record
+            .fields
+            .get(field)
+            .map(|s| open(state, &record_id, field, s))
+            .transpose()
+    };
+    let channels = match get("channels")? {
+        Some(text) => serde_json::from_str(&text).map_err(ApiError::internal)?,
+        None => Vec::new(),
+    };
+    Ok(GuardianDetails {
+        id: record.id.0,
+        name: get("name")?.unwrap_or_default(),
+        relation: get("relation")?,
+        channels,
+    })
+}
+
+fn device_details(d: &DeviceRecord) -> DeviceDetails {
+    DeviceDetails {
+        id: d.id.0,
+        kind: d.kind.clone(),
+        public_key: hex::encode(&d.public_key),
+        enrolled_at: rfc3339(d.enrolled_at),
+        revoked_at: d.revoked_at.map(rfc3339),
+    }
+}
+
+/// Decrypt a subscriber's details for an incident (dispatcher, supervisor); audited with the reason.
+#[utoipa::path(post, path = "/api/subscribers/{id}/reveal", tag = "subscribers", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "subscriber id")), request_body = ReasonRequest,
+    responses((status = 200, body = SubscriberDetails), (status = 400, body = crate::error::ErrorBody, description = "reason_required"),
+        (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn reveal(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<Uuid>,
+    Json(req): Json<ReasonRequest>,
+) -> Result<Json<SubscriberDetails>, ApiError> {
+    staff.require(Permission::RevealPersonalData)?;
+    require_reason(&req.reason)?;
+    let sid = SubscriberId(id);
+    let record = state
+        .store
+        .get_subscriber(sid)
+        .await
+        .map_err(subscriber_error)?;
+    let guardians = state
+        .store
+        .list_guardians(sid)
+        .await
+        .map_err(subscriber_error)?;
+    let devices = state
+        .store
+        .list_devices(sid)
+        .await
+        .map_err(subscriber_error)?;
+    // Audit before decrypting: if the audit entry cannot be written, nothing is revealed.
+    let entry = NewAuditEntry::new(
+        state.now().as_unix_ms(),
+        staff.actor().to_string(),
+        "subscriber.revealed",
+        format!("subscriber/{id}"),
+        req.reason.trim(),
+    )
+    .with_detail(&serde_json::json!({"fields": record.fields.keys().collect::<Vec<_>>(), "n_guardians": guardians.len()}));
+    state
+        .store
+        .append_audit(vec![entry])
+        .await
+        .map_err(ApiError::unavailable)?;
+    Ok(Json(SubscriberDetails {
+        id,
+        fields: decrypt_subscriber(&state, &record)?,
+        guardians: guardians
+            .iter()
+            .map(|g| decrypt_guardian(&state, g))
+            .collect::<Result<_, _>>()?,
+        devices: devices.iter().map(device_details).collect(),
+        created_at: rfc3339(record.created_at),
+    }))
+}
+
+fn subscriber_error(err: jikimi_store::Error) -> ApiError {
+    if err.is_not_found() {
+        ApiError::new(ErrorCode::SubscriberNotFound, "no such subscriber")
+    } else {
+        store_error(err)
+    }
+}
+
+/// Everything held about a subscriber, decrypted (subject-access request).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SubscriberExportDto {
+    /// The subscriber.
+    pub subscriber: SubscriberDetails,
+    /// Incidents they raised.
+    pub incidents: Vec<IncidentDto>,
+}
+
+/// Export everything about a subscriber (supervisor, admin); audited by the store.
+#[utoipa::path(post, path = "/api/subscribers/{id}/export", tag = "subscribers", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "subscriber id")), request_body = ReasonRequest,
+    responses((status = 200, body = SubscriberExportDto), (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn export(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<Uuid>,
+    Json(req): Json<ReasonRequest>,
+) -> Result<Json<SubscriberExportDto>, ApiError> {
+    staff.require(Permission::ManageSubscribers)?;
+    require_reason(&req.reason)?;
+    let export = state
+        .store
+        .export_subscriber(SubscriberId(id), &staff.change(&state, req.reason.trim()))
+        .await
+        .map_err(subscriber_error)?;
+    Ok(Json(SubscriberExportDto {
+        subscriber: SubscriberDetails {
+            id,
+            fields: decrypt_subscriber(&state, &export.subscriber)?,
+            guardians: export
+                .guardians
+                .iter()
+                .map(|g| decrypt_guardian(&state, g))
+                .collect::<Result<_, _>>()?,
+            devices: export.devices.iter().map(device_details).collect(),
+            created_at: rfc3339(export.subscriber.created_at),
+        },
+        incidents: export.incidents.iter().map(IncidentDto::from).collect(),
+    }))
+}
+
+/// What an erasure removed.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ErasureDto {
+    /// Guardians deleted.
+    pub n_guardians: u64,
+    /// Devices revoked and unlinked.
+    pub n_devices: u64,
+    /// Incidents kept (they hold no personal field).
+    pub n_incidents_kept: u64,
+}
+
+/// Erase a subscriber: personal fields, indexes and guardians deleted, devices revoked (supervisor, admin).
+#[utoipa::path(post, path = "/api/subscribers/{id}/erase", tag = "subscribers", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "subscriber id")), request_body = ReasonRequest,
+    responses((status = 200, body = ErasureDto), (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn erase(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<Uuid>,
+    Json(req): Json<ReasonRequest>,
+) -> Result<Json<ErasureDto>, ApiError> {
+    staff.require(Permission::ManageSubscribers)?;
+    require_reason(&req.reason)?;
+    let sid = SubscriberId(id);
+    let devices = state
+        .store
+        .list_devices(sid)
+        .await
+        .map_err(subscriber_error)?;
+    let report = state
+        .store
+        .erase_subscriber(sid, &staff.change(&state, req.reason.trim()))
+        .await
+        .map_err(subscriber_error)?;
+    for device in devices {
+        state.devices.forget(&device.id);
+    }
+    Ok(Json(ErasureDto {
+        n_guardians: report.n_guardians,
+        n_devices: report.n_devices,
+        n_incidents_kept: report.n_incidents_kept,
+    }))
+}

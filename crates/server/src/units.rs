@@ -1,0 +1,161 @@
+//! Unit endpoints: list, create, position reports (AVL) and status changes.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use jikimi_respond::{Unit, UnitId, UnitStatus};
+use jikimi_store::PositionReport;
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use crate::auth::Staff;
+use crate::dto::{PositionDto, UnitDto};
+use crate::error::{ApiError, ErrorCode};
+use crate::extract::Json;
+use crate::incidents::store_error;
+use crate::roles::Permission;
+use crate::state::AppState;
+
+fn unit_id(text: &str) -> Result<UnitId, ApiError> {
+    let text = text.trim();
+    if text.is_empty()
+        || text.len() > 32
+        || !text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(ApiError::new(
+            ErrorCode::InvalidField,
+            "unit call sign: 1 to 32 characters [A-Za-z0-9_-]",
+        ));
+    }
+    Ok(UnitId::new(text))
+}
+
+fn parse_status(text: &str) -> Result<UnitStatus, ApiError> {
+    UnitStatus::parse(text).ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::InvalidField,
+            "status: available, dispatched, on_scene or off_duty",
+        )
+    })
+}
+
+/// All units, by call sign.
+#[utoipa::path(get, path = "/api/units", tag = "units", security(("bearer" = [])),
+    responses((status = 200, body = Vec<UnitDto>), (status = 401, body = crate::error::ErrorBody)))]
+pub async fn list(
+    State(state): State<AppState>,
+    staff: Staff,
+) -> Result<Json<Vec<UnitDto>>, ApiError> {
+    staff.require(Permission::ReadOperations)?;
+    let units = state.store.list_units().await.map_err(store_error)?;
+    Ok(Json(units.iter().map(UnitDto::from).collect()))
+}
+
+/// Body of `PUT /api/units/{id}`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PutUnitRequest {
+    /// available, dispatched, on_scene or off_duty (default off_duty).
+    pub status: Option<String>,
+    /// Initial position.
+    pub position: Option<PositionDto>,
+}
+
+/// Create or replace a unit (supervisor, admin).
+#[utoipa::path(put, path = "/api/units/{id}", tag = "units", security(("bearer" = [])),
+    params(("id" = String, Path, description = "call sign, e.g. P-101")), request_body = PutUnitRequest,
+    responses((status = 200, body = UnitDto), (status = 403, body = crate::error::ErrorBody)))]
+pub async fn put(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<String>,
+    Json(body): Json<PutUnitRequest>,
+) -> Result<Json<UnitDto>, ApiError> {
+    staff.require(Permission::ManageUnits)?;
+    let status = match &body.status {
+        Some(s) => parse_status(s)?,
+        None => UnitStatus::OffDuty,
+    };
+    let position = body.position.map(PositionDto::to_domain).transpose()?;
+    let now = state.now();
+    let unit = Unit {
+        id: unit_id(&id)?,
+        status,
+        position,
+        reported_at: position.map(|_| now),
+    };
+    state
+        .store
+        .put_unit(&unit, &staff.change(&state, "save unit"))
+        .await
+        .map_err(store_error)?;
+    Ok(Json(UnitDto::from(&unit)))
+}
+
+/// Body of a position report.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PositionRequest {
+    /// Latitude.
+    pub lat: f64,
+    /// Longitude.
+    pub lon: f64,
+}
+
+/// Report a unit's position (AVL).
+#[utoipa::path(post, path = "/api/units/{id}/position", tag = "units", security(("bearer" = [])),
+    params(("id" = String, Path, description = "call sign")), request_body = PositionRequest,
+    responses((status = 204), (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
+pub async fn report_position(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<String>,
+    Json(body): Json<PositionRequest>,
+) -> Result<StatusCode, ApiError> {
+    staff.require(Permission::ChangeOperations)?;
+    let position = PositionDto {
+        lat: body.lat,
+        lon: body.lon,
+    }
+    .to_domain()?;
+    let report = PositionReport {
+        position,
+        at: state.now(),
+    };
+    state
+        .store
+        .report_position(&unit_id(&id)?, report)
+        .await
+        .map_err(store_error)?;
+    metrics::counter!("jikimi_unit_positions_total").increment(1);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Body of a status change.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StatusRequest {
+    /// available, dispatched, on_scene or off_duty.
+    pub status: String,
+}
+
+/// Set a unit's status.
+#[utoipa::path(post, path = "/api/units/{id}/status", tag = "units", security(("bearer" = [])),
+    params(("id" = String, Path, description = "call sign")), request_body = StatusRequest,
+    responses((status = 200, body = UnitDto), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn set_status(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<String>,
+    Json(body): Json<StatusRequest>,
+) -> Result<Json<UnitDto>, ApiError> {
+    staff.require(Permission::ChangeOperations)?;
+    let status = parse_status(&body.status)?;
+    let unit = state
+        .store
+        .set_unit_status(&unit_id(&id)?, status, &staff.change(&state, "unit status"))
+        .await
+        .map_err(store_error)?;
+    Ok(Json(UnitDto::from(&unit)))
+}

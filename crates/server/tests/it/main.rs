@@ -1,0 +1,60 @@
+//! API tests of jikimi-server: the router driven with `oneshot`, on SQLite and on PostgreSQL.
+//!
+//! Each test is a generic async function taking a [`support::Harness`]; [`api_tests!`] runs it once per backend.
+//! PostgreSQL is the house instance (`JIKIMI_TEST_DATABASE_URL`, default `postgres://postgres@127.0.0.1:5432/test`),
+//! each test in its own schema, dropped after; unreachable is a failure naming the URL.
+
+mod alerts;
+mod flows;
+mod openapi;
+mod privacy;
+mod support;
+
+macro_rules! api_tests {
+    ($($module:ident :: $name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let h = crate::support::Harness::new(crate::support::Backend::Sqlite).await;
+                    crate::$module::$name(&h).await;
+                    h.finish().await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let h = crate::support::Harness::new(crate::support::Backend::Postgres).await;
+                    crate::$module::$name(&h).await;
+                    h.finish().await;
+                }
+            )*
+        }
+    };
+}
+
+api_tests!(
+    alerts::signed_alert_creates_incident,
+    alerts::bad_signature_is_refused_audited_and_opens_nothing,
+    alerts::unknown_device_is_refused_audited_and_opens_nothing,
+    alerts::replayed_nonce_is_refused_audited_and_opens_nothing,
+    alerts::malformed_json_is_refused_audited_and_opens_nothing,
+    alerts::out_of_range_coordinate_is_refused_audited_and_opens_nothing,
+    alerts::oversized_body_is_refused_audited_and_opens_nothing,
+    alerts::stale_timestamp_is_refused_audited_and_opens_nothing,
+    alerts::missing_headers_are_refused_audited_and_open_nothing,
+    alerts::retried_alert_is_not_duplicated,
+    alerts::concurrent_alerts_are_group_committed_each_once,
+    flows::incident_lifecycle_and_projection_rebuild,
+    flows::illegal_transitions_are_refused,
+    flows::incidents_are_listed_by_priority_then_age,
+    flows::roles_are_checked_per_endpoint,
+    flows::malformed_staff_json_gets_the_api_error_shape,
+    flows::sessions_expire_and_logout_ends_them,
+    privacy::reveal_is_audited_with_its_reason,
+    privacy::export_and_erase_a_subscriber,
+    privacy::personal_data_is_not_in_logs_or_the_database,
+    openapi::openapi_lists_the_endpoints_and_error_codes,
+);

@@ -1,0 +1,69 @@
+//! The OpenAPI document lists every endpoint and every error code; Swagger UI is served from the binary.
+
+use axum::http::{Method, StatusCode};
+
+use crate::support::Harness;
+
+pub async fn openapi_lists_the_endpoints_and_error_codes(h: &Harness) {
+    let (status, doc) = h.call(Method::GET, "/api/openapi.json", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    let paths = doc["paths"].as_object().expect("paths");
+    for path in [
+        "/api/alerts",
+        "/api/auth/login",
+        "/api/incidents",
+        "/api/incidents/{id}",
+        "/api/incidents/{id}/acknowledge",
+        "/api/incidents/{id}/recommend",
+        "/api/incidents/{id}/dispatch",
+        "/api/incidents/{id}/en-route",
+        "/api/incidents/{id}/on-scene",
+        "/api/incidents/{id}/notes",
+        "/api/incidents/{id}/close",
+        "/api/units",
+        "/api/units/{id}/position",
+        "/api/units/{id}/status",
+        "/api/subscribers",
+        "/api/subscribers/{id}/reveal",
+        "/api/subscribers/{id}/export",
+        "/api/subscribers/{id}/erase",
+        "/api/audit",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+    ] {
+        assert!(
+            paths.contains_key(path),
+            "{path} missing from the OpenAPI document"
+        );
+    }
+    let codes: Vec<String> = doc["components"]["schemas"]["ErrorCode"]["enum"]
+        .as_array()
+        .expect("error codes")
+        .iter()
+        .map(|c| c.as_str().unwrap_or_default().to_string())
+        .collect();
+    let expected: Vec<String> = jikimi_server::ErrorCode::ALL
+        .iter()
+        .map(|c| c.as_str().to_string())
+        .collect();
+    assert_eq!(codes, expected);
+    // Pinned: codes are never renamed.
+    assert_eq!(
+        expected.join(","),
+        "invalid_payload,invalid_field,payload_too_large,missing_header,signature_invalid,device_unknown,\
+timestamp_out_of_window,nonce_replayed,unauthenticated,forbidden,login_failed,incident_not_found,unit_not_found,\
+subscriber_not_found,illegal_transition,conflict,reason_required,unavailable,internal"
+    );
+    let (status, _) = h.call(Method::GET, "/api/docs/", None, None).await;
+    assert_eq!(status, StatusCode::OK, "swagger ui is served");
+    let (status, health) = h.call(Method::GET, "/healthz", None, None).await;
+    assert_eq!(
+        (status, health["status"].as_str()),
+        (StatusCode::OK, Some("ok"))
+    );
+    let (status, _) = h.call(Method::GET, "/readyz", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = h.call(Method::GET, "/metrics", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+}

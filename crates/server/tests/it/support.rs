@@ -1,0 +1,285 @@
+//! The test harness: a fresh store per test (SQLite temp file or a PostgreSQL schema), the router, a pinned clock,
+//! staff logins, enrolled devices and signed alert requests.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use ed25519_dalek::SigningKey;
+use http_body_util::BodyExt as _;
+use jikimi_respond::{Actor, Timestamp};
+use jikimi_server::config::{Config, KeyMaterial};
+use jikimi_server::roles::Role;
+use jikimi_server::state::AppState;
+use jikimi_server::{router, signing};
+use jikimi_store::{Change, Store};
+use serde_json::{Value, json};
+use tower::ServiceExt as _;
+use uuid::Uuid;
+
+/// Which store backs a test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// A SQLite file in a temporary directory.
+    Sqlite,
+    /// A fresh schema on the house PostgreSQL.
+    Postgres,
+}
+
+/// A device enrolled for tests.
+pub struct TestDevice {
+    pub id: Uuid,
+    pub key: SigningKey,
+    pub subscriber_id: Uuid,
+}
+
+pub struct Harness {
+    pub backend: Backend,
+    pub app: Router,
+    pub state: AppState,
+    pub store: Arc<dyn Store>,
+    pub now_ms: Arc<AtomicI64>,
+    pub sqlite_dir: Option<tempfile::TempDir>,
+    pg: Option<(String, String)>,
+}
+
+pub fn pg_url() -> String {
+    std::env::var("JIKIMI_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+pub const BODY_LIMIT: usize = 4096;
+
+impl Harness {
+    pub async fn new(backend: Backend) -> Harness {
+        let (store, sqlite_dir, pg): (Arc<dyn Store>, _, _) = match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let store = jikimi_store::connect(&format!(
+                    "sqlite://{}",
+                    dir.path().join("t.sqlite").display()
+                ))
+                .await
+                .expect("open sqlite");
+                (store, Some(dir), None)
+            }
+            Backend::Postgres => {
+                let url = pg_url();
+                let schema = format!("server_test_{}", Uuid::new_v4().simple());
+                let pool = sqlx::PgPool::connect(&url)
+                    .await
+                    .unwrap_or_else(|e| panic!("PostgreSQL at {url} is not reachable: {e}"));
+                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+                    .execute(&pool)
+                    .await
+                    .expect("create schema");
+                pool.close().await;
+                let store = jikimi_store::PgStore::connect_with_schema(&url, Some(&schema))
+                    .await
+                    .expect("connect pg");
+                (Arc::new(store) as Arc<dyn Store>, None, Some((url, schema)))
+            }
+        };
+        store.migrate().await.expect("migrate");
+        let now_ms = Arc::new(AtomicI64::new(1_790_000_000_000));
+        let clock_ms = now_ms.clone();
+        let config = Config {
+            body_limit_bytes: BODY_LIMIT,
+            ..Config::default()
+        };
+        let state = AppState::new(
+            store.clone(),
+            &KeyMaterial::generate(),
+            config,
+            Arc::new(move || Timestamp::from_unix_ms(clock_ms.load(Ordering::SeqCst))),
+        )
+        .expect("state");
+        Harness {
+            backend,
+            app: router(state.clone()),
+            state,
+            store,
+            now_ms,
+            sqlite_dir,
+            pg,
+        }
+    }
+
+    pub async fn finish(self) {
+        if let Some((url, schema)) = self.pg {
+            if let Ok(pool) = sqlx::PgPool::connect(&url).await {
+                let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
+                    .execute(&pool)
+                    .await;
+                pool.close().await;
+            }
+        }
+    }
+
+    pub fn now_s(&self) -> i64 {
+        self.now_ms.load(Ordering::SeqCst) / 1000
+    }
+
+    pub fn advance_s(&self, s: i64) {
+        self.now_ms.fetch_add(s * 1000, Ordering::SeqCst);
+    }
+
+    /// Sends a request; returns status and JSON body (Null when empty or not JSON).
+    pub async fn send(&self, request: Request<Body>) -> (StatusCode, Value) {
+        let response = self
+            .app
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("router answers");
+        let status = response.status();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut builder = Request::builder().method(method).uri(path);
+        if let Some(token) = token {
+            builder = builder.header("authorization", format!("Bearer {token}"));
+        }
+        let request = match body {
+            Some(body) => builder
+                .header("content-type", "application/json")
+                .body(Body::from(serde_json::to_vec(&body).expect("json")))
+                .expect("request"),
+            None => builder.body(Body::empty()).expect("request"),
+        };
+        self.send(request).await
+    }
+
+    /// Creates a staff account with `role` and logs in over HTTP; returns the token.
+    pub async fn login_as(&self, role: Role) -> String {
+        let username = format!(
+            "{}-{}",
+            role.as_str(),
+            &Uuid::new_v4().simple().to_string()[..8]
+        );
+        let change = Change::new(
+            Actor::System,
+            Timestamp::from_unix_ms(self.now_ms.load(Ordering::SeqCst)),
+            "test",
+        );
+        jikimi_server::auth::create_staff_account(
+            &self.state,
+            &username,
+            "correct horse battery",
+            role,
+            &change,
+        )
+        .await
+        .expect("create staff");
+        let (status, body) = self
+            .call(
+                Method::POST,
+                "/api/auth/login",
+                None,
+                Some(json!({"username": username, "password": "correct horse battery"})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body["token"].as_str().expect("token").to_string()
+    }
+
+    /// Registers a subscriber with one device over HTTP.
+    pub async fn enrol(&self, token: &str, subscriber: Value) -> TestDevice {
+        let key = signing::generate_device_key();
+        let mut body = subscriber;
+        body["devices"] =
+            json!([{"public_key": hex::encode(key.verifying_key().to_bytes()), "kind": "app"}]);
+        let (status, answer) = self
+            .call(Method::POST, "/api/subscribers", Some(token), Some(body))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{answer}");
+        TestDevice {
+            id: Uuid::parse_str(answer["device_ids"][0].as_str().expect("device id"))
+                .expect("uuid"),
+            key,
+            subscriber_id: Uuid::parse_str(answer["id"].as_str().expect("id")).expect("uuid"),
+        }
+    }
+
+    /// A device with a throwaway subscriber.
+    pub async fn device(&self) -> TestDevice {
+        let admin = self.login_as(Role::Admin).await;
+        self.enrol(
+            &admin,
+            json!({"name": "Test Person", "phone": "010-1234-5678"}),
+        )
+        .await
+    }
+
+    /// A signed alert request for raw body bytes.
+    pub fn alert_request(
+        &self,
+        device: &TestDevice,
+        body: &[u8],
+        timestamp_s: i64,
+        nonce: &str,
+    ) -> Request<Body> {
+        let headers =
+            signing::sign_alert_with_nonce(&device.key, &device.id, timestamp_s, nonce, body);
+        let mut builder = Request::builder()
+            .method(Method::POST)
+            .uri("/api/alerts")
+            .header("content-type", "application/json");
+        for (name, value) in headers.pairs() {
+            builder = builder.header(name, value);
+        }
+        builder.body(Body::from(body.to_vec())).expect("request")
+    }
+
+    /// Sends a well-formed signed alert with a fresh nonce.
+    pub async fn raise(&self, device: &TestDevice, alert: Value) -> (StatusCode, Value) {
+        let body = serde_json::to_vec(&alert).expect("json");
+        let nonce = Uuid::new_v4().simple().to_string();
+        self.send(self.alert_request(device, &body, self.now_s(), &nonce))
+            .await
+    }
+
+    pub async fn n_incidents(&self) -> usize {
+        self.store
+            .list_incidents(&jikimi_store::IncidentFilter {
+                limit: 10_000,
+                ..Default::default()
+            })
+            .await
+            .expect("list")
+            .len()
+    }
+
+    /// Every audit entry as (action, reason, actor, detail).
+    pub async fn audit(&self) -> Vec<(String, String, String, String)> {
+        self.store
+            .list_audit(0, 10_000)
+            .await
+            .expect("audit")
+            .into_iter()
+            .map(|e| (e.action, e.reason, e.actor, e.detail))
+            .collect()
+    }
+}
+
+pub fn sos(lat: f64, lon: f64) -> Value {
+    json!({"alert_id": Uuid::new_v4(), "priority": 1, "location": {"lat": lat, "lon": lon, "accuracy_m": 10.0, "method": "gnss"}})
+}

@@ -1,0 +1,255 @@
+//! The incident log: transitions, optimistic concurrency, projection rebuild, listing order.
+
+use super::{TestStore, accept_one, alert, staff_change, t};
+use crate::{Conflict, Error, IncidentFilter, Store};
+use jikimi_respond::{
+    DeviceId, EventKind, FixMethod, Incident, IncidentId, IncidentStatus, LocationFix, Outcome,
+    Priority, TransitionError, UnitId,
+};
+
+/// An illegal transition is refused with the fold's error; nothing is written.
+pub(crate) async fn illegal_transition_is_refused<S: TestStore>() {
+    let (store, _guard) = S::fresh().await;
+    let id = accept_one(&store, alert(DeviceId::new_v4(), 0)).await;
+    let unit = UnitId::new("P-101");
+    let err = store
+        .append_event(
+            id,
+            1,
+            EventKind::OnScene { unit: unit.clone() },
+            &staff_change("kim", 10, "arrived"),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::IllegalTransition(TransitionError::Illegal {
+                from: IncidentStatus::Received,
+                ..
+            })
+        ),
+        "{err}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "illegal transition: cannot apply on_scene to an incident that is received"
+    );
+    store
+        .append_event(
+            id,
+            1,
+            EventKind::Closed {
+                outcome: Outcome::FalseAlarm,
+            },
+            &staff_change("kim", 20, "x"),
+        )
+        .await
+        .unwrap();
+    let err = store
+        .append_event(
+            id,
+            2,
+            EventKind::Dispatched { unit },
+            &staff_change("kim", 30, "too late"),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::IllegalTransition(TransitionError::Closed { .. })
+        ),
+        "{err}"
+    );
+    assert_eq!(store.load_events(id).await.unwrap().len(), 2);
+    let incident = store.get_incident(id).await.unwrap();
+    assert_eq!(incident.status, IncidentStatus::Closed);
+    assert_eq!(incident.last_seq, 2);
+    // Two audit entries: the alert and the close; refusals change nothing.
+    assert_eq!(store.list_audit(0, 100).await.unwrap().len(), 2);
+}
+
+/// Appending on a stale version is a conflict naming both seqs.
+pub(crate) async fn stale_sequence_is_refused<S: TestStore>() {
+    let (store, _guard) = S::fresh().await;
+    let id = accept_one(&store, alert(DeviceId::new_v4(), 0)).await;
+    store
+        .append_event(
+            id,
+            1,
+            EventKind::Acknowledged,
+            &staff_change("kim", 10, "mine"),
+        )
+        .await
+        .unwrap();
+    let err = store
+        .append_event(
+            id,
+            1,
+            EventKind::NoteAdded {
+                text: "late".into(),
+            },
+            &staff_change("lee", 11, "note"),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Conflict(Conflict::StaleSequence {
+                expected: 1,
+                actual: 2
+            })
+        ),
+        "{err}"
+    );
+}
+
+/// Unknown incidents are `NotFound` for every read and write.
+pub(crate) async fn unknown_incident_is_not_found<S: TestStore>() {
+    let (store, _guard) = S::fresh().await;
+    let id = IncidentId::new_v4();
+    assert!(store.get_incident(id).await.unwrap_err().is_not_found());
+    assert!(store.load_events(id).await.unwrap_err().is_not_found());
+    let err = store
+        .append_event(id, 1, EventKind::Acknowledged, &staff_change("kim", 0, "x"))
+        .await
+        .unwrap_err();
+    assert!(err.is_not_found());
+}
+
+/// After a mix of events, folding the log gives the stored projection, and a full rebuild changes nothing.
+pub(crate) async fn projection_rebuilt_from_events_equals_stored_state<S: TestStore>() {
+    let (store, _guard) = S::fresh().await;
+    let device = DeviceId::new_v4();
+    let mut ids = Vec::new();
+    for i in 0..6 {
+        ids.push(accept_one(&store, alert(device, i * 100)).await);
+    }
+    let unit = UnitId::new("P-7");
+    let steps: Vec<Vec<EventKind>> = vec![
+        vec![],
+        vec![EventKind::Acknowledged],
+        vec![
+            EventKind::Acknowledged,
+            EventKind::Dispatched { unit: unit.clone() },
+        ],
+        vec![
+            EventKind::LocationAdded {
+                fix: LocationFix::new(super::seoul(), 5.0, FixMethod::Wifi, t(50)).unwrap(),
+            },
+            EventKind::Acknowledged,
+            EventKind::Dispatched { unit: unit.clone() },
+            EventKind::EnRoute { unit: unit.clone() },
+            EventKind::OnScene { unit: unit.clone() },
+        ],
+        vec![
+            EventKind::NoteAdded {
+                text: "caller silent".into(),
+            },
+            EventKind::Closed {
+                outcome: Outcome::Abuse,
+            },
+        ],
+        vec![
+            EventKind::Acknowledged,
+            EventKind::Dispatched { unit: unit.clone() },
+            EventKind::Dispatched {
+                unit: UnitId::new("P-8"),
+            },
+            EventKind::OnScene {
+                unit: UnitId::new("P-8"),
+            },
+            EventKind::Closed {
+                outcome: Outcome::Arrest,
+            },
+        ],
+    ];
+    for (id, kinds) in ids.iter().zip(steps) {
+        let mut seq = 1;
+        for (k, kind) in kinds.into_iter().enumerate() {
+            store
+                .append_event(
+                    *id,
+                    seq,
+                    kind,
+                    &staff_change("kim", 1_000 + k as i64, "step"),
+                )
+                .await
+                .unwrap();
+            seq += 1;
+        }
+    }
+    let filter = IncidentFilter {
+        limit: 100,
+        ..IncidentFilter::default()
+    };
+    let before = store.list_incidents(&filter).await.unwrap();
+    for incident in &before {
+        let events = store.load_events(incident.id).await.unwrap();
+        assert_eq!(&Incident::replay(incident.id, &events).unwrap(), incident);
+    }
+    assert_eq!(store.rebuild_projections().await.unwrap(), 6);
+    let after = store.list_incidents(&filter).await.unwrap();
+    assert_eq!(before, after);
+}
+
+/// The queue order: priority code 0 first, then oldest first; status filters apply.
+pub(crate) async fn incidents_are_listed_by_priority_then_age<S: TestStore>() {
+    let (store, _guard) = S::fresh().await;
+    let device = DeviceId::new_v4();
+    let mk = |priority: u8, ms: i64| crate::NewAlert {
+        priority: Priority::new(priority).unwrap(),
+        ..alert(device, ms)
+    };
+    let late_urgent = accept_one(&store, mk(0, 5_000)).await;
+    let early_low = accept_one(&store, mk(3, 1_000)).await;
+    let early_urgent = accept_one(&store, mk(0, 2_000)).await;
+    let closed = accept_one(&store, mk(0, 0)).await;
+    store
+        .append_event(
+            closed,
+            1,
+            EventKind::Closed {
+                outcome: Outcome::FalseAlarm,
+            },
+            &staff_change("kim", 9, "x"),
+        )
+        .await
+        .unwrap();
+    let all: Vec<IncidentId> = store
+        .list_incidents(&IncidentFilter::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| i.id)
+        .collect();
+    assert_eq!(all, [closed, early_urgent, late_urgent, early_low]);
+    let open: Vec<IncidentId> = store
+        .list_incidents(&IncidentFilter::open())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| i.id)
+        .collect();
+    assert_eq!(open, [early_urgent, late_urgent, early_low]);
+    let only_closed = IncidentFilter {
+        statuses: vec![IncidentStatus::Closed],
+        ..IncidentFilter::default()
+    };
+    assert_eq!(store.list_incidents(&only_closed).await.unwrap().len(), 1);
+    let limited = IncidentFilter {
+        limit: 2,
+        ..IncidentFilter::default()
+    };
+    assert_eq!(store.list_incidents(&limited).await.unwrap().len(), 2);
+    let bad = IncidentFilter {
+        limit: 0,
+        ..IncidentFilter::default()
+    };
+    assert!(matches!(
+        store.list_incidents(&bad).await,
+        Err(Error::Invalid(_))
+    ));
+}

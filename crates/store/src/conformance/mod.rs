@@ -1,0 +1,127 @@
+//! The conformance suite: every behaviour of [`crate::Store`] as one generic async function, run against each
+//! backend by [`store_conformance!`], which expands to one `#[tokio::test]` per function.
+//!
+//! Backends opt in by implementing [`TestStore`] (an empty isolated store; reopening it; raw tampering) in their test
+//! module and invoking the macro there.
+
+mod alerts;
+mod audit;
+mod incidents;
+mod registration;
+mod story;
+
+pub(crate) use alerts::*;
+pub(crate) use audit::*;
+pub(crate) use incidents::*;
+pub(crate) use registration::*;
+pub(crate) use story::*;
+
+use crate::{Change, NewAlert, Store};
+use jikimi_respond::{
+    Actor, AlertId, Coordinates, DeviceId, FixMethod, IncidentId, LocationFix, Priority,
+    SubscriberId, Timestamp,
+};
+
+/// What a backend provides so the suite can test it.
+pub(crate) trait TestStore: Store + Sized {
+    /// Keeps the isolated database alive; cleans it up when dropped.
+    type Guard;
+    /// An empty, migrated store nobody else uses.
+    async fn fresh() -> (Self, Self::Guard);
+    /// Closes this store and opens the same database again.
+    async fn reopen(self, guard: &Self::Guard) -> Self;
+    /// Changes the reason of audit entry `seq` with raw SQL, as an attacker with database access would.
+    async fn tamper_audit_reason(&self, seq: u64);
+    /// The bytes of the database files, for backends that have them (SQLite).
+    async fn database_bytes(&self) -> Option<Vec<u8>>;
+}
+
+/// Expands to one `#[tokio::test]` per conformance function for a backend type.
+macro_rules! store_conformance {
+    ($store:ty) => {
+        $crate::conformance::store_conformance!(@each $store;
+            signed_alert_creates_incident,
+            retried_alert_is_not_duplicated,
+            duplicate_within_one_batch,
+            replayed_nonce_is_refused,
+            nonce_replay_protection_survives_reopen,
+            large_batch_in_one_transaction,
+            empty_batch_is_a_no_op,
+            illegal_transition_is_refused,
+            stale_sequence_is_refused,
+            unknown_incident_is_not_found,
+            projection_rebuilt_from_events_equals_stored_state,
+            incidents_are_listed_by_priority_then_age,
+            every_change_is_audited_and_the_chain_verifies,
+            tampered_audit_row_is_detected_at_its_seq,
+            personal_fields_are_not_readable_in_storage,
+            subscriber_lookup_by_blind_index,
+            export_and_erase_subscriber,
+            devices_enrol_and_revoke,
+            guardians_are_saved_listed_and_deleted,
+            units_positions_and_status,
+            staff_and_sessions,
+            durable_across_reopen,
+            story_alert_to_erasure,
+        );
+    };
+    (@each $store:ty; $($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $name() {
+                $crate::conformance::$name::<$store>().await;
+            }
+        )*
+    };
+}
+
+pub(crate) use store_conformance;
+
+/// A fixed instant: 2026-01-01T00:00:00Z plus `ms`.
+pub(crate) fn t(ms: i64) -> Timestamp {
+    Timestamp::from_unix_ms(1_767_225_600_000 + ms)
+}
+
+pub(crate) fn staff_change(user: &str, ms: i64, reason: &str) -> Change {
+    Change::new(Actor::Staff(user.to_owned()), t(ms), reason)
+}
+
+pub(crate) fn seoul() -> Coordinates {
+    Coordinates::new(37.5665, 126.9780).expect("valid coordinates")
+}
+
+/// An alert from `device` with a fresh alert id and nonce.
+pub(crate) fn alert(device: DeviceId, ms: i64) -> NewAlert {
+    NewAlert {
+        incident_id: IncidentId::new_v7(),
+        alert_id: AlertId::new_v4(),
+        device_id: device,
+        subscriber_id: None,
+        nonce: uuid::Uuid::new_v4().simple().to_string(),
+        received_at: t(ms),
+        priority: Priority::new(1).expect("valid priority"),
+        fix: Some(
+            LocationFix::new(seoul(), 12.0, FixMethod::Gnss, t(ms - 500)).expect("valid fix"),
+        ),
+        silent: true,
+    }
+}
+
+/// An alert for a subscriber's device.
+pub(crate) fn subscriber_alert(device: DeviceId, subscriber: SubscriberId, ms: i64) -> NewAlert {
+    NewAlert {
+        subscriber_id: Some(subscriber),
+        ..alert(device, ms)
+    }
+}
+
+/// Records one alert that must be accepted, returning its incident id.
+pub(crate) async fn accept_one<S: Store>(store: &S, alert: NewAlert) -> IncidentId {
+    let mut results = store
+        .record_alerts(vec![alert])
+        .await
+        .expect("batch commits");
+    let accepted = results.pop().expect("one result").expect("alert accepted");
+    assert!(!accepted.duplicate);
+    accepted.incident_id
+}

@@ -1,0 +1,1121 @@
+//! The SQL both backends share, written once.
+//!
+//! Both SQLite and PostgreSQL accept the same statements here (`$N` placeholders, `ON CONFLICT`, `RETURNING`), and
+//! every column is read as `i64`, `f64`, `String`, `Vec<u8>` or `bool`, so one macro body implements [`Store`] for
+//! both pool types. What differs (connection set-up, the statement that locks the audit head) is passed in.
+//!
+//! Every writing transaction starts by reading the audit head row (locking it on PostgreSQL; SQLite has one writer
+//! connection), appends its audit entries with the chain computed in Rust, and writes the new head before commit:
+//! the chain can never fork, and a change without its audit entry cannot be committed.
+
+use crate::{Error, Result};
+use jikimi_audit::{AuditEntry, NewAuditEntry};
+use jikimi_privacy::{BlindDigest, Sealed};
+use jikimi_respond::{
+    Coordinates, Incident, IncidentEvent, IncidentStatus, Timestamp, Unit, UnitId, UnitStatus,
+};
+
+/// The chain head read at the start of a transaction, plus the entries this transaction appends.
+pub(crate) struct Chain {
+    pub(crate) seq: u64,
+    pub(crate) hash: [u8; 32],
+    pub(crate) pending: Vec<AuditEntry>,
+}
+
+impl Chain {
+    pub(crate) fn new(seq: i64, hash: &[u8]) -> Result<Chain> {
+        let hash: [u8; 32] = hash
+            .try_into()
+            .map_err(|_| Error::Invalid("audit head hash is not 32 bytes".into()))?;
+        Ok(Chain {
+            seq: to_u64(seq)?,
+            hash,
+            pending: Vec::new(),
+        })
+    }
+
+    /// Chains an entry after the current head; returns its seq.
+    pub(crate) fn push(&mut self, entry: NewAuditEntry) -> u64 {
+        let chained = entry.chain(self.seq + 1, self.hash);
+        self.seq = chained.seq;
+        self.hash = chained.hash;
+        self.pending.push(chained);
+        self.seq
+    }
+}
+
+/// The audit entry for a change.
+pub(crate) fn audit(change: &crate::Change, action: &str, subject: String) -> NewAuditEntry {
+    NewAuditEntry::new(
+        change.at.as_unix_ms(),
+        change.actor.to_string(),
+        action,
+        subject,
+        change.reason.clone(),
+    )
+}
+
+pub(crate) fn to_u64(value: i64) -> Result<u64> {
+    u64::try_from(value).map_err(|_| Error::Invalid(format!("negative counter {value} in storage")))
+}
+
+pub(crate) fn to_i64(value: u64) -> Result<i64> {
+    i64::try_from(value).map_err(|_| Error::Invalid(format!("counter {value} too large")))
+}
+
+pub(crate) fn parse_uuid(text: &str) -> Result<uuid::Uuid> {
+    uuid::Uuid::parse_str(text).map_err(|_| Error::Invalid("stored id is not a uuid".into()))
+}
+
+pub(crate) fn incident_from_state(state: &str) -> Result<Incident> {
+    serde_json::from_str(state)
+        .map_err(|e| Error::Invalid(format!("stored incident does not parse: {e}")))
+}
+
+pub(crate) fn incident_state(incident: &Incident) -> Result<String> {
+    serde_json::to_string(incident)
+        .map_err(|e| Error::Invalid(format!("incident does not serialise: {e}")))
+}
+
+pub(crate) fn event_from_body(body: &str) -> Result<IncidentEvent> {
+    serde_json::from_str(body)
+        .map_err(|e| Error::Invalid(format!("stored event does not parse: {e}")))
+}
+
+pub(crate) fn event_body(event: &IncidentEvent) -> Result<String> {
+    serde_json::to_string(event)
+        .map_err(|e| Error::Invalid(format!("event does not serialise: {e}")))
+}
+
+pub(crate) fn sealed_from(bytes: &[u8]) -> Result<Sealed> {
+    Sealed::from_bytes(bytes).map_err(|e| Error::Invalid(format!("stored sealed field: {e}")))
+}
+
+pub(crate) fn digest_from(bytes: &[u8]) -> Result<BlindDigest> {
+    BlindDigest::from_slice(bytes).map_err(|e| Error::Invalid(format!("stored digest: {e}")))
+}
+
+pub(crate) fn hash_from(bytes: &[u8]) -> Result<[u8; 32]> {
+    bytes
+        .try_into()
+        .map_err(|_| Error::Invalid("stored hash is not 32 bytes".into()))
+}
+
+pub(crate) fn role_from(text: &str) -> Result<crate::Role> {
+    crate::Role::parse(text)
+        .ok_or_else(|| Error::Invalid(format!("unknown role {text:?} in storage")))
+}
+
+pub(crate) fn unit_from_columns(
+    id: String,
+    status: &str,
+    lat: Option<f64>,
+    lon: Option<f64>,
+    reported_at: Option<i64>,
+) -> Result<Unit> {
+    let status = UnitStatus::parse(status)
+        .ok_or_else(|| Error::Invalid(format!("unknown unit status {status:?}")))?;
+    let position = match (lat, lon) {
+        (Some(lat), Some(lon)) => Some(
+            Coordinates::new(lat, lon)
+                .map_err(|e| Error::Invalid(format!("stored position: {e}")))?,
+        ),
+        _ => None,
+    };
+    Ok(Unit {
+        id: UnitId(id),
+        status,
+        position,
+        reported_at: reported_at.map(Timestamp::from_unix_ms),
+    })
+}
+
+/// The status filter as seven bind values: a flag, then six statuses padded with the first one (duplicates are
+/// harmless in `IN`), so the statement text stays fixed and cacheable.
+pub(crate) fn status_binds(statuses: &[IncidentStatus]) -> (i64, [&'static str; 6]) {
+    let mut out = [IncidentStatus::Received.as_str(); 6];
+    let Some(first) = statuses.first() else {
+        return (0, out);
+    };
+    out = [first.as_str(); 6];
+    for (slot, status) in out.iter_mut().zip(statuses) {
+        *slot = status.as_str();
+    }
+    (1, out)
+}
+
+/// Implements [`crate::Store`] for a backend type with `writer()` and `reader()` pools of database `$db`.
+///
+/// `$lock_head` is the statement that reads (and on PostgreSQL locks) the audit head row.
+macro_rules! impl_store {
+    ($store:ty, $db:ty, backend = $backend:literal, lock_head = $lock_head:literal) => {
+        impl $store {
+            /// Starts a writing transaction and reads the audit chain head.
+            async fn begin_write(&self) -> $crate::Result<(sqlx::Transaction<'static, $db>, $crate::sql::Chain)> {
+                let mut tx = self.writer().begin().await?;
+                let row = sqlx::query($lock_head).fetch_one(&mut *tx).await?;
+                let chain = $crate::sql::Chain::new(row.try_get("seq")?, &row.try_get::<Vec<u8>, _>("hash")?)?;
+                Ok((tx, chain))
+            }
+
+            /// Writes the chain's pending entries and the new head, then commits.
+            async fn commit_write(
+                &self,
+                mut tx: sqlx::Transaction<'static, $db>,
+                chain: $crate::sql::Chain,
+            ) -> $crate::Result<()> {
+                if !chain.pending.is_empty() {
+                    for e in &chain.pending {
+                        sqlx::query(
+                            "INSERT INTO audit_log (seq, at_ms, actor, action, subject, reason, detail, prev_hash, hash)
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                        )
+                        .bind($crate::sql::to_i64(e.seq)?)
+                        .bind(e.at_unix_ms)
+                        .bind(&e.actor)
+                        .bind(&e.action)
+                        .bind(&e.subject)
+                        .bind(&e.reason)
+                        .bind(&e.detail)
+                        .bind(&e.prev_hash[..])
+                        .bind(&e.hash[..])
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                    sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
+                        .bind($crate::sql::to_i64(chain.seq)?)
+                        .bind(&chain.hash[..])
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn load_incident_in(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                id: jikimi_respond::IncidentId,
+            ) -> $crate::Result<jikimi_respond::Incident> {
+                let row = sqlx::query("SELECT state FROM incidents WHERE id = $1")
+                    .bind(id.to_string())
+                    .fetch_optional(&mut **tx)
+                    .await?
+                    .ok_or_else(|| $crate::Error::not_found("incident", id))?;
+                $crate::sql::incident_from_state(&row.try_get::<String, _>("state")?)
+            }
+
+            async fn write_incident_row(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                incident: &jikimi_respond::Incident,
+                insert: bool,
+            ) -> $crate::Result<()> {
+                let state = $crate::sql::incident_state(incident)?;
+                let query = if insert {
+                    sqlx::query(
+                        "INSERT INTO incidents (id, device_id, alert_id, subscriber_id, status, priority, opened_at,
+                                                last_seq, state)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                    )
+                } else {
+                    sqlx::query(
+                        "UPDATE incidents SET device_id = $2, alert_id = $3, subscriber_id = $4, status = $5,
+                                priority = $6, opened_at = $7, last_seq = $8, state = $9
+                         WHERE id = $1",
+                    )
+                };
+                query
+                    .bind(incident.id.to_string())
+                    .bind(incident.device_id.to_string())
+                    .bind(incident.alert_id.to_string())
+                    .bind(incident.subscriber_id.map(|s| s.to_string()))
+                    .bind(incident.status.as_str())
+                    .bind(i64::from(incident.priority.code()))
+                    .bind(incident.opened_at.as_unix_ms())
+                    .bind($crate::sql::to_i64(incident.last_seq)?)
+                    .bind(state)
+                    .execute(&mut **tx)
+                    .await?;
+                Ok(())
+            }
+
+            async fn insert_event(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                id: jikimi_respond::IncidentId,
+                event: &jikimi_respond::IncidentEvent,
+            ) -> $crate::Result<()> {
+                sqlx::query("INSERT INTO incident_events (incident_id, seq, at_ms, kind, body) VALUES ($1, $2, $3, $4, $5)")
+                    .bind(id.to_string())
+                    .bind($crate::sql::to_i64(event.seq)?)
+                    .bind(event.at.as_unix_ms())
+                    .bind(event.kind.name())
+                    .bind($crate::sql::event_body(event)?)
+                    .execute(&mut **tx)
+                    .await?;
+                Ok(())
+            }
+
+            async fn sealed_fields_of(
+                &self,
+                owner: &str,
+            ) -> $crate::Result<std::collections::BTreeMap<String, jikimi_privacy::Sealed>> {
+                let rows = sqlx::query("SELECT field, sealed FROM sealed_fields WHERE owner = $1 ORDER BY field")
+                    .bind(owner)
+                    .fetch_all(self.reader())
+                    .await?;
+                let mut fields = std::collections::BTreeMap::new();
+                for row in rows {
+                    let sealed = $crate::sql::sealed_from(&row.try_get::<Vec<u8>, _>("sealed")?)?;
+                    fields.insert(row.try_get::<String, _>("field")?, sealed);
+                }
+                Ok(fields)
+            }
+
+            async fn replace_sealed_fields(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                owner: &str,
+                fields: &std::collections::BTreeMap<String, jikimi_privacy::Sealed>,
+            ) -> $crate::Result<()> {
+                sqlx::query("DELETE FROM sealed_fields WHERE owner = $1").bind(owner).execute(&mut **tx).await?;
+                for (field, sealed) in fields {
+                    sqlx::query("INSERT INTO sealed_fields (owner, field, sealed) VALUES ($1, $2, $3)")
+                        .bind(owner)
+                        .bind(field)
+                        .bind(sealed.to_bytes())
+                        .execute(&mut **tx)
+                        .await?;
+                }
+                Ok(())
+            }
+
+            fn device_from_row(row: &<$db as sqlx::Database>::Row) -> $crate::Result<$crate::DeviceRecord> {
+                Ok($crate::DeviceRecord {
+                    id: jikimi_respond::DeviceId($crate::sql::parse_uuid(&row.try_get::<String, _>("id")?)?),
+                    subscriber_id: row
+                        .try_get::<Option<String>, _>("subscriber_id")?
+                        .map(|s| $crate::sql::parse_uuid(&s).map(jikimi_respond::SubscriberId))
+                        .transpose()?,
+                    public_key: row.try_get("public_key")?,
+                    kind: row.try_get("kind")?,
+                    enrolled_at: jikimi_respond::Timestamp::from_unix_ms(row.try_get("enrolled_at")?),
+                    revoked_at: row.try_get::<Option<i64>, _>("revoked_at")?.map(jikimi_respond::Timestamp::from_unix_ms),
+                })
+            }
+
+            fn staff_from_row(row: &<$db as sqlx::Database>::Row) -> $crate::Result<$crate::StaffUser> {
+                Ok($crate::StaffUser {
+                    username: row.try_get("username")?,
+                    password_hash: row.try_get("password_hash")?,
+                    role: $crate::sql::role_from(&row.try_get::<String, _>("role")?)?,
+                    created_at: jikimi_respond::Timestamp::from_unix_ms(row.try_get("created_at")?),
+                    disabled: row.try_get("disabled")?,
+                })
+            }
+
+            fn unit_from_row(row: &<$db as sqlx::Database>::Row) -> $crate::Result<jikimi_respond::Unit> {
+                $crate::sql::unit_from_columns(
+                    row.try_get("id")?,
+                    &row.try_get::<String, _>("status")?,
+                    row.try_get("lat")?,
+                    row.try_get("lon")?,
+                    row.try_get("reported_at")?,
+                )
+            }
+
+            async fn guardians_of(&self, subscriber_id: jikimi_respond::SubscriberId)
+                -> $crate::Result<Vec<$crate::GuardianRecord>> {
+                let rows = sqlx::query(
+                    "SELECT id, created_at FROM guardians WHERE subscriber_id = $1 ORDER BY created_at, id",
+                )
+                .bind(subscriber_id.to_string())
+                .fetch_all(self.reader())
+                .await?;
+                let mut out = Vec::with_capacity(rows.len());
+                for row in rows {
+                    let id = $crate::GuardianId($crate::sql::parse_uuid(&row.try_get::<String, _>("id")?)?);
+                    out.push($crate::GuardianRecord {
+                        id,
+                        subscriber_id,
+                        fields: self.sealed_fields_of(&format!("guardian/{id}")).await?,
+                        created_at: jikimi_respond::Timestamp::from_unix_ms(row.try_get("created_at")?),
+                    });
+                }
+                Ok(out)
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl $crate::Store for $store {
+            async fn migrate(&self) -> $crate::Result<()> {
+                self.run_migrations().await
+            }
+
+            async fn ping(&self) -> $crate::Result<()> {
+                sqlx::query("SELECT 1").execute(self.reader()).await?;
+                Ok(())
+            }
+
+            fn backend(&self) -> &'static str {
+                $backend
+            }
+
+            async fn record_alerts(
+                &self,
+                batch: Vec<$crate::NewAlert>,
+            ) -> $crate::Result<Vec<$crate::Result<$crate::AlertAccepted>>> {
+                use jikimi_respond::{Actor, EventKind, Incident, IncidentEvent};
+                if batch.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let (mut tx, mut chain) = self.begin_write().await?;
+                let mut results = Vec::with_capacity(batch.len());
+                for alert in batch {
+                    let device = alert.device_id.to_string();
+                    let actor = Actor::Device(alert.device_id);
+                    let fresh_nonce = sqlx::query(
+                        "INSERT INTO device_nonces (device_id, nonce, seen_at) VALUES ($1, $2, $3)
+                         ON CONFLICT (device_id, nonce) DO NOTHING",
+                    )
+                    .bind(&device)
+                    .bind(&alert.nonce)
+                    .bind(alert.received_at.as_unix_ms())
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected()
+                        == 1;
+                    if !fresh_nonce {
+                        chain.push(
+                            jikimi_audit::NewAuditEntry::new(
+                                alert.received_at.as_unix_ms(),
+                                actor.to_string(),
+                                "alert.rejected",
+                                format!("device/{device}"),
+                                "nonce replayed",
+                            )
+                            .with_detail(&serde_json::json!({ "code": "nonce_replayed", "alert_id": alert.alert_id })),
+                        );
+                        results.push(Err($crate::Error::Conflict($crate::Conflict::NonceReplayed)));
+                        continue;
+                    }
+                    let existing = sqlx::query("SELECT id FROM incidents WHERE device_id = $1 AND alert_id = $2")
+                        .bind(&device)
+                        .bind(alert.alert_id.to_string())
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                    if let Some(row) = existing {
+                        let incident_id =
+                            jikimi_respond::IncidentId($crate::sql::parse_uuid(&row.try_get::<String, _>("id")?)?);
+                        chain.push(jikimi_audit::NewAuditEntry::new(
+                            alert.received_at.as_unix_ms(),
+                            actor.to_string(),
+                            "alert.duplicate",
+                            format!("incident/{incident_id}"),
+                            "alert retried",
+                        ));
+                        results.push(Ok($crate::AlertAccepted { incident_id, duplicate: true }));
+                        continue;
+                    }
+                    let event = IncidentEvent {
+                        seq: 1,
+                        at: alert.received_at,
+                        actor: actor.clone(),
+                        kind: EventKind::AlertReceived {
+                            alert_id: alert.alert_id,
+                            device_id: alert.device_id,
+                            subscriber_id: alert.subscriber_id,
+                            priority: alert.priority,
+                            fix: alert.fix,
+                            silent: alert.silent,
+                        },
+                    };
+                    let incident = Incident::start(alert.incident_id, &event)?;
+                    Self::write_incident_row(&mut tx, &incident, true).await?;
+                    Self::insert_event(&mut tx, incident.id, &event).await?;
+                    chain.push(
+                        jikimi_audit::NewAuditEntry::new(
+                            alert.received_at.as_unix_ms(),
+                            actor.to_string(),
+                            "alert.received",
+                            format!("incident/{}", incident.id),
+                            "sos alert",
+                        )
+                        .with_detail(&serde_json::json!({
+                            "alert_id": alert.alert_id,
+                            "priority": alert.priority.code(),
+                        })),
+                    );
+                    results.push(Ok($crate::AlertAccepted { incident_id: incident.id, duplicate: false }));
+                }
+                self.commit_write(tx, chain).await?;
+                Ok(results)
+            }
+
+            async fn append_event(
+                &self,
+                incident_id: jikimi_respond::IncidentId,
+                expected_seq: u64,
+                kind: jikimi_respond::EventKind,
+                change: &$crate::Change,
+            ) -> $crate::Result<jikimi_respond::Incident> {
+                let (mut tx, mut chain) = self.begin_write().await?;
+                let mut incident = Self::load_incident_in(&mut tx, incident_id).await?;
+                if incident.last_seq != expected_seq {
+                    return Err($crate::Error::Conflict($crate::Conflict::StaleSequence {
+                        expected: expected_seq,
+                        actual: incident.last_seq,
+                    }));
+                }
+                let event = jikimi_respond::IncidentEvent {
+                    seq: expected_seq + 1,
+                    at: change.at,
+                    actor: change.actor.clone(),
+                    kind,
+                };
+                incident.apply(&event)?;
+                Self::insert_event(&mut tx, incident_id, &event).await?;
+                Self::write_incident_row(&mut tx, &incident, false).await?;
+                chain.push(
+                    $crate::sql::audit(change, &format!("incident.{}", event.kind.name()), format!("incident/{incident_id}"))
+                        .with_detail(&serde_json::json!({ "seq": event.seq, "status": incident.status })),
+                );
+                self.commit_write(tx, chain).await?;
+                Ok(incident)
+            }
+
+            async fn load_events(
+                &self,
+                incident_id: jikimi_respond::IncidentId,
+            ) -> $crate::Result<Vec<jikimi_respond::IncidentEvent>> {
+                let rows = sqlx::query("SELECT body FROM incident_events WHERE incident_id = $1 ORDER BY seq")
+                    .bind(incident_id.to_string())
+                    .fetch_all(self.reader())
+                    .await?;
+                if rows.is_empty() {
+                    return Err($crate::Error::not_found("incident", incident_id));
+                }
+                rows.iter().map(|row| $crate::sql::event_from_body(&row.try_get::<String, _>("body")?)).collect()
+            }
+
+            async fn get_incident(
+                &self,
+                incident_id: jikimi_respond::IncidentId,
+            ) -> $crate::Result<jikimi_respond::Incident> {
+                let row = sqlx::query("SELECT state FROM incidents WHERE id = $1")
+                    .bind(incident_id.to_string())
+                    .fetch_optional(self.reader())
+                    .await?
+                    .ok_or_else(|| $crate::Error::not_found("incident", incident_id))?;
+                $crate::sql::incident_from_state(&row.try_get::<String, _>("state")?)
+            }
+
+            async fn list_incidents(
+                &self,
+                filter: &$crate::IncidentFilter,
+            ) -> $crate::Result<Vec<jikimi_respond::Incident>> {
+                if filter.limit == 0 || filter.limit > 10_000 {
+                    return Err($crate::Error::Invalid(format!("limit {} is not in 1..=10000", filter.limit)));
+                }
+                let (has_status, statuses) = $crate::sql::status_binds(&filter.statuses);
+                let rows = sqlx::query(
+                    "SELECT state FROM incidents
+                     WHERE ($1 = 0 OR status IN ($2, $3, $4, $5, $6, $7))
+                       AND (CAST($8 AS TEXT) IS NULL OR subscriber_id = $8)
+                     ORDER BY priority, opened_at, id
+                     LIMIT $9",
+                )
+                .bind(has_status)
+                .bind(statuses[0])
+                .bind(statuses[1])
+                .bind(statuses[2])
+                .bind(statuses[3])
+                .bind(statuses[4])
+                .bind(statuses[5])
+                .bind(filter.subscriber_id.map(|s| s.to_string()))
+                .bind(i64::from(filter.limit))
+                .fetch_all(self.reader())
+                .await?;
+                rows.iter().map(|row| $crate::sql::incident_from_state(&row.try_get::<String, _>("state")?)).collect()
+            }
+
+            async fn rebuild_projections(&self) -> $crate::Result<u64> {
+                let (mut tx, chain) = self.begin_write().await?;
+                let rows = sqlx::query("SELECT incident_id, body FROM incident_events ORDER BY incident_id, seq")
+                    .fetch_all(&mut *tx)
+                    .await?;
+                let mut n = 0u64;
+                let mut current: Option<(String, Vec<jikimi_respond::IncidentEvent>)> = None;
+                let mut groups = Vec::new();
+                for row in rows {
+                    let id: String = row.try_get("incident_id")?;
+                    let event = $crate::sql::event_from_body(&row.try_get::<String, _>("body")?)?;
+                    match &mut current {
+                        Some((cur, events)) if *cur == id => events.push(event),
+                        _ => {
+                            if let Some(done) = current.take() {
+                                groups.push(done);
+                            }
+                            current = Some((id, vec![event]));
+                        }
+                    }
+                }
+                groups.extend(current);
+                for (id, events) in groups {
+                    let incident_id = jikimi_respond::IncidentId($crate::sql::parse_uuid(&id)?);
+                    let incident = jikimi_respond::Incident::replay(incident_id, &events)?;
+                    Self::write_incident_row(&mut tx, &incident, false).await?;
+                    n += 1;
+                }
+                // A rebuild changes no fact, so it is not audited; the projection is derived data.
+                self.commit_write(tx, chain).await?;
+                Ok(n)
+            }
+
+            async fn purge_nonces(&self, before: jikimi_respond::Timestamp) -> $crate::Result<u64> {
+                let result = sqlx::query("DELETE FROM device_nonces WHERE seen_at < $1")
+                    .bind(before.as_unix_ms())
+                    .execute(self.writer())
+                    .await?;
+                Ok(result.rows_affected())
+            }
+
+            async fn put_subscriber(
+                &self,
+                record: &$crate::SubscriberRecord,
+                change: &$crate::Change,
+            ) -> $crate::Result<()> {
+                let (mut tx, mut chain) = self.begin_write().await?;
+                let id = record.id.to_string();
+                sqlx::query(
+                    "INSERT INTO subscribers (id, created_at, updated_at) VALUES ($1, $2, $3)
+                     ON CONFLICT (id) DO UPDATE SET updated_at = excluded.updated_at",
+                )
+                .bind(&id)
+                .bind(record.created_at.as_unix_ms())
+                .bind(record.updated_at.as_unix_ms())
+                .execute(&mut *tx)
+                .await?;
+                Self::replace_sealed_fields(&mut tx, &format!("subscriber/{id}"), &record.fields).await?;
+                sqlx::query("DELETE FROM blind_indexes WHERE subscriber_id = $1").bind(&id).execute(&mut *tx).await?;
+                let mut indexes = record.indexes.clone();
+                indexes.sort();
+                indexes.dedup();
+                for entry in &indexes {
+                    sqlx::query("INSERT INTO blind_indexes (subscriber_id, domain, digest) VALUES ($1, $2, $3)")
+                        .bind(&id)
+                        .bind(&entry.domain)
+                        .bind(&entry.digest.0[..])
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                chain.push(
+                    $crate::sql::audit(change, "subscriber.saved", format!("subscriber/{id}")).with_detail(
+                        &serde_json::json!({ "fields": record.fields.keys().collect::<Vec<_>>() }),
+                    ),
+                );
+                self.commit_write(tx, chain).await
+            }
+
+            async fn get_subscriber(
+                &self,
+                id: jikimi_respond::SubscriberId,
+            ) -> $crate::Result<$crate::SubscriberRecord> {
+                let row = sqlx::query("SELECT created_at, updated_at FROM subscribers WHERE id = $1")
+                    .bind(id.to_string())
+                    .fetch_optional(self.reader())
+                    .await?
+                    .ok_or_else(|| $crate::Error::not_found("subscriber", id))?;
+                let index_rows =
+                    sqlx::query("SELECT domain, digest FROM blind_indexes WHERE subscriber_id = $1 ORDER BY domain, digest")
+                        .bind(id.to_string())
+                        .fetch_all(self.reader())
+                        .await?;
+                let mut indexes = Vec::with_capacity(index_rows.len());
+                for r in index_rows {
+                    indexes.push($crate::IndexEntry {
+                        domain: r.try_get("domain")?,
+                        digest: $crate::sql::digest_from(&r.try_get::<Vec<u8>, _>("digest")?)?,
+                    });
+                }
+                indexes.sort();
+                Ok($crate::SubscriberRecord {
+                    id,
+                    fields: self.sealed_fields_of(&format!("subscriber/{id}")).await?,
+                    indexes,
+                    created_at: jikimi_respond::Timestamp::from_unix_ms(row.try_get("created_at")?),
+                    updated_at: jikimi_respond::Timestamp::from_unix_ms(row.try_get("updated_at")?),
+                })
+            }
+
+            async fn find_subscribers(
+                &self,
+                domain: &str,
+                digest: &jikimi_privacy::BlindDigest,
+            ) -> $crate::Result<Vec<jikimi_respond::SubscriberId>> {
+                let rows = sqlx::query(
+                    "SELECT DISTINCT subscriber_id FROM blind_indexes WHERE domain = $1 AND digest = $2
+                     ORDER BY subscriber_id",
+                )
+                .bind(domain)
+                .bind(&digest.0[..])
+                .fetch_all(self.reader())
+                .await?;
+                rows.iter()
+                    .map(|r| Ok(jikimi_respond::SubscriberId($crate::sql::parse_uuid(&r.try_get::<String, _>("subscriber_id")?)?)))
+                    .collect()
+            }
+
+            async fn export_subscriber(
+                &self,
+                id: jikimi_respond::SubscriberId,
+                change: &$crate::Change,
+            ) -> $crate::Result<$crate::SubscriberExport> {
+                let subscriber = self.get_subscriber(id).await?;
+                let devices = self.list_devices(id).await?;
+                let guardians = self.guardians_of(id).await?;
+                let filter = $crate::IncidentFilter { subscriber_id: Some(id), limit: 10_000, ..Default::default() };
+                let mut incidents = self.list_incidents(&filter).await?;
+                incidents.sort_by(|a, b| a.opened_at.cmp(&b.opened_at).then(a.id.cmp(&b.id)));
+                // The export is a disclosure of personal data: audit it in its own transaction.
+                let (tx, mut chain) = self.begin_write().await?;
+                chain.push($crate::sql::audit(change, "subscriber.exported", format!("subscriber/{id}")));
+                self.commit_write(tx, chain).await?;
+                Ok($crate::SubscriberExport { subscriber, devices, guardians, incidents })
+            }
+
+            async fn erase_subscriber(
+                &self,
+                id: jikimi_respond::SubscriberId,
+                change: &$crate::Change,
+            ) -> $crate::Result<$crate::ErasureReport> {
+                let (mut tx, mut chain) = self.begin_write().await?;
+                let sid = id.to_string();
+                let exists = sqlx::query("SELECT id FROM subscribers WHERE id = $1")
+                    .bind(&sid)
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .is_some();
+                if !exists {
+                    return Err($crate::Error::not_found("subscriber", id));
+                }
+                let guardian_rows = sqlx::query("SELECT id FROM guardians WHERE subscriber_id = $1")
+                    .bind(&sid)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                for row in &guardian_rows {
+                    let gid: String = row.try_get("id")?;
+                    sqlx::query("DELETE FROM sealed_fields WHERE owner = $1")
+                        .bind(format!("guardian/{gid}"))
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                let n_guardians = sqlx::query("DELETE FROM guardians WHERE subscriber_id = $1")
+                    .bind(&sid)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                let n_devices = sqlx::query(
+                    "UPDATE devices SET subscriber_id = NULL, revoked_at = COALESCE(revoked_at, $2)
+                     WHERE subscriber_id = $1",
+                )
+                .bind(&sid)
+                .bind(change.at.as_unix_ms())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                sqlx::query("DELETE FROM sealed_fields WHERE owner = $1")
+                    .bind(format!("subscriber/{sid}"))
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("DELETE FROM blind_indexes WHERE subscriber_id = $1").bind(&sid).execute(&mut *tx).await?;
+                sqlx::query("DELETE FROM subscribers WHERE id = $1").bind(&sid).execute(&mut *tx).await?;
+                let n_incidents_kept: i64 = sqlx::query("SELECT COUNT(*) AS n FROM incidents WHERE subscriber_id = $1")
+                    .bind(&sid)
+                    .fetch_one(&mut *tx)
+                    .await?
+                    .try_get("n")?;
+                let report = $crate::ErasureReport {
+                    n_guardians,
+                    n_devices,
+                    n_incidents_kept: $crate::sql::to_u64(n_incidents_kept)?,
+                };
+                chain.push(
+                    $crate::sql::audit(change, "subscriber.erased", format!("subscriber/{sid}"))
+                        .with_detail(&serde_json::json!(report)),
+                );
+                self.commit_write(tx, chain).await?;
+                Ok(report)
+            }
+
+            async fn put_guardian(&self, record: &$crate::GuardianRecord, change: &$crate::Change) -> $crate::Result<()> {
+                let (mut tx, mut chain) = self.begin_write().await?;
+                let gid = record.id.to_string();
+                let subscriber_exists = sqlx::query("SELECT id FROM subscribers WHERE id = $1")
+                    .bind(record.subscriber_id.to_string())
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .is_some();
+                if !subscriber_exists {
+                    return Err($crate::Error::not_found("subscriber", record.subscriber_id));
+                }
+                sqlx::query(
+                    "INSERT INTO guardians (id, subscriber_id, created_at) VALUES ($1, $2, $3)
+                     ON CONFLICT (id) DO UPDATE SET subscriber_id = excluded.subscriber_id",
+                )
+                .bind(&gid)
+                .bind(record.subscriber_id.to_string())
+                .bind(record.created_at.as_unix_ms())
+                .execute(&mut *tx)
+                .await?;
+                Self::replace_sealed_fields(&mut tx, &format!("guardian/{gid}"), &record.fields).await?;
+                chain.push(
+                    $crate::sql::audit(change, "guardian.saved", format!("guardian/{gid}"))
+                        .with_detail(&serde_json::json!({ "subscriber_id": record.subscriber_id })),
+                );
+                self.commit_write(tx, chain).await
+            }
+
+            async fn list_guardians(
+                &self,
+                subscriber_id: jikimi_respond::SubscriberId,
+            ) -> $crate::Result<Vec<$crate::GuardianRecord>> {
+                self.guardians_of(subscriber_id).await
+            }
+
+            async fn delete_guardian(&self, id: $crate::GuardianId, change: &$crate::Change) -> $crate::Result<()> {
+                let (mut tx, mut chain) = self.begin_write().await?;
+                let gid = id.to_string();
+                let deleted =
+                    sqlx::query("DELETE FROM guardians WHERE id = $1").bind(&gid).execute(&mut *tx).await?.rows_affected();
+                if deleted == 0 {
+                    return Err($crate::Error::not_found("guardian", id));
+                }
+                sqlx::query("DELETE FROM sealed_fields WHERE owner = $1")
+                    .bind(format!("guardian/{gid}"))
+                    .execute(&mut *tx)
+                    .await?;
+                chain.push($crate::sql::audit(change, "guardian.deleted", format!("guardian/{gid}")));
+                self.commit_write(tx, chain).await
+            }
+
+            async fn put_device(&self, record: &$crate::DeviceRecord, change: &$crate::Change) -> $crate::Result<()> {
+                let (mut tx, mut chain) = self.begin_write().await?;
+                if let Some(sid) = record.subscriber_id {
+                    let exists = sqlx::query("SELECT id FROM subscribers WHERE id = $1")
+                        .bind(sid.to_string())
+                        .fetch_optional(&mut *tx)
+                        .await?
+                        .is_some();
+                    if !exists {
+                        return Err($crate::Error::not_found("subscriber", sid));
+                    }
+                }
+                sqlx::query(
+                    "INSERT INTO devices (id, subscriber_id, public_key, kind, enrolled_at, revoked_at)
+                     VALUES ($1, $2, $3, $4, $5, $6)
+                     ON CONFLICT (id) DO UPDATE SET subscriber_id = excluded.subscriber_id,
+                         public_key = excluded.public_key, kind = excluded.kind, enrolled_at = excluded.enrolled_at,
+                         revoked_at = excluded.revoked_at",
+                )
+                .bind(record.id.to_string())
+                .bind(record.subscriber_id.map(|s| s.to_string()))
+                .bind(&record.public_key)
+                .bind(&record.kind)
+                .bind(record.enrolled_at.as_unix_ms())
+                .bind(record.revoked_at.map(|t| t.as_unix_ms()))
+                .execute(&mut *tx)
+                .await?;
+                chain.push(
+                    $crate::sql::audit(change, "device.saved", format!("device/{}", record.id))
+                        .with_detail(&serde_json::json!({ "subscriber_id": record.subscriber_id, "kind": record.kind })),
+                );
+                self.commit_write(tx, chain).await
+            }
+
+            async fn get_device(&self, id: jikimi_respond::DeviceId) -> $crate::Result<$crate::DeviceRecord> {
+                let row = sqlx::query(
+                    "SELECT id, subscriber_id, public_key, kind, enrolled_at, revoked_at FROM devices WHERE id = $1",
+                )
+                .bind(id.to_string())
+                .fetch_optional(self.reader())
+                .await?
+                .ok_or_else(|| $crate::Error::not_found("device", id))?;
+                Self::device_from_row(&row)
+            }
+
+            async fn list_devices(
+                &self,
+                subscriber_id: jikimi_respond::SubscriberId,
+            ) -> $crate::Result<Vec<$crate::DeviceRecord>> {
+                let rows = sqlx::query(
+                    "SELECT id, subscriber_id, public_key, kind, enrolled_at, revoked_at FROM devices
+                     WHERE subscriber_id = $1 ORDER BY enrolled_at, id",
+                )
+                .bind(subscriber_id.to_string())
+                .fetch_all(self.reader())
+                .await?;
+                rows.iter().map(Self::device_from_row).collect()
+            }
+
+            async fn revoke_device(&self, id: jikimi_respond::DeviceId, change: &$crate::Change) -> $crate::Result<()> {
+                let (mut tx, mut chain) = self.begin_write().await?;
+                let n = sqlx::query("UPDATE devices SET revoked_at = COALESCE(revoked_at, $2) WHERE id = $1")
+                    .bind(id.to_string())
+                    .bind(change.at.as_unix_ms())
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if n == 0 {
+                    return Err($crate::Error::not_found("device", id));
+                }
+                chain.push($crate::sql::audit(change, "device.revoked", format!("device/{id}")));
+                self.commit_write(tx, chain).await
+            }
+
+            async fn put_unit(&self, unit: &jikimi_respond::Unit, change: &$crate::Change) -> $crate::Result<()> {
+                let (mut tx, mut chain) = self.begin_write().await?;
+                sqlx::query(
+                    "INSERT INTO units (id, status, lat, lon, reported_at) VALUES ($1, $2, $3, $4, $5)
+                     ON CONFLICT (id) DO UPDATE SET status = excluded.status, lat = excluded.lat, lon = excluded.lon,
+                         reported_at = excluded.reported_at",
+                )
+                .bind(unit.id.as_str())
+                .bind(unit.status.as_str())
+                .bind(unit.position.map(|p| p.lat()))
+                .bind(unit.position.map(|p| p.lon()))
+                .bind(unit.reported_at.map(|t| t.as_unix_ms()))
+                .execute(&mut *tx)
+                .await?;
+                chain.push(
+                    $crate::sql::audit(change, "unit.saved", format!("unit/{}", unit.id))
+                        .with_detail(&serde_json::json!({ "status": unit.status })),
+                );
+                self.commit_write(tx, chain).await
+            }
+
+            async fn report_position(
+                &self,
+                id: &jikimi_respond::UnitId,
+                report: $crate::PositionReport,
+            ) -> $crate::Result<()> {
+                let n = sqlx::query("UPDATE units SET lat = $2, lon = $3, reported_at = $4 WHERE id = $1")
+                    .bind(id.as_str())
+                    .bind(report.position.lat())
+                    .bind(report.position.lon())
+                    .bind(report.at.as_unix_ms())
+                    .execute(self.writer())
+                    .await?
+                    .rows_affected();
+                if n == 0 {
+                    return Err($crate::Error::not_found("unit", id));
+                }
+                Ok(())
+            }
+
+            async fn set_unit_status(
+                &self,
+                id: &jikimi_respond::UnitId,
+                status: jikimi_respond::UnitStatus,
+                change: &$crate::Change,
+            ) -> $crate::Result<jikimi_respond::Unit> {
+                let (mut tx, mut chain) = self.begin_write().await?;
+                let row = sqlx::query(
+                    "UPDATE units SET status = $2 WHERE id = $1 RETURNING id, status, lat, lon, reported_at",
+                )
+                .bind(id.as_str())
+                .bind(status.as_str())
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or_else(|| $crate::Error::not_found("unit", id))?;
+                let unit = Self::unit_from_row(&row)?;
+                chain.push(
+                    $crate::sql::audit(change, "unit.status", format!("unit/{id}"))
+                        .with_detail(&serde_json::json!({ "status": status })),
+                );
+                self.commit_write(tx, chain).await?;
+                Ok(unit)
+            }
+
+            async fn get_unit(&self, id: &jikimi_respond::UnitId) -> $crate::Result<jikimi_respond::Unit> {
+                let row = sqlx::query("SELECT id, status, lat, lon, reported_at FROM units WHERE id = $1")
+                    .bind(id.as_str())
+                    .fetch_optional(self.reader())
+                    .await?
+                    .ok_or_else(|| $crate::Error::not_found("unit", id))?;
+                Self::unit_from_row(&row)
+            }
+
+            async fn list_units(&self) -> $crate::Result<Vec<jikimi_respond::Unit>> {
+                let rows = sqlx::query("SELECT id, status, lat, lon, reported_at FROM units ORDER BY id")
+                    .fetch_all(self.reader())
+                    .await?;
+                rows.iter().map(Self::unit_from_row).collect()
+            }
+
+            async fn create_staff(&self, user: &$crate::StaffUser, change: &$crate::Change) -> $crate::Result<()> {
+                let (mut tx, mut chain) = self.begin_write().await?;
+                let inserted = sqlx::query(
+                    "INSERT INTO staff (username, password_hash, role, created_at, disabled) VALUES ($1, $2, $3, $4, $5)
+                     ON CONFLICT (username) DO NOTHING",
+                )
+                .bind(&user.username)
+                .bind(&user.password_hash)
+                .bind(user.role.as_str())
+                .bind(user.created_at.as_unix_ms())
+                .bind(user.disabled)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if inserted == 0 {
+                    return Err($crate::Error::Conflict($crate::Conflict::AlreadyExists("staff user")));
+                }
+                chain.push(
+                    $crate::sql::audit(change, "staff.created", format!("staff/{}", user.username))
+                        .with_detail(&serde_json::json!({ "role": user.role })),
+                );
+                self.commit_write(tx, chain).await
+            }
+
+            async fn update_staff(&self, user: &$crate::StaffUser, change: &$crate::Change) -> $crate::Result<()> {
+                let (mut tx, mut chain) = self.begin_write().await?;
+                let n = sqlx::query("UPDATE staff SET password_hash = $2, role = $3, disabled = $4 WHERE username = $1")
+                    .bind(&user.username)
+                    .bind(&user.password_hash)
+                    .bind(user.role.as_str())
+                    .bind(user.disabled)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if n == 0 {
+                    return Err($crate::Error::not_found("staff", &user.username));
+                }
+                chain.push(
+                    $crate::sql::audit(change, "staff.updated", format!("staff/{}", user.username))
+                        .with_detail(&serde_json::json!({ "role": user.role, "disabled": user.disabled })),
+                );
+                self.commit_write(tx, chain).await
+            }
+
+            async fn get_staff(&self, username: &str) -> $crate::Result<$crate::StaffUser> {
+                let row = sqlx::query(
+                    "SELECT username, password_hash, role, created_at, disabled FROM staff WHERE username = $1",
+                )
+                .bind(username)
+                .fetch_optional(self.reader())
+                .await?
+                .ok_or_else(|| $crate::Error::not_found("staff", username))?;
+                Self::staff_from_row(&row)
+            }
+
+            async fn list_staff(&self) -> $crate::Result<Vec<$crate::StaffUser>> {
+                let rows =
+                    sqlx::query("SELECT username, password_hash, role, created_at, disabled FROM staff ORDER BY username")
+                        .fetch_all(self.reader())
+                        .await?;
+                rows.iter().map(Self::staff_from_row).collect()
+            }
+
+            async fn create_session(
+                &self,
+                session: &$crate::SessionRecord,
+                change: &$crate::Change,
+            ) -> $crate::Result<()> {
+                let (mut tx, mut chain) = self.begin_write().await?;
+                sqlx::query(
+                    "INSERT INTO sessions (token_hash, username, role, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(&session.token_hash[..])
+                .bind(&session.username)
+                .bind(session.role.as_str())
+                .bind(session.created_at.as_unix_ms())
+                .bind(session.expires_at.as_unix_ms())
+                .execute(&mut *tx)
+                .await?;
+                chain.push(
+                    $crate::sql::audit(change, "session.created", format!("staff/{}", session.username))
+                        .with_detail(&serde_json::json!({ "expires_at": session.expires_at })),
+                );
+                self.commit_write(tx, chain).await
+            }
+
+            async fn get_session(
+                &self,
+                token_hash: &[u8; 32],
+                now: jikimi_respond::Timestamp,
+            ) -> $crate::Result<$crate::SessionRecord> {
+                let row = sqlx::query(
+                    "SELECT token_hash, username, role, created_at, expires_at FROM sessions
+                     WHERE token_hash = $1 AND expires_at > $2",
+                )
+                .bind(&token_hash[..])
+                .bind(now.as_unix_ms())
+                .fetch_optional(self.reader())
+                .await?
+                .ok_or_else(|| $crate::Error::not_found("session", "(token)"))?;
+                Ok($crate::SessionRecord {
+                    token_hash: $crate::sql::hash_from(&row.try_get::<Vec<u8>, _>("token_hash")?)?,
+                    username: row.try_get("username")?,
+                    role: $crate::sql::role_from(&row.try_get::<String, _>("role")?)?,
+                    created_at: jikimi_respond::Timestamp::from_unix_ms(row.try_get("created_at")?),
+                    expires_at: jikimi_respond::Timestamp::from_unix_ms(row.try_get("expires_at")?),
+                })
+            }
+
+            async fn delete_session(&self, token_hash: &[u8; 32], change: &$crate::Change) -> $crate::Result<()> {
+                let (mut tx, mut chain) = self.begin_write().await?;
+                let row = sqlx::query("DELETE FROM sessions WHERE token_hash = $1 RETURNING username")
+                    .bind(&token_hash[..])
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .ok_or_else(|| $crate::Error::not_found("session", "(token)"))?;
+                let username: String = row.try_get("username")?;
+                chain.push($crate::sql::audit(change, "session.deleted", format!("staff/{username}")));
+                self.commit_write(tx, chain).await
+            }
+
+            async fn purge_sessions(&self, now: jikimi_respond::Timestamp) -> $crate::Result<u64> {
+                let result = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+                    .bind(now.as_unix_ms())
+                    .execute(self.writer())
+                    .await?;
+                Ok(result.rows_affected())
+            }
+
+            async fn append_audit(&self, entries: Vec<jikimi_audit::NewAuditEntry>) -> $crate::Result<Vec<u64>> {
+                if entries.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let (tx, mut chain) = self.begin_write().await?;
+                let seqs = entries.into_iter().map(|e| chain.push(e)).collect();
+                self.commit_write(tx, chain).await?;
+                Ok(seqs)
+            }
+
+            async fn list_audit(&self, after_seq: u64, limit: u32) -> $crate::Result<Vec<jikimi_audit::AuditEntry>> {
+                let rows = sqlx::query(
+                    "SELECT seq, at_ms, actor, action, subject, reason, detail, prev_hash, hash FROM audit_log
+                     WHERE seq > $1 ORDER BY seq LIMIT $2",
+                )
+                .bind($crate::sql::to_i64(after_seq)?)
+                .bind(i64::from(limit))
+                .fetch_all(self.reader())
+                .await?;
+                rows.iter()
+                    .map(|r| {
+                        Ok(jikimi_audit::AuditEntry {
+                            seq: $crate::sql::to_u64(r.try_get("seq")?)?,
+                            at_unix_ms: r.try_get("at_ms")?,
+                            actor: r.try_get("actor")?,
+                            action: r.try_get("action")?,
+                            subject: r.try_get("subject")?,
+                            reason: r.try_get("reason")?,
+                            detail: r.try_get("detail")?,
+                            prev_hash: $crate::sql::hash_from(&r.try_get::<Vec<u8>, _>("prev_hash")?)?,
+                            hash: $crate::sql::hash_from(&r.try_get::<Vec<u8>, _>("hash")?)?,
+                        })
+                    })
+                    .collect()
+            }
+        }
+    };
+}
+
+pub(crate) use impl_store;

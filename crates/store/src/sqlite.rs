@@ -1,0 +1,149 @@
+//! The SQLite backend: one file in WAL mode, one writer connection, a few reader connections.
+//!
+//! A single writer connection serialises writing transactions in the pool's queue instead of in SQLite's busy
+//! handler, so no transaction ever fails with `SQLITE_BUSY`; readers see the last commit without blocking it (WAL).
+//! `synchronous = FULL`: a commit is on disk before the call returns, which is what makes a 202 an honest promise;
+//! batching alerts ([`crate::Store::record_alerts`]) spreads that fsync over many of them.
+
+use crate::Result;
+use crate::sql::impl_store;
+use sqlx::Row;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Readers: the API's list and get calls; more than the two cores would only queue inside SQLite.
+const READER_CONNECTIONS: u32 = 4;
+
+/// The SQLite store.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    writer: SqlitePool,
+    reader: SqlitePool,
+    path: PathBuf,
+}
+
+impl SqliteStore {
+    /// Opens (creating if missing) the database file at `path`. Does not migrate.
+    pub async fn open(path: &Path) -> Result<SqliteStore> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(options.clone())
+            .await?;
+        let reader = SqlitePoolOptions::new()
+            .max_connections(READER_CONNECTIONS)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(options)
+            .await?;
+        Ok(SqliteStore {
+            writer,
+            reader,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Closes both pools, checkpointing the WAL.
+    pub async fn close(&self) {
+        self.reader.close().await;
+        self.writer.close().await;
+    }
+
+    fn writer(&self) -> &SqlitePool {
+        &self.writer
+    }
+
+    fn reader(&self) -> &SqlitePool {
+        &self.reader
+    }
+
+    async fn run_migrations(&self) -> Result<()> {
+        sqlx::migrate!("migrations/sqlite")
+            .run(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    /// Test hook: runs one raw statement on the writer connection (used to tamper with rows in tests).
+    #[cfg(test)]
+    pub(crate) async fn execute_raw(&self, sql: &'static str, seq: i64) -> Result<u64> {
+        Ok(sqlx::query(sql)
+            .bind(seq)
+            .execute(&self.writer)
+            .await?
+            .rows_affected())
+    }
+}
+
+impl_store!(
+    SqliteStore,
+    sqlx::Sqlite,
+    backend = "sqlite",
+    lock_head = "SELECT seq, hash FROM audit_head WHERE id = 1"
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::conformance::TestStore;
+
+    /// A fresh database in its own temporary directory, removed when the guard drops.
+    impl TestStore for SqliteStore {
+        type Guard = tempfile::TempDir;
+
+        async fn fresh() -> (Self, Self::Guard) {
+            let dir = tempfile::tempdir().expect("temporary directory");
+            let store = SqliteStore::open(&dir.path().join("jikimi.db"))
+                .await
+                .expect("open sqlite");
+            crate::Store::migrate(&store).await.expect("migrate sqlite");
+            (store, dir)
+        }
+
+        async fn reopen(self, _guard: &Self::Guard) -> Self {
+            let path = self.path.clone();
+            self.close().await;
+            SqliteStore::open(&path).await.expect("reopen sqlite")
+        }
+
+        async fn tamper_audit_reason(&self, seq: u64) {
+            let n = self
+                .execute_raw(
+                    "UPDATE audit_log SET reason = 'nothing happened' WHERE seq = $1",
+                    seq as i64,
+                )
+                .await
+                .expect("tamper");
+            assert_eq!(n, 1);
+        }
+
+        async fn database_bytes(&self) -> Option<Vec<u8>> {
+            let mut bytes = Vec::new();
+            for suffix in ["", "-wal"] {
+                let mut path = self.path.clone().into_os_string();
+                path.push(suffix);
+                if let Ok(b) = std::fs::read(&path) {
+                    bytes.extend(b);
+                }
+            }
+            Some(bytes)
+        }
+    }
+
+    crate::conformance::store_conformance!(SqliteStore);
+}
