@@ -32,7 +32,7 @@ pub struct BenchArgs {
     /// Skip the synthetic growth table (extract only).
     #[arg(long)]
     pub skip_grid: bool,
-    /// Also run the 1M-node grid (about a minute of preprocessing on a busy 2-core machine).
+    /// Also run the 1M-node grid (about 4.5 minutes of preprocessing on a busy 2-core machine).
     #[arg(long)]
     pub large: bool,
     /// Write the extract's time-metric edges and the one-to-50 sets as CSV/JSON into this

@@ -171,3 +171,19 @@ fn to_bytes(net: &RoadNetwork) -> Vec<u8> {
     std::fs::remove_file(&path).ok();
     b
 }
+
+#[test]
+fn decoder_panic_on_crafted_pbf_becomes_an_error() {
+    // Found by `cargo fuzz run pbf_import` (crates/roads/fuzz): osmpbf 0.3.8 multiplies a dense
+    // node's coordinate by the block granularity without overflow check (dense.rs:42). With overflow
+    // checks on (debug builds) that panics inside the decoder; the importer turns it into an error.
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/fuzz-dense-overflow.osm.pbf"
+    );
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{e}"));
+    assert!(matches!(
+        import_bytes(&bytes, Profile::Civilian),
+        Err(RoadsError::Pbf(_))
+    ));
+}
