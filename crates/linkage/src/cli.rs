@@ -71,6 +71,10 @@ pub struct LinkArgs {
     /// Random pairs drawn to estimate the u probabilities.
     #[arg(long, default_value_t = crate::model::EstimationOptions::default().u_sample_pairs)]
     pub u_sample_pairs: usize,
+    /// CSV of record pairs known to match (left id, right id; header row): m is taken from them
+    /// instead of EM where they cover a field.
+    #[arg(long)]
+    pub labels: Option<PathBuf>,
     /// Write the estimated model (m/u per field and level) as JSON to this file.
     #[arg(long)]
     pub model_json: Option<PathBuf>,
@@ -228,7 +232,24 @@ pub fn run_link(args: &LinkArgs) -> Result<(), Error> {
     );
     let started = std::time::Instant::now();
     let progress = Bar::new(bar.clone());
-    let run = engine::run(&left, right.as_ref(), &schema, &options, &progress);
+    let labels: Vec<(String, String)> = match &args.labels {
+        Some(path) => {
+            let table = read_table(path)?;
+            if table.columns.len() < 2 {
+                return Err(Error::Input(format!(
+                    "{}: labels need two id columns",
+                    path.display()
+                )));
+            }
+            table
+                .rows
+                .into_iter()
+                .map(|r| (r[0].clone(), r[1].clone()))
+                .collect()
+        }
+        None => Vec::new(),
+    };
+    let run = engine::run_with_labels(&left, right.as_ref(), &schema, &options, &labels, &progress);
     progress.end_stage();
     bar.finish_and_clear();
     eprintln!("linkage took {:.3} s", started.elapsed().as_secs_f64());

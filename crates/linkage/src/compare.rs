@@ -297,7 +297,7 @@ pub fn level_labels(kind: FieldKind) -> &'static [&'static str] {
             "one edit",
             "exact",
         ],
-        FieldKind::Numeric => &["different", "one edit", "exact"],
+        FieldKind::Numeric => &["different", "one edit or within 5%", "exact"],
         FieldKind::Phone => &[
             "different",
             "one edit or same last 8 digits",
@@ -361,7 +361,16 @@ pub fn compare(kind: FieldKind, a: &Cell, b: &Cell) -> u8 {
                 0
             }
         }
-        FieldKind::Numeric | FieldKind::Identifier => {
+        FieldKind::Numeric => {
+            if a.raw == b.raw {
+                2
+            } else if within_one_edit(&a.raw, &b.raw) || numerically_close(&a.raw, &b.raw) {
+                1
+            } else {
+                0
+            }
+        }
+        FieldKind::Identifier => {
             if a.raw == b.raw {
                 2
             } else if within_one_edit(&a.raw, &b.raw) {
@@ -384,6 +393,14 @@ pub fn compare(kind: FieldKind, a: &Cell, b: &Cell) -> u8 {
             }
         }
         FieldKind::Category => u8::from(a.raw == b.raw),
+    }
+}
+
+/// True when both values are numbers differing by at most 5% of the larger (and at most 1 for small ones).
+fn numerically_close(a: &str, b: &str) -> bool {
+    match (a.parse::<f64>(), b.parse::<f64>()) {
+        (Ok(x), Ok(y)) => (x - y).abs() <= (0.05 * x.abs().max(y.abs())).max(1.0),
+        _ => false,
     }
 }
 
@@ -472,6 +489,9 @@ mod tests {
         check(FieldKind::Identifier, "M12345678", "m1234-5678", 2);
         check(FieldKind::Identifier, "M12345678", "M12345679", 1);
         check(FieldKind::Postcode, "2615", "2651", 2);
+        check(FieldKind::Numeric, "120", "125", 1);
+        check(FieldKind::Numeric, "12", "35", 0);
+        check(FieldKind::Numeric, "12", "21", 1);
         check(FieldKind::Postcode, "2615", "2699", 1);
         check(FieldKind::Text, "stanley street", "stanleykstreet", 2);
     }

@@ -1,5 +1,7 @@
 //! The whole run: prepare, block, estimate, score, then assign one-to-one (linking) or cluster (de-duplication).
 
+use std::collections::HashMap;
+
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -96,6 +98,20 @@ pub fn run(
     options: &LinkOptions,
     progress: &dyn Progress,
 ) -> LinkRun {
+    run_with_labels(left, right, schema, options, &[], progress)
+}
+
+/// [`run`], with pairs of record ids known to match (left id, right id): their comparison levels give m
+/// directly instead of EM (labels are optional; the model stays unsupervised for fields they do not cover).
+/// Labels naming unknown ids are ignored.
+pub fn run_with_labels(
+    left: &Table,
+    right: Option<&Table>,
+    schema: &Schema,
+    options: &LinkOptions,
+    labels: &[(String, String)],
+    progress: &dyn Progress,
+) -> LinkRun {
     progress.stage("normalise", 1);
     let prepared = Prepared::new(left, right, schema, &options.normalise);
     progress.advance(1);
@@ -109,7 +125,26 @@ pub fn run(
     let n_fields = prepared.fields.len();
     let levels = compare_with_progress(&prepared, &pairs, progress);
     progress.stage("estimate m (EM)", 1);
-    let model = model::estimate(&prepared, &levels, u, &options.estimation);
+    let mut model = model::estimate(&prepared, &levels, u, &options.estimation);
+    if !labels.is_empty() {
+        let index = |ids: &[String]| -> HashMap<String, u32> {
+            ids.iter()
+                .enumerate()
+                .map(|(i, id)| (id.clone(), i as u32))
+                .collect()
+        };
+        let left_index = index(&prepared.left_ids);
+        let right_index = if prepared.is_dedupe() {
+            left_index.clone()
+        } else {
+            index(&prepared.right_ids)
+        };
+        let labelled: Vec<(u32, u32)> = labels
+            .iter()
+            .filter_map(|(l, r)| Some((*left_index.get(l)?, *right_index.get(r)?)))
+            .collect();
+        model = model.with_labelled_m(&model::comparison_levels(&prepared, &labelled));
+    }
     progress.advance(1);
     progress.stage("score", pairs.len() as u64);
     let scored: Vec<ScoredPair> = pairs

@@ -372,6 +372,28 @@ pub fn estimate(
 }
 
 impl Model {
+    /// Replace m by the level frequencies among pairs known to match (labelled by an analyst), where the
+    /// labels cover a field; EM's m stays for fields the labels leave missing. `levels` holds the labelled
+    /// pairs' comparison levels, one row of fields per pair.
+    pub fn with_labelled_m(mut self, levels: &[u8]) -> Model {
+        let n_fields = self.fields.len().max(1);
+        for (f, field) in self.fields.iter_mut().enumerate() {
+            let mut counts = vec![0.0f64; field.m.len()];
+            for pattern in levels.chunks(n_fields) {
+                if pattern[f] != MISSING {
+                    counts[usize::from(pattern[f])] += 1.0;
+                }
+            }
+            let total: f64 = counts.iter().sum();
+            if total > 0.0 {
+                // Add-half smoothing, as for u: a level unseen among the labels is rare, not impossible.
+                let denominator = total + 0.5 * counts.len() as f64;
+                field.m = counts.iter().map(|c| (c + 0.5) / denominator).collect();
+            }
+        }
+        self
+    }
+
     /// log2 prior odds of a match.
     pub fn prior_weight(&self) -> f64 {
         (self.lambda / (1.0 - self.lambda)).log2()

@@ -100,3 +100,48 @@ fn korean_romanisation_variants_link_better_with_normalisation() -> TestResult {
     assert!(names_on.f1 > names_off.f1, "{names_on:?} vs {names_off:?}");
     Ok(())
 }
+
+#[test]
+fn labelled_pairs_give_m_directly() -> TestResult {
+    let (a, b) = (
+        load("korean_names/korean_a.csv")?,
+        load("korean_names/korean_b.csv")?,
+    );
+    let schema = schema::infer_schema(&a, Some(&b), &SchemaOptions::default())?;
+    let options = LinkOptions {
+        normalise: NormaliseOptions {
+            korean_names: true,
+            ..NormaliseOptions::default()
+        },
+        ..LinkOptions::default()
+    };
+    // Half of the true links as labels; the other half is held out for scoring.
+    let truth = load_pairs("korean_names/korean_true_links.csv")?;
+    let (labels, held_out) = truth.split_at(60);
+    let run = engine::run_with_labels(&a, Some(&b), &schema, &options, labels, &NoProgress);
+    let dob = run
+        .model
+        .fields
+        .iter()
+        .find(|f| f.name == "date_of_birth")
+        .ok_or("no dob field")?;
+    assert!(
+        dob.m[4] > 0.8,
+        "most labelled matches agree exactly on date of birth: {:?}",
+        dob.m
+    );
+    let predicted: Vec<(String, String)> = run
+        .links
+        .iter()
+        .map(|p| {
+            (
+                run.prepared.left_ids[p.left as usize].clone(),
+                run.prepared.right_id(p.right as usize).to_string(),
+            )
+        })
+        .collect();
+    let held: std::collections::HashSet<&(String, String)> = held_out.iter().collect();
+    let found = predicted.iter().filter(|p| held.contains(p)).count();
+    assert!(found >= 58, "{found}/60 held-out links found");
+    Ok(())
+}

@@ -27,6 +27,7 @@ fn args(out: PathBuf) -> LinkArgs {
         max_block_pairs: 2_500,
         window: 4,
         u_sample_pairs: 20_000,
+        labels: None,
         model_json: None,
         quiet: true,
     }
