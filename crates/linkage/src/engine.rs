@@ -88,6 +88,8 @@ pub struct LinkRun {
     pub scored: Vec<ScoredPair>,
     /// Accepted links (one-to-one if asked), best first.
     pub links: Vec<ScoredPair>,
+    /// The match probability threshold the links were accepted at.
+    pub threshold: f64,
 }
 
 /// Link `left` to `right` or, with `right = None`, find duplicates within `left`.
@@ -159,6 +161,7 @@ pub fn run_with_labels(
     progress.advance(pairs.len() as u64);
     let links = select_links(&scored, &prepared, options);
     LinkRun {
+        threshold: options.threshold,
         prepared,
         model,
         blocking,
@@ -243,12 +246,28 @@ impl LinkRun {
         }
     }
 
-    /// Clusters for de-duplication: connected components of the accepted links; every record appears once.
+    /// Clusters for de-duplication; every record appears once.
+    ///
+    /// Accepted links are merged best first (agglomerative clustering), but two clusters are merged only
+    /// if the **average** match probability over their scored cross pairs reaches the threshold. Plain
+    /// connected components would chain: one false link joins two people's records. Pairs never compared
+    /// (not in any block) do not count either way.
     ///
     /// Returns `(id, cluster_id)` in input order; a cluster is named by the id of its first record.
     pub fn clusters(&self) -> Vec<(String, String)> {
         let n = self.prepared.n_left();
+        let probability: HashMap<(u32, u32), f64> = self
+            .scored
+            .iter()
+            .map(|p| {
+                (
+                    (p.left.min(p.right), p.left.max(p.right)),
+                    model::probability(p.weight),
+                )
+            })
+            .collect();
         let mut parent: Vec<usize> = (0..n).collect();
+        let mut members: Vec<Vec<u32>> = (0..n as u32).map(|i| vec![i]).collect();
         fn find(parent: &mut [usize], mut x: usize) -> usize {
             while parent[x] != x {
                 parent[x] = parent[parent[x]];
@@ -259,11 +278,26 @@ impl LinkRun {
         for pair in &self.links {
             let a = find(&mut parent, pair.left as usize);
             let b = find(&mut parent, pair.right as usize);
-            if a != b {
-                // The smaller index becomes the root, so the cluster is named by its first record.
-                let (root, child) = if a < b { (a, b) } else { (b, a) };
-                parent[child] = root;
+            if a == b {
+                continue;
             }
+            let (mut sum, mut known) = (0.0, 0usize);
+            for &x in &members[a] {
+                for &y in &members[b] {
+                    if let Some(p) = probability.get(&(x.min(y), x.max(y))) {
+                        sum += p;
+                        known += 1;
+                    }
+                }
+            }
+            if known > 0 && sum / (known as f64) < self.threshold {
+                continue;
+            }
+            // The smaller index becomes the root, so the cluster is named by its first record.
+            let (root, child) = if a < b { (a, b) } else { (b, a) };
+            parent[child] = root;
+            let moved = std::mem::take(&mut members[child]);
+            members[root].extend(moved);
         }
         (0..n)
             .map(|i| {

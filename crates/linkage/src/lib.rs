@@ -21,11 +21,16 @@
 //!
 //! ```
 //! use jikimi_linkage::{engine, schema, table::Table};
-//! let left = Table::from_csv("id,given_name,surname\n1,Minjun,Lee\n2,Seoyeon,Kim\n".as_bytes()).unwrap();
-//! let right = Table::from_csv("id,given_name,surname\na,Min-joon,Yi\nb,Jiho,Park\n".as_bytes()).unwrap();
-//! let schema = schema::infer_schema(&left, Some(&right), &schema::SchemaOptions::default()).unwrap();
+//! # fn main() -> Result<(), jikimi_linkage::Error> {
+//! let left = Table::from_csv("id,given_name,surname\n1,Minjun,Lee\n2,Seoyeon,Kim\n".as_bytes())?;
+//! let right = Table::from_csv("id,given_name,surname\na,Min-joon,Yi\nb,Jiho,Park\n".as_bytes())?;
+//! let schema = schema::infer_schema(&left, Some(&right), &schema::SchemaOptions::default())?;
 //! let run = engine::run(&left, Some(&right), &schema, &engine::LinkOptions::default(), &engine::NoProgress);
-//! assert!(run.scored.len() >= 1);
+//! // Every candidate pair is scored; each can be explained field by field.
+//! let best = run.scored.iter().max_by(|a, b| a.weight.total_cmp(&b.weight)).map(|p| run.explain(p));
+//! assert_eq!(best.map(|link| (link.left_id, link.right_id)), Some(("1".to_string(), "a".to_string())));
+//! # Ok(())
+//! # }
 //! ```
 //!
 //! Architecture Invariant: no database, network or async code; reading files happens in [`cli`] only.
