@@ -1,6 +1,6 @@
 //! The whole run: prepare, block, estimate, score, then assign one-to-one (linking) or cluster (de-duplication).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use rayon::prelude::*;
 use serde::Serialize;
@@ -68,6 +68,24 @@ pub struct FieldEvidence {
     pub weight: f64,
 }
 
+/// An analyst's verdict on a pair of records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// The records are the same entity: always linked, whatever the score.
+    Confirmed,
+    /// The records are different entities: never linked (nor clustered together).
+    Rejected,
+}
+
+/// A decision on a pair of records by id; kept (and audited) by the caller and applied to later runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Decision {
+    pub left_id: String,
+    pub right_id: String,
+    pub verdict: Verdict,
+}
+
 /// A link between two records, with its evidence.
 #[derive(Debug, Clone, Serialize)]
 pub struct Link {
@@ -90,6 +108,10 @@ pub struct LinkRun {
     pub links: Vec<ScoredPair>,
     /// The match probability threshold the links were accepted at.
     pub threshold: f64,
+    /// Pairs an analyst rejected (as `(left, right)`, for de-duplication `(min, max)`).
+    pub rejected: HashSet<(u32, u32)>,
+    /// Pairs an analyst confirmed (same form).
+    pub confirmed: HashSet<(u32, u32)>,
 }
 
 /// Link `left` to `right` or, with `right = None`, find duplicates within `left`.
@@ -162,6 +184,8 @@ pub fn run_with_labels(
     let links = select_links(&scored, &prepared, options);
     LinkRun {
         threshold: options.threshold,
+        rejected: HashSet::new(),
+        confirmed: HashSet::new(),
         prepared,
         model,
         blocking,
@@ -185,15 +209,30 @@ fn compare_with_progress(
 }
 
 /// Keep pairs above the threshold; for linking with `one_to_one`, greedily take the best pair of each record.
+/// Confirmed pairs come first and take their records; rejected pairs are never accepted.
 fn select_links(
     scored: &[ScoredPair],
     prepared: &Prepared,
     options: &LinkOptions,
 ) -> Vec<ScoredPair> {
+    select_links_with_decisions(scored, prepared, options, &[], &HashSet::new())
+}
+
+fn select_links_with_decisions(
+    scored: &[ScoredPair],
+    prepared: &Prepared,
+    options: &LinkOptions,
+    confirmed: &[ScoredPair],
+    rejected: &HashSet<(u32, u32)>,
+) -> Vec<ScoredPair> {
+    let confirmed_keys: HashSet<(u32, u32)> = confirmed.iter().map(|p| (p.left, p.right)).collect();
     let mut accepted: Vec<ScoredPair> = scored
         .iter()
         .copied()
         .filter(|p| model::probability(p.weight) >= options.threshold)
+        .filter(|p| {
+            !rejected.contains(&(p.left, p.right)) && !confirmed_keys.contains(&(p.left, p.right))
+        })
         .collect();
     // Best first; ties broken by indices so that runs are deterministic.
     accepted.sort_by(|a, b| {
@@ -203,13 +242,18 @@ fn select_links(
             .then(a.right.cmp(&b.right))
     });
     if prepared.is_dedupe() || !options.one_to_one {
-        return accepted;
+        return confirmed.iter().copied().chain(accepted).collect();
     }
     let mut left_used = vec![false; prepared.n_left()];
     let mut right_used = vec![false; prepared.n_right()];
-    accepted
-        .into_iter()
-        .filter(|p| {
+    for p in confirmed {
+        left_used[p.left as usize] = true;
+        right_used[p.right as usize] = true;
+    }
+    confirmed
+        .iter()
+        .copied()
+        .chain(accepted.into_iter().filter(|p| {
             let (l, r) = (p.left as usize, p.right as usize);
             if left_used[l] || right_used[r] {
                 return false;
@@ -217,11 +261,76 @@ fn select_links(
             left_used[l] = true;
             right_used[r] = true;
             true
-        })
+        }))
         .collect()
 }
 
 impl LinkRun {
+    /// Apply analysts' decisions: confirmed pairs become links (taking their records in one-to-one
+    /// linking), rejected pairs are dropped and their records may link elsewhere. Decisions naming unknown
+    /// ids are ignored (the records may have been deleted since).
+    pub fn apply_decisions(&mut self, decisions: &[Decision], options: &LinkOptions) {
+        let p = &self.prepared;
+        let index = |ids: &[String]| -> HashMap<String, u32> {
+            ids.iter()
+                .enumerate()
+                .map(|(i, id)| (id.clone(), i as u32))
+                .collect()
+        };
+        let left_index = index(&p.left_ids);
+        let right_index = if p.is_dedupe() {
+            left_index.clone()
+        } else {
+            index(&p.right_ids)
+        };
+        let key = |l: u32, r: u32| {
+            if p.is_dedupe() {
+                (l.min(r), l.max(r))
+            } else {
+                (l, r)
+            }
+        };
+        let weights: HashMap<(u32, u32), f64> = self
+            .scored
+            .iter()
+            .map(|s| ((s.left, s.right), s.weight))
+            .collect();
+        let mut confirmed = Vec::new();
+        let mut rejected = HashSet::new();
+        for decision in decisions {
+            let (Some(&l), Some(&r)) = (
+                left_index.get(&decision.left_id),
+                right_index.get(&decision.right_id),
+            ) else {
+                continue;
+            };
+            if p.is_dedupe() && l == r {
+                continue;
+            }
+            let (l, r) = key(l, r);
+            match decision.verdict {
+                Verdict::Rejected => {
+                    rejected.insert((l, r));
+                }
+                Verdict::Confirmed => {
+                    let weight = weights.get(&(l, r)).copied().unwrap_or_else(|| {
+                        let mut levels = vec![0u8; p.fields.len()];
+                        p.levels_into(l as usize, r as usize, &mut levels);
+                        self.model.weight(p, &levels, l as usize)
+                    });
+                    confirmed.push(ScoredPair {
+                        left: l,
+                        right: r,
+                        weight,
+                    });
+                }
+            }
+        }
+        self.links = select_links_with_decisions(&self.scored, p, options, &confirmed, &rejected);
+        self.rejected = rejected;
+        self.confirmed = confirmed.iter().map(|c| (c.left, c.right)).collect();
+    }
+
     /// Explain one scored pair: its ids, weight, probability and each field's contribution.
     pub fn explain(&self, pair: &ScoredPair) -> Link {
         let p = &self.prepared;
@@ -290,7 +399,16 @@ impl LinkRun {
                     }
                 }
             }
-            if known > 0 && sum / (known as f64) < self.threshold {
+            let crosses_rejection = members[a].iter().any(|&x| {
+                members[b]
+                    .iter()
+                    .any(|&y| self.rejected.contains(&(x.min(y), x.max(y))))
+            });
+            let is_confirmed = self
+                .confirmed
+                .contains(&(pair.left.min(pair.right), pair.left.max(pair.right)));
+            let too_weak = known > 0 && sum / (known as f64) < self.threshold;
+            if crosses_rejection || (too_weak && !is_confirmed) {
                 continue;
             }
             // The smaller index becomes the root, so the cluster is named by its first record.

@@ -145,3 +145,71 @@ fn labelled_pairs_give_m_directly() -> TestResult {
     assert!(found >= 58, "{found}/60 held-out links found");
     Ok(())
 }
+
+#[test]
+fn analyst_decisions_are_respected_by_a_later_run() -> TestResult {
+    use jikimi_linkage::engine::{Decision, Verdict};
+    let (a, b) = (
+        load("korean_names/korean_a.csv")?,
+        load("korean_names/korean_b.csv")?,
+    );
+    let schema = schema::infer_schema(&a, Some(&b), &SchemaOptions::default())?;
+    let options = LinkOptions {
+        normalise: NormaliseOptions {
+            korean_names: true,
+            ..NormaliseOptions::default()
+        },
+        ..LinkOptions::default()
+    };
+    let mut run = engine::run(&a, Some(&b), &schema, &options, &NoProgress);
+    let ids = |run: &engine::LinkRun| -> Vec<(String, String)> {
+        run.links
+            .iter()
+            .map(|p| {
+                (
+                    run.prepared.left_ids[p.left as usize].clone(),
+                    run.prepared.right_id(p.right as usize).to_string(),
+                )
+            })
+            .collect()
+    };
+    let before = ids(&run);
+    let (rejected_left, rejected_right) = before.first().cloned().ok_or("no links")?;
+    // Confirm a pair the model did not link: a record of A with a B record of another person.
+    let linked_right: std::collections::HashSet<&String> = before.iter().map(|(_, r)| r).collect();
+    let free_right = b
+        .rows
+        .iter()
+        .map(|r| &r[0])
+        .find(|id| !linked_right.contains(id))
+        .ok_or("no free B record")?;
+    let (confirmed_left, _) = before.get(1).cloned().ok_or("one link only")?;
+    let decisions = vec![
+        Decision {
+            left_id: rejected_left.clone(),
+            right_id: rejected_right.clone(),
+            verdict: Verdict::Rejected,
+        },
+        Decision {
+            left_id: confirmed_left.clone(),
+            right_id: free_right.clone(),
+            verdict: Verdict::Confirmed,
+        },
+    ];
+    run.apply_decisions(&decisions, &options);
+    let after = ids(&run);
+    assert!(
+        !after.contains(&(rejected_left, rejected_right)),
+        "rejected pair is not linked"
+    );
+    assert!(
+        after.contains(&(confirmed_left.clone(), free_right.clone())),
+        "confirmed pair is linked"
+    );
+    assert_eq!(
+        after.iter().filter(|(l, _)| *l == confirmed_left).count(),
+        1,
+        "still one-to-one"
+    );
+    Ok(())
+}

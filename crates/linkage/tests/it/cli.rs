@@ -28,6 +28,7 @@ fn args(out: PathBuf) -> LinkArgs {
         window: 4,
         u_sample_pairs: 20_000,
         labels: None,
+        decisions: None,
         model_json: None,
         quiet: true,
     }
