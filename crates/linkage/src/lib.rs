@@ -10,7 +10,8 @@
 //!   E.164 and checks IBANs;
 //! - [`blocking`] chooses candidate pairs by several passes; [`model`] estimates m/u without labels (u from
 //!   random pairs, m by EM) and weighs pairs with term-frequency adjustment; [`engine`] runs the whole
-//!   pipeline and assigns links one-to-one or clusters duplicates, with per-field explanations;
+//!   pipeline and assigns links one-to-one or clusters duplicates, with per-field explanations, and applies
+//!   analysts' confirm/reject [`engine::Decision`]s (optionally also labelled pairs for m);
 //! - [`watchlist`] answers "is this traveller on the watchlist?" from an in-memory index;
 //! - [`trace`] builds a graph of organisations over linked entities and flags relocation between countries;
 //! - [`cli`] holds the `jikimi link` and `jikimi border` subcommands.
@@ -33,7 +34,11 @@
 //! # }
 //! ```
 //!
-//! Architecture Invariant: no database, network or async code; reading files happens in [`cli`] only.
+//! Architecture Invariant: no database, network or async code; reading and writing files happens in [`cli`]
+//! only (and [`table::Table::from_csv`] takes any reader).
+//!
+//! Architecture Invariant: depends on no other jikimi crate; `store`, `server` and the federation call into
+//! it with plain data (tables, [`watchlist::WatchlistPerson`], [`trace::Case`], [`engine::Decision`]).
 
 pub mod blocking;
 pub mod cli;
