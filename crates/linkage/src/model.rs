@@ -295,10 +295,13 @@ pub fn estimate(
 ) -> Model {
     let n_fields = prepared.fields.len().max(1);
     let n_pairs = (levels.len() / n_fields).max(1) as f64;
-    // At most one match per record of the smaller side (linking) or per record (de-duplication) can be
-    // among the candidates; capping λ there keeps EM from the degenerate "everything matches" optimum.
+    // At most one match per record of the smaller side (linking), or a bounded number per record
+    // (de-duplication), can be among the candidates; capping λ there keeps EM from the degenerate
+    // "everything matches" optimum.
     let max_matches = if prepared.is_dedupe() {
-        prepared.n_left() as f64
+        // Duplicates form clusters, and a cluster of k records has k(k-1)/2 matching pairs; allow clusters
+        // of about ten records on average before calling the estimate degenerate.
+        5.0 * prepared.n_left() as f64
     } else {
         prepared.n_left().min(prepared.n_right()) as f64
     };
