@@ -71,6 +71,14 @@ pub struct LinkArgs {
     /// Random pairs drawn to estimate the u probabilities.
     #[arg(long, default_value_t = crate::model::EstimationOptions::default().u_sample_pairs)]
     pub u_sample_pairs: usize,
+    /// CSV of record pairs known to match (left id, right id; header row): m is taken from them
+    /// instead of EM where they cover a field.
+    #[arg(long)]
+    pub labels: Option<PathBuf>,
+    /// CSV of analysts' decisions (`left_id,right_id,verdict` with verdict `confirmed` or `rejected`):
+    /// confirmed pairs are always linked and teach m, rejected pairs are never linked.
+    #[arg(long)]
+    pub decisions: Option<PathBuf>,
     /// Write the estimated model (m/u per field and level) as JSON to this file.
     #[arg(long)]
     pub model_json: Option<PathBuf>,
@@ -228,7 +236,71 @@ pub fn run_link(args: &LinkArgs) -> Result<(), Error> {
     );
     let started = std::time::Instant::now();
     let progress = Bar::new(bar.clone());
-    let run = engine::run(&left, right.as_ref(), &schema, &options, &progress);
+    let labels: Vec<(String, String)> = match &args.labels {
+        Some(path) => {
+            let table = read_table(path)?;
+            if table.columns.len() < 2 {
+                return Err(Error::Input(format!(
+                    "{}: labels need two id columns",
+                    path.display()
+                )));
+            }
+            table
+                .rows
+                .into_iter()
+                .map(|r| (r[0].clone(), r[1].clone()))
+                .collect()
+        }
+        None => Vec::new(),
+    };
+    let decisions: Vec<engine::Decision> = match &args.decisions {
+        Some(path) => {
+            let table = read_table(path)?;
+            let verdict_column = table.column_index("verdict").unwrap_or(2);
+            if table.columns.len() <= verdict_column {
+                return Err(Error::Input(format!(
+                    "{}: decisions need left_id,right_id,verdict",
+                    path.display()
+                )));
+            }
+            table
+                .rows
+                .iter()
+                .map(|r| {
+                    let verdict = match r[verdict_column].to_ascii_lowercase().as_str() {
+                        "confirmed" | "confirm" | "match" => engine::Verdict::Confirmed,
+                        "rejected" | "reject" | "non_match" => engine::Verdict::Rejected,
+                        other => {
+                            return Err(Error::Input(format!(
+                                "{}: unknown verdict {other:?}",
+                                path.display()
+                            )));
+                        }
+                    };
+                    Ok(engine::Decision {
+                        left_id: r[0].clone(),
+                        right_id: r[1].clone(),
+                        verdict,
+                    })
+                })
+                .collect::<Result<_, Error>>()?
+        }
+        None => Vec::new(),
+    };
+    let labels: Vec<(String, String)> = labels
+        .into_iter()
+        .chain(
+            decisions
+                .iter()
+                .filter(|d| d.verdict == engine::Verdict::Confirmed)
+                .map(|d| (d.left_id.clone(), d.right_id.clone())),
+        )
+        .collect();
+    let mut run =
+        engine::run_with_labels(&left, right.as_ref(), &schema, &options, &labels, &progress);
+    if !decisions.is_empty() {
+        run.apply_decisions(&decisions, &options);
+    }
     progress.end_stage();
     bar.finish_and_clear();
     eprintln!("linkage took {:.3} s", started.elapsed().as_secs_f64());

@@ -21,7 +21,11 @@ pub fn jaro_winkler(a: &str, b: &str) -> f64 {
     }
 }
 
-/// Jaro similarity of two ASCII byte strings of at most 64 bytes, with bit sets for matched positions.
+/// Jaro similarity of two ASCII byte strings of at most 64 bytes, bit-parallel.
+///
+/// Positions of each byte of `b` are kept in 32 bucket masks (bytes bucketed by their low five bits, so a
+/// bucket may hold a few different bytes, which the loop checks); a byte of `a` then finds its first unmatched
+/// equal byte of `b` inside the Jaro window with a mask and a trailing-zero count instead of a scan.
 fn jaro_ascii(a: &[u8], b: &[u8]) -> f64 {
     if a.is_empty() && b.is_empty() {
         return 1.0;
@@ -30,35 +34,45 @@ fn jaro_ascii(a: &[u8], b: &[u8]) -> f64 {
         return 0.0;
     }
     let range = (a.len().max(b.len()) / 2).saturating_sub(1);
+    let mut buckets = [0u64; 32];
+    for (j, &cb) in b.iter().enumerate() {
+        buckets[usize::from(cb & 31)] |= 1 << j;
+    }
+    let below = |n: usize| if n >= 64 { u64::MAX } else { (1u64 << n) - 1 };
     let (mut a_matched, mut b_matched) = (0u64, 0u64);
     let mut matches = 0usize;
     for (i, &ca) in a.iter().enumerate() {
         let lo = i.saturating_sub(range);
         let hi = (i + range + 1).min(b.len());
-        for (j, &cb) in b.iter().enumerate().take(hi).skip(lo) {
-            if b_matched & (1 << j) == 0 && cb == ca {
+        if lo >= hi {
+            continue;
+        }
+        let mut candidates = buckets[usize::from(ca & 31)] & below(hi) & !below(lo) & !b_matched;
+        while candidates != 0 {
+            let j = candidates.trailing_zeros() as usize;
+            if b[j] == ca {
                 b_matched |= 1 << j;
                 a_matched |= 1 << i;
                 matches += 1;
                 break;
             }
+            candidates &= candidates - 1;
         }
     }
     if matches == 0 {
         return 0.0;
     }
+    // Transpositions: the k-th matched byte of a against the k-th matched byte of b.
     let mut transpositions = 0usize;
-    let mut k = 0usize;
-    for (i, &ca) in a.iter().enumerate() {
-        if a_matched & (1 << i) != 0 {
-            while b_matched & (1 << k) == 0 {
-                k += 1;
-            }
-            if ca != b[k] {
-                transpositions += 1;
-            }
-            k += 1;
+    let (mut am, mut bm) = (a_matched, b_matched);
+    while am != 0 {
+        let i = am.trailing_zeros() as usize;
+        let j = bm.trailing_zeros() as usize;
+        if a[i] != b[j] {
+            transpositions += 1;
         }
+        am &= am - 1;
+        bm &= bm - 1;
     }
     let m = matches as f64;
     (m / a.len() as f64 + m / b.len() as f64 + (m - (transpositions / 2) as f64) / m) / 3.0
@@ -297,7 +311,7 @@ pub fn level_labels(kind: FieldKind) -> &'static [&'static str] {
             "one edit",
             "exact",
         ],
-        FieldKind::Numeric => &["different", "one edit", "exact"],
+        FieldKind::Numeric => &["different", "one edit or within 5%", "exact"],
         FieldKind::Phone => &[
             "different",
             "one edit or same last 8 digits",
@@ -361,7 +375,16 @@ pub fn compare(kind: FieldKind, a: &Cell, b: &Cell) -> u8 {
                 0
             }
         }
-        FieldKind::Numeric | FieldKind::Identifier => {
+        FieldKind::Numeric => {
+            if a.raw == b.raw {
+                2
+            } else if within_one_edit(&a.raw, &b.raw) || numerically_close(&a.raw, &b.raw) {
+                1
+            } else {
+                0
+            }
+        }
+        FieldKind::Identifier => {
             if a.raw == b.raw {
                 2
             } else if within_one_edit(&a.raw, &b.raw) {
@@ -384,6 +407,14 @@ pub fn compare(kind: FieldKind, a: &Cell, b: &Cell) -> u8 {
             }
         }
         FieldKind::Category => u8::from(a.raw == b.raw),
+    }
+}
+
+/// True when both values are numbers differing by at most 5% of the larger (and at most 1 for small ones).
+fn numerically_close(a: &str, b: &str) -> bool {
+    match (a.parse::<f64>(), b.parse::<f64>()) {
+        (Ok(x), Ok(y)) => (x - y).abs() <= (0.05 * x.abs().max(y.abs())).max(1.0),
+        _ => false,
     }
 }
 
@@ -472,6 +503,9 @@ mod tests {
         check(FieldKind::Identifier, "M12345678", "m1234-5678", 2);
         check(FieldKind::Identifier, "M12345678", "M12345679", 1);
         check(FieldKind::Postcode, "2615", "2651", 2);
+        check(FieldKind::Numeric, "120", "125", 1);
+        check(FieldKind::Numeric, "12", "35", 0);
+        check(FieldKind::Numeric, "12", "21", 1);
         check(FieldKind::Postcode, "2615", "2699", 1);
         check(FieldKind::Text, "stanley street", "stanleykstreet", 2);
     }

@@ -1,5 +1,7 @@
 //! The whole run: prepare, block, estimate, score, then assign one-to-one (linking) or cluster (de-duplication).
 
+use std::collections::{HashMap, HashSet};
+
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -66,6 +68,24 @@ pub struct FieldEvidence {
     pub weight: f64,
 }
 
+/// An analyst's verdict on a pair of records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// The records are the same entity: always linked, whatever the score.
+    Confirmed,
+    /// The records are different entities: never linked (nor clustered together).
+    Rejected,
+}
+
+/// A decision on a pair of records by id; kept (and audited) by the caller and applied to later runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Decision {
+    pub left_id: String,
+    pub right_id: String,
+    pub verdict: Verdict,
+}
+
 /// A link between two records, with its evidence.
 #[derive(Debug, Clone, Serialize)]
 pub struct Link {
@@ -86,6 +106,12 @@ pub struct LinkRun {
     pub scored: Vec<ScoredPair>,
     /// Accepted links (one-to-one if asked), best first.
     pub links: Vec<ScoredPair>,
+    /// The match probability threshold the links were accepted at.
+    pub threshold: f64,
+    /// Pairs an analyst rejected (as `(left, right)`, for de-duplication `(min, max)`).
+    pub rejected: HashSet<(u32, u32)>,
+    /// Pairs an analyst confirmed (same form).
+    pub confirmed: HashSet<(u32, u32)>,
 }
 
 /// Link `left` to `right` or, with `right = None`, find duplicates within `left`.
@@ -94,6 +120,20 @@ pub fn run(
     right: Option<&Table>,
     schema: &Schema,
     options: &LinkOptions,
+    progress: &dyn Progress,
+) -> LinkRun {
+    run_with_labels(left, right, schema, options, &[], progress)
+}
+
+/// [`run`], with pairs of record ids known to match (left id, right id): their comparison levels give m
+/// directly instead of EM (labels are optional; the model stays unsupervised for fields they do not cover).
+/// Labels naming unknown ids are ignored.
+pub fn run_with_labels(
+    left: &Table,
+    right: Option<&Table>,
+    schema: &Schema,
+    options: &LinkOptions,
+    labels: &[(String, String)],
     progress: &dyn Progress,
 ) -> LinkRun {
     progress.stage("normalise", 1);
@@ -109,7 +149,26 @@ pub fn run(
     let n_fields = prepared.fields.len();
     let levels = compare_with_progress(&prepared, &pairs, progress);
     progress.stage("estimate m (EM)", 1);
-    let model = model::estimate(&prepared, &levels, u, &options.estimation);
+    let mut model = model::estimate(&prepared, &levels, u, &options.estimation);
+    if !labels.is_empty() {
+        let index = |ids: &[String]| -> HashMap<String, u32> {
+            ids.iter()
+                .enumerate()
+                .map(|(i, id)| (id.clone(), i as u32))
+                .collect()
+        };
+        let left_index = index(&prepared.left_ids);
+        let right_index = if prepared.is_dedupe() {
+            left_index.clone()
+        } else {
+            index(&prepared.right_ids)
+        };
+        let labelled: Vec<(u32, u32)> = labels
+            .iter()
+            .filter_map(|(l, r)| Some((*left_index.get(l)?, *right_index.get(r)?)))
+            .collect();
+        model = model.with_labelled_m(&model::comparison_levels(&prepared, &labelled));
+    }
     progress.advance(1);
     progress.stage("score", pairs.len() as u64);
     let scored: Vec<ScoredPair> = pairs
@@ -124,6 +183,9 @@ pub fn run(
     progress.advance(pairs.len() as u64);
     let links = select_links(&scored, &prepared, options);
     LinkRun {
+        threshold: options.threshold,
+        rejected: HashSet::new(),
+        confirmed: HashSet::new(),
         prepared,
         model,
         blocking,
@@ -147,15 +209,30 @@ fn compare_with_progress(
 }
 
 /// Keep pairs above the threshold; for linking with `one_to_one`, greedily take the best pair of each record.
+/// Confirmed pairs come first and take their records; rejected pairs are never accepted.
 fn select_links(
     scored: &[ScoredPair],
     prepared: &Prepared,
     options: &LinkOptions,
 ) -> Vec<ScoredPair> {
+    select_links_with_decisions(scored, prepared, options, &[], &HashSet::new())
+}
+
+fn select_links_with_decisions(
+    scored: &[ScoredPair],
+    prepared: &Prepared,
+    options: &LinkOptions,
+    confirmed: &[ScoredPair],
+    rejected: &HashSet<(u32, u32)>,
+) -> Vec<ScoredPair> {
+    let confirmed_keys: HashSet<(u32, u32)> = confirmed.iter().map(|p| (p.left, p.right)).collect();
     let mut accepted: Vec<ScoredPair> = scored
         .iter()
         .copied()
         .filter(|p| model::probability(p.weight) >= options.threshold)
+        .filter(|p| {
+            !rejected.contains(&(p.left, p.right)) && !confirmed_keys.contains(&(p.left, p.right))
+        })
         .collect();
     // Best first; ties broken by indices so that runs are deterministic.
     accepted.sort_by(|a, b| {
@@ -165,13 +242,18 @@ fn select_links(
             .then(a.right.cmp(&b.right))
     });
     if prepared.is_dedupe() || !options.one_to_one {
-        return accepted;
+        return confirmed.iter().copied().chain(accepted).collect();
     }
     let mut left_used = vec![false; prepared.n_left()];
     let mut right_used = vec![false; prepared.n_right()];
-    accepted
-        .into_iter()
-        .filter(|p| {
+    for p in confirmed {
+        left_used[p.left as usize] = true;
+        right_used[p.right as usize] = true;
+    }
+    confirmed
+        .iter()
+        .copied()
+        .chain(accepted.into_iter().filter(|p| {
             let (l, r) = (p.left as usize, p.right as usize);
             if left_used[l] || right_used[r] {
                 return false;
@@ -179,11 +261,76 @@ fn select_links(
             left_used[l] = true;
             right_used[r] = true;
             true
-        })
+        }))
         .collect()
 }
 
 impl LinkRun {
+    /// Apply analysts' decisions: confirmed pairs become links (taking their records in one-to-one
+    /// linking), rejected pairs are dropped and their records may link elsewhere. Decisions naming unknown
+    /// ids are ignored (the records may have been deleted since).
+    pub fn apply_decisions(&mut self, decisions: &[Decision], options: &LinkOptions) {
+        let p = &self.prepared;
+        let index = |ids: &[String]| -> HashMap<String, u32> {
+            ids.iter()
+                .enumerate()
+                .map(|(i, id)| (id.clone(), i as u32))
+                .collect()
+        };
+        let left_index = index(&p.left_ids);
+        let right_index = if p.is_dedupe() {
+            left_index.clone()
+        } else {
+            index(&p.right_ids)
+        };
+        let key = |l: u32, r: u32| {
+            if p.is_dedupe() {
+                (l.min(r), l.max(r))
+            } else {
+                (l, r)
+            }
+        };
+        let weights: HashMap<(u32, u32), f64> = self
+            .scored
+            .iter()
+            .map(|s| ((s.left, s.right), s.weight))
+            .collect();
+        let mut confirmed = Vec::new();
+        let mut rejected = HashSet::new();
+        for decision in decisions {
+            let (Some(&l), Some(&r)) = (
+                left_index.get(&decision.left_id),
+                right_index.get(&decision.right_id),
+            ) else {
+                continue;
+            };
+            if p.is_dedupe() && l == r {
+                continue;
+            }
+            let (l, r) = key(l, r);
+            match decision.verdict {
+                Verdict::Rejected => {
+                    rejected.insert((l, r));
+                }
+                Verdict::Confirmed => {
+                    let weight = weights.get(&(l, r)).copied().unwrap_or_else(|| {
+                        let mut levels = vec![0u8; p.fields.len()];
+                        p.levels_into(l as usize, r as usize, &mut levels);
+                        self.model.weight(p, &levels, l as usize)
+                    });
+                    confirmed.push(ScoredPair {
+                        left: l,
+                        right: r,
+                        weight,
+                    });
+                }
+            }
+        }
+        self.links = select_links_with_decisions(&self.scored, p, options, &confirmed, &rejected);
+        self.rejected = rejected;
+        self.confirmed = confirmed.iter().map(|c| (c.left, c.right)).collect();
+    }
+
     /// Explain one scored pair: its ids, weight, probability and each field's contribution.
     pub fn explain(&self, pair: &ScoredPair) -> Link {
         let p = &self.prepared;
@@ -208,12 +355,28 @@ impl LinkRun {
         }
     }
 
-    /// Clusters for de-duplication: connected components of the accepted links; every record appears once.
+    /// Clusters for de-duplication; every record appears once.
+    ///
+    /// Accepted links are merged best first (agglomerative clustering), but two clusters are merged only
+    /// if the **average** match probability over their scored cross pairs reaches the threshold. Plain
+    /// connected components would chain: one false link joins two people's records. Pairs never compared
+    /// (not in any block) do not count either way.
     ///
     /// Returns `(id, cluster_id)` in input order; a cluster is named by the id of its first record.
     pub fn clusters(&self) -> Vec<(String, String)> {
         let n = self.prepared.n_left();
+        let probability: HashMap<(u32, u32), f64> = self
+            .scored
+            .iter()
+            .map(|p| {
+                (
+                    (p.left.min(p.right), p.left.max(p.right)),
+                    model::probability(p.weight),
+                )
+            })
+            .collect();
         let mut parent: Vec<usize> = (0..n).collect();
+        let mut members: Vec<Vec<u32>> = (0..n as u32).map(|i| vec![i]).collect();
         fn find(parent: &mut [usize], mut x: usize) -> usize {
             while parent[x] != x {
                 parent[x] = parent[parent[x]];
@@ -224,11 +387,35 @@ impl LinkRun {
         for pair in &self.links {
             let a = find(&mut parent, pair.left as usize);
             let b = find(&mut parent, pair.right as usize);
-            if a != b {
-                // The smaller index becomes the root, so the cluster is named by its first record.
-                let (root, child) = if a < b { (a, b) } else { (b, a) };
-                parent[child] = root;
+            if a == b {
+                continue;
             }
+            let (mut sum, mut known) = (0.0, 0usize);
+            for &x in &members[a] {
+                for &y in &members[b] {
+                    if let Some(p) = probability.get(&(x.min(y), x.max(y))) {
+                        sum += p;
+                        known += 1;
+                    }
+                }
+            }
+            let crosses_rejection = members[a].iter().any(|&x| {
+                members[b]
+                    .iter()
+                    .any(|&y| self.rejected.contains(&(x.min(y), x.max(y))))
+            });
+            let is_confirmed = self
+                .confirmed
+                .contains(&(pair.left.min(pair.right), pair.left.max(pair.right)));
+            let too_weak = known > 0 && sum / (known as f64) < self.threshold;
+            if crosses_rejection || (too_weak && !is_confirmed) {
+                continue;
+            }
+            // The smaller index becomes the root, so the cluster is named by its first record.
+            let (root, child) = if a < b { (a, b) } else { (b, a) };
+            parent[child] = root;
+            let moved = std::mem::take(&mut members[child]);
+            members[root].extend(moved);
         }
         (0..n)
             .map(|i| {

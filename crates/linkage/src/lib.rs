@@ -10,7 +10,8 @@
 //!   E.164 and checks IBANs;
 //! - [`blocking`] chooses candidate pairs by several passes; [`model`] estimates m/u without labels (u from
 //!   random pairs, m by EM) and weighs pairs with term-frequency adjustment; [`engine`] runs the whole
-//!   pipeline and assigns links one-to-one or clusters duplicates, with per-field explanations;
+//!   pipeline and assigns links one-to-one or clusters duplicates, with per-field explanations, and applies
+//!   analysts' confirm/reject [`engine::Decision`]s (optionally also labelled pairs for m);
 //! - [`watchlist`] answers "is this traveller on the watchlist?" from an in-memory index;
 //! - [`trace`] builds a graph of organisations over linked entities and flags relocation between countries;
 //! - [`cli`] holds the `jikimi link` and `jikimi border` subcommands.
@@ -21,14 +22,23 @@
 //!
 //! ```
 //! use jikimi_linkage::{engine, schema, table::Table};
-//! let left = Table::from_csv("id,given_name,surname\n1,Minjun,Lee\n2,Seoyeon,Kim\n".as_bytes()).unwrap();
-//! let right = Table::from_csv("id,given_name,surname\na,Min-joon,Yi\nb,Jiho,Park\n".as_bytes()).unwrap();
-//! let schema = schema::infer_schema(&left, Some(&right), &schema::SchemaOptions::default()).unwrap();
+//! # fn main() -> Result<(), jikimi_linkage::Error> {
+//! let left = Table::from_csv("id,given_name,surname\n1,Minjun,Lee\n2,Seoyeon,Kim\n".as_bytes())?;
+//! let right = Table::from_csv("id,given_name,surname\na,Min-joon,Yi\nb,Jiho,Park\n".as_bytes())?;
+//! let schema = schema::infer_schema(&left, Some(&right), &schema::SchemaOptions::default())?;
 //! let run = engine::run(&left, Some(&right), &schema, &engine::LinkOptions::default(), &engine::NoProgress);
-//! assert!(run.scored.len() >= 1);
+//! // Every candidate pair is scored; each can be explained field by field.
+//! let best = run.scored.iter().max_by(|a, b| a.weight.total_cmp(&b.weight)).map(|p| run.explain(p));
+//! assert_eq!(best.map(|link| (link.left_id, link.right_id)), Some(("1".to_string(), "a".to_string())));
+//! # Ok(())
+//! # }
 //! ```
 //!
-//! Architecture Invariant: no database, network or async code; reading files happens in [`cli`] only.
+//! Architecture Invariant: no database, network or async code; reading and writing files happens in [`cli`]
+//! only (and [`table::Table::from_csv`] takes any reader).
+//!
+//! Architecture Invariant: depends on no other jikimi crate; `store`, `server` and the federation call into
+//! it with plain data (tables, [`watchlist::WatchlistPerson`], [`trace::Case`], [`engine::Decision`]).
 
 pub mod blocking;
 pub mod cli;

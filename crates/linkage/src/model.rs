@@ -47,10 +47,12 @@ impl FieldParameters {
 #[derive(Debug, Clone, Serialize)]
 pub struct Model {
     pub fields: Vec<FieldParameters>,
-    /// Prior probability that a candidate pair is a match.
+    /// Prior probability that two records drawn at random are a match.
     pub lambda: f64,
     /// EM iterations run.
     pub iterations: usize,
+    /// Estimated number of matching pairs (λ times all pairs).
+    pub expected_matches: f64,
 }
 
 /// Tuning of the estimation.
@@ -293,10 +295,13 @@ pub fn estimate(
 ) -> Model {
     let n_fields = prepared.fields.len().max(1);
     let n_pairs = (levels.len() / n_fields).max(1) as f64;
-    // At most one match per record of the smaller side (linking) or per record (de-duplication) can be
-    // among the candidates; capping λ there keeps EM from the degenerate "everything matches" optimum.
+    // At most one match per record of the smaller side (linking), or a bounded number per record
+    // (de-duplication), can be among the candidates; capping λ there keeps EM from the degenerate
+    // "everything matches" optimum.
     let max_matches = if prepared.is_dedupe() {
-        prepared.n_left() as f64
+        // Duplicates form clusters, and a cluster of k records has k(k-1)/2 matching pairs; allow clusters
+        // of about ten records on average before calling the estimate degenerate.
+        5.0 * prepared.n_left() as f64
     } else {
         prepared.n_left().min(prepared.n_right()) as f64
     };
@@ -313,6 +318,8 @@ pub fn estimate(
     );
     let mut sums: Vec<Vec<f64>> = fallback.iter().map(|v| vec![0.0; v.len()]).collect();
     let mut n_sessions = vec![0usize; prepared.fields.len()];
+    // Per session: (field, agreement level, pairs in the session, λ within the session).
+    let mut session_matches: Vec<(usize, u8, f64, f64)> = Vec::new();
     for (f, field) in prepared.fields.iter().enumerate() {
         let Some(agree) = session_level(field.kind) else {
             continue;
@@ -324,8 +331,9 @@ pub fn estimate(
             continue;
         }
         let mut m = initial_m(prepared);
-        let (_, its) = em(&patterns, &u, &mut m, cap(session_pairs), true, options);
+        let (session_lambda, its) = em(&patterns, &u, &mut m, cap(session_pairs), true, options);
         iterations += its;
+        session_matches.push((f, agree, session_pairs, session_lambda));
         for g in (0..prepared.fields.len()).filter(|&g| g != f) {
             for (sum, value) in sums[g].iter_mut().zip(&m[g]) {
                 *sum += value;
@@ -342,16 +350,43 @@ pub fn estimate(
             }
         })
         .collect();
-    let mut m_fixed = m.clone();
-    let (lambda, its) = em(
-        &all_patterns,
-        &u,
-        &mut m_fixed,
-        cap(n_pairs),
-        false,
-        options,
-    );
-    iterations += its;
+    // λ is the probability that two *random* records match, the prior that fits u from random pairs (a
+    // prior over candidate pairs would overstate every candidate's odds, since candidates are chosen for
+    // agreeing). Each session estimates the number of matches: matches agreeing on its field divided by
+    // the share of matches that agree on it (from m); the median over sessions is used.
+    let total_pairs = if prepared.is_dedupe() {
+        let n = prepared.n_left() as f64;
+        n * (n - 1.0) / 2.0
+    } else {
+        prepared.n_left() as f64 * prepared.n_right() as f64
+    };
+    let mut estimates: Vec<f64> = session_matches
+        .iter()
+        .filter_map(|&(f, agree, pairs, session_lambda)| {
+            let agreeing: f64 = m[f].iter().skip(usize::from(agree)).sum();
+            (agreeing > 0.05).then(|| session_lambda * pairs / agreeing)
+        })
+        .collect();
+    estimates.sort_by(f64::total_cmp);
+    let n_matches = match estimates.len() {
+        0 => {
+            // No session: fall back to EM over all candidates, which gives the share among candidates.
+            let mut m_fixed = m.clone();
+            let (lambda_candidates, its) = em(
+                &all_patterns,
+                &u,
+                &mut m_fixed,
+                cap(n_pairs),
+                false,
+                options,
+            );
+            iterations += its;
+            lambda_candidates * n_pairs
+        }
+        k => estimates[k / 2],
+    };
+    let lambda =
+        (n_matches.clamp(1.0, max_matches.max(1.0)) / total_pairs.max(1.0)).clamp(1e-12, 0.5);
     let fields = prepared
         .fields
         .iter()
@@ -368,10 +403,33 @@ pub fn estimate(
         fields,
         lambda,
         iterations,
+        expected_matches: lambda * total_pairs,
     }
 }
 
 impl Model {
+    /// Replace m by the level frequencies among pairs known to match (labelled by an analyst), where the
+    /// labels cover a field; EM's m stays for fields the labels leave missing. `levels` holds the labelled
+    /// pairs' comparison levels, one row of fields per pair.
+    pub fn with_labelled_m(mut self, levels: &[u8]) -> Model {
+        let n_fields = self.fields.len().max(1);
+        for (f, field) in self.fields.iter_mut().enumerate() {
+            let mut counts = vec![0.0f64; field.m.len()];
+            for pattern in levels.chunks(n_fields) {
+                if pattern[f] != MISSING {
+                    counts[usize::from(pattern[f])] += 1.0;
+                }
+            }
+            let total: f64 = counts.iter().sum();
+            if total > 0.0 {
+                // Add-half smoothing, as for u: a level unseen among the labels is rare, not impossible.
+                let denominator = total + 0.5 * counts.len() as f64;
+                field.m = counts.iter().map(|c| (c + 0.5) / denominator).collect();
+            }
+        }
+        self
+    }
+
     /// log2 prior odds of a match.
     pub fn prior_weight(&self) -> f64 {
         (self.lambda / (1.0 - self.lambda)).log2()
@@ -406,8 +464,8 @@ impl Model {
     /// A plain-text table of the estimated parameters, one line per field and level.
     pub fn summary(&self) -> String {
         let mut out = format!(
-            "lambda (prior match share among candidates) = {:.6}; EM iterations = {}\n",
-            self.lambda, self.iterations
+            "lambda (probability two random records match) = {:.3e} (about {:.0} matches); EM iterations = {}\n",
+            self.lambda, self.expected_matches, self.iterations
         );
         out.push_str("field\tkind\tlevel\tm\tu\tweight_bits\n");
         for field in &self.fields {

@@ -145,7 +145,9 @@ pub struct Watchlist {
     by_passport: HashMap<Box<str>, Vec<u32>>,
     by_name: HashMap<Box<str>, Vec<u32>>,
     by_dob: HashMap<Box<str>, Vec<u32>>,
-    name_frequency: [HashMap<Box<str>, f64>; 2],
+    /// Weight of exact agreement on the given name and surname of each entry: log2(m / frequency),
+    /// precomputed so that a check does no hashing per candidate.
+    exact_name_weight: [Vec<f32>; 2],
 }
 
 fn options() -> NormaliseOptions {
@@ -166,6 +168,7 @@ impl Watchlist {
     /// Build the index.
     pub fn new(persons: &[WatchlistPerson]) -> Watchlist {
         let opts = options();
+        let mut name_frequency: [HashMap<Box<str>, f64>; 2] = Default::default();
         let mut list = Watchlist {
             cells: vec![Vec::with_capacity(persons.len()); FIELDS.len()],
             ..Watchlist::default()
@@ -195,15 +198,26 @@ impl Watchlist {
             if let Some(key) = name_key(&list.cells[0][i], &list.cells[1][i]) {
                 list.by_name.entry(key).or_default().push(index);
             }
-            for f in 0..2 {
+            for (f, frequencies) in name_frequency.iter_mut().enumerate() {
                 if let Some(c) = &list.cells[f][i] {
-                    *list.name_frequency[f].entry(c.raw.clone()).or_default() += 1.0;
+                    *frequencies.entry(c.raw.clone()).or_default() += 1.0;
                 }
             }
         }
         let n = persons.len().max(1) as f64;
-        for table in &mut list.name_frequency {
-            table.values_mut().for_each(|v| *v /= n);
+        for f in 0..2 {
+            let top = WEIGHTS[f].len() - 1;
+            list.exact_name_weight[f] = list.cells[f]
+                .iter()
+                .map(|cell| {
+                    let frequency = cell
+                        .as_ref()
+                        .and_then(|c| name_frequency[f].get(&c.raw))
+                        .map_or(1.0 / n, |c| c / n);
+                    // Never below the weight of agreeing on the key only.
+                    (NAME_EXACT_M / frequency).log2().max(WEIGHTS[f][top - 1]) as f32
+                })
+                .collect();
         }
         list
     }
@@ -304,18 +318,27 @@ impl Watchlist {
         }
         candidates.sort_unstable();
         candidates.dedup();
-        let mut scored: Vec<Candidate> = candidates
+        // Score every candidate without allocating; explain only the ones returned.
+        let mut scored: Vec<(f64, u32, [u8; 5])> = candidates
             .into_iter()
-            .map(|index| self.score(&cells, index as usize))
-            .filter(|c| c.score >= min_score)
+            .map(|index| {
+                let levels = self.levels(&cells, index as usize);
+                (self.score(&levels, index as usize), index, levels)
+            })
+            .filter(|(score, _, _)| *score >= min_score)
             .collect();
-        scored.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.id.cmp(&b.id)));
+        scored.sort_by(|a, b| {
+            b.0.total_cmp(&a.0)
+                .then_with(|| self.ids[a.1 as usize].cmp(&self.ids[b.1 as usize]))
+        });
         scored.truncate(limit);
         scored
+            .into_iter()
+            .map(|(score, index, levels)| self.explain(score, index as usize, &levels))
+            .collect()
     }
 
-    fn score(&self, query: &[Option<Cell>], index: usize) -> Candidate {
-        let mut evidence = Vec::with_capacity(FIELDS.len());
+    fn levels(&self, query: &[Option<Cell>], index: usize) -> [u8; 5] {
         let mut levels = [MISSING; 5];
         for (f, (_, kind)) in FIELDS.iter().enumerate() {
             if let (Some(a), Some(b)) = (&query[f], &self.cells[f][index]) {
@@ -338,30 +361,38 @@ impl Watchlist {
             levels[0] = compare::NAME_KEY_LEVEL;
             levels[1] = compare::NAME_KEY_LEVEL;
         }
-        let mut score = 0.0;
-        for (f, (name, kind)) in FIELDS.iter().enumerate() {
-            let level = levels[f];
-            if level == MISSING {
-                continue;
-            }
-            let top = (WEIGHTS[f].len() - 1) as u8;
-            let mut weight = WEIGHTS[f][usize::from(level)];
-            if f < 2
-                && level == top
-                && let Some(cell) = &self.cells[f][index]
-                && let Some(freq) = self.name_frequency[f].get(&cell.raw)
-            {
-                weight = (NAME_EXACT_M / freq)
-                    .log2()
-                    .max(WEIGHTS[f][usize::from(top) - 1]);
-            }
-            score += weight;
-            evidence.push(Evidence {
-                field: (*name).to_string(),
-                level: compare::level_labels(*kind)[usize::from(level)].to_string(),
-                weight,
-            });
+        levels
+    }
+
+    fn field_weight(&self, f: usize, level: u8, index: usize) -> f64 {
+        let top = (WEIGHTS[f].len() - 1) as u8;
+        if f < 2 && level == top {
+            f64::from(self.exact_name_weight[f][index])
+        } else {
+            WEIGHTS[f][usize::from(level)]
         }
+    }
+
+    fn score(&self, levels: &[u8; 5], index: usize) -> f64 {
+        levels
+            .iter()
+            .enumerate()
+            .filter(|(_, level)| **level != MISSING)
+            .map(|(f, &level)| self.field_weight(f, level, index))
+            .sum()
+    }
+
+    fn explain(&self, score: f64, index: usize, levels: &[u8; 5]) -> Candidate {
+        let evidence = FIELDS
+            .iter()
+            .enumerate()
+            .filter(|(f, _)| levels[*f] != MISSING)
+            .map(|(f, (name, kind))| Evidence {
+                field: (*name).to_string(),
+                level: compare::level_labels(*kind)[usize::from(levels[f])].to_string(),
+                weight: self.field_weight(f, levels[f], index),
+            })
+            .collect();
         Candidate {
             id: self.ids[index].clone(),
             score,

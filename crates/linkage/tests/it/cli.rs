@@ -27,6 +27,8 @@ fn args(out: PathBuf) -> LinkArgs {
         max_block_pairs: 2_500,
         window: 4,
         u_sample_pairs: 20_000,
+        labels: None,
+        decisions: None,
         model_json: None,
         quiet: true,
     }

@@ -29,9 +29,14 @@ proptest! {
     }
 
     #[test]
-    fn fast_measures_match_strsim(a in "[a-e]{0,12}", b in "[a-e]{0,12}") {
+    fn fast_measures_match_strsim(a in "[a-e0-9 ]{0,12}", b in "[a-e0-9 ]{0,12}") {
         prop_assert!((compare::jaro_winkler(&a, &b) - strsim::jaro_winkler(&a, &b)).abs() < 1e-9);
         prop_assert_eq!(compare::within_one_edit(&a, &b), strsim::osa_distance(&a, &b) <= 1);
+    }
+
+    #[test]
+    fn fast_jaro_winkler_matches_strsim_on_longer_text(a in "[a-z0-9 ]{0,64}", b in "[a-z0-9 ]{0,64}") {
+        prop_assert!((compare::jaro_winkler(&a, &b) - strsim::jaro_winkler(&a, &b)).abs() < 1e-9);
     }
 
     #[test]
