@@ -226,7 +226,7 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), CliError> {
 }
 
 #[derive(serde::Serialize)]
-struct HashJson<'a> {
+struct HashJson {
     file: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     hash: Option<Hash256>,
@@ -235,7 +235,7 @@ struct HashJson<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     dihedral: Option<Vec<Hash256>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    error: Option<&'a str>,
+    error: Option<String>,
 }
 
 fn hash_path(
@@ -293,7 +293,7 @@ fn run_hash(args: HashArgs) -> Result<(), CliError> {
                         hash: None,
                         quality: None,
                         dihedral: None,
-                        error: Some("unreadable"),
+                        error: Some(e.to_string()),
                     });
                 }
             }

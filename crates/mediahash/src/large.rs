@@ -27,6 +27,7 @@ impl<T: Pod> LargeArray<T> {
         #[cfg(target_os = "linux")]
         if let Some(bytes) = len.checked_mul(size_of::<T>())
             && bytes >= MAP_THRESHOLD_BYTES
+            && huge_pages_wanted()
             && let Ok(map) = memmap2::MmapMut::map_anon(bytes)
         {
             // Best effort: without THP the map still works, only slower.
@@ -62,6 +63,14 @@ impl<T: Pod> LargeArray<T> {
     pub(crate) fn len(&self) -> usize {
         self.len
     }
+}
+
+/// `JIKIMI_PDQ_HUGE_PAGES=0` turns the request off: with the kernel's THP `defrag` set to `madvise`, each
+/// huge-page fault may compact memory synchronously, which makes building or loading a very large index
+/// slower on a fragmented machine (queries are faster either way).
+fn huge_pages_wanted() -> bool {
+    static WANTED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *WANTED.get_or_init(|| std::env::var("JIKIMI_PDQ_HUGE_PAGES").map_or(true, |v| v != "0"))
 }
 
 impl<T: Pod> Clone for LargeArray<T> {

@@ -4,4 +4,5 @@
 
 mod decode;
 mod index;
+mod matching;
 mod reference;
