@@ -163,7 +163,7 @@ pub fn run(args: AnalyzeArgs) -> Result<()> {
         AnalyzeCommand::Aggregate(a) => {
             if a.engine == Engine::Datafusion {
                 return Err(Error::Argument(
-                    "--engine datafusion needs jikimi-analyze-engine (use the jikimi binary)"
+                    "--engine datafusion needs the DataFusion engine: build jikimi with `--features datafusion`"
                         .into(),
                 ));
             }

@@ -97,7 +97,8 @@ pub fn moran_global(y: &[f64], w: &TransformedWeights, perms: Permutations) -> R
         nf / s0 * z.iter().zip(&lag).map(|(a, b)| a * b).sum::<f64>() / z2ss
     };
     let i = stat(&z);
-    let z_norm = (i - ei) / se_i_norm;
+    // A non-positive variance only arises from degenerate weights (e.g. a single link); report z = 0.
+    let z_norm = if vi_norm > 0.0 { (i - ei) / se_i_norm } else { 0.0 };
     let z_rand = if vi_rand > 0.0 {
         (i - ei) / vi_rand.sqrt()
     } else {
