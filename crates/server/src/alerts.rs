@@ -50,7 +50,12 @@ pub async fn raise_alert(
         Err(err) => {
             metrics::counter!("jikimi_alerts_rejected_total", "code" => err.code.as_str())
                 .increment(1);
-            if err.code != ErrorCode::Unavailable && err.code != ErrorCode::Internal {
+            // A replayed nonce is audited by the store inside the intake transaction that detected it.
+            let audited_by_store = err.code == ErrorCode::NonceReplayed;
+            if !audited_by_store
+                && err.code != ErrorCode::Unavailable
+                && err.code != ErrorCode::Internal
+            {
                 audit_rejection(&state, device_for_audit, &err, &request_id).await?;
             }
             tracing::info!(code = err.code.as_str(), request_id = %request_id.0, "alert refused");

@@ -30,7 +30,10 @@ impl PgStore {
     pub async fn connect_with_schema(url: &str, schema: Option<&str>) -> Result<PgStore> {
         let mut options = PgConnectOptions::from_str(url)?;
         if let Some(schema) = schema {
-            options = options.options([("search_path", schema)]);
+            // The application name lets an operator (or a test's clean-up) find this store's connections.
+            options = options
+                .options([("search_path", schema)])
+                .application_name(schema);
         }
         let pool = PgPoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
@@ -97,6 +100,15 @@ mod tests {
                 };
                 rt.block_on(async move {
                     if let Ok(pool) = PgPoolOptions::new().max_connections(1).connect(&url).await {
+                        // The test's own connections may still hold a transaction whose rollback waits for the
+                        // runtime this drop is blocking: end them first, or DROP SCHEMA waits on their locks forever.
+                        let _ = sqlx::query(
+                            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                             WHERE application_name = $1 AND pid <> pg_backend_pid()",
+                        )
+                        .bind(&schema)
+                        .execute(&pool)
+                        .await;
                         let sql = format!("DROP SCHEMA IF EXISTS {schema} CASCADE");
                         let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&pool).await;
                         pool.close().await;

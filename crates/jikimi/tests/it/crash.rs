@@ -128,10 +128,10 @@ async fn kill_9_mid_burst_loses_no_accepted_alert_and_duplicates_none() {
                                 .to_string(),
                         ),
                     );
-                    if map.len() >= KILL_AFTER {
-                        if let Some(tx) = kill_tx.lock().expect("lock").take() {
-                            let _ = tx.send(());
-                        }
+                    if map.len() >= KILL_AFTER
+                        && let Some(tx) = kill_tx.lock().expect("lock").take()
+                    {
+                        let _ = tx.send(());
                     }
                 }
             }

@@ -125,13 +125,20 @@ pub async fn replayed_nonce_is_refused_audited_and_opens_nothing(h: &Harness) {
         .await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert_eq!(h.n_incidents().await, 1);
-    let rejected = h
+    // Audited once each, by the store, in the transaction that refused them.
+    let rejected: Vec<_> = h
         .audit()
         .await
         .into_iter()
-        .filter(|(a, r, ..)| a == "alert.rejected" && r == "nonce_replayed")
-        .count();
-    assert_eq!(rejected, 2);
+        .filter(|(a, ..)| a == "alert.rejected")
+        .collect();
+    assert_eq!(rejected.len(), 2, "{rejected:?}");
+    assert!(
+        rejected
+            .iter()
+            .all(|(.., detail)| detail.contains("nonce_replayed")),
+        "{rejected:?}"
+    );
 }
 
 pub async fn malformed_json_is_refused_audited_and_opens_nothing(h: &Harness) {

@@ -108,13 +108,13 @@ impl Harness {
     }
 
     pub async fn finish(self) {
-        if let Some((url, schema)) = self.pg {
-            if let Ok(pool) = sqlx::PgPool::connect(&url).await {
-                let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
-                    .execute(&pool)
-                    .await;
-                pool.close().await;
-            }
+        if let Some((url, schema)) = self.pg
+            && let Ok(pool) = sqlx::PgPool::connect(&url).await
+        {
+            let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
+                .execute(&pool)
+                .await;
+            pool.close().await;
         }
     }
 

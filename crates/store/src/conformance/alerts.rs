@@ -1,7 +1,7 @@
 //! Alert intake: incident creation, idempotency, replay protection, batching.
 
 use super::{TestStore, accept_one, alert, t};
-use crate::{Conflict, Error, IncidentFilter, Store};
+use crate::{Conflict, Error, IncidentFilter};
 use jikimi_respond::{DeviceId, EventKind, IncidentStatus};
 
 /// A signed (authenticated) alert creates an incident with its first event and an audit entry.

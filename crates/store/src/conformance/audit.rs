@@ -1,7 +1,7 @@
 //! The audit log: every change audited in its own transaction's chain; tampering detected.
 
 use super::{TestStore, accept_one, alert, staff_change, t};
-use crate::{Error, Store, verify_audit};
+use crate::{Error, verify_audit};
 use jikimi_audit::{AuditError, NewAuditEntry};
 use jikimi_respond::{DeviceId, EventKind, Unit, UnitId, UnitStatus};
 

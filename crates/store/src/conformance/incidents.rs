@@ -1,7 +1,7 @@
 //! The incident log: transitions, optimistic concurrency, projection rebuild, listing order.
 
 use super::{TestStore, accept_one, alert, staff_change, t};
-use crate::{Conflict, Error, IncidentFilter, Store};
+use crate::{Conflict, Error, IncidentFilter};
 use jikimi_respond::{
     DeviceId, EventKind, FixMethod, Incident, IncidentId, IncidentStatus, LocationFix, Outcome,
     Priority, TransitionError, UnitId,
@@ -167,8 +167,8 @@ pub(crate) async fn projection_rebuilt_from_events_equals_stored_state<S: TestSt
         ],
     ];
     for (id, kinds) in ids.iter().zip(steps) {
-        let mut seq = 1;
         for (k, kind) in kinds.into_iter().enumerate() {
+            let seq = k as u64 + 1;
             store
                 .append_event(
                     *id,
@@ -178,7 +178,6 @@ pub(crate) async fn projection_rebuilt_from_events_equals_stored_state<S: TestSt
                 )
                 .await
                 .unwrap();
-            seq += 1;
         }
     }
     let filter = IncidentFilter {

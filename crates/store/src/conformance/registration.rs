@@ -3,7 +3,7 @@
 use super::{TestStore, accept_one, staff_change, subscriber_alert, t};
 use crate::{
     DeviceRecord, GuardianId, GuardianRecord, IndexEntry, PositionReport, Role, SessionRecord,
-    StaffUser, Store, SubscriberRecord,
+    StaffUser, SubscriberRecord,
 };
 use jikimi_privacy::{BlindIndex, Keyring, normalise_phone};
 use jikimi_respond::{Coordinates, DeviceId, SubscriberId, Unit, UnitId, UnitStatus};
@@ -221,7 +221,7 @@ pub(crate) async fn export_and_erase_subscriber<S: TestStore>() {
         .await
         .unwrap();
     assert_eq!(export.subscriber, record);
-    assert_eq!(export.devices, [device.clone()]);
+    assert_eq!(export.devices, std::slice::from_ref(&device));
     assert_eq!(export.guardians.len(), 1);
     assert_eq!(export.guardians[0].id, gid);
     assert_eq!(export.incidents.len(), 1);
@@ -358,7 +358,10 @@ pub(crate) async fn guardians_are_saved_listed_and_deleted<S: TestStore>() {
         .put_guardian(&g, &staff_change("admin", 1, "add"))
         .await
         .unwrap();
-    assert_eq!(store.list_guardians(sid).await.unwrap(), [g.clone()]);
+    assert_eq!(
+        store.list_guardians(sid).await.unwrap(),
+        std::slice::from_ref(&g)
+    );
     let orphan = sealed_guardian(GuardianId(uuid::Uuid::new_v4()), SubscriberId::new_v4());
     assert!(
         store

@@ -2,7 +2,7 @@
 
 use super::registration::{KNOWN_NAME, KNOWN_PHONE, keyring, sealed_guardian, sealed_subscriber};
 use super::{TestStore, accept_one, alert, staff_change, subscriber_alert, t};
-use crate::{DeviceRecord, GuardianId, IncidentFilter, Store, verify_audit};
+use crate::{DeviceRecord, GuardianId, IncidentFilter, verify_audit};
 use jikimi_respond::{
     Coordinates, DeviceId, EventKind, IncidentStatus, Outcome, StraightLineEta, SubscriberId, Unit,
     UnitId, UnitStatus, recommend,
@@ -201,7 +201,7 @@ pub(crate) async fn story_alert_to_erasure<S: TestStore>() {
         )
         .unwrap();
     assert_eq!(name, KNOWN_NAME);
-    assert_eq!(export.incidents, [closed.clone()]);
+    assert_eq!(export.incidents, std::slice::from_ref(&closed));
     // Erased.
     store
         .erase_subscriber(sid, &staff_change("admin", 600_000, "erasure request"))
