@@ -98,7 +98,11 @@ pub fn moran_global(y: &[f64], w: &TransformedWeights, perms: Permutations) -> R
     };
     let i = stat(&z);
     // A non-positive variance only arises from degenerate weights (e.g. a single link); report z = 0.
-    let z_norm = if vi_norm > 0.0 { (i - ei) / se_i_norm } else { 0.0 };
+    let z_norm = if vi_norm > 0.0 {
+        (i - ei) / se_i_norm
+    } else {
+        0.0
+    };
     let z_rand = if vi_rand > 0.0 {
         (i - ei) / vi_rand.sqrt()
     } else {
