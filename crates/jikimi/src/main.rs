@@ -45,6 +45,8 @@ enum Command {
 }
 
 /// `jikimi analyze`: the hot-spot commands of `jikimi-analyze` and the forecasting commands of `jikimi-forecast`.
+// Parsed once at start; the size of a command-line enum does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 enum AnalyzeCommand {
     #[command(flatten)]
