@@ -16,6 +16,8 @@ struct Cli {
 enum Command {
     /// Print the version and the crates compiled in.
     Version,
+    #[command(flatten)]
+    Exchange(jikimi_exchange::cli::Command),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -24,6 +26,7 @@ fn main() -> anyhow::Result<()> {
         Command::Version => {
             println!("jikimi {}", env!("CARGO_PKG_VERSION"));
         }
+        Command::Exchange(cmd) => jikimi_exchange::cli::run(cmd)?,
     }
     Ok(())
 }
