@@ -1,0 +1,1 @@
+//! Three real node processes on loopback (filled in below).
