@@ -258,6 +258,9 @@ pub enum FederationCmd {
         /// Also pull from every peer this often (seconds; 0 = only on push notification).
         #[arg(long, default_value_t = 0)]
         sync_interval_s: u64,
+        /// Page size when this node pulls.
+        #[arg(long, default_value_t = crate::node::DEFAULT_PAGE)]
+        page: u32,
     },
 }
 
@@ -427,8 +430,11 @@ async fn run_async(cmd: Command) -> Result<()> {
             FederationCmd::Serve {
                 listen,
                 sync_interval_s,
+                page,
             } => {
-                let node = Arc::new(Node::open(SqliteStore::open(&db.db).await?).await?);
+                let mut node = Node::open(SqliteStore::open(&db.db).await?).await?;
+                node.page_limit = page;
+                let node = Arc::new(node);
                 let listener = tokio::net::TcpListener::bind(&listen)
                     .await
                     .map_err(|source| Error::Io {

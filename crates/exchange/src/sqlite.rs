@@ -297,7 +297,11 @@ impl ExchangeStore for SqliteStore {
     }
 
     async fn put_agreement(&self, agreement: &Agreement) -> Result<()> {
-        let mut tx = self.pool.begin().await.map_err(db("agreement"))?;
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db("agreement"))?;
         sqlx::query("INSERT INTO ex_agreements (id, body) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET body = excluded.body")
             .bind(agreement.id.to_string())
             .bind(json(agreement)?)
@@ -335,7 +339,11 @@ impl ExchangeStore for SqliteStore {
     }
 
     async fn put_local(&self, record: &Record) -> Result<u64> {
-        let mut tx = self.pool.begin().await.map_err(db("put record"))?;
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db("put record"))?;
         if record.is_control() {
             apply_control(&mut tx, record).await?;
         }
@@ -398,7 +406,11 @@ impl ExchangeStore for SqliteStore {
     }
 
     async fn record_disclosures(&self, rows: &[DisclosureRow]) -> Result<()> {
-        let mut tx = self.pool.begin().await.map_err(db("disclose"))?;
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db("disclose"))?;
         for d in rows {
             let at = d.at.to_rfc3339();
             sqlx::query("INSERT INTO ex_disclosures (envelope, peer, record_id, version, kind, agreement, at) VALUES (?,?,?,?,?,?,?)")
@@ -493,7 +505,11 @@ impl ExchangeStore for SqliteStore {
         items: &[Inbound],
         new_cursor: Option<u64>,
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await.map_err(db("apply"))?;
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db("apply"))?;
         for item in items {
             match item {
                 Inbound::Accepted {
@@ -646,7 +662,11 @@ impl ExchangeStore for SqliteStore {
     }
 
     async fn store_receipt(&self, receipt: &Receipt, sent: bool) -> Result<()> {
-        let mut tx = self.pool.begin().await.map_err(db("receipt"))?;
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db("receipt"))?;
         let peer = if sent {
             &receipt.sender
         } else {
