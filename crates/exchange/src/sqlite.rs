@@ -6,7 +6,6 @@ use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
 use ed25519_dalek::SigningKey;
-use sha2::Digest as _;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row as _, SqliteConnection, SqlitePool};
 use uuid::Uuid;
@@ -124,15 +123,15 @@ async fn append_audit(conn: &mut SqliteConnection, row: AuditRow<'_>) -> Result<
         .map_err(db("audit"))?;
     let prev = prev.unwrap_or_else(|| "0".repeat(64));
     let at = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
-    let canonical = serde_jcs::to_vec(&serde_json::json!({
-        "at": at, "action": row.action, "peer": row.peer, "record": row.record,
-        "agreement": row.agreement, "detail": row.detail,
-    }))
-    .map_err(Error::Encoding)?;
-    let mut h = sha2::Sha256::new();
-    h.update(prev.as_bytes());
-    h.update(&canonical);
-    let hash = hex::encode(h.finalize());
+    let hash = crate::store::audit_hash(
+        &prev,
+        &at,
+        row.action,
+        row.peer,
+        row.record.as_deref(),
+        row.agreement.as_deref(),
+        &row.detail,
+    )?;
     sqlx::query("INSERT INTO ex_audit (at, action, peer, record_id, agreement, detail, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?)")
         .bind(&at)
         .bind(row.action)

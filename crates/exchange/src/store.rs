@@ -70,6 +70,52 @@ pub struct AuditEntry {
     pub hash: String,
 }
 
+/// The audit chain's link: SHA-256 over the previous hash and the RFC 8785 encoding of the row
+/// (its time exactly as stored, RFC 3339 with microseconds).
+pub fn audit_hash(
+    prev: &str,
+    at: &str,
+    action: &str,
+    peer: Option<&str>,
+    record: Option<&str>,
+    agreement: Option<&str>,
+    detail: &str,
+) -> Result<String> {
+    use sha2::Digest as _;
+    let canonical = serde_jcs::to_vec(&serde_json::json!({
+        "at": at, "action": action, "peer": peer, "record": record, "agreement": agreement, "detail": detail,
+    }))
+    .map_err(crate::Error::Encoding)?;
+    let mut h = sha2::Sha256::new();
+    h.update(prev.as_bytes());
+    h.update(&canonical);
+    Ok(hex::encode(h.finalize()))
+}
+
+/// Verifies an audit log read back in order: each row links to the previous one and its hash
+/// matches its content. Returns the sequence number of the first broken row.
+pub fn verify_audit_chain(entries: &[AuditEntry]) -> std::result::Result<(), u64> {
+    let mut prev = "0".repeat(64);
+    for e in entries {
+        let at = e.at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+        let want = audit_hash(
+            &prev,
+            &at,
+            &e.action,
+            e.peer.as_deref(),
+            e.record.as_deref(),
+            e.agreement.as_deref(),
+            &e.detail,
+        )
+        .map_err(|_| e.seq)?;
+        if e.prev_hash != prev || e.hash != want {
+            return Err(e.seq);
+        }
+        prev = e.hash.clone();
+    }
+    Ok(())
+}
+
 /// Persistence for one exchange node.
 pub trait ExchangeStore: Send + Sync + 'static {
     fn identity(&self) -> impl Future<Output = Result<Option<(Agency, SigningKey)>>> + Send;

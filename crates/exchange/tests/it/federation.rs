@@ -96,6 +96,20 @@ async fn bilateral_all_fields_multilateral_no_personal_fields_and_a_lead_back() 
     // Idempotent: pulling again changes nothing.
     let again = pull(&a, &b).await;
     assert_eq!(again.applied, 0);
+
+    // The audit logs are intact hash chains; editing a row breaks the chain at that row.
+    for n in [&a, &b, &c] {
+        assert_eq!(
+            jikimi_exchange::store::verify_audit_chain(&n.store.audit_log().await.unwrap()),
+            Ok(())
+        );
+    }
+    let mut log = a.store.audit_log().await.unwrap();
+    log[2].detail.push_str(" (edited)");
+    assert_eq!(
+        jikimi_exchange::store::verify_audit_chain(&log),
+        Err(log[2].seq)
+    );
 }
 
 #[tokio::test]
@@ -459,4 +473,52 @@ async fn interrupted_sync_resumes_without_duplicates_or_gaps() {
     assert_eq!(b.store.records().await.unwrap().len(), 250);
     // Nothing was sent twice: A disclosed exactly 250 envelopes to B, all with receipts.
     assert_eq!(a.store.disclosure_counts(b.id()).await.unwrap(), (250, 250));
+}
+
+#[tokio::test]
+async fn push_notification_triggers_a_pull_and_a_receipt_over_http() {
+    let dir = tempfile::tempdir().unwrap();
+    let la = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let lb = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let mut a = node(dir.path(), "a", "KR").await;
+    let mut b = node(dir.path(), "b", "TH").await;
+    a.me.endpoint = Some(format!("http://{}", la.local_addr().unwrap()));
+    b.me.endpoint = Some(format!("http://{}", lb.local_addr().unwrap()));
+    mesh(&[&a, &b]).await;
+    let ab = agreement(&[&a, &b], all_fields(), false);
+    install(&ab, &[&a, &b]).await;
+    let (a, b) = (std::sync::Arc::new(a), std::sync::Arc::new(b));
+    tokio::spawn(jikimi_exchange::http::serve(
+        a.clone(),
+        la,
+        None,
+        std::future::pending(),
+    ));
+    tokio::spawn(jikimi_exchange::http::serve(
+        b.clone(),
+        lb,
+        None,
+        std::future::pending(),
+    ));
+
+    let case = a
+        .create_case(
+            jikimi_exchange::domain::CaseCategory::Scam,
+            amber(),
+            scam_content("pushed"),
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(a.notify_peers().await.unwrap(), 1);
+    let start = std::time::Instant::now();
+    // B pulls on the notification and answers with a signed receipt that A links to its disclosure.
+    while a.store.disclosure_counts(b.id()).await.unwrap() != (1, 1) {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(30),
+            "no pull/receipt after notify"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(b.store.record(case.id).await.unwrap().is_some());
 }
