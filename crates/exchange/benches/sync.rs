@@ -3,6 +3,8 @@
 //! Reports leads per second, bytes per lead on the wire, and the process's peak RSS.
 //!
 //! Run: `cargo bench -p jikimi-exchange --bench sync` (`JIKIMI_BENCH_LEADS=10000` for a quick run).
+//! With `JIKIMI_BENCH_INTERRUPT=1` B is stopped halfway, reopened and resumed; the output then
+//! says how many envelopes A disclosed in all (N + at most one page means nothing was re-sent).
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -159,11 +161,45 @@ async fn main() -> Result<(), BoxError> {
         None,
         std::future::pending(),
     ));
+    let interrupt = std::env::var("JIKIMI_BENCH_INTERRUPT").is_ok_and(|v| v == "1");
     let start = Instant::now();
-    let stats = b.sync_peer(&a.me).await?;
+    let b_path = dir.path().join("b.sqlite");
+    let (stats, resumed_at) = if interrupt {
+        // Stop B halfway (the sync future is dropped mid-page, like a crash: the page in flight
+        // is rolled back), reopen its database as a restarted node would, and resume.
+        let b = Arc::new(b);
+        let task = {
+            let (b, me) = (b.clone(), a.me.clone());
+            tokio::spawn(async move { b.sync_peer(&me).await })
+        };
+        while b.store.cursor(a.id()).await? < n / 2 {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        task.abort();
+        let _ = task.await;
+        let at = b.store.cursor(a.id()).await?;
+        drop(b);
+        let b = Node::open(SqliteStore::open(b_path.to_str().unwrap_or_default()).await?).await?;
+        let rest = b.sync_peer(&a.me).await?;
+        let total = b.store.records().await?.len() as u64;
+        (
+            jikimi_exchange::node::SyncStats {
+                applied: total,
+                ..rest
+            },
+            Some(at),
+        )
+    } else {
+        (b.sync_peer(&a.me).await?, None)
+    };
     let secs = start.elapsed().as_secs_f64();
     server.abort();
     let leads = stats.applied.saturating_sub(1).max(1);
+    let disclosed = a
+        .store
+        .disclosure_counts(&AgencyId::parse(b_id_of(&b_path).await?.as_str())?)
+        .await?
+        .0;
     println!(
         "{}",
         serde_json::json!({
@@ -171,11 +207,18 @@ async fn main() -> Result<(), BoxError> {
             "seconds": (secs * 100.0).round() / 100.0,
             "leads_per_second": (leads as f64 / secs).round(),
             "bytes_on_wire": stats.bytes,
-            "bytes_per_lead": stats.bytes / leads,
+            "bytes_per_lead": if resumed_at.is_some() { serde_json::Value::Null } else { (stats.bytes / leads).into() },
             "pages": stats.pages,
             "rejected": stats.rejected,
+            "interrupted_at_cursor": resumed_at,
+            "envelopes_disclosed_by_a": disclosed,
             "peak_rss_mib_both_nodes": peak_rss_kib() / 1024,
         })
     );
     Ok(())
+}
+
+async fn b_id_of(path: &std::path::Path) -> Result<AgencyId, BoxError> {
+    let store = SqliteStore::open(path.to_str().unwrap_or_default()).await?;
+    Ok(store.identity().await?.ok_or("no identity")?.0.id)
 }

@@ -129,6 +129,10 @@ fn observable(e: &Entity) -> Result<Option<(Value, String)>> {
     }))
 }
 
+fn sco_type(id: &str) -> &str {
+    id.split("--").next().unwrap_or(id)
+}
+
 fn file_sco(a: &Attachment) -> Result<(Value, String)> {
     let id = sco_id(
         "file",
@@ -290,6 +294,14 @@ fn export_content(ctx: &mut Ctx, content: &Content, record: &Record) -> Result<V
         ctx.objects.push(Value::Object(od));
         let ind_id = sdo_id("indicator", eid);
         let mut ind = ctx.common("indicator", &ind_id);
+        ind.insert(
+            "name".into(),
+            json!(format!("{} in {}", sco_type(&sco_ref), record.kind())),
+        );
+        ind.insert(
+            "description".into(),
+            json!(format!("jikimi {} {}", record.kind(), record.id)),
+        );
         ind.insert("pattern".into(), json!(pattern));
         ind.insert("pattern_type".into(), json!("stix"));
         ind.insert("valid_from".into(), json!(observed_at));

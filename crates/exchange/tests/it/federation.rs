@@ -522,3 +522,21 @@ async fn push_notification_triggers_a_pull_and_a_receipt_over_http() {
     }
     assert!(b.store.record(case.id).await.unwrap().is_some());
 }
+
+#[test]
+fn openapi_document_lists_every_route() {
+    let doc: serde_json::Value = serde_json::from_str(include_str!("../../openapi.json")).unwrap();
+    let src = include_str!("../../src/http.rs");
+    let routes: Vec<&str> = src
+        .split(".route(")
+        .skip(1)
+        .filter_map(|chunk| chunk.split('"').nth(1))
+        .collect();
+    assert!(routes.len() >= 8, "{routes:?}");
+    for r in routes {
+        assert!(
+            doc["paths"].get(r).is_some(),
+            "route {r} missing from openapi.json"
+        );
+    }
+}
