@@ -216,6 +216,12 @@ impl<S: ExchangeStore> Node<S> {
             &peers,
             || request.verify(&req.requester),
         );
+        let checked = match checked {
+            Ok(_) if !self.store.remember_nonce(&req.requester, req.nonce).await? => {
+                Err(Rejection::Replay)
+            }
+            other => other,
+        };
         if let Err(rejection) = checked {
             self.store
                 .audit(

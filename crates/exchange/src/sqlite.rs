@@ -628,6 +628,17 @@ impl ExchangeStore for SqliteStore {
         Ok(())
     }
 
+    async fn remember_nonce(&self, sender: &AgencyId, nonce: Uuid) -> Result<bool> {
+        let n = sqlx::query("INSERT OR IGNORE INTO ex_nonces (sender, nonce) VALUES (?, ?)")
+            .bind(sender.as_str())
+            .bind(nonce.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(db("nonce"))?
+            .rows_affected();
+        Ok(n == 1)
+    }
+
     async fn audit(
         &self,
         action: &str,

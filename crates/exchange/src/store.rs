@@ -160,6 +160,12 @@ pub trait ExchangeStore: Send + Sync + 'static {
         items: &[Inbound],
         new_cursor: Option<u64>,
     ) -> impl Future<Output = Result<()>> + Send;
+    /// Remembers a signed request's nonce; false if it was seen before (a replay).
+    fn remember_nonce(
+        &self,
+        sender: &AgencyId,
+        nonce: Uuid,
+    ) -> impl Future<Output = Result<bool>> + Send;
     /// Audits a rejection outside a page (e.g. a bad pull request or receipt).
     fn audit(
         &self,

@@ -145,6 +145,9 @@ async fn tampered_and_replayed_envelopes_are_rejected_and_audited() {
         .unwrap();
     let page = a.serve_pull(&req, now).await.unwrap();
     assert_eq!(page.envelopes.len(), 1);
+    // A replayed pull request (an eavesdropper fetching B's page again) is refused.
+    let replayed = a.serve_pull(&req, now).await.unwrap_err().to_string();
+    assert!(replayed.contains("replay"), "{replayed}");
 
     // Tamper: B (or a man in the middle) adds a phone number the agreement never allowed.
     let mut tampered = page.clone();
