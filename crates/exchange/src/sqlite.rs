@@ -63,8 +63,9 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
-    /// Opens (creating if needed) the database at `path` in WAL mode with full sync, so that a
-    /// committed page survives `kill -9`.
+    /// Opens (creating if needed) the database at `path` in WAL mode with `synchronous=NORMAL`:
+    /// a committed page survives `kill -9` of the process; after a power loss the last commits
+    /// may be lost, and then the cursor (lost with them) makes the next pull fetch them again.
     pub async fn open(path: &str) -> Result<Self> {
         let opts = SqliteConnectOptions::from_str(&format!("sqlite://{path}"))
             .map_err(db("open"))?
