@@ -190,7 +190,7 @@ pub async fn serve<S: ExchangeStore>(
                     Ok(results) => {
                         for (peer, r) in results {
                             if let Err(e) = r {
-                                tracing::debug!(peer = %peer.name, error = %e, "periodic sync failed");
+                                tracing::warn!(peer = %peer.name, error = %e, "periodic sync failed");
                             }
                         }
                     }

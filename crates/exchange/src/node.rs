@@ -342,16 +342,18 @@ impl<S: ExchangeStore> Node<S> {
             envelopes: page.envelopes.len() as u64,
             ..SyncStats::default()
         };
-        for signed in &page.envelopes {
+        let lookups: Vec<(Uuid, &Record)> = page
+            .envelopes
+            .iter()
+            .map(|e| (e.body.nonce, &e.body.record))
+            .collect();
+        let knowns = self.store.known_page(sender, &lookups).await?;
+        for (signed, known) in page.envelopes.iter().zip(knowns) {
             let env = &signed.body;
             let digest = signed.digest().ok();
             let verdict = if &env.sender != sender {
                 Err(Rejection::UnknownSender)
             } else {
-                let known = self
-                    .store
-                    .known(&env.sender, env.nonce, &env.record)
-                    .await?;
                 protocol::assess(&self.me.id, &peers, &agreements, now, &known, signed)
             };
             match verdict {

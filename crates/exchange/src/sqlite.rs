@@ -78,10 +78,20 @@ impl SqliteStore {
             .connect_with(opts)
             .await
             .map_err(db("open"))?;
-        sqlx::raw_sql(SCHEMA)
-            .execute(&pool)
-            .await
-            .map_err(db("migrate"))?;
+        // Only migrate a database that lacks the schema: the DDL takes the write lock, and a
+        // reader (a CLI command, a test) must not compete with the serving process for it.
+        let migrated =
+            sqlx::query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'ex_audit'")
+                .fetch_optional(&pool)
+                .await
+                .map_err(db("open"))?
+                .is_some();
+        if !migrated {
+            sqlx::raw_sql(SCHEMA)
+                .execute(&pool)
+                .await
+                .map_err(db("migrate"))?;
+        }
         Ok(SqliteStore { pool })
     }
 
@@ -114,15 +124,31 @@ struct AuditRow<'a> {
     detail: String,
 }
 
+/// The audit chain's head within one write transaction: read once, then carried in memory
+/// (the transaction holds the write lock, so nobody else can append meanwhile).
+#[derive(Default)]
+struct Chain(Option<String>);
+
 async fn append_audit(conn: &mut SqliteConnection, row: AuditRow<'_>) -> Result<()> {
-    let prev: Option<String> = sqlx::query("SELECT hash FROM ex_audit ORDER BY seq DESC LIMIT 1")
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(db("audit"))?
-        .map(|r| r.try_get("hash"))
-        .transpose()
-        .map_err(db("audit"))?;
-    let prev = prev.unwrap_or_else(|| "0".repeat(64));
+    append_chained(conn, &mut Chain::default(), row).await
+}
+
+async fn append_chained(
+    conn: &mut SqliteConnection,
+    chain: &mut Chain,
+    row: AuditRow<'_>,
+) -> Result<()> {
+    let prev = match chain.0.take() {
+        Some(p) => p,
+        None => sqlx::query("SELECT hash FROM ex_audit ORDER BY seq DESC LIMIT 1")
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(db("audit"))?
+            .map(|r| r.try_get::<String, _>("hash"))
+            .transpose()
+            .map_err(db("audit"))?
+            .unwrap_or_else(|| "0".repeat(64)),
+    };
     let at = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
     let hash = crate::store::audit_hash(
         &prev,
@@ -145,6 +171,7 @@ async fn append_audit(conn: &mut SqliteConnection, row: AuditRow<'_>) -> Result<
         .execute(&mut *conn)
         .await
         .map_err(db("audit"))?;
+    chain.0 = Some(hash);
     Ok(())
 }
 
@@ -411,6 +438,7 @@ impl ExchangeStore for SqliteStore {
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(db("disclose"))?;
+        let mut chain = Chain::default();
         for d in rows {
             let at = d.at.to_rfc3339();
             sqlx::query("INSERT INTO ex_disclosures (envelope, peer, record_id, version, kind, agreement, at) VALUES (?,?,?,?,?,?,?)")
@@ -424,8 +452,9 @@ impl ExchangeStore for SqliteStore {
                 .execute(&mut *tx)
                 .await
                 .map_err(db("disclose"))?;
-            append_audit(
+            append_chained(
                 &mut tx,
+                &mut chain,
                 AuditRow {
                     action: "disclosed",
                     peer: Some(d.peer.as_str()),
@@ -451,6 +480,77 @@ impl ExchangeStore for SqliteStore {
             .transpose()
             .map_err(db("cursor"))?
             .unwrap_or(0) as u64)
+    }
+
+    async fn known_page(&self, sender: &AgencyId, items: &[(Uuid, &Record)]) -> Result<Vec<Known>> {
+        use std::collections::{HashMap, HashSet};
+        type Meta = (u64, AgencyId, Provenance);
+        let mut conn = self.pool.acquire().await.map_err(db("known"))?;
+        let mut seen: HashSet<String> = HashSet::new();
+        let mut metas: HashMap<String, Meta> = HashMap::new();
+        let mut withdrawn: HashSet<String> = HashSet::new();
+        let placeholders = |n: usize| vec!["?"; n].join(",");
+        for chunk in items.chunks(400) {
+            let nonces: Vec<String> = chunk.iter().map(|(n, _)| n.to_string()).collect();
+            let sql = format!(
+                "SELECT nonce FROM ex_nonces WHERE sender = ? AND nonce IN ({})",
+                placeholders(nonces.len())
+            );
+            let mut q = sqlx::query(&sql).bind(sender.as_str());
+            for n in &nonces {
+                q = q.bind(n);
+            }
+            for r in q.fetch_all(&mut *conn).await.map_err(db("known"))? {
+                seen.insert(r.try_get("nonce").map_err(db("known"))?);
+            }
+            let ids: Vec<String> = chunk
+                .iter()
+                .flat_map(|(_, r)| [Some(r.id), r.target()])
+                .flatten()
+                .map(|u| u.to_string())
+                .collect();
+            let sql = format!(
+                "SELECT id, version, origin, received_from, received_under FROM ex_records WHERE id IN ({})",
+                placeholders(ids.len())
+            );
+            let mut q = sqlx::query(&sql);
+            for id in &ids {
+                q = q.bind(id);
+            }
+            for r in q.fetch_all(&mut *conn).await.map_err(db("known"))? {
+                let id: String = r.try_get("id").map_err(db("known"))?;
+                let version = r.try_get::<i64, _>("version").map_err(db("known"))? as u64;
+                let origin =
+                    AgencyId::parse(&r.try_get::<String, _>("origin").map_err(db("known"))?)?;
+                metas.insert(id, (version, origin, provenance_of(&r)?));
+            }
+            let sql = format!(
+                "SELECT id FROM ex_withdrawn WHERE id IN ({})",
+                placeholders(ids.len())
+            );
+            let mut q = sqlx::query(&sql);
+            for id in &ids {
+                q = q.bind(id);
+            }
+            for r in q.fetch_all(&mut *conn).await.map_err(db("known"))? {
+                withdrawn.insert(r.try_get("id").map_err(db("known"))?);
+            }
+        }
+        Ok(items
+            .iter()
+            .map(|(nonce, record)| {
+                let probe = record.target().unwrap_or(record.id).to_string();
+                Known {
+                    nonce_seen: seen.contains(&nonce.to_string()),
+                    stored: metas.get(&record.id.to_string()).cloned(),
+                    target: record
+                        .target()
+                        .and_then(|t| metas.get(&t.to_string()))
+                        .map(|(_, origin, prov)| (origin.clone(), prov.clone())),
+                    withdrawn: withdrawn.contains(&probe),
+                }
+            })
+            .collect())
     }
 
     async fn known(&self, sender: &AgencyId, nonce: Uuid, record: &Record) -> Result<Known> {
@@ -510,6 +610,7 @@ impl ExchangeStore for SqliteStore {
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(db("apply"))?;
+        let mut chain = Chain::default();
         for item in items {
             match item {
                 Inbound::Accepted {
@@ -530,8 +631,9 @@ impl ExchangeStore for SqliteStore {
                     .rows_affected()
                         == 1;
                     if !fresh {
-                        append_audit(
+                        append_chained(
                             &mut tx,
+                            &mut chain,
                             AuditRow {
                                 action: "rejected",
                                 peer: Some(peer.as_str()),
@@ -555,8 +657,9 @@ impl ExchangeStore for SqliteStore {
                         }
                         Action::Duplicate => ("duplicate", None),
                     };
-                    append_audit(
+                    append_chained(
                         &mut tx,
+                        &mut chain,
                         AuditRow {
                             action: what,
                             peer: Some(peer.as_str()),
@@ -600,8 +703,9 @@ impl ExchangeStore for SqliteStore {
                             .map_err(db("apply"))?;
                         }
                     }
-                    append_audit(
+                    append_chained(
                         &mut tx,
+                        &mut chain,
                         AuditRow {
                             action: "rejected",
                             peer: Some(peer.as_str()),

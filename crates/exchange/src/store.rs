@@ -146,6 +146,12 @@ pub trait ExchangeStore: Send + Sync + 'static {
     -> impl Future<Output = Result<()>> + Send;
     /// The last log position of `peer` this node has applied.
     fn cursor(&self, peer: &AgencyId) -> impl Future<Output = Result<u64>> + Send;
+    /// `known` for a whole page at once (a few queries instead of a few per envelope).
+    fn known_page(
+        &self,
+        sender: &AgencyId,
+        items: &[(Uuid, &Record)],
+    ) -> impl Future<Output = Result<Vec<Known>>> + Send;
     fn known(
         &self,
         sender: &AgencyId,

@@ -20,6 +20,8 @@ const BIN: &str = env!("CARGO_BIN_EXE_jikimi-exchange-node");
 
 struct Proc {
     db: PathBuf,
+    /// One pool per node for the test's own reads (not one per poll).
+    store: tokio::sync::OnceCell<SqliteStore>,
     port: u16,
     child: Option<Child>,
     log: PathBuf,
@@ -80,7 +82,10 @@ impl Proc {
         serde_json::from_slice(&out.stdout).unwrap()
     }
     async fn store(&self) -> SqliteStore {
-        SqliteStore::open(self.db.to_str().unwrap()).await.unwrap()
+        self.store
+            .get_or_init(|| async { SqliteStore::open(self.db.to_str().unwrap()).await.unwrap() })
+            .await
+            .clone()
     }
 }
 
@@ -110,7 +115,7 @@ fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
     let start = Instant::now();
     while !f() {
         assert!(
-            start.elapsed() < Duration::from_secs(90),
+            start.elapsed() < Duration::from_secs(150),
             "timed out waiting for {what}"
         );
         std::thread::sleep(Duration::from_millis(100));
@@ -121,7 +126,7 @@ async fn wait_async<F: std::future::Future<Output = bool>>(what: &str, mut f: im
     let start = Instant::now();
     while !f().await {
         assert!(
-            start.elapsed() < Duration::from_secs(90),
+            start.elapsed() < Duration::from_secs(150),
             "timed out waiting for {what}"
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -135,6 +140,7 @@ async fn has(p: &Proc, id: Uuid) -> bool {
 fn setup(dir: &Path, name: &str, country: &str) -> Proc {
     let mut p = Proc {
         db: dir.join(format!("{name}.sqlite")),
+        store: tokio::sync::OnceCell::new(),
         port: free_port(),
         child: None,
         log: dir.join(format!("{name}.log")),
