@@ -274,7 +274,10 @@ pub fn assess(
                 }
                 let from_source = target_prov.received_from.as_ref() == Some(&env.sender);
                 if env.sender != record.origin && !from_source {
-                    return Err(Rejection::NotOwner);
+                    // We got the target by another path; that path (ultimately the owner, who
+                    // alone can sign a control record for its own disclosures) brings the
+                    // withdrawal too. A third party cannot act on it: nothing changes here.
+                    return Ok((Action::Duplicate, digest));
                 }
             }
             None => {

@@ -543,3 +543,76 @@ fn openapi_document_lists_every_route() {
         );
     }
 }
+
+#[tokio::test]
+async fn only_the_owner_can_withdraw() {
+    use jikimi_exchange::domain::{Record, RecordBody};
+    use jikimi_exchange::protocol::{Envelope, PROTOCOL};
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b, c) = (
+        node(dir.path(), "a", "KR").await,
+        node(dir.path(), "b", "TH").await,
+        node(dir.path(), "c", "KH").await,
+    );
+    mesh(&[&a, &b, &c]).await;
+    let abc = agreement(&[&a, &b, &c], all_fields(), true);
+    install(&abc, &[&a, &b, &c]).await;
+    let case = a
+        .create_case(
+            jikimi_exchange::domain::CaseCategory::Scam,
+            amber(),
+            scam_content("owned"),
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+    pull(&a, &c).await;
+    let forge = |origin: &jikimi_exchange::domain::AgencyId| {
+        let record = Record {
+            id: Uuid::new_v4(),
+            version: 1,
+            origin: origin.clone(),
+            category: case.category,
+            marking: case.marking,
+            updated_at: Utc::now(),
+            redacted: BTreeSet::new(),
+            body: RecordBody::Withdrawal {
+                target: case.id,
+                reason: "forged".into(),
+            },
+        };
+        let env = Envelope {
+            protocol: PROTOCOL.into(),
+            sender: b.id().clone(),
+            recipient: c.id().clone(),
+            seq: 1,
+            nonce: Uuid::new_v4(),
+            issued_at: Utc::now(),
+            agreement: None,
+            purpose: None,
+            record,
+        };
+        Page {
+            envelopes: vec![b.sign(env).unwrap()],
+            next_cursor: 0,
+            more: false,
+        }
+    };
+    // B claims the withdrawal as its own: rejected, audited.
+    let (_, s) = c
+        .accept_page(b.id(), &forge(b.id()), false, Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(s.rejected, 1);
+    assert!(
+        actions(&c, "rejected")
+            .await
+            .iter()
+            .any(|e| e.detail.contains("not_owner"))
+    );
+    // B pretends to relay A's withdrawal, but C got the case from A, not B: nothing changes.
+    c.accept_page(b.id(), &forge(a.id()), false, Utc::now())
+        .await
+        .unwrap();
+    assert!(c.store.record(case.id).await.unwrap().is_some());
+}
