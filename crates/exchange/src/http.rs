@@ -116,7 +116,27 @@ async fn pull<S: ExchangeStore>(
     State(node): State<Shared<S>>,
     Json(req): Json<Signed<PullRequest>>,
 ) -> Result<Json<Page>, ApiError> {
-    Ok(Json(node.serve_pull(&req, Utc::now()).await?))
+    let page = detached(async move { node.serve_pull(&req, Utc::now()).await }).await?;
+    Ok(Json(page))
+}
+
+/// Runs a handler's store work on its own task: if the client goes away (a peer killed mid-
+/// request), hyper drops the handler, but the work still commits or rolls back promptly instead
+/// of leaving a pooled connection holding SQLite's write lock.
+async fn detached<T: Send + 'static>(
+    work: impl std::future::Future<Output = Result<T, Error>> + Send + 'static,
+) -> Result<T, ApiError> {
+    match tokio::spawn(work).await {
+        Ok(r) => r.map_err(ApiError::from),
+        Err(e) => {
+            tracing::error!(error = %e, "handler task failed");
+            Err(ApiError {
+                status: StatusCode::INTERNAL_SERVER_ERROR,
+                code: "internal",
+                message: "internal error".into(),
+            })
+        }
+    }
 }
 
 async fn deliver<S: ExchangeStore>(
@@ -128,7 +148,8 @@ async fn deliver<S: ExchangeStore>(
         .first()
         .map(|e| e.body.sender.clone())
         .ok_or_else(|| ApiError::from(Error::invalid("page", "empty")))?;
-    let (receipt, _) = node.accept_page(&sender, &page, false, Utc::now()).await?;
+    let (receipt, _) =
+        detached(async move { node.accept_page(&sender, &page, false, Utc::now()).await }).await?;
     Ok(Json(receipt))
 }
 
@@ -136,7 +157,7 @@ async fn receipts<S: ExchangeStore>(
     State(node): State<Shared<S>>,
     Json(r): Json<Signed<Receipt>>,
 ) -> Result<StatusCode, ApiError> {
-    node.accept_receipt(&r, Utc::now()).await?;
+    detached(async move { node.accept_receipt(&r, Utc::now()).await }).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
