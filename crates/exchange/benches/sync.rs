@@ -181,7 +181,14 @@ async fn main() -> Result<(), BoxError> {
         drop(b);
         let b = Node::open(SqliteStore::open(b_path.to_str().unwrap_or_default()).await?).await?;
         let rest = b.sync_peer(&a.me).await?;
-        let total = b.store.records().await?.len() as u64;
+        // Count what B holds page by page (loading it all would dominate the peak memory).
+        let (mut total, mut cursor) = (0u64, 0u64);
+        loop {
+            let page = b.store.log_after(cursor, 1000).await?;
+            let Some(last) = page.last() else { break };
+            cursor = last.seq;
+            total += page.len() as u64;
+        }
         (
             jikimi_exchange::node::SyncStats {
                 applied: total,
