@@ -39,6 +39,9 @@ enum Command {
     Link(jikimi_linkage::cli::LinkArgs),
     /// Border control: check travellers against a watchlist.
     Border(jikimi_linkage::cli::BorderArgs),
+    /// Cooperation between agencies: agency, peer, agreement, case, sync.
+    #[command(flatten)]
+    Exchange(jikimi_exchange::cli::Command),
     /// Benchmarks.
     #[command(subcommand)]
     Bench(Bench),
@@ -85,6 +88,7 @@ fn main() -> anyhow::Result<()> {
         Command::Border(args) => jikimi_linkage::cli::run_border(&args)?,
         Command::Bench(Bench::Intake(args)) => spine::block_on(spine::bench::intake(args))?,
         Command::Bench(Bench::Analyze(args)) => jikimi_analyze::bench::run_bench(&args)?,
+        Command::Exchange(cmd) => jikimi_exchange::cli::run(cmd)?,
     }
     Ok(())
 }

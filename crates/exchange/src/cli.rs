@@ -1,0 +1,703 @@
+//! The `jikimi` subcommands this crate owns: `agency`, `peer`, `agreement`, `case`, `sync` and
+//! `federation serve`. Parsing lives here so the binary only flattens `Command` and calls `run`.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use clap::{Args, Subcommand};
+use ed25519_dalek::SigningKey;
+use uuid::Uuid;
+
+use crate::domain::{
+    Agency, AgencyId, Agreement, Attachment, CaseCategory, Content, Entity, Event, FieldClass,
+    Place,
+};
+use crate::error::{Error, Result};
+use crate::identifiers::Sha256Hex;
+use crate::marking::{HandlingCode, InfoGrade, Marking, SourceGrade, Tlp};
+use crate::node::Node;
+use crate::sqlite::SqliteStore;
+use crate::store::ExchangeStore;
+
+/// Where this node's exchange database lives.
+#[derive(Debug, Clone, Args)]
+pub struct DbArg {
+    /// SQLite database of this node.
+    #[arg(
+        long,
+        env = "JIKIMI_EXCHANGE_DB",
+        default_value = "jikimi-exchange.sqlite",
+        global = true
+    )]
+    pub db: String,
+}
+
+/// Cooperation subcommands, flattened into the binary's top level.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// This node's agency identity (Ed25519 key).
+    Agency {
+        #[command(flatten)]
+        db: DbArg,
+        #[command(subcommand)]
+        cmd: AgencyCmd,
+    },
+    /// Partner agencies (nodes) this node talks to.
+    Peer {
+        #[command(flatten)]
+        db: DbArg,
+        #[command(subcommand)]
+        cmd: PeerCmd,
+    },
+    /// Sharing agreements.
+    Agreement {
+        #[command(flatten)]
+        db: DbArg,
+        #[command(subcommand)]
+        cmd: AgreementCmd,
+    },
+    /// Cases and leads.
+    Case {
+        #[command(flatten)]
+        db: DbArg,
+        #[command(subcommand)]
+        cmd: CaseCmd,
+    },
+    /// Pull everything partners may give us now (all peers, or one).
+    Sync {
+        #[command(flatten)]
+        db: DbArg,
+        /// Peer key id (or a prefix of it); default: every peer.
+        #[arg(long)]
+        peer: Option<String>,
+        /// Page size.
+        #[arg(long, default_value_t = crate::node::DEFAULT_PAGE)]
+        page: u32,
+    },
+    /// Run the federation endpoint.
+    Federation {
+        #[command(flatten)]
+        db: DbArg,
+        #[command(subcommand)]
+        cmd: FederationCmd,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AgencyCmd {
+    /// Create this node's identity: a fresh Ed25519 key.
+    Init {
+        #[arg(long)]
+        name: String,
+        /// ISO 3166-1 alpha-2.
+        #[arg(long)]
+        country: String,
+        /// Public base URL of this node's federation endpoint.
+        #[arg(long)]
+        endpoint: Option<String>,
+    },
+    /// Print this node's public identity as JSON.
+    Show,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PeerCmd {
+    /// Add or update a peer: by key id, or fetched from its endpoint (pinned by --id if given).
+    Add {
+        #[arg(long)]
+        id: Option<String>,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        country: Option<String>,
+        #[arg(long)]
+        endpoint: Option<String>,
+    },
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AgreementCmd {
+    /// Create (or, with the same --id on each party's node, mirror) an agreement.
+    Create(Box<AgreementArgs>),
+    /// Import an agreement from a JSON file (as printed by `create`).
+    Import {
+        file: PathBuf,
+    },
+    /// Revoke an agreement now: nothing more flows under it, in or out.
+    Revoke {
+        id: Uuid,
+    },
+    List,
+}
+
+#[derive(Debug, Args)]
+pub struct AgreementArgs {
+    #[arg(long)]
+    pub id: Option<Uuid>,
+    #[arg(long)]
+    pub title: String,
+    /// Party key ids (this node is added automatically).
+    #[arg(long = "party", required = true)]
+    pub parties: Vec<String>,
+    /// Case categories (scam, human_trafficking, money_laundering, csam, drugs, cybercrime, other).
+    #[arg(long = "category", required = true)]
+    pub categories: Vec<String>,
+    /// Field classes, comma-separated, or `all`, or `non-personal`.
+    #[arg(long, default_value = "non-personal")]
+    pub fields: String,
+    #[arg(long, default_value = "AMBER")]
+    pub max_tlp: String,
+    #[arg(long, default_value = "GREEN")]
+    pub floor_tlp: String,
+    #[arg(long, default_value = "H0")]
+    pub floor_handling: String,
+    #[arg(long)]
+    pub purpose: String,
+    /// Days until expiry.
+    #[arg(long, default_value_t = 365)]
+    pub days: i64,
+    /// Start time (RFC 3339); default now.
+    #[arg(long)]
+    pub valid_from: Option<DateTime<Utc>>,
+    /// Recipients may pass records on to parties of agreements that include the originator.
+    #[arg(long)]
+    pub onward: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ContentArgs {
+    #[arg(long)]
+    pub title: Option<String>,
+    #[arg(long)]
+    pub summary: Option<String>,
+    /// Entities as kind=value: person=, phone=, account=, iban=, wallet=, website=, company=.
+    #[arg(long = "entity")]
+    pub entities: Vec<String>,
+    /// Region for national-format phone numbers (e.g. KR).
+    #[arg(long)]
+    pub region: Option<String>,
+    /// Events as `RFC3339|place|description`.
+    #[arg(long = "event")]
+    pub events: Vec<String>,
+    /// Attachments as `sha256:media-type:size`.
+    #[arg(long = "attachment")]
+    pub attachments: Vec<String>,
+    #[arg(long, default_value = "AMBER")]
+    pub tlp: String,
+    #[arg(long, default_value = "H0")]
+    pub handling: String,
+    #[arg(long, default_value = "X")]
+    pub source: String,
+    #[arg(long, default_value_t = 4)]
+    pub information: u8,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CaseCmd {
+    /// Open a case owned by this agency.
+    Create {
+        #[arg(long)]
+        category: String,
+        #[command(flatten)]
+        content: ContentArgs,
+    },
+    /// Add a lead to a case (ours or a partner's).
+    Lead {
+        #[arg(long)]
+        case: Uuid,
+        #[command(flatten)]
+        content: ContentArgs,
+    },
+    /// List records held here (JSON lines).
+    List,
+    /// Withdraw a record we own, here and at every recipient.
+    Withdraw {
+        id: Uuid,
+        #[arg(long, default_value = "withdrawn by owner")]
+        reason: String,
+    },
+    /// Narrow a record we own: drop field classes, tighten marks.
+    Restrict {
+        id: Uuid,
+        #[arg(long, default_value = "")]
+        remove: String,
+        #[arg(long, default_value = "CLEAR")]
+        tlp: String,
+        #[arg(long, default_value = "H0")]
+        handling: String,
+    },
+    /// Export a case with its leads as a STIX 2.1 bundle (stdout or --out).
+    ExportStix {
+        id: Uuid,
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Import a STIX 2.1 bundle as a new case owned here.
+    ImportStix {
+        file: PathBuf,
+        #[arg(long, default_value = "scam")]
+        category: String,
+    },
+    /// Export a case as a court bundle (refused for H1-H3 records from other agencies).
+    CourtBundle {
+        id: Uuid,
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FederationCmd {
+    /// Serve the federation API.
+    Serve {
+        #[arg(long, default_value = "127.0.0.1:8700")]
+        listen: String,
+        /// Also pull from every peer this often (seconds; 0 = only on push notification).
+        #[arg(long, default_value_t = 0)]
+        sync_interval_s: u64,
+        /// Page size when this node pulls.
+        #[arg(long, default_value_t = crate::node::DEFAULT_PAGE)]
+        page: u32,
+    },
+}
+
+fn print_json<T: serde::Serialize>(v: &T) -> Result<()> {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(v).map_err(Error::Encoding)?
+    );
+    Ok(())
+}
+
+fn io_err(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+    move |source| Error::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+/// Runs one cooperation subcommand to completion (creates its own tokio runtime).
+pub fn run(cmd: Command) -> Result<()> {
+    let rt = tokio::runtime::Runtime::new().map_err(|source| Error::Io {
+        path: "tokio runtime".into(),
+        source,
+    })?;
+    rt.block_on(run_async(cmd))
+}
+
+async fn run_async(cmd: Command) -> Result<()> {
+    match cmd {
+        Command::Agency { db, cmd } => {
+            let store = SqliteStore::open(&db.db).await?;
+            match cmd {
+                AgencyCmd::Init {
+                    name,
+                    country,
+                    endpoint,
+                } => {
+                    if store.identity().await?.is_some() {
+                        return Err(Error::invalid(
+                            "agency",
+                            "this node already has an identity",
+                        ));
+                    }
+                    let key = SigningKey::generate(&mut rand_core::OsRng);
+                    let agency = Agency {
+                        id: AgencyId::from_key(&key.verifying_key()),
+                        name,
+                        country: country.to_ascii_uppercase(),
+                        endpoint,
+                    };
+                    store.set_identity(&agency, &key).await?;
+                    print_json(&agency)
+                }
+                AgencyCmd::Show => {
+                    let (agency, _) = store.identity().await?.ok_or(Error::NoIdentity)?;
+                    print_json(&agency)
+                }
+            }
+        }
+        Command::Peer { db, cmd } => {
+            let store = SqliteStore::open(&db.db).await?;
+            match cmd {
+                PeerCmd::Add {
+                    id,
+                    name,
+                    country,
+                    endpoint,
+                } => {
+                    let fetched = match (&endpoint, &name) {
+                        (Some(url), None) => Some(fetch_agency(url).await?),
+                        _ => None,
+                    };
+                    let agency = match fetched {
+                        Some(mut a) => {
+                            if let Some(pin) = &id
+                                && AgencyId::parse(pin)? != a.id
+                            {
+                                return Err(Error::Denied(
+                                    "the endpoint's key does not match --id".into(),
+                                ));
+                            }
+                            a.endpoint = endpoint.clone();
+                            a
+                        }
+                        None => Agency {
+                            id: AgencyId::parse(id.as_deref().ok_or_else(|| {
+                                Error::invalid("peer", "give --id or --endpoint")
+                            })?)?,
+                            name: name.unwrap_or_else(|| "peer".into()),
+                            country: country.unwrap_or_default().to_ascii_uppercase(),
+                            endpoint,
+                        },
+                    };
+                    store.upsert_peer(&agency).await?;
+                    print_json(&agency)
+                }
+                PeerCmd::List => print_json(&store.peers().await?),
+            }
+        }
+        Command::Agreement { db, cmd } => {
+            let store = SqliteStore::open(&db.db).await?;
+            match cmd {
+                AgreementCmd::Create(args) => {
+                    let (me, _) = store.identity().await?.ok_or(Error::NoIdentity)?;
+                    let agreement = agreement_from_args(*args, &me.id, Utc::now())?;
+                    store.put_agreement(&agreement).await?;
+                    print_json(&agreement)
+                }
+                AgreementCmd::Import { file } => {
+                    let text = std::fs::read_to_string(&file).map_err(io_err(&file))?;
+                    let agreement: Agreement =
+                        serde_json::from_str(&text).map_err(Error::Encoding)?;
+                    agreement.validate()?;
+                    store.put_agreement(&agreement).await?;
+                    print_json(&agreement)
+                }
+                AgreementCmd::Revoke { id } => {
+                    let mut a = store
+                        .agreements()
+                        .await?
+                        .into_iter()
+                        .find(|a| a.id == id)
+                        .ok_or_else(|| Error::not_found("agreement", id))?;
+                    a.revoked_at = Some(Utc::now());
+                    store.put_agreement(&a).await?;
+                    print_json(&a)
+                }
+                AgreementCmd::List => print_json(&store.agreements().await?),
+            }
+        }
+        Command::Case { db, cmd } => {
+            let node = Node::open(SqliteStore::open(&db.db).await?).await?;
+            run_case(&node, cmd).await
+        }
+        Command::Sync { db, peer, page } => {
+            let mut node = Node::open(SqliteStore::open(&db.db).await?).await?;
+            node.page_limit = page;
+            let peers = node.store.peers().await?;
+            let chosen: Vec<Agency> = peers
+                .into_iter()
+                .filter(|p| peer.as_deref().is_none_or(|x| p.id.as_str().starts_with(x)))
+                .collect();
+            let mut failed = false;
+            for p in chosen {
+                if p.endpoint.is_none() {
+                    continue;
+                }
+                match node.sync_peer(&p).await {
+                    Ok(stats) => {
+                        println!("{}", serde_json::json!({ "peer": p.name, "stats": stats }))
+                    }
+                    Err(e) => {
+                        failed = true;
+                        eprintln!("sync with {} failed: {e}", p.name);
+                    }
+                }
+            }
+            if failed {
+                return Err(Error::Transport {
+                    peer: "some peers".into(),
+                    reason: "sync incomplete".into(),
+                });
+            }
+            Ok(())
+        }
+        Command::Federation { db, cmd } => match cmd {
+            FederationCmd::Serve {
+                listen,
+                sync_interval_s,
+                page,
+            } => {
+                let mut node = Node::open(SqliteStore::open(&db.db).await?).await?;
+                node.page_limit = page;
+                let node = Arc::new(node);
+                let listener = tokio::net::TcpListener::bind(&listen)
+                    .await
+                    .map_err(|source| Error::Io {
+                        path: listen.clone(),
+                        source,
+                    })?;
+                let local = listener.local_addr().map_err(|source| Error::Io {
+                    path: listen.clone(),
+                    source,
+                })?;
+                println!(
+                    "{}",
+                    serde_json::json!({ "listening": local.to_string(), "agency": node.me.id })
+                );
+                let interval =
+                    (sync_interval_s > 0).then(|| std::time::Duration::from_secs(sync_interval_s));
+                let shutdown = async {
+                    let _ = tokio::signal::ctrl_c().await;
+                };
+                crate::http::serve(node, listener, interval, shutdown)
+                    .await
+                    .map_err(|source| Error::Io {
+                        path: listen,
+                        source,
+                    })
+            }
+        },
+    }
+}
+
+async fn fetch_agency(url: &str) -> Result<Agency> {
+    let t = |reason: String| Error::Transport {
+        peer: url.to_string(),
+        reason,
+    };
+    let resp = reqwest::get(format!("{url}/federation/v1/agency"))
+        .await
+        .map_err(|e| t(e.to_string()))?;
+    resp.json::<Agency>().await.map_err(|e| t(e.to_string()))
+}
+
+/// Parses `all`, `non-personal` or a comma-separated list of field classes.
+pub fn parse_fields(s: &str) -> Result<BTreeSet<FieldClass>> {
+    match s.trim() {
+        "all" => Ok(FieldClass::ALL.into_iter().collect()),
+        "non-personal" => Ok(FieldClass::all_non_personal()),
+        "" => Ok(BTreeSet::new()),
+        list => list.split(',').map(|f| f.trim().parse()).collect(),
+    }
+}
+
+/// Builds an agreement from command-line arguments (this node is always a party).
+pub fn agreement_from_args(
+    args: AgreementArgs,
+    me: &AgencyId,
+    now: DateTime<Utc>,
+) -> Result<Agreement> {
+    let mut parties: BTreeSet<AgencyId> = args
+        .parties
+        .iter()
+        .map(|p| AgencyId::parse(p))
+        .collect::<Result<_>>()?;
+    parties.insert(me.clone());
+    let valid_from = args.valid_from.unwrap_or(now);
+    let a = Agreement {
+        id: args.id.unwrap_or_else(Uuid::now_v7),
+        title: args.title,
+        parties,
+        categories: args
+            .categories
+            .iter()
+            .map(|c| c.parse())
+            .collect::<Result<_>>()?,
+        fields: parse_fields(&args.fields)?,
+        max_tlp: args.max_tlp.parse()?,
+        floor: Marking {
+            tlp: args.floor_tlp.parse()?,
+            handling: args.floor_handling.parse()?,
+            source: SourceGrade::A,
+            information: InfoGrade::One,
+        },
+        purpose: args.purpose,
+        valid_from,
+        expires_at: valid_from + Duration::days(args.days),
+        onward_sharing: args.onward,
+        revoked_at: None,
+    };
+    a.validate()?;
+    Ok(a)
+}
+
+fn marking_from(c: &ContentArgs) -> Result<Marking> {
+    let source = match c.source.to_ascii_uppercase().as_str() {
+        "A" => SourceGrade::A,
+        "B" => SourceGrade::B,
+        "C" => SourceGrade::C,
+        "X" => SourceGrade::X,
+        _ => return Err(Error::invalid("source grade", "expected A, B, C or X")),
+    };
+    Ok(Marking {
+        tlp: c.tlp.parse::<Tlp>()?,
+        handling: c.handling.parse::<HandlingCode>()?,
+        source,
+        information: InfoGrade::try_from(c.information)?,
+    })
+}
+
+/// Builds validated content from command-line arguments.
+pub fn content_from(c: &ContentArgs) -> Result<Content> {
+    let entities = c
+        .entities
+        .iter()
+        .map(|e| Entity::parse_spec(e, c.region.as_deref()))
+        .collect::<Result<Vec<_>>>()?;
+    let events = c
+        .events
+        .iter()
+        .map(|e| {
+            let mut parts = e.splitn(3, '|');
+            let at: DateTime<Utc> = parts.next().unwrap_or_default().parse().map_err(|_| {
+                Error::invalid("event", "time must be RFC 3339, e.g. 2025-03-01T12:00:00Z")
+            })?;
+            let place = parts.next().filter(|p| !p.is_empty()).map(|p| Place {
+                name: Some(p.to_string()),
+                lat: None,
+                lon: None,
+                country: None,
+            });
+            Ok(Event {
+                id: Uuid::new_v4(),
+                at,
+                place,
+                description: parts.next().unwrap_or_default().to_string(),
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let attachments = c
+        .attachments
+        .iter()
+        .map(|a| {
+            let mut parts = a.splitn(3, ':');
+            let sha256 = Sha256Hex::parse(parts.next().unwrap_or_default())?;
+            let media_type = parts
+                .next()
+                .unwrap_or("application/octet-stream")
+                .to_string();
+            let size_bytes = parts
+                .next()
+                .unwrap_or("0")
+                .parse()
+                .map_err(|_| Error::invalid("attachment", "size must be a number"))?;
+            Ok(Attachment {
+                sha256,
+                media_type,
+                size_bytes,
+                name: None,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Content {
+        title: c.title.clone().unwrap_or_default(),
+        summary: c.summary.clone(),
+        entities,
+        events,
+        attachments,
+    })
+}
+
+async fn run_case(node: &Node<SqliteStore>, cmd: CaseCmd) -> Result<()> {
+    let now = Utc::now();
+    match cmd {
+        CaseCmd::Create { category, content } => {
+            let category: CaseCategory = category.parse()?;
+            let rec = node
+                .create_case(
+                    category,
+                    marking_from(&content)?,
+                    content_from(&content)?,
+                    now,
+                )
+                .await?;
+            print_json(&rec)?;
+            node.notify_peers().await?;
+            Ok(())
+        }
+        CaseCmd::Lead { case, content } => {
+            let rec = node
+                .add_lead(case, marking_from(&content)?, content_from(&content)?, now)
+                .await?;
+            print_json(&rec)?;
+            node.notify_peers().await?;
+            Ok(())
+        }
+        CaseCmd::List => {
+            for s in node.store.records().await? {
+                println!(
+                    "{}",
+                    serde_json::to_string(&s.record).map_err(Error::Encoding)?
+                );
+            }
+            Ok(())
+        }
+        CaseCmd::Withdraw { id, reason } => {
+            print_json(&node.withdraw(id, &reason, now).await?)?;
+            node.notify_peers().await?;
+            Ok(())
+        }
+        CaseCmd::Restrict {
+            id,
+            remove,
+            tlp,
+            handling,
+        } => {
+            let marking = Marking {
+                tlp: tlp.parse()?,
+                handling: handling.parse()?,
+                source: SourceGrade::A,
+                information: InfoGrade::One,
+            };
+            print_json(
+                &node
+                    .restrict(id, parse_fields(&remove)?, marking, now)
+                    .await?,
+            )?;
+            node.notify_peers().await?;
+            Ok(())
+        }
+        CaseCmd::ExportStix { id, out } => {
+            let records: Vec<_> = node
+                .store
+                .records()
+                .await?
+                .into_iter()
+                .map(|s| s.record)
+                .filter(|r| r.case_id() == Some(id))
+                .collect();
+            let bundle = crate::stix::export_case(&records, &node.me, now)?;
+            let text = serde_json::to_string_pretty(&bundle).map_err(Error::Encoding)?;
+            write_out(out, &text)
+        }
+        CaseCmd::ImportStix { file, category } => {
+            let text = std::fs::read_to_string(&file).map_err(io_err(&file))?;
+            let bundle: serde_json::Value = serde_json::from_str(&text).map_err(Error::Encoding)?;
+            let content = crate::stix::import_bundle(&bundle)?;
+            let rec = node
+                .create_case(category.parse()?, Marking::default(), content, now)
+                .await?;
+            print_json(&rec)
+        }
+        CaseCmd::CourtBundle { id, out } => {
+            let bundle = node.court_bundle(id).await?;
+            let text = serde_json::to_string_pretty(&bundle).map_err(Error::Encoding)?;
+            write_out(out, &text)
+        }
+    }
+}
+
+fn write_out(out: Option<PathBuf>, text: &str) -> Result<()> {
+    match out {
+        Some(p) => std::fs::write(&p, text).map_err(io_err(&p)),
+        None => {
+            println!("{text}");
+            Ok(())
+        }
+    }
+}

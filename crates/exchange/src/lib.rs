@@ -1,0 +1,36 @@
+//! `jikimi-exchange`: agencies share cases and investigative leads under agreements, signed,
+//! audited and federated between independent nodes.
+//!
+//! The pure core decides and encodes; the edges store and transport:
+//! - `identifiers`: phone (E.164), IBAN (mod-97), bank account, wallets (BTC/ETH/TRON), domain, SHA-256;
+//! - `marking`: TLP 2.0, handling codes H0-H3, source/information grading; most restrictive wins;
+//! - `domain`: `Agency`, `Agreement`, `Entity`, `Record` (case, lead, withdrawal, restriction);
+//! - `policy`: for a record, field and recipient, may it go, under which agreement (pure);
+//! - `protocol`: RFC 8785 canonical encoding, Ed25519-signed envelopes, receipts, the receiver's
+//!   `assess` step (pure);
+//! - `stix`: STIX 2.1 bundle export and import of a case;
+//! - `store` (`ExchangeStore` trait) and `sqlite` (`SqliteStore`, all the SQL);
+//! - `node`: one agency's node (`Node`), the glue between core, store and HTTP client;
+//! - `http`: the axum federation router; `cli`: the `jikimi` subcommands.
+//!
+//! The sender's policy redacts; the receiver re-checks every envelope against the agreement it
+//! cites and rejects what it does not allow. Withdrawals and restrictions are records too, so
+//! they travel the same signed, audited, resumable path to every earlier recipient, across hops.
+//!
+//! This crate must not depend on the server or respond crates; the core modules (`identifiers`,
+//! `marking`, `domain`, `policy`, `protocol`, `stix`) do no I/O and read no clock.
+
+pub mod cli;
+pub mod domain;
+pub mod error;
+pub mod http;
+pub mod identifiers;
+pub mod marking;
+pub mod node;
+pub mod policy;
+pub mod protocol;
+pub mod sqlite;
+pub mod stix;
+pub mod store;
+
+pub use error::{Error, Result};

@@ -1,0 +1,634 @@
+//! `Node`: one agency's federation endpoint, gluing the pure core (`policy`, `protocol`) to an
+//! `ExchangeStore` and, for `sync`, an HTTP client. The server side (`serve_pull`, `accept_page`,
+//! `accept_receipt`) takes messages as values, so the whole protocol can be exercised in tests
+//! by handing pages from one node to another without a network.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use ed25519_dalek::SigningKey;
+use uuid::Uuid;
+
+use crate::domain::{
+    Agency, AgencyId, CaseCategory, Content, FieldClass, LeadContent, Record, RecordBody,
+    court_export_allowed,
+};
+use crate::error::{Error, Result};
+use crate::marking::Marking;
+use crate::policy;
+use crate::protocol::{
+    self, Envelope, Notify, Outcome, PROTOCOL, Page, PullRequest, Receipt, ReceiptItem, Rejection,
+    Signed,
+};
+use crate::store::{DisclosureRow, ExchangeStore, Inbound, StoredRecord};
+
+/// Default page size for pulls.
+pub const DEFAULT_PAGE: u32 = 500;
+/// A pull never examines more than this many log entries per page limit, so a peer that may
+/// see little of the log still gets bounded, quick answers.
+const SCAN_FACTOR: u32 = 8;
+
+/// Counts from one sync with one peer.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct SyncStats {
+    pub pages: u64,
+    pub envelopes: u64,
+    pub applied: u64,
+    pub duplicates: u64,
+    pub rejected: u64,
+    pub bytes: u64,
+}
+
+/// One agency's node.
+pub struct Node<S> {
+    pub store: S,
+    pub me: Agency,
+    key: SigningKey,
+    http: reqwest::Client,
+    pub page_limit: u32,
+    /// One sync at a time per node: pages of one peer must be applied in order.
+    sync_lock: tokio::sync::Mutex<()>,
+}
+
+impl<S: ExchangeStore> Node<S> {
+    /// Opens the node on an initialised store.
+    pub async fn open(store: S) -> Result<Self> {
+        let (me, key) = store.identity().await?.ok_or(Error::NoIdentity)?;
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(120))
+            .build()
+            .map_err(|e| Error::Transport {
+                peer: "-".into(),
+                reason: e.to_string(),
+            })?;
+        Ok(Node {
+            store,
+            me,
+            key,
+            http,
+            page_limit: DEFAULT_PAGE,
+            sync_lock: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    pub fn id(&self) -> &AgencyId {
+        &self.me.id
+    }
+
+    /// Signs `body` with this agency's key.
+    pub fn sign<T: serde::Serialize>(&self, body: T) -> Result<Signed<T>> {
+        Signed::sign(body, &self.key)
+    }
+
+    /// Creates a case owned by this agency.
+    pub async fn create_case(
+        &self,
+        category: CaseCategory,
+        marking: Marking,
+        content: Content,
+        now: DateTime<Utc>,
+    ) -> Result<Record> {
+        let record = Record {
+            id: Uuid::now_v7(),
+            version: 1,
+            origin: self.me.id.clone(),
+            category,
+            marking,
+            updated_at: now,
+            redacted: BTreeSet::new(),
+            body: RecordBody::Case(content),
+        };
+        self.store.put_local(&record).await?;
+        Ok(record)
+    }
+
+    /// Adds a lead to a case (ours or a partner's). The lead is at least as restricted as the
+    /// case it belongs to.
+    pub async fn add_lead(
+        &self,
+        case_id: Uuid,
+        marking: Marking,
+        content: Content,
+        now: DateTime<Utc>,
+    ) -> Result<Record> {
+        let case = self
+            .store
+            .record(case_id)
+            .await?
+            .ok_or_else(|| Error::not_found("case", case_id))?;
+        let record = Record {
+            id: Uuid::now_v7(),
+            version: 1,
+            origin: self.me.id.clone(),
+            category: case.record.category,
+            marking: marking.combine(case.record.marking),
+            updated_at: now,
+            redacted: BTreeSet::new(),
+            body: RecordBody::Lead(LeadContent { case_id, content }),
+        };
+        self.store.put_local(&record).await?;
+        Ok(record)
+    }
+
+    /// Withdraws a record this agency owns: it disappears here and at every recipient, across hops.
+    pub async fn withdraw(&self, target: Uuid, reason: &str, now: DateTime<Utc>) -> Result<Record> {
+        let stored = self.owned(target).await?;
+        let record = Record {
+            id: control_id(target, "withdrawal"),
+            version: 1,
+            origin: self.me.id.clone(),
+            category: stored.record.category,
+            marking: stored.record.marking,
+            updated_at: now,
+            redacted: BTreeSet::new(),
+            body: RecordBody::Withdrawal {
+                target,
+                reason: reason.to_string(),
+            },
+        };
+        self.store.put_local(&record).await?;
+        Ok(record)
+    }
+
+    /// Narrows a record this agency owns (drops field classes, tightens marks), everywhere.
+    pub async fn restrict(
+        &self,
+        target: Uuid,
+        remove_fields: BTreeSet<FieldClass>,
+        marking: Marking,
+        now: DateTime<Utc>,
+    ) -> Result<Record> {
+        let stored = self.owned(target).await?;
+        let previous = self
+            .store
+            .record(control_id(target, "restriction"))
+            .await?
+            .map(|s| s.record.version)
+            .unwrap_or(0);
+        let record = Record {
+            id: control_id(target, "restriction"),
+            version: previous + 1,
+            origin: self.me.id.clone(),
+            category: stored.record.category,
+            marking: stored.record.marking.combine(marking),
+            updated_at: now,
+            redacted: BTreeSet::new(),
+            body: RecordBody::Restriction {
+                target,
+                remove_fields,
+                marking,
+            },
+        };
+        self.store.put_local(&record).await?;
+        Ok(record)
+    }
+
+    async fn owned(&self, target: Uuid) -> Result<StoredRecord> {
+        let stored = self
+            .store
+            .record(target)
+            .await?
+            .ok_or_else(|| Error::not_found("record", target))?;
+        if stored.record.origin != self.me.id {
+            return Err(Error::Denied(
+                "only the owning agency may withdraw or restrict a record".into(),
+            ));
+        }
+        Ok(stored)
+    }
+
+    /// Answers a peer's pull: authenticates it, then walks the log after its cursor, deciding
+    /// each record by policy for that peer, and returns at most `limit` signed envelopes.
+    pub async fn serve_pull(
+        &self,
+        request: &Signed<PullRequest>,
+        now: DateTime<Utc>,
+    ) -> Result<Page> {
+        let req = &request.body;
+        let peers = self.store.peers().await?;
+        let checked = protocol::check_request(
+            &req.requester,
+            &req.responder,
+            &self.me.id,
+            req.issued_at,
+            now,
+            &peers,
+            || request.verify(&req.requester),
+        );
+        let checked = match checked {
+            Ok(_) if !self.store.remember_nonce(&req.requester, req.nonce).await? => {
+                Err(Rejection::Replay)
+            }
+            other => other,
+        };
+        if let Err(rejection) = checked {
+            self.store
+                .audit(
+                    "pull_rejected",
+                    Some(&req.requester),
+                    None,
+                    &rejection.to_string(),
+                )
+                .await?;
+            return Err(Error::Rejected(rejection));
+        }
+        let peer = &req.requester;
+        let agreements = self.store.agreements().await?;
+        let limit = req.limit.clamp(1, 5_000);
+        let mut cursor = req.cursor;
+        let mut envelopes = Vec::new();
+        let mut rows = Vec::new();
+        let mut scanned: u32 = 0;
+        let mut more = false;
+        'scan: loop {
+            let batch = self.store.log_after(cursor, limit).await?;
+            let full = batch.len() as u32 == limit;
+            for stored in batch {
+                scanned += 1;
+                cursor = stored.seq;
+                if let Some((envelope, row)) =
+                    self.disclose_to(&stored, peer, &agreements, now).await?
+                {
+                    envelopes.push(envelope);
+                    rows.push(row);
+                }
+                if envelopes.len() as u32 >= limit || scanned >= limit * SCAN_FACTOR {
+                    more = true;
+                    break 'scan;
+                }
+            }
+            if !full {
+                break;
+            }
+        }
+        // Disclosures are durable (and audited) before they leave.
+        self.store.record_disclosures(&rows).await?;
+        Ok(Page {
+            envelopes,
+            next_cursor: cursor,
+            more,
+        })
+    }
+
+    async fn disclose_to(
+        &self,
+        stored: &StoredRecord,
+        peer: &AgencyId,
+        agreements: &[crate::domain::Agreement],
+        now: DateTime<Utc>,
+    ) -> Result<Option<(Signed<Envelope>, DisclosureRow)>> {
+        let record = &stored.record;
+        let (out, agreement, purpose) = if let Some(target) = record.target() {
+            // Withdrawals and restrictions reach everyone the target went to, whatever the
+            // agreements say now: they only ever remove data.
+            if &record.origin == peer || !self.store.disclosed_to(target).await?.contains(peer) {
+                return Ok(None);
+            }
+            (record.clone(), None, None)
+        } else {
+            match policy::disclose(
+                agreements,
+                &self.me.id,
+                record,
+                &stored.provenance,
+                peer,
+                now,
+            ) {
+                Ok(d) => (d.record, Some(d.agreement), Some(d.purpose)),
+                Err(_) => return Ok(None),
+            }
+        };
+        let envelope = Envelope {
+            protocol: PROTOCOL.to_string(),
+            sender: self.me.id.clone(),
+            recipient: peer.clone(),
+            seq: stored.seq,
+            nonce: Uuid::new_v4(),
+            issued_at: now,
+            agreement,
+            purpose,
+            record: out,
+        };
+        let signed = self.sign(envelope)?;
+        let row = DisclosureRow {
+            envelope: signed.digest()?,
+            peer: peer.clone(),
+            record: record.id,
+            version: record.version,
+            kind: record.kind(),
+            agreement,
+            at: now,
+        };
+        Ok(Some((signed, row)))
+    }
+
+    /// Applies a page from `sender` (pulled, or pushed when `cursor` is false): each envelope is
+    /// authenticated and re-checked against policy, the page is stored atomically with the new
+    /// cursor, and a signed receipt is returned (and kept).
+    pub async fn accept_page(
+        &self,
+        sender: &AgencyId,
+        page: &Page,
+        pulled: bool,
+        now: DateTime<Utc>,
+    ) -> Result<(Signed<Receipt>, SyncStats)> {
+        let peers = self.store.peers().await?;
+        let agreements = self.store.agreements().await?;
+        let mut items = Vec::with_capacity(page.envelopes.len());
+        let mut receipt_items = Vec::with_capacity(page.envelopes.len());
+        let mut stats = SyncStats {
+            pages: 1,
+            envelopes: page.envelopes.len() as u64,
+            ..SyncStats::default()
+        };
+        let lookups: Vec<(Uuid, &Record)> = page
+            .envelopes
+            .iter()
+            .map(|e| (e.body.nonce, &e.body.record))
+            .collect();
+        let knowns = self.store.known_page(sender, &lookups).await?;
+        for (signed, known) in page.envelopes.iter().zip(knowns) {
+            let env = &signed.body;
+            let digest = signed.digest().ok();
+            let verdict = if &env.sender != sender {
+                Err(Rejection::UnknownSender)
+            } else {
+                protocol::assess(&self.me.id, &peers, &agreements, now, &known, signed)
+            };
+            match verdict {
+                Ok((action, digest)) => {
+                    let outcome = if matches!(action, protocol::Action::Duplicate) {
+                        stats.duplicates += 1;
+                        Outcome::Duplicate
+                    } else {
+                        stats.applied += 1;
+                        Outcome::Applied
+                    };
+                    receipt_items.push(ReceiptItem {
+                        envelope: digest.clone(),
+                        record: env.record.id,
+                        version: env.record.version,
+                        outcome,
+                    });
+                    items.push(Inbound::Accepted {
+                        envelope: digest,
+                        nonce: env.nonce,
+                        action: Box::new(action),
+                        agreement: env.agreement,
+                    });
+                }
+                Err(rejection) => {
+                    stats.rejected += 1;
+                    tracing::warn!(sender = %sender.short(), record = %env.record.id, %rejection, "envelope rejected");
+                    if let Some(d) = &digest {
+                        receipt_items.push(ReceiptItem {
+                            envelope: d.clone(),
+                            record: env.record.id,
+                            version: env.record.version,
+                            outcome: Outcome::Rejected {
+                                reason: rejection.to_string(),
+                            },
+                        });
+                    }
+                    items.push(Inbound::Rejected {
+                        envelope: digest,
+                        nonce: Some(env.nonce),
+                        record: Some(env.record.id),
+                        rejection,
+                    });
+                }
+            }
+        }
+        self.store
+            .apply_inbound(sender, &items, pulled.then_some(page.next_cursor))
+            .await?;
+        let receipt = self.sign(Receipt {
+            id: Uuid::now_v7(),
+            receiver: self.me.id.clone(),
+            sender: sender.clone(),
+            issued_at: now,
+            items: receipt_items,
+        })?;
+        self.store.store_receipt(&receipt.body, true).await?;
+        Ok((receipt, stats))
+    }
+
+    /// Takes a peer's receipt for our disclosures: verified, stored, linked to the disclosures.
+    pub async fn accept_receipt(
+        &self,
+        receipt: &Signed<Receipt>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let r = &receipt.body;
+        let peers = self.store.peers().await?;
+        let checked = protocol::check_request(
+            &r.receiver,
+            &r.sender,
+            &self.me.id,
+            r.issued_at,
+            now,
+            &peers,
+            || receipt.verify(&r.receiver),
+        );
+        if let Err(rejection) = checked {
+            self.store
+                .audit(
+                    "receipt_rejected",
+                    Some(&r.receiver),
+                    None,
+                    &rejection.to_string(),
+                )
+                .await?;
+            return Err(Error::Rejected(rejection));
+        }
+        self.store.store_receipt(r, false).await
+    }
+
+    /// Checks a push notification; returns the peer to pull from.
+    pub async fn accept_notify(
+        &self,
+        notify: &Signed<Notify>,
+        now: DateTime<Utc>,
+    ) -> Result<Agency> {
+        let n = &notify.body;
+        let peers = self.store.peers().await?;
+        let checked = protocol::check_request(
+            &n.sender,
+            &n.recipient,
+            &self.me.id,
+            n.issued_at,
+            now,
+            &peers,
+            || notify.verify(&n.sender),
+        );
+        if let Err(rejection) = checked {
+            self.store
+                .audit(
+                    "notify_rejected",
+                    Some(&n.sender),
+                    None,
+                    &rejection.to_string(),
+                )
+                .await?;
+            return Err(Error::Rejected(rejection));
+        }
+        peers
+            .into_iter()
+            .find(|p| p.id == n.sender)
+            .ok_or(Error::Rejected(Rejection::UnknownSender))
+    }
+
+    /// Pulls everything `peer` may give us, page by page, over HTTP; each page is committed with
+    /// its cursor before the next is asked for, so a crash resumes exactly where it stopped.
+    pub async fn sync_peer(&self, peer: &Agency) -> Result<SyncStats> {
+        let _guard = self.sync_lock.lock().await;
+        let endpoint = peer
+            .endpoint
+            .as_deref()
+            .ok_or_else(|| Error::invalid("peer", "has no endpoint"))?;
+        let transport = |reason: String| Error::Transport {
+            peer: peer.name.clone(),
+            reason,
+        };
+        let mut total = SyncStats::default();
+        loop {
+            let cursor = self.store.cursor(&peer.id).await?;
+            let request = self.sign(PullRequest {
+                requester: self.me.id.clone(),
+                responder: peer.id.clone(),
+                cursor,
+                limit: self.page_limit,
+                issued_at: Utc::now(),
+                nonce: Uuid::new_v4(),
+            })?;
+            let response = self
+                .http
+                .post(format!("{endpoint}/federation/v1/pull"))
+                .json(&request)
+                .send()
+                .await
+                .map_err(|e| transport(e.to_string()))?;
+            if !response.status().is_success() {
+                let status = response.status();
+                let body = response.text().await.unwrap_or_default();
+                return Err(transport(format!("pull answered {status}: {body}")));
+            }
+            let bytes = response
+                .bytes()
+                .await
+                .map_err(|e| transport(e.to_string()))?;
+            let page: Page =
+                serde_json::from_slice(&bytes).map_err(|e| transport(format!("bad page: {e}")))?;
+            let (receipt, stats) = self.accept_page(&peer.id, &page, true, Utc::now()).await?;
+            total.pages += 1;
+            total.envelopes += stats.envelopes;
+            total.applied += stats.applied;
+            total.duplicates += stats.duplicates;
+            total.rejected += stats.rejected;
+            total.bytes += bytes.len() as u64;
+            if !receipt.body.items.is_empty() {
+                // A lost receipt is not fatal: the data is applied; the sender's audit shows the
+                // disclosure without a receipt.
+                let sent = self
+                    .http
+                    .post(format!("{endpoint}/federation/v1/receipts"))
+                    .json(&receipt)
+                    .send()
+                    .await;
+                if let Err(e) = sent {
+                    tracing::warn!(peer = %peer.name, error = %e, "receipt not delivered");
+                }
+            }
+            if !page.more {
+                break;
+            }
+        }
+        Ok(total)
+    }
+
+    /// Syncs with every peer that has an endpoint; errors are returned per peer.
+    pub async fn sync_all(&self) -> Result<Vec<(Agency, Result<SyncStats>)>> {
+        let mut out = Vec::new();
+        for peer in self.store.peers().await? {
+            if peer.endpoint.is_some() {
+                let r = self.sync_peer(&peer).await;
+                out.push((peer, r));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Tells every peer with an endpoint to pull from us (best effort).
+    pub async fn notify_peers(&self) -> Result<usize> {
+        let mut n = 0;
+        for peer in self.store.peers().await? {
+            let Some(endpoint) = &peer.endpoint else {
+                continue;
+            };
+            let msg = self.sign(Notify {
+                sender: self.me.id.clone(),
+                recipient: peer.id.clone(),
+                head: 0,
+                issued_at: Utc::now(),
+                nonce: Uuid::new_v4(),
+            })?;
+            match self
+                .http
+                .post(format!("{endpoint}/federation/v1/notify"))
+                .json(&msg)
+                .send()
+                .await
+            {
+                Ok(r) if r.status().is_success() => n += 1,
+                Ok(r) => tracing::warn!(peer = %peer.name, status = %r.status(), "notify refused"),
+                Err(e) => tracing::warn!(peer = %peer.name, error = %e, "notify failed"),
+            }
+        }
+        Ok(n)
+    }
+
+    /// Builds a court bundle for a case: the case and its leads, refused (and audited) if any
+    /// of them carries a handling code that forbids court use without the provider's permission.
+    pub async fn court_bundle(&self, case_id: Uuid) -> Result<Vec<Record>> {
+        let records: Vec<Record> = self
+            .store
+            .records()
+            .await?
+            .into_iter()
+            .map(|s| s.record)
+            .filter(|r| r.case_id() == Some(case_id))
+            .collect();
+        if records.is_empty() {
+            return Err(Error::not_found("case", case_id));
+        }
+        for r in &records {
+            if let Err(e) = court_export_allowed(r, &self.me.id) {
+                self.store
+                    .audit(
+                        "court_export_denied",
+                        Some(&r.origin),
+                        Some(r.id),
+                        &format!("{:?}", r.marking.handling),
+                    )
+                    .await?;
+                return Err(e);
+            }
+        }
+        self.store
+            .audit(
+                "court_export",
+                None,
+                Some(case_id),
+                &format!("{} records", records.len()),
+            )
+            .await?;
+        Ok(records)
+    }
+}
+
+/// Control records have a deterministic id per target, so the same withdrawal reaching a node
+/// by two paths is one record.
+fn control_id(target: Uuid, kind: &str) -> Uuid {
+    Uuid::new_v5(&target, kind.as_bytes())
+}

@@ -1,0 +1,20 @@
+//! Integration tests of `jikimi-exchange`: identifiers, policy properties, the federation
+//! protocol between in-process nodes, STIX export/import, and three real node processes.
+#![allow(clippy::unwrap_used)]
+
+mod e2e;
+mod federation;
+mod identifiers;
+mod policy;
+mod stix;
+mod support;
+
+/// Content holding exactly the field classes in `fields` (for property tests).
+pub fn support_content(
+    fields: &std::collections::BTreeSet<jikimi_exchange::domain::FieldClass>,
+) -> jikimi_exchange::domain::Content {
+    let mut c = support::scam_content("p");
+    let removed = c.redact(fields);
+    debug_assert!(removed.is_disjoint(fields));
+    c
+}

@@ -1,0 +1,168 @@
+//! STIX 2.1 export and import of a case: structural checks that always run, and OASIS's
+//! `stix2-validator` when its venv exists (`crates/exchange/scripts/stix-validator-venv.sh`).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::Utc;
+use jikimi_exchange::domain::{CaseCategory, Entity};
+use jikimi_exchange::stix;
+use serde_json::Value;
+
+use crate::support::*;
+
+async fn exported() -> (Value, Vec<jikimi_exchange::domain::Record>) {
+    let dir = tempfile::tempdir().unwrap();
+    let a = node(dir.path(), "a", "KR").await;
+    let case = a
+        .create_case(
+            CaseCategory::Scam,
+            amber(),
+            scam_content("compound"),
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+    let lead = a
+        .add_lead(case.id, amber(), scam_content("lead"), Utc::now())
+        .await
+        .unwrap();
+    let records = vec![case, lead];
+    (
+        stix::export_case(&records, &a.me, Utc::now()).unwrap(),
+        records,
+    )
+}
+
+#[tokio::test]
+async fn export_is_structurally_valid_stix_2_1() {
+    let (bundle, _) = exported().await;
+    assert_eq!(bundle["type"], "bundle");
+    assert!(bundle["id"].as_str().unwrap().starts_with("bundle--"));
+    let objects = bundle["objects"].as_array().unwrap();
+    let ids: BTreeSet<&str> = objects.iter().map(|o| o["id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), objects.len(), "ids are unique");
+    let mut by_type: BTreeMap<&str, usize> = BTreeMap::new();
+    for o in objects {
+        let t = o["type"].as_str().unwrap();
+        *by_type.entry(t).or_default() += 1;
+        let id = o["id"].as_str().unwrap();
+        assert!(id.starts_with(&format!("{t}--")), "{id}");
+        assert!(uuid::Uuid::parse_str(&id[t.len() + 2..]).is_ok(), "{id}");
+        assert_eq!(o["spec_version"], "2.1");
+        let sdo = !matches!(t, "domain-name" | "user-account" | "file");
+        if sdo {
+            for k in ["created", "modified"] {
+                let ts = o[k].as_str().unwrap();
+                assert!(
+                    chrono::DateTime::parse_from_rfc3339(ts).is_ok() && ts.ends_with('Z'),
+                    "{k} {ts}"
+                );
+            }
+        }
+        // Every reference points inside the bundle (TLP marking definitions are standard ids).
+        for key in ["created_by_ref", "source_ref", "target_ref"] {
+            if let Some(r) = o[key].as_str() {
+                assert!(ids.contains(r), "{key} {r} dangles");
+            }
+        }
+        for r in o["object_refs"].as_array().into_iter().flatten() {
+            assert!(ids.contains(r.as_str().unwrap()), "object_ref {r} dangles");
+        }
+        for r in o["object_marking_refs"].as_array().into_iter().flatten() {
+            assert!(r.as_str().unwrap().starts_with("marking-definition--"));
+        }
+        match t {
+            "indicator" => {
+                assert_eq!(o["pattern_type"], "stix");
+                let p = o["pattern"].as_str().unwrap();
+                assert!(p.starts_with('[') && p.ends_with(']'), "{p}");
+            }
+            "observed-data" => {
+                assert!(o["number_observed"].as_u64().unwrap() >= 1);
+                assert!(!o["object_refs"].as_array().unwrap().is_empty());
+            }
+            "relationship" => assert!(o["relationship_type"].is_string()),
+            "identity" => assert!(o["name"].is_string()),
+            _ => {}
+        }
+    }
+    for t in [
+        "identity",
+        "indicator",
+        "observed-data",
+        "relationship",
+        "grouping",
+        "domain-name",
+        "user-account",
+        "file",
+    ] {
+        assert!(by_type.contains_key(t), "missing {t}: {by_type:?}");
+    }
+    // TLP:AMBER (2.0) marking definition referenced.
+    assert!(
+        bundle
+            .to_string()
+            .contains(stix::tlp_marking_ref(jikimi_exchange::marking::Tlp::Amber))
+    );
+}
+
+#[tokio::test]
+async fn import_round_trips_the_entities() {
+    let (bundle, records) = exported().await;
+    let content = stix::import_bundle(&bundle).unwrap();
+    let key = |e: &Entity| -> String {
+        let mut v = serde_json::to_value(e).unwrap();
+        v.as_object_mut().unwrap().remove("id");
+        v.to_string()
+    };
+    let want: BTreeSet<String> = records
+        .iter()
+        .flat_map(|r| r.content().unwrap().entities.iter().map(key))
+        .collect();
+    let got: BTreeSet<String> = content.entities.iter().map(key).collect();
+    assert_eq!(got, want);
+    assert_eq!(content.title, "compound");
+    assert_eq!(content.attachments.len(), 1);
+
+    // An invalid identifier in a foreign bundle fails the import with the reason.
+    let bad = serde_json::json!({ "type": "bundle", "id": "bundle--00000000-0000-4000-8000-000000000000", "objects": [
+        { "type": "user-account", "spec_version": "2.1", "id": "user-account--00000000-0000-4000-8000-000000000001", "account_type": "iban", "account_login": "GB83WEST12345698765432" }
+    ]});
+    assert!(
+        stix::import_bundle(&bad)
+            .unwrap_err()
+            .to_string()
+            .contains("mod-97")
+    );
+}
+
+#[tokio::test]
+async fn export_passes_the_oasis_validator_when_installed() {
+    let Some(home) = std::env::var_os("HOME") else {
+        return;
+    };
+    let validator =
+        std::path::Path::new(&home).join(".cache/jikimi-venvs/stix/bin/stix2_validator");
+    if !validator.exists() {
+        eprintln!(
+            "stix2-validator venv absent: run crates/exchange/scripts/stix-validator-venv.sh to enable this check"
+        );
+        return;
+    }
+    let (bundle, _) = exported().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("case.json");
+    std::fs::write(&file, serde_json::to_string_pretty(&bundle).unwrap()).unwrap();
+    let out = std::process::Command::new(&validator)
+        .arg("--version")
+        .arg("2.1")
+        .arg(&file)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "stix2-validator failed:\n{text}");
+}
