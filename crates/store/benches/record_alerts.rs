@@ -6,7 +6,9 @@
 
 #![allow(clippy::unwrap_used)]
 
-use jikimi_respond::{AlertId, Coordinates, DeviceId, FixMethod, IncidentId, LocationFix, Priority, Timestamp};
+use jikimi_respond::{
+    AlertId, Coordinates, DeviceId, FixMethod, IncidentId, LocationFix, Priority, Timestamp,
+};
 use jikimi_store::{NewAlert, PgStore, SqliteStore, Store};
 use std::time::{Duration, Instant};
 
@@ -16,7 +18,13 @@ const BATCH_SIZES: [usize; 4] = [1, 32, 128, 512];
 fn alerts(n: usize) -> Vec<NewAlert> {
     let devices: Vec<DeviceId> = (0..1_000).map(|_| DeviceId::new_v4()).collect();
     let at = Timestamp::from_unix_ms(1_767_225_600_000);
-    let fix = LocationFix::new(Coordinates::new(37.5665, 126.978).unwrap(), 10.0, FixMethod::Gnss, at).unwrap();
+    let fix = LocationFix::new(
+        Coordinates::new(37.5665, 126.978).unwrap(),
+        10.0,
+        FixMethod::Gnss,
+        at,
+    )
+    .unwrap();
     (0..n)
         .map(|i| NewAlert {
             incident_id: IncidentId::new_v7(),
@@ -33,7 +41,11 @@ fn alerts(n: usize) -> Vec<NewAlert> {
 }
 
 async fn run(store: &dyn Store, label: &str, batch_size: usize) {
-    let n = if batch_size == 1 { TOTAL_ALERTS / 10 } else { TOTAL_ALERTS };
+    let n = if batch_size == 1 {
+        TOTAL_ALERTS / 10
+    } else {
+        TOTAL_ALERTS
+    };
     let all = alerts(n);
     let mut latencies: Vec<Duration> = Vec::new();
     let started = Instant::now();
@@ -58,21 +70,33 @@ async fn run(store: &dyn Store, label: &str, batch_size: usize) {
 async fn main() {
     for batch_size in BATCH_SIZES {
         let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(&dir.path().join("bench.db")).await.unwrap();
+        let store = SqliteStore::open(&dir.path().join("bench.db"))
+            .await
+            .unwrap();
         store.migrate().await.unwrap();
         run(&store, "sqlite", batch_size).await;
         store.close().await;
     }
-    let url =
-        std::env::var("JIKIMI_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    let admin = sqlx::PgPool::connect(&url).await.unwrap_or_else(|e| panic!("PostgreSQL at {url}: {e}"));
+    let url = std::env::var("JIKIMI_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let admin = sqlx::PgPool::connect(&url)
+        .await
+        .unwrap_or_else(|e| panic!("PostgreSQL at {url}: {e}"));
     for batch_size in BATCH_SIZES {
         let schema = format!("jikimi_bench_{}", uuid::Uuid::new_v4().simple());
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(&admin).await.unwrap();
-        let store = PgStore::connect_with_schema(&url, Some(&schema)).await.unwrap();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+            .execute(&admin)
+            .await
+            .unwrap();
+        let store = PgStore::connect_with_schema(&url, Some(&schema))
+            .await
+            .unwrap();
         store.migrate().await.unwrap();
         run(&store, "postgres", batch_size).await;
         store.close().await;
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE"))).execute(&admin).await.unwrap();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
+            .execute(&admin)
+            .await
+            .unwrap();
     }
 }
