@@ -130,6 +130,33 @@ pub(crate) fn unit_from_columns(
     })
 }
 
+/// `($1, $2, $3), ($4, $5, $6), …` for a multi-row statement of `n_rows` rows of `n_cols` columns.
+///
+/// The text is built from numbers only, never from data, so it is safe to pass as SQL.
+pub(crate) fn values_clause(n_rows: usize, n_cols: usize) -> String {
+    let mut out = String::with_capacity(n_rows * n_cols * 5);
+    for row in 0..n_rows {
+        if row > 0 {
+            out.push_str(", ");
+        }
+        out.push('(');
+        for col in 0..n_cols {
+            if col > 0 {
+                out.push_str(", ");
+            }
+            out.push('$');
+            out.push_str(&(row * n_cols + col + 1).to_string());
+        }
+        out.push(')');
+    }
+    out
+}
+
+/// Rows per multi-row statement: at most 900 bind values, well under both backends' limits.
+pub(crate) fn rows_per_statement(n_cols: usize) -> usize {
+    (900 / n_cols).max(1)
+}
+
 /// The status filter as seven bind values: a flag, then six statuses padded with the first one (duplicates are
 /// harmless in `IN`), so the statement text stays fixed and cacheable.
 pub(crate) fn status_binds(statuses: &[IncidentStatus]) -> (i64, [&'static str; 6]) {
@@ -165,22 +192,26 @@ macro_rules! impl_store {
                 chain: $crate::sql::Chain,
             ) -> $crate::Result<()> {
                 if !chain.pending.is_empty() {
-                    for e in &chain.pending {
-                        sqlx::query(
+                    for rows in chain.pending.chunks($crate::sql::rows_per_statement(9)) {
+                        let sql = format!(
                             "INSERT INTO audit_log (seq, at_ms, actor, action, subject, reason, detail, prev_hash, hash)
-                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                        )
-                        .bind($crate::sql::to_i64(e.seq)?)
-                        .bind(e.at_unix_ms)
-                        .bind(&e.actor)
-                        .bind(&e.action)
-                        .bind(&e.subject)
-                        .bind(&e.reason)
-                        .bind(&e.detail)
-                        .bind(&e.prev_hash[..])
-                        .bind(&e.hash[..])
-                        .execute(&mut *tx)
-                        .await?;
+                             VALUES {}",
+                            $crate::sql::values_clause(rows.len(), 9)
+                        );
+                        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+                        for e in rows {
+                            query = query
+                                .bind($crate::sql::to_i64(e.seq)?)
+                                .bind(e.at_unix_ms)
+                                .bind(e.actor.as_str())
+                                .bind(e.action.as_str())
+                                .bind(e.subject.as_str())
+                                .bind(e.reason.as_str())
+                                .bind(e.detail.as_str())
+                                .bind(&e.prev_hash[..])
+                                .bind(&e.hash[..]);
+                        }
+                        query.execute(&mut *tx).await?;
                     }
                     sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
                         .bind($crate::sql::to_i64(chain.seq)?)
@@ -362,33 +393,83 @@ macro_rules! impl_store {
                 &self,
                 batch: Vec<$crate::NewAlert>,
             ) -> $crate::Result<Vec<$crate::Result<$crate::AlertAccepted>>> {
-                use jikimi_respond::{Actor, EventKind, Incident, IncidentEvent};
+                use jikimi_respond::{Actor, EventKind, Incident, IncidentEvent, IncidentId};
+                use std::collections::{HashMap, HashSet};
                 if batch.is_empty() {
                     return Ok(Vec::new());
                 }
+                // Multi-row statements: a handful per batch instead of several per alert, which is what lets one
+                // SQLite writer keep up with thousands of alerts a second.
+                let keys: Vec<(String, String)> =
+                    batch.iter().map(|a| (a.device_id.to_string(), a.alert_id.to_string())).collect();
                 let (mut tx, mut chain) = self.begin_write().await?;
+
+                // 1. Claim the nonces. Within the batch only the first use of a (device, nonce) pair may be fresh.
+                let mut first_use = vec![false; batch.len()];
+                let mut seen_nonces = HashSet::new();
+                let mut claims: Vec<usize> = Vec::new();
+                for (i, alert) in batch.iter().enumerate() {
+                    if seen_nonces.insert((alert.device_id, alert.nonce.as_str())) {
+                        first_use[i] = true;
+                        claims.push(i);
+                    }
+                }
+                let mut fresh: HashSet<(String, String)> = HashSet::new();
+                for rows in claims.chunks($crate::sql::rows_per_statement(3)) {
+                    let sql = format!(
+                        "INSERT INTO device_nonces (device_id, nonce, seen_at) VALUES {}
+                         ON CONFLICT (device_id, nonce) DO NOTHING RETURNING device_id, nonce",
+                        $crate::sql::values_clause(rows.len(), 3)
+                    );
+                    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+                    for &i in rows {
+                        query = query
+                            .bind(keys[i].0.as_str())
+                            .bind(batch[i].nonce.as_str())
+                            .bind(batch[i].received_at.as_unix_ms());
+                    }
+                    for row in query.fetch_all(&mut *tx).await? {
+                        fresh.insert((row.try_get("device_id")?, row.try_get("nonce")?));
+                    }
+                }
+
+                // 2. Incidents these alerts opened before (retries across batches).
+                let mut lookups: Vec<usize> = Vec::new();
+                let mut seen_keys = HashSet::new();
+                for i in 0..batch.len() {
+                    if seen_keys.insert(&keys[i]) {
+                        lookups.push(i);
+                    }
+                }
+                let mut existing: HashMap<(String, String), IncidentId> = HashMap::new();
+                for rows in lookups.chunks($crate::sql::rows_per_statement(2)) {
+                    let sql = format!(
+                        "SELECT id, device_id, alert_id FROM incidents WHERE (device_id, alert_id) IN (VALUES {})",
+                        $crate::sql::values_clause(rows.len(), 2)
+                    );
+                    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+                    for &i in rows {
+                        query = query.bind(keys[i].0.as_str()).bind(keys[i].1.as_str());
+                    }
+                    for row in query.fetch_all(&mut *tx).await? {
+                        let id = IncidentId($crate::sql::parse_uuid(&row.try_get::<String, _>("id")?)?);
+                        existing.insert((row.try_get("device_id")?, row.try_get("alert_id")?), id);
+                    }
+                }
+
+                // 3. Decide each alert in order; new incidents are collected for multi-row inserts.
                 let mut results = Vec::with_capacity(batch.len());
-                for alert in batch {
-                    let device = alert.device_id.to_string();
+                let mut new_incidents: Vec<(Incident, IncidentEvent)> = Vec::new();
+                for (i, alert) in batch.iter().enumerate() {
                     let actor = Actor::Device(alert.device_id);
-                    let fresh_nonce = sqlx::query(
-                        "INSERT INTO device_nonces (device_id, nonce, seen_at) VALUES ($1, $2, $3)
-                         ON CONFLICT (device_id, nonce) DO NOTHING",
-                    )
-                    .bind(&device)
-                    .bind(&alert.nonce)
-                    .bind(alert.received_at.as_unix_ms())
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected()
-                        == 1;
-                    if !fresh_nonce {
+                    let nonce_key = (keys[i].0.clone(), alert.nonce.clone());
+                    if !(first_use[i] && fresh.contains(&nonce_key)) {
                         chain.push(
                             jikimi_audit::NewAuditEntry::new(
                                 alert.received_at.as_unix_ms(),
                                 actor.to_string(),
                                 "alert.rejected",
-                                format!("device/{device}"),
+                                format!("device/{}", keys[i].0),
                                 "nonce replayed",
                             )
                             .with_detail(&serde_json::json!({ "code": "nonce_replayed", "alert_id": alert.alert_id })),
@@ -396,14 +477,7 @@ macro_rules! impl_store {
                         results.push(Err($crate::Error::Conflict($crate::Conflict::NonceReplayed)));
                         continue;
                     }
-                    let existing = sqlx::query("SELECT id FROM incidents WHERE device_id = $1 AND alert_id = $2")
-                        .bind(&device)
-                        .bind(alert.alert_id.to_string())
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                    if let Some(row) = existing {
-                        let incident_id =
-                            jikimi_respond::IncidentId($crate::sql::parse_uuid(&row.try_get::<String, _>("id")?)?);
+                    if let Some(&incident_id) = existing.get(&keys[i]) {
                         chain.push(jikimi_audit::NewAuditEntry::new(
                             alert.received_at.as_unix_ms(),
                             actor.to_string(),
@@ -428,8 +502,7 @@ macro_rules! impl_store {
                         },
                     };
                     let incident = Incident::start(alert.incident_id, &event)?;
-                    Self::write_incident_row(&mut tx, &incident, true).await?;
-                    Self::insert_event(&mut tx, incident.id, &event).await?;
+                    existing.insert(keys[i].clone(), incident.id);
                     chain.push(
                         jikimi_audit::NewAuditEntry::new(
                             alert.received_at.as_unix_ms(),
@@ -444,6 +517,47 @@ macro_rules! impl_store {
                         })),
                     );
                     results.push(Ok($crate::AlertAccepted { incident_id: incident.id, duplicate: false }));
+                    new_incidents.push((incident, event));
+                }
+
+                // 4. Write the new incidents and their first events.
+                for rows in new_incidents.chunks($crate::sql::rows_per_statement(9)) {
+                    let sql = format!(
+                        "INSERT INTO incidents (id, device_id, alert_id, subscriber_id, status, priority, opened_at,
+                                                last_seq, state)
+                         VALUES {}",
+                        $crate::sql::values_clause(rows.len(), 9)
+                    );
+                    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+                    for (incident, _) in rows {
+                        query = query
+                            .bind(incident.id.to_string())
+                            .bind(incident.device_id.to_string())
+                            .bind(incident.alert_id.to_string())
+                            .bind(incident.subscriber_id.map(|s| s.to_string()))
+                            .bind(incident.status.as_str())
+                            .bind(i64::from(incident.priority.code()))
+                            .bind(incident.opened_at.as_unix_ms())
+                            .bind($crate::sql::to_i64(incident.last_seq)?)
+                            .bind($crate::sql::incident_state(incident)?);
+                    }
+                    query.execute(&mut *tx).await?;
+                }
+                for rows in new_incidents.chunks($crate::sql::rows_per_statement(5)) {
+                    let sql = format!(
+                        "INSERT INTO incident_events (incident_id, seq, at_ms, kind, body) VALUES {}",
+                        $crate::sql::values_clause(rows.len(), 5)
+                    );
+                    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+                    for (incident, event) in rows {
+                        query = query
+                            .bind(incident.id.to_string())
+                            .bind($crate::sql::to_i64(event.seq)?)
+                            .bind(event.at.as_unix_ms())
+                            .bind(event.kind.name())
+                            .bind($crate::sql::event_body(event)?);
+                    }
+                    query.execute(&mut *tx).await?;
                 }
                 self.commit_write(tx, chain).await?;
                 Ok(results)

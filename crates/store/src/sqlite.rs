@@ -34,6 +34,8 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
+            // Erasure must not leave the erased (sealed) fields in free pages: deleted content is zeroed.
+            .pragma("secure_delete", "on")
             .busy_timeout(Duration::from_secs(10));
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
