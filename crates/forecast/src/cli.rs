@@ -105,6 +105,13 @@ pub struct ForecastEvalArgs {
     /// Worker threads (categories run in parallel).
     #[arg(long, default_value_t = 2)]
     pub threads: usize,
+    /// Year whose 12 monthly origins are reported. Development runs use 2019 (with
+    /// `--select-year 2018`) or 2020 (with `--select-year 2019`) so that 2021 stays a clean hold-out.
+    #[arg(long, default_value_t = 2021)]
+    pub test_year: i32,
+    /// Year whose 12 monthly origins choose hyper-parameters and the best model.
+    #[arg(long, default_value_t = 2020)]
+    pub select_year: i32,
 }
 
 /// Runs a subcommand, printing a short summary to stdout.
@@ -346,19 +353,38 @@ fn forecast_eval(args: &ForecastEvalArgs) -> Result<(), Error> {
     let t0 = std::time::Instant::now();
     let ds = crate::data::load_mci(&args.data)?;
     let load_s = t0.elapsed().as_secs_f64();
-    let cfg = EvalConfig::default();
+    if args.select_year >= args.test_year || args.select_year < 2015 {
+        return Err(Error::Invalid {
+            location: "--select-year".to_string(),
+            message: format!(
+                "{} must be before --test-year {} and after 2014 (training starts 2014-01-01)",
+                args.select_year, args.test_year
+            ),
+        });
+    }
+    let cfg = EvalConfig {
+        selection_year: args.select_year,
+        test_year: args.test_year,
+        ..EvalConfig::default()
+    };
     let report = run_eval(&ds, &cfg, args.threads);
     write_file(
         &args.out,
         serde_json::to_string_pretty(&records(&report))?.as_bytes(),
     )?;
     if let Some(doc) = &args.doc {
-        let cmd = format!(
+        let mut cmd = format!(
             "jikimi analyze forecast-eval --data {} --out {} --doc {}",
             args.data.display(),
             args.out.display(),
             doc.display()
         );
+        if (args.test_year, args.select_year) != (2021, 2020) {
+            cmd.push_str(&format!(
+                " --test-year {} --select-year {}",
+                args.test_year, args.select_year
+            ));
+        }
         write_file(doc, markdown(&report, &cmd).as_bytes())?;
     }
     if let Some(dir) = &args.surfaces {

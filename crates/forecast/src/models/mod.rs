@@ -9,7 +9,7 @@ pub mod kde;
 
 use serde::Serialize;
 
-use crate::data::{Dataset, DayCell, days_from_civil};
+use crate::data::{Dataset, DayCell, civil_year_month, days_from_civil};
 use crate::raster::smooth;
 
 pub use hawkes::HawkesConfig;
@@ -63,6 +63,24 @@ pub fn exp_weighted(
     c
 }
 
+/// Events of earlier years in the calendar month of the period's start, weighted by recency in years.
+pub fn seasonal_counts(
+    ds: &Dataset,
+    category: usize,
+    period: Period,
+    half_life_years: f64,
+) -> Vec<f64> {
+    let (year, month) = civil_year_month(period.start);
+    let mut c = vec![0.0; ds.area.n_cells()];
+    for e in training(ds, category, period) {
+        let (y, m) = civil_year_month(e.day);
+        if m == month && y < year {
+            c[e.cell as usize] += 2f64.powf(-f64::from(year - y) / half_life_years);
+        }
+    }
+    c
+}
+
 /// Scales a non-negative surface to sum 1 (left as is when it sums to 0).
 pub fn normalised(mut v: Vec<f64>) -> Vec<f64> {
     let s: f64 = v.iter().sum();
@@ -100,6 +118,48 @@ pub enum Model {
     Mixture(MixtureConfig),
     /// Equal-weight mean of the members' surfaces, each normalised to sum 1.
     Ensemble(Vec<Model>),
+    /// Exponentially time-weighted counts of all crime (whatever the category forecast): the
+    /// pooled surface a sparse category is shrunk towards inside [`Model::Stack`].
+    AllCrimeExp {
+        /// Half-life in days.
+        half_life_days: f64,
+    },
+    /// Seasonal counts: events in the same calendar month as the forecast month in earlier years,
+    /// each year weighted 2^(−years ago / half-life).
+    Seasonal {
+        /// Half-life in years.
+        half_life_years: f64,
+    },
+    /// Stacked surface: weighted sum of the members' normalised surfaces plus a uniform floor,
+    /// the weights learned on the selection year by held-out Poisson likelihood.
+    Stack(StackConfig),
+}
+
+/// Members and weights of a [`Model::Stack`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StackConfig {
+    /// Weight and model of each member; each member's surface is normalised to sum 1.
+    pub members: Vec<(f64, Model)>,
+    /// Weight of the uniform surface (1 / cells per cell); it does not change the ranking.
+    pub uniform: f64,
+    /// Whether the weights come from greedy selection on PAI (`greedy_stack`) rather than from
+    /// held-out Poisson likelihood (`stack`).
+    pub greedy: bool,
+}
+
+/// Weighted sum of normalised surfaces plus a uniform floor of total mass `uniform`.
+pub fn stack_surface(weights: &[f64], uniform: f64, surfaces: &[&Vec<f64>]) -> Vec<f64> {
+    let n = surfaces.first().map_or(0, |s| s.len());
+    let floor = if n > 0 { uniform / n as f64 } else { 0.0 };
+    let mut out = vec![floor; n];
+    for (w, s) in weights.iter().zip(surfaces) {
+        let total: f64 = s.iter().sum();
+        if total > 0.0 && *w > 0.0 {
+            let k = w / total;
+            out.iter_mut().zip(s.iter()).for_each(|(o, x)| *o += k * x);
+        }
+    }
+    out
 }
 
 /// Element-wise mean of equally long surfaces.
@@ -166,6 +226,10 @@ impl Model {
             Model::Glm(_) => "poisson_glm",
             Model::Mixture(_) => "mixture",
             Model::Ensemble(_) => "ensemble",
+            Model::AllCrimeExp { .. } => "all_crime_exp",
+            Model::Stack(st) if st.greedy => "greedy_stack",
+            Model::Stack(_) => "stack",
+            Model::Seasonal { .. } => "seasonal",
         }
     }
 
@@ -201,6 +265,19 @@ impl Model {
                     .collect::<Vec<_>>(),
             ),
             Model::Mixture(m) => blend(&m.components(ds, category, period), m.weights),
+            Model::AllCrimeExp { half_life_days } => exp_weighted(ds, 0, period, *half_life_days),
+            Model::Seasonal { half_life_years } => {
+                seasonal_counts(ds, category, period, *half_life_years)
+            }
+            Model::Stack(st) => {
+                let surfaces: Vec<Vec<f64>> = st
+                    .members
+                    .iter()
+                    .map(|(_, m)| m.forecast(ds, category, period))
+                    .collect();
+                let weights: Vec<f64> = st.members.iter().map(|(w, _)| *w).collect();
+                stack_surface(&weights, st.uniform, &surfaces.iter().collect::<Vec<_>>())
+            }
         }
     }
 }
