@@ -4,6 +4,8 @@
 
 use clap::{Parser, Subcommand};
 
+mod analyze;
+
 /// jikimi (지킴이): silent SOS dispatch, crime analysis, cross-border cooperation, perceptual hashing.
 #[derive(Debug, Parser)]
 #[command(name = "jikimi", version, about, long_about = None)]
@@ -36,7 +38,7 @@ fn main() -> anyhow::Result<()> {
         Command::Version => {
             println!("jikimi {}", env!("CARGO_PKG_VERSION"));
         }
-        Command::Analyze(args) => jikimi_analyze::cli::run(args)?,
+        Command::Analyze(args) => analyze::run(args)?,
         Command::Bench(Bench::Analyze(args)) => jikimi_analyze::bench::run_bench(&args)?,
     }
     Ok(())
