@@ -2,6 +2,7 @@
 //!
 //! Glue only: every subcommand's work lives in a library crate; this file maps errors to exit codes.
 
+mod analyze;
 mod spine;
 
 use clap::{Parser, Subcommand};
@@ -79,7 +80,7 @@ fn main() -> anyhow::Result<()> {
         Command::Audit(args) => spine::audit(args)?,
         Command::Staff(args) => spine::staff(args)?,
         Command::Analyze(AnalyzeCommand::HotSpots(command)) => {
-            jikimi_analyze::cli::run(jikimi_analyze::cli::AnalyzeArgs { command })?
+            analyze::run(jikimi_analyze::cli::AnalyzeArgs { command })?
         }
         Command::Analyze(AnalyzeCommand::Forecast(command)) => jikimi_forecast::cli::run(command)?,
         Command::Roads(args) => jikimi_roads::cli::run(args)?,
