@@ -142,6 +142,12 @@ pub async fn start_server(
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
     let state = AppState::new(store, &keys, config, system_clock())?;
+    let state = match jikimi_server::road_eta::load_configured(&state.config)
+        .context("cannot load the road network")?
+    {
+        Some(network) => state.with_roads(network),
+        None => state,
+    };
     let served = state.clone();
     let task = tokio::spawn(async move {
         jikimi_server::serve(listener, served, async {

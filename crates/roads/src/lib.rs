@@ -15,11 +15,13 @@ pub mod cli;
 pub mod geo;
 pub mod graph;
 pub mod import;
+pub mod lines;
 pub mod network;
 pub mod profile;
 
 pub use geo::LatLon;
 pub use graph::Metric;
+pub use lines::RoadLine;
 pub use network::{RoadNetwork, Route, RouteResult, Snap};
 pub use profile::Profile;
 

@@ -82,6 +82,12 @@ pub struct ConfigArgs {
     /// Lifetime of a staff session in seconds (default 28800, eight hours).
     #[arg(long, env = "JIKIMI_SESSION_TTL_S")]
     pub session_ttl_s: Option<i64>,
+    /// Road network for road-travel-time dispatch: a `.roads` file made by `jikimi roads import`.
+    #[arg(long, env = "JIKIMI_ROADS")]
+    pub roads: Option<PathBuf>,
+    /// OpenStreetMap extract to import at start instead of a `.roads` file (slower start; convenience).
+    #[arg(long, env = "JIKIMI_ROADS_PBF")]
+    pub roads_pbf: Option<PathBuf>,
 }
 
 /// The TOML file's shape. Every field is optional; unknown fields are an error (catches typos).
@@ -98,6 +104,10 @@ pub struct FileConfig {
     pub alert_window_s: Option<i64>,
     /// As `--session-ttl-s`.
     pub session_ttl_s: Option<i64>,
+    /// As `--roads`, relative to the config file's directory.
+    pub roads: Option<PathBuf>,
+    /// As `--roads-pbf`, relative to the config file's directory.
+    pub roads_pbf: Option<PathBuf>,
     /// As `--key-file`, relative to the config file's directory.
     pub key_file: Option<PathBuf>,
     /// Key material inline (prefer a key file with tight permissions).
@@ -202,6 +212,10 @@ pub struct Config {
     pub session_ttl_s: i64,
     /// Most alerts written in one group commit.
     pub intake_max_batch: usize,
+    /// `.roads` file to load at start (road ETAs); wins over `roads_pbf`.
+    pub roads: Option<PathBuf>,
+    /// OpenStreetMap extract to import at start.
+    pub roads_pbf: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -214,6 +228,8 @@ impl Default for Config {
             alert_window_s: 300,
             session_ttl_s: 8 * 3600,
             intake_max_batch: 1024,
+            roads: None,
+            roads_pbf: None,
         }
     }
 }
@@ -342,8 +358,24 @@ impl ConfigArgs {
             alert_window_s,
             session_ttl_s,
             intake_max_batch: defaults.intake_max_batch,
+            roads: self
+                .roads
+                .clone()
+                .or_else(|| relative(&base_dir, file.roads)),
+            roads_pbf: self
+                .roads_pbf
+                .clone()
+                .or_else(|| relative(&base_dir, file.roads_pbf)),
         })
     }
+}
+
+/// A path from the config file, taken relative to the file's directory.
+fn relative(base_dir: &Option<PathBuf>, path: Option<PathBuf>) -> Option<PathBuf> {
+    path.map(|p| match base_dir {
+        Some(dir) if p.is_relative() => dir.join(p),
+        _ => p,
+    })
 }
 
 fn resolve_keys(table: KeysFile, need_keys: bool) -> Result<Option<KeyMaterial>, ConfigError> {

@@ -219,8 +219,10 @@ pub struct RecommendationDto {
     pub eta_s: f64,
     /// Travel distance in metres.
     pub distance_m: f64,
-    /// How the ETA was computed (e.g. straight_line).
+    /// How the ETA was computed: road, straight_line, or straight_line_incident_off_road.
     pub method: String,
+    /// Metres off the road network at both ends (unit and incident), not included in the ETA; null without roads.
+    pub snap_m: Option<f64>,
 }
 
 impl From<&respond::Recommendation> for RecommendationDto {
@@ -230,6 +232,7 @@ impl From<&respond::Recommendation> for RecommendationDto {
             eta_s: r.eta_s,
             distance_m: r.distance_m,
             method: r.method.clone(),
+            snap_m: r.snap_m,
         }
     }
 }

@@ -18,9 +18,11 @@ pub mod error;
 pub mod extract;
 pub mod group_commit;
 pub mod incidents;
+pub mod map_roads;
 pub mod openapi;
 pub mod ops;
 pub mod password;
+pub mod road_eta;
 pub mod roles;
 pub mod signing;
 pub mod state;
@@ -72,6 +74,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/subscribers/{id}/export", post(subscribers::export))
         .route("/api/subscribers/{id}/erase", post(subscribers::erase))
         .route("/api/audit", get(ops::audit_list))
+        .route("/api/map/roads", get(map_roads::roads))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics_text))

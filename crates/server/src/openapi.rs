@@ -17,6 +17,7 @@ use utoipa::{Modify, OpenApi};
         crate::subscribers::register, crate::subscribers::search, crate::subscribers::reveal,
         crate::subscribers::export, crate::subscribers::erase,
         crate::ops::audit_list, crate::ops::healthz, crate::ops::readyz, crate::ops::metrics_text,
+        crate::map_roads::roads,
     ),
     components(schemas(crate::error::ErrorBody, crate::error::ErrorDetail, crate::error::ErrorCode)),
     modifiers(&BearerAuth),

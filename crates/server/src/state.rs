@@ -106,6 +106,8 @@ pub struct AppState {
     pub devices: Arc<DeviceCache>,
     /// Travel-time estimates for recommendations.
     pub eta: Arc<dyn EtaProvider>,
+    /// The road network, when one is loaded (`--roads`); see [`crate::road_eta`].
+    pub roads: Option<Arc<jikimi_roads::RoadNetwork>>,
     /// Now.
     pub clock: Clock,
     /// Limits and windows.
@@ -144,6 +146,7 @@ impl AppState {
             intake,
             devices: Arc::new(DeviceCache::default()),
             eta: Arc::new(StraightLineEta::default()),
+            roads: None,
             clock,
             config: Arc::new(config),
         })

@@ -1,5 +1,5 @@
 //! `jikimi demo`: a server on a SQLite file in a data directory, seeded staff accounts printed to the console,
-//! and a simulated city around Seoul City Hall: patrol units driving circuits and reporting their positions, and
+//! and a simulated city in central Helsinki (the shipped OpenStreetMap extract, road ETAs): patrol units driving circuits and reporting their positions, and
 //! subscribers raising signed SOS alerts now and then, all through the real HTTP API.
 
 use std::path::{Path, PathBuf};
@@ -32,7 +32,9 @@ pub struct DemoArgs {
     run_for_s: Option<u64>,
 }
 
-const CENTRE: (f64, f64) = (37.5665, 126.9780);
+mod roads;
+
+const CENTRE: (f64, f64) = roads::CENTRE;
 
 /// Synthetic subscribers (invented names and numbers).
 const SUBSCRIBERS: [(&str, &str, &str); 4] = [
@@ -79,6 +81,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         database_url: format!("sqlite://{}", db_path.display()),
         listen: args.listen,
         keys: Some(keys),
+        roads: Some(roads::prepare(&args.data_dir)?),
         ..Config::default()
     };
     let store = super::open_store(&config).await?;
@@ -127,6 +130,9 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     println!("  API description: {base}/api/openapi.json   Swagger UI: {base}/api/docs/");
     println!("  health: {base}/healthz   metrics: {base}/metrics");
     println!(
+        "  roads: central Helsinki, map data (c) OpenStreetMap contributors (ODbL): {base}/api/map/roads"
+    );
+    println!(
         "  data directory: {} (SQLite database and keys.toml)",
         args.data_dir.display()
     );
@@ -171,13 +177,14 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Unit `i` drives a circle of 0.8 to 2.2 km around the centre, one lap in about ten minutes.
+/// Unit `i` drives a circle of 120 to 505 m around the centre, snapped onto the nearest road, one lap in about ten
+/// minutes.
 fn unit_position(i: usize, t_s: f64) -> (f64, f64) {
-    let radius_m = 800.0 + 200.0 * i as f64;
+    let radius_m = 120.0 + 55.0 * i as f64;
     let angle = i as f64 * 0.785 + t_s * std::f64::consts::TAU / 600.0;
     let dlat = radius_m * angle.sin() / 111_320.0;
     let dlon = radius_m * angle.cos() / (111_320.0 * CENTRE.0.to_radians().cos());
-    (CENTRE.0 + dlat, CENTRE.1 + dlon)
+    roads::on_road((CENTRE.0 + dlat, CENTRE.1 + dlon))
 }
 
 async fn drive_units(client: ApiClient, n_units: usize, every_s: u64) {
@@ -214,11 +221,15 @@ async fn raise_alerts(client: ApiClient, devices: Vec<Device>, every_s: u64) {
         let wait = every_s as f64 * (0.5 + next());
         tokio::time::sleep(Duration::from_secs_f64(wait)).await;
         let device = &devices[(next() * devices.len() as f64) as usize % devices.len()];
+        let (lat, lon) = roads::on_road((
+            CENTRE.0 + (next() - 0.5) * 0.012,
+            CENTRE.1 + (next() - 0.5) * 0.016,
+        ));
         let body = json!({
             "alert_id": uuid::Uuid::new_v4(),
             "priority": if next() < 0.3 { 0 } else { 1 },
             "silent": true,
-            "location": {"lat": CENTRE.0 + (next() - 0.5) * 0.03, "lon": CENTRE.1 + (next() - 0.5) * 0.04,
+            "location": {"lat": lat, "lon": lon,
                           "accuracy_m": 5.0 + next() * 60.0, "method": "gnss"}
         });
         match client.send_alert(device, &body).await {

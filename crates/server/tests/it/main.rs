@@ -8,6 +8,7 @@ mod alerts;
 mod flows;
 mod openapi;
 mod privacy;
+mod roads;
 mod support;
 
 macro_rules! api_tests {
@@ -57,4 +58,7 @@ api_tests!(
     privacy::export_and_erase_a_subscriber,
     privacy::personal_data_is_not_in_logs_or_the_database,
     openapi::openapi_lists_the_endpoints_and_error_codes,
+    roads::road_eta_ranks_units_by_travel_time_not_distance,
+    roads::incident_off_road_falls_back_to_straight_line,
+    roads::map_roads_serves_the_network_as_geojson,
 );
