@@ -163,14 +163,17 @@ describe('dispatcher console', () => {
   });
 
   test('after a server restart the console reconnects and shows what happened meanwhile', async () => {
+    // Keep the console away from the feed until the changes below are made, so they can only arrive by catch-up.
+    await page.route('**/api/live', (route) => route.abort());
     await server.stop();
     await page.waitForFunction(() => document.querySelector('#conn')?.classList.contains('down'), null, { timeout: 5000 });
     await shot(page, '11-disconnected');
     await server.start();
-    // Changes made while the console is (still) disconnected.
+    // Changes made while the console is disconnected.
     const disp = await Api.login(server.url, 'dispatcher', 'e2e-staff-password');
     const meanwhile = await seeded.device.alert(server.url, { lat: CENTRE.lat + 0.006, lon: CENTRE.lon - 0.004, priority: 1 });
     await disp.call('POST', '/api/units/P-104/status', { status: 'off_duty' });
+    await page.unroute('**/api/live');
     await page.waitForFunction(() => document.querySelector('#conn')?.classList.contains('ok'), null, { timeout: 10000 });
     await page.waitForSelector(`#queue li[data-id="${meanwhile.incident_id}"]`, { timeout: 5000 });
     await page.waitForFunction(() => window.__jikimi.map.drawn.units.get('P-104') === 'off_duty', null, { timeout: 5000 });

@@ -188,20 +188,19 @@ export async function seed(server, { units = 4 } = {}) {
   return { admin, device, subscriberId: reg.id };
 }
 
+// Playwright's launch() itself gives Chromium a fresh temporary --user-data-dir (and refuses one in args).
 export async function launch() {
-  const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'jikimi-chromium-'));
   const browser = await chromium.launch({
     executablePath: chromiumPath(),
     headless: true,
     args: [
       '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
       '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      `--user-data-dir=${userDataDir}`, '--autoplay-policy=no-user-gesture-required',
+      '--autoplay-policy=no-user-gesture-required',
     ],
   });
   const close = async () => {
     await browser.close();
-    fs.rmSync(userDataDir, { recursive: true, force: true });
   };
   return { browser, close };
 }

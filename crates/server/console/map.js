@@ -142,6 +142,11 @@ export class MapView {
   draw() {
     const t0 = performance.now();
     this.resize();
+    if (this.canvas.width === 0 || this.canvas.height === 0) {
+      // Not laid out yet (hidden view): the ResizeObserver redraws once it is.
+      this.timer = null;
+      return;
+    }
     if (!this.baseCache) this.drawBase();
     const g = this.ctx;
     g.setTransform(1, 0, 0, 1, 0, 0);
