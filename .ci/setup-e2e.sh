@@ -7,6 +7,12 @@ if ! command -v chromium >/dev/null 2>&1; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 fi
+# A Korean font, so screenshots of the Korean console show Hangul rather than boxes.
+if ! fc-list 2>/dev/null | grep -qi -e nanum -e noto.*cjk; then
+  echo "installing fonts-nanum (apt)"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-nanum
+fi
 if ! command -v node >/dev/null 2>&1; then
   echo "installing nodejs and npm (apt)"
   apt-get update -qq

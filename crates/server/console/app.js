@@ -100,7 +100,7 @@ function applyStrings() {
   document.title = t('title');
   for (const el of document.querySelectorAll('[data-t]')) el.textContent = t(el.dataset.t);
   $('map').setAttribute('aria-label', t('map'));
-  $('mute').textContent = state.muted ? `🔇 ${t('unmute')}` : `🔔 ${t('mute')}`;
+  $('mute').textContent = state.muted ? t('unmute') : t('mute');
   $('mute').setAttribute('aria-pressed', String(state.muted));
   $('shortcut-bar').replaceChildren(...SHORTCUTS.map(([k, key]) => {
     const span = document.createElement('span');
@@ -170,13 +170,18 @@ function renderRow(inc) {
   b.setAttribute('aria-current', inc.id === state.selected ? 'true' : 'false');
   const reports = Math.max(1, inc.n_fixes || 1);
   b.replaceChildren(
-    el('span', 'badge', inc.priority === 0 ? `${t('code')} 0 !` : `${t('code')} ${inc.priority}`),
+    el('span', 'badge', `${t('code')} ${inc.priority}`),
     el('span', 'st', t(`s_${inc.status}`)),
     el('span', 'age', fmtAge(inc.opened_at)),
     el('span', 'iid', inc.id.slice(-8)),
-    el('span', 'rep', `${reports} ${t('reports')}`),
+    el('span', 'rep', reportText(reports)),
     el('span', 'unit', inc.assigned_unit || ''),
   );
+}
+
+function reportText(n) {
+  if (getLang() === 'ko') return `신고 ${n}건`;
+  return `${n} report${n === 1 ? '' : 's'}`;
 }
 
 function updateQueueCount() {
@@ -624,8 +629,11 @@ function tick() {
     const age = row?.firstChild?.children[2];
     if (age) age.textContent = fmtAge(state.incidents.get(id).opened_at, now);
   }
-  const n = map.drawn.incidents.size;
-  $('map-summary').textContent = `${n} ${t('open')} · ${map.drawn.units.size} ${t('units')}`;
+  renderSummary();
+}
+
+function renderSummary() {
+  $('map-summary').textContent = `${map.drawn.incidents.size} ${t('open')} · ${map.drawn.units.size} ${t('units')}`;
 }
 
 $('login-form').addEventListener('submit', async (e) => {
@@ -657,6 +665,7 @@ $('help-button').addEventListener('click', () => $('help').showModal());
 
 const map = new MapView($('map'), { onSelect: select });
 hooks.map = map;
+$('map').addEventListener('drawn', renderSummary);
 hooks.unitColours = UNIT_COLOURS;
 
 applyStrings();

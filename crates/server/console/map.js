@@ -115,7 +115,7 @@ export class MapView {
     c.height = this.canvas.height;
     const g = c.getContext('2d');
     g.scale(this.dpr, this.dpr);
-    g.fillStyle = '#f4f1ea';
+    g.fillStyle = '#ece8df';
     g.fillRect(0, 0, c.width, c.height);
     const line = (pts) => {
       g.beginPath();
@@ -130,8 +130,8 @@ export class MapView {
     g.lineWidth = 1.5;
     this.base.districts.forEach(line);
     g.setLineDash([]);
-    g.strokeStyle = '#d6d3cb';
-    g.lineWidth = 3;
+    g.strokeStyle = '#c4bfb3';
+    g.lineWidth = 3.5;
     this.base.roads.forEach(line);
     g.strokeStyle = '#ffffff';
     g.lineWidth = 1.5;
