@@ -13,12 +13,14 @@
 pub mod alerts;
 pub mod auth;
 pub mod config;
+pub mod console;
 pub mod dto;
 pub mod error;
 pub mod extract;
 pub mod group_commit;
 pub mod incidents;
 pub mod map_roads;
+pub mod live;
 pub mod openapi;
 pub mod ops;
 pub mod password;
@@ -46,6 +48,7 @@ pub use state::AppState;
 pub fn router(state: AppState) -> Router {
     ops::prometheus();
     let body_limit = state.config.body_limit_bytes;
+    let hub = live::Hub::new(state.store.clone());
     let api = Router::new()
         .route("/api/alerts", post(alerts::raise_alert))
         .route("/api/auth/login", post(auth::login))
@@ -79,7 +82,17 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics_text))
         .route("/api/openapi.json", get(openapi_json))
+        .route("/api/live", get(live::stream))
+        .route("/api/map/base", get(console::base_map))
+        .route("/api/console/config", get(console::config))
+        .route("/", get(console::index))
+        .route("/console/{file}", get(console::asset))
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            hub.clone(),
+            live::observe,
+        ))
+        .layer(axum::Extension(hub))
         .with_state(state);
     Router::new()
         .merge(

@@ -1,0 +1,676 @@
+// The dispatcher console: login, the live incident queue, the map, incident detail and actions with keyboard
+// shortcuts. State arrives as a snapshot (GET /api/incidents, /api/units) and then as live events (live.js).
+// Personal data is fetched only on an explicit, audited reveal, and never for analysts.
+
+import { t, getLang, setLang, setTimeZone, getTimeZone, fmtTime, fmtAge } from './i18n.js';
+import { LiveFeed } from './live.js';
+import { MapView, UNIT_COLOURS } from './map.js';
+
+const $ = (id) => document.getElementById(id);
+const OUTCOMES = ['arrest', 'rescue', 'assistance', 'false_alarm', 'abuse'];
+const SHORTCUTS = [
+  ['J / ↓, K / ↑', 'k_nav'], ['A', 'k_ack'], ['D', 'k_disp'], ['E', 'k_enr'], ['S', 'k_ons'],
+  ['N', 'k_note'], ['C', 'k_close'], ['R', 'k_reveal'], ['M', 'k_mute'], ['L', 'k_lang'], ['?', 'k_help'],
+];
+
+const state = {
+  token: sessionStorage.getItem('jikimi.token'),
+  role: sessionStorage.getItem('jikimi.role'),
+  username: sessionStorage.getItem('jikimi.user'),
+  incidents: new Map(),
+  units: new Map(),
+  order: [],
+  rows: new Map(),
+  selected: null,
+  detail: null,
+  revealed: new Map(),
+  muted: localStorage.getItem('jikimi.muted') === '1',
+  feed: null,
+  connected: false,
+  snapshotLoading: false,
+  pending: [],
+};
+
+// Test and benchmark hooks: when each incident's row first appeared (epoch ms), time spent applying events.
+const hooks = { seen: new Map(), applyMs: 0, events: 0, state };
+window.__jikimi = hooks;
+
+const canChange = () => ['dispatcher', 'supervisor', 'admin'].includes(state.role);
+const canReveal = () => ['dispatcher', 'supervisor'].includes(state.role);
+
+// ---- HTTP ------------------------------------------------------------------------------------------------
+async function api(method, path, body) {
+  const res = await fetch(path, {
+    method,
+    headers: {
+      'content-type': 'application/json',
+      ...(state.token ? { Authorization: `Bearer ${state.token}` } : {}),
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (res.status === 401 && state.token) {
+    logout();
+    throw new Error('unauthenticated');
+  }
+  const text = await res.text();
+  const json = text ? JSON.parse(text) : null;
+  if (!res.ok) {
+    const msg = json?.error?.message || `HTTP ${res.status}`;
+    toast(msg);
+    throw new Error(msg);
+  }
+  return json;
+}
+
+function toast(msg) {
+  const el = document.createElement('div');
+  el.className = 'toast';
+  el.setAttribute('role', 'alert');
+  el.textContent = msg;
+  document.body.append(el);
+  setTimeout(() => el.remove(), 5000);
+}
+
+// ---- audio -----------------------------------------------------------------------------------------------
+let audio = null;
+function beep(urgent) {
+  if (state.muted) return;
+  try {
+    audio ??= new AudioContext();
+    const now = audio.currentTime;
+    for (let i = 0; i < (urgent ? 3 : 1); i++) {
+      const osc = audio.createOscillator();
+      const gain = audio.createGain();
+      osc.frequency.value = urgent ? 1046 : 660;
+      gain.gain.setValueAtTime(0.0001, now + i * 0.22);
+      gain.gain.exponentialRampToValueAtTime(0.3, now + i * 0.22 + 0.02);
+      gain.gain.exponentialRampToValueAtTime(0.0001, now + i * 0.22 + 0.18);
+      osc.connect(gain).connect(audio.destination);
+      osc.start(now + i * 0.22);
+      osc.stop(now + i * 0.22 + 0.2);
+    }
+  } catch {
+    // No audio device: the visual highlight remains.
+  }
+}
+
+// ---- static text -----------------------------------------------------------------------------------------
+function applyStrings() {
+  document.documentElement.lang = getLang();
+  document.title = t('title');
+  for (const el of document.querySelectorAll('[data-t]')) el.textContent = t(el.dataset.t);
+  $('map').setAttribute('aria-label', t('map'));
+  $('mute').textContent = state.muted ? t('unmute') : t('mute');
+  $('mute').setAttribute('aria-pressed', String(state.muted));
+  $('shortcut-bar').replaceChildren(...SHORTCUTS.map(([k, key]) => {
+    const span = document.createElement('span');
+    const kbd = document.createElement('kbd');
+    kbd.textContent = k;
+    span.append(kbd, ` ${t(key)}`);
+    return span;
+  }));
+  $('help-list').replaceChildren(...SHORTCUTS.flatMap(([k, key]) => {
+    const dt = document.createElement('dt');
+    const kbd = document.createElement('kbd');
+    kbd.textContent = k;
+    dt.append(kbd);
+    const dd = document.createElement('dd');
+    dd.textContent = t(key);
+    return [dt, dd];
+  }));
+  if (state.username) $('whoami').textContent = `${state.username} (${state.role})`;
+  for (const id of state.order) renderRow(state.incidents.get(id));
+  renderDetail();
+  renderConn();
+}
+
+function renderConn() {
+  $('conn').textContent = state.connected ? `● ${t('live')}` : `○ ${t('offline')}`;
+  $('conn').className = state.connected ? 'conn ok' : 'conn down';
+}
+
+// ---- queue -----------------------------------------------------------------------------------------------
+function cmp(a, b) {
+  if (a.priority !== b.priority) return a.priority - b.priority;
+  if (a.opened_at !== b.opened_at) return a.opened_at < b.opened_at ? -1 : 1;
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
+
+function insertPos(inc) {
+  let lo = 0;
+  let hi = state.order.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (cmp(state.incidents.get(state.order[mid]), inc) < 0) lo = mid + 1; else hi = mid;
+  }
+  return lo;
+}
+
+function el(tag, cls, text) {
+  const e = document.createElement(tag);
+  if (cls) e.className = cls;
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
+
+function renderRow(inc) {
+  if (!inc) return;
+  let li = state.rows.get(inc.id);
+  if (!li) {
+    li = el('li');
+    li.dataset.id = inc.id;
+    const b = el('button', 'row-button');
+    b.type = 'button';
+    b.addEventListener('click', () => select(inc.id));
+    li.append(b);
+    state.rows.set(inc.id, li);
+  }
+  const b = li.firstChild;
+  li.className = `q p${inc.priority} s-${inc.status}${inc.id === state.selected ? ' selected' : ''}`;
+  b.setAttribute('aria-current', inc.id === state.selected ? 'true' : 'false');
+  const reports = Math.max(1, inc.n_fixes || 1);
+  b.replaceChildren(
+    el('span', 'badge', `${t('code')} ${inc.priority}`),
+    el('span', 'st', t(`s_${inc.status}`)),
+    el('span', 'age', fmtAge(inc.opened_at)),
+    el('span', 'iid', inc.id.slice(-8)),
+    el('span', 'rep', reportText(reports)),
+    el('span', 'unit', inc.assigned_unit || ''),
+  );
+}
+
+function reportText(n) {
+  if (getLang() === 'ko') return `신고 ${n}건`;
+  return `${n} report${n === 1 ? '' : 's'}`;
+}
+
+function updateQueueCount() {
+  $('queue-count').textContent = `(${state.order.length})`;
+  $('queue-empty').hidden = state.order.length > 0;
+}
+
+function upsertIncident(inc) {
+  const old = state.incidents.get(inc.id);
+  if (old && old.last_seq > inc.last_seq) return;
+  const list = $('queue');
+  if (old) {
+    const idx = state.order.indexOf(inc.id);
+    if (idx >= 0) state.order.splice(idx, 1);
+  }
+  if (inc.status === 'closed') {
+    state.incidents.set(inc.id, inc);
+    state.rows.get(inc.id)?.remove();
+    state.rows.delete(inc.id);
+  } else {
+    state.incidents.set(inc.id, inc);
+    const pos = insertPos(inc);
+    state.order.splice(pos, 0, inc.id);
+    renderRow(inc);
+    const next = state.order[pos + 1];
+    const li = state.rows.get(inc.id);
+    const nextLi = next ? state.rows.get(next) : null;
+    if (li.nextSibling !== nextLi || li.parentNode !== list) list.insertBefore(li, nextLi);
+    if (!hooks.seen.has(inc.id)) hooks.seen.set(inc.id, Date.now());
+    if (!old && !state.snapshotLoading && inc.status === 'received') beep(inc.priority === 0);
+  }
+  map.setIncident(inc);
+  updateQueueCount();
+  if (inc.id === state.selected) scheduleDetail();
+}
+
+function upsertUnit(unit) {
+  state.units.set(unit.id, unit);
+  map.setUnit(unit);
+  if (state.detail && state.detail.incident.recommendations.some((r) => r.unit === unit.id)) scheduleDetailRender();
+}
+
+// ---- live feed -------------------------------------------------------------------------------------------
+function onEvent(kind, payload) {
+  if (state.snapshotLoading) {
+    state.pending.push([kind, payload]);
+    return;
+  }
+  applyEvent(kind, payload);
+}
+
+function applyEvent(kind, payload) {
+  const t0 = performance.now();
+  if (kind === 'incident') upsertIncident(payload);
+  else if (kind === 'unit') upsertUnit(payload);
+  hooks.applyMs += performance.now() - t0;
+  hooks.events++;
+}
+
+async function loadSnapshot() {
+  state.snapshotLoading = true;
+  try {
+    const [incidents, units] = await Promise.all([
+      api('GET', '/api/incidents?status=open&limit=10000'),
+      api('GET', '/api/units'),
+    ]);
+    const open = new Set(incidents.map((i) => i.id));
+    for (const id of [...state.order]) {
+      if (!open.has(id)) {
+        // Closed while we were away: fetch its final state so the queue and map drop it.
+        const gone = state.incidents.get(id);
+        upsertIncident({ ...gone, status: 'closed', last_seq: gone.last_seq + 1 });
+      }
+    }
+    for (const inc of incidents) upsertIncident(inc);
+    for (const u of units) upsertUnit(u);
+  } finally {
+    state.snapshotLoading = false;
+    const pending = state.pending;
+    state.pending = [];
+    for (const [kind, payload] of pending) applyEvent(kind, payload);
+  }
+  if (state.selected) loadDetail();
+}
+
+function startFeed() {
+  state.feed?.stop();
+  state.feed = new LiveFeed({
+    token: state.token,
+    onEvent,
+    onResync: () => loadSnapshot().catch(() => {}),
+    onState: (up, why) => {
+      state.connected = up;
+      renderConn();
+      if (why === 'unauthenticated') logout();
+    },
+  });
+  state.feed.start();
+}
+
+// ---- detail ----------------------------------------------------------------------------------------------
+let detailTimer = null;
+function scheduleDetail() {
+  clearTimeout(detailTimer);
+  detailTimer = setTimeout(loadDetail, 100);
+}
+let renderTimer = null;
+function scheduleDetailRender() {
+  if (renderTimer) return;
+  renderTimer = setTimeout(() => { renderTimer = null; renderDetail(); }, 500);
+}
+
+function select(id) {
+  const prev = state.selected;
+  state.selected = id;
+  if (prev) renderRow(state.incidents.get(prev));
+  renderRow(state.incidents.get(id));
+  state.rows.get(id)?.scrollIntoView({ block: 'nearest' });
+  map.select(id);
+  state.detail = null;
+  renderDetail();
+  loadDetail();
+}
+
+async function loadDetail() {
+  const id = state.selected;
+  if (!id) return;
+  const detail = await api('GET', `/api/incidents/${id}`);
+  if (state.selected !== id) return;
+  state.detail = detail;
+  if (detail.incident.last_seq >= (state.incidents.get(id)?.last_seq ?? 0)) {
+    state.incidents.set(id, detail.incident);
+  }
+  const inc = detail.incident;
+  if (canChange() && inc.status !== 'closed' && inc.location && inc.recommendations.length === 0 && !inc.assigned_unit) {
+    api('POST', `/api/incidents/${id}/recommend`, {}).then((dto) => onEvent('incident', dto)).catch(() => {});
+  }
+  renderDetail();
+}
+
+function fmtEta(s) {
+  const m = Math.floor(s / 60);
+  return `${m}:${String(Math.round(s % 60)).padStart(2, '0')}`;
+}
+
+function section(title, ...children) {
+  const s = el('section', 'block');
+  s.append(el('h3', null, title), ...children);
+  return s;
+}
+
+function actionButton(label, key, enabled, fn, id) {
+  const b = el('button', 'action');
+  b.type = 'button';
+  if (id) b.id = id;
+  const k = el('kbd', null, key);
+  b.append(k, ` ${label}`);
+  b.disabled = !enabled;
+  b.addEventListener('click', fn);
+  return b;
+}
+
+function eventText(ev) {
+  const e = ev.event;
+  switch (e.type) {
+    case 'alert_received':
+      return `${t('code')} ${e.priority}${e.silent ? `, ${t('silent')}` : ''}`;
+    case 'location_added':
+      return e.fix ? `${e.fix.coords.lat.toFixed(5)}, ${e.fix.coords.lon.toFixed(5)} ±${Math.round(e.fix.accuracy_m)} m` : '';
+    case 'unit_recommended':
+      return (e.recommendations || []).map((r) => r.unit).join(', ');
+    case 'dispatched': case 'en_route': case 'on_scene':
+      return e.unit || '';
+    case 'note_added':
+      return e.text || '';
+    case 'closed':
+      return t(`o_${e.outcome}`);
+    default:
+      return '';
+  }
+}
+
+function renderDetail() {
+  const root = $('detail');
+  const d = state.detail;
+  if (!state.selected) {
+    root.replaceChildren(el('p', 'muted', t('noSelection')));
+    return;
+  }
+  if (!d) {
+    root.replaceChildren(el('p', 'muted', '…'));
+    return;
+  }
+  const inc = d.incident;
+  const open = inc.status !== 'closed';
+  const head = el('div', `detail-head p${inc.priority}`);
+  head.append(
+    el('span', 'badge big', `${t('code')} ${inc.priority}`),
+    el('span', 'st', t(`s_${inc.status}`)),
+    el('span', 'muted', `${t('opened')} ${fmtTime(inc.opened_at)} (${getTimeZone()})`),
+  );
+  const idLine = el('p', 'mono small', inc.id);
+  const rec = inc.recommendations[0];
+  const actions = el('div', 'actions');
+  const cc = canChange();
+  actions.append(
+    actionButton(t('acknowledge'), 'A', cc && inc.status === 'received', () => act('acknowledge'), 'act-ack'),
+    actionButton(`${t('dispatch')}${rec ? ` ${rec.unit}` : ''}`, 'D', cc && ['received', 'acknowledged'].includes(inc.status), dispatchRecommended, 'act-dispatch'),
+    actionButton(t('enRoute'), 'E', cc && inc.status === 'dispatched', () => act('en-route'), 'act-enroute'),
+    actionButton(t('onScene'), 'S', cc && ['dispatched', 'en_route'].includes(inc.status), () => act('on-scene'), 'act-onscene'),
+    actionButton(t('note'), 'N', cc && open, addNote, 'act-note'),
+    actionButton(t('close'), 'C', cc && open, closeIncident, 'act-close'),
+  );
+  const blocks = [head, idLine, actions];
+  if (inc.assigned_unit) {
+    const u = state.units.get(inc.assigned_unit);
+    blocks.push(el('p', 'assigned', `${t('assigned')}: ${inc.assigned_unit}${u ? ` (${t(`u_${u.status}`)})` : ''}`));
+  }
+  if (inc.outcome) blocks.push(el('p', 'assigned', `${t('outcome')}: ${t(`o_${inc.outcome}`)}`));
+
+  // Recommended units with ETA and distance.
+  const table = el('table', 'recs');
+  const thead = el('tr');
+  for (const h of ['#', t('units'), t('eta'), t('distance'), t('status'), '']) thead.append(el('th', null, h));
+  table.append(thead);
+  inc.recommendations.forEach((r, i) => {
+    const tr = el('tr');
+    const u = state.units.get(r.unit);
+    const btn = el('button', 'small-btn', t('dispatch'));
+    btn.type = 'button';
+    btn.disabled = !(cc && ['received', 'acknowledged'].includes(inc.status));
+    btn.setAttribute('aria-label', `${t('dispatch')} ${r.unit}`);
+    btn.addEventListener('click', () => dispatch(r.unit));
+    const st = el('td');
+    if (u) {
+      const sw = el('span', `sw u-${u.status}`);
+      st.append(sw, ` ${t(`u_${u.status}`)}`);
+    }
+    const act = el('td');
+    act.append(btn);
+    tr.append(el('td', null, String(i + 1)), el('td', 'mono', r.unit), el('td', null, fmtEta(r.eta_s)),
+      el('td', null, `${(r.distance_m / 1000).toFixed(2)} km`), st, act);
+    table.append(tr);
+  });
+  blocks.push(section(t('recommended'), inc.recommendations.length ? table : el('p', 'muted', open ? t('noUnits') : t('none'))));
+
+  // Subscriber: personal data only on an explicit, audited click, never for analysts.
+  const sub = el('div');
+  if (!inc.subscriber_id) {
+    sub.append(el('p', 'muted', t('none')));
+  } else if (!canReveal()) {
+    sub.append(el('p', 'muted', t('noPersonalData')));
+  } else {
+    const shown = state.revealed.get(inc.subscriber_id);
+    if (!shown) {
+      sub.append(actionButton(t('reveal'), 'R', true, reveal, 'act-reveal'));
+    } else {
+      const dl = el('dl', 'fields');
+      for (const f of ['name', 'phone', 'birth_date', 'address', 'notes']) {
+        if (shown.fields[f] === undefined) continue;
+        dl.append(el('dt', null, t(`${f}F`)), el('dd', `pd-${f}`, shown.fields[f]));
+      }
+      const gl = el('ul', 'guardians');
+      for (const g of shown.guardians) {
+        const li = el('li');
+        const ch = (g.channels || []).map((c) => `${c.kind}: ${c.address}`).join(', ');
+        li.append(el('strong', null, g.name), ` ${g.relation ? `(${g.relation}) ` : ''}${ch} `, el('span', 'notify', `— ${t('notNotified')}`));
+        gl.append(li);
+      }
+      sub.append(dl, el('h4', null, t('guardians')), shown.guardians.length ? gl : el('p', 'muted', t('none')));
+    }
+  }
+  blocks.push(section(t('subscriber'), sub));
+
+  // Location history.
+  const locs = el('ol', 'locs');
+  for (const ev of d.events) {
+    const fix = ev.event.fix;
+    if (!fix) continue;
+    locs.append(el('li', null, `${fmtTime(fix.at)} — ${fix.coords.lat.toFixed(5)}, ${fix.coords.lon.toFixed(5)} ±${Math.round(fix.accuracy_m)} m (${fix.method})`));
+  }
+  blocks.push(section(t('locations'), locs));
+
+  // Timeline.
+  const tl = el('ol', 'timeline');
+  for (const ev of d.events) {
+    const li = el('li');
+    li.append(el('time', null, fmtTime(ev.at)), ' ', el('strong', null, t(`e_${ev.event.type}`)), ` ${eventText(ev)} `, el('span', 'muted', ev.actor));
+    tl.append(li);
+  }
+  blocks.push(section(t('timeline'), tl));
+  root.replaceChildren(...blocks);
+}
+
+// ---- actions ---------------------------------------------------------------------------------------------
+async function act(action, body = {}) {
+  const id = state.selected;
+  if (!id || !canChange()) return;
+  const dto = await api('POST', `/api/incidents/${id}/${action}`, body);
+  onEvent('incident', dto);
+  loadDetail();
+}
+
+async function dispatch(unit) {
+  await act('dispatch', { unit });
+}
+
+async function dispatchRecommended() {
+  const inc = state.incidents.get(state.selected);
+  if (!inc || !canChange() || !['received', 'acknowledged'].includes(inc.status)) return;
+  let rec = inc.recommendations.find((r) => state.units.get(r.unit)?.status !== 'dispatched');
+  if (!rec) {
+    const fresh = await api('POST', `/api/incidents/${inc.id}/recommend`, {});
+    onEvent('incident', fresh);
+    rec = fresh.recommendations[0];
+  }
+  if (!rec) {
+    toast(t('noUnits'));
+    return;
+  }
+  await dispatch(rec.unit);
+}
+
+function openDialog(title, okLabel, body) {
+  return new Promise((resolve) => {
+    const dlg = $('dialog');
+    $('dialog-title').textContent = title;
+    $('dialog-ok').textContent = okLabel;
+    $('dialog-cancel').textContent = t('cancel');
+    $('dialog-body').replaceChildren(body);
+    const done = (ok) => {
+      dlg.onclose = null;
+      if (dlg.open) dlg.close();
+      resolve(ok);
+    };
+    $('dialog-cancel').onclick = () => done(false);
+    dlg.onclose = () => resolve(dlg.returnValue === 'ok');
+    dlg.returnValue = '';
+    dlg.showModal();
+    body.querySelector('input, textarea, select')?.focus();
+  });
+}
+
+function labelled(id, label, control) {
+  const wrap = el('div', 'field');
+  const l = el('label', null, label);
+  l.htmlFor = id;
+  control.id = id;
+  wrap.append(l, control);
+  return wrap;
+}
+
+async function addNote() {
+  if (!state.selected || !canChange()) return;
+  const ta = el('textarea');
+  ta.rows = 4;
+  ta.maxLength = 4000;
+  if (!(await openDialog(t('note'), t('save'), labelled('note-text', t('note'), ta)))) return;
+  if (ta.value.trim()) await act('notes', { text: ta.value.trim() });
+}
+
+async function closeIncident() {
+  if (!state.selected || !canChange()) return;
+  const sel = el('select');
+  for (const o of OUTCOMES) {
+    const opt = el('option', null, t(`o_${o}`));
+    opt.value = o;
+    sel.append(opt);
+  }
+  if (!(await openDialog(t('close'), t('close'), labelled('close-outcome', t('outcome'), sel)))) return;
+  await act('close', { outcome: sel.value });
+}
+
+async function reveal() {
+  const inc = state.incidents.get(state.selected);
+  if (!inc?.subscriber_id || !canReveal()) return;
+  const input = el('input');
+  input.value = `incident ${inc.id} open (${t(`s_${inc.status}`)}): contacting the subscriber`;
+  if (!(await openDialog(t('reveal'), t('reveal'), labelled('reveal-reason', t('revealReason'), input)))) return;
+  const details = await api('POST', `/api/subscribers/${inc.subscriber_id}/reveal`, { reason: input.value });
+  state.revealed.set(inc.subscriber_id, details);
+  renderDetail();
+}
+
+// ---- keyboard --------------------------------------------------------------------------------------------
+function move(delta) {
+  if (!state.order.length) return;
+  const idx = state.order.indexOf(state.selected);
+  const next = idx < 0 ? 0 : Math.min(Math.max(idx + delta, 0), state.order.length - 1);
+  select(state.order[next]);
+}
+
+document.addEventListener('keydown', (e) => {
+  if ($('console-view').hidden || e.ctrlKey || e.metaKey || e.altKey) return;
+  if (e.target.closest?.('input, textarea, select, dialog')) return;
+  const k = e.key;
+  const handlers = {
+    j: () => move(1), ArrowDown: () => move(1), k: () => move(-1), ArrowUp: () => move(-1),
+    a: () => act('acknowledge'), d: dispatchRecommended, e: () => act('en-route'), s: () => act('on-scene'),
+    n: addNote, c: closeIncident, r: reveal, m: toggleMute, l: toggleLang, '?': () => $('help').showModal(),
+  };
+  const h = handlers[k] || handlers[k.toLowerCase()];
+  if (!h) return;
+  e.preventDefault();
+  Promise.resolve(h()).catch(() => {});
+});
+
+function toggleMute() {
+  state.muted = !state.muted;
+  localStorage.setItem('jikimi.muted', state.muted ? '1' : '0');
+  applyStrings();
+}
+
+function toggleLang() {
+  setLang(getLang() === 'ko' ? 'en' : 'ko');
+  applyStrings();
+}
+
+// ---- login -----------------------------------------------------------------------------------------------
+function logout() {
+  if (state.token) fetch('/api/auth/logout', { method: 'POST', headers: { Authorization: `Bearer ${state.token}` } }).catch(() => {});
+  state.feed?.stop();
+  state.token = null;
+  sessionStorage.clear();
+  location.reload();
+}
+
+async function enterConsole() {
+  $('login-view').hidden = true;
+  $('console-view').hidden = false;
+  applyStrings();
+  const [cfg, base] = await Promise.all([api('GET', '/api/console/config'), api('GET', '/api/map/base')]);
+  setTimeZone(cfg.time_zone);
+  map.setBase(base);
+  startFeed();
+  setInterval(tick, 1000);
+  tick();
+}
+
+function tick() {
+  $('clock').textContent = `${fmtTime(Date.now())} ${getTimeZone()}`;
+  const now = Date.now();
+  for (const id of state.order) {
+    const row = state.rows.get(id);
+    const age = row?.firstChild?.children[2];
+    if (age) age.textContent = fmtAge(state.incidents.get(id).opened_at, now);
+  }
+  renderSummary();
+}
+
+function renderSummary() {
+  $('map-summary').textContent = `${map.drawn.incidents.size} ${t('open')} · ${map.drawn.units.size} ${t('units')}`;
+}
+
+$('login-form').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  $('login-error').textContent = '';
+  try {
+    audio ??= new AudioContext();
+  } catch {
+    // No audio.
+  }
+  try {
+    const res = await api('POST', '/api/auth/login', { username: $('login-user').value, password: $('login-pass').value });
+    state.token = res.token;
+    state.role = res.role;
+    state.username = $('login-user').value;
+    sessionStorage.setItem('jikimi.token', res.token);
+    sessionStorage.setItem('jikimi.role', res.role);
+    sessionStorage.setItem('jikimi.user', state.username);
+    await enterConsole();
+  } catch {
+    $('login-error').textContent = t('loginFailed');
+  }
+});
+
+for (const b of document.querySelectorAll('.lang-toggle')) b.addEventListener('click', toggleLang);
+$('mute').addEventListener('click', toggleMute);
+$('logout').addEventListener('click', logout);
+$('help-button').addEventListener('click', () => $('help').showModal());
+
+const map = new MapView($('map'), { onSelect: select });
+hooks.map = map;
+$('map').addEventListener('drawn', renderSummary);
+hooks.unitColours = UNIT_COLOURS;
+
+applyStrings();
+if (state.token) {
+  enterConsole().catch(() => logout());
+} else {
+  $('login-view').hidden = false;
+}

@@ -1,0 +1,249 @@
+//! The dispatcher console: its static files (embedded in the binary, so `jikimi serve` needs nothing else at run
+//! time), its settings, and the base map it draws.
+//!
+//! - `GET /` serves `console/index.html`; `GET /console/{file}` the scripts and styles beside it.
+//! - `GET /api/console/config` tells the console the centre's time zone (`JIKIMI_TIME_ZONE`, default Asia/Seoul).
+//! - `GET /api/map/base` returns the base map as line strings in lon/lat from a pluggable [`BaseMapSource`]
+//!   (the road network once the roads crate is wired in with [`set_base_map_source`]); without one, a synthetic
+//!   street grid and district outline around the demo city's centre, so the map is never blank and never online.
+
+use std::sync::{Arc, OnceLock};
+
+use axum::extract::Path;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+/// The console's files, embedded at build time (no build step: plain ES modules).
+const ASSETS: &[(&str, &str, &str)] = &[
+    (
+        "index.html",
+        "text/html; charset=utf-8",
+        include_str!("../console/index.html"),
+    ),
+    (
+        "app.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../console/app.js"),
+    ),
+    (
+        "map.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../console/map.js"),
+    ),
+    (
+        "live.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../console/live.js"),
+    ),
+    (
+        "i18n.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../console/i18n.js"),
+    ),
+    (
+        "style.css",
+        "text/css; charset=utf-8",
+        include_str!("../console/style.css"),
+    ),
+];
+
+fn asset_response(name: &str) -> Response {
+    match ASSETS.iter().find(|(n, _, _)| *n == name) {
+        Some((_, mime, body)) => (
+            [
+                (header::CONTENT_TYPE, *mime),
+                (header::CACHE_CONTROL, "no-cache"),
+                (
+                    header::CONTENT_SECURITY_POLICY,
+                    "default-src 'self'; img-src 'self' data:; style-src 'self'; connect-src 'self'",
+                ),
+            ],
+            *body,
+        )
+            .into_response(),
+        None => (StatusCode::NOT_FOUND, "no such console file").into_response(),
+    }
+}
+
+/// `GET /`: the console page.
+pub async fn index() -> Response {
+    asset_response("index.html")
+}
+
+/// `GET /console/{file}`.
+pub async fn asset(Path(file): Path<String>) -> Response {
+    asset_response(&file)
+}
+
+/// The console's settings.
+#[derive(Debug, Serialize)]
+pub struct ConsoleConfig {
+    /// IANA time zone the console shows times in.
+    pub time_zone: String,
+}
+
+/// `GET /api/console/config`.
+pub async fn config() -> axum::Json<ConsoleConfig> {
+    let time_zone = std::env::var("JIKIMI_TIME_ZONE")
+        .ok()
+        .filter(|tz| !tz.is_empty() && tz.len() < 64)
+        .unwrap_or_else(|| "Asia/Seoul".to_string());
+    axum::Json(ConsoleConfig { time_zone })
+}
+
+/// A base map: lines to draw, in `[lon, lat]` pairs.
+#[derive(Debug, Clone, Serialize)]
+pub struct BaseMap {
+    /// Where the lines come from (e.g. `osm:helsinki.osm.pbf`, `synthetic-grid`).
+    pub source: String,
+    /// Roads as line strings.
+    pub roads: Vec<Vec<[f64; 2]>>,
+    /// District outlines as closed line strings.
+    pub districts: Vec<Vec<[f64; 2]>>,
+}
+
+/// Anything that can draw the base map (the roads network, a file of outlines).
+pub trait BaseMapSource: Send + Sync {
+    /// The lines to draw.
+    fn base_map(&self) -> BaseMap;
+}
+
+static SOURCE: OnceLock<Arc<dyn BaseMapSource>> = OnceLock::new();
+
+/// Installs the process's base-map source (once; later calls are ignored and return false).
+pub fn set_base_map_source(source: Arc<dyn BaseMapSource>) -> bool {
+    SOURCE.set(source).is_ok()
+}
+
+/// A street grid around a centre: the stand-in when no roads data is configured.
+#[derive(Debug, Clone, Copy)]
+pub struct SyntheticGrid {
+    /// Centre latitude.
+    pub lat: f64,
+    /// Centre longitude.
+    pub lon: f64,
+    /// Half the side of the square, metres.
+    pub half_m: f64,
+    /// Street spacing, metres.
+    pub spacing_m: f64,
+}
+
+impl Default for SyntheticGrid {
+    /// Seoul City Hall, where `jikimi demo` runs its city.
+    fn default() -> Self {
+        Self {
+            lat: 37.5665,
+            lon: 126.9780,
+            half_m: 3_000.0,
+            spacing_m: 400.0,
+        }
+    }
+}
+
+impl BaseMapSource for SyntheticGrid {
+    fn base_map(&self) -> BaseMap {
+        let m_lat = 1.0 / 111_320.0;
+        let m_lon = 1.0 / (111_320.0 * self.lat.to_radians().cos());
+        let n = (self.half_m / self.spacing_m).floor() as i64;
+        let (h_lat, h_lon) = (self.half_m * m_lat, self.half_m * m_lon);
+        let mut roads = Vec::new();
+        for k in -n..=n {
+            let off = k as f64 * self.spacing_m;
+            let lat = self.lat + off * m_lat;
+            let lon = self.lon + off * m_lon;
+            roads.push(vec![[self.lon - h_lon, lat], [self.lon + h_lon, lat]]);
+            roads.push(vec![[lon, self.lat - h_lat], [lon, self.lat + h_lat]]);
+        }
+        // Two diagonal avenues and a ring road make the grid readable as a city.
+        roads.push(vec![
+            [self.lon - h_lon, self.lat - h_lat],
+            [self.lon + h_lon, self.lat + h_lat],
+        ]);
+        roads.push(vec![
+            [self.lon - h_lon, self.lat + h_lat],
+            [self.lon + h_lon, self.lat - h_lat],
+        ]);
+        let ring: Vec<[f64; 2]> = (0..=48)
+            .map(|i| {
+                let a = i as f64 / 48.0 * std::f64::consts::TAU;
+                [
+                    self.lon + 0.6 * h_lon * a.cos(),
+                    self.lat + 0.6 * h_lat * a.sin(),
+                ]
+            })
+            .collect();
+        roads.push(ring);
+        let quad = |sx: f64, sy: f64| {
+            let (x0, x1) = (self.lon, self.lon + sx * h_lon);
+            let (y0, y1) = (self.lat, self.lat + sy * h_lat);
+            vec![[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]
+        };
+        BaseMap {
+            source: "synthetic-grid".to_string(),
+            roads,
+            districts: vec![
+                quad(1.0, 1.0),
+                quad(-1.0, 1.0),
+                quad(-1.0, -1.0),
+                quad(1.0, -1.0),
+            ],
+        }
+    }
+}
+
+/// `GET /api/map/base`: the loaded road network when there is one, else the installed source, else a synthetic grid.
+pub async fn base_map(
+    axum::extract::State(state): axum::extract::State<crate::AppState>,
+) -> axum::Json<BaseMap> {
+    let map = match (&state.roads, SOURCE.get()) {
+        (Some(network), _) => RoadNetworkMap(network.clone()).base_map(),
+        (None, Some(source)) => source.base_map(),
+        (None, None) => SyntheticGrid::default().base_map(),
+    };
+    axum::Json(map)
+}
+
+/// The imported road network drawn as its segments.
+struct RoadNetworkMap(Arc<jikimi_roads::RoadNetwork>);
+
+impl BaseMapSource for RoadNetworkMap {
+    fn base_map(&self) -> BaseMap {
+        let roads = self
+            .0
+            .road_lines()
+            .into_iter()
+            .map(|line| vec![[line.from.lon, line.from.lat], [line.to.lon, line.to.lat]])
+            .collect();
+        BaseMap {
+            source: "openstreetmap".to_string(),
+            roads,
+            districts: Vec::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_asset_has_a_type_and_body() {
+        for (name, mime, body) in ASSETS {
+            assert!(!body.is_empty(), "{name} is empty");
+            assert!(mime.contains("charset"), "{name}");
+        }
+    }
+
+    #[test]
+    fn synthetic_grid_is_around_its_centre() {
+        let map = SyntheticGrid::default().base_map();
+        assert!(map.roads.len() > 10);
+        for line in &map.roads {
+            for [lon, lat] in line {
+                assert!((lat - 37.5665).abs() < 0.03 && (lon - 126.978).abs() < 0.04);
+            }
+        }
+        assert_eq!(map.districts.len(), 4);
+    }
+}
