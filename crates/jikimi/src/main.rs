@@ -31,6 +31,8 @@ enum Command {
     Staff(spine::StaffArgs),
     /// Benchmarks (`bench intake`).
     Bench(bench::BenchArgs),
+    /// Device intake tools (`intake aml`: parse AML payloads from stdin to JSON lines).
+    Intake(jikimi_intake::cli::IntakeArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -45,6 +47,7 @@ fn main() -> anyhow::Result<()> {
         Command::Audit(args) => spine::audit(args)?,
         Command::Staff(args) => spine::staff(args)?,
         Command::Bench(args) => bench::run(args)?,
+        Command::Intake(args) => jikimi_intake::cli::run(args)?,
     }
     Ok(())
 }
