@@ -92,7 +92,7 @@ pub async fn aml_from_unknown_number_is_refused_and_audited(h: &Harness) {
 
 pub async fn malformed_aml_is_refused_and_audited(h: &Harness) {
     let _registered = h.device().await;
-    let truncated = &SEOUL_CITY_HALL[..60];
+    let truncated = &SEOUL_CITY_HALL[..120]; // cut after "mnc=0", as in cases.json
     let (status, body) =
         post_aml(h, json!({"sender": "010-1234-5678", "payload": truncated})).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
