@@ -43,6 +43,8 @@ enum Command {
     /// Cooperation between agencies: agency, peer, agreement, case, sync.
     #[command(flatten)]
     Exchange(jikimi_exchange::cli::Command),
+    /// Device intake tools (`intake aml`: parse AML payloads from stdin to JSON lines).
+    Intake(jikimi_intake::cli::IntakeArgs),
     /// Benchmarks.
     #[command(subcommand)]
     Bench(Bench),
@@ -90,6 +92,7 @@ fn main() -> anyhow::Result<()> {
         Command::Bench(Bench::Intake(args)) => spine::block_on(spine::bench::intake(args))?,
         Command::Bench(Bench::Analyze(args)) => jikimi_analyze::bench::run_bench(&args)?,
         Command::Exchange(cmd) => jikimi_exchange::cli::run(cmd)?,
+        Command::Intake(args) => jikimi_intake::cli::run(args)?,
     }
     Ok(())
 }

@@ -11,6 +11,7 @@
 //! Must not depend on sqlx or on a store backend: it holds an `Arc<dyn Store>`.
 
 pub mod alerts;
+pub mod aml;
 pub mod auth;
 pub mod config;
 pub mod console;
@@ -51,6 +52,7 @@ pub fn router(state: AppState) -> Router {
     let hub = live::Hub::new(state.store.clone());
     let api = Router::new()
         .route("/api/alerts", post(alerts::raise_alert))
+        .route("/api/intake/aml", post(aml::intake_aml))
         .route("/api/auth/login", post(auth::login))
         .route("/api/auth/logout", post(auth::logout))
         .route("/api/auth/me", get(auth::me))

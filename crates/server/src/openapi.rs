@@ -9,6 +9,7 @@ use utoipa::{Modify, OpenApi};
     info(title = "jikimi", description = "jikimi (지킴이) respond API: signed SOS alerts, incidents, units, subscribers, audit.\n\nErrors are always `{\"error\": {\"code\", \"message\", \"request_id\"}}` with a stable snake_case code (see the ErrorCode schema)."),
     paths(
         crate::alerts::raise_alert,
+        crate::aml::intake_aml,
         crate::auth::login, crate::auth::logout, crate::auth::me, crate::auth::create_staff,
         crate::incidents::list, crate::incidents::get, crate::incidents::acknowledge, crate::incidents::recommend,
         crate::incidents::dispatch, crate::incidents::en_route, crate::incidents::on_scene, crate::incidents::note,

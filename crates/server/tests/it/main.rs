@@ -5,6 +5,7 @@
 //! each test in its own schema, dropped after; unreachable is a failure naming the URL.
 
 mod alerts;
+mod aml;
 mod flows;
 mod openapi;
 mod privacy;
@@ -48,6 +49,9 @@ api_tests!(
     alerts::missing_headers_are_refused_audited_and_open_nothing,
     alerts::retried_alert_is_not_duplicated,
     alerts::concurrent_alerts_are_group_committed_each_once,
+    aml::aml_from_registered_number_opens_incident_with_fix,
+    aml::aml_from_unknown_number_is_refused_and_audited,
+    aml::malformed_aml_is_refused_and_audited,
     flows::incident_lifecycle_and_projection_rebuild,
     flows::illegal_transitions_are_refused,
     flows::incidents_are_listed_by_priority_then_age,

@@ -1,0 +1,225 @@
+//! `POST /api/intake/aml`: Advanced Mobile Location from a feature phone's one-touch SOS, relayed by the operator's
+//! SMS/HTTPS gateway. A valid payload from a registered number becomes an alert through the same group-committed
+//! `record_alerts` path as signed app alerts; an unknown number or a malformed payload is refused and audited.
+//!
+//! Feature phones hold no signing key, so the phone number (looked up through its blind index, never stored or
+//! logged in clear) identifies the subscriber. Each subscriber gets one synthetic "AML device" id derived from the
+//! subscriber id, and the alert id is derived from the payload, so a gateway that re-delivers the same SMS does not
+//! open a second incident.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use jikimi_audit::NewAuditEntry;
+use jikimi_intake::{AmlReport, Method, parse_form, parse_sms};
+use jikimi_privacy::normalise_phone;
+use jikimi_respond::{
+    AlertId, Coordinates, DeviceId, FixMethod, IncidentId, LocationFix, Priority, SubscriberId,
+    Timestamp,
+};
+use jikimi_store::NewAlert;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use crate::dto::AlertAcceptedDto;
+use crate::error::{ApiError, ErrorCode};
+use crate::extract::{Json, RequestId};
+use crate::state::{AppState, IntakeFailure};
+
+/// Accuracy assumed when a handset reports a position without a radius (`rd=N`): wide on purpose, so nobody
+/// trusts the point more than the handset did.
+const UNKNOWN_RADIUS_M: f64 = 5_000.0;
+
+/// Which AML transport the payload came by.
+#[derive(Debug, Clone, Copy, Default, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum AmlTransport {
+    /// The `A"ML=1;...` SMS text.
+    #[default]
+    Sms,
+    /// The HTTPS form body (`location_latitude=...&...`).
+    Https,
+}
+
+/// An AML payload as relayed by the operator gateway.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AmlRequest {
+    /// The caller's number (SMS sender address). For HTTPS it may be omitted when the form has `device_number`.
+    pub sender: Option<String>,
+    /// The payload text exactly as received.
+    pub payload: String,
+    /// `sms` (default) or `https`.
+    #[serde(default)]
+    pub transport: AmlTransport,
+}
+
+/// Submit an AML payload (operator gateway).
+#[utoipa::path(post, path = "/api/intake/aml", tag = "alerts", request_body = AmlRequest,
+    responses(
+        (status = 202, body = AlertAcceptedDto, description = "committed; duplicate=true for a re-delivered payload"),
+        (status = 400, body = crate::error::ErrorBody, description = "invalid_payload"),
+        (status = 401, body = crate::error::ErrorBody, description = "device_unknown: the number is not registered"),
+        (status = 422, body = crate::error::ErrorBody, description = "invalid_field: the AML payload is malformed (class in the message)"),
+        (status = 503, body = crate::error::ErrorBody, description = "unavailable"),
+    ))]
+pub async fn intake_aml(
+    State(state): State<AppState>,
+    request_id: RequestId,
+    body: axum::body::Bytes,
+) -> Result<(StatusCode, Json<AlertAcceptedDto>), ApiError> {
+    let mut subscriber = None;
+    match accept(&state, &body, &mut subscriber).await {
+        Ok(accepted) => {
+            metrics::counter!("jikimi_aml_accepted_total").increment(1);
+            Ok((StatusCode::ACCEPTED, Json(accepted)))
+        }
+        Err(err) => {
+            metrics::counter!("jikimi_aml_rejected_total", "code" => err.code.as_str())
+                .increment(1);
+            if err.code != ErrorCode::Unavailable && err.code != ErrorCode::Internal {
+                let subject = match subscriber {
+                    Some(SubscriberId(id)) => format!("subscriber/{id}"),
+                    None => "aml/unknown".to_string(),
+                };
+                // The detail names the refusal only: never the number or the payload (IMSI, IMEI).
+                let entry = NewAuditEntry::new(
+                    state.now().as_unix_ms(),
+                    "aml-gateway".to_string(),
+                    "aml.rejected",
+                    subject,
+                    err.code.as_str(),
+                )
+                .with_detail(&serde_json::json!({
+                    "code": err.code.as_str(),
+                    "reason": err.message,
+                    "request_id": request_id.0,
+                }));
+                state
+                    .store
+                    .append_audit(vec![entry])
+                    .await
+                    .map_err(ApiError::unavailable)?;
+            }
+            tracing::info!(code = err.code.as_str(), request_id = %request_id.0, "aml refused");
+            Err(err)
+        }
+    }
+}
+
+/// A stable UUID from a hash (RFC 4122 bits set by the builder; the bytes are not random but are uniformly spread).
+fn derived_uuid(parts: &[&[u8]]) -> uuid::Uuid {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update((p.len() as u64).to_be_bytes());
+        h.update(p);
+    }
+    let digest = h.finalize();
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    uuid::Builder::from_random_bytes(bytes).into_uuid()
+}
+
+/// The synthetic device id under which a subscriber's AML alerts are deduplicated.
+pub fn aml_device_id(subscriber: SubscriberId) -> DeviceId {
+    DeviceId(derived_uuid(&[
+        b"jikimi-aml-device-v1",
+        subscriber.0.as_bytes(),
+    ]))
+}
+
+fn fix_of(report: &AmlReport) -> Result<Option<LocationFix>, ApiError> {
+    let Some((lat, lon, radius)) = report.position() else {
+        return Ok(None);
+    };
+    let coords = Coordinates::new(lat, lon)
+        .map_err(|e| ApiError::new(ErrorCode::InvalidField, format!("aml position: {e}")))?;
+    let method = match report.method {
+        Method::Gnss => FixMethod::Gnss,
+        Method::Wifi => FixMethod::Wifi,
+        Method::Cell => FixMethod::Cell,
+        Method::None => FixMethod::Unknown,
+    };
+    LocationFix::new(
+        coords,
+        radius.unwrap_or(UNKNOWN_RADIUS_M),
+        method,
+        Timestamp::from_unix_ms(report.time_utc.timestamp_millis()),
+    )
+    .map(Some)
+    .map_err(|e| ApiError::new(ErrorCode::InvalidField, format!("aml position: {e}")))
+}
+
+async fn accept(
+    state: &AppState,
+    body: &[u8],
+    subscriber_for_audit: &mut Option<SubscriberId>,
+) -> Result<AlertAcceptedDto, ApiError> {
+    let request: AmlRequest = serde_json::from_slice(body).map_err(|e| {
+        ApiError::new(
+            ErrorCode::InvalidPayload,
+            format!("invalid aml request json: {e}"),
+        )
+    })?;
+    let parsed = match request.transport {
+        AmlTransport::Sms => parse_sms(&request.payload),
+        AmlTransport::Https => parse_form(&request.payload),
+    };
+    let report = parsed.map_err(|e| ApiError::new(ErrorCode::InvalidField, format!("aml: {e}")))?;
+    let sender = request
+        .sender
+        .as_deref()
+        .or(report.msisdn.as_deref())
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::InvalidField,
+                "sender: the caller's number is required",
+            )
+        })?;
+    let phone = normalise_phone(sender)
+        .map_err(|_| ApiError::new(ErrorCode::InvalidField, "sender: not a phone number"))?;
+    let ids = state
+        .store
+        .find_subscribers("phone", &state.blind.digest("phone", &phone))
+        .await
+        .map_err(ApiError::unavailable)?;
+    // Two subscribers with one number would make the caller ambiguous; refusing would lose the alert, so the
+    // first registered (ids are UUIDv7, time-ordered) takes it and the incident still carries the location.
+    let Some(subscriber_id) = ids.into_iter().min_by_key(|s| s.0) else {
+        return Err(ApiError::new(
+            ErrorCode::DeviceUnknown,
+            "the calling number is not registered",
+        ));
+    };
+    *subscriber_for_audit = Some(subscriber_id);
+    let fix = fix_of(&report)?;
+    let device_id = aml_device_id(subscriber_id);
+    let alert = NewAlert {
+        incident_id: IncidentId(uuid::Uuid::now_v7()),
+        alert_id: AlertId(derived_uuid(&[
+            b"jikimi-aml-alert-v1",
+            subscriber_id.0.as_bytes(),
+            request.payload.as_bytes(),
+        ])),
+        device_id,
+        subscriber_id: Some(subscriber_id),
+        // Authenticity comes from the operator transport, not from a device signature: the nonce only has to be
+        // unique, and dedupe happens on the payload-derived alert id.
+        nonce: uuid::Uuid::now_v7().simple().to_string(),
+        received_at: state.now(),
+        // AML accompanies a call to 112 that the caller may be unable to speak on.
+        priority: Priority::new(1).map_err(ApiError::internal)?,
+        fix,
+        silent: false,
+    };
+    match state.intake.submit(alert).await {
+        Ok(Ok(accepted)) => Ok(AlertAcceptedDto {
+            incident_id: accepted.incident_id.0,
+            duplicate: accepted.duplicate,
+        }),
+        Ok(Err(IntakeFailure::NonceReplayed)) => {
+            Err(ApiError::internal("fresh aml nonce reported as replayed"))
+        }
+        Ok(Err(IntakeFailure::Unavailable(detail))) => Err(ApiError::unavailable(detail)),
+        Err(err) => Err(ApiError::unavailable(err)),
+    }
+}
