@@ -146,14 +146,29 @@ impl std::io::Write for Capture {
     }
 }
 
+/// The process-wide capture: one global subscriber at TRACE, installed by the first test that needs it.
+///
+/// A thread-local default (`set_default`) misses events whose callsite another test thread registered first
+/// (tracing caches "not interested" per callsite), which made this check flaky; a global subscriber sees all.
+fn global_capture() -> Capture {
+    static CAPTURE: std::sync::OnceLock<Capture> = std::sync::OnceLock::new();
+    CAPTURE
+        .get_or_init(|| {
+            let capture = Capture::default();
+            let writer = capture.clone();
+            let subscriber = tracing_subscriber::fmt()
+                .with_max_level(tracing::Level::TRACE)
+                .with_ansi(false)
+                .with_writer(move || writer.clone())
+                .finish();
+            let _ = tracing::subscriber::set_global_default(subscriber);
+            capture
+        })
+        .clone()
+}
+
 pub async fn personal_data_is_not_in_logs_or_the_database(h: &Harness) {
-    let capture = Capture::default();
-    let writer = capture.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let capture = global_capture();
     tracing::info!("capture started");
 
     let admin = h.login_as(Role::Admin).await;
