@@ -202,14 +202,14 @@ pub enum CaseCmd {
         #[arg(long)]
         category: String,
         #[command(flatten)]
-        content: ContentArgs,
+        content: Box<ContentArgs>,
     },
     /// Add a lead to a case (ours or a partner's).
     Lead {
         #[arg(long)]
         case: Uuid,
         #[command(flatten)]
-        content: ContentArgs,
+        content: Box<ContentArgs>,
     },
     /// List records held here (JSON lines).
     List,
@@ -265,11 +265,19 @@ pub enum FederationCmd {
 }
 
 fn print_json<T: serde::Serialize>(v: &T) -> Result<()> {
-    println!(
-        "{}",
-        serde_json::to_string_pretty(v).map_err(Error::Encoding)?
-    );
-    Ok(())
+    print_line(&serde_json::to_string_pretty(v).map_err(Error::Encoding)?)
+}
+
+/// Writes a line to stdout; a closed pipe (`| head`) ends output quietly instead of panicking.
+fn print_line(text: &str) -> Result<()> {
+    use std::io::Write as _;
+    match writeln!(std::io::stdout().lock(), "{text}") {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Error::Io {
+            path: "stdout".into(),
+            source: e,
+        }),
+        _ => Ok(()),
+    }
 }
 
 fn io_err(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
@@ -630,10 +638,7 @@ async fn run_case(node: &Node<SqliteStore>, cmd: CaseCmd) -> Result<()> {
         }
         CaseCmd::List => {
             for s in node.store.records().await? {
-                println!(
-                    "{}",
-                    serde_json::to_string(&s.record).map_err(Error::Encoding)?
-                );
+                print_line(&serde_json::to_string(&s.record).map_err(Error::Encoding)?)?;
             }
             Ok(())
         }
@@ -695,9 +700,6 @@ async fn run_case(node: &Node<SqliteStore>, cmd: CaseCmd) -> Result<()> {
 fn write_out(out: Option<PathBuf>, text: &str) -> Result<()> {
     match out {
         Some(p) => std::fs::write(&p, text).map_err(io_err(&p)),
-        None => {
-            println!("{text}");
-            Ok(())
-        }
+        None => print_line(text),
     }
 }
