@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use anyhow::Context as _;
-use jikimi_roads::{LatLon, Profile, RoadNetwork};
+use jikimi_roads::{LatLon, Metric, Profile, RoadNetwork};
 
 /// The shipped extract (685 KB).
 const HELSINKI_PBF: &[u8] = include_bytes!(concat!(
@@ -36,10 +36,35 @@ pub fn prepare(dir: &Path) -> anyhow::Result<PathBuf> {
     Ok(path)
 }
 
-/// The nearest point on a drivable road (unchanged if the network is not prepared).
+/// The nearest point on a drivable road that the rest of the city can reach and be reached from (unchanged if the
+/// network is not prepared).
+///
+/// A cropped extract leaves dead-end fragments at its edges and in one-way pockets; a simulated unit or alert placed
+/// there would be unreachable by road, so the point is walked towards the centre until it lands on the main network.
 pub fn on_road((lat, lon): (f64, f64)) -> (f64, f64) {
-    NETWORK
-        .get()
-        .and_then(|n| n.nearest(LatLon { lat, lon }).ok())
-        .map_or((lat, lon), |s| (s.point.lat, s.point.lon))
+    let Some(network) = NETWORK.get() else {
+        return (lat, lon);
+    };
+    let snap = |p: LatLon| network.nearest(p).ok().map(|s| s.point);
+    let Some(hub) = snap(LatLon {
+        lat: CENTRE.0,
+        lon: CENTRE.1,
+    }) else {
+        return (lat, lon);
+    };
+    let connected = |p: LatLon| {
+        matches!(network.route(p, hub, Metric::Time), Ok(Some(_)))
+            && matches!(network.route(hub, p, Metric::Time), Ok(Some(_)))
+    };
+    for step in 0..=10 {
+        let t = f64::from(step) / 10.0;
+        let candidate = LatLon {
+            lat: lat + (CENTRE.0 - lat) * t,
+            lon: lon + (CENTRE.1 - lon) * t,
+        };
+        if let Some(point) = snap(candidate).filter(|p| connected(*p)) {
+            return (point.lat, point.lon);
+        }
+    }
+    (hub.lat, hub.lon)
 }
