@@ -317,6 +317,23 @@ pub async fn en_route(
     Path(id): Path<Uuid>,
     OptionalJson(body): OptionalJson<TransitionRequest>,
 ) -> Result<Json<IncidentDto>, ApiError> {
+    let (incident, _, _) = advance_assigned_unit(&state, &staff, id, body, "en route", |unit| {
+        EventKind::EnRoute { unit }
+    })
+    .await?;
+    Ok(Json(IncidentDto::from(&incident)))
+}
+
+/// One step of the assigned unit (en route, on scene): checks the role, finds the unit, appends the event
+/// against the expected sequence, and hands back the unit and the change so the caller can update the unit too.
+async fn advance_assigned_unit(
+    state: &AppState,
+    staff: &Staff,
+    id: Uuid,
+    body: Option<TransitionRequest>,
+    reason: &str,
+    event: impl FnOnce(UnitId) -> EventKind,
+) -> Result<(Incident, UnitId, Change), ApiError> {
     staff.require(Permission::ChangeOperations)?;
     let body = body_or_default(body);
     let current = state
@@ -326,15 +343,9 @@ pub async fn en_route(
         .map_err(store_error)?;
     let unit = assigned(&current)?;
     let expected = body.expected_seq.unwrap_or(current.last_seq);
-    let incident = append(
-        &state,
-        id,
-        Some(expected),
-        EventKind::EnRoute { unit },
-        &staff.change(&state, "en route"),
-    )
-    .await?;
-    Ok(Json(IncidentDto::from(&incident)))
+    let change = staff.change(state, reason);
+    let incident = append(state, id, Some(expected), event(unit.clone()), &change).await?;
+    Ok((incident, unit, change))
 }
 
 /// The assigned unit is there (the unit becomes on scene).
@@ -348,24 +359,11 @@ pub async fn on_scene(
     Path(id): Path<Uuid>,
     OptionalJson(body): OptionalJson<TransitionRequest>,
 ) -> Result<Json<IncidentDto>, ApiError> {
-    staff.require(Permission::ChangeOperations)?;
-    let body = body_or_default(body);
-    let current = state
-        .store
-        .get_incident(IncidentId(id))
-        .await
-        .map_err(store_error)?;
-    let unit = assigned(&current)?;
-    let expected = body.expected_seq.unwrap_or(current.last_seq);
-    let change = staff.change(&state, "on scene");
-    let incident = append(
-        &state,
-        id,
-        Some(expected),
-        EventKind::OnScene { unit: unit.clone() },
-        &change,
-    )
-    .await?;
+    let (incident, unit, change) =
+        advance_assigned_unit(&state, &staff, id, body, "on scene", |unit| {
+            EventKind::OnScene { unit }
+        })
+        .await?;
     set_unit_status(&state, &unit, UnitStatus::OnScene, &change).await?;
     Ok(Json(IncidentDto::from(&incident)))
 }
