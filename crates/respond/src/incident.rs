@@ -66,7 +66,19 @@ pub enum Outcome {
     FalseAlarm,
     /// The service was abused (deliberate false report).
     Abuse,
+    /// The subscriber cancelled the alert from their device with their PIN.
+    Cancelled,
 }
+
+/// Why an incident was escalated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EscalationReason {
+    /// The subscriber entered their duress PIN: someone is forcing them to cancel. The device was answered exactly
+    /// as for a genuine cancel; only staff learn of the duress.
+    Duress,
+}
+
 
 /// The stage an incident is in. Ordered by progress.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -178,6 +190,15 @@ pub enum EventKind {
         /// How it ended.
         outcome: Outcome,
     },
+    /// The subscriber cancelled the alert with their PIN: closes the incident with [`Outcome::Cancelled`].
+    Cancelled,
+    /// The incident became more urgent: its priority is raised (never lowered) and it stays open.
+    Escalated {
+        /// The new priority; must be at least as urgent as the current one.
+        priority: Priority,
+        /// Why.
+        reason: EscalationReason,
+    },
 }
 
 impl EventKind {
@@ -193,6 +214,8 @@ impl EventKind {
             EventKind::OnScene { .. } => "on_scene",
             EventKind::NoteAdded { .. } => "note_added",
             EventKind::Closed { .. } => "closed",
+            EventKind::Cancelled => "cancelled",
+            EventKind::Escalated { .. } => "escalated",
         }
     }
 }
@@ -299,6 +322,10 @@ pub struct Incident {
     pub closed_at: Option<Timestamp>,
     /// How many notes were added.
     pub n_notes: u32,
+    /// The subscriber signalled duress (a duress PIN at cancel): the incident was escalated, never cancelled.
+    /// Defaults to false so projections stored before this field existed still parse.
+    #[serde(default)]
+    pub duress: bool,
     /// The seq of the last applied event: the version for optimistic concurrency.
     pub last_seq: u64,
 }
@@ -344,6 +371,7 @@ impl Incident {
             outcome: None,
             closed_at: None,
             n_notes: 0,
+            duress: false,
             last_seq: 1,
         })
     }
@@ -380,7 +408,17 @@ impl Incident {
             EventKind::LocationAdded { .. }
             | EventKind::UnitRecommended { .. }
             | EventKind::NoteAdded { .. }
-            | EventKind::Closed { .. } => Ok(()),
+            | EventKind::Closed { .. }
+            | EventKind::Cancelled => Ok(()),
+            // Escalation only ever raises urgency (a lower code is more urgent): lowering is a staff decision
+            // with its own audit trail, not something a device or a duress signal may do.
+            EventKind::Escalated { priority, .. } => {
+                if *priority <= self.priority {
+                    Ok(())
+                } else {
+                    Err(illegal())
+                }
+            }
             EventKind::Acknowledged => match self.status {
                 S::Received => Ok(()),
                 _ => Err(illegal()),
@@ -456,6 +494,17 @@ impl Incident {
                 self.status = IncidentStatus::Closed;
                 self.outcome = Some(*outcome);
                 self.closed_at = Some(event.at);
+            }
+            EventKind::Cancelled => {
+                self.status = IncidentStatus::Closed;
+                self.outcome = Some(Outcome::Cancelled);
+                self.closed_at = Some(event.at);
+            }
+            EventKind::Escalated { priority, reason } => {
+                self.priority = *priority;
+                match reason {
+                    EscalationReason::Duress => self.duress = true,
+                }
             }
         }
         self.last_seq = event.seq;
@@ -619,6 +668,113 @@ mod tests {
             Incident::replay(IncidentId::new_v4(), &[]).unwrap_err(),
             TransitionError::Empty
         );
+    }
+
+    fn at_priority(code: u8) -> Incident {
+        let mut first = received();
+        if let EventKind::AlertReceived { priority, .. } = &mut first.kind {
+            *priority = Priority::new(code).unwrap();
+        }
+        Incident::start(IncidentId::new_v4(), &first).unwrap()
+    }
+
+    #[test]
+    fn cancel_closes_with_the_cancelled_outcome_and_is_terminal() {
+        let mut incident = at_priority(2);
+        incident
+            .apply(&event(2, EventKind::LocationAdded { fix: fix(2000) }))
+            .unwrap();
+        incident.apply(&event(3, EventKind::Cancelled)).unwrap();
+        assert_eq!(incident.status, IncidentStatus::Closed);
+        assert_eq!(incident.outcome, Some(Outcome::Cancelled));
+        assert_eq!(incident.closed_at, Some(at(3000)));
+        assert!(!incident.duress);
+        let before = incident.clone();
+        for kind in [
+            EventKind::LocationAdded { fix: fix(4000) },
+            EventKind::Cancelled,
+            EventKind::Escalated {
+                priority: Priority::MOST_URGENT,
+                reason: EscalationReason::Duress,
+            },
+        ] {
+            let name = kind.name();
+            let err = incident.apply(&event(4, kind)).unwrap_err();
+            assert_eq!(err, TransitionError::Closed { event: name });
+            assert_eq!(incident, before);
+        }
+    }
+
+    #[test]
+    fn duress_escalates_to_code_0_and_keeps_the_incident_open() {
+        let mut incident = at_priority(3);
+        incident.apply(&event(2, EventKind::Acknowledged)).unwrap();
+        incident
+            .apply(&event(
+                3,
+                EventKind::Escalated {
+                    priority: Priority::MOST_URGENT,
+                    reason: EscalationReason::Duress,
+                },
+            ))
+            .unwrap();
+        assert_eq!(incident.priority, Priority::MOST_URGENT);
+        assert!(incident.duress);
+        assert_eq!(incident.status, IncidentStatus::Acknowledged);
+        assert_eq!(incident.outcome, None);
+        // Still open: later fixes and a second duress signal are accepted.
+        incident
+            .apply(&event(4, EventKind::LocationAdded { fix: fix(4000) }))
+            .unwrap();
+        incident
+            .apply(&event(
+                5,
+                EventKind::Escalated {
+                    priority: Priority::MOST_URGENT,
+                    reason: EscalationReason::Duress,
+                },
+            ))
+            .unwrap();
+        assert_eq!(incident.n_fixes, 1);
+    }
+
+    #[test]
+    fn escalation_never_lowers_priority() {
+        let mut incident = at_priority(1);
+        let before = incident.clone();
+        let err = incident
+            .apply(&event(
+                2,
+                EventKind::Escalated {
+                    priority: Priority::new(3).unwrap(),
+                    reason: EscalationReason::Duress,
+                },
+            ))
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "cannot apply escalated to an incident that is received"
+        );
+        assert_eq!(incident, before);
+    }
+
+    #[test]
+    fn projections_stored_before_the_duress_flag_still_parse() {
+        let incident = at_priority(1);
+        let mut json = serde_json::to_value(&incident).unwrap();
+        json.as_object_mut().unwrap().remove("duress");
+        let back: Incident = serde_json::from_value(json).unwrap();
+        assert_eq!(back, incident);
+    }
+
+    fn fix(ms: i64) -> LocationFix {
+        LocationFix::new(
+            crate::Coordinates::new(37.5665, 126.978).unwrap(),
+            10.0,
+            crate::FixMethod::Gnss,
+            at(ms),
+        )
+        .unwrap()
     }
 
     #[test]

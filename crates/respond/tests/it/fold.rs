@@ -1,9 +1,9 @@
 //! Properties of the incident fold, over arbitrary event sequences:
 //! closed is terminal; replaying the accepted events equals applying them one by one; refused events change
-//! nothing; and no sequence reaches a state that breaks the lifecycle's invariants.
+//! nothing; priority only rises (escalation); and no sequence reaches a state that breaks the lifecycle's invariants.
 
 use jikimi_respond::{
-    Actor, AlertId, Coordinates, DeviceId, EventKind, FixMethod, Incident, IncidentEvent,
+    Actor, AlertId, Coordinates, DeviceId, EscalationReason, EventKind, FixMethod, Incident, IncidentEvent,
     IncidentId, IncidentStatus, LocationFix, Outcome, Priority, Recommendation, Timestamp, UnitId,
 };
 use proptest::prelude::*;
@@ -19,6 +19,7 @@ fn outcome() -> impl Strategy<Value = Outcome> {
         Just(Outcome::Assistance),
         Just(Outcome::FalseAlarm),
         Just(Outcome::Abuse),
+        Just(Outcome::Cancelled),
     ]
 }
 
@@ -58,6 +59,11 @@ fn kind() -> impl Strategy<Value = EventKind> {
         unit().prop_map(|unit| EventKind::OnScene { unit }),
         "[a-z ]{0,8}".prop_map(|text| EventKind::NoteAdded { text }),
         outcome().prop_map(|outcome| EventKind::Closed { outcome }),
+        Just(EventKind::Cancelled),
+        (0u8..=4).prop_map(|code| EventKind::Escalated {
+            priority: Priority::new(code).unwrap(),
+            reason: EscalationReason::Duress,
+        }),
         Just(EventKind::AlertReceived {
             alert_id: AlertId(uuid::Uuid::nil()),
             device_id: DeviceId(uuid::Uuid::nil()),
@@ -145,6 +151,8 @@ proptest! {
                             && incident.status == IncidentStatus::Dispatched,
                         "status went back from {} to {} (only reassignment may)", before.status, incident.status
                     );
+                    prop_assert!(incident.priority <= before.priority, "priority was lowered");
+                    prop_assert!(incident.duress || !before.duress, "duress was forgotten");
                     accepted.push(event);
                     check_invariants(&incident, accepted.len() as u64)?;
                 }
