@@ -79,7 +79,6 @@ pub enum EscalationReason {
     Duress,
 }
 
-
 /// The stage an incident is in. Ordered by progress.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -43,7 +43,7 @@ mod unit;
 pub use geo::{CoordinateError, Coordinates, FixMethod, LocationFix, haversine_m};
 pub use ids::{Actor, AlertId, DeviceId, IncidentId, SubscriberId, Timestamp, UnitId};
 pub use incident::{
-    EscalationReason, EventKind, Incident, IncidentEvent, IncidentStatus, Outcome, Priority, PriorityError,
-    TransitionError,
+    EscalationReason, EventKind, Incident, IncidentEvent, IncidentStatus, Outcome, Priority,
+    PriorityError, TransitionError,
 };
 pub use unit::{Eta, EtaProvider, Recommendation, StraightLineEta, Unit, UnitStatus, recommend};

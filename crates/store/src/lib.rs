@@ -35,9 +35,9 @@ mod conformance;
 
 pub use error::{Conflict, Error, Result};
 pub use model::{
-    AlertAccepted, Change, DeviceRecord, ErasureReport, GuardianId, GuardianRecord, IncidentFilter,
-    IndexEntry, NewAlert, PositionReport, Role, SessionRecord, StaffUser, SubscriberExport,
-    SubscriberRecord,
+    AlertAccepted, Change, DeviceEvent, DeviceRecord, Enrolment, EnrolmentCode, EnrolmentRefusal,
+    ErasureReport, GuardianId, GuardianRecord, IncidentFilter, IndexEntry, NewAlert, PinHashes,
+    PinRecord, PositionReport, Role, SessionRecord, StaffUser, SubscriberExport, SubscriberRecord,
 };
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
@@ -129,6 +129,55 @@ pub trait Store: Send + Sync + 'static {
     async fn list_devices(&self, subscriber_id: SubscriberId) -> Result<Vec<DeviceRecord>>;
     /// Revokes a device (its alerts are refused from then on). Audited `device.revoked`.
     async fn revoke_device(&self, id: jikimi_respond::DeviceId, change: &Change) -> Result<()>;
+
+    // ---- the 112 app: enrolment, PINs, device events --------------------------------------------------------
+
+    /// Stores a one-time enrolment code for a subscriber. Audited `enrolment.issued` (handle and expiry only).
+    ///
+    /// Errors: [`Error::NotFound`] for an unknown subscriber, [`Conflict::AlreadyExists`] if the handle is taken
+    /// (the caller draws a new code).
+    async fn issue_enrolment_code(&self, code: &EnrolmentCode, change: &Change) -> Result<()>;
+
+    /// Redeems a one-time code: on success the device is enrolled for the code's subscriber, the code is marked
+    /// used, the PINs (if given) are set, audited `device.enrolled`, all in one transaction.
+    ///
+    /// A refusal is committed too: a wrong code counts an attempt against its handle (locking it at
+    /// `max_attempts`), and every refusal is audited `enrolment.refused`. The outer error means nothing was
+    /// committed.
+    async fn redeem_enrolment_code(
+        &self,
+        enrolment: &Enrolment,
+        change: &Change,
+    ) -> Result<std::result::Result<DeviceRecord, EnrolmentRefusal>>;
+
+    /// Sets (or replaces) a subscriber's PINs and clears the wrong-PIN counter. Audited `subscriber.pins_set`.
+    async fn set_pins(
+        &self,
+        subscriber_id: SubscriberId,
+        pins: &PinHashes,
+        change: &Change,
+    ) -> Result<()>;
+
+    /// A subscriber's PINs; [`Error::NotFound`] when none are set.
+    async fn get_pins(&self, subscriber_id: SubscriberId) -> Result<PinRecord>;
+
+    /// Counts a wrong PIN. At `max_attempts` the PINs lock until `change.at + lockout_ms` and the counter restarts.
+    /// Audited `subscriber.pin_failed`. Returns the new state.
+    async fn record_pin_failure(
+        &self,
+        subscriber_id: SubscriberId,
+        max_attempts: u32,
+        lockout_ms: i64,
+        change: &Change,
+    ) -> Result<PinRecord>;
+
+    /// Appends an event a device sends about the incident it opened (location, cancel, escalation): claims the
+    /// nonce, checks the incident is that device's, applies the fold at the latest seq, resets the PIN counter
+    /// when `pin_accepted`, and audits `incident.<event>`, in one transaction.
+    ///
+    /// Errors: [`Error::NotFound`] (no such incident, or another device's), [`Conflict::NonceReplayed`],
+    /// [`Error::IllegalTransition`] (e.g. the incident is closed).
+    async fn append_device_event(&self, event: &DeviceEvent) -> Result<Incident>;
 
     // ---- units -------------------------------------------------------------------------------------------------
 

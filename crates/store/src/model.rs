@@ -289,3 +289,143 @@ pub struct PositionReport {
     /// When measured.
     pub at: Timestamp,
 }
+
+/// A one-time enrolment code as stored: a handle to find it and the SHA-256 of the whole code, never the code.
+#[derive(Clone, PartialEq, Eq)]
+pub struct EnrolmentCode {
+    /// The code's public prefix; locates the row and its attempt counter.
+    pub handle: String,
+    /// SHA-256 of the whole normalised code.
+    pub code_hash: [u8; 32],
+    /// Whose device may enrol with it.
+    pub subscriber_id: SubscriberId,
+    /// When issued.
+    pub created_at: Timestamp,
+    /// When it stops working.
+    pub expires_at: Timestamp,
+}
+
+impl fmt::Debug for EnrolmentCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EnrolmentCode")
+            .field("handle", &self.handle)
+            .field("subscriber_id", &self.subscriber_id)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A device asking to enrol with a code.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Enrolment {
+    /// The handle part of the presented code.
+    pub handle: String,
+    /// SHA-256 of the whole presented code.
+    pub code_hash: [u8; 32],
+    /// The device to enrol; its `subscriber_id` is ignored (the code's subscriber is used).
+    pub device: DeviceRecord,
+    /// PINs to set for the subscriber with the enrolment, if the device sets them.
+    pub pins: Option<PinHashes>,
+    /// After this many wrong codes for a handle, the code is locked for good.
+    pub max_attempts: u32,
+}
+
+impl fmt::Debug for Enrolment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Enrolment")
+            .field("handle", &self.handle)
+            .field("device", &self.device.id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why an enrolment code was refused. The refusal and the attempt are committed and audited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EnrolmentRefusal {
+    /// No code has this handle.
+    Unknown,
+    /// The handle exists but the code does not match; `attempts_left` more tries before the code locks.
+    WrongCode {
+        /// Tries left.
+        attempts_left: u32,
+    },
+    /// Too many wrong tries: the code is dead; the registrar issues a new one.
+    Locked,
+    /// Past its expiry.
+    Expired,
+    /// Already used to enrol a device.
+    AlreadyUsed,
+}
+
+impl EnrolmentRefusal {
+    /// Stable snake_case name (audit detail, API error choice).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EnrolmentRefusal::Unknown => "unknown",
+            EnrolmentRefusal::WrongCode { .. } => "wrong_code",
+            EnrolmentRefusal::Locked => "locked",
+            EnrolmentRefusal::Expired => "expired",
+            EnrolmentRefusal::AlreadyUsed => "already_used",
+        }
+    }
+}
+
+/// A subscriber's PINs as argon2id PHC strings, computed by the server.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PinHashes {
+    /// The PIN that cancels an alert.
+    pub pin_hash: String,
+    /// The duress PIN: answered like a cancel, escalates instead.
+    pub duress_pin_hash: Option<String>,
+}
+
+impl fmt::Debug for PinHashes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PinHashes")
+            .field("has_duress_pin", &self.duress_pin_hash.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A subscriber's stored PINs and their guessing counter.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PinRecord {
+    /// Whose.
+    pub subscriber_id: SubscriberId,
+    /// The hashes.
+    pub pins: PinHashes,
+    /// Wrong PINs since the last right one (or the last lockout).
+    pub failed_attempts: u32,
+    /// Until when every PIN is refused, after too many wrong ones.
+    pub locked_until: Option<Timestamp>,
+}
+
+impl fmt::Debug for PinRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PinRecord")
+            .field("subscriber_id", &self.subscriber_id)
+            .field("failed_attempts", &self.failed_attempts)
+            .field("locked_until", &self.locked_until)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An event a device sends about its own incident (a location update, a cancel, a duress escalation).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeviceEvent {
+    /// The incident; it must have been opened by `device_id`.
+    pub incident_id: IncidentId,
+    /// The signing device.
+    pub device_id: DeviceId,
+    /// The request's nonce; claimed with the event, so a replay is refused.
+    pub nonce: String,
+    /// What happened.
+    pub kind: jikimi_respond::EventKind,
+    /// The device's subscriber gave a right PIN (cancel or duress): their wrong-PIN counter is reset with the event.
+    pub pin_accepted: bool,
+    /// When (server time) and why; the actor is the device.
+    pub at: Timestamp,
+    /// Why, for the audit entry.
+    pub reason: String,
+}

@@ -95,6 +95,11 @@ pub(crate) fn digest_from(bytes: &[u8]) -> Result<BlindDigest> {
     BlindDigest::from_slice(bytes).map_err(|e| Error::Invalid(format!("stored digest: {e}")))
 }
 
+/// Compares two digests in time independent of where they differ.
+pub(crate) fn hashes_equal(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 pub(crate) fn hash_from(bytes: &[u8]) -> Result<[u8; 32]> {
     bytes
         .try_into()
@@ -329,6 +334,45 @@ macro_rules! impl_store {
                     kind: row.try_get("kind")?,
                     enrolled_at: jikimi_respond::Timestamp::from_unix_ms(row.try_get("enrolled_at")?),
                     revoked_at: row.try_get::<Option<i64>, _>("revoked_at")?.map(jikimi_respond::Timestamp::from_unix_ms),
+                })
+            }
+
+            async fn write_pins(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                subscriber_id: &str,
+                pins: &$crate::PinHashes,
+                at: jikimi_respond::Timestamp,
+            ) -> $crate::Result<()> {
+                sqlx::query(
+                    "INSERT INTO subscriber_pins (subscriber_id, pin_hash, duress_pin_hash, failed_attempts, locked_until,
+                                                  updated_at)
+                     VALUES ($1, $2, $3, 0, NULL, $4)
+                     ON CONFLICT (subscriber_id) DO UPDATE SET pin_hash = excluded.pin_hash,
+                         duress_pin_hash = excluded.duress_pin_hash, failed_attempts = 0, locked_until = NULL,
+                         updated_at = excluded.updated_at",
+                )
+                .bind(subscriber_id)
+                .bind(&pins.pin_hash)
+                .bind(&pins.duress_pin_hash)
+                .bind(at.as_unix_ms())
+                .execute(&mut **tx)
+                .await?;
+                Ok(())
+            }
+
+            fn pins_from_row(
+                subscriber_id: jikimi_respond::SubscriberId,
+                row: &<$db as sqlx::Database>::Row,
+            ) -> $crate::Result<$crate::PinRecord> {
+                Ok($crate::PinRecord {
+                    subscriber_id,
+                    pins: $crate::PinHashes {
+                        pin_hash: row.try_get("pin_hash")?,
+                        duress_pin_hash: row.try_get("duress_pin_hash")?,
+                    },
+                    failed_attempts: u32::try_from(row.try_get::<i64, _>("failed_attempts")?)
+                        .map_err(|_| $crate::Error::Invalid("pin attempt counter out of range".into()))?,
+                    locked_until: row.try_get::<Option<i64>, _>("locked_until")?.map(jikimi_respond::Timestamp::from_unix_ms),
                 })
             }
 
@@ -967,6 +1011,265 @@ macro_rules! impl_store {
                 .fetch_all(self.reader())
                 .await?;
                 rows.iter().map(Self::device_from_row).collect()
+            }
+
+            async fn issue_enrolment_code(
+                &self,
+                code: &$crate::EnrolmentCode,
+                change: &$crate::Change,
+            ) -> $crate::Result<()> {
+                let (mut tx, mut chain) = self.begin_write().await?;
+                let sid = code.subscriber_id.to_string();
+                let exists = sqlx::query("SELECT id FROM subscribers WHERE id = $1")
+                    .bind(&sid)
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .is_some();
+                if !exists {
+                    return Err($crate::Error::not_found("subscriber", code.subscriber_id));
+                }
+                let inserted = sqlx::query(
+                    "INSERT INTO enrolment_codes (handle, code_hash, subscriber_id, created_at, expires_at)
+                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (handle) DO NOTHING",
+                )
+                .bind(&code.handle)
+                .bind(&code.code_hash[..])
+                .bind(&sid)
+                .bind(code.created_at.as_unix_ms())
+                .bind(code.expires_at.as_unix_ms())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if inserted == 0 {
+                    return Err($crate::Error::Conflict($crate::Conflict::AlreadyExists("enrolment code handle")));
+                }
+                chain.push(
+                    $crate::sql::audit(change, "enrolment.issued", format!("subscriber/{sid}"))
+                        .with_detail(&serde_json::json!({ "handle": code.handle, "expires_at": code.expires_at })),
+                );
+                self.commit_write(tx, chain).await
+            }
+
+            async fn redeem_enrolment_code(
+                &self,
+                enrolment: &$crate::Enrolment,
+                change: &$crate::Change,
+            ) -> $crate::Result<std::result::Result<$crate::DeviceRecord, $crate::EnrolmentRefusal>> {
+                use $crate::EnrolmentRefusal as R;
+                let (mut tx, mut chain) = self.begin_write().await?;
+                let row = sqlx::query(
+                    "SELECT code_hash, subscriber_id, expires_at, failed_attempts, used_at FROM enrolment_codes
+                     WHERE handle = $1",
+                )
+                .bind(&enrolment.handle)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let max = i64::from(enrolment.max_attempts.max(1));
+                let (refusal, subject) = match row {
+                    None => (Some(R::Unknown), "enrolment/unknown".to_string()),
+                    Some(row) => {
+                        let stored: Vec<u8> = row.try_get("code_hash")?;
+                        let failed: i64 = row.try_get("failed_attempts")?;
+                        let used_at: Option<i64> = row.try_get("used_at")?;
+                        let expires_at: i64 = row.try_get("expires_at")?;
+                        let subscriber: String = row.try_get("subscriber_id")?;
+                        let refusal = if used_at.is_some() {
+                            Some(R::AlreadyUsed)
+                        } else if failed >= max {
+                            Some(R::Locked)
+                        } else if change.at.as_unix_ms() >= expires_at {
+                            Some(R::Expired)
+                        } else if !$crate::sql::hashes_equal(&stored, &enrolment.code_hash) {
+                            sqlx::query("UPDATE enrolment_codes SET failed_attempts = failed_attempts + 1 WHERE handle = $1")
+                                .bind(&enrolment.handle)
+                                .execute(&mut *tx)
+                                .await?;
+                            let left = (max - failed - 1).max(0);
+                            Some(if left == 0 { R::Locked } else { R::WrongCode { attempts_left: left as u32 } })
+                        } else {
+                            None
+                        };
+                        if refusal.is_none() {
+                            let sid = jikimi_respond::SubscriberId($crate::sql::parse_uuid(&subscriber)?);
+                            let device = $crate::DeviceRecord {
+                                subscriber_id: Some(sid),
+                                revoked_at: None,
+                                ..enrolment.device.clone()
+                            };
+                            let inserted = sqlx::query(
+                                "INSERT INTO devices (id, subscriber_id, public_key, kind, enrolled_at, revoked_at)
+                                 VALUES ($1, $2, $3, $4, $5, NULL) ON CONFLICT (id) DO NOTHING",
+                            )
+                            .bind(device.id.to_string())
+                            .bind(&subscriber)
+                            .bind(&device.public_key)
+                            .bind(&device.kind)
+                            .bind(device.enrolled_at.as_unix_ms())
+                            .execute(&mut *tx)
+                            .await?
+                            .rows_affected();
+                            if inserted == 0 {
+                                // A device id that exists already is never re-bound by a code: that would let a
+                                // code holder take over another subscriber's device.
+                                return Err($crate::Error::Conflict($crate::Conflict::AlreadyExists("device")));
+                            }
+                            sqlx::query("UPDATE enrolment_codes SET used_at = $2, device_id = $3 WHERE handle = $1")
+                                .bind(&enrolment.handle)
+                                .bind(change.at.as_unix_ms())
+                                .bind(device.id.to_string())
+                                .execute(&mut *tx)
+                                .await?;
+                            if let Some(pins) = &enrolment.pins {
+                                Self::write_pins(&mut tx, &subscriber, pins, change.at).await?;
+                            }
+                            chain.push(
+                                $crate::sql::audit(change, "device.enrolled", format!("device/{}", device.id))
+                                    .with_detail(&serde_json::json!({
+                                        "subscriber_id": sid,
+                                        "kind": device.kind,
+                                        "handle": enrolment.handle,
+                                        "pins_set": enrolment.pins.is_some(),
+                                    })),
+                            );
+                            self.commit_write(tx, chain).await?;
+                            return Ok(Ok(device));
+                        }
+                        (refusal, format!("subscriber/{subscriber}"))
+                    }
+                };
+                let refusal = refusal.unwrap_or(R::Unknown);
+                chain.push(
+                    $crate::sql::audit(change, "enrolment.refused", subject).with_detail(&serde_json::json!({
+                        "refusal": refusal.as_str(),
+                        "handle": enrolment.handle,
+                        "device_id": enrolment.device.id,
+                    })),
+                );
+                self.commit_write(tx, chain).await?;
+                Ok(Err(refusal))
+            }
+
+            async fn set_pins(
+                &self,
+                subscriber_id: jikimi_respond::SubscriberId,
+                pins: &$crate::PinHashes,
+                change: &$crate::Change,
+            ) -> $crate::Result<()> {
+                let (mut tx, mut chain) = self.begin_write().await?;
+                let sid = subscriber_id.to_string();
+                let exists = sqlx::query("SELECT id FROM subscribers WHERE id = $1")
+                    .bind(&sid)
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .is_some();
+                if !exists {
+                    return Err($crate::Error::not_found("subscriber", subscriber_id));
+                }
+                Self::write_pins(&mut tx, &sid, pins, change.at).await?;
+                chain.push(
+                    $crate::sql::audit(change, "subscriber.pins_set", format!("subscriber/{sid}"))
+                        .with_detail(&serde_json::json!({ "duress_pin": pins.duress_pin_hash.is_some() })),
+                );
+                self.commit_write(tx, chain).await
+            }
+
+            async fn get_pins(&self, subscriber_id: jikimi_respond::SubscriberId) -> $crate::Result<$crate::PinRecord> {
+                let row = sqlx::query(
+                    "SELECT pin_hash, duress_pin_hash, failed_attempts, locked_until FROM subscriber_pins
+                     WHERE subscriber_id = $1",
+                )
+                .bind(subscriber_id.to_string())
+                .fetch_optional(self.reader())
+                .await?
+                .ok_or_else(|| $crate::Error::not_found("pins", subscriber_id))?;
+                Self::pins_from_row(subscriber_id, &row)
+            }
+
+            async fn record_pin_failure(
+                &self,
+                subscriber_id: jikimi_respond::SubscriberId,
+                max_attempts: u32,
+                lockout_ms: i64,
+                change: &$crate::Change,
+            ) -> $crate::Result<$crate::PinRecord> {
+                let (mut tx, mut chain) = self.begin_write().await?;
+                let sid = subscriber_id.to_string();
+                let row = sqlx::query(
+                    "UPDATE subscriber_pins SET failed_attempts = failed_attempts + 1 WHERE subscriber_id = $1
+                     RETURNING pin_hash, duress_pin_hash, failed_attempts, locked_until",
+                )
+                .bind(&sid)
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or_else(|| $crate::Error::not_found("pins", subscriber_id))?;
+                let mut record = Self::pins_from_row(subscriber_id, &row)?;
+                let locked = record.failed_attempts >= max_attempts.max(1);
+                if locked {
+                    let until = change.at.as_unix_ms().saturating_add(lockout_ms);
+                    sqlx::query("UPDATE subscriber_pins SET failed_attempts = 0, locked_until = $2 WHERE subscriber_id = $1")
+                        .bind(&sid)
+                        .bind(until)
+                        .execute(&mut *tx)
+                        .await?;
+                    record.failed_attempts = 0;
+                    record.locked_until = Some(jikimi_respond::Timestamp::from_unix_ms(until));
+                }
+                chain.push(
+                    $crate::sql::audit(change, "subscriber.pin_failed", format!("subscriber/{sid}"))
+                        .with_detail(&serde_json::json!({ "locked_until": record.locked_until.filter(|_| locked) })),
+                );
+                self.commit_write(tx, chain).await?;
+                Ok(record)
+            }
+
+            async fn append_device_event(&self, event: &$crate::DeviceEvent) -> $crate::Result<jikimi_respond::Incident> {
+                let (mut tx, mut chain) = self.begin_write().await?;
+                let device = event.device_id.to_string();
+                let mut incident = Self::load_incident_in(&mut tx, event.incident_id).await?;
+                if incident.device_id != event.device_id {
+                    // Another device's incident looks exactly like a missing one: ids are not a capability.
+                    return Err($crate::Error::not_found("incident", event.incident_id));
+                }
+                let claimed = sqlx::query(
+                    "INSERT INTO device_nonces (device_id, nonce, seen_at) VALUES ($1, $2, $3)
+                     ON CONFLICT (device_id, nonce) DO NOTHING",
+                )
+                .bind(&device)
+                .bind(&event.nonce)
+                .bind(event.at.as_unix_ms())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if claimed == 0 {
+                    return Err($crate::Error::Conflict($crate::Conflict::NonceReplayed));
+                }
+                let applied = jikimi_respond::IncidentEvent {
+                    seq: incident.last_seq + 1,
+                    at: event.at,
+                    actor: jikimi_respond::Actor::Device(event.device_id),
+                    kind: event.kind.clone(),
+                };
+                incident.apply(&applied)?;
+                Self::insert_event(&mut tx, event.incident_id, &applied).await?;
+                Self::write_incident_row(&mut tx, &incident, false).await?;
+                if event.pin_accepted && let Some(sid) = incident.subscriber_id {
+                    sqlx::query("UPDATE subscriber_pins SET failed_attempts = 0 WHERE subscriber_id = $1")
+                        .bind(sid.to_string())
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                let change = $crate::Change::new(applied.actor.clone(), event.at, event.reason.clone());
+                let mut detail = serde_json::json!({ "seq": applied.seq, "status": incident.status });
+                if let jikimi_respond::EventKind::Escalated { priority, reason } = &applied.kind {
+                    detail["priority"] = serde_json::json!(priority.code());
+                    detail["reason"] = serde_json::json!(reason);
+                }
+                chain.push(
+                    $crate::sql::audit(&change, &format!("incident.{}", applied.kind.name()), format!("incident/{}", event.incident_id))
+                        .with_detail(&detail),
+                );
+                self.commit_write(tx, chain).await?;
+                Ok(incident)
             }
 
             async fn revoke_device(&self, id: jikimi_respond::DeviceId, change: &$crate::Change) -> $crate::Result<()> {

@@ -3,8 +3,9 @@
 //! nothing; priority only rises (escalation); and no sequence reaches a state that breaks the lifecycle's invariants.
 
 use jikimi_respond::{
-    Actor, AlertId, Coordinates, DeviceId, EscalationReason, EventKind, FixMethod, Incident, IncidentEvent,
-    IncidentId, IncidentStatus, LocationFix, Outcome, Priority, Recommendation, Timestamp, UnitId,
+    Actor, AlertId, Coordinates, DeviceId, EscalationReason, EventKind, FixMethod, Incident,
+    IncidentEvent, IncidentId, IncidentStatus, LocationFix, Outcome, Priority, Recommendation,
+    Timestamp, UnitId,
 };
 use proptest::prelude::*;
 

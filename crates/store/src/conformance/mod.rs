@@ -5,12 +5,14 @@
 //! module and invoking the macro there.
 
 mod alerts;
+mod app;
 mod audit;
 mod incidents;
 mod registration;
 mod story;
 
 pub(crate) use alerts::*;
+pub(crate) use app::*;
 pub(crate) use audit::*;
 pub(crate) use incidents::*;
 pub(crate) use registration::*;
@@ -63,6 +65,10 @@ macro_rules! store_conformance {
             staff_and_sessions,
             durable_across_reopen,
             story_alert_to_erasure,
+            enrolment_code_enrols_a_device_once,
+            enrolment_code_refusals_and_lockout,
+            pins_count_failures_and_lock,
+            device_events_on_own_incident,
         );
     };
     (@each $store:ty; $($name:ident),* $(,)?) => {
