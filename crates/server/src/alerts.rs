@@ -8,7 +8,7 @@ use jikimi_audit::NewAuditEntry;
 use jikimi_respond::{AlertId, DeviceId, IncidentId, Priority};
 use jikimi_store::NewAlert;
 
-use crate::dto::{AlertAcceptedDto, AlertRequest};
+use crate::dto::{AlertAcceptedDto, AlertRequest, DeviceFeedback};
 use crate::error::{ApiError, ErrorCode};
 use crate::extract::{Json, RequestId};
 use crate::signing;
@@ -70,6 +70,17 @@ async fn audit_rejection(
     err: &ApiError,
     request_id: &RequestId,
 ) -> Result<(), ApiError> {
+    audit_device_rejection(state, "alert.rejected", device, err, request_id).await
+}
+
+/// Audits a refused device request under `action` (`alert.rejected`, `app.rejected`), naming the code only.
+pub(crate) async fn audit_device_rejection(
+    state: &AppState,
+    action: &str,
+    device: Option<DeviceId>,
+    err: &ApiError,
+    request_id: &RequestId,
+) -> Result<(), ApiError> {
     let (actor, subject) = match device {
         Some(id) => (format!("device:{id}"), format!("device/{id}")),
         None => ("anonymous".to_string(), "device/unknown".to_string()),
@@ -77,7 +88,7 @@ async fn audit_rejection(
     let entry = NewAuditEntry::new(
         state.now().as_unix_ms(),
         actor,
-        "alert.rejected",
+        action,
         subject,
         err.code.as_str(),
     )
@@ -128,19 +139,34 @@ async fn device_key(state: &AppState, id: DeviceId) -> Result<CachedDevice, ApiE
     }
 }
 
-async fn accept(
+/// A device request whose body was read within the limit and whose device, signature and timestamp check out.
+pub(crate) struct DeviceRequest {
+    /// The signing device.
+    pub device_id: DeviceId,
+    /// What the server knows about it.
+    pub device: CachedDevice,
+    /// The request's nonce (claimed by the store with whatever the request changes).
+    pub nonce: String,
+    /// The exact body bytes that were signed.
+    pub bytes: axum::body::Bytes,
+}
+
+/// Reads the body and checks the signing headers under `context` (see [`signing`]). Shared by every signed
+/// device endpoint so they refuse in the same way with the same codes.
+pub(crate) async fn authenticate(
     state: &AppState,
     headers: &HeaderMap,
     body: Body,
+    context: &str,
     device_for_audit: &mut Option<DeviceId>,
-) -> Result<AlertAcceptedDto, ApiError> {
+) -> Result<DeviceRequest, ApiError> {
     // The limit is enforced while reading, so an oversized body is never buffered whole.
     let bytes = axum::body::to_bytes(body, state.config.body_limit_bytes)
         .await
         .map_err(|_| {
             ApiError::new(
                 ErrorCode::PayloadTooLarge,
-                "alert body is larger than the limit",
+                "request body is larger than the limit",
             )
         })?;
 
@@ -171,7 +197,8 @@ async fn accept(
         return Err(ApiError::new(ErrorCode::DeviceUnknown, "device is revoked"));
     }
     // Ed25519 verification is ~50 µs of CPU: cheap enough to run on the async worker.
-    if !signing::verify_alert(
+    if !signing::verify_in(
+        context,
         &device.key,
         &device_uuid,
         timestamp_s,
@@ -195,7 +222,34 @@ async fn accept(
             ),
         ));
     }
+    Ok(DeviceRequest {
+        device_id,
+        device,
+        nonce: nonce.to_string(),
+        bytes,
+    })
+}
 
+async fn accept(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+    device_for_audit: &mut Option<DeviceId>,
+) -> Result<AlertAcceptedDto, ApiError> {
+    let DeviceRequest {
+        device_id,
+        device,
+        nonce,
+        bytes,
+    } = authenticate(
+        state,
+        headers,
+        body,
+        signing::ALERT_CONTEXT,
+        device_for_audit,
+    )
+    .await?;
+    let now = state.now();
     let request: AlertRequest = serde_json::from_slice(&bytes).map_err(|e| {
         ApiError::new(
             ErrorCode::InvalidPayload,
@@ -210,21 +264,23 @@ async fn accept(
         .map(|l| l.to_domain(now))
         .transpose()?;
 
+    let silent = request.silent.unwrap_or(true);
     let alert = NewAlert {
         incident_id: IncidentId(uuid::Uuid::now_v7()),
         alert_id: AlertId(request.alert_id),
         device_id,
         subscriber_id: device.subscriber_id,
-        nonce: nonce.to_string(),
+        nonce,
         received_at: now,
         priority,
         fix,
-        silent: request.silent.unwrap_or(true),
+        silent,
     };
     match state.intake.submit(alert).await {
         Ok(Ok(accepted)) => Ok(AlertAcceptedDto {
             incident_id: accepted.incident_id.0,
             duplicate: accepted.duplicate,
+            feedback: DeviceFeedback::alert_accepted(silent),
         }),
         Ok(Err(IntakeFailure::NonceReplayed)) => Err(ApiError::new(
             ErrorCode::NonceReplayed,

@@ -2,13 +2,20 @@
 //! SMS/HTTPS gateway. A valid payload from a registered number becomes an alert through the same group-committed
 //! `record_alerts` path as signed app alerts; an unknown number or a malformed payload is refused and audited.
 //!
+//! Only the operators' gateways may submit: each request carries `x-jikimi-gateway` (the gateway id),
+//! `x-jikimi-timestamp` (Unix seconds, within `alert_window_s` of the server clock) and `x-jikimi-signature`: hex
+//! HMAC-SHA256, under the gateway's configured shared key, of `jikimi-aml-v1\n{gateway}\n{timestamp}\n{body}`
+//! ([`sign_gateway_request`]). Anything else is refused `gateway_unauthenticated` and audited. A captured request
+//! replayed within the window is harmless: the payload-derived alert id makes it a duplicate.
+//!
 //! Feature phones hold no signing key, so the phone number (looked up through its blind index, never stored or
 //! logged in clear) identifies the subscriber. Each subscriber gets one synthetic "AML device" id derived from the
 //! subscriber id, and the alert id is derived from the payload, so a gateway that re-delivers the same SMS does not
 //! open a second incident.
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
+use hmac::{Hmac, Mac as _};
 use jikimi_audit::NewAuditEntry;
 use jikimi_intake::{AmlReport, Method, parse_form, parse_sms};
 use jikimi_privacy::normalise_phone;
@@ -53,22 +60,104 @@ pub struct AmlRequest {
     pub transport: AmlTransport,
 }
 
-/// Submit an AML payload (operator gateway).
+/// Header naming the AML gateway.
+pub const HEADER_GATEWAY: &str = "x-jikimi-gateway";
+
+/// HMAC takes keys of any length, so this is `None` never in practice; it keeps the path free of panics.
+fn gateway_mac(
+    key: &[u8; 32],
+    gateway: &str,
+    timestamp_s: i64,
+    body: &[u8],
+) -> Option<Hmac<Sha256>> {
+    let mut mac = <Hmac<Sha256> as hmac::Mac>::new_from_slice(key).ok()?;
+    mac.update(format!("jikimi-aml-v1\n{gateway}\n{timestamp_s}\n").as_bytes());
+    mac.update(body);
+    Some(mac)
+}
+
+/// The `x-jikimi-signature` value a gateway sends: hex HMAC-SHA256 over `jikimi-aml-v1\n{gateway}\n{timestamp}\n{body}`.
+pub fn sign_gateway_request(
+    key: &[u8; 32],
+    gateway: &str,
+    timestamp_s: i64,
+    body: &[u8],
+) -> String {
+    gateway_mac(key, gateway, timestamp_s, body)
+        .map(|mac| hex::encode(mac.finalize().into_bytes()))
+        .unwrap_or_default()
+}
+
+/// Checks the gateway credential; returns the gateway id.
+fn authenticate_gateway(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<String, ApiError> {
+    let refuse =
+        |message: &str| ApiError::new(ErrorCode::GatewayUnauthenticated, message.to_string());
+    let get = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+    };
+    let gateway = get(HEADER_GATEWAY).ok_or_else(|| refuse("missing x-jikimi-gateway"))?;
+    let key = state
+        .config
+        .aml_gateways
+        .0
+        .get(gateway)
+        .ok_or_else(|| refuse("unknown gateway"))?;
+    let timestamp_s: i64 = get(crate::signing::HEADER_TIMESTAMP)
+        .and_then(|t| t.parse().ok())
+        .ok_or_else(|| refuse("missing or malformed x-jikimi-timestamp"))?;
+    let signature = get(crate::signing::HEADER_SIGNATURE)
+        .and_then(|s| hex::decode(s).ok())
+        .ok_or_else(|| refuse("missing or malformed x-jikimi-signature (hex)"))?;
+    // Constant-time comparison inside `verify_slice`.
+    gateway_mac(key, gateway, timestamp_s, body)
+        .ok_or_else(|| refuse("gateway key unusable"))?
+        .verify_slice(&signature)
+        .map_err(|_| refuse("gateway signature does not verify"))?;
+    let skew_s = state.now().as_unix_ms() / 1000 - timestamp_s;
+    if skew_s.abs() > state.config.alert_window_s {
+        return Err(refuse("gateway timestamp is outside the accepted window"));
+    }
+    Ok(gateway.to_string())
+}
+
+/// Submit an AML payload (operator gateway, HMAC-authenticated).
 #[utoipa::path(post, path = "/api/intake/aml", tag = "alerts", request_body = AmlRequest,
+    params(
+        ("x-jikimi-gateway" = String, Header, description = "gateway id (configured with its shared key)"),
+        ("x-jikimi-timestamp" = i64, Header, description = "Unix seconds"),
+        ("x-jikimi-signature" = String, Header, description = "hex HMAC-SHA256 over jikimi-aml-v1\\n{gateway}\\n{timestamp}\\n{body}"),
+    ),
     responses(
         (status = 202, body = AlertAcceptedDto, description = "committed; duplicate=true for a re-delivered payload"),
         (status = 400, body = crate::error::ErrorBody, description = "invalid_payload"),
-        (status = 401, body = crate::error::ErrorBody, description = "device_unknown: the number is not registered"),
+        (status = 401, body = crate::error::ErrorBody, description = "gateway_unauthenticated; device_unknown: the number is not registered"),
         (status = 422, body = crate::error::ErrorBody, description = "invalid_field: the AML payload is malformed (class in the message)"),
         (status = 503, body = crate::error::ErrorBody, description = "unavailable"),
     ))]
 pub async fn intake_aml(
     State(state): State<AppState>,
     request_id: RequestId,
+    headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<(StatusCode, Json<AlertAcceptedDto>), ApiError> {
     let mut subscriber = None;
-    match accept(&state, &body, &mut subscriber).await {
+    let mut gateway = None;
+    let result = match authenticate_gateway(&state, &headers, &body) {
+        Ok(id) => {
+            gateway = Some(id);
+            accept(&state, &body, &mut subscriber).await
+        }
+        Err(err) => Err(err),
+    };
+    match result {
         Ok(accepted) => {
             metrics::counter!("jikimi_aml_accepted_total").increment(1);
             Ok((StatusCode::ACCEPTED, Json(accepted)))
@@ -82,9 +171,13 @@ pub async fn intake_aml(
                     None => "aml/unknown".to_string(),
                 };
                 // The detail names the refusal only: never the number or the payload (IMSI, IMEI).
+                let actor = match &gateway {
+                    Some(id) => format!("aml-gateway:{id}"),
+                    None => "anonymous".to_string(),
+                };
                 let entry = NewAuditEntry::new(
                     state.now().as_unix_ms(),
-                    "aml-gateway".to_string(),
+                    actor,
                     "aml.rejected",
                     subject,
                     err.code.as_str(),
@@ -215,6 +308,8 @@ async fn accept(
         Ok(Ok(accepted)) => Ok(AlertAcceptedDto {
             incident_id: accepted.incident_id.0,
             duplicate: accepted.duplicate,
+            // The gateway relays nothing back to a feature phone; the field keeps one answer shape.
+            feedback: crate::dto::DeviceFeedback::alert_accepted(true),
         }),
         Ok(Err(IntakeFailure::NonceReplayed)) => {
             Err(ApiError::internal("fresh aml nonce reported as replayed"))

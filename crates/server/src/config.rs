@@ -88,6 +88,10 @@ pub struct ConfigArgs {
     /// OpenStreetMap extract to import at start instead of a `.roads` file (slower start; convenience).
     #[arg(long, env = "JIKIMI_ROADS_PBF")]
     pub roads_pbf: Option<PathBuf>,
+    /// Shared HMAC keys of the operators' AML gateways, `ID:KEY,ID:KEY` (KEY 32 bytes, hex or base64). Without
+    /// any, `POST /api/intake/aml` refuses everything.
+    #[arg(long, env = "JIKIMI_AML_GATEWAY_KEYS", hide_env_values = true)]
+    pub aml_gateway_keys: Option<String>,
 }
 
 /// The TOML file's shape. Every field is optional; unknown fields are an error (catches typos).
@@ -125,6 +129,9 @@ pub struct KeysFile {
     pub data_keys: BTreeMap<String, String>,
     /// The blind-index key.
     pub blind_index_key: Option<String>,
+    /// AML gateway HMAC keys by gateway id.
+    #[serde(default)]
+    pub aml_gateways: BTreeMap<String, String>,
 }
 
 impl std::fmt::Debug for KeysFile {
@@ -133,8 +140,51 @@ impl std::fmt::Debug for KeysFile {
             .field("current_data_key_id", &self.current_data_key_id)
             .field("data_keys", &self.data_keys.keys().collect::<Vec<_>>())
             .field("blind_index_key", &"<redacted>")
+            .field(
+                "aml_gateways",
+                &self.aml_gateways.keys().collect::<Vec<_>>(),
+            )
             .finish()
     }
+}
+
+/// The AML gateways' shared HMAC keys by gateway id. `Debug` shows the ids only.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct AmlGateways(pub BTreeMap<String, [u8; 32]>);
+
+impl std::fmt::Debug for AmlGateways {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.0.keys()).finish()
+    }
+}
+
+/// Parses `ID:KEY,ID:KEY`.
+pub fn parse_gateway_keys(text: &str) -> Result<BTreeMap<String, [u8; 32]>, ConfigError> {
+    let mut out = BTreeMap::new();
+    for item in text.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+        let (id, key) = item.split_once(':').ok_or_else(|| ConfigError::Invalid {
+            setting: "aml-gateway-keys",
+            message: "expected ID:KEY pairs separated by commas".into(),
+        })?;
+        check_gateway_id(id)?;
+        out.insert(id.to_string(), decode_key("aml-gateway-keys", key)?);
+    }
+    Ok(out)
+}
+
+fn check_gateway_id(id: &str) -> Result<(), ConfigError> {
+    if id.is_empty()
+        || id.len() > 64
+        || !id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(ConfigError::Invalid {
+            setting: "aml-gateway-keys",
+            message: "gateway ids are 1 to 64 characters [A-Za-z0-9_-]".into(),
+        });
+    }
+    Ok(())
 }
 
 /// Operator key material, decoded. `Debug` shows key ids only.
@@ -216,6 +266,8 @@ pub struct Config {
     pub roads: Option<PathBuf>,
     /// OpenStreetMap extract to import at start.
     pub roads_pbf: Option<PathBuf>,
+    /// Who may submit AML payloads (HMAC keys by gateway id); empty refuses every AML request.
+    pub aml_gateways: AmlGateways,
 }
 
 impl Default for Config {
@@ -230,6 +282,7 @@ impl Default for Config {
             intake_max_batch: 1024,
             roads: None,
             roads_pbf: None,
+            aml_gateways: AmlGateways::default(),
         }
     }
 }
@@ -314,6 +367,14 @@ impl ConfigArgs {
         if let Some(key) = &self.blind_index_key {
             keys_table.blind_index_key = Some(key.clone());
         }
+        let mut aml_gateways = BTreeMap::new();
+        for (id, key) in std::mem::take(&mut keys_table.aml_gateways) {
+            check_gateway_id(&id)?;
+            aml_gateways.insert(id, decode_key("aml-gateway-keys", &key)?);
+        }
+        if let Some(text) = &self.aml_gateway_keys {
+            aml_gateways.extend(parse_gateway_keys(text)?);
+        }
         let keys = resolve_keys(keys_table, need_keys)?;
 
         let body_limit_bytes = self
@@ -366,6 +427,7 @@ impl ConfigArgs {
                 .roads_pbf
                 .clone()
                 .or_else(|| relative(&base_dir, file.roads_pbf)),
+            aml_gateways: AmlGateways(aml_gateways),
         })
     }
 }
@@ -487,6 +549,24 @@ mod tests {
             keys.map(|k| k.current_data_key_id),
             Some("2026-11".to_string())
         );
+    }
+
+    #[test]
+    fn aml_gateway_keys_parse_and_stay_secret() {
+        let args = ConfigArgs {
+            aml_gateway_keys: Some(format!(
+                "skt:{},kt:{}",
+                hex::encode([1u8; 32]),
+                hex::encode([2u8; 32])
+            )),
+            ..ConfigArgs::default()
+        };
+        let config = args.resolve(false).ok();
+        let gateways = config.map(|c| c.aml_gateways).unwrap_or_default();
+        assert_eq!(gateways.0.get("kt"), Some(&[2u8; 32]));
+        assert_eq!(format!("{gateways:?}"), r#"["kt", "skt"]"#);
+        assert!(parse_gateway_keys("no-colon").is_err());
+        assert!(parse_gateway_keys("bad id:00").is_err());
     }
 
     #[test]

@@ -130,6 +130,57 @@ pub struct AlertAcceptedDto {
     pub incident_id: Uuid,
     /// True when this alert id was already accepted from this device: no new incident was made.
     pub duplicate: bool,
+    /// What the device may show or say about it (nothing in silent mode).
+    pub feedback: DeviceFeedback,
+}
+
+/// What a device may show or say after a request. In silent mode both messages are absent and `silent` is true:
+/// the app must not ring, vibrate, speak or light up, so whoever holds the phone learns nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct DeviceFeedback {
+    /// Silent mode: show and sound nothing.
+    pub silent: bool,
+    /// Text to show, in English; absent in silent mode.
+    pub message_en: Option<String>,
+    /// Text to show, in Korean; absent in silent mode.
+    pub message_ko: Option<String>,
+}
+
+impl DeviceFeedback {
+    fn say(silent: bool, en: &str, ko: &str) -> Self {
+        if silent {
+            Self {
+                silent,
+                message_en: None,
+                message_ko: None,
+            }
+        } else {
+            Self {
+                silent,
+                message_en: Some(en.into()),
+                message_ko: Some(ko.into()),
+            }
+        }
+    }
+
+    /// After an accepted alert.
+    pub fn alert_accepted(silent: bool) -> Self {
+        Self::say(silent, "Help is on its way.", "도움이 가고 있습니다.")
+    }
+
+    /// After an accepted location update.
+    pub fn location_received(silent: bool) -> Self {
+        Self::say(silent, "Location sent.", "위치를 보냈습니다.")
+    }
+
+    /// After a cancel, genuine or under duress: the same words either way.
+    pub fn cancelled(silent: bool) -> Self {
+        Self::say(
+            silent,
+            "Your alert was cancelled.",
+            "신고가 취소되었습니다.",
+        )
+    }
 }
 
 /// An incident as staff see it (no personal data: the subscriber is an id; reveal is a separate, audited call).
@@ -162,12 +213,14 @@ pub struct IncidentDto {
     pub recommendations: Vec<RecommendationDto>,
     /// The assigned unit.
     pub assigned_unit: Option<String>,
-    /// arrest, rescue, assistance, false_alarm or abuse once closed.
+    /// arrest, rescue, assistance, false_alarm, abuse or cancelled (by the subscriber's PIN) once closed.
     pub outcome: Option<String>,
     /// When closed.
     pub closed_at: Option<String>,
     /// Number of notes.
     pub n_notes: u32,
+    /// The subscriber entered their duress PIN: treat as code 0 whatever the device was told.
+    pub duress: bool,
     /// Sequence number of the latest event (pass it back as `expected_seq` to detect concurrent changes).
     pub last_seq: u64,
 }
@@ -179,6 +232,7 @@ fn outcome_str(outcome: respond::Outcome) -> &'static str {
         respond::Outcome::Assistance => "assistance",
         respond::Outcome::FalseAlarm => "false_alarm",
         respond::Outcome::Abuse => "abuse",
+        respond::Outcome::Cancelled => "cancelled",
     }
 }
 
@@ -205,6 +259,7 @@ impl From<&respond::Incident> for IncidentDto {
             outcome: i.outcome.map(|o| outcome_str(o).to_string()),
             closed_at: i.closed_at.map(rfc3339),
             n_notes: i.n_notes,
+            duress: i.duress,
             last_seq: i.last_seq,
         }
     }

@@ -48,6 +48,24 @@ pub enum ErrorCode {
     Conflict,
     /// A reveal of personal data was asked without a reason.
     ReasonRequired,
+    /// The one-time enrolment code is unknown or wrong (the message says how many tries are left).
+    EnrolmentCodeInvalid,
+    /// The enrolment code has expired; ask for a new one.
+    EnrolmentCodeExpired,
+    /// The enrolment code was already used.
+    EnrolmentCodeUsed,
+    /// Too many wrong tries: the enrolment code is locked; ask for a new one.
+    EnrolmentCodeLocked,
+    /// The PIN is wrong.
+    PinInvalid,
+    /// Too many wrong PINs: PINs are refused for a while.
+    PinLocked,
+    /// No PIN is set for this subscriber, so the alert cannot be cancelled from the device.
+    PinNotSet,
+    /// Too many requests of this kind from this device; slow down.
+    RateLimited,
+    /// The AML gateway's credential (HMAC signature, gateway id, timestamp) is missing or does not verify.
+    GatewayUnauthenticated,
     /// The server is overloaded or its database is unreachable; retry later.
     Unavailable,
     /// An unexpected server fault; the detail is in the server log under the request id.
@@ -56,7 +74,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, for the OpenAPI description and the snapshot test.
-    pub const ALL: [ErrorCode; 19] = [
+    pub const ALL: [ErrorCode; 28] = [
         ErrorCode::InvalidPayload,
         ErrorCode::InvalidField,
         ErrorCode::PayloadTooLarge,
@@ -74,6 +92,15 @@ impl ErrorCode {
         ErrorCode::IllegalTransition,
         ErrorCode::Conflict,
         ErrorCode::ReasonRequired,
+        ErrorCode::EnrolmentCodeInvalid,
+        ErrorCode::EnrolmentCodeExpired,
+        ErrorCode::EnrolmentCodeUsed,
+        ErrorCode::EnrolmentCodeLocked,
+        ErrorCode::PinInvalid,
+        ErrorCode::PinLocked,
+        ErrorCode::PinNotSet,
+        ErrorCode::RateLimited,
+        ErrorCode::GatewayUnauthenticated,
         ErrorCode::Unavailable,
         ErrorCode::Internal,
     ];
@@ -90,7 +117,14 @@ impl ErrorCode {
             | ErrorCode::DeviceUnknown
             | ErrorCode::TimestampOutOfWindow
             | ErrorCode::Unauthenticated
-            | ErrorCode::LoginFailed => StatusCode::UNAUTHORIZED,
+            | ErrorCode::LoginFailed
+            | ErrorCode::EnrolmentCodeInvalid
+            | ErrorCode::PinInvalid
+            | ErrorCode::GatewayUnauthenticated => StatusCode::UNAUTHORIZED,
+            ErrorCode::EnrolmentCodeExpired => StatusCode::GONE,
+            ErrorCode::EnrolmentCodeUsed | ErrorCode::PinNotSet => StatusCode::CONFLICT,
+            ErrorCode::EnrolmentCodeLocked | ErrorCode::PinLocked => StatusCode::LOCKED,
+            ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             ErrorCode::NonceReplayed | ErrorCode::IllegalTransition | ErrorCode::Conflict => {
                 StatusCode::CONFLICT
             }
@@ -123,6 +157,15 @@ impl ErrorCode {
             ErrorCode::IllegalTransition => "illegal_transition",
             ErrorCode::Conflict => "conflict",
             ErrorCode::ReasonRequired => "reason_required",
+            ErrorCode::EnrolmentCodeInvalid => "enrolment_code_invalid",
+            ErrorCode::EnrolmentCodeExpired => "enrolment_code_expired",
+            ErrorCode::EnrolmentCodeUsed => "enrolment_code_used",
+            ErrorCode::EnrolmentCodeLocked => "enrolment_code_locked",
+            ErrorCode::PinInvalid => "pin_invalid",
+            ErrorCode::PinLocked => "pin_locked",
+            ErrorCode::PinNotSet => "pin_not_set",
+            ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::GatewayUnauthenticated => "gateway_unauthenticated",
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::Internal => "internal",
         }

@@ -4,6 +4,8 @@
 //!   serves it with [`serve`].
 //! - Devices raise alerts at `POST /api/alerts`, authenticated by an Ed25519 signature ([`signing`]); the alert is
 //!   made durable by a group committer ([`group_commit`]) and answered 202 only after the commit.
+//! - The 112 app ([`app`]) enrols devices with one-time codes, streams locations for an open alert, and cancels
+//!   with the subscriber's PIN, where a duress PIN answers like a cancel but escalates.
 //! - Staff log in ([`auth`]) and act on incidents, units and subscribers; each endpoint checks a [`roles::Permission`].
 //! - Every failure is an [`error::ApiError`] with a closed [`error::ErrorCode`].
 //! - Personal fields are sealed ([`jikimi_privacy`]) before the store sees them and are never logged.
@@ -12,6 +14,7 @@
 
 pub mod alerts;
 pub mod aml;
+pub mod app;
 pub mod auth;
 pub mod config;
 pub mod console;
@@ -53,6 +56,13 @@ pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .route("/api/alerts", post(alerts::raise_alert))
         .route("/api/intake/aml", post(aml::intake_aml))
+        .route("/api/alerts/{id}/location", post(app::location_update))
+        .route("/api/alerts/{id}/cancel", post(app::cancel))
+        .route("/api/devices/enrol", post(app::enrol_device))
+        .route(
+            "/api/subscribers/{id}/enrolment-codes",
+            post(app::issue_enrolment_code),
+        )
         .route("/api/auth/login", post(auth::login))
         .route("/api/auth/logout", post(auth::logout))
         .route("/api/auth/me", get(auth::me))

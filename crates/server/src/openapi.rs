@@ -10,6 +10,7 @@ use utoipa::{Modify, OpenApi};
     paths(
         crate::alerts::raise_alert,
         crate::aml::intake_aml,
+        crate::app::issue_enrolment_code, crate::app::enrol_device, crate::app::location_update, crate::app::cancel,
         crate::auth::login, crate::auth::logout, crate::auth::me, crate::auth::create_staff,
         crate::incidents::list, crate::incidents::get, crate::incidents::acknowledge, crate::incidents::recommend,
         crate::incidents::dispatch, crate::incidents::en_route, crate::incidents::on_scene, crate::incidents::note,
@@ -24,6 +25,7 @@ use utoipa::{Modify, OpenApi};
     modifiers(&BearerAuth),
     tags(
         (name = "alerts", description = "Device alerts, Ed25519-signed"),
+        (name = "app", description = "The 112 app: one-time device enrolment, location stream, cancel with PIN (duress PIN escalates)"),
         (name = "incidents", description = "Incident log and transitions"),
         (name = "units", description = "Patrol units and AVL"),
         (name = "subscribers", description = "Registration database (personal data sealed; reveals audited)"),

@@ -5,6 +5,7 @@
 //! | read incidents and units (no personal data) | yes | yes | yes | yes |
 //! | change incidents, report unit positions and status | yes | yes | no | no |
 //! | reveal a subscriber's decrypted details (with a reason) | yes | yes | no | no |
+//! | issue one-time device enrolment codes | yes | yes | no | yes |
 //! | register, export and erase subscribers | no | yes | no | yes |
 //! | read the audit log | no | yes | no | yes |
 //! | create patrol units | no | yes | no | yes |
@@ -66,6 +67,7 @@ impl Role {
                 matches!(self, R::Supervisor | R::Admin)
             }
             P::ManageStaff => matches!(self, R::Admin),
+            P::IssueEnrolmentCodes => matches!(self, R::Dispatcher | R::Supervisor | R::Admin),
         }
     }
 }
@@ -87,6 +89,8 @@ pub enum Permission {
     ManageStaff,
     /// Create and remove patrol units.
     ManageUnits,
+    /// Issue a one-time code with which a subscriber's phone enrols itself (the registrar's desk).
+    IssueEnrolmentCodes,
 }
 
 #[cfg(test)]

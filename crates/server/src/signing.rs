@@ -11,6 +11,10 @@
 //! | `x-jikimi-signature` | base64 (standard, padded) of the 64-byte Ed25519 signature |
 //!
 //! The signed message is `jikimi-alert-v1\n{device}\n{timestamp}\n{nonce}\n` followed by the exact body bytes.
+//! The 112 app's later requests about an open alert are signed the same way under their own context line instead
+//! of `jikimi-alert-v1` ([`location_context`], [`cancel_context`]), which binds the incident id: a signature made
+//! for one request type or incident is useless for another.
+//!
 //! Binding the device id stops a signature made for one device from being replayed under another; the
 //! timestamp bounds how long a captured request is usable; the nonce makes each request single-use.
 
@@ -26,6 +30,19 @@ pub const HEADER_NONCE: &str = "x-jikimi-nonce";
 /// Header carrying the base64 Ed25519 signature.
 pub const HEADER_SIGNATURE: &str = "x-jikimi-signature";
 
+/// The context line of an alert request.
+pub const ALERT_CONTEXT: &str = "jikimi-alert-v1";
+
+/// The context line of a location update for `incident_id`.
+pub fn location_context(incident_id: &uuid::Uuid) -> String {
+    format!("jikimi-location-v1 {incident_id}")
+}
+
+/// The context line of a cancel for `incident_id`.
+pub fn cancel_context(incident_id: &uuid::Uuid) -> String {
+    format!("jikimi-cancel-v1 {incident_id}")
+}
+
 /// The bytes a device signs for one alert request.
 pub fn signing_message(
     device_id: &uuid::Uuid,
@@ -33,7 +50,18 @@ pub fn signing_message(
     nonce: &str,
     body: &[u8],
 ) -> Vec<u8> {
-    let head = format!("jikimi-alert-v1\n{device_id}\n{timestamp_s}\n{nonce}\n");
+    signing_message_in(ALERT_CONTEXT, device_id, timestamp_s, nonce, body)
+}
+
+/// The bytes a device signs for one request under a context line.
+pub fn signing_message_in(
+    context: &str,
+    device_id: &uuid::Uuid,
+    timestamp_s: i64,
+    nonce: &str,
+    body: &[u8],
+) -> Vec<u8> {
+    let head = format!("{context}\n{device_id}\n{timestamp_s}\n{nonce}\n");
     let mut message = Vec::with_capacity(head.len() + body.len());
     message.extend_from_slice(head.as_bytes());
     message.extend_from_slice(body);
@@ -92,7 +120,25 @@ pub fn sign_alert_with_nonce(
     nonce: &str,
     body: &[u8],
 ) -> SignedHeaders {
-    let signature = key.sign(&signing_message(device_id, timestamp_s, nonce, body));
+    sign_in(ALERT_CONTEXT, key, device_id, timestamp_s, nonce, body)
+}
+
+/// Signs `body` under a context line with a given nonce (the app's location and cancel requests).
+pub fn sign_in(
+    context: &str,
+    key: &SigningKey,
+    device_id: &uuid::Uuid,
+    timestamp_s: i64,
+    nonce: &str,
+    body: &[u8],
+) -> SignedHeaders {
+    let signature = key.sign(&signing_message_in(
+        context,
+        device_id,
+        timestamp_s,
+        nonce,
+        body,
+    ));
     SignedHeaders {
         device: device_id.to_string(),
         timestamp: timestamp_s.to_string(),
@@ -110,6 +156,27 @@ pub fn verify_alert(
     body: &[u8],
     signature_b64: &str,
 ) -> bool {
+    verify_in(
+        ALERT_CONTEXT,
+        key,
+        device_id,
+        timestamp_s,
+        nonce,
+        body,
+        signature_b64,
+    )
+}
+
+/// Checks a base64 signature over the message under a context line. `false` for any malformed input.
+pub fn verify_in(
+    context: &str,
+    key: &VerifyingKey,
+    device_id: &uuid::Uuid,
+    timestamp_s: i64,
+    nonce: &str,
+    body: &[u8],
+    signature_b64: &str,
+) -> bool {
     let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(signature_b64.trim()) else {
         return false;
     };
@@ -118,7 +185,7 @@ pub fn verify_alert(
     };
     let signature = Signature::from_bytes(&bytes);
     key.verify(
-        &signing_message(device_id, timestamp_s, nonce, body),
+        &signing_message_in(context, device_id, timestamp_s, nonce, body),
         &signature,
     )
     .is_ok()

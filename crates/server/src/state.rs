@@ -91,6 +91,52 @@ impl DeviceCache {
     }
 }
 
+/// Per-device token buckets (the app's location stream): `burst` requests at once, then one every `refill_ms`.
+///
+/// Kept in memory: a limit is a courtesy to the database, not a security boundary (every request is signed and
+/// single-use anyway), so losing the buckets on restart is harmless. Time comes from the caller (the state's
+/// clock), so tests are deterministic.
+#[derive(Debug)]
+pub struct RateLimiter {
+    burst: f64,
+    refill_ms: f64,
+    buckets: std::sync::Mutex<HashMap<DeviceId, (f64, i64)>>,
+}
+
+impl RateLimiter {
+    /// A limiter allowing `burst` at once and one more every `refill_ms`.
+    pub fn new(burst: u32, refill_ms: u32) -> Self {
+        Self {
+            burst: f64::from(burst.max(1)),
+            refill_ms: f64::from(refill_ms.max(1)),
+            buckets: std::sync::Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Takes a token for `device` at `now`; `false` when the bucket is empty.
+    pub fn allow(&self, device: DeviceId, now: Timestamp) -> bool {
+        let Ok(mut buckets) = self.buckets.lock() else {
+            return true;
+        };
+        let now_ms = now.as_unix_ms();
+        // Forget full buckets now and then so the map does not grow with every device ever seen.
+        if buckets.len() > 100_000 {
+            let (burst, refill) = (self.burst, self.refill_ms);
+            buckets.retain(|_, (tokens, at)| *tokens + (now_ms - *at) as f64 / refill < burst);
+        }
+        let (tokens, at) = buckets.entry(device).or_insert((self.burst, now_ms));
+        let refilled = (*tokens + (now_ms - *at).max(0) as f64 / self.refill_ms).min(self.burst);
+        *at = now_ms.max(*at);
+        if refilled >= 1.0 {
+            *tokens = refilled - 1.0;
+            true
+        } else {
+            *tokens = refilled;
+            false
+        }
+    }
+}
+
 /// Everything a handler needs. Cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
@@ -108,6 +154,8 @@ pub struct AppState {
     pub eta: Arc<dyn EtaProvider>,
     /// The road network, when one is loaded (`--roads`); see [`crate::road_eta`].
     pub roads: Option<Arc<jikimi_roads::RoadNetwork>>,
+    /// The app's location stream, per device.
+    pub location_limiter: Arc<RateLimiter>,
     /// Now.
     pub clock: Clock,
     /// Limits and windows.
@@ -147,6 +195,10 @@ impl AppState {
             devices: Arc::new(DeviceCache::default()),
             eta: Arc::new(StraightLineEta::default()),
             roads: None,
+            location_limiter: Arc::new(RateLimiter::new(
+                crate::app::LOCATION_BURST,
+                crate::app::LOCATION_REFILL_MS,
+            )),
             clock,
             config: Arc::new(config),
         })

@@ -89,6 +89,10 @@ pub struct NewSubscriber {
     /// Guardians to notify.
     #[serde(default)]
     pub guardians: Vec<NewGuardian>,
+    /// PIN that cancels an alert from the app, 4 to 8 digits (stored as an argon2id hash).
+    pub pin: Option<String>,
+    /// Duress PIN, 4 to 8 digits, different from `pin`: answered like a cancel, escalates instead.
+    pub duress_pin: Option<String>,
 }
 
 impl std::fmt::Debug for NewSubscriber {
@@ -155,6 +159,7 @@ pub async fn register(
         chrono::NaiveDate::parse_from_str(birth, "%Y-%m-%d")
             .map_err(|_| ApiError::new(ErrorCode::InvalidField, "birth_date: YYYY-MM-DD"))?;
     }
+    let pins = crate::app::hash_pins(req.pin.as_deref(), req.duress_pin.as_deref()).await?;
     let mut keys = Vec::new();
     for device in &req.devices {
         let key = parse_public_key(&device.public_key).ok_or_else(|| {
@@ -211,6 +216,13 @@ pub async fn register(
         .await
         .map_err(store_error)?;
 
+    if let Some(pins) = &pins {
+        state
+            .store
+            .set_pins(id, pins, &change)
+            .await
+            .map_err(store_error)?;
+    }
     let mut device_ids = Vec::new();
     for (device, key) in req.devices.iter().zip(keys) {
         let device_id = DeviceId(device.id.unwrap_or_else(Uuid::now_v7));

@@ -1,18 +1,18 @@
 //! AML intake (`POST /api/intake/aml`): a valid payload from a registered number opens an incident with the
 //! handset's location fix; a re-delivered payload is a duplicate; unknown numbers and malformed payloads are
-//! refused, audited, and open nothing.
+//! refused, audited, and open nothing; so is anything not signed by a configured operator gateway.
 
 use axum::http::{Method, StatusCode};
 use jikimi_respond::{FixMethod, IncidentId};
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::support::Harness;
+use crate::support::{GATEWAY_ID, GATEWAY_KEY, Harness};
 
 const SEOUL_CITY_HALL: &str = "A\"ML=1;lt=+37.56650;lg=+126.97800;rd=8;top=20260314092653;lc=68;pm=G;si=450050000000000;ei=350000000000014;mcc=450;mnc=05;ml=128";
 
 async fn post_aml(h: &Harness, body: serde_json::Value) -> (StatusCode, serde_json::Value) {
-    h.call(Method::POST, "/api/intake/aml", None, Some(body))
+    h.send(h.aml_request(&body, GATEWAY_ID, &GATEWAY_KEY, h.now_s()))
         .await
 }
 
@@ -111,4 +111,43 @@ pub async fn malformed_aml_is_refused_and_audited(h: &Harness) {
         rejected(&h.audit().await),
         vec!["invalid_field".to_string(), "invalid_payload".to_string()]
     );
+}
+
+pub async fn aml_without_gateway_credential_is_refused_and_audited(h: &Harness) {
+    let _registered = h.device().await;
+    let body = json!({"sender": "010-1234-5678", "payload": SEOUL_CITY_HALL});
+    // No credential at all.
+    let (status, answer) = h
+        .call(Method::POST, "/api/intake/aml", None, Some(body.clone()))
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{answer}");
+    assert_eq!(answer["error"]["code"], "gateway_unauthenticated");
+    // An unknown gateway, a wrong key, a stale timestamp.
+    for request in [
+        h.aml_request(&body, "other-gw", &GATEWAY_KEY, h.now_s()),
+        h.aml_request(&body, GATEWAY_ID, &[6; 32], h.now_s()),
+        h.aml_request(&body, GATEWAY_ID, &GATEWAY_KEY, h.now_s() - 3_600),
+    ] {
+        let (status, answer) = h.send(request).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{answer}");
+        assert_eq!(answer["error"]["code"], "gateway_unauthenticated");
+    }
+    // A body changed after signing.
+    let mut request = h.aml_request(&body, GATEWAY_ID, &GATEWAY_KEY, h.now_s());
+    *request.body_mut() = axum::body::Body::from(
+        serde_json::to_vec(
+            &json!({"sender": "010-1234-5678", "payload": SEOUL_CITY_HALL, "transport": "sms"}),
+        )
+        .unwrap_or_default(),
+    );
+    let (status, _) = h.send(request).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(h.n_incidents().await, 0);
+    assert_eq!(
+        rejected(&h.audit().await),
+        vec!["gateway_unauthenticated".to_string(); 5]
+    );
+    // The right credential still works.
+    let (status, answer) = post_aml(h, body).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
 }

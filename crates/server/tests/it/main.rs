@@ -6,6 +6,7 @@
 
 mod alerts;
 mod aml;
+mod app;
 mod flows;
 mod openapi;
 mod privacy;
@@ -52,6 +53,13 @@ api_tests!(
     aml::aml_from_registered_number_opens_incident_with_fix,
     aml::aml_from_unknown_number_is_refused_and_audited,
     aml::malformed_aml_is_refused_and_audited,
+    aml::aml_without_gateway_credential_is_refused_and_audited,
+    app::enrolment_with_a_code_then_signed_alert,
+    app::enrolment_with_a_wrong_or_expired_code_fails,
+    app::silent_mode_is_honoured_end_to_end,
+    app::location_stream_until_closed_and_rate_limited,
+    app::duress_pin_escalates_while_answering_like_a_cancel,
+    app::wrong_pin_is_refused_audited_and_bounded,
     flows::incident_lifecycle_and_projection_rebuild,
     flows::illegal_transitions_are_refused,
     flows::incidents_are_listed_by_priority_then_age,

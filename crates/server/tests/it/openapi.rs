@@ -28,6 +28,11 @@ pub async fn openapi_lists_the_endpoints_and_error_codes(h: &Harness) {
         "/api/subscribers/{id}/export",
         "/api/subscribers/{id}/erase",
         "/api/audit",
+        "/api/intake/aml",
+        "/api/subscribers/{id}/enrolment-codes",
+        "/api/devices/enrol",
+        "/api/alerts/{id}/location",
+        "/api/alerts/{id}/cancel",
         "/healthz",
         "/readyz",
         "/metrics",
@@ -53,7 +58,9 @@ pub async fn openapi_lists_the_endpoints_and_error_codes(h: &Harness) {
         expected.join(","),
         "invalid_payload,invalid_field,payload_too_large,missing_header,signature_invalid,device_unknown,\
 timestamp_out_of_window,nonce_replayed,unauthenticated,forbidden,login_failed,incident_not_found,unit_not_found,\
-subscriber_not_found,illegal_transition,conflict,reason_required,unavailable,internal"
+subscriber_not_found,illegal_transition,conflict,reason_required,enrolment_code_invalid,enrolment_code_expired,\
+enrolment_code_used,enrolment_code_locked,pin_invalid,pin_locked,pin_not_set,rate_limited,gateway_unauthenticated,\
+unavailable,internal"
     );
     let (status, _) = h.call(Method::GET, "/api/docs/", None, None).await;
     assert_eq!(status, StatusCode::OK, "swagger ui is served");

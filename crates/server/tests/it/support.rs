@@ -51,6 +51,9 @@ pub fn pg_url() -> String {
 }
 
 pub const BODY_LIMIT: usize = 4096;
+/// The AML gateway the harness trusts, and its shared key.
+pub const GATEWAY_ID: &str = "test-gw";
+pub const GATEWAY_KEY: [u8; 32] = [5; 32];
 
 impl Harness {
     pub async fn new(backend: Backend) -> Harness {
@@ -87,6 +90,11 @@ impl Harness {
         let clock_ms = now_ms.clone();
         let config = Config {
             body_limit_bytes: BODY_LIMIT,
+            aml_gateways: jikimi_server::config::AmlGateways(
+                [(GATEWAY_ID.to_string(), GATEWAY_KEY)]
+                    .into_iter()
+                    .collect(),
+            ),
             ..Config::default()
         };
         let state = AppState::new(
@@ -255,6 +263,56 @@ impl Harness {
         let nonce = Uuid::new_v4().simple().to_string();
         self.send(self.alert_request(device, &body, self.now_s(), &nonce))
             .await
+    }
+
+    /// Sends a signed device request (location, cancel) to `path` under `context`, with a fresh nonce.
+    pub async fn signed(
+        &self,
+        device: &TestDevice,
+        path: &str,
+        context: &str,
+        body: &Value,
+    ) -> (StatusCode, Value) {
+        let body = serde_json::to_vec(body).expect("json");
+        let nonce = Uuid::new_v4().simple().to_string();
+        let headers = signing::sign_in(
+            context,
+            &device.key,
+            &device.id,
+            self.now_s(),
+            &nonce,
+            &body,
+        );
+        let mut builder = Request::builder()
+            .method(Method::POST)
+            .uri(path)
+            .header("content-type", "application/json");
+        for (name, value) in headers.pairs() {
+            builder = builder.header(name, value);
+        }
+        self.send(builder.body(Body::from(body)).expect("request"))
+            .await
+    }
+
+    /// An AML request signed by the harness's gateway at `timestamp_s` with `key`.
+    pub fn aml_request(
+        &self,
+        body: &Value,
+        gateway: &str,
+        key: &[u8; 32],
+        timestamp_s: i64,
+    ) -> Request<Body> {
+        let body = serde_json::to_vec(body).expect("json");
+        let signature = jikimi_server::aml::sign_gateway_request(key, gateway, timestamp_s, &body);
+        Request::builder()
+            .method(Method::POST)
+            .uri("/api/intake/aml")
+            .header("content-type", "application/json")
+            .header("x-jikimi-gateway", gateway)
+            .header("x-jikimi-timestamp", timestamp_s.to_string())
+            .header("x-jikimi-signature", signature)
+            .body(Body::from(body))
+            .expect("request")
     }
 
     pub async fn n_incidents(&self) -> usize {
