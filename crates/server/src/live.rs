@@ -177,6 +177,9 @@ impl Hub {
 enum Change {
     Alert,
     Incident,
+    /// A device's request about its own incident (location, cancel): the device's answer is deliberately terse
+    /// (it must not show a duress escalation), so staff get the incident as stored.
+    DeviceIncident(uuid::Uuid),
     Unit(String),
 }
 
@@ -187,6 +190,9 @@ fn classify(method: &Method, path: &str) -> Option<Change> {
     let parts: Vec<&str> = path.trim_end_matches('/').split('/').collect();
     match parts.as_slice() {
         ["", "api", "alerts"] => Some(Change::Alert),
+        ["", "api", "alerts", id, "location" | "cancel"] => {
+            uuid::Uuid::parse_str(id).ok().map(Change::DeviceIncident)
+        }
         ["", "api", "incidents", _id, _action] => Some(Change::Incident),
         ["", "api", "units", id] | ["", "api", "units", id, _] => {
             Some(Change::Unit((*id).to_string()))
@@ -212,6 +218,11 @@ pub async fn observe(State(hub): State<Hub>, request: Request, next: Next) -> Re
         Change::Unit(id) => {
             let hub = hub.clone();
             tokio::spawn(async move { hub.publish_unit(&id).await });
+            response
+        }
+        Change::DeviceIncident(id) => {
+            let hub = hub.clone();
+            tokio::spawn(async move { hub.publish_incident(id).await });
             response
         }
         Change::Alert | Change::Incident => {
@@ -252,7 +263,7 @@ fn publish_answer(hub: &Hub, change: &Change, value: serde_json::Value) {
                 tokio::spawn(async move { hub.publish_unit(&unit).await });
             }
         }
-        Change::Unit(_) => {}
+        Change::Unit(_) | Change::DeviceIncident(_) => {}
     }
 }
 
@@ -329,6 +340,13 @@ mod tests {
             matches!(classify(&Method::POST, "/api/units/P-1/position"), Some(Change::Unit(u)) if u == "P-1")
         );
         assert!(classify(&Method::GET, "/api/units").is_none());
+        assert!(matches!(
+            classify(
+                &Method::POST,
+                "/api/alerts/0193a3c4-5e6f-7a8b-9c0d-1e2f3a4b5c6d/cancel"
+            ),
+            Some(Change::DeviceIncident(_))
+        ));
         assert!(classify(&Method::POST, "/api/subscribers").is_none());
     }
 }
