@@ -68,11 +68,23 @@ pub struct PlaceArgs {
 
 /// Arguments of `equity`.
 #[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["incidents", "db"])))]
 pub struct EquityArgs {
     /// CSV with `incident_id`, `district`, `accepted_at`, `on_scene_at` (RFC 3339 or Unix seconds) and
     /// an optional `exposure_weight`.
     #[arg(long)]
-    pub incidents: PathBuf,
+    pub incidents: Option<PathBuf>,
+    /// Read incidents from the store instead: `sqlite://PATH` or `postgres://…` (response time =
+    /// alert received to on scene; district from the incident location).
+    #[arg(long)]
+    pub db: Option<String>,
+    /// With `--db`: district polygons, a GeoJSON FeatureCollection (WGS84), or `demo` for the six
+    /// districts of the `jikimi demo` city.
+    #[arg(long, default_value = "demo")]
+    pub districts: String,
+    /// With `--districts FILE`: the feature property holding the district name.
+    #[arg(long, default_value = "name")]
+    pub district_property: String,
     /// Where to write the JSON report.
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -310,9 +322,96 @@ fn place(args: &PlaceArgs) -> Result<(), Error> {
     Ok(())
 }
 
+/// Reads responses from the store named by `url`, districts from `--districts`.
+#[cfg(feature = "store")]
+fn store_responses(
+    url: &str,
+    args: &EquityArgs,
+) -> Result<crate::store_source::StoreResponses, Error> {
+    let layout = if args.districts == "demo" {
+        crate::districts::DistrictLayout::demo()
+    } else {
+        let path = std::path::Path::new(&args.districts);
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+            path: args.districts.clone(),
+            source,
+        })?;
+        crate::districts::DistrictLayout::from_geojson(
+            &text,
+            &args.district_property,
+            &args.districts,
+        )?
+    };
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|source| Error::Io {
+            path: "tokio runtime".into(),
+            source,
+        })?;
+    runtime.block_on(async {
+        let store = jikimi_store::connect(url).await?;
+        crate::store_source::read_responses(
+            store.as_ref(),
+            &layout,
+            jikimi_respond::Timestamp::from_unix_ms(now_ms),
+        )
+        .await
+    })
+}
+
 fn equity(args: &EquityArgs) -> Result<(), Error> {
-    let name = args.incidents.display().to_string();
-    let records = read_responses(std::io::BufReader::new(open(&args.incidents)?), &name)?;
+    let (records, source) = match (&args.incidents, &args.db) {
+        (Some(path), _) => {
+            let name = path.display().to_string();
+            let records = read_responses(std::io::BufReader::new(open(path)?), &name)?;
+            (records, serde_json::json!({"csv": name}))
+        }
+        #[cfg(feature = "store")]
+        (None, Some(url)) => {
+            let read = store_responses(url, args)?;
+            println!(
+                "store: {} incidents on scene or closed; {} responses by district; left out: {} never on scene, \
+                 {} without location, {} outside every district{}",
+                read.listed,
+                read.responses.len(),
+                read.never_on_scene,
+                read.no_location,
+                read.outside,
+                if read.truncated {
+                    format!(
+                        " (listing capped at {})",
+                        crate::store_source::MAX_INCIDENTS
+                    )
+                } else {
+                    String::new()
+                }
+            );
+            let source = serde_json::json!({
+                "store": {"backend_url_scheme": url.split(':').next().unwrap_or(""),
+                          "districts": args.districts, "listed": read.listed,
+                          "never_on_scene": read.never_on_scene, "no_location": read.no_location,
+                          "outside": read.outside, "truncated": read.truncated}
+            });
+            (read.responses, source)
+        }
+        #[cfg(not(feature = "store"))]
+        (None, Some(_)) => {
+            return Err(Error::Invalid {
+                location: "--db".into(),
+                message: "this build has no store support (feature `store`)".into(),
+            });
+        }
+        (None, None) => {
+            return Err(Error::Invalid {
+                location: "equity".into(),
+                message: "give --incidents FILE.csv or --db URL".into(),
+            });
+        }
+    };
     let cfg = EquityConfig {
         replicates: args.replicates,
         seed: args.seed,
@@ -343,7 +442,7 @@ fn equity(args: &EquityArgs) -> Result<(), Error> {
         );
     }
     if let Some(out) = &args.out {
-        let v = serde_json::json!({"config": cfg, "districts": res});
+        let v = serde_json::json!({"config": cfg, "source": source, "districts": res});
         write_file(out, serde_json::to_string_pretty(&v)?.as_bytes())?;
     }
     Ok(())

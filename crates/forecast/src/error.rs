@@ -35,6 +35,10 @@ pub enum Error {
     /// Rendering or encoding a map failed.
     #[error("render error: {0}")]
     Render(String),
+    /// The incident store failed.
+    #[cfg(feature = "store")]
+    #[error("store error: {0}")]
+    Store(#[from] jikimi_store::Error),
     /// JSON serialisation failed.
     #[error("json error: {0}")]
     Json(#[from] serde_json::Error),

@@ -40,6 +40,8 @@ pub struct EvalConfig {
     pub stack_half_lives: Vec<f64>,
     /// Half-life (days) of the all-crime surface stacked in `stack` for single categories.
     pub stack_all_crime_half_life: f64,
+    /// Adaptive exponential smoothing (its family and window are fixed by design, not selected).
+    pub adaptive: crate::models::adaptive::AdaptiveConfig,
 }
 
 impl Default for EvalConfig {
@@ -57,6 +59,7 @@ impl Default for EvalConfig {
             glm: crate::models::glm::GlmConfig::default(),
             stack_half_lives: vec![28.0, 91.0, 365.0, 1461.0],
             stack_all_crime_half_life: 365.0,
+            adaptive: crate::models::adaptive::AdaptiveConfig::default(),
         }
     }
 }
@@ -514,6 +517,7 @@ pub fn evaluate_category(ds: &Dataset, category: usize, cfg: &EvalConfig) -> Cat
         Model::Hawkes(hawkes),
         Model::Glm(cfg.glm),
         Model::Mixture(mixture),
+        Model::Adaptive(cfg.adaptive.clone()),
     ];
     let evaluated: Vec<(ModelScores, Forecasts)> = specs
         .into_iter()
@@ -521,9 +525,14 @@ pub fn evaluate_category(ds: &Dataset, category: usize, cfg: &EvalConfig) -> Cat
         .collect();
     // Forecast combination (Bates & Granger 1969): the equal-weight mean of the four models'
     // normalised surfaces; no weight is fitted, so it adds no selection noise.
-    let (baselines, members): (Vec<_>, Vec<_>) = evaluated
+    // `adaptive_exp` came after the combinations were designed; it stays out of them so that their
+    // design (and results) are the ones frozen before it.
+    let (baselines, rest): (Vec<_>, Vec<_>) = evaluated
         .into_iter()
         .partition(|(m, _)| m.spec.is_baseline());
+    let (later, members): (Vec<_>, Vec<_>) = rest
+        .into_iter()
+        .partition(|(m, _)| matches!(m.spec, Model::Adaptive(_)));
     let ensemble = evaluate_ensemble(ds, category, &members, &sel, &test);
     // Extra stacking components: the category's exponentially weighted counts at several
     // half-lives (multi-scale in time) and the pooled all-crime surface (shrinkage of a sparse
@@ -551,6 +560,7 @@ pub fn evaluate_category(ds: &Dataset, category: usize, cfg: &EvalConfig) -> Cat
     models.push(ensemble);
     models.push(stack);
     models.push(gstack);
+    models.extend(later.into_iter().map(|(m, _)| m));
 
     let best_model = choose_best(&models);
     let best_baseline = models

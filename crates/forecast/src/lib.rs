@@ -9,13 +9,16 @@
 //!   pure function from past events to a risk surface;
 //! - [`eval`] runs the rolling-origin evaluation, choosing every hyper-parameter on 2020 only;
 //! - [`place`] turns a risk surface into device sites (maximal covering location problem);
-//! - [`equity`] compares response times across districts with bootstrap confidence intervals.
+//! - [`equity`] compares response times across districts with bootstrap confidence intervals, from a
+//!   CSV or from the incident store ([`store_source`], districts by [`districts`]).
 //!
-//! The core does no I/O: [`data`] (readers), [`output`] (writers) and [`cli`] are the edges.
+//! The core does no I/O: [`data`] (readers), [`store_source`] (the incident store), [`output`]
+//! (writers) and [`cli`] are the edges.
 //! Architecture Invariant: no nationality, ethnicity or religion field is read anywhere here.
 
 pub mod cli;
 pub mod data;
+pub mod districts;
 pub mod equity;
 pub mod error;
 pub mod eval;
@@ -26,5 +29,7 @@ pub mod models;
 pub mod output;
 pub mod place;
 pub mod raster;
+#[cfg(feature = "store")]
+pub mod store_source;
 
 pub use error::Error;

@@ -98,12 +98,9 @@ pub fn features(ds: &Dataset, category: usize, origin: i32) -> Vec<[f64; N_FEATU
 
 /// Solves the symmetric positive-definite system `a x = b` by Cholesky decomposition.
 #[allow(clippy::needless_range_loop)] // index loops read best for small dense matrices
-fn cholesky_solve(
-    a: &[[f64; N_FEATURES]; N_FEATURES],
-    b: &[f64; N_FEATURES],
-) -> Option<[f64; N_FEATURES]> {
-    let n = N_FEATURES;
-    let mut l = [[0.0; N_FEATURES]; N_FEATURES];
+fn cholesky_solve<const N: usize>(a: &[[f64; N]; N], b: &[f64; N]) -> Option<[f64; N]> {
+    let n = N;
+    let mut l = [[0.0; N]; N];
     for i in 0..n {
         for j in 0..=i {
             let s: f64 = (0..j).map(|k| l[i][k] * l[j][k]).sum();
@@ -118,11 +115,11 @@ fn cholesky_solve(
             }
         }
     }
-    let mut y = [0.0; N_FEATURES];
+    let mut y = [0.0; N];
     for i in 0..n {
         y[i] = (b[i] - (0..i).map(|k| l[i][k] * y[k]).sum::<f64>()) / l[i][i];
     }
-    let mut x = [0.0; N_FEATURES];
+    let mut x = [0.0; N];
     for i in (0..n).rev() {
         x[i] = (y[i] - (i + 1..n).map(|k| l[k][i] * x[k]).sum::<f64>()) / l[i][i];
     }
@@ -130,9 +127,9 @@ fn cholesky_solve(
 }
 
 /// Ridge-penalised Poisson log-likelihood (up to a constant) of β.
-fn penalised_loglik(
-    rows: &[([f64; N_FEATURES], f64, f64)],
-    beta: &[f64; N_FEATURES],
+fn penalised_loglik<const N: usize>(
+    rows: &[([f64; N], f64, f64)],
+    beta: &[f64; N],
     ridge: f64,
 ) -> f64 {
     let ll: f64 = rows
@@ -148,30 +145,30 @@ fn penalised_loglik(
 /// Fits β on (features, offset, count) rows by ridge-penalised Newton iterations with step halving
 /// (a full Newton step can overshoot on sparse counts).
 #[allow(clippy::needless_range_loop)] // index loops read best for small dense matrices
-pub fn fit_poisson(
-    rows: &[([f64; N_FEATURES], f64, f64)],
+pub fn fit_poisson<const N: usize>(
+    rows: &[([f64; N], f64, f64)],
     ridge: f64,
     iterations: usize,
-) -> [f64; N_FEATURES] {
+) -> [f64; N] {
     let total: f64 = rows.iter().map(|r| r.2).sum();
     let exposure: f64 = rows.iter().map(|r| r.1.exp()).sum();
-    let mut beta = [0.0; N_FEATURES];
+    let mut beta = [0.0; N];
     beta[0] = (total.max(1e-9) / exposure.max(1e-9)).ln();
     let mut current = penalised_loglik(rows, &beta, ridge);
     for _ in 0..iterations {
-        let mut grad = [0.0; N_FEATURES];
-        let mut hess = [[0.0; N_FEATURES]; N_FEATURES];
+        let mut grad = [0.0; N];
+        let mut hess = [[0.0; N]; N];
         for (x, off, y) in rows {
             let eta: f64 = off + x.iter().zip(&beta).map(|(a, b)| a * b).sum::<f64>();
             let mu = eta.min(30.0).exp();
-            for i in 0..N_FEATURES {
+            for i in 0..N {
                 grad[i] += (y - mu) * x[i];
                 for j in 0..=i {
                     hess[i][j] += mu * x[i] * x[j];
                 }
             }
         }
-        for i in 0..N_FEATURES {
+        for i in 0..N {
             for j in 0..i {
                 hess[j][i] = hess[i][j];
             }
@@ -187,7 +184,7 @@ pub fn fit_poisson(
         let mut improved = false;
         for _ in 0..30 {
             let mut cand = beta;
-            for i in 0..N_FEATURES {
+            for i in 0..N {
                 cand[i] += t * step[i];
             }
             let ll = penalised_loglik(rows, &cand, ridge);
@@ -207,7 +204,7 @@ pub fn fit_poisson(
 }
 
 /// Monthly training origins before a period: the `n` month starts preceding it, with their ends.
-fn training_periods(period: Period, n: usize) -> Vec<Period> {
+pub fn training_periods(period: Period, n: usize) -> Vec<Period> {
     // Walk back month by month through the civil calendar.
     let mut out = Vec::with_capacity(n);
     let mut end = period.start;

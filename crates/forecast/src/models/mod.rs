@@ -3,6 +3,7 @@
 //! All are pure functions of the [`Dataset`] and the [`Period`]; only events from 2014-01-01 up to the
 //! day before the period starts are used (earlier occurrence dates are late reports, never training data).
 
+pub mod adaptive;
 pub mod glm;
 pub mod hawkes;
 pub mod kde;
@@ -63,6 +64,31 @@ pub fn exp_weighted(
     c
 }
 
+/// Exponentially weighted counts (weight 2^(−age / half-life), age in days before the origin) of
+/// day-sorted events at each of the ascending `origins`, in one pass: the value at the previous
+/// origin is decayed and the events in between are added.
+pub fn exp_weighted_series(
+    events: &[DayCell],
+    n_cells: usize,
+    origins: &[i32],
+    half_life_days: f64,
+) -> Vec<Vec<f64>> {
+    let rate = std::f64::consts::LN_2 / half_life_days;
+    let mut current = vec![0.0; n_cells];
+    let mut at = train_start();
+    let mut out = Vec::with_capacity(origins.len());
+    for &t in origins {
+        let decay = (-rate * f64::from(t - at)).exp();
+        current.iter_mut().for_each(|v| *v *= decay);
+        for e in crate::data::window(events, at.max(train_start()), t) {
+            current[e.cell as usize] += (-rate * f64::from(t - e.day)).exp();
+        }
+        at = t;
+        out.push(current.clone());
+    }
+    out
+}
+
 /// Events of earlier years in the calendar month of the period's start, weighted by recency in years.
 pub fn seasonal_counts(
     ds: &Dataset,
@@ -113,6 +139,9 @@ pub enum Model {
     Hawkes(HawkesConfig),
     /// Poisson regression on lagged counts, refitted at each origin on the preceding months.
     Glm(glm::GlmConfig),
+    /// Exponentially weighted counts whose half-life and all-crime share are re-chosen at every
+    /// origin on the months just before it (see [`adaptive`]).
+    Adaptive(adaptive::AdaptiveConfig),
     /// Convex blend of long-term (KDE), medium-term (exponentially weighted) and short-term (last
     /// 28 days, smoothed) intensities, each normalised to sum 1.
     Mixture(MixtureConfig),
@@ -224,6 +253,7 @@ impl Model {
             Model::Kde(_) => "kde",
             Model::Hawkes(_) => "hawkes",
             Model::Glm(_) => "poisson_glm",
+            Model::Adaptive(_) => "adaptive_exp",
             Model::Mixture(_) => "mixture",
             Model::Ensemble(_) => "ensemble",
             Model::AllCrimeExp { .. } => "all_crime_exp",
@@ -258,6 +288,7 @@ impl Model {
                 .fit(ds, category, period)
                 .expected_counts(&ds.area, period),
             Model::Glm(g) => g.forecast(ds, category, period),
+            Model::Adaptive(a) => a.forecast(ds, category, period),
             Model::Ensemble(members) => mean_surface(
                 &members
                     .iter()
@@ -297,6 +328,34 @@ mod tests {
             (d + 3, 1, 0, 0),
             (days_from_civil(2010, 1, 1), 1, 0, 0),
         ])
+    }
+
+    #[test]
+    fn incremental_series_equals_direct_sums() {
+        let d = days_from_civil(2020, 1, 1);
+        let ds = Dataset::from_records(&[
+            (d - 400, 1, 0, 0),
+            (d - 100, 1, 1, 0),
+            (d - 10, 1, 2, 0),
+            (d + 3, 1, 0, 0),
+            (d + 40, 1, 2, 0),
+        ]);
+        let origins = [d - 50, d, d + 31, d + 60];
+        let s = exp_weighted_series(&ds.by_category[1], 3, &origins, 91.0);
+        for (k, &t) in origins.iter().enumerate() {
+            let direct = exp_weighted(
+                &ds,
+                1,
+                Period {
+                    start: t,
+                    end: t + 30,
+                },
+                91.0,
+            );
+            for c in 0..3 {
+                assert!((s[k][c] - direct[c]).abs() < 1e-12, "{k} {c}");
+            }
+        }
     }
 
     #[test]

@@ -23,7 +23,10 @@ fn equity_subcommand_flags_the_slow_district() {
     let out = dir.join("equity.json");
     std::fs::write(&input, csv).unwrap_or_default();
     let args = EquityArgs {
-        incidents: input,
+        incidents: Some(input),
+        db: None,
+        districts: "demo".into(),
+        district_property: "name".into(),
         out: Some(out.clone()),
         replicates: 400,
         seed: 1,

@@ -1,5 +1,5 @@
 //! Integration tests of jikimi-forecast: projection, metrics invariants, placement optimality,
-//! equity flags, the protected-field rule and a smoke run on the Toronto data.
+//! equity flags (from CSV and from the incident store), the protected-field rule and a smoke run on the Toronto data.
 
 mod cli;
 mod data;
@@ -7,6 +7,7 @@ mod equity;
 mod metrics;
 mod place;
 mod protected;
+mod store_equity;
 
 /// Path of the shared data directory (`JIKIMI_SHARED` or `../shared` beside the clone).
 pub fn shared() -> std::path::PathBuf {

@@ -1,0 +1,93 @@
+//! Response times from the incident store (an I/O edge): for every incident a unit reached, the
+//! seconds from the alert's acceptance (alert received) to on scene, and the district of the
+//! incident's location.
+//!
+//! Only the incident projection's `opened_at`, `on_scene_at` and location are read: no subscriber,
+//! device or personal field. The read is recorded in the audit chain (`analytics.equity_read`),
+//! because incident locations say where people asked for help.
+
+use jikimi_audit::NewAuditEntry;
+use jikimi_respond::{Incident, IncidentStatus, Timestamp};
+use jikimi_store::{IncidentFilter, Store};
+use serde::Serialize;
+
+use crate::Error;
+use crate::districts::DistrictLayout;
+use crate::equity::Response;
+
+/// The store's upper bound on one listing.
+pub const MAX_INCIDENTS: u32 = 10_000;
+
+/// What was read, and what was left out and why.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct StoreResponses {
+    /// One per incident reached on scene inside a district.
+    pub responses: Vec<Response>,
+    /// Incidents listed (on scene or closed).
+    pub listed: usize,
+    /// Closed without a unit on scene.
+    pub never_on_scene: usize,
+    /// Reached, but with no location.
+    pub no_location: usize,
+    /// Reached, located outside every district.
+    pub outside: usize,
+    /// Whether the listing hit [`MAX_INCIDENTS`] (some incidents were left out).
+    pub truncated: bool,
+}
+
+/// Turns incidents into responses by district (pure; [`read_responses`] feeds it from a store).
+pub fn responses_from_incidents(incidents: &[Incident], layout: &DistrictLayout) -> StoreResponses {
+    let mut out = StoreResponses {
+        listed: incidents.len(),
+        ..StoreResponses::default()
+    };
+    for i in incidents {
+        let Some(on_scene) = i.on_scene_at else {
+            out.never_on_scene += 1;
+            continue;
+        };
+        let Some(fix) = &i.location else {
+            out.no_location += 1;
+            continue;
+        };
+        match layout.locate(fix.coords.lat(), fix.coords.lon()) {
+            Some(name) => out.responses.push(Response {
+                district: name.to_string(),
+                seconds: on_scene.seconds_since(i.opened_at),
+                weight: 1.0,
+            }),
+            None => out.outside += 1,
+        }
+    }
+    out
+}
+
+/// Lists the incidents a unit reached (on scene or closed) and converts them with
+/// [`responses_from_incidents`]; appends one audit entry naming how many were read.
+pub async fn read_responses(
+    store: &dyn Store,
+    layout: &DistrictLayout,
+    now: Timestamp,
+) -> Result<StoreResponses, Error> {
+    let filter = IncidentFilter {
+        statuses: vec![IncidentStatus::OnScene, IncidentStatus::Closed],
+        subscriber_id: None,
+        limit: MAX_INCIDENTS,
+    };
+    let incidents = store.list_incidents(&filter).await?;
+    let mut out = responses_from_incidents(&incidents, layout);
+    out.truncated = incidents.len() >= MAX_INCIDENTS as usize;
+    let entry = NewAuditEntry::new(
+        now.as_unix_ms(),
+        "system",
+        "analytics.equity_read",
+        "incidents",
+        format!(
+            "response-time equity report read {} incidents ({} responses by district)",
+            out.listed,
+            out.responses.len()
+        ),
+    );
+    store.append_audit(vec![entry]).await?;
+    Ok(out)
+}
