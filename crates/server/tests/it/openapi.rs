@@ -23,11 +23,15 @@ pub async fn openapi_lists_the_endpoints_and_error_codes(h: &Harness) {
         "/api/units",
         "/api/units/{id}/position",
         "/api/units/{id}/status",
+        "/api/positions",
         "/api/subscribers",
         "/api/subscribers/{id}/reveal",
         "/api/subscribers/{id}/export",
         "/api/subscribers/{id}/erase",
         "/api/audit",
+        "/api/live",
+        "/api/map/base",
+        "/api/console/config",
         "/healthz",
         "/readyz",
         "/metrics",
@@ -54,6 +58,19 @@ pub async fn openapi_lists_the_endpoints_and_error_codes(h: &Harness) {
         "invalid_payload,invalid_field,payload_too_large,missing_header,signature_invalid,device_unknown,\
 timestamp_out_of_window,nonce_replayed,unauthenticated,forbidden,login_failed,incident_not_found,unit_not_found,\
 subscriber_not_found,illegal_transition,conflict,reason_required,unavailable,internal"
+    );
+    // The feed is documented as an event stream.
+    assert!(
+        doc["paths"]["/api/live"]["get"]["responses"]["200"]["content"]
+            .get("text/event-stream")
+            .is_some(),
+        "/api/live is text/event-stream"
+    );
+    let (status, config) = h.call(Method::GET, "/api/console/config", None, None).await;
+    assert_eq!(
+        (status, config["time_zone"].as_str()),
+        (StatusCode::OK, Some("Asia/Seoul")),
+        "the default centre time zone"
     );
     let (status, _) = h.call(Method::GET, "/api/docs/", None, None).await;
     assert_eq!(status, StatusCode::OK, "swagger ui is served");
