@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Api, CENTRE, ROOT, Server, axe, launch, login, seed, shot } from './lib.mjs';
+import { Api, CENTRE, ROOT, Server, axe, consoleFromDisk, launch, login, seed, shot } from './lib.mjs';
 
 describe('dispatcher console', () => {
   let server;
@@ -22,6 +22,7 @@ describe('dispatcher console', () => {
     seeded = await seed(server);
     chrome = await launch();
     const ctx = await chrome.browser.newContext({ viewport: { width: 1440, height: 860 }, bypassCSP: true, locale: 'en-GB' });
+    await consoleFromDisk(ctx);
     page = await ctx.newPage();
     page.on('pageerror', (err) => console.error('page error:', err.message));
   });
@@ -138,6 +139,7 @@ describe('dispatcher console', () => {
 
   test('an analyst sees incidents but no personal data', async () => {
     const ctx = await chrome.browser.newContext({ viewport: { width: 1440, height: 860 }, bypassCSP: true, locale: 'en-GB' });
+    await consoleFromDisk(ctx);
     const analyst = await ctx.newPage();
     const revealCalls = [];
     analyst.on('request', (r) => { if (r.url().includes('/reveal')) revealCalls.push(r.url()); });

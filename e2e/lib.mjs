@@ -166,6 +166,13 @@ export class Device {
 
 export const CENTRE = { lat: 37.5665, lon: 126.978 };
 
+// Where benchmark unit i is at second t: circling the centre at 300 to 2,700 m.
+export function unitPosition(i, t) {
+  const a = (i * 2.399) + t / 60;
+  const r = 300 + (i % 25) * 100;
+  return { lat: CENTRE.lat + (r * Math.sin(a)) / 111320, lon: CENTRE.lon + (r * Math.cos(a)) / 88000 };
+}
+
 // Staff, units around the centre, one subscriber with a device and a guardian.
 export async function seed(server, { units = 4 } = {}) {
   const admin = await Api.login(server.url, 'admin', ADMIN_PASSWORD);
@@ -203,6 +210,23 @@ export async function launch() {
     await browser.close();
   };
   return { browser, close };
+}
+
+// Development aid: with JIKIMI_CONSOLE_FROM_DISK=1 the browser gets the console's files from the worktree instead of
+// the binary, so front-end changes can be tried without rebuilding. Never used for a reported figure.
+export async function consoleFromDisk(ctx) {
+  if (process.env.JIKIMI_CONSOLE_FROM_DISK !== '1') return;
+  const dir = path.join(ROOT, 'crates', 'server', 'console');
+  const types = { html: 'text/html', js: 'text/javascript', css: 'text/css' };
+  await ctx.route(/\/(console\/[a-z0-9]+\.(js|css)|)$/, (route) => {
+    const url = new URL(route.request().url());
+    const file = url.pathname === '/' ? 'index.html' : url.pathname.slice('/console/'.length);
+    route.fulfill({
+      status: 200,
+      contentType: `${types[file.split('.').pop()]}; charset=utf-8`,
+      body: fs.readFileSync(path.join(dir, file)),
+    });
+  });
 }
 
 export async function login(page, base, username, password = PASSWORD) {

@@ -1,6 +1,10 @@
 // The dispatcher console: login, the live incident queue, the map, incident detail and actions with keyboard
 // shortcuts. State arrives as a snapshot (GET /api/incidents, /api/units) and then as live events (live.js).
 // Personal data is fetched only on an explicit, audited reveal, and never for analysts.
+//
+// Rendering cost is bounded by the screen, not by the city: live events are queued and applied once per animation
+// frame; the queue is virtualised (only the rows in view, plus a few, exist in the DOM, so thousands of open
+// incidents cost the same as twenty); ages tick only for those rows; the map is a canvas (map.js).
 
 import { t, getLang, setLang, setTimeZone, getTimeZone, fmtTime, fmtAge } from './i18n.js';
 import { LiveFeed } from './live.js';
@@ -20,6 +24,7 @@ const state = {
   incidents: new Map(),
   units: new Map(),
   order: [],
+  // Rendered rows by incident id: only the visible window of the queue.
   rows: new Map(),
   selected: null,
   detail: null,
@@ -31,8 +36,10 @@ const state = {
   pending: [],
 };
 
-// Test and benchmark hooks: when each incident's row first appeared (epoch ms), time spent applying events.
-const hooks = { seen: new Map(), applyMs: 0, events: 0, state };
+// Test and benchmark hooks: when each incident first reached the DOM (epoch ms: its row was rendered, or, below the
+// visible window, the queue and its count were updated), when its row was first rendered, and time spent applying
+// events.
+const hooks = { seen: new Map(), rendered: new Map(), applyMs: 0, events: 0, frames: 0, state };
 window.__jikimi = hooks;
 
 const canChange = () => ['dispatcher', 'supervisor', 'admin'].includes(state.role);
@@ -119,7 +126,7 @@ function applyStrings() {
     return [dt, dd];
   }));
   if (state.username) $('whoami').textContent = `${state.username} (${state.role})`;
-  for (const id of state.order) renderRow(state.incidents.get(id));
+  renderQueue();
   renderDetail();
   renderConn();
 }
@@ -130,6 +137,11 @@ function renderConn() {
 }
 
 // ---- queue -----------------------------------------------------------------------------------------------
+// Every row has the same height (style.css `.queue li`), so the window in view follows from scrollTop alone and
+// nothing has to be measured.
+const ROW_H = 46;
+const OVERSCAN = 6;
+
 function cmp(a, b) {
   if (a.priority !== b.priority) return a.priority - b.priority;
   if (a.opened_at !== b.opened_at) return a.opened_at < b.opened_at ? -1 : 1;
@@ -153,30 +165,39 @@ function el(tag, cls, text) {
   return e;
 }
 
-function renderRow(inc) {
-  if (!inc) return;
-  let li = state.rows.get(inc.id);
-  if (!li) {
-    li = el('li');
-    li.dataset.id = inc.id;
-    const b = el('button', 'row-button');
-    b.type = 'button';
-    b.addEventListener('click', () => select(inc.id));
-    li.append(b);
-    state.rows.set(inc.id, li);
+// Fills a row from its incident; skips the DOM when nothing it shows has changed.
+function renderRow(li, inc, pos) {
+  const selected = inc.id === state.selected;
+  const key = `${inc.last_seq}|${inc.priority}|${inc.status}|${inc.n_fixes}|${inc.assigned_unit}|${selected}|${getLang()}`;
+  if (li.dataset.key !== key) {
+    li.dataset.key = key;
+    li.className = `q p${inc.priority} s-${inc.status}${selected ? ' selected' : ''}`;
+    const b = li.firstChild;
+    b.setAttribute('aria-current', selected ? 'true' : 'false');
+    const st = el('span', 'st', t(`s_${inc.status}`));
+    if (inc.assigned_unit) st.append(' ', el('span', 'unit', inc.assigned_unit));
+    b.replaceChildren(
+      el('span', 'badge', `${t('code')} ${inc.priority}`),
+      st,
+      el('span', 'age', fmtAge(inc.opened_at)),
+      el('span', 'iid', inc.id.slice(-8)),
+      el('span', 'rep', reportText(Math.max(1, inc.n_fixes || 1))),
+    );
   }
-  const b = li.firstChild;
-  li.className = `q p${inc.priority} s-${inc.status}${inc.id === state.selected ? ' selected' : ''}`;
-  b.setAttribute('aria-current', inc.id === state.selected ? 'true' : 'false');
-  const reports = Math.max(1, inc.n_fixes || 1);
-  b.replaceChildren(
-    el('span', 'badge', `${t('code')} ${inc.priority}`),
-    el('span', 'st', t(`s_${inc.status}`)),
-    el('span', 'age', fmtAge(inc.opened_at)),
-    el('span', 'iid', inc.id.slice(-8)),
-    el('span', 'rep', reportText(reports)),
-    el('span', 'unit', inc.assigned_unit || ''),
-  );
+  const posinset = String(pos + 1);
+  const setsize = String(state.order.length);
+  if (li.getAttribute('aria-posinset') !== posinset) li.setAttribute('aria-posinset', posinset);
+  if (li.getAttribute('aria-setsize') !== setsize) li.setAttribute('aria-setsize', setsize);
+}
+
+function newRow(id) {
+  const li = el('li');
+  li.dataset.id = id;
+  const b = el('button', 'row-button');
+  b.type = 'button';
+  b.addEventListener('click', () => select(id));
+  li.append(b);
+  return li;
 }
 
 function reportText(n) {
@@ -184,38 +205,85 @@ function reportText(n) {
   return `${n} report${n === 1 ? '' : 's'}`;
 }
 
-function updateQueueCount() {
-  $('queue-count').textContent = `(${state.order.length})`;
-  $('queue-empty').hidden = state.order.length > 0;
+const queueView = { scrollTop: 0, height: 0, first: -1 };
+
+// Puts the rows of the visible window (and a few either side) into the list, in queue order; removes the rest.
+function renderQueue() {
+  const n = state.order.length;
+  const first = Math.max(0, Math.floor(queueView.scrollTop / ROW_H) - OVERSCAN);
+  const last = Math.min(n, Math.ceil((queueView.scrollTop + Math.max(queueView.height, ROW_H)) / ROW_H) + OVERSCAN);
+  const list = $('queue');
+  const want = new Set(state.order.slice(first, last));
+  for (const [id, li] of state.rows) {
+    if (!want.has(id)) {
+      li.remove();
+      state.rows.delete(id);
+    }
+  }
+  const now = Date.now();
+  let cursor = list.firstChild;
+  for (let i = first; i < last; i++) {
+    const id = state.order[i];
+    let li = state.rows.get(id);
+    if (!li) {
+      li = newRow(id);
+      state.rows.set(id, li);
+      if (!hooks.rendered.has(id)) hooks.rendered.set(id, now);
+    }
+    renderRow(li, state.incidents.get(id), i);
+    if (li !== cursor) list.insertBefore(li, cursor);
+    else cursor = cursor.nextSibling;
+  }
+  if (queueView.first !== first) {
+    queueView.first = first;
+    list.style.transform = `translateY(${first * ROW_H}px)`;
+  }
+  const height = `${n * ROW_H}px`;
+  if ($('queue-sizer').style.height !== height) $('queue-sizer').style.height = height;
+  const count = `(${n})`;
+  if ($('queue-count').textContent !== count) $('queue-count').textContent = count;
+  $('queue-empty').hidden = n > 0;
 }
 
-function upsertIncident(inc) {
+function scrollQueueTo(id) {
+  const idx = state.order.indexOf(id);
+  if (idx < 0) return;
+  const top = idx * ROW_H;
+  const scroller = $('queue-scroll');
+  if (top < queueView.scrollTop) scroller.scrollTop = top;
+  else if (top + ROW_H > queueView.scrollTop + queueView.height) scroller.scrollTop = top + ROW_H - queueView.height;
+  queueView.scrollTop = scroller.scrollTop;
+}
+
+function installQueue() {
+  const scroller = $('queue-scroll');
+  scroller.addEventListener('scroll', () => {
+    queueView.scrollTop = scroller.scrollTop;
+    scheduleFlush();
+  }, { passive: true });
+  new ResizeObserver((entries) => {
+    queueView.height = entries[entries.length - 1].contentRect.height;
+    scheduleFlush();
+  }).observe(scroller);
+}
+
+// Applies one incident to the model; returns whether the queue's order or content changed.
+function upsertIncident(inc, fresh, quiet) {
   const old = state.incidents.get(inc.id);
-  if (old && old.last_seq > inc.last_seq) return;
-  const list = $('queue');
-  if (old) {
+  if (old && old.last_seq > inc.last_seq) return false;
+  state.incidents.set(inc.id, inc);
+  map.setIncident(inc);
+  const wasOpen = old && old.status !== 'closed';
+  const isOpen = inc.status !== 'closed';
+  if (wasOpen && (!isOpen || cmp(old, inc) !== 0)) {
     const idx = state.order.indexOf(inc.id);
     if (idx >= 0) state.order.splice(idx, 1);
   }
-  if (inc.status === 'closed') {
-    state.incidents.set(inc.id, inc);
-    state.rows.get(inc.id)?.remove();
-    state.rows.delete(inc.id);
-  } else {
-    state.incidents.set(inc.id, inc);
-    const pos = insertPos(inc);
-    state.order.splice(pos, 0, inc.id);
-    renderRow(inc);
-    const next = state.order[pos + 1];
-    const li = state.rows.get(inc.id);
-    const nextLi = next ? state.rows.get(next) : null;
-    if (li.nextSibling !== nextLi || li.parentNode !== list) list.insertBefore(li, nextLi);
-    if (!hooks.seen.has(inc.id)) hooks.seen.set(inc.id, Date.now());
-    if (!old && !state.snapshotLoading && inc.status === 'received') beep(inc.priority === 0);
-  }
-  map.setIncident(inc);
-  updateQueueCount();
+  if (isOpen && (!wasOpen || cmp(old, inc) !== 0)) state.order.splice(insertPos(inc), 0, inc.id);
+  if (isOpen && !hooks.seen.has(inc.id)) fresh.push(inc.id);
+  if (!old && isOpen && !quiet && inc.status === 'received') fresh.cue = Math.min(fresh.cue ?? 9, inc.priority);
   if (inc.id === state.selected) scheduleDetail();
+  return true;
 }
 
 function upsertUnit(unit) {
@@ -224,24 +292,87 @@ function upsertUnit(unit) {
   if (state.detail && state.detail.incident.recommendations.some((r) => r.unit === unit.id)) scheduleDetailRender();
 }
 
+// ---- per-frame batching ----------------------------------------------------------------------------------
+// Incident events wait in `inbox` for the next animation frame (or a timer, should frames be throttled) and are
+// then applied together: one queue render per frame, however many arrived. Unit positions, hundreds a second, are
+// only drawn on the map, which redraws at most every UNIT_MS: they wait in `unitInbox` (latest per unit) and are
+// applied on that beat, so they never cost a frame of their own.
+const inbox = [];
+let flushPending = false;
+let flushTimer = null;
+const UNIT_MS = 250;
+const unitInbox = new Map();
+let unitTimer = null;
+
+function queueUnit(unit) {
+  unitInbox.set(unit.id, unit);
+  unitTimer ??= setTimeout(flushUnits, UNIT_MS);
+}
+
+function flushUnits() {
+  unitTimer = null;
+  const t0 = performance.now();
+  for (const unit of unitInbox.values()) upsertUnit(unit);
+  hooks.events += unitInbox.size;
+  unitInbox.clear();
+  hooks.applyMs += performance.now() - t0;
+}
+
+function scheduleFlush() {
+  if (flushPending) return;
+  flushPending = true;
+  requestAnimationFrame(flush);
+  flushTimer = setTimeout(flush, 200);
+}
+
+function flush() {
+  if (!flushPending) return;
+  flushPending = false;
+  clearTimeout(flushTimer);
+  const t0 = performance.now();
+  const events = inbox.splice(0);
+  const fresh = [];
+  for (const [kind, payload, quiet] of events) {
+    if (kind === 'incident') upsertIncident(payload, fresh, quiet);
+    else if (kind === 'unit') upsertUnit(payload);
+  }
+  renderQueue();
+  // One audible cue per frame however many alerts arrived in it, urgent if any was code 0.
+  if (fresh.cue !== undefined) beep(fresh.cue === 0);
+  if (fresh.length) {
+    const now = Date.now();
+    for (const id of fresh) hooks.seen.set(id, hooks.rendered.get(id) ?? now);
+  }
+  hooks.applyMs += performance.now() - t0;
+  hooks.events += events.length;
+  hooks.frames++;
+}
+
 // ---- live feed -------------------------------------------------------------------------------------------
 function onEvent(kind, payload) {
   if (state.snapshotLoading) {
     state.pending.push([kind, payload]);
     return;
   }
-  applyEvent(kind, payload);
+  if (kind === 'unit') {
+    queueUnit(payload);
+    return;
+  }
+  inbox.push([kind, payload]);
+  scheduleFlush();
 }
 
-function applyEvent(kind, payload) {
-  const t0 = performance.now();
-  if (kind === 'incident') upsertIncident(payload);
-  else if (kind === 'unit') upsertUnit(payload);
-  hooks.applyMs += performance.now() - t0;
-  hooks.events++;
+// An answer to one of our own actions: applied at once, so the next keystroke sees the new state.
+function applyNow(kind, payload) {
+  inbox.push([kind, payload]);
+  flushPending = true;
+  flush();
 }
 
 async function loadSnapshot() {
+  // Positions received before the snapshot are older than it: apply them first, never after.
+  clearTimeout(unitTimer);
+  flushUnits();
   state.snapshotLoading = true;
   try {
     const [incidents, units] = await Promise.all([
@@ -249,20 +380,22 @@ async function loadSnapshot() {
       api('GET', '/api/units'),
     ]);
     const open = new Set(incidents.map((i) => i.id));
-    for (const id of [...state.order]) {
+    for (const id of state.order) {
       if (!open.has(id)) {
-        // Closed while we were away: fetch its final state so the queue and map drop it.
+        // Closed while we were away: the queue and map drop it.
         const gone = state.incidents.get(id);
-        upsertIncident({ ...gone, status: 'closed', last_seq: gone.last_seq + 1 });
+        inbox.push(['incident', { ...gone, status: 'closed', last_seq: gone.last_seq + 1 }, true]);
       }
     }
-    for (const inc of incidents) upsertIncident(inc);
-    for (const u of units) upsertUnit(u);
+    // The snapshot is what is already there: no audible cue for it.
+    for (const inc of incidents) inbox.push(['incident', inc, true]);
+    for (const u of units) inbox.push(['unit', u]);
   } finally {
     state.snapshotLoading = false;
-    const pending = state.pending;
+    inbox.push(...state.pending);
     state.pending = [];
-    for (const [kind, payload] of pending) applyEvent(kind, payload);
+    flushPending = true;
+    flush();
   }
   if (state.selected) loadDetail();
 }
@@ -295,11 +428,9 @@ function scheduleDetailRender() {
 }
 
 function select(id) {
-  const prev = state.selected;
   state.selected = id;
-  if (prev) renderRow(state.incidents.get(prev));
-  renderRow(state.incidents.get(id));
-  state.rows.get(id)?.scrollIntoView({ block: 'nearest' });
+  scrollQueueTo(id);
+  renderQueue();
   map.select(id);
   state.detail = null;
   renderDetail();
@@ -317,7 +448,7 @@ async function loadDetail() {
   }
   const inc = detail.incident;
   if (canChange() && inc.status !== 'closed' && inc.location && inc.recommendations.length === 0 && !inc.assigned_unit) {
-    api('POST', `/api/incidents/${id}/recommend`, {}).then((dto) => onEvent('incident', dto)).catch(() => {});
+    api('POST', `/api/incidents/${id}/recommend`, {}).then((dto) => applyNow('incident', dto)).catch(() => {});
   }
   renderDetail();
 }
@@ -481,7 +612,7 @@ async function act(action, body = {}) {
   const id = state.selected;
   if (!id || !canChange()) return;
   const dto = await api('POST', `/api/incidents/${id}/${action}`, body);
-  onEvent('incident', dto);
+  applyNow('incident', dto);
   loadDetail();
 }
 
@@ -495,7 +626,7 @@ async function dispatchRecommended() {
   let rec = inc.recommendations.find((r) => state.units.get(r.unit)?.status !== 'dispatched');
   if (!rec) {
     const fresh = await api('POST', `/api/incidents/${inc.id}/recommend`, {});
-    onEvent('incident', fresh);
+    applyNow('incident', fresh);
     rec = fresh.recommendations[0];
   }
   if (!rec) {
@@ -621,19 +752,21 @@ async function enterConsole() {
   tick();
 }
 
+// Once a second: the clock and the ages of the rendered rows (never the thousands outside the window).
 function tick() {
   $('clock').textContent = `${fmtTime(Date.now())} ${getTimeZone()}`;
   const now = Date.now();
-  for (const id of state.order) {
-    const row = state.rows.get(id);
-    const age = row?.firstChild?.children[2];
-    if (age) age.textContent = fmtAge(state.incidents.get(id).opened_at, now);
+  for (const [id, li] of state.rows) {
+    const age = li.firstChild.children[2];
+    const text = fmtAge(state.incidents.get(id).opened_at, now);
+    if (age && age.textContent !== text) age.textContent = text;
   }
   renderSummary();
 }
 
 function renderSummary() {
-  $('map-summary').textContent = `${map.drawn.incidents.size} ${t('open')} · ${map.drawn.units.size} ${t('units')}`;
+  const text = `${map.drawn.incidents.size} ${t('open')} · ${map.drawn.units.size} ${t('units')}`;
+  if ($('map-summary').textContent !== text) $('map-summary').textContent = text;
 }
 
 $('login-form').addEventListener('submit', async (e) => {
@@ -665,6 +798,7 @@ $('help-button').addEventListener('click', () => $('help').showModal());
 
 const map = new MapView($('map'), { onSelect: select });
 hooks.map = map;
+installQueue();
 $('map').addEventListener('drawn', renderSummary);
 hooks.unitColours = UNIT_COLOURS;
 

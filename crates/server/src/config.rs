@@ -15,6 +15,8 @@ use serde::Deserialize;
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://jikimi.sqlite";
 /// The default listen address.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8112";
+/// The default time zone the console shows times in (a 112 centre in Korea).
+pub const DEFAULT_TIME_ZONE: &str = "Asia/Seoul";
 
 /// Configuration failures, reported before the server starts.
 #[derive(Debug, thiserror::Error)]
@@ -92,6 +94,9 @@ pub struct ConfigArgs {
     /// any, `POST /api/intake/aml` refuses everything.
     #[arg(long, env = "JIKIMI_AML_GATEWAY_KEYS", hide_env_values = true)]
     pub aml_gateway_keys: Option<String>,
+    /// The centre's IANA time zone, in which the console shows times (default Asia/Seoul).
+    #[arg(long, env = "JIKIMI_TIME_ZONE")]
+    pub time_zone: Option<String>,
 }
 
 /// The TOML file's shape. Every field is optional; unknown fields are an error (catches typos).
@@ -112,6 +117,8 @@ pub struct FileConfig {
     pub roads: Option<PathBuf>,
     /// As `--roads-pbf`, relative to the config file's directory.
     pub roads_pbf: Option<PathBuf>,
+    /// As `--time-zone`.
+    pub time_zone: Option<String>,
     /// As `--key-file`, relative to the config file's directory.
     pub key_file: Option<PathBuf>,
     /// Key material inline (prefer a key file with tight permissions).
@@ -268,6 +275,8 @@ pub struct Config {
     pub roads_pbf: Option<PathBuf>,
     /// Who may submit AML payloads (HMAC keys by gateway id); empty refuses every AML request.
     pub aml_gateways: AmlGateways,
+    /// The centre's IANA time zone (the console shows times in it).
+    pub time_zone: String,
 }
 
 impl Default for Config {
@@ -283,7 +292,29 @@ impl Default for Config {
             roads: None,
             roads_pbf: None,
             aml_gateways: AmlGateways::default(),
+            time_zone: DEFAULT_TIME_ZONE.into(),
         }
+    }
+}
+
+/// Checks that `tz` looks like an IANA time-zone name (`Area/Location`, `UTC`, `Etc/GMT+9`). Whether the name is
+/// in the browser's time-zone database is the console's concern: it falls back to the default when it is not.
+pub fn check_time_zone(tz: &str) -> Result<(), ConfigError> {
+    let ok = !tz.is_empty()
+        && tz.len() <= 64
+        && tz
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/_+-".contains(&b))
+        && !tz.starts_with('/')
+        && !tz.ends_with('/')
+        && !tz.contains("//");
+    if ok {
+        Ok(())
+    } else {
+        Err(ConfigError::Invalid {
+            setting: "time-zone",
+            message: format!("{tz:?} is not an IANA time-zone name such as Asia/Seoul"),
+        })
     }
 }
 
@@ -407,6 +438,12 @@ impl ConfigArgs {
                 message: "must be at least 60".into(),
             });
         }
+        let time_zone = self
+            .time_zone
+            .clone()
+            .or(file.time_zone)
+            .unwrap_or(defaults.time_zone);
+        check_time_zone(&time_zone)?;
         Ok(Config {
             database_url: self
                 .database_url
@@ -428,6 +465,7 @@ impl ConfigArgs {
                 .clone()
                 .or_else(|| relative(&base_dir, file.roads_pbf)),
             aml_gateways: AmlGateways(aml_gateways),
+            time_zone,
         })
     }
 }
@@ -567,6 +605,51 @@ mod tests {
         assert_eq!(format!("{gateways:?}"), r#"["kt", "skt"]"#);
         assert!(parse_gateway_keys("no-colon").is_err());
         assert!(parse_gateway_keys("bad id:00").is_err());
+    }
+
+    #[test]
+    fn time_zone_defaults_to_seoul_and_is_checked() {
+        let config = ConfigArgs::default().resolve(false);
+        assert_eq!(
+            config.map(|c| c.time_zone).ok().as_deref(),
+            Some("Asia/Seoul")
+        );
+        for good in [
+            "Europe/Helsinki",
+            "UTC",
+            "Etc/GMT+9",
+            "America/Argentina/Buenos_Aires",
+        ] {
+            assert!(check_time_zone(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "",
+            "Europe//Helsinki",
+            "/etc/passwd",
+            "Asia/Seoul; drop",
+            "a".repeat(65).as_str(),
+        ] {
+            assert!(check_time_zone(bad).is_err(), "{bad}");
+        }
+        let helsinki = ConfigArgs {
+            time_zone: Some("Europe/Helsinki".into()),
+            ..ConfigArgs::default()
+        };
+        assert_eq!(
+            helsinki.resolve(false).map(|c| c.time_zone).ok().as_deref(),
+            Some("Europe/Helsinki")
+        );
+        let bad = ConfigArgs {
+            time_zone: Some("Mars Base".into()),
+            ..ConfigArgs::default()
+        };
+        assert!(matches!(
+            bad.resolve(false),
+            Err(ConfigError::Invalid {
+                setting: "time-zone",
+                ..
+            })
+        ));
     }
 
     #[test]

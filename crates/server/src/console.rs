@@ -2,7 +2,8 @@
 //! time), its settings, and the base map it draws.
 //!
 //! - `GET /` serves `console/index.html`; `GET /console/{file}` the scripts and styles beside it.
-//! - `GET /api/console/config` tells the console the centre's time zone (`JIKIMI_TIME_ZONE`, default Asia/Seoul).
+//! - `GET /api/console/config` tells the console the centre's time zone ([`crate::Config::time_zone`]:
+//!   `--time-zone` / `JIKIMI_TIME_ZONE` / `time_zone` in the config file, default Asia/Seoul; the demo's Helsinki).
 //! - `GET /api/map/base` returns the base map as line strings in lon/lat from a pluggable [`BaseMapSource`]
 //!   (the road network once the roads crate is wired in with [`set_base_map_source`]); without one, a synthetic
 //!   street grid and district outline around the demo city's centre, so the map is never blank and never online.
@@ -13,6 +14,7 @@ use axum::extract::Path;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 /// The console's files, embedded at build time (no build step: plain ES modules).
 const ASSETS: &[(&str, &str, &str)] = &[
@@ -77,29 +79,34 @@ pub async fn asset(Path(file): Path<String>) -> Response {
 }
 
 /// The console's settings.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ConsoleConfig {
     /// IANA time zone the console shows times in.
+    #[schema(example = "Asia/Seoul")]
     pub time_zone: String,
 }
 
-/// `GET /api/console/config`.
-pub async fn config() -> axum::Json<ConsoleConfig> {
-    let time_zone = std::env::var("JIKIMI_TIME_ZONE")
-        .ok()
-        .filter(|tz| !tz.is_empty() && tz.len() < 64)
-        .unwrap_or_else(|| "Asia/Seoul".to_string());
-    axum::Json(ConsoleConfig { time_zone })
+/// The console's settings: the centre's time zone. Public (the console reads it before anyone logs in).
+#[utoipa::path(get, path = "/api/console/config", tag = "console",
+    responses((status = 200, body = ConsoleConfig)))]
+pub async fn config(
+    axum::extract::State(state): axum::extract::State<crate::AppState>,
+) -> axum::Json<ConsoleConfig> {
+    axum::Json(ConsoleConfig {
+        time_zone: state.config.time_zone.clone(),
+    })
 }
 
 /// A base map: lines to draw, in `[lon, lat]` pairs.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct BaseMap {
     /// Where the lines come from (e.g. `osm:helsinki.osm.pbf`, `synthetic-grid`).
     pub source: String,
-    /// Roads as line strings.
+    /// Roads as line strings of `[lon, lat]` points.
+    #[schema(value_type = Vec<Vec<Vec<f64>>>)]
     pub roads: Vec<Vec<[f64; 2]>>,
-    /// District outlines as closed line strings.
+    /// District outlines as closed line strings of `[lon, lat]` points.
+    #[schema(value_type = Vec<Vec<Vec<f64>>>)]
     pub districts: Vec<Vec<[f64; 2]>>,
 }
 
@@ -192,7 +199,10 @@ impl BaseMapSource for SyntheticGrid {
     }
 }
 
-/// `GET /api/map/base`: the loaded road network when there is one, else the installed source, else a synthetic grid.
+/// The console's base map: the loaded road network when there is one, else the installed source, else a synthetic
+/// street grid. Lines only, in `[lon, lat]`; nothing is fetched from the internet.
+#[utoipa::path(get, path = "/api/map/base", tag = "console",
+    responses((status = 200, body = BaseMap)))]
 pub async fn base_map(
     axum::extract::State(state): axum::extract::State<crate::AppState>,
 ) -> axum::Json<BaseMap> {

@@ -83,6 +83,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/units/{id}", put(units::put))
         .route("/api/units/{id}/position", post(units::report_position))
         .route("/api/units/{id}/status", post(units::set_status))
+        .route("/api/positions", post(units::report_positions))
         .route("/api/subscribers", post(subscribers::register))
         .route("/api/subscribers/search", post(subscribers::search))
         .route("/api/subscribers/{id}/reveal", post(subscribers::reveal))

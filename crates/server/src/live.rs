@@ -181,6 +181,8 @@ enum Change {
     /// (it must not show a duress escalation), so staff get the incident as stored.
     DeviceIncident(uuid::Uuid),
     Unit(String),
+    /// A batch of position reports: the answer carries the updated units.
+    Positions,
 }
 
 fn classify(method: &Method, path: &str) -> Option<Change> {
@@ -194,6 +196,7 @@ fn classify(method: &Method, path: &str) -> Option<Change> {
             uuid::Uuid::parse_str(id).ok().map(Change::DeviceIncident)
         }
         ["", "api", "incidents", _id, _action] => Some(Change::Incident),
+        ["", "api", "positions"] => Some(Change::Positions),
         ["", "api", "units", id] | ["", "api", "units", id, _] => {
             Some(Change::Unit((*id).to_string()))
         }
@@ -225,7 +228,7 @@ pub async fn observe(State(hub): State<Hub>, request: Request, next: Next) -> Re
             tokio::spawn(async move { hub.publish_incident(id).await });
             response
         }
-        Change::Alert | Change::Incident => {
+        Change::Alert | Change::Incident | Change::Positions => {
             let (parts, body) = response.into_parts();
             let bytes = match axum::body::to_bytes(body, MAX_ANSWER).await {
                 Ok(bytes) => bytes,
@@ -263,11 +266,32 @@ fn publish_answer(hub: &Hub, change: &Change, value: serde_json::Value) {
                 tokio::spawn(async move { hub.publish_unit(&unit).await });
             }
         }
+        Change::Positions => {
+            if let Some(units) = value["units"].as_array() {
+                for unit in units {
+                    hub.publish("unit", unit.to_string());
+                }
+            }
+        }
         Change::Unit(_) | Change::DeviceIncident(_) => {}
     }
 }
 
 /// `GET /api/live`: the feed as Server-Sent Events, resuming after `Last-Event-ID` (header) or `?after=`.
+#[utoipa::path(get, path = "/api/live", tag = "console", security(("bearer" = [])),
+    params(
+        ("Last-Event-ID" = Option<String>, Header, description = "resume after this event id (`<epoch>-<seq>`)"),
+        ("after" = Option<String>, Query, description = "as Last-Event-ID, for clients that cannot set headers"),
+    ),
+    responses(
+        (status = 200, content_type = "text/event-stream", body = String, description = "Server-Sent Events. \
+First a `hello` event `{epoch, resync, username}`; then, with ids `<epoch>-<seq>`, `incident` events (an \
+IncidentDto, as GET /api/incidents/{id} answers) and `unit` events (a UnitDto). `resync: true` in `hello`, or a \
+`resync` event, means events were missed (server restart, cursor too old, slow client): reload the snapshot from \
+GET /api/incidents and GET /api/units. No personal data."),
+        (status = 401, body = crate::error::ErrorBody),
+        (status = 403, body = crate::error::ErrorBody),
+    ))]
 pub async fn stream(
     axum::Extension(hub): axum::Extension<Hub>,
     staff: Staff,
@@ -339,6 +363,10 @@ mod tests {
         assert!(
             matches!(classify(&Method::POST, "/api/units/P-1/position"), Some(Change::Unit(u)) if u == "P-1")
         );
+        assert!(matches!(
+            classify(&Method::POST, "/api/positions"),
+            Some(Change::Positions)
+        ));
         assert!(classify(&Method::GET, "/api/units").is_none());
         assert!(matches!(
             classify(

@@ -16,10 +16,12 @@ use utoipa::{Modify, OpenApi};
         crate::incidents::dispatch, crate::incidents::en_route, crate::incidents::on_scene, crate::incidents::note,
         crate::incidents::close,
         crate::units::list, crate::units::put, crate::units::report_position, crate::units::set_status,
+        crate::units::report_positions,
         crate::subscribers::register, crate::subscribers::search, crate::subscribers::reveal,
         crate::subscribers::export, crate::subscribers::erase,
         crate::ops::audit_list, crate::ops::healthz, crate::ops::readyz, crate::ops::metrics_text,
         crate::map_roads::roads,
+        crate::live::stream, crate::console::base_map, crate::console::config,
     ),
     components(schemas(crate::error::ErrorBody, crate::error::ErrorDetail, crate::error::ErrorCode)),
     modifiers(&BearerAuth),
@@ -32,6 +34,7 @@ use utoipa::{Modify, OpenApi};
         (name = "staff", description = "Login and staff accounts"),
         (name = "audit", description = "Hash-chained audit log"),
         (name = "ops", description = "Health and metrics"),
+        (name = "console", description = "The dispatcher console's live feed, base map and settings"),
     )
 )]
 pub struct ApiDoc;

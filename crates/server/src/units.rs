@@ -159,3 +159,87 @@ pub async fn set_status(
         .map_err(store_error)?;
     Ok(Json(UnitDto::from(&unit)))
 }
+
+/// The most reports one batch may carry.
+pub const MAX_BATCH_POSITIONS: usize = 2_000;
+
+/// One report of a batch.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BatchPosition {
+    /// The unit's call sign.
+    pub unit: String,
+    /// Latitude.
+    pub lat: f64,
+    /// Longitude.
+    pub lon: f64,
+}
+
+/// Body of `POST /api/positions`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BatchPositionsRequest {
+    /// 1 to 2,000 reports; a unit may appear more than once (the last one wins).
+    pub positions: Vec<BatchPosition>,
+}
+
+/// Answer of `POST /api/positions`.
+#[derive(Debug, serde::Serialize, ToSchema)]
+pub struct BatchPositionsAnswer {
+    /// The units as updated, in the order reported.
+    pub units: Vec<UnitDto>,
+    /// Call signs no unit has (their reports were not recorded).
+    pub unknown: Vec<String>,
+}
+
+/// Report many units' positions at once (an AVL gateway relaying its fleet; within `--body-limit-bytes`): one
+/// transaction, so a city of units reporting every second costs a commit per batch rather than per report. The whole batch is checked first; one
+/// malformed report refuses it all (422, naming the report) and nothing is recorded. Reports for unknown call
+/// signs are skipped and listed in the answer.
+#[utoipa::path(post, path = "/api/positions", tag = "units", security(("bearer" = [])),
+    request_body = BatchPositionsRequest,
+    responses((status = 200, body = BatchPositionsAnswer), (status = 403, body = crate::error::ErrorBody),
+        (status = 422, body = crate::error::ErrorBody)))]
+pub async fn report_positions(
+    State(state): State<AppState>,
+    staff: Staff,
+    Json(body): Json<BatchPositionsRequest>,
+) -> Result<Json<BatchPositionsAnswer>, ApiError> {
+    staff.require(Permission::ChangeOperations)?;
+    if body.positions.is_empty() || body.positions.len() > MAX_BATCH_POSITIONS {
+        return Err(ApiError::new(
+            ErrorCode::InvalidField,
+            format!("positions: 1 to {MAX_BATCH_POSITIONS} reports"),
+        ));
+    }
+    let at = state.now();
+    let mut reports = Vec::with_capacity(body.positions.len());
+    for (i, p) in body.positions.into_iter().enumerate() {
+        let which = |e: ApiError| ApiError::new(e.code, format!("positions[{i}]: {}", e.message));
+        let id = unit_id(&p.unit).map_err(which)?;
+        let position = PositionDto {
+            lat: p.lat,
+            lon: p.lon,
+        }
+        .to_domain()
+        .map_err(which)?;
+        reports.push((id, PositionReport { position, at }));
+    }
+    let units = state
+        .store
+        .report_positions(&reports)
+        .await
+        .map_err(store_error)?;
+    let mut seen: std::collections::HashSet<&str> = units.iter().map(|u| u.id.as_str()).collect();
+    let unknown: Vec<String> = reports
+        .iter()
+        .map(|(id, _)| id.as_str())
+        .filter(|id| seen.insert(id))
+        .map(str::to_string)
+        .collect();
+    metrics::counter!("jikimi_unit_positions_total").increment(units.len() as u64);
+    Ok(Json(BatchPositionsAnswer {
+        units: units.iter().map(UnitDto::from).collect(),
+        unknown,
+    }))
+}

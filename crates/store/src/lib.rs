@@ -186,6 +186,10 @@ pub trait Store: Send + Sync + 'static {
     /// Records a position report. Not audited: AVL telemetry arrives every few seconds per unit and is not a
     /// decision; the unit's status changes are audited.
     async fn report_position(&self, id: &UnitId, report: PositionReport) -> Result<()>;
+    /// Records many position reports in one transaction (an AVL gateway's batch: one commit instead of one per
+    /// report). Returns the units as updated, in the order given; ids of unknown units are skipped. Not audited, as
+    /// [`Store::report_position`].
+    async fn report_positions(&self, reports: &[(UnitId, PositionReport)]) -> Result<Vec<Unit>>;
     /// Sets a unit's status. Audited `unit.status`.
     async fn set_unit_status(
         &self,

@@ -1327,6 +1327,31 @@ macro_rules! impl_store {
                 Ok(())
             }
 
+            async fn report_positions(
+                &self,
+                reports: &[(jikimi_respond::UnitId, $crate::PositionReport)],
+            ) -> $crate::Result<Vec<jikimi_respond::Unit>> {
+                let mut tx = self.writer().begin().await?;
+                let mut units = Vec::with_capacity(reports.len());
+                for (id, report) in reports {
+                    let row = sqlx::query(
+                        "UPDATE units SET lat = $2, lon = $3, reported_at = $4 WHERE id = $1
+                         RETURNING id, status, lat, lon, reported_at",
+                    )
+                    .bind(id.as_str())
+                    .bind(report.position.lat())
+                    .bind(report.position.lon())
+                    .bind(report.at.as_unix_ms())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    if let Some(row) = row {
+                        units.push(Self::unit_from_row(&row)?);
+                    }
+                }
+                tx.commit().await?;
+                Ok(units)
+            }
+
             async fn set_unit_status(
                 &self,
                 id: &jikimi_respond::UnitId,

@@ -30,6 +30,9 @@ pub struct DemoArgs {
     /// Stop after this many seconds (default: run until Ctrl-C).
     #[arg(long)]
     run_for_s: Option<u64>,
+    /// Time zone the console shows times in: the demo city's own.
+    #[arg(long, env = "JIKIMI_TIME_ZONE", default_value = "Europe/Helsinki")]
+    time_zone: String,
 }
 
 mod roads;
@@ -75,6 +78,7 @@ fn load_or_create_keys(dir: &Path) -> anyhow::Result<KeyMaterial> {
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("cannot create {}", args.data_dir.display()))?;
+    jikimi_server::config::check_time_zone(&args.time_zone)?;
     let keys = load_or_create_keys(&args.data_dir)?;
     let db_path = args.data_dir.join("jikimi.sqlite");
     let config = Config {
@@ -82,6 +86,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         listen: args.listen,
         keys: Some(keys),
         roads: Some(roads::prepare(&args.data_dir)?),
+        time_zone: args.time_zone.clone(),
         ..Config::default()
     };
     let store = super::open_store(&config).await?;

@@ -416,3 +416,81 @@ pub async fn sessions_expire_and_logout_ends_them(h: &Harness) {
         .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "logged out");
 }
+
+/// `POST /api/positions`: a batch in one transaction; unknown call signs listed; one bad report refuses the batch
+/// and records nothing; analysts may not report.
+pub async fn batched_positions_are_recorded_together(h: &Harness) {
+    let supervisor = h.login_as(Role::Supervisor).await;
+    let dispatcher = h.login_as(Role::Dispatcher).await;
+    for unit in ["P-1", "P-2"] {
+        let (status, body) = h
+            .call(
+                Method::PUT,
+                &format!("/api/units/{unit}"),
+                Some(&supervisor),
+                Some(json!({"status": "available", "position": {"lat": 37.5, "lon": 127.0}})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let (status, body) = post(
+        h,
+        &dispatcher,
+        "/api/positions",
+        json!({"positions": [
+            {"unit": "P-2", "lat": 37.52, "lon": 127.02},
+            {"unit": "X-9", "lat": 37.52, "lon": 127.02},
+            {"unit": "P-1", "lat": 37.51, "lon": 127.01},
+        ]}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let ids: Vec<&str> = body["units"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|u| u["id"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(ids, ["P-2", "P-1"], "{body}");
+    assert_eq!(body["unknown"], json!(["X-9"]));
+    let (_, units) = h
+        .call(Method::GET, "/api/units", Some(&dispatcher), None)
+        .await;
+    assert_eq!(units[0]["position"]["lat"], json!(37.51), "{units}");
+
+    // One out-of-range report refuses the batch, naming it; the good report before it is not recorded.
+    let (status, body) = post(
+        h,
+        &dispatcher,
+        "/api/positions",
+        json!({"positions": [
+            {"unit": "P-1", "lat": 37.6, "lon": 127.1},
+            {"unit": "P-2", "lat": 137.0, "lon": 127.0},
+        ]}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_field")),
+        "{body}"
+    );
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("positions[1]")),
+        "{body}"
+    );
+    let (_, units) = h
+        .call(Method::GET, "/api/units", Some(&dispatcher), None)
+        .await;
+    assert_eq!(units[0]["position"]["lat"], json!(37.51), "{units}");
+    let (status, _) = post(h, &dispatcher, "/api/positions", json!({"positions": []})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let analyst = h.login_as(Role::Analyst).await;
+    let (status, _) = post(
+        h,
+        &analyst,
+        "/api/positions",
+        json!({"positions": [{"unit": "P-1", "lat": 37.5, "lon": 127.0}]}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}

@@ -23,6 +23,7 @@ pub async fn openapi_lists_the_endpoints_and_error_codes(h: &Harness) {
         "/api/units",
         "/api/units/{id}/position",
         "/api/units/{id}/status",
+        "/api/positions",
         "/api/subscribers",
         "/api/subscribers/{id}/reveal",
         "/api/subscribers/{id}/export",
@@ -33,6 +34,9 @@ pub async fn openapi_lists_the_endpoints_and_error_codes(h: &Harness) {
         "/api/devices/enrol",
         "/api/alerts/{id}/location",
         "/api/alerts/{id}/cancel",
+        "/api/live",
+        "/api/map/base",
+        "/api/console/config",
         "/healthz",
         "/readyz",
         "/metrics",
@@ -61,6 +65,19 @@ timestamp_out_of_window,nonce_replayed,unauthenticated,forbidden,login_failed,in
 subscriber_not_found,illegal_transition,conflict,reason_required,enrolment_code_invalid,enrolment_code_expired,\
 enrolment_code_used,enrolment_code_locked,pin_invalid,pin_locked,pin_not_set,rate_limited,gateway_unauthenticated,\
 unavailable,internal"
+    );
+    // The feed is documented as an event stream.
+    assert!(
+        doc["paths"]["/api/live"]["get"]["responses"]["200"]["content"]
+            .get("text/event-stream")
+            .is_some(),
+        "/api/live is text/event-stream"
+    );
+    let (status, config) = h.call(Method::GET, "/api/console/config", None, None).await;
+    assert_eq!(
+        (status, config["time_zone"].as_str()),
+        (StatusCode::OK, Some("Asia/Seoul")),
+        "the default centre time zone"
     );
     let (status, _) = h.call(Method::GET, "/api/docs/", None, None).await;
     assert_eq!(status, StatusCode::OK, "swagger ui is served");

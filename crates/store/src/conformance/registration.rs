@@ -442,6 +442,45 @@ pub(crate) async fn units_positions_and_status<S: TestStore>() {
             .unwrap_err()
             .is_not_found()
     );
+    // A batch: known units updated in one transaction, in the order given; unknown ones skipped.
+    let there = Coordinates::new(37.6, 127.1).unwrap();
+    let batch = store
+        .report_positions(&[
+            (
+                UnitId::new("P-2"),
+                PositionReport {
+                    position: there,
+                    at: t(9),
+                },
+            ),
+            (
+                missing.clone(),
+                PositionReport {
+                    position: there,
+                    at: t(9),
+                },
+            ),
+            (
+                UnitId::new("P-1"),
+                PositionReport {
+                    position: there,
+                    at: t(9),
+                },
+            ),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(
+        batch.iter().map(|u| u.id.as_str()).collect::<Vec<_>>(),
+        ["P-2", "P-1"]
+    );
+    assert_eq!(batch[0].status, UnitStatus::Dispatched, "status kept");
+    for unit in &batch {
+        assert_eq!(unit.position, Some(there));
+        assert_eq!(unit.reported_at, Some(t(9)));
+        assert_eq!(&store.get_unit(&unit.id).await.unwrap(), unit);
+    }
+    assert!(store.report_positions(&[]).await.unwrap().is_empty());
     assert!(
         store
             .set_unit_status(&missing, UnitStatus::OffDuty, &staff_change("kim", 8, "x"))
