@@ -19,6 +19,7 @@ use utoipa::{Modify, OpenApi};
         crate::subscribers::export, crate::subscribers::erase,
         crate::ops::audit_list, crate::ops::healthz, crate::ops::readyz, crate::ops::metrics_text,
         crate::map_roads::roads,
+        crate::notifications::dead_letters,
     ),
     components(schemas(crate::error::ErrorBody, crate::error::ErrorDetail, crate::error::ErrorCode)),
     modifiers(&BearerAuth),
@@ -29,6 +30,7 @@ use utoipa::{Modify, OpenApi};
         (name = "subscribers", description = "Registration database (personal data sealed; reveals audited)"),
         (name = "staff", description = "Login and staff accounts"),
         (name = "audit", description = "Hash-chained audit log"),
+        (name = "notifications", description = "Guardian notifications (status only; no personal data)"),
         (name = "ops", description = "Health and metrics"),
     )
 )]

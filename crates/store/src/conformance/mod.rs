@@ -7,12 +7,14 @@
 mod alerts;
 mod audit;
 mod incidents;
+mod outbox;
 mod registration;
 mod story;
 
 pub(crate) use alerts::*;
 pub(crate) use audit::*;
 pub(crate) use incidents::*;
+pub(crate) use outbox::*;
 pub(crate) use registration::*;
 pub(crate) use story::*;
 
@@ -63,6 +65,9 @@ macro_rules! store_conformance {
             staff_and_sessions,
             durable_across_reopen,
             story_alert_to_erasure,
+            decisive_events_queue_notifications_in_their_transaction,
+            notifications_are_claimed_in_order_under_a_lease,
+            streams_of_different_guardians_do_not_block_each_other,
         );
     };
     (@each $store:ty; $($name:ident),* $(,)?) => {
