@@ -98,7 +98,7 @@ pub struct NotifyArgs {
     /// Run the guardian-notification worker (default true).
     #[arg(long = "notify", env = "JIKIMI_NOTIFY")]
     pub enabled: Option<bool>,
-    /// Secret that signs webhook bodies (HMAC-SHA256); webhooks wait in the outbox until it is set.
+    /// Secret that signs webhook bodies (HMAC-SHA256); webhook deliveries fail (are retried) until it is set.
     #[arg(
         long = "notify-webhook-secret",
         env = "JIKIMI_NOTIFY_WEBHOOK_SECRET",
@@ -120,7 +120,7 @@ pub struct NotifyArgs {
     /// Pause between polls of the outbox when idle, in milliseconds (default 500).
     #[arg(long = "notify-poll-ms", env = "JIKIMI_NOTIFY_POLL_MS")]
     pub poll_ms: Option<u64>,
-    /// SMTP relay host for e-mail to guardians (e-mail waits in the outbox until it is set).
+    /// SMTP relay host for e-mail to guardians; e-mail deliveries fail (are retried) until it is set.
     #[arg(long = "smtp-host", env = "JIKIMI_SMTP_HOST")]
     pub smtp_host: Option<String>,
     /// SMTP relay port (default 25).
@@ -670,6 +670,56 @@ mod tests {
             keys.map(|k| k.current_data_key_id),
             Some("2026-11".to_string())
         );
+    }
+
+    #[test]
+    fn notify_settings_resolve_and_are_checked() {
+        let on = NotifyArgs::default().resolve(NotifyFile::default());
+        assert!(matches!(on, Ok(Some(_))), "on by default");
+        let off = NotifyArgs {
+            enabled: Some(false),
+            ..NotifyArgs::default()
+        };
+        assert!(matches!(off.resolve(NotifyFile::default()), Ok(None)));
+        let file = NotifyFile {
+            smtp_host: Some("127.0.0.1".into()),
+            smtp_port: Some(2525),
+            max_attempts: Some(3),
+            ..NotifyFile::default()
+        };
+        let args = NotifyArgs {
+            webhook_secret: Some("0123456789abcdef".into()),
+            max_attempts: Some(5),
+            ..NotifyArgs::default()
+        };
+        let config = args.resolve(file).ok().flatten();
+        let config = config.as_ref();
+        assert_eq!(config.map(|c| c.backoff.max_attempts), Some(5), "flag wins");
+        assert_eq!(
+            config.and_then(|c| c.smtp.as_ref()).map(|s| s.port),
+            Some(2525)
+        );
+        assert!(!format!("{config:?}").contains("0123456789abcdef"));
+        for bad in [
+            NotifyArgs {
+                lease_s: Some(5),
+                ..NotifyArgs::default()
+            },
+            NotifyArgs {
+                webhook_secret: Some("short".into()),
+                ..NotifyArgs::default()
+            },
+            NotifyArgs {
+                smtp_host: Some("h".into()),
+                smtp_tls: Some("ssl3".into()),
+                ..NotifyArgs::default()
+            },
+        ] {
+            assert!(matches!(
+                bad.resolve(NotifyFile::default()),
+                Err(ConfigError::Invalid { .. })
+            ));
+        }
     }
 
     #[test]
