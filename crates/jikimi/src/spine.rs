@@ -148,6 +148,19 @@ pub async fn start_server(
         Some(network) => state.with_roads(network),
         None => state,
     };
+    // The guardian-notification worker delivers the outbox the store fills in the events' transactions.
+    if let Some(notify) = state.config.notify.clone() {
+        let worker = jikimi_notify::Worker::new(
+            state.store.clone(),
+            state.keyring.clone(),
+            notify,
+            state.clock.clone(),
+        )
+        .context("cannot start the notification worker")?;
+        tokio::spawn(worker.run(async {
+            let _ = tokio::signal::ctrl_c().await;
+        }));
+    }
     let served = state.clone();
     let task = tokio::spawn(async move {
         jikimi_server::serve(listener, served, async {

@@ -495,6 +495,17 @@ function eventText(ev) {
   }
 }
 
+// Guardian notification status, one entry per notifying event: "Alert received: delivered 09:01 · Dispatched: pending (2 attempts)".
+function notifyText(list) {
+  if (!list.length) return t('notNotified');
+  return list.map((n) => {
+    const st = n.status === 'delivered' ? `${t('nDelivered')} ${fmtTime(n.delivered_at)}`
+      : n.status === 'dead_lettered' ? `${t('nDead')} (${n.attempts} ${t('nAttempts')}${n.last_error ? `, ${n.last_error}` : ''})`
+      : `${t('nPending')}${n.attempts ? ` (${n.attempts} ${t('nAttempts')}${n.last_error ? `, ${n.last_error}` : ''})` : ''}`;
+    return `${t(`e_${n.event}`)}: ${st}`;
+  }).join(' · ');
+}
+
 function renderDetail() {
   const root = $('detail');
   const d = state.detail;
@@ -565,6 +576,11 @@ function renderDetail() {
     sub.append(el('p', 'muted', t('none')));
   } else if (!canReveal()) {
     sub.append(el('p', 'muted', t('noPersonalData')));
+    // Without personal data: guardians by ordinal, with their notification status.
+    const ns = d.notifications || [];
+    for (const g of [...new Set(ns.map((n) => n.guardian))]) {
+      sub.append(el('p', 'notify', `${t('guardianN')} ${g} — ${notifyText(ns.filter((n) => n.guardian === g))}`));
+    }
   } else {
     const shown = state.revealed.get(inc.subscriber_id);
     if (!shown) {
@@ -579,7 +595,7 @@ function renderDetail() {
       for (const g of shown.guardians) {
         const li = el('li');
         const ch = (g.channels || []).map((c) => `${c.kind}: ${c.address}`).join(', ');
-        li.append(el('strong', null, g.name), ` ${g.relation ? `(${g.relation}) ` : ''}${ch} `, el('span', 'notify', `— ${t('notNotified')}`));
+        li.append(el('strong', null, g.name), ` ${g.relation ? `(${g.relation}) ` : ''}${ch} `, el('span', 'notify', `— ${notifyText((d.notifications || []).filter((n) => n.guardian_id === g.id))}`));
         gl.append(li);
       }
       sub.append(dl, el('h4', null, t('guardians')), shown.guardians.length ? gl : el('p', 'muted', t('none')));

@@ -97,6 +97,182 @@ pub struct ConfigArgs {
     /// The centre's IANA time zone, in which the console shows times (default Asia/Seoul).
     #[arg(long, env = "JIKIMI_TIME_ZONE")]
     pub time_zone: Option<String>,
+    #[command(flatten)]
+    pub notify: NotifyArgs,
+}
+
+/// Guardian-notification settings (`jikimi serve` runs the outbox worker unless `--notify false`).
+#[derive(Debug, Default, Clone, clap::Args)]
+pub struct NotifyArgs {
+    /// Run the guardian-notification worker (default true).
+    #[arg(long = "notify", env = "JIKIMI_NOTIFY")]
+    pub enabled: Option<bool>,
+    /// Secret that signs webhook bodies (HMAC-SHA256); webhook deliveries fail (are retried) until it is set.
+    #[arg(
+        long = "notify-webhook-secret",
+        env = "JIKIMI_NOTIFY_WEBHOOK_SECRET",
+        hide_env_values = true
+    )]
+    pub webhook_secret: Option<String>,
+    /// Attempts before a notification is dead-lettered (default 12).
+    #[arg(long = "notify-max-attempts", env = "JIKIMI_NOTIFY_MAX_ATTEMPTS")]
+    pub max_attempts: Option<u32>,
+    /// First retry delay in milliseconds, doubled per failure, with jitter (default 2000).
+    #[arg(long = "notify-backoff-base-ms", env = "JIKIMI_NOTIFY_BACKOFF_BASE_MS")]
+    pub backoff_base_ms: Option<u64>,
+    /// Longest retry delay in seconds (default 600).
+    #[arg(long = "notify-backoff-max-s", env = "JIKIMI_NOTIFY_BACKOFF_MAX_S")]
+    pub backoff_max_s: Option<u64>,
+    /// How long a claimed notification stays leased to the worker (default 60 s); a crash releases it then.
+    #[arg(long = "notify-lease-s", env = "JIKIMI_NOTIFY_LEASE_S")]
+    pub lease_s: Option<u64>,
+    /// Pause between polls of the outbox when idle, in milliseconds (default 500).
+    #[arg(long = "notify-poll-ms", env = "JIKIMI_NOTIFY_POLL_MS")]
+    pub poll_ms: Option<u64>,
+    /// SMTP relay host for e-mail to guardians; e-mail deliveries fail (are retried) until it is set.
+    #[arg(long = "smtp-host", env = "JIKIMI_SMTP_HOST")]
+    pub smtp_host: Option<String>,
+    /// SMTP relay port (default 25).
+    #[arg(long = "smtp-port", env = "JIKIMI_SMTP_PORT")]
+    pub smtp_port: Option<u16>,
+    /// none (default), starttls or tls (the last two need a build with the notify `tls` feature).
+    #[arg(long = "smtp-tls", env = "JIKIMI_SMTP_TLS")]
+    pub smtp_tls: Option<String>,
+    /// Sender mailbox (default `jikimi <noreply@localhost>`).
+    #[arg(long = "smtp-from", env = "JIKIMI_SMTP_FROM")]
+    pub smtp_from: Option<String>,
+    /// SMTP login.
+    #[arg(long = "smtp-username", env = "JIKIMI_SMTP_USERNAME")]
+    pub smtp_username: Option<String>,
+    /// SMTP password.
+    #[arg(
+        long = "smtp-password",
+        env = "JIKIMI_SMTP_PASSWORD",
+        hide_env_values = true
+    )]
+    pub smtp_password: Option<String>,
+}
+
+/// The `[notify]` table of the config file: the same settings as [`NotifyArgs`], named without the prefix.
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotifyFile {
+    /// As `--notify`.
+    pub enabled: Option<bool>,
+    /// As `--notify-webhook-secret` (prefer the environment or a key file's permissions).
+    pub webhook_secret: Option<String>,
+    /// As `--notify-max-attempts`.
+    pub max_attempts: Option<u32>,
+    /// As `--notify-backoff-base-ms`.
+    pub backoff_base_ms: Option<u64>,
+    /// As `--notify-backoff-max-s`.
+    pub backoff_max_s: Option<u64>,
+    /// As `--notify-lease-s`.
+    pub lease_s: Option<u64>,
+    /// As `--notify-poll-ms`.
+    pub poll_ms: Option<u64>,
+    /// As `--smtp-host`.
+    pub smtp_host: Option<String>,
+    /// As `--smtp-port`.
+    pub smtp_port: Option<u16>,
+    /// As `--smtp-tls`.
+    pub smtp_tls: Option<String>,
+    /// As `--smtp-from`.
+    pub smtp_from: Option<String>,
+    /// As `--smtp-username`.
+    pub smtp_username: Option<String>,
+    /// As `--smtp-password`.
+    pub smtp_password: Option<String>,
+}
+
+impl std::fmt::Debug for NotifyFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NotifyFile")
+            .field("enabled", &self.enabled)
+            .field("smtp_host", &self.smtp_host)
+            .finish_non_exhaustive()
+    }
+}
+
+impl NotifyArgs {
+    /// The worker's configuration, flags and environment over the file over defaults; `None` when disabled.
+    pub fn resolve(
+        &self,
+        file: NotifyFile,
+    ) -> Result<Option<jikimi_notify::WorkerConfig>, ConfigError> {
+        use std::time::Duration;
+        if !self.enabled.or(file.enabled).unwrap_or(true) {
+            return Ok(None);
+        }
+        let mut config = jikimi_notify::WorkerConfig::default();
+        if let Some(secret) = self.webhook_secret.clone().or(file.webhook_secret) {
+            if secret.len() < 16 {
+                return Err(ConfigError::Invalid {
+                    setting: "notify-webhook-secret",
+                    message: "at least 16 characters".into(),
+                });
+            }
+            config.webhook_secret = Some(secret.into_bytes());
+        }
+        if let Some(n) = self.max_attempts.or(file.max_attempts) {
+            if n == 0 {
+                return Err(ConfigError::Invalid {
+                    setting: "notify-max-attempts",
+                    message: "at least 1".into(),
+                });
+            }
+            config.backoff.max_attempts = n;
+        }
+        if let Some(ms) = self.backoff_base_ms.or(file.backoff_base_ms) {
+            config.backoff.base = Duration::from_millis(ms.max(1));
+        }
+        if let Some(s) = self.backoff_max_s.or(file.backoff_max_s) {
+            config.backoff.max = Duration::from_secs(s.max(1));
+        }
+        if let Some(s) = self.lease_s.or(file.lease_s) {
+            config.lease = Duration::from_secs(s);
+        }
+        if let Some(ms) = self.poll_ms.or(file.poll_ms) {
+            config.poll_interval = Duration::from_millis(ms.max(10));
+        }
+        if let Some(host) = self.smtp_host.clone().or(file.smtp_host) {
+            let tls_text = self
+                .smtp_tls
+                .clone()
+                .or(file.smtp_tls)
+                .unwrap_or_else(|| "none".into());
+            let tls =
+                jikimi_notify::SmtpTls::parse(&tls_text).ok_or_else(|| ConfigError::Invalid {
+                    setting: "smtp-tls",
+                    message: "none, starttls or tls".into(),
+                })?;
+            config.smtp = Some(jikimi_notify::SmtpSettings {
+                host,
+                port: self.smtp_port.or(file.smtp_port).unwrap_or(25),
+                tls,
+                from: self
+                    .smtp_from
+                    .clone()
+                    .or(file.smtp_from)
+                    .unwrap_or_else(|| "jikimi <noreply@localhost>".into()),
+                username: self.smtp_username.clone().or(file.smtp_username),
+                password: self.smtp_password.clone().or(file.smtp_password),
+                timeout: Duration::from_secs(20),
+            });
+        }
+        if config.lease <= config.webhook_timeout
+            || config
+                .smtp
+                .as_ref()
+                .is_some_and(|s| config.lease <= s.timeout)
+        {
+            return Err(ConfigError::Invalid {
+                setting: "notify-lease-s",
+                message: "must be longer than the webhook (10 s) and SMTP (20 s) timeouts".into(),
+            });
+        }
+        Ok(Some(config))
+    }
 }
 
 /// The TOML file's shape. Every field is optional; unknown fields are an error (catches typos).
@@ -123,6 +299,8 @@ pub struct FileConfig {
     pub key_file: Option<PathBuf>,
     /// Key material inline (prefer a key file with tight permissions).
     pub keys: Option<KeysFile>,
+    /// Guardian notification.
+    pub notify: Option<NotifyFile>,
 }
 
 /// The `[keys]` table, in the config file or a key file.
@@ -277,6 +455,8 @@ pub struct Config {
     pub aml_gateways: AmlGateways,
     /// The centre's IANA time zone (the console shows times in it).
     pub time_zone: String,
+    /// The guardian-notification worker's settings; `None` when it is switched off.
+    pub notify: Option<jikimi_notify::WorkerConfig>,
 }
 
 impl Default for Config {
@@ -293,6 +473,7 @@ impl Default for Config {
             roads_pbf: None,
             aml_gateways: AmlGateways::default(),
             time_zone: DEFAULT_TIME_ZONE.into(),
+            notify: Some(jikimi_notify::WorkerConfig::default()),
         }
     }
 }
@@ -407,6 +588,7 @@ impl ConfigArgs {
             aml_gateways.extend(parse_gateway_keys(text)?);
         }
         let keys = resolve_keys(keys_table, need_keys)?;
+        let notify = self.notify.resolve(file.notify.unwrap_or_default())?;
 
         let body_limit_bytes = self
             .body_limit_bytes
@@ -466,6 +648,7 @@ impl ConfigArgs {
                 .or_else(|| relative(&base_dir, file.roads_pbf)),
             aml_gateways: AmlGateways(aml_gateways),
             time_zone,
+            notify,
         })
     }
 }
@@ -650,6 +833,56 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn notify_settings_resolve_and_are_checked() {
+        let on = NotifyArgs::default().resolve(NotifyFile::default());
+        assert!(matches!(on, Ok(Some(_))), "on by default");
+        let off = NotifyArgs {
+            enabled: Some(false),
+            ..NotifyArgs::default()
+        };
+        assert!(matches!(off.resolve(NotifyFile::default()), Ok(None)));
+        let file = NotifyFile {
+            smtp_host: Some("127.0.0.1".into()),
+            smtp_port: Some(2525),
+            max_attempts: Some(3),
+            ..NotifyFile::default()
+        };
+        let args = NotifyArgs {
+            webhook_secret: Some("0123456789abcdef".into()),
+            max_attempts: Some(5),
+            ..NotifyArgs::default()
+        };
+        let config = args.resolve(file).ok().flatten();
+        let config = config.as_ref();
+        assert_eq!(config.map(|c| c.backoff.max_attempts), Some(5), "flag wins");
+        assert_eq!(
+            config.and_then(|c| c.smtp.as_ref()).map(|s| s.port),
+            Some(2525)
+        );
+        assert!(!format!("{config:?}").contains("0123456789abcdef"));
+        for bad in [
+            NotifyArgs {
+                lease_s: Some(5),
+                ..NotifyArgs::default()
+            },
+            NotifyArgs {
+                webhook_secret: Some("short".into()),
+                ..NotifyArgs::default()
+            },
+            NotifyArgs {
+                smtp_host: Some("h".into()),
+                smtp_tls: Some("ssl3".into()),
+                ..NotifyArgs::default()
+            },
+        ] {
+            assert!(matches!(
+                bad.resolve(NotifyFile::default()),
+                Err(ConfigError::Invalid { .. })
+            ));
+        }
     }
 
     #[test]

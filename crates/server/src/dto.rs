@@ -324,6 +324,8 @@ pub struct IncidentDetailDto {
     pub incident: IncidentDto,
     /// Every event, oldest first.
     pub events: Vec<EventDto>,
+    /// Guardian notifications, by event seq (no personal data; guardian ids only for roles that may reveal).
+    pub notifications: Vec<crate::notifications::NotificationDto>,
 }
 
 /// A patrol unit.

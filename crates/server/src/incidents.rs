@@ -88,7 +88,7 @@ pub async fn list(
     Ok(Json(incidents.iter().map(IncidentDto::from).collect()))
 }
 
-/// One incident with its event log.
+/// One incident with its event log and its guardian notifications' status.
 #[utoipa::path(get, path = "/api/incidents/{id}", tag = "incidents", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "incident id")),
     responses((status = 200, body = IncidentDetailDto), (status = 404, body = crate::error::ErrorBody)))]
@@ -108,9 +108,15 @@ pub async fn get(
         .load_events(IncidentId(id))
         .await
         .map_err(store_error)?;
+    let notifications = state
+        .store
+        .list_notifications(IncidentId(id))
+        .await
+        .map_err(store_error)?;
     Ok(Json(IncidentDetailDto {
         incident: IncidentDto::from(&incident),
         events: events.iter().map(EventDto::from).collect(),
+        notifications: crate::notifications::notification_dtos(&staff, &notifications),
     }))
 }
 

@@ -25,6 +25,7 @@ pub mod group_commit;
 pub mod incidents;
 pub mod live;
 pub mod map_roads;
+pub mod notifications;
 pub mod openapi;
 pub mod ops;
 pub mod password;
@@ -90,6 +91,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/subscribers/{id}/export", post(subscribers::export))
         .route("/api/subscribers/{id}/erase", post(subscribers::erase))
         .route("/api/audit", get(ops::audit_list))
+        .route(
+            "/api/notifications/dead-letters",
+            get(notifications::dead_letters),
+        )
         .route("/api/map/roads", get(map_roads::roads))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))

@@ -22,6 +22,7 @@ use utoipa::{Modify, OpenApi};
         crate::ops::audit_list, crate::ops::healthz, crate::ops::readyz, crate::ops::metrics_text,
         crate::map_roads::roads,
         crate::live::stream, crate::console::base_map, crate::console::config,
+        crate::notifications::dead_letters,
     ),
     components(schemas(crate::error::ErrorBody, crate::error::ErrorDetail, crate::error::ErrorCode)),
     modifiers(&BearerAuth),
@@ -33,6 +34,7 @@ use utoipa::{Modify, OpenApi};
         (name = "subscribers", description = "Registration database (personal data sealed; reveals audited)"),
         (name = "staff", description = "Login and staff accounts"),
         (name = "audit", description = "Hash-chained audit log"),
+        (name = "notifications", description = "Guardian notifications (status only; no personal data)"),
         (name = "ops", description = "Health and metrics"),
         (name = "console", description = "The dispatcher console's live feed, base map and settings"),
     )

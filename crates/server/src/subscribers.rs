@@ -61,6 +61,8 @@ pub struct NewGuardian {
     /// How to reach them.
     #[serde(default)]
     pub channels: Vec<Channel>,
+    /// Language of their notifications: `ko` (default) or `en`.
+    pub language: Option<String>,
 }
 
 impl std::fmt::Debug for NewGuardian {
@@ -160,6 +162,16 @@ pub async fn register(
             .map_err(|_| ApiError::new(ErrorCode::InvalidField, "birth_date: YYYY-MM-DD"))?;
     }
     let pins = crate::app::hash_pins(req.pin.as_deref(), req.duress_pin.as_deref()).await?;
+    if req.guardians.iter().any(|g| {
+        g.language
+            .as_deref()
+            .is_some_and(|l| !matches!(l, "ko" | "en"))
+    }) {
+        return Err(ApiError::new(
+            ErrorCode::InvalidField,
+            "guardians.language: ko or en",
+        ));
+    }
     let mut keys = Vec::new();
     for device in &req.devices {
         let key = parse_public_key(&device.public_key).ok_or_else(|| {
@@ -255,6 +267,12 @@ pub async fn register(
             gfields.insert(
                 "relation".to_string(),
                 seal(&state, &grecord, "relation", relation)?,
+            );
+        }
+        if let Some(language) = &guardian.language {
+            gfields.insert(
+                "language".to_string(),
+                seal(&state, &grecord, "language", language)?,
             );
         }
         let channels = serde_json::to_string(&guardian.channels).map_err(ApiError::internal)?;
@@ -367,6 +385,8 @@ pub struct GuardianDetails {
     pub relation: Option<String>,
     /// Channels.
     pub channels: Vec<Channel>,
+    /// Language of their notifications (`ko` when not set).
+    pub language: Option<String>,
 }
 
 /// A device, as stored (no personal data).
@@ -432,6 +452,7 @@ fn decrypt_guardian(
         name: get("name")?.unwrap_or_default(),
         relation: get("relation")?,
         channels,
+        language: get("language")?,
     })
 }
 

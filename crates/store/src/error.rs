@@ -56,6 +56,9 @@ pub enum Conflict {
     /// A record with this key exists already.
     #[error("{0} already exists")]
     AlreadyExists(&'static str),
+    /// A notification's lease expired and another worker claimed it; this worker's outcome is not recorded.
+    #[error("notification lease lost")]
+    LeaseLost,
 }
 
 impl Error {

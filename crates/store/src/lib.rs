@@ -11,6 +11,9 @@
 //! - Incidents are an append-only event log; the `incidents` table is a projection of it, refolded with
 //!   [`jikimi_respond::Incident`] on every append and rebuildable with [`Store::rebuild_projections`].
 //!
+//! - Guardian notifications are an outbox ([`Outbox`], every `Store` is one): rows written in the same transaction as
+//!   the event that causes them, leased and finished by the `notify` worker.
+//!
 //! The store never sees personal data in clear: subscribers and guardians arrive as [`jikimi_privacy::Sealed`] fields
 //! and blind digests.
 //!
@@ -26,6 +29,7 @@
 
 mod error;
 mod model;
+mod outbox;
 mod postgres;
 mod sql;
 mod sqlite;
@@ -38,6 +42,10 @@ pub use model::{
     AlertAccepted, Change, DeviceEvent, DeviceRecord, Enrolment, EnrolmentCode, EnrolmentRefusal,
     ErasureReport, GuardianId, GuardianRecord, IncidentFilter, IndexEntry, NewAlert, PinHashes,
     PinRecord, PositionReport, Role, SessionRecord, StaffUser, SubscriberExport, SubscriberRecord,
+};
+pub use outbox::{
+    DeliveryOutcome, DeliveryReport, Notification, NotificationId, NotificationState, Outbox,
+    notifies_guardians,
 };
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
@@ -52,7 +60,7 @@ use std::sync::Arc;
 
 /// The spine's storage. Implemented by [`SqliteStore`] and [`PgStore`]; held by the server as `Arc<dyn Store>`.
 #[async_trait::async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: Outbox + Send + Sync + 'static {
     /// Applies pending migrations. Idempotent.
     async fn migrate(&self) -> Result<()>;
     /// Checks the database answers (for `/readyz`).

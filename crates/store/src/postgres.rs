@@ -5,6 +5,7 @@
 //! A schema can be chosen (set as `search_path` on every connection), which is how tests isolate themselves.
 
 use crate::Result;
+use crate::outbox::impl_outbox;
 use crate::sql::impl_store;
 use sqlx::Row;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
@@ -70,6 +71,7 @@ impl_store!(
     backend = "postgres",
     lock_head = "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE"
 );
+impl_outbox!(PgStore, sqlx::Postgres);
 
 #[cfg(test)]
 mod tests {

@@ -603,6 +603,12 @@ macro_rules! impl_store {
                     }
                     query.execute(&mut *tx).await?;
                 }
+                // 5. Guardians to tell, in the same transaction (the outbox).
+                let to_notify: Vec<_> = new_incidents
+                    .iter()
+                    .filter_map(|(incident, event)| incident.subscriber_id.map(|s| (incident.id, s, event)))
+                    .collect();
+                Self::enqueue_notifications(&mut tx, &mut chain, &to_notify).await?;
                 self.commit_write(tx, chain).await?;
                 Ok(results)
             }
@@ -631,6 +637,9 @@ macro_rules! impl_store {
                 incident.apply(&event)?;
                 Self::insert_event(&mut tx, incident_id, &event).await?;
                 Self::write_incident_row(&mut tx, &incident, false).await?;
+                if let Some(subscriber_id) = incident.subscriber_id {
+                    Self::enqueue_notifications(&mut tx, &mut chain, &[(incident_id, subscriber_id, &event)]).await?;
+                }
                 chain.push(
                     $crate::sql::audit(change, &format!("incident.{}", event.kind.name()), format!("incident/{incident_id}"))
                         .with_detail(&serde_json::json!({ "seq": event.seq, "status": incident.status })),

@@ -6,6 +6,7 @@
 //! batching alerts ([`crate::Store::record_alerts`]) spreads that fsync over many of them.
 
 use crate::Result;
+use crate::outbox::impl_outbox;
 use crate::sql::impl_store;
 use sqlx::Row;
 use sqlx::sqlite::{
@@ -98,6 +99,7 @@ impl_store!(
     backend = "sqlite",
     lock_head = "SELECT seq, hash FROM audit_head WHERE id = 1"
 );
+impl_outbox!(SqliteStore, sqlx::Sqlite);
 
 #[cfg(test)]
 mod tests {

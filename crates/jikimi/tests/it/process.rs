@@ -67,8 +67,16 @@ impl Site {
 
     /// Starts `jikimi serve` on a free port; returns the child and its base URL (read from its first stdout line).
     pub fn serve(&self) -> (Child, String) {
-        let mut child = self
-            .command(&["serve", "--listen", "127.0.0.1:0"])
+        self.serve_with(&[])
+    }
+
+    /// As [`Site::serve`], with extra environment variables.
+    pub fn serve_with(&self, envs: &[(&str, &str)]) -> (Child, String) {
+        let mut command = self.command(&["serve", "--listen", "127.0.0.1:0"]);
+        for (k, v) in envs {
+            command.env(k, v);
+        }
+        let mut child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()

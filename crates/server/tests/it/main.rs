@@ -8,6 +8,7 @@ mod alerts;
 mod aml;
 mod app;
 mod flows;
+mod notifications;
 mod openapi;
 mod privacy;
 mod roads;
@@ -70,6 +71,7 @@ api_tests!(
     privacy::reveal_is_audited_with_its_reason,
     privacy::export_and_erase_a_subscriber,
     privacy::personal_data_is_not_in_logs_or_the_database,
+    notifications::incident_detail_shows_notification_status_without_personal_data,
     openapi::openapi_lists_the_endpoints_and_error_codes,
     roads::road_eta_ranks_units_by_travel_time_not_distance,
     roads::incident_off_road_falls_back_to_straight_line,

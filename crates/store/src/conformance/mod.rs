@@ -8,6 +8,7 @@ mod alerts;
 mod app;
 mod audit;
 mod incidents;
+mod outbox;
 mod registration;
 mod story;
 
@@ -15,6 +16,7 @@ pub(crate) use alerts::*;
 pub(crate) use app::*;
 pub(crate) use audit::*;
 pub(crate) use incidents::*;
+pub(crate) use outbox::*;
 pub(crate) use registration::*;
 pub(crate) use story::*;
 
@@ -69,6 +71,9 @@ macro_rules! store_conformance {
             enrolment_code_refusals_and_lockout,
             pins_count_failures_and_lock,
             device_events_on_own_incident,
+            decisive_events_queue_notifications_in_their_transaction,
+            notifications_are_claimed_in_order_under_a_lease,
+            streams_of_different_guardians_do_not_block_each_other,
         );
     };
     (@each $store:ty; $($name:ident),* $(,)?) => {
