@@ -5,6 +5,9 @@
 //! - Devices raise alerts at `POST /api/alerts`, authenticated by an Ed25519 signature ([`signing`]); the alert is
 //!   made durable by a group committer ([`group_commit`]) and answered 202 only after the commit.
 //! - Staff log in ([`auth`]) and act on incidents, units and subscribers; each endpoint checks a [`roles::Permission`].
+//! - Border officers check travellers against the watchlist ([`border`]); analysts link the entities of shared
+//!   cases and confirm or reject links ([`links`]). Both read the federation's cases through
+//!   [`border::CaseSource`], so this crate does not depend on the exchange crate.
 //! - Every failure is an [`error::ApiError`] with a closed [`error::ErrorCode`].
 //! - Personal fields are sealed ([`jikimi_privacy`]) before the store sees them and are never logged.
 //!
@@ -13,6 +16,7 @@
 pub mod alerts;
 pub mod aml;
 pub mod auth;
+pub mod border;
 pub mod config;
 pub mod console;
 pub mod dto;
@@ -20,6 +24,7 @@ pub mod error;
 pub mod extract;
 pub mod group_commit;
 pub mod incidents;
+pub mod links;
 pub mod live;
 pub mod map_roads;
 pub mod openapi;
@@ -78,6 +83,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/subscribers/{id}/reveal", post(subscribers::reveal))
         .route("/api/subscribers/{id}/export", post(subscribers::export))
         .route("/api/subscribers/{id}/erase", post(subscribers::erase))
+        .route("/api/border/check", post(border::check))
+        .route("/api/linkage/run", post(links::run))
+        .route("/api/linkage/links", get(links::list))
+        .route("/api/linkage/links/{id}/decision", post(links::decide))
         .route("/api/audit", get(ops::audit_list))
         .route("/api/map/roads", get(map_roads::roads))
         .route("/healthz", get(ops::healthz))

@@ -6,7 +6,7 @@ use utoipa::{Modify, OpenApi};
 /// Every endpoint and schema of the API.
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "jikimi", description = "jikimi (지킴이) respond API: signed SOS alerts, incidents, units, subscribers, audit.\n\nErrors are always `{\"error\": {\"code\", \"message\", \"request_id\"}}` with a stable snake_case code (see the ErrorCode schema)."),
+    info(title = "jikimi", description = "jikimi (지킴이) respond API: signed SOS alerts, incidents, units, subscribers, audit, border watchlist checks, entity linkage.\n\nErrors are always `{\"error\": {\"code\", \"message\", \"request_id\"}}` with a stable snake_case code (see the ErrorCode schema)."),
     paths(
         crate::alerts::raise_alert,
         crate::aml::intake_aml,
@@ -19,6 +19,8 @@ use utoipa::{Modify, OpenApi};
         crate::subscribers::export, crate::subscribers::erase,
         crate::ops::audit_list, crate::ops::healthz, crate::ops::readyz, crate::ops::metrics_text,
         crate::map_roads::roads,
+        crate::border::check,
+        crate::links::run, crate::links::list, crate::links::decide,
     ),
     components(schemas(crate::error::ErrorBody, crate::error::ErrorDetail, crate::error::ErrorCode)),
     modifiers(&BearerAuth),
@@ -30,6 +32,8 @@ use utoipa::{Modify, OpenApi};
         (name = "staff", description = "Login and staff accounts"),
         (name = "audit", description = "Hash-chained audit log"),
         (name = "ops", description = "Health and metrics"),
+        (name = "border", description = "Border watchlist checks (border officers; every check audited)"),
+        (name = "linkage", description = "Linked persons, phones, accounts and wallets across agencies; analysts' decisions"),
     )
 )]
 pub struct ApiDoc;

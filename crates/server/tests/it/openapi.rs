@@ -28,6 +28,10 @@ pub async fn openapi_lists_the_endpoints_and_error_codes(h: &Harness) {
         "/api/subscribers/{id}/export",
         "/api/subscribers/{id}/erase",
         "/api/audit",
+        "/api/border/check",
+        "/api/linkage/run",
+        "/api/linkage/links",
+        "/api/linkage/links/{id}/decision",
         "/healthz",
         "/readyz",
         "/metrics",
@@ -53,7 +57,7 @@ pub async fn openapi_lists_the_endpoints_and_error_codes(h: &Harness) {
         expected.join(","),
         "invalid_payload,invalid_field,payload_too_large,missing_header,signature_invalid,device_unknown,\
 timestamp_out_of_window,nonce_replayed,unauthenticated,forbidden,login_failed,incident_not_found,unit_not_found,\
-subscriber_not_found,illegal_transition,conflict,reason_required,unavailable,internal"
+subscriber_not_found,illegal_transition,conflict,reason_required,unavailable,internal,link_not_found"
     );
     let (status, _) = h.call(Method::GET, "/api/docs/", None, None).await;
     assert_eq!(status, StatusCode::OK, "swagger ui is served");

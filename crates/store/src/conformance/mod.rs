@@ -7,12 +7,14 @@
 mod alerts;
 mod audit;
 mod incidents;
+mod linkage;
 mod registration;
 mod story;
 
 pub(crate) use alerts::*;
 pub(crate) use audit::*;
 pub(crate) use incidents::*;
+pub(crate) use linkage::*;
 pub(crate) use registration::*;
 pub(crate) use story::*;
 
@@ -63,6 +65,7 @@ macro_rules! store_conformance {
             staff_and_sessions,
             durable_across_reopen,
             story_alert_to_erasure,
+            entity_links_keep_decisions_across_runs,
         );
     };
     (@each $store:ty; $($name:ident),* $(,)?) => {
