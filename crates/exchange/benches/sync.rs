@@ -126,6 +126,8 @@ async fn main() -> Result<(), BoxError> {
                     name: format!("Suspect {i}"),
                     nationality: None,
                     born: None,
+                    passport: None,
+                    border_control: false,
                 },
                 Entity::Phone {
                     id: Uuid::new_v4(),

@@ -254,6 +254,14 @@ pub enum Entity {
         name: String,
         nationality: Option<String>,
         born: Option<chrono::NaiveDate>,
+        /// Passport or travel document number (absent from the encoding when unknown, so records signed
+        /// before the field existed keep their signatures).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        passport: Option<String>,
+        /// Flagged for border control by the agency that owns the record: receiving nodes put the person on
+        /// their border watchlist.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        border_control: bool,
     },
     Phone {
         id: Uuid,
@@ -308,19 +316,16 @@ impl Entity {
         }
     }
     /// Parses `kind=value` as typed on the command line (`phone=+8210...`, `iban=...`,
-    /// `wallet=0x...`, `website=...`, `person=Name`, `company=Name`, `account=...`).
+    /// `wallet=0x...`, `website=...`, `person=Name`, `company=Name`, `account=...`). A person may
+    /// carry `;born=YYYY-MM-DD`, `;nationality=KR`, `;passport=M123...` and `;border` (flag for
+    /// border control): `person=Lee Min-jun;born=1990-03-04;passport=M12345678;border`.
     pub fn parse_spec(spec: &str, default_region: Option<&str>) -> Result<Entity> {
         let (kind, value) = spec
             .split_once('=')
             .ok_or_else(|| Error::invalid("entity", "expected kind=value"))?;
         let id = Uuid::new_v4();
         Ok(match kind {
-            "person" => Entity::Person {
-                id,
-                name: value.to_string(),
-                nationality: None,
-                born: None,
-            },
+            "person" => parse_person(id, value)?,
             "phone" => Entity::Phone {
                 id,
                 number: PhoneE164::parse(value, default_region)?,
@@ -357,6 +362,39 @@ impl Entity {
             }
         })
     }
+}
+
+fn parse_person(id: Uuid, spec: &str) -> Result<Entity> {
+    let mut parts = spec.split(';');
+    let name = parts.next().unwrap_or_default().trim().to_string();
+    let (mut nationality, mut born, mut passport, mut border_control) = (None, None, None, false);
+    for part in parts {
+        match part.trim().split_once('=') {
+            Some(("born", v)) => {
+                born = Some(
+                    chrono::NaiveDate::parse_from_str(v.trim(), "%Y-%m-%d")
+                        .map_err(|_| Error::invalid("person", "born must be YYYY-MM-DD"))?,
+                );
+            }
+            Some(("nationality", v)) => nationality = Some(v.trim().to_string()),
+            Some(("passport", v)) => passport = Some(v.trim().to_string()),
+            None if part.trim() == "border" => border_control = true,
+            _ => {
+                return Err(Error::invalid(
+                    "person",
+                    "after the name expected ;born=, ;nationality=, ;passport= or ;border",
+                ));
+            }
+        }
+    }
+    Ok(Entity::Person {
+        id,
+        name,
+        nationality,
+        born,
+        passport,
+        border_control,
+    })
 }
 
 /// What a record carries: a case, a lead, or a control record that acts on another record.

@@ -10,6 +10,8 @@
 //!   `assess` step (pure);
 //! - `stix`: STIX 2.1 bundle export and import of a case;
 //! - `store` (`ExchangeStore` trait) and `sqlite` (`SqliteStore`, all the SQL);
+//! - `linkage_feed`: the live cases and leads as linkage input (persons, phones, accounts,
+//!   wallets; persons flagged for border control feed the watchlist);
 //! - `node`: one agency's node (`Node`), the glue between core, store and HTTP client;
 //! - `http`: the axum federation router; `cli`: the `jikimi` subcommands.
 //!
@@ -25,6 +27,7 @@ pub mod domain;
 pub mod error;
 pub mod http;
 pub mod identifiers;
+pub mod linkage_feed;
 pub mod marking;
 pub mod node;
 pub mod policy;

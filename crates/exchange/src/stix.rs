@@ -382,6 +382,8 @@ pub fn import_bundle(bundle: &Value) -> Result<Content> {
                         name: s("name"),
                         nationality: o["x_jikimi_nationality"].as_str().map(str::to_string),
                         born: None,
+                        passport: None,
+                        border_control: false,
                     });
                 } else {
                     content.entities.push(Entity::Company {

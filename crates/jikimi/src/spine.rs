@@ -21,6 +21,26 @@ use jikimi_store::{Change, Store};
 pub struct ServeArgs {
     #[command(flatten)]
     config: ConfigArgs,
+    /// The federation's case store (`jikimi exchange --db`): its cases feed `POST /api/border/check` (persons
+    /// flagged for border control) and `POST /api/linkage/run`.
+    #[arg(long, env = "JIKIMI_EXCHANGE_DB")]
+    exchange_db: Option<String>,
+    /// How often the border watchlist is re-read from the case store, in seconds (rebuilt only if it changed).
+    #[arg(long, env = "JIKIMI_WATCHLIST_REFRESH_S", default_value_t = 60)]
+    watchlist_refresh_s: u64,
+}
+
+/// The exchange case store as the server's case source. The one place that knows where shared cases live, so
+/// moving the store to `crates/store` changes this and nothing in the server.
+struct ExchangeCases(jikimi_exchange::sqlite::SqliteStore);
+
+#[async_trait::async_trait]
+impl jikimi_server::border::CaseSource for ExchangeCases {
+    async fn shared_cases(&self) -> Result<Vec<jikimi_linkage::shared::SharedCase>, String> {
+        jikimi_exchange::linkage_feed::shared_cases(&self.0)
+            .await
+            .map_err(|e| e.to_string())
+    }
 }
 
 /// `jikimi migrate`.
@@ -133,6 +153,22 @@ pub async fn start_server(
     AppState,
     tokio::task::JoinHandle<std::io::Result<()>>,
 )> {
+    start_server_with(store, config, None).await
+}
+
+/// [`start_server`] with a case source for the border watchlist and linkage, refreshed every `Duration`.
+pub async fn start_server_with(
+    store: Arc<dyn Store>,
+    config: Config,
+    cases: Option<(
+        Arc<dyn jikimi_server::border::CaseSource>,
+        std::time::Duration,
+    )>,
+) -> anyhow::Result<(
+    std::net::SocketAddr,
+    AppState,
+    tokio::task::JoinHandle<std::io::Result<()>>,
+)> {
     let keys = config
         .keys
         .clone()
@@ -161,6 +197,15 @@ pub async fn start_server(
             let _ = tokio::signal::ctrl_c().await;
         }));
     }
+    let mut state = state;
+    if let Some((source, every)) = cases {
+        state.cases = Some(source);
+        // Load before serving, so the first check already sees the list; then keep it fresh.
+        jikimi_server::border::refresh(&state)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot load the border watchlist: {e}"))?;
+        jikimi_server::border::spawn_refresher(state.clone(), every);
+    }
     let served = state.clone();
     let task = tokio::spawn(async move {
         jikimi_server::serve(listener, served, async {
@@ -178,7 +223,21 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
     runtime()?.block_on(async move {
         let store = open_store(&config).await?;
         let backend = store.backend();
-        let (addr, _state, task) = start_server(store, config).await?;
+        let cases = match &args.exchange_db {
+            Some(path) => {
+                let exchange = jikimi_exchange::sqlite::SqliteStore::open(path)
+                    .await
+                    .with_context(|| format!("cannot open the case store {path}"))?;
+                let source: Arc<dyn jikimi_server::border::CaseSource> =
+                    Arc::new(ExchangeCases(exchange));
+                Some((
+                    source,
+                    std::time::Duration::from_secs(args.watchlist_refresh_s.max(1)),
+                ))
+            }
+            None => None,
+        };
+        let (addr, _state, task) = start_server_with(store, config, cases).await?;
         // The first stdout line is machine-read by tests and scripts: keep its shape.
         println!("jikimi listening on http://{addr} ({backend})");
         tracing::info!(%addr, backend, "serving");

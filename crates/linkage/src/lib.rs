@@ -13,6 +13,8 @@
 //!   pipeline and assigns links one-to-one or clusters duplicates, with per-field explanations, and applies
 //!   analysts' confirm/reject [`engine::Decision`]s (optionally also labelled pairs for m);
 //! - [`watchlist`] answers "is this traveller on the watchlist?" from an in-memory index;
+//! - [`shared`] links the persons, phones, accounts and wallets of shared cases and picks the watchlist's
+//!   persons from them (flagged for border control);
 //! - [`trace`] builds a graph of organisations over linked entities and flags relocation between countries;
 //! - [`cli`] holds the `jikimi link` and `jikimi border` subcommands.
 //!
@@ -49,6 +51,7 @@ pub mod korean;
 pub mod model;
 pub mod prepare;
 pub mod schema;
+pub mod shared;
 pub mod synthetic;
 pub mod table;
 pub mod trace;

@@ -129,6 +129,23 @@ pub struct TraceGraph {
     pub entity_cases: BTreeMap<String, Vec<usize>>,
     /// Extra "same entity" links (e.g. persons linked by the linker or confirmed by an analyst).
     pub same_as: Vec<(String, String)>,
+    /// WGS84 coordinates of places by entity key (`place:...`), for the GeoJSON export.
+    pub place_coordinates: BTreeMap<String, Coordinates>,
+}
+
+/// A point in WGS84 degrees.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Coordinates {
+    pub lat: f64,
+    pub lon: f64,
+}
+
+impl Coordinates {
+    /// A point, if it lies on the globe (latitude within ±90, longitude within ±180, both finite).
+    pub fn new(lat: f64, lon: f64) -> Option<Coordinates> {
+        ((-90.0..=90.0).contains(&lat) && (-180.0..=180.0).contains(&lon))
+            .then_some(Coordinates { lat, lon })
+    }
 }
 
 /// An organisation: a connected group of cases.
@@ -200,6 +217,19 @@ impl TraceGraph {
             cases,
             entity_cases,
             same_as: Vec::new(),
+            place_coordinates: BTreeMap::new(),
+        }
+    }
+
+    /// Give a place (as written in a case) its coordinates; places without coordinates are left out of the
+    /// GeoJSON export. Returns false if the name normalises to nothing.
+    pub fn set_place_coordinates(&mut self, place: &str, point: Coordinates) -> bool {
+        match entity_key(EntityKind::Place, place) {
+            Some(key) => {
+                self.place_coordinates.insert(key, point);
+                true
+            }
+            None => false,
         }
     }
 
@@ -426,6 +456,65 @@ impl TraceGraph {
         }
         out.push_str("  </graph>\n</graphml>\n");
         out
+    }
+}
+
+impl TraceGraph {
+    /// The graph as a GeoJSON `FeatureCollection` (RFC 7946) for map tools: one `Point` per place that has
+    /// coordinates, with the cases naming it, their organisations, and its activity as
+    /// `{"country": {"YYYY-MM": cases}}`. Places without coordinates are counted in the collection's
+    /// `places_without_coordinates` member rather than guessed.
+    pub fn to_geojson(&self) -> serde_json::Value {
+        use serde_json::{Map, Value, json};
+        let organisation_of: HashMap<usize, usize> = self
+            .organisations()
+            .iter()
+            .flat_map(|o| o.case_indices.iter().map(move |&i| (i, o.id)))
+            .collect();
+        let mut features = Vec::new();
+        let mut without_coordinates = 0usize;
+        for (entity, case_indices) in &self.entity_cases {
+            let Some(name) = entity.strip_prefix("place:") else {
+                continue;
+            };
+            let Some(point) = self.place_coordinates.get(entity) else {
+                without_coordinates += 1;
+                continue;
+            };
+            let mut activity: BTreeMap<&str, BTreeMap<String, usize>> = BTreeMap::new();
+            let mut organisations = BTreeSet::new();
+            let mut cases = Vec::new();
+            for &i in case_indices {
+                let case = &self.cases[i];
+                *activity
+                    .entry(case.country.as_str())
+                    .or_default()
+                    .entry(case.month.to_string())
+                    .or_default() += 1;
+                if let Some(&o) = organisation_of.get(&i) {
+                    organisations.insert(o);
+                }
+                cases.push(format!("{}/{}", case.agency, case.case_id));
+            }
+            let mut properties = Map::new();
+            properties.insert("kind".into(), json!("place"));
+            properties.insert("name".into(), json!(name));
+            properties.insert("cases".into(), json!(cases));
+            properties.insert("organisations".into(), json!(organisations));
+            properties.insert("activity".into(), json!(activity));
+            features.push(json!({
+                "type": "Feature",
+                "id": entity,
+                // RFC 7946: longitude first.
+                "geometry": {"type": "Point", "coordinates": [point.lon, point.lat]},
+                "properties": Value::Object(properties),
+            }));
+        }
+        json!({
+            "type": "FeatureCollection",
+            "features": features,
+            "places_without_coordinates": without_coordinates,
+        })
     }
 }
 

@@ -100,6 +100,7 @@ impl From<jikimi_store::Role> for Role {
             jikimi_store::Role::Supervisor => Role::Supervisor,
             jikimi_store::Role::Analyst => Role::Analyst,
             jikimi_store::Role::Admin => Role::Admin,
+            jikimi_store::Role::BorderOfficer => Role::BorderOfficer,
         }
     }
 }
@@ -111,6 +112,7 @@ impl From<Role> for jikimi_store::Role {
             Role::Supervisor => jikimi_store::Role::Supervisor,
             Role::Analyst => jikimi_store::Role::Analyst,
             Role::Admin => jikimi_store::Role::Admin,
+            Role::BorderOfficer => jikimi_store::Role::BorderOfficer,
         }
     }
 }

@@ -70,11 +70,13 @@ pub enum ErrorCode {
     Unavailable,
     /// An unexpected server fault; the detail is in the server log under the request id.
     Internal,
+    /// No entity link with that id.
+    LinkNotFound,
 }
 
 impl ErrorCode {
     /// Every code, for the OpenAPI description and the snapshot test.
-    pub const ALL: [ErrorCode; 28] = [
+    pub const ALL: [ErrorCode; 29] = [
         ErrorCode::InvalidPayload,
         ErrorCode::InvalidField,
         ErrorCode::PayloadTooLarge,
@@ -103,6 +105,7 @@ impl ErrorCode {
         ErrorCode::GatewayUnauthenticated,
         ErrorCode::Unavailable,
         ErrorCode::Internal,
+        ErrorCode::LinkNotFound,
     ];
 
     /// The HTTP status this code is always answered with.
@@ -131,7 +134,8 @@ impl ErrorCode {
             ErrorCode::Forbidden => StatusCode::FORBIDDEN,
             ErrorCode::IncidentNotFound
             | ErrorCode::UnitNotFound
-            | ErrorCode::SubscriberNotFound => StatusCode::NOT_FOUND,
+            | ErrorCode::SubscriberNotFound
+            | ErrorCode::LinkNotFound => StatusCode::NOT_FOUND,
             ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -154,6 +158,7 @@ impl ErrorCode {
             ErrorCode::IncidentNotFound => "incident_not_found",
             ErrorCode::UnitNotFound => "unit_not_found",
             ErrorCode::SubscriberNotFound => "subscriber_not_found",
+            ErrorCode::LinkNotFound => "link_not_found",
             ErrorCode::IllegalTransition => "illegal_transition",
             ErrorCode::Conflict => "conflict",
             ErrorCode::ReasonRequired => "reason_required",

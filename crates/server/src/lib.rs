@@ -7,6 +7,9 @@
 //! - The 112 app ([`app`]) enrols devices with one-time codes, streams locations for an open alert, and cancels
 //!   with the subscriber's PIN, where a duress PIN answers like a cancel but escalates.
 //! - Staff log in ([`auth`]) and act on incidents, units and subscribers; each endpoint checks a [`roles::Permission`].
+//! - Border officers check travellers against the watchlist ([`border`]); analysts link the entities of shared
+//!   cases and confirm or reject links ([`links`]). Both read the federation's cases through
+//!   [`border::CaseSource`], so this crate does not depend on the exchange crate.
 //! - Every failure is an [`error::ApiError`] with a closed [`error::ErrorCode`].
 //! - Personal fields are sealed ([`jikimi_privacy`]) before the store sees them and are never logged.
 //!
@@ -16,6 +19,7 @@ pub mod alerts;
 pub mod aml;
 pub mod app;
 pub mod auth;
+pub mod border;
 pub mod config;
 pub mod console;
 pub mod dto;
@@ -23,6 +27,7 @@ pub mod error;
 pub mod extract;
 pub mod group_commit;
 pub mod incidents;
+pub mod links;
 pub mod live;
 pub mod map_roads;
 pub mod notifications;
@@ -90,6 +95,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/subscribers/{id}/reveal", post(subscribers::reveal))
         .route("/api/subscribers/{id}/export", post(subscribers::export))
         .route("/api/subscribers/{id}/erase", post(subscribers::erase))
+        .route("/api/border/check", post(border::check))
+        .route("/api/linkage/run", post(links::run))
+        .route("/api/linkage/links", get(links::list))
+        .route("/api/linkage/links/{id}/decision", post(links::decide))
         .route("/api/audit", get(ops::audit_list))
         .route(
             "/api/notifications/dead-letters",

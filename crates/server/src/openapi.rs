@@ -6,7 +6,7 @@ use utoipa::{Modify, OpenApi};
 /// Every endpoint and schema of the API.
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "jikimi", description = "jikimi (지킴이) respond API: signed SOS alerts, incidents, units, subscribers, audit.\n\nErrors are always `{\"error\": {\"code\", \"message\", \"request_id\"}}` with a stable snake_case code (see the ErrorCode schema)."),
+    info(title = "jikimi", description = "jikimi (지킴이) respond API: signed SOS alerts, incidents, units, subscribers, audit, border watchlist checks, entity linkage.\n\nErrors are always `{\"error\": {\"code\", \"message\", \"request_id\"}}` with a stable snake_case code (see the ErrorCode schema)."),
     paths(
         crate::alerts::raise_alert,
         crate::aml::intake_aml,
@@ -23,6 +23,8 @@ use utoipa::{Modify, OpenApi};
         crate::map_roads::roads,
         crate::live::stream, crate::console::base_map, crate::console::config,
         crate::notifications::dead_letters,
+        crate::border::check,
+        crate::links::run, crate::links::list, crate::links::decide,
     ),
     components(schemas(crate::error::ErrorBody, crate::error::ErrorDetail, crate::error::ErrorCode)),
     modifiers(&BearerAuth),
@@ -37,6 +39,8 @@ use utoipa::{Modify, OpenApi};
         (name = "notifications", description = "Guardian notifications (status only; no personal data)"),
         (name = "ops", description = "Health and metrics"),
         (name = "console", description = "The dispatcher console's live feed, base map and settings"),
+        (name = "border", description = "Border watchlist checks (border officers; every check audited)"),
+        (name = "linkage", description = "Linked persons, phones, accounts and wallets across agencies; analysts' decisions"),
     )
 )]
 pub struct ApiDoc;

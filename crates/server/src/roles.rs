@@ -1,17 +1,22 @@
 //! Staff roles and what each may do. One table, checked by every handler through [`Permission`].
 //!
-//! | permission | dispatcher | supervisor | analyst | admin |
-//! |---|---|---|---|---|
-//! | read incidents and units (no personal data) | yes | yes | yes | yes |
-//! | change incidents, report unit positions and status | yes | yes | no | no |
-//! | reveal a subscriber's decrypted details (with a reason) | yes | yes | no | no |
-//! | issue one-time device enrolment codes | yes | yes | no | yes |
-//! | register, export and erase subscribers | no | yes | no | yes |
-//! | read the audit log | no | yes | no | yes |
-//! | create patrol units | no | yes | no | yes |
-//! | manage staff accounts | no | no | no | yes |
+//! | permission | dispatcher | supervisor | analyst | admin | border officer |
+//! |---|---|---|---|---|---|
+//! | read incidents and units (no personal data) | yes | yes | yes | yes | no |
+//! | change incidents, report unit positions and status | yes | yes | no | no | no |
+//! | reveal a subscriber's decrypted details (with a reason) | yes | yes | no | no | no |
+//! | issue one-time device enrolment codes | yes | yes | no | yes | no |
+//! | register, export and erase subscribers | no | yes | no | yes | no |
+//! | read the audit log | no | yes | no | yes | no |
+//! | create patrol units | no | yes | no | yes | no |
+//! | manage staff accounts | no | no | no | yes | no |
+//! | run entity linkage, confirm or reject links | no | yes | yes | no | no |
+//! | check a traveller against the border watchlist | no | no | no | no | yes |
 //!
-//! Analysts never get personal data: incident and unit views carry ids, never names or phone numbers.
+//! Analysts never get personal data: incident and unit views carry ids, never names or phone numbers, and entity
+//! links carry entity ids and per-field evidence levels, never the compared values.
+//! The border watchlist is its own duty: only border officers check travellers (each check audited), and
+//! nobody else reads the list through the API.
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -30,6 +35,8 @@ pub enum Role {
     Analyst,
     /// Manages staff and subscribers; reads the audit log.
     Admin,
+    /// Checks travellers at the border against the watchlist; nothing else.
+    BorderOfficer,
 }
 
 impl Role {
@@ -40,6 +47,7 @@ impl Role {
             Role::Supervisor => "supervisor",
             Role::Analyst => "analyst",
             Role::Admin => "admin",
+            Role::BorderOfficer => "border_officer",
         }
     }
 
@@ -50,6 +58,7 @@ impl Role {
             "supervisor" => Some(Role::Supervisor),
             "analyst" => Some(Role::Analyst),
             "admin" => Some(Role::Admin),
+            "border_officer" => Some(Role::BorderOfficer),
             _ => None,
         }
     }
@@ -59,7 +68,7 @@ impl Role {
         use Permission as P;
         use Role as R;
         match permission {
-            P::ReadOperations => true,
+            P::ReadOperations => !matches!(self, R::BorderOfficer),
             P::ChangeOperations | P::RevealPersonalData => {
                 matches!(self, R::Dispatcher | R::Supervisor)
             }
@@ -68,6 +77,8 @@ impl Role {
             }
             P::ManageStaff => matches!(self, R::Admin),
             P::IssueEnrolmentCodes => matches!(self, R::Dispatcher | R::Supervisor | R::Admin),
+            P::LinkEntities => matches!(self, R::Analyst | R::Supervisor),
+            P::CheckWatchlist => matches!(self, R::BorderOfficer),
         }
     }
 }
@@ -91,6 +102,10 @@ pub enum Permission {
     ManageUnits,
     /// Issue a one-time code with which a subscriber's phone enrols itself (the registrar's desk).
     IssueEnrolmentCodes,
+    /// Run linkage over shared cases; confirm or reject links (audited).
+    LinkEntities,
+    /// Check a traveller against the border watchlist (audited).
+    CheckWatchlist,
 }
 
 #[cfg(test)]
@@ -108,8 +123,15 @@ mod tests {
             Role::Supervisor,
             Role::Analyst,
             Role::Admin,
+            Role::BorderOfficer,
         ] {
             assert_eq!(Role::parse(role.as_str()), Some(role));
+            assert_eq!(
+                role.may(Permission::CheckWatchlist),
+                role == Role::BorderOfficer
+            );
         }
+        assert!(!Role::BorderOfficer.may(Permission::ReadOperations));
+        assert!(!Role::BorderOfficer.may(Permission::LinkEntities));
     }
 }

@@ -160,6 +160,10 @@ pub struct AppState {
     pub clock: Clock,
     /// Limits and windows.
     pub config: Arc<Config>,
+    /// The shared cases (federation case store), when one is configured; feeds linkage and the watchlist.
+    pub cases: Option<Arc<dyn crate::border::CaseSource>>,
+    /// The border watchlist in force (empty until loaded from `cases`).
+    pub border: Arc<crate::border::BorderWatchlist>,
 }
 
 /// Keys could not be turned into a keyring.
@@ -201,6 +205,8 @@ impl AppState {
             )),
             clock,
             config: Arc::new(config),
+            cases: None,
+            border: Arc::new(crate::border::BorderWatchlist::default()),
         })
     }
 

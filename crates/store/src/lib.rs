@@ -40,8 +40,9 @@ mod conformance;
 pub use error::{Conflict, Error, Result};
 pub use model::{
     AlertAccepted, Change, DeviceEvent, DeviceRecord, Enrolment, EnrolmentCode, EnrolmentRefusal,
-    ErasureReport, GuardianId, GuardianRecord, IncidentFilter, IndexEntry, NewAlert, PinHashes,
-    PinRecord, PositionReport, Role, SessionRecord, StaffUser, SubscriberExport, SubscriberRecord,
+    EntityLink, ErasureReport, GuardianId, GuardianRecord, IncidentFilter, IndexEntry,
+    LinkRunReport, LinkStatus, NewAlert, NewEntityLink, PinHashes, PinRecord, PositionReport, Role,
+    SessionRecord, StaffUser, SubscriberExport, SubscriberRecord,
 };
 pub use outbox::{
     DeliveryOutcome, DeliveryReport, Notification, NotificationId, NotificationState, Outbox,
@@ -236,6 +237,27 @@ pub trait Store: Outbox + Send + Sync + 'static {
     async fn append_audit(&self, entries: Vec<NewAuditEntry>) -> Result<Vec<u64>>;
     /// Up to `limit` entries with seq greater than `after_seq`, by seq.
     async fn list_audit(&self, after_seq: u64, limit: u32) -> Result<Vec<AuditEntry>>;
+
+    // --- entity links (linkage over shared cases) ---
+
+    /// Stores a linkage run's links in one transaction with one audit entry (`linkage.run`): new pairs become
+    /// proposed, known pairs get the new score and evidence but keep their status, and proposed pairs the run
+    /// did not find are withdrawn. Confirmed and rejected pairs are never removed or re-opened.
+    async fn record_link_run(
+        &self,
+        links: Vec<NewEntityLink>,
+        change: &Change,
+    ) -> Result<LinkRunReport>;
+    /// Links, optionally of one status, ordered by kind, then left and right ref.
+    async fn list_entity_links(&self, status: Option<LinkStatus>) -> Result<Vec<EntityLink>>;
+    /// Records an analyst's decision (confirmed or rejected; proposed re-opens it) with its audit entry
+    /// (`linkage.decided`) in the same transaction.
+    async fn decide_entity_link(
+        &self,
+        id: uuid::Uuid,
+        status: LinkStatus,
+        change: &Change,
+    ) -> Result<EntityLink>;
 }
 
 /// Walks the whole audit log page by page and verifies the hash chain.

@@ -183,6 +183,8 @@ pub enum Role {
     Analyst,
     /// Manages staff, devices and subscribers.
     Admin,
+    /// Checks travellers against the border watchlist.
+    BorderOfficer,
 }
 
 impl Role {
@@ -193,6 +195,7 @@ impl Role {
             Role::Supervisor => "supervisor",
             Role::Analyst => "analyst",
             Role::Admin => "admin",
+            Role::BorderOfficer => "border_officer",
         }
     }
     /// Parses [`Role::as_str`]'s output.
@@ -202,6 +205,7 @@ impl Role {
             "supervisor" => Role::Supervisor,
             "analyst" => Role::Analyst,
             "admin" => Role::Admin,
+            "border_officer" => Role::BorderOfficer,
             _ => return None,
         })
     }
@@ -428,4 +432,93 @@ pub struct DeviceEvent {
     pub at: Timestamp,
     /// Why, for the audit entry.
     pub reason: String,
+}
+
+/// Where a link between two entities stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkStatus {
+    /// Found by a linkage run; nobody has looked at it yet.
+    Proposed,
+    /// An analyst said the two entities are the same; later runs keep it whatever the score.
+    Confirmed,
+    /// An analyst said they differ; later runs never propose it again.
+    Rejected,
+}
+
+impl LinkStatus {
+    /// The stable snake_case name used in storage.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LinkStatus::Proposed => "proposed",
+            LinkStatus::Confirmed => "confirmed",
+            LinkStatus::Rejected => "rejected",
+        }
+    }
+    /// Parses [`LinkStatus::as_str`]'s output.
+    pub fn parse(s: &str) -> Option<LinkStatus> {
+        Some(match s {
+            "proposed" => LinkStatus::Proposed,
+            "confirmed" => LinkStatus::Confirmed,
+            "rejected" => LinkStatus::Rejected,
+            _ => return None,
+        })
+    }
+}
+
+/// A link found by a linkage run, to be stored. `left_ref < right_ref` (the store orders them if not).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEntityLink {
+    /// What is linked: `person`, `phone`, `account`, `wallet`.
+    pub kind: String,
+    /// One entity's id (a UUID as text in the case store).
+    pub left_ref: String,
+    /// The other entity's id.
+    pub right_ref: String,
+    /// Match probability, 0 to 1.
+    pub probability: f64,
+    /// Match weight in bits.
+    pub weight: f64,
+    /// The evidence as JSON text (fields, levels, weights; never the compared values).
+    pub evidence: String,
+}
+
+/// A stored link with its decision.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EntityLink {
+    /// Stable id of the pair.
+    pub id: Uuid,
+    /// What is linked.
+    pub kind: String,
+    /// One entity's id.
+    pub left_ref: String,
+    /// The other entity's id.
+    pub right_ref: String,
+    /// Match probability of the latest run that scored the pair.
+    pub probability: f64,
+    /// Match weight in bits, same run.
+    pub weight: f64,
+    /// Evidence as JSON text, same run.
+    pub evidence: String,
+    /// Proposed, confirmed or rejected.
+    pub status: LinkStatus,
+    /// When a run first proposed it.
+    pub first_seen: Timestamp,
+    /// When a run last scored it.
+    pub last_run: Timestamp,
+    /// Who decided (`staff:<user>`), if anyone.
+    pub decided_by: Option<String>,
+    /// When.
+    pub decided_at: Option<Timestamp>,
+}
+
+/// What a linkage run changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct LinkRunReport {
+    /// Pairs proposed for the first time.
+    pub added: u64,
+    /// Pairs already stored (their score and evidence refreshed; a decision kept).
+    pub refreshed: u64,
+    /// Proposed pairs the run no longer finds, removed (decided pairs are never removed).
+    pub withdrawn: u64,
 }

@@ -135,6 +135,37 @@ pub(crate) fn unit_from_columns(
     })
 }
 
+/// A stored entity link from its columns.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn entity_link_from_columns(
+    id: &str,
+    kind: String,
+    left_ref: String,
+    right_ref: String,
+    (probability, weight): (f64, f64),
+    evidence: String,
+    status: &str,
+    (first_seen_ms, last_run_ms): (i64, i64),
+    decided_by: Option<String>,
+    decided_at_ms: Option<i64>,
+) -> Result<crate::EntityLink> {
+    Ok(crate::EntityLink {
+        id: parse_uuid(id)?,
+        kind,
+        left_ref,
+        right_ref,
+        probability,
+        weight,
+        evidence,
+        status: crate::LinkStatus::parse(status)
+            .ok_or_else(|| Error::Invalid(format!("unknown link status {status:?} in storage")))?,
+        first_seen: Timestamp::from_unix_ms(first_seen_ms),
+        last_run: Timestamp::from_unix_ms(last_run_ms),
+        decided_by,
+        decided_at: decided_at_ms.map(Timestamp::from_unix_ms),
+    })
+}
+
 /// `($1, $2, $3), ($4, $5, $6), …` for a multi-row statement of `n_rows` rows of `n_cols` columns.
 ///
 /// The text is built from numbers only, never from data, so it is safe to pass as SQL.
@@ -1564,6 +1595,161 @@ macro_rules! impl_store {
                         })
                     })
                     .collect()
+            }
+            async fn record_link_run(
+                &self,
+                links: Vec<$crate::NewEntityLink>,
+                change: &$crate::Change,
+            ) -> $crate::Result<$crate::LinkRunReport> {
+                let mut wanted = std::collections::BTreeMap::new();
+                for mut link in links {
+                    if link.left_ref == link.right_ref {
+                        continue;
+                    }
+                    if link.left_ref > link.right_ref {
+                        std::mem::swap(&mut link.left_ref, &mut link.right_ref);
+                    }
+                    if !(0.0..=1.0).contains(&link.probability) || !link.weight.is_finite() {
+                        return Err($crate::Error::Invalid("link probability or weight out of range".into()));
+                    }
+                    wanted.insert((link.kind.clone(), link.left_ref.clone(), link.right_ref.clone()), link);
+                }
+                let (mut tx, mut chain) = self.begin_write().await?;
+                let rows = sqlx::query("SELECT id, kind, left_ref, right_ref, status FROM entity_links")
+                    .fetch_all(&mut *tx)
+                    .await?;
+                let mut report = $crate::LinkRunReport::default();
+                let mut stored = std::collections::BTreeMap::new();
+                for row in &rows {
+                    let key: (String, String, String) =
+                        (row.try_get("kind")?, row.try_get("left_ref")?, row.try_get("right_ref")?);
+                    stored.insert(key, (row.try_get::<String, _>("id")?, row.try_get::<String, _>("status")?));
+                }
+                let at = change.at.as_unix_ms();
+                for (key, link) in &wanted {
+                    if stored.contains_key(key) {
+                        sqlx::query(
+                            "UPDATE entity_links SET probability = $4, weight = $5, evidence = $6, last_run_ms = $7
+                             WHERE kind = $1 AND left_ref = $2 AND right_ref = $3",
+                        )
+                        .bind(&link.kind)
+                        .bind(&link.left_ref)
+                        .bind(&link.right_ref)
+                        .bind(link.probability)
+                        .bind(link.weight)
+                        .bind(&link.evidence)
+                        .bind(at)
+                        .execute(&mut *tx)
+                        .await?;
+                        report.refreshed += 1;
+                    } else {
+                        sqlx::query(
+                            "INSERT INTO entity_links (id, kind, left_ref, right_ref, probability, weight, evidence,
+                                                       status, first_seen_ms, last_run_ms)
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, 'proposed', $8, $8)",
+                        )
+                        .bind(uuid::Uuid::now_v7().to_string())
+                        .bind(&link.kind)
+                        .bind(&link.left_ref)
+                        .bind(&link.right_ref)
+                        .bind(link.probability)
+                        .bind(link.weight)
+                        .bind(&link.evidence)
+                        .bind(at)
+                        .execute(&mut *tx)
+                        .await?;
+                        report.added += 1;
+                    }
+                }
+                for (key, (id, status)) in &stored {
+                    if status == "proposed" && !wanted.contains_key(key) {
+                        sqlx::query("DELETE FROM entity_links WHERE id = $1").bind(id).execute(&mut *tx).await?;
+                        report.withdrawn += 1;
+                    }
+                }
+                chain.push(
+                    $crate::sql::audit(change, "linkage.run", "entity_links".to_string())
+                        .with_detail(&serde_json::json!(report)),
+                );
+                self.commit_write(tx, chain).await?;
+                Ok(report)
+            }
+
+            async fn list_entity_links(
+                &self,
+                status: Option<$crate::LinkStatus>,
+            ) -> $crate::Result<Vec<$crate::EntityLink>> {
+                let rows = sqlx::query(
+                    "SELECT id, kind, left_ref, right_ref, probability, weight, evidence, status, first_seen_ms,
+                            last_run_ms, decided_by, decided_at_ms
+                     FROM entity_links WHERE ($1 = '' OR status = $1) ORDER BY kind, left_ref, right_ref",
+                )
+                .bind(status.map_or("", $crate::LinkStatus::as_str))
+                .fetch_all(self.reader())
+                .await?;
+                rows.iter()
+                    .map(|row| {
+                        $crate::sql::entity_link_from_columns(
+                            &row.try_get::<String, _>("id")?,
+                            row.try_get("kind")?,
+                            row.try_get("left_ref")?,
+                            row.try_get("right_ref")?,
+                            (row.try_get("probability")?, row.try_get("weight")?),
+                            row.try_get("evidence")?,
+                            &row.try_get::<String, _>("status")?,
+                            (row.try_get("first_seen_ms")?, row.try_get("last_run_ms")?),
+                            row.try_get("decided_by")?,
+                            row.try_get("decided_at_ms")?,
+                        )
+                    })
+                    .collect()
+            }
+
+            async fn decide_entity_link(
+                &self,
+                id: uuid::Uuid,
+                status: $crate::LinkStatus,
+                change: &$crate::Change,
+            ) -> $crate::Result<$crate::EntityLink> {
+                let (mut tx, mut chain) = self.begin_write().await?;
+                let decided_by = (status != $crate::LinkStatus::Proposed).then(|| change.actor.to_string());
+                let decided_at = decided_by.as_ref().map(|_| change.at.as_unix_ms());
+                let row = sqlx::query(
+                    "UPDATE entity_links SET status = $2, decided_by = $3, decided_at_ms = $4 WHERE id = $1
+                     RETURNING id, kind, left_ref, right_ref, probability, weight, evidence, status, first_seen_ms,
+                               last_run_ms, decided_by, decided_at_ms",
+                )
+                .bind(id.to_string())
+                .bind(status.as_str())
+                .bind(decided_by.clone())
+                .bind(decided_at)
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or_else(|| $crate::Error::not_found("entity link", id))?;
+                let link = $crate::sql::entity_link_from_columns(
+                    &row.try_get::<String, _>("id")?,
+                    row.try_get("kind")?,
+                    row.try_get("left_ref")?,
+                    row.try_get("right_ref")?,
+                    (row.try_get("probability")?, row.try_get("weight")?),
+                    row.try_get("evidence")?,
+                    &row.try_get::<String, _>("status")?,
+                    (row.try_get("first_seen_ms")?, row.try_get("last_run_ms")?),
+                    row.try_get("decided_by")?,
+                    row.try_get("decided_at_ms")?,
+                )?;
+                chain.push(
+                    $crate::sql::audit(change, "linkage.decided", format!("entity_link/{id}")).with_detail(
+                        &serde_json::json!({
+                            "status": status,
+                            "kind": link.kind,
+                            "left_ref": link.left_ref,
+                            "right_ref": link.right_ref,
+                        }),
+                    ),
+                );
+                self.commit_write(tx, chain).await?;
+                Ok(link)
             }
         }
     };

@@ -94,6 +94,8 @@ pub fn scam_content(title: &str) -> Content {
                 name: "Kim Minsu".into(),
                 nationality: Some("KR".into()),
                 born: None,
+                passport: None,
+                border_control: false,
             },
             Entity::Phone {
                 id: Uuid::new_v4(),

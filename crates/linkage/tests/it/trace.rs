@@ -2,7 +2,7 @@
 //! Philippines over months (issue 11 acceptance); the relocation is flagged with its evidence.
 
 use jikimi_linkage::trace::{
-    Case, EntityKind, EntityMention, Month, RelocationOptions, TraceGraph,
+    Case, Coordinates, EntityKind, EntityMention, Month, RelocationOptions, TraceGraph,
 };
 
 use crate::data::TestResult;
@@ -187,5 +187,48 @@ fn graphml_export_has_cases_entities_and_edges() -> TestResult {
     assert_eq!(xml.matches("<data key=\"d0\">case</data>").count(), 13);
     assert!(xml.contains("phone:+821012345678"));
     assert!(xml.matches("<edge ").count() >= 13);
+    Ok(())
+}
+
+#[test]
+fn geojson_export_has_places_as_points_with_activity() -> TestResult {
+    let mut graph = TraceGraph::new(cases()?);
+    let pasay = Coordinates::new(14.5378, 121.0014).ok_or("pasay is on the globe")?;
+    assert!(graph.set_place_coordinates("PASAY ", pasay));
+    assert_eq!(Coordinates::new(91.0, 0.0), None);
+    assert_eq!(Coordinates::new(f64::NAN, 0.0), None);
+    let geojson = graph.to_geojson();
+    assert_eq!(geojson["type"], "FeatureCollection");
+    let features = geojson["features"].as_array().ok_or("features")?;
+    assert_eq!(features.len(), 1);
+    let place = &features[0];
+    assert_eq!(place["geometry"]["type"], "Point");
+    // Longitude first (RFC 7946).
+    assert_eq!(place["geometry"]["coordinates"][0], 121.0014);
+    assert_eq!(place["geometry"]["coordinates"][1], 14.5378);
+    assert_eq!(place["properties"]["name"], "pasay");
+    // "Pasay" and "pasay" are one place, named in three Philippine cases.
+    let activity = place["properties"]["activity"]
+        .as_object()
+        .ok_or("activity")?;
+    assert_eq!(activity.keys().collect::<Vec<_>>(), ["PHL"]);
+    let total: u64 = activity["PHL"]
+        .as_object()
+        .ok_or("months")?
+        .values()
+        .filter_map(serde_json::Value::as_u64)
+        .sum();
+    assert_eq!(total, 3);
+    assert_eq!(
+        place["properties"]["cases"].as_array().map(Vec::len),
+        Some(3)
+    );
+    assert_eq!(
+        place["properties"]["organisations"]
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
+    assert_eq!(geojson["places_without_coordinates"], 0);
     Ok(())
 }

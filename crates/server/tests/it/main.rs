@@ -7,6 +7,7 @@
 mod alerts;
 mod aml;
 mod app;
+mod cooperate;
 mod flows;
 mod notifications;
 mod openapi;
@@ -76,4 +77,6 @@ api_tests!(
     roads::road_eta_ranks_units_by_travel_time_not_distance,
     roads::incident_off_road_falls_back_to_straight_line,
     roads::map_roads_serves_the_network_as_geojson,
+    cooperate::border_check_finds_flagged_persons_and_is_audited,
+    cooperate::linkage_run_links_entities_and_respects_decisions,
 );

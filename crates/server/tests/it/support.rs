@@ -136,23 +136,19 @@ impl Harness {
 
     /// Sends a request; returns status and JSON body (Null when empty or not JSON).
     pub async fn send(&self, request: Request<Body>) -> (StatusCode, Value) {
-        let response = self
-            .app
-            .clone()
-            .oneshot(request)
-            .await
-            .expect("router answers");
-        let status = response.status();
-        let bytes = response
-            .into_body()
-            .collect()
-            .await
-            .expect("body")
-            .to_bytes();
-        (
-            status,
-            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        )
+        send_to(&self.app, request).await
+    }
+
+    /// [`Harness::call`] on another router (e.g. one whose state has a case source).
+    pub async fn call_on(
+        &self,
+        app: &Router,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        send_to(app, request(method, path, token, body)).await
     }
 
     pub async fn call(
@@ -162,18 +158,7 @@ impl Harness {
         token: Option<&str>,
         body: Option<Value>,
     ) -> (StatusCode, Value) {
-        let mut builder = Request::builder().method(method).uri(path);
-        if let Some(token) = token {
-            builder = builder.header("authorization", format!("Bearer {token}"));
-        }
-        let request = match body {
-            Some(body) => builder
-                .header("content-type", "application/json")
-                .body(Body::from(serde_json::to_vec(&body).expect("json")))
-                .expect("request"),
-            None => builder.body(Body::empty()).expect("request"),
-        };
-        self.send(request).await
+        self.send(request(method, path, token, body)).await
     }
 
     /// Creates a staff account with `role` and logs in over HTTP; returns the token.
@@ -340,4 +325,40 @@ impl Harness {
 
 pub fn sos(lat: f64, lon: f64) -> Value {
     json!({"alert_id": Uuid::new_v4(), "priority": 1, "location": {"lat": lat, "lon": lon, "accuracy_m": 10.0, "method": "gnss"}})
+}
+
+/// Sends a request to `app`; returns status and JSON body (Null when empty or not JSON).
+pub async fn send_to(app: &Router, request: Request<Body>) -> (StatusCode, Value) {
+    let response = app.clone().oneshot(request).await.expect("router answers");
+    let status = response.status();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+/// A request with an optional bearer token and JSON body.
+pub fn request(
+    method: Method,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> Request<Body> {
+    let mut builder = Request::builder().method(method).uri(path);
+    if let Some(token) = token {
+        builder = builder.header("authorization", format!("Bearer {token}"));
+    }
+    match body {
+        Some(body) => builder
+            .header("content-type", "application/json")
+            .body(Body::from(serde_json::to_vec(&body).expect("json")))
+            .expect("request"),
+        None => builder.body(Body::empty()).expect("request"),
+    }
 }

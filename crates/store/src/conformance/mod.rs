@@ -8,6 +8,7 @@ mod alerts;
 mod app;
 mod audit;
 mod incidents;
+mod linkage;
 mod outbox;
 mod registration;
 mod story;
@@ -16,6 +17,7 @@ pub(crate) use alerts::*;
 pub(crate) use app::*;
 pub(crate) use audit::*;
 pub(crate) use incidents::*;
+pub(crate) use linkage::*;
 pub(crate) use outbox::*;
 pub(crate) use registration::*;
 pub(crate) use story::*;
@@ -74,6 +76,7 @@ macro_rules! store_conformance {
             decisive_events_queue_notifications_in_their_transaction,
             notifications_are_claimed_in_order_under_a_lease,
             streams_of_different_guardians_do_not_block_each_other,
+            entity_links_keep_decisions_across_runs,
         );
     };
     (@each $store:ty; $($name:ident),* $(,)?) => {
