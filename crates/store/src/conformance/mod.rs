@@ -9,12 +9,14 @@ mod audit;
 mod incidents;
 mod registration;
 mod story;
+mod surge;
 
 pub(crate) use alerts::*;
 pub(crate) use audit::*;
 pub(crate) use incidents::*;
 pub(crate) use registration::*;
 pub(crate) use story::*;
+pub(crate) use surge::*;
 
 use crate::{Change, NewAlert, Store};
 use jikimi_respond::{
@@ -63,6 +65,8 @@ macro_rules! store_conformance {
             staff_and_sessions,
             durable_across_reopen,
             story_alert_to_erasure,
+            surge_alerts_close_together_share_one_incident,
+            surge_skips_closed_and_stale_incidents,
         );
     };
     (@each $store:ty; $($name:ident),* $(,)?) => {
