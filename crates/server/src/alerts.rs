@@ -64,6 +64,36 @@ pub async fn raise_alert(
     }
 }
 
+/// Audits a refused alert (`alert.rejected`) against the device if known; `channel` says how it arrived.
+pub async fn audit_rejection_via(
+    state: &AppState,
+    device: Option<DeviceId>,
+    err: &ApiError,
+    channel: &str,
+    reference: &str,
+) -> Result<(), ApiError> {
+    let (actor, subject) = match device {
+        Some(id) => (format!("device:{id}"), format!("device/{id}")),
+        None => ("anonymous".to_string(), "device/unknown".to_string()),
+    };
+    let entry = NewAuditEntry::new(
+        state.now().as_unix_ms(),
+        actor,
+        "alert.rejected",
+        subject,
+        err.code.as_str(),
+    )
+    .with_detail(
+        &serde_json::json!({"code": err.code.as_str(), "channel": channel, "reference": reference}),
+    );
+    state
+        .store
+        .append_audit(vec![entry])
+        .await
+        .map(|_| ())
+        .map_err(ApiError::unavailable)
+}
+
 async fn audit_rejection(
     state: &AppState,
     device: Option<DeviceId>,
@@ -104,7 +134,7 @@ fn header<'a>(headers: &'a HeaderMap, name: &'static str) -> Result<&'a str, Api
         })
 }
 
-async fn device_key(state: &AppState, id: DeviceId) -> Result<CachedDevice, ApiError> {
+pub(crate) async fn device_key(state: &AppState, id: DeviceId) -> Result<CachedDevice, ApiError> {
     if let Some(device) = state.devices.get(&id) {
         return Ok(device);
     }
@@ -164,7 +194,32 @@ async fn accept(
         ));
     }
     let signature = header(headers, signing::HEADER_SIGNATURE)?;
+    accept_signed(
+        state,
+        device_id,
+        timestamp_s,
+        nonce,
+        signature,
+        &bytes,
+        device_for_audit,
+    )
+    .await
+}
 
+/// The channel-independent part of alert intake, shared by `POST /api/alerts` and the MQTT adapter: device key,
+/// revocation, signature over `jikimi-alert-v1\n{device}\n{timestamp}\n{nonce}\n{body}`, clock window, body
+/// checks, then the group commit. Returns only after the alert is committed. Sets `device_for_audit` once the device
+/// is known, so the caller audits a refusal against it.
+pub async fn accept_signed(
+    state: &AppState,
+    device_id: DeviceId,
+    timestamp_s: i64,
+    nonce: &str,
+    signature: &str,
+    bytes: &[u8],
+    device_for_audit: &mut Option<DeviceId>,
+) -> Result<AlertAcceptedDto, ApiError> {
+    let device_uuid = device_id.0;
     let device = device_key(state, device_id).await?;
     *device_for_audit = Some(device_id);
     if device.revoked {
@@ -176,7 +231,7 @@ async fn accept(
         &device_uuid,
         timestamp_s,
         nonce,
-        &bytes,
+        bytes,
         signature,
     ) {
         return Err(ApiError::new(
@@ -196,7 +251,7 @@ async fn accept(
         ));
     }
 
-    let request: AlertRequest = serde_json::from_slice(&bytes).map_err(|e| {
+    let request: AlertRequest = serde_json::from_slice(bytes).map_err(|e| {
         ApiError::new(
             ErrorCode::InvalidPayload,
             format!("invalid alert json: {e}"),

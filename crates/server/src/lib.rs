@@ -4,6 +4,7 @@
 //!   serves it with [`serve`].
 //! - Devices raise alerts at `POST /api/alerts`, authenticated by an Ed25519 signature ([`signing`]); the alert is
 //!   made durable by a group committer ([`group_commit`]) and answered 202 only after the commit.
+//! - U-Relief terminals send signed alerts over MQTT ([`mqtt`]), committed through the same group commit.
 //! - Staff log in ([`auth`]) and act on incidents, units and subscribers; each endpoint checks a [`roles::Permission`].
 //! - Every failure is an [`error::ApiError`] with a closed [`error::ErrorCode`].
 //! - Personal fields are sealed ([`jikimi_privacy`]) before the store sees them and are never logged.
@@ -22,6 +23,7 @@ pub mod group_commit;
 pub mod incidents;
 pub mod live;
 pub mod map_roads;
+pub mod mqtt;
 pub mod openapi;
 pub mod ops;
 pub mod password;

@@ -26,6 +26,12 @@ pub const HEADER_NONCE: &str = "x-jikimi-nonce";
 /// Header carrying the base64 Ed25519 signature.
 pub const HEADER_SIGNATURE: &str = "x-jikimi-signature";
 
+/// The context of an SOS alert (HTTP and MQTT alike).
+pub const ALERT_CONTEXT: &str = "jikimi-alert-v1";
+/// The context of a location update from a device (MQTT `.../location`): a different first line, so a signed alert
+/// can never be passed off as a location update or the other way round.
+pub const LOCATION_CONTEXT: &str = "jikimi-location-v1";
+
 /// The bytes a device signs for one alert request.
 pub fn signing_message(
     device_id: &uuid::Uuid,
@@ -33,7 +39,18 @@ pub fn signing_message(
     nonce: &str,
     body: &[u8],
 ) -> Vec<u8> {
-    let head = format!("jikimi-alert-v1\n{device_id}\n{timestamp_s}\n{nonce}\n");
+    signing_message_in(ALERT_CONTEXT, device_id, timestamp_s, nonce, body)
+}
+
+/// The bytes a device signs in a given context: `{context}\n{device}\n{timestamp}\n{nonce}\n{body}`.
+pub fn signing_message_in(
+    context: &str,
+    device_id: &uuid::Uuid,
+    timestamp_s: i64,
+    nonce: &str,
+    body: &[u8],
+) -> Vec<u8> {
+    let head = format!("{context}\n{device_id}\n{timestamp_s}\n{nonce}\n");
     let mut message = Vec::with_capacity(head.len() + body.len());
     message.extend_from_slice(head.as_bytes());
     message.extend_from_slice(body);
@@ -110,6 +127,46 @@ pub fn verify_alert(
     body: &[u8],
     signature_b64: &str,
 ) -> bool {
+    verify_in(
+        ALERT_CONTEXT,
+        key,
+        device_id,
+        timestamp_s,
+        nonce,
+        body,
+        signature_b64,
+    )
+}
+
+/// Signs in a context; returns the base64 signature.
+pub fn sign_in(
+    context: &str,
+    key: &SigningKey,
+    device_id: &uuid::Uuid,
+    timestamp_s: i64,
+    nonce: &str,
+    body: &[u8],
+) -> String {
+    let signature = key.sign(&signing_message_in(
+        context,
+        device_id,
+        timestamp_s,
+        nonce,
+        body,
+    ));
+    base64::engine::general_purpose::STANDARD.encode(signature.to_bytes())
+}
+
+/// Checks a base64 signature in a context. `false` for any malformed input.
+pub fn verify_in(
+    context: &str,
+    key: &VerifyingKey,
+    device_id: &uuid::Uuid,
+    timestamp_s: i64,
+    nonce: &str,
+    body: &[u8],
+    signature_b64: &str,
+) -> bool {
     let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(signature_b64.trim()) else {
         return false;
     };
@@ -118,7 +175,7 @@ pub fn verify_alert(
     };
     let signature = Signature::from_bytes(&bytes);
     key.verify(
-        &signing_message(device_id, timestamp_s, nonce, body),
+        &signing_message_in(context, device_id, timestamp_s, nonce, body),
         &signature,
     )
     .is_ok()

@@ -7,10 +7,12 @@
 mod alerts;
 mod aml;
 mod flows;
+mod mqtt;
 mod openapi;
 mod privacy;
 mod roads;
 mod support;
+mod surge;
 
 macro_rules! api_tests {
     ($($module:ident :: $name:ident),* $(,)?) => {
@@ -65,4 +67,37 @@ api_tests!(
     roads::road_eta_ranks_units_by_travel_time_not_distance,
     roads::incident_off_road_falls_back_to_straight_line,
     roads::map_roads_serves_the_network_as_geojson,
+    mqtt::mqtt_sos_is_acknowledged_and_a_replay_is_not_a_second_alert,
+    mqtt::mqtt_unsigned_or_wrongly_signed_is_refused_and_audited,
 );
+
+/// Restarts the shared Mosquitto, so it runs once (on SQLite), not once per backend.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mqtt_broker_restart_during_a_burst_loses_no_alert() {
+    let h = support::Harness::new(support::Backend::Sqlite).await;
+    mqtt::mqtt_broker_restart_during_a_burst_loses_no_alert(&h).await;
+    h.finish().await;
+}
+
+/// Surge clustering through the HTTP API, on both backends.
+mod surge_api {
+    #[tokio::test]
+    async fn sqlite() {
+        let h = crate::support::Harness::with_config(crate::support::Backend::Sqlite, |c| {
+            c.surge = jikimi_respond::SurgeConfig::DEFAULT;
+        })
+        .await;
+        crate::surge::nearby_alerts_share_an_incident_in_the_queue(&h).await;
+        h.finish().await;
+    }
+
+    #[tokio::test]
+    async fn postgres() {
+        let h = crate::support::Harness::with_config(crate::support::Backend::Postgres, |c| {
+            c.surge = jikimi_respond::SurgeConfig::DEFAULT;
+        })
+        .await;
+        crate::surge::nearby_alerts_share_an_incident_in_the_queue(&h).await;
+        h.finish().await;
+    }
+}
