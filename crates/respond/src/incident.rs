@@ -672,6 +672,65 @@ mod tests {
     }
 
     #[test]
+    fn reports_count_raise_priority_and_keep_the_most_precise_fix() {
+        let c = crate::Coordinates::new(37.5, 127.0).unwrap();
+        let fix =
+            |acc: f64, ms: i64| LocationFix::new(c, acc, crate::FixMethod::Gnss, at(ms)).unwrap();
+        let report = |seq: u64, code: u8, f: Option<LocationFix>| {
+            event(
+                seq,
+                EventKind::ReportAdded {
+                    alert_id: AlertId::new_v4(),
+                    device_id: DeviceId::new_v4(),
+                    subscriber_id: None,
+                    priority: Priority::new(code).unwrap(),
+                    fix: f,
+                    silent: true,
+                },
+            )
+        };
+        let mut first = received();
+        if let EventKind::AlertReceived {
+            priority, fix: f, ..
+        } = &mut first.kind
+        {
+            *priority = Priority::new(3).unwrap();
+            *f = Some(fix(20.0, 0));
+        }
+        let mut incident = Incident::start(IncidentId::new_v4(), &first).unwrap();
+        incident.apply(&report(2, 4, Some(fix(50.0, 9)))).unwrap();
+        assert_eq!(
+            incident.location,
+            Some(fix(20.0, 0)),
+            "a vaguer fix does not replace"
+        );
+        incident.apply(&report(3, 1, Some(fix(5.0, 1)))).unwrap();
+        assert_eq!(incident.location, Some(fix(5.0, 1)));
+        incident.apply(&report(4, 2, None)).unwrap();
+        incident.apply(&report(5, 2, Some(fix(5.0, 7)))).unwrap();
+        assert_eq!(
+            incident.location,
+            Some(fix(5.0, 7)),
+            "equal precision: the later one"
+        );
+        assert_eq!(incident.report_count, 5);
+        assert_eq!(incident.n_fixes, 4);
+        assert_eq!(incident.priority, Priority::new(1).unwrap());
+        incident
+            .apply(&event(
+                6,
+                EventKind::Closed {
+                    outcome: Outcome::Rescue,
+                },
+            ))
+            .unwrap();
+        assert!(
+            incident.apply(&report(7, 0, None)).is_err(),
+            "a closed incident takes no report"
+        );
+    }
+
+    #[test]
     fn priority_is_checked() {
         assert!(Priority::new(4).is_ok());
         assert_eq!(Priority::new(5), Err(PriorityError(5)));
