@@ -285,6 +285,7 @@ pub struct LocationUpdate {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

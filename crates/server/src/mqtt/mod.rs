@@ -411,6 +411,7 @@ async fn accept_location(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
