@@ -66,6 +66,9 @@ enum AnalyzeCommand {
 enum Bench {
     /// Signed alerts over loopback HTTP: sustained accepted alerts/s and p50/p99 accept latency.
     Intake(spine::bench::IntakeArgs),
+    /// A surge: thousands of devices, most in a few small areas, over HTTP and MQTT against `jikimi serve`; checks
+    /// alerts stored equal alerts accepted and measures accept and dispatcher-queue latency.
+    Surge(spine::surge::SurgeArgs),
     /// Gi* and local Moran on lattices, Toronto aggregation to H3, esda comparison.
     Analyze(jikimi_analyze::bench::BenchArgs),
 }
@@ -90,6 +93,7 @@ fn main() -> anyhow::Result<()> {
         Command::Link(args) => jikimi_linkage::cli::run_link(&args)?,
         Command::Border(args) => jikimi_linkage::cli::run_border(&args)?,
         Command::Bench(Bench::Intake(args)) => spine::block_on(spine::bench::intake(args))?,
+        Command::Bench(Bench::Surge(args)) => spine::block_on(spine::surge::surge(args))?,
         Command::Bench(Bench::Analyze(args)) => jikimi_analyze::bench::run_bench(&args)?,
         Command::Exchange(cmd) => jikimi_exchange::cli::run(cmd)?,
         Command::Intake(args) => jikimi_intake::cli::run(args)?,

@@ -1,4 +1,4 @@
-//! The respond spine's subcommands: `serve`, `demo`, `migrate`, `audit verify`, `staff add`, `bench intake`.
+//! The respond spine's subcommands: `serve`, `demo`, `migrate`, `audit verify`, `staff add`, `bench intake`, `bench surge`.
 //!
 //! Glue only: configuration is resolved by `jikimi_server::config`, the store is opened with `jikimi_store::connect`,
 //! and the HTTP application is `jikimi_server::router`.
@@ -6,6 +6,7 @@
 pub mod bench;
 pub mod client;
 pub mod demo;
+pub mod surge;
 
 use std::sync::Arc;
 
@@ -205,6 +206,11 @@ pub async fn start_server_with(
             .await
             .map_err(|e| anyhow::anyhow!("cannot load the border watchlist: {e}"))?;
         jikimi_server::border::spawn_refresher(state.clone(), every);
+    }
+    if let Some(mqtt) = state.config.mqtt.clone() {
+        tracing::info!(host = %mqtt.host, port = mqtt.port, prefix = %mqtt.prefix, "mqtt intake starting");
+        // Runs for the life of the process; it reconnects by itself.
+        let _intake = jikimi_server::mqtt::spawn(state.clone(), mqtt);
     }
     let served = state.clone();
     let task = tokio::spawn(async move {

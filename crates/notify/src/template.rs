@@ -50,7 +50,8 @@ impl Event {
     /// From the outbox's event name; `None` for events guardians are not told about.
     pub fn from_name(name: &str) -> Option<Event> {
         match name {
-            "alert_received" => Some(Event::AlertReceived),
+            // A clustered alert (surge) is, for its own subscriber's guardians, the alert they raised.
+            "alert_received" | "report_added" => Some(Event::AlertReceived),
             "dispatched" => Some(Event::Dispatched),
             "closed" => Some(Event::Closed),
             _ => None,

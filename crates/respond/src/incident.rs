@@ -152,6 +152,22 @@ pub enum EventKind {
         /// Silent mode: the device must not ring or show anything.
         silent: bool,
     },
+    /// Another alert (another device, or the same device's new alert id) clustered into this open incident because
+    /// it came from close by within the surge window (see [`crate::surge`]): one more report of the same emergency.
+    ReportAdded {
+        /// The reporting device's idempotency key.
+        alert_id: AlertId,
+        /// The device that signed the alert.
+        device_id: DeviceId,
+        /// The device's subscriber, when registered.
+        subscriber_id: Option<SubscriberId>,
+        /// The 112 code given at intake; a more urgent code raises the incident's priority.
+        priority: Priority,
+        /// The location sent with the alert, if any.
+        fix: Option<LocationFix>,
+        /// Silent mode of this report.
+        silent: bool,
+    },
     /// A later location fix.
     LocationAdded {
         /// The fix.
@@ -205,6 +221,7 @@ impl EventKind {
     pub fn name(&self) -> &'static str {
         match self {
             EventKind::AlertReceived { .. } => "alert_received",
+            EventKind::ReportAdded { .. } => "report_added",
             EventKind::LocationAdded { .. } => "location_added",
             EventKind::Acknowledged => "acknowledged",
             EventKind::UnitRecommended { .. } => "unit_recommended",
@@ -309,6 +326,9 @@ pub struct Incident {
     pub location: Option<LocationFix>,
     /// How many fixes were received in total.
     pub n_fixes: u32,
+    /// How many alerts this incident gathers: the opening one plus every clustered report (surge).
+    #[serde(default = "one")]
+    pub report_count: u32,
     /// The latest recommendation, best first.
     pub recommendations: Vec<Recommendation>,
     /// The assigned unit, from dispatch on.
@@ -364,6 +384,7 @@ impl Incident {
             acknowledged_at: None,
             location: *fix,
             n_fixes: u32::from(fix.is_some()),
+            report_count: 1,
             recommendations: Vec::new(),
             assigned_unit: None,
             on_scene_at: None,
@@ -405,6 +426,7 @@ impl Incident {
         match &event.kind {
             EventKind::AlertReceived { .. } => Err(TransitionError::AlreadyReceived),
             EventKind::LocationAdded { .. }
+            | EventKind::ReportAdded { .. }
             | EventKind::UnitRecommended { .. }
             | EventKind::NoteAdded { .. }
             | EventKind::Closed { .. }
@@ -465,6 +487,20 @@ impl Incident {
         match &event.kind {
             // `check` refuses it; kept explicit so a new variant forces a decision here.
             EventKind::AlertReceived { .. } => return Err(TransitionError::AlreadyReceived),
+            EventKind::ReportAdded { priority, fix, .. } => {
+                self.report_count = self.report_count.saturating_add(1);
+                self.priority = self.priority.min(*priority);
+                if let Some(fix) = fix {
+                    self.n_fixes = self.n_fixes.saturating_add(1);
+                    // Many phones report the same place: keep the most precise fix, the most recent among equals.
+                    if self
+                        .location
+                        .is_none_or(|current| better_fix(fix, &current))
+                    {
+                        self.location = Some(*fix);
+                    }
+                }
+            }
             EventKind::LocationAdded { fix } => {
                 self.n_fixes = self.n_fixes.saturating_add(1);
                 // Fixes can arrive out of order (SMS is slow); keep the most recently measured one.
@@ -509,6 +545,20 @@ impl Incident {
         self.last_seq = event.seq;
         self.updated_at = self.updated_at.max(event.at);
         Ok(())
+    }
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// Whether `candidate` is a better location for a clustered incident than `current`: a smaller accuracy radius, or
+/// the same radius measured later.
+pub fn better_fix(candidate: &LocationFix, current: &LocationFix) -> bool {
+    match candidate.accuracy_m.total_cmp(&current.accuracy_m) {
+        std::cmp::Ordering::Less => true,
+        std::cmp::Ordering::Equal => candidate.at > current.at,
+        std::cmp::Ordering::Greater => false,
     }
 }
 
@@ -774,6 +824,65 @@ mod tests {
             at(ms),
         )
         .unwrap()
+    }
+
+    #[test]
+    fn reports_count_raise_priority_and_keep_the_most_precise_fix() {
+        let c = crate::Coordinates::new(37.5, 127.0).unwrap();
+        let fix =
+            |acc: f64, ms: i64| LocationFix::new(c, acc, crate::FixMethod::Gnss, at(ms)).unwrap();
+        let report = |seq: u64, code: u8, f: Option<LocationFix>| {
+            event(
+                seq,
+                EventKind::ReportAdded {
+                    alert_id: AlertId::new_v4(),
+                    device_id: DeviceId::new_v4(),
+                    subscriber_id: None,
+                    priority: Priority::new(code).unwrap(),
+                    fix: f,
+                    silent: true,
+                },
+            )
+        };
+        let mut first = received();
+        if let EventKind::AlertReceived {
+            priority, fix: f, ..
+        } = &mut first.kind
+        {
+            *priority = Priority::new(3).unwrap();
+            *f = Some(fix(20.0, 0));
+        }
+        let mut incident = Incident::start(IncidentId::new_v4(), &first).unwrap();
+        incident.apply(&report(2, 4, Some(fix(50.0, 9)))).unwrap();
+        assert_eq!(
+            incident.location,
+            Some(fix(20.0, 0)),
+            "a vaguer fix does not replace"
+        );
+        incident.apply(&report(3, 1, Some(fix(5.0, 1)))).unwrap();
+        assert_eq!(incident.location, Some(fix(5.0, 1)));
+        incident.apply(&report(4, 2, None)).unwrap();
+        incident.apply(&report(5, 2, Some(fix(5.0, 7)))).unwrap();
+        assert_eq!(
+            incident.location,
+            Some(fix(5.0, 7)),
+            "equal precision: the later one"
+        );
+        assert_eq!(incident.report_count, 5);
+        assert_eq!(incident.n_fixes, 4);
+        assert_eq!(incident.priority, Priority::new(1).unwrap());
+        incident
+            .apply(&event(
+                6,
+                EventKind::Closed {
+                    outcome: Outcome::Rescue,
+                },
+            ))
+            .unwrap();
+        assert!(
+            incident.apply(&report(7, 0, None)).is_err(),
+            "a closed incident takes no report"
+        );
     }
 
     #[test]

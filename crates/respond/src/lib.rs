@@ -6,7 +6,9 @@
 //! - incidents as an append-only log of [`IncidentEvent`]s whose current state, [`Incident`], is a fold over them
 //!   ([`Incident::apply`], [`Incident::replay`]); illegal transitions are a [`TransitionError`];
 //! - patrol [`Unit`]s and the recommendation of the nearest available ones ([`recommend`]) through an [`EtaProvider`]
-//!   ([`StraightLineEta`] until road travel time plugs in).
+//!   ([`StraightLineEta`] until road travel time plugs in);
+//! - surge clustering ([`surge`]): alerts close in space and time join one open incident as more reports, found
+//!   through a grid index ([`ClusterIndex`]).
 //!
 //! It does no I/O: no async, no database, no HTTP, no clock. Time is always a parameter.
 //!
@@ -38,12 +40,14 @@
 mod geo;
 mod ids;
 mod incident;
+pub mod surge;
 mod unit;
 
 pub use geo::{CoordinateError, Coordinates, FixMethod, LocationFix, haversine_m};
 pub use ids::{Actor, AlertId, DeviceId, IncidentId, SubscriberId, Timestamp, UnitId};
 pub use incident::{
     EscalationReason, EventKind, Incident, IncidentEvent, IncidentStatus, Outcome, Priority,
-    PriorityError, TransitionError,
+    PriorityError, TransitionError, better_fix,
 };
+pub use surge::{ClusterIndex, Placement, SurgeConfig};
 pub use unit::{Eta, EtaProvider, Recommendation, StraightLineEta, Unit, UnitStatus, recommend};

@@ -64,6 +64,36 @@ pub async fn raise_alert(
     }
 }
 
+/// Audits a refused alert (`alert.rejected`) against the device if known; `channel` says how it arrived.
+pub async fn audit_rejection_via(
+    state: &AppState,
+    device: Option<DeviceId>,
+    err: &ApiError,
+    channel: &str,
+    reference: &str,
+) -> Result<(), ApiError> {
+    let (actor, subject) = match device {
+        Some(id) => (format!("device:{id}"), format!("device/{id}")),
+        None => ("anonymous".to_string(), "device/unknown".to_string()),
+    };
+    let entry = NewAuditEntry::new(
+        state.now().as_unix_ms(),
+        actor,
+        "alert.rejected",
+        subject,
+        err.code.as_str(),
+    )
+    .with_detail(
+        &serde_json::json!({"code": err.code.as_str(), "channel": channel, "reference": reference}),
+    );
+    state
+        .store
+        .append_audit(vec![entry])
+        .await
+        .map(|_| ())
+        .map_err(ApiError::unavailable)
+}
+
 async fn audit_rejection(
     state: &AppState,
     device: Option<DeviceId>,
@@ -115,7 +145,7 @@ fn header<'a>(headers: &'a HeaderMap, name: &'static str) -> Result<&'a str, Api
         })
 }
 
-async fn device_key(state: &AppState, id: DeviceId) -> Result<CachedDevice, ApiError> {
+pub(crate) async fn device_key(state: &AppState, id: DeviceId) -> Result<CachedDevice, ApiError> {
     if let Some(device) = state.devices.get(&id) {
         return Ok(device);
     }
@@ -190,7 +220,39 @@ pub(crate) async fn authenticate(
         ));
     }
     let signature = header(headers, signing::HEADER_SIGNATURE)?;
+    let device = verify_signed(
+        state,
+        context,
+        device_id,
+        timestamp_s,
+        nonce,
+        signature,
+        &bytes,
+        device_for_audit,
+    )
+    .await?;
+    Ok(DeviceRequest {
+        device_id,
+        device,
+        nonce: nonce.to_string(),
+        bytes,
+    })
+}
 
+/// The channel-independent checks of a signed device request: device known and not revoked, signature over
+/// `{context}\n{device}\n{timestamp}\n{nonce}\n{body}`, clock window. Sets `device_for_audit` once the device is
+/// known, so the caller audits a refusal against it.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn verify_signed(
+    state: &AppState,
+    context: &str,
+    device_id: DeviceId,
+    timestamp_s: i64,
+    nonce: &str,
+    signature: &str,
+    bytes: &[u8],
+    device_for_audit: &mut Option<DeviceId>,
+) -> Result<CachedDevice, ApiError> {
     let device = device_key(state, device_id).await?;
     *device_for_audit = Some(device_id);
     if device.revoked {
@@ -200,10 +262,10 @@ pub(crate) async fn authenticate(
     if !signing::verify_in(
         context,
         &device.key,
-        &device_uuid,
+        &device_id.0,
         timestamp_s,
         nonce,
-        &bytes,
+        bytes,
         signature,
     ) {
         return Err(ApiError::new(
@@ -222,12 +284,7 @@ pub(crate) async fn authenticate(
             ),
         ));
     }
-    Ok(DeviceRequest {
-        device_id,
-        device,
-        nonce: nonce.to_string(),
-        bytes,
-    })
+    Ok(device)
 }
 
 async fn accept(
@@ -236,12 +293,7 @@ async fn accept(
     body: Body,
     device_for_audit: &mut Option<DeviceId>,
 ) -> Result<AlertAcceptedDto, ApiError> {
-    let DeviceRequest {
-        device_id,
-        device,
-        nonce,
-        bytes,
-    } = authenticate(
+    let request = authenticate(
         state,
         headers,
         body,
@@ -249,8 +301,51 @@ async fn accept(
         device_for_audit,
     )
     .await?;
+    commit_alert(
+        state,
+        &request.device,
+        request.device_id,
+        &request.nonce,
+        &request.bytes,
+    )
+    .await
+}
+
+/// The channel-independent part of alert intake, shared by `POST /api/alerts` and the MQTT adapter: the checks of
+/// [`verify_signed`] under the alert context, body checks, then the group commit. Returns only after the alert is
+/// committed.
+pub async fn accept_signed(
+    state: &AppState,
+    device_id: DeviceId,
+    timestamp_s: i64,
+    nonce: &str,
+    signature: &str,
+    bytes: &[u8],
+    device_for_audit: &mut Option<DeviceId>,
+) -> Result<AlertAcceptedDto, ApiError> {
+    let device = verify_signed(
+        state,
+        signing::ALERT_CONTEXT,
+        device_id,
+        timestamp_s,
+        nonce,
+        signature,
+        bytes,
+        device_for_audit,
+    )
+    .await?;
+    commit_alert(state, &device, device_id, nonce, bytes).await
+}
+
+async fn commit_alert(
+    state: &AppState,
+    device: &CachedDevice,
+    device_id: DeviceId,
+    nonce: &str,
+    bytes: &[u8],
+) -> Result<AlertAcceptedDto, ApiError> {
     let now = state.now();
-    let request: AlertRequest = serde_json::from_slice(&bytes).map_err(|e| {
+    let request: AlertRequest = serde_json::from_slice(bytes).map_err(|e| {
         ApiError::new(
             ErrorCode::InvalidPayload,
             format!("invalid alert json: {e}"),
@@ -270,7 +365,7 @@ async fn accept(
         alert_id: AlertId(request.alert_id),
         device_id,
         subscriber_id: device.subscriber_id,
-        nonce,
+        nonce: nonce.to_string(),
         received_at: now,
         priority,
         fix,

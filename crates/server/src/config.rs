@@ -84,6 +84,22 @@ pub struct ConfigArgs {
     /// Lifetime of a staff session in seconds (default 28800, eight hours).
     #[arg(long, env = "JIKIMI_SESSION_TTL_S")]
     pub session_ttl_s: Option<i64>,
+    /// Surge clustering: alerts within this many metres of an open incident's first alert join it (default 200; 0
+    /// turns clustering off).
+    #[arg(long, env = "JIKIMI_SURGE_RADIUS_M")]
+    pub surge_radius_m: Option<f64>,
+    /// Surge clustering: an open incident takes reports until this many seconds pass without one (default 600).
+    #[arg(long, env = "JIKIMI_SURGE_WINDOW_S")]
+    pub surge_window_s: Option<i64>,
+    /// MQTT broker for U-Relief terminals, e.g. `mqtt://127.0.0.1:1883` (none: no MQTT intake).
+    #[arg(long, env = "JIKIMI_MQTT")]
+    pub mqtt: Option<String>,
+    /// MQTT client id (stable, so the broker keeps the persistent session across restarts; default `jikimi-server`).
+    #[arg(long, env = "JIKIMI_MQTT_CLIENT_ID")]
+    pub mqtt_client_id: Option<String>,
+    /// MQTT topic prefix (default `jikimi/v1`): terminals publish to `{prefix}/devices/{id}/sos`.
+    #[arg(long, env = "JIKIMI_MQTT_TOPIC_PREFIX")]
+    pub mqtt_topic_prefix: Option<String>,
     /// Road network for road-travel-time dispatch: a `.roads` file made by `jikimi roads import`.
     #[arg(long, env = "JIKIMI_ROADS")]
     pub roads: Option<PathBuf>,
@@ -289,6 +305,16 @@ pub struct FileConfig {
     pub alert_window_s: Option<i64>,
     /// As `--session-ttl-s`.
     pub session_ttl_s: Option<i64>,
+    /// As `--surge-radius-m`.
+    pub surge_radius_m: Option<f64>,
+    /// As `--surge-window-s`.
+    pub surge_window_s: Option<i64>,
+    /// As `--mqtt`.
+    pub mqtt: Option<String>,
+    /// As `--mqtt-client-id`.
+    pub mqtt_client_id: Option<String>,
+    /// As `--mqtt-topic-prefix`.
+    pub mqtt_topic_prefix: Option<String>,
     /// As `--roads`, relative to the config file's directory.
     pub roads: Option<PathBuf>,
     /// As `--roads-pbf`, relative to the config file's directory.
@@ -447,6 +473,10 @@ pub struct Config {
     pub session_ttl_s: i64,
     /// Most alerts written in one group commit.
     pub intake_max_batch: usize,
+    /// Surge clustering radius and window (disabled with a zero radius).
+    pub surge: jikimi_respond::SurgeConfig,
+    /// MQTT intake for U-Relief terminals, when configured.
+    pub mqtt: Option<crate::mqtt::MqttConfig>,
     /// `.roads` file to load at start (road ETAs); wins over `roads_pbf`.
     pub roads: Option<PathBuf>,
     /// OpenStreetMap extract to import at start.
@@ -469,6 +499,8 @@ impl Default for Config {
             alert_window_s: 300,
             session_ttl_s: 8 * 3600,
             intake_max_batch: 1024,
+            surge: jikimi_respond::SurgeConfig::DEFAULT,
+            mqtt: None,
             roads: None,
             roads_pbf: None,
             aml_gateways: AmlGateways::default(),
@@ -626,6 +658,54 @@ impl ConfigArgs {
             .or(file.time_zone)
             .unwrap_or(defaults.time_zone);
         check_time_zone(&time_zone)?;
+        let surge_radius_m = self
+            .surge_radius_m
+            .or(file.surge_radius_m)
+            .unwrap_or(defaults.surge.radius_m);
+        if !(surge_radius_m.is_finite() && (0.0..=10_000.0).contains(&surge_radius_m)) {
+            return Err(ConfigError::Invalid {
+                setting: "surge-radius-m",
+                message: "must be 0..=10000 metres".into(),
+            });
+        }
+        let surge_window_s = self
+            .surge_window_s
+            .or(file.surge_window_s)
+            .unwrap_or(defaults.surge.window_ms / 1000);
+        if !(0..=86_400).contains(&surge_window_s) {
+            return Err(ConfigError::Invalid {
+                setting: "surge-window-s",
+                message: "must be 0..=86400".into(),
+            });
+        }
+        let mqtt = match self.mqtt.clone().or(file.mqtt) {
+            Some(url) => {
+                let mut mqtt = crate::mqtt::MqttConfig::from_url(
+                    &url,
+                    self.mqtt_client_id
+                        .clone()
+                        .or(file.mqtt_client_id)
+                        .unwrap_or_else(|| "jikimi-server".into()),
+                )
+                .map_err(|message| ConfigError::Invalid {
+                    setting: "mqtt",
+                    message,
+                })?;
+                if let Some(prefix) = self.mqtt_topic_prefix.clone().or(file.mqtt_topic_prefix) {
+                    if prefix.is_empty() || prefix.contains(['+', '#']) || prefix.ends_with('/') {
+                        return Err(ConfigError::Invalid {
+                            setting: "mqtt-topic-prefix",
+                            message:
+                                "must be a non-empty topic without wildcards or a trailing slash"
+                                    .into(),
+                        });
+                    }
+                    mqtt.prefix = prefix;
+                }
+                Some(mqtt)
+            }
+            None => None,
+        };
         Ok(Config {
             database_url: self
                 .database_url
@@ -638,6 +718,11 @@ impl ConfigArgs {
             alert_window_s,
             session_ttl_s,
             intake_max_batch: defaults.intake_max_batch,
+            surge: jikimi_respond::SurgeConfig {
+                radius_m: surge_radius_m,
+                window_ms: surge_window_s * 1000,
+            },
+            mqtt,
             roads: self
                 .roads
                 .clone()

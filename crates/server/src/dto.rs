@@ -209,6 +209,8 @@ pub struct IncidentDto {
     pub location: Option<FixDto>,
     /// Number of location fixes received.
     pub n_fixes: u32,
+    /// Number of alerts this incident gathers: 1, plus every report clustered into it during a surge.
+    pub report_count: u32,
     /// The latest recommendation, best first.
     pub recommendations: Vec<RecommendationDto>,
     /// The assigned unit.
@@ -250,6 +252,7 @@ impl From<&respond::Incident> for IncidentDto {
             updated_at: rfc3339(i.updated_at),
             location: i.location.as_ref().map(FixDto::from_domain),
             n_fixes: i.n_fixes,
+            report_count: i.report_count,
             recommendations: i
                 .recommendations
                 .iter()

@@ -6,6 +6,7 @@
 //!   made durable by a group committer ([`group_commit`]) and answered 202 only after the commit.
 //! - The 112 app ([`app`]) enrols devices with one-time codes, streams locations for an open alert, and cancels
 //!   with the subscriber's PIN, where a duress PIN answers like a cancel but escalates.
+//! - U-Relief terminals send signed alerts over MQTT ([`mqtt`]), committed through the same group commit.
 //! - Staff log in ([`auth`]) and act on incidents, units and subscribers; each endpoint checks a [`roles::Permission`].
 //! - Border officers check travellers against the watchlist ([`border`]); analysts link the entities of shared
 //!   cases and confirm or reject links ([`links`]). Both read the federation's cases through
@@ -30,6 +31,7 @@ pub mod incidents;
 pub mod links;
 pub mod live;
 pub mod map_roads;
+pub mod mqtt;
 pub mod notifications;
 pub mod openapi;
 pub mod ops;

@@ -43,6 +43,10 @@ pub fn cancel_context(incident_id: &uuid::Uuid) -> String {
     format!("jikimi-cancel-v1 {incident_id}")
 }
 
+/// The context of a location update from a device (MQTT `.../location`): a different first line, so a signed alert
+/// can never be passed off as a location update or the other way round.
+pub const LOCATION_CONTEXT: &str = "jikimi-location-v1";
+
 /// The bytes a device signs for one alert request.
 pub fn signing_message(
     device_id: &uuid::Uuid,
@@ -53,7 +57,7 @@ pub fn signing_message(
     signing_message_in(ALERT_CONTEXT, device_id, timestamp_s, nonce, body)
 }
 
-/// The bytes a device signs for one request under a context line.
+/// The bytes a device signs in a given context: `{context}\n{device}\n{timestamp}\n{nonce}\n{body}`.
 pub fn signing_message_in(
     context: &str,
     device_id: &uuid::Uuid,
@@ -167,7 +171,7 @@ pub fn verify_alert(
     )
 }
 
-/// Checks a base64 signature over the message under a context line. `false` for any malformed input.
+/// Checks a base64 signature in a context. `false` for any malformed input.
 pub fn verify_in(
     context: &str,
     key: &VerifyingKey,

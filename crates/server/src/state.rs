@@ -183,12 +183,13 @@ impl AppState {
             .map_err(|e| KeyError(e.to_string()))?;
         let blind = BlindIndex::new(keys.blind_index_key);
         let committer_store = store.clone();
+        let surge = config.surge;
         let intake = GroupCommit::spawn(
             config.intake_max_batch,
             65_536,
             move |batch: Vec<NewAlert>| {
                 let store = committer_store.clone();
-                async move { commit_batch(store.as_ref(), batch).await }
+                async move { commit_batch(store.as_ref(), batch, surge).await }
             },
         );
         Ok(Self {
@@ -216,9 +217,13 @@ impl AppState {
     }
 }
 
-async fn commit_batch(store: &dyn Store, batch: Vec<NewAlert>) -> Vec<IntakeResult> {
+async fn commit_batch(
+    store: &dyn Store,
+    batch: Vec<NewAlert>,
+    surge: jikimi_respond::SurgeConfig,
+) -> Vec<IntakeResult> {
     let n = batch.len();
-    match store.record_alerts(batch).await {
+    match store.record_alerts_clustered(batch, surge).await {
         Ok(results) => results
             .into_iter()
             .map(|r| match r {

@@ -41,8 +41,8 @@ pub use error::{Conflict, Error, Result};
 pub use model::{
     AlertAccepted, Change, DeviceEvent, DeviceRecord, Enrolment, EnrolmentCode, EnrolmentRefusal,
     EntityLink, ErasureReport, GuardianId, GuardianRecord, IncidentFilter, IndexEntry,
-    LinkRunReport, LinkStatus, NewAlert, NewEntityLink, PinHashes, PinRecord, PositionReport, Role,
-    SessionRecord, StaffUser, SubscriberExport, SubscriberRecord,
+    IntakeCounts, LinkRunReport, LinkStatus, NewAlert, NewEntityLink, PinHashes, PinRecord,
+    PositionReport, Role, SessionRecord, StaffUser, SubscriberExport, SubscriberRecord,
 };
 pub use outbox::{
     DeliveryOutcome, DeliveryReport, Notification, NotificationId, NotificationState, Outbox,
@@ -54,8 +54,8 @@ pub use sqlite::SqliteStore;
 use jikimi_audit::{AuditEntry, GENESIS, NewAuditEntry};
 use jikimi_privacy::BlindDigest;
 use jikimi_respond::{
-    EventKind, Incident, IncidentEvent, IncidentId, SubscriberId, Timestamp, Unit, UnitId,
-    UnitStatus,
+    EventKind, Incident, IncidentEvent, IncidentId, SubscriberId, SurgeConfig, Timestamp, Unit,
+    UnitId, UnitStatus,
 };
 use std::sync::Arc;
 
@@ -76,7 +76,34 @@ pub trait Store: Outbox + Send + Sync + 'static {
     /// Per alert: a nonce this device used before is `Err(Conflict::NonceReplayed)`; an alert id this device sent
     /// before returns its incident with `duplicate: true` (also within the batch); otherwise the incident, its first
     /// event and an `alert.received` audit entry are written. The outer error means nothing was committed.
-    async fn record_alerts(&self, batch: Vec<NewAlert>) -> Result<Vec<Result<AlertAccepted>>>;
+    ///
+    /// Same as [`Store::record_alerts_clustered`] with clustering disabled: every new alert opens an incident.
+    async fn record_alerts(&self, batch: Vec<NewAlert>) -> Result<Vec<Result<AlertAccepted>>> {
+        self.record_alerts_clustered(batch, SurgeConfig::DISABLED)
+            .await
+    }
+
+    /// [`Store::record_alerts`] with surge clustering, in the same ONE transaction: each new alert with a location
+    /// that lies within `surge.radius_m` of an open incident's anchor and within `surge.window_ms` of its last report
+    /// joins it as a `report_added` event (report count, best fix, most urgent priority) instead of opening another
+    /// incident ([`jikimi_respond::surge`]; decisions are made in batch order). Every accepted alert, opening or
+    /// joining, gets its own row (see [`Store::intake_counts`]) and `alert.received` audit entry, and a retry of any
+    /// of them is a duplicate of the incident it went to.
+    async fn record_alerts_clustered(
+        &self,
+        batch: Vec<NewAlert>,
+        surge: SurgeConfig,
+    ) -> Result<Vec<Result<AlertAccepted>>>;
+
+    /// The incident an accepted alert (device, alert id) opened or joined; [`Error::NotFound`] if none.
+    async fn alert_incident(
+        &self,
+        device_id: jikimi_respond::DeviceId,
+        alert_id: jikimi_respond::AlertId,
+    ) -> Result<IncidentId>;
+
+    /// How many alerts are stored (one per accepted alert, duplicates excluded) and how many incidents they formed.
+    async fn intake_counts(&self) -> Result<IntakeCounts>;
 
     /// Appends an event to an incident whose last seq is `expected_seq` (optimistic concurrency), refolds the
     /// projection and audits `incident.<event>`, all in one transaction. Returns the new state.

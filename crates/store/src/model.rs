@@ -67,6 +67,15 @@ pub struct AlertAccepted {
     pub duplicate: bool,
 }
 
+/// Counts for checking that nothing accepted was lost (`jikimi bench surge`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IntakeCounts {
+    /// Alerts stored: one row per accepted alert (retries are not counted again).
+    pub alerts: u64,
+    /// Incidents those alerts opened (clustered alerts share one).
+    pub incidents: u64,
+}
+
 /// Which incidents to list. Results are ordered by priority (code 0 first), then age (oldest first), then id.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IncidentFilter {

@@ -134,7 +134,10 @@ pub struct DeliveryReport {
 pub fn notifies_guardians(kind: &EventKind) -> bool {
     matches!(
         kind,
-        EventKind::AlertReceived { .. } | EventKind::Dispatched { .. } | EventKind::Closed { .. }
+        EventKind::AlertReceived { .. }
+            | EventKind::ReportAdded { .. }
+            | EventKind::Dispatched { .. }
+            | EventKind::Closed { .. }
     )
 }
 

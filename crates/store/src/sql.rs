@@ -188,6 +188,14 @@ pub(crate) fn values_clause(n_rows: usize, n_cols: usize) -> String {
     out
 }
 
+/// `$first, $first+1, …`: `n` placeholders for an `IN (…)` list. Built from numbers only.
+pub(crate) fn placeholders(first: usize, n: usize) -> String {
+    (first..first + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Rows per multi-row statement: at most 900 bind values, well under both backends' limits.
 pub(crate) fn rows_per_statement(n_cols: usize) -> usize {
     (900 / n_cols).max(1)
@@ -464,11 +472,13 @@ macro_rules! impl_store {
                 $backend
             }
 
-            async fn record_alerts(
+            async fn record_alerts_clustered(
                 &self,
                 batch: Vec<$crate::NewAlert>,
+                surge: jikimi_respond::SurgeConfig,
             ) -> $crate::Result<Vec<$crate::Result<$crate::AlertAccepted>>> {
                 use jikimi_respond::{Actor, EventKind, Incident, IncidentEvent, IncidentId};
+                use jikimi_respond::surge::{Cluster, ClusterIndex, Placement};
                 use std::collections::{HashMap, HashSet};
                 if batch.is_empty() {
                     return Ok(Vec::new());
@@ -508,7 +518,8 @@ macro_rules! impl_store {
                     }
                 }
 
-                // 2. Incidents these alerts opened before (retries across batches).
+                // 2. Alerts recorded before (retries across batches), by their own rows: a clustered alert's
+                //    incident was opened by another device.
                 let mut lookups: Vec<usize> = Vec::new();
                 let mut seen_keys = HashSet::new();
                 for i in 0..batch.len() {
@@ -519,7 +530,7 @@ macro_rules! impl_store {
                 let mut existing: HashMap<(String, String), IncidentId> = HashMap::new();
                 for rows in lookups.chunks($crate::sql::rows_per_statement(2)) {
                     let sql = format!(
-                        "SELECT id, device_id, alert_id FROM incidents WHERE (device_id, alert_id) IN (VALUES {})",
+                        "SELECT incident_id, device_id, alert_id FROM alerts WHERE (device_id, alert_id) IN (VALUES {})",
                         $crate::sql::values_clause(rows.len(), 2)
                     );
                     let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
@@ -527,14 +538,58 @@ macro_rules! impl_store {
                         query = query.bind(keys[i].0.as_str()).bind(keys[i].1.as_str());
                     }
                     for row in query.fetch_all(&mut *tx).await? {
-                        let id = IncidentId($crate::sql::parse_uuid(&row.try_get::<String, _>("id")?)?);
+                        let id = IncidentId($crate::sql::parse_uuid(&row.try_get::<String, _>("incident_id")?)?);
                         existing.insert((row.try_get("device_id")?, row.try_get("alert_id")?), id);
                     }
                 }
 
-                // 3. Decide each alert in order; new incidents are collected for multi-row inserts.
+                // 2b. Open clusters near any alert of the batch, from the grid cells their search circles touch.
+                let mut index = ClusterIndex::new(surge);
+                let mut existing_clusters: HashSet<IncidentId> = HashSet::new();
+                if surge.is_enabled() {
+                    let mut cells: Vec<i64> = batch
+                        .iter()
+                        .filter_map(|a| a.fix.as_ref())
+                        .filter_map(|f| jikimi_respond::surge::cells_near(f.coords, surge.radius_m))
+                        .flatten()
+                        .collect();
+                    cells.sort_unstable();
+                    cells.dedup();
+                    let oldest = batch.iter().map(|a| a.received_at.as_unix_ms()).min().unwrap_or(0);
+                    let since = oldest.saturating_sub(surge.window_ms);
+                    for rows in cells.chunks($crate::sql::rows_per_statement(1) - 1) {
+                        let sql = format!(
+                            "SELECT c.incident_id, c.lat, c.lon, c.last_report_at
+                             FROM incident_clusters c JOIN incidents i ON i.id = c.incident_id
+                             WHERE c.last_report_at >= $1 AND i.status <> 'closed' AND c.cell IN ({})
+                             ORDER BY c.incident_id",
+                            $crate::sql::placeholders(2, rows.len())
+                        );
+                        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(since);
+                        for cell in rows {
+                            query = query.bind(*cell);
+                        }
+                        for row in query.fetch_all(&mut *tx).await? {
+                            let incident_id =
+                                IncidentId($crate::sql::parse_uuid(&row.try_get::<String, _>("incident_id")?)?);
+                            let anchor = jikimi_respond::Coordinates::new(row.try_get("lat")?, row.try_get("lon")?)
+                                .map_err(|e| $crate::Error::Invalid(format!("stored cluster anchor: {e}")))?;
+                            let last_report_at =
+                                jikimi_respond::Timestamp::from_unix_ms(row.try_get("last_report_at")?);
+                            existing_clusters.insert(incident_id);
+                            index.insert(Cluster { incident_id, anchor, last_report_at });
+                        }
+                    }
+                }
+
+                // 3. Decide each alert in order: a duplicate, a new incident, or one more report of an incident
+                //    (opened earlier in this batch or before). Every accepted alert gets its own event and row.
                 let mut results = Vec::with_capacity(batch.len());
-                let mut new_incidents: Vec<(Incident, IncidentEvent)> = Vec::new();
+                let mut new_incidents: Vec<(Incident, Vec<IncidentEvent>)> = Vec::new();
+                let mut new_index: HashMap<IncidentId, usize> = HashMap::new();
+                let mut joined: HashMap<IncidentId, (Incident, Vec<IncidentEvent>)> = HashMap::new();
+                let mut joined_order: Vec<IncidentId> = Vec::new();
+                let mut alert_rows: Vec<(usize, IncidentId)> = Vec::new();
                 for (i, alert) in batch.iter().enumerate() {
                     let actor = Actor::Device(alert.device_id);
                     let nonce_key = (keys[i].0.clone(), alert.nonce.clone());
@@ -563,39 +618,83 @@ macro_rules! impl_store {
                         results.push(Ok($crate::AlertAccepted { incident_id, duplicate: true }));
                         continue;
                     }
-                    let event = IncidentEvent {
-                        seq: 1,
-                        at: alert.received_at,
-                        actor: actor.clone(),
-                        kind: EventKind::AlertReceived {
-                            alert_id: alert.alert_id,
-                            device_id: alert.device_id,
-                            subscriber_id: alert.subscriber_id,
-                            priority: alert.priority,
-                            fix: alert.fix,
-                            silent: alert.silent,
-                        },
+                    let placement = index.place(alert.incident_id, alert.fix.map(|f| f.coords), alert.received_at);
+                    let mut report_of: Option<IncidentId> = None;
+                    if let Placement::Join(target) = placement {
+                        let report = |seq: u64| IncidentEvent {
+                            seq,
+                            at: alert.received_at,
+                            actor: actor.clone(),
+                            kind: EventKind::ReportAdded {
+                                alert_id: alert.alert_id,
+                                device_id: alert.device_id,
+                                subscriber_id: alert.subscriber_id,
+                                priority: alert.priority,
+                                fix: alert.fix,
+                                silent: alert.silent,
+                            },
+                        };
+                        let slot = if let Some(&k) = new_index.get(&target) {
+                            Some(&mut new_incidents[k])
+                        } else {
+                            if !joined.contains_key(&target) {
+                                let incident = Self::load_incident_in(&mut tx, target).await?;
+                                joined.insert(target, (incident, Vec::new()));
+                                joined_order.push(target);
+                            }
+                            joined.get_mut(&target)
+                        };
+                        if let Some((incident, events)) = slot {
+                            let event = report(incident.last_seq + 1);
+                            // A refused report (cannot happen for an open incident) falls back to a new incident.
+                            if incident.apply(&event).is_ok() {
+                                events.push(event);
+                                report_of = Some(target);
+                            }
+                        }
+                    }
+                    let incident_id = match report_of {
+                        Some(target) => target,
+                        None => {
+                            let event = IncidentEvent {
+                                seq: 1,
+                                at: alert.received_at,
+                                actor: actor.clone(),
+                                kind: EventKind::AlertReceived {
+                                    alert_id: alert.alert_id,
+                                    device_id: alert.device_id,
+                                    subscriber_id: alert.subscriber_id,
+                                    priority: alert.priority,
+                                    fix: alert.fix,
+                                    silent: alert.silent,
+                                },
+                            };
+                            let incident = Incident::start(alert.incident_id, &event)?;
+                            new_index.insert(incident.id, new_incidents.len());
+                            new_incidents.push((incident, vec![event]));
+                            alert.incident_id
+                        }
                     };
-                    let incident = Incident::start(alert.incident_id, &event)?;
-                    existing.insert(keys[i].clone(), incident.id);
+                    existing.insert(keys[i].clone(), incident_id);
+                    alert_rows.push((i, incident_id));
                     chain.push(
                         jikimi_audit::NewAuditEntry::new(
                             alert.received_at.as_unix_ms(),
                             actor.to_string(),
                             "alert.received",
-                            format!("incident/{}", incident.id),
-                            "sos alert",
+                            format!("incident/{incident_id}"),
+                            if report_of.is_some() { "sos alert (clustered report)" } else { "sos alert" },
                         )
                         .with_detail(&serde_json::json!({
                             "alert_id": alert.alert_id,
                             "priority": alert.priority.code(),
                         })),
                     );
-                    results.push(Ok($crate::AlertAccepted { incident_id: incident.id, duplicate: false }));
-                    new_incidents.push((incident, event));
+                    results.push(Ok($crate::AlertAccepted { incident_id, duplicate: false }));
                 }
 
-                // 4. Write the new incidents and their first events.
+                // 4. Write the new incidents (in their final state), the reports' incidents, every event, one row
+                //    per accepted alert, and the clusters.
                 for rows in new_incidents.chunks($crate::sql::rows_per_statement(9)) {
                     let sql = format!(
                         "INSERT INTO incidents (id, device_id, alert_id, subscriber_id, status, priority, opened_at,
@@ -618,15 +717,27 @@ macro_rules! impl_store {
                     }
                     query.execute(&mut *tx).await?;
                 }
-                for rows in new_incidents.chunks($crate::sql::rows_per_statement(5)) {
+                for id in &joined_order {
+                    if let Some((incident, _)) = joined.get(id) {
+                        Self::write_incident_row(&mut tx, incident, false).await?;
+                    }
+                }
+                let events: Vec<(IncidentId, &IncidentEvent)> = new_incidents
+                    .iter()
+                    .flat_map(|(incident, events)| events.iter().map(move |e| (incident.id, e)))
+                    .chain(joined_order.iter().filter_map(|id| joined.get(id)).flat_map(|(incident, events)| {
+                        events.iter().map(move |e| (incident.id, e))
+                    }))
+                    .collect();
+                for rows in events.chunks($crate::sql::rows_per_statement(5)) {
                     let sql = format!(
                         "INSERT INTO incident_events (incident_id, seq, at_ms, kind, body) VALUES {}",
                         $crate::sql::values_clause(rows.len(), 5)
                     );
                     let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-                    for (incident, event) in rows {
+                    for (incident_id, event) in rows {
                         query = query
-                            .bind(incident.id.to_string())
+                            .bind(incident_id.to_string())
                             .bind($crate::sql::to_i64(event.seq)?)
                             .bind(event.at.as_unix_ms())
                             .bind(event.kind.name())
@@ -634,14 +745,95 @@ macro_rules! impl_store {
                     }
                     query.execute(&mut *tx).await?;
                 }
-                // 5. Guardians to tell, in the same transaction (the outbox).
-                let to_notify: Vec<_> = new_incidents
+                for rows in alert_rows.chunks($crate::sql::rows_per_statement(4)) {
+                    let sql = format!(
+                        "INSERT INTO alerts (device_id, alert_id, incident_id, received_at) VALUES {}",
+                        $crate::sql::values_clause(rows.len(), 4)
+                    );
+                    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+                    for (i, incident_id) in rows {
+                        query = query
+                            .bind(keys[*i].0.as_str())
+                            .bind(keys[*i].1.as_str())
+                            .bind(incident_id.to_string())
+                            .bind(batch[*i].received_at.as_unix_ms());
+                    }
+                    query.execute(&mut *tx).await?;
+                }
+                let new_clusters: Vec<&Cluster> = index
+                    .clusters()
                     .iter()
-                    .filter_map(|(incident, event)| incident.subscriber_id.map(|s| (incident.id, s, event)))
+                    .filter(|c| !existing_clusters.contains(&c.incident_id))
+                    .collect();
+                for rows in new_clusters.chunks($crate::sql::rows_per_statement(5)) {
+                    let sql = format!(
+                        "INSERT INTO incident_clusters (incident_id, cell, lat, lon, last_report_at) VALUES {}",
+                        $crate::sql::values_clause(rows.len(), 5)
+                    );
+                    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+                    for cluster in rows {
+                        query = query
+                            .bind(cluster.incident_id.to_string())
+                            .bind(jikimi_respond::surge::cell_of(cluster.anchor))
+                            .bind(cluster.anchor.lat())
+                            .bind(cluster.anchor.lon())
+                            .bind(cluster.last_report_at.as_unix_ms());
+                    }
+                    query.execute(&mut *tx).await?;
+                }
+                for id in &joined_order {
+                    if let Some(cluster) = index.get(*id) {
+                        sqlx::query("UPDATE incident_clusters SET last_report_at = $1 WHERE incident_id = $2")
+                            .bind(cluster.last_report_at.as_unix_ms())
+                            .bind(id.to_string())
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                }
+                // 5. Guardians to tell, in the same transaction (the outbox).
+                //    Each alert tells its own subscriber's guardians, also when it joined another's incident.
+                let to_notify: Vec<_> = events
+                    .iter()
+                    .filter_map(|(incident_id, event)| match &event.kind {
+                        EventKind::AlertReceived { subscriber_id, .. }
+                        | EventKind::ReportAdded { subscriber_id, .. } => {
+                            subscriber_id.map(|s| (*incident_id, s, *event))
+                        }
+                        _ => None,
+                    })
                     .collect();
                 Self::enqueue_notifications(&mut tx, &mut chain, &to_notify).await?;
                 self.commit_write(tx, chain).await?;
                 Ok(results)
+            }
+
+            async fn alert_incident(
+                &self,
+                device_id: jikimi_respond::DeviceId,
+                alert_id: jikimi_respond::AlertId,
+            ) -> $crate::Result<jikimi_respond::IncidentId> {
+                let row = sqlx::query("SELECT incident_id FROM alerts WHERE device_id = $1 AND alert_id = $2")
+                    .bind(device_id.to_string())
+                    .bind(alert_id.to_string())
+                    .fetch_optional(self.reader())
+                    .await?
+                    .ok_or_else(|| $crate::Error::not_found("alert", alert_id))?;
+                Ok(jikimi_respond::IncidentId($crate::sql::parse_uuid(&row.try_get::<String, _>("incident_id")?)?))
+            }
+
+            async fn intake_counts(&self) -> $crate::Result<$crate::IntakeCounts> {
+                let alerts: i64 = sqlx::query("SELECT COUNT(*) AS n FROM alerts")
+                    .fetch_one(self.reader())
+                    .await?
+                    .try_get("n")?;
+                let incidents: i64 = sqlx::query("SELECT COUNT(*) AS n FROM incidents")
+                    .fetch_one(self.reader())
+                    .await?
+                    .try_get("n")?;
+                Ok($crate::IntakeCounts {
+                    alerts: $crate::sql::to_u64(alerts)?,
+                    incidents: $crate::sql::to_u64(incidents)?,
+                })
             }
 
             async fn append_event(

@@ -56,6 +56,11 @@ impl ApiClient {
         self.send(reqwest::Method::POST, path, Some(body)).await
     }
 
+    /// GET with the staff token.
+    pub async fn get_json(&self, path: &str) -> anyhow::Result<Value> {
+        self.send(reqwest::Method::GET, path, None).await
+    }
+
     /// PUT with the staff token.
     pub async fn put_json(&self, path: &str, body: &Value) -> anyhow::Result<Value> {
         self.send(reqwest::Method::PUT, path, Some(body)).await

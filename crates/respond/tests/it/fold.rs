@@ -45,6 +45,14 @@ fn fix() -> impl Strategy<Value = LocationFix> {
 fn kind() -> impl Strategy<Value = EventKind> {
     prop_oneof![
         fix().prop_map(|fix| EventKind::LocationAdded { fix }),
+        (proptest::option::of(fix()), 0u8..5).prop_map(|(fix, code)| EventKind::ReportAdded {
+            alert_id: AlertId::new_v4(),
+            device_id: DeviceId::new_v4(),
+            subscriber_id: None,
+            priority: Priority::new(code).unwrap(),
+            fix,
+            silent: true,
+        }),
         Just(EventKind::Acknowledged),
         unit().prop_map(|unit| EventKind::UnitRecommended {
             recommendations: vec![Recommendation {
@@ -121,6 +129,8 @@ fn check_invariants(incident: &Incident, n_accepted: u64) -> Result<(), TestCase
         prop_assert!(incident.acknowledged_at.is_some());
     }
     prop_assert!(incident.updated_at >= incident.opened_at);
+    prop_assert!(incident.report_count >= 1);
+    prop_assert!(incident.n_fixes >= u32::from(incident.location.is_some()));
     Ok(())
 }
 

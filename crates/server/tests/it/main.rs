@@ -9,11 +9,13 @@ mod aml;
 mod app;
 mod cooperate;
 mod flows;
+mod mqtt;
 mod notifications;
 mod openapi;
 mod privacy;
 mod roads;
 mod support;
+mod surge;
 
 macro_rules! api_tests {
     ($($module:ident :: $name:ident),* $(,)?) => {
@@ -79,4 +81,37 @@ api_tests!(
     roads::map_roads_serves_the_network_as_geojson,
     cooperate::border_check_finds_flagged_persons_and_is_audited,
     cooperate::linkage_run_links_entities_and_respects_decisions,
+    mqtt::mqtt_sos_is_acknowledged_and_a_replay_is_not_a_second_alert,
+    mqtt::mqtt_unsigned_or_wrongly_signed_is_refused_and_audited,
 );
+
+/// Restarts the shared Mosquitto, so it runs once (on SQLite), not once per backend.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mqtt_broker_restart_during_a_burst_loses_no_alert() {
+    let h = support::Harness::new(support::Backend::Sqlite).await;
+    mqtt::mqtt_broker_restart_during_a_burst_loses_no_alert(&h).await;
+    h.finish().await;
+}
+
+/// Surge clustering through the HTTP API, on both backends.
+mod surge_api {
+    #[tokio::test]
+    async fn sqlite() {
+        let h = crate::support::Harness::with_config(crate::support::Backend::Sqlite, |c| {
+            c.surge = jikimi_respond::SurgeConfig::DEFAULT;
+        })
+        .await;
+        crate::surge::nearby_alerts_share_an_incident_in_the_queue(&h).await;
+        h.finish().await;
+    }
+
+    #[tokio::test]
+    async fn postgres() {
+        let h = crate::support::Harness::with_config(crate::support::Backend::Postgres, |c| {
+            c.surge = jikimi_respond::SurgeConfig::DEFAULT;
+        })
+        .await;
+        crate::surge::nearby_alerts_share_an_incident_in_the_queue(&h).await;
+        h.finish().await;
+    }
+}

@@ -56,7 +56,13 @@ pub const GATEWAY_ID: &str = "test-gw";
 pub const GATEWAY_KEY: [u8; 32] = [5; 32];
 
 impl Harness {
+    /// A harness with surge clustering off, so tests that raise many alerts at one place see one incident each.
     pub async fn new(backend: Backend) -> Harness {
+        Harness::with_config(backend, |_| {}).await
+    }
+
+    /// A harness whose configuration `tweak` adjusts (after the test defaults).
+    pub async fn with_config(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Harness {
         let (store, sqlite_dir, pg): (Arc<dyn Store>, _, _) = match backend {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().expect("temp dir");
@@ -88,15 +94,17 @@ impl Harness {
         store.migrate().await.expect("migrate");
         let now_ms = Arc::new(AtomicI64::new(1_790_000_000_000));
         let clock_ms = now_ms.clone();
-        let config = Config {
+        let mut config = Config {
             body_limit_bytes: BODY_LIMIT,
             aml_gateways: jikimi_server::config::AmlGateways(
                 [(GATEWAY_ID.to_string(), GATEWAY_KEY)]
                     .into_iter()
                     .collect(),
             ),
+            surge: jikimi_respond::SurgeConfig::DISABLED,
             ..Config::default()
         };
+        tweak(&mut config);
         let state = AppState::new(
             store.clone(),
             &KeyMaterial::generate(),

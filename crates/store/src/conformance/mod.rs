@@ -12,6 +12,7 @@ mod linkage;
 mod outbox;
 mod registration;
 mod story;
+mod surge;
 
 pub(crate) use alerts::*;
 pub(crate) use app::*;
@@ -21,6 +22,7 @@ pub(crate) use linkage::*;
 pub(crate) use outbox::*;
 pub(crate) use registration::*;
 pub(crate) use story::*;
+pub(crate) use surge::*;
 
 use crate::{Change, NewAlert, Store};
 use jikimi_respond::{
@@ -77,6 +79,8 @@ macro_rules! store_conformance {
             notifications_are_claimed_in_order_under_a_lease,
             streams_of_different_guardians_do_not_block_each_other,
             entity_links_keep_decisions_across_runs,
+            surge_alerts_close_together_share_one_incident,
+            surge_skips_closed_and_stale_incidents,
         );
     };
     (@each $store:ty; $($name:ident),* $(,)?) => {

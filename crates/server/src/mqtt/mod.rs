@@ -1,0 +1,429 @@
+//! MQTT intake for U-Relief terminals: the I/O edge around the pure wire format in [`envelope`].
+//!
+//! The server connects to the broker with a stable client id and a persistent session (`clean_session = false`), so
+//! QoS 1 messages published while it was away are queued by the broker and delivered on reconnect. It subscribes
+//! QoS 1 to `{prefix}/devices/+/sos` and `{prefix}/devices/+/location` on every connection (a restarted broker may
+//! have lost the subscriptions) and acknowledges each message to the broker by hand (`manual_acks`), only AFTER the
+//! alert is committed through the same group commit as `POST /api/alerts` and the "help is on its way" answer is
+//! published on `{prefix}/devices/{id}/ack`. A crash before that PUBACK means the broker delivers the message again;
+//! the store answers the retry as a duplicate of the same incident, so nothing is lost and nothing is doubled.
+//!
+//! Refused messages (unsigned, wrongly signed, unknown device, malformed, outside the clock window, replayed nonce)
+//! are audited like refused HTTP alerts, open nothing, are answered with the error code on the ack topic and then
+//! PUBACKed (a resend would be refused the same way). A database that does not answer is retried; the message is
+//! left unacknowledged if it keeps failing, so the broker keeps it.
+//!
+//! Plain TCP only: this build has no TLS for MQTT (`mqtts://` is refused at start); put the broker's TLS listener on
+//! the terminals' side and let the server reach the broker on a local or private listener.
+
+pub mod envelope;
+
+use std::time::Duration;
+
+use jikimi_respond::{Actor, AlertId, DeviceId, EventKind};
+use jikimi_store::Change;
+use rumqttc::{AsyncClient, Event, MqttOptions, Packet, Publish, QoS};
+
+use crate::alerts;
+use crate::error::{ApiError, ErrorCode};
+use crate::state::AppState;
+use envelope::{Ack, DeviceTopic, Envelope, TopicKind};
+
+/// Where and how to reach the broker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MqttConfig {
+    /// Broker host.
+    pub host: String,
+    /// Broker port.
+    pub port: u16,
+    /// Client id; keep it stable so the broker keeps this server's session and queue.
+    pub client_id: String,
+    /// Topic prefix (default `jikimi/v1`).
+    pub prefix: String,
+}
+
+impl MqttConfig {
+    /// Parses `mqtt://host[:port]` (also `tcp://`; port 1883 by default).
+    pub fn from_url(url: &str, client_id: String) -> Result<MqttConfig, String> {
+        let rest = if let Some(rest) = url
+            .strip_prefix("mqtt://")
+            .or_else(|| url.strip_prefix("tcp://"))
+        {
+            rest
+        } else if url.starts_with("mqtts://") || url.starts_with("ssl://") {
+            return Err(
+                "TLS (mqtts://) is not built into this binary; reach the broker on a plain local listener".into(),
+            );
+        } else {
+            return Err("expected mqtt://host[:port]".into());
+        };
+        let rest = rest.trim_end_matches('/');
+        let (host, port) = match rest.rsplit_once(':') {
+            Some((host, port)) => (
+                host,
+                port.parse::<u16>()
+                    .map_err(|_| format!("invalid port {port:?}"))?,
+            ),
+            None => (rest, 1883),
+        };
+        if host.is_empty() {
+            return Err("missing host".into());
+        }
+        if client_id.is_empty() || client_id.len() > 64 {
+            return Err("client id must be 1 to 64 characters".into());
+        }
+        Ok(MqttConfig {
+            host: host.to_string(),
+            port,
+            client_id,
+            prefix: envelope::DEFAULT_PREFIX.into(),
+        })
+    }
+}
+
+/// The running intake: its task, and how many times the broker confirmed the subscriptions (once per connection).
+#[derive(Debug)]
+pub struct MqttIntake {
+    /// The task; abort it to stop the intake.
+    pub task: tokio::task::JoinHandle<()>,
+    /// Counts SUBACKs; tests and the benchmark wait for the first before publishing.
+    pub subscribed: tokio::sync::watch::Receiver<u64>,
+}
+
+impl MqttIntake {
+    /// Waits until the broker has confirmed the subscriptions at least once.
+    pub async fn ready(&mut self) {
+        let _ = self.subscribed.wait_for(|n| *n > 0).await;
+    }
+}
+
+/// Starts the MQTT intake task. It runs until aborted or the runtime stops, reconnecting whenever the broker goes
+/// away.
+pub fn spawn(state: AppState, config: MqttConfig) -> MqttIntake {
+    let (tx, subscribed) = tokio::sync::watch::channel(0u64);
+    MqttIntake {
+        task: tokio::spawn(run(state, config, tx)),
+        subscribed,
+    }
+}
+
+async fn run(state: AppState, config: MqttConfig, subscribed: tokio::sync::watch::Sender<u64>) {
+    let limit = state.config.body_limit_bytes + 1024;
+    let mut options = MqttOptions::new(config.client_id.clone(), config.host.clone(), config.port);
+    options
+        .set_clean_session(false)
+        .set_manual_acks(true)
+        .set_keep_alive(Duration::from_secs(5))
+        .set_max_packet_size(limit, limit);
+    let (client, mut eventloop) = AsyncClient::new(options, 4096);
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        match eventloop.poll().await {
+            Ok(Event::Incoming(Packet::ConnAck(connack))) => {
+                backoff = Duration::from_millis(100);
+                tracing::info!(
+                    host = %config.host,
+                    port = config.port,
+                    session_present = connack.session_present,
+                    "mqtt connected; subscribing"
+                );
+                for filter in envelope::subscriptions(&config.prefix) {
+                    if let Err(err) = client.try_subscribe(filter, QoS::AtLeastOnce) {
+                        tracing::error!(error = %err, "mqtt subscribe could not be queued");
+                    }
+                }
+            }
+            Ok(Event::Incoming(Packet::SubAck(_))) => {
+                subscribed.send_modify(|n| *n += 1);
+            }
+            Ok(Event::Incoming(Packet::Publish(publish))) => {
+                metrics::counter!("jikimi_mqtt_messages_total").increment(1);
+                let state = state.clone();
+                let client = client.clone();
+                let prefix = config.prefix.clone();
+                tokio::spawn(async move { handle(&state, &client, &prefix, publish).await });
+            }
+            Ok(_) => {}
+            Err(err) => {
+                tracing::warn!(error = %err, retry_in_ms = backoff.as_millis() as u64, "mqtt connection lost; reconnecting");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(2));
+            }
+        }
+    }
+}
+
+/// What an accepted message answers.
+struct Accepted {
+    alert_id: uuid::Uuid,
+    incident_id: uuid::Uuid,
+    duplicate: bool,
+}
+
+async fn handle(state: &AppState, client: &AsyncClient, prefix: &str, publish: Publish) {
+    let topic = match envelope::parse_topic(prefix, &publish.topic) {
+        Ok(topic) => topic,
+        Err(err) => {
+            let api = ApiError::new(err.code, err.detail);
+            let _ = alerts::audit_rejection_via(state, None, &api, "mqtt", "topic").await;
+            tracing::info!(code = api.code.as_str(), "mqtt message refused: bad topic");
+            let _ = client.ack(&publish).await;
+            return;
+        }
+    };
+    let mut device_for_audit = None;
+    let mut nonce: Option<String> = None;
+    let mut attempt = 0u32;
+    let result = loop {
+        let result = accept(
+            state,
+            &topic,
+            &publish.payload,
+            &mut device_for_audit,
+            &mut nonce,
+        )
+        .await;
+        match &result {
+            Err(err) if err.code == ErrorCode::Unavailable && attempt < 20 => {
+                attempt += 1;
+                tokio::time::sleep(Duration::from_millis(250 * u64::from(attempt.min(8)))).await;
+            }
+            _ => break result,
+        }
+    };
+    let ack_topic = envelope::ack_topic(prefix, &topic.device);
+    let ack = match result {
+        Ok(accepted) => {
+            metrics::counter!("jikimi_alerts_accepted_total", "channel" => "mqtt").increment(1);
+            Ack::accepted(
+                topic.kind,
+                accepted.alert_id,
+                accepted.incident_id,
+                accepted.duplicate,
+                nonce.as_deref().unwrap_or_default(),
+            )
+        }
+        Err(err) if err.code == ErrorCode::Unavailable || err.code == ErrorCode::Internal => {
+            // Not PUBACKed: the broker keeps the message and delivers it again after a reconnect.
+            tracing::error!(
+                code = err.code.as_str(),
+                "mqtt message not committed; left for redelivery"
+            );
+            return;
+        }
+        Err(err) => {
+            metrics::counter!("jikimi_alerts_rejected_total", "code" => err.code.as_str())
+                .increment(1);
+            // A replayed nonce is audited by the store inside the intake transaction that detected it.
+            if err.code != ErrorCode::NonceReplayed
+                && let Err(audit_err) = alerts::audit_rejection_via(
+                    state,
+                    device_for_audit,
+                    &err,
+                    "mqtt",
+                    &publish.topic,
+                )
+                .await
+            {
+                tracing::error!(
+                    code = audit_err.code.as_str(),
+                    "refusal could not be audited; left for redelivery"
+                );
+                return;
+            }
+            tracing::info!(code = err.code.as_str(), "mqtt message refused");
+            Ack::refused(topic.kind, nonce.as_deref(), err.code)
+        }
+    };
+    match serde_json::to_vec(&ack) {
+        Ok(bytes) => {
+            if let Err(err) = client
+                .publish(ack_topic, QoS::AtLeastOnce, false, bytes)
+                .await
+            {
+                tracing::warn!(error = %err, "mqtt ack could not be queued");
+            }
+        }
+        Err(err) => tracing::error!(error = %err, "mqtt ack could not be encoded"),
+    }
+    if let Err(err) = client.ack(&publish).await {
+        tracing::warn!(error = %err, "mqtt puback could not be queued");
+    }
+}
+
+async fn accept(
+    state: &AppState,
+    topic: &DeviceTopic,
+    payload: &[u8],
+    device_for_audit: &mut Option<DeviceId>,
+    nonce: &mut Option<String>,
+) -> Result<Accepted, ApiError> {
+    let envelope = envelope::parse_envelope(topic, payload, state.config.body_limit_bytes)
+        .map_err(|e| ApiError::new(e.code, e.detail))?;
+    *nonce = Some(envelope.nonce.clone());
+    match topic.kind {
+        TopicKind::Sos => accept_sos(state, &envelope, device_for_audit).await,
+        TopicKind::Location => accept_location(state, &envelope, device_for_audit).await,
+    }
+}
+
+async fn accept_sos(
+    state: &AppState,
+    envelope: &Envelope,
+    device_for_audit: &mut Option<DeviceId>,
+) -> Result<Accepted, ApiError> {
+    let device_id = DeviceId(envelope.device);
+    let result = alerts::accept_signed(
+        state,
+        device_id,
+        envelope.timestamp,
+        &envelope.nonce,
+        &envelope.signature,
+        envelope.body.as_bytes(),
+        device_for_audit,
+    )
+    .await;
+    let alert_id = || {
+        serde_json::from_str::<crate::dto::AlertRequest>(&envelope.body)
+            .map(|r| r.alert_id)
+            .unwrap_or_default()
+    };
+    match result {
+        Ok(accepted) => Ok(Accepted {
+            alert_id: alert_id(),
+            incident_id: accepted.incident_id,
+            duplicate: accepted.duplicate,
+        }),
+        // The broker delivers a message again when our PUBACK was lost (a restart between commit and PUBACK): the
+        // nonce is then spent, but the signed alert is recorded, so the terminal is told it is safe.
+        Err(err) if err.code == ErrorCode::NonceReplayed => {
+            let alert_id = alert_id();
+            match state
+                .store
+                .alert_incident(device_id, AlertId(alert_id))
+                .await
+            {
+                Ok(incident_id) => Ok(Accepted {
+                    alert_id,
+                    incident_id: incident_id.0,
+                    duplicate: true,
+                }),
+                Err(_) => Err(err),
+            }
+        }
+        Err(err) => Err(err),
+    }
+}
+
+async fn accept_location(
+    state: &AppState,
+    envelope: &Envelope,
+    device_for_audit: &mut Option<DeviceId>,
+) -> Result<Accepted, ApiError> {
+    let device_id = DeviceId(envelope.device);
+    let device = alerts::device_key(state, device_id).await?;
+    *device_for_audit = Some(device_id);
+    if device.revoked {
+        return Err(ApiError::new(ErrorCode::DeviceUnknown, "device is revoked"));
+    }
+    if !envelope::verify(envelope, TopicKind::Location, &device.key) {
+        return Err(ApiError::new(
+            ErrorCode::SignatureInvalid,
+            "signature does not verify for this device",
+        ));
+    }
+    let now = state.now();
+    let skew_s = now.as_unix_ms() / 1000 - envelope.timestamp;
+    if skew_s.abs() > state.config.alert_window_s {
+        return Err(ApiError::new(
+            ErrorCode::TimestampOutOfWindow,
+            format!("timestamp is {skew_s} s away from server time"),
+        ));
+    }
+    let update: envelope::LocationUpdate = serde_json::from_str(&envelope.body).map_err(|e| {
+        ApiError::new(
+            ErrorCode::InvalidPayload,
+            format!("invalid location json: {e}"),
+        )
+    })?;
+    let fix = update.location.to_domain(now)?;
+    let incident_id = state
+        .store
+        .alert_incident(device_id, AlertId(update.alert_id))
+        .await
+        .map_err(|e| {
+            if e.is_not_found() {
+                ApiError::new(
+                    ErrorCode::IncidentNotFound,
+                    "no alert with this id from this device",
+                )
+            } else {
+                ApiError::unavailable(e)
+            }
+        })?;
+    // Idempotent by content: a fix already in the log (a redelivered message) is not added twice.
+    for _ in 0..5 {
+        let events = state
+            .store
+            .load_events(incident_id)
+            .await
+            .map_err(crate::incidents::store_error)?;
+        let known = events.iter().any(|e| match &e.kind {
+            EventKind::LocationAdded { fix: f } => *f == fix,
+            EventKind::AlertReceived { fix: f, .. } | EventKind::ReportAdded { fix: f, .. } => {
+                *f == Some(fix)
+            }
+            _ => false,
+        });
+        let last_seq = events.last().map(|e| e.seq).unwrap_or_default();
+        if known {
+            return Ok(Accepted {
+                alert_id: update.alert_id,
+                incident_id: incident_id.0,
+                duplicate: true,
+            });
+        }
+        let change = Change::new(Actor::Device(device_id), now, "location update (mqtt)");
+        match state
+            .store
+            .append_event(
+                incident_id,
+                last_seq,
+                EventKind::LocationAdded { fix },
+                &change,
+            )
+            .await
+        {
+            Ok(_) => {
+                return Ok(Accepted {
+                    alert_id: update.alert_id,
+                    incident_id: incident_id.0,
+                    duplicate: false,
+                });
+            }
+            Err(jikimi_store::Error::Conflict(jikimi_store::Conflict::StaleSequence {
+                ..
+            })) => {}
+            Err(err) => return Err(crate::incidents::store_error(err)),
+        }
+    }
+    Err(ApiError::unavailable("incident kept changing"))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn broker_urls() {
+        let c = MqttConfig::from_url("mqtt://127.0.0.1:1883", "jikimi".into()).unwrap();
+        assert_eq!((c.host.as_str(), c.port), ("127.0.0.1", 1883));
+        let c = MqttConfig::from_url("tcp://broker", "jikimi".into()).unwrap();
+        assert_eq!((c.host.as_str(), c.port), ("broker", 1883));
+        assert!(MqttConfig::from_url("mqtts://broker:8883", "j".into()).is_err());
+        assert!(MqttConfig::from_url("http://broker", "j".into()).is_err());
+        assert!(MqttConfig::from_url("mqtt://broker:x", "j".into()).is_err());
+        assert!(MqttConfig::from_url("mqtt://broker", String::new()).is_err());
+    }
+}

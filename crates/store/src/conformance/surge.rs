@@ -1,0 +1,162 @@
+//! Surge clustering: nearby alerts from different devices join one open incident as reports, each alert still
+//! stored and audited on its own, in the same transaction; closed incidents and stale clusters take no reports.
+
+use super::{TestStore, alert, seoul, staff_change, t};
+use crate::{IncidentFilter, NewAlert};
+use jikimi_respond::{
+    Coordinates, DeviceId, EventKind, FixMethod, IncidentId, LocationFix, Outcome, Priority,
+    SurgeConfig,
+};
+
+/// An alert from a new device at `position` with the given accuracy and priority.
+fn alert_at(position: Coordinates, accuracy_m: f64, priority: u8, ms: i64) -> NewAlert {
+    NewAlert {
+        priority: Priority::new(priority).unwrap(),
+        fix: Some(LocationFix::new(position, accuracy_m, FixMethod::Gnss, t(ms - 100)).unwrap()),
+        ..alert(DeviceId::new_v4(), ms)
+    }
+}
+
+/// About `east_m` metres east of Seoul city hall.
+fn east_of_seoul(east_m: f64) -> Coordinates {
+    let c = seoul();
+    Coordinates::new(
+        c.lat(),
+        c.lon() + east_m / (111_195.0 * c.lat().to_radians().cos()),
+    )
+    .unwrap()
+}
+
+async fn accept<S: TestStore>(store: &S, batch: Vec<NewAlert>) -> Vec<IncidentId> {
+    store
+        .record_alerts_clustered(batch, SurgeConfig::DEFAULT)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| {
+            let accepted = r.unwrap();
+            assert!(!accepted.duplicate);
+            accepted.incident_id
+        })
+        .collect()
+}
+
+/// Alerts within 200 m and 10 minutes, across batches and within one, make one incident with a report count, the
+/// most precise fix and the most urgent priority; a far alert makes its own; every alert has its own row and audit
+/// entry; a retried clustered alert is a duplicate of the cluster.
+pub(crate) async fn surge_alerts_close_together_share_one_incident<S: TestStore>() {
+    let (store, _guard) = S::fresh().await;
+    let first = alert_at(seoul(), 30.0, 2, 0);
+    let [opened] = accept(&store, vec![first.clone()]).await[..] else {
+        panic!("one result")
+    };
+    let precise = alert_at(east_of_seoul(120.0), 4.0, 2, 30_000);
+    let batch = vec![
+        alert_at(east_of_seoul(80.0), 25.0, 1, 20_000),
+        precise.clone(),
+        alert_at(east_of_seoul(1_000.0), 10.0, 3, 30_500),
+        alert_at(east_of_seoul(1_050.0), 10.0, 3, 31_000),
+    ];
+    let ids = accept(&store, batch).await;
+    assert_eq!(ids[0], opened);
+    assert_eq!(ids[1], opened);
+    assert_ne!(ids[2], opened);
+    assert_eq!(
+        ids[3], ids[2],
+        "a cluster opened within the batch takes later alerts of the batch"
+    );
+
+    let incident = store.get_incident(opened).await.unwrap();
+    assert_eq!(incident.report_count, 3);
+    assert_eq!(incident.priority, Priority::new(1).unwrap());
+    assert_eq!(incident.location, precise.fix);
+    assert_eq!(incident.last_seq, 3);
+    let events = store.load_events(opened).await.unwrap();
+    assert!(matches!(events[1].kind, EventKind::ReportAdded { .. }));
+    assert!(matches!(events[2].kind, EventKind::ReportAdded { .. }));
+    assert_eq!(store.get_incident(ids[2]).await.unwrap().report_count, 2);
+
+    let counts = store.intake_counts().await.unwrap();
+    assert_eq!((counts.alerts, counts.incidents), (5, 2));
+    let audit = store.list_audit(0, 100).await.unwrap();
+    assert_eq!(
+        audit
+            .iter()
+            .filter(|e| e.action == "alert.received")
+            .count(),
+        5
+    );
+    crate::verify_audit(&store).await.unwrap();
+
+    // The retry of a clustered alert answers with the cluster, and stores nothing new.
+    let retry = NewAlert {
+        nonce: "retry-of-the-precise-one".into(),
+        incident_id: IncidentId::new_v7(),
+        ..precise
+    };
+    let results = store
+        .record_alerts_clustered(vec![retry], SurgeConfig::DEFAULT)
+        .await
+        .unwrap();
+    let again = results[0].as_ref().unwrap();
+    assert!(again.duplicate);
+    assert_eq!(again.incident_id, opened);
+    assert_eq!(store.intake_counts().await.unwrap().alerts, 5);
+
+    // The queue stays ordered by priority then age and carries the counts.
+    let queue = store.list_incidents(&IncidentFilter::open()).await.unwrap();
+    let order: Vec<(IncidentId, u32)> = queue.iter().map(|i| (i.id, i.report_count)).collect();
+    assert_eq!(order, vec![(opened, 3), (ids[2], 2)]);
+
+    // The projection refolds to the same state.
+    assert_eq!(store.rebuild_projections().await.unwrap(), 2);
+    assert_eq!(store.get_incident(opened).await.unwrap(), incident);
+}
+
+/// A closed incident takes no reports, nor does a cluster whose last report is older than the window; clusters
+/// survive a reopen; with clustering disabled every alert opens its own incident.
+pub(crate) async fn surge_skips_closed_and_stale_incidents<S: TestStore>() {
+    let (store, guard) = S::fresh().await;
+    let [a] = accept(&store, vec![alert_at(seoul(), 10.0, 1, 0)]).await[..] else {
+        panic!("one result")
+    };
+    let store = store.reopen(&guard).await;
+    let [b] = accept(&store, vec![alert_at(seoul(), 10.0, 1, 60_000)]).await[..] else {
+        panic!("one result")
+    };
+    assert_eq!(a, b, "the cluster is durable across reopen");
+    store
+        .append_event(
+            a,
+            2,
+            EventKind::Closed {
+                outcome: Outcome::Rescue,
+            },
+            &staff_change("kim", 61_000, "resolved"),
+        )
+        .await
+        .unwrap();
+    let [c] = accept(&store, vec![alert_at(seoul(), 10.0, 1, 62_000)]).await[..] else {
+        panic!("one result")
+    };
+    assert_ne!(c, a, "a closed incident takes no more reports");
+    // Eleven minutes after c's last report: a new incident.
+    let [d] = accept(&store, vec![alert_at(seoul(), 10.0, 1, 62_000 + 660_000)]).await[..] else {
+        panic!("one result")
+    };
+    assert_ne!(d, c);
+    // Disabled: two alerts at the same place and time are two incidents.
+    let x = store
+        .record_alerts(vec![
+            alert_at(seoul(), 10.0, 1, 800_000),
+            alert_at(seoul(), 10.0, 1, 800_000),
+        ])
+        .await
+        .unwrap();
+    assert_ne!(
+        x[0].as_ref().unwrap().incident_id,
+        x[1].as_ref().unwrap().incident_id
+    );
+    let counts = store.intake_counts().await.unwrap();
+    assert_eq!((counts.alerts, counts.incidents), (6, 5));
+}
