@@ -91,7 +91,7 @@ fn main() -> anyhow::Result<()> {
         Command::Border(args) => jikimi_linkage::cli::run_border(&args)?,
         Command::Bench(Bench::Intake(args)) => spine::block_on(spine::bench::intake(args))?,
         Command::Bench(Bench::Analyze(args)) => jikimi_analyze::bench::run_bench(&args)?,
-        Command::Exchange(cmd) => jikimi_exchange::cli::run(cmd)?,
+        Command::Exchange(cmd) => spine::exchange(cmd)?,
         Command::Intake(args) => jikimi_intake::cli::run(args)?,
     }
     Ok(())

@@ -21,6 +21,12 @@ use jikimi_store::{Change, Store};
 pub struct ServeArgs {
     #[command(flatten)]
     config: ConfigArgs,
+    /// Pull from every cooperation partner this often (seconds; 0: only when a partner notifies or on `jikimi sync`).
+    #[arg(long, env = "JIKIMI_EXCHANGE_SYNC_INTERVAL_S", default_value_t = 0)]
+    exchange_sync_interval_s: u64,
+    /// Envelopes per page when pulling from a partner.
+    #[arg(long, env = "JIKIMI_EXCHANGE_PAGE", default_value_t = jikimi_exchange::node::DEFAULT_PAGE)]
+    exchange_page: u32,
 }
 
 /// `jikimi migrate`.
@@ -112,6 +118,37 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
     Ok(store)
 }
 
+/// `jikimi agency|peer|agreement|case|sync|federation ...`: on the same database `jikimi serve` uses (migrated first).
+pub fn exchange(cmd: jikimi_exchange::cli::Command) -> anyhow::Result<()> {
+    init_logging_quiet();
+    let url = cmd
+        .database_url()
+        .unwrap_or(jikimi_server::config::DEFAULT_DATABASE_URL)
+        .to_owned();
+    runtime()?.block_on(async move {
+        let store = jikimi_store::AnyStore::open(&url)
+            .await
+            .with_context(|| format!("cannot open the database {}", redact_url(&url)))?;
+        store
+            .shared()
+            .migrate()
+            .await
+            .context("migrations failed")?;
+        jikimi_exchange::cli::run(cmd, store).await?;
+        Ok(())
+    })
+}
+
+/// Logging to stderr at `warn` unless `RUST_LOG` says otherwise: cooperation commands print JSON on stdout.
+fn init_logging_quiet() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
 /// The URL without a password, for messages.
 pub fn redact_url(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
@@ -133,6 +170,19 @@ pub async fn start_server(
     AppState,
     tokio::task::JoinHandle<std::io::Result<()>>,
 )> {
+    start_server_with(store, None, config).await
+}
+
+/// [`start_server`], with cooperation (`/api/exchange`, `/federation/v1`) on `exchange`, the same database.
+pub async fn start_server_with(
+    store: Arc<dyn Store>,
+    exchange: Option<(jikimi_store::AnyStore, u32)>,
+    config: Config,
+) -> anyhow::Result<(
+    std::net::SocketAddr,
+    AppState,
+    tokio::task::JoinHandle<std::io::Result<()>>,
+)> {
     let keys = config
         .keys
         .clone()
@@ -142,6 +192,10 @@ pub async fn start_server(
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
     let state = AppState::new(store, &keys, config, system_clock())?;
+    let state = match exchange {
+        Some((any, page)) => state.with_exchange(any, page),
+        None => state,
+    };
     let state = match jikimi_server::road_eta::load_configured(&state.config)
         .context("cannot load the road network")?
     {
@@ -163,9 +217,24 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
     init_logging();
     let config = args.config.resolve(true)?;
     runtime()?.block_on(async move {
-        let store = open_store(&config).await?;
+        let any = jikimi_store::AnyStore::open(&config.database_url)
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot open the database {}",
+                    redact_url(&config.database_url)
+                )
+            })?;
+        let store = any.shared();
+        store.migrate().await.context("migrations failed")?;
         let backend = store.backend();
-        let (addr, _state, task) = start_server(store, config).await?;
+        let (addr, state, task) =
+            start_server_with(store, Some((any, args.exchange_page)), config).await?;
+        if let (Some(exchange), n) = (&state.exchange, args.exchange_sync_interval_s)
+            && n > 0
+        {
+            exchange.spawn_periodic_sync(std::time::Duration::from_secs(n));
+        }
         // The first stdout line is machine-read by tests and scripts: keep its shape.
         println!("jikimi listening on http://{addr} ({backend})");
         tracing::info!(%addr, backend, "serving");

@@ -52,11 +52,15 @@ pub enum ErrorCode {
     Unavailable,
     /// An unexpected server fault; the detail is in the server log under the request id.
     Internal,
+    /// No cooperation record (case, lead) with that id here.
+    RecordNotFound,
+    /// This node has no agency identity yet (`jikimi agency init` or `POST /api/exchange/agency`).
+    AgencyNotInitialised,
 }
 
 impl ErrorCode {
     /// Every code, for the OpenAPI description and the snapshot test.
-    pub const ALL: [ErrorCode; 19] = [
+    pub const ALL: [ErrorCode; 21] = [
         ErrorCode::InvalidPayload,
         ErrorCode::InvalidField,
         ErrorCode::PayloadTooLarge,
@@ -76,6 +80,8 @@ impl ErrorCode {
         ErrorCode::ReasonRequired,
         ErrorCode::Unavailable,
         ErrorCode::Internal,
+        ErrorCode::RecordNotFound,
+        ErrorCode::AgencyNotInitialised,
     ];
 
     /// The HTTP status this code is always answered with.
@@ -97,7 +103,9 @@ impl ErrorCode {
             ErrorCode::Forbidden => StatusCode::FORBIDDEN,
             ErrorCode::IncidentNotFound
             | ErrorCode::UnitNotFound
-            | ErrorCode::SubscriberNotFound => StatusCode::NOT_FOUND,
+            | ErrorCode::SubscriberNotFound
+            | ErrorCode::RecordNotFound => StatusCode::NOT_FOUND,
+            ErrorCode::AgencyNotInitialised => StatusCode::CONFLICT,
             ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -125,6 +133,8 @@ impl ErrorCode {
             ErrorCode::ReasonRequired => "reason_required",
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::Internal => "internal",
+            ErrorCode::RecordNotFound => "record_not_found",
+            ErrorCode::AgencyNotInitialised => "agency_not_initialised",
         }
     }
 }

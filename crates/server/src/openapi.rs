@@ -19,6 +19,13 @@ use utoipa::{Modify, OpenApi};
         crate::subscribers::export, crate::subscribers::erase,
         crate::ops::audit_list, crate::ops::healthz, crate::ops::readyz, crate::ops::metrics_text,
         crate::map_roads::roads,
+        crate::exchange::get_agency, crate::exchange::init_agency, crate::exchange::list_peers,
+        crate::exchange::add_peer, crate::exchange::list_agreements, crate::exchange::put_agreement,
+        crate::exchange::revoke_agreement, crate::exchange::list_records, crate::exchange::create_case,
+        crate::exchange::get_case, crate::exchange::add_lead, crate::exchange::withdraw, crate::exchange::restrict,
+        crate::exchange::export_stix, crate::exchange::court_bundle, crate::exchange::sync,
+        crate::exchange::federation_agency, crate::exchange::federation_pull, crate::exchange::federation_deliver,
+        crate::exchange::federation_receipts, crate::exchange::federation_notify,
     ),
     components(schemas(crate::error::ErrorBody, crate::error::ErrorDetail, crate::error::ErrorCode)),
     modifiers(&BearerAuth),
@@ -30,6 +37,8 @@ use utoipa::{Modify, OpenApi};
         (name = "staff", description = "Login and staff accounts"),
         (name = "audit", description = "Hash-chained audit log"),
         (name = "ops", description = "Health and metrics"),
+        (name = "exchange", description = "Cooperation: this agency, peers, agreements, cases and leads (staff)"),
+        (name = "federation", description = "Between nodes: Ed25519-signed pull, deliver, receipts, notify (jikimi-federation/1)"),
     )
 )]
 pub struct ApiDoc;

@@ -9,6 +9,8 @@
 //! | read the audit log | no | yes | no | yes |
 //! | create patrol units | no | yes | no | yes |
 //! | manage staff accounts | no | no | no | yes |
+//! | read and share cooperation cases and leads, sync with partners | no | yes | no | yes |
+//! | agency identity, peers and agreements | no | no | no | yes |
 //!
 //! Analysts never get personal data: incident and unit views carry ids, never names or phone numbers.
 
@@ -66,6 +68,8 @@ impl Role {
                 matches!(self, R::Supervisor | R::Admin)
             }
             P::ManageStaff => matches!(self, R::Admin),
+            P::Cooperate => matches!(self, R::Supervisor | R::Admin),
+            P::ManageAgreements => matches!(self, R::Admin),
         }
     }
 }
@@ -87,6 +91,10 @@ pub enum Permission {
     ManageStaff,
     /// Create and remove patrol units.
     ManageUnits,
+    /// Read and share cooperation cases and leads (they hold personal fields), sync with partners.
+    Cooperate,
+    /// This node's agency identity, its peers and its agreements.
+    ManageAgreements,
 }
 
 #[cfg(test)]

@@ -112,6 +112,8 @@ pub struct AppState {
     pub clock: Clock,
     /// Limits and windows.
     pub config: Arc<Config>,
+    /// Cooperation (agencies, agreements, federation) on the same database, when enabled ([`AppState::with_exchange`]).
+    pub exchange: Option<Arc<crate::exchange::ExchangeService>>,
 }
 
 /// Keys could not be turned into a keyring.
@@ -149,7 +151,17 @@ impl AppState {
             roads: None,
             clock,
             config: Arc::new(config),
+            exchange: None,
         })
+    }
+
+    /// Enables cooperation on `store`, which must be the same database as [`AppState::store`]; pulls take
+    /// `page_limit` envelopes per page.
+    pub fn with_exchange(mut self, store: jikimi_store::AnyStore, page_limit: u32) -> Self {
+        self.exchange = Some(Arc::new(crate::exchange::ExchangeService::new(
+            store, page_limit,
+        )));
+        self
     }
 
     /// Now, by this state's clock.

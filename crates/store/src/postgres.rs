@@ -68,8 +68,11 @@ impl_store!(
     PgStore,
     sqlx::Postgres,
     backend = "postgres",
+    begin = "BEGIN",
     lock_head = "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE"
 );
+
+crate::exchange::impl_exchange_store!(PgStore, sqlx::Postgres);
 
 #[cfg(test)]
 mod tests {

@@ -96,8 +96,11 @@ impl_store!(
     SqliteStore,
     sqlx::Sqlite,
     backend = "sqlite",
+    begin = "BEGIN IMMEDIATE",
     lock_head = "SELECT seq, hash FROM audit_head WHERE id = 1"
 );
+
+crate::exchange::impl_exchange_store!(SqliteStore, sqlx::Sqlite);
 
 #[cfg(test)]
 mod tests {

@@ -31,6 +31,10 @@ pub async fn openapi_lists_the_endpoints_and_error_codes(h: &Harness) {
         "/healthz",
         "/readyz",
         "/metrics",
+        "/api/exchange/cases",
+        "/api/exchange/agreements",
+        "/federation/v1/pull",
+        "/federation/v1/deliver",
     ] {
         assert!(
             paths.contains_key(path),
@@ -53,7 +57,8 @@ pub async fn openapi_lists_the_endpoints_and_error_codes(h: &Harness) {
         expected.join(","),
         "invalid_payload,invalid_field,payload_too_large,missing_header,signature_invalid,device_unknown,\
 timestamp_out_of_window,nonce_replayed,unauthenticated,forbidden,login_failed,incident_not_found,unit_not_found,\
-subscriber_not_found,illegal_transition,conflict,reason_required,unavailable,internal"
+subscriber_not_found,illegal_transition,conflict,reason_required,unavailable,internal,record_not_found,\
+agency_not_initialised"
     );
     let (status, _) = h.call(Method::GET, "/api/docs/", None, None).await;
     assert_eq!(status, StatusCode::OK, "swagger ui is served");

@@ -6,12 +6,14 @@
 
 mod alerts;
 mod audit;
+mod exchange;
 mod incidents;
 mod registration;
 mod story;
 
 pub(crate) use alerts::*;
 pub(crate) use audit::*;
+pub(crate) use exchange::*;
 pub(crate) use incidents::*;
 pub(crate) use registration::*;
 pub(crate) use story::*;
@@ -63,6 +65,10 @@ macro_rules! store_conformance {
             staff_and_sessions,
             durable_across_reopen,
             story_alert_to_erasure,
+            exchange_record_log_and_paged_reads,
+            exchange_page_applied_with_cursor,
+            exchange_withdrawal_removes_and_tombstones,
+            exchange_disclosures_receipts_in_the_spine_chain,
         );
     };
     (@each $store:ty; $($name:ident),* $(,)?) => {
