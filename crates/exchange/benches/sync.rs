@@ -2,9 +2,13 @@
 //! HTTP on loopback, verifying every Ed25519 signature and re-checking policy, in pages of 500.
 //! Reports leads per second, bytes per lead on the wire, and the process's peak RSS.
 //!
+//! Both nodes are the store crate's `SqliteStore` (the spine's database, `synchronous=FULL`), so
+//! every page commits with its audit rows in the node's one hash chain.
+//!
 //! Run: `cargo bench -p jikimi-exchange --bench sync` (`JIKIMI_BENCH_LEADS=10000` for a quick run).
 //! With `JIKIMI_BENCH_INTERRUPT=1` B is stopped halfway, reopened and resumed; the output then
 //! says how many envelopes A disclosed in all (N + at most one page means nothing was re-sent).
+//! Leads are queued on A in batches of 1,000 per transaction (`put_local_many`).
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -13,13 +17,14 @@ use std::time::Instant;
 use chrono::{Duration, Utc};
 use ed25519_dalek::SigningKey;
 use jikimi_exchange::domain::{
-    Agency, AgencyId, Agreement, CaseCategory, Content, Entity, FieldClass,
+    Agency, AgencyId, Agreement, CaseCategory, Content, Entity, FieldClass, LeadContent, Record,
+    RecordBody,
 };
 use jikimi_exchange::identifiers::{Chain, Domain, Iban, PhoneE164, Wallet};
 use jikimi_exchange::marking::{HandlingCode, InfoGrade, Marking, SourceGrade, Tlp};
 use jikimi_exchange::node::Node;
-use jikimi_exchange::sqlite::SqliteStore;
 use jikimi_exchange::store::ExchangeStore;
+use jikimi_store::{SqliteStore, Store as _};
 use uuid::Uuid;
 
 type BoxError = Box<dyn std::error::Error>;
@@ -29,12 +34,8 @@ async fn node(
     name: &str,
     endpoint: Option<String>,
 ) -> Result<Node<SqliteStore>, BoxError> {
-    let store = SqliteStore::open(
-        dir.join(format!("{name}.sqlite"))
-            .to_str()
-            .unwrap_or_default(),
-    )
-    .await?;
+    let store = SqliteStore::open(&dir.join(format!("{name}.sqlite"))).await?;
+    store.migrate().await?;
     let key = SigningKey::generate(&mut rand_core::OsRng);
     let agency = Agency {
         id: AgencyId::from_key(&key.verifying_key()),
@@ -116,6 +117,7 @@ async fn main() -> Result<(), BoxError> {
         "0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed",
     )?;
     let setup = Instant::now();
+    let mut batch = Vec::with_capacity(1000);
     for i in 0..n {
         let content = Content {
             title: format!("lead {i}"),
@@ -149,7 +151,30 @@ async fn main() -> Result<(), BoxError> {
             events: vec![],
             attachments: vec![],
         };
-        a.add_lead(case.id, marking, content, now).await?;
+        batch.push(Record {
+            id: Uuid::now_v7(),
+            version: 1,
+            origin: a.id().clone(),
+            category: CaseCategory::Scam,
+            marking,
+            updated_at: now,
+            redacted: BTreeSet::new(),
+            body: RecordBody::Lead(LeadContent {
+                case_id: case.id,
+                content,
+            }),
+        });
+        if batch.len() == 1000 || i + 1 == n {
+            a.store.put_local_many(&batch).await?;
+            batch.clear();
+            if (i + 1) % 100_000 == 0 {
+                eprintln!(
+                    "queued {} leads, {:.0} s",
+                    i + 1,
+                    setup.elapsed().as_secs_f64()
+                );
+            }
+        }
     }
     eprintln!(
         "queued {n} leads on A in {:.1} s",
@@ -180,9 +205,38 @@ async fn main() -> Result<(), BoxError> {
         task.abort();
         let _ = task.await;
         let at = b.store.cursor(a.id()).await?;
+        let disclosed_before = a.store.disclosure_counts(b.id()).await?.0;
+        eprintln!(
+            "interrupted: B committed up to cursor {at}; A had disclosed {disclosed_before} envelopes; {:.1} s; peak RSS {} MiB",
+            start.elapsed().as_secs_f64(),
+            peak_rss_kib() / 1024
+        );
+        let b_id = b.id().clone();
         drop(b);
-        let b = Node::open(SqliteStore::open(b_path.to_str().unwrap_or_default()).await?).await?;
+        let b = Node::open(SqliteStore::open(&b_path).await?).await?;
+        // Progress while resuming: what B holds against what A has disclosed (a gap larger than
+        // one page would mean A re-sends what B had committed).
+        let progress = {
+            let (a, b_store, b_id) = (a.clone(), b.store.clone(), b_id.clone());
+            let a_id = a.id().clone();
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+                    if let (Ok(cursor), Ok((disclosed, receipted))) = (
+                        b_store.cursor(&a_id).await,
+                        a.store.disclosure_counts(&b_id).await,
+                    ) {
+                        eprintln!(
+                            "progress: B cursor {cursor}, A disclosed {disclosed} ({receipted} with receipts), {:.0} s, peak RSS {} MiB",
+                            start.elapsed().as_secs_f64(),
+                            peak_rss_kib() / 1024
+                        );
+                    }
+                }
+            })
+        };
         let rest = b.sync_peer(&a.me).await?;
+        progress.abort();
         // Count what B holds page by page (loading it all would dominate the peak memory).
         let (mut total, mut cursor) = (0u64, 0u64);
         loop {
@@ -228,6 +282,6 @@ async fn main() -> Result<(), BoxError> {
 }
 
 async fn b_id_of(path: &std::path::Path) -> Result<AgencyId, BoxError> {
-    let store = SqliteStore::open(path.to_str().unwrap_or_default()).await?;
+    let store = SqliteStore::open(path).await?;
     Ok(store.identity().await?.ok_or("no identity")?.0.id)
 }

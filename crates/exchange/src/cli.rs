@@ -1,5 +1,6 @@
 //! The `jikimi` subcommands this crate owns: `agency`, `peer`, `agreement`, `case`, `sync` and
-//! `federation serve`. Parsing lives here so the binary only flattens `Command` and calls `run`.
+//! `federation serve`. Parsing lives here; the binary flattens `Command`, opens the store the
+//! database URL names (the same database `jikimi serve` uses) and calls `run` with it.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -18,20 +19,14 @@ use crate::error::{Error, Result};
 use crate::identifiers::Sha256Hex;
 use crate::marking::{HandlingCode, InfoGrade, Marking, SourceGrade, Tlp};
 use crate::node::Node;
-use crate::sqlite::SqliteStore;
 use crate::store::ExchangeStore;
 
-/// Where this node's exchange database lives.
+/// Where this node's database lives: the same URL as `jikimi serve --database-url`.
 #[derive(Debug, Clone, Args)]
 pub struct DbArg {
-    /// SQLite database of this node.
-    #[arg(
-        long,
-        env = "JIKIMI_EXCHANGE_DB",
-        default_value = "jikimi-exchange.sqlite",
-        global = true
-    )]
-    pub db: String,
+    /// Database URL: `sqlite://path/to/file.sqlite` (default `sqlite://jikimi.sqlite`) or `postgres://...`.
+    #[arg(long = "database-url", env = "JIKIMI_DATABASE_URL", global = true)]
+    pub database_url: Option<String>,
 }
 
 /// Cooperation subcommands, flattened into the binary's top level.
@@ -287,124 +282,122 @@ fn io_err(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
     }
 }
 
-/// Runs one cooperation subcommand to completion (creates its own tokio runtime).
-pub fn run(cmd: Command) -> Result<()> {
-    let rt = tokio::runtime::Runtime::new().map_err(|source| Error::Io {
-        path: "tokio runtime".into(),
-        source,
-    })?;
-    rt.block_on(run_async(cmd))
+impl Command {
+    /// The database URL given on the command line or in the environment, if any.
+    pub fn database_url(&self) -> Option<&str> {
+        let db = match self {
+            Command::Agency { db, .. }
+            | Command::Peer { db, .. }
+            | Command::Agreement { db, .. }
+            | Command::Case { db, .. }
+            | Command::Sync { db, .. }
+            | Command::Federation { db, .. } => db,
+        };
+        db.database_url.as_deref()
+    }
 }
 
-async fn run_async(cmd: Command) -> Result<()> {
+/// Runs one cooperation subcommand to completion on `store` (the binary opens and migrates it).
+pub async fn run<S: ExchangeStore>(cmd: Command, store: S) -> Result<()> {
     match cmd {
-        Command::Agency { db, cmd } => {
-            let store = SqliteStore::open(&db.db).await?;
-            match cmd {
-                AgencyCmd::Init {
+        Command::Agency { cmd, .. } => match cmd {
+            AgencyCmd::Init {
+                name,
+                country,
+                endpoint,
+            } => {
+                if store.identity().await?.is_some() {
+                    return Err(Error::invalid(
+                        "agency",
+                        "this node already has an identity",
+                    ));
+                }
+                let key = SigningKey::generate(&mut rand_core::OsRng);
+                let agency = Agency {
+                    id: AgencyId::from_key(&key.verifying_key()),
                     name,
-                    country,
+                    country: country.to_ascii_uppercase(),
                     endpoint,
-                } => {
-                    if store.identity().await?.is_some() {
-                        return Err(Error::invalid(
-                            "agency",
-                            "this node already has an identity",
-                        ));
-                    }
-                    let key = SigningKey::generate(&mut rand_core::OsRng);
-                    let agency = Agency {
-                        id: AgencyId::from_key(&key.verifying_key()),
-                        name,
-                        country: country.to_ascii_uppercase(),
-                        endpoint,
-                    };
-                    store.set_identity(&agency, &key).await?;
-                    print_json(&agency)
-                }
-                AgencyCmd::Show => {
-                    let (agency, _) = store.identity().await?.ok_or(Error::NoIdentity)?;
-                    print_json(&agency)
-                }
+                };
+                store.set_identity(&agency, &key).await?;
+                print_json(&agency)
             }
-        }
-        Command::Peer { db, cmd } => {
-            let store = SqliteStore::open(&db.db).await?;
-            match cmd {
-                PeerCmd::Add {
-                    id,
-                    name,
-                    country,
-                    endpoint,
-                } => {
-                    let fetched = match (&endpoint, &name) {
-                        (Some(url), None) => Some(fetch_agency(url).await?),
-                        _ => None,
-                    };
-                    let agency = match fetched {
-                        Some(mut a) => {
-                            if let Some(pin) = &id
-                                && AgencyId::parse(pin)? != a.id
-                            {
-                                return Err(Error::Denied(
-                                    "the endpoint's key does not match --id".into(),
-                                ));
-                            }
-                            a.endpoint = endpoint.clone();
-                            a
+            AgencyCmd::Show => {
+                let (agency, _) = store.identity().await?.ok_or(Error::NoIdentity)?;
+                print_json(&agency)
+            }
+        },
+        Command::Peer { cmd, .. } => match cmd {
+            PeerCmd::Add {
+                id,
+                name,
+                country,
+                endpoint,
+            } => {
+                let fetched = match (&endpoint, &name) {
+                    (Some(url), None) => Some(fetch_agency(url).await?),
+                    _ => None,
+                };
+                let agency = match fetched {
+                    Some(mut a) => {
+                        if let Some(pin) = &id
+                            && AgencyId::parse(pin)? != a.id
+                        {
+                            return Err(Error::Denied(
+                                "the endpoint's key does not match --id".into(),
+                            ));
                         }
-                        None => Agency {
-                            id: AgencyId::parse(id.as_deref().ok_or_else(|| {
-                                Error::invalid("peer", "give --id or --endpoint")
-                            })?)?,
-                            name: name.unwrap_or_else(|| "peer".into()),
-                            country: country.unwrap_or_default().to_ascii_uppercase(),
-                            endpoint,
-                        },
-                    };
-                    store.upsert_peer(&agency).await?;
-                    print_json(&agency)
-                }
-                PeerCmd::List => print_json(&store.peers().await?),
+                        a.endpoint = endpoint.clone();
+                        a
+                    }
+                    None => Agency {
+                        id: AgencyId::parse(
+                            id.as_deref()
+                                .ok_or_else(|| Error::invalid("peer", "give --id or --endpoint"))?,
+                        )?,
+                        name: name.unwrap_or_else(|| "peer".into()),
+                        country: country.unwrap_or_default().to_ascii_uppercase(),
+                        endpoint,
+                    },
+                };
+                store.upsert_peer(&agency).await?;
+                print_json(&agency)
             }
-        }
-        Command::Agreement { db, cmd } => {
-            let store = SqliteStore::open(&db.db).await?;
-            match cmd {
-                AgreementCmd::Create(args) => {
-                    let (me, _) = store.identity().await?.ok_or(Error::NoIdentity)?;
-                    let agreement = agreement_from_args(*args, &me.id, Utc::now())?;
-                    store.put_agreement(&agreement).await?;
-                    print_json(&agreement)
-                }
-                AgreementCmd::Import { file } => {
-                    let text = std::fs::read_to_string(&file).map_err(io_err(&file))?;
-                    let agreement: Agreement =
-                        serde_json::from_str(&text).map_err(Error::Encoding)?;
-                    agreement.validate()?;
-                    store.put_agreement(&agreement).await?;
-                    print_json(&agreement)
-                }
-                AgreementCmd::Revoke { id } => {
-                    let mut a = store
-                        .agreements()
-                        .await?
-                        .into_iter()
-                        .find(|a| a.id == id)
-                        .ok_or_else(|| Error::not_found("agreement", id))?;
-                    a.revoked_at = Some(Utc::now());
-                    store.put_agreement(&a).await?;
-                    print_json(&a)
-                }
-                AgreementCmd::List => print_json(&store.agreements().await?),
+            PeerCmd::List => print_json(&store.peers().await?),
+        },
+        Command::Agreement { cmd, .. } => match cmd {
+            AgreementCmd::Create(args) => {
+                let (me, _) = store.identity().await?.ok_or(Error::NoIdentity)?;
+                let agreement = agreement_from_args(*args, &me.id, Utc::now())?;
+                store.put_agreement(&agreement).await?;
+                print_json(&agreement)
             }
-        }
-        Command::Case { db, cmd } => {
-            let node = Node::open(SqliteStore::open(&db.db).await?).await?;
+            AgreementCmd::Import { file } => {
+                let text = std::fs::read_to_string(&file).map_err(io_err(&file))?;
+                let agreement: Agreement = serde_json::from_str(&text).map_err(Error::Encoding)?;
+                agreement.validate()?;
+                store.put_agreement(&agreement).await?;
+                print_json(&agreement)
+            }
+            AgreementCmd::Revoke { id } => {
+                let mut a = store
+                    .agreements()
+                    .await?
+                    .into_iter()
+                    .find(|a| a.id == id)
+                    .ok_or_else(|| Error::not_found("agreement", id))?;
+                a.revoked_at = Some(Utc::now());
+                store.put_agreement(&a).await?;
+                print_json(&a)
+            }
+            AgreementCmd::List => print_json(&store.agreements().await?),
+        },
+        Command::Case { cmd, .. } => {
+            let node = Node::open(store).await?;
             run_case(&node, cmd).await
         }
-        Command::Sync { db, peer, page } => {
-            let mut node = Node::open(SqliteStore::open(&db.db).await?).await?;
+        Command::Sync { peer, page, .. } => {
+            let mut node = Node::open(store).await?;
             node.page_limit = page;
             let peers = node.store.peers().await?;
             let chosen: Vec<Agency> = peers
@@ -434,13 +427,13 @@ async fn run_async(cmd: Command) -> Result<()> {
             }
             Ok(())
         }
-        Command::Federation { db, cmd } => match cmd {
+        Command::Federation { cmd, .. } => match cmd {
             FederationCmd::Serve {
                 listen,
                 sync_interval_s,
                 page,
             } => {
-                let mut node = Node::open(SqliteStore::open(&db.db).await?).await?;
+                let mut node = Node::open(store).await?;
                 node.page_limit = page;
                 let node = Arc::new(node);
                 let listener = tokio::net::TcpListener::bind(&listen)
@@ -473,7 +466,8 @@ async fn run_async(cmd: Command) -> Result<()> {
     }
 }
 
-async fn fetch_agency(url: &str) -> Result<Agency> {
+/// Fetches a node's public identity from its federation endpoint.
+pub async fn fetch_agency(url: &str) -> Result<Agency> {
     let t = |reason: String| Error::Transport {
         peer: url.to_string(),
         reason,
@@ -611,7 +605,7 @@ pub fn content_from(c: &ContentArgs) -> Result<Content> {
     })
 }
 
-async fn run_case(node: &Node<SqliteStore>, cmd: CaseCmd) -> Result<()> {
+async fn run_case<S: ExchangeStore>(node: &Node<S>, cmd: CaseCmd) -> Result<()> {
     let now = Utc::now();
     match cmd {
         CaseCmd::Create { category, content } => {
@@ -670,11 +664,10 @@ async fn run_case(node: &Node<SqliteStore>, cmd: CaseCmd) -> Result<()> {
         CaseCmd::ExportStix { id, out } => {
             let records: Vec<_> = node
                 .store
-                .records()
+                .case_records(id)
                 .await?
                 .into_iter()
                 .map(|s| s.record)
-                .filter(|r| r.case_id() == Some(id))
                 .collect();
             let bundle = crate::stix::export_case(&records, &node.me, now)?;
             let text = serde_json::to_string_pretty(&bundle).map_err(Error::Encoding)?;

@@ -27,12 +27,12 @@ pub enum Error {
     /// Canonical encoding failed.
     #[error("encoding failed")]
     Encoding(#[source] serde_json::Error),
-    /// A storage operation failed.
+    /// A storage operation failed (the store crate's error is the source).
     #[error("storage failed during {during}")]
     Store {
         during: &'static str,
         #[source]
-        source: sqlx::Error,
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// A peer could not be reached or answered badly.
     #[error("transport to {peer} failed: {reason}")]
@@ -53,13 +53,15 @@ impl Error {
             reason: reason.into(),
         }
     }
-    pub(crate) fn invalid(what: &'static str, reason: impl Into<String>) -> Self {
+    /// Shorthand for [`Error::Invalid`].
+    pub fn invalid(what: &'static str, reason: impl Into<String>) -> Self {
         Error::Invalid {
             what,
             reason: reason.into(),
         }
     }
-    pub(crate) fn not_found(what: &'static str, id: Uuid) -> Self {
+    /// Shorthand for [`Error::NotFound`].
+    pub fn not_found(what: &'static str, id: Uuid) -> Self {
         Error::NotFound {
             what,
             id: id.to_string(),

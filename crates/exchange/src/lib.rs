@@ -9,7 +9,7 @@
 //! - `protocol`: RFC 8785 canonical encoding, Ed25519-signed envelopes, receipts, the receiver's
 //!   `assess` step (pure);
 //! - `stix`: STIX 2.1 bundle export and import of a case;
-//! - `store` (`ExchangeStore` trait) and `sqlite` (`SqliteStore`, all the SQL);
+//! - `store`: the `ExchangeStore` trait, implemented by the store crate for SQLite and PostgreSQL;
 //! - `linkage_feed`: the live cases and leads as linkage input (persons, phones, accounts,
 //!   wallets; persons flagged for border control feed the watchlist);
 //! - `node`: one agency's node (`Node`), the glue between core, store and HTTP client;
@@ -19,7 +19,7 @@
 //! cites and rejects what it does not allow. Withdrawals and restrictions are records too, so
 //! they travel the same signed, audited, resumable path to every earlier recipient, across hops.
 //!
-//! This crate must not depend on the server or respond crates; the core modules (`identifiers`,
+//! This crate must not depend on the server, store or respond crates and knows no SQL; the core modules (`identifiers`,
 //! `marking`, `domain`, `policy`, `protocol`, `stix`) do no I/O and read no clock.
 
 pub mod cli;
@@ -32,7 +32,6 @@ pub mod marking;
 pub mod node;
 pub mod policy;
 pub mod protocol;
-pub mod sqlite;
 pub mod stix;
 pub mod store;
 

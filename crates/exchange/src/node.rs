@@ -593,11 +593,10 @@ impl<S: ExchangeStore> Node<S> {
     pub async fn court_bundle(&self, case_id: Uuid) -> Result<Vec<Record>> {
         let records: Vec<Record> = self
             .store
-            .records()
+            .case_records(case_id)
             .await?
             .into_iter()
             .map(|s| s.record)
-            .filter(|r| r.case_id() == Some(case_id))
             .collect();
         if records.is_empty() {
             return Err(Error::not_found("case", case_id));

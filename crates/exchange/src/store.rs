@@ -1,6 +1,7 @@
 //! `ExchangeStore`: the narrow persistence interface the federation node needs, in domain types
-//! only (no sqlx type in a signature). `sqlite::SqliteStore` implements it; the lead may move the
-//! implementation into the shared store crate later.
+//! only (no sqlx type in a signature). The store crate implements it for its SQLite and
+//! PostgreSQL backends (tables from migration 0005, audit rows in the spine's hash chain); this
+//! crate knows no SQL.
 //!
 //! Durability contract: `apply_inbound` stores a whole page (records, nonces, audit rows and the
 //! new cursor) in one transaction, so a crash leaves either the page and its cursor or neither;
@@ -56,64 +57,20 @@ pub enum Inbound {
     },
 }
 
-/// An append-only audit row; `hash` = SHA-256(prev_hash || canonical row), a hash chain.
+/// One exchange entry of the node's audit log, as the exchange sees it. The log itself is the
+/// spine's single hash-chained log (`jikimi audit verify` walks it); exchange entries are its rows
+/// whose action starts with `exchange.`, and this is their view with the prefix taken off.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEntry {
+    /// Position in the node's whole audit log (shared with the spine).
     pub seq: u64,
     pub at: DateTime<Utc>,
+    /// `disclosed`, `received`, `rejected`, `receipt_sent`, `receipt_received`, ...
     pub action: String,
     pub peer: Option<String>,
     pub record: Option<String>,
     pub agreement: Option<String>,
     pub detail: String,
-    pub prev_hash: String,
-    pub hash: String,
-}
-
-/// The audit chain's link: SHA-256 over the previous hash and the RFC 8785 encoding of the row
-/// (its time exactly as stored, RFC 3339 with microseconds).
-pub fn audit_hash(
-    prev: &str,
-    at: &str,
-    action: &str,
-    peer: Option<&str>,
-    record: Option<&str>,
-    agreement: Option<&str>,
-    detail: &str,
-) -> Result<String> {
-    use sha2::Digest as _;
-    let canonical = serde_jcs::to_vec(&serde_json::json!({
-        "at": at, "action": action, "peer": peer, "record": record, "agreement": agreement, "detail": detail,
-    }))
-    .map_err(crate::Error::Encoding)?;
-    let mut h = sha2::Sha256::new();
-    h.update(prev.as_bytes());
-    h.update(&canonical);
-    Ok(hex::encode(h.finalize()))
-}
-
-/// Verifies an audit log read back in order: each row links to the previous one and its hash
-/// matches its content. Returns the sequence number of the first broken row.
-pub fn verify_audit_chain(entries: &[AuditEntry]) -> std::result::Result<(), u64> {
-    let mut prev = "0".repeat(64);
-    for e in entries {
-        let at = e.at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
-        let want = audit_hash(
-            &prev,
-            &at,
-            &e.action,
-            e.peer.as_deref(),
-            e.record.as_deref(),
-            e.agreement.as_deref(),
-            &e.detail,
-        )
-        .map_err(|_| e.seq)?;
-        if e.prev_hash != prev || e.hash != want {
-            return Err(e.seq);
-        }
-        prev = e.hash.clone();
-    }
-    Ok(())
 }
 
 /// Persistence for one exchange node.
@@ -131,9 +88,24 @@ pub trait ExchangeStore: Send + Sync + 'static {
     /// Stores a record created or changed here (also applies a local withdrawal/restriction),
     /// appends it to the log and audits it. Returns its log position.
     fn put_local(&self, record: &Record) -> impl Future<Output = Result<u64>> + Send;
+    /// `put_local` for many records in one transaction (bulk import, benchmarks). Returns the
+    /// last log position.
+    fn put_local_many(&self, records: &[Record]) -> impl Future<Output = Result<u64>> + Send {
+        async move {
+            let mut last = 0;
+            for r in records {
+                last = self.put_local(r).await?;
+            }
+            Ok(last)
+        }
+    }
     fn record(&self, id: Uuid) -> impl Future<Output = Result<Option<StoredRecord>>> + Send;
     /// All live (not withdrawn) records, in log order.
     fn records(&self) -> impl Future<Output = Result<Vec<StoredRecord>>> + Send;
+    /// A case and its leads (live, in log order): what a court bundle, a STIX export or record
+    /// linkage reads. Entities are in each record's `content().entities`.
+    fn case_records(&self, case_id: Uuid)
+    -> impl Future<Output = Result<Vec<StoredRecord>>> + Send;
     /// Up to `limit` log entries after `cursor`, in log order.
     fn log_after(
         &self,
@@ -152,12 +124,20 @@ pub trait ExchangeStore: Send + Sync + 'static {
         sender: &AgencyId,
         items: &[(Uuid, &Record)],
     ) -> impl Future<Output = Result<Vec<Known>>> + Send;
+    /// `known_page` for one envelope.
     fn known(
         &self,
         sender: &AgencyId,
         nonce: Uuid,
         record: &Record,
-    ) -> impl Future<Output = Result<Known>> + Send;
+    ) -> impl Future<Output = Result<Known>> + Send {
+        async move {
+            self.known_page(sender, &[(nonce, record)])
+                .await?
+                .pop()
+                .ok_or_else(|| crate::Error::invalid("known", "no answer for the envelope"))
+        }
+    }
     /// Applies a page atomically: accepted actions, nonces, audit rows and the new cursor (a pushed
     /// page carries no cursor; a cursor never moves backwards).
     fn apply_inbound(
@@ -187,6 +167,7 @@ pub trait ExchangeStore: Send + Sync + 'static {
         receipt: &Receipt,
         sent: bool,
     ) -> impl Future<Output = Result<()>> + Send;
+    /// The exchange entries of the node's audit log, in order.
     fn audit_log(&self) -> impl Future<Output = Result<Vec<AuditEntry>>> + Send;
     /// Number of disclosures to `peer` and how many of them a receipt confirms.
     fn disclosure_counts(&self, peer: &AgencyId)

@@ -95,7 +95,7 @@ fn main() -> anyhow::Result<()> {
         Command::Bench(Bench::Intake(args)) => spine::block_on(spine::bench::intake(args))?,
         Command::Bench(Bench::Surge(args)) => spine::block_on(spine::surge::surge(args))?,
         Command::Bench(Bench::Analyze(args)) => jikimi_analyze::bench::run_bench(&args)?,
-        Command::Exchange(cmd) => jikimi_exchange::cli::run(cmd)?,
+        Command::Exchange(cmd) => spine::exchange(cmd)?,
         Command::Intake(args) => jikimi_intake::cli::run(args)?,
     }
     Ok(())

@@ -22,18 +22,20 @@ use jikimi_store::{Change, Store};
 pub struct ServeArgs {
     #[command(flatten)]
     config: ConfigArgs,
-    /// The federation's case store (`jikimi exchange --db`): its cases feed `POST /api/border/check` (persons
-    /// flagged for border control) and `POST /api/linkage/run`.
-    #[arg(long, env = "JIKIMI_EXCHANGE_DB")]
-    exchange_db: Option<String>,
-    /// How often the border watchlist is re-read from the case store, in seconds (rebuilt only if it changed).
+    /// Pull from every cooperation partner this often (seconds; 0: only when a partner notifies or on `jikimi sync`).
+    #[arg(long, env = "JIKIMI_EXCHANGE_SYNC_INTERVAL_S", default_value_t = 0)]
+    exchange_sync_interval_s: u64,
+    /// Envelopes per page when pulling from a partner.
+    #[arg(long, env = "JIKIMI_EXCHANGE_PAGE", default_value_t = jikimi_exchange::node::DEFAULT_PAGE)]
+    exchange_page: u32,
+    /// How often the border watchlist is re-read from the shared cases, in seconds (rebuilt only if it changed).
     #[arg(long, env = "JIKIMI_WATCHLIST_REFRESH_S", default_value_t = 60)]
     watchlist_refresh_s: u64,
 }
 
-/// The exchange case store as the server's case source. The one place that knows where shared cases live, so
-/// moving the store to `crates/store` changes this and nothing in the server.
-struct ExchangeCases(jikimi_exchange::sqlite::SqliteStore);
+/// The federation's cases (in the same database) as the server's case source for the border watchlist and
+/// linkage. The one place that knows where shared cases live.
+struct ExchangeCases(jikimi_store::AnyStore);
 
 #[async_trait::async_trait]
 impl jikimi_server::border::CaseSource for ExchangeCases {
@@ -133,6 +135,37 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
     Ok(store)
 }
 
+/// `jikimi agency|peer|agreement|case|sync|federation ...`: on the same database `jikimi serve` uses (migrated first).
+pub fn exchange(cmd: jikimi_exchange::cli::Command) -> anyhow::Result<()> {
+    init_logging_quiet();
+    let url = cmd
+        .database_url()
+        .unwrap_or(jikimi_server::config::DEFAULT_DATABASE_URL)
+        .to_owned();
+    runtime()?.block_on(async move {
+        let store = jikimi_store::AnyStore::open(&url)
+            .await
+            .with_context(|| format!("cannot open the database {}", redact_url(&url)))?;
+        store
+            .shared()
+            .migrate()
+            .await
+            .context("migrations failed")?;
+        jikimi_exchange::cli::run(cmd, store).await?;
+        Ok(())
+    })
+}
+
+/// Logging to stderr at `warn` unless `RUST_LOG` says otherwise: cooperation commands print JSON on stdout.
+fn init_logging_quiet() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
 /// The URL without a password, for messages.
 pub fn redact_url(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
@@ -154,17 +187,16 @@ pub async fn start_server(
     AppState,
     tokio::task::JoinHandle<std::io::Result<()>>,
 )> {
-    start_server_with(store, config, None).await
+    start_server_with(store, None, config, std::time::Duration::from_secs(60)).await
 }
 
-/// [`start_server`] with a case source for the border watchlist and linkage, refreshed every `Duration`.
+/// [`start_server`], with cooperation (`/api/exchange`, `/federation/v1`) on `exchange`, the same database, whose
+/// shared cases also feed the border watchlist (re-read every `watchlist_refresh`) and linkage.
 pub async fn start_server_with(
     store: Arc<dyn Store>,
+    exchange: Option<(jikimi_store::AnyStore, u32)>,
     config: Config,
-    cases: Option<(
-        Arc<dyn jikimi_server::border::CaseSource>,
-        std::time::Duration,
-    )>,
+    watchlist_refresh: std::time::Duration,
 ) -> anyhow::Result<(
     std::net::SocketAddr,
     AppState,
@@ -179,6 +211,13 @@ pub async fn start_server_with(
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
     let state = AppState::new(store, &keys, config, system_clock())?;
+    let cases: Option<Arc<dyn jikimi_server::border::CaseSource>> = exchange
+        .as_ref()
+        .map(|(any, _)| Arc::new(ExchangeCases(any.clone())) as _);
+    let state = match exchange {
+        Some((any, page)) => state.with_exchange(any, page),
+        None => state,
+    };
     let state = match jikimi_server::road_eta::load_configured(&state.config)
         .context("cannot load the road network")?
     {
@@ -199,7 +238,8 @@ pub async fn start_server_with(
         }));
     }
     let mut state = state;
-    if let Some((source, every)) = cases {
+    if let Some(source) = cases {
+        let every = watchlist_refresh;
         state.cases = Some(source);
         // Load before serving, so the first check already sees the list; then keep it fresh.
         jikimi_server::border::refresh(&state)
@@ -227,23 +267,29 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
     init_logging();
     let config = args.config.resolve(true)?;
     runtime()?.block_on(async move {
-        let store = open_store(&config).await?;
+        let any = jikimi_store::AnyStore::open(&config.database_url)
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot open the database {}",
+                    redact_url(&config.database_url)
+                )
+            })?;
+        let store = any.shared();
+        store.migrate().await.context("migrations failed")?;
         let backend = store.backend();
-        let cases = match &args.exchange_db {
-            Some(path) => {
-                let exchange = jikimi_exchange::sqlite::SqliteStore::open(path)
-                    .await
-                    .with_context(|| format!("cannot open the case store {path}"))?;
-                let source: Arc<dyn jikimi_server::border::CaseSource> =
-                    Arc::new(ExchangeCases(exchange));
-                Some((
-                    source,
-                    std::time::Duration::from_secs(args.watchlist_refresh_s.max(1)),
-                ))
-            }
-            None => None,
-        };
-        let (addr, _state, task) = start_server_with(store, config, cases).await?;
+        let (addr, state, task) = start_server_with(
+            store,
+            Some((any, args.exchange_page)),
+            config,
+            std::time::Duration::from_secs(args.watchlist_refresh_s.max(1)),
+        )
+        .await?;
+        if let (Some(exchange), n) = (&state.exchange, args.exchange_sync_interval_s)
+            && n > 0
+        {
+            exchange.spawn_periodic_sync(std::time::Duration::from_secs(n));
+        }
         // The first stdout line is machine-read by tests and scripts: keep its shape.
         println!("jikimi listening on http://{addr} ({backend})");
         tracing::info!(%addr, backend, "serving");

@@ -72,11 +72,15 @@ pub enum ErrorCode {
     Internal,
     /// No entity link with that id.
     LinkNotFound,
+    /// No cooperation record (case, lead) with that id here.
+    RecordNotFound,
+    /// This node has no agency identity yet (`jikimi agency init` or `POST /api/exchange/agency`).
+    AgencyNotInitialised,
 }
 
 impl ErrorCode {
     /// Every code, for the OpenAPI description and the snapshot test.
-    pub const ALL: [ErrorCode; 29] = [
+    pub const ALL: [ErrorCode; 31] = [
         ErrorCode::InvalidPayload,
         ErrorCode::InvalidField,
         ErrorCode::PayloadTooLarge,
@@ -106,6 +110,8 @@ impl ErrorCode {
         ErrorCode::Unavailable,
         ErrorCode::Internal,
         ErrorCode::LinkNotFound,
+        ErrorCode::RecordNotFound,
+        ErrorCode::AgencyNotInitialised,
     ];
 
     /// The HTTP status this code is always answered with.
@@ -135,7 +141,9 @@ impl ErrorCode {
             ErrorCode::IncidentNotFound
             | ErrorCode::UnitNotFound
             | ErrorCode::SubscriberNotFound
-            | ErrorCode::LinkNotFound => StatusCode::NOT_FOUND,
+            | ErrorCode::LinkNotFound
+            | ErrorCode::RecordNotFound => StatusCode::NOT_FOUND,
+            ErrorCode::AgencyNotInitialised => StatusCode::CONFLICT,
             ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -173,6 +181,8 @@ impl ErrorCode {
             ErrorCode::GatewayUnauthenticated => "gateway_unauthenticated",
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::Internal => "internal",
+            ErrorCode::RecordNotFound => "record_not_found",
+            ErrorCode::AgencyNotInitialised => "agency_not_initialised",
         }
     }
 }

@@ -25,6 +25,7 @@ pub mod config;
 pub mod console;
 pub mod dto;
 pub mod error;
+pub mod exchange;
 pub mod extract;
 pub mod group_commit;
 pub mod incidents;
@@ -107,6 +108,48 @@ pub fn router(state: AppState) -> Router {
             get(notifications::dead_letters),
         )
         .route("/api/map/roads", get(map_roads::roads))
+        .route(
+            "/api/exchange/agency",
+            get(exchange::get_agency).post(exchange::init_agency),
+        )
+        .route(
+            "/api/exchange/peers",
+            get(exchange::list_peers).post(exchange::add_peer),
+        )
+        .route(
+            "/api/exchange/agreements",
+            get(exchange::list_agreements).post(exchange::put_agreement),
+        )
+        .route(
+            "/api/exchange/agreements/{id}/revoke",
+            post(exchange::revoke_agreement),
+        )
+        .route("/api/exchange/records", get(exchange::list_records))
+        .route("/api/exchange/cases", post(exchange::create_case))
+        .route("/api/exchange/cases/{id}", get(exchange::get_case))
+        .route("/api/exchange/cases/{id}/leads", post(exchange::add_lead))
+        .route("/api/exchange/cases/{id}/stix", get(exchange::export_stix))
+        .route(
+            "/api/exchange/cases/{id}/court-bundle",
+            get(exchange::court_bundle),
+        )
+        .route(
+            "/api/exchange/records/{id}/withdraw",
+            post(exchange::withdraw),
+        )
+        .route(
+            "/api/exchange/records/{id}/restrict",
+            post(exchange::restrict),
+        )
+        .route("/api/exchange/sync", post(exchange::sync))
+        .route("/federation/v1/agency", get(exchange::federation_agency))
+        .route("/federation/v1/pull", post(exchange::federation_pull))
+        .route("/federation/v1/deliver", post(exchange::federation_deliver))
+        .route(
+            "/federation/v1/receipts",
+            post(exchange::federation_receipts),
+        )
+        .route("/federation/v1/notify", post(exchange::federation_notify))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics_text))

@@ -25,6 +25,13 @@ use utoipa::{Modify, OpenApi};
         crate::notifications::dead_letters,
         crate::border::check,
         crate::links::run, crate::links::list, crate::links::decide,
+        crate::exchange::get_agency, crate::exchange::init_agency, crate::exchange::list_peers,
+        crate::exchange::add_peer, crate::exchange::list_agreements, crate::exchange::put_agreement,
+        crate::exchange::revoke_agreement, crate::exchange::list_records, crate::exchange::create_case,
+        crate::exchange::get_case, crate::exchange::add_lead, crate::exchange::withdraw, crate::exchange::restrict,
+        crate::exchange::export_stix, crate::exchange::court_bundle, crate::exchange::sync,
+        crate::exchange::federation_agency, crate::exchange::federation_pull, crate::exchange::federation_deliver,
+        crate::exchange::federation_receipts, crate::exchange::federation_notify,
     ),
     components(schemas(crate::error::ErrorBody, crate::error::ErrorDetail, crate::error::ErrorCode)),
     modifiers(&BearerAuth),
@@ -41,6 +48,8 @@ use utoipa::{Modify, OpenApi};
         (name = "console", description = "The dispatcher console's live feed, base map and settings"),
         (name = "border", description = "Border watchlist checks (border officers; every check audited)"),
         (name = "linkage", description = "Linked persons, phones, accounts and wallets across agencies; analysts' decisions"),
+        (name = "exchange", description = "Cooperation: this agency, peers, agreements, cases and leads (staff)"),
+        (name = "federation", description = "Between nodes: Ed25519-signed pull, deliver, receipts, notify (jikimi-federation/1)"),
     )
 )]
 pub struct ApiDoc;

@@ -12,6 +12,8 @@
 //! | manage staff accounts | no | no | no | yes | no |
 //! | run entity linkage, confirm or reject links | no | yes | yes | no | no |
 //! | check a traveller against the border watchlist | no | no | no | no | yes |
+//! | read and share cooperation cases and leads, sync with partners | no | yes | no | yes | no |
+//! | agency identity, peers and agreements | no | no | no | yes | no |
 //!
 //! Analysts never get personal data: incident and unit views carry ids, never names or phone numbers, and entity
 //! links carry entity ids and per-field evidence levels, never the compared values.
@@ -79,6 +81,8 @@ impl Role {
             P::IssueEnrolmentCodes => matches!(self, R::Dispatcher | R::Supervisor | R::Admin),
             P::LinkEntities => matches!(self, R::Analyst | R::Supervisor),
             P::CheckWatchlist => matches!(self, R::BorderOfficer),
+            P::Cooperate => matches!(self, R::Supervisor | R::Admin),
+            P::ManageAgreements => matches!(self, R::Admin),
         }
     }
 }
@@ -106,6 +110,10 @@ pub enum Permission {
     LinkEntities,
     /// Check a traveller against the border watchlist (audited).
     CheckWatchlist,
+    /// Read and share cooperation cases and leads (they hold personal fields), sync with partners.
+    Cooperate,
+    /// This node's agency identity, its peers and its agreements.
+    ManageAgreements,
 }
 
 #[cfg(test)]

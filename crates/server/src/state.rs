@@ -164,6 +164,8 @@ pub struct AppState {
     pub cases: Option<Arc<dyn crate::border::CaseSource>>,
     /// The border watchlist in force (empty until loaded from `cases`).
     pub border: Arc<crate::border::BorderWatchlist>,
+    /// Cooperation (agencies, agreements, federation) on the same database, when enabled ([`AppState::with_exchange`]).
+    pub exchange: Option<Arc<crate::exchange::ExchangeService>>,
 }
 
 /// Keys could not be turned into a keyring.
@@ -208,7 +210,17 @@ impl AppState {
             config: Arc::new(config),
             cases: None,
             border: Arc::new(crate::border::BorderWatchlist::default()),
+            exchange: None,
         })
+    }
+
+    /// Enables cooperation on `store`, which must be the same database as [`AppState::store`]; pulls take
+    /// `page_limit` envelopes per page.
+    pub fn with_exchange(mut self, store: jikimi_store::AnyStore, page_limit: u32) -> Self {
+        self.exchange = Some(Arc::new(crate::exchange::ExchangeService::new(
+            store, page_limit,
+        )));
+        self
     }
 
     /// Now, by this state's clock.

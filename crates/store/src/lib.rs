@@ -28,6 +28,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 mod error;
+mod exchange;
 mod model;
 mod outbox;
 mod postgres;
@@ -304,6 +305,92 @@ pub async fn verify_audit(store: &dyn Store) -> Result<u64> {
         after = last_seq;
     }
     Ok(n)
+}
+
+/// A store of either backend, by value: what a caller that needs more than [`Store`] holds (the cooperation node is
+/// generic over `jikimi_exchange::store::ExchangeStore`, which both backends implement; this enum forwards to them).
+#[derive(Debug, Clone)]
+pub enum AnyStore {
+    /// SQLite.
+    Sqlite(SqliteStore),
+    /// PostgreSQL.
+    Postgres(PgStore),
+}
+
+impl AnyStore {
+    /// Opens the store a URL names, as [`connect`] does. Does not migrate.
+    pub async fn open(url: &str) -> Result<AnyStore> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(AnyStore::Postgres(PgStore::connect(url).await?))
+        } else {
+            let path = url
+                .strip_prefix("sqlite://")
+                .or_else(|| url.strip_prefix("sqlite:"))
+                .unwrap_or(url);
+            Ok(AnyStore::Sqlite(
+                SqliteStore::open(std::path::Path::new(path)).await?,
+            ))
+        }
+    }
+
+    /// The same store as the spine's trait object.
+    pub fn shared(&self) -> Arc<dyn Store> {
+        match self {
+            AnyStore::Sqlite(s) => Arc::new(s.clone()),
+            AnyStore::Postgres(s) => Arc::new(s.clone()),
+        }
+    }
+
+    /// Raw `body` column of every cooperation record, in log order (tests assert on the database itself).
+    pub async fn exchange_raw_bodies(&self) -> jikimi_exchange::Result<Vec<String>> {
+        match self {
+            AnyStore::Sqlite(s) => s.exchange_raw_bodies().await,
+            AnyStore::Postgres(s) => s.exchange_raw_bodies().await,
+        }
+    }
+}
+
+/// Forwards every `ExchangeStore` method to the backend.
+macro_rules! forward_exchange {
+    ($($name:ident($($arg:ident: $ty:ty),*) -> $ret:ty;)*) => {
+        impl jikimi_exchange::store::ExchangeStore for AnyStore {
+            $(
+                async fn $name(&self, $($arg: $ty),*) -> jikimi_exchange::Result<$ret> {
+                    match self {
+                        AnyStore::Sqlite(s) => s.$name($($arg),*).await,
+                        AnyStore::Postgres(s) => s.$name($($arg),*).await,
+                    }
+                }
+            )*
+        }
+    };
+}
+
+use jikimi_exchange::domain as xd;
+use jikimi_exchange::store as xs;
+forward_exchange! {
+    identity() -> Option<(xd::Agency, ed25519_dalek::SigningKey)>;
+    set_identity(agency: &xd::Agency, key: &ed25519_dalek::SigningKey) -> ();
+    upsert_peer(peer: &xd::Agency) -> ();
+    peers() -> Vec<xd::Agency>;
+    put_agreement(agreement: &xd::Agreement) -> ();
+    agreements() -> Vec<xd::Agreement>;
+    put_local(record: &xd::Record) -> u64;
+    put_local_many(records: &[xd::Record]) -> u64;
+    record(id: uuid::Uuid) -> Option<xs::StoredRecord>;
+    records() -> Vec<xs::StoredRecord>;
+    case_records(case_id: uuid::Uuid) -> Vec<xs::StoredRecord>;
+    log_after(cursor: u64, limit: u32) -> Vec<xs::StoredRecord>;
+    disclosed_to(record: uuid::Uuid) -> std::collections::BTreeSet<xd::AgencyId>;
+    record_disclosures(rows: &[xs::DisclosureRow]) -> ();
+    cursor(peer: &xd::AgencyId) -> u64;
+    known_page(sender: &xd::AgencyId, items: &[(uuid::Uuid, &xd::Record)]) -> Vec<jikimi_exchange::protocol::Known>;
+    apply_inbound(peer: &xd::AgencyId, items: &[xs::Inbound], new_cursor: Option<u64>) -> ();
+    remember_nonce(sender: &xd::AgencyId, nonce: uuid::Uuid) -> bool;
+    audit(action: &str, peer: Option<&xd::AgencyId>, record: Option<uuid::Uuid>, detail: &str) -> ();
+    store_receipt(receipt: &jikimi_exchange::protocol::Receipt, sent: bool) -> ();
+    audit_log() -> Vec<xs::AuditEntry>;
+    disclosure_counts(peer: &xd::AgencyId) -> (u64, u64);
 }
 
 /// Opens the store a URL names: `postgres://…` or `postgresql://…` for PostgreSQL, `sqlite://PATH`, `sqlite:PATH` or

@@ -69,9 +69,12 @@ impl_store!(
     PgStore,
     sqlx::Postgres,
     backend = "postgres",
+    begin = "BEGIN",
     lock_head = "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE"
 );
 impl_outbox!(PgStore, sqlx::Postgres);
+
+crate::exchange::impl_exchange_store!(PgStore, sqlx::Postgres);
 
 #[cfg(test)]
 mod tests {

@@ -217,13 +217,15 @@ pub(crate) fn status_binds(statuses: &[IncidentStatus]) -> (i64, [&'static str; 
 
 /// Implements [`crate::Store`] for a backend type with `writer()` and `reader()` pools of database `$db`.
 ///
-/// `$lock_head` is the statement that reads (and on PostgreSQL locks) the audit head row.
+/// `$lock_head` is the statement that reads (and on PostgreSQL locks) the audit head row; `$begin` opens the writing
+/// transaction (`BEGIN IMMEDIATE` on SQLite: another process on the same file, such as a CLI command beside `jikimi
+/// serve`, then waits in the busy handler instead of failing a read-to-write upgrade with `SQLITE_BUSY`).
 macro_rules! impl_store {
-    ($store:ty, $db:ty, backend = $backend:literal, lock_head = $lock_head:literal) => {
+    ($store:ty, $db:ty, backend = $backend:literal, begin = $begin:literal, lock_head = $lock_head:literal) => {
         impl $store {
             /// Starts a writing transaction and reads the audit chain head.
             async fn begin_write(&self) -> $crate::Result<(sqlx::Transaction<'static, $db>, $crate::sql::Chain)> {
-                let mut tx = self.writer().begin().await?;
+                let mut tx = self.writer().begin_with($begin).await?;
                 let row = sqlx::query($lock_head).fetch_one(&mut *tx).await?;
                 let chain = $crate::sql::Chain::new(row.try_get("seq")?, &row.try_get::<Vec<u8>, _>("hash")?)?;
                 Ok((tx, chain))

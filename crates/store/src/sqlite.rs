@@ -97,9 +97,12 @@ impl_store!(
     SqliteStore,
     sqlx::Sqlite,
     backend = "sqlite",
+    begin = "BEGIN IMMEDIATE",
     lock_head = "SELECT seq, hash FROM audit_head WHERE id = 1"
 );
 impl_outbox!(SqliteStore, sqlx::Sqlite);
+
+crate::exchange::impl_exchange_store!(SqliteStore, sqlx::Sqlite);
 
 #[cfg(test)]
 mod tests {

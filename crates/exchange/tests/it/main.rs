@@ -1,8 +1,8 @@
 //! Integration tests of `jikimi-exchange`: identifiers, policy properties, the federation
-//! protocol between in-process nodes, STIX export/import, and three real node processes.
+//! protocol between in-process nodes, and STIX export/import, on the
+//! store crate's SQLite backend (the three-process test is in the `jikimi` package).
 #![allow(clippy::unwrap_used)]
 
-mod e2e;
 mod federation;
 mod identifiers;
 mod policy;

@@ -14,15 +14,16 @@ use jikimi_exchange::identifiers::{Chain, Domain, Iban, PhoneE164, Sha256Hex, Wa
 use jikimi_exchange::marking::{HandlingCode, InfoGrade, Marking, SourceGrade, Tlp};
 use jikimi_exchange::node::{Node, SyncStats};
 use jikimi_exchange::protocol::PullRequest;
-use jikimi_exchange::sqlite::SqliteStore;
 use jikimi_exchange::store::ExchangeStore;
+use jikimi_store::{SqliteStore, Store as _};
 use uuid::Uuid;
 
 pub type TestNode = Node<SqliteStore>;
 
 pub async fn node(dir: &Path, name: &str, country: &str) -> TestNode {
     let path = dir.join(format!("{name}.sqlite"));
-    let store = SqliteStore::open(path.to_str().unwrap()).await.unwrap();
+    let store = SqliteStore::open(&path).await.unwrap();
+    store.migrate().await.unwrap();
     let key = SigningKey::generate(&mut rand_core::OsRng);
     let agency = Agency {
         id: AgencyId::from_key(&key.verifying_key()),

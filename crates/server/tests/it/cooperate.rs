@@ -1,5 +1,5 @@
 //! Border watchlist checks and entity linkage over shared cases (issue 11), with the federation's real case store
-//! (the exchange SQLite store) as the case source and the spine store (SQLite or PostgreSQL) for links and audit.
+//! (the store crate's SQLite, which implements the exchange store) as the case source and the spine store (SQLite or PostgreSQL) for links and audit.
 
 use std::sync::Arc;
 
@@ -10,13 +10,13 @@ use ed25519_dalek::SigningKey;
 use jikimi_exchange::domain::{AgencyId, CaseCategory, Content, Entity, Record, RecordBody};
 use jikimi_exchange::identifiers::{AccountNumber, PhoneE164};
 use jikimi_exchange::marking::{HandlingCode, InfoGrade, Marking, SourceGrade, Tlp};
-use jikimi_exchange::sqlite::SqliteStore;
 use jikimi_exchange::store::ExchangeStore;
 use jikimi_linkage::shared::SharedCase;
 use jikimi_server::border::{self, CaseSource};
 use jikimi_server::roles::Role;
 use jikimi_server::router;
 use jikimi_server::state::AppState;
+use jikimi_store::{SqliteStore, Store};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -44,9 +44,8 @@ impl Cases {
     async fn new() -> Cases {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("exchange.sqlite");
-        let store = SqliteStore::open(path.to_str().expect("utf-8 path"))
-            .await
-            .expect("open exchange store");
+        let store = SqliteStore::open(&path).await.expect("open exchange store");
+        store.migrate().await.expect("migrate exchange store");
         let key = SigningKey::generate(&mut rand::rngs::OsRng);
         Cases {
             _dir: dir,
@@ -82,7 +81,7 @@ impl Cases {
 
     /// The harness's state with this case store as its source, and a router over it.
     async fn serve(&self, h: &Harness) -> (AppState, Router) {
-        let store = SqliteStore::open(self.store_path().as_str())
+        let store = SqliteStore::open(std::path::Path::new(&self.store_path()))
             .await
             .expect("reopen exchange store");
         let mut state = h.state.clone();

@@ -7,6 +7,7 @@
 mod alerts;
 mod app;
 mod audit;
+mod exchange;
 mod incidents;
 mod linkage;
 mod outbox;
@@ -17,6 +18,7 @@ mod surge;
 pub(crate) use alerts::*;
 pub(crate) use app::*;
 pub(crate) use audit::*;
+pub(crate) use exchange::*;
 pub(crate) use incidents::*;
 pub(crate) use linkage::*;
 pub(crate) use outbox::*;
@@ -81,6 +83,10 @@ macro_rules! store_conformance {
             entity_links_keep_decisions_across_runs,
             surge_alerts_close_together_share_one_incident,
             surge_skips_closed_and_stale_incidents,
+            exchange_record_log_and_paged_reads,
+            exchange_page_applied_with_cursor,
+            exchange_withdrawal_removes_and_tombstones,
+            exchange_disclosures_receipts_in_the_spine_chain,
         );
     };
     (@each $store:ty; $($name:ident),* $(,)?) => {

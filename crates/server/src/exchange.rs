@@ -1,0 +1,678 @@
+//! Cooperation in `jikimi serve`: the staff API for this node's agency, peers, agreements, cases and leads under
+//! `/api/exchange/*`, and the federation endpoints partner nodes call under `/federation/v1/*`, on the same listener
+//! and the same database as the rest of the API.
+//!
+//! Authentication differs by caller: staff present a bearer session and need [`Permission::Cooperate`] (cases, leads,
+//! sync) or [`Permission::ManageAgreements`] (identity, peers, agreements); partner nodes present no session, every
+//! message they send is an Ed25519-signed envelope, pull request, receipt or notification that `jikimi_exchange::node`
+//! verifies against the peer's pinned key before anything is read or stored.
+//!
+//! The node is opened lazily: an identity created after the server started (`jikimi agency init` on the same
+//! database) is picked up by the next request. Request and response bodies are `jikimi_exchange` domain types in
+//! their serde form (documented as objects here; the federation envelope is described in that crate).
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use chrono::Utc;
+use ed25519_dalek::SigningKey;
+use jikimi_exchange::domain::{
+    Agency, AgencyId, Agreement, CaseCategory, Content, FieldClass, Record,
+};
+use jikimi_exchange::marking::Marking;
+use jikimi_exchange::node::{Node, SyncStats};
+use jikimi_exchange::protocol::{Notify, Page, PullRequest, Receipt, Rejection, Signed};
+use jikimi_exchange::store::ExchangeStore;
+use jikimi_store::AnyStore;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::auth::Staff;
+use crate::error::{ApiError, ErrorCode};
+use crate::extract::Json;
+use crate::roles::Permission;
+use crate::state::AppState;
+
+/// The cooperation node of this server, opened on first use.
+pub struct ExchangeService {
+    store: AnyStore,
+    page_limit: u32,
+    node: tokio::sync::OnceCell<Arc<Node<AnyStore>>>,
+}
+
+impl ExchangeService {
+    /// The service over the server's own database, pulling `page_limit` envelopes per page.
+    pub fn new(store: AnyStore, page_limit: u32) -> ExchangeService {
+        ExchangeService {
+            store,
+            page_limit,
+            node: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    /// The store (for the identity, peer and agreement calls that need no node).
+    pub fn store(&self) -> &AnyStore {
+        &self.store
+    }
+
+    /// The node, once this database has an agency identity.
+    pub async fn node(&self) -> Result<Arc<Node<AnyStore>>, ApiError> {
+        let node = self
+            .node
+            .get_or_try_init(|| async {
+                let mut node = Node::open(self.store.clone()).await?;
+                node.page_limit = self.page_limit;
+                Ok::<_, jikimi_exchange::Error>(Arc::new(node))
+            })
+            .await?;
+        Ok(node.clone())
+    }
+
+    /// Pulls from every peer with an endpoint every `every`, for as long as the server runs.
+    pub fn spawn_periodic_sync(self: &Arc<Self>, every: std::time::Duration) {
+        let service = self.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                let Ok(node) = service.node().await else {
+                    continue;
+                };
+                match node.sync_all().await {
+                    Ok(results) => {
+                        for (peer, r) in results {
+                            if let Err(e) = r {
+                                tracing::warn!(peer = %peer.name, error = %e, "periodic sync failed");
+                            }
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "periodic sync failed"),
+                }
+            }
+        });
+    }
+}
+
+impl From<jikimi_exchange::Error> for ApiError {
+    fn from(e: jikimi_exchange::Error) -> ApiError {
+        use jikimi_exchange::Error as E;
+        match &e {
+            E::Rejected(Rejection::BadSignature) => {
+                ApiError::new(ErrorCode::SignatureInvalid, e.to_string())
+            }
+            E::Rejected(Rejection::Replay) => {
+                ApiError::new(ErrorCode::NonceReplayed, e.to_string())
+            }
+            E::Rejected(Rejection::ClockSkew) => {
+                ApiError::new(ErrorCode::TimestampOutOfWindow, e.to_string())
+            }
+            E::Rejected(
+                Rejection::UnknownSender | Rejection::WrongRecipient | Rejection::NotAParty,
+            ) => ApiError::new(ErrorCode::Forbidden, e.to_string()),
+            E::Rejected(_) | E::InvalidIdentifier { .. } | E::Invalid { .. } => {
+                ApiError::new(ErrorCode::InvalidField, e.to_string())
+            }
+            E::NotFound { .. } => ApiError::new(ErrorCode::RecordNotFound, e.to_string()),
+            E::Denied(_) => ApiError::new(ErrorCode::Forbidden, e.to_string()),
+            E::NoIdentity => ApiError::new(ErrorCode::AgencyNotInitialised, e.to_string()),
+            E::Transport { .. } => ApiError {
+                code: ErrorCode::Unavailable,
+                message: e.to_string(),
+                internal: None,
+            },
+            E::Store { .. } => ApiError::unavailable(&e),
+            _ => ApiError::internal(&e),
+        }
+    }
+}
+
+fn service(state: &AppState) -> Result<Arc<ExchangeService>, ApiError> {
+    state.exchange.clone().ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::Unavailable,
+            "cooperation is not enabled on this server",
+        )
+    })
+}
+
+/// Runs store work on its own task: a peer that disconnects mid-request (killed) must not leave a transaction
+/// half-way on a dropped future.
+async fn detached<T: Send + 'static>(
+    work: impl std::future::Future<Output = Result<T, jikimi_exchange::Error>> + Send + 'static,
+) -> Result<T, ApiError> {
+    match tokio::spawn(work).await {
+        Ok(r) => r.map_err(ApiError::from),
+        Err(e) => Err(ApiError::internal(e)),
+    }
+}
+
+fn notify_in_background(node: Arc<Node<AnyStore>>) {
+    tokio::spawn(async move {
+        if let Err(e) = node.notify_peers().await {
+            tracing::warn!(error = %e, "notifying peers failed");
+        }
+    });
+}
+
+// ---- federation (peer nodes; signed messages) ---------------------------------------------------------------------
+
+/// This node's public identity (key id, name, country, endpoint), for `peer add --endpoint`.
+#[utoipa::path(get, path = "/federation/v1/agency", tag = "federation",
+    responses((status = 200, body = Object, description = "Agency"), (status = 409, body = crate::error::ErrorBody)))]
+pub async fn federation_agency(State(state): State<AppState>) -> Result<Json<Agency>, ApiError> {
+    Ok(Json(service(&state)?.node().await?.me.clone()))
+}
+
+/// A peer pulls by cursor: body `Signed<PullRequest>`, answer a `Page` of signed envelopes redacted by policy.
+#[utoipa::path(post, path = "/federation/v1/pull", tag = "federation",
+    request_body(content = Object, description = "Signed<PullRequest> (jikimi-federation/1)"),
+    responses((status = 200, body = Object, description = "Page"),
+        (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody),
+        (status = 409, body = crate::error::ErrorBody)))]
+pub async fn federation_pull(
+    State(state): State<AppState>,
+    Json(request): Json<Signed<PullRequest>>,
+) -> Result<Json<Page>, ApiError> {
+    let node = service(&state)?.node().await?;
+    Ok(Json(
+        detached(async move { node.serve_pull(&request, Utc::now()).await }).await?,
+    ))
+}
+
+/// A peer pushes a page of signed envelopes; each is verified and re-checked; answer a signed receipt.
+#[utoipa::path(post, path = "/federation/v1/deliver", tag = "federation",
+    request_body(content = Object, description = "Page"),
+    responses((status = 200, body = Object, description = "Signed<Receipt>"), (status = 422, body = crate::error::ErrorBody)))]
+pub async fn federation_deliver(
+    State(state): State<AppState>,
+    Json(page): Json<Page>,
+) -> Result<Json<Signed<Receipt>>, ApiError> {
+    let node = service(&state)?.node().await?;
+    let sender = page
+        .envelopes
+        .first()
+        .map(|e| e.body.sender.clone())
+        .ok_or_else(|| ApiError::new(ErrorCode::InvalidField, "empty page"))?;
+    let (receipt, _) =
+        detached(async move { node.accept_page(&sender, &page, false, Utc::now()).await }).await?;
+    Ok(Json(receipt))
+}
+
+/// A peer's signed receipt for envelopes we disclosed: linked to those disclosures in our audit.
+#[utoipa::path(post, path = "/federation/v1/receipts", tag = "federation",
+    request_body(content = Object, description = "Signed<Receipt>"),
+    responses((status = 204), (status = 401, body = crate::error::ErrorBody)))]
+pub async fn federation_receipts(
+    State(state): State<AppState>,
+    Json(receipt): Json<Signed<Receipt>>,
+) -> Result<StatusCode, ApiError> {
+    let node = service(&state)?.node().await?;
+    detached(async move { node.accept_receipt(&receipt, Utc::now()).await }).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A peer says it has news: verified, then this node pulls from it in the background.
+#[utoipa::path(post, path = "/federation/v1/notify", tag = "federation",
+    request_body(content = Object, description = "Signed<Notify>"),
+    responses((status = 202), (status = 401, body = crate::error::ErrorBody)))]
+pub async fn federation_notify(
+    State(state): State<AppState>,
+    Json(notify): Json<Signed<Notify>>,
+) -> Result<StatusCode, ApiError> {
+    let node = service(&state)?.node().await?;
+    let peer = node.accept_notify(&notify, Utc::now()).await?;
+    tokio::spawn(async move {
+        if let Err(e) = node.sync_peer(&peer).await {
+            tracing::warn!(peer = %peer.name, error = %e, "sync after notify failed");
+        }
+    });
+    Ok(StatusCode::ACCEPTED)
+}
+
+// ---- staff API -----------------------------------------------------------------------------------------------------
+
+/// `POST /api/exchange/agency`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct AgencyInit {
+    /// Agency name, e.g. `KNPA`.
+    pub name: String,
+    /// ISO 3166-1 alpha-2.
+    pub country: String,
+    /// Public base URL partners reach this server at (its federation endpoints).
+    pub endpoint: Option<String>,
+}
+
+/// This node's agency.
+#[utoipa::path(get, path = "/api/exchange/agency", tag = "exchange", security(("bearer" = [])),
+    responses((status = 200, body = Object, description = "Agency"), (status = 409, body = crate::error::ErrorBody)))]
+pub async fn get_agency(
+    State(state): State<AppState>,
+    staff: Staff,
+) -> Result<Json<Agency>, ApiError> {
+    staff.require(Permission::Cooperate)?;
+    Ok(Json(service(&state)?.node().await?.me.clone()))
+}
+
+/// Creates this node's identity: a fresh Ed25519 key (once).
+#[utoipa::path(post, path = "/api/exchange/agency", tag = "exchange", security(("bearer" = [])), request_body = AgencyInit,
+    responses((status = 201, body = Object, description = "Agency"), (status = 409, body = crate::error::ErrorBody)))]
+pub async fn init_agency(
+    State(state): State<AppState>,
+    staff: Staff,
+    Json(body): Json<AgencyInit>,
+) -> Result<(StatusCode, Json<Agency>), ApiError> {
+    staff.require(Permission::ManageAgreements)?;
+    let service = service(&state)?;
+    if service.store().identity().await?.is_some() {
+        return Err(ApiError::new(
+            ErrorCode::Conflict,
+            "this node already has an agency identity",
+        ));
+    }
+    let key = SigningKey::generate(&mut rand::rngs::OsRng);
+    let agency = Agency {
+        id: AgencyId::from_key(&key.verifying_key()),
+        name: body.name,
+        country: body.country.to_ascii_uppercase(),
+        endpoint: body.endpoint,
+    };
+    service.store().set_identity(&agency, &key).await?;
+    Ok((StatusCode::CREATED, Json(agency)))
+}
+
+/// Partner agencies.
+#[utoipa::path(get, path = "/api/exchange/peers", tag = "exchange", security(("bearer" = [])),
+    responses((status = 200, body = Vec<Object>, description = "Agency list")))]
+pub async fn list_peers(
+    State(state): State<AppState>,
+    staff: Staff,
+) -> Result<Json<Vec<Agency>>, ApiError> {
+    staff.require(Permission::Cooperate)?;
+    Ok(Json(service(&state)?.store().peers().await?))
+}
+
+/// `POST /api/exchange/peers`: a full agency, or just an endpoint to fetch it from (pinned by `id` if given).
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct PeerAdd {
+    /// Key id (64 hex digits); required without `endpoint`, a pin with it.
+    pub id: Option<String>,
+    /// Name (when not fetched).
+    pub name: Option<String>,
+    /// Country (when not fetched).
+    pub country: Option<String>,
+    /// The peer's base URL.
+    pub endpoint: Option<String>,
+}
+
+/// Adds or updates a peer.
+#[utoipa::path(post, path = "/api/exchange/peers", tag = "exchange", security(("bearer" = [])), request_body = PeerAdd,
+    responses((status = 200, body = Object, description = "Agency"), (status = 403, body = crate::error::ErrorBody)))]
+pub async fn add_peer(
+    State(state): State<AppState>,
+    staff: Staff,
+    Json(body): Json<PeerAdd>,
+) -> Result<Json<Agency>, ApiError> {
+    staff.require(Permission::ManageAgreements)?;
+    let agency =
+        match (&body.endpoint, &body.name) {
+            (Some(url), None) => {
+                let mut a = jikimi_exchange::cli::fetch_agency(url).await?;
+                if let Some(pin) = &body.id
+                    && AgencyId::parse(pin)? != a.id
+                {
+                    return Err(ApiError::new(
+                        ErrorCode::Forbidden,
+                        "the endpoint's key does not match id",
+                    ));
+                }
+                a.endpoint = Some(url.clone());
+                a
+            }
+            _ => Agency {
+                id: AgencyId::parse(body.id.as_deref().ok_or_else(|| {
+                    ApiError::new(ErrorCode::InvalidField, "give id or endpoint")
+                })?)?,
+                name: body.name.unwrap_or_else(|| "peer".into()),
+                country: body.country.unwrap_or_default().to_ascii_uppercase(),
+                endpoint: body.endpoint,
+            },
+        };
+    service(&state)?.store().upsert_peer(&agency).await?;
+    Ok(Json(agency))
+}
+
+/// Agreements this node holds.
+#[utoipa::path(get, path = "/api/exchange/agreements", tag = "exchange", security(("bearer" = [])),
+    responses((status = 200, body = Vec<Object>, description = "Agreement list")))]
+pub async fn list_agreements(
+    State(state): State<AppState>,
+    staff: Staff,
+) -> Result<Json<Vec<Agreement>>, ApiError> {
+    staff.require(Permission::Cooperate)?;
+    Ok(Json(service(&state)?.store().agreements().await?))
+}
+
+/// Stores an agreement (the same text on each party's node); this node must be a party.
+#[utoipa::path(post, path = "/api/exchange/agreements", tag = "exchange", security(("bearer" = [])),
+    request_body(content = Object, description = "Agreement"),
+    responses((status = 200, body = Object, description = "Agreement"), (status = 422, body = crate::error::ErrorBody)))]
+pub async fn put_agreement(
+    State(state): State<AppState>,
+    staff: Staff,
+    Json(agreement): Json<Agreement>,
+) -> Result<Json<Agreement>, ApiError> {
+    staff.require(Permission::ManageAgreements)?;
+    let service = service(&state)?;
+    let node = service.node().await?;
+    agreement.validate()?;
+    if !agreement.parties.contains(node.id()) {
+        return Err(ApiError::new(
+            ErrorCode::InvalidField,
+            "this node is not a party to the agreement",
+        ));
+    }
+    service.store().put_agreement(&agreement).await?;
+    Ok(Json(agreement))
+}
+
+/// Revokes an agreement now: nothing more flows under it, in or out.
+#[utoipa::path(post, path = "/api/exchange/agreements/{id}/revoke", tag = "exchange", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Agreement id")),
+    responses((status = 200, body = Object, description = "Agreement"), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn revoke_agreement(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<Uuid>,
+) -> Result<Json<Agreement>, ApiError> {
+    staff.require(Permission::ManageAgreements)?;
+    let service = service(&state)?;
+    let mut agreement = service
+        .store()
+        .agreements()
+        .await?
+        .into_iter()
+        .find(|a| a.id == id)
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::RecordNotFound,
+                format!("agreement {id} not found"),
+            )
+        })?;
+    agreement.revoked_at = Some(Utc::now());
+    service.store().put_agreement(&agreement).await?;
+    Ok(Json(agreement))
+}
+
+/// `POST /api/exchange/cases` and `.../leads`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct NewRecord {
+    /// `scam`, `human_trafficking`, `money_laundering`, `csam`, `drugs` (cases only; a lead takes its case's).
+    pub category: Option<String>,
+    /// TLP 2.0, handling code, source and information grades (default TLP:AMBER, H0, B2 as the domain defines).
+    #[schema(value_type = Object)]
+    pub marking: Option<Marking>,
+    /// Title, summary, entities (validated identifiers), events, attachments by SHA-256.
+    #[schema(value_type = Object)]
+    pub content: Content,
+}
+
+/// Every record held here (ours and received), in log order. Audited: records carry personal fields.
+#[utoipa::path(get, path = "/api/exchange/records", tag = "exchange", security(("bearer" = [])),
+    responses((status = 200, body = Vec<Object>, description = "Record list")))]
+pub async fn list_records(
+    State(state): State<AppState>,
+    staff: Staff,
+) -> Result<Json<Vec<Record>>, ApiError> {
+    staff.require(Permission::Cooperate)?;
+    let store = service(&state)?.store().clone();
+    let records: Vec<Record> = store
+        .records()
+        .await?
+        .into_iter()
+        .map(|s| s.record)
+        .collect();
+    store
+        .audit(
+            "records_read",
+            None,
+            None,
+            &format!("staff:{} read {} records", staff.username, records.len()),
+        )
+        .await?;
+    Ok(Json(records))
+}
+
+/// Opens a case owned by this agency and tells partners to pull.
+#[utoipa::path(post, path = "/api/exchange/cases", tag = "exchange", security(("bearer" = [])), request_body = NewRecord,
+    responses((status = 201, body = Object, description = "Record"), (status = 422, body = crate::error::ErrorBody)))]
+pub async fn create_case(
+    State(state): State<AppState>,
+    staff: Staff,
+    Json(body): Json<NewRecord>,
+) -> Result<(StatusCode, Json<Record>), ApiError> {
+    staff.require(Permission::Cooperate)?;
+    let node = service(&state)?.node().await?;
+    let category: CaseCategory = body
+        .category
+        .as_deref()
+        .ok_or_else(|| ApiError::new(ErrorCode::InvalidField, "category is required"))?
+        .parse()?;
+    let record = node
+        .create_case(
+            category,
+            body.marking.unwrap_or_default(),
+            body.content,
+            Utc::now(),
+        )
+        .await?;
+    notify_in_background(node);
+    Ok((StatusCode::CREATED, Json(record)))
+}
+
+/// A case and its leads. Audited.
+#[utoipa::path(get, path = "/api/exchange/cases/{id}", tag = "exchange", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Case id")),
+    responses((status = 200, body = Vec<Object>, description = "Records"), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn get_case(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<Uuid>,
+) -> Result<Json<Vec<Record>>, ApiError> {
+    staff.require(Permission::Cooperate)?;
+    let store = service(&state)?.store().clone();
+    let records: Vec<Record> = store
+        .case_records(id)
+        .await?
+        .into_iter()
+        .map(|s| s.record)
+        .collect();
+    if records.is_empty() {
+        return Err(ApiError::new(
+            ErrorCode::RecordNotFound,
+            format!("case {id} not found"),
+        ));
+    }
+    store
+        .audit(
+            "case_read",
+            None,
+            Some(id),
+            &format!("staff:{}", staff.username),
+        )
+        .await?;
+    Ok(Json(records))
+}
+
+/// Adds a lead to a case (ours or a partner's); it flows back to the case's owner where agreements allow.
+#[utoipa::path(post, path = "/api/exchange/cases/{id}/leads", tag = "exchange", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Case id")), request_body = NewRecord,
+    responses((status = 201, body = Object, description = "Record"), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn add_lead(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<Uuid>,
+    Json(body): Json<NewRecord>,
+) -> Result<(StatusCode, Json<Record>), ApiError> {
+    staff.require(Permission::Cooperate)?;
+    let node = service(&state)?.node().await?;
+    let record = node
+        .add_lead(
+            id,
+            body.marking.unwrap_or_default(),
+            body.content,
+            Utc::now(),
+        )
+        .await?;
+    notify_in_background(node);
+    Ok((StatusCode::CREATED, Json(record)))
+}
+
+/// `POST /api/exchange/records/{id}/withdraw`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct Withdraw {
+    /// Why (audited, sent with the withdrawal).
+    pub reason: String,
+}
+
+/// Withdraws a record this agency owns: it disappears here and at every recipient, across hops.
+#[utoipa::path(post, path = "/api/exchange/records/{id}/withdraw", tag = "exchange", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Record id")), request_body = Withdraw,
+    responses((status = 200, body = Object, description = "The withdrawal record"), (status = 403, body = crate::error::ErrorBody)))]
+pub async fn withdraw(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<Uuid>,
+    Json(body): Json<Withdraw>,
+) -> Result<Json<Record>, ApiError> {
+    staff.require(Permission::Cooperate)?;
+    let node = service(&state)?.node().await?;
+    let record = node.withdraw(id, &body.reason, Utc::now()).await?;
+    notify_in_background(node);
+    Ok(Json(record))
+}
+
+/// `POST /api/exchange/records/{id}/restrict`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct Restrict {
+    /// Field classes to remove everywhere (`person`, `phone`, ...).
+    #[schema(value_type = Vec<String>)]
+    pub remove_fields: BTreeSet<FieldClass>,
+    /// Marks to tighten to (combined with the record's: the most restrictive wins).
+    #[schema(value_type = Object)]
+    pub marking: Marking,
+}
+
+/// Narrows a record this agency owns, at every recipient.
+#[utoipa::path(post, path = "/api/exchange/records/{id}/restrict", tag = "exchange", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Record id")), request_body = Restrict,
+    responses((status = 200, body = Object, description = "The restriction record"), (status = 403, body = crate::error::ErrorBody)))]
+pub async fn restrict(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<Uuid>,
+    Json(body): Json<Restrict>,
+) -> Result<Json<Record>, ApiError> {
+    staff.require(Permission::Cooperate)?;
+    let node = service(&state)?.node().await?;
+    let record = node
+        .restrict(id, body.remove_fields, body.marking, Utc::now())
+        .await?;
+    notify_in_background(node);
+    Ok(Json(record))
+}
+
+/// A case as a STIX 2.1 bundle (identities, indicators, observed data, relationships). Audited.
+#[utoipa::path(get, path = "/api/exchange/cases/{id}/stix", tag = "exchange", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Case id")),
+    responses((status = 200, body = Object, description = "STIX 2.1 bundle"), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn export_stix(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<Uuid>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    staff.require(Permission::Cooperate)?;
+    let node = service(&state)?.node().await?;
+    let records: Vec<Record> = node
+        .store
+        .case_records(id)
+        .await?
+        .into_iter()
+        .map(|s| s.record)
+        .collect();
+    if records.is_empty() {
+        return Err(ApiError::new(
+            ErrorCode::RecordNotFound,
+            format!("case {id} not found"),
+        ));
+    }
+    let bundle = jikimi_exchange::stix::export_case(&records, &node.me, Utc::now())?;
+    node.store
+        .audit(
+            "stix_export",
+            None,
+            Some(id),
+            &format!("staff:{}", staff.username),
+        )
+        .await?;
+    Ok(Json(
+        serde_json::to_value(bundle).map_err(ApiError::internal)?,
+    ))
+}
+
+/// The case and its leads for court, refused (and audited) when a record's handling code (H1: not for court without
+/// the provider's permission) forbids it.
+#[utoipa::path(get, path = "/api/exchange/cases/{id}/court-bundle", tag = "exchange", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Case id")),
+    responses((status = 200, body = Vec<Object>, description = "Records"), (status = 403, body = crate::error::ErrorBody)))]
+pub async fn court_bundle(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<Uuid>,
+) -> Result<Json<Vec<Record>>, ApiError> {
+    staff.require(Permission::Cooperate)?;
+    let node = service(&state)?.node().await?;
+    Ok(Json(node.court_bundle(id).await?))
+}
+
+/// Result of one peer's sync.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PeerSync {
+    /// Peer name.
+    pub peer: String,
+    /// Pages, envelopes, applied, duplicates, rejected, bytes; absent on failure.
+    #[schema(value_type = Object)]
+    pub stats: Option<SyncStats>,
+    /// Why the sync failed, if it did.
+    pub error: Option<String>,
+}
+
+/// Pulls now from every peer with an endpoint.
+#[utoipa::path(post, path = "/api/exchange/sync", tag = "exchange", security(("bearer" = [])),
+    responses((status = 200, body = Vec<PeerSync>)))]
+pub async fn sync(
+    State(state): State<AppState>,
+    staff: Staff,
+) -> Result<Json<Vec<PeerSync>>, ApiError> {
+    staff.require(Permission::Cooperate)?;
+    let node = service(&state)?.node().await?;
+    let results = detached(async move { node.sync_all().await }).await?;
+    Ok(Json(
+        results
+            .into_iter()
+            .map(|(peer, r)| match r {
+                Ok(stats) => PeerSync {
+                    peer: peer.name,
+                    stats: Some(stats),
+                    error: None,
+                },
+                Err(e) => PeerSync {
+                    peer: peer.name,
+                    stats: None,
+                    error: Some(e.to_string()),
+                },
+            })
+            .collect(),
+    ))
+}
