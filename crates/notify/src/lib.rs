@@ -16,11 +16,12 @@
 //! The pure parts ([`template`], [`backoff`], [`signing`]) do no I/O and read no clock.
 //!
 //! ```no_run
-//! # async fn demo(store: std::sync::Arc<dyn jikimi_store::Store>, keyring: jikimi_privacy::Keyring) {
+//! # async fn demo(store: std::sync::Arc<dyn jikimi_store::Store>, keyring: jikimi_privacy::Keyring)
+//! # -> Result<(), jikimi_notify::Error> {
 //! let config = jikimi_notify::WorkerConfig::default();
-//! let worker = jikimi_notify::Worker::new(store, std::sync::Arc::new(keyring), config, jikimi_notify::system_clock());
+//! let worker = jikimi_notify::Worker::new(store, std::sync::Arc::new(keyring), config, jikimi_notify::system_clock())?;
 //! worker.run(std::future::pending::<()>()).await;
-//! # }
+//! # Ok(()) }
 //! ```
 
 // Tests may unwrap: a panic is the failure report there.
