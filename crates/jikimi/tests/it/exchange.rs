@@ -2,7 +2,8 @@
 //! SQLite; C on PostgreSQL, in a database of its own created and dropped by the test), syncing every second.
 //! Identity, peers and agreements are set up with the `jikimi agency|peer|agreement` commands on the same database
 //! the server uses; cases and leads go through both the CLI and the staff HTTP API. Assertions read each node's
-//! database directly, not only its API, and `jikimi audit verify` checks each node's one audit chain.
+//! database directly, not only its API, and `jikimi audit verify` checks each node's one audit chain. One case
+//! reaches C only through B (onward sharing), and its withdrawal at A follows the same path.
 
 use std::process::{Child, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -592,6 +593,103 @@ async fn three_serve_processes_share_cases_under_agreements() {
         0,
         "A's leads on the withdrawn case are gone too"
     );
+
+    // Across a hop: a trafficking case reaches C only through B. A-B (all fields) allows onward sharing; B and C
+    // hold an agreement naming A as the originator whose records B may pass on (non-personal fields only), which
+    // A does not hold, so A has no agreement of its own with C for that category: C keeps pulling from A every
+    // second and still gets the case only from B. Withdrawn at A, it disappears from B and, through B, from C.
+    let c_id = c.id();
+    agreement(
+        &a,
+        &[&b],
+        &[
+            "--title",
+            "KR-TH trafficking",
+            "--category",
+            "human_trafficking",
+            "--fields",
+            "all",
+            "--purpose",
+            "victim identification",
+            "--onward",
+        ],
+    );
+    let a_id_text = a_id.to_string();
+    let bc = agreement(
+        &b,
+        &[&c],
+        &[
+            "--title",
+            "TH-KH onward from KR",
+            "--category",
+            "human_trafficking",
+            "--fields",
+            "non-personal",
+            "--purpose",
+            "victim identification",
+            "--party",
+            &a_id_text,
+        ],
+    );
+    const HOP_PHONE: &str = "+821098765432";
+    const HOP_PERSON: &str = "Park Jiwoo";
+    const HOP_SITE: &str = "overseas-jobs.example.org";
+    let hop = a.ok(&[
+        "case",
+        "create",
+        "--category",
+        "human_trafficking",
+        "--title",
+        "recruitment through fake job offers",
+        "--entity",
+        &format!("person={HOP_PERSON}"),
+        "--entity",
+        &format!("phone={HOP_PHONE}"),
+        "--entity",
+        &format!("website={HOP_SITE}"),
+    ]);
+    let hop_id: Uuid = hop["id"].as_str().expect("id").parse().expect("uuid");
+    wait_async("hop case at B", || b.has(hop_id)).await;
+    wait_async("hop case at C", || c.has(hop_id)).await;
+    let at_c = c
+        .store()
+        .await
+        .record(hop_id)
+        .await
+        .expect("read")
+        .expect("hop case at C");
+    assert_eq!(at_c.provenance.received_from.as_ref(), Some(&b_id));
+    assert_eq!(
+        at_c.provenance.received_under.map(|u| u.to_string()),
+        Some(bc.clone())
+    );
+    let b_raw = b.raw().await;
+    assert!(b_raw.contains(HOP_PHONE) && b_raw.contains(HOP_PERSON));
+    // Restricted fields stay out of C on this path too (C's PostgreSQL database), the allowed ones arrive.
+    let c_raw = c.raw().await;
+    assert!(
+        !c_raw.contains(HOP_PHONE) && !c_raw.contains(HOP_PERSON),
+        "{c_raw}"
+    );
+    assert!(c_raw.contains(HOP_SITE));
+    // A never disclosed it to C itself.
+    let hop_text = hop_id.to_string();
+    assert!(
+        !a.store()
+            .await
+            .audit_log()
+            .await
+            .expect("audit")
+            .iter()
+            .any(|e| e.action == "disclosed"
+                && e.peer.as_deref() == Some(c_id.as_str())
+                && e.record.as_deref() == Some(hop_text.as_str()))
+    );
+    a.ok(&["case", "withdraw", &hop_id.to_string()]);
+    wait_async("hop case withdrawn at B", || async { !b.has(hop_id).await }).await;
+    wait_async("hop case withdrawn at C", || async { !c.has(hop_id).await }).await;
+    let c_raw = c.raw().await;
+    assert!(!c_raw.contains(HOP_SITE), "{c_raw}");
 
     // Each node's one audit chain (spine and exchange entries) verifies; disclosures carry their receipts.
     for n in [&a, &b, &c] {
