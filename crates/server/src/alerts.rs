@@ -72,26 +72,9 @@ pub async fn audit_rejection_via(
     channel: &str,
     reference: &str,
 ) -> Result<(), ApiError> {
-    let (actor, subject) = match device {
-        Some(id) => (format!("device:{id}"), format!("device/{id}")),
-        None => ("anonymous".to_string(), "device/unknown".to_string()),
-    };
-    let entry = NewAuditEntry::new(
-        state.now().as_unix_ms(),
-        actor,
-        "alert.rejected",
-        subject,
-        err.code.as_str(),
-    )
-    .with_detail(
-        &serde_json::json!({"code": err.code.as_str(), "channel": channel, "reference": reference}),
-    );
-    state
-        .store
-        .append_audit(vec![entry])
-        .await
-        .map(|_| ())
-        .map_err(ApiError::unavailable)
+    let detail =
+        serde_json::json!({"code": err.code.as_str(), "channel": channel, "reference": reference});
+    audit_refusal(state, "alert.rejected", device, err, &detail).await
 }
 
 async fn audit_rejection(
@@ -111,6 +94,18 @@ pub(crate) async fn audit_device_rejection(
     err: &ApiError,
     request_id: &RequestId,
 ) -> Result<(), ApiError> {
+    let detail = serde_json::json!({"code": err.code.as_str(), "request_id": request_id.0});
+    audit_refusal(state, action, device, err, &detail).await
+}
+
+/// One audit entry for a refused device request, against the device when it is known.
+async fn audit_refusal(
+    state: &AppState,
+    action: &str,
+    device: Option<DeviceId>,
+    err: &ApiError,
+    detail: &serde_json::Value,
+) -> Result<(), ApiError> {
     let (actor, subject) = match device {
         Some(id) => (format!("device:{id}"), format!("device/{id}")),
         None => ("anonymous".to_string(), "device/unknown".to_string()),
@@ -122,7 +117,7 @@ pub(crate) async fn audit_device_rejection(
         subject,
         err.code.as_str(),
     )
-    .with_detail(&serde_json::json!({"code": err.code.as_str(), "request_id": request_id.0}));
+    .with_detail(detail);
     state
         .store
         .append_audit(vec![entry])
