@@ -321,25 +321,20 @@ async fn accept_location(
     device_for_audit: &mut Option<DeviceId>,
 ) -> Result<Accepted, ApiError> {
     let device_id = DeviceId(envelope.device);
-    let device = alerts::device_key(state, device_id).await?;
-    *device_for_audit = Some(device_id);
-    if device.revoked {
-        return Err(ApiError::new(ErrorCode::DeviceUnknown, "device is revoked"));
-    }
-    if !envelope::verify(envelope, TopicKind::Location, &device.key) {
-        return Err(ApiError::new(
-            ErrorCode::SignatureInvalid,
-            "signature does not verify for this device",
-        ));
-    }
+    // The same checks as every signed device request (device, revocation, signature, clock window), under the
+    // location context.
+    alerts::verify_signed(
+        state,
+        crate::signing::LOCATION_CONTEXT,
+        device_id,
+        envelope.timestamp,
+        &envelope.nonce,
+        &envelope.signature,
+        envelope.body.as_bytes(),
+        device_for_audit,
+    )
+    .await?;
     let now = state.now();
-    let skew_s = now.as_unix_ms() / 1000 - envelope.timestamp;
-    if skew_s.abs() > state.config.alert_window_s {
-        return Err(ApiError::new(
-            ErrorCode::TimestampOutOfWindow,
-            format!("timestamp is {skew_s} s away from server time"),
-        ));
-    }
     let update: envelope::LocationUpdate = serde_json::from_str(&envelope.body).map_err(|e| {
         ApiError::new(
             ErrorCode::InvalidPayload,
