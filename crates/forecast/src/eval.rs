@@ -159,6 +159,8 @@ pub struct Report {
     /// Whether the target is met: gain ≥ 2% for all categories together, ≥ 2% for at least three of
     /// the five, and never below −2%.
     pub target_met: bool,
+    /// Hindsight references (not forecasts) per category, for the selection year then the test year.
+    pub headroom: Vec<crate::headroom::Headroom>,
     /// Wall-clock seconds of the whole run.
     pub seconds_total: f64,
     /// Worker threads used.
@@ -647,11 +649,16 @@ pub fn run(ds: &Dataset, cfg: &EvalConfig, threads: usize) -> Report {
         .map(|c| c.gain_pai_1pct)
         .unwrap_or(f64::NAN);
     let gains: Vec<f64> = categories.iter().skip(1).map(|c| c.gain_pai_1pct).collect();
+    let headroom = [cfg.selection_year, cfg.test_year]
+        .into_iter()
+        .flat_map(|year| (0..n_cat).map(move |c| crate::headroom::headroom(ds, c, year)))
+        .collect();
     Report {
         n_cells: ds.area.n_cells(),
         config: cfg.clone(),
         target_met: categories.len() == n_cat && target_met(all_gain, &gains),
         categories,
+        headroom,
         seconds_total: t0.elapsed().as_secs_f64(),
         threads,
     }

@@ -8,6 +8,7 @@
 //! - [`models`] holds the baselines and the models (KDE, self-exciting point process, mixture), each a
 //!   pure function from past events to a risk surface;
 //! - [`eval`] runs the rolling-origin evaluation, choosing every hyper-parameter on 2020 only;
+//! - [`headroom`] gives hindsight references (not forecasts) for how much any forecast could gain;
 //! - [`place`] turns a risk surface into device sites (maximal covering location problem);
 //! - [`equity`] compares response times across districts with bootstrap confidence intervals, from a
 //!   CSV or from the incident store ([`store_source`], districts by [`districts`]).
@@ -23,6 +24,7 @@ pub mod equity;
 pub mod error;
 pub mod eval;
 pub mod grid;
+pub mod headroom;
 pub mod map;
 pub mod metrics;
 pub mod models;

@@ -1,6 +1,6 @@
 //! Equity from the incident store: a seeded simulation of the demo city writes incidents through the
-//! real `Store` (SQLite; the store conformance suite shows PostgreSQL lists incidents the same way),
-//! one district deliberately slower; `jikimi analyze equity --db` flags exactly that district.
+//! real `Store`, SQLite and PostgreSQL, one district deliberately slower; `jikimi analyze equity --db`
+//! flags exactly that district on both.
 
 use jikimi_forecast::cli::{AnalyzeCommand, EquityArgs, run};
 use jikimi_forecast::districts::{DEMO_CENTRE, DEMO_HALF_EXTENT, DistrictLayout};
@@ -94,27 +94,22 @@ async fn simulate(store: &dyn Store, seed: u64) {
     }
 }
 
-#[test]
-fn equity_from_a_sqlite_store_flags_exactly_the_slow_district() {
-    let dir = std::env::temp_dir().join(format!("jikimi-forecast-store-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let url = format!("sqlite://{}", dir.join("jikimi.sqlite").display());
+/// Seeds the store at `url` (migrated, empty), runs `analyze equity --db url` and checks the flags.
+fn equity_flags_exactly_the_slow_district(url: &str, out: &std::path::Path) {
     {
         let runtime = tokio::runtime::Runtime::new().expect("runtime");
         runtime.block_on(async {
-            let store = jikimi_store::connect(&url).await.expect("open sqlite");
+            let store = jikimi_store::connect(url).await.expect("open store");
             store.migrate().await.expect("migrate");
             simulate(store.as_ref(), 7).await;
         });
     }
-    let out = dir.join("equity.json");
     let args = EquityArgs {
         incidents: None,
-        db: Some(url),
+        db: Some(url.to_string()),
         districts: "demo".into(),
         district_property: "name".into(),
-        out: Some(out.clone()),
+        out: Some(out.to_path_buf()),
         replicates: 1000,
         seed: 1,
         alpha: 0.05,
@@ -122,7 +117,7 @@ fn equity_from_a_sqlite_store_flags_exactly_the_slow_district() {
     let ran = run(AnalyzeCommand::Equity(Box::new(args)));
     assert!(ran.is_ok(), "{ran:?}");
     let v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&out).unwrap_or_default())
+        serde_json::from_str(&std::fs::read_to_string(out).unwrap_or_default())
             .unwrap_or(serde_json::Value::Null);
     let districts = v["districts"].as_array().cloned().unwrap_or_default();
     assert_eq!(districts.len(), 6);
@@ -135,5 +130,61 @@ fn equity_from_a_sqlite_store_flags_exactly_the_slow_district() {
     assert_eq!(flagged, vec![SLOW]);
     assert_eq!(v["source"]["store"]["no_location"], 3);
     assert_eq!(v["source"]["store"]["listed"], 6 * PER_DISTRICT + 3);
-    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn equity_from_a_sqlite_store_flags_exactly_the_slow_district() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}", dir.path().join("jikimi.sqlite").display());
+    equity_flags_exactly_the_slow_district(&url, &dir.path().join("equity.json"));
+}
+
+/// Drops the test's PostgreSQL schema when the test ends, passed or failed.
+struct DropSchema {
+    url: String,
+    schema: String,
+}
+
+impl Drop for DropSchema {
+    fn drop(&mut self) {
+        let Ok(runtime) = tokio::runtime::Runtime::new() else {
+            return;
+        };
+        runtime.block_on(async {
+            if let Ok(pool) = sqlx::PgPool::connect(&self.url).await {
+                // Our own name: a fixed prefix and a hex suffix.
+                let sql = format!("DROP SCHEMA IF EXISTS {} CASCADE", self.schema);
+                let _ = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&pool).await;
+                pool.close().await;
+            }
+        });
+    }
+}
+
+#[test]
+fn equity_from_a_postgres_store_flags_exactly_the_slow_district() {
+    let url = std::env::var("JIKIMI_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let schema = format!("forecast_equity_{}", uuid::Uuid::new_v4().simple());
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        let pool = sqlx::PgPool::connect(&url)
+            .await
+            .unwrap_or_else(|e| panic!("PostgreSQL at {url} is not reachable: {e}"));
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+            .execute(&pool)
+            .await
+            .expect("create schema");
+        pool.close().await;
+    });
+    drop(runtime);
+    let _guard = DropSchema {
+        url: url.clone(),
+        schema: schema.clone(),
+    };
+    // An operator points `--db` at a schema the same way: libpq's `options` parameter.
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let store_url = format!("{url}{sep}options[search_path]={schema}");
+    let dir = tempfile::tempdir().expect("temp dir");
+    equity_flags_exactly_the_slow_district(&store_url, &dir.path().join("equity.json"));
 }
