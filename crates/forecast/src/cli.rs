@@ -375,26 +375,19 @@ fn equity(args: &EquityArgs) -> Result<(), Error> {
             let read = store_responses(url, args)?;
             println!(
                 "store: {} incidents on scene or closed; {} responses by district; left out: {} never on scene, \
-                 {} without location, {} outside every district{}",
+                 {} without location, {} outside every district ({} pages)",
                 read.listed,
                 read.responses.len(),
                 read.never_on_scene,
                 read.no_location,
                 read.outside,
-                if read.truncated {
-                    format!(
-                        " (listing capped at {})",
-                        crate::store_source::MAX_INCIDENTS
-                    )
-                } else {
-                    String::new()
-                }
+                read.pages,
             );
             let source = serde_json::json!({
                 "store": {"backend_url_scheme": url.split(':').next().unwrap_or(""),
                           "districts": args.districts, "listed": read.listed,
                           "never_on_scene": read.never_on_scene, "no_location": read.no_location,
-                          "outside": read.outside, "truncated": read.truncated}
+                          "outside": read.outside, "pages": read.pages}
             });
             (read.responses, source)
         }

@@ -8,15 +8,15 @@
 
 use jikimi_audit::NewAuditEntry;
 use jikimi_respond::{Incident, IncidentStatus, Timestamp};
-use jikimi_store::{IncidentFilter, Store};
+use jikimi_store::{IncidentFilter, IncidentOrder, Store};
 use serde::Serialize;
 
 use crate::Error;
 use crate::districts::DistrictLayout;
 use crate::equity::Response;
 
-/// The store's upper bound on one listing.
-pub const MAX_INCIDENTS: u32 = 10_000;
+/// Incidents read per page (the store's upper bound on one listing).
+pub const PAGE: u32 = 10_000;
 
 /// What was read, and what was left out and why.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -31,8 +31,8 @@ pub struct StoreResponses {
     pub no_location: usize,
     /// Reached, located outside every district.
     pub outside: usize,
-    /// Whether the listing hit [`MAX_INCIDENTS`] (some incidents were left out).
-    pub truncated: bool,
+    /// Pages read (every incident is read, page by page).
+    pub pages: usize,
 }
 
 /// Turns incidents into responses by district (pure; [`read_responses`] feeds it from a store).
@@ -62,21 +62,44 @@ pub fn responses_from_incidents(incidents: &[Incident], layout: &DistrictLayout)
     out
 }
 
-/// Lists the incidents a unit reached (on scene or closed) and converts them with
-/// [`responses_from_incidents`]; appends one audit entry naming how many were read.
+/// Lists every incident a unit reached (on scene or closed), page by page in id order, and converts
+/// them with [`responses_from_incidents`]; appends one audit entry naming how many were read.
 pub async fn read_responses(
     store: &dyn Store,
     layout: &DistrictLayout,
     now: Timestamp,
 ) -> Result<StoreResponses, Error> {
-    let filter = IncidentFilter {
-        statuses: vec![IncidentStatus::OnScene, IncidentStatus::Closed],
-        subscriber_id: None,
-        limit: MAX_INCIDENTS,
-    };
-    let incidents = store.list_incidents(&filter).await?;
+    read_responses_paged(store, layout, now, PAGE).await
+}
+
+/// [`read_responses`] with a chosen page size (1..=10,000).
+pub async fn read_responses_paged(
+    store: &dyn Store,
+    layout: &DistrictLayout,
+    now: Timestamp,
+    page: u32,
+) -> Result<StoreResponses, Error> {
+    let mut incidents = Vec::new();
+    let mut pages = 0;
+    let mut after = None;
+    loop {
+        let filter = IncidentFilter {
+            statuses: vec![IncidentStatus::OnScene, IncidentStatus::Closed],
+            subscriber_id: None,
+            limit: page,
+            order: IncidentOrder::ById { after },
+        };
+        let batch = store.list_incidents(&filter).await?;
+        pages += 1;
+        let done = batch.len() < page as usize;
+        after = batch.last().map(|i| i.id);
+        incidents.extend(batch);
+        if done {
+            break;
+        }
+    }
     let mut out = responses_from_incidents(&incidents, layout);
-    out.truncated = incidents.len() >= MAX_INCIDENTS as usize;
+    out.pages = pages;
     let entry = NewAuditEntry::new(
         now.as_unix_ms(),
         "system",

@@ -7,7 +7,7 @@ use axum::extract::{Path, Query, State};
 use jikimi_respond::{
     EventKind, Incident, IncidentId, IncidentStatus, Outcome, UnitId, UnitStatus,
 };
-use jikimi_store::{Change, IncidentFilter};
+use jikimi_store::{Change, IncidentFilter, IncidentOrder};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -52,9 +52,14 @@ pub struct ListQuery {
     pub status: Option<String>,
     /// At most this many (1..=10000, default 100).
     pub limit: Option<u32>,
+    /// `queue` (default): by priority, then age. `id`: by id, a stable order for reading every incident page by
+    /// page (priorities change, ids do not).
+    pub order: Option<String>,
+    /// With `order=id` (implied when given): list the incidents after this id, the last of the previous page.
+    pub after: Option<Uuid>,
 }
 
-/// Incidents by priority (code 0 first), then age (oldest first).
+/// Incidents by priority (code 0 first), then age (oldest first); or by id, page by page (`order=id`, `after`).
 #[utoipa::path(get, path = "/api/incidents", tag = "incidents", security(("bearer" = [])), params(ListQuery),
     responses((status = 200, body = Vec<IncidentDto>), (status = 401, body = crate::error::ErrorBody)))]
 pub async fn list(
@@ -63,8 +68,27 @@ pub async fn list(
     Query(query): Query<ListQuery>,
 ) -> Result<Json<Vec<IncidentDto>>, ApiError> {
     staff.require(Permission::ReadOperations)?;
+    let order = match (query.order.as_deref(), query.after) {
+        (None | Some("queue"), None) => IncidentOrder::Queue,
+        (None | Some("id"), after) => IncidentOrder::ById {
+            after: after.map(IncidentId),
+        },
+        (Some("queue"), Some(_)) => {
+            return Err(ApiError::new(
+                ErrorCode::InvalidField,
+                "after= pages an id-ordered listing: use order=id",
+            ));
+        }
+        (Some(other), _) => {
+            return Err(ApiError::new(
+                ErrorCode::InvalidField,
+                format!("unknown order {other:?}: queue or id"),
+            ));
+        }
+    };
     let mut filter = IncidentFilter {
         limit: query.limit.unwrap_or(100).clamp(1, 10_000),
+        order,
         ..IncidentFilter::default()
     };
     if let Some(status) = &query.status {

@@ -41,9 +41,9 @@ mod conformance;
 pub use error::{Conflict, Error, Result};
 pub use model::{
     AlertAccepted, Change, DeviceEvent, DeviceRecord, Enrolment, EnrolmentCode, EnrolmentRefusal,
-    EntityLink, ErasureReport, GuardianId, GuardianRecord, IncidentFilter, IndexEntry,
-    IntakeCounts, LinkRunReport, LinkStatus, NewAlert, NewEntityLink, PinHashes, PinRecord,
-    PositionReport, Role, SessionRecord, StaffUser, SubscriberExport, SubscriberRecord,
+    EntityLink, ErasureReport, GuardianId, GuardianRecord, IncidentFilter, IncidentOrder,
+    IndexEntry, IntakeCounts, LinkRunReport, LinkStatus, NewAlert, NewEntityLink, PinHashes,
+    PinRecord, PositionReport, Role, SessionRecord, StaffUser, SubscriberExport, SubscriberRecord,
 };
 pub use outbox::{
     DeliveryOutcome, DeliveryReport, Notification, NotificationId, NotificationState, Outbox,

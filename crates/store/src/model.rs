@@ -76,7 +76,7 @@ pub struct IntakeCounts {
     pub incidents: u64,
 }
 
-/// Which incidents to list. Results are ordered by priority (code 0 first), then age (oldest first), then id.
+/// Which incidents to list, in which order, and how many.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IncidentFilter {
     /// Only incidents in these statuses; empty means all.
@@ -85,6 +85,23 @@ pub struct IncidentFilter {
     pub subscriber_id: Option<SubscriberId>,
     /// At most this many (1..=10,000).
     pub limit: u32,
+    /// The order, and where a page starts.
+    pub order: IncidentOrder,
+}
+
+/// The order of an incident listing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum IncidentOrder {
+    /// The dispatch queue: priority (code 0 first), then age (oldest first), then id.
+    #[default]
+    Queue,
+    /// By id, starting after `after` when given: a complete scan, page by page, for reports that read every
+    /// incident. Priority can change while a scan runs, so a queue-ordered scan could skip or repeat an incident;
+    /// an id never changes. Ids are UUID v7, so this is also roughly the order of creation.
+    ById {
+        /// The last id of the previous page.
+        after: Option<IncidentId>,
+    },
 }
 
 impl Default for IncidentFilter {
@@ -93,6 +110,7 @@ impl Default for IncidentFilter {
             statuses: Vec::new(),
             subscriber_id: None,
             limit: 100,
+            order: IncidentOrder::Queue,
         }
     }
 }

@@ -907,13 +907,28 @@ macro_rules! impl_store {
                     return Err($crate::Error::Invalid(format!("limit {} is not in 1..=10000", filter.limit)));
                 }
                 let (has_status, statuses) = $crate::sql::status_binds(&filter.statuses);
-                let rows = sqlx::query(
-                    "SELECT state FROM incidents
-                     WHERE ($1 = 0 OR status IN ($2, $3, $4, $5, $6, $7))
-                       AND (CAST($8 AS TEXT) IS NULL OR subscriber_id = $8)
-                     ORDER BY priority, opened_at, id
-                     LIMIT $9",
-                )
+                let (sql, after) = match &filter.order {
+                    $crate::IncidentOrder::Queue => (
+                        "SELECT state FROM incidents
+                         WHERE ($1 = 0 OR status IN ($2, $3, $4, $5, $6, $7))
+                           AND (CAST($8 AS TEXT) IS NULL OR subscriber_id = $8)
+                             -- $10 is bound in both orders so that one bind chain serves both.
+                           AND CAST($10 AS TEXT) IS NULL
+                         ORDER BY priority, opened_at, id
+                         LIMIT $9",
+                        None,
+                    ),
+                    $crate::IncidentOrder::ById { after } => (
+                        "SELECT state FROM incidents
+                         WHERE ($1 = 0 OR status IN ($2, $3, $4, $5, $6, $7))
+                           AND (CAST($8 AS TEXT) IS NULL OR subscriber_id = $8)
+                           AND (CAST($10 AS TEXT) IS NULL OR id > $10)
+                         ORDER BY id
+                         LIMIT $9",
+                        after.map(|id| id.to_string()),
+                    ),
+                };
+                let rows = sqlx::query(sql)
                 .bind(has_status)
                 .bind(statuses[0])
                 .bind(statuses[1])
@@ -923,6 +938,7 @@ macro_rules! impl_store {
                 .bind(statuses[5])
                 .bind(filter.subscriber_id.map(|s| s.to_string()))
                 .bind(i64::from(filter.limit))
+                .bind(after)
                 .fetch_all(self.reader())
                 .await?;
                 rows.iter().map(|row| $crate::sql::incident_from_state(&row.try_get::<String, _>("state")?)).collect()

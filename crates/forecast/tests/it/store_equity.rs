@@ -102,6 +102,18 @@ fn equity_flags_exactly_the_slow_district(url: &str, out: &std::path::Path) {
             let store = jikimi_store::connect(url).await.expect("open store");
             store.migrate().await.expect("migrate");
             simulate(store.as_ref(), 7).await;
+            // Small pages: the scan reads every incident once, whatever the page size.
+            let paged = jikimi_forecast::store_source::read_responses_paged(
+                store.as_ref(),
+                &DistrictLayout::demo(),
+                t(0),
+                50,
+            )
+            .await
+            .expect("paged read");
+            assert_eq!(paged.listed, 6 * PER_DISTRICT + 3);
+            assert_eq!(paged.pages, 5);
+            assert_eq!(paged.responses.len(), 6 * PER_DISTRICT);
         });
     }
     let args = EquityArgs {

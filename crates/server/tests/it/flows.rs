@@ -235,7 +235,40 @@ pub async fn incidents_are_listed_by_priority_then_age(h: &Harness) {
         .iter()
         .map(|i| i["id"].as_str().unwrap_or_default().to_string())
         .collect();
-    assert_eq!(ids, vec![urgent, low, low_later]);
+    assert_eq!(ids, vec![urgent.clone(), low.clone(), low_later.clone()]);
+
+    // A report reads every incident page by page in id order (ids are UUID v7: creation order).
+    let mut paged = Vec::new();
+    let mut path = "/api/incidents?order=id&limit=2".to_string();
+    loop {
+        let (status, page) = h.call(Method::GET, &path, Some(&analyst), None).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        let page: Vec<String> = page
+            .as_array()
+            .expect("page")
+            .iter()
+            .map(|i| i["id"].as_str().unwrap_or_default().to_string())
+            .collect();
+        let Some(last) = page.last().cloned() else {
+            break;
+        };
+        paged.extend(page);
+        path = format!("/api/incidents?limit=2&after={last}");
+    }
+    let mut by_id = vec![low, urgent, low_later];
+    by_id.sort();
+    assert_eq!(paged, by_id);
+    for bad in [
+        "/api/incidents?order=age",
+        "/api/incidents?order=queue&after=00000000-0000-0000-0000-000000000000",
+    ] {
+        let (status, body) = h.call(Method::GET, bad, Some(&analyst), None).await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_field")),
+            "{bad}: {body}"
+        );
+    }
 }
 
 pub async fn roles_are_checked_per_endpoint(h: &Harness) {

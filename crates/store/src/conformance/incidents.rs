@@ -1,10 +1,10 @@
 //! The incident log: transitions, optimistic concurrency, projection rebuild, listing order.
 
 use super::{TestStore, accept_one, alert, staff_change, t};
-use crate::{Conflict, Error, IncidentFilter};
+use crate::{Conflict, Error, IncidentFilter, IncidentOrder};
 use jikimi_respond::{
-    DeviceId, EventKind, FixMethod, Incident, IncidentId, IncidentStatus, LocationFix, Outcome,
-    Priority, TransitionError, UnitId,
+    DeviceId, EscalationReason, EventKind, FixMethod, Incident, IncidentId, IncidentStatus,
+    LocationFix, Outcome, Priority, TransitionError, UnitId,
 };
 
 /// An illegal transition is refused with the fold's error; nothing is written.
@@ -251,4 +251,90 @@ pub(crate) async fn incidents_are_listed_by_priority_then_age<S: TestStore>() {
         store.list_incidents(&bad).await,
         Err(Error::Invalid(_))
     ));
+}
+
+/// A scan by id, page by page, lists every incident exactly once in id order, honours the status
+/// filter, and is not disturbed by a priority change in the middle of the scan.
+pub(crate) async fn incidents_can_be_scanned_by_id_page_by_page<S: TestStore>() {
+    let (store, _guard) = S::fresh().await;
+    let mut ids = Vec::new();
+    for k in 0..23 {
+        let device = DeviceId::new_v4();
+        let a = crate::NewAlert {
+            priority: Priority::new((k % 4) as u8).unwrap(),
+            ..alert(device, 1_000 * k)
+        };
+        ids.push(accept_one(&store, a).await);
+    }
+    // Close every third one: the scan below asks for closed incidents only.
+    for id in ids.iter().step_by(3) {
+        store
+            .append_event(
+                *id,
+                1,
+                EventKind::Closed {
+                    outcome: Outcome::FalseAlarm,
+                },
+                &staff_change("kim", 50_000, "x"),
+            )
+            .await
+            .unwrap();
+    }
+    let scan = |statuses: Vec<IncidentStatus>| {
+        let (store, ids) = (&store, &ids);
+        async move {
+            let mut seen: Vec<IncidentId> = Vec::new();
+            let mut after = None;
+            let mut pages = 0;
+            loop {
+                let page = store
+                    .list_incidents(&IncidentFilter {
+                        statuses: statuses.clone(),
+                        limit: 5,
+                        order: IncidentOrder::ById { after },
+                        ..IncidentFilter::default()
+                    })
+                    .await
+                    .unwrap();
+                pages += 1;
+                if pages == 2 && statuses.is_empty() {
+                    // Escalate an incident the scan has not reached yet: it must still be listed once.
+                    let last = *ids
+                        .iter()
+                        .enumerate()
+                        .filter(|(k, _)| k % 3 != 0)
+                        .map(|(_, i)| i)
+                        .max_by_key(|i| i.to_string())
+                        .unwrap();
+                    store
+                        .append_event(
+                            last,
+                            1,
+                            EventKind::Escalated {
+                                priority: Priority::new(0).unwrap(),
+                                reason: EscalationReason::Duress,
+                            },
+                            &staff_change("kim", 60_000, "duress"),
+                        )
+                        .await
+                        .unwrap();
+                }
+                let short = page.len() < 5;
+                after = page.last().map(|i| i.id);
+                seen.extend(page.into_iter().map(|i| i.id));
+                if short {
+                    break;
+                }
+            }
+            seen
+        }
+    };
+    let all = scan(Vec::new()).await;
+    let mut expected = ids.clone();
+    expected.sort_by_key(|i| i.to_string());
+    assert_eq!(all, expected);
+    let closed = scan(vec![IncidentStatus::Closed]).await;
+    let mut expected_closed: Vec<IncidentId> = ids.iter().step_by(3).copied().collect();
+    expected_closed.sort_by_key(|i| i.to_string());
+    assert_eq!(closed, expected_closed);
 }

@@ -62,6 +62,7 @@ macro_rules! store_conformance {
             unknown_incident_is_not_found,
             projection_rebuilt_from_events_equals_stored_state,
             incidents_are_listed_by_priority_then_age,
+            incidents_can_be_scanned_by_id_page_by_page,
             every_change_is_audited_and_the_chain_verifies,
             tampered_audit_row_is_detected_at_its_seq,
             personal_fields_are_not_readable_in_storage,
