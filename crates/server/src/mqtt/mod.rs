@@ -6,7 +6,9 @@
 //! have lost the subscriptions) and acknowledges each message to the broker by hand (`manual_acks`), only AFTER the
 //! alert is committed through the same group commit as `POST /api/alerts` and the "help is on its way" answer is
 //! published on `{prefix}/devices/{id}/ack`. A crash before that PUBACK means the broker delivers the message again;
-//! the store answers the retry as a duplicate of the same incident, so nothing is lost and nothing is doubled.
+//! the store answers the retry as a duplicate of the same incident, so nothing is lost and nothing is doubled. A
+//! location update claims its nonce in the same transaction as the fix, so its redelivery is answered as a
+//! duplicate too.
 //!
 //! Refused messages (unsigned, wrongly signed, unknown device, malformed, outside the clock window, replayed nonce)
 //! are audited like refused HTTP alerts, open nothing, are answered with the error code on the ack topic and then
@@ -20,8 +22,8 @@ pub mod envelope;
 
 use std::time::Duration;
 
-use jikimi_respond::{Actor, AlertId, DeviceId, EventKind};
-use jikimi_store::Change;
+use jikimi_respond::{AlertId, DeviceId, EventKind};
+use jikimi_store::DeviceEvent;
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, Publish, QoS};
 
 use crate::alerts;
@@ -356,53 +358,35 @@ async fn accept_location(
                 ApiError::unavailable(e)
             }
         })?;
-    // Idempotent by content: a fix already in the log (a redelivered message) is not added twice.
-    for _ in 0..5 {
-        let events = state
-            .store
-            .load_events(incident_id)
-            .await
-            .map_err(crate::incidents::store_error)?;
-        let known = events.iter().any(|e| match &e.kind {
-            EventKind::LocationAdded { fix: f } => *f == fix,
-            EventKind::AlertReceived { fix: f, .. } | EventKind::ReportAdded { fix: f, .. } => {
-                *f == Some(fix)
-            }
-            _ => false,
-        });
-        let last_seq = events.last().map(|e| e.seq).unwrap_or_default();
-        if known {
-            return Ok(Accepted {
-                alert_id: update.alert_id,
-                incident_id: incident_id.0,
-                duplicate: true,
-            });
-        }
-        let change = Change::new(Actor::Device(device_id), now, "location update (mqtt)");
-        match state
-            .store
-            .append_event(
-                incident_id,
-                last_seq,
-                EventKind::LocationAdded { fix },
-                &change,
-            )
-            .await
-        {
-            Ok(_) => {
-                return Ok(Accepted {
-                    alert_id: update.alert_id,
-                    incident_id: incident_id.0,
-                    duplicate: false,
-                });
-            }
-            Err(jikimi_store::Error::Conflict(jikimi_store::Conflict::StaleSequence {
-                ..
-            })) => {}
-            Err(err) => return Err(crate::incidents::store_error(err)),
-        }
+    // The nonce is claimed in the event's own transaction (as for the app's location stream), so a message the
+    // broker delivers again after a lost PUBACK is recognised by its spent nonce, without reading the incident's
+    // event log. A spent nonce can only come from this very message: the signature binds the nonce to this
+    // location context and body, and the first delivery committed it together with the fix.
+    let appended = state
+        .store
+        .append_device_event(&DeviceEvent {
+            incident_id,
+            device_id,
+            nonce: envelope.nonce.clone(),
+            kind: EventKind::LocationAdded { fix },
+            pin_accepted: false,
+            at: now,
+            reason: "location update (mqtt)".into(),
+        })
+        .await;
+    match appended {
+        Ok(_) => Ok(Accepted {
+            alert_id: update.alert_id,
+            incident_id: incident_id.0,
+            duplicate: false,
+        }),
+        Err(jikimi_store::Error::Conflict(jikimi_store::Conflict::NonceReplayed)) => Ok(Accepted {
+            alert_id: update.alert_id,
+            incident_id: incident_id.0,
+            duplicate: true,
+        }),
+        Err(err) => Err(crate::incidents::store_error(err)),
     }
-    Err(ApiError::unavailable("incident kept changing"))
 }
 
 #[cfg(test)]

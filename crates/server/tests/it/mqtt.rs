@@ -124,7 +124,12 @@ fn nonce() -> String {
 
 /// A signed SOS is acknowledged after commit ("help is on its way", with the incident id); the same message
 /// replayed, and the same alert id re-sent with a fresh nonce, answer the same incident and store nothing new.
+/// Tests that use the broker share it; the one that restarts it runs alone (a restart in the middle of another
+/// test makes the broker deliver that test's messages again, and its counts are then off by the redelivery).
+static BROKER: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
+
 pub async fn mqtt_sos_is_acknowledged_and_a_replay_is_not_a_second_alert(h: &Harness) {
+    let _broker = BROKER.read().await;
     let (prefix, intake) = start_intake(h).await;
     let device = h.device().await;
     let mut terminal = Peer::connect(
@@ -203,6 +208,7 @@ pub async fn mqtt_sos_is_acknowledged_and_a_replay_is_not_a_second_alert(h: &Har
 /// Unsigned, wrongly signed, unknown-device and malformed messages are refused with their code on the ack topic,
 /// audited as `alert.rejected` from the mqtt channel, and open nothing.
 pub async fn mqtt_unsigned_or_wrongly_signed_is_refused_and_audited(h: &Harness) {
+    let _broker = BROKER.read().await;
     let (prefix, intake) = start_intake(h).await;
     let device = h.device().await;
     let mut terminal = Peer::connect(
@@ -322,6 +328,7 @@ fn restart_mosquitto() {
 /// The publishing client resends what it had no PUBACK for; the server's persistent session gets what the broker
 /// queued while it reconnected, and the server PUBACKs only after the commit.
 pub async fn mqtt_broker_restart_during_a_burst_loses_no_alert(h: &Harness) {
+    let _broker = BROKER.write().await;
     let _guard = BrokerGuard;
     let (prefix, intake) = start_intake(h).await;
     let mut devices = Vec::new();
