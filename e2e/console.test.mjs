@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Api, CENTRE, ROOT, Server, axe, consoleFromDisk, launch, login, seed, shot } from './lib.mjs';
+import { Api, CENTRE, Device, ROOT, Server, axe, consoleFromDisk, launch, login, seed, shot } from './lib.mjs';
 
 describe('dispatcher console', () => {
   let server;
@@ -118,6 +118,33 @@ describe('dispatcher console', () => {
     assert.equal(inc.incident.outcome, 'rescue');
     await page.waitForSelector('#detail .timeline li:has-text("Closed")');
     await shot(page, '07-closed');
+  });
+
+  test('a duress PIN looks like a cancel to the caller but is flagged to the dispatcher, loudly', async () => {
+    // A second subscriber with a PIN and a duress PIN.
+    const device = new Device();
+    await seeded.admin.call('POST', '/api/subscribers', {
+      name: '이서준', phone: '010-2000-0002', pin: '2468', duress_pin: '1357',
+      devices: [{ id: device.id, public_key: device.publicHex, kind: 'app' }],
+    });
+    const answer = await device.alert(server.url, { lat: CENTRE.lat + 0.001, lon: CENTRE.lon - 0.001, priority: 2 });
+    const id = answer.incident_id;
+    await page.waitForSelector(`#queue li[data-id="${id}"]`, { timeout: 1000 });
+    const cancelled = await device.cancel(server.url, id, '1357');
+    assert.equal(cancelled.status, 'cancelled', 'the caller is told it was cancelled');
+    // The console gets the escalation live: still open, code 0, marked duress.
+    const row = page.locator(`#queue li[data-id="${id}"]`);
+    await page.waitForSelector(`#queue li[data-id="${id}"].duress`, { timeout: 1000 });
+    assert.match(await row.getAttribute('class'), /\bp0\b/);
+    assert.match(await row.textContent(), /DURESS/);
+    await page.click(`#queue li[data-id="${id}"] button`);
+    await page.waitForSelector('#detail .duress-banner');
+    assert.match(await page.textContent('#detail .duress-banner'), /do not call the caller back/);
+    await page.waitForSelector('#detail .timeline li:nth-child(2)');
+    assert.match(await page.textContent('#detail'), /Escalated Code 0, duress PIN/);
+    const violations = await axe(page);
+    assert.deepEqual(violations, [], 'axe with a duress incident');
+    await shot(page, '07b-duress');
   });
 
   test('Korean switch and axe-core on the main view', async () => {

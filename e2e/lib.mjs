@@ -140,17 +140,14 @@ export class Device {
     this.id = crypto.randomUUID();
   }
 
-  // Sends a signed alert; returns the parsed 202 answer.
-  async alert(base, { lat, lon, priority = 1, accuracy = 30 }) {
-    const body = Buffer.from(JSON.stringify({
-      alert_id: crypto.randomUUID(), priority, silent: true,
-      location: { lat, lon, accuracy_m: accuracy, method: 'gnss' },
-    }));
+  // POSTs a body signed under `context` (the device request signature); returns [status, parsed answer].
+  async signed(base, p, context, value) {
+    const body = Buffer.from(JSON.stringify(value));
     const ts = Math.floor(Date.now() / 1000);
     const nonce = crypto.randomBytes(16).toString('hex');
-    const msg = Buffer.concat([Buffer.from(`jikimi-alert-v1\n${this.id}\n${ts}\n${nonce}\n`), body]);
+    const msg = Buffer.concat([Buffer.from(`${context}\n${this.id}\n${ts}\n${nonce}\n`), body]);
     const sig = crypto.sign(null, msg, this.privateKey).toString('base64');
-    const res = await fetch(`${base}/api/alerts`, {
+    const res = await fetch(`${base}${p}`, {
       method: 'POST',
       headers: {
         'content-type': 'application/json', 'x-jikimi-device': this.id, 'x-jikimi-timestamp': String(ts),
@@ -159,8 +156,24 @@ export class Device {
       body,
     });
     const text = await res.text();
-    if (res.status !== 202) throw new Error(`alert: ${res.status} ${text}`);
-    return JSON.parse(text);
+    return [res.status, text ? JSON.parse(text) : null];
+  }
+
+  // Sends a signed alert; returns the parsed 202 answer.
+  async alert(base, { lat, lon, priority = 1, accuracy = 30 }) {
+    const [status, answer] = await this.signed(base, '/api/alerts', 'jikimi-alert-v1', {
+      alert_id: crypto.randomUUID(), priority, silent: true,
+      location: { lat, lon, accuracy_m: accuracy, method: 'gnss' },
+    });
+    if (status !== 202) throw new Error(`alert: ${status} ${JSON.stringify(answer)}`);
+    return answer;
+  }
+
+  // Cancels an alert with a PIN (the genuine or the duress one: the answer is the same); returns the parsed 200.
+  async cancel(base, incidentId, pin) {
+    const [status, answer] = await this.signed(base, `/api/alerts/${incidentId}/cancel`, `jikimi-cancel-v1 ${incidentId}`, { pin });
+    if (status !== 200) throw new Error(`cancel: ${status} ${JSON.stringify(answer)}`);
+    return answer;
   }
 }
 

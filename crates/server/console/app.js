@@ -168,13 +168,15 @@ function el(tag, cls, text) {
 // Fills a row from its incident; skips the DOM when nothing it shows has changed.
 function renderRow(li, inc, pos) {
   const selected = inc.id === state.selected;
-  const key = `${inc.last_seq}|${inc.priority}|${inc.status}|${inc.n_fixes}|${inc.assigned_unit}|${selected}|${getLang()}`;
+  const key = `${inc.last_seq}|${inc.priority}|${inc.status}|${inc.n_fixes}|${inc.assigned_unit}|${inc.duress}|${selected}|${getLang()}`;
   if (li.dataset.key !== key) {
     li.dataset.key = key;
-    li.className = `q p${inc.priority} s-${inc.status}${selected ? ' selected' : ''}`;
+    li.className = `q p${inc.priority} s-${inc.status}${inc.duress ? ' duress' : ''}${selected ? ' selected' : ''}`;
     const b = li.firstChild;
     b.setAttribute('aria-current', selected ? 'true' : 'false');
-    const st = el('span', 'st', t(`s_${inc.status}`));
+    const st = el('span', 'st');
+    if (inc.duress) st.append(el('span', 'duress-tag', t('duress')), ' ');
+    st.append(t(`s_${inc.status}`));
     if (inc.assigned_unit) st.append(' ', el('span', 'unit', inc.assigned_unit));
     b.replaceChildren(
       el('span', 'badge', `${t('code')} ${inc.priority}`),
@@ -282,6 +284,8 @@ function upsertIncident(inc, fresh, quiet) {
   if (isOpen && (!wasOpen || cmp(old, inc) !== 0)) state.order.splice(insertPos(inc), 0, inc.id);
   if (isOpen && !hooks.seen.has(inc.id)) fresh.push(inc.id);
   if (!old && isOpen && !quiet && inc.status === 'received') fresh.cue = Math.min(fresh.cue ?? 9, inc.priority);
+  // A duress PIN on an incident already on screen is as urgent as a new code 0: sound the cue again.
+  if (old && !old.duress && inc.duress && isOpen && !quiet) fresh.cue = 0;
   if (inc.id === state.selected) scheduleDetail();
   return true;
 }
@@ -490,6 +494,10 @@ function eventText(ev) {
       return e.text || '';
     case 'closed':
       return t(`o_${e.outcome}`);
+    case 'escalated':
+      return `${t('code')} ${e.priority}${e.reason === 'duress' ? `, ${t('duressReason')}` : ''}`;
+    case 'report_added':
+      return e.fix ? `${e.fix.coords.lat.toFixed(5)}, ${e.fix.coords.lon.toFixed(5)} ±${Math.round(e.fix.accuracy_m)} m` : '';
     default:
       return '';
   }
@@ -526,6 +534,9 @@ function renderDetail() {
     el('span', 'muted', `${t('opened')} ${fmtTime(inc.opened_at)} (${getTimeZone()})`),
   );
   const idLine = el('p', 'mono small', inc.id);
+  // The caller was answered as for a genuine cancel; only staff know. Say so where no one can miss it.
+  const duress = inc.duress ? el('p', 'duress-banner', t('duressBanner')) : null;
+  if (duress) duress.setAttribute('role', 'alert');
   const rec = inc.recommendations[0];
   const actions = el('div', 'actions');
   const cc = canChange();
@@ -537,7 +548,7 @@ function renderDetail() {
     actionButton(t('note'), 'N', cc && open, addNote, 'act-note'),
     actionButton(t('close'), 'C', cc && open, closeIncident, 'act-close'),
   );
-  const blocks = [head, idLine, actions];
+  const blocks = duress ? [head, duress, idLine, actions] : [head, idLine, actions];
   if (inc.assigned_unit) {
     const u = state.units.get(inc.assigned_unit);
     blocks.push(el('p', 'assigned', `${t('assigned')}: ${inc.assigned_unit}${u ? ` (${t(`u_${u.status}`)})` : ''}`));

@@ -61,7 +61,7 @@ pub use state::AppState;
 pub fn router(state: AppState) -> Router {
     ops::prometheus();
     let body_limit = state.config.body_limit_bytes;
-    let hub = live::Hub::new(state.store.clone());
+    let hub = state.live.clone();
     let api = Router::new()
         .route("/api/alerts", post(alerts::raise_alert))
         .route("/api/intake/aml", post(aml::intake_aml))

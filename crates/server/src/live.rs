@@ -3,7 +3,9 @@
 //! - [`observe`] is a middleware around the API: after a successful change (an accepted alert, an incident
 //!   transition, a unit report) it publishes the new state of the incident or unit to the [`Hub`]. Handlers stay
 //!   unaware of the feed; the middleware reads the handler's answer (incident transitions answer the incident) or,
-//!   when the answer does not carry the state, reads it back from the store.
+//!   when the answer does not carry the state, reads it back from the store. Changes that do not come through
+//!   HTTP (U-Relief terminals over MQTT) are published by their own intake ([`Hub::publish_incident`]); the hub
+//!   lives in [`crate::AppState`] so that every way in reaches the same feed.
 //! - The [`Hub`] numbers events (`<epoch>-<seq>`, the epoch being new on every server start), keeps the last
 //!   [`RING`] of them and fans them out through a broadcast channel.
 //! - `GET /api/live` ([`stream`]) sends a `hello` event, then the backlog after the client's `Last-Event-ID`, then
@@ -152,7 +154,8 @@ impl Hub {
         }
     }
 
-    async fn publish_incident(&self, id: uuid::Uuid) {
+    /// Publishes an incident as stored now (for changes that did not come through the HTTP API's answers).
+    pub async fn publish_incident(&self, id: uuid::Uuid) {
         match self.inner.store.get_incident(IncidentId(id)).await {
             Ok(incident) => self.publish_json("incident", &IncidentDto::from(&incident)),
             Err(err) => tracing::warn!(error = %err, "live feed: cannot read incident"),
@@ -191,7 +194,8 @@ fn classify(method: &Method, path: &str) -> Option<Change> {
     }
     let parts: Vec<&str> = path.trim_end_matches('/').split('/').collect();
     match parts.as_slice() {
-        ["", "api", "alerts"] => Some(Change::Alert),
+        // A 112 app alert and an AML SMS both answer with the incident they opened.
+        ["", "api", "alerts"] | ["", "api", "intake", "aml"] => Some(Change::Alert),
         ["", "api", "alerts", id, "location" | "cancel"] => {
             uuid::Uuid::parse_str(id).ok().map(Change::DeviceIncident)
         }
@@ -366,6 +370,10 @@ mod tests {
         assert!(matches!(
             classify(&Method::POST, "/api/positions"),
             Some(Change::Positions)
+        ));
+        assert!(matches!(
+            classify(&Method::POST, "/api/intake/aml"),
+            Some(Change::Alert)
         ));
         assert!(classify(&Method::GET, "/api/units").is_none());
         assert!(matches!(

@@ -166,6 +166,9 @@ pub struct AppState {
     pub border: Arc<crate::border::BorderWatchlist>,
     /// Cooperation (agencies, agreements, federation) on the same database, when enabled ([`AppState::with_exchange`]).
     pub exchange: Option<Arc<crate::exchange::ExchangeService>>,
+    /// The console's live feed. Shared by every way in (HTTP, MQTT), so an alert is on the dispatcher's screen at
+    /// once whichever channel brought it.
+    pub live: crate::live::Hub,
 }
 
 /// Keys could not be turned into a keyring.
@@ -195,6 +198,7 @@ impl AppState {
             },
         );
         Ok(Self {
+            live: crate::live::Hub::new(store.clone()),
             store,
             keyring: Arc::new(keyring),
             blind: Arc::new(blind),

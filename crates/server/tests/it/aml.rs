@@ -26,6 +26,7 @@ fn rejected(audit: &[(String, String, String, String)]) -> Vec<String> {
 
 pub async fn aml_from_registered_number_opens_incident_with_fix(h: &Harness) {
     let device = h.device().await; // registered with phone 010-1234-5678
+    let mut live = h.state.live.subscribe(None);
     let (status, body) = post_aml(
         h,
         json!({"sender": "+82 10-1234-5678", "payload": SEOUL_CITY_HALL}),
@@ -35,6 +36,9 @@ pub async fn aml_from_registered_number_opens_incident_with_fix(h: &Harness) {
     assert_eq!(body["duplicate"], false);
     let id =
         Uuid::parse_str(body["incident_id"].as_str().unwrap_or_default()).expect("incident id");
+    // The dispatcher's console sees it at once.
+    let dto = h.live_incident(&mut live, &id.to_string()).await;
+    assert_eq!(dto["status"], "received", "{dto}");
     let incident = h.store.get_incident(IncidentId(id)).await.expect("stored");
     assert_eq!(
         incident.subscriber_id.map(|s| s.0),

@@ -139,6 +139,7 @@ pub async fn mqtt_sos_is_acknowledged_and_a_replay_is_not_a_second_alert(h: &Har
     .await;
     let body = sos(37.5665, 126.978);
     let message = signed_sos(h, &device, &body, &nonce());
+    let mut live = h.state.live.subscribe(None);
     terminal
         .publish(envelope::sos_topic(&prefix, &device.id), message.clone())
         .await;
@@ -151,6 +152,9 @@ pub async fn mqtt_sos_is_acknowledged_and_a_replay_is_not_a_second_alert(h: &Har
         .expect("incident id")
         .to_string();
     assert_eq!(ack["alert_id"], body["alert_id"]);
+    // The dispatcher's console sees the terminal's alert at once, as it sees an HTTP one.
+    let dto = h.live_incident(&mut live, &incident_id).await;
+    assert_eq!(dto["status"], "received", "{dto}");
 
     // The very same bytes again (a replay, or the broker's redelivery).
     terminal

@@ -56,6 +56,32 @@ pub const GATEWAY_ID: &str = "test-gw";
 pub const GATEWAY_KEY: [u8; 32] = [5; 32];
 
 impl Harness {
+    /// Waits (up to 5 s) for the console's live feed to publish incident `id`; returns the published DTO.
+    pub async fn live_incident(
+        &self,
+        sub: &mut jikimi_server::live::Subscription,
+        id: &str,
+    ) -> serde_json::Value {
+        let wait = async {
+            loop {
+                match sub.rx.recv().await {
+                    Ok(event) if event.kind == "incident" => {
+                        let dto: serde_json::Value =
+                            serde_json::from_str(&event.data).expect("incident json");
+                        if dto["id"] == id {
+                            return dto;
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(err) => panic!("live feed: {err}"),
+                }
+            }
+        };
+        tokio::time::timeout(std::time::Duration::from_secs(5), wait)
+            .await
+            .unwrap_or_else(|_| panic!("incident {id} never reached the live feed"))
+    }
+
     /// A harness with surge clustering off, so tests that raise many alerts at one place see one incident each.
     pub async fn new(backend: Backend) -> Harness {
         Harness::with_config(backend, |_| {}).await
