@@ -12,7 +12,8 @@
 //!
 //! Refused messages (unsigned, wrongly signed, unknown device, malformed, outside the clock window, replayed nonce)
 //! are audited like refused HTTP alerts, open nothing, are answered with the error code on the ack topic and then
-//! PUBACKed (a resend would be refused the same way). A database that does not answer is retried; the message is
+//! PUBACKed (a resend would be refused the same way). Location updates have the app's budget (a burst of 5, then one
+//! a second per device); those beyond it are refused `rate_limited` and logged, not audited. A database that does not answer is retried; the message is
 //! left unacknowledged if it keeps failing, so the broker keeps it.
 //!
 //! Plain TCP only: this build has no TLS for MQTT (`mqtts://` is refused at start); put the broker's TLS listener on
@@ -222,8 +223,9 @@ async fn handle(state: &AppState, client: &AsyncClient, prefix: &str, publish: P
         Err(err) => {
             metrics::counter!("jikimi_alerts_rejected_total", "code" => err.code.as_str())
                 .increment(1);
-            // A replayed nonce is audited by the store inside the intake transaction that detected it.
-            if err.code != ErrorCode::NonceReplayed
+            // A replayed nonce is audited by the store inside the intake transaction that detected it; rate
+            // limiting is logged only (auditing it would flood the audit log with the very traffic it sheds).
+            if !matches!(err.code, ErrorCode::NonceReplayed | ErrorCode::RateLimited)
                 && let Err(audit_err) = alerts::audit_rejection_via(
                     state,
                     device_for_audit,
@@ -343,6 +345,14 @@ async fn accept_location(
     )
     .await?;
     let now = state.now();
+    // The same budget as the app's location stream (a burst, then one a second per device): a terminal, or a
+    // stolen key, cannot flood the incident log.
+    if !state.location_limiter.allow(device_id, now) {
+        return Err(ApiError::new(
+            ErrorCode::RateLimited,
+            "too many location updates; at most one a second",
+        ));
+    }
     let update: envelope::LocationUpdate = serde_json::from_str(&envelope.body).map_err(|e| {
         ApiError::new(
             ErrorCode::InvalidPayload,

@@ -206,6 +206,58 @@ pub async fn mqtt_sos_is_acknowledged_and_a_replay_is_not_a_second_alert(h: &Har
         .await
         .expect("incident");
     assert_eq!(incident.n_fixes, 2);
+
+    // A terminal flooding location updates gets the app's budget: 5 at once (two used above), then one a second.
+    let mut codes = Vec::new();
+    for k in 0..5 {
+        let update = json!({"alert_id": body["alert_id"], "location": {"lat": 37.5667 + f64::from(k) * 1e-4, "lon": 126.9781, "accuracy_m": 5.0, "method": "gnss", "at": "2026-09-21T12:00:00Z"}}).to_string();
+        let message = envelope::sign(
+            &device.key,
+            &device.id,
+            TopicKind::Location,
+            h.now_s(),
+            &nonce(),
+            &update,
+        );
+        terminal
+            .publish(envelope::location_topic(&prefix, &device.id), message)
+            .await;
+        let ack = terminal.next().await;
+        codes.push(ack["error"].as_str().unwrap_or("accepted").to_string());
+    }
+    assert_eq!(
+        codes,
+        [
+            "accepted",
+            "accepted",
+            "accepted",
+            "rate_limited",
+            "rate_limited"
+        ]
+    );
+    h.advance_s(1);
+    let update = json!({"alert_id": body["alert_id"], "location": {"lat": 37.5677, "lon": 126.9781, "accuracy_m": 5.0, "method": "gnss", "at": "2026-09-21T12:00:01Z"}}).to_string();
+    let message = envelope::sign(
+        &device.key,
+        &device.id,
+        TopicKind::Location,
+        h.now_s(),
+        &nonce(),
+        &update,
+    );
+    terminal
+        .publish(envelope::location_topic(&prefix, &device.id), message)
+        .await;
+    let ack = terminal.next().await;
+    assert!(ack["error"].is_null(), "a second later: {ack}");
+    // Shed, not audited: the audit log does not grow with a flood.
+    let rejected = h
+        .audit()
+        .await
+        .into_iter()
+        .filter(|(action, reason, _, _)| action == "alert.rejected" && reason == "rate_limited")
+        .count();
+    assert_eq!(rejected, 0);
     intake.task.abort();
 }
 
