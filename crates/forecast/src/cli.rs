@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use crate::Error;
-use crate::equity::{EquityConfig, analyze, read_responses};
+use crate::equity::{EquityConfig, analyze};
 use crate::eval::{EvalConfig, records, run as run_eval};
 use crate::grid::Projector;
 use crate::map::{encode_png, render};
@@ -97,6 +97,12 @@ pub struct EquityArgs {
     /// Family-wise significance level.
     #[arg(long, default_value_t = 0.05)]
     pub alpha: f64,
+    /// Only incidents accepted at or after this: a date (2026-01-01, midnight UTC), RFC 3339 or Unix seconds.
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Only incidents accepted before this (same forms as `--from`).
+    #[arg(long)]
+    pub to: Option<String>,
 }
 
 /// Arguments of `forecast-eval`.
@@ -327,6 +333,7 @@ fn place(args: &PlaceArgs) -> Result<(), Error> {
 fn store_responses(
     url: &str,
     args: &EquityArgs,
+    period: crate::equity::ReportPeriod,
 ) -> Result<crate::store_source::StoreResponses, Error> {
     let layout = if args.districts == "demo" {
         crate::districts::DistrictLayout::demo()
@@ -354,40 +361,49 @@ fn store_responses(
         })?;
     runtime.block_on(async {
         let store = jikimi_store::connect(url).await?;
-        crate::store_source::read_responses(
+        crate::store_source::read_responses_paged(
             store.as_ref(),
             &layout,
             jikimi_respond::Timestamp::from_unix_ms(now_ms),
+            period,
+            crate::store_source::PAGE,
         )
         .await
     })
 }
 
 fn equity(args: &EquityArgs) -> Result<(), Error> {
+    let period = crate::equity::ReportPeriod::parse(args.from.as_deref(), args.to.as_deref())?;
     let (records, source) = match (&args.incidents, &args.db) {
         (Some(path), _) => {
             let name = path.display().to_string();
-            let records = read_responses(std::io::BufReader::new(open(path)?), &name)?;
-            (records, serde_json::json!({"csv": name}))
+            let records = crate::equity::read_responses_in(
+                std::io::BufReader::new(open(path)?),
+                &name,
+                period,
+            )?;
+            (records, serde_json::json!({"csv": name, "period": period}))
         }
         #[cfg(feature = "store")]
         (None, Some(url)) => {
-            let read = store_responses(url, args)?;
+            let read = store_responses(url, args, period)?;
             println!(
                 "store: {} incidents on scene or closed; {} responses by district; left out: {} never on scene, \
-                 {} without location, {} outside every district ({} pages)",
+                 {} without location, {} outside every district, {} outside the period ({} pages)",
                 read.listed,
                 read.responses.len(),
                 read.never_on_scene,
                 read.no_location,
                 read.outside,
+                read.outside_period,
                 read.pages,
             );
             let source = serde_json::json!({
                 "store": {"backend_url_scheme": url.split(':').next().unwrap_or(""),
                           "districts": args.districts, "listed": read.listed,
                           "never_on_scene": read.never_on_scene, "no_location": read.no_location,
-                          "outside": read.outside, "pages": read.pages}
+                          "outside": read.outside, "outside_period": read.outside_period,
+                          "period": period, "pages": read.pages}
             });
             (read.responses, source)
         }

@@ -256,9 +256,63 @@ pub fn parse_timestamp(s: &str) -> Option<f64> {
     Some(day * 86_400.0 + h * 3600.0 + m * 60.0 + sec - offset_s)
 }
 
+/// The reporting period: incidents accepted at or after `from` and before `to` (Unix seconds; open
+/// ends when `None`). A monthly or quarterly equity report reads one period, not all history.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct ReportPeriod {
+    /// First instant included.
+    pub from_s: Option<f64>,
+    /// First instant excluded.
+    pub to_s: Option<f64>,
+}
+
+impl ReportPeriod {
+    /// Whether an incident accepted at `t` (Unix seconds) is in the period.
+    pub fn contains(&self, t: f64) -> bool {
+        self.from_s.is_none_or(|f| t >= f) && self.to_s.is_none_or(|e| t < e)
+    }
+
+    /// Parses the `--from` / `--to` values: a date (`2026-01-01`, midnight UTC), RFC 3339 or Unix seconds.
+    pub fn parse(from: Option<&str>, to: Option<&str>) -> Result<ReportPeriod, Error> {
+        let one = |flag: &str, v: Option<&str>| -> Result<Option<f64>, Error> {
+            let Some(v) = v else { return Ok(None) };
+            let t = crate::data::parse_date(v.trim())
+                .map(|d| f64::from(d) * 86_400.0)
+                .or_else(|| parse_timestamp(v))
+                .ok_or_else(|| Error::Invalid {
+                    location: flag.to_string(),
+                    message: format!("{v:?}: a date (2026-01-01), RFC 3339 or Unix seconds"),
+                })?;
+            Ok(Some(t))
+        };
+        let period = ReportPeriod {
+            from_s: one("--from", from)?,
+            to_s: one("--to", to)?,
+        };
+        if let (Some(f), Some(t)) = (period.from_s, period.to_s)
+            && t <= f
+        {
+            return Err(Error::Invalid {
+                location: "--to".into(),
+                message: "must be after --from".into(),
+            });
+        }
+        Ok(period)
+    }
+}
+
 /// Reads responses from CSV with `incident_id, district, accepted_at, on_scene_at` and an optional
 /// `exposure_weight`. Rows not yet on scene are skipped. Refuses protected columns.
 pub fn read_responses(reader: impl Read, name: &str) -> Result<Vec<Response>, Error> {
+    read_responses_in(reader, name, ReportPeriod::default())
+}
+
+/// [`read_responses`] for the incidents accepted in `period` only.
+pub fn read_responses_in(
+    reader: impl Read,
+    name: &str,
+    period: ReportPeriod,
+) -> Result<Vec<Response>, Error> {
     let mut rdr = csv::Reader::from_reader(reader);
     let csv_err = |source| Error::Csv {
         path: name.to_string(),
@@ -302,6 +356,9 @@ pub fn read_responses(reader: impl Read, name: &str) -> Result<Vec<Response>, Er
         if s < a {
             return Err(bad("on_scene_at before accepted_at"));
         }
+        if !period.contains(a) {
+            continue;
+        }
         let weight = match i_w.map(get) {
             Some(w) if !w.is_empty() => w.parse::<f64>().map_err(|_| bad("bad exposure_weight"))?,
             _ => 1.0,
@@ -339,6 +396,13 @@ mod tests {
         );
         assert_eq!(parse_timestamp("1767226200"), Some(1_767_226_200.0));
         assert_eq!(parse_timestamp("junk"), None);
+        let p = ReportPeriod::parse(Some("2026-01-01"), Some("2026-01-01T12:00:00+09:00"))
+            .expect("valid period");
+        assert_eq!(p.from_s, Some(1_767_225_600.0));
+        assert_eq!(p.to_s, Some(1_767_225_600.0 + 3.0 * 3600.0));
+        assert!(p.contains(1_767_225_600.0) && !p.contains(1_767_225_600.0 + 3.0 * 3600.0));
+        assert!(ReportPeriod::parse(Some("2026-02-01"), Some("2026-01-01")).is_err());
+        assert!(ReportPeriod::parse(Some("yesterday"), None).is_err());
     }
 
     #[test]

@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::Error;
 use crate::districts::DistrictLayout;
-use crate::equity::Response;
+use crate::equity::{ReportPeriod, Response};
 
 /// Incidents read per page (the store's upper bound on one listing).
 pub const PAGE: u32 = 10_000;
@@ -33,15 +33,30 @@ pub struct StoreResponses {
     pub outside: usize,
     /// Pages read (every incident is read, page by page).
     pub pages: usize,
+    /// Left out because the alert was received outside the report's period.
+    pub outside_period: usize,
 }
 
 /// Turns incidents into responses by district (pure; [`read_responses`] feeds it from a store).
 pub fn responses_from_incidents(incidents: &[Incident], layout: &DistrictLayout) -> StoreResponses {
+    responses_from_incidents_in(incidents, layout, ReportPeriod::default())
+}
+
+/// [`responses_from_incidents`] for the incidents whose alert was received in `period`.
+pub fn responses_from_incidents_in(
+    incidents: &[Incident],
+    layout: &DistrictLayout,
+    period: ReportPeriod,
+) -> StoreResponses {
     let mut out = StoreResponses {
         listed: incidents.len(),
         ..StoreResponses::default()
     };
     for i in incidents {
+        if !period.contains(i.opened_at.as_unix_ms() as f64 / 1000.0) {
+            out.outside_period += 1;
+            continue;
+        }
         let Some(on_scene) = i.on_scene_at else {
             out.never_on_scene += 1;
             continue;
@@ -69,14 +84,15 @@ pub async fn read_responses(
     layout: &DistrictLayout,
     now: Timestamp,
 ) -> Result<StoreResponses, Error> {
-    read_responses_paged(store, layout, now, PAGE).await
+    read_responses_paged(store, layout, now, ReportPeriod::default(), PAGE).await
 }
 
-/// [`read_responses`] with a chosen page size (1..=10,000).
+/// [`read_responses`] for a period, with a chosen page size (1..=10,000).
 pub async fn read_responses_paged(
     store: &dyn Store,
     layout: &DistrictLayout,
     now: Timestamp,
+    period: ReportPeriod,
     page: u32,
 ) -> Result<StoreResponses, Error> {
     let mut incidents = Vec::new();
@@ -98,7 +114,7 @@ pub async fn read_responses_paged(
             break;
         }
     }
-    let mut out = responses_from_incidents(&incidents, layout);
+    let mut out = responses_from_incidents_in(&incidents, layout, period);
     out.pages = pages;
     let entry = NewAuditEntry::new(
         now.as_unix_ms(),
@@ -106,8 +122,9 @@ pub async fn read_responses_paged(
         "analytics.equity_read",
         "incidents",
         format!(
-            "response-time equity report read {} incidents ({} responses by district)",
+            "response-time equity report read {} incidents ({} in the period, {} responses by district)",
             out.listed,
+            out.listed - out.outside_period,
             out.responses.len()
         ),
     );

@@ -31,6 +31,8 @@ fn equity_subcommand_flags_the_slow_district() {
         replicates: 400,
         seed: 1,
         alpha: 0.05,
+        from: None,
+        to: None,
     };
     assert!(run(AnalyzeCommand::Equity(Box::new(args))).is_ok());
     let v: serde_json::Value =

@@ -4,6 +4,7 @@
 
 use jikimi_forecast::cli::{AnalyzeCommand, EquityArgs, run};
 use jikimi_forecast::districts::{DEMO_CENTRE, DEMO_HALF_EXTENT, DistrictLayout};
+use jikimi_forecast::equity::ReportPeriod;
 use jikimi_respond::{
     Actor, AlertId, Coordinates, DeviceId, EventKind, FixMethod, IncidentId, LocationFix, Priority,
     Timestamp, UnitId,
@@ -107,6 +108,7 @@ fn equity_flags_exactly_the_slow_district(url: &str, out: &std::path::Path) {
                 store.as_ref(),
                 &DistrictLayout::demo(),
                 t(0),
+                ReportPeriod::default(),
                 50,
             )
             .await
@@ -114,6 +116,21 @@ fn equity_flags_exactly_the_slow_district(url: &str, out: &std::path::Path) {
             assert_eq!(paged.listed, 6 * PER_DISTRICT + 3);
             assert_eq!(paged.pages, 5);
             assert_eq!(paged.responses.len(), 6 * PER_DISTRICT);
+            // A report for a period reads the same pages and keeps the alerts received in it: alert i came
+            // at i × 10 min, so from 20:00 on the first day are alerts 120 onwards.
+            let period = ReportPeriod::parse(Some("2026-01-01T20:00:00Z"), None).expect("period");
+            let later = jikimi_forecast::store_source::read_responses_paged(
+                store.as_ref(),
+                &DistrictLayout::demo(),
+                t(0),
+                period,
+                50,
+            )
+            .await
+            .expect("period read");
+            assert_eq!(later.outside_period, 120);
+            assert_eq!(later.responses.len(), 6 * PER_DISTRICT - 120);
+            assert_eq!(later.no_location, 3);
         });
     }
     let args = EquityArgs {
@@ -125,6 +142,8 @@ fn equity_flags_exactly_the_slow_district(url: &str, out: &std::path::Path) {
         replicates: 1000,
         seed: 1,
         alpha: 0.05,
+        from: None,
+        to: None,
     };
     let ran = run(AnalyzeCommand::Equity(Box::new(args)));
     assert!(ran.is_ok(), "{ran:?}");
