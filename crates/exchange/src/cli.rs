@@ -18,7 +18,7 @@ use crate::domain::{
 use crate::error::{Error, Result};
 use crate::identifiers::Sha256Hex;
 use crate::marking::{HandlingCode, InfoGrade, Marking, SourceGrade, Tlp};
-use crate::node::Node;
+use crate::node::{Node, Transport};
 use crate::store::ExchangeStore;
 
 /// Where this node's database lives: the same URL as `jikimi serve --database-url`.
@@ -27,6 +27,9 @@ pub struct DbArg {
     /// Database URL: `sqlite://path/to/file.sqlite` (default `sqlite://jikimi.sqlite`) or `postgres://...`.
     #[arg(long = "database-url", env = "JIKIMI_DATABASE_URL", global = true)]
     pub database_url: Option<String>,
+    /// PEM file of private CAs to trust for `https://` partner endpoints (besides the public web roots).
+    #[arg(long = "peer-ca", env = "JIKIMI_PEER_CA", global = true)]
+    pub peer_ca: Option<std::path::PathBuf>,
 }
 
 /// Cooperation subcommands, flattened into the binary's top level.
@@ -285,20 +288,32 @@ fn io_err(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
 impl Command {
     /// The database URL given on the command line or in the environment, if any.
     pub fn database_url(&self) -> Option<&str> {
-        let db = match self {
+        self.db().database_url.as_deref()
+    }
+
+    fn db(&self) -> &DbArg {
+        match self {
             Command::Agency { db, .. }
             | Command::Peer { db, .. }
             | Command::Agreement { db, .. }
             | Command::Case { db, .. }
             | Command::Sync { db, .. }
             | Command::Federation { db, .. } => db,
-        };
-        db.database_url.as_deref()
+        }
+    }
+
+    /// How this command reaches partners (`--peer-ca`).
+    pub fn transport(&self) -> Result<Transport> {
+        match &self.db().peer_ca {
+            Some(path) => Transport::with_ca_file(path),
+            None => Ok(Transport::default()),
+        }
     }
 }
 
 /// Runs one cooperation subcommand to completion on `store` (the binary opens and migrates it).
 pub async fn run<S: ExchangeStore>(cmd: Command, store: S) -> Result<()> {
+    let transport = cmd.transport()?;
     match cmd {
         Command::Agency { cmd, .. } => match cmd {
             AgencyCmd::Init {
@@ -335,7 +350,7 @@ pub async fn run<S: ExchangeStore>(cmd: Command, store: S) -> Result<()> {
                 endpoint,
             } => {
                 let fetched = match (&endpoint, &name) {
-                    (Some(url), None) => Some(fetch_agency(url).await?),
+                    (Some(url), None) => Some(fetch_agency(url, &transport).await?),
                     _ => None,
                 };
                 let agency = match fetched {
@@ -393,11 +408,11 @@ pub async fn run<S: ExchangeStore>(cmd: Command, store: S) -> Result<()> {
             AgreementCmd::List => print_json(&store.agreements().await?),
         },
         Command::Case { cmd, .. } => {
-            let node = Node::open(store).await?;
+            let node = Node::open_with(store, &transport).await?;
             run_case(&node, cmd).await
         }
         Command::Sync { peer, page, .. } => {
-            let mut node = Node::open(store).await?;
+            let mut node = Node::open_with(store, &transport).await?;
             node.page_limit = page;
             let peers = node.store.peers().await?;
             let chosen: Vec<Agency> = peers
@@ -433,7 +448,7 @@ pub async fn run<S: ExchangeStore>(cmd: Command, store: S) -> Result<()> {
                 sync_interval_s,
                 page,
             } => {
-                let mut node = Node::open(store).await?;
+                let mut node = Node::open_with(store, &transport).await?;
                 node.page_limit = page;
                 let node = Arc::new(node);
                 let listener = tokio::net::TcpListener::bind(&listen)
@@ -466,13 +481,16 @@ pub async fn run<S: ExchangeStore>(cmd: Command, store: S) -> Result<()> {
     }
 }
 
-/// Fetches a node's public identity from its federation endpoint.
-pub async fn fetch_agency(url: &str) -> Result<Agency> {
+/// Fetches a node's public identity from its federation endpoint, over `transport`.
+pub async fn fetch_agency(url: &str, transport: &Transport) -> Result<Agency> {
     let t = |reason: String| Error::Transport {
         peer: url.to_string(),
         reason,
     };
-    let resp = reqwest::get(format!("{url}/federation/v1/agency"))
+    let resp = transport
+        .client()?
+        .get(format!("{url}/federation/v1/agency"))
+        .send()
         .await
         .map_err(|e| t(e.to_string()))?;
     resp.json::<Agency>().await.map_err(|e| t(e.to_string()))

@@ -51,17 +51,78 @@ pub struct Node<S> {
     sync_lock: tokio::sync::Mutex<()>,
 }
 
-impl<S: ExchangeStore> Node<S> {
-    /// Opens the node on an initialised store.
-    pub async fn open(store: S) -> Result<Self> {
-        let (me, key) = store.identity().await?.ok_or(Error::NoIdentity)?;
-        let http = reqwest::Client::builder()
+/// How this node reaches its partners.
+#[derive(Debug, Clone, Default)]
+pub struct Transport {
+    /// PEM certificates of private certificate authorities to trust for `https://` partner endpoints, on top of
+    /// the public web roots compiled into the binary (police networks often run their own PKI).
+    pub extra_roots_pem: Option<Vec<u8>>,
+}
+
+impl Transport {
+    /// Reads the extra roots from a PEM file, refusing at once a file that holds no certificate.
+    pub fn with_ca_file(path: &std::path::Path) -> Result<Transport> {
+        let pem = std::fs::read(path)
+            .map_err(|e| Error::invalid("peer CA file", format!("{}: {e}", path.display())))?;
+        let transport = Transport {
+            extra_roots_pem: Some(pem),
+        };
+        // Refuse a file without a certificate now, not at the first sync.
+        transport.client().map_err(|e| match e {
+            Error::Invalid { reason, .. } => {
+                Error::invalid("peer CA file", format!("{}: {reason}", path.display()))
+            }
+            other => other,
+        })?;
+        Ok(transport)
+    }
+
+    /// The HTTP client: TLS (rustls) with the web roots and the extra ones; plain HTTP is still allowed, for a
+    /// partner behind a local TLS-terminating proxy or on a loopback test network.
+    pub fn client(&self) -> Result<reqwest::Client> {
+        let mut builder = reqwest::Client::builder()
             .timeout(Duration::from_secs(120))
-            .build()
-            .map_err(|e| Error::Transport {
-                peer: "-".into(),
-                reason: e.to_string(),
-            })?;
+            .min_tls_version(reqwest::tls::Version::TLS_1_2);
+        if let Some(pem) = &self.extra_roots_pem {
+            let certs = reqwest::Certificate::from_pem_bundle(pem)
+                .map_err(|e| Error::invalid("peer CA file", e.to_string()))?;
+            if certs.is_empty() {
+                return Err(Error::invalid("peer CA file", "no PEM certificate in it"));
+            }
+            for cert in certs {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        builder.build().map_err(|e| Error::Transport {
+            peer: "-".into(),
+            reason: e.to_string(),
+        })
+    }
+}
+
+/// Whether an endpoint sends case data in clear over a network: `http://` to anything but this machine.
+pub fn is_plain_remote(endpoint: &str) -> bool {
+    let Some(rest) = endpoint.strip_prefix("http://") else {
+        return false;
+    };
+    let host = rest.split(['/', '?']).next().unwrap_or("");
+    let host = host
+        .rsplit_once(':')
+        .filter(|(h, port)| !h.is_empty() && port.chars().all(|c| c.is_ascii_digit()))
+        .map_or(host, |(h, _)| h);
+    !matches!(host, "localhost" | "127.0.0.1" | "[::1]") && !host.starts_with("127.")
+}
+
+impl<S: ExchangeStore> Node<S> {
+    /// Opens the node on an initialised store, reaching partners with the default [`Transport`].
+    pub async fn open(store: S) -> Result<Self> {
+        Node::open_with(store, &Transport::default()).await
+    }
+
+    /// Opens the node on an initialised store, reaching partners through `transport`.
+    pub async fn open_with(store: S, transport: &Transport) -> Result<Self> {
+        let (me, key) = store.identity().await?.ok_or(Error::NoIdentity)?;
+        let http = transport.client()?;
         Ok(Node {
             store,
             me,
@@ -487,6 +548,10 @@ impl<S: ExchangeStore> Node<S> {
             .endpoint
             .as_deref()
             .ok_or_else(|| Error::invalid("peer", "has no endpoint"))?;
+        if is_plain_remote(endpoint) {
+            // Signatures keep the records authentic, not secret: say so every time it happens.
+            tracing::warn!(peer = %peer.name, %endpoint, "syncing over plain HTTP: case data crosses the network unencrypted; use an https:// endpoint");
+        }
         let transport = |reason: String| Error::Transport {
             peer: peer.name.clone(),
             reason,
@@ -630,4 +695,28 @@ impl<S: ExchangeStore> Node<S> {
 /// by two paths is one record.
 fn control_id(target: Uuid, kind: &str) -> Uuid {
     Uuid::new_v5(&target, kind.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_http_is_flagged_unless_it_stays_on_this_machine() {
+        assert!(is_plain_remote("http://partner.police.example:8112"));
+        assert!(is_plain_remote("http://10.0.0.7:8112/"));
+        assert!(!is_plain_remote("https://partner.police.example"));
+        assert!(!is_plain_remote("http://127.0.0.1:8112"));
+        assert!(!is_plain_remote("http://localhost:8112"));
+        assert!(!is_plain_remote("http://[::1]:8112"));
+    }
+
+    #[test]
+    fn a_ca_file_without_certificates_is_refused() {
+        let t = Transport {
+            extra_roots_pem: Some(b"not a certificate".to_vec()),
+        };
+        assert!(matches!(t.client(), Err(Error::Invalid { .. })));
+        assert!(Transport::default().client().is_ok());
+    }
 }

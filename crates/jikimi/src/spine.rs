@@ -31,6 +31,9 @@ pub struct ServeArgs {
     /// How often the border watchlist is re-read from the shared cases, in seconds (rebuilt only if it changed).
     #[arg(long, env = "JIKIMI_WATCHLIST_REFRESH_S", default_value_t = 60)]
     watchlist_refresh_s: u64,
+    /// PEM file of private CAs to trust for `https://` partner endpoints (besides the public web roots).
+    #[arg(long, env = "JIKIMI_PEER_CA")]
+    peer_ca: Option<std::path::PathBuf>,
 }
 
 /// The federation's cases (in the same database) as the server's case source for the border watchlist and
@@ -194,7 +197,11 @@ pub async fn start_server(
 /// shared cases also feed the border watchlist (re-read every `watchlist_refresh`) and linkage.
 pub async fn start_server_with(
     store: Arc<dyn Store>,
-    exchange: Option<(jikimi_store::AnyStore, u32)>,
+    exchange: Option<(
+        jikimi_store::AnyStore,
+        u32,
+        jikimi_exchange::node::Transport,
+    )>,
     config: Config,
     watchlist_refresh: std::time::Duration,
 ) -> anyhow::Result<(
@@ -213,9 +220,9 @@ pub async fn start_server_with(
     let state = AppState::new(store, &keys, config, system_clock())?;
     let cases: Option<Arc<dyn jikimi_server::border::CaseSource>> = exchange
         .as_ref()
-        .map(|(any, _)| Arc::new(ExchangeCases(any.clone())) as _);
+        .map(|(any, _, _)| Arc::new(ExchangeCases(any.clone())) as _);
     let state = match exchange {
-        Some((any, page)) => state.with_exchange(any, page),
+        Some((any, page, transport)) => state.with_exchange(any, page, transport),
         None => state,
     };
     let state = match jikimi_server::road_eta::load_configured(&state.config)
@@ -278,9 +285,14 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
         let store = any.shared();
         store.migrate().await.context("migrations failed")?;
         let backend = store.backend();
+        let transport = match &args.peer_ca {
+            Some(path) => jikimi_exchange::node::Transport::with_ca_file(path)
+                .context("cannot read --peer-ca")?,
+            None => jikimi_exchange::node::Transport::default(),
+        };
         let (addr, state, task) = start_server_with(
             store,
-            Some((any, args.exchange_page)),
+            Some((any, args.exchange_page, transport)),
             config,
             std::time::Duration::from_secs(args.watchlist_refresh_s.max(1)),
         )

@@ -40,15 +40,22 @@ use crate::state::AppState;
 pub struct ExchangeService {
     store: AnyStore,
     page_limit: u32,
+    transport: jikimi_exchange::node::Transport,
     node: tokio::sync::OnceCell<Arc<Node<AnyStore>>>,
 }
 
 impl ExchangeService {
-    /// The service over the server's own database, pulling `page_limit` envelopes per page.
-    pub fn new(store: AnyStore, page_limit: u32) -> ExchangeService {
+    /// The service over the server's own database, pulling `page_limit` envelopes per page from partners reached
+    /// through `transport`.
+    pub fn new(
+        store: AnyStore,
+        page_limit: u32,
+        transport: jikimi_exchange::node::Transport,
+    ) -> ExchangeService {
         ExchangeService {
             store,
             page_limit,
+            transport,
             node: tokio::sync::OnceCell::new(),
         }
     }
@@ -63,7 +70,7 @@ impl ExchangeService {
         let node = self
             .node
             .get_or_try_init(|| async {
-                let mut node = Node::open(self.store.clone()).await?;
+                let mut node = Node::open_with(self.store.clone(), &self.transport).await?;
                 node.page_limit = self.page_limit;
                 Ok::<_, jikimi_exchange::Error>(Arc::new(node))
             })
@@ -318,7 +325,8 @@ pub async fn add_peer(
     let agency =
         match (&body.endpoint, &body.name) {
             (Some(url), None) => {
-                let mut a = jikimi_exchange::cli::fetch_agency(url).await?;
+                let mut a =
+                    jikimi_exchange::cli::fetch_agency(url, &service(&state)?.transport).await?;
                 if let Some(pin) = &body.id
                     && AgencyId::parse(pin)? != a.id
                 {

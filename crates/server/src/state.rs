@@ -219,10 +219,15 @@ impl AppState {
     }
 
     /// Enables cooperation on `store`, which must be the same database as [`AppState::store`]; pulls take
-    /// `page_limit` envelopes per page.
-    pub fn with_exchange(mut self, store: jikimi_store::AnyStore, page_limit: u32) -> Self {
+    /// `page_limit` envelopes per page and reach partners through `transport` (TLS roots).
+    pub fn with_exchange(
+        mut self,
+        store: jikimi_store::AnyStore,
+        page_limit: u32,
+        transport: jikimi_exchange::node::Transport,
+    ) -> Self {
         self.exchange = Some(Arc::new(crate::exchange::ExchangeService::new(
-            store, page_limit,
+            store, page_limit, transport,
         )));
         self
     }

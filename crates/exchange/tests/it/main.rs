@@ -8,6 +8,7 @@ mod identifiers;
 mod policy;
 mod stix;
 mod support;
+mod tls;
 
 /// Content holding exactly the field classes in `fields` (for property tests).
 pub fn support_content(
