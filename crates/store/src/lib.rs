@@ -37,6 +37,8 @@ mod sqlite;
 
 #[cfg(test)]
 mod conformance;
+#[cfg(any(test, feature = "test-util"))]
+pub mod testing;
 
 pub use error::{Conflict, Error, Result};
 pub use model::{

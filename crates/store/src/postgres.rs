@@ -81,75 +81,12 @@ mod tests {
     use super::*;
     use crate::conformance::TestStore;
 
-    fn test_url() -> String {
-        std::env::var("JIKIMI_TEST_DATABASE_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
-    }
-
-    /// Drops the test's schema when the test ends, passed or failed.
-    pub(crate) struct SchemaGuard {
-        url: String,
-        schema: String,
-    }
-
-    impl Drop for SchemaGuard {
-        fn drop(&mut self) {
-            let (url, schema) = (self.url.clone(), self.schema.clone());
-            // Drop cannot await; a short-lived runtime on its own thread does the clean-up.
-            let cleanup = std::thread::spawn(move || {
-                let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                else {
-                    return;
-                };
-                rt.block_on(async move {
-                    if let Ok(pool) = PgPoolOptions::new().max_connections(1).connect(&url).await {
-                        // The test's own connections may still hold a transaction whose rollback waits for the
-                        // runtime this drop is blocking: end them first, or DROP SCHEMA waits on their locks forever.
-                        let _ = sqlx::query(
-                            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-                             WHERE application_name = $1 AND pid <> pg_backend_pid()",
-                        )
-                        .bind(&schema)
-                        .execute(&pool)
-                        .await;
-                        let sql = format!("DROP SCHEMA IF EXISTS {schema} CASCADE");
-                        let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&pool).await;
-                        pool.close().await;
-                    }
-                });
-            });
-            let _ = cleanup.join();
-        }
-    }
-
     impl TestStore for PgStore {
-        type Guard = SchemaGuard;
+        type Guard = crate::testing::PgSchema;
 
         async fn fresh() -> (Self, Self::Guard) {
-            let url = test_url();
-            // The name is ours (a fixed prefix and a random hex suffix), so formatting it into SQL is safe.
-            let schema = format!("jikimi_test_{}", uuid::Uuid::new_v4().simple());
-            let admin = PgPoolOptions::new()
-                .max_connections(1)
-                .connect(&url)
-                .await
-                .unwrap_or_else(|e| {
-                    panic!("PostgreSQL at {url} is required for the conformance suite: {e}")
-                });
-            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
-                .execute(&admin)
-                .await
-                .unwrap_or_else(|e| panic!("create schema on {url}: {e}"));
-            admin.close().await;
-            let guard = SchemaGuard {
-                url: url.clone(),
-                schema: schema.clone(),
-            };
-            let store = PgStore::connect_with_schema(&url, Some(&schema))
-                .await
-                .expect("connect postgres");
+            let guard = crate::testing::PgSchema::create("jikimi_test").await;
+            let store = guard.store().await;
             crate::Store::migrate(&store)
                 .await
                 .expect("migrate postgres");
@@ -158,9 +95,7 @@ mod tests {
 
         async fn reopen(self, guard: &Self::Guard) -> Self {
             self.close().await;
-            PgStore::connect_with_schema(&guard.url, Some(&guard.schema))
-                .await
-                .expect("reconnect postgres")
+            guard.store().await
         }
 
         async fn tamper_audit_reason(&self, seq: u64) {

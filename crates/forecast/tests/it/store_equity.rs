@@ -170,52 +170,12 @@ fn equity_from_a_sqlite_store_flags_exactly_the_slow_district() {
     equity_flags_exactly_the_slow_district(&url, &dir.path().join("equity.json"));
 }
 
-/// Drops the test's PostgreSQL schema when the test ends, passed or failed.
-struct DropSchema {
-    url: String,
-    schema: String,
-}
-
-impl Drop for DropSchema {
-    fn drop(&mut self) {
-        let Ok(runtime) = tokio::runtime::Runtime::new() else {
-            return;
-        };
-        runtime.block_on(async {
-            if let Ok(pool) = sqlx::PgPool::connect(&self.url).await {
-                // Our own name: a fixed prefix and a hex suffix.
-                let sql = format!("DROP SCHEMA IF EXISTS {} CASCADE", self.schema);
-                let _ = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&pool).await;
-                pool.close().await;
-            }
-        });
-    }
-}
-
 #[test]
 fn equity_from_a_postgres_store_flags_exactly_the_slow_district() {
-    let url = std::env::var("JIKIMI_TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    let schema = format!("forecast_equity_{}", uuid::Uuid::new_v4().simple());
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    runtime.block_on(async {
-        let pool = sqlx::PgPool::connect(&url)
-            .await
-            .unwrap_or_else(|e| panic!("PostgreSQL at {url} is not reachable: {e}"));
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
-            .execute(&pool)
-            .await
-            .expect("create schema");
-        pool.close().await;
-    });
+    let schema = runtime.block_on(jikimi_store::testing::PgSchema::create("forecast_equity"));
     drop(runtime);
-    let _guard = DropSchema {
-        url: url.clone(),
-        schema: schema.clone(),
-    };
     // An operator points `--db` at a schema the same way: libpq's `options` parameter.
-    let sep = if url.contains('?') { '&' } else { '?' };
-    let store_url = format!("{url}{sep}options[search_path]={schema}");
     let dir = tempfile::tempdir().expect("temp dir");
-    equity_flags_exactly_the_slow_district(&store_url, &dir.path().join("equity.json"));
+    equity_flags_exactly_the_slow_district(&schema.store_url(), &dir.path().join("equity.json"));
 }

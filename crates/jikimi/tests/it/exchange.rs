@@ -228,62 +228,6 @@ fn agreement(owner: &NodeProc, others: &[&NodeProc], args: &[&str]) -> String {
     a["id"].as_str().expect("id").to_owned()
 }
 
-/// A fresh PostgreSQL database for node C, dropped when the guard goes.
-struct PgDatabase {
-    admin_url: String,
-    name: String,
-    url: String,
-}
-
-impl PgDatabase {
-    async fn create() -> PgDatabase {
-        let admin_url = std::env::var("JIKIMI_TEST_DATABASE_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-        let name = format!("jikimi_e2e_{}", Uuid::new_v4().simple());
-        let pool = sqlx::PgPool::connect(&admin_url)
-            .await
-            .unwrap_or_else(|e| panic!("PostgreSQL at {admin_url} is required: {e}"));
-        // The name is ours (a prefix and hex digits), so formatting it into SQL is safe.
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&pool)
-            .await
-            .expect("create database");
-        pool.close().await;
-        let base = admin_url
-            .rsplit_once('/')
-            .map(|(b, _)| b)
-            .unwrap_or(&admin_url);
-        let url = format!("{base}/{name}");
-        PgDatabase {
-            admin_url,
-            name,
-            url,
-        }
-    }
-}
-
-impl Drop for PgDatabase {
-    fn drop(&mut self) {
-        let (url, name) = (self.admin_url.clone(), self.name.clone());
-        let _ = std::thread::spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
-                return;
-            };
-            rt.block_on(async move {
-                if let Ok(pool) = sqlx::PgPool::connect(&url).await {
-                    let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-                    let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&pool).await;
-                    pool.close().await;
-                }
-            });
-        })
-        .join();
-    }
-}
-
 fn amber() -> Marking {
     Marking {
         tlp: Tlp::Amber,
@@ -295,10 +239,11 @@ fn amber() -> Marking {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_serve_processes_share_cases_under_agreements() {
-    let pg = PgDatabase::create().await;
+    // Node C's own PostgreSQL schema, reached through `--database-url` (libpq's `options` parameter).
+    let pg = jikimi_store::testing::PgSchema::create("jikimi_e2e").await;
     let a = setup(NodeProc::new("a", None), "KR");
     let mut b = setup(NodeProc::new("b", None), "TH");
-    let c = setup(NodeProc::new("c", Some(pg.url.clone())), "KH");
+    let c = setup(NodeProc::new("c", Some(pg.store_url())), "KH");
     for (x, y) in [(&a, &b), (&a, &c), (&b, &a), (&b, &c), (&c, &a), (&c, &b)] {
         x.ok(&["peer", "add", "--endpoint", &y.url()]);
     }

@@ -12,10 +12,9 @@ use jikimi_respond::{
     AlertId, DeviceId, EventKind, IncidentId, Outcome, Priority, SubscriberId, Timestamp, UnitId,
 };
 use jikimi_store::{
-    Change, GuardianId, GuardianRecord, NewAlert, Notification, NotificationState, PgStore,
-    SqliteStore, Store, SubscriberRecord,
+    Change, GuardianId, GuardianRecord, NewAlert, Notification, NotificationState, SqliteStore,
+    Store, SubscriberRecord,
 };
-use sqlx::postgres::PgPoolOptions;
 
 pub const SECRET: &[u8] = b"test-webhook-secret-0123456789";
 
@@ -33,7 +32,7 @@ pub enum Backend {
 /// Keeps a test database alive and removes it afterwards; can reopen the same database (a restart).
 pub enum Db {
     Sqlite(tempfile::TempDir),
-    Postgres { url: String, schema: String },
+    Postgres(jikimi_store::testing::PgSchema),
 }
 
 impl Db {
@@ -46,20 +45,8 @@ impl Db {
                 (store, db)
             }
             Backend::Postgres => {
-                let url = std::env::var("JIKIMI_TEST_DATABASE_URL")
-                    .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-                let schema = format!("jikimi_notify_{}", uuid::Uuid::new_v4().simple());
-                let admin = PgPoolOptions::new()
-                    .max_connections(1)
-                    .connect(&url)
-                    .await
-                    .unwrap_or_else(|e| panic!("PostgreSQL at {url} is required: {e}"));
-                sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
-                    .execute(&admin)
-                    .await
-                    .unwrap();
-                admin.close().await;
-                let db = Db::Postgres { url, schema };
+                let db =
+                    Db::Postgres(jikimi_store::testing::PgSchema::create("jikimi_notify").await);
                 let store = db.open().await;
                 (store, db)
             }
@@ -74,46 +61,10 @@ impl Db {
                     .await
                     .unwrap(),
             ),
-            Db::Postgres { url, schema } => Arc::new(
-                PgStore::connect_with_schema(url, Some(schema))
-                    .await
-                    .unwrap(),
-            ),
+            Db::Postgres(schema) => Arc::new(schema.store().await),
         };
         store.migrate().await.unwrap();
         store
-    }
-}
-
-impl Drop for Db {
-    fn drop(&mut self) {
-        let Db::Postgres { url, schema } = self else {
-            return;
-        };
-        let (url, schema) = (url.clone(), schema.clone());
-        let _ = std::thread::spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
-                return;
-            };
-            rt.block_on(async move {
-                if let Ok(pool) = PgPoolOptions::new().max_connections(1).connect(&url).await {
-                    let _ = sqlx::query(
-                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-                         WHERE application_name = $1 AND pid <> pg_backend_pid()",
-                    )
-                    .bind(&schema)
-                    .execute(&pool)
-                    .await;
-                    let sql = format!("DROP SCHEMA IF EXISTS {schema} CASCADE");
-                    let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&pool).await;
-                    pool.close().await;
-                }
-            });
-        })
-        .join();
     }
 }
 

@@ -118,6 +118,25 @@ fn signed_sos(h: &Harness, device: &TestDevice, body: &Value, nonce: &str) -> Ve
     )
 }
 
+/// A signed location update for the alert `alert_id`, with a fresh nonce.
+fn signed_location(
+    h: &Harness,
+    device: &TestDevice,
+    alert_id: &Value,
+    lat: f64,
+    at: &str,
+) -> Vec<u8> {
+    let update = json!({"alert_id": alert_id, "location": {"lat": lat, "lon": 126.9781, "accuracy_m": 5.0, "method": "gnss", "at": at}}).to_string();
+    envelope::sign(
+        &device.key,
+        &device.id,
+        TopicKind::Location,
+        h.now_s(),
+        &nonce(),
+        &update,
+    )
+}
+
 fn nonce() -> String {
     Uuid::new_v4().simple().to_string()
 }
@@ -178,14 +197,12 @@ pub async fn mqtt_sos_is_acknowledged_and_a_replay_is_not_a_second_alert(h: &Har
     assert_eq!((counts.alerts, counts.incidents), (1, 1));
 
     // A signed location update adds a fix to the incident, once.
-    let update = json!({"alert_id": body["alert_id"], "location": {"lat": 37.5666, "lon": 126.9781, "accuracy_m": 5.0, "method": "gnss", "at": "2026-09-21T12:00:00Z"}}).to_string();
-    let location = envelope::sign(
-        &device.key,
-        &device.id,
-        TopicKind::Location,
-        h.now_s(),
-        &nonce(),
-        &update,
+    let location = signed_location(
+        h,
+        &device,
+        &body["alert_id"],
+        37.5666,
+        "2026-09-21T12:00:00Z",
     );
     for expected_duplicate in [false, true] {
         terminal
@@ -210,15 +227,8 @@ pub async fn mqtt_sos_is_acknowledged_and_a_replay_is_not_a_second_alert(h: &Har
     // A terminal flooding location updates gets the app's budget: 5 at once (two used above), then one a second.
     let mut codes = Vec::new();
     for k in 0..5 {
-        let update = json!({"alert_id": body["alert_id"], "location": {"lat": 37.5667 + f64::from(k) * 1e-4, "lon": 126.9781, "accuracy_m": 5.0, "method": "gnss", "at": "2026-09-21T12:00:00Z"}}).to_string();
-        let message = envelope::sign(
-            &device.key,
-            &device.id,
-            TopicKind::Location,
-            h.now_s(),
-            &nonce(),
-            &update,
-        );
+        let lat = 37.5667 + f64::from(k) * 1e-4;
+        let message = signed_location(h, &device, &body["alert_id"], lat, "2026-09-21T12:00:00Z");
         terminal
             .publish(envelope::location_topic(&prefix, &device.id), message)
             .await;
@@ -236,14 +246,12 @@ pub async fn mqtt_sos_is_acknowledged_and_a_replay_is_not_a_second_alert(h: &Har
         ]
     );
     h.advance_s(1);
-    let update = json!({"alert_id": body["alert_id"], "location": {"lat": 37.5677, "lon": 126.9781, "accuracy_m": 5.0, "method": "gnss", "at": "2026-09-21T12:00:01Z"}}).to_string();
-    let message = envelope::sign(
-        &device.key,
-        &device.id,
-        TopicKind::Location,
-        h.now_s(),
-        &nonce(),
-        &update,
+    let message = signed_location(
+        h,
+        &device,
+        &body["alert_id"],
+        37.5677,
+        "2026-09-21T12:00:01Z",
     );
     terminal
         .publish(envelope::location_topic(&prefix, &device.id), message)

@@ -42,12 +42,8 @@ pub struct Harness {
     pub store: Arc<dyn Store>,
     pub now_ms: Arc<AtomicI64>,
     pub sqlite_dir: Option<tempfile::TempDir>,
-    pg: Option<(String, String)>,
-}
-
-pub fn pg_url() -> String {
-    std::env::var("JIKIMI_TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+    /// Drops the PostgreSQL schema with the harness.
+    _pg: Option<jikimi_store::testing::PgSchema>,
 }
 
 pub const BODY_LIMIT: usize = 4096;
@@ -101,20 +97,9 @@ impl Harness {
                 (store, Some(dir), None)
             }
             Backend::Postgres => {
-                let url = pg_url();
-                let schema = format!("server_test_{}", Uuid::new_v4().simple());
-                let pool = sqlx::PgPool::connect(&url)
-                    .await
-                    .unwrap_or_else(|e| panic!("PostgreSQL at {url} is not reachable: {e}"));
-                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
-                    .execute(&pool)
-                    .await
-                    .expect("create schema");
-                pool.close().await;
-                let store = jikimi_store::PgStore::connect_with_schema(&url, Some(&schema))
-                    .await
-                    .expect("connect pg");
-                (Arc::new(store) as Arc<dyn Store>, None, Some((url, schema)))
+                let schema = jikimi_store::testing::PgSchema::create("server_test").await;
+                let store = schema.store().await;
+                (Arc::new(store) as Arc<dyn Store>, None, Some(schema))
             }
         };
         store.migrate().await.expect("migrate");
@@ -145,19 +130,13 @@ impl Harness {
             store,
             now_ms,
             sqlite_dir,
-            pg,
+            _pg: pg,
         }
     }
 
     pub async fn finish(self) {
-        if let Some((url, schema)) = self.pg
-            && let Ok(pool) = sqlx::PgPool::connect(&url).await
-        {
-            let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
-                .execute(&pool)
-                .await;
-            pool.close().await;
-        }
+        // Dropping the schema guard removes the test's schema (see `jikimi_store::testing`).
+        drop(self);
     }
 
     pub fn now_s(&self) -> i64 {
