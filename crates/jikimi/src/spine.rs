@@ -34,6 +34,12 @@ pub struct ServeArgs {
     /// PEM file of private CAs to trust for `https://` partner endpoints (besides the public web roots).
     #[arg(long, env = "JIKIMI_PEER_CA")]
     peer_ca: Option<std::path::PathBuf>,
+    /// Serve HTTPS with this PEM certificate chain (with `--tls-key`): console, API and federation.
+    #[arg(long, env = "JIKIMI_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<std::path::PathBuf>,
+    /// The certificate's PEM private key.
+    #[arg(long, env = "JIKIMI_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<std::path::PathBuf>,
 }
 
 /// The federation's cases (in the same database) as the server's case source for the border watchlist and
@@ -190,7 +196,14 @@ pub async fn start_server(
     AppState,
     tokio::task::JoinHandle<std::io::Result<()>>,
 )> {
-    start_server_with(store, None, config, std::time::Duration::from_secs(60)).await
+    start_server_with(
+        store,
+        None,
+        config,
+        std::time::Duration::from_secs(60),
+        None,
+    )
+    .await
 }
 
 /// [`start_server`], with cooperation (`/api/exchange`, `/federation/v1`) on `exchange`, the same database, whose
@@ -204,6 +217,7 @@ pub async fn start_server_with(
     )>,
     config: Config,
     watchlist_refresh: std::time::Duration,
+    tls: Option<jikimi_server::TlsFiles>,
 ) -> anyhow::Result<(
     std::net::SocketAddr,
     AppState,
@@ -260,12 +274,22 @@ pub async fn start_server_with(
         let _intake = jikimi_server::mqtt::spawn(state.clone(), mqtt);
     }
     let served = state.clone();
-    let task = tokio::spawn(async move {
-        jikimi_server::serve(listener, served, async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await
-    });
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let task = match tls {
+        Some(files) => {
+            let tls = jikimi_server::tls_config(&files).await.with_context(|| {
+                format!(
+                    "cannot load the TLS certificate {} and key {}",
+                    files.cert.display(),
+                    files.key.display()
+                )
+            })?;
+            tokio::spawn(jikimi_server::serve_tls(listener, served, tls, shutdown))
+        }
+        None => tokio::spawn(jikimi_server::serve(listener, served, shutdown)),
+    };
     Ok((addr, state, task))
 }
 
@@ -285,6 +309,13 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
         let store = any.shared();
         store.migrate().await.context("migrations failed")?;
         let backend = store.backend();
+        let tls = match (&args.tls_cert, &args.tls_key) {
+            (Some(cert), Some(key)) => Some(jikimi_server::TlsFiles {
+                cert: cert.clone(),
+                key: key.clone(),
+            }),
+            _ => None,
+        };
         let transport = match &args.peer_ca {
             Some(path) => jikimi_exchange::node::Transport::with_ca_file(path)
                 .context("cannot read --peer-ca")?,
@@ -295,6 +326,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
             Some((any, args.exchange_page, transport)),
             config,
             std::time::Duration::from_secs(args.watchlist_refresh_s.max(1)),
+            tls.clone(),
         )
         .await?;
         if let (Some(exchange), n) = (&state.exchange, args.exchange_sync_interval_s)
@@ -303,7 +335,8 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
             exchange.spawn_periodic_sync(std::time::Duration::from_secs(n));
         }
         // The first stdout line is machine-read by tests and scripts: keep its shape.
-        println!("jikimi listening on http://{addr} ({backend})");
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        println!("jikimi listening on {scheme}://{addr} ({backend})");
         tracing::info!(%addr, backend, "serving");
         task.await
             .context("server task failed")?

@@ -7,3 +7,4 @@ mod crash;
 mod exchange;
 mod notify;
 mod process;
+mod tls;

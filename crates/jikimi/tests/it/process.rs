@@ -96,7 +96,7 @@ impl Site {
             .expect("jikimi serve printed its address");
         let url = line
             .split_whitespace()
-            .find(|w| w.starts_with("http://"))
+            .find(|w| w.starts_with("http://") || w.starts_with("https://"))
             .expect("address in the first line")
             .to_string();
         (child, url)
