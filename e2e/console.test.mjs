@@ -173,6 +173,8 @@ describe('dispatcher console', () => {
     const revealCalls = [];
     analyst.on('request', (r) => { if (r.url().includes('/reveal')) revealCalls.push(r.url()); });
     await login(analyst, server.url, 'analyst');
+    // The queue fills from the snapshot after login: wait for it rather than race it.
+    await analyst.waitForSelector('#queue li', { timeout: 5000 });
     const id = await analyst.$eval('#queue li', (li) => li.dataset.id);
     await analyst.click(`#queue li[data-id="${id}"] button`);
     await analyst.waitForSelector('#detail .timeline li');
