@@ -54,49 +54,40 @@ pub struct Node<S> {
 /// How this node reaches its partners.
 #[derive(Debug, Clone, Default)]
 pub struct Transport {
-    /// PEM certificates of private certificate authorities to trust for `https://` partner endpoints, on top of
-    /// the public web roots compiled into the binary (police networks often run their own PKI).
-    pub extra_roots_pem: Option<Vec<u8>>,
+    /// Certificates of private certificate authorities to trust for `https://` partner endpoints, on top of the
+    /// public web roots compiled into the binary (police networks often run their own PKI).
+    pub extra_roots: Vec<reqwest::Certificate>,
 }
 
 impl Transport {
-    /// Reads the extra roots from a PEM file, refusing at once a file that holds no certificate.
+    /// Reads the extra roots from a PEM file once, refusing at start a file that holds no certificate.
     pub fn with_ca_file(path: &std::path::Path) -> Result<Transport> {
-        let pem = std::fs::read(path)
-            .map_err(|e| Error::invalid("peer CA file", format!("{}: {e}", path.display())))?;
-        let transport = Transport {
-            extra_roots_pem: Some(pem),
+        let bad = |reason: String| {
+            Error::invalid("peer CA file", format!("{}: {reason}", path.display()))
         };
-        // Refuse a file without a certificate now, not at the first sync.
-        transport.client().map_err(|e| match e {
-            Error::Invalid { reason, .. } => {
-                Error::invalid("peer CA file", format!("{}: {reason}", path.display()))
-            }
-            other => other,
-        })?;
-        Ok(transport)
+        let pem = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
+        let extra_roots =
+            reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| bad(e.to_string()))?;
+        if extra_roots.is_empty() {
+            return Err(bad("no PEM certificate in it".into()));
+        }
+        Ok(Transport { extra_roots })
     }
 
     /// The HTTP client: TLS (rustls) with the web roots and the extra ones; plain HTTP is still allowed, for a
     /// partner behind a local TLS-terminating proxy or on a loopback test network.
     pub fn client(&self) -> Result<reqwest::Client> {
-        let mut builder = reqwest::Client::builder()
+        let builder = reqwest::Client::builder()
             .timeout(Duration::from_secs(120))
             .min_tls_version(reqwest::tls::Version::TLS_1_2);
-        if let Some(pem) = &self.extra_roots_pem {
-            let certs = reqwest::Certificate::from_pem_bundle(pem)
-                .map_err(|e| Error::invalid("peer CA file", e.to_string()))?;
-            if certs.is_empty() {
-                return Err(Error::invalid("peer CA file", "no PEM certificate in it"));
-            }
-            for cert in certs {
-                builder = builder.add_root_certificate(cert);
-            }
-        }
-        builder.build().map_err(|e| Error::Transport {
-            peer: "-".into(),
-            reason: e.to_string(),
-        })
+        self.extra_roots
+            .iter()
+            .fold(builder, |b, cert| b.add_root_certificate(cert.clone()))
+            .build()
+            .map_err(|e| Error::Transport {
+                peer: "-".into(),
+                reason: e.to_string(),
+            })
     }
 }
 
@@ -713,10 +704,15 @@ mod tests {
 
     #[test]
     fn a_ca_file_without_certificates_is_refused() {
-        let t = Transport {
-            extra_roots_pem: Some(b"not a certificate".to_vec()),
-        };
-        assert!(matches!(t.client(), Err(Error::Invalid { .. })));
+        let dir = std::env::temp_dir().join(format!("jikimi-ca-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&dir);
+        let junk = dir.join("junk.pem");
+        let _ = std::fs::write(&junk, b"not a certificate");
+        assert!(matches!(
+            Transport::with_ca_file(&junk),
+            Err(Error::Invalid { .. })
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
         assert!(Transport::default().client().is_ok());
     }
 }

@@ -48,37 +48,42 @@ pub fn responses_from_incidents_in(
     layout: &DistrictLayout,
     period: ReportPeriod,
 ) -> StoreResponses {
-    let mut out = StoreResponses {
-        listed: incidents.len(),
-        ..StoreResponses::default()
-    };
-    for i in incidents {
-        if !period.contains(i.opened_at.as_unix_ms() as f64 / 1000.0) {
-            out.outside_period += 1;
-            continue;
-        }
-        let Some(on_scene) = i.on_scene_at else {
-            out.never_on_scene += 1;
-            continue;
-        };
-        let Some(fix) = &i.location else {
-            out.no_location += 1;
-            continue;
-        };
-        match layout.locate(fix.coords.lat(), fix.coords.lon()) {
-            Some(name) => out.responses.push(Response {
-                district: name.to_string(),
-                seconds: on_scene.seconds_since(i.opened_at),
-                weight: 1.0,
-            }),
-            None => out.outside += 1,
-        }
-    }
+    let mut out = StoreResponses::default();
+    out.add(incidents, layout, period);
     out
 }
 
+impl StoreResponses {
+    /// Adds a page of incidents: each is counted once, as a response or under the reason it was left out.
+    fn add(&mut self, incidents: &[Incident], layout: &DistrictLayout, period: ReportPeriod) {
+        self.listed += incidents.len();
+        for i in incidents {
+            if !period.contains(i.opened_at.as_unix_ms() as f64 / 1000.0) {
+                self.outside_period += 1;
+                continue;
+            }
+            let Some(on_scene) = i.on_scene_at else {
+                self.never_on_scene += 1;
+                continue;
+            };
+            let Some(fix) = &i.location else {
+                self.no_location += 1;
+                continue;
+            };
+            match layout.locate(fix.coords.lat(), fix.coords.lon()) {
+                Some(name) => self.responses.push(Response {
+                    district: name.to_string(),
+                    seconds: on_scene.seconds_since(i.opened_at),
+                    weight: 1.0,
+                }),
+                None => self.outside += 1,
+            }
+        }
+    }
+}
+
 /// Lists every incident a unit reached (on scene or closed), page by page in id order, and converts
-/// them with [`responses_from_incidents`]; appends one audit entry naming how many were read.
+/// them as [`responses_from_incidents`] does; appends one audit entry naming how many were read.
 pub async fn read_responses(
     store: &dyn Store,
     layout: &DistrictLayout,
@@ -95,8 +100,8 @@ pub async fn read_responses_paged(
     period: ReportPeriod,
     page: u32,
 ) -> Result<StoreResponses, Error> {
-    let mut incidents = Vec::new();
-    let mut pages = 0;
+    // Each page is turned into responses as it arrives, so memory holds one page of incidents, not the history.
+    let mut out = StoreResponses::default();
     let mut after = None;
     loop {
         let filter = IncidentFilter {
@@ -106,16 +111,13 @@ pub async fn read_responses_paged(
             order: IncidentOrder::ById { after },
         };
         let batch = store.list_incidents(&filter).await?;
-        pages += 1;
-        let done = batch.len() < page as usize;
-        after = batch.last().map(|i| i.id);
-        incidents.extend(batch);
-        if done {
+        out.pages += 1;
+        out.add(&batch, layout, period);
+        if batch.len() < page as usize {
             break;
         }
+        after = batch.last().map(|i| i.id);
     }
-    let mut out = responses_from_incidents_in(&incidents, layout, period);
-    out.pages = pages;
     let entry = NewAuditEntry::new(
         now.as_unix_ms(),
         "system",

@@ -907,13 +907,13 @@ macro_rules! impl_store {
                     return Err($crate::Error::Invalid(format!("limit {} is not in 1..=10000", filter.limit)));
                 }
                 let (has_status, statuses) = $crate::sql::status_binds(&filter.statuses);
+                // One filter for both orders: `$10` (the page's start) is null in queue order.
                 let (sql, after) = match &filter.order {
                     $crate::IncidentOrder::Queue => (
                         "SELECT state FROM incidents
                          WHERE ($1 = 0 OR status IN ($2, $3, $4, $5, $6, $7))
                            AND (CAST($8 AS TEXT) IS NULL OR subscriber_id = $8)
-                             -- $10 is bound in both orders so that one bind chain serves both.
-                           AND CAST($10 AS TEXT) IS NULL
+                           AND (CAST($10 AS TEXT) IS NULL OR id > $10)
                          ORDER BY priority, opened_at, id
                          LIMIT $9",
                         None,
@@ -1837,37 +1837,29 @@ macro_rules! impl_store {
                 }
                 let at = change.at.as_unix_ms();
                 for (key, link) in &wanted {
+                    // One upsert: a pair seen before keeps its id, status and first sighting (an analyst's
+                    // decision survives a rerun); only the scores and the last run change.
+                    sqlx::query(
+                        "INSERT INTO entity_links (id, kind, left_ref, right_ref, probability, weight, evidence,
+                                                   status, first_seen_ms, last_run_ms)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, 'proposed', $8, $8)
+                         ON CONFLICT (kind, left_ref, right_ref) DO UPDATE SET
+                             probability = excluded.probability, weight = excluded.weight,
+                             evidence = excluded.evidence, last_run_ms = excluded.last_run_ms",
+                    )
+                    .bind(uuid::Uuid::now_v7().to_string())
+                    .bind(&link.kind)
+                    .bind(&link.left_ref)
+                    .bind(&link.right_ref)
+                    .bind(link.probability)
+                    .bind(link.weight)
+                    .bind(&link.evidence)
+                    .bind(at)
+                    .execute(&mut *tx)
+                    .await?;
                     if stored.contains_key(key) {
-                        sqlx::query(
-                            "UPDATE entity_links SET probability = $4, weight = $5, evidence = $6, last_run_ms = $7
-                             WHERE kind = $1 AND left_ref = $2 AND right_ref = $3",
-                        )
-                        .bind(&link.kind)
-                        .bind(&link.left_ref)
-                        .bind(&link.right_ref)
-                        .bind(link.probability)
-                        .bind(link.weight)
-                        .bind(&link.evidence)
-                        .bind(at)
-                        .execute(&mut *tx)
-                        .await?;
                         report.refreshed += 1;
                     } else {
-                        sqlx::query(
-                            "INSERT INTO entity_links (id, kind, left_ref, right_ref, probability, weight, evidence,
-                                                       status, first_seen_ms, last_run_ms)
-                             VALUES ($1, $2, $3, $4, $5, $6, $7, 'proposed', $8, $8)",
-                        )
-                        .bind(uuid::Uuid::now_v7().to_string())
-                        .bind(&link.kind)
-                        .bind(&link.left_ref)
-                        .bind(&link.right_ref)
-                        .bind(link.probability)
-                        .bind(link.weight)
-                        .bind(&link.evidence)
-                        .bind(at)
-                        .execute(&mut *tx)
-                        .await?;
                         report.added += 1;
                     }
                 }
