@@ -389,7 +389,7 @@ fn equity(args: &EquityArgs) -> Result<(), Error> {
             let read = store_responses(url, args, period)?;
             println!(
                 "store: {} incidents on scene or closed; {} responses by district; left out: {} never on scene, \
-                 {} without location, {} outside every district, {} outside the period ({} pages)",
+                 {} without location, {} outside every district, {} outside the period (read in {} {})",
                 read.listed,
                 read.responses.len(),
                 read.never_on_scene,
@@ -397,6 +397,7 @@ fn equity(args: &EquityArgs) -> Result<(), Error> {
                 read.outside,
                 read.outside_period,
                 read.pages,
+                if read.pages == 1 { "page" } else { "pages" },
             );
             let source = serde_json::json!({
                 "store": {"backend_url_scheme": url.split(':').next().unwrap_or(""),
