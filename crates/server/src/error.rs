@@ -76,11 +76,13 @@ pub enum ErrorCode {
     RecordNotFound,
     /// This node has no agency identity yet (`jikimi agency init` or `POST /api/exchange/agency`).
     AgencyNotInitialised,
+    /// This server does not run that part of jikimi (e.g. cooperation is off on this node).
+    NotEnabled,
 }
 
 impl ErrorCode {
     /// Every code, for the OpenAPI description and the snapshot test.
-    pub const ALL: [ErrorCode; 31] = [
+    pub const ALL: [ErrorCode; 32] = [
         ErrorCode::InvalidPayload,
         ErrorCode::InvalidField,
         ErrorCode::PayloadTooLarge,
@@ -112,6 +114,7 @@ impl ErrorCode {
         ErrorCode::LinkNotFound,
         ErrorCode::RecordNotFound,
         ErrorCode::AgencyNotInitialised,
+        ErrorCode::NotEnabled,
     ];
 
     /// The HTTP status this code is always answered with.
@@ -144,6 +147,7 @@ impl ErrorCode {
             | ErrorCode::LinkNotFound
             | ErrorCode::RecordNotFound => StatusCode::NOT_FOUND,
             ErrorCode::AgencyNotInitialised => StatusCode::CONFLICT,
+            ErrorCode::NotEnabled => StatusCode::NOT_FOUND,
             ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -183,6 +187,7 @@ impl ErrorCode {
             ErrorCode::Internal => "internal",
             ErrorCode::RecordNotFound => "record_not_found",
             ErrorCode::AgencyNotInitialised => "agency_not_initialised",
+            ErrorCode::NotEnabled => "not_enabled",
         }
     }
 }
@@ -283,6 +288,43 @@ impl IntoResponse for ApiError {
 }
 
 /// Builds the final error body with the request id filled in.
+/// Whether `response` is a rejection by one of axum's own extractors (a malformed path or query string): a 400 or
+/// 422 with a plain-text body and no [`ErrorMarker`]. Our extractors and handlers always set the marker.
+pub(crate) fn is_framework_rejection(response: &Response) -> bool {
+    let status = response.status();
+    let plain = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/plain"));
+    (status == StatusCode::BAD_REQUEST || status == StatusCode::UNPROCESSABLE_ENTITY)
+        && plain
+        && response.extensions().get::<ErrorMarker>().is_none()
+}
+
+/// The API error for a framework rejection: `invalid_payload` with axum's explanation (it names the parameter and
+/// the parse failure; paths and query strings carry ids and filters, never personal data), cut to a sane length.
+pub(crate) async fn rejection_marker(response: Response) -> ErrorMarker {
+    const MAX_TEXT: usize = 300;
+    let bytes = axum::body::to_bytes(response.into_body(), 4 * MAX_TEXT)
+        .await
+        .unwrap_or_default();
+    let mut text = String::from_utf8_lossy(&bytes).into_owned();
+    if text.len() > MAX_TEXT {
+        let mut cut = MAX_TEXT;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
+    }
+    metrics::counter!("jikimi_http_errors_total", "code" => ErrorCode::InvalidPayload.as_str())
+        .increment(1);
+    ErrorMarker {
+        code: ErrorCode::InvalidPayload,
+        message: format!("invalid request: {text}"),
+    }
+}
+
 pub(crate) fn error_response(marker: &ErrorMarker, request_id: &str) -> Response {
     let body = serde_json::json!({
         "error": {"code": marker.code.as_str(), "message": marker.message, "request_id": request_id}

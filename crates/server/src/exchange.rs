@@ -137,8 +137,9 @@ impl From<jikimi_exchange::Error> for ApiError {
 
 fn service(state: &AppState) -> Result<Arc<ExchangeService>, ApiError> {
     state.exchange.clone().ok_or_else(|| {
+        // Off by configuration, not overloaded: a 404 the caller should not retry.
         ApiError::new(
-            ErrorCode::Unavailable,
+            ErrorCode::NotEnabled,
             "cooperation is not enabled on this server",
         )
     })

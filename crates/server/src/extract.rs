@@ -18,10 +18,48 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(value)) => Ok(Json(value)),
-            Err(rejection) => Err(json_rejection(rejection)),
+        if !is_json(req.headers()) {
+            return Err(ApiError::new(
+                ErrorCode::InvalidPayload,
+                "expected content-type: application/json",
+            ));
         }
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|_| {
+                ApiError::new(
+                    ErrorCode::PayloadTooLarge,
+                    "request body is larger than the limit",
+                )
+            })?;
+        object_body(&bytes)?;
+        axum::Json::<T>::from_bytes(&bytes)
+            .map(|axum::Json(value)| Json(value))
+            .map_err(json_rejection)
+    }
+}
+
+/// `application/json` or a `+json` type, parameters (charset) ignored.
+fn is_json(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase())
+        .is_some_and(|v| {
+            v == "application/json" || (v.starts_with("application/") && v.ends_with("+json"))
+        })
+}
+
+/// Every request body of this API is a JSON object. serde's derived structs also accept an array of their fields
+/// in order (`[null, null]`), which no client means to send: refuse it before it becomes a silent default.
+fn object_body(bytes: &[u8]) -> Result<(), ApiError> {
+    match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'{') => Ok(()),
+        _ => Err(ApiError::new(
+            ErrorCode::InvalidPayload,
+            "invalid json body: expected a JSON object",
+        )),
     }
 }
 
@@ -90,10 +128,25 @@ where
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(OptionalJson(None));
         }
+        object_body(&bytes)?;
         serde_json::from_slice(&bytes)
             .map(|v| OptionalJson(Some(v)))
             .map_err(|e| {
                 ApiError::new(ErrorCode::InvalidPayload, format!("invalid json body: {e}"))
             })
+    }
+}
+
+/// A list's `limit` query parameter: `default` when absent, refused (`invalid_field`) outside `1..=max` rather
+/// than silently clamped, so a client learns that it asked for more than it will get.
+pub fn limit(value: Option<u32>, default: u32, max: u32) -> Result<u32, ApiError> {
+    let limit = value.unwrap_or(default);
+    if (1..=max).contains(&limit) {
+        Ok(limit)
+    } else {
+        Err(ApiError::new(
+            ErrorCode::InvalidField,
+            format!("limit: 1 to {max}"),
+        ))
     }
 }

@@ -51,6 +51,7 @@ pub struct ListQuery {
     /// but closed; default all.
     pub status: Option<String>,
     /// At most this many (1..=10000, default 100).
+    #[param(minimum = 1, maximum = 10000)]
     pub limit: Option<u32>,
     /// `queue` (default): by priority, then age. `id`: by id, a stable order for reading every incident page by
     /// page (priorities change, ids do not).
@@ -61,7 +62,8 @@ pub struct ListQuery {
 
 /// Incidents by priority (code 0 first), then age (oldest first); or by id, page by page (`order=id`, `after`).
 #[utoipa::path(get, path = "/api/incidents", tag = "incidents", security(("bearer" = [])), params(ListQuery),
-    responses((status = 200, body = Vec<IncidentDto>), (status = 401, body = crate::error::ErrorBody)))]
+    responses((status = 200, body = Vec<IncidentDto>), (status = 403, body = crate::error::ErrorBody),
+        (status = 422, body = crate::error::ErrorBody, description = "invalid_field: limit, order, after or status")))]
 pub async fn list(
     State(state): State<AppState>,
     staff: Staff,
@@ -87,7 +89,7 @@ pub async fn list(
         }
     };
     let mut filter = IncidentFilter {
-        limit: query.limit.unwrap_or(100).clamp(1, 10_000),
+        limit: crate::extract::limit(query.limit, 100, 10_000)?,
         order,
         ..IncidentFilter::default()
     };

@@ -213,6 +213,11 @@ async fn request_id_layer(mut request: Request, next: Next) -> Response {
     tracing::debug!(%method, %path, status, request_id = %request_id, elapsed_ms = started.elapsed().as_millis() as u64, "request");
     match response.extensions().get::<error::ErrorMarker>() {
         Some(marker) => error::error_response(marker, &request_id),
+        None if error::is_framework_rejection(&response) => {
+            // An extractor of axum's (path, query) refused the request with plain text: give it the API's shape.
+            let marker = error::rejection_marker(response).await;
+            error::error_response(&marker, &request_id)
+        }
         None => {
             let mut response = response;
             if let Ok(value) = axum::http::HeaderValue::from_str(&request_id) {

@@ -103,7 +103,10 @@ pub async fn run(
 ) -> Result<Json<LinkRunResult>, ApiError> {
     staff.require(Permission::LinkEntities)?;
     let source = state.cases.clone().ok_or_else(|| {
-        ApiError::unavailable("no case store is configured for this server (cooperation is off)")
+        ApiError::new(
+            ErrorCode::NotEnabled,
+            "no case store is configured for this server (cooperation is off)",
+        )
     })?;
     let cases = source.shared_cases().await.map_err(ApiError::unavailable)?;
     let decided = state

@@ -83,22 +83,25 @@ pub fn notification_dtos(staff: &Staff, rows: &[Notification]) -> Vec<Notificati
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct DeadLetterQuery {
     /// At most this many (1..=1000, default 100).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
 }
 
 /// Notifications given up after the retry limit or a permanent failure, newest first (supervisor, admin).
 #[utoipa::path(get, path = "/api/notifications/dead-letters", tag = "notifications", security(("bearer" = [])),
     params(DeadLetterQuery),
-    responses((status = 200, body = Vec<NotificationDto>), (status = 403, body = crate::error::ErrorBody)))]
+    responses((status = 200, body = Vec<NotificationDto>), (status = 403, body = crate::error::ErrorBody),
+        (status = 422, body = crate::error::ErrorBody, description = "invalid_field: limit out of range")))]
 pub async fn dead_letters(
     State(state): State<AppState>,
     staff: Staff,
     Query(query): Query<DeadLetterQuery>,
 ) -> Result<Json<Vec<NotificationDto>>, ApiError> {
     staff.require(Permission::ReadAudit)?;
+    let limit = crate::extract::limit(query.limit, 100, 1000)?;
     let rows = state
         .store
-        .list_dead_letters(query.limit.unwrap_or(100).clamp(1, 1_000))
+        .list_dead_letters(limit)
         .await
         .map_err(store_error)?;
     Ok(Json(notification_dtos(&staff, &rows)))

@@ -34,7 +34,7 @@ use utoipa::{Modify, OpenApi};
         crate::exchange::federation_receipts, crate::exchange::federation_notify,
     ),
     components(schemas(crate::error::ErrorBody, crate::error::ErrorDetail, crate::error::ErrorCode)),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &CommonResponses),
     tags(
         (name = "alerts", description = "Device alerts, Ed25519-signed"),
         (name = "app", description = "The 112 app: one-time device enrolment, location stream, cancel with PIN (duress PIN escalates)"),
@@ -64,4 +64,97 @@ impl Modify for BearerAuth {
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
     }
+}
+
+/// Documents the answers an operation gives because of the layers every request passes, so that each handler's
+/// own annotation lists only what the handler itself decides:
+/// - 400 `invalid_payload` where there is a path, query, header or body to get wrong;
+/// - 401 `unauthenticated` where a bearer session is required, and 403 `forbidden` where a role is checked;
+/// - 404 `not_enabled` on cooperation's operations (a node may run without it);
+/// - 413 `payload_too_large` where there is a body (the body limit);
+/// - 500 `internal` and 503 `unavailable` everywhere (a fault, an unreachable database).
+///
+/// An operation's own annotation wins where it documents the same status.
+struct CommonResponses;
+
+impl Modify for CommonResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            for operation in [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                add_common_responses(path, operation);
+            }
+        }
+    }
+}
+
+fn add_common_responses(path: &str, operation: &mut utoipa::openapi::path::Operation) {
+    let has_input = operation.parameters.as_ref().is_some_and(|p| !p.is_empty())
+        || operation.request_body.is_some();
+    let secured = operation.security.as_ref().is_some_and(|s| !s.is_empty());
+    let tags = operation.tags.as_deref().unwrap_or_default();
+    let cooperation =
+        tags.iter().any(|t| t == "exchange" || t == "federation") || path == "/api/linkage/run";
+    let mut common = Vec::new();
+    if has_input {
+        common.push((
+            "400",
+            "invalid_payload, missing_header: a malformed path, query string, header or body",
+        ));
+    }
+    if secured {
+        common.push((
+            "401",
+            "unauthenticated: no bearer token, or the session is unknown or expired",
+        ));
+        // Every secured operation but these checks a permission some role lacks (see `roles`).
+        if !matches!(path, "/api/auth/me" | "/api/auth/logout") {
+            common.push(("403", "forbidden: the caller's role may not do this"));
+        }
+    }
+    if cooperation {
+        common.push(("404", "not_enabled: cooperation is off on this server"));
+    }
+    if operation.request_body.is_some() {
+        common.push((
+            "413",
+            "payload_too_large: the body is larger than the server's limit",
+        ));
+    }
+    common.push((
+        "500",
+        "internal: an unexpected fault; the detail is in the server log under the request id",
+    ));
+    common.push((
+        "503",
+        "unavailable: the database is unreachable or the server is overloaded; retry later",
+    ));
+    for (status, description) in common {
+        operation
+            .responses
+            .responses
+            .entry(status.to_string())
+            .or_insert_with(|| error_response(description).into());
+    }
+}
+
+fn error_response(description: &str) -> utoipa::openapi::Response {
+    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("ErrorBody")))
+                .build(),
+        )
+        .build()
 }

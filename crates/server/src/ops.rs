@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Staff;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::extract::Json;
 use crate::roles::Permission;
 use crate::state::AppState;
@@ -19,8 +19,10 @@ use crate::state::AppState;
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct AuditQuery {
     /// Entries after this seq (default 0: from the start).
-    pub after_seq: Option<u64>,
+    #[param(minimum = 0)]
+    pub after_seq: Option<i64>,
     /// At most this many (1..=1000, default 100).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
 }
 
@@ -49,19 +51,21 @@ pub struct AuditEntryDto {
 
 /// Read the audit log (supervisor, admin).
 #[utoipa::path(get, path = "/api/audit", tag = "audit", security(("bearer" = [])), params(AuditQuery),
-    responses((status = 200, body = Vec<AuditEntryDto>), (status = 403, body = crate::error::ErrorBody)))]
+    responses((status = 200, body = Vec<AuditEntryDto>), (status = 403, body = crate::error::ErrorBody),
+        (status = 422, body = crate::error::ErrorBody, description = "invalid_field: limit out of range")))]
 pub async fn audit_list(
     State(state): State<AppState>,
     staff: Staff,
     Query(query): Query<AuditQuery>,
 ) -> Result<Json<Vec<AuditEntryDto>>, ApiError> {
     staff.require(Permission::ReadAudit)?;
+    let limit = crate::extract::limit(query.limit, 100, 1000)?;
+    // Sequence numbers are stored as signed 64-bit integers, so larger ones cannot exist.
+    let after_seq = u64::try_from(query.after_seq.unwrap_or(0))
+        .map_err(|_| ApiError::new(ErrorCode::InvalidField, "after_seq: 0 or more"))?;
     let entries = state
         .store
-        .list_audit(
-            query.after_seq.unwrap_or(0),
-            query.limit.unwrap_or(100).clamp(1, 1000),
-        )
+        .list_audit(after_seq, limit)
         .await
         .map_err(ApiError::unavailable)?;
     Ok(Json(

@@ -300,13 +300,13 @@ pub async fn border_check_finds_flagged_persons_and_is_audited(h: &Harness) {
 /// run keeps the rejection and does not propose the pair again.
 pub async fn linkage_run_links_entities_and_respects_decisions(h: &Harness) {
     let analyst = h.login_as(Role::Analyst).await;
-    // Without a case store the run is unavailable, not a silent no-op.
+    // Without a case store the run is refused as not enabled here, not a silent no-op.
     let (status, body) = h
         .call(Method::POST, "/api/linkage/run", Some(&analyst), None)
         .await;
     assert_eq!(
         (status, code(&body)),
-        (StatusCode::SERVICE_UNAVAILABLE, Some("unavailable"))
+        (StatusCode::NOT_FOUND, Some("not_enabled"))
     );
 
     let cases = Cases::new().await;

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Schemathesis against the served OpenAPI document, authenticated as each staff role (and as nobody).
+#
+# Starts `jikimi demo` (real server, SQLite, simulated city, so there are incidents, units and subscribers to hit),
+# adds a border officer, logs each role in and runs `st run` with every check that applies to a live server.
+# Then .ci/st_coverage.py reads the reports: every status an operation documents must have been seen at least once
+# (across roles and this run), unless the allow-list there says which test covers it and why Schemathesis cannot.
+# Usage: .ci/schemathesis.sh path/to/jikimi   (JIKIMI_ST_EXAMPLES, JIKIMI_ST_VENV to adjust)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bin=${1:?usage: .ci/schemathesis.sh path/to/jikimi}
+venv="${JIKIMI_ST_VENV:-$HOME/.cache/jikimi-st-venv}"
+st="$venv/bin/st"
+[ -x "$st" ] || { echo "FATAL: schemathesis missing at $st (run .ci/setup-schemathesis.sh)" >&2; exit 1; }
+examples="${JIKIMI_ST_EXAMPLES:-20}"
+
+work=$(mktemp -d)
+log="$work/demo.log"
+"$bin" demo --data-dir "$work/data" --listen 127.0.0.1:0 --run-for-s 3600 >"$log" 2>&1 &
+pid=$!
+cleanup() { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+url=""
+for _ in $(seq 1 600); do
+  url=$(sed -n 's/^jikimi demo is running at \(http:[^ ]*\).*/\1/p' "$log" | head -n1)
+  [ -n "$url" ] && break
+  kill -0 "$pid" 2>/dev/null || break
+  sleep 0.1
+done
+[ -n "$url" ] || { cat "$log" >&2; echo "FATAL: jikimi demo did not print its URL" >&2; exit 1; }
+echo "demo at $url"
+
+password_of() { sed -n "s/^ *$1 .* password \([^ ]*\)$/\1/p" "$log" | head -n1; }
+border_password="st-border-$(date +%s%N)"
+JIKIMI_STAFF_PASSWORD="$border_password" "$bin" staff add --database-url "sqlite://$work/data/jikimi.sqlite" \
+  --username border --role border-officer >/dev/null
+
+login() { # username password -> token
+  curl -fsS -X POST "$url/api/auth/login" -H 'content-type: application/json' \
+    -d "{\"username\":\"$1\",\"password\":\"$2\"}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])'
+}
+
+reports="$work/reports"
+mkdir -p "$reports"
+status=0
+run_as() { # label [header]
+  local label=$1
+  shift
+  echo "== schemathesis as $label"
+  # /api/live is an endless event stream; logout would end the session the run uses.
+  if ! "$st" run "$url/api/openapi.json" "$@" \
+    --checks all --exclude-checks positive_data_acceptance \
+    --exclude-path /api/live --exclude-path /api/auth/logout \
+    --max-examples "$examples" --seed 20261206 --workers 2 --request-timeout 10 \
+    --suppress-health-check all --warnings off --no-shrink \
+    --report ndjson --report-ndjson-path "$reports/$label.ndjson"; then
+    echo "schemathesis found failures as $label" >&2
+    status=1
+  fi
+}
+for role in admin supervisor dispatcher analyst; do
+  token=$(login "$role" "$(password_of "$role")")
+  run_as "$role" -H "Authorization: Bearer $token"
+done
+run_as border_officer -H "Authorization: Bearer $(login border "$border_password")"
+run_as anonymous
+
+python3 .ci/st_coverage.py "$url/api/openapi.json" "$reports"/*.ndjson || status=1
+exit "$status"
