@@ -29,12 +29,19 @@ use uuid::Uuid;
 
 type BoxError = Box<dyn std::error::Error>;
 
+/// A node's database with the (fixed, test-only) data keys that seal it.
+async fn open_store(path: &std::path::Path) -> Result<SqliteStore, BoxError> {
+    Ok(SqliteStore::open(path)
+        .await?
+        .with_keyring(jikimi_store::testing::test_keyring()))
+}
+
 async fn node(
     dir: &std::path::Path,
     name: &str,
     endpoint: Option<String>,
 ) -> Result<Node<SqliteStore>, BoxError> {
-    let store = SqliteStore::open(&dir.join(format!("{name}.sqlite"))).await?;
+    let store = open_store(&dir.join(format!("{name}.sqlite"))).await?;
     store.migrate().await?;
     let key = SigningKey::generate(&mut rand_core::OsRng);
     let agency = Agency {
@@ -182,10 +189,16 @@ async fn main() -> Result<(), BoxError> {
     );
 
     let a = Arc::new(a);
-    let server = tokio::spawn(jikimi_exchange::http::serve(
-        a.clone(),
+    // A serves through the server crate's one federation router, as `jikimi federation serve` does.
+    let service = Arc::new(jikimi_server::exchange::ExchangeService::new(
+        jikimi_store::AnyStore::Sqlite(a.store.clone()),
+        jikimi_exchange::node::DEFAULT_PAGE,
+        jikimi_exchange::node::Transport::default(),
+    ));
+    let server = tokio::spawn(jikimi_server::federation::serve(
         listener,
-        None,
+        service,
+        1 << 20,
         std::future::pending(),
     ));
     let interrupt = std::env::var("JIKIMI_BENCH_INTERRUPT").is_ok_and(|v| v == "1");
@@ -213,7 +226,7 @@ async fn main() -> Result<(), BoxError> {
         );
         let b_id = b.id().clone();
         drop(b);
-        let b = Node::open(SqliteStore::open(&b_path).await?).await?;
+        let b = Node::open(open_store(&b_path).await?).await?;
         // Progress while resuming: what B holds against what A has disclosed (a gap larger than
         // one page would mean A re-sends what B had committed).
         let progress = {
@@ -282,6 +295,6 @@ async fn main() -> Result<(), BoxError> {
 }
 
 async fn b_id_of(path: &std::path::Path) -> Result<AgencyId, BoxError> {
-    let store = SqliteStore::open(path).await?;
+    let store = open_store(path).await?;
     Ok(store.identity().await?.ok_or("no identity")?.0.id)
 }

@@ -1,10 +1,11 @@
 //! The `jikimi` subcommands this crate owns: `agency`, `peer`, `agreement`, `case`, `sync` and
-//! `federation serve`. Parsing lives here; the binary flattens `Command`, opens the store the
-//! database URL names (the same database `jikimi serve` uses) and calls `run` with it.
+//! `federation serve`. Parsing lives here; the binary flattens `Command`, resolves the key material
+//! ([`KeyArgs`], as `jikimi serve` does), opens the store the database URL names (the same database
+//! `jikimi serve` uses) with the data keys that seal it, and calls `run` with it. `federation serve`
+//! is run by the binary with the server crate's federation router (this crate serves no HTTP).
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use clap::{Args, Subcommand};
@@ -30,6 +31,29 @@ pub struct DbArg {
     /// PEM file of private CAs to trust for `https://` partner endpoints (besides the public web roots).
     #[arg(long = "peer-ca", env = "JIKIMI_PEER_CA", global = true)]
     pub peer_ca: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub keys: KeyArgs,
+}
+
+/// The operator's key material, given exactly as to `jikimi serve`: the agency signing key and the shared records
+/// are sealed with the data keys. The binary resolves these (files are refused if group or others may read them).
+#[derive(Debug, Clone, Args)]
+pub struct KeyArgs {
+    /// TOML configuration file (database URL and key file may be read from it).
+    #[arg(long, env = "JIKIMI_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+    /// Data-encryption key (32 bytes, hex or base64).
+    #[arg(long = "data-key", env = "JIKIMI_DATA_KEY", hide_env_values = true, global = true)]
+    pub data_key: Option<String>,
+    /// Identifier of the data-encryption key (default "k1").
+    #[arg(long = "data-key-id", env = "JIKIMI_DATA_KEY_ID", global = true)]
+    pub data_key_id: Option<String>,
+    /// Key for the blind indexes (32 bytes, hex or base64).
+    #[arg(long = "blind-index-key", env = "JIKIMI_BLIND_INDEX_KEY", hide_env_values = true, global = true)]
+    pub blind_index_key: Option<String>,
+    /// TOML file holding the `[keys]` table (mode 0600).
+    #[arg(long = "key-file", env = "JIKIMI_KEY_FILE", global = true)]
+    pub key_file: Option<PathBuf>,
 }
 
 /// Cooperation subcommands, flattened into the binary's top level.
@@ -74,7 +98,7 @@ pub enum Command {
         #[arg(long, default_value_t = crate::node::DEFAULT_PAGE)]
         page: u32,
     },
-    /// Run the federation endpoint.
+    /// Run the federation endpoint alone (partner-facing: signed federation routes only, no staff API).
     Federation {
         #[command(flatten)]
         db: DbArg,
@@ -249,7 +273,7 @@ pub enum CaseCmd {
 
 #[derive(Debug, Subcommand)]
 pub enum FederationCmd {
-    /// Serve the federation API.
+    /// Serve the federation routes (`/federation/v1/*`) alone on a partner-facing listener.
     Serve {
         #[arg(long, default_value = "127.0.0.1:8700")]
         listen: String,
@@ -289,6 +313,11 @@ impl Command {
     /// The database URL given on the command line or in the environment, if any.
     pub fn database_url(&self) -> Option<&str> {
         self.db().database_url.as_deref()
+    }
+
+    /// The key material flags and environment.
+    pub fn keys(&self) -> &KeyArgs {
+        &self.db().keys
     }
 
     fn db(&self) -> &DbArg {
@@ -442,42 +471,11 @@ pub async fn run<S: ExchangeStore>(cmd: Command, store: S) -> Result<()> {
             }
             Ok(())
         }
-        Command::Federation { cmd, .. } => match cmd {
-            FederationCmd::Serve {
-                listen,
-                sync_interval_s,
-                page,
-            } => {
-                let mut node = Node::open_with(store, &transport).await?;
-                node.page_limit = page;
-                let node = Arc::new(node);
-                let listener = tokio::net::TcpListener::bind(&listen)
-                    .await
-                    .map_err(|source| Error::Io {
-                        path: listen.clone(),
-                        source,
-                    })?;
-                let local = listener.local_addr().map_err(|source| Error::Io {
-                    path: listen.clone(),
-                    source,
-                })?;
-                println!(
-                    "{}",
-                    serde_json::json!({ "listening": local.to_string(), "agency": node.me.id })
-                );
-                let interval =
-                    (sync_interval_s > 0).then(|| std::time::Duration::from_secs(sync_interval_s));
-                let shutdown = async {
-                    let _ = tokio::signal::ctrl_c().await;
-                };
-                crate::http::serve(node, listener, interval, shutdown)
-                    .await
-                    .map_err(|source| Error::Io {
-                        path: listen,
-                        source,
-                    })
-            }
-        },
+        // The binary serves this itself, with the server crate's federation router.
+        Command::Federation { .. } => Err(Error::invalid(
+            "command",
+            "federation serve is run by the jikimi binary",
+        )),
     }
 }
 

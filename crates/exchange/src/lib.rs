@@ -13,7 +13,10 @@
 //! - `linkage_feed`: the live cases and leads as linkage input (persons, phones, accounts,
 //!   wallets; persons flagged for border control feed the watchlist);
 //! - `node`: one agency's node (`Node`), the glue between core, store and HTTP client;
-//! - `http`: the axum federation router; `cli`: the `jikimi` subcommands.
+//! - `cli`: the `jikimi` subcommands.
+//!
+//! This crate serves no HTTP: the one federation router (`/federation/v1/*`) is the server crate's, used by both
+//! `jikimi serve` and `jikimi federation serve`; `Node` is its client and the handlers' engine.
 //!
 //! The sender's policy redacts; the receiver re-checks every envelope against the agreement it
 //! cites and rejects what it does not allow. Withdrawals and restrictions are records too, so
@@ -25,7 +28,6 @@
 pub mod cli;
 pub mod domain;
 pub mod error;
-pub mod http;
 pub mod identifiers;
 pub mod linkage_feed;
 pub mod marking;

@@ -144,25 +144,113 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
     Ok(store)
 }
 
-/// `jikimi agency|peer|agreement|case|sync|federation ...`: on the same database `jikimi serve` uses (migrated first).
+/// `jikimi agency|peer|agreement|case|sync|federation ...`: on the same database `jikimi serve` uses (migrated first),
+/// with the same key material (the agency key and the shared records are sealed with the data keys).
 pub fn exchange(cmd: jikimi_exchange::cli::Command) -> anyhow::Result<()> {
     init_logging_quiet();
-    let url = cmd
-        .database_url()
-        .unwrap_or(jikimi_server::config::DEFAULT_DATABASE_URL)
-        .to_owned();
+    let keys = cmd.keys();
+    let config = ConfigArgs {
+        config: keys.config.clone(),
+        database_url: cmd.database_url().map(str::to_owned),
+        data_key: keys.data_key.clone(),
+        data_key_id: keys.data_key_id.clone(),
+        blind_index_key: keys.blind_index_key.clone(),
+        key_file: keys.key_file.clone(),
+        ..ConfigArgs::default()
+    }
+    .resolve(true)?;
     runtime()?.block_on(async move {
-        let store = jikimi_store::AnyStore::open(&url)
-            .await
-            .with_context(|| format!("cannot open the database {}", redact_url(&url)))?;
-        store
-            .shared()
-            .migrate()
-            .await
-            .context("migrations failed")?;
+        let store = open_exchange_store(&config).await?;
+        if let jikimi_exchange::cli::Command::Federation {
+            cmd:
+                jikimi_exchange::cli::FederationCmd::Serve {
+                    listen,
+                    sync_interval_s,
+                    page,
+                },
+            ..
+        } = &cmd
+        {
+            let transport = cmd.transport()?;
+            return federation_serve(store, transport, listen, *sync_interval_s, *page, &config)
+                .await;
+        }
         jikimi_exchange::cli::run(cmd, store).await?;
         Ok(())
     })
+}
+
+/// Opens the store for cooperation: migrated, holding the data keys that seal the agency key and shared records,
+/// and with anything an earlier version stored in clear sealed now.
+pub async fn open_exchange_store(config: &Config) -> anyhow::Result<jikimi_store::AnyStore> {
+    let keys = config
+        .keys
+        .as_ref()
+        .context("key material is required: the agency key and shared records are sealed with it")?;
+    let store = jikimi_store::AnyStore::open(&config.database_url)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot open the database {}",
+                redact_url(&config.database_url)
+            )
+        })?
+        .with_keyring(keys.keyring()?);
+    store
+        .shared()
+        .migrate()
+        .await
+        .context("migrations failed")?;
+    let sealed = store
+        .seal_exchange_at_rest()
+        .await
+        .context("cannot seal the cooperation tables")?;
+    if sealed > 0 {
+        tracing::warn!(
+            rows = sealed,
+            "sealed cooperation rows an earlier version stored in clear"
+        );
+    }
+    Ok(store)
+}
+
+/// `jikimi federation serve`: the server's one federation router alone on a partner-facing listener (signed
+/// federation routes and `/healthz`; no staff API, no records for an unauthenticated caller).
+async fn federation_serve(
+    store: jikimi_store::AnyStore,
+    transport: jikimi_exchange::node::Transport,
+    listen: &str,
+    sync_interval_s: u64,
+    page: u32,
+    config: &Config,
+) -> anyhow::Result<()> {
+    let service = Arc::new(jikimi_server::exchange::ExchangeService::new(
+        store, page, transport,
+    ));
+    let me = service
+        .node()
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot open the federation node: {}", e.message))?
+        .me
+        .clone();
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let local = listener.local_addr()?;
+    // The first stdout line is machine-read by tests and scripts: keep its shape.
+    println!(
+        "{}",
+        serde_json::json!({ "listening": local.to_string(), "agency": me.id })
+    );
+    if sync_interval_s > 0 {
+        service.spawn_periodic_sync(std::time::Duration::from_secs(sync_interval_s));
+    }
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    jikimi_server::federation::serve(listener, service, config.body_limit_bytes, shutdown)
+        .await
+        .context("federation server failed")
 }
 
 /// Logging to stderr at `warn` unless `RUST_LOG` says otherwise: cooperation commands print JSON on stdout.
@@ -298,16 +386,8 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
     init_logging();
     let config = args.config.resolve(true)?;
     runtime()?.block_on(async move {
-        let any = jikimi_store::AnyStore::open(&config.database_url)
-            .await
-            .with_context(|| {
-                format!(
-                    "cannot open the database {}",
-                    redact_url(&config.database_url)
-                )
-            })?;
+        let any = open_exchange_store(&config).await?;
         let store = any.shared();
-        store.migrate().await.context("migrations failed")?;
         let backend = store.backend();
         let tls = match (&args.tls_cert, &args.tls_key) {
             (Some(cert), Some(key)) => Some(jikimi_server::TlsFiles {

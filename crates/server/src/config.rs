@@ -46,6 +46,25 @@ pub enum ConfigError {
         /// What is wrong (never the secret itself).
         message: String,
     },
+    /// A file could not be written.
+    #[error("cannot write {path}: {source}")]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file holding keys may be read or written by group or others.
+    #[error(
+        "key file {path} is accessible by group or others (mode {mode:o}); refusing to use it: run chmod 600 {path}"
+    )]
+    InsecureKeyFile {
+        /// The file.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
     /// A required setting is missing.
     #[error("missing {0}: set the flag, its JIKIMI_ environment variable, or the config/key file")]
     Missing(&'static str),
@@ -436,24 +455,6 @@ impl KeyMaterial {
             blind_index_key: blind,
         }
     }
-
-    /// The key file text for these keys (written by the demo into its data directory).
-    pub fn to_key_file(&self) -> String {
-        let mut out = String::from("# jikimi key file: keep secret (mode 0600)\n[keys]\n");
-        out.push_str(&format!(
-            "current_data_key_id = \"{}\"\n",
-            self.current_data_key_id
-        ));
-        out.push_str(&format!(
-            "blind_index_key = \"{}\"\n",
-            hex::encode(self.blind_index_key)
-        ));
-        out.push_str("\n[keys.data_keys]\n");
-        for (id, key) in &self.data_keys {
-            out.push_str(&format!("\"{}\" = \"{}\"\n", id, hex::encode(key)));
-        }
-        out
-    }
 }
 
 /// The resolved configuration.
@@ -571,8 +572,9 @@ struct KeyFileShape {
     keys: KeysFile,
 }
 
-/// Reads a key file.
+/// Reads a key file, refused if group or others may access it ([`crate::keyfile::check_private`]).
 pub fn read_key_file(path: &Path) -> Result<KeysFile, ConfigError> {
+    crate::keyfile::check_private(path)?;
     Ok(read_toml::<KeyFileShape>(path)?.keys)
 }
 
@@ -583,6 +585,10 @@ impl ConfigArgs {
             Some(path) => read_toml(path)?,
             None => FileConfig::default(),
         };
+        if let (Some(path), Some(_)) = (&self.config, &file.keys) {
+            // A config file with inline keys is a key file too.
+            crate::keyfile::check_private(path)?;
+        }
         let defaults = Config::default();
         let base_dir = self
             .config
@@ -795,7 +801,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("jikimi-config-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&dir).unwrap_or_default();
         let keys = KeyMaterial::generate();
-        std::fs::write(dir.join("keys.toml"), keys.to_key_file()).unwrap_or_default();
+        assert!(crate::keyfile::write_key_file(&dir.join("keys.toml"), &keys).is_ok());
         std::fs::write(
             dir.join("jikimi.toml"),
             "database_url = \"sqlite://from-file.sqlite\"\nlisten = \"127.0.0.1:9000\"\nkey_file = \"keys.toml\"\n",

@@ -1,11 +1,11 @@
 //! Cooperation in `jikimi serve`: the staff API for this node's agency, peers, agreements, cases and leads under
-//! `/api/exchange/*`, and the federation endpoints partner nodes call under `/federation/v1/*`, on the same listener
-//! and the same database as the rest of the API.
+//! `/api/exchange/*`, on the same listener and the same database as the rest of the API, and the
+//! [`ExchangeService`] that the federation endpoints partner nodes call ([`crate::federation`]) share.
 //!
-//! Authentication differs by caller: staff present a bearer session and need [`Permission::Cooperate`] (cases, leads,
-//! sync) or [`Permission::ManageAgreements`] (identity, peers, agreements); partner nodes present no session, every
-//! message they send is an Ed25519-signed envelope, pull request, receipt or notification that `jikimi_exchange::node`
-//! verifies against the peer's pinned key before anything is read or stored.
+//! Staff present a bearer session and need [`Permission::Cooperate`] (cases, leads, sync) or
+//! [`Permission::ManageAgreements`] (identity, peers, agreements); every read of records is audited. This is the
+//! only way staff read records: there is no unauthenticated record API. Partner nodes never come here; they get only
+//! what the signed federation protocol gives them.
 //!
 //! The node is opened lazily: an identity created after the server started (`jikimi agency init` on the same
 //! database) is picked up by the next request. Request and response bodies are `jikimi_exchange` domain types in
@@ -23,7 +23,7 @@ use jikimi_exchange::domain::{
 };
 use jikimi_exchange::marking::Marking;
 use jikimi_exchange::node::{Node, SyncStats};
-use jikimi_exchange::protocol::{Notify, Page, PullRequest, Receipt, Rejection, Signed};
+use jikimi_exchange::protocol::Rejection;
 use jikimi_exchange::store::ExchangeStore;
 use jikimi_store::AnyStore;
 use serde::{Deserialize, Serialize};
@@ -147,7 +147,7 @@ fn service(state: &AppState) -> Result<Arc<ExchangeService>, ApiError> {
 
 /// Runs store work on its own task: a peer that disconnects mid-request (killed) must not leave a transaction
 /// half-way on a dropped future.
-async fn detached<T: Send + 'static>(
+pub(crate) async fn detached<T: Send + 'static>(
     work: impl std::future::Future<Output = Result<T, jikimi_exchange::Error>> + Send + 'static,
 ) -> Result<T, ApiError> {
     match tokio::spawn(work).await {
@@ -162,81 +162,6 @@ fn notify_in_background(node: Arc<Node<AnyStore>>) {
             tracing::warn!(error = %e, "notifying peers failed");
         }
     });
-}
-
-// ---- federation (peer nodes; signed messages) ---------------------------------------------------------------------
-
-/// This node's public identity (key id, name, country, endpoint), for `peer add --endpoint`.
-#[utoipa::path(get, path = "/federation/v1/agency", tag = "federation",
-    responses((status = 200, body = Object, description = "Agency"), (status = 409, body = crate::error::ErrorBody)))]
-pub async fn federation_agency(State(state): State<AppState>) -> Result<Json<Agency>, ApiError> {
-    Ok(Json(service(&state)?.node().await?.me.clone()))
-}
-
-/// A peer pulls by cursor: body `Signed<PullRequest>`, answer a `Page` of signed envelopes redacted by policy.
-#[utoipa::path(post, path = "/federation/v1/pull", tag = "federation",
-    request_body(content = Object, description = "Signed<PullRequest> (jikimi-federation/1)"),
-    responses((status = 200, body = Object, description = "Page"),
-        (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody),
-        (status = 409, body = crate::error::ErrorBody)))]
-pub async fn federation_pull(
-    State(state): State<AppState>,
-    Json(request): Json<Signed<PullRequest>>,
-) -> Result<Json<Page>, ApiError> {
-    let node = service(&state)?.node().await?;
-    Ok(Json(
-        detached(async move { node.serve_pull(&request, Utc::now()).await }).await?,
-    ))
-}
-
-/// A peer pushes a page of signed envelopes; each is verified and re-checked; answer a signed receipt.
-#[utoipa::path(post, path = "/federation/v1/deliver", tag = "federation",
-    request_body(content = Object, description = "Page"),
-    responses((status = 200, body = Object, description = "Signed<Receipt>"), (status = 422, body = crate::error::ErrorBody)))]
-pub async fn federation_deliver(
-    State(state): State<AppState>,
-    Json(page): Json<Page>,
-) -> Result<Json<Signed<Receipt>>, ApiError> {
-    let node = service(&state)?.node().await?;
-    let sender = page
-        .envelopes
-        .first()
-        .map(|e| e.body.sender.clone())
-        .ok_or_else(|| ApiError::new(ErrorCode::InvalidField, "empty page"))?;
-    let (receipt, _) =
-        detached(async move { node.accept_page(&sender, &page, false, Utc::now()).await }).await?;
-    Ok(Json(receipt))
-}
-
-/// A peer's signed receipt for envelopes we disclosed: linked to those disclosures in our audit.
-#[utoipa::path(post, path = "/federation/v1/receipts", tag = "federation",
-    request_body(content = Object, description = "Signed<Receipt>"),
-    responses((status = 204), (status = 401, body = crate::error::ErrorBody)))]
-pub async fn federation_receipts(
-    State(state): State<AppState>,
-    Json(receipt): Json<Signed<Receipt>>,
-) -> Result<StatusCode, ApiError> {
-    let node = service(&state)?.node().await?;
-    detached(async move { node.accept_receipt(&receipt, Utc::now()).await }).await?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
-/// A peer says it has news: verified, then this node pulls from it in the background.
-#[utoipa::path(post, path = "/federation/v1/notify", tag = "federation",
-    request_body(content = Object, description = "Signed<Notify>"),
-    responses((status = 202), (status = 401, body = crate::error::ErrorBody)))]
-pub async fn federation_notify(
-    State(state): State<AppState>,
-    Json(notify): Json<Signed<Notify>>,
-) -> Result<StatusCode, ApiError> {
-    let node = service(&state)?.node().await?;
-    let peer = node.accept_notify(&notify, Utc::now()).await?;
-    tokio::spawn(async move {
-        if let Err(e) = node.sync_peer(&peer).await {
-            tracing::warn!(peer = %peer.name, error = %e, "sync after notify failed");
-        }
-    });
-    Ok(StatusCode::ACCEPTED)
 }
 
 // ---- staff API -----------------------------------------------------------------------------------------------------

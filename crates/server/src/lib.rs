@@ -10,7 +10,9 @@
 //! - Staff log in ([`auth`]) and act on incidents, units and subscribers; each endpoint checks a [`roles::Permission`].
 //! - Border officers check travellers against the watchlist ([`border`]); analysts link the entities of shared
 //!   cases and confirm or reject links ([`links`]). Both read the federation's cases through
-//!   [`border::CaseSource`], so this crate does not depend on the exchange crate.
+//!   [`border::CaseSource`].
+//! - Cooperation: staff use `/api/exchange/*` ([`exchange`]); partner nodes use the one federation router
+//!   ([`federation`]), merged here and served alone by `jikimi federation serve`.
 //! - Every failure is an [`error::ApiError`] with a closed [`error::ErrorCode`].
 //! - Personal fields are sealed ([`jikimi_privacy`]) before the store sees them and are never logged.
 //!
@@ -27,8 +29,10 @@ pub mod dto;
 pub mod error;
 pub mod exchange;
 pub mod extract;
+pub mod federation;
 pub mod group_commit;
 pub mod incidents;
+pub mod keyfile;
 pub mod links;
 pub mod live;
 pub mod map_roads;
@@ -62,6 +66,7 @@ pub fn router(state: AppState) -> Router {
     ops::prometheus();
     let body_limit = state.config.body_limit_bytes;
     let hub = state.live.clone();
+    let exchange = state.exchange.clone();
     let api = Router::new()
         .route("/api/alerts", post(alerts::raise_alert))
         .route("/api/intake/aml", post(aml::intake_aml))
@@ -142,14 +147,6 @@ pub fn router(state: AppState) -> Router {
             post(exchange::restrict),
         )
         .route("/api/exchange/sync", post(exchange::sync))
-        .route("/federation/v1/agency", get(exchange::federation_agency))
-        .route("/federation/v1/pull", post(exchange::federation_pull))
-        .route("/federation/v1/deliver", post(exchange::federation_deliver))
-        .route(
-            "/federation/v1/receipts",
-            post(exchange::federation_receipts),
-        )
-        .route("/federation/v1/notify", post(exchange::federation_notify))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics_text))
@@ -166,11 +163,17 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(axum::Extension(hub))
         .with_state(state);
+    // The one federation router (also served alone by `jikimi federation serve`), when cooperation is enabled.
+    let federation = match exchange {
+        Some(service) => federation::router(service),
+        None => Router::new(),
+    };
     Router::new()
         .merge(
             utoipa_swagger_ui::SwaggerUi::new("/api/docs")
                 .url("/api/openapi-ui.json", openapi::ApiDoc::openapi()),
         )
+        .merge(federation)
         .merge(api)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(axum::middleware::from_fn(request_id_layer))
@@ -180,7 +183,7 @@ async fn openapi_json() -> axum::Json<utoipa::openapi::OpenApi> {
     axum::Json(openapi::ApiDoc::openapi())
 }
 
-async fn not_found() -> ApiError {
+pub(crate) async fn not_found() -> ApiError {
     ApiError::new(
         ErrorCode::InvalidPayload,
         "no such endpoint; see /api/openapi.json",
@@ -189,7 +192,7 @@ async fn not_found() -> ApiError {
 
 /// Gives every request an id (the caller's `x-request-id` if sane, else a UUIDv7), logs the request with it, and
 /// fills it into error bodies.
-async fn request_id_layer(mut request: Request, next: Next) -> Response {
+pub(crate) async fn request_id_layer(mut request: Request, next: Next) -> Response {
     let request_id = request
         .headers()
         .get("x-request-id")

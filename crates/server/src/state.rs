@@ -184,8 +184,7 @@ impl AppState {
         config: Config,
         clock: Clock,
     ) -> Result<Self, KeyError> {
-        let keyring = Keyring::new(&keys.current_data_key_id, keys.data_keys.iter().cloned())
-            .map_err(|e| KeyError(e.to_string()))?;
+        let keyring = keys.keyring().map_err(|e| KeyError(e.to_string()))?;
         let blind = BlindIndex::new(keys.blind_index_key);
         let committer_store = store.clone();
         let surge = config.surge;

@@ -8,6 +8,13 @@
 //!
 //! The record log's head (`ex_log_head`) is read once per transaction and advanced in memory; on SQLite the single
 //! writer connection, on PostgreSQL the audit head lock that every writer takes first, keep it linear.
+//!
+//! Sealed at rest: the agency's Ed25519 signing key (`ex_identity.secret`) and every record body (`ex_records.body`,
+//! names, phones, passports) are sealed with the operator's data keyring (`jikimi_privacy::Keyring`,
+//! XChaCha20-Poly1305; the associated data binds the row, so a ciphertext moved to another record does not open),
+//! stored as text `sealed:<base64>`. The columns the queries filter on (ids, kind, case id, origin) name no person;
+//! no lookup here goes by a personal value, so no blind index is needed. Rows written in clear by an earlier version
+//! are sealed by `seal_exchange_at_rest` (run by the binary after migrating) and read meanwhile.
 
 use jikimi_exchange::domain::{AgencyId, Provenance, Record};
 use jikimi_exchange::store::AuditEntry as ExchangeAuditEntry;
@@ -112,7 +119,7 @@ pub(crate) fn exchange_view(
 
 /// The record columns every read selects, and the one place a row becomes a `StoredRecord`.
 pub(crate) const RECORD_COLUMNS: &str =
-    "SELECT body, received_from, received_under, seq FROM ex_records";
+    "SELECT id, body, received_from, received_under, seq FROM ex_records";
 
 /// `$from, $from+1, …` for `n` bound values: numbers only, never data, so safe to put into SQL text.
 pub(crate) fn placeholders(from: usize, n: usize) -> String {
@@ -137,6 +144,11 @@ pub(crate) fn removes(control: &Record) -> Option<(String, &str)> {
 macro_rules! impl_exchange_store {
     ($store:ty, $db:ty) => {
         impl $store {
+            /// The data keyring the cooperation tables are sealed with.
+            fn ex_keys(&self) -> jikimi_exchange::Result<&jikimi_privacy::Keyring> {
+                $crate::exchange_seal::keys(&self.exchange_keys)
+            }
+
             /// Reads the record log head inside a writing transaction.
             async fn ex_head(tx: &mut sqlx::Transaction<'static, $db>) -> jikimi_exchange::Result<i64> {
                 let row = sqlx::query("SELECT seq FROM ex_log_head WHERE one = 1")
@@ -158,6 +170,7 @@ macro_rules! impl_exchange_store {
             /// Writes `record` at log position `seq`, replacing any older copy.
             async fn ex_write_record(
                 tx: &mut sqlx::Transaction<'static, $db>,
+                keys: &jikimi_privacy::Keyring,
                 record: &jikimi_exchange::domain::Record,
                 prov: &jikimi_exchange::domain::Provenance,
                 seq: i64,
@@ -175,7 +188,7 @@ macro_rules! impl_exchange_store {
                 .bind(record.kind())
                 .bind(record.case_id().map(|c| c.to_string()))
                 .bind(record.target().map(|c| c.to_string()))
-                .bind($crate::exchange::json(record)?)
+                .bind($crate::exchange_seal::seal_record(keys, record)?)
                 .bind(prov.received_from.as_ref().map(|a| a.as_str().to_owned()))
                 .bind(prov.received_under.map(|u| u.to_string()))
                 .bind(seq)
@@ -188,6 +201,7 @@ macro_rules! impl_exchange_store {
             /// Applies a withdrawal or restriction to the local copies of its target; `head` is the log head.
             async fn ex_apply_control(
                 tx: &mut sqlx::Transaction<'static, $db>,
+                keys: &jikimi_privacy::Keyring,
                 control: &jikimi_exchange::domain::Record,
                 head: &mut i64,
             ) -> jikimi_exchange::Result<()> {
@@ -214,7 +228,9 @@ macro_rules! impl_exchange_store {
                         .await
                         .map_err($crate::exchange::db("restrict"))?;
                     if let Some(row) = row {
-                        let mut rec: jikimi_exchange::domain::Record = $crate::exchange::parse_json(
+                        let mut rec = $crate::exchange_seal::open_record(
+                            keys,
+                            &target.to_string(),
                             &row.try_get::<String, _>("body").map_err($crate::exchange::db("restrict"))?,
                         )?;
                         let prov = $crate::exchange::provenance(
@@ -231,17 +247,21 @@ macro_rules! impl_exchange_store {
                             rec.redacted.extend(removed);
                         }
                         *head += 1;
-                        Self::ex_write_record(tx, &rec, &prov, *head).await?;
+                        Self::ex_write_record(tx, keys, &rec, &prov, *head).await?;
                     }
                 }
                 Ok(())
             }
 
-            fn ex_stored_of(row: &<$db as sqlx::Database>::Row) -> jikimi_exchange::Result<jikimi_exchange::store::StoredRecord> {
+            fn ex_stored_of(
+                keys: &jikimi_privacy::Keyring,
+                row: &<$db as sqlx::Database>::Row,
+            ) -> jikimi_exchange::Result<jikimi_exchange::store::StoredRecord> {
+                let id: String = row.try_get("id").map_err($crate::exchange::db("read"))?;
                 let body: String = row.try_get("body").map_err($crate::exchange::db("read"))?;
                 let seq: i64 = row.try_get("seq").map_err($crate::exchange::db("read"))?;
                 Ok(jikimi_exchange::store::StoredRecord {
-                    record: $crate::exchange::parse_json(&body)?,
+                    record: $crate::exchange_seal::open_record(keys, &id, &body)?,
                     provenance: $crate::exchange::provenance(
                         row.try_get("received_from").map_err($crate::exchange::db("read"))?,
                         row.try_get("received_under").map_err($crate::exchange::db("read"))?,
@@ -271,7 +291,8 @@ macro_rules! impl_exchange_store {
                     .fetch_all(self.reader())
                     .await
                     .map_err($crate::exchange::db("records"))?;
-                rows.iter().map(Self::ex_stored_of).collect()
+                let keys = self.ex_keys()?;
+                rows.iter().map(|row| Self::ex_stored_of(keys, row)).collect()
             }
 
             /// All pages of `ex_records_where`, for reads that want every match.
@@ -307,6 +328,108 @@ macro_rules! impl_exchange_store {
                     .collect()
             }
 
+            /// Seals the rows an earlier version wrote in clear (agency key, record bodies), in one audited writing
+            /// transaction; returns how many it sealed. Idempotent: a sealed row is left alone.
+            pub async fn seal_exchange_at_rest(&self) -> jikimi_exchange::Result<u64> {
+                use $crate::exchange::db;
+                let keys = self.ex_keys()?;
+                let (mut tx, mut chain) = self.begin_write().await.map_err($crate::exchange::ex("seal"))?;
+                let mut sealed = 0u64;
+                let identity = sqlx::query("SELECT secret FROM ex_identity WHERE one = 1")
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db("seal"))?;
+                if let Some(row) = identity {
+                    let secret: String = row.try_get("secret").map_err(db("seal"))?;
+                    if !$crate::exchange_seal::is_sealed(&secret) {
+                        let key = $crate::exchange_seal::open_signing_key(keys, &secret)?;
+                        sqlx::query("UPDATE ex_identity SET secret = $1 WHERE one = 1")
+                            .bind($crate::exchange_seal::seal_signing_key(keys, &key)?)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(db("seal"))?;
+                        sealed += 1;
+                    }
+                }
+                // Clear bodies are JSON objects; sealed ones start with the prefix. Read in pages by id.
+                let mut after = String::new();
+                loop {
+                    let rows = sqlx::query(
+                        "SELECT id, body FROM ex_records WHERE id > $1 AND body NOT LIKE 'sealed:%' ORDER BY id LIMIT 500",
+                    )
+                    .bind(&after)
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(db("seal"))?;
+                    let Some(last) = rows.last() else { break };
+                    after = last.try_get("id").map_err(db("seal"))?;
+                    for row in &rows {
+                        let id: String = row.try_get("id").map_err(db("seal"))?;
+                        let body: String = row.try_get("body").map_err(db("seal"))?;
+                        let record = $crate::exchange_seal::open_record(keys, &id, &body)?;
+                        sqlx::query("UPDATE ex_records SET body = $1 WHERE id = $2")
+                            .bind($crate::exchange_seal::seal_record(keys, &record)?)
+                            .bind(&id)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(db("seal"))?;
+                        sealed += 1;
+                    }
+                }
+                if sealed > 0 {
+                    chain.push(
+                        $crate::exchange::AuditRow {
+                            action: "sealed_at_rest",
+                            peer: None,
+                            record: None,
+                            agreement: None,
+                            detail: format!("{sealed} rows written in clear by an earlier version sealed"),
+                        }
+                        .entry(),
+                    );
+                }
+                self.commit_write(tx, chain).await.map_err($crate::exchange::ex("seal"))?;
+                Ok(sealed)
+            }
+
+            /// Raw `secret` column of the agency identity: for tests that assert on the database itself.
+            pub async fn exchange_raw_identity(&self) -> jikimi_exchange::Result<Option<String>> {
+                let row = sqlx::query("SELECT secret FROM ex_identity WHERE one = 1")
+                    .fetch_optional(self.reader())
+                    .await
+                    .map_err($crate::exchange::db("raw"))?;
+                row.map(|r| r.try_get::<String, _>("secret").map_err($crate::exchange::db("raw")))
+                    .transpose()
+            }
+
+            /// Test hook: writes an identity and a record in clear, as a version before sealing did.
+            #[cfg(test)]
+            pub(crate) async fn exchange_write_clear(
+                &self,
+                agency: &jikimi_exchange::domain::Agency,
+                key: &ed25519_dalek::SigningKey,
+                record: &jikimi_exchange::domain::Record,
+            ) {
+                sqlx::query("INSERT INTO ex_identity (one, agency, secret) VALUES (1, $1, $2)")
+                    .bind($crate::exchange::json(agency).expect("agency json"))
+                    .bind(hex::encode(key.to_bytes()))
+                    .execute(self.writer())
+                    .await
+                    .expect("clear identity");
+                sqlx::query(
+                    "INSERT INTO ex_records (id, version, origin, kind, case_id, target, body, seq) VALUES ($1,$2,$3,$4,NULL,NULL,$5,$6)",
+                )
+                .bind(record.id.to_string())
+                .bind(record.version as i64)
+                .bind(record.origin.as_str())
+                .bind(record.kind())
+                .bind($crate::exchange::json(record).expect("record json"))
+                .bind(1_000_000_i64)
+                .execute(self.writer())
+                .await
+                .expect("clear record");
+            }
+
             /// Appends exchange audit rows outside any other change, in one chained transaction.
             async fn ex_audit_only(&self, rows: Vec<$crate::exchange::AuditRow<'_>>) -> jikimi_exchange::Result<()> {
                 let (tx, mut chain) = self.begin_write().await.map_err($crate::exchange::ex("audit"))?;
@@ -330,11 +453,8 @@ macro_rules! impl_exchange_store {
                     &row.try_get::<String, _>("agency").map_err($crate::exchange::db("identity"))?,
                 )?;
                 let secret: String = row.try_get("secret").map_err($crate::exchange::db("identity"))?;
-                let bytes: [u8; 32] = hex::decode(secret)
-                    .ok()
-                    .and_then(|b| b.try_into().ok())
-                    .ok_or_else(|| jikimi_exchange::Error::invalid("stored key", "corrupt"))?;
-                Ok(Some((agency, ed25519_dalek::SigningKey::from_bytes(&bytes))))
+                let key = $crate::exchange_seal::open_signing_key(self.ex_keys()?, &secret)?;
+                Ok(Some((agency, key)))
             }
 
             async fn set_identity(
@@ -342,10 +462,11 @@ macro_rules! impl_exchange_store {
                 agency: &jikimi_exchange::domain::Agency,
                 key: &ed25519_dalek::SigningKey,
             ) -> jikimi_exchange::Result<()> {
+                let secret = $crate::exchange_seal::seal_signing_key(self.ex_keys()?, key)?;
                 let (mut tx, mut chain) = self.begin_write().await.map_err($crate::exchange::ex("set identity"))?;
                 sqlx::query("INSERT INTO ex_identity (one, agency, secret) VALUES (1, $1, $2)")
                     .bind($crate::exchange::json(agency)?)
-                    .bind(hex::encode(key.to_bytes()))
+                    .bind(secret)
                     .execute(&mut *tx)
                     .await
                     .map_err($crate::exchange::db("set identity"))?;
@@ -433,14 +554,15 @@ macro_rules! impl_exchange_store {
             }
 
             async fn put_local_many(&self, records: &[jikimi_exchange::domain::Record]) -> jikimi_exchange::Result<u64> {
+                let keys = self.ex_keys()?;
                 let (mut tx, mut chain) = self.begin_write().await.map_err($crate::exchange::ex("put record"))?;
                 let mut head = Self::ex_head(&mut tx).await?;
                 for record in records {
                     if record.is_control() {
-                        Self::ex_apply_control(&mut tx, record, &mut head).await?;
+                        Self::ex_apply_control(&mut tx, keys, record, &mut head).await?;
                     }
                     head += 1;
-                    Self::ex_write_record(&mut tx, record, &jikimi_exchange::domain::Provenance::local(), head).await?;
+                    Self::ex_write_record(&mut tx, keys, record, &jikimi_exchange::domain::Provenance::local(), head).await?;
                     chain.push(
                         $crate::exchange::AuditRow {
                             action: "record_stored",
@@ -621,6 +743,7 @@ macro_rules! impl_exchange_store {
                 use jikimi_exchange::protocol::{Action, Rejection};
                 use jikimi_exchange::store::Inbound;
                 use $crate::exchange::{AuditRow, db};
+                let keys = self.ex_keys()?;
                 let (mut tx, mut chain) = self.begin_write().await.map_err($crate::exchange::ex("apply"))?;
                 let mut head = Self::ex_head(&mut tx).await?;
                 let start = head;
@@ -652,13 +775,13 @@ macro_rules! impl_exchange_store {
                             let (what, rec) = match action.as_ref() {
                                 Action::Upsert { record, provenance } => {
                                     head += 1;
-                                    Self::ex_write_record(&mut tx, record, provenance, head).await?;
+                                    Self::ex_write_record(&mut tx, keys, record, provenance, head).await?;
                                     ("received", Some(record))
                                 }
                                 Action::Control { record, provenance } => {
-                                    Self::ex_apply_control(&mut tx, record, &mut head).await?;
+                                    Self::ex_apply_control(&mut tx, keys, record, &mut head).await?;
                                     head += 1;
-                                    Self::ex_write_record(&mut tx, record, provenance, head).await?;
+                                    Self::ex_write_record(&mut tx, keys, record, provenance, head).await?;
                                     ("received", Some(record))
                                 }
                                 Action::Duplicate => ("duplicate", None),

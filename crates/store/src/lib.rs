@@ -29,6 +29,7 @@
 
 mod error;
 mod exchange;
+mod exchange_seal;
 mod model;
 mod outbox;
 mod postgres;
@@ -335,6 +336,25 @@ impl AnyStore {
         }
     }
 
+    /// This store with the operator's data keys, which seal the cooperation tables' secrets (see
+    /// [`SqliteStore::with_keyring`]).
+    pub fn with_keyring(self, keyring: jikimi_privacy::Keyring) -> AnyStore {
+        match self {
+            AnyStore::Sqlite(s) => AnyStore::Sqlite(s.with_keyring(keyring)),
+            AnyStore::Postgres(s) => AnyStore::Postgres(s.with_keyring(keyring)),
+        }
+    }
+
+    /// Seals what an earlier version stored in clear in the cooperation tables (the agency signing key, record
+    /// bodies), in one audited transaction; returns how many rows it sealed (0 once everything is sealed). The
+    /// binary runs it after migrating, so a database from before sealing is sealed on its first open with keys.
+    pub async fn seal_exchange_at_rest(&self) -> jikimi_exchange::Result<u64> {
+        match self {
+            AnyStore::Sqlite(s) => s.seal_exchange_at_rest().await,
+            AnyStore::Postgres(s) => s.seal_exchange_at_rest().await,
+        }
+    }
+
     /// The same store as the spine's trait object.
     pub fn shared(&self) -> Arc<dyn Store> {
         match self {
@@ -343,11 +363,19 @@ impl AnyStore {
         }
     }
 
-    /// Raw `body` column of every cooperation record, in log order (tests assert on the database itself).
+    /// Raw `body` column of every cooperation record, in log order (tests assert on the database itself: sealed).
     pub async fn exchange_raw_bodies(&self) -> jikimi_exchange::Result<Vec<String>> {
         match self {
             AnyStore::Sqlite(s) => s.exchange_raw_bodies().await,
             AnyStore::Postgres(s) => s.exchange_raw_bodies().await,
+        }
+    }
+
+    /// Raw `secret` column of the agency identity (tests assert on the database itself: sealed).
+    pub async fn exchange_raw_identity(&self) -> jikimi_exchange::Result<Option<String>> {
+        match self {
+            AnyStore::Sqlite(s) => s.exchange_raw_identity().await,
+            AnyStore::Postgres(s) => s.exchange_raw_identity().await,
         }
     }
 }

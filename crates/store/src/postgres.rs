@@ -19,6 +19,8 @@ const MAX_CONNECTIONS: u32 = 8;
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: PgPool,
+    /// Seals the cooperation tables' secrets (agency key, record bodies); see [`PgStore::with_keyring`].
+    exchange_keys: Option<std::sync::Arc<jikimi_privacy::Keyring>>,
 }
 
 impl PgStore {
@@ -41,7 +43,17 @@ impl PgStore {
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(options)
             .await?;
-        Ok(PgStore { pool })
+        Ok(PgStore {
+            pool,
+            exchange_keys: None,
+        })
+    }
+
+    /// This store with the operator's data keys, which seal the agency signing key and the shared records in the
+    /// cooperation tables. Without them every cooperation call that reads or writes those refuses.
+    pub fn with_keyring(mut self, keyring: jikimi_privacy::Keyring) -> PgStore {
+        self.exchange_keys = Some(std::sync::Arc::new(keyring));
+        self
     }
 
     /// Closes the pool.
@@ -86,7 +98,7 @@ mod tests {
 
         async fn fresh() -> (Self, Self::Guard) {
             let guard = crate::testing::PgSchema::create("jikimi_test").await;
-            let store = guard.store().await;
+            let store = guard.store().await.with_keyring(crate::testing::test_keyring());
             crate::Store::migrate(&store)
                 .await
                 .expect("migrate postgres");
@@ -95,7 +107,7 @@ mod tests {
 
         async fn reopen(self, guard: &Self::Guard) -> Self {
             self.close().await;
-            guard.store().await
+            guard.store().await.with_keyring(crate::testing::test_keyring())
         }
 
         async fn tamper_audit_reason(&self, seq: u64) {
@@ -110,6 +122,32 @@ mod tests {
 
         async fn database_bytes(&self) -> Option<Vec<u8>> {
             None
+        }
+
+        async fn exchange_raw(&self) -> (Option<String>, Vec<String>) {
+            (
+                self.exchange_raw_identity().await.expect("raw identity"),
+                self.exchange_raw_bodies().await.expect("raw bodies"),
+            )
+        }
+
+        async fn exchange_write_clear(
+            &self,
+            agency: &jikimi_exchange::domain::Agency,
+            key: &ed25519_dalek::SigningKey,
+            record: &jikimi_exchange::domain::Record,
+        ) {
+            self.exchange_write_clear(agency, key, record).await
+        }
+
+        async fn exchange_seal(&self) -> u64 {
+            self.seal_exchange_at_rest().await.expect("seal")
+        }
+
+        fn with_exchange_keys(&self, keys: Option<jikimi_privacy::Keyring>) -> Self {
+            let mut store = self.clone();
+            store.exchange_keys = keys.map(std::sync::Arc::new);
+            store
         }
     }
 

@@ -24,6 +24,8 @@ pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
     path: PathBuf,
+    /// Seals the cooperation tables' secrets (agency key, record bodies); see [`SqliteStore::with_keyring`].
+    exchange_keys: Option<std::sync::Arc<jikimi_privacy::Keyring>>,
 }
 
 impl SqliteStore {
@@ -53,7 +55,15 @@ impl SqliteStore {
             writer,
             reader,
             path: path.to_path_buf(),
+            exchange_keys: None,
         })
+    }
+
+    /// This store with the operator's data keys, which seal the agency signing key and the shared records in the
+    /// cooperation tables. Without them every cooperation call that reads or writes those refuses.
+    pub fn with_keyring(mut self, keyring: jikimi_privacy::Keyring) -> SqliteStore {
+        self.exchange_keys = Some(std::sync::Arc::new(keyring));
+        self
     }
 
     /// The database file.
@@ -117,7 +127,8 @@ mod tests {
             let dir = tempfile::tempdir().expect("temporary directory");
             let store = SqliteStore::open(&dir.path().join("jikimi.db"))
                 .await
-                .expect("open sqlite");
+                .expect("open sqlite")
+                .with_keyring(crate::testing::test_keyring());
             crate::Store::migrate(&store).await.expect("migrate sqlite");
             (store, dir)
         }
@@ -125,7 +136,10 @@ mod tests {
         async fn reopen(self, _guard: &Self::Guard) -> Self {
             let path = self.path.clone();
             self.close().await;
-            SqliteStore::open(&path).await.expect("reopen sqlite")
+            SqliteStore::open(&path)
+                .await
+                .expect("reopen sqlite")
+                .with_keyring(crate::testing::test_keyring())
         }
 
         async fn tamper_audit_reason(&self, seq: u64) {
@@ -149,6 +163,32 @@ mod tests {
                 }
             }
             Some(bytes)
+        }
+
+        async fn exchange_raw(&self) -> (Option<String>, Vec<String>) {
+            (
+                self.exchange_raw_identity().await.expect("raw identity"),
+                self.exchange_raw_bodies().await.expect("raw bodies"),
+            )
+        }
+
+        async fn exchange_write_clear(
+            &self,
+            agency: &jikimi_exchange::domain::Agency,
+            key: &ed25519_dalek::SigningKey,
+            record: &jikimi_exchange::domain::Record,
+        ) {
+            self.exchange_write_clear(agency, key, record).await
+        }
+
+        async fn exchange_seal(&self) -> u64 {
+            self.seal_exchange_at_rest().await.expect("seal")
+        }
+
+        fn with_exchange_keys(&self, keys: Option<jikimi_privacy::Keyring>) -> Self {
+            let mut store = self.clone();
+            store.exchange_keys = keys.map(std::sync::Arc::new);
+            store
         }
     }
 

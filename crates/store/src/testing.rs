@@ -7,6 +7,13 @@ use sqlx::postgres::PgPoolOptions;
 
 use crate::PgStore;
 
+/// A fixed data keyring for tests (never for an operator): seals the cooperation tables in test stores.
+pub fn test_keyring() -> jikimi_privacy::Keyring {
+    // A constant, so a store reopened by a test (or by another process of the same test) opens what it sealed.
+    jikimi_privacy::Keyring::new("test", [("test".to_owned(), [0x5a; 32])])
+        .unwrap_or_else(|e| panic!("test keyring: {e}"))
+}
+
 /// The test database: `JIKIMI_TEST_DATABASE_URL`, or the house PostgreSQL's `test` database.
 pub fn pg_url() -> String {
     std::env::var("JIKIMI_TEST_DATABASE_URL")

@@ -22,7 +22,10 @@ pub type TestNode = Node<SqliteStore>;
 
 pub async fn node(dir: &Path, name: &str, country: &str) -> TestNode {
     let path = dir.join(format!("{name}.sqlite"));
-    let store = SqliteStore::open(&path).await.unwrap();
+    let store = SqliteStore::open(&path)
+        .await
+        .unwrap()
+        .with_keyring(jikimi_store::testing::test_keyring());
     store.migrate().await.unwrap();
     let key = SigningKey::generate(&mut rand_core::OsRng);
     let agency = Agency {
@@ -189,4 +192,26 @@ pub async fn pull_pages(
 
 pub async fn pull(from: &TestNode, to: &TestNode) -> SyncStats {
     pull_pages(from, to, 100, usize::MAX, Utc::now()).await
+}
+
+/// Serves `node`'s store through the server crate's one federation router on `listener` (plain HTTP), as
+/// `jikimi federation serve` does.
+pub fn serve_federation(node: &TestNode, listener: tokio::net::TcpListener) {
+    tokio::spawn(jikimi_server::federation::serve(
+        listener,
+        federation_service(node),
+        1 << 20,
+        std::future::pending(),
+    ));
+}
+
+/// The server's cooperation service over `node`'s database.
+pub fn federation_service(
+    node: &TestNode,
+) -> std::sync::Arc<jikimi_server::exchange::ExchangeService> {
+    std::sync::Arc::new(jikimi_server::exchange::ExchangeService::new(
+        jikimi_store::AnyStore::Sqlite(node.store.clone()),
+        jikimi_exchange::node::DEFAULT_PAGE,
+        jikimi_exchange::node::Transport::default(),
+    ))
 }

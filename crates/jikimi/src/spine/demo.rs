@@ -64,13 +64,8 @@ fn load_or_create_keys(dir: &Path) -> anyhow::Result<KeyMaterial> {
             .context("the demo key file holds no keys");
     }
     let keys = KeyMaterial::generate();
-    std::fs::write(&path, keys.to_key_file())
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt as _;
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
-    }
+    // Created with mode 0600: the keys are never readable by others, not even for an instant.
+    jikimi_server::keyfile::write_key_file(&path, &keys)?;
     Ok(keys)
 }
 

@@ -113,6 +113,7 @@ impl NodeProc {
                 AnyStore::open(&self.site.database_url)
                     .await
                     .expect("open store")
+                    .with_keyring(self.site.keyring())
             })
             .await
             .clone()
@@ -122,12 +123,26 @@ impl NodeProc {
         self.store().await.record(id).await.expect("read").is_some()
     }
 
+    /// The raw `body` column of every record, as stored (sealed).
     async fn raw(&self) -> String {
         self.store()
             .await
             .exchange_raw_bodies()
             .await
             .expect("raw")
+            .join("\n")
+    }
+
+    /// Every record this node holds, opened with its data keys, as JSON lines.
+    async fn held(&self) -> String {
+        self.store()
+            .await
+            .records()
+            .await
+            .expect("records")
+            .iter()
+            .map(|s| serde_json::to_string(&s.record).expect("json"))
+            .collect::<Vec<_>>()
             .join("\n")
     }
 
@@ -288,6 +303,13 @@ async fn three_serve_processes_share_cases_under_agreements() {
         .await
         .expect("get");
     assert_eq!(anonymous.status(), 401);
+    // The old unauthenticated record API of the federation port is gone here too (one federation router).
+    let bare = http
+        .get(format!("{}/exchange/v1/records", a.url()))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(bare.status(), 400);
     let openapi = http
         .get(format!("{}/api/openapi.json", a.url()))
         .send()
@@ -331,9 +353,18 @@ async fn three_serve_processes_share_cases_under_agreements() {
         .expect("uuid");
     wait_async("case at B", || b.has(case_id)).await;
     wait_async("case at C", || c.has(case_id)).await;
-    let b_raw = b.raw().await;
-    assert!(b_raw.contains(PHONE) && b_raw.contains(IBAN) && b_raw.contains("Kim Minsu"));
-    let c_raw = c.raw().await;
+    let b_held = b.held().await;
+    assert!(b_held.contains(PHONE) && b_held.contains(IBAN) && b_held.contains("Kim Minsu"));
+    // Sealed at rest on every node: the database holds none of it in clear.
+    for n in [&a, &b, &c] {
+        let raw = n.raw().await;
+        assert!(
+            !raw.contains(PHONE) && !raw.contains(IBAN) && !raw.contains("Kim Minsu"),
+            "{}: {raw}",
+            n.name
+        );
+    }
+    let c_raw = c.held().await;
     assert!(
         !c_raw.contains(PHONE) && !c_raw.contains(IBAN) && !c_raw.contains("Kim Minsu"),
         "{c_raw}"
@@ -407,15 +438,15 @@ async fn three_serve_processes_share_cases_under_agreements() {
         .put_local_many(&bulk)
         .await
         .expect("queue leads");
-    let count_bulk = |raw: String| raw.matches("bulk lead").count();
+    let count_bulk = |held: String| held.matches("bulk lead").count();
     b.start();
-    wait_async("B mid-sync", || async { count_bulk(b.raw().await) >= 200 }).await;
+    wait_async("B mid-sync", || async { count_bulk(b.held().await) >= 200 }).await;
     b.kill9();
-    let mid = count_bulk(b.raw().await);
+    let mid = count_bulk(b.held().await);
     assert!(mid < 1500, "B was not killed mid-sync ({mid} leads)");
     b.start();
     wait_async("all bulk leads at B", || async {
-        count_bulk(b.raw().await) == 1500
+        count_bulk(b.held().await) == 1500
     })
     .await;
     let sent = a
@@ -534,7 +565,7 @@ async fn three_serve_processes_share_cases_under_agreements() {
     wait_async("case withdrawn at B", || async { !b.has(case_id).await }).await;
     wait_async("case withdrawn at C", || async { !c.has(case_id).await }).await;
     assert_eq!(
-        count_bulk(b.raw().await),
+        count_bulk(b.held().await),
         0,
         "A's leads on the withdrawn case are gone too"
     );
@@ -608,10 +639,11 @@ async fn three_serve_processes_share_cases_under_agreements() {
         at_c.provenance.received_under.map(|u| u.to_string()),
         Some(bc.clone())
     );
-    let b_raw = b.raw().await;
-    assert!(b_raw.contains(HOP_PHONE) && b_raw.contains(HOP_PERSON));
+    let b_held = b.held().await;
+    assert!(b_held.contains(HOP_PHONE) && b_held.contains(HOP_PERSON));
+    assert!(!b.raw().await.contains(HOP_PHONE));
     // Restricted fields stay out of C on this path too (C's PostgreSQL database), the allowed ones arrive.
-    let c_raw = c.raw().await;
+    let c_raw = c.held().await;
     assert!(
         !c_raw.contains(HOP_PHONE) && !c_raw.contains(HOP_PERSON),
         "{c_raw}"
@@ -633,7 +665,7 @@ async fn three_serve_processes_share_cases_under_agreements() {
     a.ok(&["case", "withdraw", &hop_id.to_string()]);
     wait_async("hop case withdrawn at B", || async { !b.has(hop_id).await }).await;
     wait_async("hop case withdrawn at C", || async { !c.has(hop_id).await }).await;
-    let c_raw = c.raw().await;
+    let c_raw = c.held().await;
     assert!(!c_raw.contains(HOP_SITE), "{c_raw}");
 
     // Each node's one audit chain (spine and exchange entries) verifies; disclosures carry their receipts.

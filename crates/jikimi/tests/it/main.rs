@@ -1,10 +1,12 @@
 //! End-to-end tests of the `jikimi` binary as a real process: the crash test (kill -9 mid-burst, restart, every
 //! alert answered 202 is there exactly once), `audit verify` catching a tampered row, and `serve` answering
 //! `/healthz`; guardian notifications delivered after a kill -9 of the server; and three `jikimi serve` nodes
-//! sharing cases under agreements (`exchange`).
+//! sharing cases under agreements (`exchange`); the partner-facing `federation serve` port gives records only to a
+//! signed pull under an agreement, and key files readable by others are refused (`federation`).
 
 mod crash;
 mod exchange;
+mod federation;
 mod notify;
 mod process;
 mod tls;

@@ -18,13 +18,27 @@ pub struct Site {
 impl Site {
     pub fn new() -> Site {
         let dir = tempfile::tempdir().expect("temp dir");
-        std::fs::write(
-            dir.path().join("keys.toml"),
-            KeyMaterial::generate().to_key_file(),
+        jikimi_server::keyfile::write_key_file(
+            &dir.path().join("keys.toml"),
+            &KeyMaterial::generate(),
         )
         .expect("key file");
         let database_url = format!("sqlite://{}", dir.path().join("jikimi.sqlite").display());
         Site { dir, database_url }
+    }
+
+    /// The data keyring of this site's key file (to open its database as the processes do).
+    pub fn keyring(&self) -> jikimi_privacy::Keyring {
+        jikimi_server::ConfigArgs {
+            key_file: Some(self.dir.path().join("keys.toml")),
+            ..Default::default()
+        }
+        .resolve(true)
+        .expect("site keys")
+        .keys
+        .expect("site keys")
+        .keyring()
+        .expect("keyring")
     }
 
     pub fn db_path(&self) -> PathBuf {

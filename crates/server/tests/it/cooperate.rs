@@ -44,7 +44,10 @@ impl Cases {
     async fn new() -> Cases {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("exchange.sqlite");
-        let store = SqliteStore::open(&path).await.expect("open exchange store");
+        let store = SqliteStore::open(&path)
+            .await
+            .expect("open exchange store")
+            .with_keyring(jikimi_store::testing::test_keyring());
         store.migrate().await.expect("migrate exchange store");
         let key = SigningKey::generate(&mut rand::rngs::OsRng);
         Cases {
@@ -83,7 +86,8 @@ impl Cases {
     async fn serve(&self, h: &Harness) -> (AppState, Router) {
         let store = SqliteStore::open(std::path::Path::new(&self.store_path()))
             .await
-            .expect("reopen exchange store");
+            .expect("reopen exchange store")
+            .with_keyring(jikimi_store::testing::test_keyring());
         let mut state = h.state.clone();
         state.cases = Some(Arc::new(ExchangeCases(store)));
         state.border = Arc::new(border::BorderWatchlist::default());

@@ -44,6 +44,19 @@ pub(crate) trait TestStore: Store + Sized {
     async fn tamper_audit_reason(&self, seq: u64);
     /// The bytes of the database files, for backends that have them (SQLite).
     async fn database_bytes(&self) -> Option<Vec<u8>>;
+    /// The raw cooperation columns that hold secrets, read with SQL: the agency key and every record body.
+    async fn exchange_raw(&self) -> (Option<String>, Vec<String>);
+    /// Writes an agency identity and a record in clear, as a version before sealing did.
+    async fn exchange_write_clear(
+        &self,
+        agency: &jikimi_exchange::domain::Agency,
+        key: &ed25519_dalek::SigningKey,
+        record: &jikimi_exchange::domain::Record,
+    );
+    /// Seals what is in clear (`seal_exchange_at_rest`).
+    async fn exchange_seal(&self) -> u64;
+    /// The same database with other data keys (or none).
+    fn with_exchange_keys(&self, keys: Option<jikimi_privacy::Keyring>) -> Self;
 }
 
 /// Expands to one `#[tokio::test]` per conformance function for a backend type.
@@ -88,6 +101,8 @@ macro_rules! store_conformance {
             exchange_page_applied_with_cursor,
             exchange_withdrawal_removes_and_tombstones,
             exchange_disclosures_receipts_in_the_spine_chain,
+            exchange_secrets_are_sealed_at_rest,
+            exchange_clear_rows_are_sealed_on_open,
         );
     };
     (@each $store:ty; $($name:ident),* $(,)?) => {

@@ -1,0 +1,156 @@
+//! The one federation router: the endpoints partner nodes call under `/federation/v1/*`, served by `jikimi serve`
+//! (merged into the whole application, [`crate::router`]) and by `jikimi federation serve` (alone on a
+//! partner-facing listener, [`app`]). One set of handlers, one set of error codes ([`crate::error::ErrorCode`]).
+//!
+//! Partners present no session: every message they send is an Ed25519-signed pull request, page of envelopes,
+//! receipt or notification that `jikimi_exchange::node` verifies against the peer's pinned key (and, for pulls,
+//! checks for clock skew and a fresh nonce) before anything is read or stored; what a pull returns is only what
+//! the agreements let the policy disclose to that peer, each disclosure recorded and audited before it leaves.
+//! Nothing here returns records to an unauthenticated caller: staff read records through the authenticated,
+//! role-checked and audited `/api/exchange/*` of `jikimi serve` ([`crate::exchange`]).
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use chrono::Utc;
+use jikimi_exchange::domain::Agency;
+use jikimi_exchange::protocol::{Notify, Page, PullRequest, Receipt, Signed};
+
+use crate::error::{ApiError, ErrorCode};
+use crate::exchange::{ExchangeService, detached};
+use crate::extract::Json;
+
+/// The federation routes over `service`, for any outer state (they carry their own).
+pub fn router<S: Clone + Send + Sync + 'static>(service: Arc<ExchangeService>) -> Router<S> {
+    Router::new()
+        .route("/federation/v1/agency", get(federation_agency))
+        .route("/federation/v1/pull", post(federation_pull))
+        .route("/federation/v1/deliver", post(federation_deliver))
+        .route("/federation/v1/receipts", post(federation_receipts))
+        .route("/federation/v1/notify", post(federation_notify))
+        // Flood defence for envelopes (per-source and global limits in front of the signature checks) is layered
+        // here, so both `jikimi serve` and `jikimi federation serve` get it.
+        .with_state(service)
+}
+
+/// The partner-facing application of `jikimi federation serve`: the federation routes and `/healthz`, nothing else
+/// (no staff API, no console, no records), with the same body limit and request ids as `jikimi serve`.
+pub fn app(service: Arc<ExchangeService>, body_limit_bytes: usize) -> Router {
+    Router::new()
+        .merge(router(service))
+        .route("/healthz", get(|| async { "ok" }))
+        .fallback(crate::not_found)
+        .layer(DefaultBodyLimit::max(body_limit_bytes))
+        .layer(axum::middleware::from_fn(crate::request_id_layer))
+}
+
+/// Serves [`app`] on `listener` until `shutdown` resolves.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    service: Arc<ExchangeService>,
+    body_limit_bytes: usize,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app(service, body_limit_bytes))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// This node's public identity (key id, name, country, endpoint), for `peer add --endpoint`.
+#[utoipa::path(get, path = "/federation/v1/agency", tag = "federation",
+    responses((status = 200, body = Object, description = "Agency"),
+        (status = 409, body = crate::error::ErrorBody, description = "agency_not_initialised"),
+        (status = 503, body = crate::error::ErrorBody)))]
+pub async fn federation_agency(
+    State(service): State<Arc<ExchangeService>>,
+) -> Result<Json<Agency>, ApiError> {
+    Ok(Json(service.node().await?.me.clone()))
+}
+
+/// A peer pulls by cursor: body `Signed<PullRequest>`, answer a `Page` of signed envelopes redacted by policy.
+#[utoipa::path(post, path = "/federation/v1/pull", tag = "federation",
+    request_body(content = Object, description = "Signed<PullRequest> (jikimi-federation/1)"),
+    responses((status = 200, body = Object, description = "Page"),
+        (status = 400, body = crate::error::ErrorBody, description = "invalid_payload"),
+        (status = 401, body = crate::error::ErrorBody, description = "signature_invalid, timestamp_out_of_window"),
+        (status = 403, body = crate::error::ErrorBody, description = "forbidden: unknown peer or wrong recipient"),
+        (status = 409, body = crate::error::ErrorBody, description = "nonce_replayed, agency_not_initialised"),
+        (status = 422, body = crate::error::ErrorBody, description = "invalid_field"),
+        (status = 503, body = crate::error::ErrorBody)))]
+pub async fn federation_pull(
+    State(service): State<Arc<ExchangeService>>,
+    Json(request): Json<Signed<PullRequest>>,
+) -> Result<Json<Page>, ApiError> {
+    let node = service.node().await?;
+    Ok(Json(
+        detached(async move { node.serve_pull(&request, Utc::now()).await }).await?,
+    ))
+}
+
+/// A peer pushes a page of signed envelopes; each is verified and re-checked; answer a signed receipt.
+#[utoipa::path(post, path = "/federation/v1/deliver", tag = "federation",
+    request_body(content = Object, description = "Page"),
+    responses((status = 200, body = Object, description = "Signed<Receipt>"),
+        (status = 400, body = crate::error::ErrorBody, description = "invalid_payload"),
+        (status = 409, body = crate::error::ErrorBody, description = "agency_not_initialised"),
+        (status = 422, body = crate::error::ErrorBody, description = "invalid_field: empty page"),
+        (status = 503, body = crate::error::ErrorBody)))]
+pub async fn federation_deliver(
+    State(service): State<Arc<ExchangeService>>,
+    Json(page): Json<Page>,
+) -> Result<Json<Signed<Receipt>>, ApiError> {
+    let node = service.node().await?;
+    let sender = page
+        .envelopes
+        .first()
+        .map(|e| e.body.sender.clone())
+        .ok_or_else(|| ApiError::new(ErrorCode::InvalidField, "empty page"))?;
+    let (receipt, _) =
+        detached(async move { node.accept_page(&sender, &page, false, Utc::now()).await }).await?;
+    Ok(Json(receipt))
+}
+
+/// A peer's signed receipt for envelopes we disclosed: linked to those disclosures in our audit.
+#[utoipa::path(post, path = "/federation/v1/receipts", tag = "federation",
+    request_body(content = Object, description = "Signed<Receipt>"),
+    responses((status = 204),
+        (status = 400, body = crate::error::ErrorBody, description = "invalid_payload"),
+        (status = 401, body = crate::error::ErrorBody, description = "signature_invalid"),
+        (status = 403, body = crate::error::ErrorBody, description = "forbidden: unknown peer"),
+        (status = 409, body = crate::error::ErrorBody, description = "agency_not_initialised"),
+        (status = 422, body = crate::error::ErrorBody, description = "invalid_field"),
+        (status = 503, body = crate::error::ErrorBody)))]
+pub async fn federation_receipts(
+    State(service): State<Arc<ExchangeService>>,
+    Json(receipt): Json<Signed<Receipt>>,
+) -> Result<StatusCode, ApiError> {
+    let node = service.node().await?;
+    detached(async move { node.accept_receipt(&receipt, Utc::now()).await }).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A peer says it has news: verified, then this node pulls from it in the background.
+#[utoipa::path(post, path = "/federation/v1/notify", tag = "federation",
+    request_body(content = Object, description = "Signed<Notify>"),
+    responses((status = 202),
+        (status = 400, body = crate::error::ErrorBody, description = "invalid_payload"),
+        (status = 401, body = crate::error::ErrorBody, description = "signature_invalid, timestamp_out_of_window"),
+        (status = 403, body = crate::error::ErrorBody, description = "forbidden: unknown peer or wrong recipient"),
+        (status = 409, body = crate::error::ErrorBody, description = "agency_not_initialised"),
+        (status = 503, body = crate::error::ErrorBody)))]
+pub async fn federation_notify(
+    State(service): State<Arc<ExchangeService>>,
+    Json(notify): Json<Signed<Notify>>,
+) -> Result<StatusCode, ApiError> {
+    let node = service.node().await?;
+    let peer = node.accept_notify(&notify, Utc::now()).await?;
+    tokio::spawn(async move {
+        if let Err(e) = node.sync_peer(&peer).await {
+            tracing::warn!(peer = %peer.name, error = %e, "sync after notify failed");
+        }
+    });
+    Ok(StatusCode::ACCEPTED)
+}
