@@ -115,6 +115,8 @@ pub struct ConfigArgs {
     pub time_zone: Option<String>,
     #[command(flatten)]
     pub notify: NotifyArgs,
+    #[command(flatten)]
+    pub flood: crate::flood::FloodArgs,
 }
 
 /// Guardian-notification settings (`jikimi serve` runs the outbox worker unless `--notify false`).
@@ -327,6 +329,8 @@ pub struct FileConfig {
     pub keys: Option<KeysFile>,
     /// Guardian notification.
     pub notify: Option<NotifyFile>,
+    /// Flood defence.
+    pub flood: Option<crate::flood::FloodFile>,
 }
 
 /// The `[keys]` table, in the config file or a key file.
@@ -487,6 +491,8 @@ pub struct Config {
     pub time_zone: String,
     /// The guardian-notification worker's settings; `None` when it is switched off.
     pub notify: Option<jikimi_notify::WorkerConfig>,
+    /// Request limits, refusal auditing, argon2 slots and the per-device alert budget.
+    pub flood: crate::flood::FloodConfig,
 }
 
 impl Default for Config {
@@ -506,6 +512,7 @@ impl Default for Config {
             aml_gateways: AmlGateways::default(),
             time_zone: DEFAULT_TIME_ZONE.into(),
             notify: Some(jikimi_notify::WorkerConfig::default()),
+            flood: crate::flood::FloodConfig::default(),
         }
     }
 }
@@ -621,6 +628,7 @@ impl ConfigArgs {
         }
         let keys = resolve_keys(keys_table, need_keys)?;
         let notify = self.notify.resolve(file.notify.unwrap_or_default())?;
+        let flood = self.flood.resolve(file.flood.unwrap_or_default())?;
 
         let body_limit_bytes = self
             .body_limit_bytes
@@ -734,6 +742,7 @@ impl ConfigArgs {
             aml_gateways: AmlGateways(aml_gateways),
             time_zone,
             notify,
+            flood,
         })
     }
 }
