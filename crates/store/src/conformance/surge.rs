@@ -205,7 +205,7 @@ pub(crate) async fn over_budget_alerts_join_their_device_incident<S: TestStore>(
     store
         .append_event(
             first,
-            3,
+            2,
             EventKind::Closed {
                 outcome: Outcome::Rescue,
             },
