@@ -19,7 +19,8 @@ pub struct FloodArgs {
     /// Logins all sources together may try per second (default 20).
     #[arg(long = "flood-login-global-per-s", env = "JIKIMI_FLOOD_LOGIN_GLOBAL_PER_S")]
     pub login_global_per_s: Option<u32>,
-    /// Database look-ups of device ids the server does not know yet, per source per second (default 20).
+    /// Unknown device ids one source may send per second (burst 5×) before its look-ups of uncached devices are
+    /// answered 429 unchecked (default 20). Known devices are never limited.
     #[arg(long = "flood-device-lookups-per-s", env = "JIKIMI_FLOOD_DEVICE_LOOKUPS_PER_S")]
     pub device_lookups_per_s: Option<u32>,
     /// The same, for all sources together (default 500).
@@ -93,9 +94,9 @@ pub struct FloodConfig {
     pub login_per_min: u32,
     /// Login attempts per second, all sources.
     pub login_global_per_s: u32,
-    /// Unknown-device look-ups per source per second.
+    /// Unknown device ids per source per second.
     pub device_lookups_per_s: u32,
-    /// Unknown-device look-ups per second, all sources.
+    /// Unknown device ids per second, all sources.
     pub device_lookups_global_per_s: u32,
     /// Refused AML credentials per source per minute.
     pub aml_failures_per_min: u32,
