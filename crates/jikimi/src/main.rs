@@ -69,6 +69,9 @@ enum Bench {
     /// A surge: thousands of devices, most in a few small areas, over HTTP and MQTT against `jikimi serve`; checks
     /// alerts stored equal alerts accepted and measures accept and dispatcher-queue latency.
     Surge(spine::surge::SurgeArgs),
+    /// Signed alerts under a junk-alert flood against the same under an equal `GET /healthz` flood (throughput ratio,
+    /// p99, audit rows per junk request), and the argon2 logins a login flood can force with and without limits.
+    Flood(spine::flood::FloodArgs),
     /// Gi* and local Moran on lattices, Toronto aggregation to H3, esda comparison.
     Analyze(jikimi_analyze::bench::BenchArgs),
 }
@@ -94,6 +97,7 @@ fn main() -> anyhow::Result<()> {
         Command::Border(args) => jikimi_linkage::cli::run_border(&args)?,
         Command::Bench(Bench::Intake(args)) => spine::block_on(spine::bench::intake(args))?,
         Command::Bench(Bench::Surge(args)) => spine::block_on(spine::surge::surge(args))?,
+        Command::Bench(Bench::Flood(args)) => spine::block_on(spine::flood::flood(args))?,
         Command::Bench(Bench::Analyze(args)) => jikimi_analyze::bench::run_bench(&args)?,
         Command::Exchange(cmd) => spine::exchange(cmd)?,
         Command::Intake(args) => jikimi_intake::cli::run(args)?,

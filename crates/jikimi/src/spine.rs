@@ -1,9 +1,11 @@
-//! The respond spine's subcommands: `serve`, `demo`, `migrate`, `audit verify`, `staff add`, `bench intake`, `bench surge`.
+//! The respond spine's subcommands: `serve`, `demo`, `migrate`, `audit verify`, `staff add`, `bench intake`, `bench surge`,
+//! `bench flood`.
 //!
 //! Glue only: configuration is resolved by `jikimi_server::config`, the store is opened with `jikimi_store::connect`,
 //! and the HTTP application is `jikimi_server::router`.
 
 pub mod bench;
+pub mod flood;
 pub mod client;
 pub mod demo;
 pub mod surge;

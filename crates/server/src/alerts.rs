@@ -1,5 +1,9 @@
 //! `POST /api/alerts`: a device's signed SOS. Authenticated, checked, then made durable by the group committer;
-//! answered 202 with the incident id only after the commit. Every refusal is audited and opens no incident.
+//! answered 202 with the incident id only after the commit. Every refusal is audited (through the coalescer of
+//! [`crate::flood`]: one by one up to a per-source budget, then counted in summary entries) and opens no incident.
+//!
+//! Cheap checks come first: the header shapes, then the device cache and the negative cache, and only then a
+//! database look-up of an unknown id, which the per-source and global look-up limits bound.
 
 use axum::body::Body;
 use axum::extract::State;
@@ -11,8 +15,9 @@ use jikimi_store::NewAlert;
 use crate::dto::{AlertAcceptedDto, AlertRequest, DeviceFeedback};
 use crate::error::{ApiError, ErrorCode};
 use crate::extract::{Json, RequestId};
+use crate::flood::{Guarded, Refusal, Source};
 use crate::signing;
-use crate::state::{AppState, CachedDevice, IntakeFailure};
+use crate::state::{AppState, CachedDevice, IntakeFailure, IntakeItem};
 
 /// Raise an alert (device, signed). See the signing headers in the API description.
 #[utoipa::path(post, path = "/api/alerts", tag = "alerts", request_body = AlertRequest,
@@ -29,17 +34,19 @@ use crate::state::{AppState, CachedDevice, IntakeFailure};
         (status = 409, body = crate::error::ErrorBody, description = "nonce_replayed"),
         (status = 413, body = crate::error::ErrorBody, description = "payload_too_large"),
         (status = 422, body = crate::error::ErrorBody, description = "invalid_field"),
+        (status = 429, body = crate::error::ErrorBody, description = "rate_limited: too many unknown device ids from this source (Retry-After)"),
         (status = 503, body = crate::error::ErrorBody, description = "unavailable"),
     ))]
 pub async fn raise_alert(
     State(state): State<AppState>,
     request_id: RequestId,
+    source: Source,
     headers: HeaderMap,
     body: Body,
 ) -> Result<(StatusCode, Json<AlertAcceptedDto>), ApiError> {
     let started = std::time::Instant::now();
     let mut device_for_audit: Option<DeviceId> = None;
-    let result = accept(&state, &headers, body, &mut device_for_audit).await;
+    let result = accept(&state, source, &headers, body, &mut device_for_audit).await;
     match result {
         Ok(accepted) => {
             metrics::counter!("jikimi_alerts_accepted_total").increment(1);
@@ -52,11 +59,19 @@ pub async fn raise_alert(
                 .increment(1);
             // A replayed nonce is audited by the store inside the intake transaction that detected it.
             let audited_by_store = err.code == ErrorCode::NonceReplayed;
-            if !audited_by_store
+            if err.code == ErrorCode::RateLimited {
+                // Limited before any database work: counted for the summary entry only.
+                state.refusals.count_only(&Refusal {
+                    action: Guarded::DeviceLookup.action(),
+                    source,
+                    code: err.code,
+                    at_ms: state.now().as_unix_ms(),
+                });
+            } else if !audited_by_store
                 && err.code != ErrorCode::Unavailable
                 && err.code != ErrorCode::Internal
             {
-                audit_rejection(&state, device_for_audit, &err, &request_id).await?;
+                audit_rejection(&state, source, device_for_audit, &err, &request_id).await?;
             }
             tracing::info!(code = err.code.as_str(), request_id = %request_id.0, "alert refused");
             Err(err)
@@ -74,56 +89,52 @@ pub async fn audit_rejection_via(
 ) -> Result<(), ApiError> {
     let detail =
         serde_json::json!({"code": err.code.as_str(), "channel": channel, "reference": reference});
-    audit_refusal(state, "alert.rejected", device, err, &detail).await
+    audit_refusal(state, "alert.rejected", Source::default(), device, err, detail).await
 }
 
 async fn audit_rejection(
     state: &AppState,
+    source: Source,
     device: Option<DeviceId>,
     err: &ApiError,
     request_id: &RequestId,
 ) -> Result<(), ApiError> {
-    audit_device_rejection(state, "alert.rejected", device, err, request_id).await
+    audit_device_rejection(state, "alert.rejected", source, device, err, request_id).await
 }
 
 /// Audits a refused device request under `action` (`alert.rejected`, `app.rejected`), naming the code only.
 pub(crate) async fn audit_device_rejection(
     state: &AppState,
-    action: &str,
+    action: &'static str,
+    source: Source,
     device: Option<DeviceId>,
     err: &ApiError,
     request_id: &RequestId,
 ) -> Result<(), ApiError> {
     let detail = serde_json::json!({"code": err.code.as_str(), "request_id": request_id.0});
-    audit_refusal(state, action, device, err, &detail).await
+    audit_refusal(state, action, source, device, err, detail).await
 }
 
 /// One audit entry for a refused device request, against the device when it is known.
 async fn audit_refusal(
     state: &AppState,
-    action: &str,
+    action: &'static str,
+    source: Source,
     device: Option<DeviceId>,
     err: &ApiError,
-    detail: &serde_json::Value,
+    detail: serde_json::Value,
 ) -> Result<(), ApiError> {
     let (actor, subject) = match device {
         Some(id) => (format!("device:{id}"), format!("device/{id}")),
         None => ("anonymous".to_string(), "device/unknown".to_string()),
     };
-    let entry = NewAuditEntry::new(
-        state.now().as_unix_ms(),
-        actor,
-        action,
-        subject,
-        err.code.as_str(),
-    )
-    .with_detail(detail);
-    state
-        .store
-        .append_audit(vec![entry])
-        .await
-        .map(|_| ())
-        .map_err(ApiError::unavailable)
+    let at_ms = state.now().as_unix_ms();
+    crate::flood::audit_refusal(state, action, source, err.code, |pseudonym| {
+        let mut detail = detail;
+        detail["source"] = serde_json::Value::String(pseudonym);
+        NewAuditEntry::new(at_ms, actor, action, subject, err.code.as_str()).with_detail(&detail)
+    })
+    .await
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &'static str) -> Result<&'a str, ApiError> {
@@ -140,10 +151,23 @@ fn header<'a>(headers: &'a HeaderMap, name: &'static str) -> Result<&'a str, Api
         })
 }
 
-pub(crate) async fn device_key(state: &AppState, id: DeviceId) -> Result<CachedDevice, ApiError> {
+/// The device's key: from the cache, else refused from the negative cache, else (within `source`'s and the global
+/// look-up limits) from the database. A known device is never limited: only looking up unknown ids costs tokens.
+pub(crate) async fn device_key(
+    state: &AppState,
+    source: Source,
+    id: DeviceId,
+) -> Result<CachedDevice, ApiError> {
+    let unknown = || ApiError::new(ErrorCode::DeviceUnknown, "device is not registered");
     if let Some(device) = state.devices.get(&id) {
         return Ok(device);
     }
+    if state.devices.is_absent(&id) {
+        return Err(unknown());
+    }
+    state
+        .flood
+        .refuse_if_penalised(Guarded::DeviceLookup, source)?;
     match state.store.get_device(id).await {
         Ok(record) => {
             let key = <[u8; 32]>::try_from(record.public_key.as_slice())
@@ -156,10 +180,11 @@ pub(crate) async fn device_key(state: &AppState, id: DeviceId) -> Result<CachedD
                 .devices
                 .put(id, key, record.subscriber_id, record.revoked_at.is_some()))
         }
-        Err(err) if err.is_not_found() => Err(ApiError::new(
-            ErrorCode::DeviceUnknown,
-            "device is not registered",
-        )),
+        Err(err) if err.is_not_found() => {
+            state.devices.put_absent(id);
+            state.flood.charge_failure(Guarded::DeviceLookup, source);
+            Err(unknown())
+        }
         Err(err) => Err(ApiError::unavailable(err)),
     }
 }
@@ -180,21 +205,13 @@ pub(crate) struct DeviceRequest {
 /// device endpoint so they refuse in the same way with the same codes.
 pub(crate) async fn authenticate(
     state: &AppState,
+    source: Source,
     headers: &HeaderMap,
     body: Body,
     context: &str,
     device_for_audit: &mut Option<DeviceId>,
 ) -> Result<DeviceRequest, ApiError> {
-    // The limit is enforced while reading, so an oversized body is never buffered whole.
-    let bytes = axum::body::to_bytes(body, state.config.body_limit_bytes)
-        .await
-        .map_err(|_| {
-            ApiError::new(
-                ErrorCode::PayloadTooLarge,
-                "request body is larger than the limit",
-            )
-        })?;
-
+    // Header shapes first: a malformed request costs neither the body read nor a look-up.
     let device_text = header(headers, signing::HEADER_DEVICE)?;
     let device_uuid = uuid::Uuid::parse_str(device_text)
         .map_err(|_| ApiError::new(ErrorCode::DeviceUnknown, "device id is not a uuid"))?;
@@ -215,8 +232,24 @@ pub(crate) async fn authenticate(
         ));
     }
     let signature = header(headers, signing::HEADER_SIGNATURE)?;
+    if !signing::signature_is_well_formed(signature) {
+        return Err(ApiError::new(
+            ErrorCode::SignatureInvalid,
+            "signature must be base64 of 64 bytes",
+        ));
+    }
+    // The limit is enforced while reading, so an oversized body is never buffered whole.
+    let bytes = axum::body::to_bytes(body, state.config.body_limit_bytes)
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                ErrorCode::PayloadTooLarge,
+                "request body is larger than the limit",
+            )
+        })?;
     let device = verify_signed(
         state,
+        source,
         context,
         device_id,
         timestamp_s,
@@ -240,6 +273,7 @@ pub(crate) async fn authenticate(
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn verify_signed(
     state: &AppState,
+    source: Source,
     context: &str,
     device_id: DeviceId,
     timestamp_s: i64,
@@ -248,7 +282,7 @@ pub(crate) async fn verify_signed(
     bytes: &[u8],
     device_for_audit: &mut Option<DeviceId>,
 ) -> Result<CachedDevice, ApiError> {
-    let device = device_key(state, device_id).await?;
+    let device = device_key(state, source, device_id).await?;
     *device_for_audit = Some(device_id);
     if device.revoked {
         return Err(ApiError::new(ErrorCode::DeviceUnknown, "device is revoked"));
@@ -284,12 +318,14 @@ pub(crate) async fn verify_signed(
 
 async fn accept(
     state: &AppState,
+    source: Source,
     headers: &HeaderMap,
     body: Body,
     device_for_audit: &mut Option<DeviceId>,
 ) -> Result<AlertAcceptedDto, ApiError> {
     let request = authenticate(
         state,
+        source,
         headers,
         body,
         signing::ALERT_CONTEXT,
@@ -320,6 +356,7 @@ pub async fn accept_signed(
 ) -> Result<AlertAcceptedDto, ApiError> {
     let device = verify_signed(
         state,
+        Source::default(),
         signing::ALERT_CONTEXT,
         device_id,
         timestamp_s,
@@ -355,6 +392,11 @@ async fn commit_alert(
         .transpose()?;
 
     let silent = request.silent.unwrap_or(true);
+    // Past its budget a device's alert still commits, but joins its open incident as a counted report.
+    let over_budget = !state.alert_budget.allow(device_id, now);
+    if over_budget {
+        metrics::counter!("jikimi_alerts_over_budget_total").increment(1);
+    }
     let alert = NewAlert {
         incident_id: IncidentId(uuid::Uuid::now_v7()),
         alert_id: AlertId(request.alert_id),
@@ -366,7 +408,11 @@ async fn commit_alert(
         fix,
         silent,
     };
-    match state.intake.submit(alert).await {
+    match state
+        .intake
+        .submit(IntakeItem { alert, over_budget })
+        .await
+    {
         Ok(Ok(accepted)) => Ok(AlertAcceptedDto {
             incident_id: accepted.incident_id.0,
             duplicate: accepted.duplicate,

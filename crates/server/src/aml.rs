@@ -30,6 +30,7 @@ use sha2::{Digest, Sha256};
 use crate::dto::AlertAcceptedDto;
 use crate::error::{ApiError, ErrorCode};
 use crate::extract::{Json, RequestId};
+use crate::flood::{Guarded, Refusal, Source};
 use crate::state::{AppState, IntakeFailure};
 
 /// Accuracy assumed when a handset reports a position without a radius (`rd=N`): wide on purpose, so nobody
@@ -145,17 +146,29 @@ fn authenticate_gateway(
 pub async fn intake_aml(
     State(state): State<AppState>,
     request_id: RequestId,
+    source: Source,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<(StatusCode, Json<AlertAcceptedDto>), ApiError> {
     let mut subscriber = None;
     let mut gateway = None;
-    let result = match authenticate_gateway(&state, &headers, &body) {
+    // A failed credential costs the source a token; past its budget the source is answered 429 before the check
+    // and only counted. A gateway whose credential verifies is never limited (its alerts are real SOS).
+    let result = match state
+        .flood
+        .refuse_if_penalised(Guarded::AmlFailure, source)
+        .and_then(|()| authenticate_gateway(&state, &headers, &body))
+    {
         Ok(id) => {
             gateway = Some(id);
             accept(&state, &body, &mut subscriber).await
         }
-        Err(err) => Err(err),
+        Err(err) => {
+            if err.code == ErrorCode::GatewayUnauthenticated {
+                state.flood.charge_failure(Guarded::AmlFailure, source);
+            }
+            Err(err)
+        }
     };
     match result {
         Ok(accepted) => {
@@ -165,7 +178,14 @@ pub async fn intake_aml(
         Err(err) => {
             metrics::counter!("jikimi_aml_rejected_total", "code" => err.code.as_str())
                 .increment(1);
-            if err.code != ErrorCode::Unavailable && err.code != ErrorCode::Internal {
+            if err.code == ErrorCode::RateLimited {
+                state.refusals.count_only(&Refusal {
+                    action: Guarded::AmlFailure.action(),
+                    source,
+                    code: err.code,
+                    at_ms: state.now().as_unix_ms(),
+                });
+            } else if err.code != ErrorCode::Unavailable && err.code != ErrorCode::Internal {
                 let subject = match subscriber {
                     Some(SubscriberId(id)) => format!("subscriber/{id}"),
                     None => "aml/unknown".to_string(),
@@ -175,23 +195,17 @@ pub async fn intake_aml(
                     Some(id) => format!("aml-gateway:{id}"),
                     None => "anonymous".to_string(),
                 };
-                let entry = NewAuditEntry::new(
-                    state.now().as_unix_ms(),
-                    actor,
-                    "aml.rejected",
-                    subject,
-                    err.code.as_str(),
-                )
-                .with_detail(&serde_json::json!({
-                    "code": err.code.as_str(),
-                    "reason": err.message,
-                    "request_id": request_id.0,
-                }));
-                state
-                    .store
-                    .append_audit(vec![entry])
-                    .await
-                    .map_err(ApiError::unavailable)?;
+                let at_ms = state.now().as_unix_ms();
+                crate::flood::audit_refusal(&state, "aml.rejected", source, err.code, |pseudonym| {
+                    NewAuditEntry::new(at_ms, actor, "aml.rejected", subject, err.code.as_str())
+                        .with_detail(&serde_json::json!({
+                            "code": err.code.as_str(),
+                            "reason": err.message,
+                            "request_id": request_id.0,
+                            "source": pseudonym,
+                        }))
+                })
+                .await?;
             }
             tracing::info!(code = err.code.as_str(), request_id = %request_id.0, "aml refused");
             Err(err)
@@ -304,7 +318,7 @@ async fn accept(
         fix,
         silent: false,
     };
-    match state.intake.submit(alert).await {
+    match state.intake.submit(alert.into()).await {
         Ok(Ok(accepted)) => Ok(AlertAcceptedDto {
             incident_id: accepted.incident_id.0,
             duplicate: accepted.duplicate,

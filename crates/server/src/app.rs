@@ -34,6 +34,7 @@ use crate::auth::Staff;
 use crate::dto::{DeviceFeedback, FixDto, rfc3339};
 use crate::error::{ApiError, ErrorCode};
 use crate::extract::{Json, OptionalJson, RequestId};
+use crate::flood::Source;
 use crate::incidents::store_error;
 use crate::password;
 use crate::roles::Permission;
@@ -270,6 +271,7 @@ pub async fn hash_pins(
 pub async fn enrol_device(
     State(state): State<AppState>,
     request_id: RequestId,
+    source: Source,
     Json(req): Json<EnrolRequest>,
 ) -> Result<(StatusCode, Json<EnrolledDto>), ApiError> {
     let device_id = DeviceId(Uuid::now_v7());
@@ -287,7 +289,8 @@ pub async fn enrol_device(
                 | ErrorCode::Internal
         ) && !err.message.starts_with("code:");
         if !audited_by_store {
-            audit_device_rejection(&state, "enrolment.refused", None, err, &request_id).await?;
+            audit_device_rejection(&state, "enrolment.refused", source, None, err, &request_id)
+                .await?;
         }
     }
     result.map(|id| (StatusCode::CREATED, Json(EnrolledDto { device_id: id.0 })))
@@ -413,22 +416,31 @@ pub struct CancelledDto {
 
 async fn refuse_audited<T>(
     state: &AppState,
+    source: Source,
     device: Option<DeviceId>,
     request_id: &RequestId,
     result: Result<T, ApiError>,
 ) -> Result<T, ApiError> {
     if let Err(err) = &result {
         tracing::info!(code = err.code.as_str(), request_id = %request_id.0, "app request refused");
-        // Wrong PINs are audited by the store with their counter; rate limiting is logged only (it would flood
-        // the audit log with exactly the traffic it exists to shed); server faults are not the caller's doing.
-        if !matches!(
+        // Wrong PINs are audited by the store with their counter; rate limiting is only counted for a summary
+        // entry (one row each would flood the audit log with exactly the traffic it exists to shed); server faults
+        // are not the caller's doing.
+        if err.code == ErrorCode::RateLimited {
+            state.refusals.count_only(&crate::flood::Refusal {
+                action: "app.limited",
+                source,
+                code: err.code,
+                at_ms: state.now().as_unix_ms(),
+            });
+        } else if !matches!(
             err.code,
             ErrorCode::PinInvalid
                 | ErrorCode::RateLimited
                 | ErrorCode::Unavailable
                 | ErrorCode::Internal
         ) {
-            audit_device_rejection(state, "app.rejected", device, err, request_id).await?;
+            audit_device_rejection(state, "app.rejected", source, device, err, request_id).await?;
         }
     }
     result
@@ -461,6 +473,7 @@ fn device_store_error(err: jikimi_store::Error) -> ApiError {
 pub async fn location_update(
     State(state): State<AppState>,
     request_id: RequestId,
+    source: Source,
     Path(id): Path<Uuid>,
     headers: HeaderMap,
     body: Body,
@@ -469,6 +482,7 @@ pub async fn location_update(
     let result = async {
         let request = authenticate(
             &state,
+            source,
             &headers,
             body,
             &signing::location_context(&id),
@@ -501,7 +515,7 @@ pub async fn location_update(
         ))
     }
     .await;
-    refuse_audited(&state, device, &request_id, result).await
+    refuse_audited(&state, source, device, &request_id, result).await
 }
 
 fn parse<T: serde::de::DeserializeOwned>(request: &DeviceRequest) -> Result<T, ApiError> {
@@ -560,6 +574,7 @@ enum PinMatch {
 pub async fn cancel(
     State(state): State<AppState>,
     request_id: RequestId,
+    source: Source,
     Path(id): Path<Uuid>,
     headers: HeaderMap,
     body: Body,
@@ -568,6 +583,7 @@ pub async fn cancel(
     let result = async {
         let request = authenticate(
             &state,
+            source,
             &headers,
             body,
             &signing::cancel_context(&id),
@@ -606,7 +622,8 @@ pub async fn cancel(
         let pin = cancel.pin;
         let pin_hash = pins.pins.pin_hash.clone();
         let duress_hash = pins.pins.duress_pin_hash.clone();
-        let matched = tokio::task::spawn_blocking(move || {
+        // The reserved argon2 slot: a login flood cannot make a person under duress wait.
+        let matched = password::run_bounded(&state, password::Priority::Duress, move || {
             let dummy = DUMMY_PIN_HASH.get_or_init(|| {
                 password::hash_password(&password::generate_password()).unwrap_or_default()
             });
@@ -620,8 +637,7 @@ pub async fn cancel(
                 (false, false) => PinMatch::Wrong,
             }
         })
-        .await
-        .map_err(ApiError::internal)?;
+        .await?;
         let now = state.now();
         let locked = pins.locked_until.is_some_and(|until| until > now);
         let locked_error =
@@ -688,5 +704,5 @@ pub async fn cancel(
         ))
     }
     .await;
-    refuse_audited(&state, device, &request_id, result).await
+    refuse_audited(&state, source, device, &request_id, result).await
 }

@@ -152,9 +152,11 @@ static DUMMY_HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
 /// Log in; returns a bearer token.
 #[utoipa::path(post, path = "/api/auth/login", tag = "staff", request_body = LoginRequest,
-    responses((status = 200, body = LoginResponse), (status = 401, body = crate::error::ErrorBody, description = "login_failed")))]
+    responses((status = 200, body = LoginResponse), (status = 401, body = crate::error::ErrorBody, description = "login_failed"),
+        (status = 429, body = crate::error::ErrorBody, description = "rate_limited: too many logins from this source or in all (Retry-After)")))]
 pub async fn login(
     State(state): State<AppState>,
+    source: crate::flood::Source,
     Json(req): Json<LoginRequest>,
 ) -> Result<Json<LoginResponse>, ApiError> {
     let user = match state.store.get_staff(&req.username).await {
@@ -170,26 +172,31 @@ pub async fn login(
             })
             .clone(),
     };
-    let password = req.password;
-    let ok = tokio::task::spawn_blocking(move || password::verify_password(&password, &phc))
-        .await
-        .map_err(ApiError::internal)?;
+    // Within the argon2 slots: a login flood queues here and never takes the slot kept for duress PINs.
+    let ok =
+        password::verify_bounded(&state, password::Priority::Normal, req.password, phc).await?;
     let now = state.now();
     let user = match user {
         Some(user) if ok && !user.disabled => user,
         _ => {
-            let entry = NewAuditEntry::new(
-                now.as_unix_ms(),
-                "anonymous",
+            let subject = format!("staff/{}", req.username);
+            crate::flood::audit_refusal(
+                &state,
                 "staff.login_failed",
-                format!("staff/{}", req.username),
-                "wrong username or password",
-            );
-            state
-                .store
-                .append_audit(vec![entry])
-                .await
-                .map_err(ApiError::unavailable)?;
+                source,
+                ErrorCode::LoginFailed,
+                |pseudonym| {
+                    NewAuditEntry::new(
+                        now.as_unix_ms(),
+                        "anonymous",
+                        "staff.login_failed",
+                        subject,
+                        "wrong username or password",
+                    )
+                    .with_detail(&serde_json::json!({ "source": pseudonym }))
+                },
+            )
+            .await?;
             return Err(ApiError::new(
                 ErrorCode::LoginFailed,
                 "wrong username or password",

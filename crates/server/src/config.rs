@@ -134,6 +134,8 @@ pub struct ConfigArgs {
     pub time_zone: Option<String>,
     #[command(flatten)]
     pub notify: NotifyArgs,
+    #[command(flatten)]
+    pub flood: crate::flood::FloodArgs,
 }
 
 /// Guardian-notification settings (`jikimi serve` runs the outbox worker unless `--notify false`).
@@ -346,6 +348,8 @@ pub struct FileConfig {
     pub keys: Option<KeysFile>,
     /// Guardian notification.
     pub notify: Option<NotifyFile>,
+    /// Flood defence.
+    pub flood: Option<crate::flood::FloodFile>,
 }
 
 /// The `[keys]` table, in the config file or a key file.
@@ -488,6 +492,8 @@ pub struct Config {
     pub time_zone: String,
     /// The guardian-notification worker's settings; `None` when it is switched off.
     pub notify: Option<jikimi_notify::WorkerConfig>,
+    /// Request limits, refusal auditing, argon2 slots and the per-device alert budget.
+    pub flood: crate::flood::FloodConfig,
 }
 
 impl Default for Config {
@@ -507,6 +513,7 @@ impl Default for Config {
             aml_gateways: AmlGateways::default(),
             time_zone: DEFAULT_TIME_ZONE.into(),
             notify: Some(jikimi_notify::WorkerConfig::default()),
+            flood: crate::flood::FloodConfig::default(),
         }
     }
 }
@@ -627,6 +634,7 @@ impl ConfigArgs {
         }
         let keys = resolve_keys(keys_table, need_keys)?;
         let notify = self.notify.resolve(file.notify.unwrap_or_default())?;
+        let flood = self.flood.resolve(file.flood.unwrap_or_default())?;
 
         let body_limit_bytes = self
             .body_limit_bytes
@@ -740,6 +748,7 @@ impl ConfigArgs {
             aml_gateways: AmlGateways(aml_gateways),
             time_zone,
             notify,
+            flood,
         })
     }
 }

@@ -62,7 +62,7 @@ pub enum ErrorCode {
     PinLocked,
     /// No PIN is set for this subscriber, so the alert cannot be cancelled from the device.
     PinNotSet,
-    /// Too many requests of this kind from this device; slow down.
+    /// Too many requests of this kind from this device or source; slow down (`Retry-After` says when to retry).
     RateLimited,
     /// The AML gateway's credential (HMAC signature, gateway id, timestamp) is missing or does not verify.
     GatewayUnauthenticated,
@@ -201,6 +201,8 @@ pub struct ApiError {
     pub message: String,
     /// What went wrong inside, logged with the request id but never sent to the client.
     pub internal: Option<String>,
+    /// For `rate_limited`: when to retry, sent as `Retry-After` (whole seconds, at least 1).
+    pub retry_after_s: Option<u64>,
 }
 
 impl ApiError {
@@ -210,6 +212,16 @@ impl ApiError {
             code,
             message: message.into(),
             internal: None,
+            retry_after_s: None,
+        }
+    }
+
+    /// `rate_limited`, to be retried after `wait` (rounded up to whole seconds for `Retry-After`).
+    pub fn rate_limited(message: impl Into<String>, wait: std::time::Duration) -> Self {
+        let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        Self {
+            retry_after_s: Some(seconds.max(1)),
+            ..Self::new(ErrorCode::RateLimited, message)
         }
     }
 
@@ -219,6 +231,7 @@ impl ApiError {
             code: ErrorCode::Internal,
             message: "internal error; see the server log for this request id".into(),
             internal: Some(detail.to_string()),
+            retry_after_s: None,
         }
     }
 
@@ -228,6 +241,7 @@ impl ApiError {
             code: ErrorCode::Unavailable,
             message: "service temporarily unavailable; retry later".into(),
             internal: Some(detail.to_string()),
+            retry_after_s: None,
         }
     }
 }
@@ -266,6 +280,8 @@ pub struct ErrorMarker {
     pub code: ErrorCode,
     /// The message that was answered.
     pub message: String,
+    /// `Retry-After` seconds, for `rate_limited`.
+    pub retry_after_s: Option<u64>,
 }
 
 impl IntoResponse for ApiError {
@@ -279,9 +295,16 @@ impl IntoResponse for ApiError {
             "error": {"code": self.code.as_str(), "message": self.message, "request_id": ""}
         });
         let mut response = (self.code.status(), axum::Json(body)).into_response();
+        // A 429 always says when to come back; limits that know better set their own wait.
+        let retry_after_s = match self.code {
+            ErrorCode::RateLimited => Some(self.retry_after_s.unwrap_or(1)),
+            _ => self.retry_after_s,
+        };
+        set_retry_after(&mut response, retry_after_s);
         response.extensions_mut().insert(ErrorMarker {
             code: self.code,
             message: self.message,
+            retry_after_s,
         });
         response
     }
@@ -333,7 +356,16 @@ pub(crate) fn error_response(marker: &ErrorMarker, request_id: &str) -> Response
     if let Ok(value) = HeaderValue::from_str(request_id) {
         response.headers_mut().insert("x-request-id", value);
     }
+    set_retry_after(&mut response, marker.retry_after_s);
     response
+}
+
+fn set_retry_after(response: &mut Response, seconds: Option<u64>) {
+    if let Some(seconds) = seconds {
+        response
+            .headers_mut()
+            .insert(axum::http::header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
 }
 
 #[cfg(test)]

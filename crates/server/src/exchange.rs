@@ -127,7 +127,7 @@ impl From<jikimi_exchange::Error> for ApiError {
             E::Transport { .. } => ApiError {
                 code: ErrorCode::Unavailable,
                 message: e.to_string(),
-                internal: None,
+                ..ApiError::new(ErrorCode::Unavailable, "")
             },
             E::Store { .. } => ApiError::unavailable(&e),
             _ => ApiError::internal(&e),

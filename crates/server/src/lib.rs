@@ -30,6 +30,7 @@ pub mod error;
 pub mod exchange;
 pub mod extract;
 pub mod federation;
+pub mod flood;
 pub mod group_commit;
 pub mod incidents;
 pub mod keyfile;
@@ -158,6 +159,10 @@ pub fn router(state: AppState) -> Router {
         .route("/console/{file}", get(console::asset))
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            flood::guard,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
             hub.clone(),
             live::observe,
         ))
@@ -231,15 +236,32 @@ pub(crate) async fn request_id_layer(mut request: Request, next: Next) -> Respon
     }
 }
 
-/// Serves the application on `listener` until `shutdown` resolves.
+/// Serves the application on `listener` until `shutdown` resolves. Each request knows its peer address
+/// (`ConnectInfo`), which the per-source limits of [`flood`] key on. On shutdown the refusals counted since the last
+/// summary are written to the audit log.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
+    let app = router(state.clone())
+        .into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
+        .await;
+    flush_refusals(&state).await;
+    served
+}
+
+/// Writes the refusal summaries still counted in memory (at shutdown).
+pub async fn flush_refusals(state: &AppState) {
+    if let Err(err) = state
+        .refusals
+        .flush(state.store.as_ref(), state.now().as_unix_ms())
         .await
+    {
+        tracing::warn!(error = %err, "refusal summaries could not be written at shutdown");
+    }
 }
 
 /// A PEM certificate chain and private key for serving HTTPS.
@@ -274,8 +296,10 @@ pub async fn serve_tls(
         shutdown.await;
         stopper.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
     });
-    axum_server::from_tcp_rustls(listener.into_std()?, tls)?
+    let served = axum_server::from_tcp_rustls(listener.into_std()?, tls)?
         .handle(handle)
-        .serve(router(state).into_make_service())
-        .await
+        .serve(router(state.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>())
+        .await;
+    flush_refusals(&state).await;
+    served
 }

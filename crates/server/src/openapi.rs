@@ -34,7 +34,7 @@ use utoipa::{Modify, OpenApi};
         crate::federation::federation_receipts, crate::federation::federation_notify,
     ),
     components(schemas(crate::error::ErrorBody, crate::error::ErrorDetail, crate::error::ErrorCode)),
-    modifiers(&BearerAuth, &CommonResponses),
+    modifiers(&BearerAuth, &CommonResponses, &FloodResponses),
     tags(
         (name = "alerts", description = "Device alerts, Ed25519-signed"),
         (name = "app", description = "The 112 app: one-time device enrolment, location stream, cancel with PIN (duress PIN escalates)"),
@@ -91,6 +91,52 @@ impl Modify for CommonResponses {
             .flatten()
             {
                 add_common_responses(path, operation);
+            }
+        }
+    }
+}
+
+/// Adds the `429 rate_limited` answer (with `Retry-After`) to every operation [`crate::flood`] may limit, from the
+/// same path rules the limits use, so the document cannot drift from them.
+struct FloodResponses;
+
+impl Modify for FloodResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{
+            ContentBuilder, Ref, ResponseBuilder, header::HeaderBuilder, schema::Type,
+        };
+        let limited = ResponseBuilder::new()
+            .description("rate_limited: too many requests from this source; retry after Retry-After seconds")
+            .header(
+                "Retry-After",
+                HeaderBuilder::new()
+                    .schema(utoipa::openapi::ObjectBuilder::new().schema_type(Type::Integer))
+                    .description(Some("seconds to wait before retrying"))
+                    .build(),
+            )
+            .content(
+                "application/json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("ErrorBody")))
+                    .build(),
+            )
+            .build();
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            for (method, operation) in [
+                (axum::http::Method::GET, item.get.as_mut()),
+                (axum::http::Method::POST, item.post.as_mut()),
+                (axum::http::Method::PUT, item.put.as_mut()),
+                (axum::http::Method::DELETE, item.delete.as_mut()),
+            ] {
+                if let Some(operation) = operation
+                    && crate::flood::may_limit(&method, path)
+                {
+                    operation
+                        .responses
+                        .responses
+                        .entry("429".to_string())
+                        .or_insert_with(|| limited.clone().into());
+                }
             }
         }
     }
@@ -158,3 +204,4 @@ fn error_response(description: &str) -> utoipa::openapi::Response {
         )
         .build()
 }
+

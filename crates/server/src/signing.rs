@@ -195,6 +195,17 @@ pub fn verify_in(
     .is_ok()
 }
 
+/// Whether `signature_b64` can be an Ed25519 signature at all (standard base64 of 64 bytes: 88 characters ending
+/// in `==`), checked before any look-up so junk is refused for the price of a length test.
+pub fn signature_is_well_formed(signature_b64: &str) -> bool {
+    let text = signature_b64.trim();
+    text.len() == 88
+        && text.ends_with("==")
+        && text[..86]
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/')
+}
+
 /// Parses a device public key given as 64 hex characters or base64 of 32 bytes.
 pub fn parse_public_key(text: &str) -> Option<VerifyingKey> {
     let text = text.trim();

@@ -24,6 +24,25 @@ pub enum IntakeFailure {
 /// The committer's answer for one alert.
 pub type IntakeResult = Result<AlertAccepted, IntakeFailure>;
 
+/// One alert for the committer.
+#[derive(Debug, Clone)]
+pub struct IntakeItem {
+    /// The alert.
+    pub alert: NewAlert,
+    /// Its device is past its budget: the alert joins the device's open incident as a counted report (see
+    /// [`Store::record_alerts_budgeted`]). It is committed all the same: a real SOS is never refused.
+    pub over_budget: bool,
+}
+
+impl From<NewAlert> for IntakeItem {
+    fn from(alert: NewAlert) -> Self {
+        IntakeItem {
+            alert,
+            over_budget: false,
+        }
+    }
+}
+
 /// A source of "now"; tests pin it, the server reads the system clock.
 pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
 
@@ -46,12 +65,22 @@ pub struct CachedDevice {
 
 /// Device keys by id; entries expire after a minute so another server's revocation is seen soon, and this server's
 /// own revocations and erasures remove them at once.
+///
+/// It also remembers, briefly and in bounded number, ids the database did not know ([`DeviceCache::is_absent`]), so
+/// a flood repeating a made-up device id costs one look-up, not one per request. Registering or enrolling a device
+/// here forgets its id at once; one registered through another server is seen within [`NEGATIVE_TTL`].
 #[derive(Debug, Default)]
 pub struct DeviceCache {
     entries: RwLock<HashMap<DeviceId, CachedDevice>>,
+    absent: RwLock<HashMap<DeviceId, Instant>>,
 }
 
 const DEVICE_CACHE_TTL: Duration = Duration::from_secs(60);
+/// How long an unknown device id is answered from memory.
+pub const NEGATIVE_TTL: Duration = Duration::from_secs(10);
+/// Most unknown ids remembered; past it, expired ones are dropped, and if none has expired nothing new is added
+/// (the look-up limits of [`crate::flood`] then bound the database work).
+pub const NEGATIVE_CAPACITY: usize = 50_000;
 
 impl DeviceCache {
     /// A fresh entry for `id`, if any.
@@ -83,11 +112,42 @@ impl DeviceCache {
         device
     }
 
-    /// Forgets a device (revoked, erased, replaced).
+    /// Forgets a device (revoked, erased, replaced, newly registered).
     pub fn forget(&self, id: &DeviceId) {
         if let Ok(mut entries) = self.entries.write() {
             entries.remove(id);
         }
+        if let Ok(mut absent) = self.absent.write() {
+            absent.remove(id);
+        }
+    }
+
+    /// Whether the database recently said it does not know `id`.
+    pub fn is_absent(&self, id: &DeviceId) -> bool {
+        self.absent
+            .read()
+            .ok()
+            .and_then(|absent| absent.get(id).map(|at| at.elapsed() < NEGATIVE_TTL))
+            .unwrap_or(false)
+    }
+
+    /// Remembers that the database does not know `id` (bounded: see [`NEGATIVE_CAPACITY`]).
+    pub fn put_absent(&self, id: DeviceId) {
+        let Ok(mut absent) = self.absent.write() else {
+            return;
+        };
+        if absent.len() >= NEGATIVE_CAPACITY {
+            absent.retain(|_, at| at.elapsed() < NEGATIVE_TTL);
+            if absent.len() >= NEGATIVE_CAPACITY {
+                return;
+            }
+        }
+        absent.insert(id, Instant::now());
+    }
+
+    /// How many unknown ids are remembered (for tests and metrics).
+    pub fn absent_len(&self) -> usize {
+        self.absent.read().map(|a| a.len()).unwrap_or(0)
     }
 }
 
@@ -147,7 +207,7 @@ pub struct AppState {
     /// Blind-index key.
     pub blind: Arc<BlindIndex>,
     /// The group committer for alerts.
-    pub intake: GroupCommit<NewAlert, IntakeResult>,
+    pub intake: GroupCommit<IntakeItem, IntakeResult>,
     /// Device keys.
     pub devices: Arc<DeviceCache>,
     /// Travel-time estimates for recommendations.
@@ -156,6 +216,14 @@ pub struct AppState {
     pub roads: Option<Arc<jikimi_roads::RoadNetwork>>,
     /// The app's location stream, per device.
     pub location_limiter: Arc<RateLimiter>,
+    /// Own incidents per device: past it, a device's alerts join its open incident as counted reports.
+    pub alert_budget: Arc<RateLimiter>,
+    /// Per-source and global request limits ([`crate::flood`]).
+    pub flood: Arc<crate::flood::FloodGuard>,
+    /// Every refusal path audits through it ([`crate::flood::coalesce`]).
+    pub refusals: Arc<crate::flood::AuditCoalescer>,
+    /// Concurrent argon2 work, with a slot kept for cancel and duress PINs ([`crate::password::Argon2Slots`]).
+    pub argon2: Arc<crate::password::Argon2Slots>,
     /// Now.
     pub clock: Clock,
     /// Limits and windows.
@@ -191,16 +259,34 @@ impl AppState {
         let intake = GroupCommit::spawn(
             config.intake_max_batch,
             65_536,
-            move |batch: Vec<NewAlert>| {
+            move |batch: Vec<IntakeItem>| {
                 let store = committer_store.clone();
                 async move { commit_batch(store.as_ref(), batch, surge).await }
+            },
+        );
+        let blind = Arc::new(blind);
+        let flood = &config.flood;
+        let guard = Arc::new(crate::flood::FloodGuard::new(flood));
+        let refusals = Arc::new(crate::flood::AuditCoalescer::new(
+            flood.audit_budget,
+            blind.clone(),
+        ));
+        let housekeeping = Arc::downgrade(&guard);
+        refusals.spawn_flusher(
+            store.clone(),
+            clock.clone(),
+            Duration::from_secs(flood.audit_interval_s),
+            move || {
+                if let Some(guard) = housekeeping.upgrade() {
+                    guard.forget_idle();
+                }
             },
         );
         Ok(Self {
             live: crate::live::Hub::new(store.clone()),
             store,
             keyring: Arc::new(keyring),
-            blind: Arc::new(blind),
+            blind,
             intake,
             devices: Arc::new(DeviceCache::default()),
             eta: Arc::new(StraightLineEta::default()),
@@ -209,6 +295,13 @@ impl AppState {
                 crate::app::LOCATION_BURST,
                 crate::app::LOCATION_REFILL_MS,
             )),
+            alert_budget: Arc::new(RateLimiter::new(
+                flood.alert_budget_burst,
+                flood.alert_budget_refill_s.saturating_mul(1000),
+            )),
+            argon2: Arc::new(crate::password::Argon2Slots::new(flood.argon2_slots)),
+            flood: guard,
+            refusals,
             clock,
             config: Arc::new(config),
             cases: None,
@@ -239,11 +332,16 @@ impl AppState {
 
 async fn commit_batch(
     store: &dyn Store,
-    batch: Vec<NewAlert>,
+    batch: Vec<IntakeItem>,
     surge: jikimi_respond::SurgeConfig,
 ) -> Vec<IntakeResult> {
     let n = batch.len();
-    match store.record_alerts_clustered(batch, surge).await {
+    let over_budget = batch.iter().map(|item| item.over_budget).collect();
+    let batch = batch.into_iter().map(|item| item.alert).collect();
+    match store
+        .record_alerts_budgeted(batch, surge, over_budget)
+        .await
+    {
         Ok(results) => results
             .into_iter()
             .map(|r| match r {

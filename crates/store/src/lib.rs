@@ -97,6 +97,22 @@ pub trait Store: Outbox + Send + Sync + 'static {
         &self,
         batch: Vec<NewAlert>,
         surge: SurgeConfig,
+    ) -> Result<Vec<Result<AlertAccepted>>> {
+        let n = batch.len();
+        self.record_alerts_budgeted(batch, surge, vec![false; n])
+            .await
+    }
+
+    /// [`Store::record_alerts_clustered`] with a per-device budget: an alert marked in `over_budget` (its device
+    /// has opened more incidents lately than it may) joins, as a `report_added` event, the open incident its device's
+    /// latest alert went to (earlier in this batch or before) instead of opening another or being clustered; without
+    /// one it opens an incident as usual. It is committed, counted and audited like any other: nothing is refused.
+    /// `over_budget` is matched to `batch` by position (missing entries are `false`).
+    async fn record_alerts_budgeted(
+        &self,
+        batch: Vec<NewAlert>,
+        surge: SurgeConfig,
+        over_budget: Vec<bool>,
     ) -> Result<Vec<Result<AlertAccepted>>>;
 
     /// The incident an accepted alert (device, alert id) opened or joined; [`Error::NotFound`] if none.

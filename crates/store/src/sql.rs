@@ -474,10 +474,11 @@ macro_rules! impl_store {
                 $backend
             }
 
-            async fn record_alerts_clustered(
+            async fn record_alerts_budgeted(
                 &self,
                 batch: Vec<$crate::NewAlert>,
                 surge: jikimi_respond::SurgeConfig,
+                over_budget: Vec<bool>,
             ) -> $crate::Result<Vec<$crate::Result<$crate::AlertAccepted>>> {
                 use jikimi_respond::{Actor, EventKind, Incident, IncidentEvent, IncidentId};
                 use jikimi_respond::surge::{Cluster, ClusterIndex, Placement};
@@ -592,6 +593,8 @@ macro_rules! impl_store {
                 let mut joined: HashMap<IncidentId, (Incident, Vec<IncidentEvent>)> = HashMap::new();
                 let mut joined_order: Vec<IncidentId> = Vec::new();
                 let mut alert_rows: Vec<(usize, IncidentId)> = Vec::new();
+                // The incident each device's latest accepted alert of this batch went to (for over-budget alerts).
+                let mut latest_of_device: HashMap<String, IncidentId> = HashMap::new();
                 for (i, alert) in batch.iter().enumerate() {
                     let actor = Actor::Device(alert.device_id);
                     let nonce_key = (keys[i].0.clone(), alert.nonce.clone());
@@ -620,7 +623,34 @@ macro_rules! impl_store {
                         results.push(Ok($crate::AlertAccepted { incident_id, duplicate: true }));
                         continue;
                     }
-                    let placement = index.place(alert.incident_id, alert.fix.map(|f| f.coords), alert.received_at);
+                    // Past its budget, a device's alert joins the open incident of its latest alert: counted as a
+                    // report, never refused, never a new incident while one is open.
+                    let own_open = if over_budget.get(i).copied().unwrap_or(false) {
+                        match latest_of_device.get(&keys[i].0) {
+                            Some(&id) => Some(id),
+                            None => sqlx::query(
+                                "SELECT a.incident_id FROM alerts a JOIN incidents i ON i.id = a.incident_id
+                                 WHERE a.device_id = $1 AND i.status <> 'closed'
+                                 ORDER BY a.received_at DESC, a.incident_id DESC LIMIT 1",
+                            )
+                            .bind(keys[i].0.as_str())
+                            .fetch_optional(&mut *tx)
+                            .await?
+                            .map(|row| {
+                                row.try_get::<String, _>("incident_id")
+                                    .map_err($crate::Error::from)
+                                    .and_then(|id| $crate::sql::parse_uuid(&id))
+                                    .map(IncidentId)
+                            })
+                            .transpose()?,
+                        }
+                    } else {
+                        None
+                    };
+                    let placement = match own_open {
+                        Some(target) => Placement::Join(target),
+                        None => index.place(alert.incident_id, alert.fix.map(|f| f.coords), alert.received_at),
+                    };
                     let mut report_of: Option<IncidentId> = None;
                     if let Placement::Join(target) = placement {
                         let report = |seq: u64| IncidentEvent {
@@ -678,6 +708,7 @@ macro_rules! impl_store {
                         }
                     };
                     existing.insert(keys[i].clone(), incident_id);
+                    latest_of_device.insert(keys[i].0.clone(), incident_id);
                     alert_rows.push((i, incident_id));
                     chain.push(
                         jikimi_audit::NewAuditEntry::new(

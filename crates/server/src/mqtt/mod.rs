@@ -335,6 +335,7 @@ async fn accept_location(
     // location context.
     alerts::verify_signed(
         state,
+        crate::flood::Source::default(),
         crate::signing::LOCATION_CONTEXT,
         device_id,
         envelope.timestamp,

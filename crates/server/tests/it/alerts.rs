@@ -215,13 +215,24 @@ pub async fn retried_alert_is_not_duplicated(h: &Harness) {
 }
 
 pub async fn concurrent_alerts_are_group_committed_each_once(h: &Harness) {
-    let device = std::sync::Arc::new(h.device().await);
+    // Forty devices, five alerts each: within every device's alert budget, so each alert opens its own incident.
+    let admin = h.login_as(jikimi_server::roles::Role::Admin).await;
+    let mut devices = Vec::new();
+    for _ in 0..40 {
+        devices.push(
+            h.enrol(
+                &admin,
+                serde_json::json!({"name": "Test Person", "phone": "010-1234-5678"}),
+            )
+            .await,
+        );
+    }
     let mut pending = Vec::new();
     for i in 0..200 {
         let alert = sos(37.5 + i as f64 * 1e-4, 127.0);
         let body = serde_json::to_vec(&alert).expect("json");
         let request = h.alert_request(
-            &device,
+            &devices[i % devices.len()],
             &body,
             h.now_s(),
             &format!("concurrent-nonce-{i:05}"),

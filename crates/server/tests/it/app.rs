@@ -447,3 +447,28 @@ pub async fn wrong_pin_is_refused_audited_and_bounded(h: &Harness) {
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     assert_eq!(body["error"]["code"], "pin_not_set");
 }
+
+/// Issue 16: a login flood that holds every shared argon2 slot cannot make a duress PIN wait; the cancel takes the
+/// reserved slot, answers like a cancel and escalates. (Were it queued behind the logins it would never finish:
+/// the shared slots are held until after it.)
+pub async fn duress_cancel_gets_an_argon2_slot_while_logins_hold_them_all(h: &Harness) {
+    use jikimi_server::password::Priority;
+    let device = enrolled(h, json!({"pin": "1234", "duress_pin": "9876"})).await;
+    let coerced = raise(h, &device, true, 2).await;
+    let mut held = Vec::new();
+    while h.state.argon2.shared_available() > 0 {
+        held.push(h.state.argon2.acquire(Priority::Normal).await.expect("slot"));
+    }
+    let (status, body) = tokio::time::timeout(
+        std::time::Duration::from_secs(120),
+        cancel(h, &device, &coerced, "9876"),
+    )
+    .await
+    .expect("the duress cancel must not wait for a shared argon2 slot");
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["status"], "cancelled");
+    drop(held);
+    let open = incident(h, &coerced).await;
+    assert_eq!(open["duress"], true);
+    assert_eq!(open["priority"], 0);
+}

@@ -97,6 +97,7 @@ macro_rules! store_conformance {
             entity_links_keep_decisions_across_runs,
             surge_alerts_close_together_share_one_incident,
             surge_skips_closed_and_stale_incidents,
+            over_budget_alerts_join_their_device_incident,
             exchange_record_log_and_paged_reads,
             exchange_page_applied_with_cursor,
             exchange_withdrawal_removes_and_tombstones,

@@ -160,3 +160,67 @@ pub(crate) async fn surge_skips_closed_and_stale_incidents<S: TestStore>() {
     let counts = store.intake_counts().await.unwrap();
     assert_eq!((counts.alerts, counts.incidents), (6, 5));
 }
+
+/// Issue 16 (item 9): past its budget a device's alerts join the open incident of its latest alert as counted
+/// reports, within a batch and across batches, even with clustering off and far apart; each is still stored and
+/// audited. Once that incident is closed, an over-budget alert opens a new one: it is never refused.
+pub(crate) async fn over_budget_alerts_join_their_device_incident<S: TestStore>() {
+    let (store, _guard) = S::fresh().await;
+    let device = DeviceId::new_v4();
+    let own = |ms: i64, east_m: f64| NewAlert {
+        fix: Some(LocationFix::new(east_of_seoul(east_m), 10.0, FixMethod::Gnss, t(ms)).unwrap()),
+        ..alert(device, ms)
+    };
+    let record = |batch: Vec<NewAlert>, over: Vec<bool>| {
+        let store = &store;
+        async move {
+            store
+                .record_alerts_budgeted(batch, SurgeConfig::DISABLED, over)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|r| r.unwrap().incident_id)
+                .collect::<Vec<_>>()
+        }
+    };
+    // Within budget: its own incident. Then, in one batch, one over budget 5 km away and another device's alert.
+    let [first] = record(vec![own(0, 0.0)], vec![false]).await[..] else {
+        panic!("one result")
+    };
+    let other = alert(DeviceId::new_v4(), 1_500);
+    let ids = record(vec![own(1_000, 5_000.0), other], vec![true, false]).await;
+    assert_eq!(ids[0], first, "an over-budget alert joins its device's open incident");
+    assert_ne!(ids[1], first);
+    // Within one batch: the first opens (in budget), the rest join it.
+    let device_b = DeviceId::new_v4();
+    let b = |ms| alert(device_b, ms);
+    let ids = record(vec![b(2_000), b(2_100), b(2_200)], vec![false, true, true]).await;
+    assert_eq!((ids[1], ids[2]), (ids[0], ids[0]));
+    assert_eq!(store.get_incident(first).await.unwrap().report_count, 2);
+    assert_eq!(store.get_incident(ids[0]).await.unwrap().report_count, 3);
+    let counts = store.intake_counts().await.unwrap();
+    assert_eq!((counts.alerts, counts.incidents), (6, 3));
+
+    // Closed: the next over-budget alert opens a new incident rather than being refused.
+    store
+        .append_event(
+            first,
+            2,
+            EventKind::Closed {
+                outcome: Outcome::Rescue,
+            },
+            &staff_change("kim", 3_000, "resolved"),
+        )
+        .await
+        .unwrap();
+    let [after] = record(vec![own(4_000, 0.0)], vec![true]).await[..] else {
+        panic!("one result")
+    };
+    assert_ne!(after, first);
+    let audit = store.list_audit(0, 1_000).await.unwrap();
+    assert_eq!(
+        audit.iter().filter(|e| e.action == "alert.received").count(),
+        7
+    );
+    crate::verify_audit(&store).await.unwrap();
+}

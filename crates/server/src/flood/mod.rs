@@ -1,0 +1,417 @@
+//! Flood defence: junk must cost almost nothing, and a real SOS must never be refused.
+//!
+//! - [`Source`] is who sent a request: the peer address from axum's `ConnectInfo` (IPv6 folded to its /64, since
+//!   one host owns a whole /64). In-process callers (tests driving the router with `oneshot`, the MQTT adapter)
+//!   have none: they skip the per-source limits and only meet the global ones.
+//! - [`FloodGuard`] holds `governor` rate limiters, per source and global, for each expensive path
+//!   ([`Guarded`]). Logins, enrolments and federation requests are charged per attempt ([`FloodGuard::check`]).
+//!   Device look-ups and AML credentials are charged per *failure* only ([`FloodGuard::charge_failure`]): a
+//!   source (or everybody) past its failure budget is refused before the work until the bucket refills
+//!   ([`FloodGuard::refuse_if_penalised`]). So a carrier NAT full of real phones raising their first SOS at once is
+//!   never limited (their look-ups succeed), while a source making up device ids is, after a few, and costs no
+//!   database read. A device already in the device cache is never limited at all.
+//! - A limited request is answered `429 rate_limited` with `Retry-After`, before any database work.
+//! - [`guard`] is the middleware that applies the limits that depend on the path only (login, enrolment,
+//!   federation); the others are taken where their cost arises (`alerts::device_key`, `aml`).
+//! - [`coalesce::AuditCoalescer`] writes refusals to the audit log one by one up to a per-source budget, then as
+//!   one summary entry per source and reason per interval, so the hash chain still accounts for every refusal.
+
+pub mod coalesce;
+mod settings;
+
+use std::convert::Infallible;
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::http::Method;
+use axum::http::request::Parts;
+use axum::middleware::Next;
+use axum::response::{IntoResponse as _, Response};
+use governor::clock::{Clock as _, DefaultClock};
+use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota};
+
+pub use coalesce::{AuditCoalescer, Disposition, Refusal};
+pub use settings::{FloodArgs, FloodConfig, FloodFile};
+
+use crate::error::{ApiError, ErrorCode};
+use crate::state::AppState;
+
+/// Who sent a request, as far as the limits are concerned: an IPv4 address or an IPv6 /64; `None` in process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Source(pub Option<IpAddr>);
+
+impl Source {
+    /// The source of a peer address.
+    pub fn of(addr: IpAddr) -> Source {
+        let key = match addr {
+            IpAddr::V4(_) => addr,
+            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                Some(v4) => IpAddr::V4(v4),
+                None => {
+                    let s = v6.segments();
+                    IpAddr::V6(Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+                }
+            },
+        };
+        Source(Some(key))
+    }
+
+    /// The source of a request, from its `ConnectInfo` when served with one.
+    pub fn from_parts(extensions: &axum::http::Extensions) -> Source {
+        extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|info| Source::of(info.0.ip()))
+            .unwrap_or_default()
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Source {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Source::from_parts(&parts.extensions))
+    }
+}
+
+/// The expensive paths that have their own limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Guarded {
+    /// `POST /api/auth/login` (argon2).
+    Login,
+    /// `POST /api/devices/enrol` (argon2 for the PINs); shares the login limits: both are argon2 work.
+    Enrol,
+    /// A database look-up of a device id that is in neither the device cache nor the negative cache; charged when
+    /// the id turns out unknown.
+    DeviceLookup,
+    /// An AML gateway credential; charged when it fails.
+    AmlFailure,
+    /// A federation request (signed envelope, pull, receipt, notification).
+    Federation,
+}
+
+impl Guarded {
+    /// The audit action its 429s are summarised under.
+    pub fn action(self) -> &'static str {
+        match self {
+            Guarded::Login => "staff.login_limited",
+            Guarded::Enrol => "enrolment.limited",
+            Guarded::DeviceLookup => "alert.limited",
+            Guarded::AmlFailure => "aml.limited",
+            Guarded::Federation => "federation.limited",
+        }
+    }
+}
+
+struct Limit {
+    per_source: DefaultKeyedRateLimiter<IpAddr>,
+    global: Option<DefaultDirectRateLimiter>,
+    /// For limits charged per failure: until when a source (`Some`) or everybody (`None`) is refused unchecked.
+    penalties: std::sync::Mutex<std::collections::HashMap<Option<IpAddr>, std::time::Instant>>,
+}
+
+/// Most penalised sources remembered; past it new ones are not (the global limit still holds).
+const MAX_PENALTIES: usize = 100_000;
+
+impl Limit {
+    fn new(per_source: Quota, global: Option<Quota>) -> Limit {
+        Limit {
+            per_source: governor::RateLimiter::keyed(per_source),
+            global: global.map(governor::RateLimiter::direct),
+            penalties: Default::default(),
+        }
+    }
+
+    /// `Err(wait)` while `source` or everybody is penalised.
+    fn penalised(&self, source: Source) -> Result<(), Duration> {
+        let Ok(penalties) = self.penalties.lock() else {
+            return Ok(());
+        };
+        if penalties.is_empty() {
+            return Ok(());
+        }
+        let now = std::time::Instant::now();
+        let until = [source.0.and_then(|ip| penalties.get(&Some(ip))), penalties.get(&None)]
+            .into_iter()
+            .flatten()
+            .filter(|until| **until > now)
+            .max();
+        match until {
+            Some(until) => Err(*until - now),
+            None => Ok(()),
+        }
+    }
+
+    /// Charges one failure; an empty bucket penalises its owner (the source, or everybody) until it refills.
+    fn charge(&self, source: Source) {
+        let now = DefaultClock::default().now();
+        let mut penalise = Vec::new();
+        if let Some(ip) = source.0
+            && let Err(not_until) = self.per_source.check_key(&ip)
+        {
+            penalise.push((Some(ip), not_until.wait_time_from(now)));
+        }
+        if let Some(global) = &self.global
+            && let Err(not_until) = global.check()
+        {
+            penalise.push((None, not_until.wait_time_from(now)));
+        }
+        if penalise.is_empty() {
+            return;
+        }
+        if let Ok(mut penalties) = self.penalties.lock() {
+            let at = std::time::Instant::now();
+            if penalties.len() >= MAX_PENALTIES {
+                penalties.retain(|_, until| *until > at);
+            }
+            for (who, wait) in penalise {
+                if penalties.len() < MAX_PENALTIES || penalties.contains_key(&who) {
+                    penalties.insert(who, at + wait);
+                }
+            }
+        }
+    }
+
+    /// `Err(wait)` when the source's or the global bucket is empty. The source is charged first, so a flooding
+    /// source spends its own tokens and not everybody's.
+    fn check(&self, source: Source) -> Result<(), Duration> {
+        let now = DefaultClock::default().now();
+        if let Some(ip) = source.0 {
+            self.per_source
+                .check_key(&ip)
+                .map_err(|not_until| not_until.wait_time_from(now))?;
+        }
+        if let Some(global) = &self.global {
+            global
+                .check()
+                .map_err(|not_until| not_until.wait_time_from(now))?;
+        }
+        Ok(())
+    }
+}
+
+fn per_minute(n: u32) -> Quota {
+    let n = NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN);
+    Quota::per_minute(n).allow_burst(n)
+}
+
+fn per_second(n: u32, burst_factor: u32) -> Quota {
+    let rate = NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN);
+    let burst = NonZeroU32::new(n.saturating_mul(burst_factor)).unwrap_or(rate);
+    Quota::per_second(rate).allow_burst(burst)
+}
+
+/// The request limits of one server (see the module header). Cheap to check: a hash-map entry and an atomic.
+pub struct FloodGuard {
+    enabled: bool,
+    argon2: Limit,
+    device_lookup: Limit,
+    aml_failure: Limit,
+    federation: Limit,
+}
+
+impl std::fmt::Debug for FloodGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FloodGuard")
+            .field("enabled", &self.enabled)
+            .finish_non_exhaustive()
+    }
+}
+
+impl FloodGuard {
+    /// Limits as configured.
+    pub fn new(config: &FloodConfig) -> FloodGuard {
+        FloodGuard {
+            enabled: config.limits,
+            argon2: Limit::new(
+                per_minute(config.login_per_min),
+                Some(per_second(config.login_global_per_s, 2)),
+            ),
+            device_lookup: Limit::new(
+                per_second(config.device_lookups_per_s, 5),
+                Some(per_second(config.device_lookups_global_per_s, 2)),
+            ),
+            aml_failure: Limit::new(per_minute(config.aml_failures_per_min), None),
+            federation: Limit::new(per_minute(config.federation_per_min), None),
+        }
+    }
+
+    fn limit(&self, what: Guarded) -> &Limit {
+        match what {
+            Guarded::Login | Guarded::Enrol => &self.argon2,
+            Guarded::DeviceLookup => &self.device_lookup,
+            Guarded::AmlFailure => &self.aml_failure,
+            Guarded::Federation => &self.federation,
+        }
+    }
+
+    fn limited(what: Guarded, wait: Duration) -> ApiError {
+        metrics::counter!("jikimi_flood_limited_total", "path" => what.action()).increment(1);
+        ApiError::rate_limited("too many requests from this source; retry later", wait)
+    }
+
+    /// Takes one token for `what` from `source` (limits charged per attempt); `Err` is the 429 to answer, with its
+    /// `Retry-After`.
+    pub fn check(&self, what: Guarded, source: Source) -> Result<(), ApiError> {
+        if !self.enabled {
+            return Ok(());
+        }
+        self.limit(what)
+            .check(source)
+            .map_err(|wait| Self::limited(what, wait))
+    }
+
+    /// For limits charged per failure: the 429 to answer, before any work, while `source` or everybody has spent
+    /// its failure budget.
+    pub fn refuse_if_penalised(&self, what: Guarded, source: Source) -> Result<(), ApiError> {
+        if !self.enabled {
+            return Ok(());
+        }
+        self.limit(what)
+            .penalised(source)
+            .map_err(|wait| Self::limited(what, wait))
+    }
+
+    /// Charges a failure of `what` (an unknown device id, a bad AML credential) to `source` and to everybody.
+    pub fn charge_failure(&self, what: Guarded, source: Source) {
+        if self.enabled {
+            self.limit(what).charge(source);
+        }
+    }
+
+    /// Forgets sources whose buckets are full again, so the maps do not grow with every address ever seen.
+    pub fn forget_idle(&self) {
+        for limit in [
+            &self.argon2,
+            &self.device_lookup,
+            &self.aml_failure,
+            &self.federation,
+        ] {
+            limit.per_source.retain_recent();
+            limit.per_source.shrink_to_fit();
+            if let Ok(mut penalties) = limit.penalties.lock() {
+                let now = std::time::Instant::now();
+                penalties.retain(|_, until| *until > now);
+            }
+        }
+    }
+}
+
+/// Which path-only limit a request meets, if any.
+fn guarded_path(method: &Method, path: &str) -> Option<Guarded> {
+    match (method, path) {
+        (&Method::POST, "/api/auth/login") => Some(Guarded::Login),
+        (&Method::POST, "/api/devices/enrol") => Some(Guarded::Enrol),
+        (_, p) if p.starts_with("/federation/") || p.starts_with("/exchange/") => {
+            Some(Guarded::Federation)
+        }
+        _ => None,
+    }
+}
+
+/// Whether any limit of this module may answer a request to `path` (an OpenAPI path template or a request path)
+/// with 429: the path-only ones of [`guard`], and the signed device requests (unknown-device look-ups) and AML.
+pub fn may_limit(method: &Method, path: &str) -> bool {
+    guarded_path(method, path).is_some()
+        || (method == Method::POST
+            && (path == "/api/alerts"
+                || path == "/api/intake/aml"
+                || (path.starts_with("/api/alerts/")
+                    && (path.ends_with("/location") || path.ends_with("/cancel")))))
+}
+
+/// Middleware: the login, enrolment and federation limits, before the body is read. A limited request is counted
+/// by the audit coalescer (no database work) and answered 429.
+pub async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    if let Some(what) = guarded_path(request.method(), request.uri().path()) {
+        let source = Source::from_parts(request.extensions());
+        if let Err(err) = state.flood.check(what, source) {
+            state.refusals.count_only(&Refusal {
+                action: what.action(),
+                source,
+                code: ErrorCode::RateLimited,
+                at_ms: state.now().as_unix_ms(),
+            });
+            return err.into_response();
+        }
+    }
+    next.run(request).await
+}
+
+/// Audits one refusal through the coalescer: `entry` (given the source's pseudonym) is written while `source` has
+/// budget left this interval; past it the refusal is only counted for the summary entry, with no database work.
+/// Every refusal path of the server goes through here.
+pub async fn audit_refusal(
+    state: &AppState,
+    action: &'static str,
+    source: Source,
+    code: ErrorCode,
+    entry: impl FnOnce(String) -> jikimi_audit::NewAuditEntry,
+) -> Result<(), ApiError> {
+    let refusal = Refusal {
+        action,
+        source,
+        code,
+        at_ms: state.now().as_unix_ms(),
+    };
+    match state.refusals.admit(&refusal) {
+        Disposition::Counted => Ok(()),
+        Disposition::Audit => state
+            .store
+            .append_audit(vec![entry(state.refusals.pseudonym(source))])
+            .await
+            .map(|_| ())
+            .map_err(ApiError::unavailable),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ipv6_sources_fold_to_their_64_and_mapped_v4_to_v4() {
+        let a: IpAddr = "2001:db8:1:2:3:4:5:6".parse().unwrap_or(IpAddr::V4([0; 4].into()));
+        let b: IpAddr = "2001:db8:1:2:ffff::1".parse().unwrap_or(IpAddr::V4([0; 4].into()));
+        assert_eq!(Source::of(a), Source::of(b));
+        let mapped: IpAddr = "::ffff:10.1.2.3".parse().unwrap_or(IpAddr::V4([0; 4].into()));
+        assert_eq!(Source::of(mapped), Source(Some(IpAddr::V4([10, 1, 2, 3].into()))));
+    }
+
+    #[test]
+    fn a_source_past_its_burst_is_limited_and_others_are_not() {
+        let guard = FloodGuard::new(&FloodConfig {
+            login_per_min: 3,
+            ..FloodConfig::default()
+        });
+        let a = Source(Some(IpAddr::V4([192, 0, 2, 1].into())));
+        let b = Source(Some(IpAddr::V4([192, 0, 2, 2].into())));
+        for _ in 0..3 {
+            assert!(guard.check(Guarded::Login, a).is_ok());
+        }
+        let limited = guard.check(Guarded::Login, a);
+        assert!(matches!(&limited, Err(e) if e.code == ErrorCode::RateLimited && e.retry_after_s.is_some()));
+        assert!(guard.check(Guarded::Login, b).is_ok());
+        // Charged per failure: nothing is refused until the failures pass the budget, and then only that source.
+        let lookups = FloodGuard::new(&FloodConfig {
+            device_lookups_per_s: 1,
+            ..FloodConfig::default()
+        });
+        for _ in 0..5 {
+            assert!(lookups.refuse_if_penalised(Guarded::DeviceLookup, a).is_ok());
+            lookups.charge_failure(Guarded::DeviceLookup, a);
+        }
+        lookups.charge_failure(Guarded::DeviceLookup, a);
+        assert!(lookups.refuse_if_penalised(Guarded::DeviceLookup, a).is_err());
+        assert!(lookups.refuse_if_penalised(Guarded::DeviceLookup, b).is_ok());
+        let off = FloodGuard::new(&FloodConfig {
+            limits: false,
+            login_per_min: 1,
+            ..FloodConfig::default()
+        });
+        for _ in 0..10 {
+            assert!(off.check(Guarded::Login, a).is_ok());
+        }
+    }
+}
