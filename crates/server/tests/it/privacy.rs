@@ -18,12 +18,15 @@ pub async fn reveal_is_audited_with_its_reason(h: &Harness) {
             "guardians": [{"name": "홍어머니", "relation": "mother", "channels": [{"kind": "sms", "address": "010-5555-0102"}]}]}))
         .await;
     let path = format!("/api/subscribers/{}/reveal", device.subscriber_id);
+    let (status, raised) = h.raise(&device, sos(37.5665, 126.978)).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{raised}");
+    let incident = raised["incident_id"].clone();
     let (status, body) = h
         .call(
             Method::POST,
             &path,
             Some(&dispatcher),
-            Some(json!({"reason": ""})),
+            Some(json!({"reason": "", "incident_id": incident})),
         )
         .await;
     assert_eq!(
@@ -36,7 +39,7 @@ pub async fn reveal_is_audited_with_its_reason(h: &Harness) {
             Method::POST,
             &path,
             Some(&dispatcher),
-            Some(json!({"reason": reason})),
+            Some(json!({"reason": reason, "incident_id": incident})),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -60,7 +63,7 @@ pub async fn reveal_is_audited_with_its_reason(h: &Harness) {
             Method::POST,
             "/api/subscribers/search",
             Some(&dispatcher),
-            Some(json!({"phone": "+82 10 5555 0101", "reason": "caller id"})),
+            Some(json!({"phone": "+82 10 5555 0101", "reason": "caller id", "incident_id": incident})),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{found}");
@@ -107,7 +110,7 @@ pub async fn export_and_erase_a_subscriber(h: &Harness) {
             Method::POST,
             &format!("/api/subscribers/{sid}/reveal"),
             Some(&supervisor),
-            Some(json!({"reason": "after erasure"})),
+            Some(json!({"reason": "after erasure, checking it is gone", "override": true})),
         )
         .await;
     assert_eq!(
