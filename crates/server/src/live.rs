@@ -357,7 +357,7 @@ pub async fn stream(
         .chain(sub.backlog.iter().map(|e| to_sse(&epoch, e, view)))
         .collect();
     let state = (first.into_iter(), sub.rx, epoch);
-    let events = futures_util::stream::unfold(state, |(mut first, mut rx, epoch)| async move {
+    let events = futures_util::stream::unfold(state, move |(mut first, mut rx, epoch)| async move {
         if let Some(event) = first.next() {
             return Some((Ok::<_, Infallible>(event), (first, rx, epoch)));
         }

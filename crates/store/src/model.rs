@@ -284,7 +284,6 @@ impl fmt::Debug for SessionRecord {
             .field("username", &self.username)
             .field("role", &self.role)
             .field("expires_at", &self.expires_at)
-            .field("replace_pins", &self.replace_pins)
             .finish_non_exhaustive()
     }
 }
@@ -346,6 +345,7 @@ impl fmt::Debug for EnrolmentCode {
             .field("handle", &self.handle)
             .field("subscriber_id", &self.subscriber_id)
             .field("expires_at", &self.expires_at)
+            .field("replace_pins", &self.replace_pins)
             .finish_non_exhaustive()
     }
 }

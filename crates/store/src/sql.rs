@@ -1577,7 +1577,6 @@ macro_rules! impl_store {
 
             async fn append_device_event(&self, event: &$crate::DeviceEvent) -> $crate::Result<jikimi_respond::Incident> {
                 let (mut tx, mut chain) = self.begin_write().await?;
-                let device = event.device_id.to_string();
                 let mut incident = Self::load_incident_in(&mut tx, event.incident_id).await?;
                 if incident.device_id != event.device_id {
                     // Another device's incident looks exactly like a missing one: ids are not a capability.
