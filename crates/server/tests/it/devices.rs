@@ -246,12 +246,12 @@ pub async fn a_replayed_wrong_pin_cancel_cannot_lock_the_pins(h: &Harness) {
     // One captured wrong-PIN cancel, sent once and then replayed: it used to count each time and lock the PINs
     // after five.
     let (status, body) = h
-        .send(cancel_request(h, &device, &incident, "0000", "captured"))
+        .send(cancel_request(h, &device, &incident, "0000", "captured-nonce-0001"))
         .await;
     refused((status, body), StatusCode::UNAUTHORIZED, "pin_invalid");
     for _ in 0..6 {
         refused(
-            h.send(cancel_request(h, &device, &incident, "0000", "captured"))
+            h.send(cancel_request(h, &device, &incident, "0000", "captured-nonce-0001"))
                 .await,
             StatusCode::CONFLICT,
             "nonce_replayed",
@@ -265,7 +265,7 @@ pub async fn a_replayed_wrong_pin_cancel_cannot_lock_the_pins(h: &Harness) {
     assert_eq!((pins.failed_attempts, pins.locked_until), (1, None));
     // The subscriber can still cancel.
     let (status, body) = h
-        .send(cancel_request(h, &device, &incident, "1234", "genuine"))
+        .send(cancel_request(h, &device, &incident, "1234", "genuine-nonce-00001"))
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(count(&h.audit().await, "subscriber.pin_failed"), 1);
@@ -325,7 +325,7 @@ pub async fn failed_requests_leave_no_clear_personal_data_in_the_audit_log(h: &H
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     let incident = body["incident_id"].as_str().expect("incident").to_string();
     let (status, _) = h
-        .send(cancel_request(h, &device, &incident, "0000", "n1"))
+        .send(cancel_request(h, &device, &incident, "0000", "wrong-pin-nonce-001"))
         .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 

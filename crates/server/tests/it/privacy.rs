@@ -188,14 +188,15 @@ pub async fn personal_data_is_not_in_logs_or_the_database(h: &Harness) {
             "birth_date": "1990-02-03",
             "guardians": [{"name": secrets[4], "channels": [{"kind": "email", "address": "guardian@example.org"}]}]}))
         .await;
-    let (status, _) = h.raise(&device, sos(37.5, 127.0)).await;
+    let (status, raised) = h.raise(&device, sos(37.5, 127.0)).await;
     assert_eq!(status, StatusCode::ACCEPTED);
+    let incident = raised["incident_id"].clone();
     let (status, _) = h
         .call(
             Method::POST,
             &format!("/api/subscribers/{}/reveal", device.subscriber_id),
             Some(&dispatcher),
-            Some(json!({"reason": "log test"})),
+            Some(json!({"reason": "log test", "incident_id": incident})),
         )
         .await;
     assert_eq!(status, StatusCode::OK);
@@ -204,7 +205,7 @@ pub async fn personal_data_is_not_in_logs_or_the_database(h: &Harness) {
             Method::POST,
             "/api/subscribers/search",
             Some(&dispatcher),
-            Some(json!({"phone": "010-9876-5432", "reason": "log test"})),
+            Some(json!({"phone": "010-9876-5432", "reason": "log test", "incident_id": incident})),
         )
         .await;
     assert_eq!(status, StatusCode::OK);
