@@ -582,20 +582,22 @@ function renderDetail() {
   blocks.push(section(t('recommended'), inc.recommendations.length ? table : el('p', 'muted', open ? t('noUnits') : t('none'))));
 
   // Subscriber: personal data only on an explicit, audited click, never for analysts.
+  // Analysts get no subscriber id at all (the analyst view), so the role is asked first.
   const sub = el('div');
-  if (!inc.subscriber_id) {
-    sub.append(el('p', 'muted', t('none')));
-  } else if (!canReveal()) {
+  if (!canReveal()) {
     sub.append(el('p', 'muted', t('noPersonalData')));
     // Without personal data: guardians by ordinal, with their notification status.
     const ns = d.notifications || [];
     for (const g of [...new Set(ns.map((n) => n.guardian))]) {
       sub.append(el('p', 'notify', `${t('guardianN')} ${g} — ${notifyText(ns.filter((n) => n.guardian === g))}`));
     }
+  } else if (!inc.subscriber_id) {
+    sub.append(el('p', 'muted', t('none')));
   } else {
     const shown = state.revealed.get(inc.subscriber_id);
     if (!shown) {
-      sub.append(actionButton(t('reveal'), 'R', true, reveal, 'act-reveal'));
+      // The server reveals only for an open incident of this subscriber.
+      sub.append(actionButton(t('reveal'), 'R', open, reveal, 'act-reveal'));
     } else {
       const dl = el('dl', 'fields');
       for (const f of ['name', 'phone', 'birth_date', 'address', 'notes']) {
@@ -715,11 +717,12 @@ async function closeIncident() {
 
 async function reveal() {
   const inc = state.incidents.get(state.selected);
-  if (!inc?.subscriber_id || !canReveal()) return;
+  if (!inc?.subscriber_id || !canReveal() || inc.status === 'closed') return;
   const input = el('input');
   input.value = `incident ${inc.id} open (${t(`s_${inc.status}`)}): contacting the subscriber`;
   if (!(await openDialog(t('reveal'), t('reveal'), labelled('reveal-reason', t('revealReason'), input)))) return;
-  const details = await api('POST', `/api/subscribers/${inc.subscriber_id}/reveal`, { reason: input.value });
+  // Tied to this incident: the server checks it is open and this subscriber's.
+  const details = await api('POST', `/api/subscribers/${inc.subscriber_id}/reveal`, { reason: input.value, incident_id: inc.id });
   state.revealed.set(inc.subscriber_id, details);
   renderDetail();
 }

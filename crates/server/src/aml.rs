@@ -152,8 +152,7 @@ pub async fn intake_aml(
 ) -> Result<(StatusCode, Json<AlertAcceptedDto>), ApiError> {
     let mut subscriber = None;
     let mut gateway = None;
-    // A failed credential costs the source a token; past its budget the source is answered 429 before the check
-    // and only counted. A gateway whose credential verifies is never limited (its alerts are real SOS).
+    let mut class = None;
     let result = match state
         .flood
         .refuse_if_penalised(Guarded::AmlFailure, source)
@@ -161,7 +160,7 @@ pub async fn intake_aml(
     {
         Ok(id) => {
             gateway = Some(id);
-            accept(&state, &body, &mut subscriber).await
+            accept(&state, &body, &mut subscriber, &mut class).await
         }
         Err(err) => {
             if err.code == ErrorCode::GatewayUnauthenticated {
@@ -196,11 +195,13 @@ pub async fn intake_aml(
                     None => "anonymous".to_string(),
                 };
                 let at_ms = state.now().as_unix_ms();
+                // Only a fixed class name, never the error text: parser and JSON errors quote what they read
+                // (a caller's number in a misplaced field, a key made of digits).
                 crate::flood::audit_refusal(&state, "aml.rejected", source, err.code, |pseudonym| {
                     NewAuditEntry::new(at_ms, actor, "aml.rejected", subject, err.code.as_str())
                         .with_detail(&serde_json::json!({
                             "code": err.code.as_str(),
-                            "reason": err.message,
+                            "class": class,
                             "request_id": request_id.0,
                             "source": pseudonym,
                         }))
@@ -256,11 +257,15 @@ fn fix_of(report: &AmlReport) -> Result<Option<LocationFix>, ApiError> {
     .map_err(|e| ApiError::new(ErrorCode::InvalidField, format!("aml position: {e}")))
 }
 
+/// Names a refusal for the audit log with a fixed string (the AML error class, or what was wrong), never text
+/// derived from the payload.
 async fn accept(
     state: &AppState,
     body: &[u8],
     subscriber_for_audit: &mut Option<SubscriberId>,
+    class_for_audit: &mut Option<&'static str>,
 ) -> Result<AlertAcceptedDto, ApiError> {
+    *class_for_audit = Some("json");
     let request: AmlRequest = serde_json::from_slice(body).map_err(|e| {
         ApiError::new(
             ErrorCode::InvalidPayload,
@@ -271,7 +276,11 @@ async fn accept(
         AmlTransport::Sms => parse_sms(&request.payload),
         AmlTransport::Https => parse_form(&request.payload),
     };
-    let report = parsed.map_err(|e| ApiError::new(ErrorCode::InvalidField, format!("aml: {e}")))?;
+    let report = parsed.map_err(|e| {
+        *class_for_audit = Some(e.error.as_str());
+        ApiError::new(ErrorCode::InvalidField, format!("aml: {e}"))
+    })?;
+    *class_for_audit = Some("sender");
     let sender = request
         .sender
         .as_deref()
@@ -298,6 +307,7 @@ async fn accept(
         ));
     };
     *subscriber_for_audit = Some(subscriber_id);
+    *class_for_audit = Some("position");
     let fix = fix_of(&report)?;
     let device_id = aml_device_id(subscriber_id);
     let alert = NewAlert {

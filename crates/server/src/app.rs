@@ -21,7 +21,8 @@ use jikimi_respond::{
     Actor, DeviceId, EscalationReason, EventKind, IncidentId, Priority, SubscriberId,
 };
 use jikimi_store::{
-    Change, DeviceEvent, DeviceRecord, Enrolment, EnrolmentCode, EnrolmentRefusal, PinHashes,
+    Change, DeviceEvent, DeviceRecord, Enrolment, EnrolmentCode, EnrolmentRefusal, NonceClaim,
+    PinHashes,
 };
 use rand::Rng as _;
 use serde::{Deserialize, Serialize};
@@ -37,7 +38,7 @@ use crate::extract::{Json, OptionalJson, RequestId};
 use crate::flood::Source;
 use crate::incidents::store_error;
 use crate::password;
-use crate::roles::Permission;
+use crate::roles::{Permission, Role};
 use crate::signing;
 use crate::state::AppState;
 
@@ -104,6 +105,11 @@ fn code_hash(normalised: &str) -> [u8; 32] {
 pub struct EnrolmentCodeRequest {
     /// Lifetime in seconds, 60..=86400; default 900.
     pub ttl_s: Option<i64>,
+    /// Let the enrolling phone replace the subscriber's existing PIN and duress PIN (a forgotten PIN). Supervisors
+    /// only; recorded in the audit entry. Without it an enrolment that brings PINs for a subscriber who has PINs is
+    /// refused.
+    #[serde(default)]
+    pub replace_pins: bool,
 }
 
 /// A one-time enrolment code. Shown once: only its hash is stored.
@@ -117,10 +123,12 @@ pub struct EnrolmentCodeDto {
     pub expires_at: String,
 }
 
-/// Issue a one-time enrolment code for a subscriber's phone (dispatcher, supervisor, admin); audited.
+/// Issue a one-time enrolment code for a subscriber's phone (dispatcher, supervisor, admin; a code that may
+/// replace existing PINs: supervisor only); audited.
 #[utoipa::path(post, path = "/api/subscribers/{id}/enrolment-codes", tag = "app", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "subscriber id")), request_body(content = Option<EnrolmentCodeRequest>),
-    responses((status = 201, body = EnrolmentCodeDto), (status = 403, body = crate::error::ErrorBody),
+    responses((status = 201, body = EnrolmentCodeDto),
+        (status = 403, body = crate::error::ErrorBody, description = "forbidden (also: replace_pins by anyone but a supervisor)"),
         (status = 404, body = crate::error::ErrorBody, description = "subscriber_not_found"),
         (status = 422, body = crate::error::ErrorBody)))]
 pub async fn issue_enrolment_code(
@@ -130,10 +138,15 @@ pub async fn issue_enrolment_code(
     OptionalJson(req): OptionalJson<EnrolmentCodeRequest>,
 ) -> Result<(StatusCode, Json<EnrolmentCodeDto>), ApiError> {
     staff.require(Permission::IssueEnrolmentCodes)?;
-    let ttl_s = req
-        .unwrap_or_default()
-        .ttl_s
-        .unwrap_or(ENROLMENT_DEFAULT_TTL_S);
+    let req = req.unwrap_or_default();
+    // Changing someone's PINs is a supervisor's decision: a registrar's code only sets PINs where none exist.
+    if req.replace_pins && staff.role != Role::Supervisor {
+        return Err(ApiError::new(
+            ErrorCode::Forbidden,
+            "only a supervisor may issue a code that replaces existing PINs",
+        ));
+    }
+    let ttl_s = req.ttl_s.unwrap_or(ENROLMENT_DEFAULT_TTL_S);
     if !(60..=ENROLMENT_MAX_TTL_S).contains(&ttl_s) {
         return Err(ApiError::new(
             ErrorCode::InvalidField,
@@ -154,12 +167,20 @@ pub async fn issue_enrolment_code(
             subscriber_id: SubscriberId(id),
             created_at: now,
             expires_at,
+            replace_pins: req.replace_pins,
         };
         match state
             .store
             .issue_enrolment_code(
                 &record,
-                &staff.change(&state, "issue device enrolment code"),
+                &staff.change(
+                    &state,
+                    if req.replace_pins {
+                        "issue device enrolment code that replaces PINs"
+                    } else {
+                        "issue device enrolment code"
+                    },
+                ),
             )
             .await
         {
@@ -193,7 +214,8 @@ pub struct EnrolRequest {
     pub public_key: String,
     /// app (default) or u-relief.
     pub kind: Option<String>,
-    /// The subscriber's cancel PIN, 4 to 8 digits (sets or replaces it).
+    /// The subscriber's cancel PIN, 4 to 8 digits. Sets it when the subscriber has none; replaces an existing one
+    /// only with a code a supervisor issued with `replace_pins` (otherwise the enrolment is refused `conflict`).
     pub pin: Option<String>,
     /// The duress PIN, 4 to 8 digits, different from the PIN; needs `pin`.
     pub duress_pin: Option<String>,
@@ -217,6 +239,25 @@ pub async fn hash_pins(
     pin: Option<&str>,
     duress_pin: Option<&str>,
 ) -> Result<Option<PinHashes>, ApiError> {
+    check_pins(pin, duress_pin)?;
+    let Some(pin) = pin else {
+        return Ok(None);
+    };
+    let (pin, duress) = (pin.to_string(), duress_pin.map(str::to_string));
+    tokio::task::spawn_blocking(move || {
+        Ok::<_, String>(PinHashes {
+            pin_hash: password::hash_password(&pin)?,
+            duress_pin_hash: duress.map(|d| password::hash_password(&d)).transpose()?,
+        })
+    })
+    .await
+    .map_err(ApiError::internal)?
+    .map(Some)
+    .map_err(ApiError::internal)
+}
+
+/// Checks PIN shapes (4 to 8 digits, the duress PIN different and only with a PIN): cheap, before anything else.
+fn check_pins(pin: Option<&str>, duress_pin: Option<&str>) -> Result<(), ApiError> {
     let check = |field: &str, pin: &str| {
         if (4..=8).contains(&pin.len()) && pin.bytes().all(|b| b.is_ascii_digit()) {
             Ok(())
@@ -234,7 +275,7 @@ pub async fn hash_pins(
                 "duress_pin: needs pin",
             ));
         }
-        return Ok(None);
+        return Ok(());
     };
     check("pin", pin)?;
     if let Some(duress) = duress_pin {
@@ -246,17 +287,7 @@ pub async fn hash_pins(
             ));
         }
     }
-    let (pin, duress) = (pin.to_string(), duress_pin.map(str::to_string));
-    tokio::task::spawn_blocking(move || {
-        Ok::<_, String>(PinHashes {
-            pin_hash: password::hash_password(&pin)?,
-            duress_pin_hash: duress.map(|d| password::hash_password(&d)).transpose()?,
-        })
-    })
-    .await
-    .map_err(ApiError::internal)?
-    .map(Some)
-    .map_err(ApiError::internal)
+    Ok(())
 }
 
 /// Enrol a device with a one-time code (no login: the code is the credential); wrong, expired, used and locked
@@ -264,7 +295,7 @@ pub async fn hash_pins(
 #[utoipa::path(post, path = "/api/devices/enrol", tag = "app", request_body = EnrolRequest,
     responses((status = 201, body = EnrolledDto),
         (status = 401, body = crate::error::ErrorBody, description = "enrolment_code_invalid (unknown or wrong; tries left in the message)"),
-        (status = 409, body = crate::error::ErrorBody, description = "enrolment_code_used"),
+        (status = 409, body = crate::error::ErrorBody, description = "enrolment_code_used; conflict: the request sets PINs, the subscriber has PINs and the code does not replace them"),
         (status = 410, body = crate::error::ErrorBody, description = "enrolment_code_expired"),
         (status = 423, body = crate::error::ErrorBody, description = "enrolment_code_locked"),
         (status = 422, body = crate::error::ErrorBody, description = "invalid_field")))]
@@ -320,11 +351,30 @@ async fn enrol(
             "kind: app or u-relief",
         ));
     }
-    let pins = hash_pins(req.pin.as_deref(), req.duress_pin.as_deref()).await?;
+    check_pins(req.pin.as_deref(), req.duress_pin.as_deref())?;
     let now = state.now();
+    let change = Change::new(
+        Actor::Device(device_id),
+        now,
+        "device enrolment with a one-time code",
+    );
+    let handle = normalised[..HANDLE_LEN].to_string();
+    let hash = code_hash(&normalised);
+    // The code first (one indexed read; a wrong code counts against it), then argon2: a flood of wrong codes
+    // costs no PIN hashing.
+    let check = state
+        .store
+        .check_enrolment_code(&handle, &hash, ENROLMENT_MAX_ATTEMPTS, &change)
+        .await
+        .map_err(store_error)?
+        .map_err(refusal_error)?;
+    if req.pin.is_some() && check.pins_set && !check.replace_pins {
+        return Err(refusal_error(EnrolmentRefusal::PinsAlreadySet));
+    }
+    let pins = hash_pins(req.pin.as_deref(), req.duress_pin.as_deref()).await?;
     let enrolment = Enrolment {
-        handle: normalised[..HANDLE_LEN].to_string(),
-        code_hash: code_hash(&normalised),
+        handle,
+        code_hash: hash,
         device: DeviceRecord {
             id: device_id,
             subscriber_id: None,
@@ -336,23 +386,19 @@ async fn enrol(
         pins,
         max_attempts: ENROLMENT_MAX_ATTEMPTS,
     };
-    let change = Change::new(
-        Actor::Device(device_id),
-        now,
-        "device enrolment with a one-time code",
-    );
-    match state
+    let device = state
         .store
         .redeem_enrolment_code(&enrolment, &change)
         .await
         .map_err(store_error)?
-    {
-        Ok(device) => {
-            state.devices.forget(&device.id);
-            tracing::info!(device_id = %device.id, "device enrolled");
-            Ok(device.id)
-        }
-        Err(refusal) => Err(match refusal {
+        .map_err(refusal_error)?;
+    state.devices.forget(&device.id);
+    tracing::info!(device_id = %device.id, "device enrolled");
+    Ok(device.id)
+}
+
+fn refusal_error(refusal: EnrolmentRefusal) -> ApiError {
+    match refusal {
             EnrolmentRefusal::Unknown => {
                 ApiError::new(ErrorCode::EnrolmentCodeInvalid, "unknown enrolment code")
             }
@@ -372,7 +418,11 @@ async fn enrol(
                 ErrorCode::EnrolmentCodeUsed,
                 "this enrolment code was already used",
             ),
-        }),
+            EnrolmentRefusal::PinsAlreadySet => ApiError::new(
+                ErrorCode::Conflict,
+                "PINs are already set for this subscriber: enrol without PINs, or ask a supervisor for a code \
+                 that replaces them",
+            ),
     }
 }
 
@@ -653,11 +703,24 @@ pub async fn cancel(
                 }
                 let change =
                     Change::new(Actor::Device(request.device_id), now, "wrong PIN at cancel");
+                // The nonce is claimed with the failure: replaying a captured wrong-PIN request cannot count
+                // again and so cannot lock the subscriber's PINs.
+                let claim = NonceClaim {
+                    device_id: request.device_id,
+                    nonce: request.nonce.clone(),
+                    at: now,
+                };
                 let after = state
                     .store
-                    .record_pin_failure(subscriber, PIN_MAX_ATTEMPTS, PIN_LOCKOUT_MS, &change)
+                    .record_pin_failure(
+                        subscriber,
+                        PIN_MAX_ATTEMPTS,
+                        PIN_LOCKOUT_MS,
+                        Some(&claim),
+                        &change,
+                    )
                     .await
-                    .map_err(store_error)?;
+                    .map_err(device_store_error)?;
                 if after.locked_until.is_some_and(|until| until > now) {
                     return Err(locked_error());
                 }

@@ -179,7 +179,11 @@ pub async fn login(
     let user = match user {
         Some(user) if ok && !user.disabled => user,
         _ => {
-            let subject = format!("staff/{}", req.username);
+            // The typed name is not written: it may be a password typed into the wrong field, or someone's
+            // personal name. A keyed digest still lets an auditor see repeated failures against one name (and
+            // check a name they know), without the log holding it.
+            let digest = state.blind.digest("staff-login", &req.username);
+            let subject = format!("staff/blind:{}", hex::encode(&digest.0[..16]));
             crate::flood::audit_refusal(
                 &state,
                 "staff.login_failed",

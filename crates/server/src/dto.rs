@@ -184,15 +184,18 @@ impl DeviceFeedback {
 }
 
 /// An incident as staff see it (no personal data: the subscriber is an id; reveal is a separate, audited call).
+/// Analysts get the analyst view (see `view`): no subscriber or device id, locations generalised.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct IncidentDto {
+    /// Which view this is: `full` (dispatcher, supervisor, admin) or `analyst`.
+    pub view: crate::views::View,
     /// Incident id.
     pub id: Uuid,
     /// The alert that opened it.
     pub alert_id: Uuid,
-    /// The device that raised it.
-    pub device_id: Uuid,
-    /// The registered subscriber, if known.
+    /// The device that raised it; null in the analyst view.
+    pub device_id: Option<Uuid>,
+    /// The registered subscriber, if known; always null in the analyst view.
     pub subscriber_id: Option<Uuid>,
     /// Korean 112 code, 0 most urgent.
     pub priority: u8,
@@ -205,13 +208,14 @@ pub struct IncidentDto {
     pub opened_at: String,
     /// Last change.
     pub updated_at: String,
-    /// Latest location.
+    /// Latest location; in the analyst view the centre of its H3 resolution-9 cell, `accuracy_m` at least the
+    /// cell's radius.
     pub location: Option<FixDto>,
     /// Number of location fixes received.
     pub n_fixes: u32,
     /// Number of alerts this incident gathers: 1, plus every report clustered into it during a surge.
     pub report_count: u32,
-    /// The latest recommendation, best first.
+    /// The latest recommendation, best first (analyst view: distance to 500 m, ETA to 60 s, no snap distance).
     pub recommendations: Vec<RecommendationDto>,
     /// The assigned unit.
     pub assigned_unit: Option<String>,
@@ -241,9 +245,10 @@ fn outcome_str(outcome: respond::Outcome) -> &'static str {
 impl From<&respond::Incident> for IncidentDto {
     fn from(i: &respond::Incident) -> Self {
         Self {
+            view: crate::views::View::Full,
             id: i.id.0,
             alert_id: i.alert_id.0,
-            device_id: i.device_id.0,
+            device_id: Some(i.device_id.0),
             subscriber_id: i.subscriber_id.map(|s| s.0),
             priority: i.priority.code(),
             silent: i.silent,
@@ -302,9 +307,11 @@ pub struct EventDto {
     pub seq: u64,
     /// When.
     pub at: String,
-    /// `device:<id>`, `staff:<user>` or `system`.
+    /// `device:<id>`, `staff:<user>` or `system`; `device` (no id) in the analyst view.
     pub actor: String,
-    /// The event's kind and fields, as the domain serialises them (`{"type": "dispatched", "unit": "P-101"}`).
+    /// The event's kind and fields, as the domain serialises them (`{"type": "dispatched", "unit": "P-101"}`). In
+    /// the analyst view: no `device_id` or `subscriber_id`, no note `text`, fixes generalised as the incident's
+    /// location, recommendations rounded.
     #[schema(value_type = Object)]
     pub event: serde_json::Value,
 }
@@ -338,7 +345,8 @@ pub struct UnitDto {
     pub id: String,
     /// available, dispatched, on_scene or off_duty.
     pub status: String,
-    /// Last reported position.
+    /// Last reported position (analyst view: its H3 resolution-9 cell centre, since a unit on scene stands where
+    /// the caller is).
     pub position: Option<PositionDto>,
     /// When the position was reported.
     pub reported_at: Option<String>,

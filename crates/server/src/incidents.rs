@@ -13,11 +13,12 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::auth::Staff;
-use crate::dto::{EventDto, IncidentDetailDto, IncidentDto};
+use crate::dto::{IncidentDetailDto, IncidentDto};
 use crate::error::{ApiError, ErrorCode};
 use crate::extract::{Json, OptionalJson};
 use crate::roles::Permission;
 use crate::state::AppState;
+use crate::views::{self, View};
 
 /// Maps store errors on incidents to API errors.
 pub fn store_error(err: jikimi_store::Error) -> ApiError {
@@ -61,6 +62,7 @@ pub struct ListQuery {
 }
 
 /// Incidents by priority (code 0 first), then age (oldest first); or by id, page by page (`order=id`, `after`).
+/// Analysts get the analyst view (no subscriber or device ids, generalised locations).
 #[utoipa::path(get, path = "/api/incidents", tag = "incidents", security(("bearer" = [])), params(ListQuery),
     responses((status = 200, body = Vec<IncidentDto>), (status = 403, body = crate::error::ErrorBody),
         (status = 422, body = crate::error::ErrorBody, description = "invalid_field: limit, order, after or status")))]
@@ -111,10 +113,17 @@ pub async fn list(
         .list_incidents(&filter)
         .await
         .map_err(store_error)?;
-    Ok(Json(incidents.iter().map(IncidentDto::from).collect()))
+    let view = View::of(staff.role);
+    Ok(Json(
+        incidents
+            .iter()
+            .map(|i| views::incident(IncidentDto::from(i), view))
+            .collect(),
+    ))
 }
 
-/// One incident with its event log and its guardian notifications' status.
+/// One incident with its event log and its guardian notifications' status. Analysts get the analyst view (no
+/// subscriber, device or guardian ids, no note text, generalised locations).
 #[utoipa::path(get, path = "/api/incidents/{id}", tag = "incidents", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "incident id")),
     responses((status = 200, body = IncidentDetailDto), (status = 404, body = crate::error::ErrorBody)))]
@@ -139,9 +148,10 @@ pub async fn get(
         .list_notifications(IncidentId(id))
         .await
         .map_err(store_error)?;
+    let view = View::of(staff.role);
     Ok(Json(IncidentDetailDto {
-        incident: IncidentDto::from(&incident),
-        events: events.iter().map(EventDto::from).collect(),
+        incident: views::incident(IncidentDto::from(&incident), view),
+        events: events.iter().map(|e| views::event(e, view)).collect(),
         notifications: crate::notifications::notification_dtos(&staff, &notifications),
     }))
 }

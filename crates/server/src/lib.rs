@@ -48,6 +48,7 @@ pub mod signing;
 pub mod state;
 pub mod subscribers;
 pub mod units;
+pub mod views;
 
 use std::future::Future;
 

@@ -14,8 +14,9 @@
 //!   `resync: true` and the client reloads its snapshot through the ordinary list endpoints. Together this is
 //!   lossless: the client subscribes before it loads the snapshot, and every gap is announced.
 //!
-//! Events carry the same DTOs the REST API answers ([`crate::dto::IncidentDto`], [`crate::dto::UnitDto`]): no
-//! personal data, so the feed is the same for every role.
+//! Events carry the same DTOs the REST API answers ([`crate::dto::IncidentDto`], [`crate::dto::UnitDto`]) in each
+//! role's view ([`crate::views`]): every event is serialised once per view when it is published, and each
+//! subscriber is sent the view of its role, so an analyst's stream never carries ids or exact locations.
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -36,6 +37,7 @@ use crate::auth::Staff;
 use crate::dto::{IncidentDto, UnitDto};
 use crate::error::ApiError;
 use crate::roles::Permission;
+use crate::views::{self, View};
 
 /// How many recent events a reconnecting client can catch up on without a full reload.
 pub const RING: usize = 20_000;
@@ -47,8 +49,20 @@ pub struct LiveEvent {
     pub seq: u64,
     /// `incident` or `unit`.
     pub kind: &'static str,
-    /// The DTO as JSON text.
+    /// The DTO as JSON text, full view.
     pub data: String,
+    /// The same DTO in the analyst view.
+    pub analyst: String,
+}
+
+impl LiveEvent {
+    /// The JSON text `view` is sent.
+    pub fn data_for(&self, view: View) -> &str {
+        match view {
+            View::Full => &self.data,
+            View::Analyst => &self.analyst,
+        }
+    }
 }
 
 struct Ring {
@@ -103,8 +117,8 @@ impl Hub {
         &self.inner.epoch
     }
 
-    /// Numbers and publishes one change.
-    pub fn publish(&self, kind: &'static str, data: String) {
+    /// Numbers and publishes one change, given as its full and its analyst view.
+    pub fn publish(&self, kind: &'static str, data: String, analyst: String) {
         // Numbering, the ring and the send happen under one lock so the ring and the channel agree on order.
         let Ok(mut ring) = self.inner.ring.lock() else {
             return;
@@ -113,6 +127,7 @@ impl Hub {
             seq: ring.next,
             kind,
             data,
+            analyst,
         });
         ring.next += 1;
         if ring.events.len() == RING {
@@ -157,21 +172,35 @@ impl Hub {
     /// Publishes an incident as stored now (for changes that did not come through the HTTP API's answers).
     pub async fn publish_incident(&self, id: uuid::Uuid) {
         match self.inner.store.get_incident(IncidentId(id)).await {
-            Ok(incident) => self.publish_json("incident", &IncidentDto::from(&incident)),
+            Ok(incident) => self.publish_incident_dto(IncidentDto::from(&incident)),
             Err(err) => tracing::warn!(error = %err, "live feed: cannot read incident"),
         }
     }
 
     async fn publish_unit(&self, id: &str) {
         match self.inner.store.get_unit(&UnitId::new(id)).await {
-            Ok(unit) => self.publish_json("unit", &UnitDto::from(&unit)),
+            Ok(unit) => self.publish_unit_dto(UnitDto::from(&unit)),
             Err(err) => tracing::debug!(error = %err, "live feed: cannot read unit"),
         }
     }
 
-    fn publish_json<T: serde::Serialize>(&self, kind: &'static str, value: &T) {
-        if let Ok(text) = serde_json::to_string(value) {
-            self.publish(kind, text);
+    /// Publishes an incident (given in the full view) in every view.
+    fn publish_incident_dto(&self, dto: IncidentDto) {
+        let analyst = views::incident(dto.clone(), View::Analyst);
+        let full = views::incident(dto, View::Full);
+        self.publish_both("incident", &full, &analyst);
+    }
+
+    /// Publishes a unit (given in the full view) in every view.
+    fn publish_unit_dto(&self, dto: UnitDto) {
+        let analyst = views::unit(dto.clone(), View::Analyst);
+        self.publish_both("unit", &dto, &analyst);
+    }
+
+    fn publish_both<T: serde::Serialize>(&self, kind: &'static str, full: &T, analyst: &T) {
+        match (serde_json::to_string(full), serde_json::to_string(analyst)) {
+            (Ok(full), Ok(analyst)) => self.publish(kind, full, analyst),
+            _ => tracing::warn!(kind, "live feed: cannot serialise an event"),
         }
     }
 }
@@ -264,7 +293,12 @@ fn publish_answer(hub: &Hub, change: &Change, value: serde_json::Value) {
         Change::Incident => {
             // Transitions that move a unit also change the unit's status: publish both.
             let unit = value["assigned_unit"].as_str().map(str::to_string);
-            hub.publish("incident", value.to_string());
+            // The answer is the full view (only full-view roles change incidents); the analyst view is derived
+            // from it, so an answer that does not parse as an incident is not published at all.
+            match serde_json::from_value::<IncidentDto>(value) {
+                Ok(dto) => hub.publish_incident_dto(dto),
+                Err(err) => tracing::warn!(error = %err, "live feed: an answer is not an incident"),
+            }
             if let Some(unit) = unit {
                 let hub = hub.clone();
                 tokio::spawn(async move { hub.publish_unit(&unit).await });
@@ -273,7 +307,10 @@ fn publish_answer(hub: &Hub, change: &Change, value: serde_json::Value) {
         Change::Positions => {
             if let Some(units) = value["units"].as_array() {
                 for unit in units {
-                    hub.publish("unit", unit.to_string());
+                    match serde_json::from_value::<UnitDto>(unit.clone()) {
+                        Ok(dto) => hub.publish_unit_dto(dto),
+                        Err(err) => tracing::warn!(error = %err, "live feed: an answer is not a unit"),
+                    }
                 }
             }
         }
@@ -290,7 +327,8 @@ fn publish_answer(hub: &Hub, change: &Change, value: serde_json::Value) {
     responses(
         (status = 200, content_type = "text/event-stream", body = String, description = "Server-Sent Events. \
 First a `hello` event `{epoch, resync, username}`; then, with ids `<epoch>-<seq>`, `incident` events (an \
-IncidentDto, as GET /api/incidents/{id} answers) and `unit` events (a UnitDto). `resync: true` in `hello`, or a \
+IncidentDto, as GET /api/incidents/{id} answers) and `unit` events (a UnitDto), each in the view of the caller's \
+role (analysts: no subscriber or device ids, generalised locations). `resync: true` in `hello`, or a \
 `resync` event, means events were missed (server restart, cursor too old, slow client): reload the snapshot from \
 GET /api/incidents and GET /api/units. No personal data."),
         (status = 401, body = crate::error::ErrorBody),
@@ -308,6 +346,7 @@ pub async fn stream(
         .and_then(|v| v.to_str().ok())
         .map(str::to_string)
         .or(query.after);
+    let view = View::of(staff.role);
     let sub = hub.subscribe(cursor.as_deref());
     let hello = Event::default().event("hello").data(
         serde_json::json!({"epoch": sub.epoch, "resync": sub.resync, "username": staff.username})
@@ -315,15 +354,15 @@ pub async fn stream(
     );
     let epoch = sub.epoch.clone();
     let first: Vec<Event> = std::iter::once(hello)
-        .chain(sub.backlog.iter().map(|e| to_sse(&epoch, e)))
+        .chain(sub.backlog.iter().map(|e| to_sse(&epoch, e, view)))
         .collect();
     let state = (first.into_iter(), sub.rx, epoch);
-    let events = futures_util::stream::unfold(state, |(mut first, mut rx, epoch)| async move {
+    let events = futures_util::stream::unfold(state, move |(mut first, mut rx, epoch)| async move {
         if let Some(event) = first.next() {
             return Some((Ok::<_, Infallible>(event), (first, rx, epoch)));
         }
         let event = match rx.recv().await {
-            Ok(e) => to_sse(&epoch, &e),
+            Ok(e) => to_sse(&epoch, &e, view),
             Err(broadcast::error::RecvError::Lagged(n)) => Event::default()
                 .event("resync")
                 .data(serde_json::json!({"missed": n}).to_string()),
@@ -336,11 +375,11 @@ pub async fn stream(
         .into_response())
 }
 
-fn to_sse(epoch: &str, e: &LiveEvent) -> Event {
+fn to_sse(epoch: &str, e: &LiveEvent, view: View) -> Event {
     Event::default()
         .id(format!("{epoch}-{}", e.seq))
         .event(e.kind)
-        .data(&e.data)
+        .data(e.data_for(view))
 }
 
 /// Query of `GET /api/live`.

@@ -10,7 +10,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use jikimi_audit::NewAuditEntry;
 use jikimi_privacy::{Sealed, normalise_phone, normalise_text};
-use jikimi_respond::{DeviceId, SubscriberId};
+use jikimi_respond::{DeviceId, IncidentId, IncidentStatus, SubscriberId};
 use jikimi_store::{DeviceRecord, GuardianId, GuardianRecord, IndexEntry, SubscriberRecord};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -21,7 +21,7 @@ use crate::dto::{IncidentDto, rfc3339};
 use crate::error::{ApiError, ErrorCode};
 use crate::extract::Json;
 use crate::incidents::store_error;
-use crate::roles::Permission;
+use crate::roles::{Permission, Role};
 use crate::signing::parse_public_key;
 use crate::state::AppState;
 
@@ -32,7 +32,8 @@ pub const SUBSCRIBER_FIELDS: [&str; 5] = ["name", "phone", "birth_date", "addres
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewDevice {
-    /// The device's id; generated when absent.
+    /// The device's id (for terminals with a factory id); generated when absent. An id that exists already,
+    /// revoked or not, is refused `conflict`: a device is never re-bound to a new key or brought back.
     pub id: Option<Uuid>,
     /// Ed25519 public key: 64 hex characters or base64 of 32 bytes.
     pub public_key: String,
@@ -142,7 +143,9 @@ fn check_len(field: &'static str, value: &str, max: usize) -> Result<(), ApiErro
 
 /// Register a subscriber with devices and guardians (supervisor, admin).
 #[utoipa::path(post, path = "/api/subscribers", tag = "subscribers", security(("bearer" = [])), request_body = NewSubscriber,
-    responses((status = 201, body = Registered), (status = 403, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
+    responses((status = 201, body = Registered), (status = 403, body = crate::error::ErrorBody),
+        (status = 409, body = crate::error::ErrorBody, description = "conflict: a given device id exists already (revoked or not)"),
+        (status = 422, body = crate::error::ErrorBody)))]
 pub async fn register(
     State(state): State<AppState>,
     staff: Staff,
@@ -171,6 +174,22 @@ pub async fn register(
             ErrorCode::InvalidField,
             "guardians.language: ko or en",
         ));
+    }
+    // A caller-chosen device id must be new: checked before anything is written, so a refused registration
+    // leaves nothing behind (the store's insert refuses it again if a concurrent request wins the race).
+    let mut chosen = std::collections::BTreeSet::new();
+    for id in req.devices.iter().filter_map(|d| d.id) {
+        let exists = match state.store.get_device(DeviceId(id)).await {
+            Ok(_) => true,
+            Err(err) if err.is_not_found() => false,
+            Err(err) => return Err(store_error(err)),
+        };
+        if exists || !chosen.insert(id) {
+            return Err(ApiError::new(
+                ErrorCode::Conflict,
+                format!("device {id} exists already; a device id is never reused"),
+            ));
+        }
     }
     let mut keys = Vec::new();
     for device in &req.devices {
@@ -312,18 +331,100 @@ pub struct SearchRequest {
     pub phone: String,
     /// Why you look.
     pub reason: String,
+    /// The open incident you are handling: only its subscriber can be found. Required unless `override`.
+    pub incident_id: Option<Uuid>,
+    /// Supervisors only: search without an incident (a reason of at least 15 characters; audited
+    /// `subscriber.search_override`).
+    #[serde(default, rename = "override")]
+    pub supervisor_override: bool,
 }
 
 /// Subscriber ids found.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct SearchResult {
-    /// Matching subscribers.
+    /// Matching subscribers (with an incident: at most its subscriber).
     pub ids: Vec<Uuid>,
 }
 
-/// Find subscribers by phone number (blind index; audited).
+/// The shortest reason a supervisor's override takes: a sentence, not a token.
+pub const OVERRIDE_REASON_MIN: usize = 15;
+
+/// On what grounds personal data is looked up.
+enum Grounds {
+    /// An open incident; its subscriber (if any).
+    Incident {
+        id: Uuid,
+        subscriber: Option<SubscriberId>,
+    },
+    /// A supervisor's audited override, perhaps naming an incident.
+    Override { incident_id: Option<Uuid> },
+}
+
+impl Grounds {
+    fn incident_id(&self) -> Option<Uuid> {
+        match self {
+            Grounds::Incident { id, .. } => Some(*id),
+            Grounds::Override { incident_id } => *incident_id,
+        }
+    }
+}
+
+/// Checks the grounds for a reveal or a search: an open incident, or a supervisor's override with a real reason.
+async fn grounds(
+    state: &AppState,
+    staff: &Staff,
+    incident_id: Option<Uuid>,
+    supervisor_override: bool,
+    reason: &str,
+) -> Result<Grounds, ApiError> {
+    if supervisor_override {
+        if staff.role != Role::Supervisor {
+            return Err(ApiError::new(
+                ErrorCode::Forbidden,
+                "only a supervisor may look up personal data without an open incident",
+            ));
+        }
+        if reason.trim().chars().count() < OVERRIDE_REASON_MIN {
+            return Err(ApiError::new(
+                ErrorCode::ReasonRequired,
+                format!(
+                    "an override needs a reason of at least {OVERRIDE_REASON_MIN} characters; it goes to the audit log"
+                ),
+            ));
+        }
+        return Ok(Grounds::Override { incident_id });
+    }
+    let id = incident_id.ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::InvalidField,
+            "incident_id: required (the open incident you are handling)",
+        )
+    })?;
+    let incident = state
+        .store
+        .get_incident(IncidentId(id))
+        .await
+        .map_err(store_error)?;
+    if incident.status == IncidentStatus::Closed {
+        return Err(ApiError::new(
+            ErrorCode::Forbidden,
+            "this incident is closed: personal data is shown for open incidents only",
+        ));
+    }
+    Ok(Grounds::Incident {
+        id,
+        subscriber: incident.subscriber_id,
+    })
+}
+
+/// Find subscribers by phone number (blind index; audited): only the subscriber of the given open incident, unless
+/// a supervisor overrides.
 #[utoipa::path(post, path = "/api/subscribers/search", tag = "subscribers", security(("bearer" = [])), request_body = SearchRequest,
-    responses((status = 200, body = SearchResult), (status = 403, body = crate::error::ErrorBody)))]
+    responses((status = 200, body = SearchResult),
+        (status = 400, body = crate::error::ErrorBody, description = "reason_required (an override needs 15 characters)"),
+        (status = 403, body = crate::error::ErrorBody, description = "forbidden: role, closed incident, or an override by anyone but a supervisor"),
+        (status = 404, body = crate::error::ErrorBody, description = "incident_not_found"),
+        (status = 422, body = crate::error::ErrorBody, description = "invalid_field: phone, or incident_id missing")))]
 pub async fn search(
     State(state): State<AppState>,
     staff: Staff,
@@ -333,19 +434,40 @@ pub async fn search(
     require_reason(&req.reason)?;
     let phone = normalise_phone(&req.phone)
         .map_err(|_| ApiError::new(ErrorCode::InvalidField, "phone: not a phone number"))?;
-    let ids = state
+    let checked = grounds(
+        &state,
+        &staff,
+        req.incident_id,
+        req.supervisor_override,
+        &req.reason,
+    )
+    .await;
+    let grounds = audit_refusal(&state, &staff, "search", "subscriber/*", req.incident_id, checked).await?;
+    let mut ids = state
         .store
         .find_subscribers("phone", &state.blind.digest("phone", &phone))
         .await
         .map_err(store_error)?;
+    let action = match &grounds {
+        Grounds::Incident { subscriber, .. } => {
+            // A phone search confirms who the incident's subscriber is; it never finds anyone else.
+            ids.retain(|id| Some(*id) == *subscriber);
+            "subscriber.searched"
+        }
+        Grounds::Override { .. } => "subscriber.search_override",
+    };
     let entry = NewAuditEntry::new(
         state.now().as_unix_ms(),
         staff.actor().to_string(),
-        "subscriber.searched",
+        action,
         "subscriber/*",
         req.reason.trim(),
     )
-    .with_detail(&serde_json::json!({"by": "phone", "n_found": ids.len()}));
+    .with_detail(&serde_json::json!({
+        "by": "phone",
+        "n_found": ids.len(),
+        "incident_id": grounds.incident_id(),
+    }));
     state
         .store
         .append_audit(vec![entry])
@@ -356,6 +478,38 @@ pub async fn search(
     }))
 }
 
+/// Audits a lookup refused for want of grounds (`subscriber.lookup_refused`: who, which lookup, the incident named,
+/// the error code; never the phone number), so attempts to read records without an incident are visible.
+async fn audit_refusal(
+    state: &AppState,
+    staff: &Staff,
+    lookup: &str,
+    subject: &str,
+    incident_id: Option<Uuid>,
+    checked: Result<Grounds, ApiError>,
+) -> Result<Grounds, ApiError> {
+    let Err(err) = &checked else {
+        return checked;
+    };
+    if matches!(err.code, ErrorCode::Unavailable | ErrorCode::Internal) {
+        return checked;
+    }
+    let entry = NewAuditEntry::new(
+        state.now().as_unix_ms(),
+        staff.actor().to_string(),
+        "subscriber.lookup_refused",
+        subject,
+        err.code.as_str(),
+    )
+    .with_detail(&serde_json::json!({"lookup": lookup, "incident_id": incident_id}));
+    state
+        .store
+        .append_audit(vec![entry])
+        .await
+        .map_err(ApiError::unavailable)?;
+    checked
+}
+
 fn require_reason(reason: &str) -> Result<(), ApiError> {
     if reason.trim().len() < 3 {
         return Err(ApiError::new(
@@ -364,6 +518,20 @@ fn require_reason(reason: &str) -> Result<(), ApiError> {
         ));
     }
     Ok(())
+}
+
+/// `POST /api/subscribers/{id}/reveal` body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RevealRequest {
+    /// Why (recorded in the audit log), e.g. "calling the subscriber back".
+    pub reason: String,
+    /// The open incident this subscriber raised, which you are handling. Required unless `override`.
+    pub incident_id: Option<Uuid>,
+    /// Supervisors only: reveal without an open incident of this subscriber (a reason of at least 15 characters;
+    /// audited `subscriber.reveal_override`).
+    #[serde(default, rename = "override")]
+    pub supervisor_override: bool,
 }
 
 /// A body that only carries a reason.
@@ -466,20 +634,45 @@ fn device_details(d: &DeviceRecord) -> DeviceDetails {
     }
 }
 
-/// Decrypt a subscriber's details for an incident (dispatcher, supervisor); audited with the reason.
+/// Decrypt a subscriber's details for an open incident they raised (dispatcher, supervisor), or by a supervisor's
+/// override; audited with the reason (`subscriber.revealed` or `subscriber.reveal_override`).
 #[utoipa::path(post, path = "/api/subscribers/{id}/reveal", tag = "subscribers", security(("bearer" = [])),
-    params(("id" = Uuid, Path, description = "subscriber id")), request_body = ReasonRequest,
-    responses((status = 200, body = SubscriberDetails), (status = 400, body = crate::error::ErrorBody, description = "reason_required"),
-        (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody)))]
+    params(("id" = Uuid, Path, description = "subscriber id")), request_body = RevealRequest,
+    responses((status = 200, body = SubscriberDetails),
+        (status = 400, body = crate::error::ErrorBody, description = "reason_required (an override needs 15 characters)"),
+        (status = 403, body = crate::error::ErrorBody, description = "forbidden: role, closed incident, another subscriber's incident, or an override by anyone but a supervisor"),
+        (status = 404, body = crate::error::ErrorBody, description = "subscriber_not_found, incident_not_found"),
+        (status = 422, body = crate::error::ErrorBody, description = "invalid_field: incident_id missing")))]
 pub async fn reveal(
     State(state): State<AppState>,
     staff: Staff,
     Path(id): Path<Uuid>,
-    Json(req): Json<ReasonRequest>,
+    Json(req): Json<RevealRequest>,
 ) -> Result<Json<SubscriberDetails>, ApiError> {
     staff.require(Permission::RevealPersonalData)?;
     require_reason(&req.reason)?;
     let sid = SubscriberId(id);
+    let checked = grounds(
+        &state,
+        &staff,
+        req.incident_id,
+        req.supervisor_override,
+        &req.reason,
+    )
+    .await
+    .and_then(|grounds| match &grounds {
+        Grounds::Incident { subscriber, .. } if *subscriber != Some(sid) => Err(ApiError::new(
+            ErrorCode::Forbidden,
+            "this incident was not raised by this subscriber",
+        )),
+        _ => Ok(grounds),
+    });
+    let subject = format!("subscriber/{id}");
+    let grounds = audit_refusal(&state, &staff, "reveal", &subject, req.incident_id, checked).await?;
+    let action = match &grounds {
+        Grounds::Incident { .. } => "subscriber.revealed",
+        Grounds::Override { .. } => "subscriber.reveal_override",
+    };
     let record = state
         .store
         .get_subscriber(sid)
@@ -499,11 +692,15 @@ pub async fn reveal(
     let entry = NewAuditEntry::new(
         state.now().as_unix_ms(),
         staff.actor().to_string(),
-        "subscriber.revealed",
+        action,
         format!("subscriber/{id}"),
         req.reason.trim(),
     )
-    .with_detail(&serde_json::json!({"fields": record.fields.keys().collect::<Vec<_>>(), "n_guardians": guardians.len()}));
+    .with_detail(&serde_json::json!({
+        "fields": record.fields.keys().collect::<Vec<_>>(),
+        "n_guardians": guardians.len(),
+        "incident_id": grounds.incident_id(),
+    }));
     state
         .store
         .append_audit(vec![entry])

@@ -40,7 +40,7 @@ fn parse_status(text: &str) -> Result<UnitStatus, ApiError> {
     })
 }
 
-/// All units, by call sign.
+/// All units, by call sign (analysts: positions generalised to H3 resolution-9 cell centres).
 #[utoipa::path(get, path = "/api/units", tag = "units", security(("bearer" = [])),
     responses((status = 200, body = Vec<UnitDto>), (status = 401, body = crate::error::ErrorBody)))]
 pub async fn list(
@@ -49,7 +49,13 @@ pub async fn list(
 ) -> Result<Json<Vec<UnitDto>>, ApiError> {
     staff.require(Permission::ReadOperations)?;
     let units = state.store.list_units().await.map_err(store_error)?;
-    Ok(Json(units.iter().map(UnitDto::from).collect()))
+    let view = crate::views::View::of(staff.role);
+    Ok(Json(
+        units
+            .iter()
+            .map(|u| crate::views::unit(UnitDto::from(u), view))
+            .collect(),
+    ))
 }
 
 /// Body of `PUT /api/units/{id}`.

@@ -43,7 +43,8 @@ pub mod testing;
 
 pub use error::{Conflict, Error, Result};
 pub use model::{
-    AlertAccepted, Change, DeviceEvent, DeviceRecord, Enrolment, EnrolmentCode, EnrolmentRefusal,
+    AlertAccepted, Change, DeviceEvent, DeviceRecord, Enrolment, EnrolmentCheck, EnrolmentCode,
+    EnrolmentRefusal, NonceClaim,
     EntityLink, ErasureReport, GuardianId, GuardianRecord, IncidentFilter, IncidentOrder,
     IndexEntry, IntakeCounts, LinkRunReport, LinkStatus, NewAlert, NewEntityLink, PinHashes,
     PinRecord, PositionReport, Role, SessionRecord, StaffUser, SubscriberExport, SubscriberRecord,
@@ -177,7 +178,11 @@ pub trait Store: Outbox + Send + Sync + 'static {
     /// Deletes a guardian. Audited `guardian.deleted`.
     async fn delete_guardian(&self, id: GuardianId, change: &Change) -> Result<()>;
 
-    /// Enrols or replaces a device. Audited `device.saved`.
+    /// Enrols a new device. Audited `device.saved`.
+    ///
+    /// Errors: [`Conflict::AlreadyExists`] when a device with this id exists, revoked or not (a device is never
+    /// replaced: that would hand its id to a new key, or revive a revoked device); [`Error::NotFound`] for an
+    /// unknown subscriber.
     async fn put_device(&self, record: &DeviceRecord, change: &Change) -> Result<()>;
     /// A device by id.
     async fn get_device(&self, id: jikimi_respond::DeviceId) -> Result<DeviceRecord>;
@@ -194,12 +199,25 @@ pub trait Store: Outbox + Send + Sync + 'static {
     /// (the caller draws a new code).
     async fn issue_enrolment_code(&self, code: &EnrolmentCode, change: &Change) -> Result<()>;
 
+    /// Checks a presented one-time code without using it, so the caller can refuse a wrong code before doing
+    /// expensive work (hashing PINs). A refusal counts and is audited exactly as in
+    /// [`Store::redeem_enrolment_code`]; a valid code writes nothing and says what it allows.
+    async fn check_enrolment_code(
+        &self,
+        handle: &str,
+        code_hash: &[u8; 32],
+        max_attempts: u32,
+        change: &Change,
+    ) -> Result<std::result::Result<EnrolmentCheck, EnrolmentRefusal>>;
+
     /// Redeems a one-time code: on success the device is enrolled for the code's subscriber, the code is marked
     /// used, the PINs (if given) are set, audited `device.enrolled`, all in one transaction.
     ///
     /// A refusal is committed too: a wrong code counts an attempt against its handle (locking it at
-    /// `max_attempts`), and every refusal is audited `enrolment.refused`. The outer error means nothing was
-    /// committed.
+    /// `max_attempts`), and every refusal is audited `enrolment.refused`. PINs are never replaced unless the code
+    /// allows it ([`EnrolmentCode::replace_pins`]): an enrolment bringing PINs for a subscriber who has some is
+    /// refused [`EnrolmentRefusal::PinsAlreadySet`] and the code stays usable. A device id that exists is
+    /// [`Conflict::AlreadyExists`]. The outer error means nothing was committed.
     async fn redeem_enrolment_code(
         &self,
         enrolment: &Enrolment,
@@ -219,11 +237,15 @@ pub trait Store: Outbox + Send + Sync + 'static {
 
     /// Counts a wrong PIN. At `max_attempts` the PINs lock until `change.at + lockout_ms` and the counter restarts.
     /// Audited `subscriber.pin_failed`. Returns the new state.
+    ///
+    /// With `nonce`, the signed request's nonce is claimed in the same transaction: a replay is
+    /// [`Conflict::NonceReplayed`] and counts nothing.
     async fn record_pin_failure(
         &self,
         subscriber_id: SubscriberId,
         max_attempts: u32,
         lockout_ms: i64,
+        nonce: Option<&NonceClaim>,
         change: &Change,
     ) -> Result<PinRecord>;
 

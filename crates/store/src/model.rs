@@ -334,6 +334,9 @@ pub struct EnrolmentCode {
     pub created_at: Timestamp,
     /// When it stops working.
     pub expires_at: Timestamp,
+    /// A supervisor allowed this code to replace the subscriber's existing PINs; without it, an enrolment that
+    /// brings PINs is refused when PINs are already set.
+    pub replace_pins: bool,
 }
 
 impl fmt::Debug for EnrolmentCode {
@@ -342,6 +345,7 @@ impl fmt::Debug for EnrolmentCode {
             .field("handle", &self.handle)
             .field("subscriber_id", &self.subscriber_id)
             .field("expires_at", &self.expires_at)
+            .field("replace_pins", &self.replace_pins)
             .finish_non_exhaustive()
     }
 }
@@ -387,6 +391,31 @@ pub enum EnrolmentRefusal {
     Expired,
     /// Already used to enrol a device.
     AlreadyUsed,
+    /// The enrolment brings PINs, the subscriber has PINs already, and the code does not allow replacing them
+    /// (only a supervisor issues such a code). The code stays usable: the device may enrol without PINs.
+    PinsAlreadySet,
+}
+
+/// What a valid, unused enrolment code allows, learnt before the expensive part of an enrolment (hashing PINs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EnrolmentCheck {
+    /// Whose code it is.
+    pub subscriber_id: SubscriberId,
+    /// The subscriber has PINs set now.
+    pub pins_set: bool,
+    /// The code may replace existing PINs.
+    pub replace_pins: bool,
+}
+
+/// A device request's nonce, claimed (single use) in the transaction that acts on the request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NonceClaim {
+    /// The signing device.
+    pub device_id: DeviceId,
+    /// The request's nonce.
+    pub nonce: String,
+    /// When it was seen (server time).
+    pub at: Timestamp,
 }
 
 impl EnrolmentRefusal {
@@ -398,6 +427,7 @@ impl EnrolmentRefusal {
             EnrolmentRefusal::Locked => "locked",
             EnrolmentRefusal::Expired => "expired",
             EnrolmentRefusal::AlreadyUsed => "already_used",
+            EnrolmentRefusal::PinsAlreadySet => "pins_already_set",
         }
     }
 }

@@ -378,6 +378,87 @@ macro_rules! impl_store {
                 })
             }
 
+            /// Checks a presented enrolment code inside a write transaction: a wrong code counts an attempt (and
+            /// locks the code at `max_attempts`). On success says whose code it is, whether PINs are set and whether
+            /// the code may replace them; on refusal gives the refusal and the audit subject.
+            async fn validate_code_in(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                handle: &str,
+                code_hash: &[u8; 32],
+                max_attempts: u32,
+                at: jikimi_respond::Timestamp,
+            ) -> $crate::Result<std::result::Result<$crate::EnrolmentCheck, ($crate::EnrolmentRefusal, String)>> {
+                use $crate::EnrolmentRefusal as R;
+                let row = sqlx::query(
+                    "SELECT code_hash, subscriber_id, expires_at, failed_attempts, used_at, replace_pins
+                     FROM enrolment_codes WHERE handle = $1",
+                )
+                .bind(handle)
+                .fetch_optional(&mut **tx)
+                .await?;
+                let Some(row) = row else {
+                    return Ok(Err((R::Unknown, "enrolment/unknown".to_string())));
+                };
+                let max = i64::from(max_attempts.max(1));
+                let stored: Vec<u8> = row.try_get("code_hash")?;
+                let failed: i64 = row.try_get("failed_attempts")?;
+                let used_at: Option<i64> = row.try_get("used_at")?;
+                let expires_at: i64 = row.try_get("expires_at")?;
+                let subscriber: String = row.try_get("subscriber_id")?;
+                let replace_pins: bool = row.try_get("replace_pins")?;
+                let subject = format!("subscriber/{subscriber}");
+                let refusal = if used_at.is_some() {
+                    Some(R::AlreadyUsed)
+                } else if failed >= max {
+                    Some(R::Locked)
+                } else if at.as_unix_ms() >= expires_at {
+                    Some(R::Expired)
+                } else if !$crate::sql::hashes_equal(&stored, code_hash) {
+                    sqlx::query("UPDATE enrolment_codes SET failed_attempts = failed_attempts + 1 WHERE handle = $1")
+                        .bind(handle)
+                        .execute(&mut **tx)
+                        .await?;
+                    let left = (max - failed - 1).max(0);
+                    Some(if left == 0 { R::Locked } else { R::WrongCode { attempts_left: left as u32 } })
+                } else {
+                    None
+                };
+                if let Some(refusal) = refusal {
+                    return Ok(Err((refusal, subject)));
+                }
+                let pins_set = sqlx::query("SELECT subscriber_id FROM subscriber_pins WHERE subscriber_id = $1")
+                    .bind(&subscriber)
+                    .fetch_optional(&mut **tx)
+                    .await?
+                    .is_some();
+                Ok(Ok($crate::EnrolmentCheck {
+                    subscriber_id: jikimi_respond::SubscriberId($crate::sql::parse_uuid(&subscriber)?),
+                    pins_set,
+                    replace_pins,
+                }))
+            }
+
+            /// Claims a device request's nonce; [`Conflict::NonceReplayed`](crate::Conflict) if it was used before.
+            async fn claim_nonce_in(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                claim: &$crate::NonceClaim,
+            ) -> $crate::Result<()> {
+                let claimed = sqlx::query(
+                    "INSERT INTO device_nonces (device_id, nonce, seen_at) VALUES ($1, $2, $3)
+                     ON CONFLICT (device_id, nonce) DO NOTHING",
+                )
+                .bind(claim.device_id.to_string())
+                .bind(&claim.nonce)
+                .bind(claim.at.as_unix_ms())
+                .execute(&mut **tx)
+                .await?
+                .rows_affected();
+                if claimed == 0 {
+                    return Err($crate::Error::Conflict($crate::Conflict::NonceReplayed));
+                }
+                Ok(())
+            }
+
             async fn write_pins(
                 tx: &mut sqlx::Transaction<'static, $db>,
                 subscriber_id: &str,
@@ -1247,12 +1328,11 @@ macro_rules! impl_store {
                         return Err($crate::Error::not_found("subscriber", sid));
                     }
                 }
-                sqlx::query(
+                // Insert only: an existing device (revoked or not) is never replaced, so nobody takes over a device
+                // id with a new key, and a revoked device stays revoked.
+                let inserted = sqlx::query(
                     "INSERT INTO devices (id, subscriber_id, public_key, kind, enrolled_at, revoked_at)
-                     VALUES ($1, $2, $3, $4, $5, $6)
-                     ON CONFLICT (id) DO UPDATE SET subscriber_id = excluded.subscriber_id,
-                         public_key = excluded.public_key, kind = excluded.kind, enrolled_at = excluded.enrolled_at,
-                         revoked_at = excluded.revoked_at",
+                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING",
                 )
                 .bind(record.id.to_string())
                 .bind(record.subscriber_id.map(|s| s.to_string()))
@@ -1261,7 +1341,11 @@ macro_rules! impl_store {
                 .bind(record.enrolled_at.as_unix_ms())
                 .bind(record.revoked_at.map(|t| t.as_unix_ms()))
                 .execute(&mut *tx)
-                .await?;
+                .await?
+                .rows_affected();
+                if inserted == 0 {
+                    return Err($crate::Error::Conflict($crate::Conflict::AlreadyExists("device")));
+                }
                 chain.push(
                     $crate::sql::audit(change, "device.saved", format!("device/{}", record.id))
                         .with_detail(&serde_json::json!({ "subscriber_id": record.subscriber_id, "kind": record.kind })),
@@ -1310,14 +1394,15 @@ macro_rules! impl_store {
                     return Err($crate::Error::not_found("subscriber", code.subscriber_id));
                 }
                 let inserted = sqlx::query(
-                    "INSERT INTO enrolment_codes (handle, code_hash, subscriber_id, created_at, expires_at)
-                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (handle) DO NOTHING",
+                    "INSERT INTO enrolment_codes (handle, code_hash, subscriber_id, created_at, expires_at, replace_pins)
+                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (handle) DO NOTHING",
                 )
                 .bind(&code.handle)
                 .bind(&code.code_hash[..])
                 .bind(&sid)
                 .bind(code.created_at.as_unix_ms())
                 .bind(code.expires_at.as_unix_ms())
+                .bind(code.replace_pins)
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
@@ -1326,9 +1411,41 @@ macro_rules! impl_store {
                 }
                 chain.push(
                     $crate::sql::audit(change, "enrolment.issued", format!("subscriber/{sid}"))
-                        .with_detail(&serde_json::json!({ "handle": code.handle, "expires_at": code.expires_at })),
+                        .with_detail(&serde_json::json!({
+                            "handle": code.handle,
+                            "expires_at": code.expires_at,
+                            "replace_pins": code.replace_pins,
+                        })),
                 );
                 self.commit_write(tx, chain).await
+            }
+
+            async fn check_enrolment_code(
+                &self,
+                handle: &str,
+                code_hash: &[u8; 32],
+                max_attempts: u32,
+                change: &$crate::Change,
+            ) -> $crate::Result<std::result::Result<$crate::EnrolmentCheck, $crate::EnrolmentRefusal>> {
+                let (mut tx, mut chain) = self.begin_write().await?;
+                let checked = Self::validate_code_in(&mut tx, handle, code_hash, max_attempts, change.at).await?;
+                match checked {
+                    Ok(check) => {
+                        // Nothing was written: the transaction only serialised the read with concurrent redeems.
+                        tx.rollback().await?;
+                        Ok(Ok(check))
+                    }
+                    Err((refusal, subject)) => {
+                        chain.push(
+                            $crate::sql::audit(change, "enrolment.refused", subject).with_detail(&serde_json::json!({
+                                "refusal": refusal.as_str(),
+                                "handle": handle,
+                            })),
+                        );
+                        self.commit_write(tx, chain).await?;
+                        Ok(Err(refusal))
+                    }
+                }
             }
 
             async fn redeem_enrolment_code(
@@ -1338,87 +1455,67 @@ macro_rules! impl_store {
             ) -> $crate::Result<std::result::Result<$crate::DeviceRecord, $crate::EnrolmentRefusal>> {
                 use $crate::EnrolmentRefusal as R;
                 let (mut tx, mut chain) = self.begin_write().await?;
-                let row = sqlx::query(
-                    "SELECT code_hash, subscriber_id, expires_at, failed_attempts, used_at FROM enrolment_codes
-                     WHERE handle = $1",
+                let checked = Self::validate_code_in(
+                    &mut tx,
+                    &enrolment.handle,
+                    &enrolment.code_hash,
+                    enrolment.max_attempts,
+                    change.at,
                 )
-                .bind(&enrolment.handle)
-                .fetch_optional(&mut *tx)
                 .await?;
-                let max = i64::from(enrolment.max_attempts.max(1));
-                let (refusal, subject) = match row {
-                    None => (Some(R::Unknown), "enrolment/unknown".to_string()),
-                    Some(row) => {
-                        let stored: Vec<u8> = row.try_get("code_hash")?;
-                        let failed: i64 = row.try_get("failed_attempts")?;
-                        let used_at: Option<i64> = row.try_get("used_at")?;
-                        let expires_at: i64 = row.try_get("expires_at")?;
-                        let subscriber: String = row.try_get("subscriber_id")?;
-                        let refusal = if used_at.is_some() {
-                            Some(R::AlreadyUsed)
-                        } else if failed >= max {
-                            Some(R::Locked)
-                        } else if change.at.as_unix_ms() >= expires_at {
-                            Some(R::Expired)
-                        } else if !$crate::sql::hashes_equal(&stored, &enrolment.code_hash) {
-                            sqlx::query("UPDATE enrolment_codes SET failed_attempts = failed_attempts + 1 WHERE handle = $1")
-                                .bind(&enrolment.handle)
-                                .execute(&mut *tx)
-                                .await?;
-                            let left = (max - failed - 1).max(0);
-                            Some(if left == 0 { R::Locked } else { R::WrongCode { attempts_left: left as u32 } })
-                        } else {
-                            None
-                        };
-                        if refusal.is_none() {
-                            let sid = jikimi_respond::SubscriberId($crate::sql::parse_uuid(&subscriber)?);
-                            let device = $crate::DeviceRecord {
-                                subscriber_id: Some(sid),
-                                revoked_at: None,
-                                ..enrolment.device.clone()
-                            };
-                            let inserted = sqlx::query(
-                                "INSERT INTO devices (id, subscriber_id, public_key, kind, enrolled_at, revoked_at)
-                                 VALUES ($1, $2, $3, $4, $5, NULL) ON CONFLICT (id) DO NOTHING",
-                            )
-                            .bind(device.id.to_string())
-                            .bind(&subscriber)
-                            .bind(&device.public_key)
-                            .bind(&device.kind)
-                            .bind(device.enrolled_at.as_unix_ms())
-                            .execute(&mut *tx)
-                            .await?
-                            .rows_affected();
-                            if inserted == 0 {
-                                // A device id that exists already is never re-bound by a code: that would let a
-                                // code holder take over another subscriber's device.
-                                return Err($crate::Error::Conflict($crate::Conflict::AlreadyExists("device")));
-                            }
-                            sqlx::query("UPDATE enrolment_codes SET used_at = $2, device_id = $3 WHERE handle = $1")
-                                .bind(&enrolment.handle)
-                                .bind(change.at.as_unix_ms())
-                                .bind(device.id.to_string())
-                                .execute(&mut *tx)
-                                .await?;
-                            if let Some(pins) = &enrolment.pins {
-                                Self::write_pins(&mut tx, &subscriber, pins, change.at).await?;
-                            }
-                            chain.push(
-                                $crate::sql::audit(change, "device.enrolled", format!("device/{}", device.id))
-                                    .with_detail(&serde_json::json!({
-                                        "subscriber_id": sid,
-                                        "kind": device.kind,
-                                        "handle": enrolment.handle,
-                                        "pins_set": enrolment.pins.is_some(),
-                                    })),
-                            );
-                            self.commit_write(tx, chain).await?;
-                            return Ok(Ok(device));
-                        }
-                        (refusal, format!("subscriber/{subscriber}"))
+                let (refusal, subject) = match checked {
+                    Ok(check) if enrolment.pins.is_some() && check.pins_set && !check.replace_pins => {
+                        (R::PinsAlreadySet, format!("subscriber/{}", check.subscriber_id))
                     }
+                    Ok(check) => {
+                        let sid = check.subscriber_id;
+                        let subscriber = sid.to_string();
+                        let device = $crate::DeviceRecord {
+                            subscriber_id: Some(sid),
+                            revoked_at: None,
+                            ..enrolment.device.clone()
+                        };
+                        let inserted = sqlx::query(
+                            "INSERT INTO devices (id, subscriber_id, public_key, kind, enrolled_at, revoked_at)
+                             VALUES ($1, $2, $3, $4, $5, NULL) ON CONFLICT (id) DO NOTHING",
+                        )
+                        .bind(device.id.to_string())
+                        .bind(&subscriber)
+                        .bind(&device.public_key)
+                        .bind(&device.kind)
+                        .bind(device.enrolled_at.as_unix_ms())
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                        if inserted == 0 {
+                            // A device id that exists already (revoked or not) is never re-bound by a code: that
+                            // would let a code holder take over another subscriber's device or revive a revoked one.
+                            return Err($crate::Error::Conflict($crate::Conflict::AlreadyExists("device")));
+                        }
+                        sqlx::query("UPDATE enrolment_codes SET used_at = $2, device_id = $3 WHERE handle = $1")
+                            .bind(&enrolment.handle)
+                            .bind(change.at.as_unix_ms())
+                            .bind(device.id.to_string())
+                            .execute(&mut *tx)
+                            .await?;
+                        if let Some(pins) = &enrolment.pins {
+                            Self::write_pins(&mut tx, &subscriber, pins, change.at).await?;
+                        }
+                        chain.push(
+                            $crate::sql::audit(change, "device.enrolled", format!("device/{}", device.id))
+                                .with_detail(&serde_json::json!({
+                                    "subscriber_id": sid,
+                                    "kind": device.kind,
+                                    "handle": enrolment.handle,
+                                    "pins_set": enrolment.pins.is_some(),
+                                    "pins_replaced": enrolment.pins.is_some() && check.pins_set,
+                                })),
+                        );
+                        self.commit_write(tx, chain).await?;
+                        return Ok(Ok(device));
+                    }
+                    Err(refused) => refused,
                 };
-                let refusal = refusal.unwrap_or(R::Unknown);
                 chain.push(
                     $crate::sql::audit(change, "enrolment.refused", subject).with_detail(&serde_json::json!({
                         "refusal": refusal.as_str(),
@@ -1471,10 +1568,16 @@ macro_rules! impl_store {
                 subscriber_id: jikimi_respond::SubscriberId,
                 max_attempts: u32,
                 lockout_ms: i64,
+                nonce: Option<&$crate::NonceClaim>,
                 change: &$crate::Change,
             ) -> $crate::Result<$crate::PinRecord> {
                 let (mut tx, mut chain) = self.begin_write().await?;
                 let sid = subscriber_id.to_string();
+                if let Some(claim) = nonce {
+                    // The wrong PIN uses up its request: a captured wrong-PIN cancel cannot be replayed to lock the
+                    // subscriber's PINs.
+                    Self::claim_nonce_in(&mut tx, claim).await?;
+                }
                 let row = sqlx::query(
                     "UPDATE subscriber_pins SET failed_attempts = failed_attempts + 1 WHERE subscriber_id = $1
                      RETURNING pin_hash, duress_pin_hash, failed_attempts, locked_until",
@@ -1505,25 +1608,16 @@ macro_rules! impl_store {
 
             async fn append_device_event(&self, event: &$crate::DeviceEvent) -> $crate::Result<jikimi_respond::Incident> {
                 let (mut tx, mut chain) = self.begin_write().await?;
-                let device = event.device_id.to_string();
                 let mut incident = Self::load_incident_in(&mut tx, event.incident_id).await?;
                 if incident.device_id != event.device_id {
                     // Another device's incident looks exactly like a missing one: ids are not a capability.
                     return Err($crate::Error::not_found("incident", event.incident_id));
                 }
-                let claimed = sqlx::query(
-                    "INSERT INTO device_nonces (device_id, nonce, seen_at) VALUES ($1, $2, $3)
-                     ON CONFLICT (device_id, nonce) DO NOTHING",
+                Self::claim_nonce_in(
+                    &mut tx,
+                    &$crate::NonceClaim { device_id: event.device_id, nonce: event.nonce.clone(), at: event.at },
                 )
-                .bind(&device)
-                .bind(&event.nonce)
-                .bind(event.at.as_unix_ms())
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-                if claimed == 0 {
-                    return Err($crate::Error::Conflict($crate::Conflict::NonceReplayed));
-                }
+                .await?;
                 let applied = jikimi_respond::IncidentEvent {
                     seq: incident.last_seq + 1,
                     at: event.at,

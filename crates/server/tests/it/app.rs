@@ -245,7 +245,7 @@ pub async fn enrolment_with_a_wrong_or_expired_code_fails(h: &Harness) {
             Method::POST,
             &format!("/api/subscribers/{sid}/reveal"),
             Some(&dispatcher),
-            Some(json!({"reason": "check devices"})),
+            Some(json!({"reason": "check the devices enrolled for this subscriber", "override": true})),
         )
         .await;
     assert_eq!(

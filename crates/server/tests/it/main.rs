@@ -9,7 +9,9 @@ mod aml;
 mod app;
 mod cooperate;
 mod flood;
+mod devices;
 mod flows;
+mod lookups;
 mod mqtt;
 mod notifications;
 mod openapi;
@@ -17,6 +19,7 @@ mod privacy;
 mod roads;
 mod support;
 mod surge;
+mod views;
 
 macro_rules! api_tests {
     ($($module:ident :: $name:ident),* $(,)?) => {
@@ -85,6 +88,16 @@ api_tests!(
     cooperate::linkage_run_links_entities_and_respects_decisions,
     mqtt::mqtt_sos_is_acknowledged_and_a_replay_is_not_a_second_alert,
     mqtt::mqtt_unsigned_or_wrongly_signed_is_refused_and_audited,
+    views::dispatcher_sees_the_full_view,
+    views::supervisor_sees_the_full_view,
+    views::admin_sees_the_full_view,
+    views::analyst_sees_no_ids_notes_or_exact_locations,
+    views::border_officer_sees_no_incidents,
+    lookups::reveal_and_search_need_an_open_incident_of_that_subscriber,
+    devices::registration_refuses_an_existing_device_id_and_revocation_sticks,
+    devices::enrolment_never_replaces_pins_without_a_supervisor,
+    devices::a_replayed_wrong_pin_cancel_cannot_lock_the_pins,
+    devices::failed_requests_leave_no_clear_personal_data_in_the_audit_log,
 );
 
 /// Restarts the shared Mosquitto, so it runs once (on SQLite), not once per backend.

@@ -18,12 +18,15 @@ pub async fn reveal_is_audited_with_its_reason(h: &Harness) {
             "guardians": [{"name": "홍어머니", "relation": "mother", "channels": [{"kind": "sms", "address": "010-5555-0102"}]}]}))
         .await;
     let path = format!("/api/subscribers/{}/reveal", device.subscriber_id);
+    let (status, raised) = h.raise(&device, sos(37.5665, 126.978)).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{raised}");
+    let incident = raised["incident_id"].clone();
     let (status, body) = h
         .call(
             Method::POST,
             &path,
             Some(&dispatcher),
-            Some(json!({"reason": ""})),
+            Some(json!({"reason": "", "incident_id": incident})),
         )
         .await;
     assert_eq!(
@@ -36,7 +39,7 @@ pub async fn reveal_is_audited_with_its_reason(h: &Harness) {
             Method::POST,
             &path,
             Some(&dispatcher),
-            Some(json!({"reason": reason})),
+            Some(json!({"reason": reason, "incident_id": incident})),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -60,7 +63,7 @@ pub async fn reveal_is_audited_with_its_reason(h: &Harness) {
             Method::POST,
             "/api/subscribers/search",
             Some(&dispatcher),
-            Some(json!({"phone": "+82 10 5555 0101", "reason": "caller id"})),
+            Some(json!({"phone": "+82 10 5555 0101", "reason": "caller id", "incident_id": incident})),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{found}");
@@ -107,7 +110,7 @@ pub async fn export_and_erase_a_subscriber(h: &Harness) {
             Method::POST,
             &format!("/api/subscribers/{sid}/reveal"),
             Some(&supervisor),
-            Some(json!({"reason": "after erasure"})),
+            Some(json!({"reason": "after erasure, checking it is gone", "override": true})),
         )
         .await;
     assert_eq!(
@@ -185,14 +188,15 @@ pub async fn personal_data_is_not_in_logs_or_the_database(h: &Harness) {
             "birth_date": "1990-02-03",
             "guardians": [{"name": secrets[4], "channels": [{"kind": "email", "address": "guardian@example.org"}]}]}))
         .await;
-    let (status, _) = h.raise(&device, sos(37.5, 127.0)).await;
+    let (status, raised) = h.raise(&device, sos(37.5, 127.0)).await;
     assert_eq!(status, StatusCode::ACCEPTED);
+    let incident = raised["incident_id"].clone();
     let (status, _) = h
         .call(
             Method::POST,
             &format!("/api/subscribers/{}/reveal", device.subscriber_id),
             Some(&dispatcher),
-            Some(json!({"reason": "log test"})),
+            Some(json!({"reason": "log test", "incident_id": incident})),
         )
         .await;
     assert_eq!(status, StatusCode::OK);
@@ -201,7 +205,7 @@ pub async fn personal_data_is_not_in_logs_or_the_database(h: &Harness) {
             Method::POST,
             "/api/subscribers/search",
             Some(&dispatcher),
-            Some(json!({"phone": "010-9876-5432", "reason": "log test"})),
+            Some(json!({"phone": "010-9876-5432", "reason": "log test", "incident_id": incident})),
         )
         .await;
     assert_eq!(status, StatusCode::OK);

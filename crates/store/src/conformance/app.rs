@@ -4,8 +4,8 @@
 use super::{TestStore, accept_one, staff_change, subscriber_alert, t};
 use super::{registration::sealed_subscriber, seoul};
 use crate::{
-    Change, Conflict, DeviceEvent, DeviceRecord, Enrolment, EnrolmentCode, EnrolmentRefusal, Error,
-    PinHashes, Store,
+    Change, Conflict, DeviceEvent, DeviceRecord, Enrolment, EnrolmentCheck, EnrolmentCode,
+    EnrolmentRefusal, Error, NonceClaim, PinHashes, Store,
 };
 use jikimi_respond::{
     Actor, DeviceId, EscalationReason, EventKind, FixMethod, IncidentStatus, LocationFix, Outcome,
@@ -31,6 +31,7 @@ fn code(handle: &str, secret: u8, sid: SubscriberId, expires_ms: i64) -> Enrolme
         subscriber_id: sid,
         created_at: t(0),
         expires_at: t(expires_ms),
+        replace_pins: false,
     }
 }
 
@@ -221,12 +222,12 @@ pub(crate) async fn pins_count_failures_and_lock<S: TestStore>() {
         .await
         .unwrap();
     let r1 = store
-        .record_pin_failure(sid, 2, 60_000, &device_change(10))
+        .record_pin_failure(sid, 2, 60_000, None, &device_change(10))
         .await
         .unwrap();
     assert_eq!((r1.failed_attempts, r1.locked_until), (1, None));
     let r2 = store
-        .record_pin_failure(sid, 2, 60_000, &device_change(20))
+        .record_pin_failure(sid, 2, 60_000, None, &device_change(20))
         .await
         .unwrap();
     assert_eq!((r2.failed_attempts, r2.locked_until), (0, Some(t(60_020))));
@@ -317,7 +318,7 @@ pub(crate) async fn device_events_on_own_incident<S: TestStore>() {
         .await
         .unwrap();
     store
-        .record_pin_failure(sid, 5, 60_000, &device_change(2_300))
+        .record_pin_failure(sid, 5, 60_000, None, &device_change(2_300))
         .await
         .unwrap();
     let duress = DeviceEvent {
@@ -378,4 +379,180 @@ pub(crate) async fn device_events_on_own_incident<S: TestStore>() {
     assert!(escalated[0].contains("duress"), "{escalated:?}");
     assert_eq!(actions(&audit, "incident.cancelled").len(), 1);
     crate::verify_audit(&store).await.unwrap();
+}
+
+/// Checking a code before the expensive work: a wrong code counts and is audited like a redeem; a right one
+/// writes nothing, stays usable, and says whether PINs are set and whether the code may replace them.
+pub(crate) async fn enrolment_code_is_checked_before_use<S: TestStore>() {
+    let (store, _guard) = S::fresh().await;
+    let sid = subscriber(&store).await;
+    store
+        .issue_enrolment_code(&code("CHK001", 4, sid, 60_000), &staff_change("kim", 1, "x"))
+        .await
+        .unwrap();
+    let before = store.list_audit(0, 1_000).await.unwrap().len();
+    assert_eq!(
+        store
+            .check_enrolment_code("CHK001", &[4; 32], 3, &device_change(10))
+            .await
+            .unwrap(),
+        Ok(EnrolmentCheck {
+            subscriber_id: sid,
+            pins_set: false,
+            replace_pins: false
+        })
+    );
+    assert_eq!(store.list_audit(0, 1_000).await.unwrap().len(), before);
+    assert_eq!(
+        store
+            .check_enrolment_code("CHK001", &[5; 32], 3, &device_change(20))
+            .await
+            .unwrap(),
+        Err(EnrolmentRefusal::WrongCode { attempts_left: 2 })
+    );
+    assert_eq!(
+        store
+            .check_enrolment_code("NOPE00", &[5; 32], 3, &device_change(20))
+            .await
+            .unwrap(),
+        Err(EnrolmentRefusal::Unknown)
+    );
+    let audit = store.list_audit(0, 1_000).await.unwrap();
+    assert_eq!(actions(&audit, "enrolment.refused").len(), 2);
+    // The wrong try counted against the handle: two more wrong redeems lock it.
+    let mut wrong = enrolment("CHK001", 5);
+    wrong.pins = None;
+    store
+        .redeem_enrolment_code(&wrong, &device_change(30))
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(
+        store
+            .redeem_enrolment_code(&wrong, &device_change(40))
+            .await
+            .unwrap(),
+        Err(EnrolmentRefusal::Locked)
+    );
+    crate::verify_audit(&store).await.unwrap();
+}
+
+/// The attack: a code holder enrols a phone with new PINs for a subscriber who has PINs. Refused (the code stays
+/// usable without PINs); only a code issued with `replace_pins` replaces them, audited as a replacement.
+pub(crate) async fn enrolment_never_replaces_pins_without_approval<S: TestStore>() {
+    let (store, _guard) = S::fresh().await;
+    let sid = subscriber(&store).await;
+    let old = PinHashes {
+        pin_hash: "$argon2id$old".into(),
+        duress_pin_hash: Some("$argon2id$old-duress".into()),
+    };
+    store
+        .set_pins(sid, &old, &staff_change("kim", 1, "pins"))
+        .await
+        .unwrap();
+    store
+        .issue_enrolment_code(&code("PLAIN1", 6, sid, 60_000), &staff_change("kim", 2, "x"))
+        .await
+        .unwrap();
+    let check = store
+        .check_enrolment_code("PLAIN1", &[6; 32], 3, &device_change(5))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(check.pins_set && !check.replace_pins);
+    let with_pins = enrolment("PLAIN1", 6);
+    assert_eq!(
+        store
+            .redeem_enrolment_code(&with_pins, &device_change(10))
+            .await
+            .unwrap(),
+        Err(EnrolmentRefusal::PinsAlreadySet)
+    );
+    assert_eq!(store.get_pins(sid).await.unwrap().pins, old);
+    assert!(
+        store
+            .get_device(with_pins.device.id)
+            .await
+            .unwrap_err()
+            .is_not_found()
+    );
+    // The same code without PINs still enrols the device and leaves the PINs alone.
+    let without = Enrolment {
+        pins: None,
+        ..enrolment("PLAIN1", 6)
+    };
+    store
+        .redeem_enrolment_code(&without, &device_change(20))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(store.get_pins(sid).await.unwrap().pins, old);
+
+    // A supervisor's code may replace them.
+    store
+        .issue_enrolment_code(
+            &EnrolmentCode {
+                replace_pins: true,
+                ..code("SUPER1", 8, sid, 60_000)
+            },
+            &staff_change("supervisor", 30, "lost PIN"),
+        )
+        .await
+        .unwrap();
+    let replacing = enrolment("SUPER1", 8);
+    store
+        .redeem_enrolment_code(&replacing, &device_change(40))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(store.get_pins(sid).await.unwrap().pins, replacing.pins.clone().unwrap());
+    let audit = store.list_audit(0, 1_000).await.unwrap();
+    let issued = actions(&audit, "enrolment.issued");
+    assert!(issued.iter().any(|d| d.contains("\"replace_pins\":true")), "{issued:?}");
+    let enrolled = actions(&audit, "device.enrolled");
+    assert_eq!(enrolled.len(), 2);
+    assert!(enrolled[1].contains("\"pins_replaced\":true"), "{enrolled:?}");
+    let refused = actions(&audit, "enrolment.refused");
+    assert!(refused.iter().any(|d| d.contains("pins_already_set")), "{refused:?}");
+    crate::verify_audit(&store).await.unwrap();
+}
+
+/// The attack: a captured wrong-PIN request replayed to lock the subscriber's PINs. The nonce is claimed with the
+/// failure, so the replay is refused and counts nothing.
+pub(crate) async fn wrong_pin_burns_its_nonce<S: TestStore>() {
+    let (store, _guard) = S::fresh().await;
+    let sid = subscriber(&store).await;
+    store
+        .set_pins(
+            sid,
+            &PinHashes {
+                pin_hash: "p".into(),
+                duress_pin_hash: None,
+            },
+            &staff_change("kim", 1, "pins"),
+        )
+        .await
+        .unwrap();
+    let claim = NonceClaim {
+        device_id: DeviceId::new_v4(),
+        nonce: "n-1".into(),
+        at: t(10),
+    };
+    let first = store
+        .record_pin_failure(sid, 5, 60_000, Some(&claim), &device_change(10))
+        .await
+        .unwrap();
+    assert_eq!(first.failed_attempts, 1);
+    for ms in [20, 30, 40, 50, 60] {
+        assert!(matches!(
+            store
+                .record_pin_failure(sid, 5, 60_000, Some(&claim), &device_change(ms))
+                .await,
+            Err(Error::Conflict(Conflict::NonceReplayed))
+        ));
+    }
+    let pins = store.get_pins(sid).await.unwrap();
+    assert_eq!((pins.failed_attempts, pins.locked_until), (1, None));
+    let audit = store.list_audit(0, 1_000).await.unwrap();
+    assert_eq!(actions(&audit, "subscriber.pin_failed").len(), 1);
 }

@@ -2,7 +2,7 @@
 
 use super::{TestStore, accept_one, staff_change, subscriber_alert, t};
 use crate::{
-    DeviceRecord, GuardianId, GuardianRecord, IndexEntry, PositionReport, Role, SessionRecord,
+    Conflict, DeviceRecord, Error, GuardianId, GuardianRecord, IndexEntry, PositionReport, Role, SessionRecord,
     StaffUser, SubscriberRecord,
 };
 use jikimi_privacy::{BlindIndex, Keyring, normalise_phone};
@@ -340,6 +340,77 @@ pub(crate) async fn devices_enrol_and_revoke<S: TestStore>() {
             .unwrap_err()
             .is_not_found()
     );
+}
+
+/// The attack: registering a device under an id that exists, with the attacker's key, to take the device over or
+/// to bring a revoked one back. Refused as a conflict; the stored device keeps its key, subscriber and revocation.
+pub(crate) async fn existing_device_is_never_replaced<S: TestStore>() {
+    let (store, _guard) = S::fresh().await;
+    let victim = SubscriberId::new_v4();
+    let attacker = SubscriberId::new_v4();
+    for (sid, name) in [(victim, "Victim"), (attacker, "Attacker")] {
+        store
+            .put_subscriber(
+                &sealed_subscriber(sid, name, "010-1111-2222"),
+                &staff_change("admin", 0, "enrol"),
+            )
+            .await
+            .unwrap();
+    }
+    let device = DeviceRecord {
+        id: DeviceId::new_v4(),
+        subscriber_id: Some(victim),
+        public_key: vec![1; 32],
+        kind: "app".into(),
+        enrolled_at: t(10),
+        revoked_at: None,
+    };
+    store
+        .put_device(&device, &staff_change("admin", 10, "enrol"))
+        .await
+        .unwrap();
+    let takeover = DeviceRecord {
+        subscriber_id: Some(attacker),
+        public_key: vec![9; 32],
+        enrolled_at: t(20),
+        ..device.clone()
+    };
+    assert!(matches!(
+        store
+            .put_device(&takeover, &staff_change("admin", 20, "enrol"))
+            .await,
+        Err(Error::Conflict(Conflict::AlreadyExists(_)))
+    ));
+    assert_eq!(store.get_device(device.id).await.unwrap(), device);
+
+    // Revocation sticks: the same id, un-revoked, is refused too.
+    store
+        .revoke_device(device.id, &staff_change("admin", 30, "lost phone"))
+        .await
+        .unwrap();
+    let revive = DeviceRecord {
+        enrolled_at: t(40),
+        ..device.clone()
+    };
+    assert!(matches!(
+        store
+            .put_device(&revive, &staff_change("admin", 40, "enrol"))
+            .await,
+        Err(Error::Conflict(Conflict::AlreadyExists(_)))
+    ));
+    assert_eq!(
+        store.get_device(device.id).await.unwrap().revoked_at,
+        Some(t(30))
+    );
+    let saved = store
+        .list_audit(0, 1_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.action == "device.saved")
+        .count();
+    assert_eq!(saved, 1);
+    crate::verify_audit(&store).await.unwrap();
 }
 
 /// Guardians belong to an existing subscriber; listed by creation; deleted with their sealed fields.
