@@ -76,11 +76,13 @@ pub enum ErrorCode {
     RecordNotFound,
     /// This node has no agency identity yet (`jikimi agency init` or `POST /api/exchange/agency`).
     AgencyNotInitialised,
+    /// No staff account with that user name.
+    StaffNotFound,
 }
 
 impl ErrorCode {
     /// Every code, for the OpenAPI description and the snapshot test.
-    pub const ALL: [ErrorCode; 31] = [
+    pub const ALL: [ErrorCode; 32] = [
         ErrorCode::InvalidPayload,
         ErrorCode::InvalidField,
         ErrorCode::PayloadTooLarge,
@@ -112,6 +114,7 @@ impl ErrorCode {
         ErrorCode::LinkNotFound,
         ErrorCode::RecordNotFound,
         ErrorCode::AgencyNotInitialised,
+        ErrorCode::StaffNotFound,
     ];
 
     /// The HTTP status this code is always answered with.
@@ -142,7 +145,8 @@ impl ErrorCode {
             | ErrorCode::UnitNotFound
             | ErrorCode::SubscriberNotFound
             | ErrorCode::LinkNotFound
-            | ErrorCode::RecordNotFound => StatusCode::NOT_FOUND,
+            | ErrorCode::RecordNotFound
+            | ErrorCode::StaffNotFound => StatusCode::NOT_FOUND,
             ErrorCode::AgencyNotInitialised => StatusCode::CONFLICT,
             ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -183,6 +187,7 @@ impl ErrorCode {
             ErrorCode::Internal => "internal",
             ErrorCode::RecordNotFound => "record_not_found",
             ErrorCode::AgencyNotInitialised => "agency_not_initialised",
+            ErrorCode::StaffNotFound => "staff_not_found",
         }
     }
 }

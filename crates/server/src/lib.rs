@@ -12,6 +12,8 @@
 //!   cases and confirm or reject links ([`links`]). Both read the federation's cases through
 //!   [`border::CaseSource`], so this crate does not depend on the exchange crate.
 //! - Every failure is an [`error::ApiError`] with a closed [`error::ErrorCode`].
+//! - Every answer carries the security headers ([`web`]); `/metrics` and the Swagger UI are on a separate
+//!   operations listener ([`web::ops_router`]), never on this router.
 //! - Personal fields are sealed ([`jikimi_privacy`]) before the store sees them and are never logged.
 //!
 //! Must not depend on sqlx or on a store backend: it holds an `Arc<dyn Store>`.
@@ -37,12 +39,15 @@ pub mod notifications;
 pub mod openapi;
 pub mod ops;
 pub mod password;
+pub mod purge;
 pub mod road_eta;
 pub mod roles;
 pub mod signing;
+pub mod staff;
 pub mod state;
 pub mod subscribers;
 pub mod units;
+pub mod web;
 
 use std::future::Future;
 
@@ -50,7 +55,7 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::middleware::Next;
 use axum::response::Response;
-use axum::routing::{get, post, put};
+use axum::routing::{get, patch, post, put};
 use utoipa::OpenApi as _;
 
 pub use config::{Config, ConfigArgs, KeyMaterial};
@@ -76,6 +81,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/auth/logout", post(auth::logout))
         .route("/api/auth/me", get(auth::me))
         .route("/api/staff", post(auth::create_staff))
+        .route("/api/staff/{username}", patch(staff::update_staff))
         .route("/api/incidents", get(incidents::list))
         .route("/api/incidents/{id}", get(incidents::get))
         .route(
@@ -152,7 +158,6 @@ pub fn router(state: AppState) -> Router {
         .route("/federation/v1/notify", post(exchange::federation_notify))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
-        .route("/metrics", get(ops::metrics_text))
         .route("/api/openapi.json", get(openapi_json))
         .route("/api/live", get(live::stream))
         .route("/api/map/base", get(console::base_map))
@@ -166,14 +171,13 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(axum::Extension(hub))
         .with_state(state);
-    Router::new()
-        .merge(
-            utoipa_swagger_ui::SwaggerUi::new("/api/docs")
-                .url("/api/openapi-ui.json", openapi::ApiDoc::openapi()),
-        )
-        .merge(api)
-        .layer(DefaultBodyLimit::max(body_limit))
-        .layer(axum::middleware::from_fn(request_id_layer))
+    // The security headers go on last (outermost): the request-id layer rebuilds error answers.
+    web::with_security_headers(
+        Router::new()
+            .merge(api)
+            .layer(DefaultBodyLimit::max(body_limit))
+            .layer(axum::middleware::from_fn(request_id_layer)),
+    )
 }
 
 async fn openapi_json() -> axum::Json<utoipa::openapi::OpenApi> {
@@ -268,6 +272,6 @@ pub async fn serve_tls(
     });
     axum_server::from_tcp_rustls(listener.into_std()?, tls)?
         .handle(handle)
-        .serve(router(state).into_make_service())
+        .serve(web::https(router(state)).into_make_service())
         .await
 }

@@ -8,3 +8,4 @@ mod exchange;
 mod notify;
 mod process;
 mod tls;
+mod web;
