@@ -42,6 +42,10 @@ pub struct ServeArgs {
     /// The certificate's PEM private key.
     #[arg(long, env = "JIKIMI_TLS_KEY", requires = "tls_cert")]
     tls_key: Option<std::path::PathBuf>,
+    /// Delete used device nonces (older than twice the alert clock window) and expired sessions this often, in
+    /// seconds (0: never).
+    #[arg(long, env = "JIKIMI_PURGE_INTERVAL_S", default_value_t = 600)]
+    purge_interval_s: u64,
 }
 
 /// The federation's cases (in the same database) as the server's case source for the border watchlist and
@@ -89,7 +93,8 @@ pub struct StaffArgs {
 
 #[derive(Debug, clap::Subcommand)]
 enum StaffCommand {
-    /// Create a staff account. The password is read from JIKIMI_STAFF_PASSWORD, or generated and printed.
+    /// Create a staff account, or reset an existing one's password and role (ending all its sessions). The
+    /// password is read from JIKIMI_STAFF_PASSWORD, or generated and printed.
     Add {
         /// Login name.
         #[arg(long)]
@@ -321,6 +326,20 @@ pub async fn start_server_with(
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
+    if let Some(warning) = jikimi_server::web::plain_http_warning(addr, tls.is_some()) {
+        tracing::warn!("{warning}");
+        eprintln!("{warning}");
+    }
+    if let Some(ops) = config.ops_listen {
+        let ops_listener = tokio::net::TcpListener::bind(ops)
+            .await
+            .with_context(|| format!("cannot listen on {ops} (--ops-listen)"))?;
+        let ops_addr = ops_listener.local_addr()?;
+        tracing::info!(%ops_addr, "metrics and api docs on the operations listener");
+        tokio::spawn(jikimi_server::web::serve_ops(ops_listener, async {
+            let _ = tokio::signal::ctrl_c().await;
+        }));
+    }
     let state = AppState::new(store, &keys, config, system_clock())?;
     let cases: Option<Arc<dyn jikimi_server::border::CaseSource>> = exchange
         .as_ref()
@@ -415,6 +434,12 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
             && n > 0
         {
             exchange.spawn_periodic_sync(std::time::Duration::from_secs(n));
+        }
+        if args.purge_interval_s > 0 {
+            jikimi_server::purge::spawn(
+                state.clone(),
+                std::time::Duration::from_secs(args.purge_interval_s),
+            );
         }
         // The first stdout line is machine-read by tests and scripts: keep its shape.
         let scheme = if tls.is_some() { "https" } else { "http" };
@@ -522,8 +547,16 @@ pub async fn add_staff(
     );
     match store.create_staff(&user, &change).await {
         Ok(()) => Ok(()),
+        // An existing account: this is a password reset (and maybe a role change), which ends all its sessions.
         Err(jikimi_store::Error::Conflict(_)) => store
-            .update_staff(&user, &change)
+            .update_staff(
+                &user,
+                &Change::new(
+                    Actor::System,
+                    now,
+                    "password reset from the command line; sessions ended",
+                ),
+            )
             .await
             .context("cannot update the staff account"),
         Err(err) => Err(anyhow::Error::new(err).context("cannot create the staff account")),

@@ -21,8 +21,10 @@ use crate::state::AppState;
 pub struct Staff {
     /// Login name.
     pub username: String,
-    /// Role at login.
+    /// The account's current role (read with the session on every request, not remembered from login).
     pub role: Role,
+    /// SHA-256 of the bearer token: names this session (logout ends it; the live feed re-checks it).
+    pub session: [u8; 32],
 }
 
 impl Staff {
@@ -52,16 +54,17 @@ impl Staff {
     }
 }
 
+/// The token of an `Authorization: Bearer <token>` header; the scheme is case-insensitive (RFC 9110 section 11.1).
 fn bearer(parts: &Parts) -> Option<&str> {
     let value = parts
         .headers
         .get(axum::http::header::AUTHORIZATION)?
         .to_str()
         .ok()?;
-    let token = value
-        .strip_prefix("Bearer ")
-        .or_else(|| value.strip_prefix("bearer "))?;
-    Some(token.trim())
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(token.trim())
 }
 
 impl FromRequestParts<AppState> for Staff {
@@ -79,14 +82,23 @@ impl FromRequestParts<AppState> for Staff {
         })?;
         let hash = password::token_hash(token);
         let hash: [u8; 32] = hash.as_slice().try_into().map_err(ApiError::internal)?;
+        Staff::check(state, hash).await
+    }
+}
+
+impl Staff {
+    /// The session `hash` as it stands now: the store reads the session together with its account, so the role is
+    /// the current one and a disabled account, an ended or an expired session is `unauthenticated`.
+    pub async fn check(state: &AppState, hash: [u8; 32]) -> Result<Staff, ApiError> {
         match state.store.get_session(&hash, state.now()).await {
             Ok(session) => Ok(Staff {
                 username: session.username,
                 role: session.role.into(),
+                session: hash,
             }),
             Err(err) if err.is_not_found() => Err(ApiError::new(
                 ErrorCode::Unauthenticated,
-                "session unknown or expired; log in again",
+                "session unknown, ended or expired; log in again",
             )),
             Err(err) => Err(ApiError::unavailable(err)),
         }
@@ -241,23 +253,18 @@ pub async fn login(
 pub async fn logout(
     State(state): State<AppState>,
     staff: Staff,
-    parts: axum::http::HeaderMap,
 ) -> Result<axum::http::StatusCode, ApiError> {
-    let token = parts
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or_default();
-    let hash: [u8; 32] = password::token_hash(token.trim())
-        .as_slice()
-        .try_into()
-        .map_err(ApiError::internal)?;
-    state
+    // The session the extractor authenticated, so whatever spelling of the header got in, this one is ended.
+    match state
         .store
-        .delete_session(&hash, &staff.change(&state, "logout"))
+        .delete_session(&staff.session, &staff.change(&state, "logout"))
         .await
-        .map_err(ApiError::unavailable)?;
-    Ok(axum::http::StatusCode::NO_CONTENT)
+    {
+        Ok(()) => Ok(axum::http::StatusCode::NO_CONTENT),
+        // Ended by a concurrent logout or an account change in the meantime: it is gone, as asked.
+        Err(err) if err.is_not_found() => Ok(axum::http::StatusCode::NO_CONTENT),
+        Err(err) => Err(ApiError::unavailable(err)),
+    }
 }
 
 /// Who am I.

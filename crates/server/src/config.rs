@@ -119,6 +119,19 @@ pub struct ConfigArgs {
     /// MQTT topic prefix (default `jikimi/v1`): terminals publish to `{prefix}/devices/{id}/sos`.
     #[arg(long, env = "JIKIMI_MQTT_TOPIC_PREFIX")]
     pub mqtt_topic_prefix: Option<String>,
+    /// The server's MQTT broker user name (with `--mqtt-password`).
+    #[arg(long, env = "JIKIMI_MQTT_USERNAME")]
+    pub mqtt_username: Option<String>,
+    /// The server's MQTT broker password (prefer the variable or the config file to the flag).
+    #[arg(long, env = "JIKIMI_MQTT_PASSWORD", hide_env_values = true)]
+    pub mqtt_password: Option<String>,
+    /// PEM CA file that signed the broker's certificate, for `mqtts://` (default: the public web roots).
+    #[arg(long, env = "JIKIMI_MQTT_CA")]
+    pub mqtt_ca: Option<PathBuf>,
+    /// Second listener for `/metrics` and the Swagger UI `/api/docs/` (none by default: not served at all). Keep it
+    /// on loopback or an operations network.
+    #[arg(long, env = "JIKIMI_OPS_LISTEN")]
+    pub ops_listen: Option<SocketAddr>,
     /// Road network for road-travel-time dispatch: a `.roads` file made by `jikimi roads import`.
     #[arg(long, env = "JIKIMI_ROADS")]
     pub roads: Option<PathBuf>,
@@ -336,6 +349,14 @@ pub struct FileConfig {
     pub mqtt_client_id: Option<String>,
     /// As `--mqtt-topic-prefix`.
     pub mqtt_topic_prefix: Option<String>,
+    /// As `--mqtt-username`.
+    pub mqtt_username: Option<String>,
+    /// As `--mqtt-password`.
+    pub mqtt_password: Option<String>,
+    /// As `--mqtt-ca`, relative to the config file's directory.
+    pub mqtt_ca: Option<PathBuf>,
+    /// As `--ops-listen`.
+    pub ops_listen: Option<SocketAddr>,
     /// As `--roads`, relative to the config file's directory.
     pub roads: Option<PathBuf>,
     /// As `--roads-pbf`, relative to the config file's directory.
@@ -468,6 +489,8 @@ pub struct Config {
     pub database_url: String,
     /// Where to listen.
     pub listen: SocketAddr,
+    /// Where to serve `/metrics` and the Swagger UI; `None`: nowhere.
+    pub ops_listen: Option<SocketAddr>,
     /// Operator keys; `None` when the command needs none (e.g. `audit verify`, `migrate`).
     pub keys: Option<KeyMaterial>,
     /// Request body limit in bytes.
@@ -501,6 +524,7 @@ impl Default for Config {
         Self {
             database_url: DEFAULT_DATABASE_URL.into(),
             listen: SocketAddr::from(([127, 0, 0, 1], 8112)),
+            ops_listen: None,
             keys: None,
             body_limit_bytes: 64 * 1024,
             alert_window_s: 300,
@@ -692,34 +716,19 @@ impl ConfigArgs {
                 message: "must be 0..=86400".into(),
             });
         }
-        let mqtt = match self.mqtt.clone().or(file.mqtt) {
-            Some(url) => {
-                let mut mqtt = crate::mqtt::MqttConfig::from_url(
-                    &url,
-                    self.mqtt_client_id
-                        .clone()
-                        .or(file.mqtt_client_id)
-                        .unwrap_or_else(|| "jikimi-server".into()),
-                )
-                .map_err(|message| ConfigError::Invalid {
-                    setting: "mqtt",
-                    message,
-                })?;
-                if let Some(prefix) = self.mqtt_topic_prefix.clone().or(file.mqtt_topic_prefix) {
-                    if prefix.is_empty() || prefix.contains(['+', '#']) || prefix.ends_with('/') {
-                        return Err(ConfigError::Invalid {
-                            setting: "mqtt-topic-prefix",
-                            message:
-                                "must be a non-empty topic without wildcards or a trailing slash"
-                                    .into(),
-                        });
-                    }
-                    mqtt.prefix = prefix;
-                }
-                Some(mqtt)
-            }
-            None => None,
-        };
+        let mqtt = crate::mqtt::config::MqttSettings {
+            url: self.mqtt.clone().or(file.mqtt),
+            client_id: self.mqtt_client_id.clone().or(file.mqtt_client_id),
+            prefix: self.mqtt_topic_prefix.clone().or(file.mqtt_topic_prefix),
+            username: self.mqtt_username.clone().or(file.mqtt_username),
+            password: self.mqtt_password.clone().or(file.mqtt_password),
+            ca: self
+                .mqtt_ca
+                .clone()
+                .or_else(|| relative(&base_dir, file.mqtt_ca)),
+        }
+        .resolve()
+        .map_err(|(setting, message)| ConfigError::Invalid { setting, message })?;
         Ok(Config {
             database_url: self
                 .database_url
@@ -727,6 +736,7 @@ impl ConfigArgs {
                 .or(file.database_url)
                 .unwrap_or(defaults.database_url),
             listen: self.listen.or(file.listen).unwrap_or(defaults.listen),
+            ops_listen: self.ops_listen.or(file.ops_listen),
             keys,
             body_limit_bytes,
             alert_window_s,

@@ -56,9 +56,10 @@ fn asset_response(name: &str) -> Response {
             [
                 (header::CONTENT_TYPE, *mime),
                 (header::CACHE_CONTROL, "no-cache"),
+                // The one policy of the main listener (framing forbidden too).
                 (
                     header::CONTENT_SECURITY_POLICY,
-                    "default-src 'self'; img-src 'self' data:; style-src 'self'; connect-src 'self'",
+                    crate::web::CONTENT_SECURITY_POLICY,
                 ),
             ],
             *body,

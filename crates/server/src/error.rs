@@ -78,11 +78,13 @@ pub enum ErrorCode {
     AgencyNotInitialised,
     /// This server does not run that part of jikimi (e.g. cooperation is off on this node).
     NotEnabled,
+    /// No staff account with that user name.
+    StaffNotFound,
 }
 
 impl ErrorCode {
     /// Every code, for the OpenAPI description and the snapshot test.
-    pub const ALL: [ErrorCode; 32] = [
+    pub const ALL: [ErrorCode; 33] = [
         ErrorCode::InvalidPayload,
         ErrorCode::InvalidField,
         ErrorCode::PayloadTooLarge,
@@ -115,6 +117,7 @@ impl ErrorCode {
         ErrorCode::RecordNotFound,
         ErrorCode::AgencyNotInitialised,
         ErrorCode::NotEnabled,
+        ErrorCode::StaffNotFound,
     ];
 
     /// The HTTP status this code is always answered with.
@@ -145,7 +148,8 @@ impl ErrorCode {
             | ErrorCode::UnitNotFound
             | ErrorCode::SubscriberNotFound
             | ErrorCode::LinkNotFound
-            | ErrorCode::RecordNotFound => StatusCode::NOT_FOUND,
+            | ErrorCode::RecordNotFound
+            | ErrorCode::StaffNotFound => StatusCode::NOT_FOUND,
             ErrorCode::AgencyNotInitialised => StatusCode::CONFLICT,
             ErrorCode::NotEnabled => StatusCode::NOT_FOUND,
             ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -188,6 +192,7 @@ impl ErrorCode {
             ErrorCode::RecordNotFound => "record_not_found",
             ErrorCode::AgencyNotInitialised => "agency_not_initialised",
             ErrorCode::NotEnabled => "not_enabled",
+            ErrorCode::StaffNotFound => "staff_not_found",
         }
     }
 }

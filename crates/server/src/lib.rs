@@ -14,6 +14,8 @@
 //! - Cooperation: staff use `/api/exchange/*` ([`exchange`]); partner nodes use the one federation router
 //!   ([`federation`]), merged here and served alone by `jikimi federation serve`.
 //! - Every failure is an [`error::ApiError`] with a closed [`error::ErrorCode`].
+//! - Every answer carries the security headers ([`web`]); `/metrics` and the Swagger UI are on a separate
+//!   operations listener ([`web::ops_router`]), never on this router.
 //! - Personal fields are sealed ([`jikimi_privacy`]) before the store sees them and are never logged.
 //!
 //! Must not depend on sqlx or on a store backend: it holds an `Arc<dyn Store>`.
@@ -42,13 +44,16 @@ pub mod notifications;
 pub mod openapi;
 pub mod ops;
 pub mod password;
+pub mod purge;
 pub mod road_eta;
 pub mod roles;
 pub mod signing;
+pub mod staff;
 pub mod state;
 pub mod subscribers;
 pub mod units;
 pub mod views;
+pub mod web;
 
 use std::future::Future;
 
@@ -56,7 +61,7 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::middleware::Next;
 use axum::response::Response;
-use axum::routing::{get, post, put};
+use axum::routing::{get, patch, post, put};
 use utoipa::OpenApi as _;
 
 pub use config::{Config, ConfigArgs, KeyMaterial};
@@ -83,6 +88,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/auth/logout", post(auth::logout))
         .route("/api/auth/me", get(auth::me))
         .route("/api/staff", post(auth::create_staff))
+        .route("/api/staff/{username}", patch(staff::update_staff))
         .route("/api/incidents", get(incidents::list))
         .route("/api/incidents/{id}", get(incidents::get))
         .route(
@@ -151,7 +157,6 @@ pub fn router(state: AppState) -> Router {
         .route("/api/exchange/sync", post(exchange::sync))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
-        .route("/metrics", get(ops::metrics_text))
         .route("/api/openapi.json", get(openapi_json))
         .route("/api/live", get(live::stream))
         .route("/api/map/base", get(console::base_map))
@@ -174,15 +179,14 @@ pub fn router(state: AppState) -> Router {
         Some(service) => federation::router(service),
         None => Router::new(),
     };
-    Router::new()
-        .merge(
-            utoipa_swagger_ui::SwaggerUi::new("/api/docs")
-                .url("/api/openapi-ui.json", openapi::ApiDoc::openapi()),
-        )
-        .merge(federation)
-        .merge(api)
-        .layer(DefaultBodyLimit::max(body_limit))
-        .layer(axum::middleware::from_fn(request_id_layer))
+    // The security headers go on last (outermost): the request-id layer rebuilds error answers.
+    web::with_security_headers(
+        Router::new()
+            .merge(federation)
+            .merge(api)
+            .layer(DefaultBodyLimit::max(body_limit))
+            .layer(axum::middleware::from_fn(request_id_layer)),
+    )
 }
 
 async fn openapi_json() -> axum::Json<utoipa::openapi::OpenApi> {
@@ -299,7 +303,10 @@ pub async fn serve_tls(
     });
     let served = axum_server::from_tcp_rustls(listener.into_std()?, tls)?
         .handle(handle)
-        .serve(router(state.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>())
+        .serve(
+            web::https(router(state.clone()))
+                .into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
         .await;
     flush_refusals(&state).await;
     served

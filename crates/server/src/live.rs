@@ -13,6 +13,9 @@
 //!   further behind than the ring, or a slow client lagged) the `hello` (or a later `resync` event) says
 //!   `resync: true` and the client reloads its snapshot through the ordinary list endpoints. Together this is
 //!   lossless: the client subscribes before it loads the snapshot, and every gap is announced.
+//! - An open feed re-checks its session with its account (as every request does) on the first event of a batch
+//!   and every [`SESSION_RECHECK`] when idle, and ends when the session was logged out, expired, or ended by a
+//!   change of the account (disabled, new role, password reset): the client reconnects and is refused.
 //!
 //! Events carry the same DTOs the REST API answers ([`crate::dto::IncidentDto`], [`crate::dto::UnitDto`]) in each
 //! role's view ([`crate::views`]): every event is serialised once per view when it is published, and each
@@ -336,6 +339,7 @@ GET /api/incidents and GET /api/units. No personal data."),
     ))]
 pub async fn stream(
     axum::Extension(hub): axum::Extension<Hub>,
+    axum::extract::State(state): axum::extract::State<crate::state::AppState>,
     staff: Staff,
     axum::extract::Query(query): axum::extract::Query<LiveQuery>,
     headers: HeaderMap,
@@ -356,23 +360,86 @@ pub async fn stream(
     let first: Vec<Event> = std::iter::once(hello)
         .chain(sub.backlog.iter().map(|e| to_sse(&epoch, e, view)))
         .collect();
-    let state = (first.into_iter(), sub.rx, epoch);
-    let events = futures_util::stream::unfold(state, move |(mut first, mut rx, epoch)| async move {
-        if let Some(event) = first.next() {
-            return Some((Ok::<_, Infallible>(event), (first, rx, epoch)));
-        }
-        let event = match rx.recv().await {
-            Ok(e) => to_sse(&epoch, &e, view),
-            Err(broadcast::error::RecvError::Lagged(n)) => Event::default()
-                .event("resync")
-                .data(serde_json::json!({"missed": n}).to_string()),
-            Err(broadcast::error::RecvError::Closed) => return None,
-        };
-        Some((Ok(event), (first, rx, epoch)))
-    });
+    let guard = SessionGuard::new(state, staff.session);
+    let unfold_state = (first.into_iter(), sub.rx, epoch, guard);
+    let events = futures_util::stream::unfold(
+        unfold_state,
+        move |(mut first, mut rx, epoch, mut guard)| async move {
+            if let Some(event) = first.next() {
+                return Some((Ok::<_, Infallible>(event), (first, rx, epoch, guard)));
+            }
+            // The feed ends (the client sees the stream close, reconnects and is refused) as soon as its session
+            // is no longer valid: checked on the first event of a batch and every SESSION_RECHECK when idle.
+            let received = loop {
+                tokio::select! {
+                    received = rx.recv() => {
+                        if guard.due() && !guard.still_valid().await {
+                            return None;
+                        }
+                        break received;
+                    }
+                    _ = guard.tick.tick() => {
+                        if !guard.still_valid().await {
+                            return None;
+                        }
+                    }
+                }
+            };
+            let event = match received {
+                Ok(e) => to_sse(&epoch, &e, view),
+                Err(broadcast::error::RecvError::Lagged(n)) => Event::default()
+                    .event("resync")
+                    .data(serde_json::json!({"missed": n}).to_string()),
+                Err(broadcast::error::RecvError::Closed) => return None,
+            };
+            Some((Ok(event), (first, rx, epoch, guard)))
+        },
+    );
     Ok(Sse::new(events)
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
         .into_response())
+}
+
+/// How often an idle feed re-checks its session (logout, expiry, disabling, role change).
+pub const SESSION_RECHECK: Duration = Duration::from_secs(15);
+
+/// An open feed's session: re-read with its account, as every request's is.
+struct SessionGuard {
+    state: crate::state::AppState,
+    session: [u8; 32],
+    checked_at_ms: i64,
+    tick: tokio::time::Interval,
+}
+
+impl SessionGuard {
+    fn new(state: crate::state::AppState, session: [u8; 32]) -> Self {
+        let checked_at_ms = state.now().as_unix_ms();
+        let start = tokio::time::Instant::now() + SESSION_RECHECK;
+        let mut tick = tokio::time::interval_at(start, SESSION_RECHECK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        Self {
+            state,
+            session,
+            checked_at_ms,
+            tick,
+        }
+    }
+
+    /// At most one check a second (by the server's clock) while events flow, so a burst costs one query.
+    fn due(&self) -> bool {
+        self.state.now().as_unix_ms() - self.checked_at_ms >= 1_000
+    }
+
+    async fn still_valid(&mut self) -> bool {
+        self.checked_at_ms = self.state.now().as_unix_ms();
+        match Staff::check(&self.state, self.session).await {
+            Ok(staff) => staff.role.may(Permission::ReadOperations),
+            Err(err) => {
+                tracing::info!(code = err.code.as_str(), "live feed ended: its session is no longer valid");
+                false
+            }
+        }
+    }
 }
 
 fn to_sse(epoch: &str, e: &LiveEvent, view: View) -> Event {

@@ -1,4 +1,5 @@
-//! The OpenAPI document, served at `/api/openapi.json`, and the vendored Swagger UI at `/api/docs`.
+//! The OpenAPI document, served at `/api/openapi.json`; the vendored Swagger UI (`/api/docs/`) is on the operations
+//! listener only ([`crate::web::ops_router`]), like `/metrics`, which is therefore not in this document.
 
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -12,6 +13,7 @@ use utoipa::{Modify, OpenApi};
         crate::aml::intake_aml,
         crate::app::issue_enrolment_code, crate::app::enrol_device, crate::app::location_update, crate::app::cancel,
         crate::auth::login, crate::auth::logout, crate::auth::me, crate::auth::create_staff,
+        crate::staff::update_staff,
         crate::incidents::list, crate::incidents::get, crate::incidents::acknowledge, crate::incidents::recommend,
         crate::incidents::dispatch, crate::incidents::en_route, crate::incidents::on_scene, crate::incidents::note,
         crate::incidents::close,
@@ -19,7 +21,7 @@ use utoipa::{Modify, OpenApi};
         crate::units::report_positions,
         crate::subscribers::register, crate::subscribers::search, crate::subscribers::reveal,
         crate::subscribers::export, crate::subscribers::erase,
-        crate::ops::audit_list, crate::ops::healthz, crate::ops::readyz, crate::ops::metrics_text,
+        crate::ops::audit_list, crate::ops::healthz, crate::ops::readyz,
         crate::map_roads::roads,
         crate::live::stream, crate::console::base_map, crate::console::config,
         crate::notifications::dead_letters,
@@ -44,7 +46,7 @@ use utoipa::{Modify, OpenApi};
         (name = "staff", description = "Login and staff accounts"),
         (name = "audit", description = "Hash-chained audit log"),
         (name = "notifications", description = "Guardian notifications (status only; no personal data)"),
-        (name = "ops", description = "Health and metrics"),
+        (name = "ops", description = "Health and readiness"),
         (name = "console", description = "The dispatcher console's live feed, base map and settings"),
         (name = "border", description = "Border watchlist checks (border officers; every check audited)"),
         (name = "linkage", description = "Linked persons, phones, accounts and wallets across agencies; analysts' decisions"),

@@ -1,4 +1,5 @@
-//! Operations endpoints: the audit log for supervisors, `/healthz`, `/readyz`, Prometheus `/metrics`.
+//! Operations endpoints: the audit log for supervisors, `/healthz`, `/readyz`, and Prometheus `/metrics` (served on
+//! the operations listener only, see [`crate::web::ops_router`]).
 
 use std::sync::OnceLock;
 
@@ -143,8 +144,7 @@ pub fn prometheus() -> Option<&'static PrometheusHandle> {
         .as_ref()
 }
 
-/// Prometheus text exposition.
-#[utoipa::path(get, path = "/metrics", tag = "ops", responses((status = 200, content_type = "text/plain", body = String)))]
+/// Prometheus text exposition (operations listener).
 pub async fn metrics_text() -> impl IntoResponse {
     let body = prometheus().map(|h| h.render()).unwrap_or_default();
     (

@@ -284,7 +284,9 @@ pub trait Store: Outbox + Send + Sync + 'static {
 
     /// Creates a staff account; [`Conflict::AlreadyExists`] if the name is taken. Audited `staff.created`.
     async fn create_staff(&self, user: &StaffUser, change: &Change) -> Result<()>;
-    /// Replaces a staff account's hash, role and disabled flag. Audited `staff.updated`.
+    /// Replaces a staff account's hash, role and disabled flag and ends every session of the account, in one
+    /// transaction (a password reset, role change or disabling logs the user out everywhere). Audited
+    /// `staff.updated` with the number of sessions ended.
     async fn update_staff(&self, user: &StaffUser, change: &Change) -> Result<()>;
     /// A staff account.
     async fn get_staff(&self, username: &str) -> Result<StaffUser>;
@@ -292,7 +294,8 @@ pub trait Store: Outbox + Send + Sync + 'static {
     async fn list_staff(&self) -> Result<Vec<StaffUser>>;
     /// Stores a new session. Audited `session.created`.
     async fn create_session(&self, session: &SessionRecord, change: &Change) -> Result<()>;
-    /// A session valid at `now`; [`Error::NotFound`] if unknown or expired.
+    /// A session valid at `now` whose account is not disabled, carrying the account's CURRENT role (not the role at
+    /// login); [`Error::NotFound`] if unknown, expired or the account is disabled.
     async fn get_session(&self, token_hash: &[u8; 32], now: Timestamp) -> Result<SessionRecord>;
     /// Ends a session (logout). Audited `session.deleted`.
     async fn delete_session(&self, token_hash: &[u8; 32], change: &Change) -> Result<()>;

@@ -270,7 +270,7 @@ pub struct SessionRecord {
     pub token_hash: [u8; 32],
     /// Whose session.
     pub username: String,
-    /// The role at login.
+    /// The role: at login when stored; the account's current role when read back ([`crate::Store::get_session`]).
     pub role: Role,
     /// When created.
     pub created_at: Timestamp,

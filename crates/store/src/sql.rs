@@ -1804,9 +1804,20 @@ macro_rules! impl_store {
                 if n == 0 {
                     return Err($crate::Error::not_found("staff", &user.username));
                 }
+                // A new password, role or disabled flag ends every session, in the same transaction: a token taken
+                // before the change never acts under it (and a stolen token dies with a password reset).
+                let ended = sqlx::query("DELETE FROM sessions WHERE username = $1")
+                    .bind(&user.username)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
                 chain.push(
                     $crate::sql::audit(change, "staff.updated", format!("staff/{}", user.username))
-                        .with_detail(&serde_json::json!({ "role": user.role, "disabled": user.disabled })),
+                        .with_detail(&serde_json::json!({
+                            "role": user.role,
+                            "disabled": user.disabled,
+                            "sessions_ended": ended,
+                        })),
                 );
                 self.commit_write(tx, chain).await
             }
@@ -1858,9 +1869,12 @@ macro_rules! impl_store {
                 token_hash: &[u8; 32],
                 now: jikimi_respond::Timestamp,
             ) -> $crate::Result<$crate::SessionRecord> {
+                // One query over the session and the account: the role is the account's current one, and a
+                // disabled account's sessions are refused even before they are deleted.
                 let row = sqlx::query(
-                    "SELECT token_hash, username, role, created_at, expires_at FROM sessions
-                     WHERE token_hash = $1 AND expires_at > $2",
+                    "SELECT s.token_hash, s.username, st.role, s.created_at, s.expires_at
+                     FROM sessions s JOIN staff st ON st.username = s.username
+                     WHERE s.token_hash = $1 AND s.expires_at > $2 AND NOT st.disabled",
                 )
                 .bind(&token_hash[..])
                 .bind(now.as_unix_ms())

@@ -127,8 +127,8 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
 
     println!();
     println!("jikimi demo is running at {base}");
-    println!("  API description: {base}/api/openapi.json   Swagger UI: {base}/api/docs/");
-    println!("  health: {base}/healthz   metrics: {base}/metrics");
+    println!("  API description: {base}/api/openapi.json   health: {base}/healthz");
+    println!("  metrics and Swagger UI: not served by the demo (jikimi serve --ops-listen ADDR)");
     println!(
         "  roads: central Helsinki, map data (c) OpenStreetMap contributors (ODbL): {base}/api/map/roads"
     );

@@ -10,3 +10,4 @@ mod federation;
 mod notify;
 mod process;
 mod tls;
+mod web;

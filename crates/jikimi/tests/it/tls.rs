@@ -47,6 +47,14 @@ async fn serve_speaks_https_with_the_given_certificate() {
         .await
         .expect("https request");
     assert!(health.status().is_success(), "{}", health.status());
+    // Over HTTPS, browsers are told to refuse plain HTTP to this host from now on.
+    assert_eq!(
+        health
+            .headers()
+            .get("strict-transport-security")
+            .and_then(|v| v.to_str().ok()),
+        Some("max-age=31536000")
+    );
 
     // Plain HTTP to the TLS port gets no HTTP answer.
     let plain = reqwest::Client::new()

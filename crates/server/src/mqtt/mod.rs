@@ -16,9 +16,13 @@
 //! a second per device); those beyond it are refused `rate_limited` and logged, not audited. A database that does not answer is retried; the message is
 //! left unacknowledged if it keeps failing, so the broker keeps it.
 //!
-//! Plain TCP only: this build has no TLS for MQTT (`mqtts://` is refused at start); put the broker's TLS listener on
-//! the terminals' side and let the server reach the broker on a local or private listener.
+//! The server logs in to the broker with a user name and password when configured, and speaks TLS for `mqtts://`
+//! (rustls with ring), trusting the CA given with `--mqtt-ca` or else the public web roots compiled in. The broker's
+//! ACL must let each terminal publish only its own topics and let only the server's user read them all
+//! (`docs/mqtt-acl.md`): the signatures stop forged alerts, the ACL stops anyone on the broker from following
+//! SOS locations.
 
+pub mod config;
 pub mod envelope;
 
 use std::time::Duration;
@@ -43,31 +47,38 @@ pub struct MqttConfig {
     pub client_id: String,
     /// Topic prefix (default `jikimi/v1`).
     pub prefix: String,
+    /// The broker login, when the broker asks for one.
+    pub credentials: Option<config::MqttCredentials>,
+    /// TLS (`mqtts://`), and which CA to trust.
+    pub tls: Option<config::MqttTls>,
 }
 
 impl MqttConfig {
-    /// Parses `mqtt://host[:port]` (also `tcp://`; port 1883 by default).
+    /// Parses `mqtt://host[:port]` (also `tcp://`; port 1883 by default) or `mqtts://host[:port]` (also `ssl://`;
+    /// TLS, port 8883 by default, trusting the public web roots until [`config::MqttTls::ca`] is set).
     pub fn from_url(url: &str, client_id: String) -> Result<MqttConfig, String> {
-        let rest = if let Some(rest) = url
+        let (rest, tls) = if let Some(rest) = url
             .strip_prefix("mqtt://")
             .or_else(|| url.strip_prefix("tcp://"))
         {
-            rest
-        } else if url.starts_with("mqtts://") || url.starts_with("ssl://") {
-            return Err(
-                "TLS (mqtts://) is not built into this binary; reach the broker on a plain local listener".into(),
-            );
+            (rest, None)
+        } else if let Some(rest) = url
+            .strip_prefix("mqtts://")
+            .or_else(|| url.strip_prefix("ssl://"))
+        {
+            (rest, Some(config::MqttTls::default()))
         } else {
-            return Err("expected mqtt://host[:port]".into());
+            return Err("expected mqtt://host[:port] or mqtts://host[:port]".into());
         };
         let rest = rest.trim_end_matches('/');
+        let default_port = if tls.is_some() { 8883 } else { 1883 };
         let (host, port) = match rest.rsplit_once(':') {
             Some((host, port)) => (
                 host,
                 port.parse::<u16>()
                     .map_err(|_| format!("invalid port {port:?}"))?,
             ),
-            None => (rest, 1883),
+            None => (rest, default_port),
         };
         if host.is_empty() {
             return Err("missing host".into());
@@ -80,7 +91,28 @@ impl MqttConfig {
             port,
             client_id,
             prefix: envelope::DEFAULT_PREFIX.into(),
+            credentials: None,
+            tls,
         })
+    }
+
+    /// The client options: id, persistent session, manual acknowledgements, login and TLS.
+    pub fn options(&self, max_packet_bytes: usize) -> Result<MqttOptions, String> {
+        let mut options = MqttOptions::new(self.client_id.clone(), self.host.clone(), self.port);
+        options
+            .set_clean_session(false)
+            .set_manual_acks(true)
+            .set_keep_alive(Duration::from_secs(5))
+            .set_max_packet_size(max_packet_bytes, max_packet_bytes);
+        if let Some(credentials) = &self.credentials {
+            options.set_credentials(credentials.username.clone(), credentials.password.clone());
+        }
+        if let Some(tls) = &self.tls {
+            options.set_transport(rumqttc::Transport::tls_with_config(
+                rumqttc::TlsConfiguration::Rustls(std::sync::Arc::new(tls.client_config()?)),
+            ));
+        }
+        Ok(options)
     }
 }
 
@@ -112,12 +144,14 @@ pub fn spawn(state: AppState, config: MqttConfig) -> MqttIntake {
 
 async fn run(state: AppState, config: MqttConfig, subscribed: tokio::sync::watch::Sender<u64>) {
     let limit = state.config.body_limit_bytes + 1024;
-    let mut options = MqttOptions::new(config.client_id.clone(), config.host.clone(), config.port);
-    options
-        .set_clean_session(false)
-        .set_manual_acks(true)
-        .set_keep_alive(Duration::from_secs(5))
-        .set_max_packet_size(limit, limit);
+    // The CA file was read when the configuration was resolved; reading it again can only fail if it changed since.
+    let options = match config.options(limit) {
+        Ok(options) => options,
+        Err(err) => {
+            tracing::error!(error = %err, "mqtt intake not started");
+            return;
+        }
+    };
     let (client, mut eventloop) = AsyncClient::new(options, 4096);
     let mut backoff = Duration::from_millis(100);
     loop {
@@ -136,8 +170,23 @@ async fn run(state: AppState, config: MqttConfig, subscribed: tokio::sync::watch
                     }
                 }
             }
-            Ok(Event::Incoming(Packet::SubAck(_))) => {
-                subscribed.send_modify(|n| *n += 1);
+            Ok(Event::Incoming(Packet::SubAck(suback))) => {
+                // A broker whose ACL does not let this user read the terminals' topics refuses the subscription
+                // in its SUBACK; the intake would then hear nothing, so say so loudly instead of counting it.
+                if suback
+                    .return_codes
+                    .iter()
+                    .all(|code| matches!(code, rumqttc::SubscribeReasonCode::Success(_)))
+                {
+                    subscribed.send_modify(|n| *n += 1);
+                } else {
+                    tracing::error!(
+                        host = %config.host,
+                        "mqtt broker refused the subscription: its ACL must let this user read {}/devices/+/sos and \
+                         /location (see docs/mqtt-acl.md)",
+                        config.prefix
+                    );
+                }
             }
             Ok(Event::Incoming(Packet::Publish(publish))) => {
                 metrics::counter!("jikimi_mqtt_messages_total").increment(1);
@@ -417,7 +466,9 @@ mod tests {
         assert_eq!((c.host.as_str(), c.port), ("127.0.0.1", 1883));
         let c = MqttConfig::from_url("tcp://broker", "jikimi".into()).unwrap();
         assert_eq!((c.host.as_str(), c.port), ("broker", 1883));
-        assert!(MqttConfig::from_url("mqtts://broker:8883", "j".into()).is_err());
+        let c = MqttConfig::from_url("mqtts://broker", "j".into()).unwrap();
+        assert_eq!((c.port, c.tls.is_some()), (8883, true));
+        assert!(MqttConfig::from_url("mqtt://broker", "j".into()).unwrap().tls.is_none());
         assert!(MqttConfig::from_url("http://broker", "j".into()).is_err());
         assert!(MqttConfig::from_url("mqtt://broker:x", "j".into()).is_err());
         assert!(MqttConfig::from_url("mqtt://broker", String::new()).is_err());

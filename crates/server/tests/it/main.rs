@@ -13,13 +13,17 @@ mod devices;
 mod flows;
 mod lookups;
 mod mqtt;
+mod mqtt_broker;
 mod notifications;
 mod openapi;
 mod privacy;
+mod purge;
 mod roads;
+mod sessions;
 mod support;
 mod surge;
 mod views;
+mod web;
 
 macro_rules! api_tests {
     ($($module:ident :: $name:ident),* $(,)?) => {
@@ -98,6 +102,15 @@ api_tests!(
     devices::enrolment_never_replaces_pins_without_a_supervisor,
     devices::a_replayed_wrong_pin_cancel_cannot_lock_the_pins,
     devices::failed_requests_leave_no_clear_personal_data_in_the_audit_log,
+    sessions::role_change_ends_the_sessions_taken_under_the_old_role,
+    sessions::disabled_users_token_is_refused,
+    sessions::password_reset_ends_every_session,
+    sessions::staff_changes_are_admin_only_and_checked,
+    sessions::logout_with_a_lowercase_scheme_revokes,
+    sessions::open_live_stream_ends_after_logout,
+    web::security_headers_on_every_answer,
+    web::metrics_and_docs_only_on_the_operations_listener,
+    purge::purge_never_reopens_the_replay_window,
 );
 
 /// Restarts the shared Mosquitto, so it runs once (on SQLite), not once per backend.
@@ -110,6 +123,22 @@ async fn mqtt_broker_restart_during_a_burst_loses_no_alert() {
     })
     .await;
     mqtt::mqtt_broker_restart_during_a_burst_loses_no_alert(&h).await;
+    h.finish().await;
+}
+
+/// A private Mosquitto with a password file and the sample ACL (broker behaviour: once, on SQLite).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mqtt_broker_acl_confines_each_terminal_to_its_own_topics() {
+    let h = support::Harness::new(support::Backend::Sqlite).await;
+    mqtt_broker::broker_acl_confines_each_terminal_to_its_own_topics(&h).await;
+    h.finish().await;
+}
+
+/// A private TLS-only Mosquitto with a throw-away CA.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mqtts_with_a_private_ca() {
+    let h = support::Harness::new(support::Backend::Sqlite).await;
+    mqtt_broker::mqtts_with_a_private_ca(&h).await;
     h.finish().await;
 }
 

@@ -12,6 +12,7 @@ mod incidents;
 mod linkage;
 mod outbox;
 mod registration;
+mod sessions;
 mod story;
 mod surge;
 
@@ -23,6 +24,7 @@ pub(crate) use incidents::*;
 pub(crate) use linkage::*;
 pub(crate) use outbox::*;
 pub(crate) use registration::*;
+pub(crate) use sessions::*;
 pub(crate) use story::*;
 pub(crate) use surge::*;
 
@@ -108,6 +110,9 @@ macro_rules! store_conformance {
             exchange_disclosures_receipts_in_the_spine_chain,
             exchange_secrets_are_sealed_at_rest,
             exchange_clear_rows_are_sealed_on_open,
+            sessions_follow_the_current_staff_row,
+            staff_update_ends_the_accounts_sessions,
+            purges_forget_only_old_nonces_and_expired_sessions,
         );
     };
     (@each $store:ty; $($name:ident),* $(,)?) => {

@@ -584,7 +584,6 @@ pub(crate) async fn staff_and_sessions<S: TestStore>() {
     assert_eq!(store.get_staff("kim").await.unwrap(), user);
     let promoted = StaffUser {
         role: Role::Supervisor,
-        disabled: true,
         ..user.clone()
     };
     store
