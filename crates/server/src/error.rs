@@ -350,6 +350,7 @@ pub(crate) async fn rejection_marker(response: Response) -> ErrorMarker {
     ErrorMarker {
         code: ErrorCode::InvalidPayload,
         message: format!("invalid request: {text}"),
+        retry_after_s: None,
     }
 }
 

@@ -284,7 +284,8 @@ pub async fn open_live_stream_ends_after_logout(h: &Harness) {
     assert_eq!(status, StatusCode::OK);
     // A second later, an event: each feed checks its session before sending it.
     h.advance_s(2);
-    h.state.live.publish("unit", json!({"id": "P-7"}).to_string());
+    let unit = json!({"id": "P-7"}).to_string();
+    h.state.live.publish("unit", unit.clone(), unit);
     let event = kept.next().await.expect("the valid feed goes on");
     assert!(event.contains("P-7"), "{event}");
     assert_eq!(logged_out.next().await, None, "the logged-out feed ended");
@@ -292,6 +293,7 @@ pub async fn open_live_stream_ends_after_logout(h: &Harness) {
 
     // Expiry: the same for the session that was still valid.
     h.advance_s(8 * 3600);
-    h.state.live.publish("unit", json!({"id": "P-8"}).to_string());
+    let unit = json!({"id": "P-8"}).to_string();
+    h.state.live.publish("unit", unit.clone(), unit);
     assert_eq!(kept.next().await, None, "the expired session's feed ended");
 }
