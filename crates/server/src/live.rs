@@ -309,7 +309,9 @@ fn publish_answer(hub: &Hub, change: &Change, value: serde_json::Value) {
                 for unit in units {
                     match serde_json::from_value::<UnitDto>(unit.clone()) {
                         Ok(dto) => hub.publish_unit_dto(dto),
-                        Err(err) => tracing::warn!(error = %err, "live feed: an answer is not a unit"),
+                        Err(err) => {
+                            tracing::warn!(error = %err, "live feed: an answer is not a unit")
+                        }
                     }
                 }
             }
@@ -357,19 +359,20 @@ pub async fn stream(
         .chain(sub.backlog.iter().map(|e| to_sse(&epoch, e, view)))
         .collect();
     let state = (first.into_iter(), sub.rx, epoch);
-    let events = futures_util::stream::unfold(state, move |(mut first, mut rx, epoch)| async move {
-        if let Some(event) = first.next() {
-            return Some((Ok::<_, Infallible>(event), (first, rx, epoch)));
-        }
-        let event = match rx.recv().await {
-            Ok(e) => to_sse(&epoch, &e, view),
-            Err(broadcast::error::RecvError::Lagged(n)) => Event::default()
-                .event("resync")
-                .data(serde_json::json!({"missed": n}).to_string()),
-            Err(broadcast::error::RecvError::Closed) => return None,
-        };
-        Some((Ok(event), (first, rx, epoch)))
-    });
+    let events =
+        futures_util::stream::unfold(state, move |(mut first, mut rx, epoch)| async move {
+            if let Some(event) = first.next() {
+                return Some((Ok::<_, Infallible>(event), (first, rx, epoch)));
+            }
+            let event = match rx.recv().await {
+                Ok(e) => to_sse(&epoch, &e, view),
+                Err(broadcast::error::RecvError::Lagged(n)) => Event::default()
+                    .event("resync")
+                    .data(serde_json::json!({"missed": n}).to_string()),
+                Err(broadcast::error::RecvError::Closed) => return None,
+            };
+            Some((Ok(event), (first, rx, epoch)))
+        });
     Ok(Sse::new(events)
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
         .into_response())
