@@ -197,15 +197,21 @@ pub async fn intake_aml(
                 let at_ms = state.now().as_unix_ms();
                 // Only a fixed class name, never the error text: parser and JSON errors quote what they read
                 // (a caller's number in a misplaced field, a key made of digits).
-                crate::flood::audit_refusal(&state, "aml.rejected", source, err.code, |pseudonym| {
-                    NewAuditEntry::new(at_ms, actor, "aml.rejected", subject, err.code.as_str())
-                        .with_detail(&serde_json::json!({
-                            "code": err.code.as_str(),
-                            "class": class,
-                            "request_id": request_id.0,
-                            "source": pseudonym,
-                        }))
-                })
+                crate::flood::audit_refusal(
+                    &state,
+                    "aml.rejected",
+                    source,
+                    err.code,
+                    |pseudonym| {
+                        NewAuditEntry::new(at_ms, actor, "aml.rejected", subject, err.code.as_str())
+                            .with_detail(&serde_json::json!({
+                                "code": err.code.as_str(),
+                                "class": class,
+                                "request_id": request_id.0,
+                                "source": pseudonym,
+                            }))
+                    },
+                )
                 .await?;
             }
             tracing::info!(code = err.code.as_str(), request_id = %request_id.0, "aml refused");

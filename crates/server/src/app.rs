@@ -399,30 +399,30 @@ async fn enrol(
 
 fn refusal_error(refusal: EnrolmentRefusal) -> ApiError {
     match refusal {
-            EnrolmentRefusal::Unknown => {
-                ApiError::new(ErrorCode::EnrolmentCodeInvalid, "unknown enrolment code")
-            }
-            EnrolmentRefusal::WrongCode { attempts_left } => ApiError::new(
-                ErrorCode::EnrolmentCodeInvalid,
-                format!("wrong enrolment code; {attempts_left} tries left before it locks"),
-            ),
-            EnrolmentRefusal::Locked => ApiError::new(
-                ErrorCode::EnrolmentCodeLocked,
-                "too many wrong tries: this code is locked; ask for a new one",
-            ),
-            EnrolmentRefusal::Expired => ApiError::new(
-                ErrorCode::EnrolmentCodeExpired,
-                "this enrolment code has expired; ask for a new one",
-            ),
-            EnrolmentRefusal::AlreadyUsed => ApiError::new(
-                ErrorCode::EnrolmentCodeUsed,
-                "this enrolment code was already used",
-            ),
-            EnrolmentRefusal::PinsAlreadySet => ApiError::new(
-                ErrorCode::Conflict,
-                "PINs are already set for this subscriber: enrol without PINs, or ask a supervisor for a code \
+        EnrolmentRefusal::Unknown => {
+            ApiError::new(ErrorCode::EnrolmentCodeInvalid, "unknown enrolment code")
+        }
+        EnrolmentRefusal::WrongCode { attempts_left } => ApiError::new(
+            ErrorCode::EnrolmentCodeInvalid,
+            format!("wrong enrolment code; {attempts_left} tries left before it locks"),
+        ),
+        EnrolmentRefusal::Locked => ApiError::new(
+            ErrorCode::EnrolmentCodeLocked,
+            "too many wrong tries: this code is locked; ask for a new one",
+        ),
+        EnrolmentRefusal::Expired => ApiError::new(
+            ErrorCode::EnrolmentCodeExpired,
+            "this enrolment code has expired; ask for a new one",
+        ),
+        EnrolmentRefusal::AlreadyUsed => ApiError::new(
+            ErrorCode::EnrolmentCodeUsed,
+            "this enrolment code was already used",
+        ),
+        EnrolmentRefusal::PinsAlreadySet => ApiError::new(
+            ErrorCode::Conflict,
+            "PINs are already set for this subscriber: enrol without PINs, or ask a supervisor for a code \
                  that replaces them",
-            ),
+        ),
     }
 }
 

@@ -312,7 +312,9 @@ fn publish_answer(hub: &Hub, change: &Change, value: serde_json::Value) {
                 for unit in units {
                     match serde_json::from_value::<UnitDto>(unit.clone()) {
                         Ok(dto) => hub.publish_unit_dto(dto),
-                        Err(err) => tracing::warn!(error = %err, "live feed: an answer is not a unit"),
+                        Err(err) => {
+                            tracing::warn!(error = %err, "live feed: an answer is not a unit")
+                        }
                     }
                 }
             }
@@ -435,7 +437,10 @@ impl SessionGuard {
         match Staff::check(&self.state, self.session).await {
             Ok(staff) => staff.role.may(Permission::ReadOperations),
             Err(err) => {
-                tracing::info!(code = err.code.as_str(), "live feed ended: its session is no longer valid");
+                tracing::info!(
+                    code = err.code.as_str(),
+                    "live feed ended: its session is no longer valid"
+                );
                 false
             }
         }

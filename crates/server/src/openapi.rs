@@ -108,7 +108,9 @@ impl Modify for FloodResponses {
             ContentBuilder, Ref, ResponseBuilder, header::HeaderBuilder, schema::Type,
         };
         let limited = ResponseBuilder::new()
-            .description("rate_limited: too many requests from this source; retry after Retry-After seconds")
+            .description(
+                "rate_limited: too many requests from this source; retry after Retry-After seconds",
+            )
             .header(
                 "Retry-After",
                 HeaderBuilder::new()
@@ -206,4 +208,3 @@ fn error_response(description: &str) -> utoipa::openapi::Response {
         )
         .build()
 }
-

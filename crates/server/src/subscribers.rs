@@ -442,7 +442,15 @@ pub async fn search(
         &req.reason,
     )
     .await;
-    let grounds = audit_refusal(&state, &staff, "search", "subscriber/*", req.incident_id, checked).await?;
+    let grounds = audit_refusal(
+        &state,
+        &staff,
+        "search",
+        "subscriber/*",
+        req.incident_id,
+        checked,
+    )
+    .await?;
     let mut ids = state
         .store
         .find_subscribers("phone", &state.blind.digest("phone", &phone))
@@ -668,7 +676,8 @@ pub async fn reveal(
         _ => Ok(grounds),
     });
     let subject = format!("subscriber/{id}");
-    let grounds = audit_refusal(&state, &staff, "reveal", &subject, req.incident_id, checked).await?;
+    let grounds =
+        audit_refusal(&state, &staff, "reveal", &subject, req.incident_id, checked).await?;
     let action = match &grounds {
         Grounds::Incident { .. } => "subscriber.revealed",
         Grounds::Override { .. } => "subscriber.reveal_override",

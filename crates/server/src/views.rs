@@ -76,7 +76,13 @@ fn generalise_fix_dto(fix: FixDto) -> Option<FixDto> {
 fn generalise_fix(fix: &LocationFix) -> Option<LocationFix> {
     let (lat, lon, radius) = generalise_point(fix.coords.lat(), fix.coords.lon())?;
     let coords = jikimi_respond::Coordinates::new(lat, lon).ok()?;
-    LocationFix::new(coords, fix.accuracy_m.max(radius).ceil(), fix.method, fix.at).ok()
+    LocationFix::new(
+        coords,
+        fix.accuracy_m.max(radius).ceil(),
+        fix.method,
+        fix.at,
+    )
+    .ok()
 }
 
 fn round_to(value: f64, step: f64) -> f64 {

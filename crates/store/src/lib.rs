@@ -44,10 +44,10 @@ pub mod testing;
 pub use error::{Conflict, Error, Result};
 pub use model::{
     AlertAccepted, Change, DeviceEvent, DeviceRecord, Enrolment, EnrolmentCheck, EnrolmentCode,
-    EnrolmentRefusal, NonceClaim,
-    EntityLink, ErasureReport, GuardianId, GuardianRecord, IncidentFilter, IncidentOrder,
-    IndexEntry, IntakeCounts, LinkRunReport, LinkStatus, NewAlert, NewEntityLink, PinHashes,
-    PinRecord, PositionReport, Role, SessionRecord, StaffUser, SubscriberExport, SubscriberRecord,
+    EnrolmentRefusal, EntityLink, ErasureReport, GuardianId, GuardianRecord, IncidentFilter,
+    IncidentOrder, IndexEntry, IntakeCounts, LinkRunReport, LinkStatus, NewAlert, NewEntityLink,
+    NonceClaim, PinHashes, PinRecord, PositionReport, Role, SessionRecord, StaffUser,
+    SubscriberExport, SubscriberRecord,
 };
 pub use outbox::{
     DeliveryOutcome, DeliveryReport, Notification, NotificationId, NotificationState, Outbox,

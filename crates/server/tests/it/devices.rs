@@ -33,9 +33,16 @@ async fn register(h: &Harness, token: &str, body: Value) -> (StatusCode, Value) 
 pub async fn registration_refuses_an_existing_device_id_and_revocation_sticks(h: &Harness) {
     let supervisor = h.login_as(Role::Supervisor).await;
     let victim = h
-        .enrol(&supervisor, json!({"name": "Victim", "phone": "010-6000-0001"}))
+        .enrol(
+            &supervisor,
+            json!({"name": "Victim", "phone": "010-6000-0001"}),
+        )
         .await;
-    let stored = h.store.get_device(DeviceId(victim.id)).await.expect("device");
+    let stored = h
+        .store
+        .get_device(DeviceId(victim.id))
+        .await
+        .expect("device");
     let attacker_key = signing::generate_device_key();
     let takeover = json!({"name": "Attacker", "phone": "010-6000-0002",
         "devices": [{"id": victim.id, "public_key": hex::encode(attacker_key.verifying_key().to_bytes())}]});
@@ -46,7 +53,13 @@ pub async fn registration_refuses_an_existing_device_id_and_revocation_sticks(h:
         StatusCode::CONFLICT,
         "conflict",
     );
-    assert_eq!(h.store.get_device(DeviceId(victim.id)).await.expect("device"), stored);
+    assert_eq!(
+        h.store
+            .get_device(DeviceId(victim.id))
+            .await
+            .expect("device"),
+        stored
+    );
     let phone = jikimi_privacy::normalise_phone("010-6000-0002").expect("phone");
     let attackers = h
         .store
@@ -117,7 +130,12 @@ pub async fn registration_refuses_an_existing_device_id_and_revocation_sticks(h:
     assert_eq!(count(&audit, "device.saved"), 1, "{audit:?}");
 }
 
-async fn issue(h: &Harness, token: &str, subscriber: Uuid, body: Option<Value>) -> (StatusCode, Value) {
+async fn issue(
+    h: &Harness,
+    token: &str,
+    subscriber: Uuid,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
     h.call(
         Method::POST,
         &format!("/api/subscribers/{subscriber}/enrolment-codes"),
@@ -151,7 +169,12 @@ pub async fn enrolment_never_replaces_pins_without_a_supervisor(h: &Harness) {
     .await;
     assert_eq!(status, StatusCode::CREATED, "{registered}");
     let sid = Uuid::parse_str(registered["id"].as_str().expect("id")).expect("uuid");
-    let pins = h.store.get_pins(SubscriberId(sid)).await.expect("pins").pins;
+    let pins = h
+        .store
+        .get_pins(SubscriberId(sid))
+        .await
+        .expect("pins")
+        .pins;
 
     // The attack: a registrar's code (or one read over a shoulder) enrols a phone with new PINs. It used to
     // replace the PIN and the duress PIN silently; now it is refused and the code stays usable.
@@ -163,7 +186,14 @@ pub async fn enrolment_never_replaces_pins_without_a_supervisor(h: &Harness) {
         StatusCode::CONFLICT,
         "conflict",
     );
-    assert_eq!(h.store.get_pins(SubscriberId(sid)).await.expect("pins").pins, pins);
+    assert_eq!(
+        h.store
+            .get_pins(SubscriberId(sid))
+            .await
+            .expect("pins")
+            .pins,
+        pins
+    );
     // A wrong code is refused as such, before any PIN is looked at.
     refused(
         enrol(h, "0000-0000-0000-0000", json!({"pin": "5555"})).await,
@@ -173,7 +203,14 @@ pub async fn enrolment_never_replaces_pins_without_a_supervisor(h: &Harness) {
     // Without PINs the same code enrols the phone and leaves the PINs alone.
     let (status, body) = enrol(h, &code, json!({})).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
-    assert_eq!(h.store.get_pins(SubscriberId(sid)).await.expect("pins").pins, pins);
+    assert_eq!(
+        h.store
+            .get_pins(SubscriberId(sid))
+            .await
+            .expect("pins")
+            .pins,
+        pins
+    );
 
     // Only a supervisor issues a code that replaces PINs.
     for token in [&dispatcher, &admin] {
@@ -188,7 +225,12 @@ pub async fn enrolment_never_replaces_pins_without_a_supervisor(h: &Harness) {
     let code = code["code"].as_str().expect("code").to_string();
     let (status, body) = enrol(h, &code, json!({"pin": "5555"})).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
-    let replaced = h.store.get_pins(SubscriberId(sid)).await.expect("pins").pins;
+    let replaced = h
+        .store
+        .get_pins(SubscriberId(sid))
+        .await
+        .expect("pins")
+        .pins;
     assert_ne!(replaced, pins);
     assert!(replaced.duress_pin_hash.is_none());
 
@@ -206,12 +248,24 @@ pub async fn enrolment_never_replaces_pins_without_a_supervisor(h: &Harness) {
         .map(|(.., d)| d.clone())
         .collect();
     assert_eq!(enrolled.len(), 2);
-    assert!(enrolled[0].contains("\"pins_replaced\":false"), "{enrolled:?}");
-    assert!(enrolled[1].contains("\"pins_replaced\":true"), "{enrolled:?}");
+    assert!(
+        enrolled[0].contains("\"pins_replaced\":false"),
+        "{enrolled:?}"
+    );
+    assert!(
+        enrolled[1].contains("\"pins_replaced\":true"),
+        "{enrolled:?}"
+    );
 }
 
 /// A signed cancel with a fixed nonce, so the very same request can be sent again.
-fn cancel_request(h: &Harness, device: &TestDevice, incident: &str, pin: &str, nonce: &str) -> Request<Body> {
+fn cancel_request(
+    h: &Harness,
+    device: &TestDevice,
+    incident: &str,
+    pin: &str,
+    nonce: &str,
+) -> Request<Body> {
     let id = Uuid::parse_str(incident).expect("uuid");
     let body = serde_json::to_vec(&json!({"pin": pin})).expect("json");
     let headers = signing::sign_in(
@@ -246,13 +300,25 @@ pub async fn a_replayed_wrong_pin_cancel_cannot_lock_the_pins(h: &Harness) {
     // One captured wrong-PIN cancel, sent once and then replayed: it used to count each time and lock the PINs
     // after five.
     let (status, body) = h
-        .send(cancel_request(h, &device, &incident, "0000", "captured-nonce-0001"))
+        .send(cancel_request(
+            h,
+            &device,
+            &incident,
+            "0000",
+            "captured-nonce-0001",
+        ))
         .await;
     refused((status, body), StatusCode::UNAUTHORIZED, "pin_invalid");
     for _ in 0..6 {
         refused(
-            h.send(cancel_request(h, &device, &incident, "0000", "captured-nonce-0001"))
-                .await,
+            h.send(cancel_request(
+                h,
+                &device,
+                &incident,
+                "0000",
+                "captured-nonce-0001",
+            ))
+            .await,
             StatusCode::CONFLICT,
             "nonce_replayed",
         );
@@ -265,7 +331,13 @@ pub async fn a_replayed_wrong_pin_cancel_cannot_lock_the_pins(h: &Harness) {
     assert_eq!((pins.failed_attempts, pins.locked_until), (1, None));
     // The subscriber can still cancel.
     let (status, body) = h
-        .send(cancel_request(h, &device, &incident, "1234", "genuine-nonce-00001"))
+        .send(cancel_request(
+            h,
+            &device,
+            &incident,
+            "1234",
+            "genuine-nonce-00001",
+        ))
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(count(&h.audit().await, "subscriber.pin_failed"), 1);
@@ -283,7 +355,11 @@ pub async fn failed_requests_leave_no_clear_personal_data_in_the_audit_log(h: &H
         .await;
 
     // Failed logins: typed user names (one is a phone number, one an e-mail address).
-    for username in ["kim.minji@example.kr", "010-9876-5432", "kim.minji@example.kr"] {
+    for username in [
+        "kim.minji@example.kr",
+        "010-9876-5432",
+        "kim.minji@example.kr",
+    ] {
         let (status, _) = h
             .call(
                 Method::POST,
@@ -325,7 +401,13 @@ pub async fn failed_requests_leave_no_clear_personal_data_in_the_audit_log(h: &H
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     let incident = body["incident_id"].as_str().expect("incident").to_string();
     let (status, _) = h
-        .send(cancel_request(h, &device, &incident, "0000", "wrong-pin-nonce-001"))
+        .send(cancel_request(
+            h,
+            &device,
+            &incident,
+            "0000",
+            "wrong-pin-nonce-001",
+        ))
         .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 
@@ -345,7 +427,15 @@ pub async fn failed_requests_leave_no_clear_personal_data_in_the_audit_log(h: &H
             "{} {} {} {} {}",
             entry.actor, entry.action, entry.subject, entry.reason, entry.detail
         );
-        for clear in [phone_digits, "98765432", "9876-5432", "kim.minji", "example.kr", "Kim Minji", "1115432"] {
+        for clear in [
+            phone_digits,
+            "98765432",
+            "9876-5432",
+            "kim.minji",
+            "example.kr",
+            "Kim Minji",
+            "1115432",
+        ] {
             assert!(!text.contains(clear), "audit entry holds {clear:?}: {text}");
         }
     }

@@ -38,7 +38,10 @@ pub async fn reveal_and_search_need_an_open_incident_of_that_subscriber(h: &Harn
         .enrol(&admin, json!({"name": "Caller", "phone": "010-5555-1001"}))
         .await;
     let stranger = h
-        .enrol(&admin, json!({"name": "Stranger", "phone": "010-5555-1002"}))
+        .enrol(
+            &admin,
+            json!({"name": "Stranger", "phone": "010-5555-1002"}),
+        )
         .await;
     let reveal_caller = format!("/api/subscribers/{}/reveal", caller.subscriber_id);
     let reveal_stranger = format!("/api/subscribers/{}/reveal", stranger.subscriber_id);

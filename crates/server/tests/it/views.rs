@@ -127,7 +127,9 @@ async fn scene(h: &Harness) -> Scene {
 async fn full_view(h: &Harness, scene: &Scene) -> Value {
     let incident = h
         .store
-        .get_incident(IncidentId(Uuid::parse_str(&scene.incident_id).expect("uuid")))
+        .get_incident(IncidentId(
+            Uuid::parse_str(&scene.incident_id).expect("uuid"),
+        ))
         .await
         .expect("incident");
     serde_json::to_value(IncidentDto::from(&incident)).expect("json")
@@ -225,9 +227,18 @@ async fn sees_the_full_view(h: &Harness, role: Role) {
     assert_eq!(events[0]["actor"], format!("device:{device_id}"));
     assert_eq!(events[0]["event"]["device_id"], device_id.as_str());
     assert_eq!(events[0]["event"]["subscriber_id"], subscriber_id.as_str());
-    assert_eq!(events[0]["event"]["fix"]["coords"], json!({"lat": 37.5665, "lon": 126.978}));
-    assert_eq!(events[1]["event"]["fix"]["coords"], json!({"lat": LAT, "lon": LON}));
-    assert_eq!(events[2]["event"], json!({"type": "note_added", "text": NOTE}));
+    assert_eq!(
+        events[0]["event"]["fix"]["coords"],
+        json!({"lat": 37.5665, "lon": 126.978})
+    );
+    assert_eq!(
+        events[1]["event"]["fix"]["coords"],
+        json!({"lat": LAT, "lon": LON})
+    );
+    assert_eq!(
+        events[2]["event"],
+        json!({"type": "note_added", "text": NOTE})
+    );
     for n in detail["notifications"].as_array().expect("notifications") {
         assert_eq!(n["guardian_id"], scene.guardian_id.as_str());
     }
@@ -314,9 +325,17 @@ pub async fn analyst_sees_no_ids_notes_or_exact_locations(h: &Harness) {
     assert_eq!(events[1]["event"]["fix"]["coords"], cell);
     assert_eq!(events[1]["actor"], "device");
     assert_eq!(events[2]["event"], json!({"type": "note_added"}));
-    assert!(events[2]["actor"].as_str().expect("actor").starts_with("staff:dispatcher-"));
+    assert!(
+        events[2]["actor"]
+            .as_str()
+            .expect("actor")
+            .starts_with("staff:dispatcher-")
+    );
     let recommended = &events[3]["event"]["recommendations"][0];
-    assert_eq!(recommended["distance_m"], expected["recommendations"][0]["distance_m"]);
+    assert_eq!(
+        recommended["distance_m"],
+        expected["recommendations"][0]["distance_m"]
+    );
     assert_eq!(recommended["snap_m"], Value::Null);
     for n in detail["notifications"].as_array().expect("notifications") {
         assert_eq!(n["guardian_id"], Value::Null);
@@ -349,7 +368,10 @@ pub async fn analyst_sees_no_ids_notes_or_exact_locations(h: &Harness) {
         "37.5665,".to_string(),
         "37.5665}".to_string(),
     ] {
-        assert!(!everything.contains(&secret), "the analyst was sent {secret}");
+        assert!(
+            !everything.contains(&secret),
+            "the analyst was sent {secret}"
+        );
     }
     // The full view still holds them: the test would notice if the scene lacked them.
     assert_eq!(full["device_id"], scene.device.id.to_string().as_str());
@@ -371,5 +393,8 @@ pub async fn border_officer_sees_no_incidents(h: &Harness) {
             "{path}"
         );
     }
-    assert_eq!(live(h, &token, &scene).await.err(), Some(StatusCode::FORBIDDEN));
+    assert_eq!(
+        live(h, &token, &scene).await.err(),
+        Some(StatusCode::FORBIDDEN)
+    );
 }

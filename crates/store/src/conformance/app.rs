@@ -387,7 +387,10 @@ pub(crate) async fn enrolment_code_is_checked_before_use<S: TestStore>() {
     let (store, _guard) = S::fresh().await;
     let sid = subscriber(&store).await;
     store
-        .issue_enrolment_code(&code("CHK001", 4, sid, 60_000), &staff_change("kim", 1, "x"))
+        .issue_enrolment_code(
+            &code("CHK001", 4, sid, 60_000),
+            &staff_change("kim", 1, "x"),
+        )
         .await
         .unwrap();
     let before = store.list_audit(0, 1_000).await.unwrap().len();
@@ -451,7 +454,10 @@ pub(crate) async fn enrolment_never_replaces_pins_without_approval<S: TestStore>
         .await
         .unwrap();
     store
-        .issue_enrolment_code(&code("PLAIN1", 6, sid, 60_000), &staff_change("kim", 2, "x"))
+        .issue_enrolment_code(
+            &code("PLAIN1", 6, sid, 60_000),
+            &staff_change("kim", 2, "x"),
+        )
         .await
         .unwrap();
     let check = store
@@ -505,15 +511,27 @@ pub(crate) async fn enrolment_never_replaces_pins_without_approval<S: TestStore>
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(store.get_pins(sid).await.unwrap().pins, replacing.pins.clone().unwrap());
+    assert_eq!(
+        store.get_pins(sid).await.unwrap().pins,
+        replacing.pins.clone().unwrap()
+    );
     let audit = store.list_audit(0, 1_000).await.unwrap();
     let issued = actions(&audit, "enrolment.issued");
-    assert!(issued.iter().any(|d| d.contains("\"replace_pins\":true")), "{issued:?}");
+    assert!(
+        issued.iter().any(|d| d.contains("\"replace_pins\":true")),
+        "{issued:?}"
+    );
     let enrolled = actions(&audit, "device.enrolled");
     assert_eq!(enrolled.len(), 2);
-    assert!(enrolled[1].contains("\"pins_replaced\":true"), "{enrolled:?}");
+    assert!(
+        enrolled[1].contains("\"pins_replaced\":true"),
+        "{enrolled:?}"
+    );
     let refused = actions(&audit, "enrolment.refused");
-    assert!(refused.iter().any(|d| d.contains("pins_already_set")), "{refused:?}");
+    assert!(
+        refused.iter().any(|d| d.contains("pins_already_set")),
+        "{refused:?}"
+    );
     crate::verify_audit(&store).await.unwrap();
 }
 

@@ -2,8 +2,8 @@
 
 use super::{TestStore, accept_one, staff_change, subscriber_alert, t};
 use crate::{
-    Conflict, DeviceRecord, Error, GuardianId, GuardianRecord, IndexEntry, PositionReport, Role, SessionRecord,
-    StaffUser, SubscriberRecord,
+    Conflict, DeviceRecord, Error, GuardianId, GuardianRecord, IndexEntry, PositionReport, Role,
+    SessionRecord, StaffUser, SubscriberRecord,
 };
 use jikimi_privacy::{BlindIndex, Keyring, normalise_phone};
 use jikimi_respond::{Coordinates, DeviceId, SubscriberId, Unit, UnitId, UnitStatus};
