@@ -346,7 +346,8 @@ pub struct NewStaffRequest {
 
 /// Create a staff account (admin).
 #[utoipa::path(post, path = "/api/staff", tag = "staff", security(("bearer" = [])), request_body = NewStaffRequest,
-    responses((status = 201, body = WhoAmI), (status = 403, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)))]
+    responses((status = 201, body = WhoAmI), (status = 403, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody),
+        (status = 422, body = crate::error::ErrorBody, description = "invalid_field: username or password")))]
 pub async fn create_staff(
     State(state): State<AppState>,
     staff: Staff,

@@ -241,7 +241,8 @@ pub struct PeerAdd {
 
 /// Adds or updates a peer.
 #[utoipa::path(post, path = "/api/exchange/peers", tag = "exchange", security(("bearer" = [])), request_body = PeerAdd,
-    responses((status = 200, body = Object, description = "Agency"), (status = 403, body = crate::error::ErrorBody)))]
+    responses((status = 200, body = Object, description = "Agency"), (status = 403, body = crate::error::ErrorBody),
+        (status = 422, body = crate::error::ErrorBody, description = "invalid_field: the endpoint, or what it answered")))]
 pub async fn add_peer(
     State(state): State<AppState>,
     staff: Staff,

@@ -228,7 +228,7 @@ fn body_or_default(body: Option<TransitionRequest>) -> TransitionRequest {
 
 /// A dispatcher takes the incident.
 #[utoipa::path(post, path = "/api/incidents/{id}/acknowledge", tag = "incidents", security(("bearer" = [])),
-    params(("id" = Uuid, Path, description = "incident id")), request_body = TransitionRequest,
+    params(("id" = Uuid, Path, description = "incident id")), request_body(content = Option<TransitionRequest>, description = "optional: an empty body is allowed"),
     responses((status = 200, body = IncidentDto), (status = 404, body = crate::error::ErrorBody),
         (status = 409, body = crate::error::ErrorBody, description = "illegal_transition or conflict")))]
 pub async fn acknowledge(
@@ -252,7 +252,7 @@ pub async fn acknowledge(
 
 /// Rank the nearest available units by ETA (straight line until road travel time plugs in) and record the recommendation.
 #[utoipa::path(post, path = "/api/incidents/{id}/recommend", tag = "incidents", security(("bearer" = [])),
-    params(("id" = Uuid, Path, description = "incident id")), request_body = TransitionRequest,
+    params(("id" = Uuid, Path, description = "incident id")), request_body(content = Option<TransitionRequest>, description = "optional: an empty body is allowed"),
     responses((status = 200, body = IncidentDto), (status = 404, body = crate::error::ErrorBody),
         (status = 409, body = crate::error::ErrorBody, description = "illegal_transition or conflict")))]
 pub async fn recommend(
@@ -350,7 +350,7 @@ fn assigned(incident: &Incident) -> Result<UnitId, ApiError> {
 
 /// The assigned unit is on its way.
 #[utoipa::path(post, path = "/api/incidents/{id}/en-route", tag = "incidents", security(("bearer" = [])),
-    params(("id" = Uuid, Path, description = "incident id")), request_body = TransitionRequest,
+    params(("id" = Uuid, Path, description = "incident id")), request_body(content = Option<TransitionRequest>, description = "optional: an empty body is allowed"),
     responses((status = 200, body = IncidentDto), (status = 404, body = crate::error::ErrorBody),
         (status = 409, body = crate::error::ErrorBody, description = "illegal_transition or conflict")))]
 pub async fn en_route(
@@ -392,7 +392,7 @@ async fn advance_assigned_unit(
 
 /// The assigned unit is there (the unit becomes on scene).
 #[utoipa::path(post, path = "/api/incidents/{id}/on-scene", tag = "incidents", security(("bearer" = [])),
-    params(("id" = Uuid, Path, description = "incident id")), request_body = TransitionRequest,
+    params(("id" = Uuid, Path, description = "incident id")), request_body(content = Option<TransitionRequest>, description = "optional: an empty body is allowed"),
     responses((status = 200, body = IncidentDto), (status = 404, body = crate::error::ErrorBody),
         (status = 409, body = crate::error::ErrorBody, description = "illegal_transition or conflict")))]
 pub async fn on_scene(
@@ -414,7 +414,8 @@ pub async fn on_scene(
 #[utoipa::path(post, path = "/api/incidents/{id}/notes", tag = "incidents", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "incident id")), request_body = NoteRequest,
     responses((status = 200, body = IncidentDto), (status = 404, body = crate::error::ErrorBody),
-        (status = 409, body = crate::error::ErrorBody, description = "illegal_transition or conflict")))]
+        (status = 409, body = crate::error::ErrorBody, description = "illegal_transition or conflict"),
+        (status = 422, body = crate::error::ErrorBody, description = "invalid_field")))]
 pub async fn note(
     State(state): State<AppState>,
     staff: Staff,
@@ -459,7 +460,8 @@ fn parse_outcome(text: &str) -> Result<Outcome, ApiError> {
 #[utoipa::path(post, path = "/api/incidents/{id}/close", tag = "incidents", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "incident id")), request_body = CloseRequest,
     responses((status = 200, body = IncidentDto), (status = 404, body = crate::error::ErrorBody),
-        (status = 409, body = crate::error::ErrorBody, description = "illegal_transition or conflict")))]
+        (status = 409, body = crate::error::ErrorBody, description = "illegal_transition or conflict"),
+        (status = 422, body = crate::error::ErrorBody, description = "invalid_field")))]
 pub async fn close(
     State(state): State<AppState>,
     staff: Staff,

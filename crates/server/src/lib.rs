@@ -177,7 +177,16 @@ pub fn router(state: AppState) -> Router {
     // The one federation router (also served alone by `jikimi federation serve`), when cooperation is enabled.
     let federation = match exchange {
         Some(service) => federation::router(service),
-        None => Router::new(),
+        // Partners get a clear, final answer from a node that does not cooperate (not the generic fallback).
+        None => Router::new().route(
+            "/federation/v1/{*rest}",
+            axum::routing::any(|| async {
+                ApiError::new(
+                    ErrorCode::NotEnabled,
+                    "cooperation is not enabled on this server",
+                )
+            }),
+        ),
     };
     // The security headers go on last (outermost): the request-id layer rebuilds error answers.
     web::with_security_headers(

@@ -71,7 +71,8 @@ pub struct PutUnitRequest {
 /// Create or replace a unit (supervisor, admin).
 #[utoipa::path(put, path = "/api/units/{id}", tag = "units", security(("bearer" = [])),
     params(("id" = String, Path, description = "call sign, e.g. P-101")), request_body = PutUnitRequest,
-    responses((status = 200, body = UnitDto), (status = 403, body = crate::error::ErrorBody)))]
+    responses((status = 200, body = UnitDto), (status = 403, body = crate::error::ErrorBody),
+        (status = 422, body = crate::error::ErrorBody, description = "invalid_field")))]
 pub async fn put(
     State(state): State<AppState>,
     staff: Staff,
@@ -149,7 +150,8 @@ pub struct StatusRequest {
 /// Set a unit's status.
 #[utoipa::path(post, path = "/api/units/{id}/status", tag = "units", security(("bearer" = [])),
     params(("id" = String, Path, description = "call sign")), request_body = StatusRequest,
-    responses((status = 200, body = UnitDto), (status = 404, body = crate::error::ErrorBody)))]
+    responses((status = 200, body = UnitDto), (status = 404, body = crate::error::ErrorBody),
+        (status = 422, body = crate::error::ErrorBody, description = "invalid_field")))]
 pub async fn set_status(
     State(state): State<AppState>,
     staff: Staff,

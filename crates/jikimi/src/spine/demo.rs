@@ -84,20 +84,35 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         time_zone: args.time_zone.clone(),
         ..Config::default()
     };
-    let store = super::open_store(&config).await?;
+    // The same store as `jikimi serve`, with cooperation on: the demo shows every pillar's API.
+    let any = super::open_exchange_store(&config).await?;
+    let store = any.shared();
     let mut accounts = Vec::new();
     for (username, role) in [
         ("admin", Role::Admin),
         ("supervisor", Role::Supervisor),
         ("dispatcher", Role::Dispatcher),
         ("analyst", Role::Analyst),
+        ("border", Role::BorderOfficer),
     ] {
         // Fresh passwords each run: only hashes are stored, so old ones cannot be shown again.
         let password = jikimi_server::password::generate_password();
         super::add_staff(store.as_ref(), username, &password, role).await?;
         accounts.push((username, role, password));
     }
-    let (addr, _state, server) = super::start_server(store, config).await?;
+    let exchange = (
+        any,
+        jikimi_exchange::node::DEFAULT_PAGE,
+        jikimi_exchange::node::Transport::default(),
+    );
+    let (addr, _state, server) = super::start_server_with(
+        store,
+        Some(exchange),
+        config,
+        std::time::Duration::from_secs(60),
+        None,
+    )
+    .await?;
     let base = format!("http://{addr}");
 
     let mut supervisor = ApiClient::new(&base)?;

@@ -61,9 +61,13 @@ async fn kill_9_mid_burst_loses_no_accepted_alert_and_duplicates_none() {
     const KILL_AFTER: usize = 1_500;
     let site = Site::new();
     site.add_admin();
-    // Surge clustering off: this test follows each alert to the incident it opened. Clustered intake keeps one
-    // row per alert as well (checked by the store's surge conformance tests and `jikimi bench surge`).
-    let no_surge = [("JIKIMI_SURGE_RADIUS_M", "0")];
+    // Surge clustering and the per-device alert budget off: this test follows each alert to the incident it
+    // opened. Clustered intake keeps one row per alert as well (checked by the store's surge conformance tests and
+    // `jikimi bench surge`), and so do alerts over budget (the store's surge conformance and the flood tests).
+    let no_surge = [
+        ("JIKIMI_SURGE_RADIUS_M", "0"),
+        ("JIKIMI_ALERT_BUDGET_BURST", "1000000"),
+    ];
     let (mut server, base) = site.serve_with(&no_surge);
     let client = reqwest::Client::new();
     let token = login(&client, &base).await;
