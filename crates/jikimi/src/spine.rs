@@ -5,9 +5,9 @@
 //! and the HTTP application is `jikimi_server::router`.
 
 pub mod bench;
-pub mod flood;
 pub mod client;
 pub mod demo;
+pub mod flood;
 pub mod surge;
 
 use std::sync::Arc;

@@ -89,7 +89,15 @@ pub async fn audit_rejection_via(
 ) -> Result<(), ApiError> {
     let detail =
         serde_json::json!({"code": err.code.as_str(), "channel": channel, "reference": reference});
-    audit_refusal(state, "alert.rejected", Source::default(), device, err, detail).await
+    audit_refusal(
+        state,
+        "alert.rejected",
+        Source::default(),
+        device,
+        err,
+        detail,
+    )
+    .await
 }
 
 async fn audit_rejection(
@@ -408,11 +416,7 @@ async fn commit_alert(
         fix,
         silent,
     };
-    match state
-        .intake
-        .submit(IntakeItem { alert, over_budget })
-        .await
-    {
+    match state.intake.submit(IntakeItem { alert, over_budget }).await {
         Ok(Ok(accepted)) => Ok(AlertAcceptedDto {
             incident_id: accepted.incident_id.0,
             duplicate: accepted.duplicate,

@@ -196,15 +196,21 @@ pub async fn intake_aml(
                     None => "anonymous".to_string(),
                 };
                 let at_ms = state.now().as_unix_ms();
-                crate::flood::audit_refusal(&state, "aml.rejected", source, err.code, |pseudonym| {
-                    NewAuditEntry::new(at_ms, actor, "aml.rejected", subject, err.code.as_str())
-                        .with_detail(&serde_json::json!({
-                            "code": err.code.as_str(),
-                            "reason": err.message,
-                            "request_id": request_id.0,
-                            "source": pseudonym,
-                        }))
-                })
+                crate::flood::audit_refusal(
+                    &state,
+                    "aml.rejected",
+                    source,
+                    err.code,
+                    |pseudonym| {
+                        NewAuditEntry::new(at_ms, actor, "aml.rejected", subject, err.code.as_str())
+                            .with_detail(&serde_json::json!({
+                                "code": err.code.as_str(),
+                                "reason": err.message,
+                                "request_id": request_id.0,
+                                "source": pseudonym,
+                            }))
+                    },
+                )
                 .await?;
             }
             tracing::info!(code = err.code.as_str(), request_id = %request_id.0, "aml refused");

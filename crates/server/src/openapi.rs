@@ -76,7 +76,9 @@ impl Modify for FloodResponses {
             ContentBuilder, Ref, ResponseBuilder, header::HeaderBuilder, schema::Type,
         };
         let limited = ResponseBuilder::new()
-            .description("rate_limited: too many requests from this source; retry after Retry-After seconds")
+            .description(
+                "rate_limited: too many requests from this source; retry after Retry-After seconds",
+            )
             .header(
                 "Retry-After",
                 HeaderBuilder::new()

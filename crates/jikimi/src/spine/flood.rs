@@ -182,7 +182,7 @@ async fn phase(
                     Flood::Healthz => http.get(format!("{base}/healthz")).send().await.is_ok(),
                     Flood::JunkAlerts => {
                         // Half made-up devices, half a real one signed with the wrong key.
-                        let device = if i % 2 == 0 {
+                        let device = if i.is_multiple_of(2) {
                             uuid::Uuid::new_v4()
                         } else {
                             victim.id
@@ -269,7 +269,10 @@ async fn phase(
 }
 
 /// Audit entries after `after_seq`: (last seq, rows written by junk, junk refusals they account for).
-async fn junk_audit(store: &dyn jikimi_store::Store, after_seq: u64) -> anyhow::Result<(u64, u64, u64)> {
+async fn junk_audit(
+    store: &dyn jikimi_store::Store,
+    after_seq: u64,
+) -> anyhow::Result<(u64, u64, u64)> {
     let mut seq = after_seq;
     let (mut rows, mut accounted) = (0u64, 0u64);
     loop {
@@ -389,7 +392,12 @@ pub async fn flood(args: FloodArgs) -> anyhow::Result<()> {
     let (server, base) = spawn_server(
         &url,
         &keys,
-        &["--flood-audit-interval-s", "1", "--alert-budget-burst", "1000000"],
+        &[
+            "--flood-audit-interval-s",
+            "1",
+            "--alert-budget-burst",
+            "1000000",
+        ],
     )
     .await?;
 
@@ -405,7 +413,10 @@ pub async fn flood(args: FloodArgs) -> anyhow::Result<()> {
     }
     let victim = Arc::new(
         admin
-            .register_devices(&json!({"name": "Flood Victim", "phone": "010-7999-9999"}), 1)
+            .register_devices(
+                &json!({"name": "Flood Victim", "phone": "010-7999-9999"}),
+                1,
+            )
             .await?
             .pop()
             .context("no victim device")?,
@@ -414,7 +425,10 @@ pub async fn flood(args: FloodArgs) -> anyhow::Result<()> {
     let warm = ApiClient::new(&base)?;
     for device in &devices {
         let (status, body) = warm
-            .send_alert(device, &json!({"alert_id": uuid::Uuid::new_v4(), "priority": 1}))
+            .send_alert(
+                device,
+                &json!({"alert_id": uuid::Uuid::new_v4(), "priority": 1}),
+            )
             .await?;
         anyhow::ensure!(status == 202, "warm-up alert answered {status}: {body}");
     }
@@ -438,7 +452,8 @@ pub async fn flood(args: FloodArgs) -> anyhow::Result<()> {
     })
     .await?;
     drop(off_store);
-    let (server_off, base_off) = spawn_server(&url_off, &keys, &["--flood-limits", "false"]).await?;
+    let (server_off, base_off) =
+        spawn_server(&url_off, &keys, &["--flood-limits", "false"]).await?;
     let (login_unlimited_argon2, _) = login_flood(&base_off, &args).await?;
     drop(server_off);
 
@@ -470,7 +485,10 @@ pub async fn flood(args: FloodArgs) -> anyhow::Result<()> {
         "flood benchmark: jikimi serve on {backend}; {} signed clients over {} devices; {} flooders; {} s per phase",
         args.clients, args.devices, args.flooders, args.seconds
     );
-    for (name, p) in [("junk-alert flood", &junk), ("GET /healthz flood", &healthz)] {
+    for (name, p) in [
+        ("junk-alert flood", &junk),
+        ("GET /healthz flood", &healthz),
+    ] {
         println!(
             "  with {name:<18}: {:>7.0} alerts/s accepted (p50 {:.2} ms, p99 {:.2} ms, {} not accepted); flood {:.0} req/s",
             p.alerts_per_s, p.p50_ms, p.p99_ms, p.not_accepted, p.flood_per_s

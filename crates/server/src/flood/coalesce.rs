@@ -155,7 +155,11 @@ impl AuditCoalescer {
     /// Writes one summary entry per (action, source, code) counted since the last flush, and opens a new interval
     /// (budgets start again). Returns how many entries were written. On a store failure the counts are kept for the
     /// next flush, so nothing counted is lost.
-    pub async fn flush(&self, store: &dyn Store, now_ms: i64) -> Result<usize, jikimi_store::Error> {
+    pub async fn flush(
+        &self,
+        store: &dyn Store,
+        now_ms: i64,
+    ) -> Result<usize, jikimi_store::Error> {
         let _one_at_a_time = self.flushing.lock().await;
         let pending = match self.window.lock() {
             Ok(mut window) => {
@@ -260,11 +264,21 @@ mod tests {
         assert_eq!(c.admit(&refusal(1, 3)), Disposition::Counted);
         assert_eq!(c.admit(&refusal(1, 4)), Disposition::Counted);
         assert_eq!(c.admit(&refusal(2, 5)), Disposition::Audit);
-        let window = c.window.lock().map(|w| w.pending.clone()).unwrap_or_default();
+        let window = c
+            .window
+            .lock()
+            .map(|w| w.pending.clone())
+            .unwrap_or_default();
         assert_eq!(window.len(), 1);
         let tally = window.values().next().copied();
-        assert_eq!(tally.map(|t| (t.count, t.first_ms, t.last_ms)), Some((2, 3, 4)));
-        assert_ne!(c.pseudonym(refusal(1, 0).source), c.pseudonym(refusal(2, 0).source));
+        assert_eq!(
+            tally.map(|t| (t.count, t.first_ms, t.last_ms)),
+            Some((2, 3, 4))
+        );
+        assert_ne!(
+            c.pseudonym(refusal(1, 0).source),
+            c.pseudonym(refusal(2, 0).source)
+        );
         assert!(!c.pseudonym(refusal(1, 0).source).contains("198"));
     }
 }

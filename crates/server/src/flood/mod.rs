@@ -132,11 +132,14 @@ impl Limit {
             return Ok(());
         }
         let now = std::time::Instant::now();
-        let until = [source.0.and_then(|ip| penalties.get(&Some(ip))), penalties.get(&None)]
-            .into_iter()
-            .flatten()
-            .filter(|until| **until > now)
-            .max();
+        let until = [
+            source.0.and_then(|ip| penalties.get(&Some(ip))),
+            penalties.get(&None),
+        ]
+        .into_iter()
+        .flatten()
+        .filter(|until| **until > now)
+        .max();
         match until {
             Some(until) => Err(*until - now),
             None => Ok(()),
@@ -372,11 +375,20 @@ mod tests {
 
     #[test]
     fn ipv6_sources_fold_to_their_64_and_mapped_v4_to_v4() {
-        let a: IpAddr = "2001:db8:1:2:3:4:5:6".parse().unwrap_or(IpAddr::V4([0; 4].into()));
-        let b: IpAddr = "2001:db8:1:2:ffff::1".parse().unwrap_or(IpAddr::V4([0; 4].into()));
+        let a: IpAddr = "2001:db8:1:2:3:4:5:6"
+            .parse()
+            .unwrap_or(IpAddr::V4([0; 4].into()));
+        let b: IpAddr = "2001:db8:1:2:ffff::1"
+            .parse()
+            .unwrap_or(IpAddr::V4([0; 4].into()));
         assert_eq!(Source::of(a), Source::of(b));
-        let mapped: IpAddr = "::ffff:10.1.2.3".parse().unwrap_or(IpAddr::V4([0; 4].into()));
-        assert_eq!(Source::of(mapped), Source(Some(IpAddr::V4([10, 1, 2, 3].into()))));
+        let mapped: IpAddr = "::ffff:10.1.2.3"
+            .parse()
+            .unwrap_or(IpAddr::V4([0; 4].into()));
+        assert_eq!(
+            Source::of(mapped),
+            Source(Some(IpAddr::V4([10, 1, 2, 3].into())))
+        );
     }
 
     #[test]
@@ -391,7 +403,9 @@ mod tests {
             assert!(guard.check(Guarded::Login, a).is_ok());
         }
         let limited = guard.check(Guarded::Login, a);
-        assert!(matches!(&limited, Err(e) if e.code == ErrorCode::RateLimited && e.retry_after_s.is_some()));
+        assert!(
+            matches!(&limited, Err(e) if e.code == ErrorCode::RateLimited && e.retry_after_s.is_some())
+        );
         assert!(guard.check(Guarded::Login, b).is_ok());
         // Charged per failure: nothing is refused until the failures pass the budget, and then only that source.
         let lookups = FloodGuard::new(&FloodConfig {
@@ -399,12 +413,24 @@ mod tests {
             ..FloodConfig::default()
         });
         for _ in 0..5 {
-            assert!(lookups.refuse_if_penalised(Guarded::DeviceLookup, a).is_ok());
+            assert!(
+                lookups
+                    .refuse_if_penalised(Guarded::DeviceLookup, a)
+                    .is_ok()
+            );
             lookups.charge_failure(Guarded::DeviceLookup, a);
         }
         lookups.charge_failure(Guarded::DeviceLookup, a);
-        assert!(lookups.refuse_if_penalised(Guarded::DeviceLookup, a).is_err());
-        assert!(lookups.refuse_if_penalised(Guarded::DeviceLookup, b).is_ok());
+        assert!(
+            lookups
+                .refuse_if_penalised(Guarded::DeviceLookup, a)
+                .is_err()
+        );
+        assert!(
+            lookups
+                .refuse_if_penalised(Guarded::DeviceLookup, b)
+                .is_ok()
+        );
         let off = FloodGuard::new(&FloodConfig {
             limits: false,
             login_per_min: 1,

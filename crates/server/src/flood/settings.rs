@@ -17,11 +17,17 @@ pub struct FloodArgs {
     #[arg(long = "flood-login-per-min", env = "JIKIMI_FLOOD_LOGIN_PER_MIN")]
     pub login_per_min: Option<u32>,
     /// Logins all sources together may try per second (default 20).
-    #[arg(long = "flood-login-global-per-s", env = "JIKIMI_FLOOD_LOGIN_GLOBAL_PER_S")]
+    #[arg(
+        long = "flood-login-global-per-s",
+        env = "JIKIMI_FLOOD_LOGIN_GLOBAL_PER_S"
+    )]
     pub login_global_per_s: Option<u32>,
     /// Unknown device ids one source may send per second (burst 5×) before its look-ups of uncached devices are
     /// answered 429 unchecked (default 20). Known devices are never limited.
-    #[arg(long = "flood-device-lookups-per-s", env = "JIKIMI_FLOOD_DEVICE_LOOKUPS_PER_S")]
+    #[arg(
+        long = "flood-device-lookups-per-s",
+        env = "JIKIMI_FLOOD_DEVICE_LOOKUPS_PER_S"
+    )]
     pub device_lookups_per_s: Option<u32>,
     /// The same, for all sources together (default 500).
     #[arg(
@@ -30,10 +36,16 @@ pub struct FloodArgs {
     )]
     pub device_lookups_global_per_s: Option<u32>,
     /// Refused AML gateway credentials one source may cause per minute before it is refused unchecked (default 30).
-    #[arg(long = "flood-aml-failures-per-min", env = "JIKIMI_FLOOD_AML_FAILURES_PER_MIN")]
+    #[arg(
+        long = "flood-aml-failures-per-min",
+        env = "JIKIMI_FLOOD_AML_FAILURES_PER_MIN"
+    )]
     pub aml_failures_per_min: Option<u32>,
     /// Federation requests (signed envelopes) one source may send per minute (default 600).
-    #[arg(long = "flood-federation-per-min", env = "JIKIMI_FLOOD_FEDERATION_PER_MIN")]
+    #[arg(
+        long = "flood-federation-per-min",
+        env = "JIKIMI_FLOOD_FEDERATION_PER_MIN"
+    )]
     pub federation_per_min: Option<u32>,
     /// Refusals audited one by one per source and interval; beyond it they are counted in a summary entry
     /// (default 10).

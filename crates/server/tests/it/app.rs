@@ -457,7 +457,13 @@ pub async fn duress_cancel_gets_an_argon2_slot_while_logins_hold_them_all(h: &Ha
     let coerced = raise(h, &device, true, 2).await;
     let mut held = Vec::new();
     while h.state.argon2.shared_available() > 0 {
-        held.push(h.state.argon2.acquire(Priority::Normal).await.expect("slot"));
+        held.push(
+            h.state
+                .argon2
+                .acquire(Priority::Normal)
+                .await
+                .expect("slot"),
+        );
     }
     let (status, body) = tokio::time::timeout(
         std::time::Duration::from_secs(120),

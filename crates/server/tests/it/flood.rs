@@ -34,7 +34,12 @@ fn from(ip: [u8; 4], mut request: Request<Body>) -> Request<Body> {
 /// Sends; returns status, `Retry-After` and the error code.
 async fn send(h: &Harness, request: Request<Body>) -> (StatusCode, Option<String>, String) {
     use http_body_util::BodyExt as _;
-    let response = h.app.clone().oneshot(request).await.expect("router answers");
+    let response = h
+        .app
+        .clone()
+        .oneshot(request)
+        .await
+        .expect("router answers");
     let status = response.status();
     let retry = response
         .headers()
@@ -48,7 +53,10 @@ async fn send(h: &Harness, request: Request<Body>) -> (StatusCode, Option<String
         .expect("body")
         .to_bytes();
     let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    let code = body["error"]["code"].as_str().unwrap_or_default().to_string();
+    let code = body["error"]["code"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     (status, retry, code)
 }
 
@@ -111,18 +119,31 @@ pub async fn login_flood_is_limited_per_source(h: &Harness) {
     };
     for _ in 0..3 {
         let (status, _, code) = send(h, from(ATTACKER, wrong())).await;
-        assert_eq!((status, code.as_str()), (StatusCode::UNAUTHORIZED, "login_failed"));
+        assert_eq!(
+            (status, code.as_str()),
+            (StatusCode::UNAUTHORIZED, "login_failed")
+        );
     }
     let before = h.audit().await.len();
     for _ in 0..5 {
         let (status, retry, code) = send(h, from(ATTACKER, wrong())).await;
-        assert_eq!((status, code.as_str()), (StatusCode::TOO_MANY_REQUESTS, "rate_limited"));
+        assert_eq!(
+            (status, code.as_str()),
+            (StatusCode::TOO_MANY_REQUESTS, "rate_limited")
+        );
         let retry: u64 = retry.expect("Retry-After").parse().expect("whole seconds");
         assert!(retry >= 1);
     }
-    assert_eq!(h.audit().await.len(), before, "a limited login writes nothing");
+    assert_eq!(
+        h.audit().await.len(),
+        before,
+        "a limited login writes nothing"
+    );
     let (status, _, code) = send(h, from(BYSTANDER, wrong())).await;
-    assert_eq!((status, code.as_str()), (StatusCode::UNAUTHORIZED, "login_failed"));
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::UNAUTHORIZED, "login_failed")
+    );
 
     flush(h).await;
     let audit = h.audit().await;
@@ -132,7 +153,10 @@ pub async fn login_flood_is_limited_per_source(h: &Harness) {
         .iter()
         .find(|(a, ..)| a == "staff.login_limited.summary")
         .expect("summary entry");
-    assert!(!summary.3.contains("203.0.113.7"), "the address is pseudonymised");
+    assert!(
+        !summary.3.contains("203.0.113.7"),
+        "the address is pseudonymised"
+    );
     jikimi_store::verify_audit(h.store.as_ref())
         .await
         .expect("chain verifies");
@@ -145,9 +169,16 @@ pub async fn unknown_device_ids_are_remembered_and_limited(h: &Harness) {
     let repeated = Uuid::new_v4();
     for _ in 0..3 {
         let (status, _, code) = send(h, from(ATTACKER, junk_alert(h, repeated))).await;
-        assert_eq!((status, code.as_str()), (StatusCode::UNAUTHORIZED, "device_unknown"));
+        assert_eq!(
+            (status, code.as_str()),
+            (StatusCode::UNAUTHORIZED, "device_unknown")
+        );
     }
-    assert_eq!(h.state.devices.absent_len(), 1, "one look-up, then remembered");
+    assert_eq!(
+        h.state.devices.absent_len(),
+        1,
+        "one look-up, then remembered"
+    );
     // Burst of 5 failures (1/s), then 429 for this source.
     let mut limited = 0;
     for _ in 0..10 {
@@ -164,14 +195,27 @@ pub async fn unknown_device_ids_are_remembered_and_limited(h: &Harness) {
     assert!(h.state.devices.absent_len() <= 6);
     // Someone else is not limited, and a real device raises its alert.
     let (status, _, code) = send(h, from(BYSTANDER, junk_alert(h, Uuid::new_v4()))).await;
-    assert_eq!((status, code.as_str()), (StatusCode::UNAUTHORIZED, "device_unknown"));
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::UNAUTHORIZED, "device_unknown")
+    );
     let body = serde_json::to_vec(&sos(37.56, 126.97)).expect("json");
-    let signed = h.alert_request(&real, &body, h.now_s(), &Uuid::new_v4().simple().to_string());
+    let signed = h.alert_request(
+        &real,
+        &body,
+        h.now_s(),
+        &Uuid::new_v4().simple().to_string(),
+    );
     let (status, _, _) = send(h, from(BYSTANDER, signed)).await;
     assert_eq!(status, StatusCode::ACCEPTED);
     // A known (cached) device is never limited, even from the penalised source.
     let body = serde_json::to_vec(&sos(37.56, 126.97)).expect("json");
-    let signed = h.alert_request(&real, &body, h.now_s(), &Uuid::new_v4().simple().to_string());
+    let signed = h.alert_request(
+        &real,
+        &body,
+        h.now_s(),
+        &Uuid::new_v4().simple().to_string(),
+    );
     let (status, _, _) = send(h, from(ATTACKER, signed)).await;
     assert_eq!(status, StatusCode::ACCEPTED);
 
@@ -191,7 +235,11 @@ pub async fn a_device_past_its_budget_joins_its_open_incident(h: &Harness) {
     let mut incidents = std::collections::BTreeSet::new();
     for i in 0..50 {
         // The first five at one place (they cluster), the rest 10 km apart each (they would not).
-        let lat = if i < 5 { 37.5665 } else { 33.0 + f64::from(i) * 0.1 };
+        let lat = if i < 5 {
+            37.5665
+        } else {
+            33.0 + f64::from(i) * 0.1
+        };
         let (status, body) = h.raise(&device, sos(lat, 126.978)).await;
         assert_eq!(status, StatusCode::ACCEPTED, "alert {i}: {body}");
         incidents.insert(body["incident_id"].as_str().expect("incident").to_string());
@@ -202,7 +250,12 @@ pub async fn a_device_past_its_budget_joins_its_open_incident(h: &Harness) {
     let dispatcher = h.login_as(Role::Dispatcher).await;
     let id = incidents.first().expect("one");
     let (status, body) = h
-        .call(Method::GET, &format!("/api/incidents/{id}"), Some(&dispatcher), None)
+        .call(
+            Method::GET,
+            &format!("/api/incidents/{id}"),
+            Some(&dispatcher),
+            None,
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["incident"]["report_count"], 50);
@@ -221,14 +274,22 @@ pub async fn signed_alerts_get_through_a_junk_flood(h: &Harness) {
     let mut devices = Vec::new();
     for _ in 0..DEVICES {
         devices.push(
-            h.enrol(&admin, json!({"name": "Flood Test", "phone": "010-5555-0000"}))
-                .await,
+            h.enrol(
+                &admin,
+                json!({"name": "Flood Test", "phone": "010-5555-0000"}),
+            )
+            .await,
         );
     }
-    let victim = Arc::new(h.enrol(&admin, json!({"name": "Victim", "phone": "010-5555-0001"})).await);
+    let victim = Arc::new(
+        h.enrol(&admin, json!({"name": "Victim", "phone": "010-5555-0001"}))
+            .await,
+    );
     let audit_before = h.audit().await.len();
 
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let addr = listener.local_addr().expect("addr");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(jikimi_server::serve(listener, h.state.clone(), async {
@@ -264,7 +325,11 @@ pub async fn signed_alerts_get_through_a_junk_flood(h: &Harness) {
             let mut mine = 0usize;
             while !(done.load(Ordering::SeqCst) && mine * FLOODERS >= MIN_JUNK) {
                 // Half made-up devices, half a real device id with a signature by the wrong key.
-                let device = if mine % 2 == 0 { Uuid::new_v4() } else { victim.id };
+                let device = if mine.is_multiple_of(2) {
+                    Uuid::new_v4()
+                } else {
+                    victim.id
+                };
                 let key = signing::generate_device_key();
                 let body = serde_json::to_vec(&sos(37.5, 127.0)).expect("json");
                 let nonce = format!("junk{task:02}{mine:012}");
@@ -273,7 +338,12 @@ pub async fn signed_alerts_get_through_a_junk_flood(h: &Harness) {
                 for (name, value) in headers.pairs() {
                     request = request.header(name, value);
                 }
-                let status = request.send().await.expect("junk answered").status().as_u16();
+                let status = request
+                    .send()
+                    .await
+                    .expect("junk answered")
+                    .status()
+                    .as_u16();
                 *statuses.entry(status).or_default() += 1;
                 mine += 1;
                 if sent.fetch_add(1, Ordering::SeqCst) + 1 == 200 {
@@ -311,7 +381,10 @@ pub async fn signed_alerts_get_through_a_junk_flood(h: &Harness) {
         assert_eq!(*status, StatusCode::ACCEPTED);
         alert_ids.insert(*alert_id);
         h.store
-            .alert_incident(jikimi_respond::DeviceId(*device), jikimi_respond::AlertId(*alert_id))
+            .alert_incident(
+                jikimi_respond::DeviceId(*device),
+                jikimi_respond::AlertId(*alert_id),
+            )
             .await
             .expect("every accepted alert is stored");
     }
@@ -319,9 +392,7 @@ pub async fn signed_alerts_get_through_a_junk_flood(h: &Harness) {
     let junk = sent.load(Ordering::SeqCst);
     assert!(junk >= MIN_JUNK);
     assert!(
-        junk_statuses
-            .keys()
-            .all(|s| *s == 401 || *s == 429),
+        junk_statuses.keys().all(|s| *s == 401 || *s == 429),
         "junk answered only 401/429: {junk_statuses:?}"
     );
     // Stored exactly once each.
@@ -331,7 +402,10 @@ pub async fn signed_alerts_get_through_a_junk_flood(h: &Harness) {
 
     let audit = h.audit().await;
     let new_rows = &audit[audit_before..];
-    let received = new_rows.iter().filter(|(a, ..)| a == "alert.received").count();
+    let received = new_rows
+        .iter()
+        .filter(|(a, ..)| a == "alert.received")
+        .count();
     assert_eq!(received, DEVICES * PER_DEVICE);
     let junk_rows = new_rows.len() - received;
     assert!(
@@ -339,7 +413,8 @@ pub async fn signed_alerts_get_through_a_junk_flood(h: &Harness) {
         "junk wrote {junk_rows} audit rows for {junk} requests (more than 5%)"
     );
     // Every junk request is in the chain: individually or counted in a summary.
-    let accounted_for = accounted(new_rows, "alert.rejected") + accounted(new_rows, "alert.limited");
+    let accounted_for =
+        accounted(new_rows, "alert.rejected") + accounted(new_rows, "alert.limited");
     assert_eq!(accounted_for as usize, junk, "{junk_statuses:?}");
     jikimi_store::verify_audit(h.store.as_ref())
         .await
@@ -368,8 +443,16 @@ fn send_signed(
         request = request.header(name, value);
     }
     async move {
-        let status = request.send().await.map(|r| r.status().as_u16()).unwrap_or(0);
-        (StatusCode::from_u16(status).unwrap_or(StatusCode::IM_A_TEAPOT), device_id, alert_id)
+        let status = request
+            .send()
+            .await
+            .map(|r| r.status().as_u16())
+            .unwrap_or(0);
+        (
+            StatusCode::from_u16(status).unwrap_or(StatusCode::IM_A_TEAPOT),
+            device_id,
+            alert_id,
+        )
     }
 }
 

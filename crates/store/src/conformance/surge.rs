@@ -189,7 +189,10 @@ pub(crate) async fn over_budget_alerts_join_their_device_incident<S: TestStore>(
     };
     let other = alert(DeviceId::new_v4(), 1_500);
     let ids = record(vec![own(1_000, 5_000.0), other], vec![true, false]).await;
-    assert_eq!(ids[0], first, "an over-budget alert joins its device's open incident");
+    assert_eq!(
+        ids[0], first,
+        "an over-budget alert joins its device's open incident"
+    );
     assert_ne!(ids[1], first);
     // Within one batch: the first opens (in budget), the rest join it.
     let device_b = DeviceId::new_v4();
@@ -219,7 +222,10 @@ pub(crate) async fn over_budget_alerts_join_their_device_incident<S: TestStore>(
     assert_ne!(after, first);
     let audit = store.list_audit(0, 1_000).await.unwrap();
     assert_eq!(
-        audit.iter().filter(|e| e.action == "alert.received").count(),
+        audit
+            .iter()
+            .filter(|e| e.action == "alert.received")
+            .count(),
         7
     );
     crate::verify_audit(&store).await.unwrap();
