@@ -182,7 +182,7 @@ async fn phase(
                     Flood::Healthz => http.get(format!("{base}/healthz")).send().await.is_ok(),
                     Flood::JunkAlerts => {
                         // Half made-up devices, half a real one signed with the wrong key.
-                        let device = if i % 2 == 0 {
+                        let device = if i.is_multiple_of(2) {
                             uuid::Uuid::new_v4()
                         } else {
                             victim.id

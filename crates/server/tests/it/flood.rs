@@ -325,7 +325,7 @@ pub async fn signed_alerts_get_through_a_junk_flood(h: &Harness) {
             let mut mine = 0usize;
             while !(done.load(Ordering::SeqCst) && mine * FLOODERS >= MIN_JUNK) {
                 // Half made-up devices, half a real device id with a signature by the wrong key.
-                let device = if mine % 2 == 0 {
+                let device = if mine.is_multiple_of(2) {
                     Uuid::new_v4()
                 } else {
                     victim.id
