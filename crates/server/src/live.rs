@@ -396,7 +396,10 @@ impl SessionGuard {
         match Staff::check(&self.state, self.session).await {
             Ok(staff) => staff.role.may(Permission::ReadOperations),
             Err(err) => {
-                tracing::info!(code = err.code.as_str(), "live feed ended: its session is no longer valid");
+                tracing::info!(
+                    code = err.code.as_str(),
+                    "live feed ended: its session is no longer valid"
+                );
                 false
             }
         }

@@ -102,15 +102,17 @@ pub async fn update_staff(
         what.push(if disabled { "disabled" } else { "enabled" }.to_string());
     }
     if let Some(password_text) = req.password {
-        user.password_hash = tokio::task::spawn_blocking(move || {
-            password::hash_password(&password_text)
-        })
-        .await
-        .map_err(ApiError::internal)?
-        .map_err(ApiError::internal)?;
+        user.password_hash =
+            tokio::task::spawn_blocking(move || password::hash_password(&password_text))
+                .await
+                .map_err(ApiError::internal)?
+                .map_err(ApiError::internal)?;
         what.push("password reset".to_string());
     }
-    let change = staff.change(&state, format!("staff account changed: {}", what.join(", ")));
+    let change = staff.change(
+        &state,
+        format!("staff account changed: {}", what.join(", ")),
+    );
     match state.store.update_staff(&user, &change).await {
         Ok(()) => {}
         Err(err) if err.is_not_found() => {

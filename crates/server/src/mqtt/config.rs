@@ -43,11 +43,12 @@ impl MqttTls {
                 let certs = CertificateDer::pem_file_iter(path)
                     .map_err(|e| format!("cannot read the CA file {}: {e}", path.display()))?;
                 for cert in certs {
-                    let cert = cert
-                        .map_err(|e| format!("invalid PEM in the CA file {}: {e}", path.display()))?;
-                    roots
-                        .add(cert)
-                        .map_err(|e| format!("invalid CA certificate in {}: {e}", path.display()))?;
+                    let cert = cert.map_err(|e| {
+                        format!("invalid PEM in the CA file {}: {e}", path.display())
+                    })?;
+                    roots.add(cert).map_err(|e| {
+                        format!("invalid CA certificate in {}: {e}", path.display())
+                    })?;
                 }
                 if roots.is_empty() {
                     return Err(format!("no certificate in the CA file {}", path.display()));
@@ -60,11 +61,7 @@ impl MqttTls {
         ))
         .with_safe_default_protocol_versions()
         .map_err(|e| e.to_string())
-        .map(|builder| {
-            builder
-                .with_root_certificates(roots)
-                .with_no_client_auth()
-        })
+        .map(|builder| builder.with_root_certificates(roots).with_no_client_auth())
     }
 }
 
@@ -139,7 +136,8 @@ impl MqttSettings {
             }
         }
         if let Some(tls) = &mqtt.tls {
-            tls.client_config().map_err(|message| ("mqtt-ca", message))?;
+            tls.client_config()
+                .map_err(|message| ("mqtt-ca", message))?;
         }
         Ok(Some(mqtt))
     }

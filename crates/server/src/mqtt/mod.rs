@@ -467,7 +467,12 @@ mod tests {
         assert_eq!((c.host.as_str(), c.port), ("broker", 1883));
         let c = MqttConfig::from_url("mqtts://broker", "j".into()).unwrap();
         assert_eq!((c.port, c.tls.is_some()), (8883, true));
-        assert!(MqttConfig::from_url("mqtt://broker", "j".into()).unwrap().tls.is_none());
+        assert!(
+            MqttConfig::from_url("mqtt://broker", "j".into())
+                .unwrap()
+                .tls
+                .is_none()
+        );
         assert!(MqttConfig::from_url("http://broker", "j".into()).is_err());
         assert!(MqttConfig::from_url("mqtt://broker:x", "j".into()).is_err());
         assert!(MqttConfig::from_url("mqtt://broker", String::new()).is_err());

@@ -107,7 +107,11 @@ fn password_file(dir: &Path, devices: &[&TestDevice]) -> Option<PathBuf> {
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
     }
     let mut users = vec![(SERVER_USER.to_string(), SERVER_PASSWORD)];
-    users.extend(devices.iter().map(|d| (d.id.to_string(), TERMINAL_PASSWORD)));
+    users.extend(
+        devices
+            .iter()
+            .map(|d| (d.id.to_string(), TERMINAL_PASSWORD)),
+    );
     for (user, password) in users {
         let status = std::process::Command::new(&passwd)
             .arg("-b")
@@ -179,10 +183,20 @@ async fn intake(h: &Harness, config: MqttConfig) -> mqtt::MqttIntake {
 }
 
 /// A terminal publishes a signed SOS on its own topic and waits for the server's acknowledgement.
-async fn sos_is_acknowledged(h: &Harness, device: &TestDevice, client: AsyncClient, mut eventloop: EventLoop) {
+async fn sos_is_acknowledged(
+    h: &Harness,
+    device: &TestDevice,
+    client: AsyncClient,
+    mut eventloop: EventLoop,
+) {
     let prefix = envelope::DEFAULT_PREFIX;
     assert!(
-        subscribe(&client, &mut eventloop, &envelope::ack_topic(prefix, &device.id)).await,
+        subscribe(
+            &client,
+            &mut eventloop,
+            &envelope::ack_topic(prefix, &device.id)
+        )
+        .await,
         "a terminal reads its own acks"
     );
     let message = envelope::sign(
@@ -261,7 +275,10 @@ pub async fn broker_acl_confines_each_terminal_to_its_own_topics(h: &Harness) {
     };
 
     let (_, mut anonymous) = client(broker.port, None);
-    assert_eq!(connect(&mut anonymous).await, Err(ConnectReturnCode::NotAuthorized));
+    assert_eq!(
+        connect(&mut anonymous).await,
+        Err(ConnectReturnCode::NotAuthorized)
+    );
     let (_, mut wrong) = client(broker.port, Some((SERVER_USER, "not the password")));
     assert!(connect(&mut wrong).await.is_err(), "wrong password refused");
 
@@ -274,7 +291,12 @@ pub async fn broker_acl_confines_each_terminal_to_its_own_topics(h: &Harness) {
     let (watcher, mut watcher_loop) = client(broker.port, Some((SERVER_USER, SERVER_PASSWORD)));
     assert_eq!(connect(&mut watcher_loop).await, Ok(()));
     assert!(
-        subscribe(&watcher, &mut watcher_loop, &format!("{prefix}/devices/+/sos")).await,
+        subscribe(
+            &watcher,
+            &mut watcher_loop,
+            &format!("{prefix}/devices/+/sos")
+        )
+        .await,
         "the server's user reads every terminal's alerts"
     );
     // Terminal b tries to follow terminal a (and everyone), besides its own acks.
@@ -353,11 +375,16 @@ fn pki(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
     let ca_key = rcgen::KeyPair::generate().expect("ca key");
     let ca_cert = ca.self_signed(&ca_key).expect("ca cert");
     let issuer = rcgen::Issuer::from_params(&ca, &ca_key);
-    let params = rcgen::CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
-        .expect("params");
+    let params =
+        rcgen::CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
+            .expect("params");
     let key = rcgen::KeyPair::generate().expect("key");
     let cert = params.signed_by(&key, &issuer).expect("cert");
-    let paths = (dir.join("ca.pem"), dir.join("broker.pem"), dir.join("broker.key"));
+    let paths = (
+        dir.join("ca.pem"),
+        dir.join("broker.pem"),
+        dir.join("broker.key"),
+    );
     std::fs::write(&paths.0, ca_cert.pem()).expect("write ca");
     std::fs::write(&paths.1, cert.pem()).expect("write cert");
     std::fs::write(&paths.2, key.serialize_pem()).expect("write key");

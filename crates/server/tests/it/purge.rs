@@ -51,7 +51,10 @@ pub async fn purge_never_reopens_the_replay_window(h: &Harness) {
     h.advance_s(h.state.config.session_ttl_s + 1);
     let fresh = h.login_as(Role::Dispatcher).await;
     let purged = purge_once(&h.state).await.expect("purge");
-    assert!(purged.sessions >= 2, "the old session and the device's admin: {purged:?}");
+    assert!(
+        purged.sessions >= 2,
+        "the old session and the device's admin: {purged:?}"
+    );
     assert_eq!(
         purge_once(&h.state).await.expect("purge"),
         Purged::default(),
@@ -59,6 +62,11 @@ pub async fn purge_never_reopens_the_replay_window(h: &Harness) {
     );
     let (status, _) = h.call(Method::GET, "/api/auth/me", Some(&old), None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    let (status, me) = h.call(Method::GET, "/api/auth/me", Some(&fresh), None).await;
-    assert_eq!((status, me["role"].clone()), (StatusCode::OK, json!("dispatcher")));
+    let (status, me) = h
+        .call(Method::GET, "/api/auth/me", Some(&fresh), None)
+        .await;
+    assert_eq!(
+        (status, me["role"].clone()),
+        (StatusCode::OK, json!("dispatcher"))
+    );
 }

@@ -77,7 +77,10 @@ pub async fn role_change_ends_the_sessions_taken_under_the_old_role(h: &Harness)
 
     let (status, body) = change(h, &admin, &user, json!({"role": "analyst"})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body, json!({"username": user, "role": "analyst", "disabled": false}));
+    assert_eq!(
+        body,
+        json!({"username": user, "role": "analyst", "disabled": false})
+    );
 
     let (status, body) = h.call(Method::GET, "/api/audit", Some(&token), None).await;
     assert_eq!(
@@ -87,7 +90,10 @@ pub async fn role_change_ends_the_sessions_taken_under_the_old_role(h: &Harness)
     );
     let token = login(h, &user, PASSWORD).await.expect("login again");
     let (status, body) = me(h, &token).await;
-    assert_eq!((status, body["role"].as_str()), (StatusCode::OK, Some("analyst")));
+    assert_eq!(
+        (status, body["role"].as_str()),
+        (StatusCode::OK, Some("analyst"))
+    );
     let (status, body) = h.call(Method::GET, "/api/audit", Some(&token), None).await;
     assert_eq!((status, code(&body)), (StatusCode::FORBIDDEN, "forbidden"));
 
@@ -111,11 +117,17 @@ pub async fn disabled_users_token_is_refused(h: &Harness) {
     let (status, body) = change(h, &admin, &user, json!({"disabled": true})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let (status, body) = me(h, &token).await;
-    assert_eq!((status, code(&body)), (StatusCode::UNAUTHORIZED, "unauthenticated"));
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::UNAUTHORIZED, "unauthenticated")
+    );
     let (status, body) = h
         .call(Method::GET, "/api/incidents", Some(&token), None)
         .await;
-    assert_eq!((status, code(&body)), (StatusCode::UNAUTHORIZED, "unauthenticated"));
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::UNAUTHORIZED, "unauthenticated")
+    );
     let refused = login(h, &user, PASSWORD).await.expect_err("disabled");
     assert_eq!(code(&refused), "login_failed");
     let (status, _) = change(h, &admin, &user, json!({"disabled": false})).await;
@@ -140,24 +152,28 @@ pub async fn password_reset_ends_every_session(h: &Harness) {
     assert_eq!(status, StatusCode::OK, "{body}");
     for token in [&stolen, &second] {
         let (status, body) = me(h, token).await;
-        assert_eq!((status, code(&body)), (StatusCode::UNAUTHORIZED, "unauthenticated"));
+        assert_eq!(
+            (status, code(&body)),
+            (StatusCode::UNAUTHORIZED, "unauthenticated")
+        );
     }
     assert!(login(h, &user, PASSWORD).await.is_err(), "old password");
-    let token = login(h, &user, "a new long passphrase").await.expect("new password");
+    let token = login(h, &user, "a new long passphrase")
+        .await
+        .expect("new password");
     assert_eq!(me(h, &token).await.0, StatusCode::OK);
     // The audit entry says what changed, never the password.
     let audit = h.audit().await;
     assert!(
         audit
             .iter()
-            .any(|(action, reason, ..)| action == "staff.updated" && reason.contains("password reset"))
+            .any(|(action, reason, ..)| action == "staff.updated"
+                && reason.contains("password reset"))
     );
-    assert!(
-        !audit
-            .iter()
-            .any(|(_, reason, _, detail)| reason.contains("a new long passphrase")
-                || detail.contains("a new long passphrase"))
-    );
+    assert!(!audit.iter().any(
+        |(_, reason, _, detail)| reason.contains("a new long passphrase")
+            || detail.contains("a new long passphrase")
+    ));
 }
 
 /// Only admins change accounts; an unknown name, an empty change or a short password are refused.
@@ -165,18 +181,37 @@ pub async fn staff_changes_are_admin_only_and_checked(h: &Harness) {
     let (_, admin) = account(h, Role::Admin).await;
     let (user, supervisor) = account(h, Role::Supervisor).await;
     let (status, body) = change(h, &supervisor, &user, json!({"role": "admin"})).await;
-    assert_eq!((status, code(&body)), (StatusCode::FORBIDDEN, "forbidden"), "no self-promotion");
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::FORBIDDEN, "forbidden"),
+        "no self-promotion"
+    );
     let (status, body) = change(h, &admin, "nobody", json!({"disabled": true})).await;
-    assert_eq!((status, code(&body)), (StatusCode::NOT_FOUND, "staff_not_found"));
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::NOT_FOUND, "staff_not_found")
+    );
     let (status, body) = change(h, &admin, &user, json!({})).await;
-    assert_eq!((status, code(&body)), (StatusCode::UNPROCESSABLE_ENTITY, "invalid_field"));
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "invalid_field")
+    );
     let (status, body) = change(h, &admin, &user, json!({"password": "short"})).await;
-    assert_eq!((status, code(&body)), (StatusCode::UNPROCESSABLE_ENTITY, "invalid_field"));
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "invalid_field")
+    );
     let (status, body) = change(h, &admin, &user, json!({"rol": "admin"})).await;
-    assert_eq!((status, code(&body)), (StatusCode::BAD_REQUEST, "invalid_payload"));
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::BAD_REQUEST, "invalid_payload")
+    );
     // None of the refusals touched the account or its session.
     let (status, body) = me(h, &supervisor).await;
-    assert_eq!((status, body["role"].as_str()), (StatusCode::OK, Some("supervisor")));
+    assert_eq!(
+        (status, body["role"].as_str()),
+        (StatusCode::OK, Some("supervisor"))
+    );
 }
 
 fn with_authorization(method: Method, path: &str, value: &str) -> Request<Body> {
@@ -250,10 +285,9 @@ impl Feed {
     /// ends fails the test instead of hanging it.
     async fn next(&mut self) -> Option<String> {
         loop {
-            let frame =
-                tokio::time::timeout(std::time::Duration::from_secs(10), self.body.frame())
-                    .await
-                    .expect("the feed answers or ends");
+            let frame = tokio::time::timeout(std::time::Duration::from_secs(10), self.body.frame())
+                .await
+                .expect("the feed answers or ends");
             let frame = frame?.expect("frame");
             let data = frame.into_data().expect("data frame");
             let text = String::from_utf8_lossy(&data).into_owned();
@@ -284,14 +318,22 @@ pub async fn open_live_stream_ends_after_logout(h: &Harness) {
     assert_eq!(status, StatusCode::OK);
     // A second later, an event: each feed checks its session before sending it.
     h.advance_s(2);
-    h.state.live.publish("unit", json!({"id": "P-7"}).to_string());
+    h.state
+        .live
+        .publish("unit", json!({"id": "P-7"}).to_string());
     let event = kept.next().await.expect("the valid feed goes on");
     assert!(event.contains("P-7"), "{event}");
     assert_eq!(logged_out.next().await, None, "the logged-out feed ended");
-    assert_eq!(disabled_feed.next().await, None, "the disabled user's feed ended");
+    assert_eq!(
+        disabled_feed.next().await,
+        None,
+        "the disabled user's feed ended"
+    );
 
     // Expiry: the same for the session that was still valid.
     h.advance_s(8 * 3600);
-    h.state.live.publish("unit", json!({"id": "P-8"}).to_string());
+    h.state
+        .live
+        .publish("unit", json!({"id": "P-8"}).to_string());
     assert_eq!(kept.next().await, None, "the expired session's feed ended");
 }

@@ -43,7 +43,11 @@ pub(crate) async fn sessions_follow_the_current_staff_row<S: TestStore>() {
         .await
         .unwrap();
     let read = store.get_session(&[1; 32], t(20)).await.unwrap();
-    assert_eq!(read.role, Role::Dispatcher, "the account's role, not the row's");
+    assert_eq!(
+        read.role,
+        Role::Dispatcher,
+        "the account's role, not the row's"
+    );
     assert_eq!(read.username, "kim");
 
     let disabled = StaffUser {
@@ -76,7 +80,10 @@ pub(crate) async fn sessions_follow_the_current_staff_row<S: TestStore>() {
 /// transaction, and only that account's; the audit entry counts them.
 pub(crate) async fn staff_update_ends_the_accounts_sessions<S: TestStore>() {
     let (store, _guard) = S::fresh().await;
-    for user in [staff("kim", Role::Dispatcher), staff("lee", Role::Dispatcher)] {
+    for user in [
+        staff("kim", Role::Dispatcher),
+        staff("lee", Role::Dispatcher),
+    ] {
         store
             .create_staff(&user, &staff_change("admin", 0, "hire"))
             .await
@@ -119,11 +126,18 @@ pub(crate) async fn staff_update_ends_the_accounts_sessions<S: TestStore>() {
         .iter()
         .find(|e| e.action == "staff.updated")
         .expect("staff.updated audited");
-    assert!(updated.detail.contains("\"sessions_ended\":2"), "{}", updated.detail);
+    assert!(
+        updated.detail.contains("\"sessions_ended\":2"),
+        "{}",
+        updated.detail
+    );
     assert_eq!(store.get_staff("kim").await.unwrap(), promoted);
     assert!(
         store
-            .update_staff(&staff("nobody", Role::Admin), &staff_change("admin", 40, "x"))
+            .update_staff(
+                &staff("nobody", Role::Admin),
+                &staff_change("admin", 40, "x")
+            )
             .await
             .unwrap_err()
             .is_not_found()
@@ -139,7 +153,11 @@ pub(crate) async fn purges_forget_only_old_nonces_and_expired_sessions<S: TestSt
     let young = alert(device, 10_000);
     accept_one(&store, old).await;
     accept_one(&store, young.clone()).await;
-    assert_eq!(store.purge_nonces(t(5_000)).await.unwrap(), 1, "only the old nonce");
+    assert_eq!(
+        store.purge_nonces(t(5_000)).await.unwrap(),
+        1,
+        "only the old nonce"
+    );
     let replay = crate::NewAlert {
         nonce: young.nonce.clone(),
         ..alert(device, 11_000)
@@ -151,7 +169,10 @@ pub(crate) async fn purges_forget_only_old_nonces_and_expired_sessions<S: TestSt
     assert_eq!(store.purge_nonces(t(5_000)).await.unwrap(), 0, "idempotent");
 
     store
-        .create_staff(&staff("kim", Role::Dispatcher), &staff_change("admin", 0, "hire"))
+        .create_staff(
+            &staff("kim", Role::Dispatcher),
+            &staff_change("admin", 0, "hire"),
+        )
         .await
         .unwrap();
     for (token, expires) in [(1, 100), (2, 200), (3, 10_000)] {
