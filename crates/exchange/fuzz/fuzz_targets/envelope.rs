@@ -8,7 +8,7 @@
 
 use chrono::{TimeZone as _, Utc};
 use ed25519_dalek::SigningKey;
-use jikimi_exchange::domain::{Agency, AgencyId, Agreement};
+use jikimi_exchange::domain::{Agency, AgencyId, Agreement, Provenance};
 use jikimi_exchange::protocol::{
     self, Envelope, Known, Notify, Page, PullRequest, Receipt, Signed,
 };
@@ -34,8 +34,8 @@ fn assess_all(me: &AgencyId, peers: &[Agency], agreements: &[Agreement], signed:
     for known in [
         Known::default(),
         Known {
-            stored: Some((1, signed.body.record.origin.clone(), Default::default())),
-            target: Some((signed.body.record.origin.clone(), Default::default())),
+            stored: Some((1, signed.body.record.origin.clone(), Provenance::local())),
+            target: Some((signed.body.record.origin.clone(), Provenance::local())),
             ..Known::default()
         },
         Known {
