@@ -43,13 +43,23 @@ pub struct KeyArgs {
     #[arg(long, env = "JIKIMI_CONFIG", global = true)]
     pub config: Option<PathBuf>,
     /// Data-encryption key (32 bytes, hex or base64).
-    #[arg(long = "data-key", env = "JIKIMI_DATA_KEY", hide_env_values = true, global = true)]
+    #[arg(
+        long = "data-key",
+        env = "JIKIMI_DATA_KEY",
+        hide_env_values = true,
+        global = true
+    )]
     pub data_key: Option<String>,
     /// Identifier of the data-encryption key (default "k1").
     #[arg(long = "data-key-id", env = "JIKIMI_DATA_KEY_ID", global = true)]
     pub data_key_id: Option<String>,
     /// Key for the blind indexes (32 bytes, hex or base64).
-    #[arg(long = "blind-index-key", env = "JIKIMI_BLIND_INDEX_KEY", hide_env_values = true, global = true)]
+    #[arg(
+        long = "blind-index-key",
+        env = "JIKIMI_BLIND_INDEX_KEY",
+        hide_env_values = true,
+        global = true
+    )]
     pub blind_index_key: Option<String>,
     /// TOML file holding the `[keys]` table (mode 0600).
     #[arg(long = "key-file", env = "JIKIMI_KEY_FILE", global = true)]

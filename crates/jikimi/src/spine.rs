@@ -183,10 +183,9 @@ pub fn exchange(cmd: jikimi_exchange::cli::Command) -> anyhow::Result<()> {
 /// Opens the store for cooperation: migrated, holding the data keys that seal the agency key and shared records,
 /// and with anything an earlier version stored in clear sealed now.
 pub async fn open_exchange_store(config: &Config) -> anyhow::Result<jikimi_store::AnyStore> {
-    let keys = config
-        .keys
-        .as_ref()
-        .context("key material is required: the agency key and shared records are sealed with it")?;
+    let keys = config.keys.as_ref().context(
+        "key material is required: the agency key and shared records are sealed with it",
+    )?;
     let store = jikimi_store::AnyStore::open(&config.database_url)
         .await
         .with_context(|| {

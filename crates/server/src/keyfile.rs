@@ -115,7 +115,9 @@ mod tests {
         let path = dir.join("keys.toml");
         assert!(write_key_file(&path, &KeyMaterial::generate()).is_ok());
         for loose in [0o644, 0o640, 0o604, 0o660] {
-            assert!(std::fs::set_permissions(&path, std::fs::Permissions::from_mode(loose)).is_ok());
+            assert!(
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(loose)).is_ok()
+            );
             let refused = crate::config::read_key_file(&path);
             assert!(
                 matches!(refused, Err(ConfigError::InsecureKeyFile { mode, .. }) if mode == loose),

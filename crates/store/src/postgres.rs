@@ -98,7 +98,10 @@ mod tests {
 
         async fn fresh() -> (Self, Self::Guard) {
             let guard = crate::testing::PgSchema::create("jikimi_test").await;
-            let store = guard.store().await.with_keyring(crate::testing::test_keyring());
+            let store = guard
+                .store()
+                .await
+                .with_keyring(crate::testing::test_keyring());
             crate::Store::migrate(&store)
                 .await
                 .expect("migrate postgres");
@@ -107,7 +110,10 @@ mod tests {
 
         async fn reopen(self, guard: &Self::Guard) -> Self {
             self.close().await;
-            guard.store().await.with_keyring(crate::testing::test_keyring())
+            guard
+                .store()
+                .await
+                .with_keyring(crate::testing::test_keyring())
         }
 
         async fn tamper_audit_reason(&self, seq: u64) {

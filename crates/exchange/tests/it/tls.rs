@@ -58,9 +58,9 @@ async fn sync_over_https_with_a_private_ca_and_refusal_without_it() {
     .await
     .unwrap();
     let server = axum_server::from_tcp_rustls(listener, config).unwrap();
-    tokio::spawn(
-        server.serve(jikimi_server::federation::app(federation_service(&b), 1 << 20).into_make_service()),
-    );
+    tokio::spawn(server.serve(
+        jikimi_server::federation::app(federation_service(&b), 1 << 20).into_make_service(),
+    ));
 
     // Without the CA: the partner's certificate is not trusted, and nothing is pulled.
     let untrusting = Node::open(a.store.clone()).await.unwrap();

@@ -99,11 +99,7 @@ async fn partner_port_gives_records_only_to_a_signed_pull_under_an_agreement() {
         "/api/exchange/records".to_owned(),
         format!("/api/exchange/cases/{case_id}"),
     ] {
-        let response = http
-            .get(format!("{url}{path}"))
-            .send()
-            .await
-            .expect("get");
+        let response = http.get(format!("{url}{path}")).send().await.expect("get");
         let status = response.status();
         let body = response.text().await.expect("body");
         assert!(status.is_client_error(), "{path}: {status} {body}");
@@ -111,17 +107,17 @@ async fn partner_port_gives_records_only_to_a_signed_pull_under_an_agreement() {
             !body.contains(PHONE) && !body.contains(PERSON) && !body.contains(&case_id),
             "{path}: {body}"
         );
-        let code = serde_json::from_str::<serde_json::Value>(&body).expect("error json")["error"]
-            ["code"]
-            .as_str()
-            .map(str::to_owned);
+        let code =
+            serde_json::from_str::<serde_json::Value>(&body).expect("error json")["error"]["code"]
+                .as_str()
+                .map(str::to_owned);
         assert_eq!(code.as_deref(), Some("invalid_payload"), "{path}: {body}");
     }
 
     // A pull signed by a key that is no peer of A's: refused (403 forbidden) and audited, nothing disclosed.
     let stranger = SigningKey::generate(&mut rand::rngs::OsRng);
-    let a_id = AgencyId::parse(ok(&a, &["agency", "show"])["id"].as_str().expect("a id"))
-        .expect("a id");
+    let a_id =
+        AgencyId::parse(ok(&a, &["agency", "show"])["id"].as_str().expect("a id")).expect("a id");
     let forged = Signed::sign(
         PullRequest {
             requester: AgencyId::from_key(&stranger.verifying_key()),
@@ -142,7 +138,10 @@ async fn partner_port_gives_records_only_to_a_signed_pull_under_an_agreement() {
         .expect("pull");
     assert_eq!(refused.status(), 403);
     let body = refused.text().await.expect("body");
-    assert!(body.contains("\"forbidden\"") && !body.contains(PHONE), "{body}");
+    assert!(
+        body.contains("\"forbidden\"") && !body.contains(PHONE),
+        "{body}"
+    );
     // Not JSON at all: 400, the server's error shape.
     let junk = http
         .post(format!("{url}/federation/v1/pull"))
@@ -156,7 +155,16 @@ async fn partner_port_gives_records_only_to_a_signed_pull_under_an_agreement() {
     // B, a peer under an agreement, pulls with its signed request through the same port: the case arrives.
     ok(
         &a,
-        &["peer", "add", "--id", &b_id, "--name", "b", "--country", "TH"],
+        &[
+            "peer",
+            "add",
+            "--id",
+            &b_id,
+            "--name",
+            "b",
+            "--country",
+            "TH",
+        ],
     );
     ok(&b, &["peer", "add", "--endpoint", &url]);
     let agreement = ok(

@@ -430,8 +430,15 @@ pub(crate) async fn exchange_secrets_are_sealed_at_rest<S: TestStore + ExchangeS
     assert_sealed(&store.exchange_raw().await, &key);
 
     let (agency_back, key_back) = store.identity().await.expect("identity").expect("some");
-    assert_eq!((agency_back, key_back.to_bytes()), (me.clone(), key.to_bytes()));
-    let back = store.record(received.id).await.expect("read").expect("some");
+    assert_eq!(
+        (agency_back, key_back.to_bytes()),
+        (me.clone(), key.to_bytes())
+    );
+    let back = store
+        .record(received.id)
+        .await
+        .expect("read")
+        .expect("some");
     assert_eq!(back.record, received);
     assert_eq!(store.records().await.expect("records").len(), 3);
 
@@ -439,7 +446,8 @@ pub(crate) async fn exchange_secrets_are_sealed_at_rest<S: TestStore + ExchangeS
     assert!(keyless.identity().await.is_err());
     assert!(keyless.records().await.is_err());
     assert!(keyless.put_local(&case(&me.id, "x")).await.is_err());
-    let wrong = jikimi_privacy::Keyring::new("test", [("test".to_owned(), [0x11; 32])]).expect("keys");
+    let wrong =
+        jikimi_privacy::Keyring::new("test", [("test".to_owned(), [0x11; 32])]).expect("keys");
     let other = store.with_exchange_keys(Some(wrong));
     assert!(other.identity().await.is_err());
     assert!(other.record(local.id).await.is_err());
@@ -455,15 +463,32 @@ pub(crate) async fn exchange_clear_rows_are_sealed_on_open<S: TestStore + Exchan
     let (identity, bodies) = store.exchange_raw().await;
     assert!(identity.is_some_and(|i| i == hex::encode(key.to_bytes())));
     assert!(bodies.iter().any(|b| b.contains("Hong Gildong")));
-    assert_eq!(store.record(record.id).await.expect("read").map(|s| s.record), Some(record.clone()));
+    assert_eq!(
+        store
+            .record(record.id)
+            .await
+            .expect("read")
+            .map(|s| s.record),
+        Some(record.clone())
+    );
 
     assert_eq!(store.exchange_seal().await, 2);
     assert_sealed(&store.exchange_raw().await, &key);
     assert_eq!(store.exchange_seal().await, 0);
     let (_, key_back) = store.identity().await.expect("identity").expect("some");
     assert_eq!(key_back.to_bytes(), key.to_bytes());
-    assert_eq!(store.record(record.id).await.expect("read").map(|s| s.record), Some(record));
+    assert_eq!(
+        store
+            .record(record.id)
+            .await
+            .expect("read")
+            .map(|s| s.record),
+        Some(record)
+    );
     let log = store.audit_log().await.expect("audit");
-    assert_eq!(log.iter().filter(|e| e.action == "sealed_at_rest").count(), 1);
+    assert_eq!(
+        log.iter().filter(|e| e.action == "sealed_at_rest").count(),
+        1
+    );
     crate::verify_audit(&store).await.expect("chain verifies");
 }
