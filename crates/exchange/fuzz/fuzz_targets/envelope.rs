@@ -8,7 +8,7 @@
 
 use chrono::{TimeZone as _, Utc};
 use ed25519_dalek::SigningKey;
-use jikimi_exchange::domain::{Agency, AgencyId, Agreement};
+use jikimi_exchange::domain::{Agency, AgencyId, Agreement, Provenance};
 use jikimi_exchange::protocol::{
     self, Envelope, Known, Notify, Page, PullRequest, Receipt, Signed,
 };
@@ -27,15 +27,23 @@ fn agency(seed: u8) -> (Agency, SigningKey) {
     )
 }
 
-fn assess_all(me: &AgencyId, peers: &[Agency], agreements: &[Agreement], signed: &Signed<Envelope>) {
-    let now = Utc.timestamp_opt(1_780_000_000, 0).single().unwrap_or_else(Utc::now);
+fn assess_all(
+    me: &AgencyId,
+    peers: &[Agency],
+    agreements: &[Agreement],
+    signed: &Signed<Envelope>,
+) {
+    let now = Utc
+        .timestamp_opt(1_780_000_000, 0)
+        .single()
+        .unwrap_or_else(Utc::now);
     let _ = signed.digest();
     let _ = protocol::canonical(&signed.body);
     for known in [
         Known::default(),
         Known {
-            stored: Some((1, signed.body.record.origin.clone(), Default::default())),
-            target: Some((signed.body.record.origin.clone(), Default::default())),
+            stored: Some((1, signed.body.record.origin.clone(), Provenance::local())),
+            target: Some((signed.body.record.origin.clone(), Provenance::local())),
             ..Known::default()
         },
         Known {
@@ -46,20 +54,33 @@ fn assess_all(me: &AgencyId, peers: &[Agency], agreements: &[Agreement], signed:
         let _ = protocol::assess(me, peers, agreements, now, &known, signed);
     }
     let _ = signed.body.record.content();
-    let _ = jikimi_exchange::stix::export_case(std::slice::from_ref(&signed.body.record), &peers[0], now);
+    let _ = jikimi_exchange::stix::export_case(
+        std::slice::from_ref(&signed.body.record),
+        &peers[0],
+        now,
+    );
 }
 
 fuzz_target!(|data: &[u8]| {
     let (me, _) = agency(1);
     let (peer, peer_key) = agency(2);
     let peers = vec![me.clone(), peer.clone()];
-    let now = Utc.timestamp_opt(1_780_000_000, 0).single().unwrap_or_else(Utc::now);
+    let now = Utc
+        .timestamp_opt(1_780_000_000, 0)
+        .single()
+        .unwrap_or_else(Utc::now);
 
     if let Ok(request) = serde_json::from_slice::<Signed<PullRequest>>(data) {
         let r = &request.body;
-        let _ = protocol::check_request(&r.requester, &r.responder, &me.id, r.issued_at, now, &peers, || {
-            request.verify(&r.requester)
-        });
+        let _ = protocol::check_request(
+            &r.requester,
+            &r.responder,
+            &me.id,
+            r.issued_at,
+            now,
+            &peers,
+            || request.verify(&r.requester),
+        );
     }
     if let Ok(page) = serde_json::from_slice::<Page>(data) {
         for signed in &page.envelopes {
@@ -76,12 +97,20 @@ fuzz_target!(|data: &[u8]| {
     }
     if let Ok(notify) = serde_json::from_slice::<Signed<Notify>>(data) {
         let n = &notify.body;
-        let _ = protocol::check_request(&n.sender, &n.recipient, &me.id, n.issued_at, now, &peers, || {
-            notify.verify(&n.sender)
-        });
+        let _ = protocol::check_request(
+            &n.sender,
+            &n.recipient,
+            &me.id,
+            n.issued_at,
+            now,
+            &peers,
+            || notify.verify(&n.sender),
+        );
     }
     // Authentic envelopes: the fuzzed body, sent by a known peer to us and signed with its key.
-    if let Ok((mut envelope, agreements)) = serde_json::from_slice::<(Envelope, Vec<Agreement>)>(data) {
+    if let Ok((mut envelope, agreements)) =
+        serde_json::from_slice::<(Envelope, Vec<Agreement>)>(data)
+    {
         for a in &agreements {
             let _ = a.validate();
             let _ = a.is_active(now);
