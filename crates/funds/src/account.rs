@@ -79,7 +79,9 @@ pub fn canonical_key(raw: &str, hint: AccountHint) -> Result<String, String> {
             }
             AccountNumber::parse(raw)
                 .map(|a| format!("acct:{}", a.as_str()))
-                .map_err(|_| "is not an IBAN, a bank account number or a wallet address".to_string())
+                .map_err(|_| {
+                    "is not an IBAN, a bank account number or a wallet address".to_string()
+                })
         }
     }
 }
@@ -170,7 +172,10 @@ mod tests {
     #[test]
     fn kinds_are_detected_and_canonical() {
         let k = |s: &str| canonical_key(s, AccountHint::Auto);
-        assert_eq!(k("GB82 WEST 1234 5698 7654 32").as_deref(), Ok("iban:GB82WEST12345698765432"));
+        assert_eq!(
+            k("GB82 WEST 1234 5698 7654 32").as_deref(),
+            Ok("iban:GB82WEST12345698765432")
+        );
         assert_eq!(
             k("0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed").as_deref(),
             Ok("ethereum:0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed")

@@ -15,8 +15,8 @@ pub type Units = u128;
 /// the token's on-chain decimals for the common stablecoins and coins; 2 for anything else).
 pub fn default_decimals(currency: &str) -> u32 {
     match currency.to_ascii_uppercase().as_str() {
-        "KRW" | "JPY" | "VND" | "CLP" | "ISK" | "PYG" | "UGX" | "XAF" | "XOF" | "XPF" | "KMF" | "GNF"
-        | "RWF" | "VUV" | "DJF" | "BIF" => 0,
+        "KRW" | "JPY" | "VND" | "CLP" | "ISK" | "PYG" | "UGX" | "XAF" | "XOF" | "XPF" | "KMF"
+        | "GNF" | "RWF" | "VUV" | "DJF" | "BIF" => 0,
         "BHD" | "IQD" | "JOD" | "KWD" | "LYD" | "OMR" | "TND" => 3,
         "USDT" | "USDC" | "TRX" => 6,
         "BTC" => 8,
@@ -156,7 +156,10 @@ mod tests {
         assert_eq!(parse_units("1.500", 2), Ok(150));
         assert_eq!(parse_units(".5", 2), Ok(50));
         assert_eq!(parse_units("12,5", 2), Err(AmountError::NotANumber));
-        assert_eq!(parse_units("1.234", 2), Err(AmountError::TooManyDecimals { allowed: 2 }));
+        assert_eq!(
+            parse_units("1.234", 2),
+            Err(AmountError::TooManyDecimals { allowed: 2 })
+        );
         assert_eq!(parse_units("-1", 2), Err(AmountError::Negative));
         assert_eq!(parse_units("1e5", 2), Err(AmountError::NotANumber));
         assert_eq!(format_units(123_456, 2), "1234.56");

@@ -79,7 +79,10 @@ pub fn run_bench(args: &BenchArgs) -> Result<(), Error> {
     let cashout = dir.join("cashout.csv");
     let started = Instant::now();
     let summary = {
-        let mut t = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&transfers).map_err(io(&transfers))?);
+        let mut t = std::io::BufWriter::with_capacity(
+            1 << 20,
+            std::fs::File::create(&transfers).map_err(io(&transfers))?,
+        );
         let mut s = std::io::BufWriter::new(std::fs::File::create(&seeds).map_err(io(&seeds))?);
         let mut c = std::io::BufWriter::new(std::fs::File::create(&cashout).map_err(io(&cashout))?);
         let params = SyntheticParams {
@@ -94,7 +97,9 @@ pub fn run_bench(args: &BenchArgs) -> Result<(), Error> {
         c.flush().map_err(io(&cashout))?;
         summary
     };
-    let size_mb = std::fs::metadata(&transfers).map(|m| m.len() as f64 / 1e6).unwrap_or(0.0);
+    let size_mb = std::fs::metadata(&transfers)
+        .map(|m| m.len() as f64 / 1e6)
+        .unwrap_or(0.0);
     println!(
         "generated {} transfers over {} accounts ({} seeds, {} cash-out points), {size_mb:.0} MB, in {:.1} s",
         summary.transfers,
@@ -144,7 +149,8 @@ pub fn run_bench(args: &BenchArgs) -> Result<(), Error> {
             .arg(&py_out);
         let (py_s, stdout) = run_timed(cmd)?;
         let py_peak = peak_from_json(&stdout);
-        let same = std::fs::read(&rust_out).map_err(io(&rust_out))? == std::fs::read(&py_out).map_err(io(&py_out))?;
+        let same = std::fs::read(&rust_out).map_err(io(&rust_out))?
+            == std::fs::read(&py_out).map_err(io(&py_out))?;
         println!(
             "{name:>8} python: {py_s:>7.2} s wall, {:>9.0} transfers/s, peak {} MiB; python/rust {:.1}x; outputs identical: {same}",
             summary.transfers as f64 / py_s,

@@ -216,7 +216,13 @@ pub fn run_funds(args: &FundsArgs) -> Result<FundsSummary, Error> {
     for path in &args.transactions {
         ingest.set_source(path.display().to_string());
         let format = match args.format {
-            Format::Auto if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("xml")) => Format::Camt053,
+            Format::Auto
+                if path
+                    .extension()
+                    .is_some_and(|e| e.eq_ignore_ascii_case("xml")) =>
+            {
+                Format::Camt053
+            }
             Format::Auto => Format::Csv,
             f => f,
         };
@@ -231,7 +237,9 @@ pub fn run_funds(args: &FundsArgs) -> Result<FundsSummary, Error> {
         let pb = bar(size, "import");
         let flavour = match (format, args.chain) {
             (Format::Chain, Some(c)) => CsvFlavour::Chain(c.into()),
-            (Format::Chain, None) => return Err(Error::Invalid("--format chain needs --chain".into())),
+            (Format::Chain, None) => {
+                return Err(Error::Invalid("--format chain needs --chain".into()));
+            }
             _ => CsvFlavour::Plain,
         };
         let options = CsvOptions {
@@ -264,14 +272,19 @@ pub fn run_funds(args: &FundsArgs) -> Result<FundsSummary, Error> {
                 source: e,
             })?;
         }
-        w.flush().map_err(|e| Error::io(path.display().to_string(), e))?;
+        w.flush()
+            .map_err(|e| Error::io(path.display().to_string(), e))?;
     }
     if report.bad_rows > 0 {
         eprintln!(
             "{} bad rows of {} read{}",
             report.bad_rows,
             report.rows,
-            if args.skip_bad_rows { " (skipped, --skip-bad-rows)" } else { "" }
+            if args.skip_bad_rows {
+                " (skipped, --skip-bad-rows)"
+            } else {
+                ""
+            }
         );
         for b in report.bad_row_samples.iter().take(10) {
             eprintln!("  {}:{}: {}", b.source, b.line, b.reason);
@@ -293,18 +306,32 @@ pub fn run_funds(args: &FundsArgs) -> Result<FundsSummary, Error> {
     let accounts = &ingest.accounts;
     let sorted = sorter.finish(accounts)?;
     let pb = bar(report.transfers, "trace ");
-    let (result, stats) = pipeline::trace_sorted(sorted, &seeds, args.policy, args.graph.is_some(), &mut |n| {
-        pb.set_position(n)
-    })?;
+    let (result, stats) = pipeline::trace_sorted(
+        sorted,
+        &seeds,
+        args.policy,
+        args.graph.is_some(),
+        &mut |n| pb.set_position(n),
+    )?;
     pb.finish_and_clear();
     let mut out = create(&args.out)?;
     output::write_taint_csv(&mut out, &result, accounts, decimals)
         .and_then(|()| out.flush())
         .map_err(|e| Error::io(args.out.display().to_string(), e))?;
     if let Some(path) = &args.graph {
-        let graph = output::flow_graph(&result, accounts, &currency, decimals, &stats.seed_senders, &cashout);
+        let graph = output::flow_graph(
+            &result,
+            accounts,
+            &currency,
+            decimals,
+            &stats.seed_senders,
+            &cashout,
+        );
         let mut w = create(path)?;
-        let written = if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("graphml")) {
+        let written = if path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("graphml"))
+        {
             output::write_graphml(&mut w, &graph)
         } else {
             serde_json::to_writer_pretty(&mut w, &graph).map_err(std::io::Error::other)
@@ -335,7 +362,9 @@ pub fn run_funds(args: &FundsArgs) -> Result<FundsSummary, Error> {
         peak_rss_mb: peak_rss_mb(),
     };
     if !summary.totals.conserved {
-        return Err(Error::Arithmetic("taint was not conserved (a bug: please report the input)"));
+        return Err(Error::Arithmetic(
+            "taint was not conserved (a bug: please report the input)",
+        ));
     }
     Ok(summary)
 }
@@ -346,7 +375,8 @@ pub fn print_summary(args: &FundsArgs, s: &FundsSummary) -> Result<(), Error> {
     let mut o = stdout.lock();
     let io = |e| Error::io("stdout", e);
     if args.json {
-        serde_json::to_writer_pretty(&mut o, s).map_err(|e| Error::io("stdout", std::io::Error::other(e)))?;
+        serde_json::to_writer_pretty(&mut o, s)
+            .map_err(|e| Error::io("stdout", std::io::Error::other(e)))?;
         return writeln!(o).map_err(io);
     }
     let t = &s.totals;
@@ -368,7 +398,12 @@ pub fn print_summary(args: &FundsArgs, s: &FundsSummary) -> Result<(), Error> {
     )
     .map_err(io)?;
     if !s.trace.seeds_missing.is_empty() {
-        writeln!(o, "{} seed tx ids not found among the transfers", s.trace.seeds_missing.len()).map_err(io)?;
+        writeln!(
+            o,
+            "{} seed tx ids not found among the transfers",
+            s.trace.seeds_missing.len()
+        )
+        .map_err(io)?;
     }
     if let Some(c) = &s.cashout {
         writeln!(
@@ -381,7 +416,12 @@ pub fn print_summary(args: &FundsArgs, s: &FundsSummary) -> Result<(), Error> {
             cur = s.currency
         )
         .map_err(io)?;
-        for p in c.points.iter().filter(|p| p.tainted_received != crate::amount::format_units(0, s.decimals)).take(20) {
+        for p in c
+            .points
+            .iter()
+            .filter(|p| p.tainted_received != crate::amount::format_units(0, s.decimals))
+            .take(20)
+        {
             writeln!(
                 o,
                 "  {:<12} {:<24} received {:>16} held {:>16}",
@@ -390,6 +430,11 @@ pub fn print_summary(args: &FundsArgs, s: &FundsSummary) -> Result<(), Error> {
             .map_err(io)?;
         }
     }
-    writeln!(o, "import {:.1} s, sort and trace {:.1} s", s.seconds_import, s.seconds_trace).map_err(io)?;
+    writeln!(
+        o,
+        "import {:.1} s, sort and trace {:.1} s",
+        s.seconds_import, s.seconds_trace
+    )
+    .map_err(io)?;
     Ok(())
 }

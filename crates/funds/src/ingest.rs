@@ -89,7 +89,10 @@ pub struct Ingest {
 
 impl Ingest {
     pub fn new(options: &CurrencyOptions) -> Self {
-        let currency = options.currency.as_ref().map(|c| c.trim().to_ascii_uppercase());
+        let currency = options
+            .currency
+            .as_ref()
+            .map(|c| c.trim().to_ascii_uppercase());
         let decimals = options
             .decimals
             .or_else(|| currency.as_deref().map(amount::default_decimals));
@@ -162,7 +165,8 @@ impl Ingest {
                 Some(d) if self.currency.is_some() => d,
                 _ => {
                     return Err(Rejection::Fatal(Error::Invalid(
-                        "the input has no currency column: name the currency with --currency".into(),
+                        "the input has no currency column: name the currency with --currency"
+                            .into(),
                     )));
                 }
             },
@@ -180,14 +184,17 @@ impl Ingest {
                 }
                 None => {
                     let c = c.to_ascii_uppercase();
-                    let d = self.decimals.unwrap_or_else(|| amount::default_decimals(&c));
+                    let d = self
+                        .decimals
+                        .unwrap_or_else(|| amount::default_decimals(&c));
                     self.currency = Some(c);
                     self.decimals = Some(d);
                     d
                 }
             },
         };
-        let amount = amount::parse_units(raw.amount, decimals).map_err(|e| Rejection::Row(e.to_string()))?;
+        let amount =
+            amount::parse_units(raw.amount, decimals).map_err(|e| Rejection::Row(e.to_string()))?;
         let from = self
             .accounts
             .intern(raw.from, raw.from_hint)
@@ -220,7 +227,8 @@ pub fn parse_timestamp(text: &str) -> Result<i64, String> {
     if t.is_empty() {
         return Err("timestamp is empty".into());
     }
-    let out_of_range = || "timestamp is out of range (Unix seconds are expected, not milliseconds)".to_string();
+    let out_of_range =
+        || "timestamp is out of range (Unix seconds are expected, not milliseconds)".to_string();
     let (secs, frac) = t.split_once('.').unwrap_or((t, ""));
     if !secs.is_empty()
         && secs.bytes().all(|b| b.is_ascii_digit())
@@ -239,7 +247,8 @@ pub fn parse_timestamp(text: &str) -> Result<i64, String> {
         };
         return Ok(s * 1_000_000_000 + nanos);
     }
-    let nanos = |dt: chrono::NaiveDateTime| dt.and_utc().timestamp_nanos_opt().ok_or_else(out_of_range);
+    let nanos =
+        |dt: chrono::NaiveDateTime| dt.and_utc().timestamp_nanos_opt().ok_or_else(out_of_range);
     if let Ok(dt) = DateTime::parse_from_rfc3339(t) {
         return dt.timestamp_nanos_opt().ok_or_else(out_of_range);
     }
@@ -261,11 +270,26 @@ mod tests {
     #[test]
     fn timestamps() {
         assert_eq!(parse_timestamp("1700000000"), Ok(1_700_000_000_000_000_000));
-        assert_eq!(parse_timestamp("1700000000.5"), Ok(1_700_000_000_500_000_000));
-        assert_eq!(parse_timestamp("2023-11-14T22:13:20Z"), Ok(1_700_000_000_000_000_000));
-        assert_eq!(parse_timestamp("2023-11-15T07:13:20+09:00"), Ok(1_700_000_000_000_000_000));
-        assert_eq!(parse_timestamp("2023-11-14 22:13:20"), Ok(1_700_000_000_000_000_000));
-        assert_eq!(parse_timestamp("2023-11-14T22:13:20"), Ok(1_700_000_000_000_000_000));
+        assert_eq!(
+            parse_timestamp("1700000000.5"),
+            Ok(1_700_000_000_500_000_000)
+        );
+        assert_eq!(
+            parse_timestamp("2023-11-14T22:13:20Z"),
+            Ok(1_700_000_000_000_000_000)
+        );
+        assert_eq!(
+            parse_timestamp("2023-11-15T07:13:20+09:00"),
+            Ok(1_700_000_000_000_000_000)
+        );
+        assert_eq!(
+            parse_timestamp("2023-11-14 22:13:20"),
+            Ok(1_700_000_000_000_000_000)
+        );
+        assert_eq!(
+            parse_timestamp("2023-11-14T22:13:20"),
+            Ok(1_700_000_000_000_000_000)
+        );
         assert_eq!(parse_timestamp("2023-11-14"), Ok(1_699_920_000_000_000_000));
         assert!(parse_timestamp("1700000000000").is_err());
         assert!(parse_timestamp("-5").is_err());

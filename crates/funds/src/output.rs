@@ -19,7 +19,13 @@ pub fn write_taint_csv(
     let mut rows: Vec<(&str, Units, Units)> = result
         .accounts
         .iter()
-        .map(|a| (accounts.name(a.account), a.tainted_received, a.tainted_balance))
+        .map(|a| {
+            (
+                accounts.name(a.account),
+                a.tainted_received,
+                a.tainted_balance,
+            )
+        })
         .collect();
     rows.sort_unstable_by(|a, b| a.0.cmp(b.0));
     writeln!(out, "account,tainted_received,tainted_balance")?;
@@ -50,7 +56,11 @@ pub fn parse_cashout_csv(text: &str) -> Result<Vec<CashoutPoint>, (u64, String)>
         .flexible(true)
         .from_reader(text.as_bytes());
     let headers = rdr.headers().map_err(|e| (1, e.to_string()))?.clone();
-    let col = |n: &str| headers.iter().position(|h| h.trim().eq_ignore_ascii_case(n));
+    let col = |n: &str| {
+        headers
+            .iter()
+            .position(|h| h.trim().eq_ignore_ascii_case(n))
+    };
     let account_col = col("account").ok_or((1, "no account column".to_string()))?;
     let (kind_col, name_col) = (col("kind"), col("name"));
     let mut points = Vec::new();
@@ -58,8 +68,14 @@ pub fn parse_cashout_csv(text: &str) -> Result<Vec<CashoutPoint>, (u64, String)>
         let record = record.map_err(|e| (e.position().map_or(0, |p| p.line()), e.to_string()))?;
         let line = record.position().map_or(0, |p| p.line());
         let raw = record.get(account_col).unwrap_or_default();
-        let account = canonical_key(raw, AccountHint::Auto).map_err(|r| (line, format!("account {r}")))?;
-        let get = |c: Option<usize>| c.and_then(|c| record.get(c)).unwrap_or_default().trim().to_string();
+        let account =
+            canonical_key(raw, AccountHint::Auto).map_err(|r| (line, format!("account {r}")))?;
+        let get = |c: Option<usize>| {
+            c.and_then(|c| record.get(c))
+                .unwrap_or_default()
+                .trim()
+                .to_string()
+        };
         points.push(CashoutPoint {
             account,
             kind: get(kind_col),
@@ -176,8 +192,10 @@ pub fn flow_graph(
         .iter()
         .map(|a| (a.account, (a.tainted_received, a.tainted_balance)))
         .collect();
-    let cashout_ids: std::collections::HashSet<AccountId> =
-        cashout.iter().filter_map(|p| accounts.get(&p.account)).collect();
+    let cashout_ids: std::collections::HashSet<AccountId> = cashout
+        .iter()
+        .filter_map(|p| accounts.get(&p.account))
+        .collect();
     let victims: std::collections::HashSet<AccountId> = victims.iter().copied().collect();
     let mut ids: BTreeMap<&str, AccountId> = BTreeMap::new();
     for e in &result.edges {
@@ -230,7 +248,10 @@ pub fn flow_graph(
 pub fn write_graphml(out: &mut impl Write, g: &FlowGraph) -> std::io::Result<()> {
     use quick_xml::escape::escape;
     writeln!(out, r#"<?xml version="1.0" encoding="UTF-8"?>"#)?;
-    writeln!(out, r#"<graphml xmlns="http://graphml.graphdrawing.org/xmlns">"#)?;
+    writeln!(
+        out,
+        r#"<graphml xmlns="http://graphml.graphdrawing.org/xmlns">"#
+    )?;
     for (id, target, name) in [
         ("role", "node", "role"),
         ("tr", "node", "tainted_received"),
@@ -240,7 +261,10 @@ pub fn write_graphml(out: &mut impl Write, g: &FlowGraph) -> std::io::Result<()>
         ("n", "edge", "transfers"),
     ] {
         let ty = if id == "n" { "long" } else { "string" };
-        writeln!(out, r#"  <key id="{id}" for="{target}" attr.name="{name}" attr.type="{ty}"/>"#)?;
+        writeln!(
+            out,
+            r#"  <key id="{id}" for="{target}" attr.name="{name}" attr.type="{ty}"/>"#
+        )?;
     }
     writeln!(
         out,

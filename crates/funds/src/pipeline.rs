@@ -59,7 +59,11 @@ pub fn trace_sorted(
     }
     progress(n);
     stats.seeds_found = found.len();
-    let mut missing: Vec<String> = seeds.iter().filter(|s| !found.contains(s.as_str())).cloned().collect();
+    let mut missing: Vec<String> = seeds
+        .iter()
+        .filter(|s| !found.contains(s.as_str()))
+        .cloned()
+        .collect();
     missing.sort();
     stats.seeds_missing = missing;
     let mut senders: Vec<AccountId> = senders.into_iter().collect();

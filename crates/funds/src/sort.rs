@@ -96,7 +96,8 @@ impl Sorter {
     }
 
     fn spill(&mut self, accounts: &Accounts) -> Result<(), Error> {
-        self.buffer.sort_unstable_by(|a, b| trace_order(a, b, accounts));
+        self.buffer
+            .sort_unstable_by(|a, b| trace_order(a, b, accounts));
         let dir = self.spill_path();
         let file = match &self.options.spill_dir {
             Some(d) => tempfile::tempfile_in(d),
@@ -107,7 +108,9 @@ impl Sorter {
         for t in self.buffer.drain(..) {
             write_transfer(&mut w, &t).map_err(|e| Error::io(&dir, e))?;
         }
-        let mut file = w.into_inner().map_err(|e| Error::io(&dir, e.into_error()))?;
+        let mut file = w
+            .into_inner()
+            .map_err(|e| Error::io(&dir, e.into_error()))?;
         file.rewind().map_err(|e| Error::io(&dir, e))?;
         self.runs.push(file);
         self.buffer_bytes = 0;
@@ -118,7 +121,8 @@ impl Sorter {
     /// The transfers in trace order.
     pub fn finish(mut self, accounts: &Accounts) -> Result<Sorted<'_>, Error> {
         if self.runs.is_empty() {
-            self.buffer.sort_unstable_by(|a, b| trace_order(a, b, accounts));
+            self.buffer
+                .sort_unstable_by(|a, b| trace_order(a, b, accounts));
             return Ok(Sorted::Memory(self.buffer.into_iter()));
         }
         if !self.buffer.is_empty() {
@@ -170,7 +174,11 @@ impl Iterator for Merger<'_> {
     fn next(&mut self) -> Option<Self::Item> {
         let Head { t, run, accounts } = self.heap.pop()?;
         match read_transfer(&mut self.readers[run]) {
-            Ok(Some(next)) => self.heap.push(Head { t: next, run, accounts }),
+            Ok(Some(next)) => self.heap.push(Head {
+                t: next,
+                run,
+                accounts,
+            }),
             Ok(None) => {}
             Err(e) => return Some(Err(Error::io(&self.dir, e))),
         }
@@ -209,7 +217,8 @@ fn write_transfer(w: &mut impl Write, t: &Transfer) -> std::io::Result<()> {
     w.write_all(&t.to.to_le_bytes())?;
     w.write_all(&t.amount.to_le_bytes())?;
     let id = t.tx_id.as_bytes();
-    let len = u32::try_from(id.len()).map_err(|_| std::io::Error::other("tx id longer than 4 GiB"))?;
+    let len =
+        u32::try_from(id.len()).map_err(|_| std::io::Error::other("tx id longer than 4 GiB"))?;
     w.write_all(&len.to_le_bytes())?;
     w.write_all(id)
 }

@@ -66,7 +66,10 @@ pub fn generate(
         let kind = if i % 3 == 2 { "atm" } else { "exchange" };
         writeln!(cashout, "{},{kind},{kind}-{i}", account(c0 + i))?;
     }
-    writeln!(transfers, "tx_id,timestamp,from_account,to_account,amount,currency")?;
+    writeln!(
+        transfers,
+        "tx_id,timestamp,from_account,to_account,amount,currency"
+    )?;
     let mut tx: u64 = 0;
     let mut row = |rng: &mut SmallRng,
                    out: &mut dyn Write,

@@ -224,7 +224,10 @@ impl Tracer {
                 });
             }
         }
-        let mut edges: Vec<EdgeFlow> = self.edges.map(|m| m.into_values().collect()).unwrap_or_default();
+        let mut edges: Vec<EdgeFlow> = self
+            .edges
+            .map(|m| m.into_values().collect())
+            .unwrap_or_default();
         edges.sort_by_key(|e| (e.from, e.to));
         TraceResult {
             policy: self.policy,
@@ -236,5 +239,6 @@ impl Tracer {
 }
 
 fn add(a: Units, b: Units) -> Result<Units, Error> {
-    a.checked_add(b).ok_or(Error::Arithmetic("a balance exceeds 128 bits"))
+    a.checked_add(b)
+        .ok_or(Error::Arithmetic("a balance exceeds 128 bits"))
 }

@@ -241,11 +241,21 @@ fn emit(
 ) -> Result<(), Error> {
     let status = en.status.as_deref().unwrap_or("");
     if status != "BOOK" {
-        ingest.bad(en.line, format!("entry status {status:?} is not booked (BOOK)"));
+        ingest.bad(
+            en.line,
+            format!("entry status {status:?} is not booked (BOOK)"),
+        );
         return Ok(());
     }
-    if en.reversal.as_deref().is_some_and(|r| r.eq_ignore_ascii_case("true")) {
-        ingest.bad(en.line, "reversal entry (RvslInd): match it with its original by hand");
+    if en
+        .reversal
+        .as_deref()
+        .is_some_and(|r| r.eq_ignore_ascii_case("true"))
+    {
+        ingest.bad(
+            en.line,
+            "reversal entry (RvslInd): match it with its original by hand",
+        );
         return Ok(());
     }
     let credit = match en.credit_debit.as_deref() {
@@ -265,22 +275,35 @@ fn emit(
         return Ok(());
     };
     if en.txs.is_empty() {
-        ingest.bad(en.line, "entry has no transaction details (TxDtls) naming the counterparty");
+        ingest.bad(
+            en.line,
+            "entry has no transaction details (TxDtls) naming the counterparty",
+        );
         return Ok(());
     }
     let batch = en.txs.len() > 1;
     for (k, tx) in en.txs.iter().enumerate() {
         let counterparty = if credit { &tx.debtor } else { &tx.creditor };
         let Some((other, other_hint)) = counterparty else {
-            let which = if credit { "DbtrAcct for a credit" } else { "CdtrAcct for a debit" };
-            ingest.bad(tx.line, format!("transaction has no counterparty account ({which})"));
+            let which = if credit {
+                "DbtrAcct for a credit"
+            } else {
+                "CdtrAcct for a debit"
+            };
+            ingest.bad(
+                tx.line,
+                format!("transaction has no counterparty account ({which})"),
+            );
             continue;
         };
         let amount = match (&tx.amount, &en.amount) {
             (Some(a), _) => a,
             (None, Some(a)) if !batch => a,
             _ => {
-                ingest.bad(tx.line, "transaction of a batch entry has no amount of its own");
+                ingest.bad(
+                    tx.line,
+                    "transaction of a batch entry has no amount of its own",
+                );
                 continue;
             }
         };
@@ -295,7 +318,10 @@ fn emit(
                 Some(r) if batch => format!("{r}#{}", k + 1),
                 Some(r) => r.clone(),
                 None => {
-                    ingest.bad(tx.line, "transaction has no reference (EndToEndId, AcctSvcrRef, TxId, NtryRef)");
+                    ingest.bad(
+                        tx.line,
+                        "transaction has no reference (EndToEndId, AcctSvcrRef, TxId, NtryRef)",
+                    );
                     continue;
                 }
             },

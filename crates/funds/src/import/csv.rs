@@ -77,7 +77,14 @@ const PLAIN: [&[&str]; 6] = [
 ];
 
 const CHAIN: [&[&str]; 6] = [
-    &["Transaction Hash", "Txhash", "Transaction ID", "transaction_id", "hash", "tx_id"],
+    &[
+        "Transaction Hash",
+        "Txhash",
+        "Transaction ID",
+        "transaction_id",
+        "hash",
+        "tx_id",
+    ],
     &[
         "UnixTimestamp",
         "timeStamp",
@@ -89,11 +96,31 @@ const CHAIN: [&[&str]; 6] = [
     ],
     &["From", "from_address", "From Address", "from_account"],
     &["To", "to_address", "To Address", "to_account"],
-    &["TokenValue", "Quantity", "Value", "amount_str", "quant", "amount"],
-    &["TokenSymbol", "Token Symbol", "token_symbol", "symbol", "currency"],
+    &[
+        "TokenValue",
+        "Quantity",
+        "Value",
+        "amount_str",
+        "quant",
+        "amount",
+    ],
+    &[
+        "TokenSymbol",
+        "Token Symbol",
+        "token_symbol",
+        "symbol",
+        "currency",
+    ],
 ];
 
-const ROLE_NAMES: [&str; 6] = ["tx id", "timestamp", "from account", "to account", "amount", "currency"];
+const ROLE_NAMES: [&str; 6] = [
+    "tx id",
+    "timestamp",
+    "from account",
+    "to account",
+    "amount",
+    "currency",
+];
 
 /// Reads CSV rows from `reader`, passing each transfer to `sink`; bad rows go to `ingest`'s report.
 /// `progress` is called now and then with the number of bytes read so far.
@@ -118,7 +145,12 @@ pub fn read_csv(
         .clone();
     let header_names: Vec<String> = headers
         .iter()
-        .map(|h| String::from_utf8_lossy(h).trim().trim_start_matches('\u{feff}').to_string())
+        .map(|h| {
+            String::from_utf8_lossy(h)
+                .trim()
+                .trim_start_matches('\u{feff}')
+                .to_string()
+        })
         .collect();
     let overrides = [
         &options.columns.tx_id,
@@ -165,7 +197,10 @@ pub fn read_csv(
             Err(e) => {
                 let line = e.position().map_or(0, |p| p.line());
                 if let csv::ErrorKind::Io(_) = e.kind() {
-                    return Err(Error::Csv { path: source, source: e });
+                    return Err(Error::Csv {
+                        path: source,
+                        source: e,
+                    });
                 }
                 ingest.bad(line, format!("unreadable csv row: {e}"));
                 continue;
@@ -180,7 +215,13 @@ pub fn read_csv(
             continue; // a blank line is no row
         }
         if record.len() < needed {
-            ingest.bad(line, format!("row has {} fields, the header needs at least {needed}", record.len()));
+            ingest.bad(
+                line,
+                format!(
+                    "row has {} fields, the header needs at least {needed}",
+                    record.len()
+                ),
+            );
             continue;
         }
         let mut fields = [""; 6];

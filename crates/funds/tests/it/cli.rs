@@ -21,7 +21,11 @@ pub fn trace(args: &[&str]) -> Result<FundsSummary, Error> {
 
 /// Writes a synthetic network into `dir`: (transfers, seeds, cashout).
 pub fn network(dir: &Path, transfers: u64, accounts: u64) -> (PathBuf, PathBuf, PathBuf) {
-    let paths = (dir.join("transfers.csv"), dir.join("seeds.txt"), dir.join("cashout.csv"));
+    let paths = (
+        dir.join("transfers.csv"),
+        dir.join("seeds.txt"),
+        dir.join("cashout.csv"),
+    );
     let mut t = std::fs::File::create(&paths.0).unwrap();
     let mut s = std::fs::File::create(&paths.1).unwrap();
     let mut c = std::fs::File::create(&paths.2).unwrap();
@@ -47,24 +51,51 @@ fn a_synthetic_network_end_to_end_with_graph_and_cashout() {
     let graphml = dir.path().join("graph.graphml");
     for (policy, graph) in [("haircut", &json), ("fifo", &graphml)] {
         let summary = trace(&[
-            "--transactions", s(&t), "--seeds", s(&seeds), "--policy", policy, "--out", s(&out),
-            "--cashout", s(&cashout), "--graph", s(graph),
+            "--transactions",
+            s(&t),
+            "--seeds",
+            s(&seeds),
+            "--policy",
+            policy,
+            "--out",
+            s(&out),
+            "--cashout",
+            s(&cashout),
+            "--graph",
+            s(graph),
         ])
         .unwrap();
         assert!(summary.totals.conserved);
         assert_eq!(summary.import.bad_rows, 0);
         assert_eq!(summary.trace.seeds_missing, Vec::<String>::new());
         let cash = summary.cashout.unwrap();
-        assert!(cash.points_reached > 0, "{policy}: taint reaches the cash-out points");
+        assert!(
+            cash.points_reached > 0,
+            "{policy}: taint reaches the cash-out points"
+        );
         let table = std::fs::read_to_string(&out).unwrap();
         assert!(table.starts_with("account,tainted_received,tainted_balance\n"));
         assert_eq!(table.lines().count(), summary.accounts_with_taint + 1);
     }
-    let g: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
-    let roles: std::collections::BTreeSet<&str> =
-        g["nodes"].as_array().unwrap().iter().map(|n| n["role"].as_str().unwrap()).collect();
-    assert_eq!(roles, ["cashout", "intermediary", "victim"].into_iter().collect());
-    assert!(g["edges"].as_array().unwrap().iter().all(|e| e["tainted"].as_str().unwrap() != "0.00"));
+    let g: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let roles: std::collections::BTreeSet<&str> = g["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["role"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        roles,
+        ["cashout", "intermediary", "victim"].into_iter().collect()
+    );
+    assert!(
+        g["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["tainted"].as_str().unwrap() != "0.00")
+    );
     let xml = std::fs::read_to_string(&graphml).unwrap();
     assert!(xml.contains("<graphml") && xml.contains("<edge source=\"acct:"));
 }
@@ -85,11 +116,27 @@ fn bad_rows_stop_the_trace_unless_skipped() {
     std::fs::write(&seeds, "tx_id\na\n").unwrap();
     let out = dir.path().join("taint.csv");
     let bad = dir.path().join("bad.csv");
-    let base = ["--transactions", s(&t), "--seeds", s(&seeds), "--policy", "haircut", "--out", s(&out)];
+    let base = [
+        "--transactions",
+        s(&t),
+        "--seeds",
+        s(&seeds),
+        "--policy",
+        "haircut",
+        "--out",
+        s(&out),
+    ];
     match trace(&base) {
-        Err(Error::BadRows { count, first_line, first_reason }) => {
+        Err(Error::BadRows {
+            count,
+            first_line,
+            first_reason,
+        }) => {
             assert_eq!((count, first_line), (1, 3));
-            assert!(first_reason.contains("not a decimal number"), "{first_reason}");
+            assert!(
+                first_reason.contains("not a decimal number"),
+                "{first_reason}"
+            );
         }
         other => panic!("expected bad rows, got {other:?}"),
     }
@@ -103,7 +150,11 @@ fn bad_rows_stop_the_trace_unless_skipped() {
         "account,tainted_received,tainted_balance\nacct:2000002,100.00,40.00\nacct:3000003,60.00,60.00\n"
     );
     let bad_csv = std::fs::read_to_string(&bad).unwrap();
-    assert!(bad_csv.starts_with("source,line,reason\n") && bad_csv.contains(",3,amount is not a decimal number"), "{bad_csv}");
+    assert!(
+        bad_csv.starts_with("source,line,reason\n")
+            && bad_csv.contains(",3,\"amount is not a decimal number"),
+        "{bad_csv}"
+    );
 }
 
 #[test]
@@ -113,15 +164,39 @@ fn a_small_memory_budget_spills_runs_and_gives_the_same_result() {
     let a = dir.path().join("a.csv");
     let b = dir.path().join("b.csv");
     for policy in ["haircut", "fifo"] {
-        let in_memory = trace(&["--transactions", s(&t), "--seeds", s(&seeds), "--policy", policy, "--out", s(&a)]).unwrap();
+        let in_memory = trace(&[
+            "--transactions",
+            s(&t),
+            "--seeds",
+            s(&seeds),
+            "--policy",
+            policy,
+            "--out",
+            s(&a),
+        ])
+        .unwrap();
         let spilled = trace(&[
-            "--transactions", s(&t), "--seeds", s(&seeds), "--policy", policy, "--out", s(&b), "--memory-mb", "1",
-            "--spill-dir", s(dir.path()),
+            "--transactions",
+            s(&t),
+            "--seeds",
+            s(&seeds),
+            "--policy",
+            policy,
+            "--out",
+            s(&b),
+            "--memory-mb",
+            "1",
+            "--spill-dir",
+            s(dir.path()),
         ])
         .unwrap();
         assert_eq!(in_memory.spilled_runs, 0);
         assert!(spilled.spilled_runs >= 2, "{}", spilled.spilled_runs);
-        assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap(), "{policy}");
+        assert_eq!(
+            std::fs::read(&a).unwrap(),
+            std::fs::read(&b).unwrap(),
+            "{policy}"
+        );
     }
 }
 
@@ -135,7 +210,16 @@ fn camt053_statements_trace_from_the_command_line() {
     let v02 = format!("{data}/camt053-v02.xml");
     let v08 = format!("{data}/camt053-v08.xml");
     let summary = trace(&[
-        "--transactions", &v02, "--transactions", &v08, "--seeds", s(&seeds), "--policy", "fifo", "--out", s(&out),
+        "--transactions",
+        &v02,
+        "--transactions",
+        &v08,
+        "--seeds",
+        s(&seeds),
+        "--policy",
+        "fifo",
+        "--out",
+        s(&out),
         "--skip-bad-rows",
     ])
     .unwrap();

@@ -18,7 +18,11 @@ fn python(script_args: &[&Path], policy: &str) -> String {
         .arg(script_args[2])
         .output()
         .expect("python3 is needed for the cross-check");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     std::fs::read_to_string(script_args[2]).unwrap()
 }
 
@@ -30,11 +34,20 @@ fn both_policies_agree_with_the_independent_python_implementation() {
     let py_out = dir.path().join("python.csv");
     for policy in ["haircut", "fifo"] {
         let summary = trace(&[
-            "--transactions", t.to_str().unwrap(), "--seeds", seeds.to_str().unwrap(), "--policy", policy, "--out",
+            "--transactions",
+            t.to_str().unwrap(),
+            "--seeds",
+            seeds.to_str().unwrap(),
+            "--policy",
+            policy,
+            "--out",
             rust_out.to_str().unwrap(),
         ])
         .unwrap();
-        assert!(summary.accounts_with_taint > 100, "{policy}: the network spreads taint widely");
+        assert!(
+            summary.accounts_with_taint > 100,
+            "{policy}: the network spreads taint widely"
+        );
         let ours = std::fs::read_to_string(&rust_out).unwrap();
         let theirs = python(&[&t, &seeds, &py_out], policy);
         assert_eq!(ours.lines().count(), theirs.lines().count(), "{policy}");

@@ -1,16 +1,22 @@
 //! Importers: CSV (plain, renamed columns, chain exports) and camt.053, with bad rows reported by line.
 
+use jikimi_exchange::identifiers::Chain;
 use jikimi_funds::Error;
 use jikimi_funds::account::AccountHint;
 use jikimi_funds::import::camt053::read_camt053;
 use jikimi_funds::import::csv::{CsvColumns, CsvFlavour, CsvOptions, read_csv};
 use jikimi_funds::ingest::{CurrencyOptions, Ingest, Transfer};
-use jikimi_exchange::identifiers::Chain;
 
 /// Transfers as `(tx_id, unix_s, from_key, to_key, units)`.
 type Seen = Vec<(String, i64, String, String, u128)>;
 
-fn collect(ingest: &mut Ingest, run: impl FnOnce(&mut Ingest, &mut dyn FnMut(Transfer, &Ingest) -> Result<(), Error>) -> Result<(), Error>) -> Result<Seen, Error> {
+fn collect(
+    ingest: &mut Ingest,
+    run: impl FnOnce(
+        &mut Ingest,
+        &mut dyn FnMut(Transfer, &Ingest) -> Result<(), Error>,
+    ) -> Result<(), Error>,
+) -> Result<Seen, Error> {
     let mut got: Vec<Transfer> = Vec::new();
     run(ingest, &mut |t, _| {
         got.push(t);
@@ -30,15 +36,26 @@ fn collect(ingest: &mut Ingest, run: impl FnOnce(&mut Ingest, &mut dyn FnMut(Tra
         .collect())
 }
 
-fn csv(text: &str, options: &CsvOptions, currency: CurrencyOptions) -> (Result<Seen, Error>, Ingest) {
+fn csv(
+    text: &str,
+    options: &CsvOptions,
+    currency: CurrencyOptions,
+) -> (Result<Seen, Error>, Ingest) {
     let mut ingest = Ingest::new(&currency);
     ingest.set_source("transfers.csv");
-    let seen = collect(&mut ingest, |ingest, sink| read_csv(text.as_bytes(), options, ingest, sink, &mut |_| {}));
+    let seen = collect(&mut ingest, |ingest, sink| {
+        read_csv(text.as_bytes(), options, ingest, sink, &mut |_| {})
+    });
     (seen, ingest)
 }
 
 fn bad_lines(ingest: &Ingest) -> Vec<(u64, String)> {
-    ingest.report.bad_row_samples.iter().map(|b| (b.line, b.reason.clone())).collect()
+    ingest
+        .report
+        .bad_row_samples
+        .iter()
+        .map(|b| (b.line, b.reason.clone()))
+        .collect()
 }
 
 #[test]
@@ -61,8 +78,20 @@ t11,1700000007,0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed,TR7NHqjeKQxGTCi8q8ZY4p
     assert_eq!(
         seen,
         vec![
-            ("t1".into(), 1_700_000_000, "iban:GB82WEST12345698765432".into(), "acct:110234567890".into(), 10_050),
-            ("t2".into(), 1_700_000_001, "acct:1102345678".into(), "iban:DE89370400440532013000".into(), 123_400),
+            (
+                "t1".into(),
+                1_700_000_000,
+                "iban:GB82WEST12345698765432".into(),
+                "acct:110234567890".into(),
+                10_050
+            ),
+            (
+                "t2".into(),
+                1_700_000_001,
+                "acct:1102345678".into(),
+                "iban:DE89370400440532013000".into(),
+                123_400
+            ),
             (
                 "t11".into(),
                 1_700_000_007,
@@ -75,8 +104,17 @@ t11,1700000007,0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed,TR7NHqjeKQxGTCi8q8ZY4p
     let bad = bad_lines(&ingest);
     let lines: Vec<u64> = bad.iter().map(|b| b.0).collect();
     assert_eq!(lines, vec![4, 5, 6, 7, 9, 10, 11], "{bad:#?}");
-    let reason = |line: u64| bad.iter().find(|b| b.0 == line).map(|b| b.1.clone()).unwrap();
-    assert!(reason(4).contains("more than 2 decimal places"), "{}", reason(4));
+    let reason = |line: u64| {
+        bad.iter()
+            .find(|b| b.0 == line)
+            .map(|b| b.1.clone())
+            .unwrap()
+    };
+    assert!(
+        reason(4).contains("more than 2 decimal places"),
+        "{}",
+        reason(4)
+    );
     assert!(reason(5).contains("timestamp"), "{}", reason(5));
     assert!(reason(6).starts_with("from_account"), "{}", reason(6));
     assert!(reason(7).starts_with("to_account"), "{}", reason(7));
@@ -85,9 +123,15 @@ t11,1700000007,0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed,TR7NHqjeKQxGTCi8q8ZY4p
     assert!(reason(11).contains("negative"), "{}", reason(11));
     // Nothing dropped silently: every row is a transfer or a bad row.
     let r = &ingest.report;
-    assert_eq!((r.rows, r.transfers, r.bad_rows, r.other_currency), (10, 3, 7, 0));
+    assert_eq!(
+        (r.rows, r.transfers, r.bad_rows, r.other_currency),
+        (10, 3, 7, 0)
+    );
     // Reasons never echo the identifier (personal data).
-    assert!(bad.iter().all(|b| !b.1.contains("1102345678") && !b.1.contains("ab,")));
+    assert!(
+        bad.iter()
+            .all(|b| !b.1.contains("1102345678") && !b.1.contains("ab,"))
+    );
 }
 
 #[test]
@@ -98,7 +142,10 @@ t2,1700000001,acct:1102345678,acct:2202345678,100,USD
 ";
     let (seen, _) = csv(text, &CsvOptions::default(), CurrencyOptions::default());
     let err = seen.unwrap_err().to_string();
-    assert!(err.contains("more than one currency (EUR and USD)"), "{err}");
+    assert!(
+        err.contains("more than one currency (EUR and USD)"),
+        "{err}"
+    );
     let chosen = CurrencyOptions {
         currency: Some("usd".into()),
         decimals: None,
@@ -130,12 +177,21 @@ fn csv_columns_can_be_renamed() {
     let (seen, _) = csv(text, &options, krw.clone());
     assert_eq!(
         seen.unwrap(),
-        vec![("k1".into(), 1_704_164_645, "acct:110234567890".into(), "acct:220234567890".into(), 1_500_000)]
+        vec![(
+            "k1".into(),
+            1_704_164_645,
+            "acct:110234567890".into(),
+            "acct:220234567890".into(),
+            1_500_000
+        )]
     );
     // A missing column is an error naming the flag, before any row is read.
     let (seen, _) = csv(text, &CsvOptions::default(), krw);
     let err = seen.unwrap_err().to_string();
-    assert!(err.contains("no tx id column") && err.contains("--col-tx-id"), "{err}");
+    assert!(
+        err.contains("no tx id column") && err.contains("--col-tx-id"),
+        "{err}"
+    );
 }
 
 fn tron(seed: u8) -> String {
@@ -172,7 +228,10 @@ fn chain_exports_are_read_with_the_chain_addresses() {
         )]
     );
     // The second row's sender fails its EIP-55 checksum; the third is another token.
-    assert_eq!(bad_lines(&ingest).iter().map(|b| b.0).collect::<Vec<_>>(), vec![3]);
+    assert_eq!(
+        bad_lines(&ingest).iter().map(|b| b.0).collect::<Vec<_>>(),
+        vec![3]
+    );
     assert!(bad_lines(&ingest)[0].1.contains("EIP-55"));
     assert_eq!(ingest.report.other_currency, 1);
 
@@ -190,11 +249,25 @@ h2,1704164646,{b},T{},1,USDT
         ..CsvOptions::default()
     };
     let (seen, ingest) = csv(&text, &options, usdt);
-    assert_eq!(seen.unwrap(), vec![("h1".into(), 1_704_164_645, format!("tron:{a}"), format!("tron:{b}"), 25_123_456)]);
-    assert_eq!(bad_lines(&ingest).iter().map(|b| b.0).collect::<Vec<_>>(), vec![3]);
+    assert_eq!(
+        seen.unwrap(),
+        vec![(
+            "h1".into(),
+            1_704_164_645,
+            format!("tron:{a}"),
+            format!("tron:{b}"),
+            25_123_456
+        )]
+    );
+    assert_eq!(
+        bad_lines(&ingest).iter().map(|b| b.0).collect::<Vec<_>>(),
+        vec![3]
+    );
     // The same address as a wallet and from a plain CSV is one account.
     let mut accounts = jikimi_funds::account::Accounts::new();
-    let x = accounts.intern(&a, AccountHint::Wallet(Chain::Tron)).unwrap();
+    let x = accounts
+        .intern(&a, AccountHint::Wallet(Chain::Tron))
+        .unwrap();
     let y = accounts.intern(&a, AccountHint::Auto).unwrap();
     assert_eq!(x, y);
 }
@@ -205,13 +278,20 @@ const V08: &str = include_str!("../data/camt053-v08.xml");
 fn camt(text: &str) -> (Result<Seen, Error>, Ingest) {
     let mut ingest = Ingest::new(&CurrencyOptions::default());
     ingest.set_source("statement.xml");
-    let seen = collect(&mut ingest, |ingest, sink| read_camt053(text.as_bytes(), ingest, sink));
+    let seen = collect(&mut ingest, |ingest, sink| {
+        read_camt053(text.as_bytes(), ingest, sink)
+    });
     (seen, ingest)
 }
 
 /// 1-based line of the n-th (0-based) line containing `needle`.
 fn line_of(text: &str, needle: &str, n: usize) -> u64 {
-    text.lines().enumerate().filter(|(_, l)| l.contains(needle)).nth(n).map(|(i, _)| i as u64 + 1).unwrap()
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| l.contains(needle))
+        .nth(n)
+        .map(|(i, _)| i as u64 + 1)
+        .unwrap()
 }
 
 #[test]
@@ -221,24 +301,60 @@ fn camt053_entries_become_transfers_and_bad_entries_are_reported_by_line() {
     assert_eq!(
         seen.unwrap(),
         vec![
-            ("E2E-VICTIM-1".into(), 1_709_287_200, "iban:GB29NWBK60161331926819".into(), own.clone(), 150_000),
-            ("SVC-2".into(), 1_709_337_600, own.clone(), "acct:110234567890".into(), 90_000),
-            ("BATCH-3#1".into(), 1_709_424_000, own.clone(), "iban:NL91ABNA0417164300".into(), 25_000),
-            ("BATCH-3#2".into(), 1_709_424_000, own, "iban:BE68539007547034".into(), 35_000),
+            (
+                "E2E-VICTIM-1".into(),
+                1_709_287_200,
+                "iban:GB29NWBK60161331926819".into(),
+                own.clone(),
+                150_000
+            ),
+            (
+                "SVC-2".into(),
+                1_709_337_600,
+                own.clone(),
+                "acct:110234567890".into(),
+                90_000
+            ),
+            (
+                "BATCH-3#1".into(),
+                1_709_424_000,
+                own.clone(),
+                "iban:NL91ABNA0417164300".into(),
+                25_000
+            ),
+            (
+                "BATCH-3#2".into(),
+                1_709_424_000,
+                own,
+                "iban:BE68539007547034".into(),
+                35_000
+            ),
         ]
     );
     let bad = bad_lines(&ingest);
     let typo_tx = line_of(V02, "E2E-TYPO", 0) - 1;
     assert_eq!(
         bad.iter().map(|b| b.0).collect::<Vec<_>>(),
-        vec![line_of(V02, "<Ntry>", 3), line_of(V02, "<Ntry>", 4), line_of(V02, "<Ntry>", 5), typo_tx],
+        vec![
+            line_of(V02, "<Ntry>", 3),
+            line_of(V02, "<Ntry>", 4),
+            line_of(V02, "<Ntry>", 5),
+            typo_tx
+        ],
         "{bad:#?}"
     );
     assert!(bad[0].1.contains("PDNG"), "{}", bad[0].1);
     assert!(bad[1].1.contains("no transaction details"), "{}", bad[1].1);
     assert!(bad[2].1.contains("reversal"), "{}", bad[2].1);
     assert!(bad[3].1.contains("mod-97"), "{}", bad[3].1);
-    assert_eq!((ingest.report.rows, ingest.report.transfers, ingest.report.bad_rows), (8, 4, 4));
+    assert_eq!(
+        (
+            ingest.report.rows,
+            ingest.report.transfers,
+            ingest.report.bad_rows
+        ),
+        (8, 4, 4)
+    );
     assert_eq!(ingest.currency(), Some("EUR"));
 }
 
@@ -247,7 +363,13 @@ fn camt053_version_8_statuses_and_amounts() {
     let (seen, ingest) = camt(V08);
     assert_eq!(
         seen.unwrap(),
-        vec![("E2E-CASHOUT-1".into(), 1_709_389_800, "acct:110234567890".into(), "iban:CH9300762011623852957".into(), 40_000)]
+        vec![(
+            "E2E-CASHOUT-1".into(),
+            1_709_389_800,
+            "acct:110234567890".into(),
+            "iban:CH9300762011623852957".into(),
+            40_000
+        )]
     );
     assert_eq!(ingest.report.bad_rows, 0);
 }
@@ -255,22 +377,36 @@ fn camt053_version_8_statuses_and_amounts() {
 #[test]
 fn camt053_documents_that_are_not_statements_are_refused() {
     let (seen, _) = camt("<Document xmlns=\"urn:iso:std:iso:20022:tech:xsd:pain.001.001.03\"/>");
-    assert!(seen.unwrap_err().to_string().contains("not a camt.053 document"));
+    assert!(
+        seen.unwrap_err()
+            .to_string()
+            .contains("not a camt.053 document")
+    );
     let broken = V02.replacen("</Acct>", "</Acct></Oops>", 1);
     let err = camt(&broken).0.unwrap_err().to_string();
-    assert!(err.contains("xml of statement.xml is unusable: line"), "{err}");
+    assert!(
+        err.contains("xml of statement.xml is unusable: line"),
+        "{err}"
+    );
 }
 
 #[test]
 fn camt053_fixtures_validate_against_the_iso_schema() {
     // The schemas are ISO 20022's published camt.053.001.02 and .08 XSDs (see tests/data/README.md).
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data");
-    for (xml, xsd) in [("camt053-v02.xml", "camt.053.001.02.xsd"), ("camt053-v08.xml", "camt.053.001.08.xsd")] {
+    for (xml, xsd) in [
+        ("camt053-v02.xml", "camt.053.001.02.xsd"),
+        ("camt053-v08.xml", "camt.053.001.08.xsd"),
+    ] {
         let out = std::process::Command::new("xmllint")
             .args(["--noout", "--schema", xsd, xml])
             .current_dir(dir)
             .output()
             .expect("xmllint is needed (Debian: libxml2-utils; .ci/setup-xmllint.sh installs it)");
-        assert!(out.status.success(), "{xml}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{xml}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }

@@ -7,9 +7,18 @@ use crate::support::check;
 #[test]
 fn clean_money_mixes_in_before_the_mule_pays_out() {
     // The victim pays 100 (seed); 300 clean arrives; the mule sends 200 on.
-    let rows = [(1, "a", "victim", "mule", 100), (2, "b", "other", "mule", 300), (3, "c", "mule", "exch", 200)];
+    let rows = [
+        (1, "a", "victim", "mule", 100),
+        (2, "b", "other", "mule", 300),
+        (3, "c", "mule", "exch", 200),
+    ];
     // Haircut: 200 * 100/400 = 50 leaves, 50 stays.
-    check(Haircut, &rows, &["a"], &[("exch", 50, 50), ("mule", 100, 50)]);
+    check(
+        Haircut,
+        &rows,
+        &["a"],
+        &[("exch", 50, 50), ("mule", 100, 50)],
+    );
     // FIFO: the oldest lot (the victim's 100) leaves first, then 100 of the clean lot.
     check(Fifo, &rows, &["a"], &[("exch", 100, 100), ("mule", 100, 0)]);
 }
@@ -17,12 +26,20 @@ fn clean_money_mixes_in_before_the_mule_pays_out() {
 #[test]
 fn overdraft_comes_from_unknown_untainted_funds() {
     // The mule sends 150 holding a known 100 (all tainted): 50 came from unknown funds; the balance drops to 0.
-    let rows = [(1, "a", "victim", "mule", 100), (2, "b", "mule", "x", 150), (3, "c", "mule", "y", 30)];
+    let rows = [
+        (1, "a", "victim", "mule", 100),
+        (2, "b", "mule", "x", 150),
+        (3, "c", "mule", "y", 30),
+    ];
     for policy in [Haircut, Fifo] {
         check(policy, &rows, &["a"], &[("mule", 100, 0), ("x", 100, 100)]);
     }
     // Overdraft from a mixed balance: 50 clean + 100 tainted, 300 sent: all 100 taint leaves with it.
-    let rows = [(0, "z", "other", "mule", 50), (1, "a", "victim", "mule", 100), (2, "b", "mule", "x", 300)];
+    let rows = [
+        (0, "z", "other", "mule", 50),
+        (1, "a", "victim", "mule", 100),
+        (2, "b", "mule", "x", 300),
+    ];
     for policy in [Haircut, Fifo] {
         check(policy, &rows, &["a"], &[("mule", 100, 0), ("x", 100, 100)]);
     }
@@ -39,13 +56,23 @@ fn partly_used_lots_give_taint_pro_rata() {
         (5, "e", "mule", "z", 70),
     ];
     // FIFO: 30 of the first lot (30), its remaining 70 (70) plus 30 clean, then 70 clean.
-    check(Fifo, &rows, &["a"], &[("mule", 100, 0), ("x", 30, 30), ("y", 70, 70)]);
+    check(
+        Fifo,
+        &rows,
+        &["a"],
+        &[("mule", 100, 0), ("x", 30, 30), ("y", 70, 70)],
+    );
     // Haircut: 30*100/200 = 15; then 100*85/170 = 50; then 70*35/70 = 35.
     check(
         Haircut,
         &rows,
         &["a"],
-        &[("mule", 100, 0), ("x", 15, 15), ("y", 50, 50), ("z", 35, 35)],
+        &[
+            ("mule", 100, 0),
+            ("x", 15, 15),
+            ("y", 50, 50),
+            ("z", 35, 35),
+        ],
     );
 }
 
@@ -63,36 +90,69 @@ fn pro_rata_shares_round_down_and_the_remainder_stays() {
         (6, "f", "n", "r", 1),
     ];
     for policy in [Haircut, Fifo] {
-        check(policy, &rows, &["a"], &[("mule", 1, 0), ("n", 1, 0), ("r", 1, 1)]);
+        check(
+            policy,
+            &rows,
+            &["a"],
+            &[("mule", 1, 0), ("n", 1, 0), ("r", 1, 1)],
+        );
     }
 }
 
 #[test]
 fn same_timestamp_is_ordered_by_tx_id() {
     // Both at second 10: tx "a" (the seed) comes before tx "b", so the mule forwards tainted money.
-    let rows = [(10, "b", "mule", "x", 100), (10, "a", "victim", "mule", 100)];
+    let rows = [
+        (10, "b", "mule", "x", 100),
+        (10, "a", "victim", "mule", 100),
+    ];
     for policy in [Haircut, Fifo] {
         check(policy, &rows, &["a"], &[("mule", 100, 0), ("x", 100, 100)]);
     }
     // Swap the ids: the forward ("a") now comes first, from an empty account, and carries nothing.
-    let rows = [(10, "a", "mule", "x", 100), (10, "b", "victim", "mule", 100)];
+    let rows = [
+        (10, "a", "mule", "x", 100),
+        (10, "b", "victim", "mule", 100),
+    ];
     for policy in [Haircut, Fifo] {
         check(policy, &rows, &["b"], &[("mule", 100, 100)]);
     }
     // Ids compare as bytes, not numbers: "t10" < "t9".
-    let rows = [(10, "t9", "mule", "x", 100), (10, "t10", "victim", "mule", 100)];
-    check(Haircut, &rows, &["t10"], &[("mule", 100, 0), ("x", 100, 100)]);
+    let rows = [
+        (10, "t9", "mule", "x", 100),
+        (10, "t10", "victim", "mule", 100),
+    ];
+    check(
+        Haircut,
+        &rows,
+        &["t10"],
+        &[("mule", 100, 0), ("x", 100, 100)],
+    );
 }
 
 #[test]
 fn a_seed_from_an_account_already_holding_taint() {
     // The mule holds 100 clean and 100 tainted, then a second seed leaves the mule: it carries its whole 100 as
     // taint, and the taint it takes from the mule is reabsorbed.
-    let rows = [(0, "z", "other", "mule", 100), (1, "s1", "victim", "mule", 100), (2, "s2", "mule", "exch", 100)];
+    let rows = [
+        (0, "z", "other", "mule", 100),
+        (1, "s1", "victim", "mule", 100),
+        (2, "s2", "mule", "exch", 100),
+    ];
     // Haircut: the seed takes 100*100/200 = 50 of the mule's taint; the mule keeps 50.
-    check(Haircut, &rows, &["s1", "s2"], &[("exch", 100, 100), ("mule", 100, 50)]);
+    check(
+        Haircut,
+        &rows,
+        &["s1", "s2"],
+        &[("exch", 100, 100), ("mule", 100, 50)],
+    );
     // FIFO: the seed consumes the clean lot first; the mule keeps the whole tainted lot.
-    check(Fifo, &rows, &["s1", "s2"], &[("exch", 100, 100), ("mule", 100, 100)]);
+    check(
+        Fifo,
+        &rows,
+        &["s1", "s2"],
+        &[("exch", 100, 100), ("mule", 100, 100)],
+    );
 
     let (result, _, _) = crate::support::run(Haircut, &rows, &["s1", "s2"], None);
     let t = result.totals;
@@ -102,7 +162,11 @@ fn a_seed_from_an_account_already_holding_taint() {
 
 #[test]
 fn exact_duplicates_are_traced_once_and_counted() {
-    let rows = [(1, "a", "victim", "mule", 100), (1, "a", "victim", "mule", 100), (2, "b", "mule", "x", 40)];
+    let rows = [
+        (1, "a", "victim", "mule", 100),
+        (1, "a", "victim", "mule", 100),
+        (2, "b", "mule", "x", 40),
+    ];
     let (result, stats, accounts) = crate::support::run(Haircut, &rows, &["a", "never-seen"], None);
     assert_eq!(stats.duplicates, 1);
     assert_eq!(stats.seeds_found, 1);

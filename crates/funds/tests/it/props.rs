@@ -13,7 +13,16 @@ const NAMES: [&str; 6] = ["a", "b", "c", "d", "e", "f"];
 const IDS: [&str; 8] = ["t1", "t2", "t3", "t4", "t5", "t6", "t7", "t8"];
 
 fn rows() -> impl Strategy<Value = Vec<(i64, usize, usize, usize, u128)>> {
-    prop::collection::vec((0i64..12, 0usize..IDS.len(), 0usize..6, 0usize..6, 0u128..1_000), 0..60)
+    prop::collection::vec(
+        (
+            0i64..12,
+            0usize..IDS.len(),
+            0usize..6,
+            0usize..6,
+            0u128..1_000,
+        ),
+        0..60,
+    )
 }
 
 fn as_rows(raw: &[(i64, usize, usize, usize, u128)]) -> Vec<Row<'static>> {

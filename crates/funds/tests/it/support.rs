@@ -17,7 +17,12 @@ pub fn key(name: &str) -> String {
 
 /// Traces `rows` (in the given order; the sorter orders them) with `seeds`, spilling every `spill_every`
 /// transfers with a budget in bytes when given (1 spills every transfer, to exercise the merge).
-pub fn run(policy: Policy, rows: &[Row<'_>], seeds: &[&str], budget_bytes: Option<usize>) -> (TraceResult, TraceStats, Accounts) {
+pub fn run(
+    policy: Policy,
+    rows: &[Row<'_>],
+    seeds: &[&str],
+    budget_bytes: Option<usize>,
+) -> (TraceResult, TraceStats, Accounts) {
     let mut accounts = Accounts::new();
     let mut sorter = Sorter::new(SortOptions {
         memory_budget_bytes: budget_bytes.unwrap_or(1 << 30),
@@ -48,7 +53,10 @@ pub fn table(result: &TraceResult, accounts: &Accounts) -> Vec<(String, u128, u1
         .iter()
         .map(|a| {
             let name = accounts.name(a.account);
-            let short = name.trim_start_matches("acct:").trim_end_matches("0000").to_ascii_lowercase();
+            let short = name
+                .trim_start_matches("acct:")
+                .trim_end_matches("0000")
+                .to_ascii_lowercase();
             (short, a.tainted_received, a.tainted_balance)
         })
         .collect();
@@ -61,11 +69,18 @@ pub fn table(result: &TraceResult, accounts: &Accounts) -> Vec<(String, u128, u1
 pub fn check(policy: Policy, rows: &[Row<'_>], seeds: &[&str], expected: &[(&str, u128, u128)]) {
     let (result, _, accounts) = run(policy, rows, seeds, None);
     let got = table(&result, &accounts);
-    let want: Vec<(String, u128, u128)> = expected.iter().map(|(n, r, b)| (n.to_string(), *r, *b)).collect();
+    let want: Vec<(String, u128, u128)> = expected
+        .iter()
+        .map(|(n, r, b)| (n.to_string(), *r, *b))
+        .collect();
     assert_eq!(got, want, "{policy:?}");
     assert!(result.totals.conserved(), "{policy:?}: {:?}", result.totals);
     // The same rows in reverse input order and through the on-disk merge give the same table.
     let reversed: Vec<Row<'_>> = rows.iter().rev().copied().collect();
     let (again, _, accounts) = run(policy, &reversed, seeds, Some(1));
-    assert_eq!(table(&again, &accounts), want, "{policy:?} (reversed input, spilled runs)");
+    assert_eq!(
+        table(&again, &accounts),
+        want,
+        "{policy:?} (reversed input, spilled runs)"
+    );
 }
