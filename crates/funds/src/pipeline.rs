@@ -78,7 +78,7 @@ pub fn parse_seeds(text: &str) -> HashSet<String> {
     text.lines()
         .enumerate()
         .map(|(i, l)| (i, l.trim()))
-        .filter(|(i, l)| !l.is_empty() && !l.starts_with('#') && !(*i == 0 && *l == "tx_id"))
+        .filter(|(i, l)| !l.is_empty() && !l.starts_with('#') && (*i != 0 || *l != "tx_id"))
         .map(|(_, l)| l.to_string())
         .collect()
 }

@@ -211,10 +211,10 @@ fn on_end(
                 ["Refs", "EndToEndId"] => tx.end_to_end = Some(value),
                 ["Refs", "AcctSvcrRef"] => tx.svcr_ref = Some(value),
                 ["Refs", "TxId"] => tx.tx_id = Some(value),
-                ["Amt"] | ["AmtDtls", "TxAmt", "Amt"] => {
-                    if tx.amount.is_none() || rest.len() == 1 {
-                        tx.amount = Some((value, currency.take()));
-                    }
+                // `TxDtls/Amt` (001.04 and later) wins over `AmtDtls/TxAmt/Amt`.
+                ["Amt"] => tx.amount = Some((value, currency.take())),
+                ["AmtDtls", "TxAmt", "Amt"] if tx.amount.is_none() => {
+                    tx.amount = Some((value, currency.take()))
                 }
                 ["RltdPties", "DbtrAcct", r @ ..] => {
                     if let Some(a) = account(r) {

@@ -43,13 +43,7 @@ fn naive(policy: Policy, rows: &[Row<'_>], seeds: &[&str]) -> Vec<(String, u128,
         let (b, bt, r) = bal.get(from).copied().unwrap_or_default();
         let known = amount.min(b);
         let taken = match policy {
-            Policy::Haircut => {
-                if b == 0 {
-                    0
-                } else {
-                    known * bt / b
-                }
-            }
+            Policy::Haircut => (known * bt).checked_div(b).unwrap_or(0),
             Policy::Fifo => {
                 let q = lots.entry(from).or_default();
                 let (mut left, mut taken) = (known, 0);
