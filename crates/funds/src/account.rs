@@ -7,9 +7,8 @@
 //! without one the kind is detected: a valid IBAN, then a wallet address whose checksum holds, then an
 //! account number.
 
-use std::collections::HashMap;
-
 use jikimi_exchange::identifiers::{AccountNumber, Chain, Iban, Wallet};
+use rustc_hash::FxHashMap as HashMap;
 
 /// A dense index into [`Accounts`]: the engine's per-account state is a vector indexed by it.
 pub type AccountId = u32;

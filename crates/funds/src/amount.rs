@@ -76,27 +76,25 @@ pub fn parse_units(text: &str, decimals: u32) -> Result<Units, AmountError> {
     if !frac_part.bytes().all(|b| b.is_ascii_digit()) {
         return Err(AmountError::NotANumber);
     }
-    let int_digits: String = if int_part.contains(',') {
-        let groups: Vec<&str> = int_part.split(',').collect();
-        let first_ok = (1..=3).contains(&groups[0].len());
-        let rest_ok = groups[1..].iter().all(|g| g.len() == 3);
-        if !(first_ok && rest_ok) {
+    // Validate the integer part without allocating (this runs once per transfer).
+    if int_part.contains(',') {
+        let mut groups = int_part.split(',');
+        let first_ok = groups.next().is_some_and(|g| (1..=3).contains(&g.len()));
+        if !(first_ok && groups.all(|g| g.len() == 3)) {
             return Err(AmountError::NotANumber);
         }
-        groups.concat()
-    } else {
-        int_part.to_string()
-    };
-    if !int_digits.bytes().all(|b| b.is_ascii_digit()) {
+    }
+    if !int_part.bytes().all(|b| b.is_ascii_digit() || b == b',') {
         return Err(AmountError::NotANumber);
     }
+    let int_digits = int_part.bytes().filter(|b| *b != b',');
     // Trailing zeros beyond the allowed decimals carry no value (`1.500` at 2 decimals is fine).
     let frac_trimmed = frac_part.trim_end_matches('0');
     if frac_trimmed.len() > decimals as usize {
         return Err(AmountError::TooManyDecimals { allowed: decimals });
     }
     let mut units: Units = 0;
-    for b in int_digits.bytes() {
+    for b in int_digits {
         units = units
             .checked_mul(10)
             .and_then(|u| u.checked_add(Units::from(b - b'0')))
