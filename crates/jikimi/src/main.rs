@@ -45,9 +45,19 @@ enum Command {
     Exchange(jikimi_exchange::cli::Command),
     /// Device intake tools (`intake aml`: parse AML payloads from stdin to JSON lines).
     Intake(jikimi_intake::cli::IntakeArgs),
+    /// Tracing: follow money through transfers (`trace funds`).
+    #[command(subcommand)]
+    Trace(TraceCommand),
     /// Benchmarks.
     #[command(subcommand)]
     Bench(Bench),
+}
+
+/// `jikimi trace`: following things through data.
+#[derive(Debug, Subcommand)]
+enum TraceCommand {
+    /// Trace victims' money through mule accounts and wallets (haircut or FIFO taint) to where it sits now.
+    Funds(jikimi_funds::cli::FundsArgs),
 }
 
 /// `jikimi analyze`: the hot-spot commands of `jikimi-analyze` and the forecasting commands of `jikimi-forecast`.
@@ -74,6 +84,9 @@ enum Bench {
     Flood(spine::flood::FloodArgs),
     /// Gi* and local Moran on lattices, Toronto aggregation to H3, esda comparison.
     Analyze(jikimi_analyze::bench::BenchArgs),
+    /// Money tracing on a synthetic scam network (10M transfers by default): both policies, and the Python
+    /// cross-check on the same files.
+    Funds(jikimi_funds::bench::BenchArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -99,6 +112,11 @@ fn main() -> anyhow::Result<()> {
         Command::Bench(Bench::Surge(args)) => spine::block_on(spine::surge::surge(args))?,
         Command::Bench(Bench::Flood(args)) => spine::block_on(spine::flood::flood(args))?,
         Command::Bench(Bench::Analyze(args)) => jikimi_analyze::bench::run_bench(&args)?,
+        Command::Bench(Bench::Funds(args)) => jikimi_funds::bench::run_bench(&args)?,
+        Command::Trace(TraceCommand::Funds(args)) => {
+            let summary = jikimi_funds::cli::run_funds(&args)?;
+            jikimi_funds::cli::print_summary(&args, &summary)?;
+        }
         Command::Exchange(cmd) => spine::exchange(cmd)?,
         Command::Intake(args) => jikimi_intake::cli::run(args)?,
     }

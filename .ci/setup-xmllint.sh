@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# xmllint (Debian's libxml2-utils) validates the camt.053 test statements against the published ISO 20022
+# schemas in crates/funds/tests/data (jikimi-funds's `camt053_fixtures_validate_against_the_iso_schema` test).
+set -euo pipefail
+if ! command -v xmllint >/dev/null; then
+  apt-get update -qq
+  apt-get install -y -qq libxml2-utils
+fi
+xmllint --version 2>&1 | head -1
