@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Reads Schemathesis NDJSON reports and checks that every documented error status was reached.
 
-Usage: st_coverage.py OPENAPI_URL REPORT.ndjson...
+Usage: st_coverage.py [--strict] OPENAPI_URL REPORT.ndjson...
+
+Without --strict it reports the gap (on stdout, with a NOT MET line) and exits 0; with --strict a gap fails.
 
 Schemathesis checks each response against the document (no 5xx, status documented, body matches its schema). This
 adds the converse: every 4xx status an operation documents must have been answered at least once across the runs
@@ -38,6 +40,13 @@ ALLOWED = {
 }
 
 
+# Left out of the Schemathesis runs on purpose (see .ci/schemathesis.sh) and tested in Rust instead.
+EXCLUDED = {
+    "GET /api/live": "an endless event stream; crates/server/tests/it/views.rs, sessions.rs",
+    "POST /api/auth/logout": "would end the run's own session; crates/server/tests/it/sessions.rs",
+}
+
+
 def documented(spec):
     ops = {}
     for path, item in spec.get("paths", {}).items():
@@ -68,13 +77,16 @@ def observed(paths):
 
 
 def main():
-    if len(sys.argv) < 3:
+    args = sys.argv[1:]
+    strict = "--strict" in args
+    args = [a for a in args if a != "--strict"]
+    if len(args) < 2:
         print(__doc__, file=sys.stderr)
         return 2
-    with urllib.request.urlopen(sys.argv[1]) as r:
+    with urllib.request.urlopen(args[0]) as r:
         spec = json.load(r)
-    ops = documented(spec)
-    seen = observed(sys.argv[2:])
+    ops = {k: v for k, v in documented(spec).items() if k not in EXCLUDED}
+    seen = observed(args[1:])
     missing, stale = [], []
     for label, statuses in sorted(ops.items()):
         for status in sorted(statuses):
@@ -93,7 +105,12 @@ def main():
         print(f"  allow-list entry reached after all (remove it): {entry}")
     for entry in missing:
         print(f"  documented but never answered: {entry}")
-    return 1 if (missing or untested) else 0
+    if missing or untested:
+        print(f"NOT MET: {len(missing)} of {total} documented 4xx statuses never answered, "
+              f"{len(untested)} operations never exercised")
+        return 1 if strict else 0
+    print("every documented 4xx status was answered")
+    return 0
 
 
 if __name__ == "__main__":

@@ -239,6 +239,27 @@ pub struct PeerAdd {
     pub endpoint: Option<String>,
 }
 
+/// A partner's endpoint is an absolute `http://` or `https://` URL with a host: anything else is the caller's
+/// mistake (422), found before any connection is tried.
+fn check_endpoint(url: &str) -> Result<(), ApiError> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"));
+    match rest {
+        Some(rest)
+            if !rest.is_empty()
+                && !rest.starts_with('/')
+                && !rest.contains(char::is_whitespace) =>
+        {
+            Ok(())
+        }
+        _ => Err(ApiError::new(
+            ErrorCode::InvalidField,
+            "endpoint: an http:// or https:// URL with a host",
+        )),
+    }
+}
+
 /// Adds or updates a peer.
 #[utoipa::path(post, path = "/api/exchange/peers", tag = "exchange", security(("bearer" = [])), request_body = PeerAdd,
     responses((status = 200, body = Object, description = "Agency"), (status = 403, body = crate::error::ErrorBody),
@@ -249,6 +270,9 @@ pub async fn add_peer(
     Json(body): Json<PeerAdd>,
 ) -> Result<Json<Agency>, ApiError> {
     staff.require(Permission::ManageAgreements)?;
+    if let Some(url) = &body.endpoint {
+        check_endpoint(url)?;
+    }
     let agency =
         match (&body.endpoint, &body.name) {
             (Some(url), None) => {
