@@ -90,6 +90,27 @@ pub fn sign_gateway_request(
 }
 
 /// Checks the gateway credential; returns the gateway id.
+/// The gateway's three credential headers are there (their content is checked by [`authenticate_gateway`]).
+fn credential_headers_present(headers: &HeaderMap) -> Result<(), ApiError> {
+    for name in [
+        HEADER_GATEWAY,
+        crate::signing::HEADER_TIMESTAMP,
+        crate::signing::HEADER_SIGNATURE,
+    ] {
+        let present = headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| !v.trim().is_empty());
+        if !present {
+            return Err(ApiError::new(
+                ErrorCode::GatewayUnauthenticated,
+                format!("missing {name}"),
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn authenticate_gateway(
     state: &AppState,
     headers: &HeaderMap,
@@ -153,9 +174,10 @@ pub async fn intake_aml(
     let mut subscriber = None;
     let mut gateway = None;
     let mut class = None;
-    let result = match state
-        .flood
-        .refuse_if_penalised(Guarded::AmlFailure, source)
+    // A request without the credential headers is refused for what it is (401) before the limiter, which only
+    // guards the HMAC check: both answers cost nothing, and the caller learns what is wrong.
+    let result = match credential_headers_present(&headers)
+        .and_then(|()| state.flood.refuse_if_penalised(Guarded::AmlFailure, source))
         .and_then(|()| authenticate_gateway(&state, &headers, &body))
     {
         Ok(id) => {
