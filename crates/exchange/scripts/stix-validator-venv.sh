@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Creates the venv the STIX test uses to run OASIS's stix2-validator on our export.
-# The Rust test calls the validator only when this venv exists; run this script once to enable it.
+# .ci/run runs it (.ci/setup-stix.sh); under CI the test fails without it, elsewhere it says to run this script.
 set -euo pipefail
 venv="${HOME}/.cache/jikimi-venvs/stix"
 if [ ! -x "$venv/bin/stix2_validator" ]; then

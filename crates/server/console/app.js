@@ -21,6 +21,7 @@ const state = {
   token: sessionStorage.getItem('jikimi.token'),
   role: sessionStorage.getItem('jikimi.role'),
   username: sessionStorage.getItem('jikimi.user'),
+  permissions: [],
   incidents: new Map(),
   units: new Map(),
   order: [],
@@ -42,8 +43,10 @@ const state = {
 const hooks = { seen: new Map(), rendered: new Map(), applyMs: 0, events: 0, frames: 0, state };
 window.__jikimi = hooks;
 
-const canChange = () => ['dispatcher', 'supervisor', 'admin'].includes(state.role);
-const canReveal = () => ['dispatcher', 'supervisor'].includes(state.role);
+// What the role may do comes from the server's one role table (`GET /api/auth/me`), never a copy here.
+const may = (permission) => state.permissions.includes(permission);
+const canChange = () => may('change_operations');
+const canReveal = () => may('reveal_personal_data');
 
 // ---- HTTP ------------------------------------------------------------------------------------------------
 async function api(method, path, body) {
@@ -774,7 +777,13 @@ async function enterConsole() {
   $('login-view').hidden = true;
   $('console-view').hidden = false;
   applyStrings();
-  const [cfg, base] = await Promise.all([api('GET', '/api/console/config'), api('GET', '/api/map/base')]);
+  const [me, cfg, base] = await Promise.all([
+    api('GET', '/api/auth/me'),
+    api('GET', '/api/console/config'),
+    api('GET', '/api/map/base'),
+  ]);
+  state.role = me.role;
+  state.permissions = me.permissions;
   setTimeZone(cfg.time_zone);
   map.setBase(base);
   startFeed();

@@ -159,8 +159,9 @@ fn header<'a>(headers: &'a HeaderMap, name: &'static str) -> Result<&'a str, Api
         })
 }
 
-/// The device's key: from the cache, else refused from the negative cache, else (within `source`'s and the global
-/// look-up limits) from the database. A known device is never limited: only looking up unknown ids costs tokens.
+/// The device's key: from the cache, else refused from the negative cache, else from the database: at once for an id
+/// known to exist (even if its cache entry expired), within `source`'s and the global look-up limits for any other.
+/// A known device is never limited: only looking up unknown ids costs tokens.
 pub(crate) async fn device_key(
     state: &AppState,
     source: Source,
@@ -173,9 +174,12 @@ pub(crate) async fn device_key(
     if state.devices.is_absent(&id) {
         return Err(unknown());
     }
-    state
-        .flood
-        .refuse_if_penalised(Guarded::DeviceLookup, source)?;
+    // A device known to exist is looked up whatever the flood: only made-up ids meet the look-up limits.
+    if !state.devices.is_known(&id) {
+        state
+            .flood
+            .refuse_if_penalised(Guarded::DeviceLookup, source)?;
+    }
     match state.store.get_device(id).await {
         Ok(record) => {
             let key = <[u8; 32]>::try_from(record.public_key.as_slice())
@@ -189,6 +193,7 @@ pub(crate) async fn device_key(
                 .put(id, key, record.subscriber_id, record.revoked_at.is_some()))
         }
         Err(err) if err.is_not_found() => {
+            state.devices.unmark_known(&id);
             state.devices.put_absent(id);
             state.flood.charge_failure(Guarded::DeviceLookup, source);
             Err(unknown())

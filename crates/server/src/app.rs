@@ -393,6 +393,7 @@ async fn enrol(
         .map_err(store_error)?
         .map_err(refusal_error)?;
     state.devices.forget(&device.id);
+    state.devices.mark_known([device.id]);
     tracing::info!(device_id = %device.id, "device enrolled");
     Ok(device.id)
 }

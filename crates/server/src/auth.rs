@@ -274,14 +274,17 @@ pub struct WhoAmI {
     pub username: String,
     /// Role.
     pub role: Role,
+    /// What this role may do (the server's one role table), so clients never keep a copy of it.
+    pub permissions: Vec<crate::roles::Permission>,
 }
 
-/// The calling staff member.
+/// The calling staff member and what they may do.
 #[utoipa::path(get, path = "/api/auth/me", tag = "staff", security(("bearer" = [])),
     responses((status = 200, body = WhoAmI), (status = 401, body = crate::error::ErrorBody)))]
 pub async fn me(staff: Staff) -> Json<WhoAmI> {
     Json(WhoAmI {
         username: staff.username,
+        permissions: staff.role.permissions(),
         role: staff.role,
     })
 }
@@ -366,6 +369,7 @@ pub async fn create_staff(
         axum::http::StatusCode::CREATED,
         Json(WhoAmI {
             username: req.username,
+            permissions: req.role.permissions(),
             role: req.role,
         }),
     ))

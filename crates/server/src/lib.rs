@@ -74,6 +74,8 @@ pub fn router(state: AppState) -> Router {
     let body_limit = state.config.body_limit_bytes;
     let hub = state.live.clone();
     let exchange = state.exchange.clone();
+    let trusted_proxies: std::sync::Arc<[std::net::IpAddr]> =
+        state.config.flood.trusted_proxies.clone().into();
     let api = Router::new()
         .route("/api/alerts", post(alerts::raise_alert))
         .route("/api/intake/aml", post(aml::intake_aml))
@@ -188,13 +190,18 @@ pub fn router(state: AppState) -> Router {
             }),
         ),
     };
-    // The security headers go on last (outermost): the request-id layer rebuilds error answers.
+    // The security headers go on last (outermost): the request-id layer rebuilds error answers. The client behind
+    // a trusted proxy is resolved before anything counts it.
     web::with_security_headers(
         Router::new()
             .merge(federation)
             .merge(api)
             .layer(DefaultBodyLimit::max(body_limit))
-            .layer(axum::middleware::from_fn(request_id_layer)),
+            .layer(axum::middleware::from_fn(request_id_layer))
+            .layer(axum::middleware::from_fn_with_state(
+                trusted_proxies,
+                flood::resolve_source,
+            )),
     )
 }
 
@@ -258,12 +265,22 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    load_known_devices(&state).await;
     let app = router(state.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>();
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await;
     flush_refusals(&state).await;
     served
+}
+
+/// Loads the known device ids before the first request (see [`state::DeviceCache::is_known`]). Without them the
+/// server still serves: ids become known as they are looked up.
+async fn load_known_devices(state: &AppState) {
+    match state.load_known_devices().await {
+        Ok(n) => tracing::info!(devices = n, "known device ids loaded"),
+        Err(err) => tracing::warn!(error = %err, "known device ids could not be loaded"),
+    }
 }
 
 /// Writes the refusal summaries still counted in memory (at shutdown).
@@ -303,6 +320,7 @@ pub async fn serve_tls(
     tls: axum_server::tls_rustls::RustlsConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    load_known_devices(&state).await;
     let handle = axum_server::Handle::new();
     let stopper = handle.clone();
     tokio::spawn(async move {

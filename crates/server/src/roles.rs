@@ -65,6 +65,14 @@ impl Role {
         }
     }
 
+    /// Every permission this role holds, in [`Permission::ALL`] order.
+    pub fn permissions(self) -> Vec<Permission> {
+        Permission::ALL
+            .into_iter()
+            .filter(|p| self.may(*p))
+            .collect()
+    }
+
     /// Whether this role holds `permission` (the table in the module header).
     pub fn may(self, permission: Permission) -> bool {
         use Permission as P;
@@ -87,8 +95,10 @@ impl Role {
     }
 }
 
-/// What an endpoint needs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What an endpoint needs. `GET /api/auth/me` lists the caller's, so the console asks instead of keeping its own
+/// copy of the table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
 pub enum Permission {
     /// List and read incidents and units.
     ReadOperations,
@@ -114,6 +124,24 @@ pub enum Permission {
     Cooperate,
     /// This node's agency identity, its peers and its agreements.
     ManageAgreements,
+}
+
+impl Permission {
+    /// Every permission.
+    pub const ALL: [Permission; 12] = [
+        Permission::ReadOperations,
+        Permission::ChangeOperations,
+        Permission::RevealPersonalData,
+        Permission::ManageSubscribers,
+        Permission::ReadAudit,
+        Permission::ManageStaff,
+        Permission::ManageUnits,
+        Permission::IssueEnrolmentCodes,
+        Permission::LinkEntities,
+        Permission::CheckWatchlist,
+        Permission::Cooperate,
+        Permission::ManageAgreements,
+    ];
 }
 
 #[cfg(test)]

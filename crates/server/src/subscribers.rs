@@ -271,6 +271,7 @@ pub async fn register(
             .await
             .map_err(store_error)?;
         state.devices.forget(&device_id);
+        state.devices.mark_known([device_id]);
         device_ids.push(device_id.0);
     }
     let mut guardian_ids = Vec::new();
@@ -813,6 +814,7 @@ pub async fn erase(
         .map_err(subscriber_error)?;
     for device in devices {
         state.devices.forget(&device.id);
+        state.devices.unmark_known(&device.id);
     }
     Ok(Json(ErasureDto {
         n_guardians: report.n_guardians,

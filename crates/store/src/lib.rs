@@ -188,6 +188,9 @@ pub trait Store: Outbox + Send + Sync + 'static {
     async fn get_device(&self, id: jikimi_respond::DeviceId) -> Result<DeviceRecord>;
     /// A subscriber's devices, by enrolment time then id.
     async fn list_devices(&self, subscriber_id: SubscriberId) -> Result<Vec<DeviceRecord>>;
+    /// Every device id ever enrolled, revoked ones too (the server's known-id set: a flood of made-up ids must
+    /// never delay the look-up of a real one).
+    async fn all_device_ids(&self) -> Result<Vec<jikimi_respond::DeviceId>>;
     /// Revokes a device (its alerts are refused from then on). Audited `device.revoked`.
     async fn revoke_device(&self, id: jikimi_respond::DeviceId, change: &Change) -> Result<()>;
 

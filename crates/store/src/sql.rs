@@ -1378,6 +1378,15 @@ macro_rules! impl_store {
                 rows.iter().map(Self::device_from_row).collect()
             }
 
+            async fn all_device_ids(&self) -> $crate::Result<Vec<jikimi_respond::DeviceId>> {
+                let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM devices")
+                    .fetch_all(self.reader())
+                    .await?;
+                ids.iter()
+                    .map(|id| $crate::sql::parse_uuid(id).map(jikimi_respond::DeviceId))
+                    .collect()
+            }
+
             async fn issue_enrolment_code(
                 &self,
                 code: &$crate::EnrolmentCode,

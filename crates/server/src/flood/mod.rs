@@ -1,8 +1,9 @@
 //! Flood defence: junk must cost almost nothing, and a real SOS must never be refused.
 //!
 //! - [`Source`] is who sent a request: the peer address from axum's `ConnectInfo` (IPv6 folded to its /64, since
-//!   one host owns a whole /64). In-process callers (tests driving the router with `oneshot`, the MQTT adapter)
-//!   have none: they skip the per-source limits and only meet the global ones.
+//!   one host owns a whole /64), or, when the peer is a trusted reverse proxy (`--trusted-proxy`), the client it
+//!   names in `X-Forwarded-For` ([`resolve_source`]). In-process callers (tests driving the router with `oneshot`,
+//!   the MQTT adapter) have none: they skip the per-source limits and only meet the global ones.
 //! - [`FloodGuard`] holds `governor` rate limiters, per source and global, for each expensive path
 //!   ([`Guarded`]). Logins, enrolments and federation requests are charged per attempt ([`FloodGuard::check`]).
 //!   Device look-ups and AML credentials are charged per *failure* only ([`FloodGuard::charge_failure`]): a
@@ -58,13 +59,60 @@ impl Source {
         Source(Some(key))
     }
 
-    /// The source of a request, from its `ConnectInfo` when served with one.
+    /// The source of a request: what [`resolve_source`] found, else its `ConnectInfo` when served with one.
     pub fn from_parts(extensions: &axum::http::Extensions) -> Source {
+        if let Some(Forwarded(source)) = extensions.get::<Forwarded>() {
+            return *source;
+        }
         extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map(|info| Source::of(info.0.ip()))
             .unwrap_or_default()
     }
+
+    /// The client behind `peer`: `peer` itself unless it is one of `trusted`; then the right-most address of
+    /// `X-Forwarded-For` that is not a trusted proxy (each proxy appends the address it saw, so entries left of
+    /// the last untrusted one may be forged by the client). A malformed header leaves the proxy as the source.
+    pub fn behind(peer: IpAddr, trusted: &[IpAddr], forwarded_for: Option<&str>) -> Source {
+        if !trusted.contains(&peer) {
+            return Source::of(peer);
+        }
+        let Some(header) = forwarded_for else {
+            return Source::of(peer);
+        };
+        for entry in header.rsplit(',') {
+            match entry.trim().parse::<IpAddr>() {
+                Ok(ip) if trusted.contains(&ip) => continue,
+                Ok(ip) => return Source::of(ip),
+                Err(_) => break,
+            }
+        }
+        Source::of(peer)
+    }
+}
+
+/// The client a trusted proxy named, put on the request by [`resolve_source`].
+#[derive(Debug, Clone, Copy)]
+struct Forwarded(Source);
+
+/// Middleware (outermost, on every route): when the peer is a trusted proxy, records the client it forwards for,
+/// so every limit and audit pseudonym sees the client, not the proxy. Nothing to do without trusted proxies.
+pub async fn resolve_source(
+    State(trusted): State<std::sync::Arc<[IpAddr]>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    if !trusted.is_empty()
+        && let Some(ConnectInfo(peer)) = request.extensions().get::<ConnectInfo<SocketAddr>>()
+    {
+        let forwarded_for = request
+            .headers()
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok());
+        let source = Source::behind(peer.ip(), &trusted, forwarded_for);
+        request.extensions_mut().insert(Forwarded(source));
+    }
+    next.run(request).await
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Source {
@@ -372,6 +420,29 @@ pub async fn audit_refusal(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_trusted_proxy_names_the_client() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap_or(IpAddr::V4([0; 4].into()));
+        let proxy = ip("10.0.0.2");
+        let trusted = [proxy, ip("10.0.0.3")];
+        // An untrusted peer's header is ignored: it could claim any address.
+        assert_eq!(
+            Source::behind(ip("203.0.113.9"), &trusted, Some("198.51.100.1")),
+            Source::of(ip("203.0.113.9"))
+        );
+        // Behind a trusted proxy: the right-most untrusted entry; entries left of it are the client's own claims.
+        assert_eq!(
+            Source::behind(proxy, &trusted, Some("1.2.3.4, 198.51.100.7, 10.0.0.3")),
+            Source::of(ip("198.51.100.7"))
+        );
+        // Nothing forwarded, or garbage: the proxy itself.
+        assert_eq!(Source::behind(proxy, &trusted, None), Source::of(proxy));
+        assert_eq!(
+            Source::behind(proxy, &trusted, Some("not-an-ip")),
+            Source::of(proxy)
+        );
+    }
 
     #[test]
     fn ipv6_sources_fold_to_their_64_and_mapped_v4_to_v4() {

@@ -65,6 +65,15 @@ pub struct FloodArgs {
     /// Then one more own incident per this many seconds (default 60).
     #[arg(long = "alert-budget-refill-s", env = "JIKIMI_ALERT_BUDGET_REFILL_S")]
     pub alert_budget_refill_s: Option<u32>,
+    /// Reverse proxies (IP addresses, repeat or comma-separate) whose `X-Forwarded-For` names the real client.
+    /// Without it every client behind a proxy is one source to the limits. Name only proxies you run: a listed
+    /// address can claim any client address.
+    #[arg(
+        long = "trusted-proxy",
+        env = "JIKIMI_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 /// The `[flood]` table of the config file: the same settings, named without the `flood-` prefix.
@@ -95,6 +104,8 @@ pub struct FloodFile {
     pub alert_budget_burst: Option<u32>,
     /// As `--alert-budget-refill-s`.
     pub alert_budget_refill_s: Option<u32>,
+    /// As `--trusted-proxy` (a list).
+    pub trusted_proxies: Option<Vec<std::net::IpAddr>>,
 }
 
 /// The resolved flood-defence settings.
@@ -124,6 +135,8 @@ pub struct FloodConfig {
     pub alert_budget_burst: u32,
     /// Seconds per further own incident.
     pub alert_budget_refill_s: u32,
+    /// Reverse proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl Default for FloodConfig {
@@ -141,6 +154,7 @@ impl Default for FloodConfig {
             argon2_slots: 2,
             alert_budget_burst: 5,
             alert_budget_refill_s: 60,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -230,6 +244,11 @@ impl FloodArgs {
                     .or(file.alert_budget_refill_s)
                     .unwrap_or(d.alert_budget_refill_s),
             )?,
+            trusted_proxies: if self.trusted_proxies.is_empty() {
+                file.trusted_proxies.unwrap_or_default()
+            } else {
+                self.trusted_proxies.clone()
+            },
         })
     }
 }

@@ -92,7 +92,7 @@ impl Cases {
         state.cases = Some(Arc::new(ExchangeCases(store)));
         state.border = Arc::new(border::BorderWatchlist::default());
         assert!(border::refresh(&state).await.expect("watchlist loads"));
-        (state.clone(), router(state))
+        (state.clone(), crate::support::recorded(router(state)))
     }
 
     fn store_path(&self) -> String {

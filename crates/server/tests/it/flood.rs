@@ -228,6 +228,62 @@ pub async fn unknown_device_ids_are_remembered_and_limited(h: &Harness) {
     );
 }
 
+/// A carrier NAT: one address sends made-up device ids until it is refused look-ups; a real phone behind the same
+/// address, enrolled before this server started (so not in its device cache), still raises its SOS: the server
+/// loads the ids of every enrolled device at start (`serve` does; here by hand). Without that load the same alert
+/// would be refused 429 with the junk.
+pub async fn a_real_device_behind_a_flooding_address_is_never_refused(h: &Harness) {
+    let real = h.device().await;
+    // A server started after the enrolment, on the same database: a restart, or another node.
+    let restarted = jikimi_server::state::AppState::new(
+        h.store.clone(),
+        &jikimi_server::config::KeyMaterial::generate(),
+        (*h.state.config).clone(),
+        h.state.clock.clone(),
+    )
+    .expect("state");
+    let app = jikimi_server::router(restarted.clone());
+    let status_of = |request: Request<Body>| {
+        let app = app.clone();
+        async move { crate::support::send_to(&app, request).await.0 }
+    };
+    let mut limited = false;
+    for _ in 0..20 {
+        if status_of(from(ATTACKER, junk_alert(h, Uuid::new_v4()))).await
+            == StatusCode::TOO_MANY_REQUESTS
+        {
+            limited = true;
+            break;
+        }
+    }
+    assert!(limited, "the flooding address is refused look-ups");
+    let signed = |h: &Harness| {
+        let body = serde_json::to_vec(&sos(37.56, 126.97)).expect("json");
+        h.alert_request(
+            &real,
+            &body,
+            h.now_s(),
+            &Uuid::new_v4().simple().to_string(),
+        )
+    };
+    // The attack as it was: a real id this server has not seen yet is refused with the junk.
+    assert_eq!(
+        status_of(from(ATTACKER, signed(h))).await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    let known = restarted.load_known_devices().await.expect("load ids");
+    assert!(known >= 1);
+    assert_eq!(
+        status_of(from(ATTACKER, signed(h))).await,
+        StatusCode::ACCEPTED
+    );
+    // Junk from the same address is still refused before any look-up.
+    assert_eq!(
+        status_of(from(ATTACKER, junk_alert(h, Uuid::new_v4()))).await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+}
+
 /// Item 9: a device sending 50 valid alerts gets 50 × 202, all for one incident whose report count is 50: past its
 /// budget (5 at once) its alerts join its open incident, even far apart, instead of opening more.
 pub async fn a_device_past_its_budget_joins_its_open_incident(h: &Harness) {
@@ -490,6 +546,7 @@ macro_rules! flood_tests {
 flood_tests!(
     login_flood_is_limited_per_source,
     unknown_device_ids_are_remembered_and_limited,
+    a_real_device_behind_a_flooding_address_is_never_refused,
     a_device_past_its_budget_joins_its_open_incident,
     signed_alerts_get_through_a_junk_flood,
 );

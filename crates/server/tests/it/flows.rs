@@ -434,6 +434,24 @@ pub async fn sessions_expire_and_logout_ends_them(h: &Harness) {
         (status, me["role"].as_str()),
         (StatusCode::OK, Some("dispatcher"))
     );
+    // The console reads what it may offer from here, never from a copy of the role table.
+    assert_eq!(
+        me["permissions"],
+        json!([
+            "read_operations",
+            "change_operations",
+            "reveal_personal_data",
+            "issue_enrolment_codes"
+        ])
+    );
+    let analyst = h.login_as(Role::Analyst).await;
+    let (_, me) = h
+        .call(Method::GET, "/api/auth/me", Some(&analyst), None)
+        .await;
+    assert_eq!(
+        me["permissions"],
+        json!(["read_operations", "link_entities"])
+    );
     h.advance_s(8 * 3600 + 1);
     let (status, _) = h
         .call(Method::GET, "/api/auth/me", Some(&token), None)

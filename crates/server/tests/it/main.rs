@@ -113,7 +113,7 @@ api_tests!(
     purge::purge_never_reopens_the_replay_window,
 );
 
-/// Restarts the shared Mosquitto, so it runs once (on SQLite), not once per backend.
+/// Restarts a private Mosquitto (broker behaviour: once, on SQLite, not once per backend).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mqtt_broker_restart_during_a_burst_loses_no_alert() {
     // Ten alerts per terminal, far apart: past the alert budget they would join one incident per terminal, and this

@@ -1,5 +1,6 @@
 //! U-Relief terminals over MQTT, against the house Mosquitto (127.0.0.1:1883): replays are not second alerts,
-//! unsigned or wrongly signed messages are refused and audited, and a broker restart during a burst loses nothing.
+//! unsigned or wrongly signed messages are refused and audited; and, against a private Mosquitto the test starts
+//! and restarts (that process only), a broker restart during a burst loses nothing.
 //!
 //! Every test uses its own topic prefix and client ids, so tests (ours and other engineers') can share the broker.
 
@@ -12,6 +13,7 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
+use crate::mqtt_broker::Broker;
 use crate::support::{Harness, TestDevice, sos};
 
 /// A test client: QoS 1 with a persistent session, so what it had no PUBACK for is resent after a reconnect, and
@@ -30,7 +32,12 @@ impl Drop for Peer {
 
 impl Peer {
     pub async fn connect(client_id: &str, subscribe: Option<String>) -> Peer {
-        let mut options = MqttOptions::new(client_id, "127.0.0.1", 1883);
+        Peer::connect_to(1883, client_id, subscribe).await
+    }
+
+    /// [`Peer::connect`] to the broker on `port` of 127.0.0.1.
+    pub async fn connect_to(port: u16, client_id: &str, subscribe: Option<String>) -> Peer {
+        let mut options = MqttOptions::new(client_id, "127.0.0.1", port);
         options
             .set_clean_session(false)
             .set_keep_alive(Duration::from_secs(5));
@@ -65,7 +72,7 @@ impl Peer {
         });
         tokio::time::timeout(Duration::from_secs(20), ready_rx)
             .await
-            .expect("mosquitto at 127.0.0.1:1883 answers")
+            .expect("mosquitto answers")
             .expect("peer ready");
         Peer {
             client,
@@ -93,9 +100,14 @@ impl Peer {
 
 /// A unique topic prefix and the server's MQTT intake on it.
 pub async fn start_intake(h: &Harness) -> (String, MqttIntake) {
+    start_intake_on(h, 1883).await
+}
+
+/// [`start_intake`] against the broker on `port` of 127.0.0.1.
+pub async fn start_intake_on(h: &Harness, port: u16) -> (String, MqttIntake) {
     let prefix = format!("test/{}/jikimi/v1", Uuid::new_v4().simple());
     let mut config = MqttConfig::from_url(
-        "mqtt://127.0.0.1:1883",
+        &format!("mqtt://127.0.0.1:{port}"),
         format!("jikimi-test-{}", Uuid::new_v4().simple()),
     )
     .expect("url");
@@ -103,7 +115,7 @@ pub async fn start_intake(h: &Harness) -> (String, MqttIntake) {
     let mut intake = mqtt::spawn(h.state.clone(), config);
     tokio::time::timeout(Duration::from_secs(20), intake.ready())
         .await
-        .expect("server subscribed on mosquitto at 127.0.0.1:1883");
+        .expect("server subscribed on mosquitto");
     (prefix, intake)
 }
 
@@ -143,12 +155,8 @@ fn nonce() -> String {
 
 /// A signed SOS is acknowledged after commit ("help is on its way", with the incident id); the same message
 /// replayed, and the same alert id re-sent with a fresh nonce, answer the same incident and store nothing new.
-/// Tests that use the broker share it; the one that restarts it runs alone (a restart in the middle of another
-/// test makes the broker deliver that test's messages again, and its counts are then off by the redelivery).
-static BROKER: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
-
+/// Tests that use the house broker share it; the one that restarts a broker restarts its own.
 pub async fn mqtt_sos_is_acknowledged_and_a_replay_is_not_a_second_alert(h: &Harness) {
-    let _broker = BROKER.read().await;
     let (prefix, intake) = start_intake(h).await;
     let device = h.device().await;
     let mut terminal = Peer::connect(
@@ -272,7 +280,6 @@ pub async fn mqtt_sos_is_acknowledged_and_a_replay_is_not_a_second_alert(h: &Har
 /// Unsigned, wrongly signed, unknown-device and malformed messages are refused with their code on the ack topic,
 /// audited as `alert.rejected` from the mqtt channel, and open nothing.
 pub async fn mqtt_unsigned_or_wrongly_signed_is_refused_and_audited(h: &Harness) {
-    let _broker = BROKER.read().await;
     let (prefix, intake) = start_intake(h).await;
     let device = h.device().await;
     let mut terminal = Peer::connect(
@@ -347,59 +354,19 @@ pub async fn mqtt_unsigned_or_wrongly_signed_is_refused_and_audited(h: &Harness)
     intake.task.abort();
 }
 
-/// Restarts Mosquitto when dropped if it is not running, so a failing test does not leave the machine without it.
-struct BrokerGuard;
-
-impl Drop for BrokerGuard {
-    fn drop(&mut self) {
-        ensure_mosquitto_running();
-    }
-}
-
-fn mosquitto_running() -> bool {
-    std::process::Command::new("pgrep")
-        .args(["-x", "mosquitto"])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false)
-}
-
-fn ensure_mosquitto_running() {
-    if !mosquitto_running() {
-        let _ = std::process::Command::new("mosquitto")
-            .args(["-d", "-c", "/etc/mosquitto/mosquitto.conf"])
-            .status();
-    }
-}
-
-/// The machine's documented restart: `pkill mosquitto`, then `mosquitto -d -c /etc/mosquitto/mosquitto.conf`.
-fn restart_mosquitto() {
-    let _ = std::process::Command::new("pkill")
-        .arg("mosquitto")
-        .status();
-    for _ in 0..50 {
-        if !mosquitto_running() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let _ = std::process::Command::new("mosquitto")
-        .args(["-d", "-c", "/etc/mosquitto/mosquitto.conf"])
-        .status();
-}
-
 /// 300 alerts from 30 terminals, with Mosquitto restarted in the middle of the burst: every alert is stored once.
 /// The publishing client resends what it had no PUBACK for; the server's persistent session gets what the broker
 /// queued while it reconnected, and the server PUBACKs only after the commit.
 pub async fn mqtt_broker_restart_during_a_burst_loses_no_alert(h: &Harness) {
-    let _broker = BROKER.write().await;
-    let _guard = BrokerGuard;
-    let (prefix, intake) = start_intake(h).await;
+    let broker = std::sync::Arc::new(std::sync::Mutex::new(Broker::start_persistent()));
+    let port = broker.lock().expect("broker").port();
+    let (prefix, intake) = start_intake_on(h, port).await;
     let mut devices = Vec::new();
     for _ in 0..30 {
         devices.push(h.device().await);
     }
-    let publisher = Peer::connect(&format!("burst-{}", Uuid::new_v4().simple()), None).await;
+    let publisher =
+        Peer::connect_to(port, &format!("burst-{}", Uuid::new_v4().simple()), None).await;
     let total = 300usize;
     for i in 0..total {
         let device = &devices[i % devices.len()];
@@ -412,7 +379,8 @@ pub async fn mqtt_broker_restart_during_a_burst_loses_no_alert(h: &Harness) {
             )
             .await;
         if i == total / 2 {
-            tokio::task::spawn_blocking(restart_mosquitto)
+            let broker = broker.clone();
+            tokio::task::spawn_blocking(move || broker.lock().expect("broker").restart())
                 .await
                 .expect("restart");
         }

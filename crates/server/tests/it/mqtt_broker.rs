@@ -36,9 +36,10 @@ fn program(name: &str) -> Option<PathBuf> {
 }
 
 /// A private Mosquitto; dropping it stops that process (and only it).
-struct Broker {
+pub(crate) struct Broker {
     child: std::process::Child,
     port: u16,
+    config: PathBuf,
     _dir: tempfile::TempDir,
 }
 
@@ -53,6 +54,23 @@ impl Broker {
     /// Starts Mosquitto with `settings` (lines of its configuration, after the listener) and waits until it
     /// accepts connections.
     fn start(dir: tempfile::TempDir, settings: &str) -> Option<Broker> {
+        Broker::launch(dir, &format!("persistence false\n{settings}"))
+    }
+
+    /// A broker that keeps sessions and queued messages across [`Broker::restart`], as a production broker does:
+    /// persistence in its own temp dir, written when it is stopped.
+    pub(crate) fn start_persistent() -> Broker {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let location = format!("{}/", dir.path().display());
+        // Anonymous clients: this broker is only the restart under test, not its access control (see the ACL test).
+        Broker::launch(
+            dir,
+            &format!("allow_anonymous true\npersistence true\npersistence_location {location}\n"),
+        )
+        .expect("mosquitto starts")
+    }
+
+    fn launch(dir: tempfile::TempDir, settings: &str) -> Option<Broker> {
         let mosquitto = program("mosquitto")?;
         // A free port: bound, read, released; Mosquitto takes it a moment later.
         let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -63,35 +81,64 @@ impl Broker {
         std::fs::write(
             &config,
             format!(
-                "listener {port} 127.0.0.1\npersistence false\n\
+                "listener {port} 127.0.0.1\n\
                  # As root, stay root: the files are in a private temp dir.\nuser root\n{settings}\n"
             ),
         )
         .expect("write config");
-        let child = std::process::Command::new(mosquitto)
-            .arg("-c")
-            .arg(&config)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::inherit())
-            .spawn()
-            .expect("start mosquitto");
+        let child = spawn(&mosquitto, &config);
         let mut broker = Broker {
             child,
             port,
+            config,
             _dir: dir,
         };
-        // Waits for the listener (or the process's exit), at most 20 s.
+        broker.wait_listening();
+        Some(broker)
+    }
+
+    pub(crate) fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Stops this broker as an operator's restart does (SIGTERM to this process only: it saves its sessions and
+    /// queued messages), waits for it to exit, and starts it again on the same port with the same configuration.
+    pub(crate) fn restart(&mut self) {
+        let pid = self.child.id().to_string();
+        let stopped = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill runs");
+        assert!(stopped.success(), "SIGTERM to mosquitto {pid}");
+        let _ = self.child.wait();
+        let mosquitto = program("mosquitto").expect("mosquitto installed");
+        self.child = spawn(&mosquitto, &self.config);
+        self.wait_listening();
+    }
+
+    /// Waits for the listener (or the process's exit), at most 20 s.
+    fn wait_listening(&mut self) {
         for _ in 0..400 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Some(broker);
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return;
             }
-            if let Ok(Some(status)) = broker.child.try_wait() {
+            if let Ok(Some(status)) = self.child.try_wait() {
                 panic!("mosquitto exited at start: {status}");
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        panic!("mosquitto never listened on {port}");
+        panic!("mosquitto never listened on {}", self.port);
     }
+}
+
+fn spawn(mosquitto: &Path, config: &Path) -> std::process::Child {
+    std::process::Command::new(mosquitto)
+        .arg("-c")
+        .arg(config)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .expect("start mosquitto")
 }
 
 /// The password file for the server and the given terminals (by device id), mode 0600.

@@ -100,7 +100,9 @@ fn straight_line_and_road_disagree(net: &RoadNetwork) -> (LatLon, LatLon, LatLon
 pub async fn road_eta_ranks_units_by_travel_time_not_distance(h: &Harness) {
     let net = helsinki();
     let (incident, near_slow, far_fast) = straight_line_and_road_disagree(&net);
-    let app = jikimi_server::router(h.state.clone().with_roads(net.clone()));
+    let app = crate::support::recorded(jikimi_server::router(
+        h.state.clone().with_roads(net.clone()),
+    ));
     let supervisor = h.login_as(Role::Supervisor).await;
     let dispatcher = h.login_as(Role::Dispatcher).await;
     // A unit out in the harbour, a kilometre south of the extract: beyond the snap limit, so not recommendable.
@@ -171,7 +173,9 @@ pub async fn road_eta_ranks_units_by_travel_time_not_distance(h: &Harness) {
 }
 
 pub async fn incident_off_road_falls_back_to_straight_line(h: &Harness) {
-    let app = jikimi_server::router(h.state.clone().with_roads(helsinki()));
+    let app = crate::support::recorded(jikimi_server::router(
+        h.state.clone().with_roads(helsinki()),
+    ));
     let supervisor = h.login_as(Role::Supervisor).await;
     let dispatcher = h.login_as(Role::Dispatcher).await;
     let (status, body) = call(
@@ -206,7 +210,9 @@ pub async fn incident_off_road_falls_back_to_straight_line(h: &Harness) {
 
 pub async fn map_roads_serves_the_network_as_geojson(h: &Harness) {
     let net = helsinki();
-    let app = jikimi_server::router(h.state.clone().with_roads(net.clone()));
+    let app = crate::support::recorded(jikimi_server::router(
+        h.state.clone().with_roads(net.clone()),
+    ));
     let analyst = h.login_as(Role::Analyst).await;
     let (status, body) = call(&app, Method::GET, "/api/map/roads", &analyst, None).await;
     assert_eq!(status, StatusCode::OK);

@@ -125,7 +125,7 @@ impl Harness {
         .expect("state");
         Harness {
             backend,
-            app: router(state.clone()),
+            app: recorded(router(state.clone())),
             state,
             store,
             now_ms,
@@ -338,6 +338,42 @@ impl Harness {
 
 pub fn sos(lat: f64, lon: f64) -> Value {
     json!({"alert_id": Uuid::new_v4(), "priority": 1, "location": {"lat": lat, "lon": lon, "accuracy_m": 10.0, "method": "gnss"}})
+}
+
+/// `app` that, when `JIKIMI_STATUS_LOG` names a file, appends `METHOD<TAB>route<TAB>status` for every answer of a
+/// matched route (the route as the OpenAPI document writes it, e.g. `/api/incidents/{id}`). `.ci/run` sets it and
+/// `.ci/st_coverage.py` joins these with Schemathesis's answers: every documented error status must be answered by
+/// one or the other.
+pub fn recorded(app: Router) -> Router {
+    let Some(path) = std::env::var_os("JIKIMI_STATUS_LOG") else {
+        return app;
+    };
+    app.layer(axum::middleware::from_fn(
+        move |request: axum::extract::Request, next: axum::middleware::Next| {
+            let path = path.clone();
+            async move {
+                let method = request.method().clone();
+                let route = request
+                    .extensions()
+                    .get::<axum::extract::MatchedPath>()
+                    .map(|m| m.as_str().to_owned());
+                let response = next.run(request).await;
+                if let Some(route) = route {
+                    use std::io::Write as _;
+                    // One short line per write on an O_APPEND file: concurrent tests never interleave within a line.
+                    let line = format!("{method}\t{route}\t{}\n", response.status().as_u16());
+                    if let Ok(mut file) = std::fs::OpenOptions::new()
+                        .create(true)
+                        .append(true)
+                        .open(&path)
+                    {
+                        let _ = file.write_all(line.as_bytes());
+                    }
+                }
+                response
+            }
+        },
+    ))
 }
 
 /// Sends a request to `app`; returns status and JSON body (Null when empty or not JSON).
