@@ -13,7 +13,12 @@
 //! notifications in event order: a row is claimable only when the earlier ones of its (incident, guardian) stream
 //! are delivered or dead-lettered.
 //!
-//! The pure parts ([`template`], [`backoff`], [`signing`]) do no I/O and read no clock.
+//! The pure parts ([`template`], [`backoff`], [`signing`]) do no I/O and read no clock. SMS channels are shown, not
+//! attempted (no gateway yet). `jikimi serve` runs the worker unless `--notify false`.
+//!
+//! Architecture Invariant: no SQL and no HTTP server here (the database only through `jikimi_store::Store`); what
+//! the outbox and the log record of a failure is a class (`http_503`, `webhook_connect`, `smtp_451`), never an
+//! address or a message.
 //!
 //! ```no_run
 //! # async fn demo(store: std::sync::Arc<dyn jikimi_store::Store>, keyring: jikimi_privacy::Keyring)

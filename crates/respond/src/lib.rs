@@ -12,6 +12,9 @@
 //!
 //! It does no I/O: no async, no database, no HTTP, no clock. Time is always a parameter.
 //!
+//! Architecture Invariant: the fold is the one place the lifecycle rules live; closed is terminal, and a refused
+//! event leaves the incident unchanged (property-tested in `tests/it/fold.rs`).
+//!
 //! ```
 //! use jikimi_respond::*;
 //! let t0 = Timestamp::from_unix_ms(1_700_000_000_000);

@@ -7,6 +7,14 @@
 //! [`RoadNetwork::many_to_one`] (units to an incident, bucket many-to-many),
 //! [`RoadNetwork::matrix`]. The core does no I/O except `load`/`save`/import; [`cli`] is the edge.
 //!
+//! Architecture Invariant: this crate knows nothing of incidents, units, the store, HTTP or async; it answers
+//! coordinate-to-coordinate questions, and the server adapts [`RoadNetwork::many_to_one`] into `respond`'s
+//! `EtaProvider` (`jikimi_server::road_eta`).
+//!
+//! Architecture Invariant: query results equal plain Dijkstra on the same graph (property tests in
+//! `tests/it/property.rs`), which is why `fast_paths` is pinned with `=`. Bad input (PBF, `.roads` file,
+//! coordinates, off-road points) becomes a [`RoadsError`], never a panic (`tests/it/errors.rs`).
+//!
 //! Map data © OpenStreetMap contributors (ODbL 1.0).
 
 pub mod bench;

@@ -17,6 +17,10 @@
 //! - Every answer carries the security headers ([`web`]); `/metrics` and the Swagger UI are on a separate
 //!   operations listener ([`web::ops_router`]), never on this router.
 //! - Personal fields are sealed ([`jikimi_privacy`]) before the store sees them and are never logged.
+//! - The console ([`console`], plain ES modules under `console/`) costs what the screen shows, not what the city
+//!   holds: feed events are applied once per animation frame, the incident queue is virtualised and the map
+//!   redraws cached canvas layers (see the headers of `console/app.js` and `console/map.js`); `e2e/bench.mjs`
+//!   measures it in Chromium.
 //!
 //! Must not depend on sqlx or on a store backend: it holds an `Arc<dyn Store>`.
 

@@ -17,6 +17,10 @@
 //! The store never sees personal data in clear: subscribers and guardians arrive as [`jikimi_privacy::Sealed`] fields
 //! and blind digests.
 //!
+//! Tests: the conformance suite (`src/conformance`, `store_conformance!`) runs every behaviour against both backends;
+//! each PostgreSQL test gets a fresh schema from `testing::PgSchema` (feature `test-util`), which the server, notify,
+//! forecast and binary tests use too.
+//!
 //! ```no_run
 //! # async fn demo() -> jikimi_store::Result<()> {
 //! let store = jikimi_store::connect("sqlite:///var/lib/jikimi/jikimi.db").await?;
