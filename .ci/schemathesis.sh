@@ -39,7 +39,8 @@ login() { # username password -> token
     -d "{\"username\":\"$1\",\"password\":\"$2\"}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])'
 }
 
-reports="$work/reports"
+# JIKIMI_ST_REPORTS keeps the reports (e.g. to re-run .ci/st_coverage.py against a new Rust status log).
+reports="${JIKIMI_ST_REPORTS:-$work/reports}"
 mkdir -p "$reports"
 status=0
 run_as() { # label [header]

@@ -64,7 +64,7 @@ use std::future::Future;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse as _, Response};
 use axum::routing::{get, patch, post, put};
 use utoipa::OpenApi as _;
 
@@ -201,6 +201,10 @@ pub fn router(state: AppState) -> Router {
             .merge(federation)
             .merge(api)
             .layer(DefaultBodyLimit::max(body_limit))
+            .layer(axum::middleware::from_fn_with_state(
+                body_limit,
+                refuse_declared_oversize,
+            ))
             .layer(axum::middleware::from_fn(request_id_layer))
             .layer(axum::middleware::from_fn_with_state(
                 trusted_proxies,
@@ -218,6 +222,28 @@ pub(crate) async fn not_found() -> ApiError {
         ErrorCode::InvalidPayload,
         "no such endpoint; see /api/openapi.json",
     )
+}
+
+/// A body declared (`Content-Length`) larger than the limit is refused before anything else runs: no session
+/// look-up, no signature check, no limiter token. Undeclared (chunked) bodies meet the same limit when read.
+async fn refuse_declared_oversize(
+    axum::extract::State(limit): axum::extract::State<usize>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let declared = request
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return ApiError::new(
+            ErrorCode::PayloadTooLarge,
+            "request body is larger than the limit",
+        )
+        .into_response();
+    }
+    next.run(request).await
 }
 
 /// Gives every request an id (the caller's `x-request-id` if sane, else a UUIDv7), logs the request with it, and
