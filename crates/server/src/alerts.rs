@@ -73,7 +73,7 @@ pub async fn raise_alert(
             {
                 audit_rejection(&state, source, device_for_audit, &err, &request_id).await?;
             }
-            tracing::info!(code = err.code.as_str(), request_id = %request_id.0, "alert refused");
+            crate::flood::log_refusal("alert refused", err.code, Some(&request_id.0));
             Err(err)
         }
     }

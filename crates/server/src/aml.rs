@@ -236,7 +236,7 @@ pub async fn intake_aml(
                 )
                 .await?;
             }
-            tracing::info!(code = err.code.as_str(), request_id = %request_id.0, "aml refused");
+            crate::flood::log_refusal("aml refused", err.code, Some(&request_id.0));
             Err(err)
         }
     }

@@ -308,7 +308,7 @@ pub async fn enrol_device(
     let device_id = DeviceId(Uuid::now_v7());
     let result = enrol(&state, device_id, req).await;
     if let Err(err) = &result {
-        tracing::info!(code = err.code.as_str(), request_id = %request_id.0, "enrolment refused");
+        crate::flood::log_refusal("enrolment refused", err.code, Some(&request_id.0));
         // Code refusals are audited by the store in the transaction that counted them; malformed requests here.
         let audited_by_store = matches!(
             err.code,
@@ -473,7 +473,7 @@ async fn refuse_audited<T>(
     result: Result<T, ApiError>,
 ) -> Result<T, ApiError> {
     if let Err(err) = &result {
-        tracing::info!(code = err.code.as_str(), request_id = %request_id.0, "app request refused");
+        crate::flood::log_refusal("app request refused", err.code, Some(&request_id.0));
         // Wrong PINs are audited by the store with their counter; rate limiting is only counted for a summary
         // entry (one row each would flood the audit log with exactly the traffic it exists to shed); server faults
         // are not the caller's doing.

@@ -14,6 +14,8 @@
 //! - A limited request is answered `429 rate_limited` with `Retry-After`, before any database work.
 //! - [`guard`] is the middleware that applies the limits that depend on the path only (login, enrolment,
 //!   federation); the others are taken where their cost arises (`alerts::device_key`, `aml`).
+//! - [`log_refusal`] logs refusals at a bounded rate, counting the ones it leaves out into the next line it writes:
+//!   a log line per junk request would be per-request work an attacker multiplies for free.
 //! - [`coalesce::AuditCoalescer`] writes refusals to the audit log one by one up to a per-source budget, then as
 //!   one summary entry per source and reason per interval, so the hash chain still accounts for every refusal.
 
@@ -347,6 +349,34 @@ impl FloodGuard {
             }
         }
     }
+}
+
+/// Refusal log lines per second, all refusals together; the rest are counted into the next line.
+const REFUSAL_LOG_PER_S: u32 = 20;
+
+/// Logs one refused request (`what`: "alert refused", "aml refused"...) at info, unless this second's budget of
+/// [`REFUSAL_LOG_PER_S`] lines is spent; then it is only counted, and the next line written says how many were left
+/// out (`suppressed`). The audit log, not this, is the record of every refusal.
+pub fn log_refusal(what: &'static str, code: ErrorCode, request_id: Option<&str>) {
+    use std::sync::LazyLock;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static LINES: LazyLock<DefaultDirectRateLimiter> = LazyLock::new(|| {
+        governor::RateLimiter::direct(Quota::per_second(
+            NonZeroU32::new(REFUSAL_LOG_PER_S).unwrap_or(NonZeroU32::MIN),
+        ))
+    });
+    static SUPPRESSED: AtomicU64 = AtomicU64::new(0);
+    if LINES.check().is_err() {
+        SUPPRESSED.fetch_add(1, Ordering::Relaxed);
+        return;
+    }
+    let suppressed = SUPPRESSED.swap(0, Ordering::Relaxed);
+    tracing::info!(
+        code = code.as_str(),
+        request_id = request_id.unwrap_or("-"),
+        suppressed,
+        "{what}"
+    );
 }
 
 /// Which path-only limit a request meets, if any.

@@ -218,7 +218,7 @@ async fn handle(state: &AppState, client: &AsyncClient, prefix: &str, publish: P
         Err(err) => {
             let api = ApiError::new(err.code, err.detail);
             let _ = alerts::audit_rejection_via(state, None, &api, "mqtt", "topic").await;
-            tracing::info!(code = api.code.as_str(), "mqtt message refused: bad topic");
+            crate::flood::log_refusal("mqtt message refused: bad topic", api.code, None);
             let _ = client.ack(&publish).await;
             return;
         }
@@ -290,7 +290,7 @@ async fn handle(state: &AppState, client: &AsyncClient, prefix: &str, publish: P
                 );
                 return;
             }
-            tracing::info!(code = err.code.as_str(), "mqtt message refused");
+            crate::flood::log_refusal("mqtt message refused", err.code, None);
             Ack::refused(topic.kind, nonce.as_deref(), err.code)
         }
     };
