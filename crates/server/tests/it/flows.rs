@@ -570,6 +570,10 @@ pub async fn staff_actions_reach_the_live_feed(h: &Harness) {
     h.live_incident_where(&mut live, &id, |i| i["status"] == "received")
         .await;
     let base = format!("/api/incidents/{id}");
+    let (status, body) = post(h, &dispatcher, &format!("{base}/acknowledge"), json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    h.live_incident_where(&mut live, &id, |i| i["status"] == "acknowledged")
+        .await;
     let (status, body) = post(
         h,
         &dispatcher,
