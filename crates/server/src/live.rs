@@ -263,7 +263,7 @@ async fn follow(
             .buffered(4);
         while let Some(state) = reads.next().await {
             match state {
-                Some(Current::Incident(dto)) => hub.publish_incident_dto(dto),
+                Some(Current::Incident(dto)) => hub.publish_incident_dto(*dto),
                 Some(Current::Unit(dto)) => hub.publish_unit_dto(dto),
                 None => {}
             }
@@ -273,7 +273,7 @@ async fn follow(
 
 /// The current state of a changed thing, as the API answers it (full view).
 enum Current {
-    Incident(IncidentDto),
+    Incident(Box<IncidentDto>),
     Unit(UnitDto),
 }
 
@@ -281,7 +281,7 @@ enum Current {
 async fn read(store: &dyn Store, item: Item) -> Option<Current> {
     match item {
         Item::Incident(id) => match store.get_incident(id).await {
-            Ok(incident) => Some(Current::Incident(IncidentDto::from(&incident))),
+            Ok(incident) => Some(Current::Incident(Box::new(IncidentDto::from(&incident)))),
             Err(err) => {
                 tracing::warn!(error = %err, "live feed: cannot read incident");
                 None
