@@ -174,10 +174,6 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             flood::guard,
         ))
-        .layer(axum::middleware::from_fn_with_state(
-            hub.clone(),
-            live::observe,
-        ))
         .layer(axum::Extension(hub))
         .with_state(state);
     // The one federation router (also served alone by `jikimi federation serve`), when cooperation is enabled.

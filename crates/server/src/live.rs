@@ -1,11 +1,11 @@
-//! The console's live feed: every change the API makes to incidents and units, pushed to staff as Server-Sent Events.
+//! The console's live feed: every committed change to incidents and units, pushed to staff as Server-Sent Events.
 //!
-//! - [`observe`] is a middleware around the API: after a successful change (an accepted alert, an incident
-//!   transition, a unit report) it publishes the new state of the incident or unit to the [`Hub`]. Handlers stay
-//!   unaware of the feed; the middleware reads the handler's answer (incident transitions answer the incident) or,
-//!   when the answer does not carry the state, reads it back from the store. Changes that do not come through
-//!   HTTP (U-Relief terminals over MQTT) are published by their own intake ([`Hub::publish_incident`]); the hub
-//!   lives in [`crate::AppState`] so that every way in reaches the same feed.
+//! - The [`Hub`] follows the store's commits ([`jikimi_store::commit`]): the store tells it, after each commit,
+//!   which incidents and units changed, whichever way the change came in (HTTP, MQTT, AML, the 112 app, a staff
+//!   action, the demo). Nothing here knows routes or answer bodies, and no intake publishes by hand. The hub reads
+//!   each changed incident or unit back from the store (one read per thing however often it changed while the hub
+//!   was busy) and publishes its current state; reads follow commits, so a later event never carries an older
+//!   state.
 //! - The [`Hub`] numbers events (`<epoch>-<seq>`, the epoch being new on every server start), keeps the last
 //!   [`RING`] of them and fans them out through a broadcast channel.
 //! - `GET /api/live` ([`stream`]) sends a `hello` event, then the backlog after the client's `Last-Event-ID`, then
@@ -26,15 +26,13 @@ use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::body::Body;
-use axum::extract::{Request, State};
-use axum::http::{HeaderMap, Method, StatusCode};
-use axum::middleware::Next;
+use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt as _;
 use jikimi_respond::{IncidentId, UnitId};
-use jikimi_store::Store;
-use tokio::sync::broadcast;
+use jikimi_store::{ChangeSet, CommitObserver, Committed, Store};
+use tokio::sync::{broadcast, mpsc};
 
 use crate::auth::Staff;
 use crate::dto::{IncidentDto, UnitDto};
@@ -77,7 +75,6 @@ struct Inner {
     epoch: String,
     ring: Mutex<Ring>,
     tx: broadcast::Sender<Arc<LiveEvent>>,
-    store: Arc<dyn Store>,
 }
 
 /// The feed: numbering, recent history and fan-out. Cheap to clone.
@@ -99,10 +96,11 @@ pub struct Subscription {
 }
 
 impl Hub {
-    /// A hub that reads current states from `store` when an answer does not carry them.
+    /// A hub that follows `store`'s commits (as an observer attached to it) and publishes what they changed.
+    /// Must be called inside a Tokio runtime: the follower is a task, which ends when the store is dropped.
     pub fn new(store: Arc<dyn Store>) -> Self {
         let (tx, _) = broadcast::channel(8_192);
-        Self {
+        let hub = Self {
             inner: Arc::new(Inner {
                 epoch: uuid::Uuid::now_v7().simple().to_string(),
                 ring: Mutex::new(Ring {
@@ -110,9 +108,16 @@ impl Hub {
                     events: VecDeque::with_capacity(RING),
                 }),
                 tx,
-                store,
             }),
-        }
+        };
+        // Unbounded so that a commit never waits for the feed and no change is dropped: the follower drains it as
+        // fast as the store answers reads, coalescing what piled up.
+        let (commits, rx) = mpsc::unbounded_channel();
+        store.observe_commits(Arc::new(Follower { commits }));
+        // The follower holds the store weakly: the store holds the follower's sender, and a strong reference here
+        // would keep both alive forever.
+        tokio::spawn(follow(hub.clone(), Arc::downgrade(&store), rx));
+        hub
     }
 
     /// This server's epoch (new on every start).
@@ -172,21 +177,6 @@ impl Hub {
         }
     }
 
-    /// Publishes an incident as stored now (for changes that did not come through the HTTP API's answers).
-    pub async fn publish_incident(&self, id: uuid::Uuid) {
-        match self.inner.store.get_incident(IncidentId(id)).await {
-            Ok(incident) => self.publish_incident_dto(IncidentDto::from(&incident)),
-            Err(err) => tracing::warn!(error = %err, "live feed: cannot read incident"),
-        }
-    }
-
-    async fn publish_unit(&self, id: &str) {
-        match self.inner.store.get_unit(&UnitId::new(id)).await {
-            Ok(unit) => self.publish_unit_dto(UnitDto::from(&unit)),
-            Err(err) => tracing::debug!(error = %err, "live feed: cannot read unit"),
-        }
-    }
-
     /// Publishes an incident (given in the full view) in every view.
     fn publish_incident_dto(&self, dto: IncidentDto) {
         let analyst = views::incident(dto.clone(), View::Analyst);
@@ -208,118 +198,102 @@ impl Hub {
     }
 }
 
-/// What a successful API call changed.
-enum Change {
-    Alert,
-    Incident,
-    /// A device's request about its own incident (location, cancel): the device's answer is deliberately terse
-    /// (it must not show a duress escalation), so staff get the incident as stored.
-    DeviceIncident(uuid::Uuid),
-    Unit(String),
-    /// A batch of position reports: the answer carries the updated units.
-    Positions,
+/// The hub's observer on the store: hands each committed change set to the follower task (never blocks).
+struct Follower {
+    commits: mpsc::UnboundedSender<Vec<Committed>>,
 }
 
-fn classify(method: &Method, path: &str) -> Option<Change> {
-    if method == Method::GET || method == Method::HEAD {
-        return None;
+impl CommitObserver for Follower {
+    fn committed(&self, changes: &ChangeSet) {
+        // Closed only when the follower ended, which it does only once the store is gone.
+        let _ = self.commits.send(changes.changes().to_vec());
     }
-    let parts: Vec<&str> = path.trim_end_matches('/').split('/').collect();
-    match parts.as_slice() {
-        // A 112 app alert and an AML SMS both answer with the incident they opened.
-        ["", "api", "alerts"] | ["", "api", "intake", "aml"] => Some(Change::Alert),
-        ["", "api", "alerts", id, "location" | "cancel"] => {
-            uuid::Uuid::parse_str(id).ok().map(Change::DeviceIncident)
-        }
-        ["", "api", "incidents", _id, _action] => Some(Change::Incident),
-        ["", "api", "positions"] => Some(Change::Positions),
-        ["", "api", "units", id] | ["", "api", "units", id, _] => {
-            Some(Change::Unit((*id).to_string()))
-        }
+}
+
+/// What the feed publishes for a change, if anything: the incident or the unit (notifications are not on it).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Item {
+    Incident(IncidentId),
+    Unit(UnitId),
+}
+
+fn item_of(change: &Committed) -> Option<Item> {
+    match change {
+        Committed::IncidentOpened(id)
+        | Committed::IncidentUpdated(id)
+        | Committed::IncidentClosed(id) => Some(Item::Incident(*id)),
+        Committed::UnitUpdated(id) => Some(Item::Unit(id.clone())),
         _ => None,
     }
 }
 
-/// The largest answer the middleware reads back (incident DTOs are a few kilobytes).
-const MAX_ANSWER: usize = 1 << 20;
+/// At most this many things are read per round, so a surge is published in steady slices.
+const ROUND: usize = 4_096;
 
-/// Middleware: publishes what successful changes did.
-pub async fn observe(State(hub): State<Hub>, request: Request, next: Next) -> Response {
-    let change = classify(request.method(), request.uri().path());
-    let response = next.run(request).await;
-    let Some(change) = change else {
-        return response;
-    };
-    if !response.status().is_success() {
-        return response;
-    }
-    match change {
-        Change::Unit(id) => {
-            let hub = hub.clone();
-            tokio::spawn(async move { hub.publish_unit(&id).await });
-            response
-        }
-        Change::DeviceIncident(id) => {
-            let hub = hub.clone();
-            tokio::spawn(async move { hub.publish_incident(id).await });
-            response
-        }
-        Change::Alert | Change::Incident | Change::Positions => {
-            let (parts, body) = response.into_parts();
-            let bytes = match axum::body::to_bytes(body, MAX_ANSWER).await {
-                Ok(bytes) => bytes,
-                Err(err) => {
-                    tracing::warn!(error = %err, "live feed: cannot read an answer");
-                    return (StatusCode::INTERNAL_SERVER_ERROR, "answer lost").into_response();
+/// The follower: for each round of change sets (the first, and whatever queued up behind it), reads each changed
+/// incident and unit once, in the order they first changed, and publishes it.
+async fn follow(
+    hub: Hub,
+    store: std::sync::Weak<dyn Store>,
+    mut rx: mpsc::UnboundedReceiver<Vec<Committed>>,
+) {
+    while let Some(first) = rx.recv().await {
+        let mut seen = std::collections::HashSet::new();
+        let mut items = Vec::new();
+        let mut add = |changes: &[Committed], items: &mut Vec<Item>| {
+            for item in changes.iter().filter_map(item_of) {
+                if seen.insert(item.clone()) {
+                    items.push(item);
                 }
-            };
-            if let Ok(value) = serde_json::from_slice::<serde_json::Value>(&bytes) {
-                publish_answer(&hub, &change, value);
             }
-            Response::from_parts(parts, Body::from(bytes))
+        };
+        add(&first, &mut items);
+        while items.len() < ROUND {
+            match rx.try_recv() {
+                Ok(more) => add(&more, &mut items),
+                Err(_) => break,
+            }
+        }
+        let Some(store) = store.upgrade() else {
+            return;
+        };
+        // A few reads at a time (as many as the SQLite backend has readers), published in the order of the items.
+        let mut reads = futures_util::stream::iter(items)
+            .map(|item| read(store.as_ref(), item))
+            .buffered(4);
+        while let Some(state) = reads.next().await {
+            match state {
+                Some(Current::Incident(dto)) => hub.publish_incident_dto(*dto),
+                Some(Current::Unit(dto)) => hub.publish_unit_dto(dto),
+                None => {}
+            }
         }
     }
 }
 
-fn publish_answer(hub: &Hub, change: &Change, value: serde_json::Value) {
-    match change {
-        Change::Alert => {
-            if value["duplicate"].as_bool() == Some(false)
-                && let Some(id) = value["incident_id"]
-                    .as_str()
-                    .and_then(|s| uuid::Uuid::parse_str(s).ok())
-            {
-                let hub = hub.clone();
-                tokio::spawn(async move { hub.publish_incident(id).await });
+/// The current state of a changed thing, as the API answers it (full view).
+enum Current {
+    Incident(Box<IncidentDto>),
+    Unit(UnitDto),
+}
+
+/// Reads an item as stored now; `None` (logged) when it cannot be read.
+async fn read(store: &dyn Store, item: Item) -> Option<Current> {
+    match item {
+        Item::Incident(id) => match store.get_incident(id).await {
+            Ok(incident) => Some(Current::Incident(Box::new(IncidentDto::from(&incident)))),
+            Err(err) => {
+                tracing::warn!(error = %err, "live feed: cannot read incident");
+                None
             }
-        }
-        Change::Incident => {
-            // Transitions that move a unit also change the unit's status: publish both.
-            let unit = value["assigned_unit"].as_str().map(str::to_string);
-            // The answer is the full view (only full-view roles change incidents); the analyst view is derived
-            // from it, so an answer that does not parse as an incident is not published at all.
-            match serde_json::from_value::<IncidentDto>(value) {
-                Ok(dto) => hub.publish_incident_dto(dto),
-                Err(err) => tracing::warn!(error = %err, "live feed: an answer is not an incident"),
+        },
+        Item::Unit(id) => match store.get_unit(&id).await {
+            Ok(unit) => Some(Current::Unit(UnitDto::from(&unit))),
+            Err(err) => {
+                tracing::warn!(error = %err, "live feed: cannot read unit");
+                None
             }
-            if let Some(unit) = unit {
-                let hub = hub.clone();
-                tokio::spawn(async move { hub.publish_unit(&unit).await });
-            }
-        }
-        Change::Positions => {
-            if let Some(units) = value["units"].as_array() {
-                for unit in units {
-                    match serde_json::from_value::<UnitDto>(unit.clone()) {
-                        Ok(dto) => hub.publish_unit_dto(dto),
-                        Err(err) => {
-                            tracing::warn!(error = %err, "live feed: an answer is not a unit")
-                        }
-                    }
-                }
-            }
-        }
-        Change::Unit(_) | Change::DeviceIncident(_) => {}
+        },
     }
 }
 
@@ -466,34 +440,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn classify_paths() {
-        assert!(matches!(
-            classify(&Method::POST, "/api/alerts"),
-            Some(Change::Alert)
-        ));
-        assert!(matches!(
-            classify(&Method::POST, "/api/incidents/x/close"),
-            Some(Change::Incident)
-        ));
-        assert!(
-            matches!(classify(&Method::POST, "/api/units/P-1/position"), Some(Change::Unit(u)) if u == "P-1")
+    fn incidents_and_units_are_published_and_notifications_are_not() {
+        let incident = IncidentId(uuid::Uuid::now_v7());
+        assert_eq!(
+            item_of(&Committed::IncidentClosed(incident)),
+            Some(Item::Incident(incident))
         );
-        assert!(matches!(
-            classify(&Method::POST, "/api/positions"),
-            Some(Change::Positions)
-        ));
-        assert!(matches!(
-            classify(&Method::POST, "/api/intake/aml"),
-            Some(Change::Alert)
-        ));
-        assert!(classify(&Method::GET, "/api/units").is_none());
-        assert!(matches!(
-            classify(
-                &Method::POST,
-                "/api/alerts/0193a3c4-5e6f-7a8b-9c0d-1e2f3a4b5c6d/cancel"
-            ),
-            Some(Change::DeviceIncident(_))
-        ));
-        assert!(classify(&Method::POST, "/api/subscribers").is_none());
+        assert_eq!(
+            item_of(&Committed::UnitUpdated(UnitId::new("P-1"))),
+            Some(Item::Unit(UnitId::new("P-1")))
+        );
+        assert_eq!(
+            item_of(&Committed::NotificationQueued {
+                id: jikimi_store::NotificationId(uuid::Uuid::now_v7()),
+                incident_id: incident,
+            }),
+            None
+        );
     }
 }

@@ -260,8 +260,8 @@ pub struct AppState {
     pub border: Arc<crate::border::BorderWatchlist>,
     /// Cooperation (agencies, agreements, federation) on the same database, when enabled ([`AppState::with_exchange`]).
     pub exchange: Option<Arc<crate::exchange::ExchangeService>>,
-    /// The console's live feed. Shared by every way in (HTTP, MQTT), so an alert is on the dispatcher's screen at
-    /// once whichever channel brought it.
+    /// The console's live feed. It follows the store's commits ([`crate::live`]), so every way in (HTTP, MQTT, AML,
+    /// the 112 app, staff actions) puts its changes on the dispatcher's screen at once with no code of its own.
     pub live: crate::live::Hub,
 }
 

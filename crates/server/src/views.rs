@@ -13,7 +13,7 @@
 //!   from several units cannot be intersected back into the exact location.
 //!
 //! The generalisation is computed from the full view, not from the domain, so the live feed (which publishes the
-//! answers of the API) can derive the analyst view of any event it carries.
+//! full-view DTO of each changed incident and unit) derives the analyst view of any event it carries.
 
 use h3o::{LatLng, Resolution};
 use jikimi_respond::{EventKind, IncidentEvent, LocationFix};

@@ -11,6 +11,10 @@
 //! - Incidents are an append-only event log; the `incidents` table is a projection of it, refolded with
 //!   [`jikimi_respond::Incident`] on every append and rebuildable with [`Store::rebuild_projections`].
 //!
+//! - Publish on commit ([`commit`]): each writing transaction tells the store's [`CommitObserver`]s what it changed
+//!   ([`ChangeSet`]: incident, unit and notification ids with the kind of change) after it committed, never before
+//!   and never for one rolled back. The server's live feed subscribes; no caller reports changes itself.
+//!
 //! - Guardian notifications are an outbox ([`Outbox`], every `Store` is one): rows written in the same transaction as
 //!   the event that causes them, leased and finished by the `notify` worker.
 //!
@@ -31,6 +35,7 @@
 // Tests may unwrap: a panic is the failure report there.
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod commit;
 mod error;
 mod exchange;
 mod exchange_seal;
@@ -45,6 +50,7 @@ mod conformance;
 #[cfg(any(test, feature = "test-util"))]
 pub mod testing;
 
+pub use commit::{ChangeSet, CommitObserver, Committed};
 pub use error::{Conflict, Error, Result};
 pub use model::{
     AlertAccepted, Change, DeviceEvent, DeviceRecord, Enrolment, EnrolmentCheck, EnrolmentCode,
@@ -77,6 +83,9 @@ pub trait Store: Outbox + Send + Sync + 'static {
     async fn ping(&self) -> Result<()>;
     /// Which backend: `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
+    /// Attaches an observer that is told, after each commit, what it changed ([`commit`]). Every clone of this
+    /// store shares it; it stays attached for the store's life.
+    fn observe_commits(&self, observer: Arc<dyn CommitObserver>);
 
     // ---- alerts and incidents ----------------------------------------------------------------------------------
 
@@ -485,4 +494,14 @@ pub async fn connect(url: &str) -> Result<Arc<dyn Store>> {
             SqliteStore::open(std::path::Path::new(path)).await?,
         ))
     }
+}
+
+/// [`connect`], with `observer` told what every commit changed from the first one on.
+pub async fn connect_observed(
+    url: &str,
+    observer: Arc<dyn CommitObserver>,
+) -> Result<Arc<dyn Store>> {
+    let store = connect(url).await?;
+    store.observe_commits(observer);
+    Ok(store)
 }

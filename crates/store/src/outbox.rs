@@ -266,8 +266,13 @@ macro_rules! impl_outbox {
                 for (incident_id, subscriber_id, event) in &events {
                     let Some(ids) = guardians.get(&subscriber_id.to_string()) else { continue };
                     for guardian_id in ids {
+                        let id = uuid::Uuid::now_v7();
+                        chain.changes.push($crate::Committed::NotificationQueued {
+                            id: $crate::outbox::NotificationId(id),
+                            incident_id: *incident_id,
+                        });
                         rows.push((
-                            uuid::Uuid::now_v7().to_string(),
+                            id.to_string(),
                             incident_id.to_string(),
                             guardian_id.clone(),
                             subscriber_id.to_string(),
@@ -399,6 +404,10 @@ macro_rules! impl_outbox {
                     .await?
                     .ok_or($crate::Error::Conflict($crate::Conflict::LeaseLost))?;
                 let notification = Self::notification_from_row(&row)?;
+                chain.changes.push($crate::Committed::NotificationUpdated {
+                    id: notification.id,
+                    incident_id: notification.incident_id,
+                });
                 chain.push(
                     jikimi_audit::NewAuditEntry::new(
                         at,

@@ -21,6 +21,8 @@ pub struct PgStore {
     pool: PgPool,
     /// Seals the cooperation tables' secrets (agency key, record bodies); see [`PgStore::with_keyring`].
     exchange_keys: Option<std::sync::Arc<jikimi_privacy::Keyring>>,
+    /// Told what each commit changed ([`crate::commit`]); shared by clones.
+    observers: crate::commit::Observers,
 }
 
 impl PgStore {
@@ -46,6 +48,7 @@ impl PgStore {
         Ok(PgStore {
             pool,
             exchange_keys: None,
+            observers: crate::commit::Observers::default(),
         })
     }
 

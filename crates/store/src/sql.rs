@@ -15,11 +15,13 @@ use jikimi_respond::{
     Coordinates, Incident, IncidentEvent, IncidentStatus, Timestamp, Unit, UnitId, UnitStatus,
 };
 
-/// The chain head read at the start of a transaction, plus the entries this transaction appends.
+/// The chain head read at the start of a transaction, plus the entries this transaction appends and what it changed
+/// (reported to the store's observers once it commits, see [`crate::commit`]).
 pub(crate) struct Chain {
     pub(crate) seq: u64,
     pub(crate) hash: [u8; 32],
     pub(crate) pending: Vec<AuditEntry>,
+    pub(crate) changes: crate::ChangeSet,
 }
 
 impl Chain {
@@ -31,6 +33,7 @@ impl Chain {
             seq: to_u64(seq)?,
             hash,
             pending: Vec::new(),
+            changes: crate::ChangeSet::new(),
         })
     }
 
@@ -231,7 +234,8 @@ macro_rules! impl_store {
                 Ok((tx, chain))
             }
 
-            /// Writes the chain's pending entries and the new head, then commits.
+            /// Writes the chain's pending entries and the new head, commits, and only then tells the observers what
+            /// the transaction changed.
             async fn commit_write(
                 &self,
                 mut tx: sqlx::Transaction<'static, $db>,
@@ -266,7 +270,14 @@ macro_rules! impl_store {
                         .await?;
                 }
                 tx.commit().await?;
+                self.observers.committed(&chain.changes);
                 Ok(())
+            }
+
+            /// Attaches an observer to this store and its clones.
+            pub fn with_observer(self, observer: std::sync::Arc<dyn $crate::CommitObserver>) -> Self {
+                self.observers.add(observer);
+                self
             }
 
             async fn load_incident_in(
@@ -553,6 +564,10 @@ macro_rules! impl_store {
 
             fn backend(&self) -> &'static str {
                 $backend
+            }
+
+            fn observe_commits(&self, observer: std::sync::Arc<dyn $crate::CommitObserver>) {
+                self.observers.add(observer);
             }
 
             async fn record_alerts_budgeted(
@@ -904,6 +919,12 @@ macro_rules! impl_store {
                             .await?;
                     }
                 }
+                for (incident, _) in &new_incidents {
+                    chain.changes.incident(incident, true);
+                }
+                for (incident, _) in joined_order.iter().filter_map(|id| joined.get(id)) {
+                    chain.changes.incident(incident, false);
+                }
                 // 5. Guardians to tell, in the same transaction (the outbox).
                 //    Each alert tells its own subscriber's guardians, also when it joined another's incident.
                 let to_notify: Vec<_> = events
@@ -974,6 +995,7 @@ macro_rules! impl_store {
                 incident.apply(&event)?;
                 Self::insert_event(&mut tx, incident_id, &event).await?;
                 Self::write_incident_row(&mut tx, &incident, false).await?;
+                chain.changes.incident(&incident, false);
                 if let Some(subscriber_id) = incident.subscriber_id {
                     Self::enqueue_notifications(&mut tx, &mut chain, &[(incident_id, subscriber_id, &event)]).await?;
                 }
@@ -1636,6 +1658,7 @@ macro_rules! impl_store {
                 incident.apply(&applied)?;
                 Self::insert_event(&mut tx, event.incident_id, &applied).await?;
                 Self::write_incident_row(&mut tx, &incident, false).await?;
+                chain.changes.incident(&incident, false);
                 if event.pin_accepted && let Some(sid) = incident.subscriber_id {
                     sqlx::query("UPDATE subscriber_pins SET failed_attempts = 0 WHERE subscriber_id = $1")
                         .bind(sid.to_string())
@@ -1685,6 +1708,7 @@ macro_rules! impl_store {
                 .bind(unit.reported_at.map(|t| t.as_unix_ms()))
                 .execute(&mut *tx)
                 .await?;
+                chain.changes.push($crate::Committed::UnitUpdated(unit.id.clone()));
                 chain.push(
                     $crate::sql::audit(change, "unit.saved", format!("unit/{}", unit.id))
                         .with_detail(&serde_json::json!({ "status": unit.status })),
@@ -1708,6 +1732,10 @@ macro_rules! impl_store {
                 if n == 0 {
                     return Err($crate::Error::not_found("unit", id));
                 }
+                // One statement, committed on its own: reported now that it is.
+                let mut changes = $crate::ChangeSet::new();
+                changes.push($crate::Committed::UnitUpdated(id.clone()));
+                self.observers.committed(&changes);
                 Ok(())
             }
 
@@ -1733,6 +1761,11 @@ macro_rules! impl_store {
                     }
                 }
                 tx.commit().await?;
+                let mut changes = $crate::ChangeSet::new();
+                for unit in &units {
+                    changes.push($crate::Committed::UnitUpdated(unit.id.clone()));
+                }
+                self.observers.committed(&changes);
                 Ok(units)
             }
 
@@ -1752,6 +1785,7 @@ macro_rules! impl_store {
                 .await?
                 .ok_or_else(|| $crate::Error::not_found("unit", id))?;
                 let unit = Self::unit_from_row(&row)?;
+                chain.changes.push($crate::Committed::UnitUpdated(unit.id.clone()));
                 chain.push(
                     $crate::sql::audit(change, "unit.status", format!("unit/{id}"))
                         .with_detail(&serde_json::json!({ "status": status })),

@@ -26,6 +26,8 @@ pub struct SqliteStore {
     path: PathBuf,
     /// Seals the cooperation tables' secrets (agency key, record bodies); see [`SqliteStore::with_keyring`].
     exchange_keys: Option<std::sync::Arc<jikimi_privacy::Keyring>>,
+    /// Told what each commit changed ([`crate::commit`]); shared by clones.
+    observers: crate::commit::Observers,
 }
 
 impl SqliteStore {
@@ -56,6 +58,7 @@ impl SqliteStore {
             reader,
             path: path.to_path_buf(),
             exchange_keys: None,
+            observers: crate::commit::Observers::default(),
         })
     }
 

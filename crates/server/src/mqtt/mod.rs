@@ -247,12 +247,6 @@ async fn handle(state: &AppState, client: &AsyncClient, prefix: &str, publish: P
     let ack = match result {
         Ok(accepted) => {
             metrics::counter!("jikimi_alerts_accepted_total", "channel" => "mqtt").increment(1);
-            // The HTTP middleware feeds the console for HTTP requests; MQTT has to say it itself.
-            if !accepted.duplicate {
-                let live = state.live.clone();
-                let id = accepted.incident_id;
-                tokio::spawn(async move { live.publish_incident(id).await });
-            }
             Ack::accepted(
                 topic.kind,
                 accepted.alert_id,

@@ -42,11 +42,24 @@ async fn assert_refused(
 
 pub async fn signed_alert_creates_incident(h: &Harness) {
     let device = h.device().await;
+    let mut live = h.state.live.subscribe(None);
     let (status, body) = h.raise(&device, sos(37.5665, 126.978)).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     assert_eq!(body["duplicate"], false);
     let incident_id =
         Uuid::parse_str(body["incident_id"].as_str().unwrap_or_default()).expect("incident id");
+    // The console's live feed has it (the store told the hub what the commit opened), in both views.
+    let event = h
+        .live_event(&mut live, "incident", |i| {
+            i["id"] == incident_id.to_string()
+        })
+        .await;
+    let full: serde_json::Value = serde_json::from_str(&event.data).expect("full json");
+    assert_eq!(full["status"], "received", "{full}");
+    assert_eq!(full["device_id"], device.id.to_string(), "{full}");
+    let analyst: serde_json::Value = serde_json::from_str(&event.analyst).expect("analyst json");
+    assert!(analyst["device_id"].is_null(), "{analyst}");
+    assert!(analyst["subscriber_id"].is_null(), "{analyst}");
     let incident = h
         .store
         .get_incident(jikimi_respond::IncidentId(incident_id))

@@ -285,7 +285,11 @@ pub async fn silent_mode_is_honoured_end_to_end(h: &Harness) {
 
 pub async fn location_stream_until_closed_and_rate_limited(h: &Harness) {
     let device = enrolled(h, json!({"pin": "1234"})).await;
+    let mut live = h.state.live.subscribe(None);
     let id = raise(h, &device, true, 1).await;
+    // Every step of the app's path reaches the console's live feed by itself: the alert, the fixes, the cancel.
+    h.live_incident_where(&mut live, &id, |i| i["status"] == "received")
+        .await;
     for i in 0..5 {
         let (status, body) = locate(h, &device, &id, 37.5 + f64::from(i) / 100.0).await;
         assert_eq!(status, StatusCode::ACCEPTED, "{body}");
@@ -300,6 +304,10 @@ pub async fn location_stream_until_closed_and_rate_limited(h: &Harness) {
     let shown = incident(h, &id).await;
     assert_eq!(shown["n_fixes"], 7, "{shown}"); // the alert's own fix and six updates
     assert_eq!(shown["location"]["lat"], 37.61);
+    h.live_incident_where(&mut live, &id, |i| {
+        i["n_fixes"] == 7 && i["location"]["lat"] == 37.61
+    })
+    .await;
 
     // A signature for another incident, a bad coordinate, another device: refused and audited.
     let other = Uuid::new_v4();
@@ -324,6 +332,10 @@ pub async fn location_stream_until_closed_and_rate_limited(h: &Harness) {
     h.advance_s(1);
     let (status, _) = cancel(h, &device, &id, "1234").await;
     assert_eq!(status, StatusCode::OK);
+    h.live_incident_where(&mut live, &id, |i| {
+        i["status"] == "closed" && i["outcome"] == "cancelled"
+    })
+    .await;
     let (status, body) = locate(h, &device, &id, 37.7).await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     assert_eq!(body["error"]["code"], "illegal_transition");

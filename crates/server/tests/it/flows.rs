@@ -545,3 +545,108 @@ pub async fn batched_positions_are_recorded_together(h: &Harness) {
     .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 }
+
+/// Publish on commit: staff actions reach the console's live feed with no code of their own (the store tells the
+/// hub what each commit changed): a unit saved and moved, a dispatch (the incident and the unit), a close (the
+/// incident and the freed unit), a batch of positions; every event also in the analyst view.
+pub async fn staff_actions_reach_the_live_feed(h: &Harness) {
+    let supervisor = h.login_as(Role::Supervisor).await;
+    let dispatcher = h.login_as(Role::Dispatcher).await;
+    let mut live = h.state.live.subscribe(None);
+    let (status, body) = h
+        .call(
+            Method::PUT,
+            "/api/units/P-7",
+            Some(&supervisor),
+            Some(json!({"status": "available", "position": {"lat": 37.5665, "lon": 126.978}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    h.live_event(&mut live, "unit", |u| {
+        u["id"] == "P-7" && u["status"] == "available"
+    })
+    .await;
+    let (status, _) = post(
+        h,
+        &dispatcher,
+        "/api/units/P-7/position",
+        json!({"lat": 37.5671, "lon": 126.9791}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let moved = h
+        .live_event(&mut live, "unit", |u| {
+            u["id"] == "P-7" && u["position"]["lat"] == json!(37.5671)
+        })
+        .await;
+    // The analyst view of a unit on the feed is generalised, as in the REST API.
+    let analyst: Value = serde_json::from_str(&moved.analyst).expect("analyst json");
+    assert_eq!(analyst["id"], "P-7");
+    assert_ne!(analyst["position"]["lat"], json!(37.5671), "{analyst}");
+
+    let id = open_incident(h, 1).await;
+    h.live_incident_where(&mut live, &id, |i| i["status"] == "received")
+        .await;
+    let base = format!("/api/incidents/{id}");
+    let (status, body) = post(h, &dispatcher, &format!("{base}/acknowledge"), json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    h.live_incident_where(&mut live, &id, |i| i["status"] == "acknowledged")
+        .await;
+    let (status, body) = post(
+        h,
+        &dispatcher,
+        &format!("{base}/dispatch"),
+        json!({"unit": "P-7"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let dispatched = h
+        .live_event(&mut live, "incident", |i| {
+            i["id"] == id.as_str() && i["status"] == "dispatched"
+        })
+        .await;
+    let full: Value = serde_json::from_str(&dispatched.data).expect("full json");
+    assert_eq!(full["assigned_unit"], "P-7", "{full}");
+    assert!(full["device_id"].is_string(), "{full}");
+    let analyst: Value = serde_json::from_str(&dispatched.analyst).expect("analyst json");
+    assert!(
+        analyst["device_id"].is_null(),
+        "analysts get no device id: {analyst}"
+    );
+    assert!(analyst["subscriber_id"].is_null(), "{analyst}");
+    h.live_event(&mut live, "unit", |u| {
+        u["id"] == "P-7" && u["status"] == "dispatched"
+    })
+    .await;
+
+    let (status, body) = post(
+        h,
+        &dispatcher,
+        &format!("{base}/close"),
+        json!({"outcome": "assistance"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    h.live_incident_where(&mut live, &id, |i| {
+        i["status"] == "closed" && i["outcome"] == "assistance"
+    })
+    .await;
+    h.live_event(&mut live, "unit", |u| {
+        u["id"] == "P-7" && u["status"] == "available"
+    })
+    .await;
+
+    // An AVL gateway's batch: every unit it moved.
+    let (status, body) = post(
+        h,
+        &dispatcher,
+        "/api/positions",
+        json!({"positions": [{"unit": "P-7", "lat": 37.52, "lon": 127.02}]}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    h.live_event(&mut live, "unit", |u| {
+        u["id"] == "P-7" && u["position"]["lat"] == json!(37.52)
+    })
+    .await;
+}

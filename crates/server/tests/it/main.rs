@@ -80,6 +80,7 @@ api_tests!(
     flows::malformed_staff_json_gets_the_api_error_shape,
     flows::sessions_expire_and_logout_ends_them,
     flows::batched_positions_are_recorded_together,
+    flows::staff_actions_reach_the_live_feed,
     privacy::reveal_is_audited_with_its_reason,
     privacy::export_and_erase_a_subscriber,
     privacy::personal_data_is_not_in_logs_or_the_database,

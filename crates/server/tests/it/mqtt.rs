@@ -231,6 +231,9 @@ pub async fn mqtt_sos_is_acknowledged_and_a_replay_is_not_a_second_alert(h: &Har
         .await
         .expect("incident");
     assert_eq!(incident.n_fixes, 2);
+    // The terminal's location update reaches the console too (it used to be published for alerts only, by hand).
+    h.live_incident_where(&mut live, &incident_id, |i| i["n_fixes"] == 2)
+        .await;
 
     // A terminal flooding location updates gets the app's budget: 5 at once (two used above), then one a second.
     let mut codes = Vec::new();

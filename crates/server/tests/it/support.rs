@@ -58,14 +58,36 @@ impl Harness {
         sub: &mut jikimi_server::live::Subscription,
         id: &str,
     ) -> serde_json::Value {
+        self.live_incident_where(sub, id, |_| true).await
+    }
+
+    /// Waits (up to 5 s) for the live feed to publish incident `id` in a state `want` accepts; returns its DTO.
+    pub async fn live_incident_where(
+        &self,
+        sub: &mut jikimi_server::live::Subscription,
+        id: &str,
+        want: impl Fn(&Value) -> bool,
+    ) -> serde_json::Value {
+        let event = self
+            .live_event(sub, "incident", |dto| dto["id"] == id && want(dto))
+            .await;
+        serde_json::from_str(&event.data).expect("incident json")
+    }
+
+    /// Waits (up to 5 s) for a live event of `kind` whose full view `want` accepts; returns the event (both views).
+    pub async fn live_event(
+        &self,
+        sub: &mut jikimi_server::live::Subscription,
+        kind: &str,
+        want: impl Fn(&Value) -> bool,
+    ) -> Arc<jikimi_server::live::LiveEvent> {
         let wait = async {
             loop {
                 match sub.rx.recv().await {
-                    Ok(event) if event.kind == "incident" => {
-                        let dto: serde_json::Value =
-                            serde_json::from_str(&event.data).expect("incident json");
-                        if dto["id"] == id {
-                            return dto;
+                    Ok(event) if event.kind == kind => {
+                        let dto: Value = serde_json::from_str(&event.data).expect("event json");
+                        if want(&dto) {
+                            return event;
                         }
                     }
                     Ok(_) => {}
@@ -75,7 +97,7 @@ impl Harness {
         };
         tokio::time::timeout(std::time::Duration::from_secs(5), wait)
             .await
-            .unwrap_or_else(|_| panic!("incident {id} never reached the live feed"))
+            .unwrap_or_else(|_| panic!("no {kind} event as wanted reached the live feed"))
     }
 
     /// A harness with surge clustering off, so tests that raise many alerts at one place see one incident each.

@@ -7,6 +7,7 @@
 mod alerts;
 mod app;
 mod audit;
+mod commits;
 mod exchange;
 mod incidents;
 mod linkage;
@@ -19,6 +20,7 @@ mod surge;
 pub(crate) use alerts::*;
 pub(crate) use app::*;
 pub(crate) use audit::*;
+pub(crate) use commits::*;
 pub(crate) use exchange::*;
 pub(crate) use incidents::*;
 pub(crate) use linkage::*;
@@ -113,6 +115,8 @@ macro_rules! store_conformance {
             sessions_follow_the_current_staff_row,
             staff_update_ends_the_accounts_sessions,
             purges_forget_only_old_nonces_and_expired_sessions,
+            commits_are_told_to_observers_and_rollbacks_are_not,
+            observers_see_the_commits_of_every_clone,
         );
     };
     (@each $store:ty; $($name:ident),* $(,)?) => {

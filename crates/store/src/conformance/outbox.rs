@@ -10,7 +10,7 @@ use crate::{
 use jikimi_respond::{DeviceId, EventKind, IncidentId, Outcome, SubscriberId, UnitId};
 
 /// A subscriber with `n_guardians` guardians; returns the subscriber and the guardians in creation order.
-async fn subscriber_with_guardians<S: Store>(
+pub(crate) async fn subscriber_with_guardians<S: Store>(
     store: &S,
     n_guardians: usize,
 ) -> (SubscriberId, Vec<GuardianId>) {
