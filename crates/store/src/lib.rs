@@ -41,7 +41,7 @@ mod conformance;
 #[cfg(any(test, feature = "test-util"))]
 pub mod testing;
 
-pub use error::{Conflict, Error, Result};
+pub use error::{Conflict, Entity, Error, Result};
 pub use model::{
     AlertAccepted, Change, DeviceEvent, DeviceRecord, Enrolment, EnrolmentCheck, EnrolmentCode,
     EnrolmentRefusal, EntityLink, ErasureReport, GuardianId, GuardianRecord, IncidentFilter,
