@@ -567,6 +567,23 @@ mod tests {
     }
 
     #[test]
+    fn corrupt_cooperation_rows_are_internal_too() {
+        let corrupt = jikimi_exchange::Error::Store {
+            during: "read",
+            source: Box::new(jikimi_store::Error::corrupt("stored uuid")),
+        };
+        assert_eq!(ApiError::from(corrupt).code, ErrorCode::Internal);
+        let down = jikimi_exchange::Error::Store {
+            during: "read",
+            source: Box::new(jikimi_store::Error::Unavailable {
+                message: "database error".into(),
+                source: "connection refused".into(),
+            }),
+        };
+        assert_eq!(ApiError::from(down).code, ErrorCode::Unavailable);
+    }
+
+    #[test]
     fn store_faults_are_unavailable() {
         use jikimi_store::Error;
         let down = Error::Unavailable {
