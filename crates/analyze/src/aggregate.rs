@@ -177,7 +177,7 @@ impl IncidentCounter {
             Target::Polygons { polygons, tree } => {
                 let p = Point::new(lon, lat);
                 let hit = tree
-                    .locate_in_envelope_intersecting(&AABB::from_point([lon, lat]))
+                    .locate_in_envelope_intersecting(AABB::from_point([lon, lat]))
                     .map(|g| g.data)
                     .filter(|&i| polygons[i].contains(&p))
                     .min();

@@ -209,7 +209,7 @@ impl Weights {
             .iter()
             .enumerate()
             .map(|(i, p)| {
-                tree.nearest_neighbor_iter(&[p.x(), p.y()])
+                tree.nearest_neighbor_iter([p.x(), p.y()])
                     .map(|g| g.data as usize)
                     .filter(|&j| j != i)
                     .take(k)

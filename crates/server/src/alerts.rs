@@ -198,7 +198,7 @@ pub(crate) async fn device_key(
             state.flood.charge_failure(Guarded::DeviceLookup, source);
             Err(unknown())
         }
-        Err(err) => Err(ApiError::unavailable(err)),
+        Err(err) => Err(err.into()),
     }
 }
 

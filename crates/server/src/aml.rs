@@ -324,8 +324,7 @@ async fn accept(
     let ids = state
         .store
         .find_subscribers("phone", &state.blind.digest("phone", &phone))
-        .await
-        .map_err(ApiError::unavailable)?;
+        .await?;
     // Two subscribers with one number would make the caller ambiguous; refusing would lose the alert, so the
     // first registered (ids are UUIDv7, time-ordered) takes it and the incident still carries the location.
     let Some(subscriber_id) = ids.into_iter().min_by_key(|s| s.0) else {

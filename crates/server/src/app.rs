@@ -36,7 +36,6 @@ use crate::dto::{DeviceFeedback, FixDto, rfc3339};
 use crate::error::{ApiError, ErrorCode};
 use crate::extract::{Json, OptionalJson, RequestId};
 use crate::flood::Source;
-use crate::incidents::store_error;
 use crate::password;
 use crate::roles::{Permission, Role};
 use crate::signing;
@@ -196,7 +195,7 @@ pub async fn issue_enrolment_code(
                 ));
             }
             Err(jikimi_store::Error::Conflict(_)) => continue,
-            Err(err) => return Err(store_error(err)),
+            Err(err) => return Err(err.into()),
         }
     }
     Err(ApiError::internal(
@@ -365,8 +364,7 @@ async fn enrol(
     let check = state
         .store
         .check_enrolment_code(&handle, &hash, ENROLMENT_MAX_ATTEMPTS, &change)
-        .await
-        .map_err(store_error)?
+        .await?
         .map_err(refusal_error)?;
     if req.pin.is_some() && check.pins_set && !check.replace_pins {
         return Err(refusal_error(EnrolmentRefusal::PinsAlreadySet));
@@ -389,8 +387,7 @@ async fn enrol(
     let device = state
         .store
         .redeem_enrolment_code(&enrolment, &change)
-        .await
-        .map_err(store_error)?
+        .await?
         .map_err(refusal_error)?;
     state.devices.forget(&device.id);
     state.devices.mark_known([device.id]);
@@ -497,16 +494,6 @@ async fn refuse_audited<T>(
     result
 }
 
-fn device_store_error(err: jikimi_store::Error) -> ApiError {
-    match err {
-        jikimi_store::Error::Conflict(jikimi_store::Conflict::NonceReplayed) => ApiError::new(
-            ErrorCode::NonceReplayed,
-            "this nonce was already used by this device",
-        ),
-        other => store_error(other),
-    }
-}
-
 /// Send a location update for an open alert (device, signed under `jikimi-location-v1 {id}`); refused once the
 /// incident is closed; at most 5 at once, then one a second per device.
 #[utoipa::path(post, path = "/api/alerts/{id}/location", tag = "app", request_body = LocationUpdateRequest,
@@ -594,7 +581,7 @@ async fn append(
             reason: reason.into(),
         })
         .await
-        .map_err(device_store_error)
+        .map_err(ApiError::from)
 }
 
 // A PHC hash of a random PIN: verified against when a subscriber has no duress PIN, so every cancel runs argon2
@@ -643,11 +630,7 @@ pub async fn cancel(
         .await?;
         let cancel: CancelRequest = parse(&request)?;
         let incident_id = IncidentId(id);
-        let incident = state
-            .store
-            .get_incident(incident_id)
-            .await
-            .map_err(store_error)?;
+        let incident = state.store.get_incident(incident_id).await?;
         if incident.device_id != request.device_id {
             return Err(ApiError::new(
                 ErrorCode::IncidentNotFound,
@@ -668,7 +651,7 @@ pub async fn cancel(
                     "no PIN is set for this subscriber",
                 ));
             }
-            Err(err) => return Err(store_error(err)),
+            Err(err) => return Err(err.into()),
         };
         let pin = cancel.pin;
         let pin_hash = pins.pins.pin_hash.clone();
@@ -720,8 +703,7 @@ pub async fn cancel(
                         Some(&claim),
                         &change,
                     )
-                    .await
-                    .map_err(device_store_error)?;
+                    .await?;
                 if after.locked_until.is_some_and(|until| until > now) {
                     return Err(locked_error());
                 }

@@ -90,18 +90,13 @@ impl Staff {
     /// The session `hash` as it stands now: the store reads the session together with its account, so the role is
     /// the current one and a disabled account, an ended or an expired session is `unauthenticated`.
     pub async fn check(state: &AppState, hash: [u8; 32]) -> Result<Staff, ApiError> {
-        match state.store.get_session(&hash, state.now()).await {
-            Ok(session) => Ok(Staff {
-                username: session.username,
-                role: session.role.into(),
-                session: hash,
-            }),
-            Err(err) if err.is_not_found() => Err(ApiError::new(
-                ErrorCode::Unauthenticated,
-                "session unknown, ended or expired; log in again",
-            )),
-            Err(err) => Err(ApiError::unavailable(err)),
-        }
+        // Not found (unknown, ended, expired, disabled account) answers `unauthenticated`.
+        let session = state.store.get_session(&hash, state.now()).await?;
+        Ok(Staff {
+            username: session.username,
+            role: session.role.into(),
+            session: hash,
+        })
     }
 }
 
@@ -174,7 +169,7 @@ pub async fn login(
     let user = match state.store.get_staff(&req.username).await {
         Ok(user) => Some(user),
         Err(err) if err.is_not_found() => None,
-        Err(err) => return Err(ApiError::unavailable(err)),
+        Err(err) => return Err(err.into()),
     };
     let phc = match &user {
         Some(user) if !user.disabled => user.password_hash.clone(),
@@ -235,11 +230,7 @@ pub async fn login(
         expires_at,
     };
     let change = Change::new(Actor::Staff(user.username.clone()), now, "login");
-    state
-        .store
-        .create_session(&session, &change)
-        .await
-        .map_err(ApiError::unavailable)?;
+    state.store.create_session(&session, &change).await?;
     Ok(Json(LoginResponse {
         token,
         role: user.role.into(),
@@ -263,7 +254,7 @@ pub async fn logout(
         Ok(()) => Ok(axum::http::StatusCode::NO_CONTENT),
         // Ended by a concurrent logout or an account change in the meantime: it is gone, as asked.
         Err(err) if err.is_not_found() => Ok(axum::http::StatusCode::NO_CONTENT),
-        Err(err) => Err(ApiError::unavailable(err)),
+        Err(err) => Err(err.into()),
     }
 }
 
@@ -331,7 +322,7 @@ pub async fn create_staff_account(
         Err(jikimi_store::Error::Conflict(_)) => {
             Err(ApiError::new(ErrorCode::Conflict, "username already taken"))
         }
-        Err(err) => Err(ApiError::unavailable(err)),
+        Err(err) => Err(err.into()),
     }
 }
 

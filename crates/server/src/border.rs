@@ -264,11 +264,7 @@ pub async fn check(
         "watchlist_entries": loaded.watchlist.len(),
     }));
     // Audit first: if the entry cannot be written, nothing is disclosed.
-    state
-        .store
-        .append_audit(vec![entry])
-        .await
-        .map_err(ApiError::unavailable)?;
+    state.store.append_audit(vec![entry]).await?;
     metrics::counter!("jikimi_border_checks_total").increment(1);
 
     Ok(Json(BorderCheckResponse {

@@ -197,6 +197,9 @@ impl ErrorCode {
     }
 }
 
+/// What the client reads for every server fault; the detail is only in the log.
+const INTERNAL_MESSAGE: &str = "internal error; see the server log for this request id";
+
 /// An API failure: a code, a message safe to show the client, and (for internal faults) a detail for the log.
 #[derive(Debug)]
 pub struct ApiError {
@@ -234,7 +237,7 @@ impl ApiError {
     pub fn internal(detail: impl std::fmt::Display) -> Self {
         Self {
             code: ErrorCode::Internal,
-            message: "internal error; see the server log for this request id".into(),
+            message: INTERNAL_MESSAGE.into(),
             internal: Some(detail.to_string()),
             retry_after_s: None,
         }
@@ -249,6 +252,67 @@ impl ApiError {
             retry_after_s: None,
         }
     }
+}
+
+/// The one mapping from store errors to API errors: every handler, extractor and adapter uses it through `?`.
+/// Refusals the caller can act on keep their codes; a damaged stored row is a server fault (500, logged here, so
+/// adapters that never render a response log it too); an unreachable or tampered store is `unavailable` (503).
+impl From<jikimi_store::Error> for ApiError {
+    fn from(err: jikimi_store::Error) -> ApiError {
+        use jikimi_store::{Conflict, Error};
+        match err {
+            Error::NotFound { entity, .. } => not_found(entity),
+            Error::Conflict(Conflict::NonceReplayed) => ApiError::new(
+                ErrorCode::NonceReplayed,
+                "this nonce was already used by this device",
+            ),
+            Error::Conflict(Conflict::StaleSequence { expected, actual }) => ApiError::new(
+                ErrorCode::Conflict,
+                format!(
+                    "incident changed meanwhile: it is at seq {actual}, you sent {expected}; reload"
+                ),
+            ),
+            Error::Conflict(other) => ApiError::new(ErrorCode::Conflict, other.to_string()),
+            Error::Invalid(message) => ApiError::new(ErrorCode::InvalidField, message),
+            Error::IllegalTransition(e) => {
+                ApiError::new(ErrorCode::IllegalTransition, e.to_string())
+            }
+            Error::Corrupt(what) => {
+                // `what` names the damaged column or kind, never a stored value: safe for the log.
+                tracing::error!(what = %what, "corrupt stored data: the database needs an operator");
+                // Logged once, here: no `internal` detail, so the response does not log it again.
+                ApiError::new(ErrorCode::Internal, INTERNAL_MESSAGE)
+            }
+            err @ (Error::Tampered(_) | Error::Unavailable { .. }) => ApiError::unavailable(err),
+        }
+    }
+}
+
+/// The API error for an entity the store did not find.
+fn not_found(entity: jikimi_store::Entity) -> ApiError {
+    use jikimi_store::Entity;
+    let (code, message) = match entity {
+        Entity::Incident => (ErrorCode::IncidentNotFound, "no such incident"),
+        Entity::Alert => (
+            ErrorCode::IncidentNotFound,
+            "no alert with this id from this device",
+        ),
+        Entity::Unit => (ErrorCode::UnitNotFound, "no such unit"),
+        Entity::Subscriber => (ErrorCode::SubscriberNotFound, "no such subscriber"),
+        Entity::Guardian => (ErrorCode::SubscriberNotFound, "no such guardian"),
+        Entity::Device => (ErrorCode::DeviceUnknown, "device is not registered"),
+        Entity::Pins => (ErrorCode::PinNotSet, "no PIN is set for this subscriber"),
+        Entity::Staff => (
+            ErrorCode::StaffNotFound,
+            "no staff account with that user name",
+        ),
+        Entity::Session => (
+            ErrorCode::Unauthenticated,
+            "session unknown, ended or expired; log in again",
+        ),
+        Entity::EntityLink => (ErrorCode::LinkNotFound, "no such entity link"),
+    };
+    ApiError::new(code, message)
 }
 
 impl std::fmt::Display for ApiError {
@@ -385,5 +449,157 @@ mod tests {
             assert_eq!(json.as_str(), Some(code.as_str()));
             assert!(code.status().is_client_error() || code.status().is_server_error());
         }
+    }
+
+    fn mapped(err: jikimi_store::Error) -> (ErrorCode, StatusCode, String) {
+        let api = ApiError::from(err);
+        (api.code, api.code.status(), api.message)
+    }
+
+    #[test]
+    fn every_entity_not_found_keeps_its_code() {
+        use jikimi_store::{Entity, Error};
+        let cases = [
+            (
+                Entity::Incident,
+                ErrorCode::IncidentNotFound,
+                StatusCode::NOT_FOUND,
+            ),
+            (
+                Entity::Alert,
+                ErrorCode::IncidentNotFound,
+                StatusCode::NOT_FOUND,
+            ),
+            (Entity::Unit, ErrorCode::UnitNotFound, StatusCode::NOT_FOUND),
+            (
+                Entity::Subscriber,
+                ErrorCode::SubscriberNotFound,
+                StatusCode::NOT_FOUND,
+            ),
+            (
+                Entity::Guardian,
+                ErrorCode::SubscriberNotFound,
+                StatusCode::NOT_FOUND,
+            ),
+            (
+                Entity::Device,
+                ErrorCode::DeviceUnknown,
+                StatusCode::UNAUTHORIZED,
+            ),
+            (Entity::Pins, ErrorCode::PinNotSet, StatusCode::CONFLICT),
+            (
+                Entity::Staff,
+                ErrorCode::StaffNotFound,
+                StatusCode::NOT_FOUND,
+            ),
+            (
+                Entity::Session,
+                ErrorCode::Unauthenticated,
+                StatusCode::UNAUTHORIZED,
+            ),
+            (
+                Entity::EntityLink,
+                ErrorCode::LinkNotFound,
+                StatusCode::NOT_FOUND,
+            ),
+        ];
+        for (entity, code, status) in cases {
+            let (got, got_status, message) = mapped(Error::not_found(entity, "x-1"));
+            assert_eq!((got, got_status), (code, status), "{entity}");
+            // The id is not echoed: a staff user name or a session is no business of the message.
+            assert!(!message.contains("x-1"), "{message}");
+        }
+    }
+
+    #[test]
+    fn conflicts_keep_their_codes() {
+        use jikimi_store::{Conflict, Error};
+        let (code, status, _) = mapped(Error::Conflict(Conflict::NonceReplayed));
+        assert_eq!(
+            (code, status),
+            (ErrorCode::NonceReplayed, StatusCode::CONFLICT)
+        );
+        let (code, _, message) = mapped(Error::Conflict(Conflict::StaleSequence {
+            expected: 3,
+            actual: 4,
+        }));
+        assert_eq!(code, ErrorCode::Conflict);
+        assert!(
+            message.contains("seq 4") && message.contains("sent 3"),
+            "{message}"
+        );
+        let (code, _, message) = mapped(Error::Conflict(Conflict::AlreadyExists("staff")));
+        assert_eq!(
+            (code, message.as_str()),
+            (ErrorCode::Conflict, "staff already exists")
+        );
+        let (code, _, _) = mapped(Error::Conflict(Conflict::LeaseLost));
+        assert_eq!(code, ErrorCode::Conflict);
+    }
+
+    #[test]
+    fn refusals_of_the_request_are_client_errors() {
+        use jikimi_store::Error;
+        let (code, status, message) = mapped(Error::Invalid("limit 0 is not in 1..=10000".into()));
+        assert_eq!(
+            (code, status),
+            (ErrorCode::InvalidField, StatusCode::UNPROCESSABLE_ENTITY)
+        );
+        assert_eq!(message, "limit 0 is not in 1..=10000");
+        let transition = jikimi_respond::TransitionError::AlreadyReceived;
+        let (code, status, _) = mapped(Error::IllegalTransition(transition));
+        assert_eq!(
+            (code, status),
+            (ErrorCode::IllegalTransition, StatusCode::CONFLICT)
+        );
+    }
+
+    #[test]
+    fn corrupt_rows_are_internal_and_say_nothing_of_the_row() {
+        let api = ApiError::from(jikimi_store::Error::corrupt(
+            "stored incident does not parse",
+        ));
+        assert_eq!(api.code, ErrorCode::Internal);
+        assert_eq!(api.code.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(api.message, INTERNAL_MESSAGE);
+        // Logged by the mapping itself; the response must not log it a second time.
+        assert!(api.internal.is_none());
+    }
+
+    #[test]
+    fn corrupt_cooperation_rows_are_internal_too() {
+        let corrupt = jikimi_exchange::Error::Store {
+            during: "read",
+            source: Box::new(jikimi_store::Error::corrupt("stored uuid")),
+        };
+        assert_eq!(ApiError::from(corrupt).code, ErrorCode::Internal);
+        let down = jikimi_exchange::Error::Store {
+            during: "read",
+            source: Box::new(jikimi_store::Error::Unavailable {
+                message: "database error".into(),
+                source: "connection refused".into(),
+            }),
+        };
+        assert_eq!(ApiError::from(down).code, ErrorCode::Unavailable);
+    }
+
+    #[test]
+    fn store_faults_are_unavailable() {
+        use jikimi_store::Error;
+        let down = Error::Unavailable {
+            message: "database error".into(),
+            source: "connection refused".into(),
+        };
+        let (code, status, message) = mapped(down);
+        assert_eq!(
+            (code, status),
+            (ErrorCode::Unavailable, StatusCode::SERVICE_UNAVAILABLE)
+        );
+        assert!(!message.contains("refused"), "{message}");
+        let tampered = Error::Tampered(jikimi_audit::AuditError::Tampered {
+            seq: 7,
+            reason: jikimi_audit::TamperKind::Hash,
+        });
+        assert_eq!(mapped(tampered).0, ErrorCode::Unavailable);
     }
 }

@@ -129,7 +129,13 @@ impl From<jikimi_exchange::Error> for ApiError {
                 message: e.to_string(),
                 ..ApiError::new(ErrorCode::Unavailable, "")
             },
-            E::Store { .. } => ApiError::unavailable(&e),
+            // A damaged cooperation row is a server fault like any other: through the one store mapping.
+            E::Store { source, .. } => match source.downcast_ref::<jikimi_store::Error>() {
+                Some(jikimi_store::Error::Corrupt(what)) => {
+                    ApiError::from(jikimi_store::Error::corrupt(what.clone()))
+                }
+                _ => ApiError::unavailable(&e),
+            },
             _ => ApiError::internal(&e),
         }
     }

@@ -20,31 +20,6 @@ use crate::roles::Permission;
 use crate::state::AppState;
 use crate::views::{self, View};
 
-/// Maps store errors on incidents to API errors.
-pub fn store_error(err: jikimi_store::Error) -> ApiError {
-    use jikimi_store::{Conflict, Error};
-    match err {
-        Error::NotFound { entity: "unit", .. } => {
-            ApiError::new(ErrorCode::UnitNotFound, "no such unit")
-        }
-        Error::NotFound {
-            entity: "subscriber",
-            ..
-        } => ApiError::new(ErrorCode::SubscriberNotFound, "no such subscriber"),
-        Error::NotFound { .. } => ApiError::new(ErrorCode::IncidentNotFound, "no such incident"),
-        Error::IllegalTransition(e) => ApiError::new(ErrorCode::IllegalTransition, e.to_string()),
-        Error::Conflict(Conflict::StaleSequence { expected, actual }) => ApiError::new(
-            ErrorCode::Conflict,
-            format!(
-                "incident changed meanwhile: it is at seq {actual}, you sent {expected}; reload"
-            ),
-        ),
-        Error::Conflict(other) => ApiError::new(ErrorCode::Conflict, other.to_string()),
-        Error::Invalid(message) => ApiError::new(ErrorCode::InvalidField, message),
-        other => ApiError::unavailable(other),
-    }
-}
-
 /// Query of `GET /api/incidents`.
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct ListQuery {
@@ -108,11 +83,7 @@ pub async fn list(
             }
         }
     }
-    let incidents = state
-        .store
-        .list_incidents(&filter)
-        .await
-        .map_err(store_error)?;
+    let incidents = state.store.list_incidents(&filter).await?;
     let view = View::of(staff.role);
     Ok(Json(
         incidents
@@ -133,21 +104,9 @@ pub async fn get(
     Path(id): Path<Uuid>,
 ) -> Result<Json<IncidentDetailDto>, ApiError> {
     staff.require(Permission::ReadOperations)?;
-    let incident = state
-        .store
-        .get_incident(IncidentId(id))
-        .await
-        .map_err(store_error)?;
-    let events = state
-        .store
-        .load_events(IncidentId(id))
-        .await
-        .map_err(store_error)?;
-    let notifications = state
-        .store
-        .list_notifications(IncidentId(id))
-        .await
-        .map_err(store_error)?;
+    let incident = state.store.get_incident(IncidentId(id)).await?;
+    let events = state.store.load_events(IncidentId(id)).await?;
+    let notifications = state.store.list_notifications(IncidentId(id)).await?;
     let view = View::of(staff.role);
     Ok(Json(IncidentDetailDto {
         incident: views::incident(IncidentDto::from(&incident), view),
@@ -206,20 +165,13 @@ async fn append(
     let id = IncidentId(id);
     let expected = match expected_seq {
         Some(seq) => seq,
-        None => {
-            state
-                .store
-                .get_incident(id)
-                .await
-                .map_err(store_error)?
-                .last_seq
-        }
+        None => state.store.get_incident(id).await?.last_seq,
     };
     state
         .store
         .append_event(id, expected, kind, change)
         .await
-        .map_err(store_error)
+        .map_err(ApiError::from)
 }
 
 fn body_or_default(body: Option<TransitionRequest>) -> TransitionRequest {
@@ -263,18 +215,14 @@ pub async fn recommend(
 ) -> Result<Json<IncidentDto>, ApiError> {
     staff.require(Permission::ChangeOperations)?;
     let body = body_or_default(body);
-    let incident = state
-        .store
-        .get_incident(IncidentId(id))
-        .await
-        .map_err(store_error)?;
+    let incident = state.store.get_incident(IncidentId(id)).await?;
     let location = incident.location.ok_or_else(|| {
         ApiError::new(
             ErrorCode::IllegalTransition,
             "incident has no location to recommend from",
         )
     })?;
-    let units = state.store.list_units().await.map_err(store_error)?;
+    let units = state.store.list_units().await?;
     let recommendations = jikimi_respond::recommend(location.coords, &units, state.eta.as_ref(), 5);
     let expected = body.expected_seq.unwrap_or(incident.last_seq);
     let incident = append(
@@ -299,7 +247,7 @@ async fn set_unit_status(
         .set_unit_status(unit, status, change)
         .await
         .map(|_| ())
-        .map_err(store_error)
+        .map_err(ApiError::from)
 }
 
 /// Assign an available unit (the unit becomes dispatched).
@@ -315,7 +263,7 @@ pub async fn dispatch(
 ) -> Result<Json<IncidentDto>, ApiError> {
     staff.require(Permission::ChangeOperations)?;
     let unit = UnitId::new(body.unit.trim());
-    let current = state.store.get_unit(&unit).await.map_err(store_error)?;
+    let current = state.store.get_unit(&unit).await?;
     if current.status != UnitStatus::Available {
         return Err(ApiError::new(
             ErrorCode::IllegalTransition,
@@ -378,11 +326,7 @@ async fn advance_assigned_unit(
 ) -> Result<(Incident, UnitId, Change), ApiError> {
     staff.require(Permission::ChangeOperations)?;
     let body = body_or_default(body);
-    let current = state
-        .store
-        .get_incident(IncidentId(id))
-        .await
-        .map_err(store_error)?;
+    let current = state.store.get_incident(IncidentId(id)).await?;
     let unit = assigned(&current)?;
     let expected = body.expected_seq.unwrap_or(current.last_seq);
     let change = staff.change(state, reason);

@@ -83,16 +83,6 @@ impl From<EntityLink> for LinkView {
     }
 }
 
-fn store_error(err: jikimi_store::Error) -> ApiError {
-    match err {
-        jikimi_store::Error::NotFound { .. } => {
-            ApiError::new(ErrorCode::LinkNotFound, "no such entity link")
-        }
-        jikimi_store::Error::Invalid(message) => ApiError::new(ErrorCode::InvalidField, message),
-        other => ApiError::unavailable(other),
-    }
-}
-
 /// Run linkage over the entities of all shared cases (analysts, supervisors; audited).
 #[utoipa::path(post, path = "/api/linkage/run", tag = "linkage", security(("bearer" = [])),
     responses((status = 200, body = LinkRunResult), (status = 403, body = crate::error::ErrorBody),
@@ -109,11 +99,7 @@ pub async fn run(
         )
     })?;
     let cases = source.shared_cases().await.map_err(ApiError::unavailable)?;
-    let decided = state
-        .store
-        .list_entity_links(None)
-        .await
-        .map_err(store_error)?;
+    let decided = state.store.list_entity_links(None).await?;
     let decisions: Vec<(String, Decision)> = decided
         .into_iter()
         .filter_map(|link| {
@@ -160,8 +146,7 @@ pub async fn run(
             links,
             &staff.change(&state, "linkage run over shared cases"),
         )
-        .await
-        .map_err(store_error)?;
+        .await?;
     // The cases were just read: bring the watchlist up to date with them too.
     crate::border::refresh_from(&state, &cases).await?;
     Ok(Json(LinkRunResult {
@@ -199,11 +184,7 @@ pub async fn list(
             )
         })?),
     };
-    let links = state
-        .store
-        .list_entity_links(status)
-        .await
-        .map_err(store_error)?;
+    let links = state.store.list_entity_links(status).await?;
     Ok(Json(links.into_iter().map(LinkView::from).collect()))
 }
 
@@ -239,7 +220,6 @@ pub async fn decide(
     let link = state
         .store
         .decide_entity_link(id, req.status, &staff.change(&state, req.reason.trim()))
-        .await
-        .map_err(store_error)?;
+        .await?;
     Ok(Json(LinkView::from(link)))
 }

@@ -13,7 +13,6 @@ use crate::auth::Staff;
 use crate::dto::rfc3339;
 use crate::error::ApiError;
 use crate::extract::Json;
-use crate::incidents::store_error;
 use crate::roles::Permission;
 use crate::state::AppState;
 
@@ -99,10 +98,6 @@ pub async fn dead_letters(
 ) -> Result<Json<Vec<NotificationDto>>, ApiError> {
     staff.require(Permission::ReadAudit)?;
     let limit = crate::extract::limit(query.limit, 100, 1000)?;
-    let rows = state
-        .store
-        .list_dead_letters(limit)
-        .await
-        .map_err(store_error)?;
+    let rows = state.store.list_dead_letters(limit).await?;
     Ok(Json(notification_dtos(&staff, &rows)))
 }

@@ -64,11 +64,7 @@ pub async fn audit_list(
     // Sequence numbers are stored as signed 64-bit integers, so larger ones cannot exist.
     let after_seq = u64::try_from(query.after_seq.unwrap_or(0))
         .map_err(|_| ApiError::new(ErrorCode::InvalidField, "after_seq: 0 or more"))?;
-    let entries = state
-        .store
-        .list_audit(after_seq, limit)
-        .await
-        .map_err(ApiError::unavailable)?;
+    let entries = state.store.list_audit(after_seq, limit).await?;
     Ok(Json(
         entries
             .into_iter()

@@ -82,16 +82,7 @@ pub async fn update_staff(
             "password: at least 8 characters",
         ));
     }
-    let mut user = match state.store.get_staff(&username).await {
-        Ok(user) => user,
-        Err(err) if err.is_not_found() => {
-            return Err(ApiError::new(
-                ErrorCode::StaffNotFound,
-                "no staff account with that user name",
-            ));
-        }
-        Err(err) => return Err(ApiError::unavailable(err)),
-    };
+    let mut user = state.store.get_staff(&username).await?;
     let mut what = Vec::new();
     if let Some(role) = req.role {
         user.role = role.into();
@@ -113,16 +104,7 @@ pub async fn update_staff(
         &state,
         format!("staff account changed: {}", what.join(", ")),
     );
-    match state.store.update_staff(&user, &change).await {
-        Ok(()) => {}
-        Err(err) if err.is_not_found() => {
-            return Err(ApiError::new(
-                ErrorCode::StaffNotFound,
-                "no staff account with that user name",
-            ));
-        }
-        Err(err) => return Err(ApiError::unavailable(err)),
-    }
+    state.store.update_staff(&user, &change).await?;
     Ok(Json(StaffAccount {
         username: user.username,
         role: user.role.into(),

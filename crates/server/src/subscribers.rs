@@ -20,7 +20,6 @@ use crate::auth::Staff;
 use crate::dto::{IncidentDto, rfc3339};
 use crate::error::{ApiError, ErrorCode};
 use crate::extract::Json;
-use crate::incidents::store_error;
 use crate::roles::{Permission, Role};
 use crate::signing::parse_public_key;
 use crate::state::AppState;
@@ -182,7 +181,7 @@ pub async fn register(
         let exists = match state.store.get_device(DeviceId(id)).await {
             Ok(_) => true,
             Err(err) if err.is_not_found() => false,
-            Err(err) => return Err(store_error(err)),
+            Err(err) => return Err(err.into()),
         };
         if exists || !chosen.insert(id) {
             return Err(ApiError::new(
@@ -241,18 +240,10 @@ pub async fn register(
         updated_at: now,
     };
     let change = staff.change(&state, "register subscriber");
-    state
-        .store
-        .put_subscriber(&record, &change)
-        .await
-        .map_err(store_error)?;
+    state.store.put_subscriber(&record, &change).await?;
 
     if let Some(pins) = &pins {
-        state
-            .store
-            .set_pins(id, pins, &change)
-            .await
-            .map_err(store_error)?;
+        state.store.set_pins(id, pins, &change).await?;
     }
     let mut device_ids = Vec::new();
     for (device, key) in req.devices.iter().zip(keys) {
@@ -265,11 +256,7 @@ pub async fn register(
             enrolled_at: now,
             revoked_at: None,
         };
-        state
-            .store
-            .put_device(&record, &change)
-            .await
-            .map_err(store_error)?;
+        state.store.put_device(&record, &change).await?;
         state.devices.forget(&device_id);
         state.devices.mark_known([device_id]);
         device_ids.push(device_id.0);
@@ -306,11 +293,7 @@ pub async fn register(
             fields: gfields,
             created_at: now,
         };
-        state
-            .store
-            .put_guardian(&record, &change)
-            .await
-            .map_err(store_error)?;
+        state.store.put_guardian(&record, &change).await?;
         guardian_ids.push(gid.0);
     }
     tracing::info!(subscriber_id = %id.0, n_devices = device_ids.len(), n_guardians = guardian_ids.len(), "subscriber registered");
@@ -401,11 +384,7 @@ async fn grounds(
             "incident_id: required (the open incident you are handling)",
         )
     })?;
-    let incident = state
-        .store
-        .get_incident(IncidentId(id))
-        .await
-        .map_err(store_error)?;
+    let incident = state.store.get_incident(IncidentId(id)).await?;
     if incident.status == IncidentStatus::Closed {
         return Err(ApiError::new(
             ErrorCode::Forbidden,
@@ -455,8 +434,7 @@ pub async fn search(
     let mut ids = state
         .store
         .find_subscribers("phone", &state.blind.digest("phone", &phone))
-        .await
-        .map_err(store_error)?;
+        .await?;
     let action = match &grounds {
         Grounds::Incident { subscriber, .. } => {
             // A phone search confirms who the incident's subscriber is; it never finds anyone else.
@@ -477,11 +455,7 @@ pub async fn search(
         "n_found": ids.len(),
         "incident_id": grounds.incident_id(),
     }));
-    state
-        .store
-        .append_audit(vec![entry])
-        .await
-        .map_err(ApiError::unavailable)?;
+    state.store.append_audit(vec![entry]).await?;
     Ok(Json(SearchResult {
         ids: ids.into_iter().map(|i| i.0).collect(),
     }))
@@ -511,11 +485,7 @@ async fn audit_refusal(
         err.code.as_str(),
     )
     .with_detail(&serde_json::json!({"lookup": lookup, "incident_id": incident_id}));
-    state
-        .store
-        .append_audit(vec![entry])
-        .await
-        .map_err(ApiError::unavailable)?;
+    state.store.append_audit(vec![entry]).await?;
     checked
 }
 
@@ -683,21 +653,9 @@ pub async fn reveal(
         Grounds::Incident { .. } => "subscriber.revealed",
         Grounds::Override { .. } => "subscriber.reveal_override",
     };
-    let record = state
-        .store
-        .get_subscriber(sid)
-        .await
-        .map_err(subscriber_error)?;
-    let guardians = state
-        .store
-        .list_guardians(sid)
-        .await
-        .map_err(subscriber_error)?;
-    let devices = state
-        .store
-        .list_devices(sid)
-        .await
-        .map_err(subscriber_error)?;
+    let record = state.store.get_subscriber(sid).await?;
+    let guardians = state.store.list_guardians(sid).await?;
+    let devices = state.store.list_devices(sid).await?;
     // Audit before decrypting: if the audit entry cannot be written, nothing is revealed.
     let entry = NewAuditEntry::new(
         state.now().as_unix_ms(),
@@ -711,11 +669,7 @@ pub async fn reveal(
         "n_guardians": guardians.len(),
         "incident_id": grounds.incident_id(),
     }));
-    state
-        .store
-        .append_audit(vec![entry])
-        .await
-        .map_err(ApiError::unavailable)?;
+    state.store.append_audit(vec![entry]).await?;
     Ok(Json(SubscriberDetails {
         id,
         fields: decrypt_subscriber(&state, &record)?,
@@ -726,14 +680,6 @@ pub async fn reveal(
         devices: devices.iter().map(device_details).collect(),
         created_at: rfc3339(record.created_at),
     }))
-}
-
-fn subscriber_error(err: jikimi_store::Error) -> ApiError {
-    if err.is_not_found() {
-        ApiError::new(ErrorCode::SubscriberNotFound, "no such subscriber")
-    } else {
-        store_error(err)
-    }
 }
 
 /// Everything held about a subscriber, decrypted (subject-access request).
@@ -760,8 +706,7 @@ pub async fn export(
     let export = state
         .store
         .export_subscriber(SubscriberId(id), &staff.change(&state, req.reason.trim()))
-        .await
-        .map_err(subscriber_error)?;
+        .await?;
     Ok(Json(SubscriberExportDto {
         subscriber: SubscriberDetails {
             id,
@@ -802,16 +747,11 @@ pub async fn erase(
     staff.require(Permission::ManageSubscribers)?;
     require_reason(&req.reason)?;
     let sid = SubscriberId(id);
-    let devices = state
-        .store
-        .list_devices(sid)
-        .await
-        .map_err(subscriber_error)?;
+    let devices = state.store.list_devices(sid).await?;
     let report = state
         .store
         .erase_subscriber(sid, &staff.change(&state, req.reason.trim()))
-        .await
-        .map_err(subscriber_error)?;
+        .await?;
     for device in devices {
         state.devices.forget(&device.id);
         state.devices.unmark_known(&device.id);

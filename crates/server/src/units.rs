@@ -11,7 +11,6 @@ use crate::auth::Staff;
 use crate::dto::{PositionDto, UnitDto};
 use crate::error::{ApiError, ErrorCode};
 use crate::extract::Json;
-use crate::incidents::store_error;
 use crate::roles::Permission;
 use crate::state::AppState;
 
@@ -48,7 +47,7 @@ pub async fn list(
     staff: Staff,
 ) -> Result<Json<Vec<UnitDto>>, ApiError> {
     staff.require(Permission::ReadOperations)?;
-    let units = state.store.list_units().await.map_err(store_error)?;
+    let units = state.store.list_units().await?;
     let view = crate::views::View::of(staff.role);
     Ok(Json(
         units
@@ -95,8 +94,7 @@ pub async fn put(
     state
         .store
         .put_unit(&unit, &staff.change(&state, "save unit"))
-        .await
-        .map_err(store_error)?;
+        .await?;
     Ok(Json(UnitDto::from(&unit)))
 }
 
@@ -130,11 +128,7 @@ pub async fn report_position(
         position,
         at: state.now(),
     };
-    state
-        .store
-        .report_position(&unit_id(&id)?, report)
-        .await
-        .map_err(store_error)?;
+    state.store.report_position(&unit_id(&id)?, report).await?;
     metrics::counter!("jikimi_unit_positions_total").increment(1);
     Ok(StatusCode::NO_CONTENT)
 }
@@ -163,8 +157,7 @@ pub async fn set_status(
     let unit = state
         .store
         .set_unit_status(&unit_id(&id)?, status, &staff.change(&state, "unit status"))
-        .await
-        .map_err(store_error)?;
+        .await?;
     Ok(Json(UnitDto::from(&unit)))
 }
 
@@ -233,11 +226,7 @@ pub async fn report_positions(
         .map_err(which)?;
         reports.push((id, PositionReport { position, at }));
     }
-    let units = state
-        .store
-        .report_positions(&reports)
-        .await
-        .map_err(store_error)?;
+    let units = state.store.report_positions(&reports).await?;
     let mut seen: std::collections::HashSet<&str> = units.iter().map(|u| u.id.as_str()).collect();
     let unknown: Vec<String> = reports
         .iter()

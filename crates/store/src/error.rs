@@ -3,24 +3,27 @@
 use jikimi_audit::AuditError;
 use jikimi_respond::TransitionError;
 
-/// A store operation failed.
+/// A store operation failed. Exhaustive on purpose: the server's one mapping to API errors must name every case.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum Error {
     /// The thing asked for does not exist (or an expired session).
     #[error("{entity} {id} not found")]
     NotFound {
-        /// What kind of thing: `incident`, `subscriber`, `device`, `unit`, `staff`, `session`, `guardian`.
-        entity: &'static str,
+        /// What kind of thing.
+        entity: Entity,
         /// Its id as text (never personal data).
         id: String,
     },
     /// The change conflicts with what is stored.
     #[error("conflict: {0}")]
     Conflict(Conflict),
-    /// The request itself is malformed (bad limit, stored row that does not parse).
+    /// The request itself is malformed (bad limit, a value out of range, a referenced record missing).
     #[error("invalid: {0}")]
     Invalid(String),
+    /// A stored row does not decode (bad uuid, bad JSON, unknown enum text, wrong digest length) or a row the
+    /// schema guarantees is missing: the database is damaged, not the request. Says what, never the stored value.
+    #[error("corrupt stored data: {0}")]
+    Corrupt(String),
     /// The incident's rules refuse the event.
     #[error("illegal transition: {0}")]
     IllegalTransition(#[from] TransitionError),
@@ -36,6 +39,56 @@ pub enum Error {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+}
+
+/// What kind of thing was not found: closed (and exhaustive), so callers match on it instead of on text, and a new
+/// kind cannot reach the API without a mapping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Entity {
+    /// An incident.
+    Incident,
+    /// An accepted alert (device, alert id).
+    Alert,
+    /// A subscriber.
+    Subscriber,
+    /// A subscriber's guardian.
+    Guardian,
+    /// A registered device.
+    Device,
+    /// A subscriber's PINs (none set).
+    Pins,
+    /// A response unit.
+    Unit,
+    /// A staff account.
+    Staff,
+    /// A staff session (unknown, ended or expired).
+    Session,
+    /// A linkage result between two entities.
+    EntityLink,
+}
+
+impl Entity {
+    /// The lowercase name, as in messages: `incident`, `entity link`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Entity::Incident => "incident",
+            Entity::Alert => "alert",
+            Entity::Subscriber => "subscriber",
+            Entity::Guardian => "guardian",
+            Entity::Device => "device",
+            Entity::Pins => "pins",
+            Entity::Unit => "unit",
+            Entity::Staff => "staff",
+            Entity::Session => "session",
+            Entity::EntityLink => "entity link",
+        }
+    }
+}
+
+impl std::fmt::Display for Entity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// The kinds of conflict.
@@ -63,7 +116,7 @@ pub enum Conflict {
 
 impl Error {
     /// Shorthand for [`Error::NotFound`].
-    pub fn not_found(entity: &'static str, id: impl ToString) -> Error {
+    pub fn not_found(entity: Entity, id: impl ToString) -> Error {
         Error::NotFound {
             entity,
             id: id.to_string(),
@@ -74,16 +127,19 @@ impl Error {
     pub fn is_not_found(&self) -> bool {
         matches!(self, Error::NotFound { .. })
     }
+
+    /// Shorthand for [`Error::Corrupt`]: `what` names the column or value kind, never its content.
+    pub fn corrupt(what: impl Into<String>) -> Error {
+        Error::Corrupt(what.into())
+    }
 }
 
 impl From<sqlx::Error> for Error {
     /// Maps by sqlx's portable error kind, never by message text: both backends give the same variant.
     fn from(err: sqlx::Error) -> Error {
         match &err {
-            sqlx::Error::RowNotFound => Error::NotFound {
-                entity: "row",
-                id: String::new(),
-            },
+            // Only `fetch_one` on a row the schema guarantees (the audit head, a COUNT) gives this: it is damage.
+            sqlx::Error::RowNotFound => Error::corrupt("an expected row is missing"),
             sqlx::Error::Database(db) if db.is_unique_violation() => {
                 Error::Conflict(Conflict::AlreadyExists("record"))
             }
@@ -94,9 +150,7 @@ impl From<sqlx::Error> for Error {
             }
             sqlx::Error::ColumnDecode { .. }
             | sqlx::Error::Decode(_)
-            | sqlx::Error::TypeNotFound { .. } => {
-                Error::Invalid("stored value does not decode".into())
-            }
+            | sqlx::Error::TypeNotFound { .. } => Error::corrupt("stored value does not decode"),
             _ => Error::Unavailable {
                 message: "database error".into(),
                 source: Box::new(err),

@@ -44,7 +44,7 @@ pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(s: &str) -> jikimi_exch
 }
 
 pub(crate) fn parse_uuid(s: &str) -> jikimi_exchange::Result<uuid::Uuid> {
-    uuid::Uuid::parse_str(s).map_err(|_| jikimi_exchange::Error::invalid("stored uuid", "corrupt"))
+    uuid::Uuid::parse_str(s).map_err(|_| ex("read")(crate::Error::corrupt("stored uuid")))
 }
 
 pub(crate) fn provenance(
@@ -103,8 +103,9 @@ pub(crate) fn exchange_view(
     let ids: Ids = parse_json(&e.detail)?;
     Ok(ExchangeAuditEntry {
         seq: e.seq,
-        at: chrono::DateTime::from_timestamp_millis(e.at_unix_ms)
-            .ok_or_else(|| jikimi_exchange::Error::invalid("audit time", "out of range"))?,
+        at: chrono::DateTime::from_timestamp_millis(e.at_unix_ms).ok_or_else(|| {
+            ex("read")(crate::Error::corrupt("stored audit time is out of range"))
+        })?,
         action: e
             .action
             .strip_prefix("exchange.")

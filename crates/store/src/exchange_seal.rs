@@ -114,7 +114,7 @@ pub(crate) fn open_signing_key(
     keys: &jikimi_privacy::Keyring,
     stored: &str,
 ) -> jikimi_exchange::Result<ed25519_dalek::SigningKey> {
-    let corrupt = || jikimi_exchange::Error::invalid("stored key", "corrupt");
+    let corrupt = || crate::exchange::ex("open key")(crate::Error::corrupt("stored agency key"));
     let bytes: [u8; 32] = if is_sealed(stored) {
         let plain = open(keys, IDENTITY_SUBJECT, "signing_key", stored)?;
         plain.as_slice().try_into().map_err(|_| corrupt())?

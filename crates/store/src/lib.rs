@@ -51,7 +51,7 @@ mod conformance;
 pub mod testing;
 
 pub use commit::{ChangeSet, CommitObserver, Committed};
-pub use error::{Conflict, Error, Result};
+pub use error::{Conflict, Entity, Error, Result};
 pub use model::{
     AlertAccepted, Change, DeviceEvent, DeviceRecord, Enrolment, EnrolmentCheck, EnrolmentCode,
     EnrolmentRefusal, EntityLink, ErasureReport, GuardianId, GuardianRecord, IncidentFilter,

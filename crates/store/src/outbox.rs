@@ -177,13 +177,18 @@ pub(crate) fn channels_json(channels: &[u32]) -> Result<String> {
 }
 
 pub(crate) fn channels_from(text: &str) -> Result<Vec<u32>> {
-    serde_json::from_str(text)
-        .map_err(|e| crate::Error::Invalid(format!("stored channels do not parse: {e}")))
+    serde_json::from_str(text).map_err(|e| {
+        crate::Error::corrupt(format!(
+            "stored channels do not parse: {}",
+            crate::sql::json_position(&e)
+        ))
+    })
 }
 
 pub(crate) fn state_from(text: &str) -> Result<NotificationState> {
-    NotificationState::parse(text)
-        .ok_or_else(|| crate::Error::Invalid(format!("unknown notification state {text:?}")))
+    NotificationState::parse(text).ok_or_else(|| {
+        crate::Error::corrupt(format!("unknown notification state {text:?} in storage"))
+    })
 }
 
 /// The columns every notification query reads, in [`impl_outbox`]'s row decoder's terms.
@@ -210,7 +215,7 @@ macro_rules! impl_outbox {
                     created_at: jikimi_respond::Timestamp::from_unix_ms(row.try_get("created_at")?),
                     state: $crate::outbox::state_from(&row.try_get::<String, _>("state")?)?,
                     attempts: u32::try_from(row.try_get::<i64, _>("attempts")?)
-                        .map_err(|_| $crate::Error::Invalid("attempts out of range".into()))?,
+                        .map_err(|_| $crate::Error::corrupt("stored attempt counter is out of range"))?,
                     next_attempt_at: jikimi_respond::Timestamp::from_unix_ms(row.try_get("next_attempt_at")?),
                     last_error: row.try_get("last_error")?,
                     delivered_channels: $crate::outbox::channels_from(

@@ -28,7 +28,7 @@ impl Chain {
     pub(crate) fn new(seq: i64, hash: &[u8]) -> Result<Chain> {
         let hash: [u8; 32] = hash
             .try_into()
-            .map_err(|_| Error::Invalid("audit head hash is not 32 bytes".into()))?;
+            .map_err(|_| Error::corrupt("audit head hash is not 32 bytes"))?;
         Ok(Chain {
             seq: to_u64(seq)?,
             hash,
@@ -59,7 +59,7 @@ pub(crate) fn audit(change: &crate::Change, action: &str, subject: String) -> Ne
 }
 
 pub(crate) fn to_u64(value: i64) -> Result<u64> {
-    u64::try_from(value).map_err(|_| Error::Invalid(format!("negative counter {value} in storage")))
+    u64::try_from(value).map_err(|_| Error::corrupt("negative counter in storage"))
 }
 
 pub(crate) fn to_i64(value: u64) -> Result<i64> {
@@ -67,12 +67,26 @@ pub(crate) fn to_i64(value: u64) -> Result<i64> {
 }
 
 pub(crate) fn parse_uuid(text: &str) -> Result<uuid::Uuid> {
-    uuid::Uuid::parse_str(text).map_err(|_| Error::Invalid("stored id is not a uuid".into()))
+    uuid::Uuid::parse_str(text).map_err(|_| Error::corrupt("stored id is not a uuid"))
 }
 
 pub(crate) fn incident_from_state(state: &str) -> Result<Incident> {
-    serde_json::from_str(state)
-        .map_err(|e| Error::Invalid(format!("stored incident does not parse: {e}")))
+    serde_json::from_str(state).map_err(|e| {
+        Error::corrupt(format!(
+            "stored incident does not parse: {}",
+            json_position(&e)
+        ))
+    })
+}
+
+/// Where a stored JSON document stopped parsing, without serde's excerpt of the value (it may hold personal data).
+pub(crate) fn json_position(e: &serde_json::Error) -> String {
+    format!(
+        "{:?} error at line {}, column {}",
+        e.classify(),
+        e.line(),
+        e.column()
+    )
 }
 
 pub(crate) fn incident_state(incident: &Incident) -> Result<String> {
@@ -81,8 +95,12 @@ pub(crate) fn incident_state(incident: &Incident) -> Result<String> {
 }
 
 pub(crate) fn event_from_body(body: &str) -> Result<IncidentEvent> {
-    serde_json::from_str(body)
-        .map_err(|e| Error::Invalid(format!("stored event does not parse: {e}")))
+    serde_json::from_str(body).map_err(|e| {
+        Error::corrupt(format!(
+            "stored event does not parse: {}",
+            json_position(&e)
+        ))
+    })
 }
 
 pub(crate) fn event_body(event: &IncidentEvent) -> Result<String> {
@@ -91,11 +109,11 @@ pub(crate) fn event_body(event: &IncidentEvent) -> Result<String> {
 }
 
 pub(crate) fn sealed_from(bytes: &[u8]) -> Result<Sealed> {
-    Sealed::from_bytes(bytes).map_err(|e| Error::Invalid(format!("stored sealed field: {e}")))
+    Sealed::from_bytes(bytes).map_err(|e| Error::corrupt(format!("stored sealed field: {e}")))
 }
 
 pub(crate) fn digest_from(bytes: &[u8]) -> Result<BlindDigest> {
-    BlindDigest::from_slice(bytes).map_err(|e| Error::Invalid(format!("stored digest: {e}")))
+    BlindDigest::from_slice(bytes).map_err(|e| Error::corrupt(format!("stored digest: {e}")))
 }
 
 /// Compares two digests in time independent of where they differ.
@@ -106,12 +124,12 @@ pub(crate) fn hashes_equal(a: &[u8], b: &[u8]) -> bool {
 pub(crate) fn hash_from(bytes: &[u8]) -> Result<[u8; 32]> {
     bytes
         .try_into()
-        .map_err(|_| Error::Invalid("stored hash is not 32 bytes".into()))
+        .map_err(|_| Error::corrupt("stored hash is not 32 bytes"))
 }
 
 pub(crate) fn role_from(text: &str) -> Result<crate::Role> {
     crate::Role::parse(text)
-        .ok_or_else(|| Error::Invalid(format!("unknown role {text:?} in storage")))
+        .ok_or_else(|| Error::corrupt(format!("unknown role {text:?} in storage")))
 }
 
 pub(crate) fn unit_from_columns(
@@ -122,11 +140,11 @@ pub(crate) fn unit_from_columns(
     reported_at: Option<i64>,
 ) -> Result<Unit> {
     let status = UnitStatus::parse(status)
-        .ok_or_else(|| Error::Invalid(format!("unknown unit status {status:?}")))?;
+        .ok_or_else(|| Error::corrupt(format!("unknown unit status {status:?} in storage")))?;
     let position = match (lat, lon) {
         (Some(lat), Some(lon)) => Some(
             Coordinates::new(lat, lon)
-                .map_err(|e| Error::Invalid(format!("stored position: {e}")))?,
+                .map_err(|_| Error::corrupt("stored unit position is out of range"))?,
         ),
         _ => None,
     };
@@ -161,7 +179,7 @@ pub(crate) fn entity_link_from_columns(
         weight,
         evidence,
         status: crate::LinkStatus::parse(status)
-            .ok_or_else(|| Error::Invalid(format!("unknown link status {status:?} in storage")))?,
+            .ok_or_else(|| Error::corrupt(format!("unknown link status {status:?} in storage")))?,
         first_seen: Timestamp::from_unix_ms(first_seen_ms),
         last_run: Timestamp::from_unix_ms(last_run_ms),
         decided_by,
@@ -288,7 +306,7 @@ macro_rules! impl_store {
                     .bind(id.to_string())
                     .fetch_optional(&mut **tx)
                     .await?
-                    .ok_or_else(|| $crate::Error::not_found("incident", id))?;
+                    .ok_or_else(|| $crate::Error::not_found($crate::Entity::Incident, id))?;
                 $crate::sql::incident_from_state(&row.try_get::<String, _>("state")?)
             }
 
@@ -504,7 +522,7 @@ macro_rules! impl_store {
                         duress_pin_hash: row.try_get("duress_pin_hash")?,
                     },
                     failed_attempts: u32::try_from(row.try_get::<i64, _>("failed_attempts")?)
-                        .map_err(|_| $crate::Error::Invalid("pin attempt counter out of range".into()))?,
+                        .map_err(|_| $crate::Error::corrupt("stored pin attempt counter is out of range"))?,
                     locked_until: row.try_get::<Option<i64>, _>("locked_until")?.map(jikimi_respond::Timestamp::from_unix_ms),
                 })
             }
@@ -672,7 +690,7 @@ macro_rules! impl_store {
                             let incident_id =
                                 IncidentId($crate::sql::parse_uuid(&row.try_get::<String, _>("incident_id")?)?);
                             let anchor = jikimi_respond::Coordinates::new(row.try_get("lat")?, row.try_get("lon")?)
-                                .map_err(|e| $crate::Error::Invalid(format!("stored cluster anchor: {e}")))?;
+                                .map_err(|_| $crate::Error::corrupt("stored cluster anchor is out of range"))?;
                             let last_report_at =
                                 jikimi_respond::Timestamp::from_unix_ms(row.try_get("last_report_at")?);
                             existing_clusters.insert(incident_id);
@@ -952,7 +970,7 @@ macro_rules! impl_store {
                     .bind(alert_id.to_string())
                     .fetch_optional(self.reader())
                     .await?
-                    .ok_or_else(|| $crate::Error::not_found("alert", alert_id))?;
+                    .ok_or_else(|| $crate::Error::not_found($crate::Entity::Alert, alert_id))?;
                 Ok(jikimi_respond::IncidentId($crate::sql::parse_uuid(&row.try_get::<String, _>("incident_id")?)?))
             }
 
@@ -1016,7 +1034,7 @@ macro_rules! impl_store {
                     .fetch_all(self.reader())
                     .await?;
                 if rows.is_empty() {
-                    return Err($crate::Error::not_found("incident", incident_id));
+                    return Err($crate::Error::not_found($crate::Entity::Incident, incident_id));
                 }
                 rows.iter().map(|row| $crate::sql::event_from_body(&row.try_get::<String, _>("body")?)).collect()
             }
@@ -1029,7 +1047,7 @@ macro_rules! impl_store {
                     .bind(incident_id.to_string())
                     .fetch_optional(self.reader())
                     .await?
-                    .ok_or_else(|| $crate::Error::not_found("incident", incident_id))?;
+                    .ok_or_else(|| $crate::Error::not_found($crate::Entity::Incident, incident_id))?;
                 $crate::sql::incident_from_state(&row.try_get::<String, _>("state")?)
             }
 
@@ -1164,7 +1182,7 @@ macro_rules! impl_store {
                     .bind(id.to_string())
                     .fetch_optional(self.reader())
                     .await?
-                    .ok_or_else(|| $crate::Error::not_found("subscriber", id))?;
+                    .ok_or_else(|| $crate::Error::not_found($crate::Entity::Subscriber, id))?;
                 let index_rows =
                     sqlx::query("SELECT domain, digest FROM blind_indexes WHERE subscriber_id = $1 ORDER BY domain, digest")
                         .bind(id.to_string())
@@ -1236,7 +1254,7 @@ macro_rules! impl_store {
                     .await?
                     .is_some();
                 if !exists {
-                    return Err($crate::Error::not_found("subscriber", id));
+                    return Err($crate::Error::not_found($crate::Entity::Subscriber, id));
                 }
                 let guardian_rows = sqlx::query("SELECT id FROM guardians WHERE subscriber_id = $1")
                     .bind(&sid)
@@ -1296,7 +1314,7 @@ macro_rules! impl_store {
                     .await?
                     .is_some();
                 if !subscriber_exists {
-                    return Err($crate::Error::not_found("subscriber", record.subscriber_id));
+                    return Err($crate::Error::not_found($crate::Entity::Subscriber, record.subscriber_id));
                 }
                 sqlx::query(
                     "INSERT INTO guardians (id, subscriber_id, created_at) VALUES ($1, $2, $3)
@@ -1328,7 +1346,7 @@ macro_rules! impl_store {
                 let deleted =
                     sqlx::query("DELETE FROM guardians WHERE id = $1").bind(&gid).execute(&mut *tx).await?.rows_affected();
                 if deleted == 0 {
-                    return Err($crate::Error::not_found("guardian", id));
+                    return Err($crate::Error::not_found($crate::Entity::Guardian, id));
                 }
                 sqlx::query("DELETE FROM sealed_fields WHERE owner = $1")
                     .bind(format!("guardian/{gid}"))
@@ -1347,7 +1365,7 @@ macro_rules! impl_store {
                         .await?
                         .is_some();
                     if !exists {
-                        return Err($crate::Error::not_found("subscriber", sid));
+                        return Err($crate::Error::not_found($crate::Entity::Subscriber, sid));
                     }
                 }
                 // Insert only: an existing device (revoked or not) is never replaced, so nobody takes over a device
@@ -1382,7 +1400,7 @@ macro_rules! impl_store {
                 .bind(id.to_string())
                 .fetch_optional(self.reader())
                 .await?
-                .ok_or_else(|| $crate::Error::not_found("device", id))?;
+                .ok_or_else(|| $crate::Error::not_found($crate::Entity::Device, id))?;
                 Self::device_from_row(&row)
             }
 
@@ -1422,7 +1440,7 @@ macro_rules! impl_store {
                     .await?
                     .is_some();
                 if !exists {
-                    return Err($crate::Error::not_found("subscriber", code.subscriber_id));
+                    return Err($crate::Error::not_found($crate::Entity::Subscriber, code.subscriber_id));
                 }
                 let inserted = sqlx::query(
                     "INSERT INTO enrolment_codes (handle, code_hash, subscriber_id, created_at, expires_at, replace_pins)
@@ -1572,7 +1590,7 @@ macro_rules! impl_store {
                     .await?
                     .is_some();
                 if !exists {
-                    return Err($crate::Error::not_found("subscriber", subscriber_id));
+                    return Err($crate::Error::not_found($crate::Entity::Subscriber, subscriber_id));
                 }
                 Self::write_pins(&mut tx, &sid, pins, change.at).await?;
                 chain.push(
@@ -1590,7 +1608,7 @@ macro_rules! impl_store {
                 .bind(subscriber_id.to_string())
                 .fetch_optional(self.reader())
                 .await?
-                .ok_or_else(|| $crate::Error::not_found("pins", subscriber_id))?;
+                .ok_or_else(|| $crate::Error::not_found($crate::Entity::Pins, subscriber_id))?;
                 Self::pins_from_row(subscriber_id, &row)
             }
 
@@ -1616,7 +1634,7 @@ macro_rules! impl_store {
                 .bind(&sid)
                 .fetch_optional(&mut *tx)
                 .await?
-                .ok_or_else(|| $crate::Error::not_found("pins", subscriber_id))?;
+                .ok_or_else(|| $crate::Error::not_found($crate::Entity::Pins, subscriber_id))?;
                 let mut record = Self::pins_from_row(subscriber_id, &row)?;
                 let locked = record.failed_attempts >= max_attempts.max(1);
                 if locked {
@@ -1642,7 +1660,7 @@ macro_rules! impl_store {
                 let mut incident = Self::load_incident_in(&mut tx, event.incident_id).await?;
                 if incident.device_id != event.device_id {
                     // Another device's incident looks exactly like a missing one: ids are not a capability.
-                    return Err($crate::Error::not_found("incident", event.incident_id));
+                    return Err($crate::Error::not_found($crate::Entity::Incident, event.incident_id));
                 }
                 Self::claim_nonce_in(
                     &mut tx,
@@ -1688,7 +1706,7 @@ macro_rules! impl_store {
                     .await?
                     .rows_affected();
                 if n == 0 {
-                    return Err($crate::Error::not_found("device", id));
+                    return Err($crate::Error::not_found($crate::Entity::Device, id));
                 }
                 chain.push($crate::sql::audit(change, "device.revoked", format!("device/{id}")));
                 self.commit_write(tx, chain).await
@@ -1730,7 +1748,7 @@ macro_rules! impl_store {
                     .await?
                     .rows_affected();
                 if n == 0 {
-                    return Err($crate::Error::not_found("unit", id));
+                    return Err($crate::Error::not_found($crate::Entity::Unit, id));
                 }
                 // One statement, committed on its own: reported now that it is.
                 let mut changes = $crate::ChangeSet::new();
@@ -1783,7 +1801,7 @@ macro_rules! impl_store {
                 .bind(status.as_str())
                 .fetch_optional(&mut *tx)
                 .await?
-                .ok_or_else(|| $crate::Error::not_found("unit", id))?;
+                .ok_or_else(|| $crate::Error::not_found($crate::Entity::Unit, id))?;
                 let unit = Self::unit_from_row(&row)?;
                 chain.changes.push($crate::Committed::UnitUpdated(unit.id.clone()));
                 chain.push(
@@ -1799,7 +1817,7 @@ macro_rules! impl_store {
                     .bind(id.as_str())
                     .fetch_optional(self.reader())
                     .await?
-                    .ok_or_else(|| $crate::Error::not_found("unit", id))?;
+                    .ok_or_else(|| $crate::Error::not_found($crate::Entity::Unit, id))?;
                 Self::unit_from_row(&row)
             }
 
@@ -1845,7 +1863,7 @@ macro_rules! impl_store {
                     .await?
                     .rows_affected();
                 if n == 0 {
-                    return Err($crate::Error::not_found("staff", &user.username));
+                    return Err($crate::Error::not_found($crate::Entity::Staff, &user.username));
                 }
                 // A new password, role or disabled flag ends every session, in the same transaction: a token taken
                 // before the change never acts under it (and a stolen token dies with a password reset).
@@ -1872,7 +1890,7 @@ macro_rules! impl_store {
                 .bind(username)
                 .fetch_optional(self.reader())
                 .await?
-                .ok_or_else(|| $crate::Error::not_found("staff", username))?;
+                .ok_or_else(|| $crate::Error::not_found($crate::Entity::Staff, username))?;
                 Self::staff_from_row(&row)
             }
 
@@ -1923,7 +1941,7 @@ macro_rules! impl_store {
                 .bind(now.as_unix_ms())
                 .fetch_optional(self.reader())
                 .await?
-                .ok_or_else(|| $crate::Error::not_found("session", "(token)"))?;
+                .ok_or_else(|| $crate::Error::not_found($crate::Entity::Session, "(token)"))?;
                 Ok($crate::SessionRecord {
                     token_hash: $crate::sql::hash_from(&row.try_get::<Vec<u8>, _>("token_hash")?)?,
                     username: row.try_get("username")?,
@@ -1939,7 +1957,7 @@ macro_rules! impl_store {
                     .bind(&token_hash[..])
                     .fetch_optional(&mut *tx)
                     .await?
-                    .ok_or_else(|| $crate::Error::not_found("session", "(token)"))?;
+                    .ok_or_else(|| $crate::Error::not_found($crate::Entity::Session, "(token)"))?;
                 let username: String = row.try_get("username")?;
                 chain.push($crate::sql::audit(change, "session.deleted", format!("staff/{username}")));
                 self.commit_write(tx, chain).await
@@ -2109,7 +2127,7 @@ macro_rules! impl_store {
                 .bind(decided_at)
                 .fetch_optional(&mut *tx)
                 .await?
-                .ok_or_else(|| $crate::Error::not_found("entity link", id))?;
+                .ok_or_else(|| $crate::Error::not_found($crate::Entity::EntityLink, id))?;
                 let link = $crate::sql::entity_link_from_columns(
                     &row.try_get::<String, _>("id")?,
                     row.try_get("kind")?,

@@ -156,6 +156,15 @@ mod tests {
             assert_eq!(n, 1);
         }
 
+        async fn raw_update(&self, sql: &'static str, arg: &str) -> u64 {
+            sqlx::query(sql)
+                .bind(arg)
+                .execute(&self.writer)
+                .await
+                .expect("raw update")
+                .rows_affected()
+        }
+
         async fn database_bytes(&self) -> Option<Vec<u8>> {
             let mut bytes = Vec::new();
             for suffix in ["", "-wal"] {

@@ -20,6 +20,32 @@ pub fn pg_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
 }
 
+/// Runs one raw `UPDATE` with one text parameter (`$1`) on the database at `url` (a `sqlite://` URL, or a
+/// PostgreSQL one such as [`PgSchema::store_url`]), as a failed disk or a bad manual edit would: for tests of how
+/// damaged rows are answered. Returns the rows changed; panics on failure.
+pub async fn raw_update(url: &str, sql: &'static str, arg: &str) -> u64 {
+    let rows = if url.starts_with("sqlite:") {
+        let pool = sqlx::sqlite::SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect(url)
+            .await
+            .unwrap_or_else(|e| panic!("open {url}: {e}"));
+        let result = sqlx::query(sql).bind(arg).execute(&pool).await;
+        pool.close().await;
+        result.map(|r| r.rows_affected())
+    } else {
+        let pool = PgPoolOptions::new()
+            .max_connections(1)
+            .connect(url)
+            .await
+            .unwrap_or_else(|e| panic!("open {url}: {e}"));
+        let result = sqlx::query(sql).bind(arg).execute(&pool).await;
+        pool.close().await;
+        result.map(|r| r.rows_affected())
+    };
+    rows.unwrap_or_else(|e| panic!("raw update: {e}"))
+}
+
 /// A schema of its own for one test; dropped (with everything in it) when this value is dropped.
 #[derive(Debug)]
 pub struct PgSchema {

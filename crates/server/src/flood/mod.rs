@@ -443,7 +443,7 @@ pub async fn audit_refusal(
             .append_audit(vec![entry(state.refusals.pseudonym(source))])
             .await
             .map(|_| ())
-            .map_err(ApiError::unavailable),
+            .map_err(ApiError::from),
     }
 }
 

@@ -407,17 +407,7 @@ async fn accept_location(
     let incident_id = state
         .store
         .alert_incident(device_id, AlertId(update.alert_id))
-        .await
-        .map_err(|e| {
-            if e.is_not_found() {
-                ApiError::new(
-                    ErrorCode::IncidentNotFound,
-                    "no alert with this id from this device",
-                )
-            } else {
-                ApiError::unavailable(e)
-            }
-        })?;
+        .await?;
     // The nonce is claimed in the event's own transaction (as for the app's location stream), so a message the
     // broker delivers again after a lost PUBACK is recognised by its spent nonce, without reading the incident's
     // event log. A spent nonce can only come from this very message: the signature binds the nonce to this
@@ -445,7 +435,7 @@ async fn accept_location(
             incident_id: incident_id.0,
             duplicate: true,
         }),
-        Err(err) => Err(crate::incidents::store_error(err)),
+        Err(err) => Err(err.into()),
     }
 }
 

@@ -213,6 +213,32 @@ pub async fn illegal_transitions_are_refused(h: &Harness) {
     );
 }
 
+/// A stored row that does not decode is the server's fault: 500 `internal` with the usual error body, never a 422
+/// that blames the caller, and nothing of the damaged row in the answer.
+pub async fn corrupt_stored_incident_answers_500(h: &Harness) {
+    let dispatcher = h.login_as(Role::Dispatcher).await;
+    let id = open_incident(h, 1).await;
+    let changed = h
+        .raw_update(
+            "UPDATE incidents SET state = '{\"note\": \"kim-ji-woo\"' WHERE id = $1",
+            &id,
+        )
+        .await;
+    assert_eq!(changed, 1);
+    for path in [format!("/api/incidents/{id}"), "/api/incidents".to_string()] {
+        let (status, body) = h.call(Method::GET, &path, Some(&dispatcher), None).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{path}: {body}");
+        assert_eq!(body["error"]["code"], "internal", "{body}");
+        assert!(
+            body["error"]["request_id"]
+                .as_str()
+                .is_some_and(|r| !r.is_empty()),
+            "{body}"
+        );
+        assert!(!body.to_string().contains("kim-ji-woo"), "{body}");
+    }
+}
+
 pub async fn incidents_are_listed_by_priority_then_age(h: &Harness) {
     let analyst = h.login_as(Role::Analyst).await;
     let low = open_incident(h, 3).await;

@@ -75,6 +75,7 @@ api_tests!(
     app::duress_cancel_gets_an_argon2_slot_while_logins_hold_them_all,
     flows::incident_lifecycle_and_projection_rebuild,
     flows::illegal_transitions_are_refused,
+    flows::corrupt_stored_incident_answers_500,
     flows::incidents_are_listed_by_priority_then_age,
     flows::roles_are_checked_per_endpoint,
     flows::malformed_staff_json_gets_the_api_error_shape,

@@ -156,6 +156,17 @@ impl Harness {
         }
     }
 
+    /// Runs one raw `UPDATE` (one text parameter, `$1`) on the harness's database behind the store's back, as a
+    /// failed disk or a bad manual edit would; returns the rows changed.
+    pub async fn raw_update(&self, sql: &'static str, arg: &str) -> u64 {
+        let url = match (&self.sqlite_dir, &self._pg) {
+            (Some(dir), _) => format!("sqlite://{}", dir.path().join("t.sqlite").display()),
+            (None, Some(pg)) => pg.store_url(),
+            (None, None) => panic!("harness without a database"),
+        };
+        jikimi_store::testing::raw_update(&url, sql, arg).await
+    }
+
     pub async fn finish(self) {
         // Dropping the schema guard removes the test's schema (see `jikimi_store::testing`).
         drop(self);

@@ -1,7 +1,7 @@
 //! The incident log: transitions, optimistic concurrency, projection rebuild, listing order.
 
 use super::{TestStore, accept_one, alert, staff_change, t};
-use crate::{Conflict, Error, IncidentFilter, IncidentOrder};
+use crate::{Conflict, Entity, Error, IncidentFilter, IncidentOrder};
 use jikimi_respond::{
     DeviceId, EscalationReason, EventKind, FixMethod, Incident, IncidentId, IncidentStatus,
     LocationFix, Outcome, Priority, TransitionError, UnitId,
@@ -116,7 +116,57 @@ pub(crate) async fn unknown_incident_is_not_found<S: TestStore>() {
         .append_event(id, 1, EventKind::Acknowledged, &staff_change("kim", 0, "x"))
         .await
         .unwrap_err();
-    assert!(err.is_not_found());
+    assert!(
+        matches!(
+            err,
+            Error::NotFound {
+                entity: Entity::Incident,
+                ..
+            }
+        ),
+        "{err}"
+    );
+}
+
+/// A stored row that does not decode is `Corrupt` (a server fault), never `Invalid` (the caller's fault); the
+/// message names what is damaged, not the stored value.
+pub(crate) async fn corrupt_stored_rows_are_corrupt_not_invalid<S: TestStore>() {
+    let (store, _guard) = S::fresh().await;
+    let id = accept_one(&store, alert(DeviceId::new_v4(), 0)).await;
+    let n = store
+        .raw_update(
+            "UPDATE incidents SET state = '{\"secret\": \"kim\"' WHERE id = $1",
+            &id.0.to_string(),
+        )
+        .await;
+    assert_eq!(n, 1);
+    let err = store.get_incident(id).await.unwrap_err();
+    assert!(matches!(err, Error::Corrupt(_)), "{err:?}");
+    assert!(!err.to_string().contains("kim"), "{err}");
+    let listed = store.list_incidents(&IncidentFilter::default()).await;
+    assert!(matches!(listed, Err(Error::Corrupt(_))), "{listed:?}");
+
+    store
+        .put_unit(
+            &jikimi_respond::Unit {
+                id: UnitId::new("P-7"),
+                status: jikimi_respond::UnitStatus::Available,
+                position: None,
+                reported_at: None,
+            },
+            &staff_change("kim", 1, "unit"),
+        )
+        .await
+        .expect("unit stored");
+    let n = store
+        .raw_update(
+            "UPDATE units SET status = 'teleported' WHERE id = $1",
+            "P-7",
+        )
+        .await;
+    assert_eq!(n, 1);
+    let err = store.get_unit(&UnitId::new("P-7")).await.unwrap_err();
+    assert!(matches!(err, Error::Corrupt(_)), "{err:?}");
 }
 
 /// After a mix of events, folding the log gives the stored projection, and a full rebuild changes nothing.

@@ -46,6 +46,9 @@ pub(crate) trait TestStore: Store + Sized {
     async fn reopen(self, guard: &Self::Guard) -> Self;
     /// Changes the reason of audit entry `seq` with raw SQL, as an attacker with database access would.
     async fn tamper_audit_reason(&self, seq: u64);
+    /// Runs one raw `UPDATE` with one text parameter (`$1`), as a failed disk or a bad manual edit would; returns the
+    /// rows changed. For tests of how damaged rows are reported.
+    async fn raw_update(&self, sql: &'static str, arg: &str) -> u64;
     /// The bytes of the database files, for backends that have them (SQLite).
     async fn database_bytes(&self) -> Option<Vec<u8>>;
     /// The raw cooperation columns that hold secrets, read with SQL: the agency key and every record body.
@@ -77,6 +80,7 @@ macro_rules! store_conformance {
             illegal_transition_is_refused,
             stale_sequence_is_refused,
             unknown_incident_is_not_found,
+            corrupt_stored_rows_are_corrupt_not_invalid,
             projection_rebuilt_from_events_equals_stored_state,
             incidents_are_listed_by_priority_then_age,
             incidents_can_be_scanned_by_id_page_by_page,
