@@ -12,7 +12,7 @@ use crate::error::Result;
 use crate::store::{ExchangeStore, StoredRecord};
 
 /// All live cases and leads of `store` as linkage input, in log order.
-pub async fn shared_cases(store: &impl ExchangeStore) -> Result<Vec<SharedCase>> {
+pub async fn shared_cases(store: &dyn ExchangeStore) -> Result<Vec<SharedCase>> {
     Ok(store
         .records()
         .await?
