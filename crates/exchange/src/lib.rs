@@ -10,8 +10,6 @@
 //! - `stix`: STIX 2.1 bundle export and import of a case;
 //! - `store`: the `ExchangeStore` trait (object safe), implemented by the store crate for SQLite and
 //!   PostgreSQL as a supertrait of its `Store`;
-//! - `linkage_feed`: the live cases and leads as linkage input (persons, phones, accounts,
-//!   wallets; persons flagged for border control feed the watchlist);
 //! - `error`: the one error type, shared by the federation crate.
 //!
 //! The edges live elsewhere: the node, its HTTP client, sync loops and the CLI in `jikimi-federation`; the one
@@ -21,13 +19,12 @@
 //! cites and rejects what it does not allow. Withdrawals and restrictions are records too, so
 //! they travel the same signed, audited, resumable path to every earlier recipient, across hops.
 //!
-//! This crate must not depend on the server, store, federation or respond crates, nor on an HTTP, async runtime or
-//! command-line crate; it knows no SQL, does no I/O and reads no clock (times are arguments).
+//! This crate must not depend on the server, store, federation, linkage or respond crates, nor on an HTTP, async
+//! runtime or command-line crate; it knows no SQL, does no I/O and reads no clock (times are arguments).
 
 pub mod domain;
 pub mod error;
 pub mod identifiers;
-pub mod linkage_feed;
 pub mod marking;
 pub mod policy;
 pub mod protocol;

@@ -673,14 +673,7 @@ async fn run_case(node: &Node, cmd: CaseCmd) -> Result<()> {
             Ok(())
         }
         CaseCmd::ExportStix { id, out } => {
-            let records: Vec<_> = node
-                .store
-                .case_records(id)
-                .await?
-                .into_iter()
-                .map(|s| s.record)
-                .collect();
-            let bundle = jikimi_exchange::stix::export_case(&records, &node.me, now)?;
+            let bundle = node.export_stix(id, now).await?;
             let text = serde_json::to_string_pretty(&bundle).map_err(Error::Encoding)?;
             write_out(out, &text)
         }

@@ -7,6 +7,8 @@
 //! - `transport`: [`Transport`], the reqwest client (TLS roots), `is_plain_remote`, `fetch_agency`;
 //! - `service`: [`Federation`], the node of a server or of `jikimi federation serve`, opened on first use, and
 //!   the one periodic sync loop;
+//! - `linkage_feed`: the live cases and leads of a store as linkage input (persons, phones, accounts, wallets;
+//!   persons flagged for border control feed the watchlist);
 //! - `cli`: the `jikimi agency|peer|agreement|case|sync|federation` subcommands.
 //!
 //! This crate serves no HTTP: the one federation router (`/federation/v1/*`) is the server crate's, used by both
@@ -15,6 +17,7 @@
 //! this crate's tests may use them).
 
 pub mod cli;
+pub mod linkage_feed;
 pub mod node;
 pub mod service;
 pub mod transport;

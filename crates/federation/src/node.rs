@@ -226,17 +226,8 @@ impl Node {
             }
             other => other,
         };
-        if let Err(rejection) = checked {
-            self.store
-                .audit(
-                    "pull_rejected",
-                    Some(&req.requester),
-                    None,
-                    &rejection.to_string(),
-                )
-                .await?;
-            return Err(Error::Rejected(rejection));
-        }
+        self.refuse_audited(checked, "pull_rejected", &req.requester)
+            .await?;
         let peer = &req.requester;
         let agreements = self.store.agreements().await?;
         let limit = req.limit.clamp(1, 5_000);
@@ -435,17 +426,8 @@ impl Node {
             &peers,
             || receipt.verify(&r.receiver),
         );
-        if let Err(rejection) = checked {
-            self.store
-                .audit(
-                    "receipt_rejected",
-                    Some(&r.receiver),
-                    None,
-                    &rejection.to_string(),
-                )
-                .await?;
-            return Err(Error::Rejected(rejection));
-        }
+        self.refuse_audited(checked, "receipt_rejected", &r.receiver)
+            .await?;
         self.store.store_receipt(r, false).await
     }
 
@@ -466,21 +448,30 @@ impl Node {
             &peers,
             || notify.verify(&n.sender),
         );
-        if let Err(rejection) = checked {
-            self.store
-                .audit(
-                    "notify_rejected",
-                    Some(&n.sender),
-                    None,
-                    &rejection.to_string(),
-                )
-                .await?;
-            return Err(Error::Rejected(rejection));
-        }
+        self.refuse_audited(checked, "notify_rejected", &n.sender)
+            .await?;
         peers
             .into_iter()
             .find(|p| p.id == n.sender)
             .ok_or(Error::Rejected(Rejection::UnknownSender))
+    }
+
+    /// A signed request's check: a refusal is audited as `action` against `peer` and becomes the error.
+    async fn refuse_audited<T>(
+        &self,
+        checked: std::result::Result<T, Rejection>,
+        action: &str,
+        peer: &AgencyId,
+    ) -> Result<T> {
+        match checked {
+            Ok(v) => Ok(v),
+            Err(rejection) => {
+                self.store
+                    .audit(action, Some(peer), None, &rejection.to_string())
+                    .await?;
+                Err(Error::Rejected(rejection))
+            }
+        }
     }
 
     /// Pulls everything `peer` may give us, page by page, over HTTP; each page is committed with
@@ -604,6 +595,25 @@ impl Node {
             }
         }
         Ok(n)
+    }
+
+    /// A case held here and its leads as a STIX 2.1 bundle ([`Error::NotFound`] when the case is not held here).
+    pub async fn export_stix(
+        &self,
+        case_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<serde_json::Value> {
+        let records: Vec<Record> = self
+            .store
+            .case_records(case_id)
+            .await?
+            .into_iter()
+            .map(|s| s.record)
+            .collect();
+        if records.is_empty() {
+            return Err(Error::not_found("case", case_id));
+        }
+        jikimi_exchange::stix::export_case(&records, &self.me, now)
     }
 
     /// Builds a court bundle for a case: the case and its leads, refused (and audited) if any

@@ -55,7 +55,7 @@ struct ExchangeCases(Arc<dyn Store>);
 #[async_trait::async_trait]
 impl jikimi_server::border::CaseSource for ExchangeCases {
     async fn shared_cases(&self) -> Result<Vec<jikimi_linkage::shared::SharedCase>, String> {
-        jikimi_exchange::linkage_feed::shared_cases(self.0.as_ref())
+        jikimi_federation::linkage_feed::shared_cases(self.0.as_ref())
             .await
             .map_err(|e| e.to_string())
     }

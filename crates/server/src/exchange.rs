@@ -487,20 +487,7 @@ pub async fn export_stix(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     staff.require(Permission::Cooperate)?;
     let node = service(&state)?.node().await?;
-    let records: Vec<Record> = node
-        .store
-        .case_records(id)
-        .await?
-        .into_iter()
-        .map(|s| s.record)
-        .collect();
-    if records.is_empty() {
-        return Err(ApiError::new(
-            ErrorCode::RecordNotFound,
-            format!("case {id} not found"),
-        ));
-    }
-    let bundle = jikimi_exchange::stix::export_case(&records, &node.me, Utc::now())?;
+    let bundle = node.export_stix(id, Utc::now()).await?;
     node.store
         .audit(
             "stix_export",

@@ -12,7 +12,6 @@ use chrono::Utc;
 use jikimi_exchange::domain::{AgencyId, CaseCategory, Content, LeadContent, Record, RecordBody};
 use jikimi_exchange::marking::{HandlingCode, InfoGrade, Marking, SourceGrade, Tlp};
 use jikimi_exchange::protocol::{Page, PullRequest};
-use jikimi_exchange::store::ExchangeStore;
 use jikimi_federation::Node;
 use jikimi_store::Store;
 use uuid::Uuid;

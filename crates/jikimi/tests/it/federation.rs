@@ -12,7 +12,6 @@ use chrono::Utc;
 use ed25519_dalek::SigningKey;
 use jikimi_exchange::domain::AgencyId;
 use jikimi_exchange::protocol::{PullRequest, Signed};
-use jikimi_exchange::store::ExchangeStore;
 use uuid::Uuid;
 
 use crate::process::Site;
