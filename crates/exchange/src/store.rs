@@ -3,12 +3,14 @@
 //! PostgreSQL backends (tables from migration 0005, audit rows in the spine's hash chain); this
 //! crate knows no SQL.
 //!
+//! Object safe (`Arc<dyn ExchangeStore>`, through `async-trait`, as the store crate's own `Store` trait): the store
+//! crate makes it a supertrait of `Store`, so one handle on the database serves the spine and the node.
+//!
 //! Durability contract: `apply_inbound` stores a whole page (records, nonces, audit rows and the
 //! new cursor) in one transaction, so a crash leaves either the page and its cursor or neither;
 //! that is what makes resumption exact (no gaps, and duplicates are idempotent anyway).
 
 use std::collections::BTreeSet;
-use std::future::Future;
 
 use chrono::{DateTime, Utc};
 use ed25519_dalek::SigningKey;
@@ -74,102 +76,70 @@ pub struct AuditEntry {
 }
 
 /// Persistence for one exchange node.
+#[async_trait::async_trait]
 pub trait ExchangeStore: Send + Sync + 'static {
-    fn identity(&self) -> impl Future<Output = Result<Option<(Agency, SigningKey)>>> + Send;
-    fn set_identity(
-        &self,
-        agency: &Agency,
-        key: &SigningKey,
-    ) -> impl Future<Output = Result<()>> + Send;
-    fn upsert_peer(&self, peer: &Agency) -> impl Future<Output = Result<()>> + Send;
-    fn peers(&self) -> impl Future<Output = Result<Vec<Agency>>> + Send;
-    fn put_agreement(&self, agreement: &Agreement) -> impl Future<Output = Result<()>> + Send;
-    fn agreements(&self) -> impl Future<Output = Result<Vec<Agreement>>> + Send;
+    async fn identity(&self) -> Result<Option<(Agency, SigningKey)>>;
+    async fn set_identity(&self, agency: &Agency, key: &SigningKey) -> Result<()>;
+    async fn upsert_peer(&self, peer: &Agency) -> Result<()>;
+    async fn peers(&self) -> Result<Vec<Agency>>;
+    async fn put_agreement(&self, agreement: &Agreement) -> Result<()>;
+    async fn agreements(&self) -> Result<Vec<Agreement>>;
     /// Stores a record created or changed here (also applies a local withdrawal/restriction),
     /// appends it to the log and audits it. Returns its log position.
-    fn put_local(&self, record: &Record) -> impl Future<Output = Result<u64>> + Send;
+    async fn put_local(&self, record: &Record) -> Result<u64>;
     /// `put_local` for many records in one transaction (bulk import, benchmarks). Returns the
     /// last log position.
-    fn put_local_many(&self, records: &[Record]) -> impl Future<Output = Result<u64>> + Send {
-        async move {
-            let mut last = 0;
-            for r in records {
-                last = self.put_local(r).await?;
-            }
-            Ok(last)
+    async fn put_local_many(&self, records: &[Record]) -> Result<u64> {
+        let mut last = 0;
+        for r in records {
+            last = self.put_local(r).await?;
         }
+        Ok(last)
     }
-    fn record(&self, id: Uuid) -> impl Future<Output = Result<Option<StoredRecord>>> + Send;
+    async fn record(&self, id: Uuid) -> Result<Option<StoredRecord>>;
     /// All live (not withdrawn) records, in log order.
-    fn records(&self) -> impl Future<Output = Result<Vec<StoredRecord>>> + Send;
+    async fn records(&self) -> Result<Vec<StoredRecord>>;
     /// A case and its leads (live, in log order): what a court bundle, a STIX export or record
     /// linkage reads. Entities are in each record's `content().entities`.
-    fn case_records(&self, case_id: Uuid)
-    -> impl Future<Output = Result<Vec<StoredRecord>>> + Send;
+    async fn case_records(&self, case_id: Uuid) -> Result<Vec<StoredRecord>>;
     /// Up to `limit` log entries after `cursor`, in log order.
-    fn log_after(
-        &self,
-        cursor: u64,
-        limit: u32,
-    ) -> impl Future<Output = Result<Vec<StoredRecord>>> + Send;
-    fn disclosed_to(&self, record: Uuid)
-    -> impl Future<Output = Result<BTreeSet<AgencyId>>> + Send;
-    fn record_disclosures(&self, rows: &[DisclosureRow])
-    -> impl Future<Output = Result<()>> + Send;
+    async fn log_after(&self, cursor: u64, limit: u32) -> Result<Vec<StoredRecord>>;
+    async fn disclosed_to(&self, record: Uuid) -> Result<BTreeSet<AgencyId>>;
+    async fn record_disclosures(&self, rows: &[DisclosureRow]) -> Result<()>;
     /// The last log position of `peer` this node has applied.
-    fn cursor(&self, peer: &AgencyId) -> impl Future<Output = Result<u64>> + Send;
+    async fn cursor(&self, peer: &AgencyId) -> Result<u64>;
     /// `known` for a whole page at once (a few queries instead of a few per envelope).
-    fn known_page(
-        &self,
-        sender: &AgencyId,
-        items: &[(Uuid, &Record)],
-    ) -> impl Future<Output = Result<Vec<Known>>> + Send;
+    async fn known_page(&self, sender: &AgencyId, items: &[(Uuid, &Record)]) -> Result<Vec<Known>>;
     /// `known_page` for one envelope.
-    fn known(
-        &self,
-        sender: &AgencyId,
-        nonce: Uuid,
-        record: &Record,
-    ) -> impl Future<Output = Result<Known>> + Send {
-        async move {
-            self.known_page(sender, &[(nonce, record)])
-                .await?
-                .pop()
-                .ok_or_else(|| crate::Error::invalid("known", "no answer for the envelope"))
-        }
+    async fn known(&self, sender: &AgencyId, nonce: Uuid, record: &Record) -> Result<Known> {
+        self.known_page(sender, &[(nonce, record)])
+            .await?
+            .pop()
+            .ok_or_else(|| crate::Error::invalid("known", "no answer for the envelope"))
     }
     /// Applies a page atomically: accepted actions, nonces, audit rows and the new cursor (a pushed
     /// page carries no cursor; a cursor never moves backwards).
-    fn apply_inbound(
+    async fn apply_inbound(
         &self,
         peer: &AgencyId,
         items: &[Inbound],
         new_cursor: Option<u64>,
-    ) -> impl Future<Output = Result<()>> + Send;
+    ) -> Result<()>;
     /// Remembers a signed request's nonce; false if it was seen before (a replay).
-    fn remember_nonce(
-        &self,
-        sender: &AgencyId,
-        nonce: Uuid,
-    ) -> impl Future<Output = Result<bool>> + Send;
+    async fn remember_nonce(&self, sender: &AgencyId, nonce: Uuid) -> Result<bool>;
     /// Audits a rejection outside a page (e.g. a bad pull request or receipt).
-    fn audit(
+    async fn audit(
         &self,
         action: &str,
         peer: Option<&AgencyId>,
         record: Option<Uuid>,
         detail: &str,
-    ) -> impl Future<Output = Result<()>> + Send;
+    ) -> Result<()>;
     /// Stores a receipt; `sent` = issued by us, else received from a peer (then the disclosures it
     /// names are linked to it).
-    fn store_receipt(
-        &self,
-        receipt: &Receipt,
-        sent: bool,
-    ) -> impl Future<Output = Result<()>> + Send;
+    async fn store_receipt(&self, receipt: &Receipt, sent: bool) -> Result<()>;
     /// The exchange entries of the node's audit log, in order.
-    fn audit_log(&self) -> impl Future<Output = Result<Vec<AuditEntry>>> + Send;
+    async fn audit_log(&self) -> Result<Vec<AuditEntry>>;
     /// Number of disclosures to `peer` and how many of them a receipt confirms.
-    fn disclosure_counts(&self, peer: &AgencyId)
-    -> impl Future<Output = Result<(u64, u64)>> + Send;
+    async fn disclosure_counts(&self, peer: &AgencyId) -> Result<(u64, u64)>;
 }

@@ -42,7 +42,7 @@ enum Command {
     Border(jikimi_linkage::cli::BorderArgs),
     /// Cooperation between agencies: agency, peer, agreement, case, sync.
     #[command(flatten)]
-    Exchange(jikimi_exchange::cli::Command),
+    Exchange(jikimi_federation::cli::Command),
     /// Device intake tools (`intake aml`: parse AML payloads from stdin to JSON lines).
     Intake(jikimi_intake::cli::IntakeArgs),
     /// Tracing: follow money through transfers (`trace funds`).

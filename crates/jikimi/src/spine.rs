@@ -28,7 +28,7 @@ pub struct ServeArgs {
     #[arg(long, env = "JIKIMI_EXCHANGE_SYNC_INTERVAL_S", default_value_t = 0)]
     exchange_sync_interval_s: u64,
     /// Envelopes per page when pulling from a partner.
-    #[arg(long, env = "JIKIMI_EXCHANGE_PAGE", default_value_t = jikimi_exchange::node::DEFAULT_PAGE)]
+    #[arg(long, env = "JIKIMI_EXCHANGE_PAGE", default_value_t = jikimi_federation::DEFAULT_PAGE)]
     exchange_page: u32,
     /// How often the border watchlist is re-read from the shared cases, in seconds (rebuilt only if it changed).
     #[arg(long, env = "JIKIMI_WATCHLIST_REFRESH_S", default_value_t = 60)]
@@ -50,12 +50,12 @@ pub struct ServeArgs {
 
 /// The federation's cases (in the same database) as the server's case source for the border watchlist and
 /// linkage. The one place that knows where shared cases live.
-struct ExchangeCases(jikimi_store::AnyStore);
+struct ExchangeCases(Arc<dyn Store>);
 
 #[async_trait::async_trait]
 impl jikimi_server::border::CaseSource for ExchangeCases {
     async fn shared_cases(&self) -> Result<Vec<jikimi_linkage::shared::SharedCase>, String> {
-        jikimi_exchange::linkage_feed::shared_cases(&self.0)
+        jikimi_federation::linkage_feed::shared_cases(self.0.as_ref())
             .await
             .map_err(|e| e.to_string())
     }
@@ -153,7 +153,7 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
 
 /// `jikimi agency|peer|agreement|case|sync|federation ...`: on the same database `jikimi serve` uses (migrated first),
 /// with the same key material (the agency key and the shared records are sealed with the data keys).
-pub fn exchange(cmd: jikimi_exchange::cli::Command) -> anyhow::Result<()> {
+pub fn exchange(cmd: jikimi_federation::cli::Command) -> anyhow::Result<()> {
     init_logging_quiet();
     let keys = cmd.keys();
     let config = ConfigArgs {
@@ -168,9 +168,9 @@ pub fn exchange(cmd: jikimi_exchange::cli::Command) -> anyhow::Result<()> {
     .resolve(true)?;
     runtime()?.block_on(async move {
         let store = open_exchange_store(&config).await?;
-        if let jikimi_exchange::cli::Command::Federation {
+        if let jikimi_federation::cli::Command::Federation {
             cmd:
-                jikimi_exchange::cli::FederationCmd::Serve {
+                jikimi_federation::cli::FederationCmd::Serve {
                     listen,
                     sync_interval_s,
                     page,
@@ -182,31 +182,27 @@ pub fn exchange(cmd: jikimi_exchange::cli::Command) -> anyhow::Result<()> {
             return federation_serve(store, transport, listen, *sync_interval_s, *page, &config)
                 .await;
         }
-        jikimi_exchange::cli::run(cmd, store).await?;
+        jikimi_federation::cli::run(cmd, store).await?;
         Ok(())
     })
 }
 
 /// Opens the store for cooperation: migrated, holding the data keys that seal the agency key and shared records,
-/// and with anything an earlier version stored in clear sealed now.
-pub async fn open_exchange_store(config: &Config) -> anyhow::Result<jikimi_store::AnyStore> {
+/// and with anything an earlier version stored in clear sealed now. The one handle on the database: the spine's
+/// `Store`, and the node's `ExchangeStore` (a supertrait).
+pub async fn open_exchange_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
     let keys = config.keys.as_ref().context(
         "key material is required: the agency key and shared records are sealed with it",
     )?;
-    let store = jikimi_store::AnyStore::open(&config.database_url)
+    let store = jikimi_store::connect_with_keyring(&config.database_url, keys.keyring()?)
         .await
         .with_context(|| {
             format!(
                 "cannot open the database {}",
                 redact_url(&config.database_url)
             )
-        })?
-        .with_keyring(keys.keyring()?);
-    store
-        .shared()
-        .migrate()
-        .await
-        .context("migrations failed")?;
+        })?;
+    store.migrate().await.context("migrations failed")?;
     let sealed = store
         .seal_exchange_at_rest()
         .await
@@ -223,20 +219,18 @@ pub async fn open_exchange_store(config: &Config) -> anyhow::Result<jikimi_store
 /// `jikimi federation serve`: the server's one federation router alone on a partner-facing listener (signed
 /// federation routes and `/healthz`; no staff API, no records for an unauthenticated caller).
 async fn federation_serve(
-    store: jikimi_store::AnyStore,
-    transport: jikimi_exchange::node::Transport,
+    store: Arc<dyn Store>,
+    transport: jikimi_federation::Transport,
     listen: &str,
     sync_interval_s: u64,
     page: u32,
     config: &Config,
 ) -> anyhow::Result<()> {
-    let service = Arc::new(jikimi_server::exchange::ExchangeService::new(
-        store, page, transport,
-    ));
+    let service = Arc::new(jikimi_federation::Federation::new(store, page, transport));
     let me = service
         .node()
         .await
-        .map_err(|e| anyhow::anyhow!("cannot open the federation node: {}", e.message))?
+        .context("cannot open the federation node")?
         .me
         .clone();
     let listener = tokio::net::TcpListener::bind(listen)
@@ -300,15 +294,12 @@ pub async fn start_server(
     .await
 }
 
-/// [`start_server`], with cooperation (`/api/exchange`, `/federation/v1`) on `exchange`, the same database, whose
-/// shared cases also feed the border watchlist (re-read every `watchlist_refresh`) and linkage.
+/// [`start_server`], with cooperation (`/api/exchange`, `/federation/v1`) on `store` itself when `exchange` gives its
+/// page size and transport; the shared cases also feed the border watchlist (re-read every `watchlist_refresh`) and
+/// linkage.
 pub async fn start_server_with(
     store: Arc<dyn Store>,
-    exchange: Option<(
-        jikimi_store::AnyStore,
-        u32,
-        jikimi_exchange::node::Transport,
-    )>,
+    exchange: Option<(u32, jikimi_federation::Transport)>,
     config: Config,
     watchlist_refresh: std::time::Duration,
     tls: Option<jikimi_server::TlsFiles>,
@@ -342,9 +333,9 @@ pub async fn start_server_with(
     let state = AppState::new(store, &keys, config, system_clock())?;
     let cases: Option<Arc<dyn jikimi_server::border::CaseSource>> = exchange
         .as_ref()
-        .map(|(any, _, _)| Arc::new(ExchangeCases(any.clone())) as _);
+        .map(|_| Arc::new(ExchangeCases(state.store.clone())) as _);
     let state = match exchange {
-        Some((any, page, transport)) => state.with_exchange(any, page, transport),
+        Some((page, transport)) => state.with_exchange(page, transport),
         None => state,
     };
     let state = match jikimi_server::road_eta::load_configured(&state.config)
@@ -406,8 +397,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
     init_logging();
     let config = args.config.resolve(true)?;
     runtime()?.block_on(async move {
-        let any = open_exchange_store(&config).await?;
-        let store = any.shared();
+        let store = open_exchange_store(&config).await?;
         let backend = store.backend();
         let tls = match (&args.tls_cert, &args.tls_key) {
             (Some(cert), Some(key)) => Some(jikimi_server::TlsFiles {
@@ -417,13 +407,14 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
             _ => None,
         };
         let transport = match &args.peer_ca {
-            Some(path) => jikimi_exchange::node::Transport::with_ca_file(path)
-                .context("cannot read --peer-ca")?,
-            None => jikimi_exchange::node::Transport::default(),
+            Some(path) => {
+                jikimi_federation::Transport::with_ca_file(path).context("cannot read --peer-ca")?
+            }
+            None => jikimi_federation::Transport::default(),
         };
         let (addr, state, task) = start_server_with(
             store,
-            Some((any, args.exchange_page, transport)),
+            Some((args.exchange_page, transport)),
             config,
             std::time::Duration::from_secs(args.watchlist_refresh_s.max(1)),
             tls.clone(),

@@ -1,14 +1,15 @@
 //! Cooperation in `jikimi serve`: the staff API for this node's agency, peers, agreements, cases and leads under
-//! `/api/exchange/*`, on the same listener and the same database as the rest of the API, and the
-//! [`ExchangeService`] that the federation endpoints partner nodes call ([`crate::federation`]) share.
+//! `/api/exchange/*`, on the same listener and the same database handle as the rest of the API, over the
+//! [`Federation`] (the node, from `jikimi-federation`) that the federation endpoints partner nodes call
+//! ([`crate::federation`]) share; and the one mapping of cooperation errors to API errors.
 //!
 //! Staff present a bearer session and need [`Permission::Cooperate`] (cases, leads, sync) or
 //! [`Permission::ManageAgreements`] (identity, peers, agreements); every read of records is audited. This is the
 //! only way staff read records: there is no unauthenticated record API. Partner nodes never come here; they get only
 //! what the signed federation protocol gives them.
 //!
-//! The node is opened lazily: an identity created after the server started (`jikimi agency init` on the same
-//! database) is picked up by the next request. Request and response bodies are `jikimi_exchange` domain types in
+//! The node is opened lazily ([`Federation::node`]): an identity created after the server started (`jikimi agency
+//! init` on the same database) is picked up by the next request. Request and response bodies are `jikimi_exchange` domain types in
 //! their serde form (documented as objects here; the federation envelope is described in that crate).
 
 use std::collections::BTreeSet;
@@ -22,10 +23,8 @@ use jikimi_exchange::domain::{
     Agency, AgencyId, Agreement, CaseCategory, Content, FieldClass, Record,
 };
 use jikimi_exchange::marking::Marking;
-use jikimi_exchange::node::{Node, SyncStats};
 use jikimi_exchange::protocol::Rejection;
-use jikimi_exchange::store::ExchangeStore;
-use jikimi_store::AnyStore;
+use jikimi_federation::{Federation, Node, SyncStats};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -35,72 +34,6 @@ use crate::error::{ApiError, ErrorCode};
 use crate::extract::Json;
 use crate::roles::Permission;
 use crate::state::AppState;
-
-/// The cooperation node of this server, opened on first use.
-pub struct ExchangeService {
-    store: AnyStore,
-    page_limit: u32,
-    transport: jikimi_exchange::node::Transport,
-    node: tokio::sync::OnceCell<Arc<Node<AnyStore>>>,
-}
-
-impl ExchangeService {
-    /// The service over the server's own database, pulling `page_limit` envelopes per page from partners reached
-    /// through `transport`.
-    pub fn new(
-        store: AnyStore,
-        page_limit: u32,
-        transport: jikimi_exchange::node::Transport,
-    ) -> ExchangeService {
-        ExchangeService {
-            store,
-            page_limit,
-            transport,
-            node: tokio::sync::OnceCell::new(),
-        }
-    }
-
-    /// The store (for the identity, peer and agreement calls that need no node).
-    pub fn store(&self) -> &AnyStore {
-        &self.store
-    }
-
-    /// The node, once this database has an agency identity.
-    pub async fn node(&self) -> Result<Arc<Node<AnyStore>>, ApiError> {
-        let node = self
-            .node
-            .get_or_try_init(|| async {
-                let mut node = Node::open_with(self.store.clone(), &self.transport).await?;
-                node.page_limit = self.page_limit;
-                Ok::<_, jikimi_exchange::Error>(Arc::new(node))
-            })
-            .await?;
-        Ok(node.clone())
-    }
-
-    /// Pulls from every peer with an endpoint every `every`, for as long as the server runs.
-    pub fn spawn_periodic_sync(self: &Arc<Self>, every: std::time::Duration) {
-        let service = self.clone();
-        tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(every).await;
-                let Ok(node) = service.node().await else {
-                    continue;
-                };
-                match node.sync_all().await {
-                    Ok(results) => {
-                        for (peer, r) in results {
-                            if let Err(e) = r {
-                                tracing::warn!(peer = %peer.name, error = %e, "periodic sync failed");
-                            }
-                        }
-                    }
-                    Err(e) => tracing::warn!(error = %e, "periodic sync failed"),
-                }
-            }
-        });
-    }
-}
 
 impl From<jikimi_exchange::Error> for ApiError {
     fn from(e: jikimi_exchange::Error) -> ApiError {
@@ -141,7 +74,7 @@ impl From<jikimi_exchange::Error> for ApiError {
     }
 }
 
-fn service(state: &AppState) -> Result<Arc<ExchangeService>, ApiError> {
+fn service(state: &AppState) -> Result<Arc<Federation>, ApiError> {
     state.exchange.clone().ok_or_else(|| {
         // Off by configuration, not overloaded: a 404 the caller should not retry.
         ApiError::new(
@@ -162,7 +95,7 @@ pub(crate) async fn detached<T: Send + 'static>(
     }
 }
 
-fn notify_in_background(node: Arc<Node<AnyStore>>) {
+fn notify_in_background(node: Arc<Node>) {
     tokio::spawn(async move {
         if let Err(e) = node.notify_peers().await {
             tracing::warn!(error = %e, "notifying peers failed");
@@ -283,7 +216,8 @@ pub async fn add_peer(
         match (&body.endpoint, &body.name) {
             (Some(url), None) => {
                 let mut a =
-                    jikimi_exchange::cli::fetch_agency(url, &service(&state)?.transport).await?;
+                    jikimi_federation::transport::fetch_agency(url, service(&state)?.transport())
+                        .await?;
                 if let Some(pin) = &body.id
                     && AgencyId::parse(pin)? != a.id
                 {
@@ -559,20 +493,7 @@ pub async fn export_stix(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     staff.require(Permission::Cooperate)?;
     let node = service(&state)?.node().await?;
-    let records: Vec<Record> = node
-        .store
-        .case_records(id)
-        .await?
-        .into_iter()
-        .map(|s| s.record)
-        .collect();
-    if records.is_empty() {
-        return Err(ApiError::new(
-            ErrorCode::RecordNotFound,
-            format!("case {id} not found"),
-        ));
-    }
-    let bundle = jikimi_exchange::stix::export_case(&records, &node.me, Utc::now())?;
+    let bundle = node.export_stix(id, Utc::now()).await?;
     node.store
         .audit(
             "stix_export",

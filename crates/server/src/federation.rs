@@ -3,7 +3,7 @@
 //! partner-facing listener, [`app`]). One set of handlers, one set of error codes ([`crate::error::ErrorCode`]).
 //!
 //! Partners present no session: every message they send is an Ed25519-signed pull request, page of envelopes,
-//! receipt or notification that `jikimi_exchange::node` verifies against the peer's pinned key (and, for pulls,
+//! receipt or notification that `jikimi_federation::Node` verifies against the peer's pinned key (and, for pulls,
 //! checks for clock skew and a fresh nonce) before anything is read or stored; what a pull returns is only what
 //! the agreements let the policy disclose to that peer, each disclosure recorded and audited before it leaves.
 //! Nothing here returns records to an unauthenticated caller: staff read records through the authenticated,
@@ -18,13 +18,14 @@ use axum::routing::{get, post};
 use chrono::Utc;
 use jikimi_exchange::domain::Agency;
 use jikimi_exchange::protocol::{Notify, Page, PullRequest, Receipt, Signed};
+use jikimi_federation::Federation;
 
 use crate::error::{ApiError, ErrorCode};
-use crate::exchange::{ExchangeService, detached};
+use crate::exchange::detached;
 use crate::extract::Json;
 
 /// The federation routes over `service`, for any outer state (they carry their own).
-pub fn router<S: Clone + Send + Sync + 'static>(service: Arc<ExchangeService>) -> Router<S> {
+pub fn router<S: Clone + Send + Sync + 'static>(service: Arc<Federation>) -> Router<S> {
     Router::new()
         .route("/federation/v1/agency", get(federation_agency))
         .route("/federation/v1/pull", post(federation_pull))
@@ -38,7 +39,7 @@ pub fn router<S: Clone + Send + Sync + 'static>(service: Arc<ExchangeService>) -
 
 /// The partner-facing application of `jikimi federation serve`: the federation routes and `/healthz`, nothing else
 /// (no staff API, no console, no records), with the same body limit and request ids as `jikimi serve`.
-pub fn app(service: Arc<ExchangeService>, body_limit_bytes: usize) -> Router {
+pub fn app(service: Arc<Federation>, body_limit_bytes: usize) -> Router {
     Router::new()
         .merge(router(service))
         .route("/healthz", get(|| async { "ok" }))
@@ -50,7 +51,7 @@ pub fn app(service: Arc<ExchangeService>, body_limit_bytes: usize) -> Router {
 /// Serves [`app`] on `listener` until `shutdown` resolves.
 pub async fn serve(
     listener: tokio::net::TcpListener,
-    service: Arc<ExchangeService>,
+    service: Arc<Federation>,
     body_limit_bytes: usize,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
@@ -65,7 +66,7 @@ pub async fn serve(
         (status = 409, body = crate::error::ErrorBody, description = "agency_not_initialised"),
         (status = 503, body = crate::error::ErrorBody)))]
 pub async fn federation_agency(
-    State(service): State<Arc<ExchangeService>>,
+    State(service): State<Arc<Federation>>,
 ) -> Result<Json<Agency>, ApiError> {
     Ok(Json(service.node().await?.me.clone()))
 }
@@ -81,7 +82,7 @@ pub async fn federation_agency(
         (status = 422, body = crate::error::ErrorBody, description = "invalid_field"),
         (status = 503, body = crate::error::ErrorBody)))]
 pub async fn federation_pull(
-    State(service): State<Arc<ExchangeService>>,
+    State(service): State<Arc<Federation>>,
     Json(request): Json<Signed<PullRequest>>,
 ) -> Result<Json<Page>, ApiError> {
     let node = service.node().await?;
@@ -99,7 +100,7 @@ pub async fn federation_pull(
         (status = 422, body = crate::error::ErrorBody, description = "invalid_field: empty page"),
         (status = 503, body = crate::error::ErrorBody)))]
 pub async fn federation_deliver(
-    State(service): State<Arc<ExchangeService>>,
+    State(service): State<Arc<Federation>>,
     Json(page): Json<Page>,
 ) -> Result<Json<Signed<Receipt>>, ApiError> {
     let node = service.node().await?;
@@ -124,7 +125,7 @@ pub async fn federation_deliver(
         (status = 422, body = crate::error::ErrorBody, description = "invalid_field"),
         (status = 503, body = crate::error::ErrorBody)))]
 pub async fn federation_receipts(
-    State(service): State<Arc<ExchangeService>>,
+    State(service): State<Arc<Federation>>,
     Json(receipt): Json<Signed<Receipt>>,
 ) -> Result<StatusCode, ApiError> {
     let node = service.node().await?;
@@ -142,7 +143,7 @@ pub async fn federation_receipts(
         (status = 409, body = crate::error::ErrorBody, description = "agency_not_initialised"),
         (status = 503, body = crate::error::ErrorBody)))]
 pub async fn federation_notify(
-    State(service): State<Arc<ExchangeService>>,
+    State(service): State<Arc<Federation>>,
     Json(notify): Json<Signed<Notify>>,
 ) -> Result<StatusCode, ApiError> {
     let node = service.node().await?;

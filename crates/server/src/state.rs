@@ -259,7 +259,7 @@ pub struct AppState {
     /// The border watchlist in force (empty until loaded from `cases`).
     pub border: Arc<crate::border::BorderWatchlist>,
     /// Cooperation (agencies, agreements, federation) on the same database, when enabled ([`AppState::with_exchange`]).
-    pub exchange: Option<Arc<crate::exchange::ExchangeService>>,
+    pub exchange: Option<Arc<jikimi_federation::Federation>>,
     /// The console's live feed. It follows the store's commits ([`crate::live`]), so every way in (HTTP, MQTT, AML,
     /// the 112 app, staff actions) puts its changes on the dispatcher's screen at once with no code of its own.
     pub live: crate::live::Hub,
@@ -344,15 +344,15 @@ impl AppState {
         Ok(n)
     }
 
-    /// Enables cooperation on `store`, which must be the same database as [`AppState::store`]; pulls take
-    /// `page_limit` envelopes per page and reach partners through `transport` (TLS roots).
+    /// Enables cooperation on this state's own store (the one handle on the database, seen as the exchange's
+    /// store); pulls take `page_limit` envelopes per page and reach partners through `transport` (TLS roots).
     pub fn with_exchange(
         mut self,
-        store: jikimi_store::AnyStore,
         page_limit: u32,
-        transport: jikimi_exchange::node::Transport,
+        transport: jikimi_federation::Transport,
     ) -> Self {
-        self.exchange = Some(Arc::new(crate::exchange::ExchangeService::new(
+        let store: Arc<dyn jikimi_exchange::store::ExchangeStore> = self.store.clone();
+        self.exchange = Some(Arc::new(jikimi_federation::Federation::new(
             store, page_limit, transport,
         )));
         self

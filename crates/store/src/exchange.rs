@@ -1,5 +1,5 @@
-//! Persistence for cooperation (crate `jikimi-exchange`): its `ExchangeStore` trait implemented once, by a macro, for
-//! both backends, on the tables of migration 0005.
+//! Persistence for cooperation (crate `jikimi-exchange`, the pure core): its `ExchangeStore` trait, a supertrait of
+//! [`crate::Store`], implemented once, by a macro, for both backends, on the tables of migration 0005.
 //!
 //! Every writing call is a spine writing transaction ([`crate::sql::impl_store`]'s `begin_write`/`commit_write`):
 //! exchange audit rows (disclosures, receipts, rejections, agreements) go into the node's one hash-chained
@@ -14,7 +14,7 @@
 //! XChaCha20-Poly1305; the associated data binds the row, so a ciphertext moved to another record does not open),
 //! stored as text `sealed:<base64>`. The columns the queries filter on (ids, kind, case id, origin) name no person;
 //! no lookup here goes by a personal value, so no blind index is needed. Rows written in clear by an earlier version
-//! are sealed by `seal_exchange_at_rest` (run by the binary after migrating) and read meanwhile.
+//! are sealed by [`crate::Store::seal_exchange_at_rest`] (run by the binary after migrating) and read meanwhile.
 
 use jikimi_exchange::domain::{AgencyId, Provenance, Record};
 use jikimi_exchange::store::AuditEntry as ExchangeAuditEntry;
@@ -319,7 +319,7 @@ macro_rules! impl_exchange_store {
             }
 
             /// Raw `body` column of every record, in log order: for tests that assert on the database itself.
-            pub async fn exchange_raw_bodies(&self) -> jikimi_exchange::Result<Vec<String>> {
+            pub(crate) async fn ex_raw_bodies(&self) -> jikimi_exchange::Result<Vec<String>> {
                 let rows = sqlx::query("SELECT body FROM ex_records ORDER BY seq")
                     .fetch_all(self.reader())
                     .await
@@ -331,7 +331,7 @@ macro_rules! impl_exchange_store {
 
             /// Seals the rows an earlier version wrote in clear (agency key, record bodies), in one audited writing
             /// transaction; returns how many it sealed. Idempotent: a sealed row is left alone.
-            pub async fn seal_exchange_at_rest(&self) -> jikimi_exchange::Result<u64> {
+            pub(crate) async fn ex_seal_at_rest(&self) -> jikimi_exchange::Result<u64> {
                 use $crate::exchange::db;
                 let keys = self.ex_keys()?;
                 let (mut tx, mut chain) = self.begin_write().await.map_err($crate::exchange::ex("seal"))?;
@@ -394,7 +394,7 @@ macro_rules! impl_exchange_store {
             }
 
             /// Raw `secret` column of the agency identity: for tests that assert on the database itself.
-            pub async fn exchange_raw_identity(&self) -> jikimi_exchange::Result<Option<String>> {
+            pub(crate) async fn ex_raw_identity(&self) -> jikimi_exchange::Result<Option<String>> {
                 let row = sqlx::query("SELECT secret FROM ex_identity WHERE one = 1")
                     .fetch_optional(self.reader())
                     .await
@@ -441,6 +441,7 @@ macro_rules! impl_exchange_store {
             }
         }
 
+        #[async_trait::async_trait]
         impl jikimi_exchange::store::ExchangeStore for $store {
             async fn identity(
                 &self,

@@ -15,6 +15,9 @@
 //!   ([`ChangeSet`]: incident, unit and notification ids with the kind of change) after it committed, never before
 //!   and never for one rolled back. The server's live feed subscribes; no caller reports changes itself.
 //!
+//! - Cooperation's tables (agencies, agreements, the record log) are [`jikimi_exchange::store::ExchangeStore`], a
+//!   supertrait of [`Store`]: `Arc<dyn Store>` is the one handle on the database. This crate depends only on the
+//!   exchange's pure core, never on HTTP.
 //! - Guardian notifications are an outbox ([`Outbox`], every `Store` is one): rows written in the same transaction as
 //!   the event that causes them, leased and finished by the `notify` worker.
 //!
@@ -67,6 +70,7 @@ pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
 use jikimi_audit::{AuditEntry, GENESIS, NewAuditEntry};
+use jikimi_exchange::store::ExchangeStore;
 use jikimi_privacy::BlindDigest;
 use jikimi_respond::{
     EventKind, Incident, IncidentEvent, IncidentId, SubscriberId, SurgeConfig, Timestamp, Unit,
@@ -75,10 +79,23 @@ use jikimi_respond::{
 use std::sync::Arc;
 
 /// The spine's storage. Implemented by [`SqliteStore`] and [`PgStore`]; held by the server as `Arc<dyn Store>`.
+///
+/// Cooperation's persistence ([`ExchangeStore`], the pure core's trait) is a supertrait: the same handle, seen as
+/// `Arc<dyn ExchangeStore>`, is the federation node's store, so one database has one handle.
 #[async_trait::async_trait]
-pub trait Store: Outbox + Send + Sync + 'static {
+pub trait Store: Outbox + ExchangeStore + Send + Sync + 'static {
     /// Applies pending migrations. Idempotent.
     async fn migrate(&self) -> Result<()>;
+    /// Seals what an earlier version stored in clear in the cooperation tables (the agency signing key, record
+    /// bodies), in one audited transaction; returns how many rows it sealed (0 once everything is sealed). The
+    /// binary runs it after migrating, so a database from before sealing is sealed on its first open with keys.
+    async fn seal_exchange_at_rest(&self) -> jikimi_exchange::Result<u64>;
+    /// Raw `body` column of every cooperation record, in log order, as stored: for tests and checks that assert on
+    /// the database itself (sealed).
+    async fn exchange_raw_bodies(&self) -> jikimi_exchange::Result<Vec<String>>;
+    /// Raw `secret` column of the agency identity, as stored: for tests and checks that assert on the database
+    /// itself (sealed).
+    async fn exchange_raw_identity(&self) -> jikimi_exchange::Result<Option<String>>;
     /// Checks the database answers (for `/readyz`).
     async fn ping(&self) -> Result<()>;
     /// Which backend: `sqlite` or `postgres`.
@@ -367,132 +384,40 @@ pub async fn verify_audit(store: &dyn Store) -> Result<u64> {
     Ok(n)
 }
 
-/// A store of either backend, by value: what a caller that needs more than [`Store`] holds (the cooperation node is
-/// generic over `jikimi_exchange::store::ExchangeStore`, which both backends implement; this enum forwards to them).
-#[derive(Debug, Clone)]
-pub enum AnyStore {
-    /// SQLite.
-    Sqlite(SqliteStore),
-    /// PostgreSQL.
-    Postgres(PgStore),
-}
-
-impl AnyStore {
-    /// Opens the store a URL names, as [`connect`] does. Does not migrate.
-    pub async fn open(url: &str) -> Result<AnyStore> {
-        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Ok(AnyStore::Postgres(PgStore::connect(url).await?))
-        } else {
-            let path = url
-                .strip_prefix("sqlite://")
-                .or_else(|| url.strip_prefix("sqlite:"))
-                .unwrap_or(url);
-            Ok(AnyStore::Sqlite(
-                SqliteStore::open(std::path::Path::new(path)).await?,
-            ))
-        }
-    }
-
-    /// This store with the operator's data keys, which seal the cooperation tables' secrets (see
-    /// [`SqliteStore::with_keyring`]).
-    pub fn with_keyring(self, keyring: jikimi_privacy::Keyring) -> AnyStore {
-        match self {
-            AnyStore::Sqlite(s) => AnyStore::Sqlite(s.with_keyring(keyring)),
-            AnyStore::Postgres(s) => AnyStore::Postgres(s.with_keyring(keyring)),
-        }
-    }
-
-    /// Seals what an earlier version stored in clear in the cooperation tables (the agency signing key, record
-    /// bodies), in one audited transaction; returns how many rows it sealed (0 once everything is sealed). The
-    /// binary runs it after migrating, so a database from before sealing is sealed on its first open with keys.
-    pub async fn seal_exchange_at_rest(&self) -> jikimi_exchange::Result<u64> {
-        match self {
-            AnyStore::Sqlite(s) => s.seal_exchange_at_rest().await,
-            AnyStore::Postgres(s) => s.seal_exchange_at_rest().await,
-        }
-    }
-
-    /// The same store as the spine's trait object.
-    pub fn shared(&self) -> Arc<dyn Store> {
-        match self {
-            AnyStore::Sqlite(s) => Arc::new(s.clone()),
-            AnyStore::Postgres(s) => Arc::new(s.clone()),
-        }
-    }
-
-    /// Raw `body` column of every cooperation record, in log order (tests assert on the database itself: sealed).
-    pub async fn exchange_raw_bodies(&self) -> jikimi_exchange::Result<Vec<String>> {
-        match self {
-            AnyStore::Sqlite(s) => s.exchange_raw_bodies().await,
-            AnyStore::Postgres(s) => s.exchange_raw_bodies().await,
-        }
-    }
-
-    /// Raw `secret` column of the agency identity (tests assert on the database itself: sealed).
-    pub async fn exchange_raw_identity(&self) -> jikimi_exchange::Result<Option<String>> {
-        match self {
-            AnyStore::Sqlite(s) => s.exchange_raw_identity().await,
-            AnyStore::Postgres(s) => s.exchange_raw_identity().await,
-        }
-    }
-}
-
-/// Forwards every `ExchangeStore` method to the backend.
-macro_rules! forward_exchange {
-    ($($name:ident($($arg:ident: $ty:ty),*) -> $ret:ty;)*) => {
-        impl jikimi_exchange::store::ExchangeStore for AnyStore {
-            $(
-                async fn $name(&self, $($arg: $ty),*) -> jikimi_exchange::Result<$ret> {
-                    match self {
-                        AnyStore::Sqlite(s) => s.$name($($arg),*).await,
-                        AnyStore::Postgres(s) => s.$name($($arg),*).await,
-                    }
-                }
-            )*
-        }
-    };
-}
-
-use jikimi_exchange::domain as xd;
-use jikimi_exchange::store as xs;
-forward_exchange! {
-    identity() -> Option<(xd::Agency, ed25519_dalek::SigningKey)>;
-    set_identity(agency: &xd::Agency, key: &ed25519_dalek::SigningKey) -> ();
-    upsert_peer(peer: &xd::Agency) -> ();
-    peers() -> Vec<xd::Agency>;
-    put_agreement(agreement: &xd::Agreement) -> ();
-    agreements() -> Vec<xd::Agreement>;
-    put_local(record: &xd::Record) -> u64;
-    put_local_many(records: &[xd::Record]) -> u64;
-    record(id: uuid::Uuid) -> Option<xs::StoredRecord>;
-    records() -> Vec<xs::StoredRecord>;
-    case_records(case_id: uuid::Uuid) -> Vec<xs::StoredRecord>;
-    log_after(cursor: u64, limit: u32) -> Vec<xs::StoredRecord>;
-    disclosed_to(record: uuid::Uuid) -> std::collections::BTreeSet<xd::AgencyId>;
-    record_disclosures(rows: &[xs::DisclosureRow]) -> ();
-    cursor(peer: &xd::AgencyId) -> u64;
-    known_page(sender: &xd::AgencyId, items: &[(uuid::Uuid, &xd::Record)]) -> Vec<jikimi_exchange::protocol::Known>;
-    apply_inbound(peer: &xd::AgencyId, items: &[xs::Inbound], new_cursor: Option<u64>) -> ();
-    remember_nonce(sender: &xd::AgencyId, nonce: uuid::Uuid) -> bool;
-    audit(action: &str, peer: Option<&xd::AgencyId>, record: Option<uuid::Uuid>, detail: &str) -> ();
-    store_receipt(receipt: &jikimi_exchange::protocol::Receipt, sent: bool) -> ();
-    audit_log() -> Vec<xs::AuditEntry>;
-    disclosure_counts(peer: &xd::AgencyId) -> (u64, u64);
-}
-
 /// Opens the store a URL names: `postgres://…` or `postgresql://…` for PostgreSQL, `sqlite://PATH`, `sqlite:PATH` or
-/// a bare path for SQLite (the file is created if missing). Does not migrate.
+/// a bare path for SQLite (the file is created if missing). Does not migrate. Without the data keys, the cooperation
+/// tables cannot be read or written (see [`connect_with_keyring`]); everything else works.
 pub async fn connect(url: &str) -> Result<Arc<dyn Store>> {
+    open(url, None).await
+}
+
+/// [`connect`], with the operator's data keys, which seal the cooperation tables' secrets (the agency signing key,
+/// record bodies; see [`SqliteStore::with_keyring`]): the one handle `jikimi serve` and the cooperation commands
+/// use for the spine and the exchange alike.
+pub async fn connect_with_keyring(
+    url: &str,
+    keyring: jikimi_privacy::Keyring,
+) -> Result<Arc<dyn Store>> {
+    open(url, Some(keyring)).await
+}
+
+async fn open(url: &str, keyring: Option<jikimi_privacy::Keyring>) -> Result<Arc<dyn Store>> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Ok(Arc::new(PgStore::connect(url).await?))
+        let store = PgStore::connect(url).await?;
+        Ok(match keyring {
+            Some(k) => Arc::new(store.with_keyring(k)),
+            None => Arc::new(store),
+        })
     } else {
         let path = url
             .strip_prefix("sqlite://")
             .or_else(|| url.strip_prefix("sqlite:"))
             .unwrap_or(url);
-        Ok(Arc::new(
-            SqliteStore::open(std::path::Path::new(path)).await?,
-        ))
+        let store = SqliteStore::open(std::path::Path::new(path)).await?;
+        Ok(match keyring {
+            Some(k) => Arc::new(store.with_keyring(k)),
+            None => Arc::new(store),
+        })
     }
 }
 

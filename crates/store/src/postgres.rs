@@ -144,8 +144,8 @@ mod tests {
 
         async fn exchange_raw(&self) -> (Option<String>, Vec<String>) {
             (
-                self.exchange_raw_identity().await.expect("raw identity"),
-                self.exchange_raw_bodies().await.expect("raw bodies"),
+                self.ex_raw_identity().await.expect("raw identity"),
+                self.ex_raw_bodies().await.expect("raw bodies"),
             )
         }
 
@@ -159,7 +159,7 @@ mod tests {
         }
 
         async fn exchange_seal(&self) -> u64 {
-            self.seal_exchange_at_rest().await.expect("seal")
+            self.ex_seal_at_rest().await.expect("seal")
         }
 
         fn with_exchange_keys(&self, keys: Option<jikimi_privacy::Keyring>) -> Self {

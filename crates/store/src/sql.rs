@@ -575,6 +575,18 @@ macro_rules! impl_store {
                 self.run_migrations().await
             }
 
+            async fn seal_exchange_at_rest(&self) -> jikimi_exchange::Result<u64> {
+                self.ex_seal_at_rest().await
+            }
+
+            async fn exchange_raw_bodies(&self) -> jikimi_exchange::Result<Vec<String>> {
+                self.ex_raw_bodies().await
+            }
+
+            async fn exchange_raw_identity(&self) -> jikimi_exchange::Result<Option<String>> {
+                self.ex_raw_identity().await
+            }
+
             async fn ping(&self) -> $crate::Result<()> {
                 sqlx::query("SELECT 1").execute(self.reader()).await?;
                 Ok(())

@@ -4,38 +4,53 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::Utc;
-use jikimi_exchange::domain::{CaseCategory, Entity};
+use ed25519_dalek::SigningKey;
+use jikimi_exchange::domain::{
+    Agency, AgencyId, CaseCategory, Entity, LeadContent, Record, RecordBody,
+};
 use jikimi_exchange::stix;
 use serde_json::Value;
+use uuid::Uuid;
 
-use crate::support::*;
+use crate::fixtures::*;
 
-async fn exported() -> (Value, Vec<jikimi_exchange::domain::Record>) {
-    let dir = tempfile::tempdir().unwrap();
-    let a = node(dir.path(), "a", "KR").await;
-    let case = a
-        .create_case(
-            CaseCategory::Scam,
-            amber(),
-            scam_content("compound"),
-            Utc::now(),
-        )
-        .await
-        .unwrap();
-    let lead = a
-        .add_lead(case.id, amber(), scam_content("lead"), Utc::now())
-        .await
-        .unwrap();
+/// A case and a lead of agency "a", as a node would have created them (built here: the core has no node).
+fn exported() -> (Value, Vec<Record>) {
+    let key = SigningKey::from_bytes(&[1; 32]);
+    let me = Agency {
+        id: AgencyId::from_key(&key.verifying_key()),
+        name: "a".into(),
+        country: "KR".into(),
+        endpoint: None,
+    };
+    let record = |marking, body| Record {
+        id: Uuid::now_v7(),
+        version: 1,
+        origin: me.id.clone(),
+        category: CaseCategory::Scam,
+        marking,
+        updated_at: Utc::now(),
+        redacted: BTreeSet::new(),
+        body,
+    };
+    let case = record(amber(), RecordBody::Case(scam_content("compound")));
+    let lead = record(
+        amber().combine(case.marking),
+        RecordBody::Lead(LeadContent {
+            case_id: case.id,
+            content: scam_content("lead"),
+        }),
+    );
     let records = vec![case, lead];
     (
-        stix::export_case(&records, &a.me, Utc::now()).unwrap(),
+        stix::export_case(&records, &me, Utc::now()).unwrap(),
         records,
     )
 }
 
-#[tokio::test]
-async fn export_is_structurally_valid_stix_2_1() {
-    let (bundle, _) = exported().await;
+#[test]
+fn export_is_structurally_valid_stix_2_1() {
+    let (bundle, _) = exported();
     assert_eq!(bundle["type"], "bundle");
     assert!(bundle["id"].as_str().unwrap().starts_with("bundle--"));
     let objects = bundle["objects"].as_array().unwrap();
@@ -106,9 +121,9 @@ async fn export_is_structurally_valid_stix_2_1() {
     );
 }
 
-#[tokio::test]
-async fn import_round_trips_the_entities() {
-    let (bundle, records) = exported().await;
+#[test]
+fn import_round_trips_the_entities() {
+    let (bundle, records) = exported();
     let content = stix::import_bundle(&bundle).unwrap();
     let key = |e: &Entity| -> String {
         let mut v = serde_json::to_value(e).unwrap();
@@ -138,8 +153,8 @@ async fn import_round_trips_the_entities() {
 
 /// OASIS's own validator on our export. In CI (`CI` set) a missing validator fails the test: `.ci/run` installs it
 /// (`.ci/setup-stix.sh`); elsewhere it says how to install it and passes.
-#[tokio::test]
-async fn export_passes_the_oasis_validator() {
+#[test]
+fn export_passes_the_oasis_validator() {
     let home = std::env::var_os("HOME").unwrap_or_default();
     let validator =
         std::path::Path::new(&home).join(".cache/jikimi-venvs/stix/bin/stix2_validator");
@@ -152,7 +167,7 @@ async fn export_passes_the_oasis_validator() {
         eprintln!("{how} to enable this check");
         return;
     }
-    let (bundle, _) = exported().await;
+    let (bundle, _) = exported();
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("case.json");
     std::fs::write(&file, serde_json::to_string_pretty(&bundle).unwrap()).unwrap();

@@ -85,8 +85,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         ..Config::default()
     };
     // The same store as `jikimi serve`, with cooperation on: the demo shows every pillar's API.
-    let any = super::open_exchange_store(&config).await?;
-    let store = any.shared();
+    let store = super::open_exchange_store(&config).await?;
     let mut accounts = Vec::new();
     for (username, role) in [
         ("admin", Role::Admin),
@@ -101,9 +100,8 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         accounts.push((username, role, password));
     }
     let exchange = (
-        any,
-        jikimi_exchange::node::DEFAULT_PAGE,
-        jikimi_exchange::node::Transport::default(),
+        jikimi_federation::DEFAULT_PAGE,
+        jikimi_federation::Transport::default(),
     );
     let (addr, _state, server) = super::start_server_with(
         store,

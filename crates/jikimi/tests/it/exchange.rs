@@ -11,10 +11,9 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use jikimi_exchange::domain::{AgencyId, CaseCategory, Content, LeadContent, Record, RecordBody};
 use jikimi_exchange::marking::{HandlingCode, InfoGrade, Marking, SourceGrade, Tlp};
-use jikimi_exchange::node::Node;
 use jikimi_exchange::protocol::{Page, PullRequest};
-use jikimi_exchange::store::ExchangeStore;
-use jikimi_store::AnyStore;
+use jikimi_federation::Node;
+use jikimi_store::Store;
 use uuid::Uuid;
 
 use crate::process::{ADMIN_PASSWORD, Site};
@@ -29,7 +28,7 @@ struct NodeProc {
     child: Option<Child>,
     log: std::path::PathBuf,
     /// One pool per node for the test's own reads.
-    store: tokio::sync::OnceCell<AnyStore>,
+    store: tokio::sync::OnceCell<std::sync::Arc<dyn Store>>,
 }
 
 impl NodeProc {
@@ -107,13 +106,12 @@ impl NodeProc {
         AgencyId::parse(self.ok(&["agency", "show"])["id"].as_str().expect("id")).expect("key id")
     }
 
-    async fn store(&self) -> AnyStore {
+    async fn store(&self) -> std::sync::Arc<dyn Store> {
         self.store
             .get_or_init(|| async {
-                AnyStore::open(&self.site.database_url)
+                jikimi_store::connect_with_keyring(&self.site.database_url, self.site.keyring())
                     .await
                     .expect("open store")
-                    .with_keyring(self.site.keyring())
             })
             .await
             .clone()

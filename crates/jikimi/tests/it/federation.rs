@@ -12,7 +12,6 @@ use chrono::Utc;
 use ed25519_dalek::SigningKey;
 use jikimi_exchange::domain::AgencyId;
 use jikimi_exchange::protocol::{PullRequest, Signed};
-use jikimi_exchange::store::ExchangeStore;
 use uuid::Uuid;
 
 use crate::process::Site;
@@ -196,10 +195,9 @@ async fn partner_port_gives_records_only_to_a_signed_pull_under_an_agreement() {
     );
 
     // A's audit: the stranger's pull rejected, the disclosure to B recorded; the chain verifies.
-    let store = jikimi_store::AnyStore::open(&a.database_url)
+    let store = jikimi_store::connect_with_keyring(&a.database_url, a.keyring())
         .await
-        .expect("open a")
-        .with_keyring(a.keyring());
+        .expect("open a");
     let audit = store.audit_log().await.expect("audit");
     assert!(audit.iter().any(|e| e.action == "pull_rejected"));
     assert!(

@@ -28,7 +28,7 @@ struct ExchangeCases(SqliteStore);
 #[async_trait::async_trait]
 impl CaseSource for ExchangeCases {
     async fn shared_cases(&self) -> Result<Vec<SharedCase>, String> {
-        jikimi_exchange::linkage_feed::shared_cases(&self.0)
+        jikimi_federation::linkage_feed::shared_cases(&self.0)
             .await
             .map_err(|e| e.to_string())
     }

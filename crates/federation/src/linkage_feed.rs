@@ -2,17 +2,18 @@
 //! with the persons, phones, accounts and wallets it names, as the linkage crate's plain
 //! [`SharedCase`]s.
 //!
-//! This is the one place that reads the case store for linkage ([`shared_cases`]), so moving the store (to
-//! `crates/store`, PostgreSQL) changes this function and nothing behind it.
+//! This is the one place that reads the case store for linkage ([`shared_cases`], through any `ExchangeStore`:
+//! the binary hands it the one `Arc<dyn Store>`). It is pure but for that read, yet lives here rather than in the
+//! exchange core: the linkage crate carries its command line (clap), which the core and the store must not.
 
 use jikimi_linkage::shared::{IdentifierKind, SharedCase, SharedIdentifier, SharedPerson};
 
-use crate::domain::{Entity, Record};
-use crate::error::Result;
-use crate::store::{ExchangeStore, StoredRecord};
+use jikimi_exchange::Result;
+use jikimi_exchange::domain::{Entity, Record};
+use jikimi_exchange::store::{ExchangeStore, StoredRecord};
 
 /// All live cases and leads of `store` as linkage input, in log order.
-pub async fn shared_cases(store: &impl ExchangeStore) -> Result<Vec<SharedCase>> {
+pub async fn shared_cases(store: &dyn ExchangeStore) -> Result<Vec<SharedCase>> {
     Ok(store
         .records()
         .await?
@@ -82,8 +83,8 @@ pub fn shared_case(stored: &StoredRecord) -> Option<SharedCase> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{AgencyId, CaseCategory, Content, Provenance, RecordBody};
-    use crate::marking::{HandlingCode, InfoGrade, Marking, SourceGrade, Tlp};
+    use jikimi_exchange::domain::{AgencyId, CaseCategory, Content, Provenance, RecordBody};
+    use jikimi_exchange::marking::{HandlingCode, InfoGrade, Marking, SourceGrade, Tlp};
 
     #[test]
     fn flagged_person_and_identifiers_become_linkage_input() -> Result<()> {
@@ -118,7 +119,8 @@ mod tests {
             provenance: Provenance::local(),
             seq: 1,
         };
-        let case = shared_case(&stored).ok_or_else(|| crate::Error::invalid("case", "none"))?;
+        let case =
+            shared_case(&stored).ok_or_else(|| jikimi_exchange::Error::invalid("case", "none"))?;
         assert!(!case.received);
         assert_eq!(case.persons.len(), 1);
         let p = &case.persons[0];
@@ -129,7 +131,7 @@ mod tests {
         assert_eq!(case.identifiers[0].value, "+821012345678");
         // A person without the new fields encodes exactly as before (signatures of old records still verify).
         let plain = Entity::parse_spec("person=Kim", None)?;
-        let text = serde_json::to_string(&plain).map_err(crate::Error::Encoding)?;
+        let text = serde_json::to_string(&plain).map_err(jikimi_exchange::Error::Encoding)?;
         assert!(
             !text.contains("passport") && !text.contains("border_control"),
             "{text}"

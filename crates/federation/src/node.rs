@@ -1,27 +1,31 @@
 //! `Node`: one agency's federation endpoint, gluing the pure core (`policy`, `protocol`) to an
-//! `ExchangeStore` and, for `sync`, an HTTP client. The server side (`serve_pull`, `accept_page`,
+//! `ExchangeStore` (a trait object: the store crate's one handle on the database) and, for `sync`,
+//! an HTTP client ([`crate::transport`]). The server side (`serve_pull`, `accept_page`,
 //! `accept_receipt`) takes messages as values, so the whole protocol can be exercised in tests
-//! by handing pages from one node to another without a network.
+//! by handing pages from one node to another without a network; the one HTTP router over it is
+//! the server crate's.
 
 use std::collections::BTreeSet;
-use std::time::Duration;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use ed25519_dalek::SigningKey;
 use uuid::Uuid;
 
-use crate::domain::{
+use jikimi_exchange::domain::{
     Agency, AgencyId, CaseCategory, Content, FieldClass, LeadContent, Record, RecordBody,
     court_export_allowed,
 };
-use crate::error::{Error, Result};
-use crate::marking::Marking;
-use crate::policy;
-use crate::protocol::{
+use jikimi_exchange::marking::Marking;
+use jikimi_exchange::policy;
+use jikimi_exchange::protocol::{
     self, Envelope, Notify, Outcome, PROTOCOL, Page, PullRequest, Receipt, ReceiptItem, Rejection,
     Signed,
 };
-use crate::store::{DisclosureRow, ExchangeStore, Inbound, StoredRecord};
+use jikimi_exchange::store::{DisclosureRow, ExchangeStore, Inbound, StoredRecord};
+use jikimi_exchange::{Error, Result};
+
+use crate::transport::{Transport, is_plain_remote};
 
 /// Default page size for pulls.
 pub const DEFAULT_PAGE: u32 = 500;
@@ -41,8 +45,9 @@ pub struct SyncStats {
 }
 
 /// One agency's node.
-pub struct Node<S> {
-    pub store: S,
+pub struct Node {
+    /// Its persistence: in production the store crate's `Arc<dyn Store>`, seen as the supertrait.
+    pub store: Arc<dyn ExchangeStore>,
     pub me: Agency,
     key: SigningKey,
     http: reqwest::Client,
@@ -51,67 +56,14 @@ pub struct Node<S> {
     sync_lock: tokio::sync::Mutex<()>,
 }
 
-/// How this node reaches its partners.
-#[derive(Debug, Clone, Default)]
-pub struct Transport {
-    /// Certificates of private certificate authorities to trust for `https://` partner endpoints, on top of the
-    /// public web roots compiled into the binary (police networks often run their own PKI).
-    pub extra_roots: Vec<reqwest::Certificate>,
-}
-
-impl Transport {
-    /// Reads the extra roots from a PEM file once, refusing at start a file that holds no certificate.
-    pub fn with_ca_file(path: &std::path::Path) -> Result<Transport> {
-        let bad = |reason: String| {
-            Error::invalid("peer CA file", format!("{}: {reason}", path.display()))
-        };
-        let pem = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
-        let extra_roots =
-            reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| bad(e.to_string()))?;
-        if extra_roots.is_empty() {
-            return Err(bad("no PEM certificate in it".into()));
-        }
-        Ok(Transport { extra_roots })
-    }
-
-    /// The HTTP client: TLS (rustls) with the web roots and the extra ones; plain HTTP is still allowed, for a
-    /// partner behind a local TLS-terminating proxy or on a loopback test network.
-    pub fn client(&self) -> Result<reqwest::Client> {
-        let builder = reqwest::Client::builder()
-            .timeout(Duration::from_secs(120))
-            .min_tls_version(reqwest::tls::Version::TLS_1_2);
-        self.extra_roots
-            .iter()
-            .fold(builder, |b, cert| b.add_root_certificate(cert.clone()))
-            .build()
-            .map_err(|e| Error::Transport {
-                peer: "-".into(),
-                reason: e.to_string(),
-            })
-    }
-}
-
-/// Whether an endpoint sends case data in clear over a network: `http://` to anything but this machine.
-pub fn is_plain_remote(endpoint: &str) -> bool {
-    let Some(rest) = endpoint.strip_prefix("http://") else {
-        return false;
-    };
-    let host = rest.split(['/', '?']).next().unwrap_or("");
-    let host = host
-        .rsplit_once(':')
-        .filter(|(h, port)| !h.is_empty() && port.chars().all(|c| c.is_ascii_digit()))
-        .map_or(host, |(h, _)| h);
-    !matches!(host, "localhost" | "127.0.0.1" | "[::1]") && !host.starts_with("127.")
-}
-
-impl<S: ExchangeStore> Node<S> {
+impl Node {
     /// Opens the node on an initialised store, reaching partners with the default [`Transport`].
-    pub async fn open(store: S) -> Result<Self> {
+    pub async fn open(store: Arc<dyn ExchangeStore>) -> Result<Self> {
         Node::open_with(store, &Transport::default()).await
     }
 
     /// Opens the node on an initialised store, reaching partners through `transport`.
-    pub async fn open_with(store: S, transport: &Transport) -> Result<Self> {
+    pub async fn open_with(store: Arc<dyn ExchangeStore>, transport: &Transport) -> Result<Self> {
         let (me, key) = store.identity().await?.ok_or(Error::NoIdentity)?;
         let http = transport.client()?;
         Ok(Node {
@@ -274,17 +226,8 @@ impl<S: ExchangeStore> Node<S> {
             }
             other => other,
         };
-        if let Err(rejection) = checked {
-            self.store
-                .audit(
-                    "pull_rejected",
-                    Some(&req.requester),
-                    None,
-                    &rejection.to_string(),
-                )
-                .await?;
-            return Err(Error::Rejected(rejection));
-        }
+        self.refuse_audited(checked, "pull_rejected", &req.requester)
+            .await?;
         let peer = &req.requester;
         let agreements = self.store.agreements().await?;
         let limit = req.limit.clamp(1, 5_000);
@@ -327,7 +270,7 @@ impl<S: ExchangeStore> Node<S> {
         &self,
         stored: &StoredRecord,
         peer: &AgencyId,
-        agreements: &[crate::domain::Agreement],
+        agreements: &[jikimi_exchange::domain::Agreement],
         now: DateTime<Utc>,
     ) -> Result<Option<(Signed<Envelope>, DisclosureRow)>> {
         let record = &stored.record;
@@ -483,17 +426,8 @@ impl<S: ExchangeStore> Node<S> {
             &peers,
             || receipt.verify(&r.receiver),
         );
-        if let Err(rejection) = checked {
-            self.store
-                .audit(
-                    "receipt_rejected",
-                    Some(&r.receiver),
-                    None,
-                    &rejection.to_string(),
-                )
-                .await?;
-            return Err(Error::Rejected(rejection));
-        }
+        self.refuse_audited(checked, "receipt_rejected", &r.receiver)
+            .await?;
         self.store.store_receipt(r, false).await
     }
 
@@ -514,21 +448,30 @@ impl<S: ExchangeStore> Node<S> {
             &peers,
             || notify.verify(&n.sender),
         );
-        if let Err(rejection) = checked {
-            self.store
-                .audit(
-                    "notify_rejected",
-                    Some(&n.sender),
-                    None,
-                    &rejection.to_string(),
-                )
-                .await?;
-            return Err(Error::Rejected(rejection));
-        }
+        self.refuse_audited(checked, "notify_rejected", &n.sender)
+            .await?;
         peers
             .into_iter()
             .find(|p| p.id == n.sender)
             .ok_or(Error::Rejected(Rejection::UnknownSender))
+    }
+
+    /// A signed request's check: a refusal is audited as `action` against `peer` and becomes the error.
+    async fn refuse_audited<T>(
+        &self,
+        checked: std::result::Result<T, Rejection>,
+        action: &str,
+        peer: &AgencyId,
+    ) -> Result<T> {
+        match checked {
+            Ok(v) => Ok(v),
+            Err(rejection) => {
+                self.store
+                    .audit(action, Some(peer), None, &rejection.to_string())
+                    .await?;
+                Err(Error::Rejected(rejection))
+            }
+        }
     }
 
     /// Pulls everything `peer` may give us, page by page, over HTTP; each page is committed with
@@ -605,9 +548,19 @@ impl<S: ExchangeStore> Node<S> {
 
     /// Syncs with every peer that has an endpoint; errors are returned per peer.
     pub async fn sync_all(&self) -> Result<Vec<(Agency, Result<SyncStats>)>> {
+        self.sync_peers(|_| true).await
+    }
+
+    /// Syncs, one after the other, with the peers that have an endpoint and that `select` keeps; errors are
+    /// returned per peer. The one loop over peers: `jikimi sync`, `POST /api/exchange/sync` and the periodic
+    /// sync ([`crate::Federation::spawn_periodic_sync`]) all come here.
+    pub async fn sync_peers(
+        &self,
+        select: impl Fn(&Agency) -> bool,
+    ) -> Result<Vec<(Agency, Result<SyncStats>)>> {
         let mut out = Vec::new();
         for peer in self.store.peers().await? {
-            if peer.endpoint.is_some() {
+            if peer.endpoint.is_some() && select(&peer) {
                 let r = self.sync_peer(&peer).await;
                 out.push((peer, r));
             }
@@ -642,6 +595,25 @@ impl<S: ExchangeStore> Node<S> {
             }
         }
         Ok(n)
+    }
+
+    /// A case held here and its leads as a STIX 2.1 bundle ([`Error::NotFound`] when the case is not held here).
+    pub async fn export_stix(
+        &self,
+        case_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<serde_json::Value> {
+        let records: Vec<Record> = self
+            .store
+            .case_records(case_id)
+            .await?
+            .into_iter()
+            .map(|s| s.record)
+            .collect();
+        if records.is_empty() {
+            return Err(Error::not_found("case", case_id));
+        }
+        jikimi_exchange::stix::export_case(&records, &self.me, now)
     }
 
     /// Builds a court bundle for a case: the case and its leads, refused (and audited) if any
@@ -686,33 +658,4 @@ impl<S: ExchangeStore> Node<S> {
 /// by two paths is one record.
 fn control_id(target: Uuid, kind: &str) -> Uuid {
     Uuid::new_v5(&target, kind.as_bytes())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn plain_http_is_flagged_unless_it_stays_on_this_machine() {
-        assert!(is_plain_remote("http://partner.police.example:8112"));
-        assert!(is_plain_remote("http://10.0.0.7:8112/"));
-        assert!(!is_plain_remote("https://partner.police.example"));
-        assert!(!is_plain_remote("http://127.0.0.1:8112"));
-        assert!(!is_plain_remote("http://localhost:8112"));
-        assert!(!is_plain_remote("http://[::1]:8112"));
-    }
-
-    #[test]
-    fn a_ca_file_without_certificates_is_refused() {
-        let dir = std::env::temp_dir().join(format!("jikimi-ca-{}", std::process::id()));
-        let _ = std::fs::create_dir_all(&dir);
-        let junk = dir.join("junk.pem");
-        let _ = std::fs::write(&junk, b"not a certificate");
-        assert!(matches!(
-            Transport::with_ca_file(&junk),
-            Err(Error::Invalid { .. })
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        assert!(Transport::default().client().is_ok());
-    }
 }

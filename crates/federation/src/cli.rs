@@ -3,24 +3,29 @@
 //! ([`KeyArgs`], as `jikimi serve` does), opens the store the database URL names (the same database
 //! `jikimi serve` uses) with the data keys that seal it, and calls `run` with it. `federation serve`
 //! is run by the binary with the server crate's federation router (this crate serves no HTTP).
+//! Commands that need the node open it on the store; `sync` goes through the node's one loop over
+//! peers ([`Node::sync_peers`]).
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use clap::{Args, Subcommand};
 use ed25519_dalek::SigningKey;
 use uuid::Uuid;
 
-use crate::domain::{
+use jikimi_exchange::domain::{
     Agency, AgencyId, Agreement, Attachment, CaseCategory, Content, Entity, Event, FieldClass,
     Place,
 };
-use crate::error::{Error, Result};
-use crate::identifiers::Sha256Hex;
-use crate::marking::{HandlingCode, InfoGrade, Marking, SourceGrade, Tlp};
-use crate::node::{Node, Transport};
-use crate::store::ExchangeStore;
+use jikimi_exchange::identifiers::Sha256Hex;
+use jikimi_exchange::marking::{HandlingCode, InfoGrade, Marking, SourceGrade, Tlp};
+use jikimi_exchange::store::ExchangeStore;
+use jikimi_exchange::{Error, Result};
+
+use crate::node::Node;
+use crate::transport::{Transport, fetch_agency};
 
 /// Where this node's database lives: the same URL as `jikimi serve --database-url`.
 #[derive(Debug, Clone, Args)]
@@ -351,7 +356,7 @@ impl Command {
 }
 
 /// Runs one cooperation subcommand to completion on `store` (the binary opens and migrates it).
-pub async fn run<S: ExchangeStore>(cmd: Command, store: S) -> Result<()> {
+pub async fn run(cmd: Command, store: Arc<dyn ExchangeStore>) -> Result<()> {
     let transport = cmd.transport()?;
     match cmd {
         Command::Agency { cmd, .. } => match cmd {
@@ -453,20 +458,15 @@ pub async fn run<S: ExchangeStore>(cmd: Command, store: S) -> Result<()> {
         Command::Sync { peer, page, .. } => {
             let mut node = Node::open_with(store, &transport).await?;
             node.page_limit = page;
-            let peers = node.store.peers().await?;
-            let chosen: Vec<Agency> = peers
-                .into_iter()
-                .filter(|p| peer.as_deref().is_none_or(|x| p.id.as_str().starts_with(x)))
-                .collect();
+            let results = node
+                .sync_peers(|p| peer.as_deref().is_none_or(|x| p.id.as_str().starts_with(x)))
+                .await?;
             let mut failed = false;
-            for p in chosen {
-                if p.endpoint.is_none() {
-                    continue;
-                }
-                match node.sync_peer(&p).await {
-                    Ok(stats) => {
-                        println!("{}", serde_json::json!({ "peer": p.name, "stats": stats }))
-                    }
+            for (p, r) in results {
+                match r {
+                    Ok(stats) => print_line(
+                        &serde_json::json!({ "peer": p.name, "stats": stats }).to_string(),
+                    )?,
                     Err(e) => {
                         failed = true;
                         eprintln!("sync with {} failed: {e}", p.name);
@@ -487,21 +487,6 @@ pub async fn run<S: ExchangeStore>(cmd: Command, store: S) -> Result<()> {
             "federation serve is run by the jikimi binary",
         )),
     }
-}
-
-/// Fetches a node's public identity from its federation endpoint, over `transport`.
-pub async fn fetch_agency(url: &str, transport: &Transport) -> Result<Agency> {
-    let t = |reason: String| Error::Transport {
-        peer: url.to_string(),
-        reason,
-    };
-    let resp = transport
-        .client()?
-        .get(format!("{url}/federation/v1/agency"))
-        .send()
-        .await
-        .map_err(|e| t(e.to_string()))?;
-    resp.json::<Agency>().await.map_err(|e| t(e.to_string()))
 }
 
 /// Parses `all`, `non-personal` or a comma-separated list of field classes.
@@ -631,7 +616,7 @@ pub fn content_from(c: &ContentArgs) -> Result<Content> {
     })
 }
 
-async fn run_case<S: ExchangeStore>(node: &Node<S>, cmd: CaseCmd) -> Result<()> {
+async fn run_case(node: &Node, cmd: CaseCmd) -> Result<()> {
     let now = Utc::now();
     match cmd {
         CaseCmd::Create { category, content } => {
@@ -688,21 +673,14 @@ async fn run_case<S: ExchangeStore>(node: &Node<S>, cmd: CaseCmd) -> Result<()> 
             Ok(())
         }
         CaseCmd::ExportStix { id, out } => {
-            let records: Vec<_> = node
-                .store
-                .case_records(id)
-                .await?
-                .into_iter()
-                .map(|s| s.record)
-                .collect();
-            let bundle = crate::stix::export_case(&records, &node.me, now)?;
+            let bundle = node.export_stix(id, now).await?;
             let text = serde_json::to_string_pretty(&bundle).map_err(Error::Encoding)?;
             write_out(out, &text)
         }
         CaseCmd::ImportStix { file, category } => {
             let text = std::fs::read_to_string(&file).map_err(io_err(&file))?;
             let bundle: serde_json::Value = serde_json::from_str(&text).map_err(Error::Encoding)?;
-            let content = crate::stix::import_bundle(&bundle)?;
+            let content = jikimi_exchange::stix::import_bundle(&bundle)?;
             let rec = node
                 .create_case(category.parse()?, Marking::default(), content, now)
                 .await?;

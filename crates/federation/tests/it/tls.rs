@@ -4,8 +4,7 @@
 use chrono::Utc;
 use jikimi_exchange::domain::CaseCategory;
 use jikimi_exchange::error::Error;
-use jikimi_exchange::node::{Node, Transport};
-use jikimi_exchange::store::ExchangeStore;
+use jikimi_federation::{Node, Transport};
 
 use crate::support::*;
 

@@ -7,7 +7,6 @@ use chrono::{Duration, Utc};
 use jikimi_exchange::domain::{FieldClass, RecordBody};
 use jikimi_exchange::marking::HandlingCode;
 use jikimi_exchange::protocol::{Page, PullRequest};
-use jikimi_exchange::store::ExchangeStore;
 use uuid::Uuid;
 
 use crate::support::*;
@@ -56,7 +55,7 @@ async fn bilateral_all_fields_multilateral_no_personal_fields_and_a_lead_back() 
     assert!(classes.iter().all(|f| !f.is_personal()), "{classes:?}");
     assert!(at_c.record.redacted.contains(&FieldClass::Phone));
     // On C's database itself: no personal value anywhere in the stored bodies.
-    let raw = c.store.exchange_raw_bodies().await.unwrap().join("\n");
+    let raw = c.db.exchange_raw_bodies().await.unwrap().join("\n");
     assert!(
         !raw.contains(PHONE) && !raw.contains(IBAN) && !raw.contains("Kim Minsu"),
         "{raw}"
@@ -99,7 +98,7 @@ async fn bilateral_all_fields_multilateral_no_personal_fields_and_a_lead_back() 
 
     // Disclosures and receipts are in each node's one spine audit chain, which verifies.
     for n in [&a, &b, &c] {
-        let entries = jikimi_store::verify_audit(&n.store).await.unwrap();
+        let entries = jikimi_store::verify_audit(n.db.as_ref()).await.unwrap();
         assert!(entries as usize >= n.store.audit_log().await.unwrap().len());
     }
 }
@@ -350,8 +349,7 @@ async fn withdrawal_and_restriction_propagate_across_hops() {
     }
     // A late copy of the old version (e.g. a delayed path) cannot resurrect it.
     assert!(
-        c.store
-            .exchange_raw_bodies()
+        c.db.exchange_raw_bodies()
             .await
             .unwrap()
             .iter()
@@ -457,11 +455,7 @@ async fn interrupted_sync_resumes_without_duplicates_or_gaps() {
     assert_eq!(first.applied, 120);
     // Reopen B's database as a restarted process would.
     drop(b);
-    let store = jikimi_store::SqliteStore::open(&dir.path().join("b.sqlite"))
-        .await
-        .unwrap()
-        .with_keyring(jikimi_store::testing::test_keyring());
-    let b = jikimi_exchange::node::Node::open(store).await.unwrap();
+    let b = reopen(dir.path(), "b").await;
     let rest = pull_pages(&a, &b, 40, usize::MAX, now).await;
     assert_eq!(rest.applied, 130);
     assert_eq!(rest.duplicates, 0);

@@ -1,32 +1,63 @@
-//! Test helpers: nodes on temporary SQLite files, agreements, sample content, and an in-memory
-//! transfer that hands pages and receipts between nodes exactly as the HTTP layer does.
+//! Test helpers: nodes on temporary SQLite files, agreements, and an in-memory transfer that hands pages and
+//! receipts between nodes exactly as the HTTP layer does. Sample content is the core's test fixtures.
 
 use std::collections::BTreeSet;
+use std::ops::{Deref, DerefMut};
 use std::path::Path;
+use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use ed25519_dalek::SigningKey;
-use jikimi_exchange::domain::{
-    Agency, AgencyId, Agreement, Attachment, CaseCategory, Content, Entity, Event, FieldClass,
-    Place,
-};
-use jikimi_exchange::identifiers::{Chain, Domain, Iban, PhoneE164, Sha256Hex, Wallet};
+use jikimi_exchange::domain::{Agency, AgencyId, Agreement, CaseCategory, FieldClass};
 use jikimi_exchange::marking::{HandlingCode, InfoGrade, Marking, SourceGrade, Tlp};
-use jikimi_exchange::node::{Node, SyncStats};
 use jikimi_exchange::protocol::PullRequest;
-use jikimi_exchange::store::ExchangeStore;
-use jikimi_store::{SqliteStore, Store as _};
+use jikimi_federation::{Node, SyncStats};
+use jikimi_store::{SqliteStore, Store};
 use uuid::Uuid;
 
-pub type TestNode = Node<SqliteStore>;
+pub use crate::fixtures::*;
 
+/// A node and its database as the spine's `Store` (the same handle: audit chain and raw columns for assertions).
+pub struct TestNode {
+    node: Node,
+    pub db: Arc<dyn Store>,
+}
+
+impl Deref for TestNode {
+    type Target = Node;
+    fn deref(&self) -> &Node {
+        &self.node
+    }
+}
+
+impl DerefMut for TestNode {
+    fn deref_mut(&mut self) -> &mut Node {
+        &mut self.node
+    }
+}
+
+/// The database of node `name` in `dir`, migrated, with the (fixed, test-only) data keys that seal it.
+async fn open_db(dir: &Path, name: &str) -> Arc<dyn Store> {
+    let db: Arc<dyn Store> = Arc::new(
+        SqliteStore::open(&dir.join(format!("{name}.sqlite")))
+            .await
+            .unwrap()
+            .with_keyring(jikimi_store::testing::test_keyring()),
+    );
+    db.migrate().await.unwrap();
+    db
+}
+
+async fn open_node(db: Arc<dyn Store>) -> TestNode {
+    TestNode {
+        node: Node::open(db.clone()).await.unwrap(),
+        db,
+    }
+}
+
+/// A fresh node `name` in `dir`: a new database and agency identity.
 pub async fn node(dir: &Path, name: &str, country: &str) -> TestNode {
-    let path = dir.join(format!("{name}.sqlite"));
-    let store = SqliteStore::open(&path)
-        .await
-        .unwrap()
-        .with_keyring(jikimi_store::testing::test_keyring());
-    store.migrate().await.unwrap();
+    let db = open_db(dir, name).await;
     let key = SigningKey::generate(&mut rand_core::OsRng);
     let agency = Agency {
         id: AgencyId::from_key(&key.verifying_key()),
@@ -34,8 +65,13 @@ pub async fn node(dir: &Path, name: &str, country: &str) -> TestNode {
         country: country.into(),
         endpoint: None,
     };
-    store.set_identity(&agency, &key).await.unwrap();
-    Node::open(store).await.unwrap()
+    db.set_identity(&agency, &key).await.unwrap();
+    open_node(db).await
+}
+
+/// Node `name` in `dir` again, on its database as a restarted process would open it.
+pub async fn reopen(dir: &Path, name: &str) -> TestNode {
+    open_node(open_db(dir, name).await).await
 }
 
 /// Makes every node know every other as a peer.
@@ -78,78 +114,6 @@ pub fn agreement(parties: &[&TestNode], fields: BTreeSet<FieldClass>, onward: bo
 pub async fn install(a: &Agreement, nodes: &[&TestNode]) {
     for n in nodes {
         n.store.put_agreement(a).await.unwrap();
-    }
-}
-
-pub fn all_fields() -> BTreeSet<FieldClass> {
-    FieldClass::ALL.into_iter().collect()
-}
-
-pub const PHONE: &str = "+821012345678";
-pub const IBAN: &str = "DE89370400440532013000";
-
-pub fn scam_content(title: &str) -> Content {
-    Content {
-        title: title.into(),
-        summary: Some("call-centre fraud run from a compound".into()),
-        entities: vec![
-            Entity::Person {
-                id: Uuid::new_v4(),
-                name: "Kim Minsu".into(),
-                nationality: Some("KR".into()),
-                born: None,
-                passport: None,
-                border_control: false,
-            },
-            Entity::Phone {
-                id: Uuid::new_v4(),
-                number: PhoneE164::parse(PHONE, None).unwrap(),
-            },
-            Entity::Iban {
-                id: Uuid::new_v4(),
-                iban: Iban::parse(IBAN).unwrap(),
-            },
-            Entity::CryptoWallet {
-                id: Uuid::new_v4(),
-                wallet: Wallet::parse(Chain::Tron, "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t").unwrap(),
-            },
-            Entity::Website {
-                id: Uuid::new_v4(),
-                domain: Domain::parse("https://invest-gold.example.com/login").unwrap(),
-            },
-            Entity::Company {
-                id: Uuid::new_v4(),
-                name: "Golden Compass Trading".into(),
-                country: Some("KH".into()),
-                registration: None,
-            },
-        ],
-        events: vec![Event {
-            id: Uuid::new_v4(),
-            at: "2025-03-01T12:00:00Z".parse().unwrap(),
-            place: Some(Place {
-                name: Some("compound".into()),
-                lat: Some(10.6),
-                lon: Some(103.5),
-                country: Some("KH".into()),
-            }),
-            description: "victim transferred funds".into(),
-        }],
-        attachments: vec![Attachment {
-            sha256: Sha256Hex::of(b"chat export"),
-            media_type: "text/plain".into(),
-            size_bytes: 11,
-            name: None,
-        }],
-    }
-}
-
-pub fn amber() -> Marking {
-    Marking {
-        tlp: Tlp::Amber,
-        handling: HandlingCode::H0,
-        source: SourceGrade::B,
-        information: InfoGrade::Two,
     }
 }
 
@@ -206,12 +170,10 @@ pub fn serve_federation(node: &TestNode, listener: tokio::net::TcpListener) {
 }
 
 /// The server's cooperation service over `node`'s database.
-pub fn federation_service(
-    node: &TestNode,
-) -> std::sync::Arc<jikimi_server::exchange::ExchangeService> {
-    std::sync::Arc::new(jikimi_server::exchange::ExchangeService::new(
-        jikimi_store::AnyStore::Sqlite(node.store.clone()),
-        jikimi_exchange::node::DEFAULT_PAGE,
-        jikimi_exchange::node::Transport::default(),
+pub fn federation_service(node: &TestNode) -> Arc<jikimi_federation::Federation> {
+    Arc::new(jikimi_federation::Federation::new(
+        node.store.clone(),
+        jikimi_federation::DEFAULT_PAGE,
+        jikimi_federation::Transport::default(),
     ))
 }

@@ -5,7 +5,7 @@
 //! Both nodes are the store crate's `SqliteStore` (the spine's database, `synchronous=FULL`), so
 //! every page commits with its audit rows in the node's one hash chain.
 //!
-//! Run: `cargo bench -p jikimi-exchange --bench sync` (`JIKIMI_BENCH_LEADS=10000` for a quick run).
+//! Run: `cargo bench -p jikimi-federation --bench sync` (`JIKIMI_BENCH_LEADS=10000` for a quick run).
 //! With `JIKIMI_BENCH_INTERRUPT=1` B is stopped halfway, reopened and resumed; the output then
 //! says how many envelopes A disclosed in all (N + at most one page means nothing was re-sent).
 //! Leads are queued on A in batches of 1,000 per transaction (`put_local_many`).
@@ -22,8 +22,8 @@ use jikimi_exchange::domain::{
 };
 use jikimi_exchange::identifiers::{Chain, Domain, Iban, PhoneE164, Wallet};
 use jikimi_exchange::marking::{HandlingCode, InfoGrade, Marking, SourceGrade, Tlp};
-use jikimi_exchange::node::Node;
 use jikimi_exchange::store::ExchangeStore;
+use jikimi_federation::Node;
 use jikimi_store::{SqliteStore, Store as _};
 use uuid::Uuid;
 
@@ -40,7 +40,7 @@ async fn node(
     dir: &std::path::Path,
     name: &str,
     endpoint: Option<String>,
-) -> Result<Node<SqliteStore>, BoxError> {
+) -> Result<Node, BoxError> {
     let store = open_store(&dir.join(format!("{name}.sqlite"))).await?;
     store.migrate().await?;
     let key = SigningKey::generate(&mut rand_core::OsRng);
@@ -51,7 +51,7 @@ async fn node(
         endpoint,
     };
     store.set_identity(&agency, &key).await?;
-    Ok(Node::open(store).await?)
+    Ok(Node::open(Arc::new(store)).await?)
 }
 
 fn peak_rss_kib() -> u64 {
@@ -190,10 +190,10 @@ async fn main() -> Result<(), BoxError> {
 
     let a = Arc::new(a);
     // A serves through the server crate's one federation router, as `jikimi federation serve` does.
-    let service = Arc::new(jikimi_server::exchange::ExchangeService::new(
-        jikimi_store::AnyStore::Sqlite(a.store.clone()),
-        jikimi_exchange::node::DEFAULT_PAGE,
-        jikimi_exchange::node::Transport::default(),
+    let service = Arc::new(jikimi_federation::Federation::new(
+        a.store.clone(),
+        jikimi_federation::DEFAULT_PAGE,
+        jikimi_federation::Transport::default(),
     ));
     let server = tokio::spawn(jikimi_server::federation::serve(
         listener,
@@ -226,7 +226,7 @@ async fn main() -> Result<(), BoxError> {
         );
         let b_id = b.id().clone();
         drop(b);
-        let b = Node::open(open_store(&b_path).await?).await?;
+        let b = Node::open(Arc::new(open_store(&b_path).await?)).await?;
         // Progress while resuming: what B holds against what A has disclosed (a gap larger than
         // one page would mean A re-sends what B had committed).
         let progress = {
@@ -259,7 +259,7 @@ async fn main() -> Result<(), BoxError> {
             total += page.len() as u64;
         }
         (
-            jikimi_exchange::node::SyncStats {
+            jikimi_federation::SyncStats {
                 applied: total,
                 ..rest
             },
