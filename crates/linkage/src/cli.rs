@@ -406,8 +406,11 @@ pub struct BorderArgs {
 /// Border subcommands.
 #[derive(Debug, clap::Subcommand)]
 pub enum BorderCommand {
-    /// Check a traveller against a watchlist CSV (columns by name: given_name, surname, date_of_birth,
-    /// nationality, passport_no; the first column is the entry id).
+    /// Check a traveller against a watchlist CSV; exits 4 when a candidate is found.
+    ///
+    /// Columns by name: given_name, surname, date_of_birth, nationality, passport_no; the first column is the entry
+    /// id. Prints `{"candidates": [...]}`; the exit code is 4 when there is at least one candidate at or above
+    /// `--min-score`, 0 when there is none.
     Check(BorderCheckArgs),
 }
 

@@ -24,7 +24,7 @@ pub struct PdqArgs {
 enum PdqCommand {
     /// Hash images: `hash quality path` per line, or a JSON array with --json.
     Hash(HashArgs),
-    /// Match images against a hash list (ThreatExchange / HMA CSV or TSV) within a Hamming radius.
+    /// Match images against a hash list (ThreatExchange / HMA CSV or TSV) within a Hamming radius; exits 4 on a match.
     Match(MatchArgs),
     /// Convert a hash list between layouts (written to stdout).
     List(ListArgs),
