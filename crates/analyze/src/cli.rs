@@ -62,7 +62,7 @@ pub struct HotspotsArgs {
     #[arg(long, default_value = "queen")]
     pub weights: String,
     /// Transform: `B` (binary) or `R` (row-standardised); Gi* adds a self-weight of 1 before it.
-    #[arg(long, default_value = "R")]
+    #[arg(long, default_value = "R", value_parser = ["B", "R"], ignore_case = true)]
     pub transform: String,
     /// Conditional permutations (0 disables permutation inference; p_sim is then null).
     #[arg(long, default_value_t = 999)]
@@ -106,7 +106,7 @@ pub struct AggregateArgs {
     #[arg(long, default_value_t = 1)]
     pub pad: u32,
     /// Time window: `all`, `year` or `month` (adds `count_<window>` properties).
-    #[arg(long, default_value = "all")]
+    #[arg(long, default_value = "all", value_parser = ["all", "year", "month"])]
     pub window: String,
     /// Keep only this category (repeatable).
     #[arg(long)]

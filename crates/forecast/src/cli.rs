@@ -64,6 +64,9 @@ pub struct PlaceArgs {
     /// Output PNG map: the risk surface with chosen sites in red (one pixel block per `--cell-size` cell).
     #[arg(long)]
     pub out_png: Option<PathBuf>,
+    /// Print the summary (sites, method, covered risk, bound) as one JSON object on stdout instead of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Arguments of `equity`.
@@ -103,6 +106,9 @@ pub struct EquityArgs {
     /// Only incidents accepted before this (same forms as `--from`).
     #[arg(long)]
     pub to: Option<String>,
+    /// Print the report (what `--out` holds) as one JSON object on stdout instead of the table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Arguments of `forecast-eval`.
@@ -130,6 +136,9 @@ pub struct ForecastEvalArgs {
     /// Year whose 12 monthly origins choose hyper-parameters and the best model.
     #[arg(long, default_value_t = 2020)]
     pub select_year: i32,
+    /// Print the summary (load and evaluation time, best model per category) as one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Runs a subcommand, printing a short summary to stdout.
@@ -249,35 +258,53 @@ fn place(args: &PlaceArgs) -> Result<(), Error> {
     let total_risk: f64 = inst.weights.iter().sum();
     let covered = inst.value(&chosen);
     let bound = optimum.unwrap_or(greedy.upper_bound);
-    println!(
-        "{} sites ({}, radius {} m) from {} candidates over {} demand points: covered risk {:.4} of {:.4} ({:.1}%)",
-        chosen.len(),
-        method,
-        radius,
-        candidates.len(),
-        demand.len(),
-        covered,
-        total_risk,
-        100.0 * covered / total_risk.max(f64::MIN_POSITIVE)
-    );
-    if optimum.is_some() {
-        println!(
-            "greedy {:.4}; optimum {:.4}; greedy gap {:.3}%; greedy {:.3} s; total {:.3} s",
-            greedy.value,
-            bound,
-            100.0 * (bound - greedy.value) / bound.max(f64::MIN_POSITIVE),
-            greedy_s,
-            total_s
-        );
+    if args.json {
+        let summary = serde_json::json!({
+            "sites": chosen.len(),
+            "method": method,
+            "radius_m": radius,
+            "candidates": candidates.len(),
+            "demand_points": demand.len(),
+            "covered_risk": covered,
+            "total_risk": total_risk,
+            "greedy_risk": greedy.value,
+            "optimum": optimum,
+            "upper_bound": bound,
+            "greedy_s": greedy_s,
+            "total_s": total_s,
+        });
+        println!("{summary}");
     } else {
         println!(
-            "greedy {:.4}; optimum at most {:.4} (online bound); greedy certified to reach at least {:.1}% of the \
-             optimum (the better of the online bound and 1 - 1/e); greedy {:.3} s",
-            greedy.value,
-            bound,
-            100.0 * (greedy.value / bound.max(f64::MIN_POSITIVE)).max(1.0 - (-1.0f64).exp()),
-            greedy_s
+            "{} sites ({}, radius {} m) from {} candidates over {} demand points: covered risk {:.4} of {:.4} ({:.1}%)",
+            chosen.len(),
+            method,
+            radius,
+            candidates.len(),
+            demand.len(),
+            covered,
+            total_risk,
+            100.0 * covered / total_risk.max(f64::MIN_POSITIVE)
         );
+        if optimum.is_some() {
+            println!(
+                "greedy {:.4}; optimum {:.4}; greedy gap {:.3}%; greedy {:.3} s; total {:.3} s",
+                greedy.value,
+                bound,
+                100.0 * (bound - greedy.value) / bound.max(f64::MIN_POSITIVE),
+                greedy_s,
+                total_s
+            );
+        } else {
+            println!(
+                "greedy {:.4}; optimum at most {:.4} (online bound); greedy certified to reach at least {:.1}% of the \
+                 optimum (the better of the online bound and 1 - 1/e); greedy {:.3} s",
+                greedy.value,
+                bound,
+                100.0 * (greedy.value / bound.max(f64::MIN_POSITIVE)).max(1.0 - (-1.0f64).exp()),
+                greedy_s
+            );
+        }
     }
     let projector = Projector::utm17n()?;
     if let Some(path) = &args.out_csv {
@@ -387,7 +414,15 @@ fn equity(args: &EquityArgs) -> Result<(), Error> {
         #[cfg(feature = "store")]
         (None, Some(url)) => {
             let read = store_responses(url, args, period)?;
-            println!(
+            // With --json, stdout holds only the report.
+            let say = |line: String| {
+                if args.json {
+                    eprintln!("{line}");
+                } else {
+                    println!("{line}");
+                }
+            };
+            say(format!(
                 "store: {} incidents on scene or closed; {} responses by district; left out: {} never on scene, \
                  {} without location, {} outside every district, {} outside the period (read in {} {})",
                 read.listed,
@@ -398,7 +433,7 @@ fn equity(args: &EquityArgs) -> Result<(), Error> {
                 read.outside_period,
                 read.pages,
                 if read.pages == 1 { "page" } else { "pages" },
-            );
+            ));
             let source = serde_json::json!({
                 "store": {"backend_url_scheme": url.split(':').next().unwrap_or(""),
                           "districts": args.districts, "listed": read.listed,
@@ -428,32 +463,36 @@ fn equity(args: &EquityArgs) -> Result<(), Error> {
         alpha: args.alpha,
     };
     let res = analyze(&records, &cfg);
-    println!(
-        "{:<20} {:>6} {:>24} {:>24}  flag",
-        "district", "n", "median s (95% CI)", "p90 s (95% CI)"
-    );
-    for d in &res {
+    let report = serde_json::json!({"config": cfg, "source": source, "districts": res});
+    if args.json {
+        println!("{report}");
+    } else {
         println!(
-            "{:<20} {:>6} {:>8.0} ({:>6.0}-{:<6.0}) {:>8.0} ({:>6.0}-{:<6.0})  {}",
-            d.district,
-            d.n,
-            d.median.estimate,
-            d.median.lo,
-            d.median.hi,
-            d.p90.estimate,
-            d.p90.lo,
-            d.p90.hi,
-            match (d.median_flagged, d.p90_flagged) {
-                (true, true) => "median, p90",
-                (true, false) => "median",
-                (false, true) => "p90",
-                (false, false) => "",
-            }
+            "{:<20} {:>6} {:>24} {:>24}  flag",
+            "district", "n", "median s (95% CI)", "p90 s (95% CI)"
         );
+        for d in &res {
+            println!(
+                "{:<20} {:>6} {:>8.0} ({:>6.0}-{:<6.0}) {:>8.0} ({:>6.0}-{:<6.0})  {}",
+                d.district,
+                d.n,
+                d.median.estimate,
+                d.median.lo,
+                d.median.hi,
+                d.p90.estimate,
+                d.p90.lo,
+                d.p90.hi,
+                match (d.median_flagged, d.p90_flagged) {
+                    (true, true) => "median, p90",
+                    (true, false) => "median",
+                    (false, true) => "p90",
+                    (false, false) => "",
+                }
+            );
+        }
     }
     if let Some(out) = &args.out {
-        let v = serde_json::json!({"config": cfg, "source": source, "districts": res});
-        write_file(out, serde_json::to_string_pretty(&v)?.as_bytes())?;
+        write_file(out, serde_json::to_string_pretty(&report)?.as_bytes())?;
     }
     Ok(())
 }
@@ -525,6 +564,30 @@ fn forecast_eval(args: &ForecastEvalArgs) -> Result<(), Error> {
                 write_file(&dir.join(format!("{}_all.png", m.model)), &png)?;
             }
         }
+    }
+    if args.json {
+        let categories: Vec<serde_json::Value> = report
+            .categories
+            .iter()
+            .map(|c| {
+                serde_json::json!({
+                    "category": c.category,
+                    "best_model": c.best_model,
+                    "best_baseline": c.best_baseline,
+                    "gain_pai_1pct": c.gain_pai_1pct,
+                })
+            })
+            .collect();
+        let summary = serde_json::json!({
+            "events": ds.by_category[0].len(),
+            "cells": ds.area.n_cells(),
+            "load_s": load_s,
+            "evaluation_s": report.seconds_total,
+            "target_met": report.target_met,
+            "categories": categories,
+        });
+        println!("{summary}");
+        return Ok(());
     }
     println!(
         "loaded {} events into {} cells in {:.2} s; evaluation {:.1} s; target {}",

@@ -37,6 +37,9 @@ pub struct BenchArgs {
     /// Skip the Python runs.
     #[arg(long)]
     pub no_python: bool,
+    /// Print the results as one JSON object on stdout at the end (the progress lines go to stderr).
+    #[arg(long)]
+    pub json: bool,
 }
 
 fn io(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
@@ -61,8 +64,16 @@ fn peak_from_json(stdout: &str) -> Option<f64> {
     v.get("peak_rss_mb")?.as_f64()
 }
 
-/// Runs the benchmark and prints one line per run.
+/// Runs the benchmark and prints one line per run (on stderr with `--json`, which prints one JSON object at the end).
 pub fn run_bench(args: &BenchArgs) -> Result<(), Error> {
+    let say = |line: String| {
+        if args.json {
+            eprintln!("{line}");
+        } else {
+            println!("{line}");
+        }
+    };
+    let mut runs = Vec::new();
     let tmp;
     let dir = match &args.dir {
         Some(d) => {
@@ -100,14 +111,11 @@ pub fn run_bench(args: &BenchArgs) -> Result<(), Error> {
     let size_mb = std::fs::metadata(&transfers)
         .map(|m| m.len() as f64 / 1e6)
         .unwrap_or(0.0);
-    println!(
-        "generated {} transfers over {} accounts ({} seeds, {} cash-out points), {size_mb:.0} MB, in {:.1} s",
-        summary.transfers,
-        summary.accounts,
-        summary.seed_transfers,
-        summary.cashout_points,
-        started.elapsed().as_secs_f64()
-    );
+    let generate_s = started.elapsed().as_secs_f64();
+    say(format!(
+        "generated {} transfers over {} accounts ({} seeds, {} cash-out points), {size_mb:.0} MB, in {generate_s:.1} s",
+        summary.transfers, summary.accounts, summary.seed_transfers, summary.cashout_points,
+    ));
     let exe = std::env::current_exe().map_err(|e| Error::io("current executable", e))?;
     for policy in [Policy::Haircut, Policy::Fifo] {
         let name = match policy {
@@ -129,12 +137,19 @@ pub fn run_bench(args: &BenchArgs) -> Result<(), Error> {
             .arg(args.memory_mb.to_string());
         let (rust_s, stdout) = run_timed(cmd)?;
         let rust_peak = peak_from_json(&stdout);
-        println!(
+        say(format!(
             "{name:>8} rust:   {rust_s:>7.2} s wall, {:>9.0} transfers/s, peak {} MiB",
             summary.transfers as f64 / rust_s,
             rust_peak.map_or("?".into(), |p| format!("{p:.0}"))
-        );
+        ));
+        let mut run = serde_json::json!({
+            "policy": name,
+            "rust_s": rust_s,
+            "rust_transfers_per_s": summary.transfers as f64 / rust_s,
+            "rust_peak_mib": rust_peak,
+        });
         if args.no_python {
+            runs.push(run);
             continue;
         }
         let py_out = dir.join(format!("taint-{name}-python.csv"));
@@ -151,12 +166,16 @@ pub fn run_bench(args: &BenchArgs) -> Result<(), Error> {
         let py_peak = peak_from_json(&stdout);
         let same = std::fs::read(&rust_out).map_err(io(&rust_out))?
             == std::fs::read(&py_out).map_err(io(&py_out))?;
-        println!(
+        say(format!(
             "{name:>8} python: {py_s:>7.2} s wall, {:>9.0} transfers/s, peak {} MiB; python/rust {:.1}x; outputs identical: {same}",
             summary.transfers as f64 / py_s,
             py_peak.map_or("?".into(), |p| format!("{p:.0}")),
             py_s / rust_s
-        );
+        ));
+        run["python_s"] = serde_json::json!(py_s);
+        run["python_peak_mib"] = serde_json::json!(py_peak);
+        run["outputs_identical"] = serde_json::json!(same);
+        runs.push(run);
         if !same {
             return Err(Error::Invalid(format!(
                 "{name}: rust and python outputs differ ({} vs {})",
@@ -164,6 +183,18 @@ pub fn run_bench(args: &BenchArgs) -> Result<(), Error> {
                 py_out.display()
             )));
         }
+    }
+    if args.json {
+        let report = serde_json::json!({
+            "transfers": summary.transfers,
+            "accounts": summary.accounts,
+            "seed_transfers": summary.seed_transfers,
+            "cashout_points": summary.cashout_points,
+            "file_mb": size_mb,
+            "generate_s": generate_s,
+            "runs": runs,
+        });
+        println!("{report}");
     }
     Ok(())
 }

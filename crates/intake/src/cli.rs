@@ -25,6 +25,9 @@ pub struct AmlArgs {
     /// Lines are HTTPS form bodies (x-www-form-urlencoded) instead of SMS text.
     #[arg(long)]
     pub form: bool,
+    /// Print JSON lines (the only output); accepted so that every command takes `--json`.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Runs the subcommand on the process's stdin and stdout.

@@ -1,15 +1,21 @@
 //! The `jikimi` binary: parses the command line and hands each subcommand to the crate that owns it.
 //!
-//! Glue only: every subcommand's work lives in a library crate; this file maps errors to exit codes.
+//! Glue only: every subcommand's work lives in a library crate; this file maps outcomes and errors to the exit
+//! codes of [`exit::Exit`].
 
 mod analyze;
+mod exit;
 mod spine;
+
+use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use crate::exit::Exit;
+
 /// jikimi (지킴이): silent SOS dispatch, crime analysis, cross-border cooperation, perceptual hashing.
 #[derive(Debug, Parser)]
-#[command(name = "jikimi", version, about, long_about = None)]
+#[command(name = "jikimi", version, about, long_about = None, after_help = exit::HELP)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -17,8 +23,12 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Print the version and the crates compiled in.
-    Version,
+    /// Print the version.
+    Version {
+        /// Print `{"name": "jikimi", "version": ...}` instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Serve the respond API (alerts, incidents, units, subscribers, audit).
     Serve(spine::ServeArgs),
     /// Run a demo server on SQLite with a simulated city; prints the URL and staff logins.
@@ -32,12 +42,12 @@ enum Command {
     /// Crime analysis: hot spots, aggregation, forecasts, device placement, response-time equity.
     #[command(subcommand)]
     Analyze(AnalyzeCommand),
-    /// Road network: import OpenStreetMap, route, benchmark.
+    /// Road network: import OpenStreetMap, route (benchmark: `jikimi bench roads`).
     Roads(jikimi_roads::cli::RoadsArgs),
-    /// PDQ perceptual hashes: hash images, match them against hash lists, convert lists, benchmark.
+    /// PDQ perceptual hashes: hash images, match them against hash lists, convert lists (benchmark: `jikimi bench pdq`).
     Pdq(jikimi_mediahash::cli::PdqArgs),
     /// Link records across two files, or de-duplicate one (probabilistic record linkage).
-    Link(jikimi_linkage::cli::LinkArgs),
+    Link(LinkCommand),
     /// Border control: check travellers against a watchlist.
     Border(jikimi_linkage::cli::BorderArgs),
     /// Cooperation between agencies: agency, peer, agreement, case, sync.
@@ -48,9 +58,20 @@ enum Command {
     /// Tracing: follow money through transfers (`trace funds`).
     #[command(subcommand)]
     Trace(TraceCommand),
-    /// Benchmarks.
+    /// Benchmarks, one per subsystem (`jikimi bench --help` lists them).
     #[command(subcommand)]
     Bench(Bench),
+}
+
+/// `jikimi link`: the linkage crate's arguments, and how to print what it did. (Not named `LinkArgs`: clap names
+/// an argument group after the struct, and the flattened one already is.)
+#[derive(Debug, clap::Args)]
+struct LinkCommand {
+    #[command(flatten)]
+    link: jikimi_linkage::cli::LinkArgs,
+    /// Also print a summary (candidate pairs per blocking pass, links, seconds) as one JSON object on stdout.
+    #[arg(long)]
+    json: bool,
 }
 
 /// `jikimi trace`: following things through data.
@@ -71,48 +92,103 @@ enum AnalyzeCommand {
     Forecast(jikimi_forecast::cli::AnalyzeCommand),
 }
 
-/// Benchmarks, one per subsystem.
+/// Benchmarks, one per subsystem. Each help line fits one line; `jikimi bench <subsystem> --help` says more.
 #[derive(Debug, Subcommand)]
 enum Bench {
     /// Signed alerts over loopback HTTP: sustained accepted alerts/s and p50/p99 accept latency.
     Intake(spine::bench::IntakeArgs),
+    /// Thousands of devices in a few hot spots over HTTP and MQTT: zero loss, accept and queue latency.
+    ///
     /// A surge: thousands of devices, most in a few small areas, over HTTP and MQTT against `jikimi serve`; checks
     /// alerts stored equal alerts accepted and measures accept and dispatcher-queue latency.
     Surge(spine::surge::SurgeArgs),
+    /// Alerts under a junk-alert flood against an equal `/healthz` flood; logins a login flood can force.
+    ///
     /// Signed alerts under a junk-alert flood against the same under an equal `GET /healthz` flood (throughput ratio,
     /// p99, audit rows per junk request), and the argon2 logins a login flood can force with and without limits.
     Flood(spine::flood::FloodArgs),
     /// Gi* and local Moran on lattices, Toronto aggregation to H3, esda comparison.
     Analyze(jikimi_analyze::bench::BenchArgs),
+    /// Money tracing on a synthetic scam network: both policies, and the Python cross-check.
+    ///
     /// Money tracing on a synthetic scam network (10M transfers by default): both policies, and the Python
     /// cross-check on the same files.
     Funds(jikimi_funds::bench::BenchArgs),
+    /// Road routing: preprocessing, one-to-one and one-to-50 latency, Dijkstra baseline, growth on grids.
+    ///
+    /// Road routing: import and preprocessing, one-to-one p50/p99, one incident to 50 units, the plain-Dijkstra
+    /// baseline, and growth on synthetic grids (1M nodes with `--large`). Prints one JSON document.
+    Roads(jikimi_roads::bench::BenchArgs),
+    /// PDQ, single thread: index search against a linear scan, index memory, hashing throughput.
+    Pdq(jikimi_mediahash::bench::BenchArgs),
+    /// Record linkage of N x N synthetic people, and watchlist check latency over N entries.
+    ///
+    /// `scale`: time per stage, memory and precision/recall of linking N x N synthetic people. `watchlist`: check
+    /// latency (p50/p99) and recall@5 over a watchlist of N entries.
+    Linkage(jikimi_linkage::bench::BenchArgs),
 }
 
-fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            // `--help` and `--version` are not errors; everything else clap refuses is a usage error (2).
+            let _ = err.print();
+            return if err.use_stderr() {
+                Exit::Usage
+            } else {
+                Exit::Ok
+            }
+            .into();
+        }
+    };
+    match run(cli) {
+        Ok(exit) => exit.into(),
+        Err(err) => {
+            eprintln!("Error: {err:?}");
+            Exit::Error.into()
+        }
+    }
+}
+
+/// Runs one command; `Ok` carries the outcome a script branches on, `Err` is exit code 1.
+fn run(cli: Cli) -> anyhow::Result<Exit> {
     match cli.command {
-        Command::Version => {
-            println!("jikimi {}", env!("CARGO_PKG_VERSION"));
+        Command::Version { json } => {
+            if json {
+                let version =
+                    serde_json::json!({ "name": "jikimi", "version": env!("CARGO_PKG_VERSION") });
+                println!("{version}");
+            } else {
+                println!("jikimi {}", env!("CARGO_PKG_VERSION"));
+            }
         }
         Command::Serve(args) => spine::serve(args)?,
         Command::Demo(args) => spine::demo(args)?,
         Command::Migrate(args) => spine::migrate(args)?,
-        Command::Audit(args) => spine::audit(args)?,
+        Command::Audit(args) => return spine::audit(args),
         Command::Staff(args) => spine::staff(args)?,
         Command::Analyze(AnalyzeCommand::HotSpots(command)) => {
             analyze::run(jikimi_analyze::cli::AnalyzeArgs { command })?
         }
         Command::Analyze(AnalyzeCommand::Forecast(command)) => jikimi_forecast::cli::run(command)?,
         Command::Roads(args) => jikimi_roads::cli::run(args)?,
-        Command::Pdq(args) => jikimi_mediahash::cli::run(args)?,
-        Command::Link(args) => jikimi_linkage::cli::run_link(&args)?,
-        Command::Border(args) => jikimi_linkage::cli::run_border(&args)?,
+        Command::Pdq(args) => return Ok(jikimi_mediahash::cli::run(args)?.into()),
+        Command::Link(args) => {
+            let summary = jikimi_linkage::cli::run_link(&args.link)?;
+            if args.json {
+                println!("{}", serde_json::to_string(&summary)?);
+            }
+        }
+        Command::Border(args) => return Ok(jikimi_linkage::cli::run_border(&args)?.into()),
         Command::Bench(Bench::Intake(args)) => spine::block_on(spine::bench::intake(args))?,
         Command::Bench(Bench::Surge(args)) => spine::block_on(spine::surge::surge(args))?,
         Command::Bench(Bench::Flood(args)) => spine::block_on(spine::flood::flood(args))?,
         Command::Bench(Bench::Analyze(args)) => jikimi_analyze::bench::run_bench(&args)?,
         Command::Bench(Bench::Funds(args)) => jikimi_funds::bench::run_bench(&args)?,
+        Command::Bench(Bench::Roads(args)) => jikimi_roads::bench::run(&args)?,
+        Command::Bench(Bench::Pdq(args)) => jikimi_mediahash::bench::run(args)?,
+        Command::Bench(Bench::Linkage(args)) => jikimi_linkage::bench::run(&args)?,
         Command::Trace(TraceCommand::Funds(args)) => {
             let summary = jikimi_funds::cli::run_funds(&args)?;
             jikimi_funds::cli::print_summary(&args, &summary)?;
@@ -120,5 +196,17 @@ fn main() -> anyhow::Result<()> {
         Command::Exchange(cmd) => spine::exchange(cmd)?,
         Command::Intake(args) => jikimi_intake::cli::run(args)?,
     }
-    Ok(())
+    Ok(Exit::Ok)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory as _;
+
+    /// clap's own consistency checks (unique names and groups, valid defaults) over every subcommand, which
+    /// otherwise fire only when that subcommand is parsed.
+    #[test]
+    fn the_command_line_is_well_formed() {
+        super::Cli::command().debug_assert();
+    }
 }

@@ -19,6 +19,8 @@ use jikimi_server::roles::Role;
 use jikimi_server::state::{AppState, system_clock};
 use jikimi_store::{Change, Store};
 
+use crate::exit::Exit;
+
 /// `jikimi serve`.
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
@@ -66,6 +68,9 @@ impl jikimi_server::border::CaseSource for ExchangeCases {
 pub struct MigrateArgs {
     #[command(flatten)]
     config: ConfigArgs,
+    /// Print `{"migrated": true, "backend": ...}` instead of text.
+    #[arg(long)]
+    json: bool,
 }
 
 /// `jikimi audit ...`.
@@ -77,10 +82,13 @@ pub struct AuditArgs {
 
 #[derive(Debug, clap::Subcommand)]
 enum AuditCommand {
-    /// Verify the audit log's hash chain; exits non-zero and names the first bad seq if it was tampered with.
+    /// Verify the audit log's hash chain; exits 3 and names the first bad seq if it was tampered with.
     Verify {
         #[command(flatten)]
         config: ConfigArgs,
+        /// Print `{"intact": true, "entries": N}` or `{"intact": false, "seq": N, "reason": ...}` instead of text.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -104,6 +112,9 @@ enum StaffCommand {
         role: Role,
         #[command(flatten)]
         config: ConfigArgs,
+        /// Print `{"username", "role", "password"}` (the password only when generated) instead of text.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -448,29 +459,45 @@ pub fn migrate(args: MigrateArgs) -> anyhow::Result<()> {
     let config = args.config.resolve(false)?;
     runtime()?.block_on(async move {
         let store = open_store(&config).await?;
-        println!("migrations applied ({})", store.backend());
+        if args.json {
+            let report = serde_json::json!({ "migrated": true, "backend": store.backend() });
+            println!("{report}");
+        } else {
+            println!("migrations applied ({})", store.backend());
+        }
         Ok(())
     })
 }
 
-/// `jikimi audit ...`.
-pub fn audit(args: AuditArgs) -> anyhow::Result<()> {
+/// `jikimi audit ...`: a broken chain is an outcome ([`Exit::AuditChainBroken`]), not an error, so that a script
+/// can tell it from a database it could not read.
+pub fn audit(args: AuditArgs) -> anyhow::Result<Exit> {
     init_logging();
     match args.command {
-        AuditCommand::Verify { config } => {
+        AuditCommand::Verify { config, json } => {
             let config = config.resolve(false)?;
             runtime()?.block_on(async move {
                 let store = open_store(&config).await?;
                 match jikimi_store::verify_audit(store.as_ref()).await {
                     Ok(n) => {
-                        println!("audit log verified: {n} entries, hash chain intact");
-                        Ok(())
+                        if json {
+                            println!("{}", serde_json::json!({ "intact": true, "entries": n }));
+                        } else {
+                            println!("audit log verified: {n} entries, hash chain intact");
+                        }
+                        Ok(Exit::Ok)
                     }
                     Err(jikimi_store::Error::Tampered(jikimi_audit::AuditError::Tampered {
                         seq,
                         reason,
                     })) => {
-                        anyhow::bail!("audit log TAMPERED at seq {seq}: {reason}")
+                        if json {
+                            let report =
+                                serde_json::json!({ "intact": false, "seq": seq, "reason": reason.to_string() });
+                            println!("{report}");
+                        }
+                        eprintln!("audit log TAMPERED at seq {seq}: {reason}");
+                        Ok(Exit::AuditChainBroken)
                     }
                     Err(err) => Err(anyhow::Error::new(err).context("cannot read the audit log")),
                 }
@@ -487,6 +514,7 @@ pub fn staff(args: StaffArgs) -> anyhow::Result<()> {
             username,
             role,
             config,
+            json,
         } => {
             let config = config.resolve(false)?;
             let (password, generated) = match std::env::var("JIKIMI_STAFF_PASSWORD") {
@@ -496,7 +524,14 @@ pub fn staff(args: StaffArgs) -> anyhow::Result<()> {
             runtime()?.block_on(async move {
                 let store = open_store(&config).await?;
                 add_staff(store.as_ref(), &username, &password, role).await?;
-                if generated {
+                if json {
+                    let report = serde_json::json!({
+                        "username": username,
+                        "role": role.as_str(),
+                        "password": generated.then_some(&password),
+                    });
+                    println!("{report}");
+                } else if generated {
                     println!(
                         "created {} {username} with password {password}",
                         role.as_str()

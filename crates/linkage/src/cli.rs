@@ -20,7 +20,9 @@ use crate::watchlist::{self, Query, Watchlist};
 pub enum KoreanMode {
     /// On when most surnames are known Korean surnames.
     Auto,
+    /// Always fold romanisation variants.
     On,
+    /// Never fold them.
     Off,
 }
 
@@ -85,6 +87,25 @@ pub struct LinkArgs {
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
+}
+
+/// What `jikimi link` did (its results are in `--out`); the binary prints it with `--json`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LinkSummary {
+    /// `link` (two files) or `dedupe` (one).
+    pub mode: &'static str,
+    /// Whether Korean name normalisation was on.
+    pub korean_names: bool,
+    /// Candidate pairs after blocking, in all.
+    pub candidate_pairs: usize,
+    /// Pairs per blocking pass.
+    pub passes: Vec<(String, usize)>,
+    /// Links written (linking), or links between duplicates (de-duplication).
+    pub links: usize,
+    /// Wall-clock seconds of the linkage, after reading the files.
+    pub seconds: f64,
+    /// The output file.
+    pub out: PathBuf,
 }
 
 /// A progress bar on stderr; also reports how long each stage took.
@@ -176,8 +197,8 @@ pub fn looks_korean(tables: &[&Table], schema: &schema::Schema) -> bool {
     total > 0 && known * 2 > total
 }
 
-/// Run `jikimi link`.
-pub fn run_link(args: &LinkArgs) -> Result<(), Error> {
+/// Run `jikimi link`: writes the links or clusters to `--out` and reports what it did.
+pub fn run_link(args: &LinkArgs) -> Result<LinkSummary, Error> {
     let (left, right) = match (&args.left, &args.right, &args.dedupe) {
         (Some(l), Some(r), None) => (read_table(l)?, Some(read_table(r)?)),
         (None, None, Some(d)) => (read_table(d)?, None),
@@ -303,7 +324,8 @@ pub fn run_link(args: &LinkArgs) -> Result<(), Error> {
     }
     progress.end_stage();
     bar.finish_and_clear();
-    eprintln!("linkage took {:.3} s", started.elapsed().as_secs_f64());
+    let elapsed_s = started.elapsed().as_secs_f64();
+    eprintln!("linkage took {elapsed_s:.3} s");
     eprintln!(
         "{} candidate pairs from {} blocking passes; {} links",
         run.blocking.candidate_pairs,
@@ -359,7 +381,19 @@ pub fn run_link(args: &LinkArgs) -> Result<(), Error> {
         }
     }
     writer.flush().map_err(io_error(&args.out))?;
-    Ok(())
+    Ok(LinkSummary {
+        mode: if run.prepared.is_dedupe() {
+            "dedupe"
+        } else {
+            "link"
+        },
+        korean_names,
+        candidate_pairs: run.blocking.candidate_pairs,
+        passes: run.blocking.passes.clone(),
+        links: run.links.len(),
+        seconds: elapsed_s,
+        out: args.out.clone(),
+    })
 }
 
 /// `jikimi border …`
@@ -372,8 +406,11 @@ pub struct BorderArgs {
 /// Border subcommands.
 #[derive(Debug, clap::Subcommand)]
 pub enum BorderCommand {
-    /// Check a traveller against a watchlist CSV (columns by name: given_name, surname, date_of_birth,
-    /// nationality, passport_no; the first column is the entry id).
+    /// Check a traveller against a watchlist CSV; exits 4 when a candidate is found.
+    ///
+    /// Columns by name: given_name, surname, date_of_birth, nationality, passport_no; the first column is the entry
+    /// id. Prints `{"candidates": [...]}`; the exit code is 4 when there is at least one candidate at or above
+    /// `--min-score`, 0 when there is none.
     Check(BorderCheckArgs),
 }
 
@@ -386,8 +423,10 @@ pub struct BorderCheckArgs {
     /// Full name ("Lee Min-jun", "MINJUN LEE", "이민준"); or give --given-name and --surname.
     #[arg(long)]
     pub name: Option<String>,
+    /// Given name (with --surname, instead of --name).
     #[arg(long)]
     pub given_name: Option<String>,
+    /// Surname (with --given-name, instead of --name).
     #[arg(long)]
     pub surname: Option<String>,
     /// Date of birth.
@@ -405,10 +444,22 @@ pub struct BorderCheckArgs {
     /// Minimum score (bits) of a candidate.
     #[arg(long, default_value_t = 0.0)]
     pub min_score: f64,
+    /// Print JSON (the only output: `{"candidates": [...]}`); accepted so that every command takes `--json`.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// What a command found, for the exit status: a script branches on whether `border check` found a candidate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The command ran; nothing to signal.
+    Done,
+    /// `border check` found at least one watchlist candidate at or above `--min-score`.
+    MatchFound,
 }
 
 /// Run `jikimi border …`.
-pub fn run_border(args: &BorderArgs) -> Result<(), Error> {
+pub fn run_border(args: &BorderArgs) -> Result<Outcome, Error> {
     match &args.command {
         BorderCommand::Check(check) => {
             let table = read_table(&check.watchlist)?;
@@ -422,12 +473,17 @@ pub fn run_border(args: &BorderArgs) -> Result<(), Error> {
                 check.passport.as_deref(),
             );
             let hits = list.check(&query, check.limit, check.min_score);
+            let outcome = if hits.is_empty() {
+                Outcome::Done
+            } else {
+                Outcome::MatchFound
+            };
             let stdout = std::io::stdout();
             let mut out = stdout.lock();
             let json = serde_json::to_string_pretty(&watchlist::CheckResponse { candidates: hits })
                 .map_err(|e| Error::Input(format!("json: {e}")))?;
             writeln!(out, "{json}").map_err(io_error(Path::new("stdout")))?;
-            Ok(())
+            Ok(outcome)
         }
     }
 }

@@ -16,7 +16,8 @@
 //! - [`shared`] links the persons, phones, accounts and wallets of shared cases and picks the watchlist's
 //!   persons from them (flagged for border control);
 //! - [`trace`] builds a graph of organisations over linked entities and flags relocation between countries;
-//! - [`cli`] holds the `jikimi link` and `jikimi border` subcommands.
+//! - [`cli`] holds the `jikimi link` and `jikimi border` subcommands; [`bench`] is `jikimi bench linkage`
+//!   (and the `cargo bench` binaries).
 //!
 //! The design trade-off: comparisons produce a handful of levels rather than raw similarities, so the model
 //! is a product of small categorical distributions that EM fits in milliseconds over counted patterns, and
@@ -37,11 +38,12 @@
 //! ```
 //!
 //! Architecture Invariant: no database, network or async code; reading and writing files happens in [`cli`]
-//! only (and [`table::Table::from_csv`] takes any reader).
+//! and [`bench`] only (and [`table::Table::from_csv`] takes any reader).
 //!
 //! Architecture Invariant: depends on no other jikimi crate; `store`, `server` and the federation call into
 //! it with plain data (tables, [`watchlist::WatchlistPerson`], [`trace::Case`], [`engine::Decision`]).
 
+pub mod bench;
 pub mod blocking;
 pub mod cli;
 pub mod compare;

@@ -61,6 +61,11 @@ def jikimi(*args):
     return out.stdout
 
 
+def jikimi_bench(*args):
+    out = subprocess.run([str(BIN), "bench", "pdq", *args], check=True, capture_output=True, text=True)
+    return out.stdout
+
+
 def read_rust_results(path, nq):
     res = [set() for _ in range(nq)]
     with open(path) as f:
@@ -85,7 +90,7 @@ def index_comparison(work, db, queries, radius, label):
     db_path, q_path, r_path = work / f"{label}_db.bin", work / f"{label}_q.bin", work / f"{label}_res.txt"
     db.tofile(db_path)
     queries.tofile(q_path)
-    rust = json.loads(jikimi("bench", "index", "--db", str(db_path), "--queries", str(q_path),
+    rust = json.loads(jikimi_bench("index", "--db", str(db_path), "--queries", str(q_path),
                              "--radius", str(radius), "--linear", "--results", str(r_path)))
     rust_res = read_rust_results(r_path, nq)
     out = {"label": label, "n": len(db), "queries": nq, "radius": radius, "rust": rust}
@@ -199,7 +204,7 @@ def throughput(work, n_jpegs, rng):
         bits, q = pdqhash.compute(rgb)
         ref[f.name] = "%064x" % int("".join(str(int(x)) for x in bits), 2)
     py_s = time.perf_counter() - t
-    rust = json.loads(jikimi("bench", "hash", str(d)))
+    rust = json.loads(jikimi_bench("hash", str(d)))
     ours = {pathlib.Path(r["file"]).name: r["hash"] for r in json.loads(jikimi("hash", "--json", str(d)))}
     dists = [bin(int(ref[k], 16) ^ int(ours[k], 16)).count("1") for k in ref]
     return {"jpegs": n_jpegs, "size": "1024x1024", "pdqhash_images_per_s": n_jpegs / py_s,
@@ -234,7 +239,7 @@ def main():
             report["throughput"] = throughput(work, args.jpegs, rng)
             print(json.dumps(report["throughput"], indent=1), flush=True)
         if "memory" not in args.skip:
-            report["memory"] = json.loads(jikimi("bench", "memory", "--n", str(args.n_memory),
+            report["memory"] = json.loads(jikimi_bench("memory", "--n", str(args.n_memory),
                                                  "--file", str(work / "mem.mih")))
             print(json.dumps(report["memory"], indent=1), flush=True)
     print("SUMMARY " + json.dumps(report))

@@ -1,19 +1,17 @@
 //! `jikimi pdq ...`: the command line of this crate and its only file-system edge.
 //!
 //! `hash` prints one line (or JSON object) per file, `match` looks files up in a hash list, `list` converts
-//! list layouts, `bench` measures the index and the hasher. A file that cannot be read or decoded gets
-//! a per-file error on stderr (or in the JSON) and the batch goes on; the exit status then says so.
+//! list layouts (the benchmarks are `jikimi bench pdq`, [`crate::bench`]). A file that cannot be read or decoded
+//! gets a per-file error on stderr (or in the JSON) and the batch goes on; the exit status then says so, and
+//! `match` reports through [`Outcome`] whether anything matched.
 
 use crate::index::{HammingIndex, Hit};
 use crate::list::{self, Layout, ListEntry, MatchRecord};
 use crate::{DIHEDRAL_NAMES, DecodeLimits, Hash256, Luma, hash_encoded};
 use clap::{Args, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
-use rand::rngs::SmallRng;
-use rand::{Rng, SeedableRng};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 /// `jikimi pdq`: PDQ perceptual hashes, hash lists and matching.
 #[derive(Debug, Args)]
@@ -26,12 +24,10 @@ pub struct PdqArgs {
 enum PdqCommand {
     /// Hash images: `hash quality path` per line, or a JSON array with --json.
     Hash(HashArgs),
-    /// Match images against a hash list (ThreatExchange / HMA CSV or TSV) within a Hamming radius.
+    /// Match images against a hash list (ThreatExchange / HMA CSV or TSV) within a Hamming radius; exits 4 on a match.
     Match(MatchArgs),
     /// Convert a hash list between layouts (written to stdout).
     List(ListArgs),
-    /// Benchmarks (single thread): index search, index memory, hashing throughput.
-    Bench(BenchArgs),
 }
 
 /// Luma choice on the command line.
@@ -100,50 +96,6 @@ struct ListArgs {
     input: PathBuf,
 }
 
-#[derive(Debug, Args)]
-struct BenchArgs {
-    #[command(subcommand)]
-    command: BenchCommand,
-}
-
-#[derive(Debug, Subcommand)]
-enum BenchCommand {
-    /// Search a database file of raw 32-byte hashes (reference byte order: 64 hex chars = 32 bytes,
-    /// the FAISS layout) with a query file; prints JSON with timings and a digest of the results.
-    Index {
-        /// Database: n x 32 bytes.
-        #[arg(long)]
-        db: PathBuf,
-        /// Queries: q x 32 bytes.
-        #[arg(long)]
-        queries: PathBuf,
-        /// Search radius.
-        #[arg(long, default_value_t = 31)]
-        radius: u32,
-        /// Also time a linear scan and check it gives the same results.
-        #[arg(long)]
-        linear: bool,
-        /// Write all results as `query_index id distance` lines to this file.
-        #[arg(long)]
-        results: Option<PathBuf>,
-    },
-    /// Build an index over n random hashes and report memory, build, save and load times.
-    Memory {
-        /// Number of hashes.
-        #[arg(long, default_value_t = 10_000_000)]
-        n: usize,
-        /// Where to write the index file (removed afterwards).
-        #[arg(long)]
-        file: Option<PathBuf>,
-    },
-    /// Decode and hash every image under the paths; prints images per second.
-    Hash {
-        /// Image files or directories.
-        #[arg(required = true)]
-        paths: Vec<PathBuf>,
-    },
-}
-
 /// Errors of the command line.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -178,25 +130,33 @@ pub enum CliError {
     Bench(String),
 }
 
-fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> CliError + '_ {
+pub(crate) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> CliError + '_ {
     move |source| CliError::Io {
         path: path.to_owned(),
         source,
     }
 }
 
+/// What a command found, for the exit status: a script branches on whether `match` found anything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The command ran; nothing to signal.
+    Done,
+    /// `match` found at least one file within the radius of a listed hash.
+    MatchFound,
+}
+
 /// Runs `jikimi pdq ...`.
-pub fn run(args: PdqArgs) -> Result<(), CliError> {
+pub fn run(args: PdqArgs) -> Result<Outcome, CliError> {
     match args.command {
-        PdqCommand::Hash(a) => run_hash(a),
+        PdqCommand::Hash(a) => run_hash(a).map(|()| Outcome::Done),
         PdqCommand::Match(a) => run_match(a),
-        PdqCommand::List(a) => run_list(a),
-        PdqCommand::Bench(a) => run_bench(a),
+        PdqCommand::List(a) => run_list(a).map(|()| Outcome::Done),
     }
 }
 
 /// Expands directories (recursively, sorted by name; symlinked directories are not followed).
-fn collect_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, CliError> {
+pub(crate) fn collect_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, CliError> {
     let mut out = Vec::new();
     for p in paths {
         if p.is_dir() {
@@ -322,7 +282,7 @@ fn read_list(path: &Path) -> Result<Vec<ListEntry>, CliError> {
     Ok(report.entries)
 }
 
-fn run_match(args: MatchArgs) -> Result<(), CliError> {
+fn run_match(args: MatchArgs) -> Result<Outcome, CliError> {
     let entries = read_list(&args.list)?;
     let index = HammingIndex::from_hashes(entries.iter().map(|e| e.hash).collect())?;
     let list_name = args.list.file_name().map_or_else(
@@ -403,10 +363,15 @@ fn run_match(args: MatchArgs) -> Result<(), CliError> {
         entries.len(),
         args.radius
     );
+    // As grep: an error wins over a match (the matches found are printed all the same).
     if failed > 0 {
         return Err(CliError::SomeFailed(failed));
     }
-    Ok(())
+    Ok(if n_matches > 0 {
+        Outcome::MatchFound
+    } else {
+        Outcome::Done
+    })
 }
 
 fn run_list(args: ListArgs) -> Result<(), CliError> {
@@ -416,212 +381,4 @@ fn run_list(args: ListArgs) -> Result<(), CliError> {
         path: PathBuf::from("<stdout>"),
         source,
     })
-}
-
-/// Raw 32-byte hashes in the hex string's byte order (byte 0 = first two hex characters), as FAISS and
-/// numpy `packbits` of pdqhash's bit vector lay them out.
-fn read_raw_hashes(path: &Path) -> Result<Vec<Hash256>, CliError> {
-    let bytes = std::fs::read(path).map_err(io_err(path))?;
-    if bytes.len() % 32 != 0 {
-        return Err(CliError::Bench(format!(
-            "{}: size is not a multiple of 32",
-            path.display()
-        )));
-    }
-    Ok(bytes.chunks_exact(32).map(hash_from_be_bytes).collect())
-}
-
-fn hash_from_be_bytes(b: &[u8]) -> Hash256 {
-    let mut words = [0u64; 4];
-    for (q, w) in words.iter_mut().enumerate() {
-        // u64 q holds bits 64q..64q+64, printed as hex characters 48-16q .. 64-16q.
-        let start = 32 - 8 * (q + 1);
-        let mut be = [0u8; 8];
-        be.copy_from_slice(&b[start..start + 8]);
-        *w = u64::from_be_bytes(be);
-    }
-    Hash256(words)
-}
-
-fn run_bench(args: BenchArgs) -> Result<(), CliError> {
-    match args.command {
-        BenchCommand::Index {
-            db,
-            queries,
-            radius,
-            linear,
-            results,
-        } => bench_index(&db, &queries, radius, linear, results.as_deref()),
-        BenchCommand::Memory { n, file } => bench_memory(n, file),
-        BenchCommand::Hash { paths } => bench_hash(&paths),
-    }
-}
-
-fn bench_index(
-    db: &Path,
-    queries: &Path,
-    radius: u32,
-    linear: bool,
-    results: Option<&Path>,
-) -> Result<(), CliError> {
-    let hashes = read_raw_hashes(db)?;
-    let queries = read_raw_hashes(queries)?;
-    let n = hashes.len();
-    let t = Instant::now();
-    let index = HammingIndex::from_hashes(hashes)?;
-    let build_s = t.elapsed().as_secs_f64();
-    let mut all: Vec<Vec<Hit>> = Vec::with_capacity(queries.len());
-    let mut hits = Vec::new();
-    let t = Instant::now();
-    for q in &queries {
-        index.search_into(q, radius, &mut hits);
-        all.push(hits.clone());
-    }
-    let index_s = t.elapsed().as_secs_f64();
-    let n_results: usize = all.iter().map(Vec::len).sum();
-    let mut linear_s = None;
-    let mut linear_equal = None;
-    if linear {
-        let t = Instant::now();
-        let scanned: Vec<Vec<Hit>> = queries
-            .iter()
-            .map(|q| index.linear_search(q, radius))
-            .collect();
-        linear_s = Some(t.elapsed().as_secs_f64());
-        linear_equal = Some(scanned == all);
-    }
-    if let Some(path) = results {
-        let f = std::fs::File::create(path).map_err(io_err(path))?;
-        let mut w = BufWriter::new(f);
-        for (qi, hs) in all.iter().enumerate() {
-            for h in hs {
-                writeln!(w, "{qi} {} {}", h.id, h.distance).map_err(io_err(path))?;
-            }
-        }
-        w.flush().map_err(io_err(path))?;
-    }
-    let report = serde_json::json!({
-        "n": n,
-        "queries": queries.len(),
-        "radius": radius,
-        "build_s": build_s,
-        "index_ms_per_query": index_s * 1e3 / queries.len().max(1) as f64,
-        "linear_ms_per_query": linear_s.map(|s| s * 1e3 / queries.len().max(1) as f64),
-        "linear_equal": linear_equal,
-        "results": n_results,
-        "index_memory_bytes": index.memory_bytes(),
-        "bucket_stats": bucket_stats(&index),
-    });
-    println!("{report}");
-    Ok(())
-}
-
-/// Bucket occupancy of table 0..16: mean over non-empty buckets, largest bucket, empty buckets.
-fn bucket_stats(index: &HammingIndex) -> serde_json::Value {
-    let stats = index.bucket_stats();
-    serde_json::json!({
-        "max_bucket": stats.max_bucket,
-        "mean_nonempty_bucket": stats.mean_nonempty_bucket,
-        "empty_bucket_fraction": stats.empty_bucket_fraction,
-        "expected_candidates_r31": stats.expected_candidates_r31,
-    })
-}
-
-fn bench_memory(n: usize, file: Option<PathBuf>) -> Result<(), CliError> {
-    let mut rng = SmallRng::seed_from_u64(7);
-    let t = Instant::now();
-    let hashes: Vec<Hash256> = (0..n)
-        .map(|_| Hash256([rng.random(), rng.random(), rng.random(), rng.random()]))
-        .collect();
-    let gen_s = t.elapsed().as_secs_f64();
-    let t = Instant::now();
-    let index = HammingIndex::from_hashes(hashes)?;
-    let build_s = t.elapsed().as_secs_f64();
-    let path = file.unwrap_or_else(|| std::env::temp_dir().join("jikimi-pdq-bench.mih"));
-    let t = Instant::now();
-    {
-        let f = std::fs::File::create(&path).map_err(io_err(&path))?;
-        index.write_to(BufWriter::new(f))?;
-    }
-    let save_s = t.elapsed().as_secs_f64();
-    let file_bytes = std::fs::metadata(&path).map_err(io_err(&path))?.len();
-    let query = index
-        .get(0)
-        .ok_or_else(|| CliError::Bench("empty index".into()))?;
-    drop(index);
-    let t = Instant::now();
-    let loaded = {
-        let f = std::fs::File::open(&path).map_err(io_err(&path))?;
-        HammingIndex::read_from(std::io::BufReader::with_capacity(1 << 20, f))?
-    };
-    let load_s = t.elapsed().as_secs_f64();
-    std::fs::remove_file(&path).map_err(io_err(&path))?;
-    let t = Instant::now();
-    let hits = loaded.search(&query, 31);
-    let query_ms = t.elapsed().as_secs_f64() * 1e3;
-    let report = serde_json::json!({
-        "n": n,
-        "generate_s": gen_s,
-        "build_s": build_s,
-        "save_s": save_s,
-        "load_s": load_s,
-        "file_bytes": file_bytes,
-        "index_memory_bytes": loaded.memory_bytes(),
-        "bytes_per_hash": loaded.memory_bytes() as f64 / n.max(1) as f64,
-        "one_query_ms": query_ms,
-        "one_query_hits": hits.len(),
-    });
-    println!("{report}");
-    Ok(())
-}
-
-fn bench_hash(paths: &[PathBuf]) -> Result<(), CliError> {
-    let files = collect_files(paths)?;
-    let mut blobs = Vec::with_capacity(files.len());
-    for f in &files {
-        blobs.push(std::fs::read(f).map_err(io_err(f))?);
-    }
-    let t = Instant::now();
-    let mut failed = 0;
-    let mut decode_only = 0f64;
-    for b in &blobs {
-        let t0 = Instant::now();
-        let decoded = crate::decode_rgb8(b, DecodeLimits::default());
-        decode_only += t0.elapsed().as_secs_f64();
-        match decoded {
-            Ok(d) => {
-                if let Some(img) = crate::RgbImage::new(d.width as usize, d.height as usize, &d.rgb)
-                {
-                    std::hint::black_box(crate::pdq_hash(img, Luma::Pdqhash));
-                }
-            }
-            Err(_) => failed += 1,
-        }
-    }
-    let total = t.elapsed().as_secs_f64();
-    let report = serde_json::json!({
-        "images": blobs.len(),
-        "failed": failed,
-        "total_s": total,
-        "images_per_s": blobs.len() as f64 / total,
-        "decode_s": decode_only,
-        "hash_only_images_per_s": blobs.len() as f64 / (total - decode_only),
-    });
-    println!("{report}");
-    Ok(())
-}
-
-#[cfg(test)]
-#[allow(clippy::unwrap_used)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn raw_bytes_follow_hex_order() {
-        let hex = "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22";
-        let bytes: Vec<u8> = (0..32)
-            .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap())
-            .collect();
-        assert_eq!(hash_from_be_bytes(&bytes).to_hex(), hex);
-    }
 }

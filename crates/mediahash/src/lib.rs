@@ -4,7 +4,7 @@
 //! [`decode_rgb8`] (bytes to RGB with decompression-bomb limits), [`Hash256`] (hex in the reference's
 //! order), [`index::HammingIndex`] (multi-index hashing, exact for radius ≤ 31, persisted in one file),
 //! [`list`] (ThreatExchange / HMA CSV and TSV hash lists) and [`MatchRecord`] (what an audit entry needs).
-//! The [`cli`] module is the only place that touches the file system.
+//! The [`cli`] and [`bench`] modules are the only places that touch the file system.
 //!
 //! Images are never stored: only hashes leave this crate.
 //!
@@ -16,6 +16,7 @@
 //! assert_eq!(pdq.hash.to_hex().len(), 64);
 //! ```
 
+pub mod bench;
 pub mod cli;
 pub mod decode;
 pub mod hash;

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# pgRouting comparison for `jikimi roads bench`: loads the same Helsinki graph (time metric) into a
+# pgRouting comparison for `jikimi bench roads`: loads the same Helsinki graph (time metric) into a
 # scratch schema `roads_bench` of the local PostgreSQL and times pgr_dijkstraCostMatrix /
 # pgr_dijkstraCost on the same one-to-50 sets and one-to-one pairs the Rust benchmark used.
 #
@@ -13,7 +13,7 @@ OUT=${OUT:-target/roads-pgrouting}
 mkdir -p "$OUT"
 PSQL=(psql -h "${PGHOST:-127.0.0.1}" -U "${PGUSER:-postgres}" -d "${PGDATABASE:-test}" -v ON_ERROR_STOP=1 -qAt)
 
-cargo run --release -q -p jikimi -- roads bench --skip-grid --queries 200 --rounds 100 --export "$OUT" \
+cargo run --release -q -p jikimi -- bench roads --skip-grid --queries 200 --rounds 100 --export "$OUT" \
   > "$OUT/rust_bench.json"
 
 python3 - "$OUT" <<'PY'

@@ -1,4 +1,4 @@
-//! `jikimi roads bench`: one run measuring import/preprocessing, one-to-one p50/p99, one incident to
+//! `jikimi bench roads`: one run measuring import/preprocessing, one-to-one p50/p99, one incident to
 //! 50 units, the plain-Dijkstra baseline, and growth on synthetic grids (1M nodes behind `--large`).
 //!
 //! Wall-clock timing belongs here, never in tests. Pseudo-random choices use a fixed xorshift seed
@@ -15,6 +15,7 @@ use crate::cli::CliError;
 use crate::graph::{Csr, Scratch, Seed, WEdge, dedup_edges, dijkstra_one_to_one, dijkstra_to_all};
 use crate::{LatLon, Metric, Profile, RoadNetwork};
 
+/// Arguments of `jikimi bench roads`.
 #[derive(Debug, Args)]
 pub struct BenchArgs {
     /// PBF extract to benchmark on.
@@ -39,6 +40,9 @@ pub struct BenchArgs {
     /// directory (input for `benches/pgrouting.sh`).
     #[arg(long)]
     pub export: Option<PathBuf>,
+    /// Print JSON (the only output: one document on stdout); accepted so that every command takes `--json`.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Deterministic xorshift64*.

@@ -1,4 +1,5 @@
-//! Command line of `jikimi roads …`: import, route (single or `--pairs`), bench. I/O edge of the crate.
+//! Command line of `jikimi roads …`: import, route (single or `--pairs`). I/O edge of the crate; the benchmark
+//! is `jikimi bench roads` ([`crate::bench`]).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -28,11 +29,12 @@ pub enum RoadsCommand {
         /// Speed profile baked into travel times.
         #[arg(long, value_enum, default_value_t = Profile::Civilian)]
         profile: Profile,
+        /// Also print the import summary as one JSON object on stdout (the text summary goes to stderr either way).
+        #[arg(long)]
+        json: bool,
     },
     /// Shortest route between two points, or for every pair in a JSON file.
     Route(RouteArgs),
-    /// Benchmark import, queries, the Dijkstra baseline and growth on synthetic grids.
-    Bench(crate::bench::BenchArgs),
 }
 
 #[derive(Debug, Args)]
@@ -50,9 +52,10 @@ pub struct RouteArgs {
     /// `length_m` and `duration_s` added (null where unreachable).
     #[arg(long, conflicts_with_all = ["from", "to"])]
     pub pairs: Option<PathBuf>,
+    /// What the route minimises.
     #[arg(long, value_enum, default_value_t = Metric::Time)]
     pub metric: Metric,
-    /// Print JSON instead of text.
+    /// Print JSON instead of text (`--pairs` always prints JSON).
     #[arg(long)]
     pub json: bool,
     /// Points farther than this from a drivable road are reported as off-road.
@@ -72,13 +75,17 @@ pub enum CliError {
 /// Run `jikimi roads …`.
 pub fn run(args: RoadsArgs) -> Result<(), CliError> {
     match args.command {
-        RoadsCommand::Import { pbf, out, profile } => import(&pbf, &out, profile),
+        RoadsCommand::Import {
+            pbf,
+            out,
+            profile,
+            json,
+        } => import(&pbf, &out, profile, json),
         RoadsCommand::Route(r) => route(&r),
-        RoadsCommand::Bench(b) => crate::bench::run(&b),
     }
 }
 
-fn import(pbf: &Path, out: &Path, profile: Profile) -> Result<(), CliError> {
+fn import(pbf: &Path, out: &Path, profile: Profile, json: bool) -> Result<(), CliError> {
     let t0 = Instant::now();
     let graph = crate::import::import_path(pbf, profile)?;
     let t_import = t0.elapsed();
@@ -98,6 +105,20 @@ fn import(pbf: &Path, out: &Path, profile: Profile) -> Result<(), CliError> {
         t_total.as_secs_f64(),
         out.display()
     );
+    if json {
+        let summary = json!({
+            "drivable_ways": ways,
+            "refs_without_coords": missing,
+            "nodes": net.num_nodes(),
+            "segments": net.num_segments(),
+            "arcs_time": net.ch(Metric::Time).num_arcs(),
+            "arcs_distance": net.ch(Metric::Distance).num_arcs(),
+            "read_s": t_import.as_secs_f64(),
+            "total_s": t_total.as_secs_f64(),
+            "out": out.display().to_string(),
+        });
+        println!("{summary}");
+    }
     Ok(())
 }
 

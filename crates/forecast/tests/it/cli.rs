@@ -33,6 +33,7 @@ fn equity_subcommand_flags_the_slow_district() {
         alpha: 0.05,
         from: None,
         to: None,
+        json: false,
     };
     assert!(run(AnalyzeCommand::Equity(Box::new(args))).is_ok());
     let v: serde_json::Value =
@@ -84,6 +85,7 @@ fn place_subcommand_writes_geojson_csv_and_png() {
         out_geojson: Some(dir.join("sites.geojson")),
         out_csv: Some(dir.join("sites.csv")),
         out_png: Some(dir.join("sites.png")),
+        json: false,
     };
     assert!(run(AnalyzeCommand::Place(Box::new(args))).is_ok());
     let sites = std::fs::read_to_string(dir.join("sites.csv")).unwrap_or_default();

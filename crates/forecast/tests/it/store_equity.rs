@@ -144,6 +144,7 @@ fn equity_flags_exactly_the_slow_district(url: &str, out: &std::path::Path) {
         alpha: 0.05,
         from: None,
         to: None,
+        json: false,
     };
     let ran = run(AnalyzeCommand::Equity(Box::new(args)));
     assert!(ran.is_ok(), "{ran:?}");

@@ -38,6 +38,9 @@ pub struct IntakeArgs {
     /// Measured seconds (after one second of warm-up).
     #[arg(long, default_value_t = 10)]
     seconds: u64,
+    /// Print the result as one JSON object on stdout instead of text.
+    #[arg(long)]
+    json: bool,
 }
 
 /// Runs the benchmark.
@@ -152,6 +155,20 @@ pub async fn intake(args: IntakeArgs) -> anyhow::Result<()> {
         let idx = ((latencies.len() as f64 - 1.0) * p).round() as usize;
         latencies[idx.min(latencies.len() - 1)] as f64 / 1000.0
     };
+    if args.json {
+        let report = json!({
+            "accepted": latencies.len(),
+            "seconds": elapsed,
+            "alerts_per_s": latencies.len() as f64 / elapsed,
+            "p50_ms": pct(0.50),
+            "p99_ms": pct(0.99),
+            "max_ms": pct(1.0),
+            "not_accepted": rejected,
+            "target": label,
+        });
+        println!("{report}");
+        return Ok(());
+    }
     println!(
         "accepted {} alerts in {:.1} s: {:.0} alerts/s; accept latency p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms; {} not accepted",
         latencies.len(),

@@ -62,6 +62,9 @@ pub struct SurgeArgs {
     /// Seed for positions and device choice.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Print the result as one JSON object on stdout (the header line goes to stderr) instead of text.
+    #[arg(long)]
+    json: bool,
 }
 
 /// The child `jikimi serve`, killed when dropped.
@@ -341,7 +344,7 @@ pub async fn surge(args: SurgeArgs) -> anyhow::Result<()> {
         })
         .collect();
 
-    println!(
+    let header = format!(
         "surge benchmark: jikimi serve on {backend} ({}); {} devices ({} MQTT, {} HTTP), {} alerts in {} s, {:.0}% from {} hot spots of 200 m",
         super::redact_url(&database_url),
         args.devices,
@@ -352,6 +355,11 @@ pub async fn surge(args: SurgeArgs) -> anyhow::Result<()> {
         args.hotspot_share * 100.0,
         spots.len()
     );
+    if args.json {
+        eprintln!("{header}");
+    } else {
+        println!("{header}");
+    }
 
     // The dispatcher polls the queue throughout.
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -486,10 +494,106 @@ pub async fn surge(args: SurgeArgs) -> anyhow::Result<()> {
         .incidents
         .saturating_sub(before.incidents + probe_alerts);
     let unanswered = mqtt_sent.saturating_sub(mqtt_lat.len() as u64 + mqtt_failed + mqtt_dup);
+    if args.json {
+        let report = json!({
+            "alerts_sent": args.alerts,
+            "sent_http": args.alerts as u64 - mqtt_sent,
+            "sent_mqtt": mqtt_sent,
+            "send_s": send_s,
+            "total_s": total_s,
+            "accepted": accepted,
+            "accepted_http": http_lat.len(),
+            "accepted_mqtt": mqtt_lat.len(),
+            "stored": stored,
+            "incidents": incidents,
+            "refused_http": http_failed,
+            "refused_mqtt": mqtt_failed,
+            "unanswered_mqtt": unanswered,
+            "duplicates": http_dup + mqtt_dup,
+            "accept_p50_ms": percentile_ms(&all, 0.5),
+            "accept_p99_ms": percentile_ms(&all, 0.99),
+            "http_p50_ms": percentile_ms(&http_lat, 0.5),
+            "http_p99_ms": percentile_ms(&http_lat, 0.99),
+            "mqtt_p50_ms": percentile_ms(&mqtt_lat, 0.5),
+            "mqtt_p99_ms": percentile_ms(&mqtt_lat, 0.99),
+            "queue_polls": poll_latencies.len(),
+            "queue_p50_ms": percentile_ms(&poll_latencies, 0.5),
+            "queue_p99_ms": percentile_ms(&poll_latencies, 0.99),
+            "queue_max_ms": percentile_ms(&poll_latencies, 1.0),
+            "queue_poll_errors": poll_errors,
+        });
+        println!("{report}");
+    } else {
+        print_surge_text(&SurgeText {
+            alerts: args.alerts,
+            mqtt_sent,
+            send_s,
+            total_s,
+            accepted,
+            http_lat: &http_lat,
+            mqtt_lat: &mqtt_lat,
+            all: &all,
+            stored,
+            incidents,
+            http_failed,
+            mqtt_failed,
+            unanswered,
+            duplicates: http_dup + mqtt_dup,
+            poll_latencies: &poll_latencies,
+            poll_errors,
+        });
+    }
+    anyhow::ensure!(
+        stored == accepted,
+        "alerts stored ({stored}) != alerts accepted ({accepted})"
+    );
+    Ok(())
+}
+
+/// The numbers of a surge run, for the text report.
+struct SurgeText<'a> {
+    alerts: usize,
+    mqtt_sent: u64,
+    send_s: f64,
+    total_s: f64,
+    accepted: u64,
+    http_lat: &'a [u64],
+    mqtt_lat: &'a [u64],
+    all: &'a [u64],
+    stored: u64,
+    incidents: u64,
+    http_failed: u64,
+    mqtt_failed: u64,
+    unanswered: u64,
+    duplicates: u64,
+    poll_latencies: &'a [u64],
+    poll_errors: u64,
+}
+
+/// The text report of a surge run.
+fn print_surge_text(r: &SurgeText<'_>) {
+    let SurgeText {
+        alerts,
+        mqtt_sent,
+        send_s,
+        total_s,
+        accepted,
+        http_lat,
+        mqtt_lat,
+        all,
+        stored,
+        incidents,
+        http_failed,
+        mqtt_failed,
+        unanswered,
+        duplicates,
+        poll_latencies,
+        poll_errors,
+    } = *r;
     println!(
         "sent {} alerts in {send_s:.1} s ({} HTTP, {mqtt_sent} MQTT); all answered after {total_s:.1} s",
-        args.alerts,
-        args.alerts as u64 - mqtt_sent
+        alerts,
+        alerts as u64 - mqtt_sent
     );
     println!(
         "alerts accepted  {accepted} (HTTP {}, MQTT {})",
@@ -506,28 +610,22 @@ pub async fn surge(args: SurgeArgs) -> anyhow::Result<()> {
     );
     println!("incidents formed {incidents}");
     println!(
-        "not accepted     HTTP {http_failed}, MQTT {mqtt_failed} refused + {unanswered} unanswered; duplicates {}",
-        http_dup + mqtt_dup
+        "not accepted     HTTP {http_failed}, MQTT {mqtt_failed} refused + {unanswered} unanswered; duplicates {duplicates}"
     );
     println!(
         "accept latency   p50 {:.1} ms, p99 {:.1} ms (HTTP p50 {:.1} / p99 {:.1} ms; MQTT publish-to-ack p50 {:.1} / p99 {:.1} ms)",
-        percentile_ms(&all, 0.5),
-        percentile_ms(&all, 0.99),
-        percentile_ms(&http_lat, 0.5),
-        percentile_ms(&http_lat, 0.99),
-        percentile_ms(&mqtt_lat, 0.5),
-        percentile_ms(&mqtt_lat, 0.99),
+        percentile_ms(all, 0.5),
+        percentile_ms(all, 0.99),
+        percentile_ms(http_lat, 0.5),
+        percentile_ms(http_lat, 0.99),
+        percentile_ms(mqtt_lat, 0.5),
+        percentile_ms(mqtt_lat, 0.99),
     );
     println!(
         "dispatcher queue GET /api/incidents: {} polls, p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms, {poll_errors} errors (target p99 < 100 ms)",
         poll_latencies.len(),
-        percentile_ms(&poll_latencies, 0.5),
-        percentile_ms(&poll_latencies, 0.99),
-        percentile_ms(&poll_latencies, 1.0),
+        percentile_ms(poll_latencies, 0.5),
+        percentile_ms(poll_latencies, 0.99),
+        percentile_ms(poll_latencies, 1.0),
     );
-    anyhow::ensure!(
-        stored == accepted,
-        "alerts stored ({stored}) != alerts accepted ({accepted})"
-    );
-    Ok(())
 }

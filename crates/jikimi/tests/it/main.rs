@@ -2,10 +2,12 @@
 //! alert answered 202 is there exactly once), `audit verify` catching a tampered row, and `serve` answering
 //! `/healthz`; guardian notifications delivered after a kill -9 of the server; and three `jikimi serve` nodes
 //! sharing cases under agreements (`exchange`); the partner-facing `federation serve` port gives records only to a
-//! signed pull under an agreement, and key files readable by others are refused (`federation`).
+//! signed pull under an agreement, and key files readable by others are refused (`federation`); the documented exit codes
+//! and `jikimi bench --help` (`exit_codes`).
 
 mod crash;
 mod exchange;
+mod exit_codes;
 mod federation;
 mod notify;
 mod process;

@@ -1,0 +1,208 @@
+//! The documented exit codes of `jikimi` (README "Exit codes"): 0 ok, 2 usage, 3 audit chain broken, 4 a match
+//! where a match is the signal (`border check`, `pdq match`); and `jikimi bench --help` lists every benchmark.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use crate::process::Site;
+
+/// Runs the binary with `args`; returns its exit code and stdout + stderr.
+fn jikimi(command: &mut Command) -> (i32, String) {
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = command.output().expect("run jikimi");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&stdout),
+        String::from_utf8_lossy(&stderr)
+    );
+    (status.code().expect("exit code, not a signal"), text)
+}
+
+fn bare(args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_jikimi"));
+    command.args(args).env("RUST_LOG", "warn");
+    command
+}
+
+fn shared_dir() -> PathBuf {
+    std::env::var_os("JIKIMI_SHARED").map_or_else(
+        || PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared")),
+        PathBuf::from,
+    )
+}
+
+#[test]
+fn a_wrong_command_line_exits_2_and_help_exits_0() {
+    let (code, text) = jikimi(&mut bare(&["version", "--no-such-flag"]));
+    assert_eq!(code, 2, "{text}");
+    let (code, text) = jikimi(&mut bare(&["no-such-command"]));
+    assert_eq!(code, 2, "{text}");
+    let (code, text) = jikimi(&mut bare(&["--help"]));
+    assert_eq!(code, 0, "{text}");
+    for line in ["Exit codes:", "3  audit verify", "4  a match"] {
+        assert!(text.contains(line), "--help lacks {line:?}: {text}");
+    }
+    let (code, text) = jikimi(&mut bare(&["version", "--json"]));
+    assert_eq!(code, 0, "{text}");
+    let version: serde_json::Value = serde_json::from_str(text.trim()).expect("json");
+    assert_eq!(version["version"], env!("CARGO_PKG_VERSION"));
+}
+
+#[test]
+fn bench_help_lists_every_benchmark() {
+    let (code, text) = jikimi(&mut bare(&["bench", "--help"]));
+    assert_eq!(code, 0, "{text}");
+    for bench in [
+        "intake", "surge", "flood", "analyze", "funds", "roads", "pdq", "linkage",
+    ] {
+        assert!(
+            text.lines()
+                .any(|l| l.trim_start().starts_with(&format!("{bench} "))),
+            "`jikimi bench --help` lacks {bench}: {text}"
+        );
+    }
+    // The old spellings moved under `bench`.
+    let (code, text) = jikimi(&mut bare(&["roads", "bench", "--help"]));
+    assert_eq!(code, 2, "{text}");
+    let (code, text) = jikimi(&mut bare(&["pdq", "bench", "--help"]));
+    assert_eq!(code, 2, "{text}");
+}
+
+#[test]
+fn bench_linkage_prints_json() {
+    let (code, text) = jikimi(&mut bare(&[
+        "bench",
+        "linkage",
+        "watchlist",
+        "--n",
+        "200",
+        "--queries",
+        "20",
+        "--json",
+    ]));
+    assert_eq!(code, 0, "{text}");
+    let line = text
+        .lines()
+        .find(|l| l.starts_with('{'))
+        .expect("a JSON line");
+    let report: serde_json::Value = serde_json::from_str(line).expect("json");
+    assert_eq!(report["n"], 200);
+    assert_eq!(report["queries"], 20);
+    assert!(report["p99_ms"].as_f64().is_some(), "{report}");
+}
+
+#[tokio::test]
+async fn a_broken_audit_chain_exits_3() {
+    let site = Site::new();
+    site.add_admin();
+    let (code, text) = jikimi(&mut site.command(&["audit", "verify", "--json"]));
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains(r#""intact":true"#), "{text}");
+    // An attacker with database access rewrites the reason of entry 1.
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", site.db_path().display()))
+        .await
+        .expect("open");
+    sqlx::query("UPDATE audit_log SET reason = 'nothing to see' WHERE seq = 1")
+        .execute(&pool)
+        .await
+        .expect("tamper");
+    pool.close().await;
+    let (code, text) = jikimi(&mut site.command(&["audit", "verify"]));
+    assert_eq!(code, 3, "{text}");
+    assert!(text.contains("seq 1"), "{text}");
+    let (code, text) = jikimi(&mut site.command(&["audit", "verify", "--json"]));
+    assert_eq!(code, 3, "{text}");
+    assert!(text.contains(r#""intact":false"#), "{text}");
+    // A database that cannot be opened is an error (1), not a broken chain.
+    let (code, text) = jikimi(site.command(&["audit", "verify"]).env(
+        "JIKIMI_DATABASE_URL",
+        "sqlite:///nonexistent-dir/x/y.sqlite",
+    ));
+    assert_eq!(code, 1, "{text}");
+}
+
+#[test]
+fn a_watchlist_candidate_exits_4_and_no_candidate_exits_0() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let list = dir.path().join("watchlist.csv");
+    std::fs::write(
+        &list,
+        "id,given_name,surname,date_of_birth,nationality,passport_no\n\
+         W1,Min-jun,Lee,1990-03-04,KOR,M12345678\n",
+    )
+    .expect("write watchlist");
+    let list = list.to_str().expect("utf-8 path");
+    let (code, text) = jikimi(&mut bare(&[
+        "border",
+        "check",
+        "--watchlist",
+        list,
+        "--name",
+        "RHEE MIN JUN",
+        "--dob",
+        "1990-03-04",
+        "--passport",
+        "M12345678",
+        "--json",
+    ]));
+    assert_eq!(code, 4, "{text}");
+    assert!(text.contains("W1"), "{text}");
+    let (code, text) = jikimi(&mut bare(&[
+        "border",
+        "check",
+        "--watchlist",
+        list,
+        "--name",
+        "Jane Smith",
+        "--dob",
+        "1971-11-30",
+        "--passport",
+        "X99999999",
+    ]));
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains(r#""candidates": []"#), "{text}");
+}
+
+#[test]
+fn a_pdq_match_exits_4_and_no_match_exits_0() {
+    let image = shared_dir().join("reference/pdq/grad_h_rgb_64x64.png");
+    let image = image.to_str().expect("utf-8 path");
+    let (code, text) = jikimi(&mut bare(&["pdq", "hash", "--json", image]));
+    assert_eq!(code, 0, "{text}");
+    let hashes: serde_json::Value = serde_json::from_str(&text).expect("json");
+    let hash = hashes[0]["hash"].as_str().expect("hash").to_string();
+    // Every bit flipped: distance 256, far outside any radius.
+    let far: String = hash
+        .chars()
+        .map(|c| {
+            let nibble = c.to_digit(16).expect("hex");
+            char::from_digit(15 - nibble, 16).expect("hex")
+        })
+        .collect();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let listed = dir.path().join("listed.txt");
+    std::fs::write(&listed, format!("{hash}\n")).expect("write list");
+    let other = dir.path().join("other.txt");
+    std::fs::write(&other, format!("{far}\n")).expect("write list");
+    let (code, text) = jikimi(&mut bare(&[
+        "pdq",
+        "match",
+        "--list",
+        listed.to_str().expect("utf-8 path"),
+        "--json",
+        image,
+    ]));
+    assert_eq!(code, 4, "{text}");
+    assert!(text.contains(&hash), "{text}");
+    let (code, text) = jikimi(&mut bare(&[
+        "pdq",
+        "match",
+        "--list",
+        other.to_str().expect("utf-8 path"),
+        image,
+    ]));
+    assert_eq!(code, 0, "{text}");
+}
