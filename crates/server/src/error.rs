@@ -80,11 +80,13 @@ pub enum ErrorCode {
     NotEnabled,
     /// No staff account with that user name.
     StaffNotFound,
+    /// No endpoint at this path (see `/api/openapi.json`).
+    NoSuchEndpoint,
 }
 
 impl ErrorCode {
     /// Every code, for the OpenAPI description and the snapshot test.
-    pub const ALL: [ErrorCode; 33] = [
+    pub const ALL: [ErrorCode; 34] = [
         ErrorCode::InvalidPayload,
         ErrorCode::InvalidField,
         ErrorCode::PayloadTooLarge,
@@ -118,6 +120,7 @@ impl ErrorCode {
         ErrorCode::AgencyNotInitialised,
         ErrorCode::NotEnabled,
         ErrorCode::StaffNotFound,
+        ErrorCode::NoSuchEndpoint,
     ];
 
     /// The HTTP status this code is always answered with.
@@ -149,7 +152,8 @@ impl ErrorCode {
             | ErrorCode::SubscriberNotFound
             | ErrorCode::LinkNotFound
             | ErrorCode::RecordNotFound
-            | ErrorCode::StaffNotFound => StatusCode::NOT_FOUND,
+            | ErrorCode::StaffNotFound
+            | ErrorCode::NoSuchEndpoint => StatusCode::NOT_FOUND,
             ErrorCode::AgencyNotInitialised => StatusCode::CONFLICT,
             ErrorCode::NotEnabled => StatusCode::NOT_FOUND,
             ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -193,6 +197,7 @@ impl ErrorCode {
             ErrorCode::AgencyNotInitialised => "agency_not_initialised",
             ErrorCode::NotEnabled => "not_enabled",
             ErrorCode::StaffNotFound => "staff_not_found",
+            ErrorCode::NoSuchEndpoint => "no_such_endpoint",
         }
     }
 }

@@ -215,7 +215,7 @@ async fn openapi_json() -> axum::Json<utoipa::openapi::OpenApi> {
 
 pub(crate) async fn not_found() -> ApiError {
     ApiError::new(
-        ErrorCode::InvalidPayload,
+        ErrorCode::NoSuchEndpoint,
         "no such endpoint; see /api/openapi.json",
     )
 }

@@ -448,7 +448,11 @@ pub async fn malformed_staff_json_gets_the_api_error_shape(h: &Harness) {
         "{body}"
     );
     let (status, body) = h.call(Method::GET, "/api/nothing-here", None, None).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("no_such_endpoint")),
+        "{body}"
+    );
 }
 
 pub async fn sessions_expire_and_logout_ends_them(h: &Harness) {
