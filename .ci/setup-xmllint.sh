@@ -6,4 +6,5 @@ if ! command -v xmllint >/dev/null; then
   apt-get update -qq
   apt-get install -y -qq libxml2-utils
 fi
-xmllint --version 2>&1 | head -1
+# sed reads to the end (head would close the pipe early, and pipefail would report SIGPIPE).
+xmllint --version 2>&1 | sed -n 1p
