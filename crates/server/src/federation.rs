@@ -32,8 +32,8 @@ pub fn router<S: Clone + Send + Sync + 'static>(service: Arc<Federation>) -> Rou
         .route("/federation/v1/deliver", post(federation_deliver))
         .route("/federation/v1/receipts", post(federation_receipts))
         .route("/federation/v1/notify", post(federation_notify))
-        // Flood defence for envelopes (per-source and global limits in front of the signature checks) is layered
-        // here, so both `jikimi serve` and `jikimi federation serve` get it.
+        // The per-source federation limit in front of the signature checks is layered by `crate::router` (the
+        // limiter lives in the server's state); `jikimi federation serve` ([`app`]) has none.
         .with_state(service)
 }
 
@@ -79,7 +79,6 @@ pub async fn federation_agency(
         (status = 401, body = crate::error::ErrorBody, description = "signature_invalid, timestamp_out_of_window"),
         (status = 403, body = crate::error::ErrorBody, description = "forbidden: unknown peer or wrong recipient"),
         (status = 409, body = crate::error::ErrorBody, description = "nonce_replayed, agency_not_initialised"),
-        (status = 422, body = crate::error::ErrorBody, description = "invalid_field"),
         (status = 503, body = crate::error::ErrorBody)))]
 pub async fn federation_pull(
     State(service): State<Arc<Federation>>,
@@ -122,7 +121,6 @@ pub async fn federation_deliver(
         (status = 401, body = crate::error::ErrorBody, description = "signature_invalid"),
         (status = 403, body = crate::error::ErrorBody, description = "forbidden: unknown peer"),
         (status = 409, body = crate::error::ErrorBody, description = "agency_not_initialised"),
-        (status = 422, body = crate::error::ErrorBody, description = "invalid_field"),
         (status = 503, body = crate::error::ErrorBody)))]
 pub async fn federation_receipts(
     State(service): State<Arc<Federation>>,

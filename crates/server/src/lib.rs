@@ -78,6 +78,7 @@ pub fn router(state: AppState) -> Router {
     let body_limit = state.config.body_limit_bytes;
     let hub = state.live.clone();
     let exchange = state.exchange.clone();
+    let federation_state = state.clone();
     let trusted_proxies: std::sync::Arc<[std::net::IpAddr]> =
         state.config.flood.trusted_proxies.clone().into();
     let api = Router::new()
@@ -179,17 +180,33 @@ pub fn router(state: AppState) -> Router {
     // The one federation router (also served alone by `jikimi federation serve`), when cooperation is enabled.
     let federation = match exchange {
         Some(service) => federation::router(service),
-        // Partners get a clear, final answer from a node that does not cooperate (not the generic fallback).
-        None => Router::new().route(
-            "/federation/v1/{*rest}",
-            axum::routing::any(|| async {
+        // Partners get a clear, final answer from a node that does not cooperate (not the generic fallback). The
+        // documented federation paths are routed by name, so logs and the status log of the API tests name the
+        // operation a partner called; anything else under the prefix gets the same answer.
+        None => {
+            let not_enabled = axum::routing::any(|| async {
                 ApiError::new(
                     ErrorCode::NotEnabled,
                     "cooperation is not enabled on this server",
                 )
-            }),
-        ),
-    };
+            });
+            openapi::ApiDoc::openapi()
+                .paths
+                .paths
+                .keys()
+                .filter(|path| path.starts_with("/federation/"))
+                .fold(
+                    Router::new().route("/federation/v1/{*rest}", not_enabled.clone()),
+                    |federation, path| federation.route(path, not_enabled.clone()),
+                )
+        }
+    }
+    // The per-source federation limit (`flood`), before any envelope is read or verified: the `api` router's own
+    // layers do not reach these merged routes.
+    .layer(axum::middleware::from_fn_with_state(
+        federation_state,
+        flood::guard,
+    ));
     // The security headers go on last (outermost): the request-id layer rebuilds error answers. The client behind
     // a trusted proxy is resolved before anything counts it.
     web::with_security_headers(

@@ -20,6 +20,7 @@ mod privacy;
 mod purge;
 mod roads;
 mod sessions;
+mod statuses;
 mod support;
 mod surge;
 mod views;
@@ -113,6 +114,13 @@ api_tests!(
     web::security_headers_on_every_answer,
     web::metrics_and_docs_only_on_the_operations_listener,
     purge::purge_never_reopens_the_replay_window,
+    statuses::declared_oversize_bodies_are_refused_everywhere,
+    statuses::cooperation_is_not_enabled_when_off,
+    statuses::roles_without_cooperation_are_forbidden,
+    statuses::federation_is_limited_per_source,
+    statuses::federation_refuses_what_it_cannot_trust,
+    statuses::unknown_ids_taken_names_and_missing_sessions,
+    statuses::made_up_devices_cancelling_are_limited,
 );
 
 /// Restarts a private Mosquitto (broker behaviour: once, on SQLite, not once per backend).

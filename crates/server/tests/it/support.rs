@@ -172,6 +172,32 @@ impl Harness {
         drop(self);
     }
 
+    /// The harness's database as the cooperation node's store (the same database, with the test data keys), as the
+    /// binary wires it.
+    pub async fn exchange_store(&self) -> jikimi_store::AnyStore {
+        let store = match (&self.sqlite_dir, &self._pg) {
+            (Some(dir), _) => jikimi_store::AnyStore::Sqlite(
+                jikimi_store::SqliteStore::open(&dir.path().join("t.sqlite"))
+                    .await
+                    .expect("reopen sqlite"),
+            ),
+            (None, Some(pg)) => jikimi_store::AnyStore::Postgres(pg.store().await),
+            (None, None) => panic!("a harness has a SQLite file or a PostgreSQL schema"),
+        };
+        store.with_keyring(jikimi_store::testing::test_keyring())
+    }
+
+    /// A router over this harness's state with cooperation on (`/api/exchange/*`, `/federation/v1/*`), recorded as
+    /// `app` is. The database has no agency identity until a test creates one.
+    pub async fn cooperating(&self) -> Router {
+        let state = self.state.clone().with_exchange(
+            self.exchange_store().await,
+            jikimi_exchange::node::DEFAULT_PAGE,
+            jikimi_exchange::node::Transport::default(),
+        );
+        recorded(router(state))
+    }
+
     pub fn now_s(&self) -> i64 {
         self.now_ms.load(Ordering::SeqCst) / 1000
     }
