@@ -307,7 +307,7 @@ async fn three_serve_processes_share_cases_under_agreements() {
         .send()
         .await
         .expect("get");
-    assert_eq!(bare.status(), 400);
+    assert_eq!(bare.status(), 404);
     let openapi = http
         .get(format!("{}/api/openapi.json", a.url()))
         .send()

@@ -110,7 +110,7 @@ async fn partner_port_gives_records_only_to_a_signed_pull_under_an_agreement() {
             serde_json::from_str::<serde_json::Value>(&body).expect("error json")["error"]["code"]
                 .as_str()
                 .map(str::to_owned);
-        assert_eq!(code.as_deref(), Some("invalid_payload"), "{path}: {body}");
+        assert_eq!(code.as_deref(), Some("no_such_endpoint"), "{path}: {body}");
     }
 
     // A pull signed by a key that is no peer of A's: refused (403 forbidden) and audited, nothing disclosed.

@@ -159,12 +159,7 @@ impl Harness {
     /// Runs one raw `UPDATE` (one text parameter, `$1`) on the harness's database behind the store's back, as a
     /// failed disk or a bad manual edit would; returns the rows changed.
     pub async fn raw_update(&self, sql: &'static str, arg: &str) -> u64 {
-        let url = match (&self.sqlite_dir, &self._pg) {
-            (Some(dir), _) => format!("sqlite://{}", dir.path().join("t.sqlite").display()),
-            (None, Some(pg)) => pg.store_url(),
-            (None, None) => panic!("harness without a database"),
-        };
-        jikimi_store::testing::raw_update(&url, sql, arg).await
+        jikimi_store::testing::raw_update(&self.database_url(), sql, arg).await
     }
 
     pub async fn finish(self) {
@@ -172,28 +167,30 @@ impl Harness {
         drop(self);
     }
 
-    /// The harness's database as the cooperation node's store (the same database, with the test data keys), as the
-    /// binary wires it.
-    pub async fn exchange_store(&self) -> jikimi_store::AnyStore {
-        let store = match (&self.sqlite_dir, &self._pg) {
-            (Some(dir), _) => jikimi_store::AnyStore::Sqlite(
-                jikimi_store::SqliteStore::open(&dir.path().join("t.sqlite"))
-                    .await
-                    .expect("reopen sqlite"),
-            ),
-            (None, Some(pg)) => jikimi_store::AnyStore::Postgres(pg.store().await),
-            (None, None) => panic!("a harness has a SQLite file or a PostgreSQL schema"),
-        };
-        store.with_keyring(jikimi_store::testing::test_keyring())
+    /// The harness's database URL (SQLite file or PostgreSQL schema).
+    pub fn database_url(&self) -> String {
+        match (&self.sqlite_dir, &self._pg) {
+            (Some(dir), _) => format!("sqlite://{}", dir.path().join("t.sqlite").display()),
+            (None, Some(pg)) => pg.store_url(),
+            (None, None) => panic!("harness without a database"),
+        }
     }
 
     /// A router over this harness's state with cooperation on (`/api/exchange/*`, `/federation/v1/*`), recorded as
-    /// `app` is. The database has no agency identity until a test creates one.
+    /// `app` is: the same database, opened with the test data keys that seal the cooperation tables, as the binary
+    /// wires it. The database has no agency identity until a test creates one.
     pub async fn cooperating(&self) -> Router {
-        let state = self.state.clone().with_exchange(
-            self.exchange_store().await,
-            jikimi_exchange::node::DEFAULT_PAGE,
-            jikimi_exchange::node::Transport::default(),
+        let store = jikimi_store::connect_with_keyring(
+            &self.database_url(),
+            jikimi_store::testing::test_keyring(),
+        )
+        .await
+        .expect("reopen with the data keys");
+        let mut state = self.state.clone();
+        state.store = store;
+        let state = state.with_exchange(
+            jikimi_federation::DEFAULT_PAGE,
+            jikimi_federation::Transport::default(),
         );
         recorded(router(state))
     }
