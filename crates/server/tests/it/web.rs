@@ -49,10 +49,10 @@ pub async fn security_headers_on_every_answer(h: &Harness) {
         (
             Method::GET,
             "/api/no-such-endpoint",
-            StatusCode::BAD_REQUEST,
+            StatusCode::NOT_FOUND,
         ),
         (Method::GET, "/api/incidents", StatusCode::UNAUTHORIZED),
-        (Method::GET, "/metrics", StatusCode::BAD_REQUEST),
+        (Method::GET, "/metrics", StatusCode::NOT_FOUND),
     ] {
         let (status, headers) = headers_of(&h.app, method.clone(), path).await;
         assert_eq!(status, expected, "{method} {path}");
@@ -99,7 +99,7 @@ pub async fn metrics_and_docs_only_on_the_operations_listener(h: &Harness) {
         let (status, body) = h.call(Method::GET, path, None, None).await;
         assert_eq!(
             (status, body["error"]["code"].as_str()),
-            (StatusCode::BAD_REQUEST, Some("invalid_payload")),
+            (StatusCode::NOT_FOUND, Some("no_such_endpoint")),
             "{path} is not on the main listener"
         );
     }
