@@ -296,7 +296,11 @@ function upsertIncident(inc, fresh, quiet) {
 function upsertUnit(unit) {
   state.units.set(unit.id, unit);
   map.setUnit(unit);
-  if (state.detail && state.detail.incident.recommendations.some((r) => r.unit === unit.id)) scheduleDetailRender();
+  const inc = state.detail?.incident;
+  // The assigned unit's status is shown at once (a dispatcher must never read "available" for the unit just sent);
+  // the recommendation table can wait for the next batched render.
+  if (inc?.assigned_unit === unit.id) renderDetail();
+  else if (inc?.recommendations.some((r) => r.unit === unit.id)) scheduleDetailRender();
 }
 
 // ---- per-frame batching ----------------------------------------------------------------------------------
@@ -362,7 +366,11 @@ function onEvent(kind, payload) {
     return;
   }
   if (kind === 'unit') {
-    queueUnit(payload);
+    // The selected incident's own unit skips the map's beat: its status is read from the detail panel.
+    if (state.detail?.incident.assigned_unit === payload.id) {
+      unitInbox.delete(payload.id); // an older queued state must not overwrite this one on the next beat
+      upsertUnit(payload);
+    } else queueUnit(payload);
     return;
   }
   inbox.push([kind, payload]);
