@@ -72,6 +72,15 @@ pub async fn incident_lifecycle_and_projection_rebuild(h: &Harness) {
         .call(Method::GET, "/api/units", Some(&dispatcher), None)
         .await;
     assert_eq!(units[0]["status"], "dispatched", "{units}");
+    // Dispatching the busy unit again is a conflict (409), never a second assignment.
+    let (status, body) = post(
+        h,
+        &dispatcher,
+        &format!("{base}/dispatch"),
+        json!({"unit": "P-101"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
     // A stale expected_seq is a conflict, not a silent overwrite.
     let (status, body) = post(
         h,

@@ -121,6 +121,7 @@ api_tests!(
     statuses::federation_refuses_what_it_cannot_trust,
     statuses::unknown_ids_taken_names_and_missing_sessions,
     statuses::made_up_devices_cancelling_are_limited,
+    statuses::state_dependent_refusals,
 );
 
 /// Restarts a private Mosquitto (broker behaviour: once, on SQLite, not once per backend).

@@ -690,3 +690,90 @@ pub async fn made_up_devices_cancelling_are_limited(h: &Harness) {
     );
     h.finish().await;
 }
+
+/// Statuses that depend on stored state, which Schemathesis meets only by chance: staff actions on an incident that
+/// does not exist answer 404, on a closed one 409; a unit, or a subscriber to export or erase, that does not exist
+/// answers 404; an agency identity made twice answers 409.
+pub async fn state_dependent_refusals(h: &Harness) {
+    let dispatcher = h.login_as(Role::Dispatcher).await;
+    let supervisor = h.login_as(Role::Supervisor).await;
+    let actions = [
+        ("acknowledge", json!({})),
+        ("recommend", json!({})),
+        ("dispatch", json!({"unit": "P-1"})),
+        ("en-route", json!({})),
+        ("on-scene", json!({})),
+        ("notes", json!({"text": "on the way"})),
+        ("close", json!({"outcome": "rescue"})),
+    ];
+    let unknown = Uuid::new_v4();
+    for (action, body) in &actions {
+        let path = format!("/api/incidents/{unknown}/{action}");
+        let (status, answer) = h
+            .call(Method::POST, &path, Some(&dispatcher), Some(body.clone()))
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{action}: {answer}");
+    }
+
+    let device = h.device().await;
+    let (status, raised) = h.raise(&device, crate::support::sos(37.56, 126.97)).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{raised}");
+    let id = raised["incident_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let (status, answer) = h
+        .call(
+            Method::POST,
+            &format!("/api/incidents/{id}/close"),
+            Some(&dispatcher),
+            Some(json!({"outcome": "rescue"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    for (action, body) in [
+        ("close", json!({"outcome": "rescue"})),
+        ("notes", json!({"text": "too late"})),
+        ("recommend", json!({})),
+    ] {
+        let path = format!("/api/incidents/{id}/{action}");
+        let (status, answer) = h
+            .call(Method::POST, &path, Some(&dispatcher), Some(body))
+            .await;
+        assert_eq!(
+            status,
+            StatusCode::CONFLICT,
+            "{action} on a closed incident: {answer}"
+        );
+    }
+
+    let (status, answer) = h
+        .call(
+            Method::POST,
+            "/api/units/NOPE-1/position",
+            Some(&dispatcher),
+            Some(json!({"lat": 37.56, "lon": 126.97})),
+        )
+        .await;
+    assert_eq!(
+        (status, code(&answer)),
+        (StatusCode::NOT_FOUND, "unit_not_found"),
+        "{answer}"
+    );
+    for action in ["export", "erase"] {
+        let path = format!("/api/subscribers/{}/{action}", Uuid::new_v4());
+        let (status, answer) = h
+            .call(
+                Method::POST,
+                &path,
+                Some(&supervisor),
+                Some(json!({"reason": "subject access request 42"})),
+            )
+            .await;
+        assert_eq!(
+            (status, code(&answer)),
+            (StatusCode::NOT_FOUND, "subscriber_not_found"),
+            "{action}: {answer}"
+        );
+    }
+}
