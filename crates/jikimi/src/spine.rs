@@ -259,9 +259,15 @@ async fn federation_serve(
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };
-    jikimi_server::federation::serve(listener, service, config.body_limit_bytes, shutdown)
-        .await
-        .context("federation server failed")
+    jikimi_server::federation::serve_with(
+        listener,
+        service,
+        config.body_limit_bytes,
+        &config.flood,
+        shutdown,
+    )
+    .await
+    .context("federation server failed")
 }
 
 /// Logging to stderr at `warn` unless `RUST_LOG` says otherwise: cooperation commands print JSON on stdout.

@@ -33,29 +33,109 @@ pub fn router<S: Clone + Send + Sync + 'static>(service: Arc<Federation>) -> Rou
         .route("/federation/v1/receipts", post(federation_receipts))
         .route("/federation/v1/notify", post(federation_notify))
         // The per-source federation limit in front of the signature checks is layered by `crate::router` (the
-        // limiter lives in the server's state); `jikimi federation serve` ([`app`]) has none.
+        // limiter lives in the server's state); `jikimi federation serve` layers its own ([`app_with`]).
         .with_state(service)
 }
 
 /// The partner-facing application of `jikimi federation serve`: the federation routes and `/healthz`, nothing else
-/// (no staff API, no console, no records), with the same body limit and request ids as `jikimi serve`.
+/// (no staff API, no console, no records), with the same body limit and request ids as `jikimi serve`, and the
+/// default per-source federation limit ([`app_with`]).
 pub fn app(service: Arc<Federation>, body_limit_bytes: usize) -> Router {
+    app_with(
+        service,
+        body_limit_bytes,
+        &crate::flood::FloodConfig::default(),
+    )
+}
+
+/// [`app`] with the operator's flood settings: the per-source federation limit of `jikimi serve`
+/// (`--flood-federation-per-min`) in front of every envelope, before its body is read or its signature checked.
+pub fn app_with(
+    service: Arc<Federation>,
+    body_limit_bytes: usize,
+    flood: &crate::flood::FloodConfig,
+) -> Router {
+    guarded_app(
+        service,
+        body_limit_bytes,
+        Arc::new(crate::flood::FloodGuard::new(flood)),
+    )
+}
+
+fn guarded_app(
+    service: Arc<Federation>,
+    body_limit_bytes: usize,
+    guard: Arc<crate::flood::FloodGuard>,
+) -> Router {
     Router::new()
         .merge(router(service))
         .route("/healthz", get(|| async { "ok" }))
         .fallback(crate::not_found)
         .layer(DefaultBodyLimit::max(body_limit_bytes))
+        .layer(axum::middleware::from_fn_with_state(guard, limit))
         .layer(axum::middleware::from_fn(crate::request_id_layer))
 }
 
-/// Serves [`app`] on `listener` until `shutdown` resolves.
+/// Middleware of the partner-facing application: a source past its federation budget is answered 429 with
+/// `Retry-After` before any work. Logged at a bounded rate; this listener has no audit coalescer, so these
+/// refusals are counted in the log only (`jikimi serve` audits them as summaries).
+async fn limit(
+    State(guard): State<Arc<crate::flood::FloodGuard>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    if request.uri().path().starts_with("/federation/") {
+        let source = crate::flood::Source::from_parts(request.extensions());
+        if let Err(err) = guard.check(crate::flood::Guarded::Federation, source) {
+            crate::flood::log_refusal("federation request limited", err.code, None);
+            return err.into_response();
+        }
+    }
+    next.run(request).await
+}
+
+/// Serves [`app`] on `listener` until `shutdown` resolves, with the default flood settings.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     service: Arc<Federation>,
     body_limit_bytes: usize,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(service, body_limit_bytes))
+    serve_with(
+        listener,
+        service,
+        body_limit_bytes,
+        &crate::flood::FloodConfig::default(),
+        shutdown,
+    )
+    .await
+}
+
+/// Serves [`app_with`] on `listener` until `shutdown` resolves. Each request knows its peer address, which the
+/// per-source limit keys on; sources whose budget is full again are forgotten every minute.
+pub async fn serve_with(
+    listener: tokio::net::TcpListener,
+    service: Arc<Federation>,
+    body_limit_bytes: usize,
+    flood: &crate::flood::FloodConfig,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let guard = Arc::new(crate::flood::FloodGuard::new(flood));
+    let housekeeping = Arc::downgrade(&guard);
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
+        loop {
+            every.tick().await;
+            match housekeeping.upgrade() {
+                Some(guard) => guard.forget_idle(),
+                None => return,
+            }
+        }
+    });
+    let app = guarded_app(service, body_limit_bytes, guard)
+        .into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
 }

@@ -122,6 +122,7 @@ api_tests!(
     statuses::unknown_ids_taken_names_and_missing_sessions,
     statuses::made_up_devices_cancelling_are_limited,
     statuses::state_dependent_refusals,
+    statuses::partner_port_is_limited_per_source,
 );
 
 /// Restarts a private Mosquitto (broker behaviour: once, on SQLite, not once per backend).

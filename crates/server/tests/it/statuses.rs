@@ -777,3 +777,46 @@ pub async fn state_dependent_refusals(h: &Harness) {
         );
     }
 }
+
+/// `jikimi federation serve` (the partner port served alone) has the per-source federation limit of `jikimi serve`:
+/// past its budget one address is answered 429 before any envelope is read, while another is not.
+pub async fn partner_port_is_limited_per_source(h: &Harness) {
+    let store = jikimi_store::connect_with_keyring(
+        &h.database_url(),
+        jikimi_store::testing::test_keyring(),
+    )
+    .await
+    .expect("reopen with the data keys");
+    let service = std::sync::Arc::new(jikimi_federation::Federation::new(
+        store,
+        jikimi_federation::DEFAULT_PAGE,
+        jikimi_federation::Transport::default(),
+    ));
+    let flood = jikimi_server::flood::FloodConfig {
+        federation_per_min: 1,
+        ..Default::default()
+    };
+    let app = crate::support::recorded(jikimi_server::federation::app_with(
+        service, BODY_LIMIT, &flood,
+    ));
+    let agency = |ip: [u8; 4]| {
+        from(
+            ip,
+            request_for(&Method::GET, "/federation/v1/agency", None, None),
+        )
+    };
+    // No agency identity yet: 409, then the same address is limited.
+    let (status, body) = send_to(&app, agency([203, 0, 113, 9])).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    let (status, body) = send_to(&app, agency([203, 0, 113, 9])).await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+        "{body}"
+    );
+    let (status, body) = send_to(&app, agency([198, 51, 100, 1])).await;
+    assert_eq!(status, StatusCode::CONFLICT, "another address: {body}");
+    // The health check is not a federation request.
+    let (status, _) = send_to(&app, request_for(&Method::GET, "/healthz", None, None)).await;
+    assert_eq!(status, StatusCode::OK);
+}
