@@ -5,6 +5,7 @@
 //! and the HTTP application is `jikimi_server::router`.
 
 pub mod bench;
+pub mod child;
 pub mod client;
 pub mod demo;
 pub mod flood;

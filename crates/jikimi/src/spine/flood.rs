@@ -22,6 +22,7 @@ use jikimi_server::roles::Role;
 use jikimi_server::signing;
 use serde_json::{Value, json};
 
+use super::child::spawn_server;
 use super::client::{ApiClient, Device};
 
 /// `jikimi bench flood` options.
@@ -49,61 +50,6 @@ pub struct FloodArgs {
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
-}
-
-/// The child `jikimi serve`, killed when dropped.
-struct Child(std::process::Child);
-
-impl Drop for Child {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts `jikimi serve` (this binary) on `database_url` with `extra` flags; returns it and its base URL.
-async fn spawn_server(
-    database_url: &str,
-    keys: &KeyMaterial,
-    extra: &[&str],
-) -> anyhow::Result<(Child, String)> {
-    let exe = std::env::current_exe().context("cannot find this executable")?;
-    let mut command = std::process::Command::new(exe);
-    command
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--database-url",
-            database_url,
-            "--notify",
-            "false",
-        ])
-        .args(extra)
-        .env("JIKIMI_DATA_KEY", hex::encode(keys.data_keys[0].1))
-        .env("JIKIMI_BLIND_INDEX_KEY", hex::encode(keys.blind_index_key))
-        .env("RUST_LOG", "warn")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::inherit());
-    let mut child = Child(command.spawn().context("cannot start jikimi serve")?);
-    let stdout = child
-        .0
-        .stdout
-        .take()
-        .context("no stdout from jikimi serve")?;
-    let first_line = tokio::task::spawn_blocking(move || {
-        use std::io::BufRead as _;
-        let mut line = String::new();
-        let _ = std::io::BufReader::new(stdout).read_line(&mut line);
-        line
-    })
-    .await?;
-    let base = first_line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .with_context(|| format!("jikimi serve did not start: {first_line:?}"))?
-        .to_string();
-    Ok((child, base))
 }
 
 fn now_s() -> i64 {
@@ -404,6 +350,8 @@ pub async fn flood(args: FloodArgs) -> anyhow::Result<()> {
         &url,
         &keys,
         &[
+            "--notify",
+            "false",
             "--flood-audit-interval-s",
             "1",
             "--alert-budget-burst",
@@ -463,8 +411,12 @@ pub async fn flood(args: FloodArgs) -> anyhow::Result<()> {
     })
     .await?;
     drop(off_store);
-    let (server_off, base_off) =
-        spawn_server(&url_off, &keys, &["--flood-limits", "false"]).await?;
+    let (server_off, base_off) = spawn_server(
+        &url_off,
+        &keys,
+        &["--notify", "false", "--flood-limits", "false"],
+    )
+    .await?;
     let (login_unlimited_argon2, _) = login_flood(&base_off, &args).await?;
     drop(server_off);
 

@@ -20,6 +20,7 @@ use rand::{Rng as _, SeedableRng as _};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use serde_json::{Value, json};
 
+use super::child::spawn_server;
 use super::client::{ApiClient, Device};
 
 /// `jikimi bench surge` options.
@@ -65,16 +66,6 @@ pub struct SurgeArgs {
     /// Print the result as one JSON object on stdout (the header line goes to stderr) instead of text.
     #[arg(long)]
     json: bool,
-}
-
-/// The child `jikimi serve`, killed when dropped.
-struct Child(std::process::Child);
-
-impl Drop for Child {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 fn percentile_ms(sorted_us: &[u64], p: f64) -> f64 {
@@ -134,46 +125,20 @@ pub async fn surge(args: SurgeArgs) -> anyhow::Result<()> {
     // The server under test: this binary's `serve`, as an operator would run it.
     let run_id = uuid::Uuid::new_v4().simple().to_string();
     let prefix = format!("bench/{run_id}/jikimi/v1");
-    let exe = std::env::current_exe().context("cannot find this executable")?;
-    let mut command = std::process::Command::new(exe);
-    command
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--database-url",
-            &database_url,
-        ])
-        .args([
+    let client_id = format!("jikimi-surge-{run_id}");
+    let (child, base) = spawn_server(
+        &database_url,
+        &keys,
+        &[
             "--mqtt",
             &args.mqtt,
             "--mqtt-client-id",
-            &format!("jikimi-surge-{run_id}"),
-        ])
-        .args(["--mqtt-topic-prefix", &prefix])
-        .env("JIKIMI_DATA_KEY", hex::encode(keys.data_keys[0].1))
-        .env("JIKIMI_BLIND_INDEX_KEY", hex::encode(keys.blind_index_key))
-        .env("RUST_LOG", "warn")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::inherit());
-    let mut child = Child(command.spawn().context("cannot start jikimi serve")?);
-    let stdout = child
-        .0
-        .stdout
-        .take()
-        .context("no stdout from jikimi serve")?;
-    let first_line = tokio::task::spawn_blocking(move || {
-        use std::io::BufRead as _;
-        let mut line = String::new();
-        let _ = std::io::BufReader::new(stdout).read_line(&mut line);
-        line
-    })
+            &client_id,
+            "--mqtt-topic-prefix",
+            &prefix,
+        ],
+    )
     .await?;
-    let base = first_line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .with_context(|| format!("jikimi serve did not start: {first_line:?}"))?
-        .to_string();
     let backend = if database_url.starts_with("postgres") {
         "postgres"
     } else {
