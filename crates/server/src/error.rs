@@ -277,6 +277,10 @@ impl From<jikimi_store::Error> for ApiError {
                     "incident changed meanwhile: it is at seq {actual}, you sent {expected}; reload"
                 ),
             ),
+            // A busy unit is a transition the unit cannot make now, as before dispatch moved into the store.
+            Error::Conflict(busy @ Conflict::UnitBusy { .. }) => {
+                ApiError::new(ErrorCode::IllegalTransition, busy.to_string())
+            }
             Error::Conflict(other) => ApiError::new(ErrorCode::Conflict, other.to_string()),
             Error::Invalid(message) => ApiError::new(ErrorCode::InvalidField, message),
             Error::IllegalTransition(e) => {

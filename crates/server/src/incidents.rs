@@ -236,20 +236,6 @@ pub async fn recommend(
     Ok(Json(IncidentDto::from(&incident)))
 }
 
-async fn set_unit_status(
-    state: &AppState,
-    unit: &UnitId,
-    status: UnitStatus,
-    change: &Change,
-) -> Result<(), ApiError> {
-    state
-        .store
-        .set_unit_status(unit, status, change)
-        .await
-        .map(|_| ())
-        .map_err(ApiError::from)
-}
-
 /// Assign an available unit (the unit becomes dispatched).
 #[utoipa::path(post, path = "/api/incidents/{id}/dispatch", tag = "incidents", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "incident id")), request_body = DispatchRequest,
@@ -263,27 +249,13 @@ pub async fn dispatch(
 ) -> Result<Json<IncidentDto>, ApiError> {
     staff.require(Permission::ChangeOperations)?;
     let unit = UnitId::new(body.unit.trim());
-    let current = state.store.get_unit(&unit).await?;
-    if current.status != UnitStatus::Available {
-        return Err(ApiError::new(
-            ErrorCode::IllegalTransition,
-            format!(
-                "unit {} is {}, not available",
-                unit.as_str(),
-                current.status.as_str()
-            ),
-        ));
-    }
+    // One store transaction re-checks the unit is available, appends the event and sets the unit: two dispatchers
+    // racing for one unit cannot both win (a busy unit is 409 `illegal_transition`).
     let change = staff.change(&state, "dispatch");
-    let incident = append(
-        &state,
-        id,
-        body.expected_seq,
-        EventKind::Dispatched { unit: unit.clone() },
-        &change,
-    )
-    .await?;
-    set_unit_status(&state, &unit, UnitStatus::Dispatched, &change).await?;
+    let incident = state
+        .store
+        .dispatch(IncidentId(id), body.expected_seq, &unit, &change)
+        .await?;
     Ok(Json(IncidentDto::from(&incident)))
 }
 
@@ -307,31 +279,31 @@ pub async fn en_route(
     Path(id): Path<Uuid>,
     OptionalJson(body): OptionalJson<TransitionRequest>,
 ) -> Result<Json<IncidentDto>, ApiError> {
-    let (incident, _, _) = advance_assigned_unit(&state, &staff, id, body, "en route", |unit| {
-        EventKind::EnRoute { unit }
-    })
+    let (unit, expected) = assigned_step(&state, &staff, id, body).await?;
+    let change = staff.change(&state, "en route");
+    let incident = append(
+        &state,
+        id,
+        Some(expected),
+        EventKind::EnRoute { unit },
+        &change,
+    )
     .await?;
     Ok(Json(IncidentDto::from(&incident)))
 }
 
-/// One step of the assigned unit (en route, on scene): checks the role, finds the unit, appends the event
-/// against the expected sequence, and hands back the unit and the change so the caller can update the unit too.
-async fn advance_assigned_unit(
+/// The unit's next step (en route, on scene): checks the role and finds the assigned unit and the seq to act at.
+async fn assigned_step(
     state: &AppState,
     staff: &Staff,
     id: Uuid,
     body: Option<TransitionRequest>,
-    reason: &str,
-    event: impl FnOnce(UnitId) -> EventKind,
-) -> Result<(Incident, UnitId, Change), ApiError> {
+) -> Result<(UnitId, u64), ApiError> {
     staff.require(Permission::ChangeOperations)?;
     let body = body_or_default(body);
     let current = state.store.get_incident(IncidentId(id)).await?;
     let unit = assigned(&current)?;
-    let expected = body.expected_seq.unwrap_or(current.last_seq);
-    let change = staff.change(state, reason);
-    let incident = append(state, id, Some(expected), event(unit.clone()), &change).await?;
-    Ok((incident, unit, change))
+    Ok((unit, body.expected_seq.unwrap_or(current.last_seq)))
 }
 
 /// The assigned unit is there (the unit becomes on scene).
@@ -345,12 +317,19 @@ pub async fn on_scene(
     Path(id): Path<Uuid>,
     OptionalJson(body): OptionalJson<TransitionRequest>,
 ) -> Result<Json<IncidentDto>, ApiError> {
-    let (incident, unit, change) =
-        advance_assigned_unit(&state, &staff, id, body, "on scene", |unit| {
-            EventKind::OnScene { unit }
-        })
+    let (unit, expected) = assigned_step(&state, &staff, id, body).await?;
+    let change = staff.change(&state, "on scene");
+    // The event and the unit's new status in one store transaction.
+    let incident = state
+        .store
+        .append_event_moving_unit(
+            IncidentId(id),
+            Some(expected),
+            EventKind::OnScene { unit },
+            UnitStatus::OnScene,
+            &change,
+        )
         .await?;
-    set_unit_status(&state, &unit, UnitStatus::OnScene, &change).await?;
     Ok(Json(IncidentDto::from(&incident)))
 }
 
@@ -415,16 +394,16 @@ pub async fn close(
     staff.require(Permission::ChangeOperations)?;
     let outcome = parse_outcome(&body.outcome)?;
     let change = staff.change(&state, "close");
-    let incident = append(
-        &state,
-        id,
-        body.expected_seq,
-        EventKind::Closed { outcome },
-        &change,
-    )
-    .await?;
-    if let Some(unit) = &incident.assigned_unit {
-        set_unit_status(&state, unit, UnitStatus::Available, &change).await?;
-    }
+    // The close and the assigned unit's release in one store transaction.
+    let incident = state
+        .store
+        .append_event_moving_unit(
+            IncidentId(id),
+            body.expected_seq,
+            EventKind::Closed { outcome },
+            UnitStatus::Available,
+            &change,
+        )
+        .await?;
     Ok(Json(IncidentDto::from(&incident)))
 }

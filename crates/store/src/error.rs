@@ -110,6 +110,14 @@ pub enum Conflict {
     #[error("{0} already exists")]
     AlreadyExists(&'static str),
     /// A notification's lease expired and another worker claimed it; this worker's outcome is not recorded.
+    /// The unit to dispatch is not available (another incident has it, or it is off duty).
+    #[error("unit {} is {}, not available", unit.as_str(), status.as_str())]
+    UnitBusy {
+        /// The unit.
+        unit: jikimi_respond::UnitId,
+        /// Its status when the dispatch was refused.
+        status: jikimi_respond::UnitStatus,
+    },
     #[error("notification lease lost")]
     LeaseLost,
 }

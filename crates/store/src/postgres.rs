@@ -5,9 +5,7 @@
 //! A schema can be chosen (set as `search_path` on every connection), which is how tests isolate themselves.
 
 use crate::Result;
-use crate::outbox::impl_outbox;
-use crate::sql::impl_store;
-use sqlx::Row;
+use crate::sql::{Backend, BoxFuture, SqlStore};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use std::str::FromStr;
 use std::time::Duration;
@@ -16,16 +14,22 @@ use std::time::Duration;
 const MAX_CONNECTIONS: u32 = 8;
 
 /// The PostgreSQL store.
-#[derive(Debug, Clone)]
-pub struct PgStore {
-    pool: PgPool,
-    /// Seals the cooperation tables' secrets (agency key, record bodies); see [`PgStore::with_keyring`].
-    exchange_keys: Option<std::sync::Arc<jikimi_privacy::Keyring>>,
-    /// Told what each commit changed ([`crate::commit`]); shared by clones.
-    observers: crate::commit::Observers,
+pub type PgStore = SqlStore<sqlx::Postgres>;
+
+impl Backend for sqlx::Postgres {
+    const BACKEND: &'static str = "postgres";
+    const BEGIN: &'static str = "BEGIN";
+    const LOCK_HEAD: &'static str = "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE";
+
+    fn run_migrations(pool: &PgPool) -> BoxFuture<'_, Result<()>> {
+        Box::pin(async move {
+            sqlx::migrate!("migrations/postgres").run(pool).await?;
+            Ok(())
+        })
+    }
 }
 
-impl PgStore {
+impl SqlStore<sqlx::Postgres> {
     /// Connects to `url` (`postgres://user@host:port/db`). Does not migrate.
     pub async fn connect(url: &str) -> Result<PgStore> {
         PgStore::connect_with_schema(url, None).await
@@ -45,127 +49,32 @@ impl PgStore {
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(options)
             .await?;
-        Ok(PgStore {
-            pool,
-            exchange_keys: None,
-            observers: crate::commit::Observers::default(),
-        })
-    }
-
-    /// This store with the operator's data keys, which seal the agency signing key and the shared records in the
-    /// cooperation tables. Without them every cooperation call that reads or writes those refuses.
-    pub fn with_keyring(mut self, keyring: jikimi_privacy::Keyring) -> PgStore {
-        self.exchange_keys = Some(std::sync::Arc::new(keyring));
-        self
-    }
-
-    /// Closes the pool.
-    pub async fn close(&self) {
-        self.pool.close().await;
-    }
-
-    fn writer(&self) -> &PgPool {
-        &self.pool
-    }
-
-    fn reader(&self) -> &PgPool {
-        &self.pool
-    }
-
-    async fn run_migrations(&self) -> Result<()> {
-        sqlx::migrate!("migrations/postgres")
-            .run(&self.pool)
-            .await?;
-        Ok(())
+        // One pool serves both: PostgreSQL needs no single writer (the audit head lock orders writers).
+        Ok(SqlStore::new(pool.clone(), pool, None))
     }
 }
-
-impl_store!(
-    PgStore,
-    sqlx::Postgres,
-    backend = "postgres",
-    begin = "BEGIN",
-    lock_head = "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE"
-);
-impl_outbox!(PgStore, sqlx::Postgres);
-
-crate::exchange::impl_exchange_store!(PgStore, sqlx::Postgres);
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::conformance::TestStore;
+    use crate::conformance::TestBackend;
 
-    impl TestStore for PgStore {
+    /// A fresh schema, dropped when the guard drops.
+    impl TestBackend for sqlx::Postgres {
         type Guard = crate::testing::PgSchema;
 
-        async fn fresh() -> (Self, Self::Guard) {
+        async fn fresh() -> (PgStore, Self::Guard) {
             let guard = crate::testing::PgSchema::create("jikimi_test").await;
-            let store = guard
-                .store()
-                .await
-                .with_keyring(crate::testing::test_keyring());
-            crate::Store::migrate(&store)
-                .await
-                .expect("migrate postgres");
-            (store, guard)
+            (guard.store().await, guard)
         }
 
-        async fn reopen(self, guard: &Self::Guard) -> Self {
-            self.close().await;
-            guard
-                .store()
-                .await
-                .with_keyring(crate::testing::test_keyring())
+        async fn reopen(store: PgStore, guard: &Self::Guard) -> PgStore {
+            store.close().await;
+            guard.store().await
         }
 
-        async fn tamper_audit_reason(&self, seq: u64) {
-            let n = sqlx::query("UPDATE audit_log SET reason = 'nothing happened' WHERE seq = $1")
-                .bind(seq as i64)
-                .execute(&self.pool)
-                .await
-                .expect("tamper")
-                .rows_affected();
-            assert_eq!(n, 1);
-        }
-
-        async fn raw_update(&self, sql: &'static str, arg: &str) -> u64 {
-            sqlx::query(sql)
-                .bind(arg)
-                .execute(&self.pool)
-                .await
-                .expect("raw update")
-                .rows_affected()
-        }
-
-        async fn database_bytes(&self) -> Option<Vec<u8>> {
+        async fn database_bytes(_store: &PgStore) -> Option<Vec<u8>> {
             None
-        }
-
-        async fn exchange_raw(&self) -> (Option<String>, Vec<String>) {
-            (
-                self.ex_raw_identity().await.expect("raw identity"),
-                self.ex_raw_bodies().await.expect("raw bodies"),
-            )
-        }
-
-        async fn exchange_write_clear(
-            &self,
-            agency: &jikimi_exchange::domain::Agency,
-            key: &ed25519_dalek::SigningKey,
-            record: &jikimi_exchange::domain::Record,
-        ) {
-            self.exchange_write_clear(agency, key, record).await
-        }
-
-        async fn exchange_seal(&self) -> u64 {
-            self.ex_seal_at_rest().await.expect("seal")
-        }
-
-        fn with_exchange_keys(&self, keys: Option<jikimi_privacy::Keyring>) -> Self {
-            let mut store = self.clone();
-            store.exchange_keys = keys.map(std::sync::Arc::new);
-            store
         }
     }
 

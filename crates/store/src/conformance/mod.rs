@@ -1,13 +1,15 @@
 //! The conformance suite: every behaviour of [`crate::Store`] as one generic async function, run against each
 //! backend by [`store_conformance!`], which expands to one `#[tokio::test]` per function.
 //!
-//! Backends opt in by implementing [`TestStore`] (an empty isolated store; reopening it; raw tampering) in their test
-//! module and invoking the macro there.
+//! Backends opt in by implementing [`TestBackend`] (an empty isolated database; reopening it; its files) in their test
+//! module and invoking the macro there; [`TestStore`] (raw tampering, the exchange hooks) is written once for every
+//! `SqlStore<DB>`.
 
 mod alerts;
 mod app;
 mod audit;
 mod commits;
+mod dispatch;
 mod exchange;
 mod incidents;
 mod linkage;
@@ -21,6 +23,7 @@ pub(crate) use alerts::*;
 pub(crate) use app::*;
 pub(crate) use audit::*;
 pub(crate) use commits::*;
+pub(crate) use dispatch::*;
 pub(crate) use exchange::*;
 pub(crate) use incidents::*;
 pub(crate) use linkage::*;
@@ -30,7 +33,8 @@ pub(crate) use sessions::*;
 pub(crate) use story::*;
 pub(crate) use surge::*;
 
-use crate::{Change, NewAlert, Store};
+use crate::sql::RowsAffected as _;
+use crate::{Change, NewAlert, SqlStore, Store};
 use jikimi_respond::{
     Actor, AlertId, Coordinates, DeviceId, FixMethod, IncidentId, LocationFix, Priority,
     SubscriberId, Timestamp,
@@ -64,6 +68,99 @@ pub(crate) trait TestStore: Store + Sized {
     async fn exchange_seal(&self) -> u64;
     /// The same database with other data keys (or none).
     fn with_exchange_keys(&self, keys: Option<jikimi_privacy::Keyring>) -> Self;
+}
+
+/// What a SQL backend adds for the suite; [`TestStore`] for `SqlStore<DB>` is written once on top of it.
+pub(crate) trait TestBackend: crate::Backend {
+    /// Keeps the isolated database alive; cleans it up when dropped.
+    type Guard;
+    /// An empty, unmigrated store nobody else uses.
+    async fn fresh() -> (SqlStore<Self>, Self::Guard);
+    /// Closes the store and opens the same database again (without keys).
+    async fn reopen(store: SqlStore<Self>, guard: &Self::Guard) -> SqlStore<Self>;
+    /// The bytes of the database files, for backends that have them (SQLite).
+    async fn database_bytes(store: &SqlStore<Self>) -> Option<Vec<u8>>;
+}
+
+impl<DB: TestBackend> TestStore for SqlStore<DB>
+where
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'a> &'a str: sqlx::ColumnIndex<DB::Row> + sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    for<'a> &'a [u8]: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    for<'a> i64: sqlx::Encode<'a, DB> + sqlx::Decode<'a, DB> + sqlx::Type<DB>,
+    for<'a> f64: sqlx::Encode<'a, DB> + sqlx::Decode<'a, DB> + sqlx::Type<DB>,
+    for<'a> bool: sqlx::Encode<'a, DB> + sqlx::Decode<'a, DB> + sqlx::Type<DB>,
+    for<'a> String: sqlx::Encode<'a, DB> + sqlx::Decode<'a, DB> + sqlx::Type<DB>,
+    for<'a> Vec<u8>: sqlx::Encode<'a, DB> + sqlx::Decode<'a, DB> + sqlx::Type<DB>,
+    for<'a> Option<&'a str>: sqlx::Encode<'a, DB>,
+    for<'a> Option<String>: sqlx::Encode<'a, DB>,
+    for<'a> Option<i64>: sqlx::Encode<'a, DB>,
+    for<'a> Option<f64>: sqlx::Encode<'a, DB>,
+    for<'a> Option<Vec<u8>>: sqlx::Encode<'a, DB>,
+{
+    type Guard = DB::Guard;
+
+    async fn fresh() -> (Self, Self::Guard) {
+        let (store, guard) = DB::fresh().await;
+        let store = store.with_keyring(crate::testing::test_keyring());
+        store.migrate().await.expect("migrate");
+        (store, guard)
+    }
+
+    async fn reopen(self, guard: &Self::Guard) -> Self {
+        DB::reopen(self, guard)
+            .await
+            .with_keyring(crate::testing::test_keyring())
+    }
+
+    async fn tamper_audit_reason(&self, seq: u64) {
+        let n = sqlx::query("UPDATE audit_log SET reason = 'nothing happened' WHERE seq = $1")
+            .bind(seq as i64)
+            .execute(&self.writer)
+            .await
+            .expect("tamper")
+            .rows_affected();
+        assert_eq!(n, 1);
+    }
+
+    async fn raw_update(&self, sql: &'static str, arg: &str) -> u64 {
+        sqlx::query(sql)
+            .bind(arg)
+            .execute(&self.writer)
+            .await
+            .expect("raw update")
+            .rows_affected()
+    }
+
+    async fn database_bytes(&self) -> Option<Vec<u8>> {
+        DB::database_bytes(self).await
+    }
+
+    async fn exchange_raw(&self) -> (Option<String>, Vec<String>) {
+        (
+            self.ex_raw_identity().await.expect("raw identity"),
+            self.ex_raw_bodies().await.expect("raw bodies"),
+        )
+    }
+
+    async fn exchange_write_clear(
+        &self,
+        agency: &jikimi_exchange::domain::Agency,
+        key: &ed25519_dalek::SigningKey,
+        record: &jikimi_exchange::domain::Record,
+    ) {
+        SqlStore::exchange_write_clear(self, agency, key, record).await
+    }
+
+    async fn exchange_seal(&self) -> u64 {
+        self.ex_seal_at_rest().await.expect("seal")
+    }
+
+    fn with_exchange_keys(&self, keys: Option<jikimi_privacy::Keyring>) -> Self {
+        let mut store = self.clone();
+        store.exchange_keys = keys.map(std::sync::Arc::new);
+        store
+    }
 }
 
 /// Expands to one `#[tokio::test]` per conformance function for a backend type.
@@ -121,6 +218,10 @@ macro_rules! store_conformance {
             purges_forget_only_old_nonces_and_expired_sessions,
             commits_are_told_to_observers_and_rollbacks_are_not,
             observers_see_the_commits_of_every_clone,
+            dispatch_changes_incident_and_unit_in_one_commit,
+            dispatching_a_busy_unit_changes_nothing,
+            concurrent_dispatches_of_one_unit_one_wins,
+            on_scene_and_close_move_the_assigned_unit,
         );
     };
     (@each $store:ty; $($name:ident),* $(,)?) => {
