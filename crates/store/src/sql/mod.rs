@@ -8,9 +8,10 @@
 //! [`Backend`]'s, implemented in `sqlite.rs` and `postgres.rs`.
 //!
 //! Modules, one per domain trait: `alerts` (the intake batch, [`crate::IncidentStore::record_alerts_budgeted`]),
-//! `incidents`, `subscribers`, `devices`, `units` (with dispatch), `staff`, `audit`, `linkage`, `outbox`. Each impl
-//! block repeats the same sqlx where-clause (Rust does not imply bounds on other types from a trait's where-clause);
-//! it names the executor, the `&str` column index, and the column types listed above.
+//! `incidents`, `subscribers`, `devices`, `units` (with dispatch), `staff`, `audit`, `linkage`, `outbox`, `exchange`
+//! (with `exchange_log`, the cooperation record log). Each impl block repeats the same sqlx where-clause (Rust does
+//! not imply a trait's where-clause bounds on other types, only its supertraits and associated type bounds, which
+//! [`Backend`] uses); it names the executor, the `&str` column index, and the column types listed above.
 //!
 //! Every writing transaction starts by reading the audit head row (locking it on PostgreSQL; SQLite has one writer
 //! connection), appends its audit entries with the chain computed in Rust, and writes the new head before commit:
@@ -20,6 +21,7 @@ mod alerts;
 mod audit;
 mod devices;
 mod exchange;
+mod exchange_log;
 mod incidents;
 mod linkage;
 mod outbox;
