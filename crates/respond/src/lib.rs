@@ -7,6 +7,7 @@
 //!   ([`Incident::apply`], [`Incident::replay`]); illegal transitions are a [`TransitionError`];
 //! - patrol [`Unit`]s and the recommendation of the nearest available ones ([`recommend`]) through an [`EtaProvider`]
 //!   ([`StraightLineEta`] until road travel time plugs in);
+//! - the 112 app's cancel with a PIN, where a duress PIN answers like a cancel but escalates ([`decide_cancel`]);
 //! - surge clustering ([`surge`]): alerts close in space and time join one open incident as more reports, found
 //!   through a grid index ([`ClusterIndex`]).
 //!
@@ -40,12 +41,14 @@
 // Tests may unwrap: a panic is the failure report there.
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+mod cancel;
 mod geo;
 mod ids;
 mod incident;
 pub mod surge;
 mod unit;
 
+pub use cancel::{CancelDecision, PinMatch, decide_cancel};
 pub use geo::{CoordinateError, Coordinates, FixMethod, LocationFix, haversine_m};
 pub use ids::{Actor, AlertId, DeviceId, IncidentId, SubscriberId, Timestamp, UnitId};
 pub use incident::{

@@ -514,13 +514,18 @@ function eventText(ev) {
   }
 }
 
+// "1 attempt", "2 attempts": the count with its noun in the right number (Korean has one form).
+function attemptCount(n) {
+  return `${n} ${t(n === 1 ? 'nAttempt' : 'nAttempts')}`;
+}
+
 // Guardian notification status, one entry per notifying event: "Alert received: delivered 09:01 · Dispatched: pending (2 attempts)".
 function notifyText(list) {
   if (!list.length) return t('notNotified');
   return list.map((n) => {
     const st = n.status === 'delivered' ? `${t('nDelivered')} ${fmtTime(n.delivered_at)}`
-      : n.status === 'dead_lettered' ? `${t('nDead')} (${n.attempts} ${t('nAttempts')}${n.last_error ? `, ${n.last_error}` : ''})`
-      : `${t('nPending')}${n.attempts ? ` (${n.attempts} ${t('nAttempts')}${n.last_error ? `, ${n.last_error}` : ''})` : ''}`;
+      : n.status === 'dead_lettered' ? `${t('nDead')} (${attemptCount(n.attempts)}${n.last_error ? `, ${n.last_error}` : ''})`
+      : `${t('nPending')}${n.attempts ? ` (${attemptCount(n.attempts)}${n.last_error ? `, ${n.last_error}` : ''})` : ''}`;
     return `${t(`e_${n.event}`)}: ${st}`;
   }).join(' · ');
 }

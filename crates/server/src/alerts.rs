@@ -1,23 +1,22 @@
-//! `POST /api/alerts`: a device's signed SOS. Authenticated, checked, then made durable by the group committer;
-//! answered 202 with the incident id only after the commit. Every refusal is audited (through the coalescer of
-//! [`crate::flood`]: one by one up to a per-source budget, then counted in summary entries) and opens no incident.
+//! `POST /api/alerts`: a device's signed SOS, read off HTTP and handed to the intake service
+//! ([`crate::intake_service`]), which checks, commits and audits; answered 202 with the incident id only after the
+//! commit. A refusal opens no incident and is answered with the `ApiError` its [`Refusal`] maps to.
 //!
-//! Cheap checks come first: the header shapes, then the device cache and the negative cache, and only then a
-//! database look-up of an unknown id, which the per-source and global look-up limits bound.
+//! Cheap checks come first: the header shapes here, before the body is read; then the intake's device cache and
+//! negative cache, and only then a database look-up of an unknown id, which the look-up limits bound.
 
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use jikimi_audit::NewAuditEntry;
-use jikimi_respond::{AlertId, DeviceId, IncidentId, Priority};
-use jikimi_store::NewAlert;
+use jikimi_respond::DeviceId;
 
 use crate::dto::{AlertAcceptedDto, AlertRequest, DeviceFeedback};
 use crate::error::{ApiError, ErrorCode};
 use crate::extract::{Json, RequestId};
-use crate::flood::{Guarded, Refusal, Source};
+use crate::flood::Source;
+use crate::intake_service::{Against, Channel, Intake, Refusal, Signed};
 use crate::signing;
-use crate::state::{AppState, CachedDevice, IntakeFailure, IntakeItem};
+use crate::state::{AppState, CachedDevice};
 
 /// Raise an alert (device, signed). See the signing headers in the API description.
 #[utoipa::path(post, path = "/api/alerts", tag = "alerts", request_body = AlertRequest,
@@ -45,161 +44,123 @@ pub async fn raise_alert(
     body: Body,
 ) -> Result<(StatusCode, Json<AlertAcceptedDto>), ApiError> {
     let started = std::time::Instant::now();
-    let mut device_for_audit: Option<DeviceId> = None;
-    let result = accept(&state, source, &headers, body, &mut device_for_audit).await;
+    let intake = Intake::new(&state);
+    let channel = Channel::Http {
+        source,
+        request_id: request_id.0.clone(),
+    };
+    let result = match read_signed(&state, &headers, body).await {
+        Ok(request) => intake.accept(&request.signed(), &channel).await,
+        Err(refusal) => Err(intake.refuse(&channel, Against::default(), refusal).await),
+    };
     match result {
         Ok(accepted) => {
             metrics::counter!("jikimi_alerts_accepted_total").increment(1);
             metrics::histogram!("jikimi_alert_accept_seconds")
                 .record(started.elapsed().as_secs_f64());
-            Ok((StatusCode::ACCEPTED, Json(accepted)))
+            Ok((
+                StatusCode::ACCEPTED,
+                Json(AlertAcceptedDto {
+                    incident_id: accepted.incident_id.0,
+                    duplicate: accepted.duplicate,
+                    feedback: DeviceFeedback::alert_accepted(accepted.silent),
+                }),
+            ))
         }
-        Err(err) => {
-            metrics::counter!("jikimi_alerts_rejected_total", "code" => err.code.as_str())
-                .increment(1);
-            // A replayed nonce is audited by the store inside the intake transaction that detected it.
-            let audited_by_store = err.code == ErrorCode::NonceReplayed;
-            if err.code == ErrorCode::RateLimited {
-                // Limited before any database work: counted for the summary entry only.
-                state.refusals.count_only(&Refusal {
-                    action: Guarded::DeviceLookup.action(),
-                    source,
-                    code: err.code,
-                    at_ms: state.now().as_unix_ms(),
-                });
-            } else if !audited_by_store
-                && err.code != ErrorCode::Unavailable
-                && err.code != ErrorCode::Internal
-            {
-                audit_rejection(&state, source, device_for_audit, &err, &request_id).await?;
-            }
-            crate::flood::log_refusal("alert refused", err.code, Some(&request_id.0));
-            Err(err)
+        Err(refusal) => {
+            let code = refusal.code();
+            metrics::counter!("jikimi_alerts_rejected_total", "code" => code.as_str()).increment(1);
+            crate::flood::log_refusal("alert refused", code, Some(&request_id.0));
+            Err(refusal.into())
         }
     }
 }
 
-/// Audits a refused alert (`alert.rejected`) against the device if known; `channel` says how it arrived.
-pub async fn audit_rejection_via(
-    state: &AppState,
-    device: Option<DeviceId>,
-    err: &ApiError,
-    channel: &str,
-    reference: &str,
-) -> Result<(), ApiError> {
-    let detail =
-        serde_json::json!({"code": err.code.as_str(), "channel": channel, "reference": reference});
-    audit_refusal(
-        state,
-        "alert.rejected",
-        Source::default(),
-        device,
-        err,
-        detail,
-    )
-    .await
-}
-
-async fn audit_rejection(
-    state: &AppState,
-    source: Source,
-    device: Option<DeviceId>,
-    err: &ApiError,
-    request_id: &RequestId,
-) -> Result<(), ApiError> {
-    audit_device_rejection(state, "alert.rejected", source, device, err, request_id).await
-}
-
-/// Audits a refused device request under `action` (`alert.rejected`, `app.rejected`), naming the code only.
-pub(crate) async fn audit_device_rejection(
-    state: &AppState,
-    action: &'static str,
-    source: Source,
-    device: Option<DeviceId>,
-    err: &ApiError,
-    request_id: &RequestId,
-) -> Result<(), ApiError> {
-    let detail = serde_json::json!({"code": err.code.as_str(), "request_id": request_id.0});
-    audit_refusal(state, action, source, device, err, detail).await
-}
-
-/// One audit entry for a refused device request, against the device when it is known.
-async fn audit_refusal(
-    state: &AppState,
-    action: &'static str,
-    source: Source,
-    device: Option<DeviceId>,
-    err: &ApiError,
-    detail: serde_json::Value,
-) -> Result<(), ApiError> {
-    let (actor, subject) = match device {
-        Some(id) => (format!("device:{id}"), format!("device/{id}")),
-        None => ("anonymous".to_string(), "device/unknown".to_string()),
-    };
-    let at_ms = state.now().as_unix_ms();
-    crate::flood::audit_refusal(state, action, source, err.code, |pseudonym| {
-        let mut detail = detail;
-        detail["source"] = serde_json::Value::String(pseudonym);
-        NewAuditEntry::new(at_ms, actor, action, subject, err.code.as_str()).with_detail(&detail)
-    })
-    .await
-}
-
-fn header<'a>(headers: &'a HeaderMap, name: &'static str) -> Result<&'a str, ApiError> {
+fn header<'a>(headers: &'a HeaderMap, name: &'static str) -> Result<&'a str, Refusal> {
     headers
         .get(name)
         .and_then(|v| v.to_str().ok())
         .map(str::trim)
         .filter(|v| !v.is_empty())
         .ok_or_else(|| {
-            ApiError::new(
+            Refusal::new(
                 ErrorCode::MissingHeader,
                 format!("missing or unreadable header {name}"),
             )
         })
 }
 
-/// The device's key: from the cache, else refused from the negative cache, else from the database: at once for an id
-/// known to exist (even if its cache entry expired), within `source`'s and the global look-up limits for any other.
-/// A known device is never limited: only looking up unknown ids costs tokens.
-pub(crate) async fn device_key(
+/// A device request read off HTTP: its signing headers, well-formed, and the body read within the limit.
+pub(crate) struct SignedRequest {
+    device_id: DeviceId,
+    timestamp_s: i64,
+    nonce: String,
+    signature: String,
+    bytes: axum::body::Bytes,
+}
+
+impl SignedRequest {
+    /// The request as the intake checks it.
+    pub(crate) fn signed(&self) -> Signed<'_> {
+        Signed {
+            device_id: self.device_id,
+            timestamp_s: self.timestamp_s,
+            nonce: &self.nonce,
+            signature: &self.signature,
+            body: &self.bytes,
+        }
+    }
+}
+
+/// Reads the signing headers and the body. Header shapes first: a malformed request costs neither the body read
+/// nor a look-up.
+pub(crate) async fn read_signed(
     state: &AppState,
-    source: Source,
-    id: DeviceId,
-) -> Result<CachedDevice, ApiError> {
-    let unknown = || ApiError::new(ErrorCode::DeviceUnknown, "device is not registered");
-    if let Some(device) = state.devices.get(&id) {
-        return Ok(device);
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<SignedRequest, Refusal> {
+    let device_text = header(headers, signing::HEADER_DEVICE)?;
+    let device_uuid = uuid::Uuid::parse_str(device_text)
+        .map_err(|_| Refusal::new(ErrorCode::DeviceUnknown, "device id is not a uuid"))?;
+    let timestamp_s: i64 = header(headers, signing::HEADER_TIMESTAMP)?
+        .parse()
+        .map_err(|_| {
+            Refusal::new(
+                ErrorCode::MissingHeader,
+                "timestamp must be whole unix seconds",
+            )
+        })?;
+    let nonce = header(headers, signing::HEADER_NONCE)?;
+    if !signing::nonce_is_well_formed(nonce) {
+        return Err(Refusal::new(
+            ErrorCode::MissingHeader,
+            "nonce must be 16 to 64 characters [A-Za-z0-9_-]",
+        ));
     }
-    if state.devices.is_absent(&id) {
-        return Err(unknown());
+    let signature = header(headers, signing::HEADER_SIGNATURE)?;
+    if !signing::signature_is_well_formed(signature) {
+        return Err(Refusal::new(
+            ErrorCode::SignatureInvalid,
+            "signature must be base64 of 64 bytes",
+        ));
     }
-    // A device known to exist is looked up whatever the flood: only made-up ids meet the look-up limits.
-    if !state.devices.is_known(&id) {
-        state
-            .flood
-            .refuse_if_penalised(Guarded::DeviceLookup, source)?;
-    }
-    match state.store.get_device(id).await {
-        Ok(record) => {
-            let key = <[u8; 32]>::try_from(record.public_key.as_slice())
-                .ok()
-                .and_then(|b| ed25519_dalek::VerifyingKey::from_bytes(&b).ok())
-                .ok_or_else(|| {
-                    ApiError::internal(format!("device {id} has an unusable stored public key"))
-                })?;
-            Ok(state
-                .devices
-                .put(id, key, record.subscriber_id, record.revoked_at.is_some()))
-        }
-        Err(err) if err.is_not_found() => {
-            state.devices.unmark_known(&id);
-            state.devices.put_absent(id);
-            state.flood.charge_failure(Guarded::DeviceLookup, source);
-            Err(unknown())
-        }
-        Err(err) => Err(err.into()),
-    }
+    let (nonce, signature) = (nonce.to_string(), signature.to_string());
+    // The limit is enforced while reading, so an oversized body is never buffered whole.
+    let bytes = axum::body::to_bytes(body, state.config.body_limit_bytes)
+        .await
+        .map_err(|_| {
+            Refusal::new(
+                ErrorCode::PayloadTooLarge,
+                "request body is larger than the limit",
+            )
+        })?;
+    Ok(SignedRequest {
+        device_id: DeviceId(device_uuid),
+        timestamp_s,
+        nonce,
+        signature,
+        bytes,
+    })
 }
 
 /// A device request whose body was read within the limit and whose device, signature and timestamp check out.
@@ -214,224 +175,25 @@ pub(crate) struct DeviceRequest {
     pub bytes: axum::body::Bytes,
 }
 
-/// Reads the body and checks the signing headers under `context` (see [`signing`]). Shared by every signed
-/// device endpoint so they refuse in the same way with the same codes.
+/// Reads the body and checks the signing headers under `context` (see [`signing`]) through the intake, which
+/// audits a refusal. Shared by the app's signed endpoints so they refuse in the same way with the same codes.
 pub(crate) async fn authenticate(
+    intake: &Intake<'_>,
+    channel: &Channel,
     state: &AppState,
-    source: Source,
     headers: &HeaderMap,
     body: Body,
     context: &str,
-    device_for_audit: &mut Option<DeviceId>,
-) -> Result<DeviceRequest, ApiError> {
-    // Header shapes first: a malformed request costs neither the body read nor a look-up.
-    let device_text = header(headers, signing::HEADER_DEVICE)?;
-    let device_uuid = uuid::Uuid::parse_str(device_text)
-        .map_err(|_| ApiError::new(ErrorCode::DeviceUnknown, "device id is not a uuid"))?;
-    let device_id = DeviceId(device_uuid);
-    let timestamp_s: i64 = header(headers, signing::HEADER_TIMESTAMP)?
-        .parse()
-        .map_err(|_| {
-            ApiError::new(
-                ErrorCode::MissingHeader,
-                "timestamp must be whole unix seconds",
-            )
-        })?;
-    let nonce = header(headers, signing::HEADER_NONCE)?;
-    if !signing::nonce_is_well_formed(nonce) {
-        return Err(ApiError::new(
-            ErrorCode::MissingHeader,
-            "nonce must be 16 to 64 characters [A-Za-z0-9_-]",
-        ));
-    }
-    let signature = header(headers, signing::HEADER_SIGNATURE)?;
-    if !signing::signature_is_well_formed(signature) {
-        return Err(ApiError::new(
-            ErrorCode::SignatureInvalid,
-            "signature must be base64 of 64 bytes",
-        ));
-    }
-    // The limit is enforced while reading, so an oversized body is never buffered whole.
-    let bytes = axum::body::to_bytes(body, state.config.body_limit_bytes)
-        .await
-        .map_err(|_| {
-            ApiError::new(
-                ErrorCode::PayloadTooLarge,
-                "request body is larger than the limit",
-            )
-        })?;
-    let device = verify_signed(
-        state,
-        source,
-        context,
-        device_id,
-        timestamp_s,
-        nonce,
-        signature,
-        &bytes,
-        device_for_audit,
-    )
-    .await?;
-    Ok(DeviceRequest {
-        device_id,
-        device,
-        nonce: nonce.to_string(),
-        bytes,
-    })
-}
-
-/// The channel-independent checks of a signed device request: device known and not revoked, signature over
-/// `{context}\n{device}\n{timestamp}\n{nonce}\n{body}`, clock window. Sets `device_for_audit` once the device is
-/// known, so the caller audits a refusal against it.
-#[allow(clippy::too_many_arguments)]
-pub(crate) async fn verify_signed(
-    state: &AppState,
-    source: Source,
-    context: &str,
-    device_id: DeviceId,
-    timestamp_s: i64,
-    nonce: &str,
-    signature: &str,
-    bytes: &[u8],
-    device_for_audit: &mut Option<DeviceId>,
-) -> Result<CachedDevice, ApiError> {
-    let device = device_key(state, source, device_id).await?;
-    *device_for_audit = Some(device_id);
-    if device.revoked {
-        return Err(ApiError::new(ErrorCode::DeviceUnknown, "device is revoked"));
-    }
-    // Ed25519 verification is ~50 µs of CPU: cheap enough to run on the async worker.
-    if !signing::verify_in(
-        context,
-        &device.key,
-        &device_id.0,
-        timestamp_s,
-        nonce,
-        bytes,
-        signature,
-    ) {
-        return Err(ApiError::new(
-            ErrorCode::SignatureInvalid,
-            "signature does not verify for this device",
-        ));
-    }
-    let now = state.now();
-    let skew_s = now.as_unix_ms() / 1000 - timestamp_s;
-    if skew_s.abs() > state.config.alert_window_s {
-        return Err(ApiError::new(
-            ErrorCode::TimestampOutOfWindow,
-            format!(
-                "timestamp is {skew_s} s away from server time; the window is ±{} s",
-                state.config.alert_window_s
-            ),
-        ));
-    }
-    Ok(device)
-}
-
-async fn accept(
-    state: &AppState,
-    source: Source,
-    headers: &HeaderMap,
-    body: Body,
-    device_for_audit: &mut Option<DeviceId>,
-) -> Result<AlertAcceptedDto, ApiError> {
-    let request = authenticate(
-        state,
-        source,
-        headers,
-        body,
-        signing::ALERT_CONTEXT,
-        device_for_audit,
-    )
-    .await?;
-    commit_alert(
-        state,
-        &request.device,
-        request.device_id,
-        &request.nonce,
-        &request.bytes,
-    )
-    .await
-}
-
-/// The channel-independent part of alert intake, shared by `POST /api/alerts` and the MQTT adapter: the checks of
-/// [`verify_signed`] under the alert context, body checks, then the group commit. Returns only after the alert is
-/// committed.
-pub async fn accept_signed(
-    state: &AppState,
-    device_id: DeviceId,
-    timestamp_s: i64,
-    nonce: &str,
-    signature: &str,
-    bytes: &[u8],
-    device_for_audit: &mut Option<DeviceId>,
-) -> Result<AlertAcceptedDto, ApiError> {
-    let device = verify_signed(
-        state,
-        Source::default(),
-        signing::ALERT_CONTEXT,
-        device_id,
-        timestamp_s,
-        nonce,
-        signature,
-        bytes,
-        device_for_audit,
-    )
-    .await?;
-    commit_alert(state, &device, device_id, nonce, bytes).await
-}
-
-async fn commit_alert(
-    state: &AppState,
-    device: &CachedDevice,
-    device_id: DeviceId,
-    nonce: &str,
-    bytes: &[u8],
-) -> Result<AlertAcceptedDto, ApiError> {
-    let now = state.now();
-    let request: AlertRequest = serde_json::from_slice(bytes).map_err(|e| {
-        ApiError::new(
-            ErrorCode::InvalidPayload,
-            format!("invalid alert json: {e}"),
-        )
-    })?;
-    let priority = Priority::new(request.priority.unwrap_or(1))
-        .map_err(|e| ApiError::new(ErrorCode::InvalidField, format!("priority: {e}")))?;
-    let fix = request
-        .location
-        .as_ref()
-        .map(|l| l.to_domain(now))
-        .transpose()?;
-
-    let silent = request.silent.unwrap_or(true);
-    // Past its budget a device's alert still commits, but joins its open incident as a counted report.
-    let over_budget = !state.alert_budget.allow(device_id, now);
-    if over_budget {
-        metrics::counter!("jikimi_alerts_over_budget_total").increment(1);
-    }
-    let alert = NewAlert {
-        incident_id: IncidentId(uuid::Uuid::now_v7()),
-        alert_id: AlertId(request.alert_id),
-        device_id,
-        subscriber_id: device.subscriber_id,
-        nonce: nonce.to_string(),
-        received_at: now,
-        priority,
-        fix,
-        silent,
+) -> Result<DeviceRequest, Refusal> {
+    let request = match read_signed(state, headers, body).await {
+        Ok(request) => request,
+        Err(refusal) => return Err(intake.refuse(channel, Against::default(), refusal).await),
     };
-    match state.intake.submit(IntakeItem { alert, over_budget }).await {
-        Ok(Ok(accepted)) => Ok(AlertAcceptedDto {
-            incident_id: accepted.incident_id.0,
-            duplicate: accepted.duplicate,
-            feedback: DeviceFeedback::alert_accepted(silent),
-        }),
-        Ok(Err(IntakeFailure::NonceReplayed)) => Err(ApiError::new(
-            ErrorCode::NonceReplayed,
-            "this nonce was already used by this device",
-        )),
-        Ok(Err(IntakeFailure::Unavailable(detail))) => Err(ApiError::unavailable(detail)),
-        Err(err) => Err(ApiError::unavailable(err)),
-    }
+    let device = intake.verify(context, &request.signed(), channel).await?;
+    Ok(DeviceRequest {
+        device_id: request.device_id,
+        device,
+        nonce: request.nonce,
+        bytes: request.bytes,
+    })
 }

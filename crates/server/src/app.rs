@@ -18,7 +18,7 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use jikimi_respond::{
-    Actor, DeviceId, EscalationReason, EventKind, IncidentId, Priority, SubscriberId,
+    Actor, CancelDecision, DeviceId, EventKind, IncidentId, PinMatch, SubscriberId, decide_cancel,
 };
 use jikimi_store::{
     Change, DeviceEvent, DeviceRecord, Enrolment, EnrolmentCode, EnrolmentRefusal, NonceClaim,
@@ -30,12 +30,13 @@ use sha2::{Digest as _, Sha256};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::alerts::{DeviceRequest, audit_device_rejection, authenticate};
+use crate::alerts::{DeviceRequest, authenticate};
 use crate::auth::Staff;
 use crate::dto::{DeviceFeedback, FixDto, rfc3339};
 use crate::error::{ApiError, ErrorCode};
 use crate::extract::{Json, OptionalJson, RequestId};
 use crate::flood::Source;
+use crate::intake_service::{Against, Channel, Intake, Refusal};
 use crate::password;
 use crate::roles::{Permission, Role};
 use crate::signing;
@@ -305,25 +306,32 @@ pub async fn enrol_device(
     Json(req): Json<EnrolRequest>,
 ) -> Result<(StatusCode, Json<EnrolledDto>), ApiError> {
     let device_id = DeviceId(Uuid::now_v7());
-    let result = enrol(&state, device_id, req).await;
-    if let Err(err) = &result {
-        crate::flood::log_refusal("enrolment refused", err.code, Some(&request_id.0));
-        // Code refusals are audited by the store in the transaction that counted them; malformed requests here.
-        let audited_by_store = matches!(
-            err.code,
-            ErrorCode::EnrolmentCodeInvalid
-                | ErrorCode::EnrolmentCodeExpired
-                | ErrorCode::EnrolmentCodeUsed
-                | ErrorCode::EnrolmentCodeLocked
-                | ErrorCode::Unavailable
-                | ErrorCode::Internal
-        ) && !err.message.starts_with("code:");
-        if !audited_by_store {
-            audit_device_rejection(&state, "enrolment.refused", source, None, err, &request_id)
-                .await?;
+    match enrol(&state, device_id, req).await {
+        Ok(id) => Ok((StatusCode::CREATED, Json(EnrolledDto { device_id: id.0 }))),
+        Err(err) => {
+            crate::flood::log_refusal("enrolment refused", err.code, Some(&request_id.0));
+            // Code refusals are audited by the store in the transaction that counted them; a code too malformed
+            // to reach the store ("code: ...") and malformed requests are audited by the intake.
+            let audited_by_store = matches!(
+                err.code,
+                ErrorCode::EnrolmentCodeInvalid
+                    | ErrorCode::EnrolmentCodeExpired
+                    | ErrorCode::EnrolmentCodeUsed
+                    | ErrorCode::EnrolmentCodeLocked
+            ) && !err.message.starts_with("code:");
+            if audited_by_store {
+                return Err(err);
+            }
+            let channel = Channel::Enrolment {
+                source,
+                request_id: request_id.0.clone(),
+            };
+            Err(Intake::new(&state)
+                .refuse(&channel, Against::default(), err.into())
+                .await
+                .into())
         }
     }
-    result.map(|id| (StatusCode::CREATED, Json(EnrolledDto { device_id: id.0 })))
 }
 
 async fn enrol(
@@ -462,36 +470,43 @@ pub struct CancelledDto {
     pub feedback: DeviceFeedback,
 }
 
-async fn refuse_audited<T>(
-    state: &AppState,
-    source: Source,
-    device: Option<DeviceId>,
+/// Answers a refusal of an app request (audited by the intake already), logged at a bounded rate.
+fn refused(request_id: &RequestId, refusal: Refusal) -> ApiError {
+    crate::flood::log_refusal("app request refused", refusal.code(), Some(&request_id.0));
+    refusal.into()
+}
+
+/// A signed app request under `context`, checked by the intake; a refusal is audited and answered.
+async fn authenticated(
+    intake: &Intake<'_>,
+    channel: &Channel,
     request_id: &RequestId,
+    headers: &HeaderMap,
+    body: Body,
+    context: &str,
+) -> Result<DeviceRequest, ApiError> {
+    authenticate(intake, channel, intake.state(), headers, body, context)
+        .await
+        .map_err(|refusal| refused(request_id, refusal))
+}
+
+/// What an authenticated app request answered: a refusal is audited by the intake against the device.
+async fn answered<T>(
+    intake: &Intake<'_>,
+    channel: &Channel,
+    request_id: &RequestId,
+    device: DeviceId,
     result: Result<T, ApiError>,
 ) -> Result<T, ApiError> {
-    if let Err(err) = &result {
-        crate::flood::log_refusal("app request refused", err.code, Some(&request_id.0));
-        // Wrong PINs are audited by the store with their counter; rate limiting is only counted for a summary
-        // entry (one row each would flood the audit log with exactly the traffic it exists to shed); server faults
-        // are not the caller's doing.
-        if err.code == ErrorCode::RateLimited {
-            state.refusals.count_only(&crate::flood::Refusal {
-                action: "app.limited",
-                source,
-                code: err.code,
-                at_ms: state.now().as_unix_ms(),
-            });
-        } else if !matches!(
-            err.code,
-            ErrorCode::PinInvalid
-                | ErrorCode::RateLimited
-                | ErrorCode::Unavailable
-                | ErrorCode::Internal
-        ) {
-            audit_device_rejection(state, "app.rejected", source, device, err, request_id).await?;
+    match result {
+        Ok(answer) => Ok(answer),
+        Err(err) => {
+            let refusal = intake
+                .refuse(channel, Against::device(device), err.into())
+                .await;
+            Err(refused(request_id, refusal))
         }
     }
-    result
 }
 
 /// Send a location update for an open alert (device, signed under `jikimi-location-v1 {id}`); refused once the
@@ -516,22 +531,16 @@ pub async fn location_update(
     headers: HeaderMap,
     body: Body,
 ) -> Result<(StatusCode, Json<LocationAcceptedDto>), ApiError> {
-    let mut device = None;
+    let intake = Intake::new(&state);
+    let channel = Channel::App {
+        source,
+        request_id: request_id.0.clone(),
+    };
+    let context = signing::location_context(&id);
+    let request = authenticated(&intake, &channel, &request_id, &headers, body, &context).await?;
     let result = async {
-        let request = authenticate(
-            &state,
-            source,
-            &headers,
-            body,
-            &signing::location_context(&id),
-            &mut device,
-        )
-        .await?;
         if !state.location_limiter.allow(request.device_id, state.now()) {
-            return Err(ApiError::new(
-                ErrorCode::RateLimited,
-                "too many location updates; at most one a second",
-            ));
+            return Err(ApiError::from(crate::intake_service::location_limited()));
         }
         let update: LocationUpdateRequest = parse(&request)?;
         let fix = update.location.to_domain(state.now())?;
@@ -553,7 +562,7 @@ pub async fn location_update(
         ))
     }
     .await;
-    refuse_audited(&state, source, device, &request_id, result).await
+    answered(&intake, &channel, &request_id, request.device_id, result).await
 }
 
 fn parse<T: serde::de::DeserializeOwned>(request: &DeviceRequest) -> Result<T, ApiError> {
@@ -588,14 +597,6 @@ async fn append(
 // exactly twice and a duress PIN costs the same time as a genuine one.
 static DUMMY_PIN_HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
-/// What a PIN turned out to be.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum PinMatch {
-    Genuine,
-    Duress,
-    Wrong,
-}
-
 /// Cancel an open alert with the subscriber's PIN (device, signed under `jikimi-cancel-v1 {id}`). The duress PIN
 /// gets exactly this answer too, but escalates the incident to code 0 and keeps it open.
 #[utoipa::path(post, path = "/api/alerts/{id}/cancel", tag = "app", request_body = CancelRequest,
@@ -617,17 +618,14 @@ pub async fn cancel(
     headers: HeaderMap,
     body: Body,
 ) -> Result<(StatusCode, Json<CancelledDto>), ApiError> {
-    let mut device = None;
+    let intake = Intake::new(&state);
+    let channel = Channel::App {
+        source,
+        request_id: request_id.0.clone(),
+    };
+    let context = signing::cancel_context(&id);
+    let request = authenticated(&intake, &channel, &request_id, &headers, body, &context).await?;
     let result = async {
-        let request = authenticate(
-            &state,
-            source,
-            &headers,
-            body,
-            &signing::cancel_context(&id),
-            &mut device,
-        )
-        .await?;
         let cancel: CancelRequest = parse(&request)?;
         let incident_id = IncidentId(id);
         let incident = state.store.get_incident(incident_id).await?;
@@ -676,15 +674,10 @@ pub async fn cancel(
         let locked = pins.locked_until.is_some_and(|until| until > now);
         let locked_error =
             || ApiError::new(ErrorCode::PinLocked, "too many wrong PINs; try again later");
-        // After a duress signal only staff may close the incident: a later "cancel", even with the genuine PIN,
-        // may be coerced as well, so it is answered like a cancel and escalates again.
-        let escalate =
-            matched == PinMatch::Duress || (matched == PinMatch::Genuine && incident.duress);
-        let kind = match matched {
-            PinMatch::Wrong => {
-                if locked {
-                    return Err(locked_error());
-                }
+        let decision = decide_cancel(matched, incident.duress, locked);
+        let kind = match decision {
+            CancelDecision::RefuseLocked => return Err(locked_error()),
+            CancelDecision::CountWrongPin => {
                 let change =
                     Change::new(Actor::Device(request.device_id), now, "wrong PIN at cancel");
                 // The nonce is claimed with the failure: replaying a captured wrong-PIN request cannot count
@@ -715,29 +708,26 @@ pub async fn cancel(
                     ),
                 ));
             }
-            _ if escalate => EventKind::Escalated {
-                priority: Priority::MOST_URGENT,
-                reason: EscalationReason::Duress,
-            },
-            _ => EventKind::Cancelled,
+            CancelDecision::Cancel | CancelDecision::EscalateSilently { .. } => decision
+                .event()
+                .ok_or_else(|| ApiError::internal("cancel decision without an event"))?,
         };
-        // Under lockout a duress PIN still escalates (the person may be in danger) but is answered like any PIN
-        // under lockout, so the answer says nothing either way.
-        if locked && !escalate {
-            return Err(locked_error());
-        }
         let incident = append(
             &state,
             &request,
             incident_id,
             kind,
-            !locked,
+            decision.pin_accepted(),
             "cancel with PIN",
         )
         .await?;
         // One log line for both: the log is not the place a duress signal should show (the audit log has it).
         tracing::info!(incident_id = %id, "cancel request handled");
-        if locked {
+        if decision
+            == (CancelDecision::EscalateSilently {
+                answer_locked: true,
+            })
+        {
             return Err(locked_error());
         }
         Ok((
@@ -750,5 +740,5 @@ pub async fn cancel(
         ))
     }
     .await;
-    refuse_audited(&state, source, device, &request_id, result).await
+    answered(&intake, &channel, &request_id, request.device_id, result).await
 }

@@ -280,14 +280,14 @@ pub async fn me(staff: Staff) -> Json<WhoAmI> {
     })
 }
 
-/// Creates a staff account (used by `POST /api/staff`, `jikimi staff add` and the demo).
-pub async fn create_staff_account(
-    state: &AppState,
+/// A new staff account, checked and with its password hashed (argon2id, on the blocking pool): the one validation
+/// of staff accounts, shared by `POST /api/staff` ([`create_staff_account`]) and `jikimi staff add`.
+pub async fn new_staff_user(
     username: &str,
     password_text: &str,
     role: Role,
-    change: &Change,
-) -> Result<(), ApiError> {
+    at: jikimi_respond::Timestamp,
+) -> Result<jikimi_store::StaffUser, ApiError> {
     if username.is_empty()
         || username.len() > 64
         || !username
@@ -310,13 +310,25 @@ pub async fn create_staff_account(
         .await
         .map_err(ApiError::internal)?
         .map_err(ApiError::internal)?;
-    let user = jikimi_store::StaffUser {
+    Ok(jikimi_store::StaffUser {
         username: username.to_string(),
         password_hash: phc,
         role: role.into(),
-        created_at: change.at,
+        created_at: at,
         disabled: false,
-    };
+    })
+}
+
+/// Creates a staff account (used by `POST /api/staff`, the tests and the demo; `jikimi staff add` shares its
+/// validation through [`new_staff_user`]).
+pub async fn create_staff_account(
+    state: &AppState,
+    username: &str,
+    password_text: &str,
+    role: Role,
+    change: &Change,
+) -> Result<(), ApiError> {
+    let user = new_staff_user(username, password_text, role, change.at).await?;
     match state.store.create_staff(&user, change).await {
         Ok(()) => Ok(()),
         Err(jikimi_store::Error::Conflict(_)) => {

@@ -80,18 +80,22 @@ fn unknown_method() -> FixMethodDto {
 impl FixDto {
     /// Checks ranges and builds the domain fix; out-of-range values are `invalid_field`.
     pub fn to_domain(&self, now: respond::Timestamp) -> Result<respond::LocationFix, ApiError> {
-        let coords = respond::Coordinates::new(self.lat, self.lon)
-            .map_err(|e| ApiError::new(ErrorCode::InvalidField, format!("location: {e}")))?;
+        self.to_fix(now)
+            .map_err(|message| ApiError::new(ErrorCode::InvalidField, message))
+    }
+
+    /// Checks ranges and builds the domain fix; `Err` says which field is out of range.
+    pub fn to_fix(&self, now: respond::Timestamp) -> Result<respond::LocationFix, String> {
+        let coords =
+            respond::Coordinates::new(self.lat, self.lon).map_err(|e| format!("location: {e}"))?;
         let at = match &self.at {
             None => now,
             Some(text) => chrono::DateTime::parse_from_rfc3339(text)
                 .map(|t| respond::Timestamp::from_unix_ms(t.timestamp_millis()))
-                .map_err(|_| {
-                    ApiError::new(ErrorCode::InvalidField, "location.at: not an RFC 3339 time")
-                })?,
+                .map_err(|_| "location.at: not an RFC 3339 time".to_string())?,
         };
         respond::LocationFix::new(coords, self.accuracy_m, self.method.into(), at)
-            .map_err(|e| ApiError::new(ErrorCode::InvalidField, format!("location: {e}")))
+            .map_err(|e| format!("location: {e}"))
     }
 
     /// The wire form of a domain fix.

@@ -10,6 +10,8 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::intake_service::Refusal;
+
 /// Every error code the API can answer with. Closed: adding one is an API change, renaming one is forbidden.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -229,15 +231,6 @@ impl ApiError {
         }
     }
 
-    /// `rate_limited`, to be retried after `wait` (rounded up to whole seconds for `Retry-After`).
-    pub fn rate_limited(message: impl Into<String>, wait: std::time::Duration) -> Self {
-        let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-        Self {
-            retry_after_s: Some(seconds.max(1)),
-            ..Self::new(ErrorCode::RateLimited, message)
-        }
-    }
-
     /// A server fault: the client sees a fixed text, the log sees `detail`.
     pub fn internal(detail: impl std::fmt::Display) -> Self {
         Self {
@@ -294,6 +287,60 @@ impl From<jikimi_store::Error> for ApiError {
             }
             err @ (Error::Tampered(_) | Error::Unavailable { .. }) => ApiError::unavailable(err),
         }
+    }
+}
+
+/// The HTTP answer to an intake refusal: the one mapping from the transport-neutral [`Refusal`] to the API.
+impl From<Refusal> for ApiError {
+    fn from(refusal: Refusal) -> ApiError {
+        match refusal {
+            Refusal::Refused { code, message } => ApiError::new(code, message),
+            Refusal::RateLimited {
+                message,
+                retry_after_s,
+            } => ApiError {
+                retry_after_s,
+                ..ApiError::new(ErrorCode::RateLimited, message)
+            },
+            Refusal::Unavailable { detail } => ApiError::unavailable(detail),
+            Refusal::Internal {
+                detail: Some(detail),
+            } => ApiError::internal(detail),
+            // Logged where it arose (a corrupt row): the fixed text only.
+            Refusal::Internal { detail: None } => {
+                ApiError::new(ErrorCode::Internal, INTERNAL_MESSAGE)
+            }
+        }
+    }
+}
+
+/// An API failure met by the HTTP side of an intake step (a body it read, a handler's own check), handed to the
+/// intake to be audited: the inverse of `From<Refusal>`, losing nothing the client or the log sees.
+impl From<ApiError> for Refusal {
+    fn from(err: ApiError) -> Refusal {
+        match err.code {
+            ErrorCode::RateLimited => Refusal::RateLimited {
+                message: err.message,
+                retry_after_s: err.retry_after_s,
+            },
+            ErrorCode::Unavailable => Refusal::Unavailable {
+                detail: err.internal.unwrap_or(err.message),
+            },
+            ErrorCode::Internal => Refusal::Internal {
+                detail: err.internal,
+            },
+            code => Refusal::Refused {
+                code,
+                message: err.message,
+            },
+        }
+    }
+}
+
+/// Store errors met by the intake keep the codes and messages of the one mapping above.
+impl From<jikimi_store::Error> for Refusal {
+    fn from(err: jikimi_store::Error) -> Refusal {
+        ApiError::from(err).into()
     }
 }
 

@@ -7,6 +7,8 @@
 //! - The 112 app ([`app`]) enrols devices with one-time codes, streams locations for an open alert, and cancels
 //!   with the subscriber's PIN, where a duress PIN answers like a cancel but escalates.
 //! - U-Relief terminals send signed alerts over MQTT ([`mqtt`]), committed through the same group commit.
+//! - Every way an alert comes in (the device API, the app, MQTT, AML) hands it to the intake service
+//!   ([`intake_service::Intake`]), which checks, commits and audits refusals in one place, and knows no HTTP.
 //! - Staff log in ([`auth`]) and act on incidents, units and subscribers; each endpoint checks a [`roles::Permission`].
 //! - Border officers check travellers against the watchlist ([`border`]); analysts link the entities of shared
 //!   cases and confirm or reject links ([`links`]). Both read the federation's cases through
@@ -39,6 +41,7 @@ pub mod federation;
 pub mod flood;
 pub mod group_commit;
 pub mod incidents;
+pub mod intake_service;
 pub mod keyfile;
 pub mod links;
 pub mod live;

@@ -300,8 +300,17 @@ impl FloodGuard {
     }
 
     fn limited(what: Guarded, wait: Duration) -> ApiError {
+        Self::limited_refusal(what, wait).into()
+    }
+
+    /// The refusal of a request `what` limited for `wait` (counted in the metrics).
+    pub fn limited_refusal(what: Guarded, wait: Duration) -> crate::intake_service::Refusal {
         metrics::counter!("jikimi_flood_limited_total", "path" => what.action()).increment(1);
-        ApiError::rate_limited("too many requests from this source; retry later", wait)
+        let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        crate::intake_service::Refusal::RateLimited {
+            message: "too many requests from this source; retry later".into(),
+            retry_after_s: Some(seconds.max(1)),
+        }
     }
 
     /// Takes one token for `what` from `source` (limits charged per attempt); `Err` is the 429 to answer, with its
@@ -318,12 +327,16 @@ impl FloodGuard {
     /// For limits charged per failure: the 429 to answer, before any work, while `source` or everybody has spent
     /// its failure budget.
     pub fn refuse_if_penalised(&self, what: Guarded, source: Source) -> Result<(), ApiError> {
+        self.penalised(what, source)
+            .map_err(|wait| Self::limited(what, wait))
+    }
+
+    /// For limits charged per failure: `Err(wait)` while `source` or everybody has spent its failure budget.
+    pub fn penalised(&self, what: Guarded, source: Source) -> Result<(), Duration> {
         if !self.enabled {
             return Ok(());
         }
-        self.limit(what)
-            .penalised(source)
-            .map_err(|wait| Self::limited(what, wait))
+        self.limit(what).penalised(source)
     }
 
     /// Charges a failure of `what` (an unknown device id, a bad AML credential) to `source` and to everybody.

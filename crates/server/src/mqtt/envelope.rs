@@ -275,16 +275,6 @@ fn kind_name(kind: TopicKind) -> &'static str {
     }
 }
 
-/// The body of a location update.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct LocationUpdate {
-    /// The alert whose incident gets the fix.
-    pub alert_id: Uuid,
-    /// The fix.
-    pub location: crate::dto::FixDto,
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

@@ -1,40 +1,38 @@
 //! MQTT intake for U-Relief terminals: the I/O edge around the pure wire format in [`envelope`].
 //!
-//! The server connects to the broker with a stable client id and a persistent session (`clean_session = false`), so
-//! QoS 1 messages published while it was away are queued by the broker and delivered on reconnect. It subscribes
-//! QoS 1 to `{prefix}/devices/+/sos` and `{prefix}/devices/+/location` on every connection (a restarted broker may
-//! have lost the subscriptions) and acknowledges each message to the broker by hand (`manual_acks`), only AFTER the
-//! alert is committed through the same group commit as `POST /api/alerts` and the "help is on its way" answer is
-//! published on `{prefix}/devices/{id}/ack`. A crash before that PUBACK means the broker delivers the message again;
-//! the store answers the retry as a duplicate of the same incident, so nothing is lost and nothing is doubled. A
-//! location update claims its nonce in the same transaction as the fix, so its redelivery is answered as a
-//! duplicate too.
+//! The server connects to the broker with a stable client id and a persistent session (`clean_session = false`), so QoS
+//! 1 messages published while it was away are queued by the broker and delivered on reconnect. It subscribes QoS 1 to
+//! `{prefix}/devices/+/sos` and `{prefix}/devices/+/location` on every connection (a restarted broker may have lost the
+//! subscriptions) and acknowledges each message to the broker by hand (`manual_acks`), only AFTER the alert is
+//! committed by the intake service ([`crate::intake_service`]) through the same group commit as `POST /api/alerts` and
+//! the "help is on its way" answer is published on `{prefix}/devices/{id}/ack`. A crash before that PUBACK means the
+//! broker delivers the message again; the store answers the retry as a duplicate of the same incident, so nothing is
+//! lost and nothing is doubled. A location update claims its nonce in the same transaction as the fix, so its
+//! redelivery is answered as a duplicate too.
 //!
-//! Refused messages (unsigned, wrongly signed, unknown device, malformed, outside the clock window, replayed nonce)
-//! are audited like refused HTTP alerts, open nothing, are answered with the error code on the ack topic and then
-//! PUBACKed (a resend would be refused the same way). Location updates have the app's budget (a burst of 5, then one
-//! a second per device); those beyond it are refused `rate_limited` and logged, not audited. A database that does not answer is retried; the message is
-//! left unacknowledged if it keeps failing, so the broker keeps it.
+//! Refused messages (unsigned, wrongly signed, unknown device, malformed, outside the clock window, replayed nonce) are
+//! audited by the intake service like refused HTTP alerts, open nothing, are answered with the error code on the ack
+//! topic and then PUBACKed (a resend would be refused the same way). Location updates have the app's budget (a burst of
+//! 5, then one a second per device); those beyond it are refused `rate_limited` and logged, not audited. A database
+//! that does not answer is retried; the message is left unacknowledged if it keeps failing, so the broker keeps it.
 //!
 //! The server logs in to the broker with a user name and password when configured, and speaks TLS for `mqtts://`
 //! (rustls with ring), trusting the CA given with `--mqtt-ca` or else the public web roots compiled in. The broker's
 //! ACL must let each terminal publish only its own topics and let only the server's user read them all
-//! (`docs/mqtt-acl.md`): the signatures stop forged alerts, the ACL stops anyone on the broker from following
-//! SOS locations.
+//! (`docs/mqtt-acl.md`): the signatures stop forged alerts, the ACL stops anyone on the broker from following SOS
+//! locations.
 
 pub mod config;
 pub mod envelope;
 
 use std::time::Duration;
 
-use jikimi_respond::{AlertId, DeviceId, EventKind};
-use jikimi_store::DeviceEvent;
+use jikimi_respond::DeviceId;
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, Publish, QoS};
 
-use crate::alerts;
-use crate::error::{ApiError, ErrorCode};
+use crate::intake_service::{Against, Channel, Intake, Refusal, Signed};
 use crate::state::AppState;
-use envelope::{Ack, DeviceTopic, Envelope, TopicKind};
+use envelope::{Ack, TopicKind};
 
 /// Where and how to reach the broker.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -205,38 +203,51 @@ async fn run(state: AppState, config: MqttConfig, subscribed: tokio::sync::watch
     }
 }
 
-/// What an accepted message answers.
-struct Accepted {
-    alert_id: uuid::Uuid,
-    incident_id: uuid::Uuid,
-    duplicate: bool,
-}
-
 async fn handle(state: &AppState, client: &AsyncClient, prefix: &str, publish: Publish) {
+    let intake = Intake::new(state);
     let topic = match envelope::parse_topic(prefix, &publish.topic) {
         Ok(topic) => topic,
         Err(err) => {
-            let api = ApiError::new(err.code, err.detail);
-            let _ = alerts::audit_rejection_via(state, None, &api, "mqtt", "topic").await;
-            crate::flood::log_refusal("mqtt message refused: bad topic", api.code, None);
+            // Named "topic", not the topic itself: a topic that is not a device topic may carry anything.
+            let channel = Channel::Mqtt {
+                topic: "topic".into(),
+            };
+            let refusal = intake
+                .refuse(&channel, Against::default(), refusal_of(err))
+                .await;
+            crate::flood::log_refusal("mqtt message refused: bad topic", refusal.code(), None);
             let _ = client.ack(&publish).await;
             return;
         }
     };
-    let mut device_for_audit = None;
-    let mut nonce: Option<String> = None;
+    let channel = Channel::Mqtt {
+        topic: publish.topic.clone(),
+    };
+    let envelope =
+        envelope::parse_envelope(&topic, &publish.payload, state.config.body_limit_bytes);
+    let nonce = envelope.as_ref().ok().map(|e| e.nonce.clone());
     let mut attempt = 0u32;
     let result = loop {
-        let result = accept(
-            state,
-            &topic,
-            &publish.payload,
-            &mut device_for_audit,
-            &mut nonce,
-        )
-        .await;
+        let result = match &envelope {
+            Ok(envelope) => {
+                let signed = Signed {
+                    device_id: DeviceId(envelope.device),
+                    timestamp_s: envelope.timestamp,
+                    nonce: &envelope.nonce,
+                    signature: &envelope.signature,
+                    body: envelope.body.as_bytes(),
+                };
+                match topic.kind {
+                    TopicKind::Sos => intake.accept(&signed, &channel).await,
+                    TopicKind::Location => intake.accept_location(&signed, &channel).await,
+                }
+            }
+            Err(err) => Err(intake
+                .refuse(&channel, Against::default(), refusal_of(err.clone()))
+                .await),
+        };
         match &result {
-            Err(err) if err.code == ErrorCode::Unavailable && attempt < 20 => {
+            Err(Refusal::Unavailable { .. }) if attempt < 20 => {
                 attempt += 1;
                 tokio::time::sleep(Duration::from_millis(250 * u64::from(attempt.min(8)))).await;
             }
@@ -250,42 +261,25 @@ async fn handle(state: &AppState, client: &AsyncClient, prefix: &str, publish: P
             Ack::accepted(
                 topic.kind,
                 accepted.alert_id,
-                accepted.incident_id,
+                accepted.incident_id.0,
                 accepted.duplicate,
                 nonce.as_deref().unwrap_or_default(),
             )
         }
-        Err(err) if err.code == ErrorCode::Unavailable || err.code == ErrorCode::Internal => {
-            // Not PUBACKed: the broker keeps the message and delivers it again after a reconnect.
+        Err(refusal) if refusal.is_server_fault() => {
+            // Not PUBACKed: the broker keeps the message and delivers it again after a reconnect (this includes a
+            // refusal whose audit entry could not be written).
             tracing::error!(
-                code = err.code.as_str(),
+                code = refusal.code().as_str(),
                 "mqtt message not committed; left for redelivery"
             );
             return;
         }
-        Err(err) => {
-            metrics::counter!("jikimi_alerts_rejected_total", "code" => err.code.as_str())
-                .increment(1);
-            // A replayed nonce is audited by the store inside the intake transaction that detected it; rate
-            // limiting is logged only (auditing it would flood the audit log with the very traffic it sheds).
-            if !matches!(err.code, ErrorCode::NonceReplayed | ErrorCode::RateLimited)
-                && let Err(audit_err) = alerts::audit_rejection_via(
-                    state,
-                    device_for_audit,
-                    &err,
-                    "mqtt",
-                    &publish.topic,
-                )
-                .await
-            {
-                tracing::error!(
-                    code = audit_err.code.as_str(),
-                    "refusal could not be audited; left for redelivery"
-                );
-                return;
-            }
-            crate::flood::log_refusal("mqtt message refused", err.code, None);
-            Ack::refused(topic.kind, nonce.as_deref(), err.code)
+        Err(refusal) => {
+            let code = refusal.code();
+            metrics::counter!("jikimi_alerts_rejected_total", "code" => code.as_str()).increment(1);
+            crate::flood::log_refusal("mqtt message refused", code, None);
+            Ack::refused(topic.kind, nonce.as_deref(), code)
         }
     };
     match serde_json::to_vec(&ack) {
@@ -304,139 +298,9 @@ async fn handle(state: &AppState, client: &AsyncClient, prefix: &str, publish: P
     }
 }
 
-async fn accept(
-    state: &AppState,
-    topic: &DeviceTopic,
-    payload: &[u8],
-    device_for_audit: &mut Option<DeviceId>,
-    nonce: &mut Option<String>,
-) -> Result<Accepted, ApiError> {
-    let envelope = envelope::parse_envelope(topic, payload, state.config.body_limit_bytes)
-        .map_err(|e| ApiError::new(e.code, e.detail))?;
-    *nonce = Some(envelope.nonce.clone());
-    match topic.kind {
-        TopicKind::Sos => accept_sos(state, &envelope, device_for_audit).await,
-        TopicKind::Location => accept_location(state, &envelope, device_for_audit).await,
-    }
-}
-
-async fn accept_sos(
-    state: &AppState,
-    envelope: &Envelope,
-    device_for_audit: &mut Option<DeviceId>,
-) -> Result<Accepted, ApiError> {
-    let device_id = DeviceId(envelope.device);
-    let result = alerts::accept_signed(
-        state,
-        device_id,
-        envelope.timestamp,
-        &envelope.nonce,
-        &envelope.signature,
-        envelope.body.as_bytes(),
-        device_for_audit,
-    )
-    .await;
-    let alert_id = || {
-        serde_json::from_str::<crate::dto::AlertRequest>(&envelope.body)
-            .map(|r| r.alert_id)
-            .unwrap_or_default()
-    };
-    match result {
-        Ok(accepted) => Ok(Accepted {
-            alert_id: alert_id(),
-            incident_id: accepted.incident_id,
-            duplicate: accepted.duplicate,
-        }),
-        // The broker delivers a message again when our PUBACK was lost (a restart between commit and PUBACK): the
-        // nonce is then spent, but the signed alert is recorded, so the terminal is told it is safe.
-        Err(err) if err.code == ErrorCode::NonceReplayed => {
-            let alert_id = alert_id();
-            match state
-                .store
-                .alert_incident(device_id, AlertId(alert_id))
-                .await
-            {
-                Ok(incident_id) => Ok(Accepted {
-                    alert_id,
-                    incident_id: incident_id.0,
-                    duplicate: true,
-                }),
-                Err(_) => Err(err),
-            }
-        }
-        Err(err) => Err(err),
-    }
-}
-
-async fn accept_location(
-    state: &AppState,
-    envelope: &Envelope,
-    device_for_audit: &mut Option<DeviceId>,
-) -> Result<Accepted, ApiError> {
-    let device_id = DeviceId(envelope.device);
-    // The same checks as every signed device request (device, revocation, signature, clock window), under the
-    // location context.
-    alerts::verify_signed(
-        state,
-        crate::flood::Source::default(),
-        crate::signing::LOCATION_CONTEXT,
-        device_id,
-        envelope.timestamp,
-        &envelope.nonce,
-        &envelope.signature,
-        envelope.body.as_bytes(),
-        device_for_audit,
-    )
-    .await?;
-    let now = state.now();
-    // The same budget as the app's location stream (a burst, then one a second per device): a terminal, or a
-    // stolen key, cannot flood the incident log.
-    if !state.location_limiter.allow(device_id, now) {
-        return Err(ApiError::new(
-            ErrorCode::RateLimited,
-            "too many location updates; at most one a second",
-        ));
-    }
-    let update: envelope::LocationUpdate = serde_json::from_str(&envelope.body).map_err(|e| {
-        ApiError::new(
-            ErrorCode::InvalidPayload,
-            format!("invalid location json: {e}"),
-        )
-    })?;
-    let fix = update.location.to_domain(now)?;
-    let incident_id = state
-        .store
-        .alert_incident(device_id, AlertId(update.alert_id))
-        .await?;
-    // The nonce is claimed in the event's own transaction (as for the app's location stream), so a message the
-    // broker delivers again after a lost PUBACK is recognised by its spent nonce, without reading the incident's
-    // event log. A spent nonce can only come from this very message: the signature binds the nonce to this
-    // location context and body, and the first delivery committed it together with the fix.
-    let appended = state
-        .store
-        .append_device_event(&DeviceEvent {
-            incident_id,
-            device_id,
-            nonce: envelope.nonce.clone(),
-            kind: EventKind::LocationAdded { fix },
-            pin_accepted: false,
-            at: now,
-            reason: "location update (mqtt)".into(),
-        })
-        .await;
-    match appended {
-        Ok(_) => Ok(Accepted {
-            alert_id: update.alert_id,
-            incident_id: incident_id.0,
-            duplicate: false,
-        }),
-        Err(jikimi_store::Error::Conflict(jikimi_store::Conflict::NonceReplayed)) => Ok(Accepted {
-            alert_id: update.alert_id,
-            incident_id: incident_id.0,
-            duplicate: true,
-        }),
-        Err(err) => Err(err.into()),
-    }
+/// The intake's refusal of a message whose topic or envelope does not decode.
+fn refusal_of(err: envelope::EnvelopeError) -> Refusal {
+    Refusal::new(err.code, err.detail)
 }
 
 #[cfg(test)]

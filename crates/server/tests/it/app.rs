@@ -11,7 +11,7 @@ use uuid::Uuid;
 use crate::support::{Harness, TestDevice, sos};
 
 /// Registers a subscriber with PINs (no device), issues a code as a dispatcher, enrols a fresh key with it.
-async fn enrolled(h: &Harness, pins: Value) -> TestDevice {
+pub(crate) async fn enrolled(h: &Harness, pins: Value) -> TestDevice {
     let admin = h.login_as(Role::Admin).await;
     let mut subscriber = json!({"name": "App User", "phone": "010-2222-3333"});
     if let Some(obj) = pins.as_object() {
@@ -70,7 +70,7 @@ async fn enrol(
         .await
 }
 
-async fn raise(h: &Harness, device: &TestDevice, silent: bool, priority: u8) -> String {
+pub(crate) async fn raise(h: &Harness, device: &TestDevice, silent: bool, priority: u8) -> String {
     let mut alert = sos(37.5665, 126.978);
     alert["silent"] = json!(silent);
     alert["priority"] = json!(priority);
@@ -79,7 +79,7 @@ async fn raise(h: &Harness, device: &TestDevice, silent: bool, priority: u8) -> 
     body["incident_id"].as_str().expect("incident").to_string()
 }
 
-async fn cancel(
+pub(crate) async fn cancel(
     h: &Harness,
     device: &TestDevice,
     incident: &str,

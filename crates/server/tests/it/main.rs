@@ -9,6 +9,7 @@ mod aml;
 mod app;
 mod cooperate;
 mod devices;
+mod feed;
 mod flood;
 mod flows;
 mod lookups;
@@ -74,6 +75,7 @@ api_tests!(
     app::duress_pin_escalates_while_answering_like_a_cancel,
     app::wrong_pin_is_refused_audited_and_bounded,
     app::duress_cancel_gets_an_argon2_slot_while_logins_hold_them_all,
+    feed::every_way_in_reaches_the_live_feed,
     flows::incident_lifecycle_and_projection_rebuild,
     flows::illegal_transitions_are_refused,
     flows::corrupt_stored_incident_answers_500,

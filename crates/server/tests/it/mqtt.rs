@@ -119,7 +119,7 @@ pub async fn start_intake_on(h: &Harness, port: u16) -> (String, MqttIntake) {
     (prefix, intake)
 }
 
-fn signed_sos(h: &Harness, device: &TestDevice, body: &Value, nonce: &str) -> Vec<u8> {
+pub(crate) fn signed_sos(h: &Harness, device: &TestDevice, body: &Value, nonce: &str) -> Vec<u8> {
     envelope::sign(
         &device.key,
         &device.id,
@@ -149,7 +149,7 @@ fn signed_location(
     )
 }
 
-fn nonce() -> String {
+pub(crate) fn nonce() -> String {
     Uuid::new_v4().simple().to_string()
 }
 
