@@ -559,19 +559,12 @@ pub async fn add_staff(
     password: &str,
     role: Role,
 ) -> anyhow::Result<()> {
-    let password = password.to_string();
-    let phc =
-        tokio::task::spawn_blocking(move || jikimi_server::password::hash_password(&password))
-            .await?
-            .map_err(|e| anyhow::anyhow!("cannot hash the password: {e}"))?;
     let now = jikimi_respond::Timestamp::from(std::time::SystemTime::now());
-    let user = jikimi_store::StaffUser {
-        username: username.to_string(),
-        password_hash: phc,
-        role: role.into(),
-        created_at: now,
-        disabled: false,
-    };
+    // The API's one validation (user name shape, password length) and hashing: the command line refuses what
+    // `POST /api/staff` refuses.
+    let user = jikimi_server::auth::new_staff_user(username, password, role, now)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot create the staff account: {}", e.message))?;
     let change = Change::new(
         Actor::System,
         now,

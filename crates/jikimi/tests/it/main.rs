@@ -3,7 +3,7 @@
 //! `/healthz`; guardian notifications delivered after a kill -9 of the server; and three `jikimi serve` nodes
 //! sharing cases under agreements (`exchange`); the partner-facing `federation serve` port gives records only to a
 //! signed pull under an agreement, and key files readable by others are refused (`federation`); the documented exit codes
-//! and `jikimi bench --help` (`exit_codes`).
+//! and `jikimi bench --help` (`exit_codes`); `staff add` refusing what the API refuses (`staff`).
 
 mod crash;
 mod exchange;
@@ -11,5 +11,6 @@ mod exit_codes;
 mod federation;
 mod notify;
 mod process;
+mod staff;
 mod tls;
 mod web;
