@@ -12,7 +12,7 @@ use jikimi_exchange::identifiers::Chain;
 
 use crate::Error;
 use crate::import::csv::{CsvColumns, CsvFlavour, CsvOptions};
-use crate::ingest::{CurrencyOptions, ImportReport, Ingest};
+use crate::ingest::{CurrencyOptions, ImportReport, Ingest, TransferRef};
 use crate::output::{self, CashoutPoint, CashoutSummary};
 use crate::pipeline::{self, TraceStats};
 use crate::sort::{SortOptions, Sorter};
@@ -226,7 +226,7 @@ pub fn run_funds(args: &FundsArgs) -> Result<FundsSummary, Error> {
             Format::Auto => Format::Csv,
             f => f,
         };
-        let mut sink = |t, ingest: &Ingest| sorter.push(t, &ingest.accounts);
+        let mut sink = |t: TransferRef<'_>, ingest: &Ingest| sorter.push(t, &ingest.accounts);
         if format == Format::Camt053 {
             let data = std::fs::read(path).map_err(|e| Error::io(path.display().to_string(), e))?;
             crate::import::camt053::read_camt053(&data, &mut ingest, &mut sink)?;

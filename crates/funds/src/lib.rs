@@ -48,6 +48,7 @@ pub mod ingest;
 pub mod output;
 pub mod pipeline;
 pub mod sort;
+mod string_table;
 pub mod synthetic;
 pub mod trace;
 

@@ -27,7 +27,7 @@ use jikimi_exchange::identifiers::Chain;
 
 use crate::Error;
 use crate::account::AccountHint;
-use crate::ingest::{Ingest, RawTransfer, Transfer};
+use crate::ingest::{Ingest, RawTransfer, TransferRef};
 
 /// Header names to use instead of the defaults (each `None` means "the default for the flavour").
 #[derive(Debug, Clone, Default)]
@@ -128,7 +128,7 @@ pub fn read_csv(
     reader: impl Read,
     options: &CsvOptions,
     ingest: &mut Ingest,
-    sink: &mut dyn FnMut(Transfer, &Ingest) -> Result<(), Error>,
+    sink: &mut dyn FnMut(TransferRef<'_>, &Ingest) -> Result<(), Error>,
     progress: &mut dyn FnMut(u64),
 ) -> Result<(), Error> {
     let source = ingest.source().to_string();
