@@ -9,7 +9,7 @@ use crate::Error;
 use crate::account::AccountId;
 use crate::amount::Units;
 use crate::sort::Sorted;
-use crate::trace::{Policy, TraceResult, Tracer};
+use crate::trace::{Policy, Step, TraceResult, Tracer};
 
 /// What the trace saw besides the taint.
 #[derive(Debug, Clone, Default, serde::Serialize)]
@@ -25,6 +25,9 @@ pub struct TraceStats {
     #[serde(skip)]
     pub seed_senders: Vec<AccountId>,
 }
+
+/// Transfers handed to the tracer at a time (see [`Tracer::step_batch`]).
+const BATCH: usize = 64;
 
 /// Traces `sorted` (transfers in [`crate::sort::trace_order`]) under `policy`.
 pub fn trace_sorted(
@@ -44,6 +47,7 @@ pub fn trace_sorted(
     let mut previous: Option<(i64, AccountId, AccountId, Units)> = None;
     let mut previous_tx = String::new();
     let mut n: u64 = 0;
+    let mut batch: Vec<Step> = Vec::with_capacity(BATCH);
     while let Some(t) = sorted.next_transfer() {
         let t = t?;
         n += 1;
@@ -67,8 +71,18 @@ pub fn trace_sorted(
             found.insert(s);
             senders.insert(t.from);
         }
-        tracer.step(t.from, t.to, t.amount, seed.is_some())?;
+        batch.push(Step {
+            from: t.from,
+            to: t.to,
+            amount: t.amount,
+            is_seed: seed.is_some(),
+        });
+        if batch.len() == BATCH {
+            tracer.step_batch(&batch)?;
+            batch.clear();
+        }
     }
+    tracer.step_batch(&batch)?;
     progress(n);
     stats.seeds_found = found.len();
     let mut missing: Vec<String> = seeds
