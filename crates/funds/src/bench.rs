@@ -1,6 +1,7 @@
 //! `jikimi bench funds`: generates a synthetic network, traces it with both policies as separate processes of
-//! this binary (so each run's peak memory is its own), runs the independent Python implementation on the same
-//! files, and checks that the outputs are identical byte for byte.
+//! this binary (so each run's peak memory and CPU time are its own), runs the independent Python implementation
+//! on the same files, and checks that the outputs are identical byte for byte. Each run reports wall time, CPU
+//! time (user and system, which other work on a shared machine disturbs far less) and peak resident memory.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -46,22 +47,50 @@ fn io(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
     move |e| Error::io(path.display().to_string(), e)
 }
 
-fn run_timed(mut cmd: Command) -> Result<(f64, String), Error> {
+/// CPU seconds (user and system) used by this process's waited-for children so far, from `/proc/self/stat`
+/// (Linux; `None` elsewhere). The machine is shared, so wall time says little; CPU time says what a run cost.
+fn children_cpu_s() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which may hold spaces) start with field 3; cutime and cstime are 16, 17.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks = |n: usize| fields.get(n - 3)?.parse::<f64>().ok();
+    // Linux reports these in USER_HZ, which is 100 on every architecture it runs on.
+    Some((ticks(16)? + ticks(17)?) / 100.0)
+}
+
+/// A child's wall seconds, CPU seconds (if known) and stdout.
+struct Timed {
+    wall_s: f64,
+    cpu_s: Option<f64>,
+    stdout: String,
+}
+
+fn run_timed(mut cmd: Command) -> Result<Timed, Error> {
+    let cpu_before = children_cpu_s();
     let started = Instant::now();
     let out = cmd.output().map_err(|e| Error::io(format!("{cmd:?}"), e))?;
     let secs = started.elapsed().as_secs_f64();
+    let cpu_s = cpu_before.zip(children_cpu_s()).map(|(a, b)| b - a);
     if !out.status.success() {
         return Err(Error::Invalid(format!(
             "{cmd:?} failed: {}",
             String::from_utf8_lossy(&out.stderr)
         )));
     }
-    Ok((secs, String::from_utf8_lossy(&out.stdout).into_owned()))
+    Ok(Timed {
+        wall_s: secs,
+        cpu_s,
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+    })
 }
 
 fn peak_from_json(stdout: &str) -> Option<f64> {
     let v: serde_json::Value = serde_json::from_str(stdout.trim()).ok()?;
     v.get("peak_rss_mb")?.as_f64()
+}
+
+fn cpu_text(cpu_s: Option<f64>) -> String {
+    cpu_s.map_or("?".into(), |c| format!("{c:.2}"))
 }
 
 /// Runs the benchmark and prints one line per run (on stderr with `--json`, which prints one JSON object at the end).
@@ -135,16 +164,19 @@ pub fn run_bench(args: &BenchArgs) -> Result<(), Error> {
             .arg(&rust_out)
             .arg("--memory-mb")
             .arg(args.memory_mb.to_string());
-        let (rust_s, stdout) = run_timed(cmd)?;
-        let rust_peak = peak_from_json(&stdout);
+        let rust = run_timed(cmd)?;
+        let rust_s = rust.wall_s;
+        let rust_peak = peak_from_json(&rust.stdout);
         say(format!(
-            "{name:>8} rust:   {rust_s:>7.2} s wall, {:>9.0} transfers/s, peak {} MiB",
+            "{name:>8} rust:   {rust_s:>7.2} s wall, {} s CPU, {:>9.0} transfers/s, peak {} MiB",
+            cpu_text(rust.cpu_s),
             summary.transfers as f64 / rust_s,
             rust_peak.map_or("?".into(), |p| format!("{p:.0}"))
         ));
         let mut run = serde_json::json!({
             "policy": name,
             "rust_s": rust_s,
+            "rust_cpu_s": rust.cpu_s,
             "rust_transfers_per_s": summary.transfers as f64 / rust_s,
             "rust_peak_mib": rust_peak,
         });
@@ -162,17 +194,20 @@ pub fn run_bench(args: &BenchArgs) -> Result<(), Error> {
             .args(["--policy", name, "--decimals", "2"])
             .arg("--out")
             .arg(&py_out);
-        let (py_s, stdout) = run_timed(cmd)?;
-        let py_peak = peak_from_json(&stdout);
+        let python = run_timed(cmd)?;
+        let py_s = python.wall_s;
+        let py_peak = peak_from_json(&python.stdout);
         let same = std::fs::read(&rust_out).map_err(io(&rust_out))?
             == std::fs::read(&py_out).map_err(io(&py_out))?;
         say(format!(
-            "{name:>8} python: {py_s:>7.2} s wall, {:>9.0} transfers/s, peak {} MiB; python/rust {:.1}x; outputs identical: {same}",
+            "{name:>8} python: {py_s:>7.2} s wall, {} s CPU, {:>9.0} transfers/s, peak {} MiB; python/rust {:.1}x; outputs identical: {same}",
+            cpu_text(python.cpu_s),
             summary.transfers as f64 / py_s,
             py_peak.map_or("?".into(), |p| format!("{p:.0}")),
             py_s / rust_s
         ));
         run["python_s"] = serde_json::json!(py_s);
+        run["python_cpu_s"] = serde_json::json!(python.cpu_s);
         run["python_peak_mib"] = serde_json::json!(py_peak);
         run["outputs_identical"] = serde_json::json!(same);
         runs.push(run);

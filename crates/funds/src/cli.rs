@@ -12,8 +12,8 @@ use jikimi_exchange::identifiers::Chain;
 
 use crate::Error;
 use crate::import::csv::{CsvColumns, CsvFlavour, CsvOptions};
-use crate::ingest::{CurrencyOptions, ImportReport, Ingest};
-use crate::output::{self, CashoutPoint, CashoutSummary};
+use crate::ingest::{CurrencyOptions, ImportReport, Ingest, TransferRef};
+use crate::output::{self, CashoutPoint, CashoutSummary, Holder};
 use crate::pipeline::{self, TraceStats};
 use crate::sort::{SortOptions, Sorter};
 use crate::trace::{Policy, Totals};
@@ -73,6 +73,9 @@ pub struct FundsArgs {
     /// Print the summary as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+    /// List this many accounts holding the most taint at the end (the candidates for a freeze request).
+    #[arg(long, default_value_t = 10)]
+    pub top: usize,
     /// Input format.
     #[arg(long, value_enum, default_value_t = Format::Auto)]
     pub format: Format,
@@ -132,6 +135,8 @@ pub struct FundsSummary {
     pub accounts_with_taint: usize,
     pub spilled_runs: usize,
     pub cashout: Option<CashoutSummary>,
+    /// The accounts holding the most taint at the end, largest first (`--top`).
+    pub top_holders: Vec<Holder>,
     pub seconds_import: f64,
     pub seconds_trace: f64,
     /// Peak resident memory of this process (Linux `VmHWM`), if known.
@@ -226,7 +231,7 @@ pub fn run_funds(args: &FundsArgs) -> Result<FundsSummary, Error> {
             Format::Auto => Format::Csv,
             f => f,
         };
-        let mut sink = |t, ingest: &Ingest| sorter.push(t, &ingest.accounts);
+        let mut sink = |t: TransferRef<'_>, ingest: &Ingest| sorter.push(t, &ingest.accounts);
         if format == Format::Camt053 {
             let data = std::fs::read(path).map_err(|e| Error::io(path.display().to_string(), e))?;
             crate::import::camt053::read_camt053(&data, &mut ingest, &mut sink)?;
@@ -357,6 +362,7 @@ pub fn run_funds(args: &FundsArgs) -> Result<FundsSummary, Error> {
         trace: stats,
         spilled_runs,
         cashout: cashout_summary,
+        top_holders: output::top_holders(&result, accounts, decimals, args.top, &cashout),
         seconds_import,
         seconds_trace: traced.elapsed().as_secs_f64(),
         peak_rss_mb: peak_rss_mb(),
@@ -426,6 +432,23 @@ pub fn print_summary(args: &FundsArgs, s: &FundsSummary) -> Result<(), Error> {
                 o,
                 "  {:<12} {:<24} received {:>16} held {:>16}",
                 p.point.kind, p.point.name, p.tainted_received, p.tainted_balance
+            )
+            .map_err(io)?;
+        }
+    }
+    if !s.top_holders.is_empty() {
+        writeln!(o, "largest holders of taint at the end:").map_err(io)?;
+        for h in &s.top_holders {
+            writeln!(
+                o,
+                "  {:<48} holds {:>16} {cur} (received {}){}",
+                h.account,
+                h.tainted_balance,
+                h.tainted_received,
+                h.cashout
+                    .as_ref()
+                    .map_or(String::new(), |c| format!(", cash-out point: {c}")),
+                cur = s.currency
             )
             .map_err(io)?;
         }

@@ -16,6 +16,43 @@ pub struct Transfer {
     pub amount: Units,
 }
 
+impl Transfer {
+    /// The transfer as a [`TransferRef`] borrowing its tx id.
+    pub fn view(&self) -> TransferRef<'_> {
+        TransferRef {
+            timestamp_ns: self.timestamp_ns,
+            tx_id: &self.tx_id,
+            from: self.from,
+            to: self.to,
+            amount: self.amount,
+        }
+    }
+}
+
+/// A validated transfer whose tx id is borrowed from its source row: what importers hand on, so that no tx id
+/// is allocated on the way from a file to the sorter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TransferRef<'a> {
+    pub timestamp_ns: i64,
+    pub tx_id: &'a str,
+    pub from: AccountId,
+    pub to: AccountId,
+    pub amount: Units,
+}
+
+impl TransferRef<'_> {
+    /// An owned copy.
+    pub fn to_transfer(&self) -> Transfer {
+        Transfer {
+            timestamp_ns: self.timestamp_ns,
+            tx_id: Box::from(self.tx_id),
+            from: self.from,
+            to: self.to,
+            amount: self.amount,
+        }
+    }
+}
+
 /// A source row before validation; `line` is where it starts in its file (1-based).
 #[derive(Debug, Clone, Copy)]
 pub struct RawTransfer<'a> {
@@ -134,7 +171,7 @@ impl Ingest {
 
     /// Validates one row: `Ok(Some)` a transfer, `Ok(None)` a bad or other-currency row (counted), `Err` only
     /// when the input as a whole is unusable (several currencies and none chosen).
-    pub fn accept(&mut self, raw: RawTransfer<'_>) -> Result<Option<Transfer>, Error> {
+    pub fn accept<'a>(&mut self, raw: RawTransfer<'a>) -> Result<Option<TransferRef<'a>>, Error> {
         self.report.rows += 1;
         match self.validate(&raw) {
             Ok(Some(t)) => {
@@ -154,7 +191,10 @@ impl Ingest {
         }
     }
 
-    fn validate(&mut self, raw: &RawTransfer<'_>) -> Result<Option<Transfer>, Rejection> {
+    fn validate<'a>(
+        &mut self,
+        raw: &RawTransfer<'a>,
+    ) -> Result<Option<TransferRef<'a>>, Rejection> {
         let tx_id = raw.tx_id.trim();
         if tx_id.is_empty() {
             return Err(Rejection::Row("tx_id is empty".into()));
@@ -203,9 +243,9 @@ impl Ingest {
             .accounts
             .intern(raw.to, raw.to_hint)
             .map_err(|r| Rejection::Row(format!("to_account {r}")))?;
-        Ok(Some(Transfer {
+        Ok(Some(TransferRef {
             timestamp_ns,
-            tx_id: Box::from(tx_id),
+            tx_id,
             from,
             to,
             amount,

@@ -142,6 +142,60 @@ pub fn cashout_summary(
     }
 }
 
+/// An account holding taint at the end of the trace: where the money sits, and so what could be frozen.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Holder {
+    pub account: String,
+    pub tainted_balance: String,
+    pub tainted_received: String,
+    /// The cash-out point's kind and name when the account is a listed one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cashout: Option<String>,
+}
+
+/// The `n` accounts holding the most taint at the end, largest first (ties by account key).
+pub fn top_holders(
+    result: &TraceResult,
+    accounts: &Accounts,
+    decimals: u32,
+    n: usize,
+    cashout: &[CashoutPoint],
+) -> Vec<Holder> {
+    let mut holding: Vec<(Units, &str, Units)> = result
+        .accounts
+        .iter()
+        .filter(|a| a.tainted_balance > 0)
+        .map(|a| {
+            (
+                a.tainted_balance,
+                accounts.name(a.account),
+                a.tainted_received,
+            )
+        })
+        .collect();
+    let by_key = |a: &(Units, &str, Units), b: &(Units, &str, Units)| {
+        b.0.cmp(&a.0).then_with(|| a.1.cmp(b.1))
+    };
+    if holding.len() > n {
+        // Partial selection first: the list may hold millions of accounts and only a few are shown.
+        holding.select_nth_unstable_by(n, by_key);
+        holding.truncate(n);
+    }
+    holding.sort_unstable_by(by_key);
+    holding
+        .into_iter()
+        .map(|(balance, name, received)| Holder {
+            account: name.to_string(),
+            tainted_balance: format_units(balance, decimals),
+            tainted_received: format_units(received, decimals),
+            cashout: cashout
+                .iter()
+                .find(|p| p.account == name)
+                .map(|p| format!("{} {}", p.kind, p.name).trim().to_string()),
+        })
+        .collect()
+}
+
 /// A node's role in the layered view: victims send seeds, cash-out points are listed, the rest are
 /// intermediaries (mules and bystanders alike: the trace cannot tell them apart).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]

@@ -3,10 +3,13 @@
 
 use std::collections::HashSet;
 
+use rustc_hash::FxHashSet;
+
 use crate::Error;
 use crate::account::AccountId;
-use crate::ingest::Transfer;
-use crate::trace::{Policy, TraceResult, Tracer};
+use crate::amount::Units;
+use crate::sort::Sorted;
+use crate::trace::{Policy, Step, TraceResult, Tracer};
 
 /// What the trace saw besides the taint.
 #[derive(Debug, Clone, Default, serde::Serialize)]
@@ -23,9 +26,12 @@ pub struct TraceStats {
     pub seed_senders: Vec<AccountId>,
 }
 
-/// Traces `sorted` (which must be in [`crate::sort::trace_order`]) under `policy`.
+/// Transfers handed to the tracer at a time (see [`Tracer::step_batch`]).
+const BATCH: usize = 64;
+
+/// Traces `sorted` (transfers in [`crate::sort::trace_order`]) under `policy`.
 pub fn trace_sorted(
-    sorted: impl Iterator<Item = Result<Transfer, Error>>,
+    mut sorted: Sorted<'_>,
     seeds: &HashSet<String>,
     policy: Policy,
     record_edges: bool,
@@ -33,30 +39,50 @@ pub fn trace_sorted(
 ) -> Result<(TraceResult, TraceStats), Error> {
     let mut tracer = Tracer::new(policy, record_edges);
     let mut stats = TraceStats::default();
-    let mut found: HashSet<&str> = HashSet::new();
-    let mut senders: HashSet<AccountId> = HashSet::new();
-    let mut previous: Option<Transfer> = None;
+    // Looked up once per transfer: a fast hash (the ids are the investigator's, not an adversary's).
+    let seed_ids: FxHashSet<&str> = seeds.iter().map(String::as_str).collect();
+    let mut found: FxHashSet<&str> = FxHashSet::default();
+    let mut senders: FxHashSet<AccountId> = FxHashSet::default();
+    // The previous transfer, kept to drop exact duplicates (equal rows are adjacent in trace order).
+    let mut previous: Option<(i64, AccountId, AccountId, Units)> = None;
+    let mut previous_tx = String::new();
     let mut n: u64 = 0;
-    for t in sorted {
+    let mut batch: Vec<Step> = Vec::with_capacity(BATCH);
+    while let Some(t) = sorted.next_transfer() {
         let t = t?;
         n += 1;
         if n.is_multiple_of(262_144) {
             progress(n);
         }
-        if previous.as_ref() == Some(&t) {
+        let fields = (t.timestamp_ns, t.from, t.to, t.amount);
+        if previous == Some(fields) && previous_tx == t.tx_id {
             stats.duplicates += 1;
             continue;
         }
-        let is_seed = !seeds.is_empty() && seeds.contains(&*t.tx_id);
-        if is_seed {
-            if let Some(s) = seeds.get(&*t.tx_id) {
-                found.insert(s.as_str());
-            }
+        previous = Some(fields);
+        previous_tx.clear();
+        previous_tx.push_str(t.tx_id);
+        let seed = if seed_ids.is_empty() {
+            None
+        } else {
+            seed_ids.get(t.tx_id).copied()
+        };
+        if let Some(s) = seed {
+            found.insert(s);
             senders.insert(t.from);
         }
-        tracer.apply(&t, is_seed)?;
-        previous = Some(t);
+        batch.push(Step {
+            from: t.from,
+            to: t.to,
+            amount: t.amount,
+            is_seed: seed.is_some(),
+        });
+        if batch.len() == BATCH {
+            tracer.step_batch(&batch)?;
+            batch.clear();
+        }
     }
+    tracer.step_batch(&batch)?;
     progress(n);
     stats.seeds_found = found.len();
     let mut missing: Vec<String> = seeds

@@ -20,7 +20,7 @@ use quick_xml::events::Event;
 
 use crate::Error;
 use crate::account::AccountHint;
-use crate::ingest::{Ingest, RawTransfer, Transfer};
+use crate::ingest::{Ingest, RawTransfer, TransferRef};
 
 #[derive(Debug, Default)]
 struct Account {
@@ -56,7 +56,7 @@ struct Entry {
 pub fn read_camt053(
     data: &[u8],
     ingest: &mut Ingest,
-    sink: &mut dyn FnMut(Transfer, &Ingest) -> Result<(), Error>,
+    sink: &mut dyn FnMut(TransferRef<'_>, &Ingest) -> Result<(), Error>,
 ) -> Result<(), Error> {
     let source = ingest.source().to_string();
     let mut reader = Reader::from_reader(data);
@@ -237,7 +237,7 @@ fn emit(
     en: Entry,
     statement: &Account,
     ingest: &mut Ingest,
-    sink: &mut dyn FnMut(Transfer, &Ingest) -> Result<(), Error>,
+    sink: &mut dyn FnMut(TransferRef<'_>, &Ingest) -> Result<(), Error>,
 ) -> Result<(), Error> {
     let status = en.status.as_deref().unwrap_or("");
     if status != "BOOK" {

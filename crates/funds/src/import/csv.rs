@@ -27,7 +27,7 @@ use jikimi_exchange::identifiers::Chain;
 
 use crate::Error;
 use crate::account::AccountHint;
-use crate::ingest::{Ingest, RawTransfer, Transfer};
+use crate::ingest::{Ingest, RawTransfer, TransferRef};
 
 /// Header names to use instead of the defaults (each `None` means "the default for the flavour").
 #[derive(Debug, Clone, Default)]
@@ -128,7 +128,7 @@ pub fn read_csv(
     reader: impl Read,
     options: &CsvOptions,
     ingest: &mut Ingest,
-    sink: &mut dyn FnMut(Transfer, &Ingest) -> Result<(), Error>,
+    sink: &mut dyn FnMut(TransferRef<'_>, &Ingest) -> Result<(), Error>,
     progress: &mut dyn FnMut(u64),
 ) -> Result<(), Error> {
     let source = ingest.source().to_string();
@@ -188,70 +188,124 @@ pub fn read_csv(
         CsvFlavour::Chain(c) => AccountHint::Wallet(c),
     };
     let needed = index.iter().flatten().copied().max().unwrap_or(0) + 1;
-    let mut record = csv::ByteRecord::new();
+    let columns = Columns {
+        index,
+        needed,
+        hint,
+    };
+    // Rows are read a batch at a time and their accounts looked up once before any is validated: a lookup
+    // in a table of a million accounts waits on memory, and a batch of independent lookups lets the
+    // processor wait for many at once (see `Accounts::warm`). Rows are still validated one by one, in order.
+    let mut batch: Vec<csv::ByteRecord> = (0..BATCH).map(|_| csv::ByteRecord::new()).collect();
     let mut n: u64 = 0;
     loop {
-        match rdr.read_byte_record(&mut record) {
-            Ok(false) => break,
-            Ok(true) => {}
-            Err(e) => {
-                let line = e.position().map_or(0, |p| p.line());
-                if let csv::ErrorKind::Io(_) = e.kind() {
-                    return Err(Error::Csv {
-                        path: source,
-                        source: e,
-                    });
+        let mut filled = 0;
+        let mut unreadable = None;
+        let mut at_end = false;
+        while filled < BATCH {
+            match rdr.read_byte_record(&mut batch[filled]) {
+                Ok(true) => filled += 1,
+                Ok(false) => {
+                    at_end = true;
+                    break;
                 }
-                ingest.bad(line, format!("unreadable csv row: {e}"));
-                continue;
-            }
-        }
-        n += 1;
-        if n.is_multiple_of(65_536) {
-            progress(record.position().map_or(0, |p| p.byte()));
-        }
-        let line = record.position().map_or(0, |p| p.line());
-        if record.len() == 1 && record.get(0).is_some_and(|f| f.is_empty()) {
-            continue; // a blank line is no row
-        }
-        if record.len() < needed {
-            ingest.bad(
-                line,
-                format!(
-                    "row has {} fields, the header needs at least {needed}",
-                    record.len()
-                ),
-            );
-            continue;
-        }
-        let mut fields = [""; 6];
-        let mut utf8_ok = true;
-        for role in 0..6 {
-            if let Some(i) = index[role] {
-                match std::str::from_utf8(record.get(i).unwrap_or_default()) {
-                    Ok(s) => fields[role] = s,
-                    Err(_) => utf8_ok = false,
+                Err(e) => {
+                    unreadable = Some(e);
+                    break;
                 }
             }
         }
-        if !utf8_ok {
-            ingest.bad(line, "row is not valid UTF-8");
-            continue;
+        let raws: Vec<&str> = batch[..filled]
+            .iter()
+            .flat_map(|record| [2, 3].map(|role| columns.index[role].and_then(|i| record.get(i))))
+            .filter_map(|field| std::str::from_utf8(field?).ok())
+            .collect();
+        ingest.accounts.warm(&raws, hint);
+        drop(raws);
+        for record in &batch[..filled] {
+            n += 1;
+            if n.is_multiple_of(65_536) {
+                progress(record.position().map_or(0, |p| p.byte()));
+            }
+            row(record, &columns, ingest, sink)?;
         }
-        let raw = RawTransfer {
+        if let Some(e) = unreadable {
+            let line = e.position().map_or(0, |p| p.line());
+            if let csv::ErrorKind::Io(_) = e.kind() {
+                return Err(Error::Csv {
+                    path: source,
+                    source: e,
+                });
+            }
+            ingest.bad(line, format!("unreadable csv row: {e}"));
+        } else if at_end {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// Rows per batch of [`read_csv`].
+const BATCH: usize = 256;
+
+/// Where the roles' fields are in a row.
+struct Columns {
+    /// Field index of tx id, timestamp, from, to, amount, currency (only the last may be absent).
+    index: [Option<usize>; 6],
+    /// Fields a row needs.
+    needed: usize,
+    hint: AccountHint,
+}
+
+/// Validates one row: a transfer goes to `sink`, a bad row to `ingest`'s report.
+fn row(
+    record: &csv::ByteRecord,
+    columns: &Columns,
+    ingest: &mut Ingest,
+    sink: &mut dyn FnMut(TransferRef<'_>, &Ingest) -> Result<(), Error>,
+) -> Result<(), Error> {
+    let (index, needed) = (&columns.index, columns.needed);
+    let line = record.position().map_or(0, |p| p.line());
+    if record.len() == 1 && record.get(0).is_some_and(|f| f.is_empty()) {
+        return Ok(()); // a blank line is no row
+    }
+    if record.len() < needed {
+        ingest.bad(
             line,
-            tx_id: fields[0],
-            timestamp: fields[1],
-            from: fields[2],
-            from_hint: hint,
-            to: fields[3],
-            to_hint: hint,
-            amount: fields[4],
-            currency: index[5].map(|_| fields[5]),
-        };
-        if let Some(t) = ingest.accept(raw)? {
-            sink(t, ingest)?;
+            format!(
+                "row has {} fields, the header needs at least {needed}",
+                record.len()
+            ),
+        );
+        return Ok(());
+    }
+    let mut fields = [""; 6];
+    let mut utf8_ok = true;
+    for role in 0..6 {
+        if let Some(i) = index[role] {
+            match std::str::from_utf8(record.get(i).unwrap_or_default()) {
+                Ok(s) => fields[role] = s,
+                Err(_) => utf8_ok = false,
+            }
         }
+    }
+    if !utf8_ok {
+        ingest.bad(line, "row is not valid UTF-8");
+        return Ok(());
+    }
+    let raw = RawTransfer {
+        line,
+        tx_id: fields[0],
+        timestamp: fields[1],
+        from: fields[2],
+        from_hint: columns.hint,
+        to: fields[3],
+        to_hint: columns.hint,
+        amount: fields[4],
+        currency: index[5].map(|_| fields[5]),
+    };
+    if let Some(t) = ingest.accept(raw)? {
+        sink(t, ingest)?;
     }
     Ok(())
 }

@@ -73,6 +73,13 @@ fn a_synthetic_network_end_to_end_with_graph_and_cashout() {
             cash.points_reached > 0,
             "{policy}: taint reaches the cash-out points"
         );
+        let held: Vec<f64> = summary
+            .top_holders
+            .iter()
+            .map(|h| h.tainted_balance.parse().unwrap())
+            .collect();
+        assert_eq!(held.len(), 10, "{policy}: ten holders by default");
+        assert!(held.windows(2).all(|w| w[0] >= w[1]), "{policy}: {held:?}");
         let table = std::fs::read_to_string(&out).unwrap();
         assert!(table.starts_with("account,tainted_received,tainted_balance\n"));
         assert_eq!(table.lines().count(), summary.accounts_with_taint + 1);
@@ -149,6 +156,27 @@ fn bad_rows_stop_the_trace_unless_skipped() {
         std::fs::read_to_string(&out).unwrap(),
         "account,tainted_received,tainted_balance\nacct:2000002,100.00,40.00\nacct:3000003,60.00,60.00\n"
     );
+    // Where the money sits: the largest holders first, each with what it received.
+    let holders: Vec<(&str, &str, &str)> = summary
+        .top_holders
+        .iter()
+        .map(|h| {
+            (
+                h.account.as_str(),
+                h.tainted_balance.as_str(),
+                h.tainted_received.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        holders,
+        [
+            ("acct:3000003", "60.00", "60.00"),
+            ("acct:2000002", "40.00", "100.00")
+        ]
+    );
+    skip.extend(["--top", "1"]);
+    assert_eq!(trace(&skip).unwrap().top_holders.len(), 1);
     let bad_csv = std::fs::read_to_string(&bad).unwrap();
     assert!(
         bad_csv.starts_with("source,line,reason\n")
@@ -160,7 +188,8 @@ fn bad_rows_stop_the_trace_unless_skipped() {
 #[test]
 fn a_small_memory_budget_spills_runs_and_gives_the_same_result() {
     let dir = tempfile::tempdir().unwrap();
-    let (t, seeds, _) = network(dir.path(), 30_000, 2_000);
+    // 50,000 transfers are about 3.5 MB of sort records: three runs spill at 1 MiB, the rest merges from memory.
+    let (t, seeds, _) = network(dir.path(), 50_000, 2_000);
     let a = dir.path().join("a.csv");
     let b = dir.path().join("b.csv");
     for policy in ["haircut", "fifo"] {

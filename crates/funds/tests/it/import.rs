@@ -5,7 +5,7 @@ use jikimi_funds::Error;
 use jikimi_funds::account::AccountHint;
 use jikimi_funds::import::camt053::read_camt053;
 use jikimi_funds::import::csv::{CsvColumns, CsvFlavour, CsvOptions, read_csv};
-use jikimi_funds::ingest::{CurrencyOptions, Ingest, Transfer};
+use jikimi_funds::ingest::{CurrencyOptions, Ingest, Transfer, TransferRef};
 
 /// Transfers as `(tx_id, unix_s, from_key, to_key, units)`.
 type Seen = Vec<(String, i64, String, String, u128)>;
@@ -14,12 +14,12 @@ fn collect(
     ingest: &mut Ingest,
     run: impl FnOnce(
         &mut Ingest,
-        &mut dyn FnMut(Transfer, &Ingest) -> Result<(), Error>,
+        &mut dyn FnMut(TransferRef<'_>, &Ingest) -> Result<(), Error>,
     ) -> Result<(), Error>,
 ) -> Result<Seen, Error> {
     let mut got: Vec<Transfer> = Vec::new();
     run(ingest, &mut |t, _| {
-        got.push(t);
+        got.push(t.to_transfer());
         Ok(())
     })?;
     Ok(got

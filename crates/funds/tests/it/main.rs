@@ -6,6 +6,7 @@
 mod cli;
 mod cross_check;
 mod import;
+mod import_props;
 mod policies;
 mod props;
 mod support;

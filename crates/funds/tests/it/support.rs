@@ -38,7 +38,7 @@ pub fn run(
             to,
             amount: *amount,
         };
-        sorter.push(t, &accounts).unwrap();
+        sorter.push(t.view(), &accounts).unwrap();
     }
     let seeds: HashSet<String> = seeds.iter().map(|s| s.to_string()).collect();
     let sorted = sorter.finish(&accounts).unwrap();
