@@ -11,8 +11,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
-use clap::{Args, Subcommand};
-use ed25519_dalek::SigningKey;
+use clap::builder::PossibleValue;
+use clap::{Args, Subcommand, ValueEnum};
 use uuid::Uuid;
 
 use jikimi_exchange::domain::{
@@ -126,6 +126,7 @@ pub enum Command {
 pub enum AgencyCmd {
     /// Create this node's identity: a fresh Ed25519 key.
     Init {
+        /// The agency's name as partners see it, e.g. `KNPA`.
         #[arg(long)]
         name: String,
         /// ISO 3166-1 alpha-2.
@@ -143,15 +144,20 @@ pub enum AgencyCmd {
 pub enum PeerCmd {
     /// Add or update a peer: by key id, or fetched from its endpoint (pinned by --id if given).
     Add {
+        /// The peer's key id (or, with --endpoint, the key id its answer must have).
         #[arg(long)]
         id: Option<String>,
+        /// The peer's name (with --id; without it the name is fetched from --endpoint).
         #[arg(long)]
         name: Option<String>,
+        /// The peer's country, ISO 3166-1 alpha-2 (with --id).
         #[arg(long)]
         country: Option<String>,
+        /// Base URL of the peer's federation endpoint; alone, the peer's identity is fetched from it.
         #[arg(long)]
         endpoint: Option<String>,
     },
+    /// Print the peers as JSON.
     List,
 }
 
@@ -161,36 +167,47 @@ pub enum AgreementCmd {
     Create(Box<AgreementArgs>),
     /// Import an agreement from a JSON file (as printed by `create`).
     Import {
+        /// The agreement's JSON file.
         file: PathBuf,
     },
     /// Revoke an agreement now: nothing more flows under it, in or out.
     Revoke {
+        /// The agreement's id.
         id: Uuid,
     },
+    /// Print the agreements as JSON.
     List,
 }
 
+/// `agreement create`.
 #[derive(Debug, Args)]
 pub struct AgreementArgs {
+    /// The agreement's id: give each party's node the same one to mirror an agreement (default: a new one).
     #[arg(long)]
     pub id: Option<Uuid>,
+    /// A title the parties recognise it by.
     #[arg(long)]
     pub title: String,
     /// Party key ids (this node is added automatically).
     #[arg(long = "party", required = true)]
     pub parties: Vec<String>,
-    /// Case categories (scam, human_trafficking, money_laundering, csam, drugs, cybercrime, other).
-    #[arg(long = "category", required = true)]
-    pub categories: Vec<String>,
-    /// Field classes, comma-separated, or `all`, or `non-personal`.
+    /// Case categories the agreement covers (repeat for several).
+    #[arg(long = "category", required = true, value_enum, ignore_case = true)]
+    pub categories: Vec<Choice<CaseCategory>>,
+    /// Field classes, comma-separated (summary, person, phone, bank_account, crypto_wallet, website, company, event,
+    /// attachment), or `all`, or `non-personal`.
     #[arg(long, default_value = "non-personal")]
     pub fields: String,
-    #[arg(long, default_value = "AMBER")]
-    pub max_tlp: String,
-    #[arg(long, default_value = "GREEN")]
-    pub floor_tlp: String,
-    #[arg(long, default_value = "H0")]
-    pub floor_handling: String,
+    /// The most restrictive TLP a record may carry and still be shared.
+    #[arg(long, value_enum, ignore_case = true, default_value = "AMBER")]
+    pub max_tlp: Choice<Tlp>,
+    /// The least restrictive TLP a shared record is marked with (received records are raised to it).
+    #[arg(long, value_enum, ignore_case = true, default_value = "GREEN")]
+    pub floor_tlp: Choice<Tlp>,
+    /// The least restrictive handling code a shared record is marked with.
+    #[arg(long, value_enum, ignore_case = true, default_value = "H0")]
+    pub floor_handling: Choice<HandlingCode>,
+    /// What the shared records may be used for, as the agreement states it.
     #[arg(long)]
     pub purpose: String,
     /// Days until expiry.
@@ -204,10 +221,13 @@ pub struct AgreementArgs {
     pub onward: bool,
 }
 
+/// The content and marks of a case or lead.
 #[derive(Debug, Args)]
 pub struct ContentArgs {
+    /// Title.
     #[arg(long)]
     pub title: Option<String>,
+    /// Summary (free text; travels as the `summary` field class).
     #[arg(long)]
     pub summary: Option<String>,
     /// Entities as kind=value: person=, phone=, account=, iban=, wallet=, website=, company=.
@@ -222,13 +242,18 @@ pub struct ContentArgs {
     /// Attachments as `sha256:media-type:size`.
     #[arg(long = "attachment")]
     pub attachments: Vec<String>,
-    #[arg(long, default_value = "AMBER")]
-    pub tlp: String,
-    #[arg(long, default_value = "H0")]
-    pub handling: String,
-    #[arg(long, default_value = "X")]
-    pub source: String,
-    #[arg(long, default_value_t = 4)]
+    /// Traffic Light Protocol mark.
+    #[arg(long, value_enum, ignore_case = true, default_value = "AMBER")]
+    pub tlp: Choice<Tlp>,
+    /// Handling code.
+    #[arg(long, value_enum, ignore_case = true, default_value = "H0")]
+    pub handling: Choice<HandlingCode>,
+    /// Source reliability grade.
+    #[arg(long, value_enum, ignore_case = true, default_value = "X")]
+    pub source: Choice<SourceGrade>,
+    /// Information credibility grade: 1 known to be true, 2 known to the source, 3 not known to the source but
+    /// corroborated, 4 cannot be judged.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u8).range(1..=4))]
     pub information: u8,
 }
 
@@ -236,13 +261,15 @@ pub struct ContentArgs {
 pub enum CaseCmd {
     /// Open a case owned by this agency.
     Create {
-        #[arg(long)]
-        category: String,
+        /// The case's category.
+        #[arg(long, value_enum, ignore_case = true)]
+        category: Choice<CaseCategory>,
         #[command(flatten)]
         content: Box<ContentArgs>,
     },
     /// Add a lead to a case (ours or a partner's).
     Lead {
+        /// The case's id.
         #[arg(long)]
         case: Uuid,
         #[command(flatten)]
@@ -252,35 +279,47 @@ pub enum CaseCmd {
     List,
     /// Withdraw a record we own, here and at every recipient.
     Withdraw {
+        /// The record's id.
         id: Uuid,
+        /// Why, as recipients see it.
         #[arg(long, default_value = "withdrawn by owner")]
         reason: String,
     },
     /// Narrow a record we own: drop field classes, tighten marks.
     Restrict {
+        /// The record's id.
         id: Uuid,
+        /// Field classes to remove, comma-separated (as `agreement create --fields`).
         #[arg(long, default_value = "")]
         remove: String,
-        #[arg(long, default_value = "CLEAR")]
-        tlp: String,
-        #[arg(long, default_value = "H0")]
-        handling: String,
+        /// TLP to raise the record to (marks only ever tighten: a lower one changes nothing).
+        #[arg(long, value_enum, ignore_case = true, default_value = "CLEAR")]
+        tlp: Choice<Tlp>,
+        /// Handling code to raise the record to.
+        #[arg(long, value_enum, ignore_case = true, default_value = "H0")]
+        handling: Choice<HandlingCode>,
     },
     /// Export a case with its leads as a STIX 2.1 bundle (stdout or --out).
     ExportStix {
+        /// The case's id.
         id: Uuid,
+        /// Write the bundle to this file instead of stdout.
         #[arg(long)]
         out: Option<PathBuf>,
     },
     /// Import a STIX 2.1 bundle as a new case owned here.
     ImportStix {
+        /// The bundle's JSON file.
         file: PathBuf,
-        #[arg(long, default_value = "scam")]
-        category: String,
+        /// The new case's category.
+        #[arg(long, value_enum, ignore_case = true, default_value = "scam")]
+        category: Choice<CaseCategory>,
     },
     /// Export a case as a court bundle (refused for H1-H3 records from other agencies).
     CourtBundle {
+        /// The case's id.
         id: Uuid,
+        /// Write the bundle to this file instead of stdout.
         #[arg(long)]
         out: Option<PathBuf>,
     },
@@ -290,6 +329,7 @@ pub enum CaseCmd {
 pub enum FederationCmd {
     /// Serve the federation routes (`/federation/v1/*`) alone on a partner-facing listener.
     Serve {
+        /// Address to listen on (partner-facing).
         #[arg(long, default_value = "127.0.0.1:8700")]
         listen: String,
         /// Also pull from every peer this often (seconds; 0 = only on push notification).
@@ -371,14 +411,8 @@ pub async fn run(cmd: Command, store: Arc<dyn ExchangeStore>) -> Result<()> {
                         "this node already has an identity",
                     ));
                 }
-                let key = SigningKey::generate(&mut rand_core::OsRng);
-                let agency = Agency {
-                    id: AgencyId::from_key(&key.verifying_key()),
-                    name,
-                    country: country.to_ascii_uppercase(),
-                    endpoint,
-                };
-                store.set_identity(&agency, &key).await?;
+                let agency =
+                    crate::node::create_identity(store.as_ref(), name, &country, endpoint).await?;
                 print_json(&agency)
             }
             AgencyCmd::Show => {
@@ -516,16 +550,12 @@ pub fn agreement_from_args(
         id: args.id.unwrap_or_else(Uuid::now_v7),
         title: args.title,
         parties,
-        categories: args
-            .categories
-            .iter()
-            .map(|c| c.parse())
-            .collect::<Result<_>>()?,
+        categories: args.categories.iter().map(|c| c.0).collect(),
         fields: parse_fields(&args.fields)?,
-        max_tlp: args.max_tlp.parse()?,
+        max_tlp: args.max_tlp.0,
         floor: Marking {
-            tlp: args.floor_tlp.parse()?,
-            handling: args.floor_handling.parse()?,
+            tlp: args.floor_tlp.0,
+            handling: args.floor_handling.0,
             source: SourceGrade::A,
             information: InfoGrade::One,
         },
@@ -540,17 +570,10 @@ pub fn agreement_from_args(
 }
 
 fn marking_from(c: &ContentArgs) -> Result<Marking> {
-    let source = match c.source.to_ascii_uppercase().as_str() {
-        "A" => SourceGrade::A,
-        "B" => SourceGrade::B,
-        "C" => SourceGrade::C,
-        "X" => SourceGrade::X,
-        _ => return Err(Error::invalid("source grade", "expected A, B, C or X")),
-    };
     Ok(Marking {
-        tlp: c.tlp.parse::<Tlp>()?,
-        handling: c.handling.parse::<HandlingCode>()?,
-        source,
+        tlp: c.tlp.0,
+        handling: c.handling.0,
+        source: c.source.0,
         information: InfoGrade::try_from(c.information)?,
     })
 }
@@ -620,10 +643,9 @@ async fn run_case(node: &Node, cmd: CaseCmd) -> Result<()> {
     let now = Utc::now();
     match cmd {
         CaseCmd::Create { category, content } => {
-            let category: CaseCategory = category.parse()?;
             let rec = node
                 .create_case(
-                    category,
+                    category.0,
                     marking_from(&content)?,
                     content_from(&content)?,
                     now,
@@ -659,8 +681,8 @@ async fn run_case(node: &Node, cmd: CaseCmd) -> Result<()> {
             handling,
         } => {
             let marking = Marking {
-                tlp: tlp.parse()?,
-                handling: handling.parse()?,
+                tlp: tlp.0,
+                handling: handling.0,
                 source: SourceGrade::A,
                 information: InfoGrade::One,
             };
@@ -682,7 +704,7 @@ async fn run_case(node: &Node, cmd: CaseCmd) -> Result<()> {
             let bundle: serde_json::Value = serde_json::from_str(&text).map_err(Error::Encoding)?;
             let content = jikimi_exchange::stix::import_bundle(&bundle)?;
             let rec = node
-                .create_case(category.parse()?, Marking::default(), content, now)
+                .create_case(category.0, Marking::default(), content, now)
                 .await?;
             print_json(&rec)
         }
@@ -698,5 +720,172 @@ fn write_out(out: Option<PathBuf>, text: &str) -> Result<()> {
     match out {
         Some(p) => std::fs::write(&p, text).map_err(io_err(&p)),
         None => print_line(text),
+    }
+}
+
+/// A core enum offered on the command line as a [`ValueEnum`], so that `--help` lists its values and clap refuses
+/// others as a usage error. A wrapper because the core crate knows no command-line crate (and the orphan rule).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Choice<T>(pub T);
+
+/// How the values of a core enum are typed on the command line.
+pub trait Choices: Copy + Send + Sync + 'static {
+    /// Every value, in the order `--help` lists them.
+    const CHOICES: &'static [Choice<Self>];
+    /// The value's name, the other spellings accepted (as the core's `FromStr` accepts them) and a help line.
+    fn possible_value(self) -> PossibleValue;
+}
+
+impl<T: Choices> ValueEnum for Choice<T> {
+    fn value_variants<'a>() -> &'a [Self] {
+        T::CHOICES
+    }
+
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        Some(self.0.possible_value())
+    }
+}
+
+impl Choices for Tlp {
+    const CHOICES: &'static [Choice<Self>] = &[
+        Choice(Tlp::Clear),
+        Choice(Tlp::Green),
+        Choice(Tlp::Amber),
+        Choice(Tlp::AmberStrict),
+        Choice(Tlp::Red),
+    ];
+
+    fn possible_value(self) -> PossibleValue {
+        let label = self.label();
+        let name = label.strip_prefix("TLP:").unwrap_or(label);
+        let value = PossibleValue::new(name).alias(label);
+        match self {
+            Tlp::Clear => value
+                .aliases(["WHITE", "TLP:WHITE"])
+                .help("no limit on disclosure"),
+            Tlp::Green => value.help("within the community, not publicly"),
+            Tlp::Amber => {
+                value.help("within the recipient organisation and its clients, need to know")
+            }
+            Tlp::AmberStrict => value
+                .aliases(["AMBER-STRICT", "TLP:AMBER-STRICT"])
+                .help("within the recipient organisation only"),
+            Tlp::Red => value.help("the named recipients only"),
+        }
+    }
+}
+
+impl Choices for HandlingCode {
+    const CHOICES: &'static [Choice<Self>] = &[
+        Choice(HandlingCode::H0),
+        Choice(HandlingCode::H1),
+        Choice(HandlingCode::H2),
+        Choice(HandlingCode::H3),
+    ];
+
+    fn possible_value(self) -> PossibleValue {
+        match self {
+            HandlingCode::H0 => PossibleValue::new("H0").help("no restriction on use"),
+            HandlingCode::H1 => {
+                PossibleValue::new("H1").help("not in court without the provider's permission")
+            }
+            HandlingCode::H2 => {
+                PossibleValue::new("H2").help("not passed on without the provider's permission")
+            }
+            HandlingCode::H3 => {
+                PossibleValue::new("H3").help("other restrictions set by the provider")
+            }
+        }
+    }
+}
+
+impl Choices for SourceGrade {
+    const CHOICES: &'static [Choice<Self>] = &[
+        Choice(SourceGrade::A),
+        Choice(SourceGrade::B),
+        Choice(SourceGrade::C),
+        Choice(SourceGrade::X),
+    ];
+
+    fn possible_value(self) -> PossibleValue {
+        match self {
+            SourceGrade::A => PossibleValue::new("A").help("completely reliable"),
+            SourceGrade::B => PossibleValue::new("B").help("usually reliable"),
+            SourceGrade::C => PossibleValue::new("C").help("fairly reliable"),
+            SourceGrade::X => PossibleValue::new("X").help("cannot be judged"),
+        }
+    }
+}
+
+impl Choices for CaseCategory {
+    const CHOICES: &'static [Choice<Self>] = &[
+        Choice(CaseCategory::Scam),
+        Choice(CaseCategory::HumanTrafficking),
+        Choice(CaseCategory::MoneyLaundering),
+        Choice(CaseCategory::Csam),
+        Choice(CaseCategory::Drugs),
+        Choice(CaseCategory::Cybercrime),
+        Choice(CaseCategory::Other),
+    ];
+
+    fn possible_value(self) -> PossibleValue {
+        match self {
+            CaseCategory::Scam => PossibleValue::new("scam"),
+            CaseCategory::HumanTrafficking => {
+                PossibleValue::new("human_trafficking").alias("human-trafficking")
+            }
+            CaseCategory::MoneyLaundering => {
+                PossibleValue::new("money_laundering").alias("money-laundering")
+            }
+            CaseCategory::Csam => PossibleValue::new("csam").help("child sexual abuse material"),
+            CaseCategory::Drugs => PossibleValue::new("drugs"),
+            CaseCategory::Cybercrime => PossibleValue::new("cybercrime"),
+            CaseCategory::Other => PossibleValue::new("other"),
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// Every spelling the core's `FromStr` takes is taken on the command line too, for the same value.
+    #[test]
+    fn choices_accept_what_the_core_parses() {
+        fn check<T: Choices + std::str::FromStr + PartialEq + std::fmt::Debug>(inputs: &[&str]) {
+            for input in inputs {
+                let ours = Choice::<T>::from_str(input, true).unwrap().0;
+                assert_eq!(Ok(ours), input.parse::<T>().map_err(|_| ()), "{input}");
+            }
+        }
+        check::<Tlp>(&[
+            "clear",
+            "WHITE",
+            "tlp:white",
+            "GREEN",
+            "Amber",
+            "AMBER+STRICT",
+            "amber-strict",
+            "TLP:AMBER+STRICT",
+            "RED",
+            "TLP:RED",
+        ]);
+        check::<HandlingCode>(&["H0", "h1", "H2", "h3"]);
+        check::<CaseCategory>(&[
+            "scam",
+            "human_trafficking",
+            "Human-Trafficking",
+            "money-laundering",
+            "csam",
+            "drugs",
+            "cybercrime",
+            "OTHER",
+        ]);
+        // Every value has a name the core parses back to it.
+        for choice in <Choice<Tlp> as ValueEnum>::value_variants() {
+            let name = choice.to_possible_value().unwrap().get_name().to_string();
+            assert_eq!(name.parse::<Tlp>().unwrap(), choice.0);
+        }
     }
 }

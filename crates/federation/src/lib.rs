@@ -22,6 +22,6 @@ pub mod node;
 pub mod service;
 pub mod transport;
 
-pub use node::{DEFAULT_PAGE, Node, SyncStats};
+pub use node::{DEFAULT_PAGE, Node, SyncStats, create_identity};
 pub use service::Federation;
 pub use transport::Transport;

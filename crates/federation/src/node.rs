@@ -16,6 +16,7 @@ use jikimi_exchange::domain::{
     Agency, AgencyId, CaseCategory, Content, FieldClass, LeadContent, Record, RecordBody,
     court_export_allowed,
 };
+use jikimi_exchange::identifiers::Sha256Hex;
 use jikimi_exchange::marking::Marking;
 use jikimi_exchange::policy;
 use jikimi_exchange::protocol::{
@@ -93,18 +94,8 @@ impl Node {
         content: Content,
         now: DateTime<Utc>,
     ) -> Result<Record> {
-        let record = Record {
-            id: Uuid::now_v7(),
-            version: 1,
-            origin: self.me.id.clone(),
-            category,
-            marking,
-            updated_at: now,
-            redacted: BTreeSet::new(),
-            body: RecordBody::Case(content),
-        };
-        self.store.put_local(&record).await?;
-        Ok(record)
+        let own = Own::new(Uuid::now_v7(), category, marking);
+        self.put_own(own, RecordBody::Case(content), now).await
     }
 
     /// Adds a lead to a case (ours or a partner's). The lead is at least as restricted as the
@@ -121,38 +112,28 @@ impl Node {
             .record(case_id)
             .await?
             .ok_or_else(|| Error::not_found("case", case_id))?;
-        let record = Record {
-            id: Uuid::now_v7(),
-            version: 1,
-            origin: self.me.id.clone(),
-            category: case.record.category,
-            marking: marking.combine(case.record.marking),
-            updated_at: now,
-            redacted: BTreeSet::new(),
-            body: RecordBody::Lead(LeadContent { case_id, content }),
-        };
-        self.store.put_local(&record).await?;
-        Ok(record)
+        let own = Own::new(
+            Uuid::now_v7(),
+            case.record.category,
+            marking.combine(case.record.marking),
+        );
+        let body = RecordBody::Lead(LeadContent { case_id, content });
+        self.put_own(own, body, now).await
     }
 
     /// Withdraws a record this agency owns: it disappears here and at every recipient, across hops.
     pub async fn withdraw(&self, target: Uuid, reason: &str, now: DateTime<Utc>) -> Result<Record> {
         let stored = self.owned(target).await?;
-        let record = Record {
-            id: control_id(target, "withdrawal"),
-            version: 1,
-            origin: self.me.id.clone(),
-            category: stored.record.category,
-            marking: stored.record.marking,
-            updated_at: now,
-            redacted: BTreeSet::new(),
-            body: RecordBody::Withdrawal {
-                target,
-                reason: reason.to_string(),
-            },
+        let own = Own::new(
+            control_id(target, "withdrawal"),
+            stored.record.category,
+            stored.record.marking,
+        );
+        let body = RecordBody::Withdrawal {
+            target,
+            reason: reason.to_string(),
         };
-        self.store.put_local(&record).await?;
-        Ok(record)
+        self.put_own(own, body, now).await
     }
 
     /// Narrows a record this agency owns (drops field classes, tightens marks), everywhere.
@@ -170,19 +151,33 @@ impl Node {
             .await?
             .map(|s| s.record.version)
             .unwrap_or(0);
-        let record = Record {
-            id: control_id(target, "restriction"),
+        let own = Own {
             version: previous + 1,
+            ..Own::new(
+                control_id(target, "restriction"),
+                stored.record.category,
+                stored.record.marking.combine(marking),
+            )
+        };
+        let body = RecordBody::Restriction {
+            target,
+            remove_fields,
+            marking,
+        };
+        self.put_own(own, body, now).await
+    }
+
+    /// Stores a record this agency makes (a case, a lead, a withdrawal, a restriction) and returns it.
+    async fn put_own(&self, own: Own, body: RecordBody, now: DateTime<Utc>) -> Result<Record> {
+        let record = Record {
+            id: own.id,
+            version: own.version,
             origin: self.me.id.clone(),
-            category: stored.record.category,
-            marking: stored.record.marking.combine(marking),
+            category: own.category,
+            marking: own.marking,
             updated_at: now,
             redacted: BTreeSet::new(),
-            body: RecordBody::Restriction {
-                target,
-                remove_fields,
-                marking,
-            },
+            body,
         };
         self.store.put_local(&record).await?;
         Ok(record)
@@ -210,16 +205,11 @@ impl Node {
         now: DateTime<Utc>,
     ) -> Result<Page> {
         let req = &request.body;
-        let peers = self.store.peers().await?;
-        let checked = protocol::check_request(
-            &req.requester,
-            &req.responder,
-            &self.me.id,
-            req.issued_at,
-            now,
-            &peers,
-            || request.verify(&req.requester),
-        );
+        let (_, checked) = self
+            .check_signed(&req.requester, &req.responder, req.issued_at, now, || {
+                request.verify(&req.requester)
+            })
+            .await?;
         let checked = match checked {
             Ok(_) if !self.store.remember_nonce(&req.requester, req.nonce).await? => {
                 Err(Rejection::Replay)
@@ -346,6 +336,12 @@ impl Node {
         for (signed, known) in page.envelopes.iter().zip(knowns) {
             let env = &signed.body;
             let digest = signed.digest().ok();
+            let receipt_item = |envelope, outcome| ReceiptItem {
+                envelope,
+                record: env.record.id,
+                version: env.record.version,
+                outcome,
+            };
             let verdict = if &env.sender != sender {
                 Err(Rejection::UnknownSender)
             } else {
@@ -360,12 +356,7 @@ impl Node {
                         stats.applied += 1;
                         Outcome::Applied
                     };
-                    receipt_items.push(ReceiptItem {
-                        envelope: digest.clone(),
-                        record: env.record.id,
-                        version: env.record.version,
-                        outcome,
-                    });
+                    receipt_items.push(receipt_item(digest.clone(), outcome));
                     items.push(Inbound::Accepted {
                         envelope: digest,
                         nonce: env.nonce,
@@ -377,14 +368,8 @@ impl Node {
                     stats.rejected += 1;
                     tracing::warn!(sender = %sender.short(), record = %env.record.id, %rejection, "envelope rejected");
                     if let Some(d) = &digest {
-                        receipt_items.push(ReceiptItem {
-                            envelope: d.clone(),
-                            record: env.record.id,
-                            version: env.record.version,
-                            outcome: Outcome::Rejected {
-                                reason: rejection.to_string(),
-                            },
-                        });
+                        let reason = rejection.to_string();
+                        receipt_items.push(receipt_item(d.clone(), Outcome::Rejected { reason }));
                     }
                     items.push(Inbound::Rejected {
                         envelope: digest,
@@ -416,16 +401,11 @@ impl Node {
         now: DateTime<Utc>,
     ) -> Result<()> {
         let r = &receipt.body;
-        let peers = self.store.peers().await?;
-        let checked = protocol::check_request(
-            &r.receiver,
-            &r.sender,
-            &self.me.id,
-            r.issued_at,
-            now,
-            &peers,
-            || receipt.verify(&r.receiver),
-        );
+        let (_, checked) = self
+            .check_signed(&r.receiver, &r.sender, r.issued_at, now, || {
+                receipt.verify(&r.receiver)
+            })
+            .await?;
         self.refuse_audited(checked, "receipt_rejected", &r.receiver)
             .await?;
         self.store.store_receipt(r, false).await
@@ -438,22 +418,41 @@ impl Node {
         now: DateTime<Utc>,
     ) -> Result<Agency> {
         let n = &notify.body;
-        let peers = self.store.peers().await?;
-        let checked = protocol::check_request(
-            &n.sender,
-            &n.recipient,
-            &self.me.id,
-            n.issued_at,
-            now,
-            &peers,
-            || notify.verify(&n.sender),
-        );
+        let (peers, checked) = self
+            .check_signed(&n.sender, &n.recipient, n.issued_at, now, || {
+                notify.verify(&n.sender)
+            })
+            .await?;
         self.refuse_audited(checked, "notify_rejected", &n.sender)
             .await?;
         peers
             .into_iter()
             .find(|p| p.id == n.sender)
             .ok_or(Error::Rejected(Rejection::UnknownSender))
+    }
+
+    /// Checks a signed request (signer a known peer, addressed to us, fresh, signature valid) against the peers
+    /// held now; returns those peers and the verdict, which the caller may narrow and then hands to
+    /// [`Node::refuse_audited`].
+    async fn check_signed(
+        &self,
+        signer: &AgencyId,
+        recipient: &AgencyId,
+        issued_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+        signature_check: impl FnOnce() -> std::result::Result<Sha256Hex, Rejection>,
+    ) -> Result<(Vec<Agency>, std::result::Result<Sha256Hex, Rejection>)> {
+        let peers = self.store.peers().await?;
+        let checked = protocol::check_request(
+            signer,
+            recipient,
+            &self.me.id,
+            issued_at,
+            now,
+            &peers,
+            signature_check,
+        );
+        Ok((peers, checked))
     }
 
     /// A signed request's check: a refusal is audited as `action` against `peer` and becomes the error.
@@ -501,11 +500,7 @@ impl Node {
                 issued_at: Utc::now(),
                 nonce: Uuid::new_v4(),
             })?;
-            let response = self
-                .http
-                .post(format!("{endpoint}/federation/v1/pull"))
-                .json(&request)
-                .send()
+            let response = post(&self.http, endpoint, "pull", &request)
                 .await
                 .map_err(|e| transport(e.to_string()))?;
             if !response.status().is_success() {
@@ -520,21 +515,14 @@ impl Node {
             let page: Page =
                 serde_json::from_slice(&bytes).map_err(|e| transport(format!("bad page: {e}")))?;
             let (receipt, stats) = self.accept_page(&peer.id, &page, true, Utc::now()).await?;
-            total.pages += 1;
-            total.envelopes += stats.envelopes;
-            total.applied += stats.applied;
-            total.duplicates += stats.duplicates;
-            total.rejected += stats.rejected;
-            total.bytes += bytes.len() as u64;
+            total.add(&SyncStats {
+                bytes: bytes.len() as u64,
+                ..stats
+            });
             if !receipt.body.items.is_empty() {
                 // A lost receipt is not fatal: the data is applied; the sender's audit shows the
                 // disclosure without a receipt.
-                let sent = self
-                    .http
-                    .post(format!("{endpoint}/federation/v1/receipts"))
-                    .json(&receipt)
-                    .send()
-                    .await;
+                let sent = post(&self.http, endpoint, "receipts", &receipt).await;
                 if let Err(e) = sent {
                     tracing::warn!(peer = %peer.name, error = %e, "receipt not delivered");
                 }
@@ -582,13 +570,7 @@ impl Node {
                 issued_at: Utc::now(),
                 nonce: Uuid::new_v4(),
             })?;
-            match self
-                .http
-                .post(format!("{endpoint}/federation/v1/notify"))
-                .json(&msg)
-                .send()
-                .await
-            {
+            match post(&self.http, endpoint, "notify", &msg).await {
                 Ok(r) if r.status().is_success() => n += 1,
                 Ok(r) => tracing::warn!(peer = %peer.name, status = %r.status(), "notify refused"),
                 Err(e) => tracing::warn!(peer = %peer.name, error = %e, "notify failed"),
@@ -603,32 +585,14 @@ impl Node {
         case_id: Uuid,
         now: DateTime<Utc>,
     ) -> Result<serde_json::Value> {
-        let records: Vec<Record> = self
-            .store
-            .case_records(case_id)
-            .await?
-            .into_iter()
-            .map(|s| s.record)
-            .collect();
-        if records.is_empty() {
-            return Err(Error::not_found("case", case_id));
-        }
+        let records = self.held_case(case_id).await?;
         jikimi_exchange::stix::export_case(&records, &self.me, now)
     }
 
     /// Builds a court bundle for a case: the case and its leads, refused (and audited) if any
     /// of them carries a handling code that forbids court use without the provider's permission.
     pub async fn court_bundle(&self, case_id: Uuid) -> Result<Vec<Record>> {
-        let records: Vec<Record> = self
-            .store
-            .case_records(case_id)
-            .await?
-            .into_iter()
-            .map(|s| s.record)
-            .collect();
-        if records.is_empty() {
-            return Err(Error::not_found("case", case_id));
-        }
+        let records = self.held_case(case_id).await?;
         for r in &records {
             if let Err(e) = court_export_allowed(r, &self.me.id) {
                 self.store
@@ -652,6 +616,95 @@ impl Node {
             .await?;
         Ok(records)
     }
+
+    /// A case held here and its leads ([`Error::NotFound`] when the case is not held here).
+    async fn held_case(&self, case_id: Uuid) -> Result<Vec<Record>> {
+        let records: Vec<Record> = self
+            .store
+            .case_records(case_id)
+            .await?
+            .into_iter()
+            .map(|s| s.record)
+            .collect();
+        if records.is_empty() {
+            return Err(Error::not_found("case", case_id));
+        }
+        Ok(records)
+    }
+}
+
+/// What [`Node::put_own`] needs besides the body: id, version, category and marks of a record made here.
+struct Own {
+    id: Uuid,
+    version: u64,
+    category: CaseCategory,
+    marking: Marking,
+}
+
+impl Own {
+    /// The first version of record `id`.
+    fn new(id: Uuid, category: CaseCategory, marking: Marking) -> Self {
+        Own {
+            id,
+            version: 1,
+            category,
+            marking,
+        }
+    }
+}
+
+impl SyncStats {
+    /// Adds `other`'s counts to these (the totals of a sync over several pages).
+    pub fn add(&mut self, other: &SyncStats) {
+        self.pages += other.pages;
+        self.envelopes += other.envelopes;
+        self.applied += other.applied;
+        self.duplicates += other.duplicates;
+        self.rejected += other.rejected;
+        self.bytes += other.bytes;
+    }
+}
+
+/// Creates this node's agency identity on `store`: a fresh Ed25519 key from the operating system's generator, kept
+/// with the agency. `jikimi agency init`, `POST /api/exchange/agency`, `jikimi bench exchange` and the tests come
+/// here; the caller decides what an existing identity means.
+pub async fn create_identity(
+    store: &dyn ExchangeStore,
+    name: String,
+    country: &str,
+    endpoint: Option<String>,
+) -> Result<Agency> {
+    let key = SigningKey::from_bytes(&os_random());
+    let agency = Agency {
+        id: AgencyId::from_key(&key.verifying_key()),
+        name,
+        country: country.to_ascii_uppercase(),
+        endpoint,
+    };
+    store.set_identity(&agency, &key).await?;
+    Ok(agency)
+}
+
+/// 32 bytes from the operating system's generator. Its failing is not recoverable: this panics, as rand's `OsRng`
+/// (which `SigningKey::generate` was given before) did.
+fn os_random() -> [u8; 32] {
+    use rand::Rng as _;
+    let mut bytes = [0u8; 32];
+    rand::rand_core::UnwrapErr(rand::rngs::SysRng).fill_bytes(&mut bytes);
+    bytes
+}
+
+/// Posts `body` as JSON to a partner's federation route `route`.
+async fn post<T: serde::Serialize>(
+    http: &reqwest::Client,
+    endpoint: &str,
+    route: &str,
+    body: &T,
+) -> reqwest::Result<reqwest::Response> {
+    http.post(format!("{endpoint}/federation/v1/{route}"))
+        .json(body)
+        .send()
+        .await
 }
 
 /// Control records have a deterministic id per target, so the same withdrawal reaching a node

@@ -8,7 +8,6 @@ use crate::Error;
 use crate::equity::{EquityConfig, analyze};
 use crate::eval::{EvalConfig, records, run as run_eval};
 use crate::grid::Projector;
-use crate::map::{encode_png, render};
 use crate::output::{markdown, risk_geojson, write_file};
 use crate::place::{Instance, Point, default_radius, exact, lazy_greedy};
 
@@ -331,7 +330,10 @@ fn place(args: &PlaceArgs) -> Result<(), Error> {
             .iter()
             .map(|&j| (candidates[j].x, candidates[j].y))
             .collect();
-        write_file(path, &encode_png(&render(&pts, args.cell_size, 4, &sites))?)?;
+        write_file(
+            path,
+            &crate::map::render_png(&pts, args.cell_size, 4, &sites)?,
+        )?;
     }
     if let Some(path) = &args.out_geojson {
         let mut features = Vec::new();
@@ -560,7 +562,7 @@ fn forecast_eval(args: &ForecastEvalArgs) -> Result<(), Error> {
                         (x, y, r)
                     })
                     .collect();
-                let png = encode_png(&render(&pts, crate::grid::CELL, 4, &[]))?;
+                let png = crate::map::render_png(&pts, crate::grid::CELL, 4, &[])?;
                 write_file(&dir.join(format!("{}_all.png", m.model)), &png)?;
             }
         }

@@ -9,7 +9,7 @@
 use std::io::Write;
 
 use rand::rngs::SmallRng;
-use rand::{Rng, SeedableRng};
+use rand::{RngExt, SeedableRng};
 
 /// Sizes of the network.
 #[derive(Debug, Clone)]
@@ -82,8 +82,8 @@ pub fn generate(
         // Ids are scrambled against time (a multiplicative hash of the counter) so that id order is not
         // generation order.
         let id = format!("t{:016x}", tx.wrapping_mul(0x9E37_79B9_7F4A_7C15));
-        let ts = START_S + rng.gen_range(days.0 * DAY_S..days.1 * DAY_S);
-        let amount = rng.gen_range(cents.0..=cents.1);
+        let ts = START_S + rng.random_range(days.0 * DAY_S..days.1 * DAY_S);
+        let amount = rng.random_range(cents.0..=cents.1);
         writeln!(
             out,
             "{id},{ts},{},{},{}.{:02},USD",
@@ -95,29 +95,29 @@ pub fn generate(
         Ok(id)
     };
     for _ in 0..n_seed {
-        let from = v0 + rng.gen_range(0..victims);
-        let to = l1_0 + rng.gen_range(0..l1);
+        let from = v0 + rng.random_range(0..victims);
+        let to = l1_0 + rng.random_range(0..l1);
         let id = row(&mut rng, transfers, from, to, (0, 20), (10_000, 500_000))?;
         writeln!(seeds, "{id}")?;
     }
     for _ in 0..n_l1 {
-        let from = l1_0 + rng.gen_range(0..l1);
-        let to = l2_0 + rng.gen_range(0..l2);
+        let from = l1_0 + rng.random_range(0..l1);
+        let to = l2_0 + rng.random_range(0..l2);
         row(&mut rng, transfers, from, to, (1, 25), (5_000, 400_000))?;
     }
     for _ in 0..n_l2 {
-        let from = l2_0 + rng.gen_range(0..l2);
-        let to = c0 + rng.gen_range(0..cashouts);
+        let from = l2_0 + rng.random_range(0..l2);
+        let to = c0 + rng.random_range(0..cashouts);
         row(&mut rng, transfers, from, to, (2, 30), (10_000, 800_000))?;
     }
     for _ in 0..n_background {
         // Mostly between bystanders; some touch mules and cash-out points, mixing untainted money in and
         // spreading taint out (an exchange paying out to its customers).
         let pick = |rng: &mut SmallRng| {
-            if rng.gen_bool(0.97) {
-                bg0 + rng.gen_range(0..background.max(1))
+            if rng.random_bool(0.97) {
+                bg0 + rng.random_range(0..background.max(1))
             } else {
-                rng.gen_range(0..bg0)
+                rng.random_range(0..bg0)
             }
         };
         let from = pick(&mut rng);

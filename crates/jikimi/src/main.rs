@@ -126,6 +126,12 @@ enum Bench {
     /// `scale`: time per stage, memory and precision/recall of linking N x N synthetic people. `watchlist`: check
     /// latency (p50/p99) and recall@5 over a watchlist of N entries.
     Linkage(jikimi_linkage::bench::BenchArgs),
+    /// Cooperation sync: node B pulls N signed leads from node A over HTTP; leads/s against A's own store writes.
+    ///
+    /// Cooperation sync: node B pulls N leads (default 100,000) from node A over loopback HTTP through the federation
+    /// router, verifying every signature and re-checking policy; leads/s, bytes per lead, peak RSS, and the ratio to
+    /// A's store writing the same leads in batches (measured in the same run). `--interrupt` stops and resumes B.
+    Exchange(spine::exchange_bench::ExchangeArgs),
 }
 
 fn main() -> ExitCode {
@@ -189,6 +195,9 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Bench(Bench::Roads(args)) => jikimi_roads::bench::run(&args)?,
         Command::Bench(Bench::Pdq(args)) => jikimi_mediahash::bench::run(args)?,
         Command::Bench(Bench::Linkage(args)) => jikimi_linkage::bench::run(&args)?,
+        Command::Bench(Bench::Exchange(args)) => {
+            spine::block_on(spine::exchange_bench::exchange(args))?
+        }
         Command::Trace(TraceCommand::Funds(args)) => {
             let summary = jikimi_funds::cli::run_funds(&args)?;
             jikimi_funds::cli::print_summary(&args, &summary)?;
@@ -208,5 +217,29 @@ mod tests {
     #[test]
     fn the_command_line_is_well_formed() {
         super::Cli::command().debug_assert();
+    }
+
+    /// `--help` is the manual: every command, flag and argument says what it is for.
+    #[test]
+    fn every_command_and_argument_has_help() {
+        fn undocumented(cmd: &clap::Command, path: &str, out: &mut Vec<String>) {
+            for arg in cmd.get_arguments() {
+                if arg.get_help().is_none() && arg.get_long_help().is_none() && !arg.is_hide_set() {
+                    out.push(format!("{path} {}", arg.get_id()));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                let path = format!("{path} {}", sub.get_name());
+                if sub.get_about().is_none() && sub.get_long_about().is_none() {
+                    out.push(path.clone());
+                }
+                undocumented(sub, &path, out);
+            }
+        }
+        let mut cmd = super::Cli::command();
+        cmd.build();
+        let mut out = Vec::new();
+        undocumented(&cmd, "jikimi", &mut out);
+        assert!(out.is_empty(), "without help text: {out:#?}");
     }
 }

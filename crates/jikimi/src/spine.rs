@@ -1,5 +1,5 @@
 //! The respond spine's subcommands: `serve`, `demo`, `migrate`, `audit verify`, `staff add`, `bench intake`, `bench surge`,
-//! `bench flood`.
+//! `bench flood`, and `bench exchange` (cooperation sync between two nodes over the server's federation router).
 //!
 //! Glue only: configuration is resolved by `jikimi_server::config`, the store is opened with `jikimi_store::connect`,
 //! and the HTTP application is `jikimi_server::router`.
@@ -8,6 +8,7 @@ pub mod bench;
 pub mod child;
 pub mod client;
 pub mod demo;
+pub mod exchange_bench;
 pub mod flood;
 pub mod surge;
 

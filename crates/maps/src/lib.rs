@@ -6,6 +6,9 @@
 //! cosine of the middle latitude, which is faithful enough for a city. A legend is a row of swatches
 //! (there is no text: no font is needed or shipped); captions belong in the HTML report around the map.
 //!
+//! [`GridMap`] draws the other kind of map: cells of a planar grid, one colour each, pixel-exact, with marker cells
+//! on top (the forecast's risk surface and chosen sites); [`Palette::at`] gives a continuous ramp for it.
+//!
 //! Architecture Invariant: this crate knows nothing of statistics, GeoJSON or files; it turns numbers
 //! into pixels.
 //!
@@ -16,6 +19,10 @@
 //! let png = render_png(&spec).unwrap();
 //! assert_eq!(&png[1..4], b"PNG");
 //! ```
+
+pub mod grid;
+
+pub use grid::{GridCell, GridMap, Raster};
 
 use tiny_skia::{FillRule, Paint, PathBuilder, Pixmap, Rect, Stroke, Transform};
 
@@ -53,13 +60,15 @@ impl Rgba {
     }
 }
 
-/// Colour ramps (ColorBrewer, 7 classes).
+/// Colour ramps: ColorBrewer's with 7 classes, and viridis with 5 anchors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Palette {
     /// Sequential yellow-orange-red, for counts and rates.
     YlOrRd,
     /// Diverging blue-white-red, for z-scores (negative blue, positive red).
     BluRed,
+    /// Sequential dark purple to yellow, perceptually even (matplotlib's viridis), for continuous surfaces.
+    Viridis,
 }
 
 impl Palette {
@@ -83,10 +92,29 @@ impl Palette {
             Rgba::hex(0xef8a62),
             Rgba::hex(0xb2182b),
         ];
+        const VIRIDIS: [Rgba; 5] = [
+            Rgba(68, 1, 84, 255),
+            Rgba(59, 82, 139, 255),
+            Rgba(33, 145, 140, 255),
+            Rgba(94, 201, 98, 255),
+            Rgba(253, 231, 37, 255),
+        ];
         match self {
             Palette::YlOrRd => &YLORRD,
             Palette::BluRed => &BLURED,
+            Palette::Viridis => &VIRIDIS,
         }
+    }
+
+    /// The colour at `t` in [0, 1] (clamped) along the ramp, interpolated linearly between its colours.
+    pub fn at(self, t: f64) -> Rgba {
+        let ramp = self.colours();
+        let t = t.clamp(0.0, 1.0) * (ramp.len() - 1) as f64;
+        let i = (t.floor() as usize).min(ramp.len() - 2);
+        let f = t - i as f64;
+        let mix = |a: u8, b: u8| (f64::from(a) + f * (f64::from(b) - f64::from(a))).round() as u8;
+        let (a, b) = (ramp[i], ramp[i + 1]);
+        Rgba(mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2), mix(a.3, b.3))
     }
 }
 
@@ -327,6 +355,15 @@ mod tests {
         assert_eq!(c[0], Some(0));
         assert_eq!(c[69], Some(6));
         assert_eq!(c[70], None);
+    }
+
+    #[test]
+    fn a_ramp_is_continuous_between_its_colours() {
+        let viridis = Palette::Viridis;
+        assert_eq!(viridis.at(-1.0), viridis.colours()[0]);
+        assert_eq!(viridis.at(1.0), Rgba(253, 231, 37, 255));
+        // Halfway between the second and third anchors.
+        assert_eq!(viridis.at(0.375), Rgba(46, 114, 140, 255));
     }
 
     #[test]

@@ -8,7 +8,7 @@ use crate::index::{HammingIndex, Hit};
 use crate::{DecodeLimits, Hash256, Luma};
 use clap::{Args, Subcommand};
 use rand::rngs::SmallRng;
-use rand::{Rng, SeedableRng};
+use rand::{RngExt, SeedableRng};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;

@@ -12,7 +12,6 @@ use chrono::FixedOffset;
 use jikimi_privacy::Keyring;
 use jikimi_respond::Timestamp;
 use jikimi_store::{DeliveryOutcome, DeliveryReport, GuardianRecord, Notification, Store};
-use rand::Rng as _;
 use serde::Deserialize;
 
 use crate::email::{Mailer, SmtpSettings};
@@ -236,7 +235,7 @@ impl Worker {
                     DeliveryOutcome::DeadLettered { error: class }
                 }
                 DeliveryError::Transient(class) => {
-                    let jitter = rand::thread_rng().r#gen::<f64>();
+                    let jitter = rand::random::<f64>();
                     DeliveryOutcome::Retry {
                         error: class,
                         retry_at: add(at, inner.config.backoff.delay(attempts, jitter)),

@@ -24,7 +24,7 @@ use jikimi_store::{
     Change, DeviceEvent, DeviceRecord, Enrolment, EnrolmentCode, EnrolmentRefusal, NonceClaim,
     PinHashes,
 };
-use rand::Rng as _;
+use rand::RngExt as _;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 use utoipa::ToSchema;
@@ -66,9 +66,10 @@ const CODE_LEN: usize = 16;
 
 /// A new random code, grouped in fours for reading aloud.
 fn new_code() -> String {
-    let mut rng = rand::rngs::OsRng;
+    // The OS generator: a code is a credential. It failing is not recoverable (as with rand's old `OsRng`).
+    let mut rng = rand::rand_core::UnwrapErr(rand::rngs::SysRng);
     let raw: String = (0..CODE_LEN)
-        .map(|_| char::from(ALPHABET[rng.gen_range(0..ALPHABET.len())]))
+        .map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())]))
         .collect();
     raw.as_bytes()
         .chunks(4)

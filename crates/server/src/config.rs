@@ -299,15 +299,10 @@ impl std::fmt::Debug for KeyMaterial {
 impl KeyMaterial {
     /// Fresh random keys (the demo and tests; an operator supplies their own).
     pub fn generate() -> Self {
-        use rand::RngCore as _;
-        let mut data = [0u8; 32];
-        let mut blind = [0u8; 32];
-        rand::rngs::OsRng.fill_bytes(&mut data);
-        rand::rngs::OsRng.fill_bytes(&mut blind);
         Self {
             current_data_key_id: "k1".into(),
-            data_keys: vec![("k1".into(), data)],
-            blind_index_key: blind,
+            data_keys: vec![("k1".into(), crate::password::os_random())],
+            blind_index_key: crate::password::os_random(),
         }
     }
 }

@@ -18,7 +18,6 @@ use std::sync::Arc;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use chrono::Utc;
-use ed25519_dalek::SigningKey;
 use jikimi_exchange::domain::{
     Agency, AgencyId, Agreement, CaseCategory, Content, FieldClass, Record,
 };
@@ -143,14 +142,13 @@ pub async fn init_agency(
             "this node already has an agency identity",
         ));
     }
-    let key = SigningKey::generate(&mut rand::rngs::OsRng);
-    let agency = Agency {
-        id: AgencyId::from_key(&key.verifying_key()),
-        name: body.name,
-        country: body.country.to_ascii_uppercase(),
-        endpoint: body.endpoint,
-    };
-    service.store().set_identity(&agency, &key).await?;
+    let agency = jikimi_federation::create_identity(
+        service.store().as_ref(),
+        body.name,
+        &body.country,
+        body.endpoint,
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(agency)))
 }
 

@@ -4,12 +4,15 @@
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use base64::Engine as _;
-use rand::RngCore as _;
+use rand::Rng as _;
 use sha2::{Digest as _, Sha256};
 
 /// Hashes a password into a PHC string (argon2id, default parameters). CPU-heavy: call from `spawn_blocking`.
 pub fn hash_password(password: &str) -> Result<String, String> {
-    let salt = SaltString::generate(&mut rand::rngs::OsRng);
+    let salt = SaltString::encode_b64(&os_random::<
+        { argon2::password_hash::Salt::RECOMMENDED_LENGTH },
+    >())
+    .map_err(|e| e.to_string())?;
     argon2::Argon2::default()
         .hash_password(password.as_bytes(), &salt)
         .map(|hash| hash.to_string())
@@ -115,9 +118,7 @@ pub async fn hash_bounded(
 
 /// A new session token (32 random bytes, base64url) for the client.
 pub fn new_session_token() -> String {
-    let mut bytes = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(os_random::<32>())
 }
 
 /// What the store keeps instead of the token: a leaked database does not yield usable tokens.
@@ -127,9 +128,15 @@ pub fn token_hash(token: &str) -> Vec<u8> {
 
 /// A random password for seeded accounts (demo).
 pub fn generate_password() -> String {
-    let mut bytes = [0u8; 12];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(os_random::<12>())
+}
+
+/// `N` bytes from the operating system's generator (salts, tokens, passwords, keys). Its failing is not recoverable:
+/// it panics, as rand's `OsRng` did.
+pub fn os_random<const N: usize>() -> [u8; N] {
+    let mut bytes = [0u8; N];
+    rand::rand_core::UnwrapErr(rand::rngs::SysRng).fill_bytes(&mut bytes);
+    bytes
 }
 
 #[cfg(test)]

@@ -222,7 +222,7 @@ pub fn parse_public_key(text: &str) -> Option<VerifyingKey> {
 
 /// A new random device key (demo and benchmark devices).
 pub fn generate_device_key() -> SigningKey {
-    SigningKey::generate(&mut rand::rngs::OsRng)
+    SigningKey::from_bytes(&crate::password::os_random())
 }
 
 #[cfg(test)]

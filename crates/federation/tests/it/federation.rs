@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use chrono::{Duration, Utc};
 use jikimi_exchange::domain::{FieldClass, RecordBody};
 use jikimi_exchange::marking::HandlingCode;
-use jikimi_exchange::protocol::{Page, PullRequest};
+use jikimi_exchange::protocol::Page;
 use uuid::Uuid;
 
 use crate::support::*;
@@ -24,26 +24,11 @@ async fn actions(n: &TestNode, action: &str) -> Vec<jikimi_exchange::store::Audi
 #[tokio::test]
 async fn bilateral_all_fields_multilateral_no_personal_fields_and_a_lead_back() {
     let dir = tempfile::tempdir().unwrap();
-    let (a, b, c) = (
-        node(dir.path(), "a", "KR").await,
-        node(dir.path(), "b", "TH").await,
-        node(dir.path(), "c", "KH").await,
-    );
-    mesh(&[&a, &b, &c]).await;
-    let ab = agreement(&[&a, &b], all_fields(), false);
-    let abc = agreement(&[&a, &b, &c], FieldClass::all_non_personal(), false);
-    install(&ab, &[&a, &b]).await;
-    install(&abc, &[&a, &b, &c]).await;
+    let [a, b, c] = meshed(dir.path()).await;
+    let ab = share(&[&a, &b], all_fields(), false).await;
+    let abc = share(&[&a, &b, &c], FieldClass::all_non_personal(), false).await;
 
-    let case = a
-        .create_case(
-            jikimi_exchange::domain::CaseCategory::Scam,
-            amber(),
-            scam_content("compound"),
-            Utc::now(),
-        )
-        .await
-        .unwrap();
+    let case = scam_case(&a, amber(), "compound").await;
     assert_eq!(pull(&a, &b).await.applied, 1);
     assert_eq!(pull(&a, &c).await.applied, 1);
 
@@ -106,34 +91,12 @@ async fn bilateral_all_fields_multilateral_no_personal_fields_and_a_lead_back() 
 #[tokio::test]
 async fn tampered_and_replayed_envelopes_are_rejected_and_audited() {
     let dir = tempfile::tempdir().unwrap();
-    let (a, b) = (
-        node(dir.path(), "a", "KR").await,
-        node(dir.path(), "b", "TH").await,
-    );
-    mesh(&[&a, &b]).await;
-    let ab = agreement(&[&a, &b], FieldClass::all_non_personal(), false);
-    install(&ab, &[&a, &b]).await;
-    let case = a
-        .create_case(
-            jikimi_exchange::domain::CaseCategory::Scam,
-            amber(),
-            scam_content("x"),
-            Utc::now(),
-        )
-        .await
-        .unwrap();
+    let [a, b] = meshed(dir.path()).await;
+    share(&[&a, &b], FieldClass::all_non_personal(), false).await;
+    let case = scam_case(&a, amber(), "x").await;
 
     let now = Utc::now();
-    let req = b
-        .sign(PullRequest {
-            requester: b.id().clone(),
-            responder: a.id().clone(),
-            cursor: 0,
-            limit: 10,
-            issued_at: now,
-            nonce: Uuid::new_v4(),
-        })
-        .unwrap();
+    let req = b.sign(pull_request(b.id(), a.id(), 0, 10, now)).unwrap();
     let page = a.serve_pull(&req, now).await.unwrap();
     assert_eq!(page.envelopes.len(), 1);
     // A replayed pull request (an eavesdropper fetching B's page again) is refused.
@@ -175,27 +138,13 @@ async fn tampered_and_replayed_envelopes_are_rejected_and_audited() {
     // A pull request signed by a stranger is refused and audited.
     let stranger = node(dir.path(), "s", "XX").await;
     let req = stranger
-        .sign(PullRequest {
-            requester: stranger.id().clone(),
-            responder: a.id().clone(),
-            cursor: 0,
-            limit: 10,
-            issued_at: now,
-            nonce: Uuid::new_v4(),
-        })
+        .sign(pull_request(stranger.id(), a.id(), 0, 10, now))
         .unwrap();
     assert!(a.serve_pull(&req, now).await.is_err());
     assert!(!actions(&a, "pull_rejected").await.is_empty());
     // A request with a forged requester (signed by someone else) fails the signature.
     let forged = stranger
-        .sign(PullRequest {
-            requester: b.id().clone(),
-            responder: a.id().clone(),
-            cursor: 0,
-            limit: 10,
-            issued_at: now,
-            nonce: Uuid::new_v4(),
-        })
+        .sign(pull_request(b.id(), a.id(), 0, 10, now))
         .unwrap();
     assert!(a.serve_pull(&forged, now).await.is_err());
 
@@ -231,34 +180,14 @@ async fn tampered_and_replayed_envelopes_are_rejected_and_audited() {
 #[tokio::test]
 async fn revocation_and_expiry_stop_the_flow() {
     let dir = tempfile::tempdir().unwrap();
-    let (a, b) = (
-        node(dir.path(), "a", "KR").await,
-        node(dir.path(), "b", "TH").await,
-    );
-    mesh(&[&a, &b]).await;
-    let mut ab = agreement(&[&a, &b], all_fields(), false);
-    install(&ab, &[&a, &b]).await;
-    a.create_case(
-        jikimi_exchange::domain::CaseCategory::Scam,
-        amber(),
-        scam_content("one"),
-        Utc::now(),
-    )
-    .await
-    .unwrap();
+    let [a, b] = meshed(dir.path()).await;
+    let mut ab = share(&[&a, &b], all_fields(), false).await;
+    scam_case(&a, amber(), "one").await;
     assert_eq!(pull(&a, &b).await.applied, 1);
 
     ab.revoked_at = Some(Utc::now());
     a.store.put_agreement(&ab).await.unwrap();
-    let second = a
-        .create_case(
-            jikimi_exchange::domain::CaseCategory::Scam,
-            amber(),
-            scam_content("two"),
-            Utc::now(),
-        )
-        .await
-        .unwrap();
+    let second = scam_case(&a, amber(), "two").await;
     assert_eq!(pull(&a, &b).await.envelopes, 0);
     assert!(b.store.record(second.id).await.unwrap().is_none());
 
@@ -272,14 +201,7 @@ async fn revocation_and_expiry_stop_the_flow() {
     a2.store.put_agreement(&live).await.unwrap();
     live.revoked_at = Some(Utc::now() - Duration::seconds(1));
     b2.store.put_agreement(&live).await.unwrap();
-    a2.create_case(
-        jikimi_exchange::domain::CaseCategory::Scam,
-        amber(),
-        scam_content("three"),
-        Utc::now(),
-    )
-    .await
-    .unwrap();
+    scam_case(&a2, amber(), "three").await;
     let s = pull(&a2, &b2).await;
     assert_eq!((s.applied, s.rejected), (0, 1));
 }
@@ -287,27 +209,12 @@ async fn revocation_and_expiry_stop_the_flow() {
 #[tokio::test]
 async fn withdrawal_and_restriction_propagate_across_hops() {
     let dir = tempfile::tempdir().unwrap();
-    let (a, b, c) = (
-        node(dir.path(), "a", "KR").await,
-        node(dir.path(), "b", "TH").await,
-        node(dir.path(), "c", "KH").await,
-    );
-    mesh(&[&a, &b, &c]).await;
+    let [a, b, c] = meshed(dir.path()).await;
     // A→B bilateral with onward sharing; the multilateral one includes A, so B may pass A's
     // records on to C under it (non-personal fields only). C never pulls from A directly here.
-    let ab = agreement(&[&a, &b], all_fields(), true);
-    let abc = agreement(&[&a, &b, &c], FieldClass::all_non_personal(), false);
-    install(&ab, &[&a, &b]).await;
-    install(&abc, &[&a, &b, &c]).await;
-    let case = a
-        .create_case(
-            jikimi_exchange::domain::CaseCategory::Scam,
-            amber(),
-            scam_content("hop"),
-            Utc::now(),
-        )
-        .await
-        .unwrap();
+    share(&[&a, &b], all_fields(), true).await;
+    share(&[&a, &b, &c], FieldClass::all_non_personal(), false).await;
+    let case = scam_case(&a, amber(), "hop").await;
     pull(&a, &b).await;
     assert_eq!(pull(&b, &c).await.applied, 1);
     let at_c = c.store.record(case.id).await.unwrap().unwrap();
@@ -325,8 +232,7 @@ async fn withdrawal_and_restriction_propagate_across_hops() {
     let remove: BTreeSet<FieldClass> = [FieldClass::CryptoWallet, FieldClass::Website]
         .into_iter()
         .collect();
-    let mut m = amber();
-    m.handling = HandlingCode::H1;
+    let m = handled(HandlingCode::H1);
     a.restrict(case.id, remove.clone(), m, Utc::now())
         .await
         .unwrap();
@@ -360,47 +266,14 @@ async fn withdrawal_and_restriction_propagate_across_hops() {
 #[tokio::test]
 async fn handling_codes_are_enforced_by_the_receiver() {
     let dir = tempfile::tempdir().unwrap();
-    let (a, b, c) = (
-        node(dir.path(), "a", "KR").await,
-        node(dir.path(), "b", "TH").await,
-        node(dir.path(), "c", "KH").await,
-    );
-    mesh(&[&a, &b, &c]).await;
-    let ab = agreement(&[&a, &b], all_fields(), true);
-    let abc = agreement(&[&a, &b, &c], all_fields(), true);
-    install(&ab, &[&a, &b]).await;
-    install(&abc, &[&a, &b, &c]).await;
-    let mut h1 = amber();
-    h1.handling = HandlingCode::H1;
-    let case_h1 = a
-        .create_case(
-            jikimi_exchange::domain::CaseCategory::Scam,
-            h1,
-            scam_content("h1"),
-            Utc::now(),
-        )
-        .await
-        .unwrap();
-    let mut h2 = amber();
-    h2.handling = HandlingCode::H2;
-    let case_h2 = a
-        .create_case(
-            jikimi_exchange::domain::CaseCategory::Scam,
-            h2,
-            scam_content("h2"),
-            Utc::now(),
-        )
-        .await
-        .unwrap();
-    let case_h0 = a
-        .create_case(
-            jikimi_exchange::domain::CaseCategory::Scam,
-            amber(),
-            scam_content("h0"),
-            Utc::now(),
-        )
-        .await
-        .unwrap();
+    let [a, b, c] = meshed(dir.path()).await;
+    share(&[&a, &b], all_fields(), true).await;
+    share(&[&a, &b, &c], all_fields(), true).await;
+    let h1 = handled(HandlingCode::H1);
+    let case_h1 = scam_case(&a, h1, "h1").await;
+    let h2 = handled(HandlingCode::H2);
+    let case_h2 = scam_case(&a, h2, "h2").await;
+    let case_h0 = scam_case(&a, amber(), "h0").await;
     pull(&a, &b).await;
 
     // H1 at the receiver: not into a court bundle (refused and audited); H0 is fine. The owner
@@ -420,22 +293,9 @@ async fn handling_codes_are_enforced_by_the_receiver() {
 #[tokio::test]
 async fn interrupted_sync_resumes_without_duplicates_or_gaps() {
     let dir = tempfile::tempdir().unwrap();
-    let (a, b) = (
-        node(dir.path(), "a", "KR").await,
-        node(dir.path(), "b", "TH").await,
-    );
-    mesh(&[&a, &b]).await;
-    let ab = agreement(&[&a, &b], all_fields(), false);
-    install(&ab, &[&a, &b]).await;
-    let case = a
-        .create_case(
-            jikimi_exchange::domain::CaseCategory::Scam,
-            amber(),
-            scam_content("bulk"),
-            Utc::now(),
-        )
-        .await
-        .unwrap();
+    let [a, b] = meshed(dir.path()).await;
+    share(&[&a, &b], all_fields(), false).await;
+    let case = scam_case(&a, amber(), "bulk").await;
     for i in 0..249 {
         a.add_lead(
             case.id,
@@ -474,20 +334,11 @@ async fn push_notification_triggers_a_pull_and_a_receipt_over_http() {
     a.me.endpoint = Some(format!("http://{}", la.local_addr().unwrap()));
     b.me.endpoint = Some(format!("http://{}", lb.local_addr().unwrap()));
     mesh(&[&a, &b]).await;
-    let ab = agreement(&[&a, &b], all_fields(), false);
-    install(&ab, &[&a, &b]).await;
+    share(&[&a, &b], all_fields(), false).await;
     serve_federation(&a, la);
     serve_federation(&b, lb);
 
-    let case = a
-        .create_case(
-            jikimi_exchange::domain::CaseCategory::Scam,
-            amber(),
-            scam_content("pushed"),
-            Utc::now(),
-        )
-        .await
-        .unwrap();
+    let case = scam_case(&a, amber(), "pushed").await;
     assert_eq!(a.notify_peers().await.unwrap(), 1);
     let start = std::time::Instant::now();
     // B pulls on the notification and answers with a signed receipt that A links to its disclosure.
@@ -506,23 +357,9 @@ async fn only_the_owner_can_withdraw() {
     use jikimi_exchange::domain::{Record, RecordBody};
     use jikimi_exchange::protocol::{Envelope, PROTOCOL};
     let dir = tempfile::tempdir().unwrap();
-    let (a, b, c) = (
-        node(dir.path(), "a", "KR").await,
-        node(dir.path(), "b", "TH").await,
-        node(dir.path(), "c", "KH").await,
-    );
-    mesh(&[&a, &b, &c]).await;
-    let abc = agreement(&[&a, &b, &c], all_fields(), true);
-    install(&abc, &[&a, &b, &c]).await;
-    let case = a
-        .create_case(
-            jikimi_exchange::domain::CaseCategory::Scam,
-            amber(),
-            scam_content("owned"),
-            Utc::now(),
-        )
-        .await
-        .unwrap();
+    let [a, b, c] = meshed(dir.path()).await;
+    share(&[&a, &b, &c], all_fields(), true).await;
+    let case = scam_case(&a, amber(), "owned").await;
     pull(&a, &c).await;
     let forge = |origin: &jikimi_exchange::domain::AgencyId| {
         let record = Record {

@@ -7,8 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
-use ed25519_dalek::SigningKey;
-use jikimi_exchange::domain::{Agency, AgencyId, Agreement, CaseCategory, FieldClass};
+use jikimi_exchange::domain::{AgencyId, Agreement, CaseCategory, FieldClass, Record};
 use jikimi_exchange::marking::{HandlingCode, InfoGrade, Marking, SourceGrade, Tlp};
 use jikimi_exchange::protocol::PullRequest;
 use jikimi_federation::{Node, SyncStats};
@@ -58,15 +57,21 @@ async fn open_node(db: Arc<dyn Store>) -> TestNode {
 /// A fresh node `name` in `dir`: a new database and agency identity.
 pub async fn node(dir: &Path, name: &str, country: &str) -> TestNode {
     let db = open_db(dir, name).await;
-    let key = SigningKey::generate(&mut rand_core::OsRng);
-    let agency = Agency {
-        id: AgencyId::from_key(&key.verifying_key()),
-        name: name.into(),
-        country: country.into(),
-        endpoint: None,
-    };
-    db.set_identity(&agency, &key).await.unwrap();
+    jikimi_federation::create_identity(db.as_ref(), name.into(), country, None)
+        .await
+        .unwrap();
     open_node(db).await
+}
+
+/// Nodes `a` (KR), `b` (TH) and, asked for three, `c` (KH) in `dir`, each knowing the others as peers.
+pub async fn meshed<const N: usize>(dir: &Path) -> [TestNode; N] {
+    const NAMES: [(&str, &str); 3] = [("a", "KR"), ("b", "TH"), ("c", "KH")];
+    let mut nodes = Vec::with_capacity(N);
+    for (name, country) in &NAMES[..N] {
+        nodes.push(node(dir, name, country).await);
+    }
+    mesh(&nodes.iter().collect::<Vec<_>>()).await;
+    nodes.try_into().ok().unwrap()
 }
 
 /// Node `name` in `dir` again, on its database as a restarted process would open it.
@@ -110,6 +115,46 @@ pub fn agreement(parties: &[&TestNode], fields: BTreeSet<FieldClass>, onward: bo
     }
 }
 
+/// An agreement between `parties` (see [`agreement`]), installed on each of them.
+pub async fn share(parties: &[&TestNode], fields: BTreeSet<FieldClass>, onward: bool) -> Agreement {
+    let a = agreement(parties, fields, onward);
+    install(&a, parties).await;
+    a
+}
+
+/// A scam case owned by `node`, marked `marking`, with the fixtures' sample content titled `title`.
+pub async fn scam_case(node: &Node, marking: Marking, title: &str) -> Record {
+    node.create_case(CaseCategory::Scam, marking, scam_content(title), Utc::now())
+        .await
+        .unwrap()
+}
+
+/// The fixtures' TLP:AMBER marking with handling code `handling`.
+pub fn handled(handling: HandlingCode) -> Marking {
+    Marking {
+        handling,
+        ..amber()
+    }
+}
+
+/// A pull request from `requester` to `responder` (unsigned: the caller signs it, as itself or as a forger).
+pub fn pull_request(
+    requester: &AgencyId,
+    responder: &AgencyId,
+    cursor: u64,
+    limit: u32,
+    now: DateTime<Utc>,
+) -> PullRequest {
+    PullRequest {
+        requester: requester.clone(),
+        responder: responder.clone(),
+        cursor,
+        limit,
+        issued_at: now,
+        nonce: Uuid::new_v4(),
+    }
+}
+
 /// Stores `a` on every party's node (each party holds the same signed-off text).
 pub async fn install(a: &Agreement, nodes: &[&TestNode]) {
     for n in nodes {
@@ -130,23 +175,12 @@ pub async fn pull_pages(
     for _ in 0..max_pages {
         let cursor = to.store.cursor(from.id()).await.unwrap();
         let req = to
-            .sign(PullRequest {
-                requester: to.id().clone(),
-                responder: from.id().clone(),
-                cursor,
-                limit,
-                issued_at: now,
-                nonce: Uuid::new_v4(),
-            })
+            .sign(pull_request(to.id(), from.id(), cursor, limit, now))
             .unwrap();
         let page = from.serve_pull(&req, now).await.unwrap();
         let (receipt, stats) = to.accept_page(from.id(), &page, true, now).await.unwrap();
         from.accept_receipt(&receipt, now).await.unwrap();
-        total.pages += 1;
-        total.envelopes += stats.envelopes;
-        total.applied += stats.applied;
-        total.duplicates += stats.duplicates;
-        total.rejected += stats.rejected;
+        total.add(&stats);
         if !page.more {
             break;
         }

@@ -1,8 +1,6 @@
 //! Federation over HTTPS: a partner behind TLS with a certificate from a private police CA. The node syncs when
 //! it is told to trust that CA, and refuses the partner when it is not (no silent downgrade).
 
-use chrono::Utc;
-use jikimi_exchange::domain::CaseCategory;
 use jikimi_exchange::error::Error;
 use jikimi_federation::{Node, Transport};
 
@@ -39,17 +37,8 @@ async fn sync_over_https_with_a_private_ca_and_refusal_without_it() {
     let mut b = node(dir.path(), "b", "TH").await;
     b.me.endpoint = Some(format!("https://localhost:{port}"));
     mesh(&[&a, &b]).await;
-    let ab = agreement(&[&a, &b], all_fields(), false);
-    install(&ab, &[&a, &b]).await;
-    let case = b
-        .create_case(
-            CaseCategory::Scam,
-            amber(),
-            scam_content("over tls"),
-            Utc::now(),
-        )
-        .await
-        .unwrap();
+    share(&[&a, &b], all_fields(), false).await;
+    let case = scam_case(&b, amber(), "over tls").await;
     let config = axum_server::tls_rustls::RustlsConfig::from_pem(
         cert_pem.into_bytes(),
         key_pem.into_bytes(),

@@ -16,7 +16,7 @@ use anyhow::Context as _;
 use jikimi_server::config::KeyMaterial;
 use jikimi_server::mqtt::envelope::{self, TopicKind};
 use jikimi_server::roles::Role;
-use rand::{Rng as _, SeedableRng as _};
+use rand::{RngExt as _, SeedableRng as _};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use serde_json::{Value, json};
 
@@ -78,8 +78,8 @@ fn percentile_ms(sorted_us: &[u64], p: f64) -> f64 {
 
 /// A point uniformly within `radius_m` of (lat, lon).
 fn jitter(rng: &mut rand::rngs::StdRng, lat: f64, lon: f64, radius_m: f64) -> (f64, f64) {
-    let r = radius_m * rng.r#gen::<f64>().sqrt();
-    let theta = rng.r#gen::<f64>() * std::f64::consts::TAU;
+    let r = radius_m * rng.random::<f64>().sqrt();
+    let theta = rng.random::<f64>() * std::f64::consts::TAU;
     let dlat = r * theta.cos() / 111_195.0;
     let dlon = r * theta.sin() / (111_195.0 * lat.to_radians().cos());
     (lat + dlat, lon + dlon)
@@ -293,8 +293,8 @@ pub async fn surge(args: SurgeArgs) -> anyhow::Result<()> {
     }
     let plan: Vec<Planned> = (0..args.alerts)
         .map(|k| {
-            let (lat, lon) = if rng.r#gen::<f64>() < args.hotspot_share {
-                let (slat, slon) = spots[rng.gen_range(0..spots.len())];
+            let (lat, lon) = if rng.random::<f64>() < args.hotspot_share {
+                let (slat, slon) = spots[rng.random_range(0..spots.len())];
                 jitter(&mut rng, slat, slon, 100.0)
             } else {
                 jitter(&mut rng, city.0, city.1, 15_000.0)
@@ -304,7 +304,7 @@ pub async fn surge(args: SurgeArgs) -> anyhow::Result<()> {
                 device: k % args.devices,
                 lat,
                 lon,
-                priority: rng.gen_range(0..5),
+                priority: rng.random_range(0..5),
             }
         })
         .collect();

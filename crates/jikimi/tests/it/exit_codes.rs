@@ -56,7 +56,7 @@ fn bench_help_lists_every_benchmark() {
     let (code, text) = jikimi(&mut bare(&["bench", "--help"]));
     assert_eq!(code, 0, "{text}");
     for bench in [
-        "intake", "surge", "flood", "analyze", "funds", "roads", "pdq", "linkage",
+        "intake", "surge", "flood", "analyze", "funds", "roads", "pdq", "linkage", "exchange",
     ] {
         assert!(
             text.lines()
@@ -205,4 +205,25 @@ fn a_pdq_match_exits_4_and_no_match_exits_0() {
         image,
     ]));
     assert_eq!(code, 0, "{text}");
+}
+
+#[test]
+fn bench_exchange_prints_json_with_its_reference() {
+    let (code, text) = jikimi(&mut bare(&["bench", "exchange", "--leads", "40", "--json"]));
+    assert_eq!(code, 0, "{text}");
+    let line = text
+        .lines()
+        .find(|l| l.starts_with('{'))
+        .expect("a JSON line");
+    let report: serde_json::Value = serde_json::from_str(line).expect("json");
+    assert_eq!(report["leads"], 40, "{report}");
+    assert_eq!(report["rejected"], 0, "{report}");
+    // The case and its 40 leads, each disclosed once.
+    assert_eq!(report["envelopes_disclosed_by_a"], 41, "{report}");
+    assert!(
+        report["ratio_to_local_write"]
+            .as_f64()
+            .is_some_and(|r| r > 0.0),
+        "{report}"
+    );
 }

@@ -114,7 +114,7 @@ async fn partner_port_gives_records_only_to_a_signed_pull_under_an_agreement() {
     }
 
     // A pull signed by a key that is no peer of A's: refused (403 forbidden) and audited, nothing disclosed.
-    let stranger = SigningKey::generate(&mut rand::rngs::OsRng);
+    let stranger = SigningKey::from_bytes(&jikimi_server::password::os_random());
     let a_id =
         AgencyId::parse(ok(&a, &["agency", "show"])["id"].as_str().expect("a id")).expect("a id");
     let forged = Signed::sign(

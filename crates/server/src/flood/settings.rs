@@ -6,8 +6,10 @@ use serde::Deserialize;
 
 use crate::config::ConfigError;
 
-/// The flood-defence layer of the command line and environment (flattened into `ConfigArgs`).
-#[derive(Debug, Default, Clone, clap::Args)]
+/// The flood-defence layer of the command line and environment (flattened into `ConfigArgs`), and of the config file
+/// ([`FloodFile`]): one struct, so a setting cannot be added to one layer and forgotten in the other.
+#[derive(Debug, Default, Clone, clap::Args, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct FloodArgs {
     /// Per-source and global request limits in front of the expensive paths (default true). Switch off only to
     /// measure what a flood costs without them (`jikimi bench flood`).
@@ -73,40 +75,13 @@ pub struct FloodArgs {
         env = "JIKIMI_TRUSTED_PROXIES",
         value_delimiter = ','
     )]
+    #[serde(default)]
     pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
-/// The `[flood]` table of the config file: the same settings, named without the `flood-` prefix.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FloodFile {
-    /// As `--flood-limits`.
-    pub limits: Option<bool>,
-    /// As `--flood-login-per-min`.
-    pub login_per_min: Option<u32>,
-    /// As `--flood-login-global-per-s`.
-    pub login_global_per_s: Option<u32>,
-    /// As `--flood-device-lookups-per-s`.
-    pub device_lookups_per_s: Option<u32>,
-    /// As `--flood-device-lookups-global-per-s`.
-    pub device_lookups_global_per_s: Option<u32>,
-    /// As `--flood-aml-failures-per-min`.
-    pub aml_failures_per_min: Option<u32>,
-    /// As `--flood-federation-per-min`.
-    pub federation_per_min: Option<u32>,
-    /// As `--flood-audit-budget`.
-    pub audit_budget: Option<u32>,
-    /// As `--flood-audit-interval-s`.
-    pub audit_interval_s: Option<u64>,
-    /// As `--argon2-slots`.
-    pub argon2_slots: Option<u32>,
-    /// As `--alert-budget-burst`.
-    pub alert_budget_burst: Option<u32>,
-    /// As `--alert-budget-refill-s`.
-    pub alert_budget_refill_s: Option<u32>,
-    /// As `--trusted-proxy` (a list).
-    pub trusted_proxies: Option<Vec<std::net::IpAddr>>,
-}
+/// The `[flood]` table of the config file: the same settings as the flags, named as their fields (`login_per_min`
+/// for `--flood-login-per-min`, `trusted_proxies` for `--trusted-proxy`).
+pub type FloodFile = FloodArgs;
 
 /// The resolved flood-defence settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -163,20 +138,20 @@ impl FloodArgs {
     /// Flags and environment over the file over the defaults; every rate must be at least 1.
     pub fn resolve(&self, file: FloodFile) -> Result<FloodConfig, ConfigError> {
         let d = FloodConfig::default();
-        let positive = |setting: &'static str, value: u32| {
-            if value == 0 {
-                Err(ConfigError::Invalid {
-                    setting,
-                    message: "must be at least 1".into(),
-                })
-            } else {
-                Ok(value)
-            }
+        // One setting through the layers: the flag (or its variable), else the file, else the default.
+        macro_rules! layered {
+            ($field:ident) => {
+                self.$field.or(file.$field).unwrap_or(d.$field)
+            };
+        }
+        let positive = |setting: &'static str, value: u32| match value {
+            0 => Err(ConfigError::Invalid {
+                setting,
+                message: "must be at least 1".into(),
+            }),
+            value => Ok(value),
         };
-        let interval = self
-            .audit_interval_s
-            .or(file.audit_interval_s)
-            .unwrap_or(d.audit_interval_s);
+        let interval = layered!(audit_interval_s);
         if !(1..=3600).contains(&interval) {
             return Err(ConfigError::Invalid {
                 setting: "flood-audit-interval-s",
@@ -184,68 +159,32 @@ impl FloodArgs {
             });
         }
         Ok(FloodConfig {
-            limits: self.limits.or(file.limits).unwrap_or(d.limits),
-            login_per_min: positive(
-                "flood-login-per-min",
-                self.login_per_min
-                    .or(file.login_per_min)
-                    .unwrap_or(d.login_per_min),
-            )?,
-            login_global_per_s: positive(
-                "flood-login-global-per-s",
-                self.login_global_per_s
-                    .or(file.login_global_per_s)
-                    .unwrap_or(d.login_global_per_s),
-            )?,
+            limits: layered!(limits),
+            login_per_min: positive("flood-login-per-min", layered!(login_per_min))?,
+            login_global_per_s: positive("flood-login-global-per-s", layered!(login_global_per_s))?,
             device_lookups_per_s: positive(
                 "flood-device-lookups-per-s",
-                self.device_lookups_per_s
-                    .or(file.device_lookups_per_s)
-                    .unwrap_or(d.device_lookups_per_s),
+                layered!(device_lookups_per_s),
             )?,
             device_lookups_global_per_s: positive(
                 "flood-device-lookups-global-per-s",
-                self.device_lookups_global_per_s
-                    .or(file.device_lookups_global_per_s)
-                    .unwrap_or(d.device_lookups_global_per_s),
+                layered!(device_lookups_global_per_s),
             )?,
             aml_failures_per_min: positive(
                 "flood-aml-failures-per-min",
-                self.aml_failures_per_min
-                    .or(file.aml_failures_per_min)
-                    .unwrap_or(d.aml_failures_per_min),
+                layered!(aml_failures_per_min),
             )?,
-            federation_per_min: positive(
-                "flood-federation-per-min",
-                self.federation_per_min
-                    .or(file.federation_per_min)
-                    .unwrap_or(d.federation_per_min),
-            )?,
-            audit_budget: self
-                .audit_budget
-                .or(file.audit_budget)
-                .unwrap_or(d.audit_budget),
+            federation_per_min: positive("flood-federation-per-min", layered!(federation_per_min))?,
+            audit_budget: layered!(audit_budget),
             audit_interval_s: interval,
-            argon2_slots: positive(
-                "argon2-slots",
-                self.argon2_slots
-                    .or(file.argon2_slots)
-                    .unwrap_or(d.argon2_slots),
-            )?,
-            alert_budget_burst: positive(
-                "alert-budget-burst",
-                self.alert_budget_burst
-                    .or(file.alert_budget_burst)
-                    .unwrap_or(d.alert_budget_burst),
-            )?,
+            argon2_slots: positive("argon2-slots", layered!(argon2_slots))?,
+            alert_budget_burst: positive("alert-budget-burst", layered!(alert_budget_burst))?,
             alert_budget_refill_s: positive(
                 "alert-budget-refill-s",
-                self.alert_budget_refill_s
-                    .or(file.alert_budget_refill_s)
-                    .unwrap_or(d.alert_budget_refill_s),
+                layered!(alert_budget_refill_s),
             )?,
             trusted_proxies: if self.trusted_proxies.is_empty() {
-                file.trusted_proxies.unwrap_or_default()
+                file.trusted_proxies
             } else {
                 self.trusted_proxies.clone()
             },

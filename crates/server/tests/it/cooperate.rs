@@ -49,7 +49,7 @@ impl Cases {
             .expect("open exchange store")
             .with_keyring(jikimi_store::testing::test_keyring());
         store.migrate().await.expect("migrate exchange store");
-        let key = SigningKey::generate(&mut rand::rngs::OsRng);
+        let key = SigningKey::from_bytes(&jikimi_server::password::os_random());
         Cases {
             _dir: dir,
             store,
