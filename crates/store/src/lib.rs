@@ -21,6 +21,10 @@
 //! - Guardian notifications are an outbox ([`Outbox`], every `Store` is one): rows written in the same transaction as
 //!   the event that causes them, leased and finished by the `notify` worker.
 //!
+//! - One-time maintenance ([`Maintenance`], every `Store` is one): the server re-derives blind indexes from the sealed
+//!   values after a normalisation change; the store writes them, their audit entries and the job's marker in one
+//!   transaction.
+//!
 //! The store never sees personal data in clear: subscribers and guardians arrive as [`jikimi_privacy::Sealed`] fields
 //! and blind digests.
 //!
@@ -42,6 +46,8 @@ pub mod commit;
 mod error;
 mod exchange;
 mod exchange_seal;
+// Issue 17 (phone): one-time re-derivation of blind indexes; a supertrait of `Store`, its SQL in its own file.
+pub mod maintenance;
 mod model;
 mod outbox;
 mod postgres;
@@ -55,6 +61,7 @@ pub mod testing;
 
 pub use commit::{ChangeSet, CommitObserver, Committed};
 pub use error::{Conflict, Entity, Error, Result};
+pub use maintenance::{Maintenance, ReindexApplied, Reindexed};
 pub use model::{
     AlertAccepted, Change, DeviceEvent, DeviceRecord, Enrolment, EnrolmentCheck, EnrolmentCode,
     EnrolmentRefusal, EntityLink, ErasureReport, GuardianId, GuardianRecord, IncidentFilter,
@@ -83,7 +90,7 @@ use std::sync::Arc;
 /// Cooperation's persistence ([`ExchangeStore`], the pure core's trait) is a supertrait: the same handle, seen as
 /// `Arc<dyn ExchangeStore>`, is the federation node's store, so one database has one handle.
 #[async_trait::async_trait]
-pub trait Store: Outbox + ExchangeStore + Send + Sync + 'static {
+pub trait Store: Outbox + ExchangeStore + Maintenance + Send + Sync + 'static {
     /// Applies pending migrations. Idempotent.
     async fn migrate(&self) -> Result<()>;
     /// Seals what an earlier version stored in clear in the cooperation tables (the agency signing key, record

@@ -88,6 +88,8 @@ impl_store!(
     lock_head = "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE"
 );
 impl_outbox!(PgStore, sqlx::Postgres);
+// Issue 17 (phone): the one-time re-index of blind indexes (`maintenance.rs`).
+crate::maintenance::impl_maintenance!(PgStore, sqlx::Postgres);
 
 crate::exchange::impl_exchange_store!(PgStore, sqlx::Postgres);
 

@@ -114,6 +114,8 @@ impl_store!(
     lock_head = "SELECT seq, hash FROM audit_head WHERE id = 1"
 );
 impl_outbox!(SqliteStore, sqlx::Sqlite);
+// Issue 17 (phone): the one-time re-index of blind indexes (`maintenance.rs`).
+crate::maintenance::impl_maintenance!(SqliteStore, sqlx::Sqlite);
 
 crate::exchange::impl_exchange_store!(SqliteStore, sqlx::Sqlite);
 

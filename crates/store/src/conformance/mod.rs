@@ -11,6 +11,7 @@ mod commits;
 mod exchange;
 mod incidents;
 mod linkage;
+mod maintenance;
 mod outbox;
 mod registration;
 mod sessions;
@@ -24,6 +25,7 @@ pub(crate) use commits::*;
 pub(crate) use exchange::*;
 pub(crate) use incidents::*;
 pub(crate) use linkage::*;
+pub(crate) use maintenance::*;
 pub(crate) use outbox::*;
 pub(crate) use registration::*;
 pub(crate) use sessions::*;
@@ -121,6 +123,7 @@ macro_rules! store_conformance {
             purges_forget_only_old_nonces_and_expired_sessions,
             commits_are_told_to_observers_and_rollbacks_are_not,
             observers_see_the_commits_of_every_clone,
+            reindex_rewrites_digests_once_under_a_marker,
         );
     };
     (@each $store:ty; $($name:ident),* $(,)?) => {
