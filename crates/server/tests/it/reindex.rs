@@ -36,7 +36,12 @@ pub async fn old_subscriber_phone_digests_are_rederived_once(h: &Harness) {
     let name = "Kim  Old-Rule";
     let id = SubscriberId(Uuid::now_v7());
     let owner = format!("subscriber/{}", id.0);
-    let seal = |field: &str, value: &str| state.keyring.seal_str(&owner, field, value).unwrap();
+    let seal = |field: &str, value: &str| {
+        state
+            .keyring
+            .seal_str(&owner, field, value)
+            .expect("re-index test step")
+    };
     let record = SubscriberRecord {
         id,
         fields: BTreeMap::from([
@@ -57,7 +62,10 @@ pub async fn old_subscriber_phone_digests_are_rederived_once(h: &Harness) {
         updated_at: now,
     };
     let change = Change::new(Actor::System, now, "registered by an earlier version");
-    h.store.put_subscriber(&record, &change).await.unwrap();
+    h.store
+        .put_subscriber(&record, &change)
+        .await
+        .expect("re-index test step");
     // A subscriber registered through today's API is already indexed the new way and is left alone.
     let supervisor = h.login_as(Role::Supervisor).await;
     let (status, registered) = h
@@ -79,7 +87,7 @@ pub async fn old_subscriber_phone_digests_are_rederived_once(h: &Harness) {
 
     let first = reindex_once(h.store.as_ref(), &state.keyring, &state.blind, now)
         .await
-        .unwrap();
+        .expect("re-index test step");
     assert!(first.ran);
     assert_eq!(
         (first.checked, first.changed, first.skipped, first.kept),
@@ -93,11 +101,15 @@ pub async fn old_subscriber_phone_digests_are_rederived_once(h: &Harness) {
         );
     }
     // The sealed phone is in the new normal form; the name index was right and is kept.
-    let stored = h.store.get_subscriber(id).await.unwrap();
+    let stored = h
+        .store
+        .get_subscriber(id)
+        .await
+        .expect("re-index test step");
     let phone = state
         .keyring
         .open_str(&owner, "phone", &stored.fields["phone"])
-        .unwrap();
+        .expect("re-index test step");
     assert_eq!(phone, "+821055557001");
     assert!(stored.indexes.contains(&record.indexes[1]));
     assert!(!stored.indexes.contains(&record.indexes[0]));
@@ -105,12 +117,18 @@ pub async fn old_subscriber_phone_digests_are_rederived_once(h: &Harness) {
     // Again, on demand: nothing left to change. At start: the marker says it ran.
     let second = reindex(h.store.as_ref(), &state.keyring, &state.blind, now)
         .await
-        .unwrap();
+        .expect("re-index test step");
     assert_eq!((second.checked, second.changed), (2, 0));
-    assert_eq!(h.store.get_subscriber(id).await.unwrap(), stored);
+    assert_eq!(
+        h.store
+            .get_subscriber(id)
+            .await
+            .expect("re-index test step"),
+        stored
+    );
     let third = reindex_once(h.store.as_ref(), &state.keyring, &state.blind, now)
         .await
-        .unwrap();
+        .expect("re-index test step");
     assert!(!third.ran);
 
     let audit = h.audit().await;
