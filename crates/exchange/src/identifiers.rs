@@ -20,32 +20,16 @@ pub struct PhoneE164(String);
 
 impl PhoneE164 {
     /// Parses `input` (international form, or national form with `default_region` such as "KR")
-    /// and normalises it to E.164. Numbers that `libphonenumber`'s metadata says are not
-    /// valid for their region are rejected.
+    /// and normalises it to E.164 through [`jikimi_ident::phone_e164`], the one normaliser every crate
+    /// shares. Numbers that `libphonenumber`'s metadata says are not valid for their region are rejected.
     pub fn parse(input: &str, default_region: Option<&str>) -> Result<Self> {
-        let region = match default_region {
-            Some(r) => Some(
-                phonenumber::country::Id::from_str(&r.to_ascii_uppercase()).map_err(|_| {
-                    Error::invalid_id("phone number", "unknown default region code")
-                })?,
-            ),
-            None => None,
-        };
-        let number = phonenumber::parse(region, input).map_err(|e| {
-            Error::invalid_id(
-                "phone number",
-                format!("cannot parse ({e}); give it in international form starting with +"),
-            )
-        })?;
-        if !phonenumber::is_valid(&number) {
-            return Err(Error::invalid_id(
-                "phone number",
-                "not a valid number for its country (wrong length or prefix)",
-            ));
-        }
-        Ok(PhoneE164(
-            number.format().mode(phonenumber::Mode::E164).to_string(),
-        ))
+        let region = default_region
+            .map(jikimi_ident::region)
+            .transpose()
+            .map_err(|_| Error::invalid_id("phone number", "unknown default region code"))?;
+        jikimi_ident::phone_e164(input, region)
+            .map(PhoneE164)
+            .map_err(|e| Error::invalid_id("phone number", e.to_string()))
     }
     pub fn as_str(&self) -> &str {
         &self.0
@@ -74,121 +58,22 @@ impl fmt::Debug for PhoneE164 {
     }
 }
 
-/// IBAN lengths per country (ISO 13616 registry, the countries most often seen in our cases).
-/// Countries not listed are checked by format and mod-97 only.
-const IBAN_LENGTHS: &[(&str, usize)] = &[
-    ("AD", 24),
-    ("AE", 23),
-    ("AT", 20),
-    ("BE", 16),
-    ("BG", 22),
-    ("CH", 21),
-    ("CY", 28),
-    ("CZ", 24),
-    ("DE", 22),
-    ("DK", 18),
-    ("EE", 20),
-    ("ES", 24),
-    ("FI", 18),
-    ("FR", 27),
-    ("GB", 22),
-    ("GR", 27),
-    ("HR", 21),
-    ("HU", 28),
-    ("IE", 22),
-    ("IT", 27),
-    ("LT", 20),
-    ("LU", 20),
-    ("LV", 21),
-    ("MT", 31),
-    ("NL", 18),
-    ("NO", 15),
-    ("PL", 28),
-    ("PT", 25),
-    ("RO", 24),
-    ("SE", 24),
-    ("SI", 19),
-    ("SK", 24),
-    ("TR", 26),
-    ("UA", 29),
-];
-
 /// An IBAN in electronic form (upper case, no spaces), checked with ISO 7064 mod-97-10.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct Iban(String);
 
 impl Iban {
+    /// Parses an IBAN in print or electronic form through [`jikimi_ident::iban`] (the IBAN registry's layout for
+    /// the country and the mod-97 check digits).
     pub fn parse(input: &str) -> Result<Self> {
-        let s: String = input
-            .chars()
-            .filter(|c| !c.is_whitespace())
-            .collect::<String>()
-            .to_ascii_uppercase();
-        if !(15..=34).contains(&s.len()) {
-            return Err(Error::invalid_id(
-                "IBAN",
-                format!("length {} is outside 15..=34", s.len()),
-            ));
-        }
-        if !s.chars().all(|c| c.is_ascii_alphanumeric()) {
-            return Err(Error::invalid_id(
-                "IBAN",
-                "only letters and digits are allowed",
-            ));
-        }
-        let b = s.as_bytes();
-        if !(b[0].is_ascii_uppercase() && b[1].is_ascii_uppercase()) {
-            return Err(Error::invalid_id(
-                "IBAN",
-                "must start with a two-letter country code",
-            ));
-        }
-        if !(b[2].is_ascii_digit() && b[3].is_ascii_digit()) {
-            return Err(Error::invalid_id(
-                "IBAN",
-                "check digits (positions 3-4) must be digits",
-            ));
-        }
-        let country = &s[..2];
-        if let Some((_, len)) = IBAN_LENGTHS.iter().find(|(c, _)| *c == country)
-            && s.len() != *len
-        {
-            return Err(Error::invalid_id(
-                "IBAN",
-                format!(
-                    "{country} IBANs have {len} characters, this has {}",
-                    s.len()
-                ),
-            ));
-        }
-        if iban_mod97(&s) != 1 {
-            return Err(Error::invalid_id(
-                "IBAN",
-                "mod-97 checksum does not match (typo?)",
-            ));
-        }
-        Ok(Iban(s))
+        jikimi_ident::iban(input)
+            .map(Iban)
+            .map_err(|e| Error::invalid_id("IBAN", e.to_string()))
     }
     pub fn as_str(&self) -> &str {
         &self.0
     }
-}
-
-/// ISO 7064 mod 97-10 over the rearranged IBAN (first four characters moved to the end,
-/// letters as 10..35), computed digit by digit so no big integers are needed.
-fn iban_mod97(s: &str) -> u32 {
-    let rearranged = s[4..].bytes().chain(s[..4].bytes());
-    let mut rem: u32 = 0;
-    for c in rearranged {
-        if c.is_ascii_digit() {
-            rem = (rem * 10 + u32::from(c - b'0')) % 97;
-        } else {
-            let v = u32::from(c - b'A') + 10;
-            rem = (rem * 100 + v) % 97;
-        }
-    }
-    rem
 }
 
 impl TryFrom<String> for Iban {
@@ -562,10 +447,11 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("mod-97"), "{e}");
-        let e = Iban::parse("DE8937040044053201300")
+        // Registered country, checksum right, German account part one digit short.
+        let e = Iban::parse("DE5137040044053201300")
             .unwrap_err()
             .to_string();
-        assert!(e.contains("22 characters"), "{e}");
+        assert!(e.contains("DE IBAN"), "{e}");
     }
 
     #[test]
@@ -576,6 +462,10 @@ mod tests {
         assert_eq!(p.as_str(), "+66812345678");
         assert!(PhoneE164::parse("+82 1", None).is_err());
         assert!(PhoneE164::parse("hello", None).is_err());
+        // The trunk 0 after a country code is dropped, as in every other crate (jikimi-ident).
+        let p = PhoneE164::parse("+82 010-1234-5678", None).unwrap();
+        assert_eq!(p.as_str(), "+821012345678");
+        assert!(PhoneE164::parse("010-1234-5678", Some("XX")).is_err());
     }
 
     #[test]

@@ -39,6 +39,8 @@ enum Command {
     Audit(spine::AuditArgs),
     /// Staff accounts (`staff add`).
     Staff(spine::StaffArgs),
+    /// Store maintenance (`store reindex`: re-derive blind indexes from the sealed values).
+    Store(spine::StoreArgs),
     /// Crime analysis: hot spots, aggregation, forecasts, device placement, response-time equity.
     #[command(subcommand)]
     Analyze(AnalyzeCommand),
@@ -174,6 +176,7 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Migrate(args) => spine::migrate(args)?,
         Command::Audit(args) => return spine::audit(args),
         Command::Staff(args) => spine::staff(args)?,
+        Command::Store(args) => spine::store(args)?,
         Command::Analyze(AnalyzeCommand::HotSpots(command)) => {
             analyze::run(jikimi_analyze::cli::AnalyzeArgs { command })?
         }

@@ -1,5 +1,6 @@
-//! The respond spine's subcommands: `serve`, `demo`, `migrate`, `audit verify`, `staff add`, `bench intake`, `bench surge`,
-//! `bench flood`, and `bench exchange` (cooperation sync between two nodes over the server's federation router).
+//! The respond spine's subcommands: `serve`, `demo`, `migrate`, `audit verify`, `staff add`, `store reindex`,
+//! `bench intake`, `bench surge`, `bench flood`, and `bench exchange` (cooperation sync between two nodes over the
+//! server's federation router).
 //!
 //! Glue only: configuration is resolved by `jikimi_server::config`, the store is opened with `jikimi_store::connect`,
 //! and the HTTP application is `jikimi_server::router`.
@@ -89,6 +90,26 @@ enum AuditCommand {
         #[command(flatten)]
         config: ConfigArgs,
         /// Print `{"intact": true, "entries": N}` or `{"intact": false, "seq": N, "reason": ...}` instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `jikimi store ...`.
+#[derive(Debug, clap::Args)]
+pub struct StoreArgs {
+    #[command(subcommand)]
+    command: StoreCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum StoreCommand {
+    /// Re-derive the subscribers' blind indexes from their sealed values (after a normalisation change; `serve`
+    /// and `demo` do it once at start). Audited; running it again changes nothing.
+    Reindex {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// Print `{"job", "ran", "checked", "changed", "skipped", "kept"}` instead of text.
         #[arg(long)]
         json: bool,
     },
@@ -350,6 +371,22 @@ pub async fn start_server_with(
         }));
     }
     let state = AppState::new(store, &keys, config, system_clock())?;
+    // Digests an earlier normalisation rule derived are re-derived once, before anyone searches (issue 17).
+    let reindexed = jikimi_server::reindex::reindex_once(
+        state.store.as_ref(),
+        &state.keyring,
+        &state.blind,
+        state.now(),
+    )
+    .await
+    .context("cannot re-derive the subscribers' blind indexes")?;
+    if reindexed.ran {
+        tracing::info!(
+            checked = reindexed.checked,
+            changed = reindexed.changed,
+            "blind indexes re-derived"
+        );
+    }
     let cases: Option<Arc<dyn jikimi_server::border::CaseSource>> = exchange
         .as_ref()
         .map(|_| Arc::new(ExchangeCases(state.store.clone())) as _);
@@ -509,6 +546,38 @@ pub fn audit(args: AuditArgs) -> anyhow::Result<Exit> {
                     }
                     Err(err) => Err(anyhow::Error::new(err).context("cannot read the audit log")),
                 }
+            })
+        }
+    }
+}
+
+/// `jikimi store ...`.
+pub fn store(args: StoreArgs) -> anyhow::Result<()> {
+    init_logging();
+    match args.command {
+        StoreCommand::Reindex { config, json } => {
+            let config = config.resolve(true)?;
+            let keys = config
+                .keys
+                .clone()
+                .context("key material is required: the subscribers' fields are sealed with it")?;
+            let keyring = keys.keyring()?;
+            let blind = jikimi_privacy::BlindIndex::new(keys.blind_index_key);
+            runtime()?.block_on(async move {
+                let store = open_store(&config).await?;
+                let now = jikimi_respond::Timestamp::from(std::time::SystemTime::now());
+                let report = jikimi_server::reindex::reindex(store.as_ref(), &keyring, &blind, now)
+                    .await
+                    .context("cannot re-derive the subscribers' blind indexes")?;
+                if json {
+                    println!("{}", serde_json::to_string(&report)?);
+                } else {
+                    println!(
+                        "blind indexes re-derived: {} subscribers checked, {} changed, {} skipped, {} kept",
+                        report.checked, report.changed, report.skipped, report.kept
+                    );
+                }
+                Ok(())
             })
         }
     }

@@ -190,14 +190,14 @@ pub struct NormaliseOptions {
     /// Fold Korean romanisation variants in name fields (surname table and given-name key).
     pub korean_names: bool,
     /// Region in which national phone numbers are read.
-    pub phone_region: phonenumber::country::Id,
+    pub phone_region: jikimi_ident::Region,
 }
 
 impl Default for NormaliseOptions {
     fn default() -> Self {
         NormaliseOptions {
             korean_names: false,
-            phone_region: phonenumber::country::Id::KR,
+            phone_region: jikimi_ident::Region::KR,
         }
     }
 }

@@ -1,23 +1,26 @@
-//! Identifier normalisation: phones to E.164, IBANs checked by mod-97, account numbers, wallets, passports.
+//! Identifier normalisation: phones to E.164 and IBANs (both through `jikimi-ident`), account numbers, wallets,
+//! passports.
 //!
 //! The same mule account is written with and without dashes, the same phone as "010-1234-5678" and
 //! "+82 10 1234 5678". Linkage compares identifiers only after they are brought to one canonical form
 //! here; a value that cannot be normalised is kept in a cleaned form so that equal junk still agrees.
 
-use phonenumber::country;
+use jikimi_ident::Region;
 
-/// Normalise a phone number to E.164 (`+821012345678`); national numbers are read in `default_region`.
+/// Normalise a phone number to E.164 (`+821012345678`) through [`jikimi_ident::phone_e164_unchecked`], the
+/// normaliser every crate shares; national numbers are read in `default_region`.
 ///
 /// Returns `None` when the text holds no digits. Numbers the parser rejects fall back to `+` and the
 /// digits if written internationally, else the bare digits, so that two identical malformed numbers
-/// still compare equal.
-pub fn phone_e164(text: &str, default_region: country::Id) -> Option<String> {
+/// still compare equal. Numbers the parser reads but the numbering plan does not know are kept in E.164:
+/// the same mistyped number written two ways still agrees.
+pub fn phone_e164(text: &str, default_region: Region) -> Option<String> {
     let digits: String = text.chars().filter(char::is_ascii_digit).collect();
     if digits.is_empty() {
         return None;
     }
-    if let Ok(number) = phonenumber::parse(Some(default_region), text) {
-        return Some(number.format().mode(phonenumber::Mode::E164).to_string());
+    if let Ok(e164) = jikimi_ident::phone_e164_unchecked(text, Some(default_region)) {
+        return Some(e164);
     }
     if text.trim_start().starts_with('+') {
         Some(format!("+{digits}"))
@@ -27,8 +30,8 @@ pub fn phone_e164(text: &str, default_region: country::Id) -> Option<String> {
 }
 
 /// Parse a region code such as `KR` or `au` for [`phone_e164`].
-pub fn region(code: &str) -> Option<country::Id> {
-    code.to_ascii_uppercase().parse().ok()
+pub fn region(code: &str) -> Option<Region> {
+    jikimi_ident::region(code).ok()
 }
 
 /// Upper-case letters and digits only: the form in which IBANs, account and passport numbers compare.
@@ -39,33 +42,10 @@ pub fn alnum_upper(text: &str) -> String {
         .collect()
 }
 
-/// A valid IBAN in electronic form (no spaces, upper case), or `None` if the ISO 13616 mod-97 check fails.
+/// A valid IBAN in electronic form (no separators, upper case) through [`jikimi_ident::iban`], or `None` if it is
+/// not one (registry layout or mod-97 check). Any separator is dropped first: case records write them freely.
 pub fn iban(text: &str) -> Option<String> {
-    let compact = alnum_upper(text);
-    if compact.len() < 15 || compact.len() > 34 {
-        return None;
-    }
-    let bytes = compact.as_bytes();
-    if !bytes[..2].iter().all(u8::is_ascii_uppercase) || !bytes[2..4].iter().all(u8::is_ascii_digit)
-    {
-        return None;
-    }
-    // Move the first four characters to the end and read letters as 10..35; the remainder mod 97 is 1.
-    let rearranged = compact[4..].bytes().chain(compact[..4].bytes());
-    let mut remainder: u32 = 0;
-    for b in rearranged {
-        let value = match b {
-            b'0'..=b'9' => u32::from(b - b'0'),
-            b'A'..=b'Z' => u32::from(b - b'A') + 10,
-            _ => return None,
-        };
-        remainder = if value >= 10 {
-            (remainder * 100 + value) % 97
-        } else {
-            (remainder * 10 + value) % 97
-        };
-    }
-    (remainder == 1).then_some(compact)
+    jikimi_ident::iban(&alnum_upper(text)).ok()
 }
 
 /// An account number with separators (spaces, dashes, dots, slashes) removed and letters upper-cased.
@@ -104,12 +84,16 @@ mod tests {
 
     #[test]
     fn phones_in_all_written_forms_agree() {
-        let kr = country::Id::KR;
+        let kr = Region::KR;
         let expected = Some("+821012345678".to_string());
         assert_eq!(phone_e164("010-1234-5678", kr), expected);
         assert_eq!(phone_e164("+82 10 1234 5678", kr), expected);
         assert_eq!(phone_e164("01012345678", kr), expected);
         assert_eq!(phone_e164("(+82) 10-1234-5678", kr), expected);
+        assert_eq!(phone_e164("+82 010-1234-5678", kr), expected);
+        assert_eq!(phone_e164("0082 10 1234 5678", kr), expected);
+        // Unparseable junk still agrees with itself.
+        assert_eq!(phone_e164("12-34", kr), phone_e164("1234", kr));
         assert_eq!(phone_e164("", kr), None);
     }
 
@@ -125,6 +109,10 @@ mod tests {
         );
         assert_eq!(iban("GB82 WEST 1234 5698 7654 33"), None);
         assert_eq!(iban("nonsense"), None);
+        assert_eq!(
+            iban("gb82-west-1234-5698-7654-32"),
+            Some("GB82WEST12345698765432".into())
+        );
     }
 
     #[test]

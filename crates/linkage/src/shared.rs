@@ -193,7 +193,7 @@ fn watchlist_person(person: &SharedPerson, with_nationality: bool) -> WatchlistP
 /// Normalised key of an identifier, so that spellings of one number meet.
 pub fn identifier_key(kind: IdentifierKind, value: &str) -> Option<(String, &'static str)> {
     match kind {
-        IdentifierKind::Phone => ident::phone_e164(value, phonenumber::country::Id::KR)
+        IdentifierKind::Phone => ident::phone_e164(value, jikimi_ident::Region::KR)
             .map(|v| (v, "exact after E.164 normalisation")),
         IdentifierKind::Account => ident::iban(value)
             .map(|v| (v, "exact after IBAN normalisation"))

@@ -95,7 +95,7 @@ pub struct Case {
 /// Normalised key of an entity, so that spellings of the same identifier meet.
 pub fn entity_key(kind: EntityKind, value: &str) -> Option<String> {
     let normalised = match kind {
-        EntityKind::Phone => ident::phone_e164(value, phonenumber::country::Id::KR)?,
+        EntityKind::Phone => ident::phone_e164(value, jikimi_ident::Region::KR)?,
         EntityKind::Account => ident::iban(value).or_else(|| ident::account(value))?,
         EntityKind::Wallet => ident::wallet(value)?,
         EntityKind::Person => {

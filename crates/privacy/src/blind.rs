@@ -74,37 +74,12 @@ fn unreachable_hmac_key_length() -> HmacSha256 {
     unreachable!("hmac accepts any key length")
 }
 
-/// Normalises a phone number to E.164 (`+821012345678`). Numbers without a country code are Korean (`+82`, the
-/// leading trunk `0` dropped). Spaces, dashes, dots and parentheses are ignored.
+/// Normalises a phone number to E.164 (`+821012345678`) for its blind index: [`jikimi_ident::phone_e164`] with
+/// Korea as the region of national numbers, so only numbers valid in their country's numbering plan are indexed.
+/// Digests computed before this used a hand-written rule that kept a trunk `0` after `+82`; the server re-indexes
+/// them once from the sealed values.
 pub fn normalise_phone(raw: &str) -> Result<String, Error> {
-    let trimmed = raw.trim();
-    let (international, rest) = if let Some(rest) = trimmed.strip_prefix('+') {
-        (true, rest)
-    } else if let Some(rest) = trimmed.strip_prefix("00") {
-        (true, rest)
-    } else {
-        (false, trimmed)
-    };
-    let mut digits = String::with_capacity(16);
-    for c in rest.chars() {
-        match c {
-            '0'..='9' => digits.push(c),
-            ' ' | '-' | '.' | '(' | ')' => {}
-            _ => return Err(Error::Phone),
-        }
-    }
-    let e164 = if international {
-        digits
-    } else if let Some(national) = digits.strip_prefix('0') {
-        format!("82{national}")
-    } else {
-        return Err(Error::Phone);
-    };
-    // E.164: at most 15 digits; shorter than 8 is no subscriber number anywhere.
-    if !(8..=15).contains(&e164.len()) || e164.starts_with('0') {
-        return Err(Error::Phone);
-    }
-    Ok(format!("+{e164}"))
+    jikimi_ident::phone_e164(raw, Some(jikimi_ident::Region::KR)).map_err(|_| Error::Phone)
 }
 
 /// Normalises free text for exact-match lookup (names, e-mail): trimmed, inner whitespace collapsed, lowercase.
@@ -127,6 +102,7 @@ mod tests {
             "+82 10 1234 5678",
             "0082-10-1234-5678",
             " (010) 1234.5678 ",
+            "+82 010-1234-5678",
         ] {
             assert_eq!(normalise_phone(raw).unwrap(), "+821012345678", "{raw}");
         }
@@ -140,6 +116,7 @@ mod tests {
             "010-abcd-5678",
             "+0101234567",
             "+1234567890123456",
+            "+82 1",
         ] {
             assert!(normalise_phone(bad).is_err(), "{bad}");
         }

@@ -5,7 +5,8 @@
 //!   can be rotated without re-encrypting everything at once. The associated data binds the record id and the field
 //!   name: a ciphertext moved to another record or field does not open.
 //! - [`BlindIndex`] computes HMAC-SHA256 digests, with its own key, over normalised values ([`normalise_phone`],
-//!   [`normalise_text`]) so the store can look a subscriber up by phone without holding the phone in clear.
+//!   [`normalise_text`]) so the store can look a subscriber up by phone without holding the phone in clear. Phones
+//!   are normalised by `jikimi-ident` (libphonenumber's rules), the one normaliser every crate shares.
 //!
 //! No type here prints a secret or a plaintext in `Debug`. This crate does no I/O; the operator's key material is
 //! parsed from strings the caller read.

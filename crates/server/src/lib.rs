@@ -52,6 +52,7 @@ pub mod openapi;
 pub mod ops;
 pub mod password;
 pub mod purge;
+pub mod reindex;
 pub mod road_eta;
 pub mod roles;
 pub mod signing;

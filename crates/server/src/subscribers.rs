@@ -9,9 +9,9 @@ use std::collections::BTreeMap;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use jikimi_audit::NewAuditEntry;
-use jikimi_privacy::{Sealed, normalise_phone, normalise_text};
+use jikimi_privacy::{Sealed, normalise_phone};
 use jikimi_respond::{DeviceId, IncidentId, IncidentStatus, SubscriberId};
-use jikimi_store::{DeviceRecord, GuardianId, GuardianRecord, IndexEntry, SubscriberRecord};
+use jikimi_store::{DeviceRecord, GuardianId, GuardianRecord, SubscriberRecord};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -222,16 +222,8 @@ pub async fn register(
             fields.insert(field.to_string(), seal(&state, &record_id, field, value)?);
         }
     }
-    let indexes = vec![
-        IndexEntry {
-            domain: "phone".into(),
-            digest: state.blind.digest("phone", &phone),
-        },
-        IndexEntry {
-            domain: "name".into(),
-            digest: state.blind.digest("name", &normalise_text(&req.name)),
-        },
-    ];
+    // The same derivation as the re-index job's, so the two cannot drift.
+    let indexes = crate::reindex::subscriber_indexes(&state.blind, &phone, &req.name);
     let record = SubscriberRecord {
         id,
         fields,

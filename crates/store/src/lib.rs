@@ -29,6 +29,10 @@
 //! - Guardian notifications are an outbox ([`Outbox`], every `Store` is one): rows written in the same transaction as
 //!   the event that causes them, leased and finished by the `notify` worker.
 //!
+//! - One-time maintenance ([`Maintenance`], every `Store` is one): the server re-derives blind indexes from the sealed
+//!   values after a normalisation change; the store writes them, their audit entries and the job's marker in one
+//!   transaction.
+//!
 //! The store never sees personal data in clear: subscribers and guardians arrive as [`jikimi_privacy::Sealed`] fields
 //! and blind digests.
 //!
@@ -50,6 +54,8 @@ pub mod commit;
 mod error;
 mod exchange;
 mod exchange_seal;
+// Issue 17 (phone): one-time re-derivation of blind indexes; a supertrait of `Store`, its SQL in its own file.
+pub mod maintenance;
 mod model;
 mod outbox;
 mod postgres;
@@ -64,6 +70,7 @@ pub mod testing;
 
 pub use commit::{ChangeSet, CommitObserver, Committed};
 pub use error::{Conflict, Entity, Error, Result};
+pub use maintenance::{Maintenance, ReindexApplied, Reindexed};
 pub use model::{
     AlertAccepted, Change, DeviceEvent, DeviceRecord, Enrolment, EnrolmentCheck, EnrolmentCode,
     EnrolmentRefusal, EntityLink, ErasureReport, GuardianId, GuardianRecord, IncidentFilter,
@@ -86,6 +93,7 @@ pub use traits::{
 
 /// The store's traits, for callers whose method calls need them in scope: `use jikimi_store::prelude::*;`.
 pub mod prelude {
+    pub use crate::maintenance::Maintenance;
     pub use crate::outbox::Outbox;
     pub use crate::traits::{
         AuditStore, DeviceStore, IncidentStore, LinkageStore, StaffStore, Store, SubscriberStore,

@@ -35,6 +35,7 @@ pub trait Store:
     + AuditStore
     + LinkageStore
     + Outbox
+    + crate::maintenance::Maintenance
     + ExchangeStore
     + Send
     + Sync

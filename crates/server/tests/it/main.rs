@@ -19,6 +19,7 @@ mod notifications;
 mod openapi;
 mod privacy;
 mod purge;
+mod reindex;
 mod roads;
 mod sessions;
 mod statuses;
@@ -103,6 +104,7 @@ api_tests!(
     views::analyst_sees_no_ids_notes_or_exact_locations,
     views::border_officer_sees_no_incidents,
     lookups::reveal_and_search_need_an_open_incident_of_that_subscriber,
+    reindex::old_subscriber_phone_digests_are_rederived_once,
     devices::registration_refuses_an_existing_device_id_and_revocation_sticks,
     devices::enrolment_never_replaces_pins_without_a_supervisor,
     devices::a_replayed_wrong_pin_cancel_cannot_lock_the_pins,

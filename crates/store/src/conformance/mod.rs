@@ -13,6 +13,7 @@ mod dispatch;
 mod exchange;
 mod incidents;
 mod linkage;
+mod maintenance;
 mod outbox;
 mod registration;
 mod sessions;
@@ -27,6 +28,7 @@ pub(crate) use dispatch::*;
 pub(crate) use exchange::*;
 pub(crate) use incidents::*;
 pub(crate) use linkage::*;
+pub(crate) use maintenance::*;
 pub(crate) use outbox::*;
 pub(crate) use registration::*;
 pub(crate) use sessions::*;
@@ -222,6 +224,7 @@ macro_rules! store_conformance {
             dispatching_a_busy_unit_changes_nothing,
             concurrent_dispatches_of_one_unit_one_wins,
             on_scene_and_close_move_the_assigned_unit,
+            reindex_rewrites_digests_once_under_a_marker,
         );
     };
     (@each $store:ty; $($name:ident),* $(,)?) => {

@@ -24,6 +24,7 @@ mod exchange;
 mod exchange_log;
 mod incidents;
 mod linkage;
+mod maintenance;
 mod outbox;
 mod staff;
 mod subscribers;
