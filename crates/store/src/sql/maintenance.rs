@@ -1,7 +1,7 @@
 //! The one-time maintenance jobs ([`crate::maintenance::Maintenance`]): the job's marker, the subscriber walk, and
 //! the re-derived rows written with their audit entries and the marker in one transaction.
 
-use super::{Backend, SqlStore};
+use super::{Backend, RowsAffected as _, SqlStore};
 use sqlx::Row;
 
 #[async_trait::async_trait]
@@ -94,20 +94,25 @@ where
                 );
                 let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
                 for entry in chunk {
-                    query = query.bind(id.as_str()).bind(entry.domain.as_str()).bind(&entry.digest.0[..]);
+                    query = query
+                        .bind(id.as_str())
+                        .bind(entry.domain.as_str())
+                        .bind(&entry.digest.0[..]);
                 }
                 query.execute(&mut *tx).await?;
             }
             // Domains and field names only: digests and sealed values stay out of the log.
             let domains: std::collections::BTreeSet<&str> =
                 indexes.iter().map(|e| e.domain.as_str()).collect();
-            chain.push(crate::sql::audit(change, "subscriber.reindexed", owner).with_detail(
-                &serde_json::json!({
-                    "job": name,
-                    "domains": domains,
-                    "fields": row.fields.keys().collect::<Vec<_>>(),
-                }),
-            ));
+            chain.push(
+                crate::sql::audit(change, "subscriber.reindexed", owner).with_detail(
+                    &serde_json::json!({
+                        "job": name,
+                        "domains": domains,
+                        "fields": row.fields.keys().collect::<Vec<_>>(),
+                    }),
+                ),
+            );
             applied.changed += 1;
         }
         sqlx::query(
@@ -119,13 +124,16 @@ where
         .execute(&mut *tx)
         .await?;
         chain.push(
-            crate::sql::audit(change, "maintenance.completed", format!("maintenance/{name}")).with_detail(
-                &serde_json::json!({
-                    "checked": checked,
-                    "changed": applied.changed,
-                    "skipped": applied.skipped,
-                }),
-            ),
+            crate::sql::audit(
+                change,
+                "maintenance.completed",
+                format!("maintenance/{name}"),
+            )
+            .with_detail(&serde_json::json!({
+                "checked": checked,
+                "changed": applied.changed,
+                "skipped": applied.skipped,
+            })),
         );
         self.commit_write(tx, chain).await?;
         Ok(applied)
