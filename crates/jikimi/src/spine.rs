@@ -109,7 +109,7 @@ enum StoreCommand {
     Reindex {
         #[command(flatten)]
         config: ConfigArgs,
-        /// Print `{"job", "ran", "checked", "changed", "skipped", "kept"}` instead of text.
+        /// Print `{"job", "ran", "checked", "changed", "superseded", "kept"}` instead of text.
         #[arg(long)]
         json: bool,
     },
@@ -573,8 +573,8 @@ pub fn store(args: StoreArgs) -> anyhow::Result<()> {
                     println!("{}", serde_json::to_string(&report)?);
                 } else {
                     println!(
-                        "blind indexes re-derived: {} subscribers checked, {} changed, {} skipped, {} kept",
-                        report.checked, report.changed, report.skipped, report.kept
+                        "blind indexes re-derived: {} subscribers checked, {} changed, {} superseded, {} kept",
+                        report.checked, report.changed, report.superseded, report.kept
                     );
                 }
                 Ok(())

@@ -37,7 +37,7 @@ pub struct ReindexReport {
     /// Subscribers whose digests or sealed phone were rewritten.
     pub changed: u64,
     /// Subscribers saved or erased while the job ran (already derived the new way, or gone), left alone.
-    pub skipped: u64,
+    pub superseded: u64,
     /// Subscribers whose sealed phone today's rule refuses; their old phone digest stays.
     pub kept: u64,
 }
@@ -91,7 +91,7 @@ pub async fn reindex_once(
             ran: false,
             checked: 0,
             changed: 0,
-            skipped: 0,
+            superseded: 0,
             kept: 0,
         });
     }
@@ -110,7 +110,7 @@ pub async fn reindex(
         ran: true,
         checked: 0,
         changed: 0,
-        skipped: 0,
+        superseded: 0,
         kept: 0,
     };
     let mut rows = Vec::new();
@@ -119,7 +119,7 @@ pub async fn reindex(
             Ok(record) => record,
             // Erased since the ids were listed.
             Err(err) if err.is_not_found() => {
-                report.skipped += 1;
+                report.superseded += 1;
                 continue;
             }
             Err(err) => return Err(err.into()),
@@ -186,12 +186,12 @@ pub async fn reindex(
         .apply_reindex(JOB, rows, report.checked, &change)
         .await?;
     report.changed = applied.changed;
-    report.skipped += applied.skipped;
+    report.superseded += applied.superseded;
     if report.changed > 0 || report.kept > 0 {
         tracing::warn!(
             changed = report.changed,
             kept = report.kept,
-            skipped = report.skipped,
+            superseded = report.superseded,
             "re-derived subscribers' blind indexes"
         );
     }

@@ -21,7 +21,7 @@ pub struct Reindexed {
     /// The subscriber.
     pub id: SubscriberId,
     /// The `updated_at` of the record the rows were derived from. A subscriber saved since (by code that already
-    /// derives the new way) or erased is left alone and counted as skipped.
+    /// derives the new way) or erased is left alone and counted as superseded (saved anew since it was read).
     pub read_updated_at: Timestamp,
     /// Sealed fields to replace, by field name (e.g. the phone sealed again in its new normal form); other fields
     /// stay as they are.
@@ -36,7 +36,7 @@ pub struct ReindexApplied {
     /// Subscribers whose rows were rewritten (one `subscriber.reindexed` audit entry each).
     pub changed: u64,
     /// Subscribers saved or erased since they were read, left alone.
-    pub skipped: u64,
+    pub superseded: u64,
 }
 
 /// One-time maintenance jobs over derived rows; every [`crate::Store`] is one.
@@ -48,7 +48,7 @@ pub trait Maintenance: Send + Sync {
     async fn subscriber_ids(&self) -> Result<Vec<SubscriberId>>;
     /// In ONE transaction: rewrites each row of `rows` (unless its subscriber changed since it was read), audits each
     /// rewritten subscriber as `subscriber.reindexed` and the job as `maintenance.completed` (`checked` subscribers,
-    /// how many changed and were skipped), and stores the job's marker (its time updated if it ran before).
+    /// how many changed and how many were superseded), and stores the job's marker (its time updated if it ran before).
     async fn apply_reindex(
         &self,
         name: &str,

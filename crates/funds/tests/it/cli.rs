@@ -148,9 +148,9 @@ fn bad_rows_stop_the_trace_unless_skipped() {
         other => panic!("expected bad rows, got {other:?}"),
     }
     assert!(!out.exists(), "nothing is written when the trace stops");
-    let mut skip = base.to_vec();
-    skip.extend(["--skip-bad-rows", "--bad-rows", s(&bad)]);
-    let summary = trace(&skip).unwrap();
+    let mut lenient = base.to_vec();
+    lenient.extend(["--skip-bad-rows", "--bad-rows", s(&bad)]);
+    let summary = trace(&lenient).unwrap();
     assert_eq!((summary.import.bad_rows, summary.totals.transfers), (1, 2));
     assert_eq!(
         std::fs::read_to_string(&out).unwrap(),
@@ -175,8 +175,8 @@ fn bad_rows_stop_the_trace_unless_skipped() {
             ("acct:2000002", "40.00", "100.00")
         ]
     );
-    skip.extend(["--top", "1"]);
-    assert_eq!(trace(&skip).unwrap().top_holders.len(), 1);
+    lenient.extend(["--top", "1"]);
+    assert_eq!(trace(&lenient).unwrap().top_holders.len(), 1);
     let bad_csv = std::fs::read_to_string(&bad).unwrap();
     assert!(
         bad_csv.starts_with("source,line,reason\n")

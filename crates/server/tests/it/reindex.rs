@@ -90,7 +90,7 @@ pub async fn old_subscriber_phone_digests_are_rederived_once(h: &Harness) {
         .expect("re-index test step");
     assert!(first.ran);
     assert_eq!(
-        (first.checked, first.changed, first.skipped, first.kept),
+        (first.checked, first.changed, first.superseded, first.kept),
         (2, 1, 0, 0)
     );
     for written in ["+82 010-5555-7001", "010-5555-7001", "+82 10 5555 7001"] {

@@ -51,7 +51,7 @@ pub(crate) async fn reindex_rewrites_digests_once_under_a_marker<S: TestStore>()
     ];
     let change = staff_change("system", 10, "re-derived");
     let applied = store.apply_reindex(JOB, rows, 2, &change).await.unwrap();
-    assert_eq!((applied.changed, applied.skipped), (1, 1));
+    assert_eq!((applied.changed, applied.superseded), (1, 1));
     assert!(store.maintenance_done(JOB).await.unwrap());
     assert!(!store.maintenance_done("another-job").await.unwrap());
 
@@ -82,7 +82,7 @@ pub(crate) async fn reindex_rewrites_digests_once_under_a_marker<S: TestStore>()
         .apply_reindex(JOB, Vec::new(), 2, &staff_change("system", 20, "again"))
         .await
         .unwrap();
-    assert_eq!((again.changed, again.skipped), (0, 0));
+    assert_eq!((again.changed, again.superseded), (0, 0));
     assert_eq!(store.get_subscriber(a).await.unwrap(), stored);
 
     let audit = store.list_audit(0, 100).await.unwrap();

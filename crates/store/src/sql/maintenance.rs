@@ -64,7 +64,7 @@ where
             .await?
             .rows_affected();
             if touched == 0 {
-                applied.skipped += 1;
+                applied.superseded += 1;
                 continue;
             }
             let owner = format!("subscriber/{id}");
@@ -132,7 +132,7 @@ where
             .with_detail(&serde_json::json!({
                 "checked": checked,
                 "changed": applied.changed,
-                "skipped": applied.skipped,
+                "superseded": applied.superseded,
             })),
         );
         self.commit_write(tx, chain).await?;
