@@ -1,7 +1,9 @@
 //! Image decoding (JPEG, PNG, WebP, GIF, BMP, TIFF) to 8-bit RGB, with limits against decompression bombs.
 //!
 //! Takes bytes, never paths: the caller owns the I/O. Alpha is dropped and greyscale expanded to R=G=B,
-//! like Pillow's `Image.convert("RGB")` that the reference vectors were made with.
+//! like Pillow's `Image.convert("RGB")` that the reference vectors were made with. JPEG goes through
+//! libjpeg-turbo, Pillow's own decoder ([`crate::jpeg`]), so its pixels are the reference's; the other
+//! formats through the `image` crate (lossless formats decode to the same pixels in any correct decoder).
 
 use image::{ImageFormat, ImageReader, Limits};
 use std::io::Cursor;
@@ -89,8 +91,11 @@ pub fn decode_rgb8(bytes: &[u8], limits: DecodeLimits) -> Result<DecodedImage, D
         ImageFormat::Tiff => "tiff",
         _ => return Err(DecodeError::Unsupported),
     };
-    if format == ImageFormat::Jpeg && !jpeg_has_end_marker(bytes) {
-        return Err(DecodeError::TruncatedJpeg);
+    if format == ImageFormat::Jpeg {
+        if !jpeg_has_end_marker(bytes) {
+            return Err(DecodeError::TruncatedJpeg);
+        }
+        return crate::jpeg::decode(bytes, limits);
     }
     let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
     let mut image_limits = Limits::default();

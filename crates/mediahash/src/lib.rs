@@ -21,6 +21,7 @@ pub mod cli;
 pub mod decode;
 pub mod hash;
 pub mod index;
+mod jpeg;
 mod large;
 pub mod list;
 pub mod pdq;

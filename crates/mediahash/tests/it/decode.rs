@@ -89,6 +89,26 @@ fn decompression_bomb_is_refused_before_allocation() {
 }
 
 #[test]
+fn jpeg_bomb_is_refused_from_its_header() {
+    // A valid JPEG whose frame header (SOF0: FF C0, length, precision, height, width) claims 60,000 x 60,000.
+    let mut jpeg = encode(image::ImageFormat::Jpeg, 16, 16);
+    let sof = jpeg.windows(2).position(|w| w == [0xff, 0xc0]).unwrap();
+    jpeg[sof + 5..sof + 7].copy_from_slice(&60_000u16.to_be_bytes());
+    jpeg[sof + 7..sof + 9].copy_from_slice(&60_000u16.to_be_bytes());
+    let err = decode_rgb8(&jpeg, DecodeLimits::default()).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            DecodeError::TooLarge {
+                width: 60_000,
+                height: 60_000
+            }
+        ),
+        "{err:?}"
+    );
+}
+
+#[test]
 fn zero_sized_gif_is_an_error() {
     // GIF logical screen 0 x 0 with no frames.
     let gif = b"GIF89a\x00\x00\x00\x00\x00\x00\x00;";

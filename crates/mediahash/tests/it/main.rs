@@ -4,5 +4,6 @@
 
 mod decode;
 mod index;
+mod jpeg;
 mod matching;
 mod reference;
