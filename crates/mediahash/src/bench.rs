@@ -1,5 +1,6 @@
 //! `jikimi bench pdq ...`: single-thread benchmarks of the index (search against a linear scan, memory, build,
-//! save and load) and of the hasher (images per second). Each prints one JSON object on stdout.
+//! save and load), of the hasher (images per second) and of JPEG decoding against hashing. Each prints one JSON
+//! object on stdout.
 //!
 //! Wall-clock timing belongs here, never in tests. Like [`crate::cli`], an edge that reads and writes files.
 
@@ -59,6 +60,16 @@ enum BenchCommand {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
+    /// Decode and hash synthetic JPEGs made in memory (quality 75, 4:2:0, half of them progressive); reports
+    /// images per second and the decode time as a ratio of the hash time (the reference run).
+    Jpeg {
+        /// Number of images.
+        #[arg(long, default_value_t = 40)]
+        images: usize,
+        /// Width and height in pixels.
+        #[arg(long, default_value_t = 1024)]
+        side: usize,
+    },
 }
 
 /// Raw 32-byte hashes in the hex string's byte order (byte 0 = first two hex characters), as FAISS and
@@ -98,6 +109,7 @@ pub fn run(args: BenchArgs) -> Result<(), CliError> {
         } => bench_index(&db, &queries, radius, linear, results.as_deref()),
         BenchCommand::Memory { n, file } => bench_memory(n, file),
         BenchCommand::Hash { paths } => bench_hash(&paths),
+        BenchCommand::Jpeg { images, side } => bench_jpeg(images, side),
     }
 }
 
@@ -255,10 +267,87 @@ fn bench_hash(paths: &[PathBuf]) -> Result<(), CliError> {
     Ok(())
 }
 
+/// A photo-like `side` x `side` image (smooth waves plus noise, different for each `seed`) as a JPEG.
+fn synthetic_jpeg(side: usize, seed: u64, progressive: bool) -> Result<Vec<u8>, CliError> {
+    let mut rng = SmallRng::seed_from_u64(seed);
+    let phase = seed as f64;
+    let mut pixels = Vec::with_capacity(side * side * 3);
+    for y in 0..side {
+        for x in 0..side {
+            for c in 0..3 {
+                let wave =
+                    ((x as f64 / 37.0 + phase + c as f64).sin() + (y as f64 / 53.0).cos()) * 60.0;
+                let noise: f64 = rng.random_range(-16.0..16.0);
+                pixels.push((128.0 + wave + noise).clamp(0.0, 255.0) as u8);
+            }
+        }
+    }
+    let bench_err = |e: turbojpeg::Error| CliError::Bench(format!("encode: {e}"));
+    let mut compressor = turbojpeg::Compressor::new().map_err(bench_err)?;
+    compressor.set_quality(75).map_err(bench_err)?;
+    compressor
+        .set_subsamp(turbojpeg::Subsamp::Sub2x2)
+        .map_err(bench_err)?;
+    compressor.set_progressive(progressive).map_err(bench_err)?;
+    let image = turbojpeg::Image {
+        pixels: pixels.as_slice(),
+        width: side,
+        pitch: side * 3,
+        height: side,
+        format: turbojpeg::PixelFormat::RGB,
+    };
+    compressor.compress_to_vec(image).map_err(bench_err)
+}
+
+fn bench_jpeg(images: usize, side: usize) -> Result<(), CliError> {
+    let blobs = (0..images)
+        .map(|i| synthetic_jpeg(side, i as u64, i % 2 == 1))
+        .collect::<Result<Vec<_>, _>>()?;
+    let (mut decode_s, mut hash_s) = (0f64, 0f64);
+    for b in &blobs {
+        let t = Instant::now();
+        let decoded = crate::decode_rgb8(b, DecodeLimits::default())
+            .map_err(|e| CliError::Bench(format!("decode: {e}")))?;
+        decode_s += t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        if let Some(img) = crate::RgbImage::new(
+            decoded.width as usize,
+            decoded.height as usize,
+            &decoded.rgb,
+        ) {
+            std::hint::black_box(crate::pdq_hash(img, Luma::Pdqhash));
+        }
+        hash_s += t.elapsed().as_secs_f64();
+    }
+    let n = images.max(1) as f64;
+    let report = serde_json::json!({
+        "images": images,
+        "side": side,
+        "jpeg_bytes_mean": blobs.iter().map(Vec::len).sum::<usize>() as f64 / n,
+        "decoder": "libjpeg-turbo",
+        "images_per_s": n / (decode_s + hash_s),
+        "decode_ms_per_image": decode_s * 1e3 / n,
+        "hash_ms_per_image": hash_s * 1e3 / n,
+        "decode_to_hash_ratio": decode_s / hash_s,
+    });
+    println!("{report}");
+    Ok(())
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::hash_from_be_bytes;
+
+    #[test]
+    fn synthetic_jpegs_decode_at_their_size() {
+        for progressive in [false, true] {
+            let jpeg = super::synthetic_jpeg(40, 3, progressive).unwrap();
+            let d = crate::decode_rgb8(&jpeg, crate::DecodeLimits::default()).unwrap();
+            assert_eq!((d.width, d.height, d.format), (40, 40, "jpeg"));
+        }
+        super::bench_jpeg(2, 24).unwrap();
+    }
 
     #[test]
     fn raw_bytes_follow_hex_order() {

@@ -3,7 +3,7 @@
 //! Takes bytes, never paths: the caller owns the I/O. Alpha is dropped and greyscale expanded to R=G=B,
 //! like Pillow's `Image.convert("RGB")` that the reference vectors were made with. JPEG goes through
 //! libjpeg-turbo, Pillow's own decoder ([`crate::jpeg`]), so its pixels are the reference's; the other
-//! formats through the `image` crate (lossless formats decode to the same pixels in any correct decoder).
+//! formats through the `image` crate (exact for the lossless ones; lossy WebP is not checked against Pillow).
 
 use image::{ImageFormat, ImageReader, Limits};
 use std::io::Cursor;
