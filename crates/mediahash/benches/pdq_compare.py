@@ -187,7 +187,7 @@ def realistic_benchmark(work, n_images, radius, rng):
 
 
 def throughput(work, n_jpegs, rng):
-    """Decode + hash of ~1-megapixel JPEGs: jikimi (Rust, image crate) vs pdqhash (Pillow + C++)."""
+    """Decode + hash of ~1-megapixel JPEGs: jikimi (Rust; JPEG through libjpeg-turbo) vs pdqhash (Pillow + C++)."""
     d = work / "jpegs"
     d.mkdir()
     for i in range(n_jpegs):

@@ -9,23 +9,36 @@
 //! reproduced here; it never applies the EXIF orientation, so neither does this.
 //!
 //! Bytes in, pixels out, in memory: nothing is written anywhere, and error messages carry no pixel data.
+//!
+//! libjpeg-turbo is called through its TurboJPEG API directly (`turbojpeg::raw`), the one place in the crate
+//! with `unsafe`: the safe wrapper turns libjpeg's *warnings* into errors without saying which they are, and
+//! refuses a file whose header drew one, while Pillow ignores warnings and decodes such files (junk between
+//! markers, a bad Huffman code) with the damage concealed. Only the error code tells a warning from a failure.
+
+#![allow(unsafe_code)] // FFI to libjpeg-turbo; every block states why it is sound
 
 use crate::decode::{DecodeError, DecodeLimits, DecodedImage};
-use turbojpeg::{Colorspace, Decompressor, Image, PixelFormat};
+use std::ffi::{CStr, c_int};
+use turbojpeg::raw;
 
 /// Most scans a progressive JPEG may have. Real encoders write about ten; thousands of tiny scans are a
 /// known way to make a small file cost minutes of CPU (libjpeg-turbo suggests a limit like this).
-const MAX_SCANS: u32 = 500;
+const MAX_SCANS: c_int = 500;
 
 /// Decodes a JPEG (the caller has sniffed the format and checked for an end-of-image marker).
 pub(crate) fn decode(bytes: &[u8], limits: DecodeLimits) -> Result<DecodedImage, DecodeError> {
-    let mut decompressor = Decompressor::new().map_err(corrupt)?;
-    decompressor.set_scan_limit(MAX_SCANS).map_err(corrupt)?;
-    let header = decompressor.read_header(bytes).map_err(corrupt)?;
-    let (width, height) = (
-        u32::try_from(header.width).map_err(|_| DecodeError::Limit("width".into()))?,
-        u32::try_from(header.height).map_err(|_| DecodeError::Limit("height".into()))?,
-    );
+    let mut handle = Handle::new()?;
+    handle.set(raw::TJPARAM_TJPARAM_SCANLIMIT, MAX_SCANS)?;
+    // libjpeg's own working memory (progressive coefficient buffers), in MiB.
+    let max_mib = c_int::try_from(limits.max_alloc_bytes >> 20).unwrap_or(c_int::MAX);
+    handle.set(raw::TJPARAM_TJPARAM_MAXMEMORY, max_mib.max(1))?;
+    let len = raw::size_t::try_from(bytes.len()).map_err(|_| DecodeError::Limit("size".into()))?;
+    // SAFETY: `bytes` is a live slice of `len` bytes that TurboJPEG only reads; the handle is live.
+    let status = unsafe { raw::tj3DecompressHeader(handle.0, bytes.as_ptr(), len) };
+    handle.check(status)?;
+    let dimension = |v: c_int| u32::try_from(v).map_err(|_| DecodeError::ZeroSized);
+    let width = dimension(handle.get(raw::TJPARAM_TJPARAM_JPEGWIDTH))?;
+    let height = dimension(handle.get(raw::TJPARAM_TJPARAM_JPEGHEIGHT))?;
     if width == 0 || height == 0 {
         return Err(DecodeError::ZeroSized);
     }
@@ -36,31 +49,37 @@ pub(crate) fn decode(bytes: &[u8], limits: DecodeLimits) -> Result<DecodedImage,
     {
         return Err(DecodeError::TooLarge { width, height });
     }
-    let cmyk = matches!(header.colorspace, Colorspace::CMYK | Colorspace::YCCK);
-    let format = if cmyk {
-        PixelFormat::CMYK
+    let colorspace = handle.get(raw::TJPARAM_TJPARAM_COLORSPACE);
+    let cmyk = [raw::TJCS_TJCS_CMYK, raw::TJCS_TJCS_YCCK]
+        .iter()
+        .any(|&cs| c_int::try_from(cs) == Ok(colorspace));
+    let (pixel_format, channels) = if cmyk {
+        (raw::TJPF_TJPF_CMYK, 4usize)
     } else {
-        PixelFormat::RGB
+        (raw::TJPF_TJPF_RGB, 3usize)
     };
-    let channels = format.size();
-    let pixels = header.width * header.height;
-    let out_bytes = pixels
-        .checked_mul(channels)
+    let too_large = DecodeError::TooLarge { width, height };
+    let row = (width as usize).checked_mul(channels).ok_or(too_large)?;
+    let pitch = c_int::try_from(row).map_err(|_| DecodeError::TooLarge { width, height })?;
+    let out_bytes = row
+        .checked_mul(height as usize)
         .filter(|&n| n as u64 <= limits.max_alloc_bytes)
         .ok_or(DecodeError::TooLarge { width, height })?;
     let mut out = vec![0u8; out_bytes];
-    decompressor
-        .decompress(
-            bytes,
-            Image {
-                pixels: out.as_mut_slice(),
-                width: header.width,
-                pitch: header.width * channels,
-                height: header.height,
-                format,
-            },
+    // SAFETY: `out` holds `pitch * height` bytes and TurboJPEG writes `height` rows of `pitch` bytes at most: it
+    // decodes the same `bytes` whose header gave `width` and `height`, unscaled (the default), in `pixel_format`
+    // (`channels` bytes a pixel). `bytes` is only read; the handle is live.
+    let status = unsafe {
+        raw::tj3Decompress8(
+            handle.0,
+            bytes.as_ptr(),
+            len,
+            out.as_mut_ptr(),
+            pitch,
+            pixel_format,
         )
-        .map_err(corrupt)?;
+    };
+    handle.check(status)?;
     let rgb = if cmyk { pillow_cmyk_to_rgb(&out) } else { out };
     Ok(DecodedImage {
         width,
@@ -68,6 +87,69 @@ pub(crate) fn decode(bytes: &[u8], limits: DecodeLimits) -> Result<DecodedImage,
         rgb,
         format: "jpeg",
     })
+}
+
+/// An owned TurboJPEG decompressor instance, destroyed on drop.
+struct Handle(raw::tjhandle);
+
+impl Handle {
+    fn new() -> Result<Handle, DecodeError> {
+        // SAFETY: `tj3Init` has no preconditions; a null result (out of memory) is checked below.
+        let ptr = unsafe { raw::tj3Init(raw::TJINIT_TJINIT_DECOMPRESS as c_int) };
+        if ptr.is_null() {
+            return Err(DecodeError::Limit("cannot create a jpeg decoder".into()));
+        }
+        Ok(Handle(ptr))
+    }
+
+    fn set(&mut self, param: raw::TJPARAM, value: c_int) -> Result<(), DecodeError> {
+        // SAFETY: the handle is live (non-null, destroyed only by `drop`).
+        let status = unsafe { raw::tj3Set(self.0, param as c_int, value) };
+        self.check(status)
+    }
+
+    fn get(&self, param: raw::TJPARAM) -> c_int {
+        // SAFETY: the handle is live.
+        unsafe { raw::tj3Get(self.0, param as c_int) }
+    }
+
+    /// A TurboJPEG status as a result. A warning is success: libjpeg concealed the damage and finished the
+    /// image, as it does under Pillow. The one exception is a premature end of data, which Pillow refuses.
+    fn check(&self, status: c_int) -> Result<(), DecodeError> {
+        if status == 0 {
+            return Ok(());
+        }
+        let message = self.message();
+        // SAFETY: the handle is live.
+        let code = unsafe { raw::tj3GetErrorCode(self.0) };
+        if c_int::try_from(raw::TJERR_TJERR_WARNING) == Ok(code) {
+            if message.starts_with("Premature end of JPEG file") {
+                return Err(DecodeError::TruncatedJpeg);
+            }
+            return Ok(());
+        }
+        Err(DecodeError::Corrupt(message))
+    }
+
+    fn message(&self) -> String {
+        // SAFETY: the handle is live; `tj3GetErrorStr` returns the handle's (or the thread's) NUL-terminated
+        // error buffer, which stays valid until the next TurboJPEG call; it is copied before any such call.
+        let ptr = unsafe { raw::tj3GetErrorStr(self.0) };
+        if ptr.is_null() {
+            return "jpeg decoder error".into();
+        }
+        // SAFETY: non-null and NUL-terminated, as above.
+        unsafe { CStr::from_ptr(ptr) }
+            .to_string_lossy()
+            .into_owned()
+    }
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        // SAFETY: the handle came from `tj3Init`, is non-null and is destroyed exactly once, here.
+        unsafe { raw::tj3Destroy(self.0) }
+    }
 }
 
 /// Pillow's path for a CMYK JPEG: libjpeg's CMYK samples are inverted on unpacking (raw mode `CMYK;I`,
@@ -89,10 +171,6 @@ fn pillow_cmyk_to_rgb(cmyk: &[u8]) -> Vec<u8> {
 fn muldiv255(a: u32, b: u32) -> u32 {
     let t = a * b + 128;
     ((t >> 8) + t) >> 8
-}
-
-fn corrupt(e: turbojpeg::Error) -> DecodeError {
-    DecodeError::Corrupt(e.to_string())
 }
 
 #[cfg(test)]

@@ -1,7 +1,8 @@
 //! PDQ perceptual hashing, an exact Hamming index and hash lists: the "Identify" pillar of jikimi.
 //!
 //! Owns: [`pdq_hash`] / [`pdq_dihedral`] (bit-exact with Meta's ThreatExchange C++ through `pdqhash`),
-//! [`decode_rgb8`] (bytes to RGB with decompression-bomb limits), [`Hash256`] (hex in the reference's
+//! [`decode_rgb8`] (bytes to RGB with decompression-bomb limits; JPEG through libjpeg-turbo like the
+//! reference's Pillow, so JPEG pixels are the reference's), [`Hash256`] (hex in the reference's
 //! order), [`index::HammingIndex`] (multi-index hashing, exact for radius ≤ 31, persisted in one file),
 //! [`list`] (ThreatExchange / HMA CSV and TSV hash lists) and [`MatchRecord`] (what an audit entry needs).
 //! The [`cli`] and [`bench`] modules are the only places that touch the file system.

@@ -109,6 +109,17 @@ fn jpeg_bomb_is_refused_from_its_header() {
 }
 
 #[test]
+fn jpeg_with_a_broken_frame_header_is_corrupt() {
+    // A frame header (SOF0) whose length field says 2 bytes: libjpeg's "bogus marker length", a fatal error
+    // (warnings, which Pillow ignores, are successes; see tests/it/jpeg.rs).
+    let mut jpeg = encode(image::ImageFormat::Jpeg, 16, 16);
+    let sof = jpeg.windows(2).position(|w| w == [0xff, 0xc0]).unwrap();
+    jpeg[sof + 2..sof + 4].copy_from_slice(&2u16.to_be_bytes());
+    let err = decode_rgb8(&jpeg, DecodeLimits::default()).unwrap_err();
+    assert!(matches!(err, DecodeError::Corrupt(_)), "{err:?}");
+}
+
+#[test]
 fn zero_sized_gif_is_an_error() {
     // GIF logical screen 0 x 0 with no frames.
     let gif = b"GIF89a\x00\x00\x00\x00\x00\x00\x00;";

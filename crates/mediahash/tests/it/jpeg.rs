@@ -1,6 +1,6 @@
 //! JPEG against the reference: `tests/data/jpeg/*.jpg` (made by `make_jpeg_expected.py` from the shared
 //! reference PNGs: qualities 50/75/95, 4:4:4, 4:2:2, 4:2:0, baseline and progressive, greyscale, CMYK,
-//! EXIF-rotated, restart markers, tiny) and `jpeg_expected.json` (pdqhash 0.2.8 over Pillow 13.0.0,
+//! EXIF-rotated, restart markers, tiny, and damaged files that libjpeg decodes with a warning) and `jpeg_expected.json` (pdqhash 0.2.8 over Pillow 13.0.0,
 //! which bundles libjpeg-turbo 3.2.0).
 //!
 //! Every image must decode to the reference's pixels (SHA-256 of the RGB bytes) and give its PDQ hash,
@@ -96,7 +96,7 @@ fn compare(expected: &[Value]) -> (usize, usize, Vec<String>) {
 fn every_jpeg_matches_the_committed_reference() {
     let doc = committed();
     let images = doc["images"].as_array().unwrap();
-    assert!(images.len() >= 70, "{} images", images.len());
+    assert!(images.len() >= 78, "{} images", images.len());
     for needed in ["4:4:4", "4:2:2", "4:2:0", "grey", "cmyk"] {
         assert!(
             images.iter().any(|r| r["subsampling"] == needed),

@@ -108,6 +108,26 @@ def images() -> list:
                 encode(load_png("grad_diag_noisy_rgb_250x200.png"), quality=80, optimize=True,
                        restart_marker_blocks=3),
                 {"quality_setting": 80, "subsampling": "4:2:0", "progressive": False}))
+    # Damaged files that libjpeg decodes with a warning and Pillow accepts: junk before the end marker, and
+    # one byte of entropy-coded data changed (a bad Huffman code; the decoder conceals the damage).
+    clean = encode(load_png("grad_diag_noisy_rgb_250x200.png"), quality=75, subsampling="4:2:0")
+    out.append(("grad_diag_q75_420_junk_before_eoi.jpg", clean[:-2] + b"\x01\x02\x03\x04" + clean[-2:],
+                {"quality_setting": 75, "subsampling": "4:2:0", "progressive": False, "damaged": True}))
+    scan = clean.rindex(b"\xff\xda")
+    at = scan + (len(clean) - scan) // 2
+    bad = bytearray(clean)
+    bad[at] = 0x00 if bad[at] == 0xFF or bad[at - 1] == 0xFF else bad[at] ^ 0x5A
+    out.append(("grad_diag_q75_420_bad_huffman.jpg", bytes(bad),
+                {"quality_setting": 75, "subsampling": "4:2:0", "progressive": False, "damaged": True}))
+    # Warnings while reading the header, which Pillow ignores too: junk before the frame header, and an
+    # unknown JFIF major version.
+    sof = clean.index(b"\xff\xc0")
+    out.append(("grad_diag_q75_420_junk_before_sof.jpg", clean[:sof] + b"\x01\x02\x03" + clean[sof:],
+                {"quality_setting": 75, "subsampling": "4:2:0", "progressive": False, "damaged": True}))
+    jfif = bytearray(clean)
+    jfif[clean.index(b"JFIF\x00") + 5] = 2
+    out.append(("grad_diag_q75_420_jfif2.jpg", bytes(jfif),
+                {"quality_setting": 75, "subsampling": "4:2:0", "progressive": False, "damaged": True}))
     # Below and at PDQ's minimum side of 5 pixels.
     for png in ("tiny_rgb_4x9.png", "tiny_rgb_5x7.png"):
         name = png.replace(".png", "_q75.jpg")
@@ -187,7 +207,7 @@ def document(records: list) -> dict:
 
 def rehash() -> list:
     committed = json.loads(JSON_PATH.read_text())
-    keys = ("quality_setting", "subsampling", "progressive", "exif_orientation")
+    keys = ("quality_setting", "subsampling", "progressive", "exif_orientation", "damaged")
     return [record(HERE / r["file"], {k: r[k] for k in keys if k in r}) for r in committed["images"]]
 
 
