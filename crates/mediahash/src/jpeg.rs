@@ -13,7 +13,7 @@
 //! libjpeg-turbo is called through its TurboJPEG API directly (`turbojpeg::raw`), the one place in the crate
 //! with `unsafe`: the safe wrapper turns libjpeg's *warnings* into errors without saying which they are, and
 //! refuses a file whose header drew one, while Pillow ignores warnings and decodes such files (junk between
-//! markers, a bad Huffman code) with the damage concealed. Only the error code tells a warning from a failure.
+//! markers, a bad Huffman code) with the damage concealed. The error code and message tell the two apart.
 
 #![allow(unsafe_code)] // FFI to libjpeg-turbo; every block states why it is sound
 
@@ -113,8 +113,7 @@ impl Handle {
         unsafe { raw::tj3Get(self.0, param as c_int) }
     }
 
-    /// A TurboJPEG status as a result. A warning is success: libjpeg concealed the damage and finished the
-    /// image, as it does under Pillow. The one exception is a premature end of data, which Pillow refuses.
+    /// A TurboJPEG status as a result (see [`classify`]).
     fn check(&self, status: c_int) -> Result<(), DecodeError> {
         if status == 0 {
             return Ok(());
@@ -122,13 +121,10 @@ impl Handle {
         let message = self.message();
         // SAFETY: the handle is live.
         let code = unsafe { raw::tj3GetErrorCode(self.0) };
-        if c_int::try_from(raw::TJERR_TJERR_WARNING) == Ok(code) {
-            if message.starts_with("Premature end of JPEG file") {
-                return Err(DecodeError::TruncatedJpeg);
-            }
-            return Ok(());
-        }
-        Err(DecodeError::Corrupt(message))
+        classify(
+            c_int::try_from(raw::TJERR_TJERR_WARNING) == Ok(code),
+            message,
+        )
     }
 
     fn message(&self) -> String {
@@ -150,6 +146,35 @@ impl Drop for Handle {
         // SAFETY: the handle came from `tj3Init`, is non-null and is destroyed exactly once, here.
         unsafe { raw::tj3Destroy(self.0) }
     }
+}
+
+/// libjpeg's warnings (the `JWRN_*` messages of the vendored `jerror.h`), by their fixed leading text.
+const WARNINGS: [&str; 7] = [
+    // bad Huffman or arithmetic code, junk before a marker, premature end of segment, missing RST, bad ICC
+    "Corrupt JPEG data: ",
+    "Inconsistent progression sequence for component ",
+    "Unknown Adobe color transform code ",
+    "Warning: unknown JFIF revision number ",
+    "Invalid SOS parameters for sequential JPEG",
+    "Application transferred too many scanlines",
+    PREMATURE_END,
+];
+
+/// The warning for data that ends before the image does.
+const PREMATURE_END: &str = "Premature end of JPEG file";
+
+/// A failed TurboJPEG call as a result. A warning is success: libjpeg concealed the damage and finished the
+/// image, as it does under Pillow, which ignores warnings; except a premature end of data, which Pillow
+/// refuses as truncated. TurboJPEG still reports "warning" when a fatal error followed one (its message then
+/// replaces the warning's), so a warning must also read as one of libjpeg's warnings.
+fn classify(warning: bool, message: String) -> Result<(), DecodeError> {
+    if !warning || !WARNINGS.iter().any(|w| message.starts_with(w)) {
+        return Err(DecodeError::Corrupt(message));
+    }
+    if message.starts_with(PREMATURE_END) {
+        return Err(DecodeError::TruncatedJpeg);
+    }
+    Ok(())
 }
 
 /// Pillow's path for a CMYK JPEG: libjpeg's CMYK samples are inverted on unpacking (raw mode `CMYK;I`,
@@ -185,6 +210,26 @@ mod tests {
                 assert_eq!(muldiv255(a, b), exact, "{a} {b}");
             }
         }
+    }
+
+    #[test]
+    fn warnings_are_successes_and_errors_are_not() {
+        let extraneous = "Corrupt JPEG data: 4 extraneous bytes before marker 0xd9";
+        assert!(classify(true, extraneous.into()).is_ok());
+        assert!(classify(true, "Corrupt JPEG data: bad Huffman code".into()).is_ok());
+        // A fatal error after a warning: TurboJPEG's code still says "warning".
+        assert!(matches!(
+            classify(true, "Bogus marker length".into()),
+            Err(DecodeError::Corrupt(_))
+        ));
+        assert!(matches!(
+            classify(false, extraneous.into()),
+            Err(DecodeError::Corrupt(_))
+        ));
+        assert!(matches!(
+            classify(true, PREMATURE_END.into()),
+            Err(DecodeError::TruncatedJpeg)
+        ));
     }
 
     #[test]
