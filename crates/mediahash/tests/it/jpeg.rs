@@ -162,3 +162,44 @@ fn the_reference_recomputed_now_agrees() {
         bad.join("\n")
     );
 }
+
+/// Damaged JPEGs (random bytes changed, inserted or cut) go through libjpeg-turbo's C code: each must decode or
+/// give an error, never crash or panic.
+#[test]
+fn mutated_jpegs_decode_or_fail_cleanly() {
+    use rand::rngs::SmallRng;
+    use rand::{RngExt, SeedableRng};
+    let mut rng = SmallRng::seed_from_u64(19);
+    let files = [
+        "grad_diag_q75_420_base.jpg",
+        "grad_diag_q50_444_prog.jpg",
+        "rings_gray_q50_prog.jpg",
+        "grad_diag_cmyk_q90_prog.jpg",
+    ];
+    let (mut decoded, mut refused) = (0, 0);
+    for file in files {
+        let clean = std::fs::read(data_dir().join(file)).unwrap();
+        for _ in 0..150 {
+            let mut bytes = clean.clone();
+            for _ in 0..rng.random_range(1..8usize) {
+                let at = rng.random_range(2..bytes.len());
+                match rng.random_range(0..3u8) {
+                    0 => bytes[at] = rng.random(),
+                    1 => bytes.insert(at, rng.random()),
+                    _ => {
+                        bytes.remove(at);
+                    }
+                }
+            }
+            match decode_rgb8(&bytes, DecodeLimits::default()) {
+                Ok(d) => {
+                    assert_eq!(d.rgb.len(), d.width as usize * d.height as usize * 3);
+                    decoded += 1;
+                }
+                Err(_) => refused += 1,
+            }
+        }
+    }
+    eprintln!("mutated jpegs: {decoded} decoded, {refused} refused");
+    assert!(decoded > 0 && refused > 0);
+}
