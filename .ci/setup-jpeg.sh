@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set-up for JPEG hashing (jikimi-mediahash):
-# - cmake and nasm, to build the libjpeg-turbo that the `turbojpeg` crate vendors (the build needs them);
+# - cmake and nasm, to build the libjpeg-turbo that the `turbojpeg` crate vendors (cmake is required; without
+#   nasm it builds without SIMD: same pixels, slower);
 # - the PDQ reference in its venv: pdqhash 0.2.8 (Meta's C++) over Pillow 13.0.0, whose wheel bundles
 #   libjpeg-turbo 3.2.0. The JPEG test recomputes its expected hashes with it, and fails under CI without it.
 # Idempotent; a no-op when done.
