@@ -282,21 +282,8 @@ fn synthetic_jpeg(side: usize, seed: u64, progressive: bool) -> Result<Vec<u8>, 
             }
         }
     }
-    let bench_err = |e: turbojpeg::Error| CliError::Bench(format!("encode: {e}"));
-    let mut compressor = turbojpeg::Compressor::new().map_err(bench_err)?;
-    compressor.set_quality(75).map_err(bench_err)?;
-    compressor
-        .set_subsamp(turbojpeg::Subsamp::Sub2x2)
-        .map_err(bench_err)?;
-    compressor.set_progressive(progressive).map_err(bench_err)?;
-    let image = turbojpeg::Image {
-        pixels: pixels.as_slice(),
-        width: side,
-        pitch: side * 3,
-        height: side,
-        format: turbojpeg::PixelFormat::RGB,
-    };
-    compressor.compress_to_vec(image).map_err(bench_err)
+    crate::jpeg::encode_rgb_for_bench(&pixels, side, progressive)
+        .map_err(|e| CliError::Bench(format!("encode: {e}")))
 }
 
 fn bench_jpeg(images: usize, side: usize) -> Result<(), CliError> {

@@ -1,25 +1,34 @@
-//! JPEG to 8-bit RGB through libjpeg-turbo, exactly as the reference (Pillow) decodes.
+//! JPEG to 8-bit RGB through libjpeg-turbo's decoder, driven exactly as the reference (Pillow) drives it.
 //!
 //! The reference hashes `Image.open(f).convert("RGB")`, and Pillow's JPEG decoder is libjpeg-turbo with
 //! its defaults: the accurate integer IDCT (ISLOW), fancy (smooth) chroma upsampling and libjpeg's own
 //! YCbCr to RGB conversion. A pure-Rust decoder upsamples chroma and rounds differently, which moved
 //! PDQ bits; libjpeg-turbo with the same settings gives the reference's pixels byte for byte (the
-//! tests compare a SHA-256 of them). Pillow reads a 1-component JPEG as greyscale (R=G=B after
-//! `convert`), a 4-component one as Adobe-inverted CMYK converted with its own `cmyk2rgb`, which is
-//! reproduced here; it never applies the EXIF orientation, so neither does this.
+//! tests compare a SHA-256 of them). The library is the one vendored by `mozjpeg-sys` (MozJPEG changes
+//! libjpeg-turbo's encoder, not its decoder), built with the `cc` crate: no cmake, and nasm only if present.
+//!
+//! The calls are Pillow's (`libImaging/JpegDecode.c`): `jpeg_read_header`, then `out_color_space` from the
+//! component count as Pillow's rawmode sets it (1: greyscale, expanded to R=G=B as `convert("RGB")` does;
+//! 3: RGB; 4: CMYK, which Pillow reads as Adobe-inverted and converts with its own `cmyk2rgb`, reproduced
+//! here; anything else Pillow refuses), `jpeg_start_decompress`, `jpeg_read_scanlines`,
+//! `jpeg_finish_decompress`. Warnings are ignored, as under Pillow, so damaged files (junk between markers,
+//! a bad Huffman code) decode with the damage concealed; a premature end of the data is refused, as Pillow
+//! refuses truncated files. The EXIF orientation is never applied (Pillow does not either).
+//!
+//! libjpeg reports fatal errors through `error_exit`, which must not return. Instead of `longjmp`, the
+//! callback here unwinds (mozjpeg-sys's `unwinding` feature builds the C code with `-fexceptions` and declares
+//! every callback `C-unwind`), and [`decode`] catches it and destroys the decompressor. This file is the one
+//! place in the crate with `unsafe`; every block says why it is sound.
 //!
 //! Bytes in, pixels out, in memory: nothing is written anywhere, and error messages carry no pixel data.
-//!
-//! libjpeg-turbo is called through its TurboJPEG API directly (`turbojpeg::raw`), the one place in the crate
-//! with `unsafe`: the safe wrapper turns libjpeg's *warnings* into errors without saying which they are, and
-//! refuses a file whose header drew one, while Pillow ignores warnings and decodes such files (junk between
-//! markers, a bad Huffman code) with the damage concealed. The error code and message tell the two apart.
 
 #![allow(unsafe_code)] // FFI to libjpeg-turbo; every block states why it is sound
 
 use crate::decode::{DecodeError, DecodeLimits, DecodedImage};
-use std::ffi::{CStr, c_int};
-use turbojpeg::raw;
+use mozjpeg_sys as jpeg;
+use std::cell::Cell;
+use std::ffi::{CStr, c_int, c_long, c_void};
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 
 /// Most scans a progressive JPEG may have. Real encoders write about ten; thousands of tiny scans are a
 /// known way to make a small file cost minutes of CPU (libjpeg-turbo suggests a limit like this).
@@ -27,154 +36,296 @@ const MAX_SCANS: c_int = 500;
 
 /// Decodes a JPEG (the caller has sniffed the format and checked for an end-of-image marker).
 pub(crate) fn decode(bytes: &[u8], limits: DecodeLimits) -> Result<DecodedImage, DecodeError> {
-    let mut handle = Handle::new()?;
-    handle.set(raw::TJPARAM_TJPARAM_SCANLIMIT, MAX_SCANS)?;
-    // libjpeg's own working memory (progressive coefficient buffers), in MiB.
-    let max_mib = c_int::try_from(limits.max_alloc_bytes >> 20).unwrap_or(c_int::MAX);
-    handle.set(raw::TJPARAM_TJPARAM_MAXMEMORY, max_mib.max(1))?;
-    let len = raw::size_t::try_from(bytes.len()).map_err(|_| DecodeError::Limit("size".into()))?;
-    // SAFETY: `bytes` is a live slice of `len` bytes that TurboJPEG only reads; the handle is live.
-    let status = unsafe { raw::tj3DecompressHeader(handle.0, bytes.as_ptr(), len) };
-    handle.check(status)?;
-    let dimension = |v: c_int| u32::try_from(v).map_err(|_| DecodeError::ZeroSized);
-    let width = dimension(handle.get(raw::TJPARAM_TJPARAM_JPEGWIDTH))?;
-    let height = dimension(handle.get(raw::TJPARAM_TJPARAM_JPEGHEIGHT))?;
-    if width == 0 || height == 0 {
-        return Err(DecodeError::ZeroSized);
-    }
-    // Refused from the header alone, before any pixel buffer exists.
-    if width > limits.max_side_px
-        || height > limits.max_side_px
-        || u64::from(width) * u64::from(height) > limits.max_pixels
-    {
-        return Err(DecodeError::TooLarge { width, height });
-    }
-    let colorspace = handle.get(raw::TJPARAM_TJPARAM_COLORSPACE);
-    let cmyk = [raw::TJCS_TJCS_CMYK, raw::TJCS_TJCS_YCCK]
-        .iter()
-        .any(|&cs| c_int::try_from(cs) == Ok(colorspace));
-    let (pixel_format, channels) = if cmyk {
-        (raw::TJPF_TJPF_CMYK, 4usize)
-    } else {
-        (raw::TJPF_TJPF_RGB, 3usize)
-    };
-    let too_large = DecodeError::TooLarge { width, height };
-    let row = (width as usize).checked_mul(channels).ok_or(too_large)?;
-    let pitch = c_int::try_from(row).map_err(|_| DecodeError::TooLarge { width, height })?;
-    let out_bytes = row
-        .checked_mul(height as usize)
-        .filter(|&n| n as u64 <= limits.max_alloc_bytes)
-        .ok_or(DecodeError::TooLarge { width, height })?;
-    let mut out = vec![0u8; out_bytes];
-    // SAFETY: `out` holds `pitch * height` bytes and TurboJPEG writes `height` rows of `pitch` bytes at most: it
-    // decodes the same `bytes` whose header gave `width` and `height`, unscaled (the default), in `pixel_format`
-    // (`channels` bytes a pixel). `bytes` is only read; the handle is live.
-    let status = unsafe {
-        raw::tj3Decompress8(
-            handle.0,
-            bytes.as_ptr(),
-            len,
-            out.as_mut_ptr(),
-            pitch,
-            pixel_format,
-        )
-    };
-    handle.check(status)?;
-    let rgb = if cmyk { pillow_cmyk_to_rgb(&out) } else { out };
-    Ok(DecodedImage {
-        width,
-        height,
-        rgb,
-        format: "jpeg",
-    })
-}
-
-/// An owned TurboJPEG decompressor instance, destroyed on drop.
-struct Handle(raw::tjhandle);
-
-impl Handle {
-    fn new() -> Result<Handle, DecodeError> {
-        // SAFETY: `tj3Init` has no preconditions; a null result (out of memory) is checked below.
-        let ptr = unsafe { raw::tj3Init(raw::TJINIT_TJINIT_DECOMPRESS as c_int) };
-        if ptr.is_null() {
-            return Err(DecodeError::Limit("cannot create a jpeg decoder".into()));
-        }
-        Ok(Handle(ptr))
-    }
-
-    fn set(&mut self, param: raw::TJPARAM, value: c_int) -> Result<(), DecodeError> {
-        // SAFETY: the handle is live (non-null, destroyed only by `drop`).
-        let status = unsafe { raw::tj3Set(self.0, param as c_int, value) };
-        self.check(status)
-    }
-
-    fn get(&self, param: raw::TJPARAM) -> c_int {
-        // SAFETY: the handle is live.
-        unsafe { raw::tj3Get(self.0, param as c_int) }
-    }
-
-    /// A TurboJPEG status as a result (see [`classify`]).
-    fn check(&self, status: c_int) -> Result<(), DecodeError> {
-        if status == 0 {
-            return Ok(());
-        }
-        let message = self.message();
-        // SAFETY: the handle is live.
-        let code = unsafe { raw::tj3GetErrorCode(self.0) };
-        classify(
-            c_int::try_from(raw::TJERR_TJERR_WARNING) == Ok(code),
-            message,
-        )
-    }
-
-    fn message(&self) -> String {
-        // SAFETY: the handle is live; `tj3GetErrorStr` returns the handle's (or the thread's) NUL-terminated
-        // error buffer, which stays valid until the next TurboJPEG call; it is copied before any such call.
-        let ptr = unsafe { raw::tj3GetErrorStr(self.0) };
-        if ptr.is_null() {
-            return "jpeg decoder error".into();
-        }
-        // SAFETY: non-null and NUL-terminated, as above.
-        unsafe { CStr::from_ptr(ptr) }
-            .to_string_lossy()
-            .into_owned()
+    let mut decoder = Decompressor::new();
+    let result = catch_unwind(AssertUnwindSafe(|| decoder.run(bytes, limits)));
+    drop(decoder); // destroys libjpeg's state whichever way `run` ended
+    match result {
+        Ok(decoded) => decoded,
+        Err(payload) => match payload.downcast::<Fatal>() {
+            Ok(fatal) => Err(fatal.0),
+            // Not ours (a bug, not bad input): keep unwinding.
+            Err(other) => resume_unwind(other),
+        },
     }
 }
 
-impl Drop for Handle {
+/// The payload the callbacks unwind with: why decoding stopped.
+struct Fatal(DecodeError);
+
+/// What the callbacks share with [`Decompressor::run`] (through `client_data`).
+#[derive(Default)]
+struct Status {
+    /// Set once every scanline is out: running out of data then (before EOI) no longer loses pixels, and
+    /// Pillow, whose source suspends there, returns the image.
+    finishing: Cell<bool>,
+}
+
+/// A libjpeg decompressor with its error and progress managers, each boxed so the pointers libjpeg keeps to
+/// them stay valid; destroyed on drop.
+struct Decompressor {
+    cinfo: Box<jpeg::jpeg_decompress_struct>,
+    err: Box<jpeg::jpeg_error_mgr>,
+    progress: Box<jpeg::jpeg_progress_mgr>,
+    status: Box<Status>,
+}
+
+impl Decompressor {
+    fn new() -> Decompressor {
+        // SAFETY: all three are plain C structs for which all-zero bytes are valid values (null pointers, `None`
+        // callbacks, zero integers, and the zero variants JCS_UNKNOWN, JDCT_ISLOW and JDITHER_NONE of their
+        // enums); libjpeg initialises them before use, and `jpeg_destroy_decompress` accepts a zeroed struct.
+        let (cinfo, err, progress) = unsafe {
+            (
+                Box::new(std::mem::zeroed::<jpeg::jpeg_decompress_struct>()),
+                Box::new(std::mem::zeroed::<jpeg::jpeg_error_mgr>()),
+                Box::new(std::mem::zeroed::<jpeg::jpeg_progress_mgr>()),
+            )
+        };
+        Decompressor {
+            cinfo,
+            err,
+            progress,
+            status: Box::default(),
+        }
+    }
+
+    /// The whole decode; a libjpeg error unwinds out of it with a [`Fatal`] (caught by [`decode`]).
+    fn run(&mut self, bytes: &[u8], limits: DecodeLimits) -> Result<DecodedImage, DecodeError> {
+        // SAFETY: `jpeg_std_error` only fills in the (boxed, live) error manager.
+        unsafe { jpeg::jpeg_std_error(&mut self.err) };
+        self.err.error_exit = Some(error_exit);
+        self.err.emit_message = Some(emit_message);
+        self.progress.progress_monitor = Some(progress_monitor);
+        self.cinfo.common.err = &mut *self.err;
+        // SAFETY: `cinfo` is boxed and zeroed but for `err`, which points to a live error manager, as
+        // `jpeg_CreateDecompress` requires (it keeps `err` and clears the rest); the size is the struct's.
+        unsafe { jpeg::jpeg_create_decompress(&mut *self.cinfo) };
+        self.cinfo.common.client_data =
+            std::ptr::from_ref::<Status>(&self.status).cast_mut().cast();
+        self.cinfo.common.progress = &mut *self.progress;
+        // libjpeg's own working memory (mainly a progressive JPEG's coefficients), which it checks before
+        // allocating it; beyond it libjpeg would need a backing store, which this build lacks: an error.
+        let max_memory = c_long::try_from(limits.max_alloc_bytes).unwrap_or(c_long::MAX);
+        // SAFETY: `jpeg_create_decompress` succeeded (it unwinds otherwise), so `mem` is its live manager.
+        unsafe { (*self.cinfo.common.mem).max_memory_to_use = max_memory };
+        let len = bytes.len().try_into().map_err(|_| limit("size"))?;
+        // SAFETY: `bytes` outlives the decompressor's use of it: `run` returns (or unwinds) before `bytes` can
+        // be dropped and the decompressor is destroyed in `decode` before any other source is set. libjpeg
+        // only reads it.
+        unsafe { jpeg::jpeg_mem_src(&mut self.cinfo, bytes.as_ptr(), len) };
+        // SAFETY: the decompressor is created and has a source.
+        let header = unsafe { jpeg::jpeg_read_header(&mut self.cinfo, 1) };
+        if header != 1 {
+            // JPEG_HEADER_OK; a tables-only stream with `require_image` set is an error already.
+            return Err(DecodeError::Corrupt("no image in the jpeg data".into()));
+        }
+        let (width, height) = (self.cinfo.image_width, self.cinfo.image_height);
+        if width == 0 || height == 0 {
+            return Err(DecodeError::ZeroSized);
+        }
+        // Refused from the header alone, before any pixel buffer exists.
+        if width > limits.max_side_px
+            || height > limits.max_side_px
+            || u64::from(width) * u64::from(height) > limits.max_pixels
+        {
+            return Err(DecodeError::TooLarge { width, height });
+        }
+        let (out_color_space, channels) = match self.cinfo.num_components {
+            1 => (jpeg::JCS_GRAYSCALE, 1usize),
+            3 => (jpeg::JCS_RGB, 3),
+            4 => (jpeg::JCS_CMYK, 4),
+            n => {
+                return Err(DecodeError::Corrupt(format!(
+                    "cannot handle {n}-layer images"
+                )));
+            }
+        };
+        let too_large = || DecodeError::TooLarge { width, height };
+        let row = (width as usize)
+            .checked_mul(channels)
+            .ok_or_else(too_large)?;
+        let out_bytes = row
+            .checked_mul(height as usize)
+            .filter(|&n| n as u64 <= limits.max_alloc_bytes)
+            .ok_or_else(too_large)?;
+        self.cinfo.out_color_space = out_color_space;
+        self.cinfo.dct_method = jpeg::J_DCT_METHOD::JDCT_ISLOW;
+        self.cinfo.do_fancy_upsampling = 1;
+        // SAFETY: the header is read and the output parameters are set, as `jpeg_start_decompress` requires.
+        // For a progressive file it reads every scan here (the progress monitor counts them).
+        if unsafe { jpeg::jpeg_start_decompress(&mut self.cinfo) } == 0 {
+            return Err(DecodeError::Corrupt("jpeg decoder suspended".into()));
+        }
+        if (self.cinfo.output_width, self.cinfo.output_height) != (width, height)
+            || usize::try_from(self.cinfo.output_components) != Ok(channels)
+        {
+            return Err(DecodeError::Corrupt("unexpected jpeg output shape".into()));
+        }
+        let mut out = vec![0u8; out_bytes];
+        let mut rows: Vec<*mut u8> = out.chunks_exact_mut(row).map(<[u8]>::as_mut_ptr).collect();
+        while self.cinfo.output_scanline < height {
+            let done = self.cinfo.output_scanline as usize;
+            let left = height - self.cinfo.output_scanline;
+            // SAFETY: `rows[done..]` holds `left` pointers to distinct rows of `out`, each `row` bytes long:
+            // `output_width * output_components` (checked above), what libjpeg writes to each; `out` is not
+            // otherwise touched until the loop ends.
+            let read = unsafe {
+                jpeg::jpeg_read_scanlines(&mut self.cinfo, rows[done..].as_mut_ptr(), left)
+            };
+            if read == 0 {
+                // Only a suspending source returns no rows; the memory source never suspends.
+                return Err(DecodeError::Corrupt("jpeg decoder suspended".into()));
+            }
+        }
+        drop(rows);
+        self.status.finishing.set(true);
+        // SAFETY: every scanline has been read, as `jpeg_finish_decompress` requires.
+        unsafe { jpeg::jpeg_finish_decompress(&mut self.cinfo) };
+        let rgb = match channels {
+            1 => out.iter().flat_map(|&l| [l, l, l]).collect(),
+            4 => pillow_cmyk_to_rgb(&out),
+            _ => out,
+        };
+        Ok(DecodedImage {
+            width,
+            height,
+            rgb,
+            format: "jpeg",
+        })
+    }
+}
+
+impl Drop for Decompressor {
     fn drop(&mut self) {
-        // SAFETY: the handle came from `tj3Init`, is non-null and is destroyed exactly once, here.
-        unsafe { raw::tj3Destroy(self.0) }
+        // SAFETY: `cinfo` is either still zeroed (no memory manager: nothing to free) or was created by
+        // `jpeg_create_decompress`, possibly left mid-call by an unwinding error, which libjpeg allows: like
+        // after its usual `longjmp`, destroying is the one thing to do. Called exactly once, here.
+        unsafe { jpeg::jpeg_destroy_decompress(&mut self.cinfo) }
     }
 }
 
-/// libjpeg's warnings (the `JWRN_*` messages of the vendored `jerror.h`), by their fixed leading text.
-const WARNINGS: [&str; 7] = [
-    // bad Huffman or arithmetic code, junk before a marker, premature end of segment, missing RST, bad ICC
-    "Corrupt JPEG data: ",
-    "Inconsistent progression sequence for component ",
-    "Unknown Adobe color transform code ",
-    "Warning: unknown JFIF revision number ",
-    "Invalid SOS parameters for sequential JPEG",
-    "Application transferred too many scanlines",
-    PREMATURE_END,
-];
+/// libjpeg's fatal error callback: unwinds with the message (it must not return).
+unsafe extern "C-unwind" fn error_exit(cinfo: &mut jpeg::jpeg_common_struct) {
+    // SAFETY: libjpeg passes the decompressor whose `err` is the live manager set in `run`.
+    let err = unsafe { &mut *cinfo.err };
+    let code = err.msg_code;
+    let error = if code == jpeg::JERR_OUT_OF_MEMORY || code == jpeg::JERR_NO_BACKING_STORE {
+        limit("libjpeg memory")
+    } else {
+        DecodeError::Corrupt(message(err))
+    };
+    // `resume_unwind`, unlike `panic!`, does not run the panic hook: bad input prints nothing.
+    resume_unwind(Box::new(Fatal(error)))
+}
 
-/// The warning for data that ends before the image does.
-const PREMATURE_END: &str = "Premature end of JPEG file";
+/// libjpeg's warning and trace callback. Pillow ignores warnings (libjpeg conceals the damage and goes on),
+/// but its data source suspends when the file ends, and Pillow refuses the file as truncated: libjpeg's
+/// memory source warns "premature end of JPEG file" there instead, which ends decoding the same way.
+unsafe extern "C-unwind" fn emit_message(cinfo: &mut jpeg::jpeg_common_struct, level: c_int) {
+    // SAFETY: as in `error_exit`.
+    let code = unsafe { (*cinfo.err).msg_code };
+    if level >= 0 || code != jpeg::JWRN_JPEG_EOF {
+        return;
+    }
+    // SAFETY: `client_data` points to the boxed `Status` of the running decode (set in `run`, before any
+    // call that can warn), which outlives it; only shared references to it exist.
+    let status = unsafe { &*cinfo.client_data.cast::<Status>() };
+    if !status.finishing.get() {
+        resume_unwind(Box::new(Fatal(DecodeError::TruncatedJpeg)));
+    }
+}
 
-/// A failed TurboJPEG call as a result. A warning is success: libjpeg concealed the damage and finished the
-/// image, as it does under Pillow, which ignores warnings; except a premature end of data, which Pillow
-/// refuses as truncated. TurboJPEG still reports "warning" when a fatal error followed one (its message then
-/// replaces the warning's), so a warning must also read as one of libjpeg's warnings.
-fn classify(warning: bool, message: String) -> Result<(), DecodeError> {
-    if !warning || !WARNINGS.iter().any(|w| message.starts_with(w)) {
-        return Err(DecodeError::Corrupt(message));
+/// libjpeg's progress callback, called between iMCU rows: refuses a file with too many scans.
+unsafe extern "C-unwind" fn progress_monitor(cinfo: &mut jpeg::jpeg_common_struct) {
+    if cinfo.is_decompressor == 0 {
+        return;
     }
-    if message.starts_with(PREMATURE_END) {
-        return Err(DecodeError::TruncatedJpeg);
+    // SAFETY: a decompressor's common fields are the first field of its `jpeg_decompress_struct` (both
+    // `repr(C)`), and libjpeg passes the whole struct, as libjpeg-turbo's own TurboJPEG API assumes too.
+    let scans = unsafe {
+        (*std::ptr::from_mut(cinfo).cast::<jpeg::jpeg_decompress_struct>()).input_scan_number
+    };
+    if scans > MAX_SCANS {
+        resume_unwind(Box::new(Fatal(limit("more than 500 scans"))));
     }
-    Ok(())
+}
+
+fn limit(what: &str) -> DecodeError {
+    DecodeError::Limit(what.into())
+}
+
+/// The current message as libjpeg's `format_message` would print it: its template from the message table
+/// with the integer or string parameter filled in.
+fn message(err: &mut jpeg::jpeg_error_mgr) -> String {
+    let code = err.msg_code;
+    let template = usize::try_from(code)
+        .ok()
+        .filter(|_| code <= err.last_jpeg_message && !err.jpeg_message_table.is_null())
+        // SAFETY: the table has `last_jpeg_message + 1` entries (libjpeg's own, set by `jpeg_std_error`), each
+        // a NUL-terminated static string or null.
+        .map(|i| unsafe { *err.jpeg_message_table.add(i) })
+        .filter(|p| !p.is_null())
+        // SAFETY: non-null entries are NUL-terminated static strings.
+        .map(|p| unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned());
+    let Some(template) = template else {
+        return format!("jpeg error {code}");
+    };
+    // SAFETY: `msg_parm` is a C union of `int[8]` and `char[80]`; both views are plain bytes.
+    let ints = unsafe { *err.msg_parm.i() };
+    // SAFETY: as above.
+    let text = unsafe { *err.msg_parm.s() };
+    fill_template(&template, &ints, &text)
+}
+
+/// printf for libjpeg's messages: `%d`, `%u`, `%x` (with flags and width, ignored but for hex zero padding)
+/// take the next integer, `%s` the string parameter.
+fn fill_template(template: &str, ints: &[c_int; 8], text: &[i8; 80]) -> String {
+    let mut out = String::new();
+    let mut next = ints.iter();
+    let mut chars = template.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        let mut spec = String::new();
+        while let Some(&d) = chars.peek() {
+            chars.next();
+            if d.is_ascii_alphabetic() && d != 'l' {
+                spec.push(d);
+                break;
+            }
+            spec.push(d);
+        }
+        let value = || next.clone().next().copied().unwrap_or(0);
+        match spec.chars().last() {
+            Some('d' | 'i') => out.push_str(&value().to_string()),
+            Some('u') => out.push_str(&(value() as u32).to_string()),
+            Some('x' | 'X') => {
+                let width = spec
+                    .trim_start_matches('0')
+                    .trim_end_matches(|c: char| !c.is_ascii_digit());
+                let width = width.parse().unwrap_or(0);
+                out.push_str(&format!("{:0width$x}", value() as u32));
+            }
+            Some('s') => {
+                let bytes: Vec<u8> = text
+                    .iter()
+                    .take_while(|&&b| b != 0)
+                    .map(|&b| b as u8)
+                    .collect();
+                out.push_str(&String::from_utf8_lossy(&bytes));
+                continue;
+            }
+            Some('%') => {
+                out.push('%');
+                continue;
+            }
+            _ => continue,
+        }
+        next.next();
+    }
+    out
 }
 
 /// Pillow's path for a CMYK JPEG: libjpeg's CMYK samples are inverted on unpacking (raw mode `CMYK;I`,
@@ -198,7 +349,91 @@ fn muldiv255(a: u32, b: u32) -> u32 {
     ((t >> 8) + t) >> 8
 }
 
+/// Encodes `side` x `side` RGB pixels as a quality-75 4:2:0 JPEG with libjpeg-turbo's standard settings
+/// (MozJPEG's extensions off), baseline or progressive: synthetic input for `jikimi bench pdq jpeg`.
+pub(crate) fn encode_rgb_for_bench(
+    pixels: &[u8],
+    side: usize,
+    progressive: bool,
+) -> Result<Vec<u8>, String> {
+    let dim = u32::try_from(side).map_err(|_| "side too large".to_string())?;
+    if pixels.len() != side * side * 3 || side == 0 {
+        return Err("pixel count does not match the side".into());
+    }
+    /// The compressor, its error manager and the output buffer libjpeg allocates, freed on drop.
+    struct Compressor {
+        cinfo: Box<jpeg::jpeg_compress_struct>,
+        err: Box<jpeg::jpeg_error_mgr>,
+        buffer: *mut u8,
+        size: std::ffi::c_ulong,
+    }
+    impl Drop for Compressor {
+        fn drop(&mut self) {
+            // SAFETY: as for the decompressor; `buffer` is null or came from libjpeg's `malloc` and is freed
+            // once, after the compressor (which may still own it) is destroyed.
+            unsafe {
+                jpeg::jpeg_destroy_compress(&mut self.cinfo);
+                libc::free(self.buffer.cast::<c_void>());
+            }
+        }
+    }
+    // SAFETY: zeroed plain C structs, as in `Decompressor::new`.
+    let mut c = unsafe {
+        Compressor {
+            cinfo: Box::new(std::mem::zeroed()),
+            err: Box::new(std::mem::zeroed()),
+            buffer: std::ptr::null_mut(),
+            size: 0,
+        }
+    };
+    let result = catch_unwind(AssertUnwindSafe(|| {
+        // SAFETY: the calls follow libjpeg's documented compression sequence on boxed, live structs; `pixels`
+        // holds `side` rows of `side * 3` bytes, which is what libjpeg reads for each row pointer.
+        unsafe {
+            jpeg::jpeg_std_error(&mut c.err);
+            c.err.error_exit = Some(error_exit);
+            c.cinfo.common.err = &mut *c.err;
+            jpeg::jpeg_create_compress(&mut *c.cinfo);
+            jpeg::jpeg_mem_dest(&mut c.cinfo, &mut c.buffer, &mut c.size);
+            c.cinfo.image_width = dim;
+            c.cinfo.image_height = dim;
+            c.cinfo.input_components = 3;
+            c.cinfo.in_color_space = jpeg::JCS_RGB;
+            jpeg::jpeg_c_set_int_param(
+                &mut c.cinfo,
+                jpeg::JINT_COMPRESS_PROFILE,
+                jpeg::JCP_FASTEST as c_int,
+            );
+            jpeg::jpeg_set_defaults(&mut c.cinfo);
+            jpeg::jpeg_set_quality(&mut c.cinfo, 75, 1);
+            if progressive {
+                jpeg::jpeg_simple_progression(&mut c.cinfo);
+            }
+            jpeg::jpeg_start_compress(&mut c.cinfo, 1);
+            let rows: Vec<*const u8> = pixels.chunks_exact(side * 3).map(<[u8]>::as_ptr).collect();
+            while (c.cinfo.next_scanline as usize) < side {
+                let (at, left) = (c.cinfo.next_scanline as usize, dim - c.cinfo.next_scanline);
+                jpeg::jpeg_write_scanlines(&mut c.cinfo, rows[at..].as_ptr(), left);
+            }
+            jpeg::jpeg_finish_compress(&mut c.cinfo);
+        }
+    }));
+    match result {
+        Ok(()) if !c.buffer.is_null() => {
+            let len = usize::try_from(c.size).map_err(|_| "jpeg too large".to_string())?;
+            // SAFETY: after `jpeg_finish_compress`, `buffer` holds `size` bytes of JPEG (freed by the drop).
+            Ok(unsafe { std::slice::from_raw_parts(c.buffer, len) }.to_vec())
+        }
+        Ok(()) => Err("jpeg encoder produced nothing".into()),
+        Err(payload) => match payload.downcast::<Fatal>() {
+            Ok(fatal) => Err(fatal.0.to_string()),
+            Err(other) => resume_unwind(other),
+        },
+    }
+}
+
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -213,23 +448,24 @@ mod tests {
     }
 
     #[test]
-    fn warnings_are_successes_and_errors_are_not() {
-        let extraneous = "Corrupt JPEG data: 4 extraneous bytes before marker 0xd9";
-        assert!(classify(true, extraneous.into()).is_ok());
-        assert!(classify(true, "Corrupt JPEG data: bad Huffman code".into()).is_ok());
-        // A fatal error after a warning: TurboJPEG's code still says "warning".
-        assert!(matches!(
-            classify(true, "Bogus marker length".into()),
-            Err(DecodeError::Corrupt(_))
-        ));
-        assert!(matches!(
-            classify(false, extraneous.into()),
-            Err(DecodeError::Corrupt(_))
-        ));
-        assert!(matches!(
-            classify(true, PREMATURE_END.into()),
-            Err(DecodeError::TruncatedJpeg)
-        ));
+    fn messages_are_filled_in_as_printf_would() {
+        let mut ints = [0; 8];
+        ints[0] = 4;
+        ints[1] = 0xd9;
+        let text = [0i8; 80];
+        assert_eq!(
+            fill_template(
+                "Corrupt JPEG data: %u extraneous bytes before marker 0x%02x",
+                &ints,
+                &text
+            ),
+            "Corrupt JPEG data: 4 extraneous bytes before marker 0xd9"
+        );
+        let mut text = [0i8; 80];
+        for (t, b) in text.iter_mut().zip(b"abc") {
+            *t = *b as i8;
+        }
+        assert_eq!(fill_template("x %s y %d%%", &ints, &text), "x abc y 4%");
     }
 
     #[test]
@@ -238,5 +474,16 @@ mod tests {
         assert_eq!(pillow_cmyk_to_rgb(&[255, 255, 255, 255]), [255, 255, 255]);
         assert_eq!(pillow_cmyk_to_rgb(&[255, 255, 255, 0]), [0, 0, 0]);
         assert_eq!(pillow_cmyk_to_rgb(&[0, 255, 255, 255]), [0, 255, 255]);
+    }
+
+    #[test]
+    fn the_bench_encoder_round_trips() {
+        let side = 24;
+        let pixels: Vec<u8> = (0..side * side * 3).map(|i| (i % 251) as u8).collect();
+        for progressive in [false, true] {
+            let bytes = encode_rgb_for_bench(&pixels, side, progressive).unwrap();
+            let d = decode(&bytes, DecodeLimits::default()).unwrap();
+            assert_eq!((d.width, d.height, d.rgb.len()), (24, 24, side * side * 3));
+        }
     }
 }
