@@ -163,10 +163,8 @@ fn the_reference_recomputed_now_agrees() {
     );
 }
 
-/// Damaged JPEGs (random bytes changed, inserted or cut) go through libjpeg-turbo's C code: each must decode or
-/// give an error, never crash or panic.
-#[test]
-fn mutated_jpegs_decode_or_fail_cleanly() {
+/// 600 damaged JPEGs: random bytes changed, inserted or cut in four of the test files (fixed seed).
+fn mutants() -> Vec<Vec<u8>> {
     use rand::rngs::SmallRng;
     use rand::{RngExt, SeedableRng};
     let mut rng = SmallRng::seed_from_u64(19);
@@ -176,7 +174,7 @@ fn mutated_jpegs_decode_or_fail_cleanly() {
         "rings_gray_q50_prog.jpg",
         "grad_diag_cmyk_q90_prog.jpg",
     ];
-    let (mut decoded, mut refused) = (0, 0);
+    let mut all = Vec::new();
     for file in files {
         let clean = std::fs::read(data_dir().join(file)).unwrap();
         for _ in 0..150 {
@@ -191,15 +189,94 @@ fn mutated_jpegs_decode_or_fail_cleanly() {
                     }
                 }
             }
-            match decode_rgb8(&bytes, DecodeLimits::default()) {
-                Ok(d) => {
-                    assert_eq!(d.rgb.len(), d.width as usize * d.height as usize * 3);
-                    decoded += 1;
-                }
-                Err(_) => refused += 1,
-            }
+            all.push(bytes);
         }
     }
+    all
+}
+
+/// What jikimi makes of a file: "ok WxH sha256-of-pixels", or "err" (the reasons differ in wording).
+fn verdict(bytes: &[u8]) -> String {
+    match decode_rgb8(bytes, DecodeLimits::default()) {
+        Ok(d) => {
+            assert_eq!(d.rgb.len(), d.width as usize * d.height as usize * 3);
+            let sha = Sha256::digest(&d.rgb);
+            format!("ok {}x{} {sha:x}", d.width, d.height)
+        }
+        Err(_) => "err".into(),
+    }
+}
+
+/// Damaged JPEGs go through libjpeg-turbo's C code: each must decode or give an error, never crash or panic.
+#[test]
+fn mutated_jpegs_decode_or_fail_cleanly() {
+    let verdicts: Vec<String> = mutants().iter().map(|b| verdict(b)).collect();
+    let decoded = verdicts.iter().filter(|v| v.starts_with("ok")).count();
+    let refused = verdicts.len() - decoded;
     eprintln!("mutated jpegs: {decoded} decoded, {refused} refused");
     assert!(decoded > 0 && refused > 0);
+}
+
+/// The same damaged JPEGs through Pillow (the reference's decoder): jikimi decodes exactly the files Pillow
+/// decodes, to the same pixels, and refuses the rest (bad markers, truncation).
+#[test]
+fn mutated_jpegs_decode_as_under_pillow() {
+    let Some(python) = reference_python() else {
+        let how = "pdqhash venv absent: run .ci/setup-jpeg.sh";
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{how} (CI must run this check)"
+        );
+        eprintln!("{how} to enable this check");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mutants = mutants();
+    for (i, bytes) in mutants.iter().enumerate() {
+        std::fs::write(dir.path().join(format!("{i:04}.jpg")), bytes).unwrap();
+    }
+    let script = r#"
+import hashlib, os, sys, warnings
+from PIL import Image
+warnings.simplefilter("ignore")
+for name in sorted(os.listdir(sys.argv[1])):
+    try:
+        with Image.open(os.path.join(sys.argv[1], name)) as im:
+            rgb = im.convert("RGB")
+            print("ok %dx%d %s" % (rgb.size + (hashlib.sha256(rgb.tobytes()).hexdigest(),)))
+    except Exception:
+        print("err")
+"#;
+    let out = std::process::Command::new(&python)
+        .args(["-c", script])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "pillow failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let pillow: Vec<String> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(pillow.len(), mutants.len());
+    let differ: Vec<String> = mutants
+        .iter()
+        .zip(&pillow)
+        .enumerate()
+        .filter_map(|(i, (bytes, theirs))| {
+            let ours = verdict(bytes);
+            (&ours != theirs).then(|| format!("{i:04}.jpg: jikimi {ours}, pillow {theirs}"))
+        })
+        .collect();
+    let decoded = pillow.iter().filter(|v| v.starts_with("ok")).count();
+    eprintln!(
+        "mutated jpegs vs pillow: {} of {} agree ({decoded} decoded by both)",
+        mutants.len() - differ.len(),
+        mutants.len()
+    );
+    assert!(differ.is_empty(), "{}", differ.join("\n"));
 }
