@@ -144,9 +144,10 @@ impl Decompressor {
         let row = (width as usize)
             .checked_mul(channels)
             .ok_or_else(too_large)?;
+        // libjpeg's output (1, 3 or 4 bytes a pixel) and the RGB made from it must both fit the limit.
         let out_bytes = row
             .checked_mul(height as usize)
-            .filter(|&n| n as u64 <= limits.max_alloc_bytes)
+            .filter(|&n| (n / channels * 3).max(n) as u64 <= limits.max_alloc_bytes)
             .ok_or_else(too_large)?;
         self.cinfo.out_color_space = out_color_space;
         self.cinfo.dct_method = jpeg::J_DCT_METHOD::JDCT_ISLOW;
