@@ -5,7 +5,8 @@
 //! YCbCr to RGB conversion. A pure-Rust decoder upsamples chroma and rounds differently, which moved
 //! PDQ bits; libjpeg-turbo with the same settings gives the reference's pixels byte for byte (the
 //! tests compare a SHA-256 of them). The library is the one vendored by `mozjpeg-sys` (MozJPEG changes
-//! libjpeg-turbo's encoder, not its decoder), built with the `cc` crate: no cmake, and nasm only if present.
+//! libjpeg-turbo's encoder, not its decoder), built with the `cc` crate: no cmake, and nasm only if present (for
+//! the SIMD code; see [`simd_idct`] for the one difference its absence makes).
 //!
 //! The calls are Pillow's (`libImaging/JpegDecode.c`): `jpeg_read_header`, then `out_color_space` from the
 //! component count as Pillow's rawmode sets it (1: greyscale, expanded to R=G=B as `convert("RGB")` does;
@@ -47,6 +48,21 @@ pub(crate) fn decode(bytes: &[u8], limits: DecodeLimits) -> Result<DecodedImage,
             Err(other) => resume_unwind(other),
         },
     }
+}
+
+unsafe extern "C" {
+    /// libjpeg-turbo's SIMD dispatcher for the ISLOW IDCT (`jsimd.c`, or `jsimd_none.c` when nasm was absent
+    /// at build time): nonzero when the SIMD version is compiled in and this CPU runs it.
+    fn jsimd_can_idct_islow() -> c_int;
+}
+
+/// Whether libjpeg-turbo's SIMD IDCT is in use, as under Pillow (its wheels' libjpeg-turbo has SIMD). Clean
+/// JPEGs decode to the same pixels either way; in a damaged JPEG, garbage coefficients overflow the C and the
+/// SIMD IDCT differently (wrapping against saturating), so the concealed area of such a file matches Pillow's
+/// only with SIMD: a build without nasm still hashes every intact JPEG exactly.
+pub fn simd_idct() -> bool {
+    // SAFETY: a pure query of the CPU's features and a compile-time flag; no arguments, no state.
+    unsafe { jsimd_can_idct_islow() != 0 }
 }
 
 /// The payload the callbacks unwind with: why decoding stopped.

@@ -29,6 +29,7 @@ pub mod pdq;
 
 pub use decode::{DecodeError, DecodeLimits, DecodedImage, decode_rgb8};
 pub use hash::{Hash256, ParseHashError};
+pub use jpeg::simd_idct as jpeg_simd_idct;
 pub use list::MatchRecord;
 pub use pdq::{DIHEDRAL_NAMES, Luma, PdqDihedral, PdqHash, RgbImage, pdq_dihedral, pdq_hash};
 
