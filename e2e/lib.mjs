@@ -159,6 +159,19 @@ export class Device {
     return [res.status, text ? JSON.parse(text) : null];
   }
 
+  // GETs `p` signed under `context` with an empty body (the device's message poll); returns [status, answer].
+  async signedGet(base, p, context) {
+    const ts = Math.floor(Date.now() / 1000);
+    const nonce = crypto.randomBytes(16).toString('hex');
+    const msg = Buffer.from(`${context}\n${this.id}\n${ts}\n${nonce}\n`);
+    const sig = crypto.sign(null, msg, this.privateKey).toString('base64');
+    const res = await fetch(`${base}${p}`, {
+      headers: { 'x-jikimi-device': this.id, 'x-jikimi-timestamp': String(ts), 'x-jikimi-nonce': nonce, 'x-jikimi-signature': sig },
+    });
+    const text = await res.text();
+    return [res.status, text ? JSON.parse(text) : null];
+  }
+
   // Sends a signed alert; returns the parsed 202 answer.
   async alert(base, { lat, lon, priority = 1, accuracy = 30 }) {
     const [status, answer] = await this.signed(base, '/api/alerts', 'jikimi-alert-v1', {

@@ -107,6 +107,7 @@ pub async fn read_responses_paged(
         let filter = IncidentFilter {
             statuses: vec![IncidentStatus::OnScene, IncidentStatus::Closed],
             subscriber_id: None,
+            device_id: None,
             limit: page,
             order: IncidentOrder::ById { after },
         };

@@ -4,6 +4,7 @@
 //! recommendations and notes allowed at any open stage. Closed is terminal. The fold is the single place where the
 //! rules live: the store applies the same [`Incident::apply`] before it appends, so no illegal state is ever written.
 
+use crate::twoway::{self, Answer, AnswerKind, DeviceMessage, Question};
 use crate::{
     Actor, AlertId, DeviceId, IncidentId, LocationFix, Recommendation, SubscriberId, Timestamp,
     UnitId,
@@ -214,6 +215,25 @@ pub enum EventKind {
         /// Why.
         reason: EscalationReason,
     },
+    /// A dispatcher sent a silent question to the device that raised the incident (see [`crate::twoway`]).
+    QuestionSent {
+        /// Chosen by the server; the device answers by it.
+        message_id: uuid::Uuid,
+        /// Canned (id and arguments) or free text.
+        question: Question,
+        /// The taps the device offers.
+        answer_kind: AnswerKind,
+        /// Show it as written even under duress: the dispatcher's explicit, audited choice.
+        #[serde(default)]
+        reveal: bool,
+    },
+    /// The device tapped an answer to a question (the device and time are the event's actor and time).
+    AnswerReceived {
+        /// The question answered.
+        message_id: uuid::Uuid,
+        /// The tap.
+        answer: Answer,
+    },
 }
 
 impl EventKind {
@@ -232,6 +252,8 @@ impl EventKind {
             EventKind::Closed { .. } => "closed",
             EventKind::Cancelled => "cancelled",
             EventKind::Escalated { .. } => "escalated",
+            EventKind::QuestionSent { .. } => "question_sent",
+            EventKind::AnswerReceived { .. } => "answer_received",
         }
     }
 }
@@ -297,6 +319,18 @@ pub enum TransitionError {
     /// Dispatching the unit that is already assigned.
     #[error("unit {0} is already assigned to this incident")]
     AlreadyAssigned(UnitId),
+    /// A question reuses a message id.
+    #[error("message {0} was already sent")]
+    DuplicateMessage(uuid::Uuid),
+    /// An answer to a question this incident never asked.
+    #[error("no question {0} in this incident")]
+    UnknownMessage(uuid::Uuid),
+    /// A second answer to one question.
+    #[error("question {0} is already answered")]
+    AlreadyAnswered(uuid::Uuid),
+    /// An answer the question did not offer.
+    #[error("the answer does not fit question {0}")]
+    AnswerMismatch(uuid::Uuid),
 }
 
 /// The current state of an incident: a projection of its events, rebuildable at any time with [`Incident::replay`].
@@ -345,6 +379,9 @@ pub struct Incident {
     /// Defaults to false so projections stored before this field existed still parse.
     #[serde(default)]
     pub duress: bool,
+    /// Questions sent to the device, oldest first, with their answers (empty in projections stored before them).
+    #[serde(default)]
+    pub messages: Vec<DeviceMessage>,
     /// The seq of the last applied event: the version for optimistic concurrency.
     pub last_seq: u64,
 }
@@ -392,6 +429,7 @@ impl Incident {
             closed_at: None,
             n_notes: 0,
             duress: false,
+            messages: Vec::new(),
             last_seq: 1,
         })
     }
@@ -431,6 +469,12 @@ impl Incident {
             | EventKind::NoteAdded { .. }
             | EventKind::Closed { .. }
             | EventKind::Cancelled => Ok(()),
+            EventKind::QuestionSent { message_id, .. } => {
+                twoway::check_question(&self.messages, *message_id)
+            }
+            EventKind::AnswerReceived { message_id, answer } => {
+                twoway::check_answer(&self.messages, *message_id, answer)
+            }
             // Escalation only ever raises urgency (a lower code is more urgent): lowering is a staff decision
             // with its own audit trail, not something a device or a duress signal may do.
             EventKind::Escalated { priority, .. } => {
@@ -539,6 +583,31 @@ impl Incident {
                 self.priority = *priority;
                 match reason {
                     EscalationReason::Duress => self.duress = true,
+                }
+            }
+            EventKind::QuestionSent {
+                message_id,
+                question,
+                answer_kind,
+                reveal,
+            } => self.messages.push(DeviceMessage {
+                message_id: *message_id,
+                seq: event.seq,
+                sent_at: event.at,
+                question: question.clone(),
+                answer_kind: answer_kind.clone(),
+                reveal: *reveal,
+                answer: None,
+                answered_at: None,
+            }),
+            EventKind::AnswerReceived { message_id, answer } => {
+                if let Some(m) = self
+                    .messages
+                    .iter_mut()
+                    .find(|m| m.message_id == *message_id)
+                {
+                    m.answer = Some(answer.clone());
+                    m.answered_at = Some(event.at);
                 }
             }
         }
@@ -883,6 +952,63 @@ mod tests {
             incident.apply(&report(7, 0, None)).is_err(),
             "a closed incident takes no report"
         );
+    }
+
+    #[test]
+    fn a_question_is_answered_once_with_a_tap_it_offered() {
+        let id = uuid::Uuid::from_u128(7);
+        let mut incident = at_priority(1);
+        let ask = EventKind::QuestionSent {
+            message_id: id,
+            question: Question::Canned {
+                id: "attacker-present".into(),
+                args: Default::default(),
+            },
+            answer_kind: AnswerKind::YesNo,
+            reveal: false,
+        };
+        incident.apply(&event(2, ask.clone())).unwrap();
+        assert_eq!(
+            incident.apply(&event(3, ask)).unwrap_err(),
+            TransitionError::DuplicateMessage(id)
+        );
+        let before = incident.clone();
+        let wrong = EventKind::AnswerReceived {
+            message_id: id,
+            answer: Answer::Number(2),
+        };
+        assert_eq!(
+            incident.apply(&event(3, wrong)).unwrap_err(),
+            TransitionError::AnswerMismatch(id)
+        );
+        let other = uuid::Uuid::from_u128(8);
+        assert_eq!(
+            incident
+                .apply(&event(
+                    3,
+                    EventKind::AnswerReceived {
+                        message_id: other,
+                        answer: Answer::YesNo(true),
+                    }
+                ))
+                .unwrap_err(),
+            TransitionError::UnknownMessage(other)
+        );
+        assert_eq!(incident, before);
+        let yes = EventKind::AnswerReceived {
+            message_id: id,
+            answer: Answer::YesNo(true),
+        };
+        incident.apply(&event(3, yes.clone())).unwrap();
+        assert_eq!(incident.messages[0].answer, Some(Answer::YesNo(true)));
+        assert_eq!(incident.messages[0].answered_at, Some(at(3000)));
+        assert_eq!(
+            incident.apply(&event(4, yes)).unwrap_err(),
+            TransitionError::AlreadyAnswered(id)
+        );
+        // Under duress the device shows it discreetly, unless the dispatcher revealed it.
+        assert!(incident.messages[0].discreet(true));
+        assert!(!incident.messages[0].discreet(false));
     }
 
     #[test]

@@ -46,6 +46,7 @@ mod geo;
 mod ids;
 mod incident;
 pub mod surge;
+pub mod twoway;
 mod unit;
 
 pub use cancel::{CancelDecision, PinMatch, decide_cancel};
@@ -56,4 +57,5 @@ pub use incident::{
     PriorityError, TransitionError, better_fix,
 };
 pub use surge::{ClusterIndex, Placement, SurgeConfig};
+pub use twoway::{Answer, AnswerKind, DeviceMessage, Question};
 pub use unit::{Eta, EtaProvider, Recommendation, StraightLineEta, Unit, UnitStatus, recommend};

@@ -9,12 +9,13 @@
 import { t, getLang, setLang, setTimeZone, getTimeZone, fmtTime, fmtAge } from './i18n.js';
 import { LiveFeed } from './live.js';
 import { MapView, UNIT_COLOURS } from './map.js';
+import { askForm, twowayEventText } from './twoway.js';
 
 const $ = (id) => document.getElementById(id);
 const OUTCOMES = ['arrest', 'rescue', 'assistance', 'false_alarm', 'abuse'];
 const SHORTCUTS = [
   ['J / ↓, K / ↑', 'k_nav'], ['A', 'k_ack'], ['D', 'k_disp'], ['E', 'k_enr'], ['S', 'k_ons'],
-  ['N', 'k_note'], ['C', 'k_close'], ['R', 'k_reveal'], ['M', 'k_mute'], ['L', 'k_lang'], ['?', 'k_help'],
+  ['N', 'k_note'], ['Q', 'k_ask'], ['C', 'k_close'], ['R', 'k_reveal'], ['M', 'k_mute'], ['L', 'k_lang'], ['?', 'k_help'],
 ];
 
 const state = {
@@ -509,6 +510,8 @@ function eventText(ev) {
       return `${t('code')} ${e.priority}${e.reason === 'duress' ? `, ${t('duressReason')}` : ''}`;
     case 'report_added':
       return e.fix ? `${e.fix.coords.lat.toFixed(5)}, ${e.fix.coords.lon.toFixed(5)} ±${Math.round(e.fix.accuracy_m)} m` : '';
+    case 'question_sent': case 'answer_received':
+      return twowayEventText(ev, state.detail?.events || []);
     default:
       return '';
   }
@@ -562,6 +565,7 @@ function renderDetail() {
     actionButton(t('enRoute'), 'E', cc && inc.status === 'dispatched', () => act('en-route'), 'act-enroute'),
     actionButton(t('onScene'), 'S', cc && ['dispatched', 'en_route'].includes(inc.status), () => act('on-scene'), 'act-onscene'),
     actionButton(t('note'), 'N', cc && open, addNote, 'act-note'),
+    actionButton(t('ask'), 'Q', cc && open, ask, 'act-ask'),
     actionButton(t('close'), 'C', cc && open, closeIncident, 'act-close'),
   );
   const blocks = duress ? [head, duress, idLine, actions] : [head, idLine, actions];
@@ -644,7 +648,7 @@ function renderDetail() {
   // Timeline.
   const tl = el('ol', 'timeline');
   for (const ev of d.events) {
-    const li = el('li');
+    const li = el('li', ev.event.type === 'answer_received' ? 'answer' : null);
     li.append(el('time', null, fmtTime(ev.at)), ' ', el('strong', null, t(`e_${ev.event.type}`)), ` ${eventText(ev)} `, el('span', 'muted', ev.actor));
     tl.append(li);
   }
@@ -719,6 +723,27 @@ async function addNote() {
   if (ta.value.trim()) await act('notes', { text: ta.value.trim() });
 }
 
+// A silent question to the caller's device (app or terminal); the answer arrives in the timeline by the live feed.
+async function ask() {
+  const inc = state.incidents.get(state.selected);
+  if (!inc || !canChange() || inc.status === 'closed') return;
+  const form = askForm(inc);
+  if (!(await openDialog(t('ask'), t('askSend'), form.body))) return;
+  const { req, error } = form.read();
+  if (!req) {
+    toast(error);
+    return;
+  }
+  try {
+    const sent = await api('POST', `/api/incidents/${inc.id}/messages`, req);
+    applyNow('incident', sent.incident);
+    toast(sent.device_text ? `${t('askShown')}: ${sent.device_text}` : t('askWithheld'));
+    loadDetail();
+  } catch {
+    // api() has shown the server's message.
+  }
+}
+
 async function closeIncident() {
   if (!state.selected || !canChange()) return;
   const sel = el('select');
@@ -758,7 +783,7 @@ document.addEventListener('keydown', (e) => {
   const handlers = {
     j: () => move(1), ArrowDown: () => move(1), k: () => move(-1), ArrowUp: () => move(-1),
     a: () => act('acknowledge'), d: dispatchRecommended, e: () => act('en-route'), s: () => act('on-scene'),
-    n: addNote, c: closeIncident, r: reveal, m: toggleMute, l: toggleLang, '?': () => $('help').showModal(),
+    n: addNote, q: ask, c: closeIncident, r: reveal, m: toggleMute, l: toggleLang, '?': () => $('help').showModal(),
   };
   const h = handlers[k] || handlers[k.toLowerCase()];
   if (!h) return;

@@ -478,7 +478,7 @@ fn refused(request_id: &RequestId, refusal: Refusal) -> ApiError {
 }
 
 /// A signed app request under `context`, checked by the intake; a refusal is audited and answered.
-async fn authenticated(
+pub(crate) async fn authenticated(
     intake: &Intake<'_>,
     channel: &Channel,
     request_id: &RequestId,
@@ -492,7 +492,7 @@ async fn authenticated(
 }
 
 /// What an authenticated app request answered: a refusal is audited by the intake against the device.
-async fn answered<T>(
+pub(crate) async fn answered<T>(
     intake: &Intake<'_>,
     channel: &Channel,
     request_id: &RequestId,
@@ -566,7 +566,9 @@ pub async fn location_update(
     answered(&intake, &channel, &request_id, request.device_id, result).await
 }
 
-fn parse<T: serde::de::DeserializeOwned>(request: &DeviceRequest) -> Result<T, ApiError> {
+pub(crate) fn parse<T: serde::de::DeserializeOwned>(
+    request: &DeviceRequest,
+) -> Result<T, ApiError> {
     serde_json::from_slice(&request.bytes)
         .map_err(|e| ApiError::new(ErrorCode::InvalidPayload, format!("invalid json: {e}")))
 }

@@ -44,6 +44,11 @@ const ASSETS: &[(&str, &str, &str)] = &[
         include_str!("../console/i18n.js"),
     ),
     (
+        "twoway.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../console/twoway.js"),
+    ),
+    (
         "style.css",
         "text/css; charset=utf-8",
         include_str!("../console/style.css"),

@@ -84,11 +84,13 @@ pub enum ErrorCode {
     StaffNotFound,
     /// No endpoint at this path (see `/api/openapi.json`).
     NoSuchEndpoint,
+    /// No silent question with that id in this incident.
+    MessageNotFound,
 }
 
 impl ErrorCode {
     /// Every code, for the OpenAPI description and the snapshot test.
-    pub const ALL: [ErrorCode; 34] = [
+    pub const ALL: [ErrorCode; 35] = [
         ErrorCode::InvalidPayload,
         ErrorCode::InvalidField,
         ErrorCode::PayloadTooLarge,
@@ -123,6 +125,7 @@ impl ErrorCode {
         ErrorCode::NotEnabled,
         ErrorCode::StaffNotFound,
         ErrorCode::NoSuchEndpoint,
+        ErrorCode::MessageNotFound,
     ];
 
     /// The HTTP status this code is always answered with.
@@ -155,6 +158,7 @@ impl ErrorCode {
             | ErrorCode::LinkNotFound
             | ErrorCode::RecordNotFound
             | ErrorCode::StaffNotFound
+            | ErrorCode::MessageNotFound
             | ErrorCode::NoSuchEndpoint => StatusCode::NOT_FOUND,
             ErrorCode::AgencyNotInitialised => StatusCode::CONFLICT,
             ErrorCode::NotEnabled => StatusCode::NOT_FOUND,
@@ -200,6 +204,7 @@ impl ErrorCode {
             ErrorCode::NotEnabled => "not_enabled",
             ErrorCode::StaffNotFound => "staff_not_found",
             ErrorCode::NoSuchEndpoint => "no_such_endpoint",
+            ErrorCode::MessageNotFound => "message_not_found",
         }
     }
 }

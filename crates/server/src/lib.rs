@@ -59,6 +59,8 @@ pub mod signing;
 pub mod staff;
 pub mod state;
 pub mod subscribers;
+pub mod twoway;
+pub mod twoway_text;
 pub mod units;
 pub mod views;
 pub mod web;
@@ -112,6 +114,12 @@ pub fn router(state: AppState) -> Router {
         .route("/api/incidents/{id}/on-scene", post(incidents::on_scene))
         .route("/api/incidents/{id}/notes", post(incidents::note))
         .route("/api/incidents/{id}/close", post(incidents::close))
+        .route("/api/incidents/{id}/messages", post(twoway::ask))
+        .route("/api/devices/{id}/messages", get(twoway::device_messages))
+        .route(
+            "/api/devices/{id}/messages/{message_id}/answer",
+            post(twoway::answer),
+        )
         .route("/api/units", get(units::list))
         .route("/api/units/{id}", put(units::put))
         .route("/api/units/{id}/position", post(units::report_position))

@@ -17,6 +17,7 @@ use utoipa::{Modify, OpenApi};
         crate::incidents::list, crate::incidents::get, crate::incidents::acknowledge, crate::incidents::recommend,
         crate::incidents::dispatch, crate::incidents::en_route, crate::incidents::on_scene, crate::incidents::note,
         crate::incidents::close,
+        crate::twoway::ask, crate::twoway::device_messages, crate::twoway::answer,
         crate::units::list, crate::units::put, crate::units::report_position, crate::units::set_status,
         crate::units::report_positions,
         crate::subscribers::register, crate::subscribers::search, crate::subscribers::reveal,
@@ -39,7 +40,7 @@ use utoipa::{Modify, OpenApi};
     modifiers(&BearerAuth, &CommonResponses, &FloodResponses),
     tags(
         (name = "alerts", description = "Device alerts, Ed25519-signed"),
-        (name = "app", description = "The 112 app: one-time device enrolment, location stream, cancel with PIN (duress PIN escalates)"),
+        (name = "app", description = "The 112 app: one-time device enrolment, location stream, cancel with PIN (duress PIN escalates), silent questions and tapped answers"),
         (name = "incidents", description = "Incident log and transitions"),
         (name = "units", description = "Patrol units and AVL"),
         (name = "subscribers", description = "Registration database (personal data sealed; reveals audited)"),

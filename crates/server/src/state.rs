@@ -177,19 +177,20 @@ impl DeviceCache {
     }
 }
 
-/// Per-device token buckets (the app's location stream): `burst` requests at once, then one every `refill_ms`.
+/// Per-key token buckets (the app's location stream per device; the dispatcher's questions per incident): `burst`
+/// requests at once, then one every `refill_ms`.
 ///
 /// Kept in memory: a limit is a courtesy to the database, not a security boundary (every request is signed and
 /// single-use anyway), so losing the buckets on restart is harmless. Time comes from the caller (the state's
 /// clock), so tests are deterministic.
 #[derive(Debug)]
-pub struct RateLimiter {
+pub struct RateLimiter<K = DeviceId> {
     burst: f64,
     refill_ms: f64,
-    buckets: std::sync::Mutex<HashMap<DeviceId, (f64, i64)>>,
+    buckets: std::sync::Mutex<HashMap<K, (f64, i64)>>,
 }
 
-impl RateLimiter {
+impl<K: std::hash::Hash + Eq> RateLimiter<K> {
     /// A limiter allowing `burst` at once and one more every `refill_ms`.
     pub fn new(burst: u32, refill_ms: u32) -> Self {
         Self {
@@ -199,8 +200,8 @@ impl RateLimiter {
         }
     }
 
-    /// Takes a token for `device` at `now`; `false` when the bucket is empty.
-    pub fn allow(&self, device: DeviceId, now: Timestamp) -> bool {
+    /// Takes a token for `device` (any key) at `now`; `false` when the bucket is empty.
+    pub fn allow(&self, device: K, now: Timestamp) -> bool {
         let Ok(mut buckets) = self.buckets.lock() else {
             return true;
         };
@@ -242,6 +243,8 @@ pub struct AppState {
     pub roads: Option<Arc<jikimi_roads::RoadNetwork>>,
     /// The app's location stream, per device.
     pub location_limiter: Arc<RateLimiter>,
+    /// The dispatcher's silent questions, per incident ([`crate::twoway`]).
+    pub question_limiter: Arc<RateLimiter<jikimi_respond::IncidentId>>,
     /// Own incidents per device: past it, a device's alerts join its open incident as counted reports.
     pub alert_budget: Arc<RateLimiter>,
     /// Per-source and global request limits ([`crate::flood`]).
@@ -320,6 +323,10 @@ impl AppState {
             location_limiter: Arc::new(RateLimiter::new(
                 crate::app::LOCATION_BURST,
                 crate::app::LOCATION_REFILL_MS,
+            )),
+            question_limiter: Arc::new(RateLimiter::new(
+                crate::twoway::QUESTION_BURST,
+                crate::twoway::QUESTION_REFILL_MS,
             )),
             alert_budget: Arc::new(RateLimiter::new(
                 flood.alert_budget_burst,

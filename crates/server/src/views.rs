@@ -202,6 +202,22 @@ fn analyst_event(kind: &EventKind) -> serde_json::Value {
         },
         // The text is the dispatcher's and may hold anything; analysts see that a note was added.
         EventKind::NoteAdded { .. } => return serde_json::json!({"type": kind.name()}),
+        // Free text and answers are the person's situation in their own words or taps: analysts see that a
+        // question was asked (and which canned one) and that it was answered.
+        EventKind::QuestionSent {
+            message_id,
+            question,
+            ..
+        } => {
+            let canned = match question {
+                jikimi_respond::Question::Canned { id, .. } => Some(id.clone()),
+                jikimi_respond::Question::Free { .. } => None,
+            };
+            return serde_json::json!({"type": kind.name(), "message_id": message_id, "canned": canned});
+        }
+        EventKind::AnswerReceived { message_id, .. } => {
+            return serde_json::json!({"type": kind.name(), "message_id": message_id});
+        }
         EventKind::Acknowledged
         | EventKind::Dispatched { .. }
         | EventKind::EnRoute { .. }

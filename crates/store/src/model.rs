@@ -83,6 +83,8 @@ pub struct IncidentFilter {
     pub statuses: Vec<IncidentStatus>,
     /// Only this subscriber's incidents.
     pub subscriber_id: Option<SubscriberId>,
+    /// Only the incidents this device opened (the device's silent-message poll).
+    pub device_id: Option<jikimi_respond::DeviceId>,
     /// At most this many (1..=10,000).
     pub limit: u32,
     /// The order, and where a page starts.
@@ -109,6 +111,7 @@ impl Default for IncidentFilter {
         IncidentFilter {
             statuses: Vec::new(),
             subscriber_id: None,
+            device_id: None,
             limit: 100,
             order: IncidentOrder::Queue,
         }

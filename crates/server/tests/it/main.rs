@@ -25,6 +25,7 @@ mod sessions;
 mod statuses;
 mod support;
 mod surge;
+mod twoway;
 mod views;
 mod web;
 
@@ -127,6 +128,9 @@ api_tests!(
     statuses::made_up_devices_cancelling_are_limited,
     statuses::state_dependent_refusals,
     statuses::partner_port_is_limited_per_source,
+    twoway::question_and_tapped_answer_reach_timeline_and_feed,
+    twoway::attackers_and_mistakes_are_refused,
+    twoway::duress_questions_are_discreet_unless_revealed,
 );
 
 /// Restarts a private Mosquitto (broker behaviour: once, on SQLite, not once per backend).

@@ -255,6 +255,7 @@ where
                  WHERE ($1 = 0 OR status IN ($2, $3, $4, $5, $6, $7))
                    AND (CAST($8 AS TEXT) IS NULL OR subscriber_id = $8)
                    AND (CAST($10 AS TEXT) IS NULL OR id > $10)
+                   AND (CAST($11 AS TEXT) IS NULL OR device_id = $11)
                  ORDER BY priority, opened_at, id
                  LIMIT $9",
                 None,
@@ -264,6 +265,7 @@ where
                  WHERE ($1 = 0 OR status IN ($2, $3, $4, $5, $6, $7))
                    AND (CAST($8 AS TEXT) IS NULL OR subscriber_id = $8)
                    AND (CAST($10 AS TEXT) IS NULL OR id > $10)
+                   AND (CAST($11 AS TEXT) IS NULL OR device_id = $11)
                  ORDER BY id
                  LIMIT $9",
                 after.map(|id| id.to_string()),
@@ -280,6 +282,7 @@ where
             .bind(filter.subscriber_id.map(|s| s.to_string()))
             .bind(i64::from(filter.limit))
             .bind(after)
+            .bind(filter.device_id.map(|d| d.to_string()))
             .fetch_all(self.reader())
             .await?;
         rows.iter()
