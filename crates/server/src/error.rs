@@ -84,11 +84,15 @@ pub enum ErrorCode {
     StaffNotFound,
     /// No endpoint at this path (see `/api/openapi.json`).
     NoSuchEndpoint,
+    /// No transfer set with that id.
+    TransferSetNotFound,
+    /// No money trace run with that id.
+    TraceRunNotFound,
 }
 
 impl ErrorCode {
     /// Every code, for the OpenAPI description and the snapshot test.
-    pub const ALL: [ErrorCode; 34] = [
+    pub const ALL: [ErrorCode; 36] = [
         ErrorCode::InvalidPayload,
         ErrorCode::InvalidField,
         ErrorCode::PayloadTooLarge,
@@ -123,6 +127,8 @@ impl ErrorCode {
         ErrorCode::NotEnabled,
         ErrorCode::StaffNotFound,
         ErrorCode::NoSuchEndpoint,
+        ErrorCode::TransferSetNotFound,
+        ErrorCode::TraceRunNotFound,
     ];
 
     /// The HTTP status this code is always answered with.
@@ -155,6 +161,8 @@ impl ErrorCode {
             | ErrorCode::LinkNotFound
             | ErrorCode::RecordNotFound
             | ErrorCode::StaffNotFound
+            | ErrorCode::TransferSetNotFound
+            | ErrorCode::TraceRunNotFound
             | ErrorCode::NoSuchEndpoint => StatusCode::NOT_FOUND,
             ErrorCode::AgencyNotInitialised => StatusCode::CONFLICT,
             ErrorCode::NotEnabled => StatusCode::NOT_FOUND,
@@ -199,6 +207,8 @@ impl ErrorCode {
             ErrorCode::AgencyNotInitialised => "agency_not_initialised",
             ErrorCode::NotEnabled => "not_enabled",
             ErrorCode::StaffNotFound => "staff_not_found",
+            ErrorCode::TransferSetNotFound => "transfer_set_not_found",
+            ErrorCode::TraceRunNotFound => "trace_run_not_found",
             ErrorCode::NoSuchEndpoint => "no_such_endpoint",
         }
     }
@@ -367,6 +377,8 @@ fn not_found(entity: jikimi_store::Entity) -> ApiError {
             "session unknown, ended or expired; log in again",
         ),
         Entity::EntityLink => (ErrorCode::LinkNotFound, "no such entity link"),
+        Entity::TransferSet => (ErrorCode::TransferSetNotFound, "no such transfer set"),
+        Entity::TraceRun => (ErrorCode::TraceRunNotFound, "no such trace run"),
     };
     ApiError::new(code, message)
 }
