@@ -597,7 +597,7 @@ pub async fn money_endpoints_refuse_attackers(h: &Harness) {
             "invalid_field",
         ),
         (
-            json!({"seeds": ["s1"], "policy": "fifo", "cashout": [{"account": "not an account"}]}),
+            json!({"seeds": ["s1"], "policy": "fifo", "cashout": [{"account": "ab"}]}),
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_field",
         ),
@@ -608,12 +608,12 @@ pub async fn money_endpoints_refuse_attackers(h: &Harness) {
         ),
         (
             json!({"seeds": ["s1"], "policy": "fifo", "admin": true}),
-            StatusCode::UNPROCESSABLE_ENTITY,
+            StatusCode::BAD_REQUEST,
             "invalid_payload",
         ),
         (
             json!({"seeds": "s1", "policy": "fifo"}),
-            StatusCode::UNPROCESSABLE_ENTITY,
+            StatusCode::BAD_REQUEST,
             "invalid_payload",
         ),
     ] {
