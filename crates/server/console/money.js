@@ -8,7 +8,7 @@
 import { t } from './i18n.js';
 
 const SVG = 'http://www.w3.org/2000/svg';
-const COL_W = 230;
+const COL_W = 300;
 const ROW_H = 64;
 const NODE_W = 170;
 const NODE_H = 44;
