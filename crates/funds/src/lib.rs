@@ -10,6 +10,8 @@
 //! - [`trace::Tracer`] folds the ordered transfers under the `haircut` or `fifo` [`trace::Policy`] into each
 //!   account's tainted amount received and tainted balance, conserving taint exactly; [`pipeline`] drives it
 //!   (seeds, duplicates);
+//! - [`memory`] is the same pipeline over small sets held in memory (the server's transfer sets), with a layered
+//!   layout of the flow graph;
 //! - [`output`] writes the taint table, the flow graph and the cash-out summary; [`cli`] is `jikimi trace
 //!   funds`, [`bench`] is `jikimi bench funds`; [`synthetic`] generates a scam network to test and measure on.
 //!
@@ -50,6 +52,7 @@ pub mod cli;
 mod error;
 pub mod import;
 pub mod ingest;
+pub mod memory;
 pub mod output;
 pub mod pipeline;
 pub mod sort;

@@ -10,6 +10,7 @@ import { t, getLang, setLang, setTimeZone, getTimeZone, fmtTime, fmtAge } from '
 import { LiveFeed } from './live.js';
 import { MapView, UNIT_COLOURS } from './map.js';
 import { askForm, twowayEventText } from './twoway.js';
+import { MoneyView } from './money.js';
 
 const $ = (id) => document.getElementById(id);
 const OUTCOMES = ['arrest', 'rescue', 'assistance', 'false_alarm', 'abuse'];
@@ -50,14 +51,16 @@ const canChange = () => may('change_operations');
 const canReveal = () => may('reveal_personal_data');
 
 // ---- HTTP ------------------------------------------------------------------------------------------------
+// A Blob body (a file to upload) is sent as it is; anything else as JSON.
 async function api(method, path, body) {
+  const raw = body instanceof Blob;
   const res = await fetch(path, {
     method,
     headers: {
-      'content-type': 'application/json',
+      'content-type': raw ? (body.type || 'application/octet-stream') : 'application/json',
       ...(state.token ? { Authorization: `Bearer ${state.token}` } : {}),
     },
-    body: body === undefined ? undefined : JSON.stringify(body),
+    body: body === undefined ? undefined : (raw ? body : JSON.stringify(body)),
   });
   if (res.status === 401 && state.token) {
     logout();
@@ -130,6 +133,7 @@ function applyStrings() {
     return [dt, dd];
   }));
   if (state.username) $('whoami').textContent = `${state.username} (${state.role})`;
+  if (!$('money-view').hidden) money.render();
   renderQueue();
   renderDetail();
   renderConn();
@@ -778,6 +782,8 @@ function move(delta) {
 
 document.addEventListener('keydown', (e) => {
   if ($('console-view').hidden || e.ctrlKey || e.metaKey || e.altKey) return;
+  // The money view has its own keys (the flow graph's arrows); the queue's shortcuts are not for it.
+  if (!$('money-view').hidden) return;
   if (e.target.closest?.('input, textarea, select, dialog')) return;
   const k = e.key;
   const handlers = {
@@ -822,6 +828,7 @@ async function enterConsole() {
   ]);
   state.role = me.role;
   state.permissions = me.permissions;
+  $('money-button').hidden = !may('trace_funds');
   setTimeZone(cfg.time_zone);
   map.setBase(base);
   startFeed();
@@ -872,6 +879,18 @@ for (const b of document.querySelectorAll('.lang-toggle')) b.addEventListener('c
 $('mute').addEventListener('click', toggleMute);
 $('logout').addEventListener('click', logout);
 $('help-button').addEventListener('click', () => $('help').showModal());
+
+// The money view replaces the queue, map and detail panes while it is open.
+const money = new MoneyView($('money-view'), api);
+async function toggleMoney() {
+  const open = $('money-view').hidden;
+  $('money-view').hidden = !open;
+  document.querySelector('.panes').hidden = open;
+  $('shortcut-bar').hidden = open;
+  $('money-button').setAttribute('aria-pressed', String(open));
+  if (open) await money.show();
+}
+$('money-button').addEventListener('click', () => toggleMoney().catch(() => {}));
 
 const map = new MapView($('map'), { onSelect: select });
 hooks.map = map;

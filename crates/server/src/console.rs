@@ -34,6 +34,11 @@ const ASSETS: &[(&str, &str, &str)] = &[
         include_str!("../console/map.js"),
     ),
     (
+        "money.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../console/money.js"),
+    ),
+    (
         "live.js",
         "text/javascript; charset=utf-8",
         include_str!("../console/live.js"),

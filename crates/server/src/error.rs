@@ -86,11 +86,15 @@ pub enum ErrorCode {
     NoSuchEndpoint,
     /// No silent question with that id in this incident.
     MessageNotFound,
+    /// No transfer set with that id.
+    TransferSetNotFound,
+    /// No money trace run with that id.
+    TraceRunNotFound,
 }
 
 impl ErrorCode {
     /// Every code, for the OpenAPI description and the snapshot test.
-    pub const ALL: [ErrorCode; 35] = [
+    pub const ALL: [ErrorCode; 37] = [
         ErrorCode::InvalidPayload,
         ErrorCode::InvalidField,
         ErrorCode::PayloadTooLarge,
@@ -126,6 +130,8 @@ impl ErrorCode {
         ErrorCode::StaffNotFound,
         ErrorCode::NoSuchEndpoint,
         ErrorCode::MessageNotFound,
+        ErrorCode::TransferSetNotFound,
+        ErrorCode::TraceRunNotFound,
     ];
 
     /// The HTTP status this code is always answered with.
@@ -159,6 +165,8 @@ impl ErrorCode {
             | ErrorCode::RecordNotFound
             | ErrorCode::StaffNotFound
             | ErrorCode::MessageNotFound
+            | ErrorCode::TransferSetNotFound
+            | ErrorCode::TraceRunNotFound
             | ErrorCode::NoSuchEndpoint => StatusCode::NOT_FOUND,
             ErrorCode::AgencyNotInitialised => StatusCode::CONFLICT,
             ErrorCode::NotEnabled => StatusCode::NOT_FOUND,
@@ -203,6 +211,8 @@ impl ErrorCode {
             ErrorCode::AgencyNotInitialised => "agency_not_initialised",
             ErrorCode::NotEnabled => "not_enabled",
             ErrorCode::StaffNotFound => "staff_not_found",
+            ErrorCode::TransferSetNotFound => "transfer_set_not_found",
+            ErrorCode::TraceRunNotFound => "trace_run_not_found",
             ErrorCode::NoSuchEndpoint => "no_such_endpoint",
             ErrorCode::MessageNotFound => "message_not_found",
         }
@@ -372,6 +382,8 @@ fn not_found(entity: jikimi_store::Entity) -> ApiError {
             "session unknown, ended or expired; log in again",
         ),
         Entity::EntityLink => (ErrorCode::LinkNotFound, "no such entity link"),
+        Entity::TransferSet => (ErrorCode::TransferSetNotFound, "no such transfer set"),
+        Entity::TraceRun => (ErrorCode::TraceRunNotFound, "no such trace run"),
     };
     ApiError::new(code, message)
 }

@@ -39,6 +39,9 @@ pub mod exchange;
 pub mod extract;
 pub mod federation;
 pub mod flood;
+pub mod funds;
+pub mod funds_links;
+pub mod funds_run;
 pub mod group_commit;
 pub mod incidents;
 pub mod intake_service;
@@ -134,6 +137,24 @@ pub fn router(state: AppState) -> Router {
         .route("/api/linkage/run", post(links::run))
         .route("/api/linkage/links", get(links::list))
         .route("/api/linkage/links/{id}/decision", post(links::decide))
+        .route("/api/funds/cases", get(funds::list_cases))
+        .route(
+            "/api/funds/cases/{case_id}/sets",
+            get(funds::list_sets)
+                .post(funds::upload)
+                .layer(DefaultBodyLimit::max(funds::UPLOAD_LIMIT_BYTES)),
+        )
+        .route("/api/funds/cases/{case_id}/runs", get(funds::list_runs))
+        .route(
+            "/api/funds/sets/{set_id}/transfers",
+            get(funds::list_transfers),
+        )
+        .route("/api/funds/sets/{set_id}/runs", post(funds::run))
+        .route("/api/funds/runs/{run_id}", get(funds::get_run))
+        .route(
+            "/api/funds/runs/{run_id}/controllers",
+            get(funds_links::controllers),
+        )
         .route("/api/audit", get(ops::audit_list))
         .route(
             "/api/notifications/dead-letters",
@@ -261,6 +282,12 @@ async fn refuse_declared_oversize(
         .get(axum::http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
+    // A transfer-set upload is a statement or export file, not an API body: it has its own, larger limit.
+    let limit = if funds::is_upload(request.method(), request.uri().path()) {
+        limit.max(funds::UPLOAD_LIMIT_BYTES)
+    } else {
+        limit
+    };
     if declared.is_some_and(|n| n > limit as u64) {
         return ApiError::new(
             ErrorCode::PayloadTooLarge,

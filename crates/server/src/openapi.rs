@@ -7,7 +7,7 @@ use utoipa::{Modify, OpenApi};
 /// Every endpoint and schema of the API.
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "jikimi", description = "jikimi (지킴이) respond API: signed SOS alerts, incidents, units, subscribers, audit, border watchlist checks, entity linkage.\n\nErrors are always `{\"error\": {\"code\", \"message\", \"request_id\"}}` with a stable snake_case code (see the ErrorCode schema)."),
+    info(title = "jikimi", description = "jikimi (지킴이) respond API: signed SOS alerts, incidents, units, subscribers, audit, border watchlist checks, entity linkage, money tracing.\n\nErrors are always `{\"error\": {\"code\", \"message\", \"request_id\"}}` with a stable snake_case code (see the ErrorCode schema)."),
     paths(
         crate::alerts::raise_alert,
         crate::aml::intake_aml,
@@ -28,6 +28,8 @@ use utoipa::{Modify, OpenApi};
         crate::notifications::dead_letters,
         crate::border::check,
         crate::links::run, crate::links::list, crate::links::decide,
+        crate::funds::list_cases, crate::funds::upload, crate::funds::list_sets, crate::funds::list_transfers,
+        crate::funds::run, crate::funds::list_runs, crate::funds::get_run, crate::funds_links::controllers,
         crate::exchange::get_agency, crate::exchange::init_agency, crate::exchange::list_peers,
         crate::exchange::add_peer, crate::exchange::list_agreements, crate::exchange::put_agreement,
         crate::exchange::revoke_agreement, crate::exchange::list_records, crate::exchange::create_case,
@@ -51,6 +53,7 @@ use utoipa::{Modify, OpenApi};
         (name = "console", description = "The dispatcher console's live feed, base map and settings"),
         (name = "border", description = "Border watchlist checks (border officers; every check audited)"),
         (name = "linkage", description = "Linked persons, phones, accounts and wallets across agencies; analysts' decisions"),
+        (name = "funds", description = "Follow the money: transfer sets on cases, taint traces, flow graphs, endpoints and their controllers (analysts; reads audited)"),
         (name = "exchange", description = "Cooperation: this agency, peers, agreements, cases and leads (staff)"),
         (name = "federation", description = "Between nodes: Ed25519-signed pull, deliver, receipts, notify (jikimi-federation/1)"),
     )
@@ -152,8 +155,10 @@ fn add_common_responses(path: &str, operation: &mut utoipa::openapi::path::Opera
         || operation.request_body.is_some();
     let secured = operation.security.as_ref().is_some_and(|s| !s.is_empty());
     let tags = operation.tags.as_deref().unwrap_or_default();
-    let cooperation =
-        tags.iter().any(|t| t == "exchange" || t == "federation") || path == "/api/linkage/run";
+    let cooperation = tags
+        .iter()
+        .any(|t| t == "exchange" || t == "federation" || t == "funds")
+        || path == "/api/linkage/run";
     let mut common = Vec::new();
     if has_input {
         common.push((

@@ -88,6 +88,7 @@ impl Role {
             P::ManageStaff => matches!(self, R::Admin),
             P::IssueEnrolmentCodes => matches!(self, R::Dispatcher | R::Supervisor | R::Admin),
             P::LinkEntities => matches!(self, R::Analyst | R::Supervisor),
+            P::TraceFunds => matches!(self, R::Analyst | R::Supervisor),
             P::CheckWatchlist => matches!(self, R::BorderOfficer),
             P::Cooperate => matches!(self, R::Supervisor | R::Admin),
             P::ManageAgreements => matches!(self, R::Admin),
@@ -124,11 +125,13 @@ pub enum Permission {
     Cooperate,
     /// This node's agency identity, its peers and its agreements.
     ManageAgreements,
+    /// Attach transfers to cases, trace money and read the flows and endpoints (audited).
+    TraceFunds,
 }
 
 impl Permission {
     /// Every permission.
-    pub const ALL: [Permission; 12] = [
+    pub const ALL: [Permission; 13] = [
         Permission::ReadOperations,
         Permission::ChangeOperations,
         Permission::RevealPersonalData,
@@ -141,6 +144,7 @@ impl Permission {
         Permission::CheckWatchlist,
         Permission::Cooperate,
         Permission::ManageAgreements,
+        Permission::TraceFunds,
     ];
 }
 

@@ -65,6 +65,10 @@ pub enum Entity {
     Session,
     /// A linkage result between two entities.
     EntityLink,
+    /// A transfer set attached to a case (follow the money).
+    TransferSet,
+    /// A trace run over a transfer set.
+    TraceRun,
 }
 
 impl Entity {
@@ -81,6 +85,8 @@ impl Entity {
             Entity::Staff => "staff",
             Entity::Session => "session",
             Entity::EntityLink => "entity link",
+            Entity::TransferSet => "transfer set",
+            Entity::TraceRun => "trace run",
         }
     }
 }

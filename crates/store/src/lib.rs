@@ -33,6 +33,9 @@
 //!   values after a normalisation change; the store writes them, their audit entries and the job's marker in one
 //!   transaction.
 //!
+//! - Follow the money ([`FundsStore`]): transfer sets attached to cooperation cases, with their transfers (accounts
+//!   sealed, blind digests for look-ups) and trace runs (the result sealed); see [`funds`].
+//!
 //! The store never sees personal data in clear: subscribers and guardians arrive as [`jikimi_privacy::Sealed`] fields
 //! and blind digests.
 //!
@@ -54,6 +57,7 @@ pub mod commit;
 mod error;
 mod exchange;
 mod exchange_seal;
+pub mod funds;
 // Issue 17 (phone): one-time re-derivation of blind indexes; a supertrait of `Store`, its SQL in its own file.
 pub mod maintenance;
 mod model;
@@ -87,8 +91,8 @@ pub use sqlite::SqliteStore;
 
 pub use sql::{Backend, BoxFuture, RowsAffected, SqlStore};
 pub use traits::{
-    AuditStore, DeviceStore, IncidentStore, LinkageStore, StaffStore, Store, SubscriberStore,
-    UnitStore,
+    AuditStore, DeviceStore, FundsStore, IncidentStore, LinkageStore, StaffStore, Store,
+    SubscriberStore, UnitStore,
 };
 
 /// The store's traits, for callers whose method calls need them in scope: `use jikimi_store::prelude::*;`.
@@ -96,8 +100,8 @@ pub mod prelude {
     pub use crate::maintenance::Maintenance;
     pub use crate::outbox::Outbox;
     pub use crate::traits::{
-        AuditStore, DeviceStore, IncidentStore, LinkageStore, StaffStore, Store, SubscriberStore,
-        UnitStore,
+        AuditStore, DeviceStore, FundsStore, IncidentStore, LinkageStore, StaffStore, Store,
+        SubscriberStore, UnitStore,
     };
     pub use jikimi_exchange::store::ExchangeStore;
 }

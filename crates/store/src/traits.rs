@@ -37,6 +37,7 @@ pub trait Store:
     + Outbox
     + crate::maintenance::Maintenance
     + ExchangeStore
+    + FundsStore
     + Send
     + Sync
     + 'static
@@ -362,4 +363,42 @@ pub trait LinkageStore: Send + Sync {
         status: LinkStatus,
         change: &Change,
     ) -> Result<EntityLink>;
+}
+
+/// Follow the money (issue 22): transfer sets attached to cooperation cases and trace runs over them. Accounts
+/// arrive sealed with their blind digests (see [`crate::funds`]); the caller audits every opening of them.
+#[async_trait::async_trait]
+pub trait FundsStore: Send + Sync {
+    /// Stores a set and its transfers (in the order given: `seq` 0, 1, ...) in one transaction with one audit
+    /// entry (`funds.set_added`, with the case, the counts, no account). [`Conflict::AlreadyExists`] if the id is
+    /// taken.
+    async fn put_transfer_set(
+        &self,
+        set: &crate::funds::NewTransferSet,
+        transfers: Vec<crate::funds::SealedTransfer>,
+        change: &Change,
+    ) -> Result<crate::funds::TransferSet>;
+    /// The sets attached to a case, oldest first (then by id).
+    async fn list_transfer_sets(
+        &self,
+        case_id: uuid::Uuid,
+    ) -> Result<Vec<crate::funds::TransferSet>>;
+    /// One set; [`Error::NotFound`] ([`crate::Entity::TransferSet`]) if unknown.
+    async fn get_transfer_set(&self, id: uuid::Uuid) -> Result<crate::funds::TransferSet>;
+    /// A set's transfers, sealed, in upload order. Not audited: nothing is opened here; the server audits.
+    async fn load_transfers(&self, set_id: uuid::Uuid)
+    -> Result<Vec<crate::funds::SealedTransfer>>;
+    /// The sets with a transfer from or to the account whose blind digest is `digest`, by id.
+    async fn transfer_sets_naming(&self, digest: &BlindDigest) -> Result<Vec<uuid::Uuid>>;
+    /// Stores a trace run over an existing set with its audit entry (`funds.trace_run`: set, case, policy, seed
+    /// count, totals) in one transaction. [`Error::NotFound`] for an unknown set.
+    async fn record_trace_run(
+        &self,
+        run: &crate::funds::NewTraceRun,
+        change: &Change,
+    ) -> Result<crate::funds::TraceRun>;
+    /// The runs over the sets of a case, newest first (then by id).
+    async fn list_trace_runs(&self, case_id: uuid::Uuid) -> Result<Vec<crate::funds::TraceRun>>;
+    /// One run; [`Error::NotFound`] ([`crate::Entity::TraceRun`]) if unknown.
+    async fn get_trace_run(&self, id: uuid::Uuid) -> Result<crate::funds::TraceRun>;
 }

@@ -12,6 +12,7 @@ mod devices;
 mod feed;
 mod flood;
 mod flows;
+mod funds;
 mod lookups;
 mod mqtt;
 mod mqtt_broker;
@@ -97,6 +98,8 @@ api_tests!(
     roads::map_roads_serves_the_network_as_geojson,
     cooperate::border_check_finds_flagged_persons_and_is_audited,
     cooperate::linkage_run_links_entities_and_respects_decisions,
+    funds::analyst_traces_money_to_endpoints_and_their_controllers,
+    funds::money_endpoints_refuse_attackers,
     mqtt::mqtt_sos_is_acknowledged_and_a_replay_is_not_a_second_alert,
     mqtt::mqtt_unsigned_or_wrongly_signed_is_refused_and_audited,
     views::dispatcher_sees_the_full_view,

@@ -46,6 +46,13 @@ pub async fn openapi_lists_the_endpoints_and_error_codes(h: &Harness) {
         "/readyz",
         "/api/exchange/cases",
         "/api/exchange/agreements",
+        "/api/funds/cases",
+        "/api/funds/cases/{case_id}/sets",
+        "/api/funds/cases/{case_id}/runs",
+        "/api/funds/sets/{set_id}/transfers",
+        "/api/funds/sets/{set_id}/runs",
+        "/api/funds/runs/{run_id}",
+        "/api/funds/runs/{run_id}/controllers",
         "/federation/v1/pull",
         "/federation/v1/deliver",
     ] {
@@ -72,7 +79,8 @@ pub async fn openapi_lists_the_endpoints_and_error_codes(h: &Harness) {
 timestamp_out_of_window,nonce_replayed,unauthenticated,forbidden,login_failed,incident_not_found,unit_not_found,\
 subscriber_not_found,illegal_transition,conflict,reason_required,enrolment_code_invalid,enrolment_code_expired,\
 enrolment_code_used,enrolment_code_locked,pin_invalid,pin_locked,pin_not_set,rate_limited,gateway_unauthenticated,\
-unavailable,internal,link_not_found,record_not_found,agency_not_initialised,not_enabled,staff_not_found,no_such_endpoint,message_not_found"
+unavailable,internal,link_not_found,record_not_found,agency_not_initialised,not_enabled,staff_not_found,no_such_endpoint,\
+message_not_found,transfer_set_not_found,trace_run_not_found"
     );
     // The feed is documented as an event stream.
     assert!(

@@ -242,8 +242,14 @@ pub async fn declared_oversize_bodies_are_refused_everywhere(h: &Harness) {
         .into_iter()
         .filter(|op| op.documents("413"))
     {
+        // A transfer-set upload is a file with its own, larger limit.
+        let limit = if template == "/api/funds/cases/{case_id}/sets" {
+            jikimi_server::funds::UPLOAD_LIMIT_BYTES
+        } else {
+            BODY_LIMIT
+        };
         for app in [&h.app, &cooperating] {
-            let oversize = format!("{{\"x\":\"{}\"}}", "a".repeat(BODY_LIMIT));
+            let oversize = format!("{{\"x\":\"{}\"}}", "a".repeat(limit));
             let request = Request::builder()
                 .method(method.clone())
                 .uri(concrete(&template))

@@ -11,6 +11,7 @@ mod audit;
 mod commits;
 mod dispatch;
 mod exchange;
+mod funds;
 mod incidents;
 mod linkage;
 mod maintenance;
@@ -27,6 +28,7 @@ pub(crate) use audit::*;
 pub(crate) use commits::*;
 pub(crate) use dispatch::*;
 pub(crate) use exchange::*;
+pub(crate) use funds::*;
 pub(crate) use incidents::*;
 pub(crate) use linkage::*;
 pub(crate) use maintenance::*;
@@ -208,6 +210,7 @@ macro_rules! store_conformance {
             notifications_are_claimed_in_order_under_a_lease,
             streams_of_different_guardians_do_not_block_each_other,
             entity_links_keep_decisions_across_runs,
+            funds_sets_and_runs_are_sealed_and_audited,
             surge_alerts_close_together_share_one_incident,
             surge_skips_closed_and_stale_incidents,
             over_budget_alerts_join_their_device_incident,

@@ -8,7 +8,7 @@
 //! [`Backend`]'s, implemented in `sqlite.rs` and `postgres.rs`.
 //!
 //! Modules, one per domain trait: `alerts` (the intake batch, [`crate::IncidentStore::record_alerts_budgeted`]),
-//! `incidents`, `subscribers`, `devices`, `units` (with dispatch), `staff`, `audit`, `linkage`, `outbox`, `exchange`
+//! `incidents`, `subscribers`, `devices`, `units` (with dispatch), `staff`, `audit`, `linkage`, `outbox`, `funds`, `exchange`
 //! (with `exchange_log`, the cooperation record log). Each impl block repeats the same sqlx where-clause (Rust does
 //! not imply a trait's where-clause bounds on other types, only its supertraits and associated type bounds, which
 //! [`Backend`] uses); it names the executor, the `&str` column index, and the column types listed above.
@@ -22,6 +22,7 @@ mod audit;
 mod devices;
 mod exchange;
 mod exchange_log;
+mod funds;
 mod incidents;
 mod linkage;
 mod maintenance;
