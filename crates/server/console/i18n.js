@@ -31,6 +31,8 @@ const STRINGS = {
     k_nav: 'next / previous incident', k_ack: 'acknowledge', k_disp: 'dispatch recommended unit',
     k_enr: 'en route', k_ons: 'on scene', k_note: 'add note', k_close: 'close with outcome',
     k_reveal: 'reveal subscriber', k_mute: 'mute / unmute', k_lang: 'language', k_help: 'show shortcuts',
+    k_find: 'find an address', findAddress: 'Find address', addressL: 'Address', crossStreet: 'near the crossing with',
+    noAddressMatch: 'No matching address.', osmAttribution: '© OpenStreetMap contributors',
   },
   ko: {
     title: '지킴이 상황실 콘솔', login: '로그인', username: '사용자 이름', password: '비밀번호',
@@ -62,6 +64,8 @@ const STRINGS = {
     k_nav: '다음 / 이전 사건', k_ack: '확인', k_disp: '추천 순찰차 출동',
     k_enr: '이동 중', k_ons: '현장 도착', k_note: '메모 추가', k_close: '결과와 함께 종결',
     k_reveal: '가입자 정보 열람', k_mute: '음소거 전환', k_lang: '언어', k_help: '단축키 보기',
+    k_find: '주소 찾기', findAddress: '주소 찾기', addressL: '주소', crossStreet: '교차 도로',
+    noAddressMatch: '일치하는 주소가 없습니다.', osmAttribution: '© OpenStreetMap 기여자',
   },
 };
 
