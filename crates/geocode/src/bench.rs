@@ -110,15 +110,26 @@ pub fn measure(bytes: &[u8], queries: usize) -> Result<Report, crate::GeocodeErr
     // The reference: a scan of every feature, on a tenth of the points (it is slow), which must agree.
     let n_scan = (points.len() / 10).max(1);
     let t = Instant::now();
-    let mut disagreements = 0;
-    for p in points.iter().take(n_scan) {
-        let fast = index.nearest_feature(*p, options.address_radius_m);
-        let slow = index.nearest_feature_scan(*p, options.address_radius_m);
-        if fast.map(|f| f.1) != slow.map(|s| s.1) {
-            disagreements += 1;
-        }
-    }
+    let scanned: Vec<Option<f64>> = points
+        .iter()
+        .take(n_scan)
+        .map(|p| {
+            index
+                .nearest_feature_scan(*p, options.address_radius_m)
+                .map(|s| s.1)
+        })
+        .collect();
     let scan_s = t.elapsed().as_secs_f64();
+    let disagreements = points
+        .iter()
+        .zip(&scanned)
+        .filter(|(p, slow)| {
+            index
+                .nearest_feature(**p, options.address_radius_m)
+                .map(|f| f.1)
+                != **slow
+        })
+        .count();
 
     // Forward: every addressed feature's own "street number", typed in full.
     let typed: Vec<String> = index
