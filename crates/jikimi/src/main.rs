@@ -121,6 +121,12 @@ enum Bench {
     /// Road routing: import and preprocessing, one-to-one p50/p99, one incident to 50 units, the plain-Dijkstra
     /// baseline, and growth on synthetic grids (1M nodes with `--large`). Prints one JSON document.
     Roads(jikimi_roads::bench::BenchArgs),
+    /// Civic addresses: reverse geocodes/s and p99 on an OSM extract against a brute-force scan, forward search.
+    ///
+    /// Civic addresses on an OpenStreetMap extract (default the shipped central-Helsinki one): import and index
+    /// time, reverse geocodes per second with p50/p99 and the same run's brute-force scan as the reference (their
+    /// answers must agree), and forward search of every address as typed. `--json` for one JSON document.
+    Geocode(jikimi_geocode::bench::BenchArgs),
     /// PDQ, single thread: index search against a linear scan, index memory, hashing throughput.
     Pdq(jikimi_mediahash::bench::BenchArgs),
     /// Record linkage of N x N synthetic people, and watchlist check latency over N entries.
@@ -196,6 +202,14 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Bench(Bench::Analyze(args)) => jikimi_analyze::bench::run_bench(&args)?,
         Command::Bench(Bench::Funds(args)) => jikimi_funds::bench::run_bench(&args)?,
         Command::Bench(Bench::Roads(args)) => jikimi_roads::bench::run(&args)?,
+        Command::Bench(Bench::Geocode(args)) => {
+            let report = jikimi_geocode::bench::run(&args)?;
+            anyhow::ensure!(
+                report.disagreements == 0,
+                "the index and the brute-force scan disagree on {} points",
+                report.disagreements
+            );
+        }
         Command::Bench(Bench::Pdq(args)) => jikimi_mediahash::bench::run(args)?,
         Command::Bench(Bench::Linkage(args)) => jikimi_linkage::bench::run(&args)?,
         Command::Bench(Bench::Exchange(args)) => {

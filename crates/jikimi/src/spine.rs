@@ -400,6 +400,12 @@ pub async fn start_server_with(
         Some(network) => state.with_roads(network),
         None => state,
     };
+    let state = match jikimi_server::geocode::load_configured(&state.config)
+        .context("cannot load the address data")?
+    {
+        Some(index) => state.with_addresses(index),
+        None => state,
+    };
     // The guardian-notification worker delivers the outbox the store fills in the events' transactions.
     if let Some(notify) = state.config.notify.clone() {
         let worker = jikimi_notify::Worker::new(

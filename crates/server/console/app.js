@@ -16,7 +16,8 @@ const $ = (id) => document.getElementById(id);
 const OUTCOMES = ['arrest', 'rescue', 'assistance', 'false_alarm', 'abuse'];
 const SHORTCUTS = [
   ['J / ↓, K / ↑', 'k_nav'], ['A', 'k_ack'], ['D', 'k_disp'], ['E', 'k_enr'], ['S', 'k_ons'],
-  ['N', 'k_note'], ['Q', 'k_ask'], ['C', 'k_close'], ['R', 'k_reveal'], ['M', 'k_mute'], ['L', 'k_lang'], ['?', 'k_help'],
+  ['N', 'k_note'], ['Q', 'k_ask'], ['C', 'k_close'], ['R', 'k_reveal'], ['M', 'k_mute'], ['L', 'k_lang'], ['/', 'k_find'],
+  ['?', 'k_help'],
 ];
 
 const state = {
@@ -578,6 +579,14 @@ function renderDetail() {
     blocks.push(el('p', 'assigned', `${t('assigned')}: ${inc.assigned_unit}${u ? ` (${t(`u_${u.status}`)})` : ''}`));
   }
   if (inc.outcome) blocks.push(el('p', 'assigned', `${t('outcome')}: ${t(`o_${inc.outcome}`)}`));
+  if (inc.address) {
+    // From the OpenStreetMap address data; a street answer (no house number) also names the nearest crossing.
+    const a = inc.address;
+    const cross = a.method === 'street' && a.cross_street ? ` (${t('crossStreet')} ${a.cross_street})` : '';
+    const p = el('p', 'address');
+    p.append(el('strong', null, `${t('addressL')}: `), `${a.label}${cross}`, el('span', 'muted small', ` ${t('osmAttribution')}`));
+    blocks.push(p);
+  }
 
   // Recommended units with ETA and distance.
   const table = el('table', 'recs');
@@ -645,7 +654,8 @@ function renderDetail() {
   for (const ev of d.events) {
     const fix = ev.event.fix;
     if (!fix) continue;
-    locs.append(el('li', null, `${fmtTime(fix.at)} — ${fix.coords.lat.toFixed(5)}, ${fix.coords.lon.toFixed(5)} ±${Math.round(fix.accuracy_m)} m (${fix.method})`));
+    const where = fix.address ? ` — ${fix.address.label}` : '';
+    locs.append(el('li', null, `${fmtTime(fix.at)} — ${fix.coords.lat.toFixed(5)}, ${fix.coords.lon.toFixed(5)} ±${Math.round(fix.accuracy_m)} m (${fix.method})${where}`));
   }
   blocks.push(section(t('locations'), locs));
 
@@ -790,6 +800,7 @@ document.addEventListener('keydown', (e) => {
     j: () => move(1), ArrowDown: () => move(1), k: () => move(-1), ArrowUp: () => move(-1),
     a: () => act('acknowledge'), d: dispatchRecommended, e: () => act('en-route'), s: () => act('on-scene'),
     n: addNote, q: ask, c: closeIncident, r: reveal, m: toggleMute, l: toggleLang, '?': () => $('help').showModal(),
+    '/': focusAddressSearch,
   };
   const h = handlers[k] || handlers[k.toLowerCase()];
   if (!h) return;
@@ -807,6 +818,88 @@ function toggleLang() {
   setLang(getLang() === 'ko' ? 'en' : 'ko');
   applyStrings();
 }
+
+// ---- address search (dispatchers) ------------------------------------------------------------------------
+// Keyboard-first: `/` focuses the box; typing asks the server (debounced); ↓/↑ choose; Enter moves the map to the
+// chosen address (the first when none is chosen); Escape clears and returns to the queue.
+const geo = { results: [], active: -1, timer: null, seq: 0 };
+
+function focusAddressSearch() {
+  if ($('geo-form').hidden) return;
+  $('geo-q').focus();
+  $('geo-q').select();
+}
+
+function renderGeoResults() {
+  const list = $('geo-results');
+  list.replaceChildren(...geo.results.map((r, i) => {
+    const li = el('li', i === geo.active ? 'active' : null, r.address.label);
+    li.id = `geo-r${i}`;
+    li.setAttribute('role', 'option');
+    li.setAttribute('aria-selected', i === geo.active ? 'true' : 'false');
+    li.addEventListener('mousedown', (e) => { e.preventDefault(); pickGeo(i); });
+    return li;
+  }));
+  $('geo-q').setAttribute('aria-expanded', geo.results.length ? 'true' : 'false');
+  if (geo.active >= 0) $('geo-q').setAttribute('aria-activedescendant', `geo-r${geo.active}`);
+  else $('geo-q').removeAttribute('aria-activedescendant');
+}
+
+async function searchGeo() {
+  const q = $('geo-q').value.trim();
+  const seq = ++geo.seq;
+  if (!q) {
+    geo.results = [];
+    geo.active = -1;
+    $('geo-status').textContent = '';
+    renderGeoResults();
+    return;
+  }
+  const res = await api('GET', `/api/geocode?q=${encodeURIComponent(q.slice(0, 200))}&limit=8`);
+  // An older answer arriving after a newer one is dropped.
+  if (seq !== geo.seq) return;
+  geo.results = res.results;
+  geo.active = -1;
+  $('geo-status').textContent = res.results.length ? '' : t('noAddressMatch');
+  renderGeoResults();
+}
+
+function pickGeo(i) {
+  const r = geo.results[i];
+  if (!r) return;
+  map.centreOn(r.lat, r.lon);
+  $('geo-q').value = r.address.label;
+  $('geo-status').textContent = r.address.label;
+  geo.results = [];
+  geo.active = -1;
+  renderGeoResults();
+}
+
+$('geo-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  pickGeo(geo.active >= 0 ? geo.active : 0);
+});
+$('geo-q').addEventListener('input', () => {
+  clearTimeout(geo.timer);
+  geo.timer = setTimeout(() => searchGeo().catch(() => {}), 150);
+});
+$('geo-q').addEventListener('keydown', (e) => {
+  if (e.key === 'ArrowDown' || e.key === 'ArrowUp') {
+    e.preventDefault();
+    if (!geo.results.length) return;
+    const n = geo.results.length;
+    geo.active = e.key === 'ArrowDown' ? (geo.active + 1) % n : (geo.active - 1 + n) % n;
+    renderGeoResults();
+  } else if (e.key === 'Escape') {
+    e.preventDefault();
+    $('geo-q').value = '';
+    geo.results = [];
+    geo.active = -1;
+    $('geo-status').textContent = '';
+    renderGeoResults();
+    $('geo-q').blur();
+  }
+});
 
 // ---- login -----------------------------------------------------------------------------------------------
 function logout() {
@@ -829,6 +922,7 @@ async function enterConsole() {
   state.role = me.role;
   state.permissions = me.permissions;
   $('money-button').hidden = !may('trace_funds');
+  $('geo-form').hidden = !canChange();
   setTimeZone(cfg.time_zone);
   map.setBase(base);
   startFeed();

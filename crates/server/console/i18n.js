@@ -62,6 +62,8 @@ const STRINGS = {
     q_injured: 'Is anyone injured?', 'q_people-count': 'How many attackers?', q_where: 'Where are you?',
     'q_help-coming': 'Police arrive in … minutes; stay hidden',
     p_inside: 'inside a building', p_outside: 'outside', p_vehicle: 'in a vehicle', p_ok: 'OK',
+    k_find: 'find an address', findAddress: 'Find address', addressL: 'Address', crossStreet: 'near the crossing with',
+    noAddressMatch: 'No matching address.', osmAttribution: '© OpenStreetMap contributors',
   },
   ko: {
     money: '자금 추적', moneyTitle: '자금 추적', mCase: '사건', mRun: '추적 실행', mNoCase: '공유된 사건이 아직 없습니다.',
@@ -124,6 +126,8 @@ const STRINGS = {
     q_injured: '다친 사람이 있습니까?', 'q_people-count': '가해자는 몇 명입니까?', q_where: '지금 어디에 있습니까?',
     'q_help-coming': '경찰 …분 뒤 도착, 숨어 계세요',
     p_inside: '건물 안', p_outside: '바깥', p_vehicle: '차 안', p_ok: '확인',
+    k_find: '주소 찾기', findAddress: '주소 찾기', addressL: '주소', crossStreet: '교차 도로',
+    noAddressMatch: '일치하는 주소가 없습니다.', osmAttribution: '© OpenStreetMap 기여자',
   },
 };
 

@@ -142,6 +142,10 @@ pub struct ConfigArgs {
     /// OpenStreetMap extract to import at start instead of a `.roads` file (slower start; convenience).
     #[arg(long, env = "JIKIMI_ROADS_PBF")]
     pub roads_pbf: Option<PathBuf>,
+    /// OpenStreetMap extract whose `addr:*` tags and named streets give civic addresses (reverse geocoding of
+    /// incidents, `GET /api/geocode`); imported at start.
+    #[arg(long, env = "JIKIMI_ADDRESSES_PBF")]
+    pub addresses_pbf: Option<PathBuf>,
     /// Shared HMAC keys of the operators' AML gateways, `ID:KEY,ID:KEY` (KEY 32 bytes, hex or base64). Without
     /// any, `POST /api/intake/aml` refuses everything.
     #[arg(long, env = "JIKIMI_AML_GATEWAY_KEYS", hide_env_values = true)]
@@ -191,6 +195,8 @@ pub struct FileConfig {
     pub roads: Option<PathBuf>,
     /// As `--roads-pbf`, relative to the config file's directory.
     pub roads_pbf: Option<PathBuf>,
+    /// As `--addresses-pbf`, relative to the config file's directory.
+    pub addresses_pbf: Option<PathBuf>,
     /// As `--time-zone`.
     pub time_zone: Option<String>,
     /// As `--key-file`, relative to the config file's directory.
@@ -334,6 +340,8 @@ pub struct Config {
     pub roads: Option<PathBuf>,
     /// OpenStreetMap extract to import at start.
     pub roads_pbf: Option<PathBuf>,
+    /// OpenStreetMap extract for civic addresses ([`crate::geocode`]).
+    pub addresses_pbf: Option<PathBuf>,
     /// Who may submit AML payloads (HMAC keys by gateway id); empty refuses every AML request.
     pub aml_gateways: AmlGateways,
     /// The centre's IANA time zone (the console shows times in it).
@@ -359,6 +367,7 @@ impl Default for Config {
             mqtt: None,
             roads: None,
             roads_pbf: None,
+            addresses_pbf: None,
             aml_gateways: AmlGateways::default(),
             time_zone: DEFAULT_TIME_ZONE.into(),
             notify: Some(jikimi_notify::WorkerConfig::default()),
@@ -580,6 +589,10 @@ impl ConfigArgs {
                 .roads_pbf
                 .clone()
                 .or_else(|| relative(&base_dir, file.roads_pbf)),
+            addresses_pbf: self
+                .addresses_pbf
+                .clone()
+                .or_else(|| relative(&base_dir, file.addresses_pbf)),
             aml_gateways: AmlGateways(aml_gateways),
             time_zone,
             notify,

@@ -215,6 +215,10 @@ pub struct IncidentDto {
     /// Latest location; in the analyst view the centre of its H3 resolution-9 cell, `accuracy_m` at least the
     /// cell's radius.
     pub location: Option<FixDto>,
+    /// The civic address of the latest location, from the loaded OpenStreetMap address data; null without data,
+    /// without a location, when nothing is near, and always in the analyst view.
+    #[serde(default)]
+    pub address: Option<crate::geocode::AddressDto>,
     /// Number of location fixes received.
     pub n_fixes: u32,
     /// Number of alerts this incident gathers: 1, plus every report clustered into it during a surge.
@@ -260,6 +264,8 @@ impl From<&respond::Incident> for IncidentDto {
             opened_at: rfc3339(i.opened_at),
             updated_at: rfc3339(i.updated_at),
             location: i.location.as_ref().map(FixDto::from_domain),
+            // Filled by `AppState::incident_dto`, which holds the address index.
+            address: None,
             n_fixes: i.n_fixes,
             report_count: i.report_count,
             recommendations: i
@@ -315,7 +321,8 @@ pub struct EventDto {
     pub actor: String,
     /// The event's kind and fields, as the domain serialises them (`{"type": "dispatched", "unit": "P-101"}`). In
     /// the analyst view: no `device_id` or `subscriber_id`, no note `text`, fixes generalised as the incident's
-    /// location, recommendations rounded.
+    /// location, recommendations rounded. In the full view, a `fix` carries its civic `address` when address
+    /// data is loaded.
     #[schema(value_type = Object)]
     pub event: serde_json::Value,
 }

@@ -88,7 +88,7 @@ pub async fn list(
     Ok(Json(
         incidents
             .iter()
-            .map(|i| views::incident(IncidentDto::from(i), view))
+            .map(|i| views::incident(state.incident_dto(i), view))
             .collect(),
     ))
 }
@@ -109,8 +109,18 @@ pub async fn get(
     let notifications = state.store.list_notifications(IncidentId(id)).await?;
     let view = View::of(staff.role);
     Ok(Json(IncidentDetailDto {
-        incident: views::incident(IncidentDto::from(&incident), view),
-        events: events.iter().map(|e| views::event(e, view)).collect(),
+        incident: views::incident(state.incident_dto(&incident), view),
+        events: events
+            .iter()
+            .map(|e| {
+                let mut dto = views::event(e, view);
+                // Each fix in the log gets its address too; analysts get none (see `crate::geocode`).
+                if view == View::Full {
+                    crate::geocode::annotate_event(&mut dto, state.addresses.as_deref());
+                }
+                dto
+            })
+            .collect(),
         notifications: crate::notifications::notification_dtos(&staff, &notifications),
     }))
 }
@@ -199,7 +209,7 @@ pub async fn acknowledge(
         &staff.change(&state, "acknowledge"),
     )
     .await?;
-    Ok(Json(IncidentDto::from(&incident)))
+    Ok(Json(state.incident_dto(&incident)))
 }
 
 /// Rank the nearest available units by ETA (straight line until road travel time plugs in) and record the recommendation.
@@ -233,7 +243,7 @@ pub async fn recommend(
         &staff.change(&state, "recommend units"),
     )
     .await?;
-    Ok(Json(IncidentDto::from(&incident)))
+    Ok(Json(state.incident_dto(&incident)))
 }
 
 /// Assign an available unit (the unit becomes dispatched).
@@ -256,7 +266,7 @@ pub async fn dispatch(
         .store
         .dispatch(IncidentId(id), body.expected_seq, &unit, &change)
         .await?;
-    Ok(Json(IncidentDto::from(&incident)))
+    Ok(Json(state.incident_dto(&incident)))
 }
 
 fn assigned(incident: &Incident) -> Result<UnitId, ApiError> {
@@ -289,7 +299,7 @@ pub async fn en_route(
         &change,
     )
     .await?;
-    Ok(Json(IncidentDto::from(&incident)))
+    Ok(Json(state.incident_dto(&incident)))
 }
 
 /// The unit's next step (en route, on scene): checks the role and finds the assigned unit and the seq to act at.
@@ -330,7 +340,7 @@ pub async fn on_scene(
             &change,
         )
         .await?;
-    Ok(Json(IncidentDto::from(&incident)))
+    Ok(Json(state.incident_dto(&incident)))
 }
 
 /// Add a note.
@@ -360,7 +370,7 @@ pub async fn note(
         &staff.change(&state, "note"),
     )
     .await?;
-    Ok(Json(IncidentDto::from(&incident)))
+    Ok(Json(state.incident_dto(&incident)))
 }
 
 fn parse_outcome(text: &str) -> Result<Outcome, ApiError> {
@@ -405,5 +415,5 @@ pub async fn close(
             &change,
         )
         .await?;
-    Ok(Json(IncidentDto::from(&incident)))
+    Ok(Json(state.incident_dto(&incident)))
 }

@@ -42,6 +42,7 @@ pub mod flood;
 pub mod funds;
 pub mod funds_links;
 pub mod funds_run;
+pub mod geocode;
 pub mod group_commit;
 pub mod incidents;
 pub mod intake_service;
@@ -161,6 +162,8 @@ pub fn router(state: AppState) -> Router {
             get(notifications::dead_letters),
         )
         .route("/api/map/roads", get(map_roads::roads))
+        .route("/api/geocode", get(geocode::search))
+        .route("/api/geocode/reverse", get(geocode::reverse))
         .route(
             "/api/exchange/agency",
             get(exchange::get_agency).post(exchange::init_agency),

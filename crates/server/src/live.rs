@@ -75,6 +75,8 @@ struct Inner {
     epoch: String,
     ring: Mutex<Ring>,
     tx: broadcast::Sender<Arc<LiveEvent>>,
+    /// Civic addresses for incidents, once loaded ([`crate::geocode`]): the feed shows what the REST API shows.
+    addresses: std::sync::RwLock<Option<Arc<jikimi_geocode::AddressIndex>>>,
 }
 
 /// The feed: numbering, recent history and fan-out. Cheap to clone.
@@ -108,6 +110,7 @@ impl Hub {
                     events: VecDeque::with_capacity(RING),
                 }),
                 tx,
+                addresses: std::sync::RwLock::new(None),
             }),
         };
         // Unbounded so that a commit never waits for the feed and no change is dropped: the follower drains it as
@@ -177,8 +180,18 @@ impl Hub {
         }
     }
 
+    /// Incidents on the feed carry civic addresses from `index` from now on.
+    pub fn set_addresses(&self, index: Arc<jikimi_geocode::AddressIndex>) {
+        if let Ok(mut addresses) = self.inner.addresses.write() {
+            *addresses = Some(index);
+        }
+    }
+
     /// Publishes an incident (given in the full view) in every view.
-    fn publish_incident_dto(&self, dto: IncidentDto) {
+    fn publish_incident_dto(&self, mut dto: IncidentDto) {
+        if let Ok(addresses) = self.inner.addresses.read() {
+            crate::geocode::annotate(&mut dto, addresses.as_deref());
+        }
         let analyst = views::incident(dto.clone(), View::Analyst);
         let full = views::incident(dto, View::Full);
         self.publish_both("incident", &full, &analyst);

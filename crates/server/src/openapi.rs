@@ -23,7 +23,7 @@ use utoipa::{Modify, OpenApi};
         crate::subscribers::register, crate::subscribers::search, crate::subscribers::reveal,
         crate::subscribers::export, crate::subscribers::erase,
         crate::ops::audit_list, crate::ops::healthz, crate::ops::readyz,
-        crate::map_roads::roads,
+        crate::map_roads::roads, crate::geocode::search, crate::geocode::reverse,
         crate::live::stream, crate::console::base_map, crate::console::config,
         crate::notifications::dead_letters,
         crate::border::check,

@@ -241,6 +241,8 @@ pub struct AppState {
     pub eta: Arc<dyn EtaProvider>,
     /// The road network, when one is loaded (`--roads`); see [`crate::road_eta`].
     pub roads: Option<Arc<jikimi_roads::RoadNetwork>>,
+    /// Civic addresses, when address data is loaded (`--addresses-pbf`); see [`crate::geocode`].
+    pub addresses: Option<Arc<jikimi_geocode::AddressIndex>>,
     /// The app's location stream, per device.
     pub location_limiter: Arc<RateLimiter>,
     /// The dispatcher's silent questions, per incident ([`crate::twoway`]).
@@ -320,6 +322,7 @@ impl AppState {
             devices: Arc::new(DeviceCache::default()),
             eta: Arc::new(StraightLineEta::default()),
             roads: None,
+            addresses: None,
             location_limiter: Arc::new(RateLimiter::new(
                 crate::app::LOCATION_BURST,
                 crate::app::LOCATION_REFILL_MS,

@@ -110,6 +110,8 @@ pub fn incident(dto: IncidentDto, view: View) -> IncidentDto {
             device_id: None,
             subscriber_id: None,
             location: dto.location.and_then(generalise_fix_dto),
+            // A street address is finer than the cell and says who called: none for analysts.
+            address: None,
             recommendations: dto
                 .recommendations
                 .into_iter()

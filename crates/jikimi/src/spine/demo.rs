@@ -69,6 +69,15 @@ fn load_or_create_keys(dir: &Path) -> anyhow::Result<KeyMaterial> {
     Ok(keys)
 }
 
+/// Writes the embedded extract into the demo directory for the server's address index (`--addresses-pbf`): every
+/// simulated alert lands on a road in it, so every demo incident shows a street address.
+fn prepare_addresses(dir: &Path) -> anyhow::Result<PathBuf> {
+    let path = dir.join("helsinki.osm.pbf");
+    std::fs::write(&path, roads::HELSINKI_PBF)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(path)
+}
+
 /// Runs the demo until Ctrl-C (or `--run-for-s`).
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.data_dir)
@@ -81,6 +90,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         listen: args.listen,
         keys: Some(keys),
         roads: Some(roads::prepare(&args.data_dir)?),
+        addresses_pbf: Some(prepare_addresses(&args.data_dir)?),
         time_zone: args.time_zone.clone(),
         ..Config::default()
     };

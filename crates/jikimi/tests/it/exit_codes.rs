@@ -56,7 +56,8 @@ fn bench_help_lists_every_benchmark() {
     let (code, text) = jikimi(&mut bare(&["bench", "--help"]));
     assert_eq!(code, 0, "{text}");
     for bench in [
-        "intake", "surge", "flood", "analyze", "funds", "roads", "pdq", "linkage", "exchange",
+        "intake", "surge", "flood", "analyze", "funds", "roads", "geocode", "pdq", "linkage",
+        "exchange",
     ] {
         assert!(
             text.lines()

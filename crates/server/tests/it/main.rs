@@ -13,6 +13,7 @@ mod feed;
 mod flood;
 mod flows;
 mod funds;
+mod geocode;
 mod lookups;
 mod mqtt;
 mod mqtt_broker;
@@ -96,6 +97,8 @@ api_tests!(
     roads::road_eta_ranks_units_by_travel_time_not_distance,
     roads::incident_off_road_falls_back_to_straight_line,
     roads::map_roads_serves_the_network_as_geojson,
+    geocode::incidents_show_their_street_address,
+    geocode::dispatchers_geocode_both_ways,
     cooperate::border_check_finds_flagged_persons_and_is_audited,
     cooperate::linkage_run_links_entities_and_respects_decisions,
     funds::analyst_traces_money_to_endpoints_and_their_controllers,

@@ -37,6 +37,8 @@ pub async fn openapi_lists_the_endpoints_and_error_codes(h: &Harness) {
         "/api/alerts/{id}/cancel",
         "/api/live",
         "/api/map/base",
+        "/api/geocode",
+        "/api/geocode/reverse",
         "/api/console/config",
         "/api/border/check",
         "/api/linkage/run",

@@ -11,7 +11,7 @@ use anyhow::Context as _;
 use jikimi_roads::{LatLon, Metric, Profile, RoadNetwork};
 
 /// The shipped extract (685 KB).
-const HELSINKI_PBF: &[u8] = include_bytes!(concat!(
+pub const HELSINKI_PBF: &[u8] = include_bytes!(concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../../data/helsinki.osm.pbf"
 ));
