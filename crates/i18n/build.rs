@@ -40,7 +40,8 @@ fn main() {
     let mut out = String::from("/// Every embedded Fluent file: (language tag, domain, source).\n");
     out.push_str("pub(crate) static FILES: &[(&str, &str, &str)] = &[\n");
     for (tag, domain, path) in &files {
-        writeln!(out, "    ({tag:?}, {domain:?}, include_str!({path:?})),").expect("write to a string");
+        writeln!(out, "    ({tag:?}, {domain:?}, include_str!({path:?})),")
+            .expect("write to a string");
     }
     out.push_str("];\n");
     let dest = Path::new(&std::env::var("OUT_DIR").expect("OUT_DIR is set")).join("files.rs");

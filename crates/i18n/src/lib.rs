@@ -159,7 +159,10 @@ pub struct Localizer {
 impl std::fmt::Debug for Localizer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Localizer")
-            .field("languages", &self.bundles.iter().map(|b| b.tag).collect::<Vec<_>>())
+            .field(
+                "languages",
+                &self.bundles.iter().map(|b| b.tag).collect::<Vec<_>>(),
+            )
             .finish()
     }
 }
@@ -230,7 +233,8 @@ impl Localizer {
     /// The available language best matching `requested` (a BCP 47 tag), or `None`.
     pub fn negotiate(&self, requested: &str) -> Option<&'static str> {
         let requested: LanguageIdentifier = requested.trim().parse().ok()?;
-        let available: Vec<LanguageIdentifier> = self.bundles.iter().map(|b| b.id.clone()).collect();
+        let available: Vec<LanguageIdentifier> =
+            self.bundles.iter().map(|b| b.id.clone()).collect();
         let chosen = fluent_langneg::negotiate_languages(
             &[requested],
             &available,
@@ -238,7 +242,10 @@ impl Localizer {
             fluent_langneg::NegotiationStrategy::Lookup,
         );
         let chosen = chosen.first()?;
-        self.bundles.iter().find(|b| &b.id == *chosen).map(|b| b.tag)
+        self.bundles
+            .iter()
+            .find(|b| &b.id == *chosen)
+            .map(|b| b.tag)
     }
 
     /// The languages to try for `requested`, best first: the negotiated one, then English, then Korean.

@@ -66,12 +66,19 @@ fn every_english_domain_and_message_exists_in_every_language() {
             }
             for id in have {
                 if !ids.contains(id) {
-                    missing.push(format!("{}/{domain}.ftl has {id}, English has not", language.tag));
+                    missing.push(format!(
+                        "{}/{domain}.ftl has {id}, English has not",
+                        language.tag
+                    ));
                 }
             }
         }
     }
-    assert!(missing.is_empty(), "incomplete catalogue:\n{}", missing.join("\n"));
+    assert!(
+        missing.is_empty(),
+        "incomplete catalogue:\n{}",
+        missing.join("\n")
+    );
 }
 
 #[test]
@@ -88,7 +95,8 @@ fn every_message_renders_with_its_variables_in_every_language() {
                         for name in &wanted {
                             let shown = format!("VAR_{}", name.to_ascii_uppercase());
                             if !text.contains(&shown) {
-                                failures.push(format!("{} {id}: does not show ${name}", language.tag));
+                                failures
+                                    .push(format!("{} {id}: does not show ${name}", language.tag));
                             }
                         }
                         if text.trim().is_empty() {
@@ -119,7 +127,10 @@ fn other_languages_say_they_await_review_by_a_native_speaker() {
             let text = std::fs::read_to_string(&path).unwrap();
             let header = text.lines().next().unwrap_or_default();
             assert!(
-                header.starts_with('#') && header.to_lowercase().contains("awaits review by a native speaker"),
+                header.starts_with('#')
+                    && header
+                        .to_lowercase()
+                        .contains("awaits review by a native speaker"),
                 "{} lacks the review header",
                 path.display()
             );
@@ -159,30 +170,52 @@ fn fallback_is_english_then_korean() {
         l10n.render("fr-CA", "device-alert-accepted", &Args::new()),
         "Help is on its way."
     );
-    assert_eq!(l10n.render("xx", "device-cancelled", &Args::new()), "Your alert was cancelled.");
+    assert_eq!(
+        l10n.render("xx", "device-cancelled", &Args::new()),
+        "Your alert was cancelled."
+    );
     // A malformed tag too.
-    assert_eq!(l10n.render("!!", "device-alert-accepted", &Args::new()), "Help is on its way.");
+    assert_eq!(
+        l10n.render("!!", "device-alert-accepted", &Args::new()),
+        "Help is on its way."
+    );
     // A message no language has shows its id (a visible gap) and is an error to try_render.
-    assert_eq!(l10n.render("vi", "no-such-message", &Args::new()), "no-such-message");
+    assert_eq!(
+        l10n.render("vi", "no-such-message", &Args::new()),
+        "no-such-message"
+    );
     assert_eq!(
         l10n.try_render("vi", "no-such-message", &Args::new()),
         Err(Error::UnknownMessage("no-such-message".into()))
     );
     // The console catalogue of an unknown language is the English one.
-    assert_eq!(l10n.catalogue("fr", "console"), l10n.catalogue("en", "console"));
+    assert_eq!(
+        l10n.catalogue("fr", "console"),
+        l10n.catalogue("en", "console")
+    );
 }
 
 #[test]
 fn rendering_in_a_language_uses_its_own_words() {
     let l10n = Localizer::global();
-    let args = Args::new().with("who", "Nguyễn Thị Lan").with("time", "09:00").with("reference", "89abcdef");
+    let args = Args::new()
+        .with("who", "Nguyễn Thị Lan")
+        .with("time", "09:00")
+        .with("reference", "89abcdef");
     assert_eq!(
         l10n.render("vi", "guardian-alert-subject", &args),
         "jikimi: Nguyễn Thị Lan đã gửi tín hiệu khẩn cấp SOS"
     );
-    assert_eq!(l10n.render("ko", "device-alert-accepted", &Args::new()), "도움이 가고 있습니다.");
+    assert_eq!(
+        l10n.render("ko", "device-alert-accepted", &Args::new()),
+        "도움이 가고 있습니다."
+    );
     // No Unicode isolation marks: the text goes to SMS and terminals as it is.
-    assert!(!l10n.render("vi", "guardian-alert-body", &args).contains('\u{2068}'));
+    assert!(
+        !l10n
+            .render("vi", "guardian-alert-body", &args)
+            .contains('\u{2068}')
+    );
 }
 
 #[test]
@@ -190,7 +223,13 @@ fn tags_are_checked_and_made_canonical() {
     assert_eq!(canonical_tag("vi").unwrap(), "vi");
     assert_eq!(canonical_tag(" EN-gb ").unwrap(), "en-GB");
     assert_eq!(canonical_tag("zh-hans-cn").unwrap(), "zh-Hans-CN");
-    for bad in ["", "not a tag", "e", "en_US_x_y_z_too_long_for_a_language_tag", "<script>"] {
+    for bad in [
+        "",
+        "not a tag",
+        "e",
+        "en_US_x_y_z_too_long_for_a_language_tag",
+        "<script>",
+    ] {
         assert_eq!(canonical_tag(bad), Err(Error::InvalidTag), "{bad:?}");
     }
 }
