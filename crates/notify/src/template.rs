@@ -37,7 +37,12 @@ impl Language {
 
     /// The first of `tags` that is set: the guardian's own language, else the subscriber's.
     pub fn first_of(tags: &[Option<&str>]) -> Language {
-        Language::from_tag(tags.iter().flatten().copied().find(|t| !t.trim().is_empty()))
+        Language::from_tag(
+            tags.iter()
+                .flatten()
+                .copied()
+                .find(|t| !t.trim().is_empty()),
+        )
     }
 
     /// The tag (`ko`, `en`, `vi`, `zh-Hans`, ...).
@@ -211,8 +216,14 @@ mod tests {
                 assert!(m.text.contains("2026-01-01 09:00"), "{}", language.tag);
             }
         }
-        let vi = render(Language::from_tag(Some("vi")), &facts(Event::Dispatched, None));
-        assert_eq!(vi.subject, "jikimi: cảnh sát đang đến chỗ người bạn đang chăm sóc");
+        let vi = render(
+            Language::from_tag(Some("vi")),
+            &facts(Event::Dispatched, None),
+        );
+        assert_eq!(
+            vi.subject,
+            "jikimi: cảnh sát đang đến chỗ người bạn đang chăm sóc"
+        );
     }
 
     #[test]

@@ -267,7 +267,8 @@ impl Worker {
         };
         let (subscriber_name, subscriber_language) = self.subscriber_name(n).await;
         // The guardian's own language, else the subscriber's (a family often shares one), else Korean.
-        let language = Language::first_of(&[guardian_language.as_deref(), subscriber_language.as_deref()]);
+        let language =
+            Language::first_of(&[guardian_language.as_deref(), subscriber_language.as_deref()]);
         let message = render(
             language,
             &Facts {

@@ -69,7 +69,7 @@ pub struct FixDto {
     #[serde(default = "unknown_method")]
     pub method: FixMethodDto,
     /// When the fix was measured (RFC 3339); the server's receive time when absent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub at: Option<String>,
 }
 
@@ -154,10 +154,10 @@ pub struct DeviceFeedback {
     pub message_ko: Option<String>,
     /// The language `message` is in (a tag such as `vi`), from the request's `Accept-Language`; absent in silent
     /// mode.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub language: Option<String>,
     /// Text to show in `language`; absent in silent mode.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub message: Option<String>,
 }
 

@@ -122,7 +122,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/subscribers/{id}/reveal", post(subscribers::reveal))
         .route("/api/subscribers/{id}/export", post(subscribers::export))
         .route("/api/subscribers/{id}/erase", post(subscribers::erase))
-        .route("/api/subscribers/{id}/language", put(subscribers::set_language))
+        .route(
+            "/api/subscribers/{id}/language",
+            put(subscribers::set_language),
+        )
         .route("/api/border/check", post(border::check))
         .route("/api/linkage/run", post(links::run))
         .route("/api/linkage/links", get(links::list))

@@ -767,7 +767,7 @@ pub struct LanguageSet {
 #[utoipa::path(put, path = "/api/subscribers/{id}/language", tag = "subscribers", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "subscriber id")), request_body = LanguageRequest,
     responses((status = 200, body = LanguageSet),
-        (status = 400, body = crate::error::ErrorBody, description = "reason_required"),
+        (status = 400, body = crate::error::ErrorBody, description = "reason_required, invalid_payload"),
         (status = 403, body = crate::error::ErrorBody, description = "forbidden: role"),
         (status = 404, body = crate::error::ErrorBody, description = "subscriber_not_found"),
         (status = 422, body = crate::error::ErrorBody, description = "invalid_field: not a BCP 47 language tag")))]

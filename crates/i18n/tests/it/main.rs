@@ -20,12 +20,15 @@ fn all_variables() -> Args {
 
 /// The variables a message's English text names (`{ $name }`).
 fn variables_of(source: &str) -> BTreeSet<String> {
-    source
-        .split("{ $")
-        .skip(1)
-        .filter_map(|rest| rest.split([' ', '}']).next())
-        .map(str::to_string)
-        .collect()
+    let mut names = BTreeSet::new();
+    let mut rest = source;
+    while let Some((_, after)) = rest.split_once("{ $") {
+        if let Some(name) = after.split([' ', '}']).next() {
+            names.insert(name.to_string());
+        }
+        rest = after;
+    }
+    names
 }
 
 fn english_source(id: &str) -> String {

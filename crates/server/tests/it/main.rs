@@ -12,6 +12,7 @@ mod devices;
 mod feed;
 mod flood;
 mod flows;
+mod languages;
 mod lookups;
 mod mqtt;
 mod mqtt_broker;
@@ -127,6 +128,10 @@ api_tests!(
     statuses::made_up_devices_cancelling_are_limited,
     statuses::state_dependent_refusals,
     statuses::partner_port_is_limited_per_source,
+    languages::subscriber_language_is_registered_checked_and_changed,
+    languages::incident_shows_the_callers_language_to_dispatchers_only,
+    languages::device_feedback_speaks_the_devices_language,
+    languages::console_labels_come_from_the_fluent_files,
 );
 
 /// Restarts a private Mosquitto (broker behaviour: once, on SQLite, not once per backend).

@@ -315,7 +315,11 @@ pub(crate) async fn subscriber_language_is_kept_and_set<S: TestStore>() {
     assert_eq!(store.get_subscriber(sid).await.unwrap().language, "th");
 
     let unknown = store
-        .set_subscriber_language(SubscriberId::new_v4(), "en", &staff_change("admin", 70, "x"))
+        .set_subscriber_language(
+            SubscriberId::new_v4(),
+            "en",
+            &staff_change("admin", 70, "x"),
+        )
         .await
         .unwrap_err();
     assert!(matches!(unknown, Error::NotFound { .. }), "{unknown:?}");

@@ -159,8 +159,12 @@ where
             return Err(crate::Error::not_found(crate::Entity::Subscriber, id));
         }
         chain.push(
-            crate::sql::audit(change, "subscriber.language_set", format!("subscriber/{id}"))
-                .with_detail(&serde_json::json!({ "language": language })),
+            crate::sql::audit(
+                change,
+                "subscriber.language_set",
+                format!("subscriber/{id}"),
+            )
+            .with_detail(&serde_json::json!({ "language": language })),
         );
         self.commit_write(tx, chain).await
     }
@@ -169,11 +173,12 @@ where
         &self,
         id: jikimi_respond::SubscriberId,
     ) -> crate::Result<crate::SubscriberRecord> {
-        let row = sqlx::query("SELECT created_at, updated_at, language FROM subscribers WHERE id = $1")
-            .bind(id.to_string())
-            .fetch_optional(self.reader())
-            .await?
-            .ok_or_else(|| crate::Error::not_found(crate::Entity::Subscriber, id))?;
+        let row =
+            sqlx::query("SELECT created_at, updated_at, language FROM subscribers WHERE id = $1")
+                .bind(id.to_string())
+                .fetch_optional(self.reader())
+                .await?
+                .ok_or_else(|| crate::Error::not_found(crate::Entity::Subscriber, id))?;
         let index_rows =
             sqlx::query("SELECT domain, digest FROM blind_indexes WHERE subscriber_id = $1 ORDER BY domain, digest")
                 .bind(id.to_string())
