@@ -5,7 +5,7 @@
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
-use jikimi_store::Role;
+use jikimi_server::roles::Role;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -211,9 +211,16 @@ pub async fn incident_shows_the_callers_language_to_dispatchers_only(h: &Harness
     assert_eq!(details["language"], "vi");
 }
 
+/// An alert that is not silent (silent is the default): the device may show and say what it is told.
+fn loud_sos() -> Value {
+    let mut alert = sos(37.5665, 126.978);
+    alert["silent"] = json!(false);
+    alert
+}
+
 pub async fn device_feedback_speaks_the_devices_language(h: &Harness) {
     let device = h.device().await;
-    let body = serde_json::to_vec(&sos(37.5665, 126.978)).unwrap();
+    let body = serde_json::to_vec(&loud_sos()).unwrap();
     let mut request = h.alert_request(
         &device,
         &body,
@@ -235,7 +242,7 @@ pub async fn device_feedback_speaks_the_devices_language(h: &Harness) {
     // A language the service lacks reads English; none asked for, no extra message.
     let mut request = h.alert_request(
         &device,
-        &serde_json::to_vec(&sos(37.5665, 126.978)).unwrap(),
+        &serde_json::to_vec(&loud_sos()).unwrap(),
         h.now_s(),
         &Uuid::new_v4().simple().to_string(),
     );
@@ -244,7 +251,7 @@ pub async fn device_feedback_speaks_the_devices_language(h: &Harness) {
         .insert("accept-language", "fr-FR".parse().unwrap());
     let (_, answer) = h.send(request).await;
     assert_eq!(answer["feedback"]["language"], "en");
-    let (_, answer) = h.raise(&device, sos(37.5665, 126.978)).await;
+    let (_, answer) = h.raise(&device, loud_sos()).await;
     assert_eq!(answer["feedback"]["message"], Value::Null);
 }
 
