@@ -3,6 +3,9 @@
 //! console's labels served from the Fluent files. Each endpoint as an attacker would try it: no credentials, the
 //! wrong role, malformed and oversized tags, an unknown subscriber.
 
+// Tests may unwrap: a panic is the failure report there.
+#![allow(clippy::unwrap_used)]
+
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use jikimi_server::roles::Role;
