@@ -1,37 +1,53 @@
-//! The messages guardians receive, in Korean and English, chosen by the guardian's language. Pure: the facts and
-//! the time zone are parameters.
+//! The messages guardians receive, in the guardian's language (else the subscriber's, else Korean), from the
+//! `guardian` Fluent domain of `jikimi_i18n` in fourteen languages. Pure: the facts and the time zone are parameters.
 //!
 //! Messages name the person the guardian looks after (the guardian knows them; a guardian may look after several)
 //! but carry no location, no medical notes and nothing else from the subscriber's record: they tell the guardian
 //! that 112 is responding, not what the dispatcher sees.
 
 use chrono::{FixedOffset, TimeZone as _};
+use jikimi_i18n::Args;
 use jikimi_respond::{IncidentId, Timestamp};
 
-/// A guardian's language.
+/// A guardian's language: one of the fourteen the service speaks (`jikimi_i18n::LANGUAGES`), negotiated from the
+/// BCP 47 tag on record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Language {
-    /// 한국어 (the default).
-    Ko,
-    /// English.
-    En,
-}
+pub struct Language(&'static str);
 
 impl Language {
-    /// From a language tag (`ko`, `ko-KR`, `en`, `en-GB`, any case); anything else is Korean, the service's language.
+    /// Korean, the service's language and the default.
+    pub const KO: Language = Language("ko");
+    /// English.
+    pub const EN: Language = Language("en");
+
+    /// From a language tag (`vi`, `vi-VN`, `zh-CN`, `EN-gb`, any case); a tag the service has no language for
+    /// reads English (the first fallback), and none at all Korean, the service's language.
     pub fn from_tag(tag: Option<&str>) -> Language {
-        match tag.map(|t| t.trim().to_ascii_lowercase()) {
-            Some(t) if t == "en" || t.starts_with("en-") || t.starts_with("en_") => Language::En,
-            _ => Language::Ko,
+        match tag.map(str::trim).filter(|t| !t.is_empty()) {
+            None => Language::KO,
+            Some(tag) => Language(
+                jikimi_i18n::Localizer::global()
+                    .chain(tag)
+                    .first()
+                    .copied()
+                    .unwrap_or("ko"),
+            ),
         }
     }
 
-    /// The tag (`ko` or `en`).
+    /// The first of `tags` that is set: the guardian's own language, else the subscriber's.
+    pub fn first_of(tags: &[Option<&str>]) -> Language {
+        Language::from_tag(
+            tags.iter()
+                .flatten()
+                .copied()
+                .find(|t| !t.trim().is_empty()),
+        )
+    }
+
+    /// The tag (`ko`, `en`, `vi`, `zh-Hans`, ...).
     pub fn tag(self) -> &'static str {
-        match self {
-            Language::Ko => "ko",
-            Language::En => "en",
-        }
+        self.0
     }
 }
 
@@ -107,58 +123,30 @@ pub fn render(language: Language, facts: &Facts<'_>) -> Message {
         .map(|t| t.format("%Y-%m-%d %H:%M (UTC%:z)").to_string())
         .unwrap_or_else(|| "-".into());
     let reference = facts.incident_id.0.simple().to_string();
-    let reference = &reference[reference.len().saturating_sub(8)..];
-    match language {
-        Language::Ko => {
-            let who = facts.subscriber_name.unwrap_or("보호 대상자");
-            let (subject, line) = match facts.event {
-                Event::AlertReceived => (
-                    format!("[지킴이] {who}님의 긴급 신고"),
-                    format!(
-                        "{who}님이 {time}에 긴급(SOS) 신고를 했습니다. 112 상황실이 접수하여 대응하고 있습니다."
-                    ),
-                ),
-                Event::Dispatched => (
-                    format!("[지킴이] {who}님에게 경찰 출동"),
-                    format!("{time}에 경찰관이 {who}님에게 출동했습니다."),
-                ),
-                Event::Closed => (
-                    format!("[지킴이] {who}님의 신고 처리 종료"),
-                    format!("{who}님의 신고 처리가 {time}에 종료되었습니다."),
-                ),
-            };
-            Message {
-                subject,
-                text: format!(
-                    "{line}\n사건 번호: {reference}\n\n이 메시지에는 회신할 수 없습니다. 도움이 될 정보가 있으면 112로 전화해 주십시오."
-                ),
-            }
-        }
-        Language::En => {
-            let who = facts.subscriber_name.unwrap_or("the person you look after");
-            let (subject, line) = match facts.event {
-                Event::AlertReceived => (
-                    format!("jikimi: SOS alert from {who}"),
-                    format!(
-                        "{who} raised an SOS alert at {time}. The 112 centre has received it and is responding."
-                    ),
-                ),
-                Event::Dispatched => (
-                    format!("jikimi: police on their way to {who}"),
-                    format!("Police officers were sent to {who} at {time}."),
-                ),
-                Event::Closed => (
-                    format!("jikimi: alert from {who} closed"),
-                    format!("The 112 centre closed the alert from {who} at {time}."),
-                ),
-            };
-            Message {
-                subject,
-                text: format!(
-                    "{line}\nReference: {reference}\n\nPlease do not reply to this message. If you know something that may help, call 112."
-                ),
-            }
-        }
+    let reference = reference[reference.len().saturating_sub(8)..].to_string();
+    let l10n = jikimi_i18n::Localizer::global();
+    let lang = language.tag();
+    let who = match facts.subscriber_name {
+        Some(name) => name.to_string(),
+        None => l10n.render(lang, "guardian-someone", &Args::new()),
+    };
+    let args = Args::new()
+        .with("who", who)
+        .with("time", time)
+        .with("reference", reference);
+    let (subject, body) = match facts.event {
+        Event::AlertReceived => ("guardian-alert-subject", "guardian-alert-body"),
+        Event::Dispatched => ("guardian-dispatched-subject", "guardian-dispatched-body"),
+        Event::Closed => ("guardian-closed-subject", "guardian-closed-body"),
+    };
+    Message {
+        subject: l10n.render(lang, subject, &args),
+        text: format!(
+            "{}\n{}\n\n{}",
+            l10n.render(lang, body, &args),
+            l10n.render(lang, "guardian-reference", &args),
+            l10n.render(lang, "guardian-no-reply", &args),
+        ),
     }
 }
 
@@ -181,13 +169,18 @@ mod tests {
 
     #[test]
     fn korean_and_english_by_language_tag() {
-        assert_eq!(Language::from_tag(Some("en-GB")), Language::En);
-        assert_eq!(Language::from_tag(Some("EN")), Language::En);
-        assert_eq!(Language::from_tag(Some("ko-KR")), Language::Ko);
-        assert_eq!(Language::from_tag(Some("fr")), Language::Ko);
-        assert_eq!(Language::from_tag(None), Language::Ko);
+        assert_eq!(Language::from_tag(Some("en-GB")), Language::EN);
+        assert_eq!(Language::from_tag(Some("EN")), Language::EN);
+        assert_eq!(Language::from_tag(Some("ko-KR")), Language::KO);
+        // A language the service lacks reads English; no language at all, Korean.
+        assert_eq!(Language::from_tag(Some("fr")), Language::EN);
+        assert_eq!(Language::from_tag(Some("vi-VN")).tag(), "vi");
+        assert_eq!(Language::from_tag(Some("zh-CN")).tag(), "zh-Hans");
+        assert_eq!(Language::first_of(&[None, Some("th")]).tag(), "th");
+        assert_eq!(Language::first_of(&[Some("ru"), Some("th")]).tag(), "ru");
+        assert_eq!(Language::from_tag(None), Language::KO);
 
-        let ko = render(Language::Ko, &facts(Event::AlertReceived, Some("김민지")));
+        let ko = render(Language::KO, &facts(Event::AlertReceived, Some("김민지")));
         assert_eq!(ko.subject, "[지킴이] 김민지님의 긴급 신고");
         assert!(
             ko.text.starts_with(
@@ -196,7 +189,7 @@ mod tests {
         );
         assert!(ko.text.contains("사건 번호: 89abcdef"));
 
-        let en = render(Language::En, &facts(Event::Dispatched, None));
+        let en = render(Language::EN, &facts(Event::Dispatched, None));
         assert_eq!(
             en.subject,
             "jikimi: police on their way to the person you look after"
@@ -204,9 +197,33 @@ mod tests {
         assert!(en.text.contains("at 2026-01-01 09:00 (UTC+09:00)"));
         assert!(en.text.contains("Reference: 89abcdef"));
 
-        let closed = render(Language::En, &facts(Event::Closed, Some("Kim Minji")));
+        let closed = render(Language::EN, &facts(Event::Closed, Some("Kim Minji")));
         assert_eq!(closed.subject, "jikimi: alert from Kim Minji closed");
         assert!(!format!("{closed:?}").contains("Kim"));
+    }
+
+    #[test]
+    fn every_language_renders_every_event_with_the_name_and_reference() {
+        for language in jikimi_i18n::LANGUAGES {
+            for event in [Event::AlertReceived, Event::Dispatched, Event::Closed] {
+                let m = render(
+                    Language::from_tag(Some(language.tag)),
+                    &facts(event, Some("Trần Văn An")),
+                );
+                assert!(m.subject.contains("Trần Văn An"), "{}", language.tag);
+                assert!(m.text.contains("Trần Văn An"), "{}", language.tag);
+                assert!(m.text.contains("89abcdef"), "{}", language.tag);
+                assert!(m.text.contains("2026-01-01 09:00"), "{}", language.tag);
+            }
+        }
+        let vi = render(
+            Language::from_tag(Some("vi")),
+            &facts(Event::Dispatched, None),
+        );
+        assert_eq!(
+            vi.subject,
+            "jikimi: cảnh sát đang đến chỗ người bạn đang chăm sóc"
+        );
     }
 
     #[test]

@@ -262,10 +262,13 @@ impl Worker {
         let Some(guardian) = guardian else {
             return failed(permanent("guardian_gone"), n.delivered_channels.clone());
         };
-        let Ok((channels, language)) = self.open_guardian(&guardian) else {
+        let Ok((channels, guardian_language)) = self.open_guardian(&guardian) else {
             return failed(transient("unseal_failed"), n.delivered_channels.clone());
         };
-        let subscriber_name = self.subscriber_name(n).await;
+        let (subscriber_name, subscriber_language) = self.subscriber_name(n).await;
+        // The guardian's own language, else the subscriber's (a family often shares one), else Korean.
+        let language =
+            Language::first_of(&[guardian_language.as_deref(), subscriber_language.as_deref()]);
         let message = render(
             language,
             &Facts {
@@ -347,7 +350,7 @@ impl Worker {
     fn open_guardian(
         &self,
         guardian: &GuardianRecord,
-    ) -> Result<(Vec<Channel>, Language), jikimi_privacy::Error> {
+    ) -> Result<(Vec<Channel>, Option<String>), jikimi_privacy::Error> {
         let record = format!("guardian/{}", guardian.id);
         let open = |field: &str| {
             guardian
@@ -361,22 +364,21 @@ impl Worker {
             Some(text) => serde_json::from_str(&text).unwrap_or_default(),
             None => Vec::new(),
         };
-        let language = Language::from_tag(open("language")?.as_deref());
-        Ok((channels, language))
+        Ok((channels, open("language")?))
     }
 
-    async fn subscriber_name(&self, n: &Notification) -> Option<String> {
-        let record = self
-            .inner
-            .store
-            .get_subscriber(n.subscriber_id)
-            .await
-            .ok()?;
-        let sealed = record.fields.get("name")?;
-        self.inner
-            .keyring
-            .open_str(&format!("subscriber/{}", n.subscriber_id), "name", sealed)
-            .ok()
+    /// The subscriber's name (if still on record) and language.
+    async fn subscriber_name(&self, n: &Notification) -> (Option<String>, Option<String>) {
+        let Ok(record) = self.inner.store.get_subscriber(n.subscriber_id).await else {
+            return (None, None);
+        };
+        let name = record.fields.get("name").and_then(|sealed| {
+            self.inner
+                .keyring
+                .open_str(&format!("subscriber/{}", n.subscriber_id), "name", sealed)
+                .ok()
+        });
+        (name, Some(record.language))
     }
 }
 

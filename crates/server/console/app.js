@@ -538,6 +538,26 @@ function notifyText(list) {
   }).join(' · ');
 }
 
+// "Caller's language: Vietnamese · Tiếng Việt": the name in the console's language, then in its own (marked with its
+// language, so a screen reader says it right); a language the service lacks shows its tag.
+function callerLanguageLine(cl) {
+  const p = el('p', 'caller-lang');
+  p.id = 'caller-language';
+  p.append(el('span', 'muted', `${t('callerLanguage')}: `));
+  if (cl.supported) {
+    const name = el('strong', null, t(`lang-${cl.supported}`));
+    p.append(name);
+    if (cl.native && cl.native !== name.textContent) {
+      const native = el('span', null, cl.native);
+      native.lang = cl.supported;
+      p.append(' · ', native);
+    }
+  } else {
+    p.append(el('strong', 'mono', cl.tag));
+  }
+  return p;
+}
+
 function renderDetail() {
   const root = $('detail');
   const d = state.detail;
@@ -558,6 +578,8 @@ function renderDetail() {
     el('span', 'muted', `${t('opened')} ${fmtTime(inc.opened_at)} (${getTimeZone()})`),
   );
   const idLine = el('p', 'mono small', inc.id);
+  // The language the caller reads (from registration), so the dispatcher can answer in it or call an interpreter.
+  const callerLang = d.caller_language ? callerLanguageLine(d.caller_language) : null;
   // The caller was answered as for a genuine cancel; only staff know. Say so where no one can miss it.
   const duress = inc.duress ? el('p', 'duress-banner', t('duressBanner')) : null;
   if (duress) duress.setAttribute('role', 'alert');
@@ -573,7 +595,7 @@ function renderDetail() {
     actionButton(t('ask'), 'Q', cc && open, ask, 'act-ask'),
     actionButton(t('close'), 'C', cc && open, closeIncident, 'act-close'),
   );
-  const blocks = duress ? [head, duress, idLine, actions] : [head, idLine, actions];
+  const blocks = [head, duress, idLine, callerLang, actions].filter(Boolean);
   if (inc.assigned_unit) {
     const u = state.units.get(inc.assigned_unit);
     blocks.push(el('p', 'assigned', `${t('assigned')}: ${inc.assigned_unit}${u ? ` (${t(`u_${u.status}`)})` : ''}`));

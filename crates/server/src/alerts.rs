@@ -63,7 +63,10 @@ pub async fn raise_alert(
                 Json(AlertAcceptedDto {
                     incident_id: accepted.incident_id.0,
                     duplicate: accepted.duplicate,
-                    feedback: DeviceFeedback::alert_accepted(accepted.silent),
+                    feedback: DeviceFeedback::alert_accepted(
+                        accepted.silent,
+                        crate::dto::accept_language(&headers),
+                    ),
                 }),
             ))
         }

@@ -206,7 +206,7 @@ pub async fn intake_aml(
                     incident_id: accepted.incident_id.0,
                     duplicate: accepted.duplicate,
                     // The gateway relays nothing back to a feature phone; the field keeps one answer shape.
-                    feedback: crate::dto::DeviceFeedback::alert_accepted(accepted.silent),
+                    feedback: crate::dto::DeviceFeedback::alert_accepted(accepted.silent, None),
                 }),
             ))
         }

@@ -558,7 +558,10 @@ pub async fn location_update(
             StatusCode::ACCEPTED,
             Json(LocationAcceptedDto {
                 incident_id: id,
-                feedback: DeviceFeedback::location_received(incident.silent),
+                feedback: DeviceFeedback::location_received(
+                    incident.silent,
+                    crate::dto::accept_language(&headers),
+                ),
             }),
         ))
     }
@@ -738,7 +741,10 @@ pub async fn cancel(
             Json(CancelledDto {
                 incident_id: id,
                 status: "cancelled".into(),
-                feedback: DeviceFeedback::cancelled(incident.silent),
+                feedback: DeviceFeedback::cancelled(
+                    incident.silent,
+                    crate::dto::accept_language(&headers),
+                ),
             }),
         ))
     }

@@ -89,6 +89,45 @@ pub async fn asset(Path(file): Path<String>) -> Response {
     asset_response(&file)
 }
 
+/// The console's labels in one language, from the `console` Fluent domain.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConsoleLabels {
+    /// The language the labels are in (one of the fourteen; English when the requested one is not there).
+    #[schema(example = "ko")]
+    pub language: String,
+    /// Label text by key (the Fluent id without its `console-` prefix), e.g. `title`, `s_received`, `lang-vi`.
+    pub labels: std::collections::BTreeMap<String, String>,
+}
+
+/// The console's labels in `lang` (a BCP 47 tag), from the Fluent files: the console's `i18n.js` loads its Korean
+/// and English strings from here. Public, like the settings: the login page needs them. A language the service
+/// lacks gets English.
+#[utoipa::path(get, path = "/api/console/i18n/{lang}", tag = "console",
+    params(("lang" = String, Path, description = "BCP 47 language tag, e.g. ko, en, vi")),
+    responses((status = 200, body = ConsoleLabels),
+        (status = 422, body = crate::error::ErrorBody, description = "invalid_field: not a BCP 47 language tag")))]
+pub async fn labels(
+    Path(lang): Path<String>,
+) -> Result<axum::Json<ConsoleLabels>, crate::error::ApiError> {
+    let tag = jikimi_i18n::canonical_tag(&lang).map_err(|_| {
+        crate::error::ApiError::new(
+            crate::error::ErrorCode::InvalidField,
+            "lang: a BCP 47 language tag such as ko or en",
+        )
+    })?;
+    let l10n = jikimi_i18n::Localizer::global();
+    let language = l10n.chain(&tag).first().copied().unwrap_or("en");
+    let labels = l10n
+        .catalogue(language, "console")
+        .into_iter()
+        .filter_map(|(id, text)| Some((id.strip_prefix("console-")?.to_string(), text)))
+        .collect();
+    Ok(axum::Json(ConsoleLabels {
+        language: language.to_string(),
+        labels,
+    }))
+}
+
 /// The console's settings.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ConsoleConfig {

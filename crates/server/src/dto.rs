@@ -69,7 +69,7 @@ pub struct FixDto {
     #[serde(default = "unknown_method")]
     pub method: FixMethodDto,
     /// When the fix was measured (RFC 3339); the server's receive time when absent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub at: Option<String>,
 }
 
@@ -138,8 +138,12 @@ pub struct AlertAcceptedDto {
     pub feedback: DeviceFeedback,
 }
 
-/// What a device may show or say after a request. In silent mode both messages are absent and `silent` is true:
+/// What a device may show or say after a request. In silent mode every message is absent and `silent` is true:
 /// the app must not ring, vibrate, speak or light up, so whoever holds the phone learns nothing.
+///
+/// The texts come from the `device` Fluent domain (`jikimi_i18n`): Korean and English always, and `message` in the
+/// language the device asked for with `Accept-Language` (negotiated among the fourteen; English, then Korean, when
+/// the service lacks it).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct DeviceFeedback {
     /// Silent mode: show and sound nothing.
@@ -148,42 +152,117 @@ pub struct DeviceFeedback {
     pub message_en: Option<String>,
     /// Text to show, in Korean; absent in silent mode.
     pub message_ko: Option<String>,
+    /// The language `message` is in (a tag such as `vi`), from the request's `Accept-Language`; absent in silent
+    /// mode.
+    #[serde(default)]
+    pub language: Option<String>,
+    /// Text to show in `language`; absent in silent mode.
+    #[serde(default)]
+    pub message: Option<String>,
 }
 
 impl DeviceFeedback {
-    fn say(silent: bool, en: &str, ko: &str) -> Self {
+    /// Message `id` in Korean, English and the language the device asked for (an `Accept-Language` value);
+    /// nothing in silent mode.
+    fn say(silent: bool, id: &str, accept_language: Option<&str>) -> Self {
         if silent {
-            Self {
+            return Self {
                 silent,
                 message_en: None,
                 message_ko: None,
-            }
-        } else {
-            Self {
-                silent,
-                message_en: Some(en.into()),
-                message_ko: Some(ko.into()),
-            }
+                language: None,
+                message: None,
+            };
+        }
+        let l10n = jikimi_i18n::Localizer::global();
+        let text = |lang: &str| l10n.render(lang, id, &jikimi_i18n::Args::new());
+        let language = accept_language
+            .and_then(first_accepted)
+            .and_then(|tag| l10n.chain(&tag).first().copied());
+        Self {
+            silent,
+            message_en: Some(text("en")),
+            message_ko: Some(text("ko")),
+            message: language.map(text),
+            language: language.map(str::to_string),
         }
     }
 
     /// After an accepted alert.
-    pub fn alert_accepted(silent: bool) -> Self {
-        Self::say(silent, "Help is on its way.", "도움이 가고 있습니다.")
+    pub fn alert_accepted(silent: bool, accept_language: Option<&str>) -> Self {
+        Self::say(silent, "device-alert-accepted", accept_language)
     }
 
     /// After an accepted location update.
-    pub fn location_received(silent: bool) -> Self {
-        Self::say(silent, "Location sent.", "위치를 보냈습니다.")
+    pub fn location_received(silent: bool, accept_language: Option<&str>) -> Self {
+        Self::say(silent, "device-location-received", accept_language)
     }
 
     /// After a cancel, genuine or under duress: the same words either way.
-    pub fn cancelled(silent: bool) -> Self {
-        Self::say(
-            silent,
-            "Your alert was cancelled.",
-            "신고가 취소되었습니다.",
-        )
+    pub fn cancelled(silent: bool, accept_language: Option<&str>) -> Self {
+        Self::say(silent, "device-cancelled", accept_language)
+    }
+}
+
+/// The request's `Accept-Language` value, if it is text.
+pub fn accept_language(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers
+        .get(axum::http::header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+}
+
+/// The most preferred tag of an `Accept-Language` value (`vi-VN,vi;q=0.9,en;q=0.8` gives `vi-VN`); `None` for
+/// `*`, an empty value or one longer than a header should be.
+pub fn first_accepted(value: &str) -> Option<String> {
+    if value.len() > 256 {
+        return None;
+    }
+    let mut best: Option<(f32, &str)> = None;
+    for part in value.split(',') {
+        let mut pieces = part.split(';');
+        let tag = pieces.next().unwrap_or_default().trim();
+        let q = pieces
+            .find_map(|p| p.trim().strip_prefix("q="))
+            .and_then(|q| q.trim().parse::<f32>().ok())
+            .unwrap_or(1.0);
+        if tag.is_empty() || tag == "*" || q <= 0.0 {
+            continue;
+        }
+        if best.is_none_or(|(bq, _)| q > bq) {
+            best = Some((q, tag));
+        }
+    }
+    best.and_then(|(_, tag)| jikimi_i18n::canonical_tag(tag).ok())
+}
+
+/// The language the caller reads, as the console shows it: the tag, its name in English and in itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct CallerLanguageDto {
+    /// The subscriber's language, a BCP 47 tag.
+    #[schema(example = "vi")]
+    pub tag: String,
+    /// The service's language it was matched to (one of the fourteen), if any; its console label is
+    /// `lang-<supported>`.
+    #[schema(example = "vi")]
+    pub supported: Option<String>,
+    /// Its name in English, if the service speaks it.
+    #[schema(example = "Vietnamese")]
+    pub english: Option<String>,
+    /// Its name in itself, if the service speaks it.
+    #[schema(example = "Tiếng Việt")]
+    pub native: Option<String>,
+}
+
+impl CallerLanguageDto {
+    /// From a stored tag.
+    pub fn of(tag: &str) -> Self {
+        let language = jikimi_i18n::language(tag);
+        Self {
+            tag: tag.to_string(),
+            supported: language.map(|l| l.tag.to_string()),
+            english: language.map(|l| l.english.to_string()),
+            native: language.map(|l| l.native.to_string()),
+        }
     }
 }
 
@@ -347,6 +426,10 @@ pub struct IncidentDetailDto {
     pub events: Vec<EventDto>,
     /// Guardian notifications, by event seq (no personal data; guardian ids only for roles that may reveal).
     pub notifications: Vec<crate::notifications::NotificationDto>,
+    /// The language the caller (the registered subscriber) reads, so the dispatcher can answer in it or call an
+    /// interpreter; null without a subscriber on record, and always in the analyst view.
+    #[serde(default)]
+    pub caller_language: Option<CallerLanguageDto>,
 }
 
 /// A patrol unit.

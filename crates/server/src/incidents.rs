@@ -108,6 +108,16 @@ pub async fn get(
     let events = state.store.load_events(IncidentId(id)).await?;
     let notifications = state.store.list_notifications(IncidentId(id)).await?;
     let view = View::of(staff.role);
+    // The caller's language is an operational fact for the dispatcher (answer in it, call an interpreter); the
+    // analyst view never carries it, nor anything that could stand for nationality.
+    let caller_language = match (view, incident.subscriber_id) {
+        (View::Full, Some(sid)) => match state.store.get_subscriber(sid).await {
+            Ok(record) => Some(crate::dto::CallerLanguageDto::of(&record.language)),
+            Err(err) if err.is_not_found() => None,
+            Err(err) => return Err(err.into()),
+        },
+        _ => None,
+    };
     Ok(Json(IncidentDetailDto {
         incident: views::incident(state.incident_dto(&incident), view),
         events: events
@@ -122,6 +132,7 @@ pub async fn get(
             })
             .collect(),
         notifications: crate::notifications::notification_dtos(&staff, &notifications),
+        caller_language,
     }))
 }
 

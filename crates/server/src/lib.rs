@@ -134,6 +134,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/subscribers/{id}/reveal", post(subscribers::reveal))
         .route("/api/subscribers/{id}/export", post(subscribers::export))
         .route("/api/subscribers/{id}/erase", post(subscribers::erase))
+        .route(
+            "/api/subscribers/{id}/language",
+            put(subscribers::set_language),
+        )
         .route("/api/border/check", post(border::check))
         .route("/api/linkage/run", post(links::run))
         .route("/api/linkage/links", get(links::list))
@@ -204,6 +208,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/live", get(live::stream))
         .route("/api/map/base", get(console::base_map))
         .route("/api/console/config", get(console::config))
+        .route("/api/console/i18n/{lang}", get(console::labels))
         .route("/", get(console::index))
         .route("/console/{file}", get(console::asset))
         .fallback(not_found)

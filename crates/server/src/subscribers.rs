@@ -61,7 +61,8 @@ pub struct NewGuardian {
     /// How to reach them.
     #[serde(default)]
     pub channels: Vec<Channel>,
-    /// Language of their notifications: `ko` (default) or `en`.
+    /// Language of their notifications, a BCP 47 tag (`ko`, `en`, `vi`, `zh-Hans`, ...); when absent, the
+    /// subscriber's language. Kept as given (canonical form); a language the service lacks reads English.
     pub language: Option<String>,
 }
 
@@ -95,6 +96,12 @@ pub struct NewSubscriber {
     pub pin: Option<String>,
     /// Duress PIN, 4 to 8 digits, different from `pin`: answered like a cancel, escalates instead.
     pub duress_pin: Option<String>,
+    /// The language the subscriber reads, a BCP 47 tag (`vi`, `zh-Hans`, `fil`, ...; default `ko`). Chooses the
+    /// language of welfare checks and of guardians' notifications (unless a guardian has their own), and is shown
+    /// to dispatchers with their incidents. Any well-formed tag is kept; the service speaks fourteen languages and
+    /// reads English, then Korean, for the rest.
+    #[schema(example = "vi")]
+    pub language: Option<String>,
 }
 
 impl std::fmt::Debug for NewSubscriber {
@@ -130,6 +137,16 @@ fn open(state: &AppState, record: &str, field: &str, sealed: &Sealed) -> Result<
         .map_err(ApiError::internal)
 }
 
+/// Checks a BCP 47 language tag and returns its canonical form.
+fn language_tag(field: &'static str, tag: &str) -> Result<String, ApiError> {
+    jikimi_i18n::canonical_tag(tag).map_err(|_| {
+        ApiError::new(
+            ErrorCode::InvalidField,
+            format!("{field}: a BCP 47 language tag such as ko, en, vi or zh-Hans"),
+        )
+    })
+}
+
 fn check_len(field: &'static str, value: &str, max: usize) -> Result<(), ApiError> {
     if value.chars().count() > max {
         return Err(ApiError::new(
@@ -163,17 +180,21 @@ pub async fn register(
         chrono::NaiveDate::parse_from_str(birth, "%Y-%m-%d")
             .map_err(|_| ApiError::new(ErrorCode::InvalidField, "birth_date: YYYY-MM-DD"))?;
     }
-    let pins = crate::app::hash_pins(req.pin.as_deref(), req.duress_pin.as_deref()).await?;
-    if req.guardians.iter().any(|g| {
-        g.language
-            .as_deref()
-            .is_some_and(|l| !matches!(l, "ko" | "en"))
-    }) {
-        return Err(ApiError::new(
-            ErrorCode::InvalidField,
-            "guardians.language: ko or en",
-        ));
+    let language = match &req.language {
+        Some(tag) => language_tag("language", tag)?,
+        None => jikimi_i18n::DEFAULT_LANGUAGE.to_string(),
+    };
+    let mut guardian_languages = Vec::with_capacity(req.guardians.len());
+    for guardian in &req.guardians {
+        guardian_languages.push(
+            guardian
+                .language
+                .as_deref()
+                .map(|tag| language_tag("guardians.language", tag))
+                .transpose()?,
+        );
     }
+    let pins = crate::app::hash_pins(req.pin.as_deref(), req.duress_pin.as_deref()).await?;
     // A caller-chosen device id must be new: checked before anything is written, so a refused registration
     // leaves nothing behind (the store's insert refuses it again if a concurrent request wins the race).
     let mut chosen = std::collections::BTreeSet::new();
@@ -228,6 +249,7 @@ pub async fn register(
         id,
         fields,
         indexes,
+        language,
         created_at: now,
         updated_at: now,
     };
@@ -254,7 +276,7 @@ pub async fn register(
         device_ids.push(device_id.0);
     }
     let mut guardian_ids = Vec::new();
-    for guardian in &req.guardians {
+    for (guardian, language) in req.guardians.iter().zip(&guardian_languages) {
         let gid = GuardianId(Uuid::now_v7());
         let grecord = format!("guardian/{}", gid.0);
         let mut gfields = BTreeMap::new();
@@ -268,7 +290,7 @@ pub async fn register(
                 seal(&state, &grecord, "relation", relation)?,
             );
         }
-        if let Some(language) = &guardian.language {
+        if let Some(language) = language {
             gfields.insert(
                 "language".to_string(),
                 seal(&state, &grecord, "language", language)?,
@@ -550,6 +572,8 @@ pub struct SubscriberDetails {
     pub id: Uuid,
     /// Personal fields by name (name, phone, birth_date, address, notes).
     pub fields: BTreeMap<String, String>,
+    /// The language they read, a BCP 47 tag.
+    pub language: String,
     /// Guardians.
     pub guardians: Vec<GuardianDetails>,
     /// Devices.
@@ -665,6 +689,7 @@ pub async fn reveal(
     Ok(Json(SubscriberDetails {
         id,
         fields: decrypt_subscriber(&state, &record)?,
+        language: record.language.clone(),
         guardians: guardians
             .iter()
             .map(|g| decrypt_guardian(&state, g))
@@ -703,6 +728,7 @@ pub async fn export(
         subscriber: SubscriberDetails {
             id,
             fields: decrypt_subscriber(&state, &export.subscriber)?,
+            language: export.subscriber.language.clone(),
             guardians: export
                 .guardians
                 .iter()
@@ -712,6 +738,61 @@ pub async fn export(
             created_at: rfc3339(export.subscriber.created_at),
         },
         incidents: export.incidents.iter().map(IncidentDto::from).collect(),
+    }))
+}
+
+/// `PUT /api/subscribers/{id}/language` body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LanguageRequest {
+    /// The language the subscriber reads, a BCP 47 tag.
+    #[schema(example = "vi")]
+    pub language: String,
+    /// Why (recorded in the audit log), e.g. "the subscriber asked at the community centre".
+    pub reason: String,
+}
+
+/// A subscriber's language as set.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct LanguageSet {
+    /// The subscriber.
+    pub id: Uuid,
+    /// Their language, canonical BCP 47.
+    pub language: String,
+    /// How the console names it.
+    pub caller_language: crate::dto::CallerLanguageDto,
+}
+
+/// Change a subscriber's language (supervisor, admin); audited `subscriber.language_set` with the reason.
+#[utoipa::path(put, path = "/api/subscribers/{id}/language", tag = "subscribers", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "subscriber id")), request_body = LanguageRequest,
+    responses((status = 200, body = LanguageSet),
+        (status = 400, body = crate::error::ErrorBody, description = "reason_required, invalid_payload"),
+        (status = 403, body = crate::error::ErrorBody, description = "forbidden: role"),
+        (status = 404, body = crate::error::ErrorBody, description = "subscriber_not_found"),
+        (status = 422, body = crate::error::ErrorBody, description = "invalid_field: not a BCP 47 language tag")))]
+pub async fn set_language(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<Uuid>,
+    Json(req): Json<LanguageRequest>,
+) -> Result<Json<LanguageSet>, ApiError> {
+    staff.require(Permission::ManageSubscribers)?;
+    require_reason(&req.reason)?;
+    let language = language_tag("language", &req.language)?;
+    state
+        .store
+        .set_subscriber_language(
+            SubscriberId(id),
+            &language,
+            &staff.change(&state, req.reason.trim()),
+        )
+        .await?;
+    tracing::info!(subscriber_id = %id, "subscriber language set");
+    Ok(Json(LanguageSet {
+        id,
+        caller_language: crate::dto::CallerLanguageDto::of(&language),
+        language,
     }))
 }
 

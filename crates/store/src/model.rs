@@ -154,6 +154,9 @@ pub struct SubscriberRecord {
     pub fields: BTreeMap<String, Sealed>,
     /// Blind indexes for lookup.
     pub indexes: Vec<IndexEntry>,
+    /// Their language, a canonical BCP 47 tag (`ko`, `vi`, `zh-Hans`, ...); the server checks it. Not sealed: the
+    /// dispatcher is shown it with every incident they raise.
+    pub language: String,
     /// When registered.
     pub created_at: Timestamp,
     /// When last changed.

@@ -153,6 +153,14 @@ pub trait IncidentStore: Send + Sync {
 pub trait SubscriberStore: Send + Sync {
     /// Creates or replaces a subscriber with its sealed fields and blind indexes. Audited `subscriber.saved`.
     async fn put_subscriber(&self, record: &SubscriberRecord, change: &Change) -> Result<()>;
+    /// Sets a subscriber's language (a canonical BCP 47 tag the caller checked). Audited `subscriber.language_set`
+    /// with the tag. Errors: [`Error::NotFound`] for an unknown subscriber.
+    async fn set_subscriber_language(
+        &self,
+        id: SubscriberId,
+        language: &str,
+        change: &Change,
+    ) -> Result<()>;
     /// A subscriber's sealed record. Not audited: nothing is decrypted here; the server audits decryption.
     async fn get_subscriber(&self, id: SubscriberId) -> Result<SubscriberRecord>;
     /// Subscribers whose blind index in `domain` equals `digest`, by id.

@@ -103,6 +103,7 @@ pub async fn register(
                 id: sid,
                 fields,
                 indexes: Vec::new(),
+                language: "ko".into(),
                 created_at: now(),
                 updated_at: now(),
             },

@@ -206,10 +206,10 @@ pub fn sign(
     serde_json::to_vec(&envelope).unwrap_or_default()
 }
 
-/// The English text of a positive acknowledgement.
-pub const HELP_ON_ITS_WAY_EN: &str = "Help is on its way";
-/// The Korean text of a positive acknowledgement.
-pub const HELP_ON_ITS_WAY_KO: &str = "도움이 가고 있습니다";
+/// A terminal's display text in `lang`, from the `device` Fluent domain (`jikimi_i18n`).
+fn display(lang: &str, id: &str) -> String {
+    jikimi_i18n::Localizer::global().render(lang, id, &jikimi_i18n::Args::new())
+}
 
 /// What the server publishes on the ack topic.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -248,8 +248,8 @@ impl Ack {
             duplicate,
             nonce: Some(nonce.to_string()),
             error: None,
-            message_en: HELP_ON_ITS_WAY_EN.into(),
-            message_ko: HELP_ON_ITS_WAY_KO.into(),
+            message_en: display("en", "device-alert-accepted"),
+            message_ko: display("ko", "device-alert-accepted"),
         }
     }
 
@@ -262,8 +262,8 @@ impl Ack {
             duplicate: false,
             nonce: nonce.map(str::to_string),
             error: Some(code.as_str().into()),
-            message_en: "Not accepted: call 112 if you can".into(),
-            message_ko: "접수되지 않았습니다: 가능하면 112에 전화하세요".into(),
+            message_en: display("en", "device-refused"),
+            message_ko: display("ko", "device-refused"),
         }
     }
 }

@@ -262,7 +262,7 @@ pub async fn silent_mode_is_honoured_end_to_end(h: &Harness) {
     alert.as_object_mut().map(|o| o.remove("silent"));
     let (status, body) = h.raise(&device, alert).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
-    let silent_feedback = json!({"silent": true, "message_en": null, "message_ko": null});
+    let silent_feedback = json!({"silent": true, "message_en": null, "message_ko": null, "language": null, "message": null});
     assert_eq!(body["feedback"], silent_feedback);
     let silent_incident = body["incident_id"].as_str().expect("id").to_string();
     assert_eq!(incident(h, &silent_incident).await["silent"], true);

@@ -14,6 +14,7 @@ mod flood;
 mod flows;
 mod funds;
 mod geocode;
+mod languages;
 mod lookups;
 mod mqtt;
 mod mqtt_broker;
@@ -137,6 +138,10 @@ api_tests!(
     twoway::question_and_tapped_answer_reach_timeline_and_feed,
     twoway::attackers_and_mistakes_are_refused,
     twoway::duress_questions_are_discreet_unless_revealed,
+    languages::subscriber_language_is_registered_checked_and_changed,
+    languages::incident_shows_the_callers_language_to_dispatchers_only,
+    languages::device_feedback_speaks_the_devices_language,
+    languages::console_labels_come_from_the_fluent_files,
 );
 
 /// Restarts a private Mosquitto (broker behaviour: once, on SQLite, not once per backend).

@@ -171,8 +171,8 @@ pub async fn mqtt_sos_is_acknowledged_and_a_replay_is_not_a_second_alert(h: &Har
         .publish(envelope::sos_topic(&prefix, &device.id), message.clone())
         .await;
     let ack = terminal.next().await;
-    assert_eq!(ack["message_en"], "Help is on its way", "{ack}");
-    assert_eq!(ack["message_ko"], "도움이 가고 있습니다");
+    assert_eq!(ack["message_en"], "Help is on its way.", "{ack}");
+    assert_eq!(ack["message_ko"], "도움이 가고 있습니다.");
     assert_eq!(ack["duplicate"], false);
     let incident_id = ack["incident_id"]
         .as_str()

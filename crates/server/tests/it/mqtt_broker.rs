@@ -264,7 +264,7 @@ async fn sos_is_acknowledged(
     loop {
         if let Packet::Publish(publish) = next_packet(&mut eventloop).await.expect("connected") {
             let ack: Value = serde_json::from_slice(&publish.payload).expect("ack json");
-            assert_eq!(ack["message_en"], "Help is on its way", "{ack}");
+            assert_eq!(ack["message_en"], "Help is on its way.", "{ack}");
             return;
         }
     }

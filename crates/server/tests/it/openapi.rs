@@ -40,6 +40,8 @@ pub async fn openapi_lists_the_endpoints_and_error_codes(h: &Harness) {
         "/api/geocode",
         "/api/geocode/reverse",
         "/api/console/config",
+        "/api/console/i18n/{lang}",
+        "/api/subscribers/{id}/language",
         "/api/border/check",
         "/api/linkage/run",
         "/api/linkage/links",

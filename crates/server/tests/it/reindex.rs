@@ -58,6 +58,7 @@ pub async fn old_subscriber_phone_digests_are_rederived_once(h: &Harness) {
                 digest: state.blind.digest("name", &normalise_text(name)),
             },
         ],
+        language: "ko".into(),
         created_at: now,
         updated_at: now,
     };

@@ -192,6 +192,7 @@ macro_rules! store_conformance {
             personal_fields_are_not_readable_in_storage,
             subscriber_lookup_by_blind_index,
             export_and_erase_subscriber,
+            subscriber_language_is_kept_and_set,
             devices_enrol_and_revoke,
             guardians_are_saved_listed_and_deleted,
             units_positions_and_status,

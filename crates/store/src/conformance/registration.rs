@@ -47,6 +47,7 @@ pub(crate) fn sealed_subscriber(id: SubscriberId, name: &str, phone: &str) -> Su
         id,
         fields,
         indexes,
+        language: "ko".into(),
         created_at: t(0),
         updated_at: t(0),
     }
@@ -275,6 +276,55 @@ pub(crate) async fn export_and_erase_subscriber<S: TestStore>() {
 }
 
 /// Devices are enrolled, listed per subscriber and revoked.
+/// A subscriber's language is kept as given, replaced by `put_subscriber`, set on its own (audited with the tag,
+/// the record's time moved), refused for an unknown subscriber, and survives a re-put of the record (issue 21).
+pub(crate) async fn subscriber_language_is_kept_and_set<S: TestStore>() {
+    let (store, _guard) = S::fresh().await;
+    let sid = SubscriberId::new_v4();
+    let mut record = sealed_subscriber(sid, KNOWN_NAME, KNOWN_PHONE);
+    record.language = "vi".into();
+    store
+        .put_subscriber(&record, &staff_change("admin", 0, "enrol"))
+        .await
+        .unwrap();
+    assert_eq!(store.get_subscriber(sid).await.unwrap().language, "vi");
+
+    store
+        .set_subscriber_language(sid, "zh-Hans", &staff_change("admin", 50, "caller asked"))
+        .await
+        .unwrap();
+    let read = store.get_subscriber(sid).await.unwrap();
+    assert_eq!(read.language, "zh-Hans");
+    assert_eq!(read.updated_at, t(50));
+    assert_eq!(read.fields, record.fields);
+    let audit = store.list_audit(0, 1_000).await.unwrap();
+    let entry = audit
+        .iter()
+        .find(|e| e.action == "subscriber.language_set")
+        .expect("the change is audited");
+    assert_eq!(entry.subject, format!("subscriber/{sid}"));
+    assert!(entry.detail.contains("zh-Hans"));
+
+    // A re-put (the re-index job does one) writes the record's language, whatever it is.
+    let mut again = read.clone();
+    again.language = "th".into();
+    store
+        .put_subscriber(&again, &staff_change("admin", 60, "re-put"))
+        .await
+        .unwrap();
+    assert_eq!(store.get_subscriber(sid).await.unwrap().language, "th");
+
+    let unknown = store
+        .set_subscriber_language(
+            SubscriberId::new_v4(),
+            "en",
+            &staff_change("admin", 70, "x"),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(unknown, Error::NotFound { .. }), "{unknown:?}");
+}
+
 pub(crate) async fn devices_enrol_and_revoke<S: TestStore>() {
     let (store, _guard) = S::fresh().await;
     let sid = SubscriberId::new_v4();

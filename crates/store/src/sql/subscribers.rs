@@ -106,12 +106,13 @@ where
         let (mut tx, mut chain) = self.begin_write().await?;
         let id = record.id.to_string();
         sqlx::query(
-            "INSERT INTO subscribers (id, created_at, updated_at) VALUES ($1, $2, $3)
-             ON CONFLICT (id) DO UPDATE SET updated_at = excluded.updated_at",
+            "INSERT INTO subscribers (id, created_at, updated_at, language) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (id) DO UPDATE SET updated_at = excluded.updated_at, language = excluded.language",
         )
         .bind(&id)
         .bind(record.created_at.as_unix_ms())
         .bind(record.updated_at.as_unix_ms())
+        .bind(&record.language)
         .execute(&mut *tx)
         .await?;
         Self::replace_sealed_fields(&mut tx, &format!("subscriber/{id}"), &record.fields).await?;
@@ -140,15 +141,44 @@ where
         self.commit_write(tx, chain).await
     }
 
+    async fn set_subscriber_language(
+        &self,
+        id: jikimi_respond::SubscriberId,
+        language: &str,
+        change: &crate::Change,
+    ) -> crate::Result<()> {
+        let (mut tx, mut chain) = self.begin_write().await?;
+        let n = sqlx::query("UPDATE subscribers SET language = $2, updated_at = $3 WHERE id = $1")
+            .bind(id.to_string())
+            .bind(language)
+            .bind(change.at.as_unix_ms())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if n == 0 {
+            return Err(crate::Error::not_found(crate::Entity::Subscriber, id));
+        }
+        chain.push(
+            crate::sql::audit(
+                change,
+                "subscriber.language_set",
+                format!("subscriber/{id}"),
+            )
+            .with_detail(&serde_json::json!({ "language": language })),
+        );
+        self.commit_write(tx, chain).await
+    }
+
     async fn get_subscriber(
         &self,
         id: jikimi_respond::SubscriberId,
     ) -> crate::Result<crate::SubscriberRecord> {
-        let row = sqlx::query("SELECT created_at, updated_at FROM subscribers WHERE id = $1")
-            .bind(id.to_string())
-            .fetch_optional(self.reader())
-            .await?
-            .ok_or_else(|| crate::Error::not_found(crate::Entity::Subscriber, id))?;
+        let row =
+            sqlx::query("SELECT created_at, updated_at, language FROM subscribers WHERE id = $1")
+                .bind(id.to_string())
+                .fetch_optional(self.reader())
+                .await?
+                .ok_or_else(|| crate::Error::not_found(crate::Entity::Subscriber, id))?;
         let index_rows =
             sqlx::query("SELECT domain, digest FROM blind_indexes WHERE subscriber_id = $1 ORDER BY domain, digest")
                 .bind(id.to_string())
@@ -166,6 +196,7 @@ where
             id,
             fields: self.sealed_fields_of(&format!("subscriber/{id}")).await?,
             indexes,
+            language: row.try_get("language")?,
             created_at: jikimi_respond::Timestamp::from_unix_ms(row.try_get("created_at")?),
             updated_at: jikimi_respond::Timestamp::from_unix_ms(row.try_get("updated_at")?),
         })
