@@ -797,6 +797,7 @@ async function enterConsole() {
   ]);
   state.role = me.role;
   state.permissions = me.permissions;
+  $('freeze-link').hidden = !may('request_freeze');
   setTimeZone(cfg.time_zone);
   map.setBase(base);
   startFeed();

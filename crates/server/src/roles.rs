@@ -14,9 +14,12 @@
 //! | check a traveller against the border watchlist | no | no | no | no | yes |
 //! | read and share cooperation cases and leads, sync with partners | no | yes | no | yes | no |
 //! | agency identity, peers and agreements | no | no | no | yes | no |
+//! | request freezes and confiscations, read requests in and out | no | yes | yes | no | no |
+//! | record the status of a freeze request sent to this agency | no | yes | no | no | no |
 //!
 //! Analysts never get personal data: incident and unit views carry ids, never names or phone numbers, and entity
-//! links carry entity ids and per-field evidence levels, never the compared values.
+//! links carry entity ids and per-field evidence levels, never the compared values. Freeze requests are the one
+//! exception, by design: the analyst who traced the money names the account to freeze; every read is audited.
 //! The border watchlist is its own duty: only border officers check travellers (each check audited), and
 //! nobody else reads the list through the API.
 
@@ -91,6 +94,8 @@ impl Role {
             P::CheckWatchlist => matches!(self, R::BorderOfficer),
             P::Cooperate => matches!(self, R::Supervisor | R::Admin),
             P::ManageAgreements => matches!(self, R::Admin),
+            P::RequestFreeze => matches!(self, R::Analyst | R::Supervisor),
+            P::DecideFreeze => matches!(self, R::Supervisor),
         }
     }
 }
@@ -124,11 +129,15 @@ pub enum Permission {
     Cooperate,
     /// This node's agency identity, its peers and its agreements.
     ManageAgreements,
+    /// Ask a partner agency to freeze or confiscate funds on a traced account; read the requests in and out.
+    RequestFreeze,
+    /// Record the status of a freeze request a partner sent to this agency (frozen, refused, released).
+    DecideFreeze,
 }
 
 impl Permission {
     /// Every permission.
-    pub const ALL: [Permission; 12] = [
+    pub const ALL: [Permission; 14] = [
         Permission::ReadOperations,
         Permission::ChangeOperations,
         Permission::RevealPersonalData,
@@ -141,6 +150,8 @@ impl Permission {
         Permission::CheckWatchlist,
         Permission::Cooperate,
         Permission::ManageAgreements,
+        Permission::RequestFreeze,
+        Permission::DecideFreeze,
     ];
 }
 

@@ -12,6 +12,7 @@ mod devices;
 mod feed;
 mod flood;
 mod flows;
+mod freeze;
 mod lookups;
 mod mqtt;
 mod mqtt_broker;
@@ -127,6 +128,8 @@ api_tests!(
     statuses::made_up_devices_cancelling_are_limited,
     statuses::state_dependent_refusals,
     statuses::partner_port_is_limited_per_source,
+    freeze::freeze_requests_as_the_recipient_would_be_attacked,
+    freeze::freeze_requests_as_the_requester_would_be_attacked,
 );
 
 /// Restarts a private Mosquitto (broker behaviour: once, on SQLite, not once per backend).

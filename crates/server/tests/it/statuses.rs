@@ -131,6 +131,7 @@ fn agreement(parties: &[&AgencyId]) -> Agreement {
         expires_at: now + chrono::Duration::days(365),
         onward_sharing: false,
         revoked_at: None,
+        freeze: None,
     }
 }
 
@@ -208,6 +209,23 @@ fn valid_body(method: &Method, template: &str) -> Option<Value> {
         ("POST", "/federation/v1/deliver") => Some(empty_page()),
         ("POST", "/federation/v1/receipts") => Some(receipt(&partner, &me)),
         ("POST", "/federation/v1/notify") => Some(notify(&partner, &me)),
+        ("POST", "/api/exchange/freeze") => Some(crate::freeze::new_request_body(Uuid::new_v4())),
+        ("POST", "/api/exchange/freeze/{id}/status") => {
+            Some(json!({"state": "refused", "reason": "no such account"}))
+        }
+        ("POST", "/federation/v1/freeze/requests") => Some(json!(crate::freeze::signed_request(
+            &partner,
+            &me,
+            Uuid::new_v4(),
+            |_| {}
+        ))),
+        ("POST", "/federation/v1/freeze/statuses") => Some(json!(crate::freeze::signed_status(
+            &partner,
+            &me,
+            Uuid::new_v4(),
+            1,
+            jikimi_exchange::freeze::FreezeState::Received
+        ))),
         _ => None,
     }
 }
