@@ -8,7 +8,6 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use jikimi_exchange::store::ExchangeStore as _;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
