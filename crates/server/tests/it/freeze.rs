@@ -135,7 +135,7 @@ async fn node(h: &Harness, country: &str, partner_country: &str) -> (Router, Age
             Some(&admin),
             Some(json!({
                 "id": agreement, "title": "KR-DE", "parties": [me, partner], "categories": ["scam"],
-                "fields": [], "max_tlp": "AMBER",
+                "fields": [], "max_tlp": "TLP:AMBER",
                 "floor": jikimi_exchange::marking::Marking::default(),
                 "purpose": "asset recovery", "valid_from": now - Duration::days(1),
                 "expires_at": now + Duration::days(30), "onward_sharing": false, "revoked_at": null,
