@@ -525,17 +525,18 @@ pub fn check_status(
             "out of order: statuses are numbered one after another",
         ));
     }
-    let allowed = match (last.map(|s| &s.state), &status.state) {
-        (None, FreezeState::Received) => true,
-        (Some(FreezeState::Received), FreezeState::Frozen { .. } | FreezeState::Refused { .. }) => {
-            true
-        }
-        (
-            Some(FreezeState::Frozen { .. }),
-            FreezeState::Frozen { .. } | FreezeState::Released { .. },
-        ) => true,
-        _ => false,
-    };
+    let allowed = matches!(
+        (last.map(|s| &s.state), &status.state),
+        (None, FreezeState::Received)
+            | (
+                Some(FreezeState::Received),
+                FreezeState::Frozen { .. } | FreezeState::Refused { .. }
+            )
+            | (
+                Some(FreezeState::Frozen { .. }),
+                FreezeState::Frozen { .. } | FreezeState::Released { .. }
+            )
+    );
     if !allowed {
         return Err(Error::invalid(
             "status",

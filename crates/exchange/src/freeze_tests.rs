@@ -1,6 +1,10 @@
 //! Unit tests of the freeze core: jurisdiction, the receiver's check, the status timeline, exact amounts.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::cloned_ref_to_slice_refs
+)]
 
 use std::collections::{BTreeMap, BTreeSet};
 
