@@ -187,6 +187,10 @@ pub struct Agreement {
     /// that is covered by an agreement including the originator.
     pub onward_sharing: bool,
     pub revoked_at: Option<DateTime<Utc>>,
+    /// Whether and how parties may send each other freeze and confiscation requests (absent: they may not).
+    /// Absent from the encoding when unset, so agreements stored before the field existed read the same.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub freeze: Option<crate::freeze::FreezeTerms>,
 }
 
 impl Agreement {

@@ -7,6 +7,7 @@
 //! - `policy`: for a record, field and recipient, may it go, under which agreement;
 //! - `protocol`: RFC 8785 canonical encoding, Ed25519-signed envelopes, receipts, the receiver's
 //!   `assess` step;
+//! - `freeze`: freeze and confiscation requests, their signed status updates, jurisdiction resolution;
 //! - `stix`: STIX 2.1 bundle export and import of a case;
 //! - `store`: the `ExchangeStore` trait (object safe), implemented by the store crate for SQLite and
 //!   PostgreSQL as a supertrait of its `Store`;
@@ -24,6 +25,7 @@
 
 pub mod domain;
 pub mod error;
+pub mod freeze;
 pub mod identifiers;
 pub mod marking;
 pub mod policy;

@@ -181,6 +181,12 @@ pub enum Rejection {
     NotOwner,
     /// The record was withdrawn by its owner; an older copy arriving late is dropped.
     Withdrawn,
+    /// The cited agreement permits no freeze request of this kind, or with another legal basis.
+    FreezeNotPermitted,
+    /// The account of a freeze request is not in the receiver's jurisdiction.
+    NotOurJurisdiction,
+    /// A freeze request's evidence digest or amount does not check.
+    EvidenceMismatch,
 }
 
 impl std::fmt::Display for Rejection {

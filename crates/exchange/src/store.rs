@@ -19,8 +19,9 @@ use uuid::Uuid;
 
 use crate::domain::{Agency, AgencyId, Agreement, Provenance, Record};
 use crate::error::Result;
+use crate::freeze::{Direction, FreezeRequest, FreezeStatus, HeldRequest};
 use crate::identifiers::Sha256Hex;
-use crate::protocol::{Action, Known, Receipt, Rejection};
+use crate::protocol::{Action, Known, Receipt, Rejection, Signed};
 
 /// A record as held by this node, with how it got here and its position in the local log.
 #[derive(Debug, Clone, PartialEq)]
@@ -75,9 +76,31 @@ pub struct AuditEntry {
     pub detail: String,
 }
 
+/// Freeze and confiscation requests and their statuses, on both sides (`crate::freeze`). Every write chains an
+/// audit entry naming the signed message's digest and signature, so each side's audit holds the request and every
+/// status. Writes are idempotent by id: storing a held message again changes nothing and returns false.
+#[async_trait::async_trait]
+pub trait FreezeStore: Send + Sync + 'static {
+    /// Stores a request (ours going out, or a partner's coming in). False when it is already held with this digest;
+    /// an error when its id is held with another.
+    async fn put_freeze_request(
+        &self,
+        direction: Direction,
+        request: &Signed<FreezeRequest>,
+    ) -> Result<bool>;
+    /// Stores a status of a held request, checked by the caller (`freeze::check_status`). False when already held.
+    async fn put_freeze_status(&self, status: &Signed<FreezeStatus>) -> Result<bool>;
+    /// Marks a request (`seq` None) or one of its statuses as acknowledged by the partner.
+    async fn mark_freeze_delivered(&self, request: Uuid, seq: Option<u64>) -> Result<()>;
+    /// One request with its statuses in order.
+    async fn freeze_request(&self, id: Uuid) -> Result<Option<HeldRequest>>;
+    /// Every request held here, newest first, with their statuses in order.
+    async fn freeze_requests(&self) -> Result<Vec<HeldRequest>>;
+}
+
 /// Persistence for one exchange node.
 #[async_trait::async_trait]
-pub trait ExchangeStore: Send + Sync + 'static {
+pub trait ExchangeStore: FreezeStore + Send + Sync + 'static {
     async fn identity(&self) -> Result<Option<(Agency, SigningKey)>>;
     async fn set_identity(&self, agency: &Agency, key: &SigningKey) -> Result<()>;
     async fn upsert_peer(&self, peer: &Agency) -> Result<()>;

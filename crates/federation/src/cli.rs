@@ -1,5 +1,5 @@
-//! The `jikimi` subcommands this crate owns: `agency`, `peer`, `agreement`, `case`, `sync` and
-//! `federation serve`. Parsing lives here; the binary flattens `Command`, resolves the key material
+//! The `jikimi` subcommands this crate owns: `agency`, `peer`, `agreement`, `case`, `sync`, `freeze` (in
+//! `freeze_cli`) and `federation serve`. Parsing lives here; the binary flattens `Command`, resolves the key material
 //! ([`KeyArgs`], as `jikimi serve` does), opens the store the database URL names (the same database
 //! `jikimi serve` uses) with the data keys that seal it, and calls `run` with it. `federation serve`
 //! is run by the binary with the server crate's federation router (this crate serves no HTTP).
@@ -113,6 +113,14 @@ pub enum Command {
         #[arg(long, default_value_t = crate::node::DEFAULT_PAGE)]
         page: u32,
     },
+    /// Freeze and confiscation requests: ask the agency with jurisdiction over an account, record a status of a
+    /// request sent to us, list them.
+    Freeze {
+        #[command(flatten)]
+        db: DbArg,
+        #[command(subcommand)]
+        cmd: crate::freeze_cli::FreezeCmd,
+    },
     /// Run the federation endpoint alone (partner-facing: signed federation routes only, no staff API).
     Federation {
         #[command(flatten)]
@@ -219,6 +227,16 @@ pub struct AgreementArgs {
     /// Recipients may pass records on to parties of agreements that include the originator.
     #[arg(long)]
     pub onward: bool,
+    /// Permits freeze and confiscation requests under this legal basis (e.g. the treaty article); without it the
+    /// agreement permits none.
+    #[arg(long = "freeze-legal-basis")]
+    pub freeze_legal_basis: Option<String>,
+    /// The kinds of request permitted (freeze, confiscation; repeat; default both).
+    #[arg(long = "freeze-kind")]
+    pub freeze_kinds: Vec<String>,
+    /// Jurisdiction mapping as KEY=AGENCY-KEY-ID, KEY an exchange name or a country code (repeat).
+    #[arg(long = "freeze-jurisdiction")]
+    pub freeze_jurisdictions: Vec<String>,
 }
 
 /// The content and marks of a case or lead.
@@ -341,12 +359,12 @@ pub enum FederationCmd {
     },
 }
 
-fn print_json<T: serde::Serialize>(v: &T) -> Result<()> {
+pub(crate) fn print_json<T: serde::Serialize>(v: &T) -> Result<()> {
     print_line(&serde_json::to_string_pretty(v).map_err(Error::Encoding)?)
 }
 
 /// Writes a line to stdout; a closed pipe (`| head`) ends output quietly instead of panicking.
-fn print_line(text: &str) -> Result<()> {
+pub(crate) fn print_line(text: &str) -> Result<()> {
     use std::io::Write as _;
     match writeln!(std::io::stdout().lock(), "{text}") {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Error::Io {
@@ -357,7 +375,7 @@ fn print_line(text: &str) -> Result<()> {
     }
 }
 
-fn io_err(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+pub(crate) fn io_err(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
     move |source| Error::Io {
         path: path.display().to_string(),
         source,
@@ -382,6 +400,7 @@ impl Command {
             | Command::Agreement { db, .. }
             | Command::Case { db, .. }
             | Command::Sync { db, .. }
+            | Command::Freeze { db, .. }
             | Command::Federation { db, .. } => db,
         }
     }
@@ -485,6 +504,10 @@ pub async fn run(cmd: Command, store: Arc<dyn ExchangeStore>) -> Result<()> {
             }
             AgreementCmd::List => print_json(&store.agreements().await?),
         },
+        Command::Freeze { cmd, .. } => {
+            let node = Node::open_with(store, &transport).await?;
+            crate::freeze_cli::run(&node, cmd).await
+        }
         Command::Case { cmd, .. } => {
             let node = Node::open_with(store, &transport).await?;
             run_case(&node, cmd).await
@@ -564,6 +587,11 @@ pub fn agreement_from_args(
         expires_at: valid_from + Duration::days(args.days),
         onward_sharing: args.onward,
         revoked_at: None,
+        freeze: crate::freeze_cli::terms_from_args(
+            args.freeze_legal_basis,
+            &args.freeze_kinds,
+            &args.freeze_jurisdictions,
+        )?,
     };
     a.validate()?;
     Ok(a)

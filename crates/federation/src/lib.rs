@@ -4,6 +4,8 @@
 //! - `node`: [`Node`], the glue between the core's policy and protocol, an `ExchangeStore` trait object and the
 //!   HTTP client: local cases and leads, answering pulls, accepting pages, receipts and notifications, pulling
 //!   from peers page by page ([`Node::sync_peers`], the one loop over peers), notifying them;
+//! - `freeze`: freeze and confiscation requests on the node: resolve the jurisdiction, sign, deliver, accept,
+//!   record and deliver signed statuses, redeliver what a partner has not acknowledged (in each sync);
 //! - `transport`: [`Transport`], the reqwest client (TLS roots), `is_plain_remote`, `fetch_agency`;
 //! - `service`: [`Federation`], the node of a server or of `jikimi federation serve`, opened on first use, and
 //!   the one periodic sync loop;
@@ -17,6 +19,8 @@
 //! this crate's tests may use them).
 
 pub mod cli;
+pub mod freeze;
+mod freeze_cli;
 pub mod linkage_feed;
 pub mod node;
 pub mod service;

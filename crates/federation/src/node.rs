@@ -51,7 +51,7 @@ pub struct Node {
     pub store: Arc<dyn ExchangeStore>,
     pub me: Agency,
     key: SigningKey,
-    http: reqwest::Client,
+    pub(crate) http: reqwest::Client,
     pub page_limit: u32,
     /// One sync at a time per node: pages of one peer must be applied in order.
     sync_lock: tokio::sync::Mutex<()>,
@@ -456,7 +456,7 @@ impl Node {
     }
 
     /// A signed request's check: a refusal is audited as `action` against `peer` and becomes the error.
-    async fn refuse_audited<T>(
+    pub(crate) async fn refuse_audited<T>(
         &self,
         checked: std::result::Result<T, Rejection>,
         action: &str,
@@ -530,6 +530,10 @@ impl Node {
             if !page.more {
                 break;
             }
+        }
+        // Freeze requests and statuses the partner has not acknowledged yet go again, in order.
+        if let Err(e) = self.redeliver_freeze(peer).await {
+            tracing::warn!(peer = %peer.name, error = %e, "freeze redelivery failed");
         }
         Ok(total)
     }
@@ -695,7 +699,7 @@ fn os_random() -> [u8; 32] {
 }
 
 /// Posts `body` as JSON to a partner's federation route `route`.
-async fn post<T: serde::Serialize>(
+pub(crate) async fn post<T: serde::Serialize>(
     http: &reqwest::Client,
     endpoint: &str,
     route: &str,

@@ -52,7 +52,7 @@ enum Command {
     Link(LinkCommand),
     /// Border control: check travellers against a watchlist.
     Border(jikimi_linkage::cli::BorderArgs),
-    /// Cooperation between agencies: agency, peer, agreement, case, sync.
+    /// Cooperation between agencies: agency, peer, agreement, case, sync, freeze.
     #[command(flatten)]
     Exchange(jikimi_federation::cli::Command),
     /// Device intake tools (`intake aml`: parse AML payloads from stdin to JSON lines).

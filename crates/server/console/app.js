@@ -945,6 +945,7 @@ async function enterConsole() {
   state.permissions = me.permissions;
   $('money-button').hidden = !may('trace_funds');
   $('geo-form').hidden = !canChange();
+  $('freeze-link').hidden = !may('request_freeze');
   setTimeZone(cfg.time_zone);
   map.setBase(base);
   startFeed();

@@ -54,6 +54,16 @@ const ASSETS: &[(&str, &str, &str)] = &[
         include_str!("../console/twoway.js"),
     ),
     (
+        "freeze.html",
+        "text/html; charset=utf-8",
+        include_str!("../console/freeze.html"),
+    ),
+    (
+        "freeze.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../console/freeze.js"),
+    ),
+    (
         "style.css",
         "text/css; charset=utf-8",
         include_str!("../console/style.css"),

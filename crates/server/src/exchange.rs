@@ -73,7 +73,7 @@ impl From<jikimi_exchange::Error> for ApiError {
     }
 }
 
-fn service(state: &AppState) -> Result<Arc<Federation>, ApiError> {
+pub(crate) fn service(state: &AppState) -> Result<Arc<Federation>, ApiError> {
     state.exchange.clone().ok_or_else(|| {
         // Off by configuration, not overloaded: a 404 the caller should not retry.
         ApiError::new(

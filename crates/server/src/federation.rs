@@ -17,6 +17,7 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use chrono::Utc;
 use jikimi_exchange::domain::Agency;
+use jikimi_exchange::freeze::{FreezeRequest, FreezeStatus};
 use jikimi_exchange::protocol::{Notify, Page, PullRequest, Receipt, Signed};
 use jikimi_federation::Federation;
 
@@ -32,6 +33,14 @@ pub fn router<S: Clone + Send + Sync + 'static>(service: Arc<Federation>) -> Rou
         .route("/federation/v1/deliver", post(federation_deliver))
         .route("/federation/v1/receipts", post(federation_receipts))
         .route("/federation/v1/notify", post(federation_notify))
+        .route(
+            "/federation/v1/freeze/requests",
+            post(federation_freeze_request),
+        )
+        .route(
+            "/federation/v1/freeze/statuses",
+            post(federation_freeze_status),
+        )
         // The per-source federation limit in front of the signature checks is layered by `crate::router` (the
         // limiter lives in the server's state); `jikimi federation serve` layers its own ([`app_with`]).
         .with_state(service)
@@ -232,4 +241,47 @@ pub async fn federation_notify(
         }
     });
     Ok(StatusCode::ACCEPTED)
+}
+
+/// A partner's signed freeze or confiscation request: verified against the partner's pinned key, re-checked against
+/// the agreement it cites (freeze terms, legal basis), its evidence digest and our jurisdiction, kept and audited;
+/// answered with our signed `received` status. A request held already is answered with the same status.
+#[utoipa::path(post, path = "/federation/v1/freeze/requests", tag = "federation",
+    request_body(content = Object, description = "Signed<FreezeRequest> (jikimi-federation/1)"),
+    responses((status = 200, body = Object, description = "Signed<FreezeStatus>: received"),
+        (status = 400, body = crate::error::ErrorBody, description = "invalid_payload"),
+        (status = 401, body = crate::error::ErrorBody, description = "signature_invalid"),
+        (status = 403, body = crate::error::ErrorBody, description = "forbidden: unknown peer or wrong recipient"),
+        (status = 409, body = crate::error::ErrorBody, description = "agency_not_initialised"),
+        (status = 422, body = crate::error::ErrorBody, description = "invalid_field: agreement, evidence or jurisdiction"),
+        (status = 503, body = crate::error::ErrorBody)))]
+pub async fn federation_freeze_request(
+    State(service): State<Arc<Federation>>,
+    Json(request): Json<Signed<FreezeRequest>>,
+) -> Result<Json<Signed<FreezeStatus>>, ApiError> {
+    let node = service.node().await?;
+    Ok(Json(
+        detached(async move { node.accept_freeze_request(&request, Utc::now()).await }).await?,
+    ))
+}
+
+/// The status of one of our freeze requests, signed by the agency we sent it to: verified, checked against the
+/// request's timeline (numbered next, a valid transition; a replay changes nothing), kept and audited.
+#[utoipa::path(post, path = "/federation/v1/freeze/statuses", tag = "federation",
+    request_body(content = Object, description = "Signed<FreezeStatus> (jikimi-federation/1)"),
+    responses((status = 204),
+        (status = 400, body = crate::error::ErrorBody, description = "invalid_payload"),
+        (status = 401, body = crate::error::ErrorBody, description = "signature_invalid"),
+        (status = 403, body = crate::error::ErrorBody, description = "forbidden: unknown peer, wrong recipient, not the request's recipient"),
+        (status = 404, body = crate::error::ErrorBody, description = "record_not_found: no such request of ours"),
+        (status = 409, body = crate::error::ErrorBody, description = "agency_not_initialised"),
+        (status = 422, body = crate::error::ErrorBody, description = "invalid_field: out of order or not a valid transition"),
+        (status = 503, body = crate::error::ErrorBody)))]
+pub async fn federation_freeze_status(
+    State(service): State<Arc<Federation>>,
+    Json(status): Json<Signed<FreezeStatus>>,
+) -> Result<StatusCode, ApiError> {
+    let node = service.node().await?;
+    detached(async move { node.accept_freeze_status(&status).await }).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -13,7 +13,7 @@
 //! - Border officers check travellers against the watchlist ([`border`]); analysts link the entities of shared
 //!   cases and confirm or reject links ([`links`]). Both read the federation's cases through
 //!   [`border::CaseSource`].
-//! - Cooperation: staff use `/api/exchange/*` ([`exchange`]); partner nodes use the one federation router
+//! - Cooperation: staff use `/api/exchange/*` ([`exchange`], freeze requests in [`exchange_freeze`]); partner nodes use the one federation router
 //!   ([`federation`]), merged here and served alone by `jikimi federation serve`.
 //! - Every failure is an [`error::ApiError`] with a closed [`error::ErrorCode`].
 //! - Every answer carries the security headers ([`web`]); `/metrics` and the Swagger UI are on a separate
@@ -36,6 +36,7 @@ pub mod console;
 pub mod dto;
 pub mod error;
 pub mod exchange;
+pub mod exchange_freeze;
 pub mod extract;
 pub mod federation;
 pub mod flood;
@@ -202,6 +203,15 @@ pub fn router(state: AppState) -> Router {
             post(exchange::restrict),
         )
         .route("/api/exchange/sync", post(exchange::sync))
+        .route(
+            "/api/exchange/freeze",
+            get(exchange_freeze::list).post(exchange_freeze::create),
+        )
+        .route("/api/exchange/freeze/{id}", get(exchange_freeze::get))
+        .route(
+            "/api/exchange/freeze/{id}/status",
+            post(exchange_freeze::record_status),
+        )
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/api/openapi.json", get(openapi_json))

@@ -14,9 +14,12 @@
 //! | check a traveller against the border watchlist | no | no | no | no | yes |
 //! | read and share cooperation cases and leads, sync with partners | no | yes | no | yes | no |
 //! | agency identity, peers and agreements | no | no | no | yes | no |
+//! | request freezes and confiscations, read requests in and out | no | yes | yes | no | no |
+//! | record the status of a freeze request sent to this agency | no | yes | no | no | no |
 //!
 //! Analysts never get personal data: incident and unit views carry ids, never names or phone numbers, and entity
-//! links carry entity ids and per-field evidence levels, never the compared values.
+//! links carry entity ids and per-field evidence levels, never the compared values. Freeze requests are the one
+//! exception, by design: the analyst who traced the money names the account to freeze; every read is audited.
 //! The border watchlist is its own duty: only border officers check travellers (each check audited), and
 //! nobody else reads the list through the API.
 
@@ -92,6 +95,8 @@ impl Role {
             P::CheckWatchlist => matches!(self, R::BorderOfficer),
             P::Cooperate => matches!(self, R::Supervisor | R::Admin),
             P::ManageAgreements => matches!(self, R::Admin),
+            P::RequestFreeze => matches!(self, R::Analyst | R::Supervisor),
+            P::DecideFreeze => matches!(self, R::Supervisor),
         }
     }
 }
@@ -127,11 +132,15 @@ pub enum Permission {
     ManageAgreements,
     /// Attach transfers to cases, trace money and read the flows and endpoints (audited).
     TraceFunds,
+    /// Ask a partner agency to freeze or confiscate funds on a traced account; read the requests in and out.
+    RequestFreeze,
+    /// Record the status of a freeze request a partner sent to this agency (frozen, refused, released).
+    DecideFreeze,
 }
 
 impl Permission {
     /// Every permission.
-    pub const ALL: [Permission; 13] = [
+    pub const ALL: [Permission; 15] = [
         Permission::ReadOperations,
         Permission::ChangeOperations,
         Permission::RevealPersonalData,
@@ -145,6 +154,8 @@ impl Permission {
         Permission::Cooperate,
         Permission::ManageAgreements,
         Permission::TraceFunds,
+        Permission::RequestFreeze,
+        Permission::DecideFreeze,
     ];
 }
 

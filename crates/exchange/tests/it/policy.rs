@@ -72,6 +72,7 @@ fn agreement() -> impl Strategy<Value = Agreement> {
                 expires_at: t0() + Duration::days(start + len),
                 onward_sharing: onward,
                 revoked_at: revoked.map(|d| t0() + Duration::days(d)),
+                freeze: None,
             },
         )
 }

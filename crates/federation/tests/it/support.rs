@@ -112,6 +112,7 @@ pub fn agreement(parties: &[&TestNode], fields: BTreeSet<FieldClass>, onward: bo
         expires_at: now + Duration::days(30),
         onward_sharing: onward,
         revoked_at: None,
+        freeze: None,
     }
 }
 

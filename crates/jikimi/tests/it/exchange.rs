@@ -21,9 +21,9 @@ use crate::process::{ADMIN_PASSWORD, Site};
 const PHONE: &str = "+821012345678";
 const IBAN: &str = "DE89370400440532013000";
 
-struct NodeProc {
-    site: Site,
-    name: &'static str,
+pub(crate) struct NodeProc {
+    pub(crate) site: Site,
+    pub(crate) name: &'static str,
     port: u16,
     child: Option<Child>,
     log: std::path::PathBuf,
@@ -32,7 +32,7 @@ struct NodeProc {
 }
 
 impl NodeProc {
-    fn new(name: &'static str, database_url: Option<String>) -> NodeProc {
+    pub(crate) fn new(name: &'static str, database_url: Option<String>) -> NodeProc {
         let mut site = Site::new();
         if let Some(url) = database_url {
             site.database_url = url;
@@ -48,11 +48,11 @@ impl NodeProc {
         }
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
 
-    fn start(&mut self) {
+    pub(crate) fn start(&mut self) {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -80,18 +80,18 @@ impl NodeProc {
     }
 
     /// `kill -9`: SIGKILL, no chance to flush or clean up.
-    fn kill9(&mut self) {
+    pub(crate) fn kill9(&mut self) {
         if let Some(mut c) = self.child.take() {
             c.kill().expect("kill");
             c.wait().expect("wait");
         }
     }
 
-    fn cli(&self, args: &[&str]) -> Output {
+    pub(crate) fn cli(&self, args: &[&str]) -> Output {
         self.site.command(args).output().expect("run jikimi")
     }
 
-    fn ok(&self, args: &[&str]) -> serde_json::Value {
+    pub(crate) fn ok(&self, args: &[&str]) -> serde_json::Value {
         let out = self.cli(args);
         assert!(
             out.status.success(),
@@ -102,11 +102,11 @@ impl NodeProc {
         serde_json::from_slice(&out.stdout).expect("json on stdout")
     }
 
-    fn id(&self) -> AgencyId {
+    pub(crate) fn id(&self) -> AgencyId {
         AgencyId::parse(self.ok(&["agency", "show"])["id"].as_str().expect("id")).expect("key id")
     }
 
-    async fn store(&self) -> std::sync::Arc<dyn Store> {
+    pub(crate) async fn store(&self) -> std::sync::Arc<dyn Store> {
         self.store
             .get_or_init(|| async {
                 jikimi_store::connect_with_keyring(&self.site.database_url, self.site.keyring())
@@ -117,12 +117,12 @@ impl NodeProc {
             .clone()
     }
 
-    async fn has(&self, id: Uuid) -> bool {
+    pub(crate) async fn has(&self, id: Uuid) -> bool {
         self.store().await.record(id).await.expect("read").is_some()
     }
 
     /// The raw `body` column of every record, as stored (sealed).
-    async fn raw(&self) -> String {
+    pub(crate) async fn raw(&self) -> String {
         self.store()
             .await
             .exchange_raw_bodies()
@@ -132,7 +132,7 @@ impl NodeProc {
     }
 
     /// Every record this node holds, opened with its data keys, as JSON lines.
-    async fn held(&self) -> String {
+    pub(crate) async fn held(&self) -> String {
         self.store()
             .await
             .records()
@@ -145,7 +145,7 @@ impl NodeProc {
     }
 
     /// A staff session token (admin) on this node's API.
-    async fn login(&self, http: &reqwest::Client) -> String {
+    pub(crate) async fn login(&self, http: &reqwest::Client) -> String {
         let response: serde_json::Value = http
             .post(format!("{}/api/auth/login", self.url()))
             .json(&serde_json::json!({"username": "admin", "password": ADMIN_PASSWORD}))
@@ -181,7 +181,7 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
+pub(crate) fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
     let start = Instant::now();
     while !f() {
         assert!(
@@ -192,7 +192,10 @@ fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
     }
 }
 
-async fn wait_async<F: std::future::Future<Output = bool>>(what: &str, mut f: impl FnMut() -> F) {
+pub(crate) async fn wait_async<F: std::future::Future<Output = bool>>(
+    what: &str,
+    mut f: impl FnMut() -> F,
+) {
     let start = Instant::now();
     while !f().await {
         assert!(
@@ -203,7 +206,7 @@ async fn wait_async<F: std::future::Future<Output = bool>>(what: &str, mut f: im
     }
 }
 
-fn setup(mut p: NodeProc, country: &str) -> NodeProc {
+pub(crate) fn setup(mut p: NodeProc, country: &str) -> NodeProc {
     p.ok(&[
         "agency",
         "init",
@@ -220,7 +223,7 @@ fn setup(mut p: NodeProc, country: &str) -> NodeProc {
 }
 
 /// Creates an agreement on `owner` and imports the same text on the others.
-fn agreement(owner: &NodeProc, others: &[&NodeProc], args: &[&str]) -> String {
+pub(crate) fn agreement(owner: &NodeProc, others: &[&NodeProc], args: &[&str]) -> String {
     let mut all = vec!["agreement", "create"];
     all.extend_from_slice(args);
     let ids: Vec<String> = others.iter().map(|o| o.id().to_string()).collect();

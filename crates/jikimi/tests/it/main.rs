@@ -3,12 +3,14 @@
 //! `/healthz`; guardian notifications delivered after a kill -9 of the server; and three `jikimi serve` nodes
 //! sharing cases under agreements (`exchange`); the partner-facing `federation serve` port gives records only to a
 //! signed pull under an agreement, and key files readable by others are refused (`federation`); the documented exit codes
-//! and `jikimi bench --help` (`exit_codes`); `staff add` refusing what the API refuses (`staff`).
+//! and `jikimi bench --help` (`exit_codes`); a freeze request's signed round trip across two `jikimi serve` nodes
+//! (`freeze`); `staff add` refusing what the API refuses (`staff`).
 
 mod crash;
 mod exchange;
 mod exit_codes;
 mod federation;
+mod freeze;
 mod notify;
 mod process;
 mod staff;

@@ -15,6 +15,7 @@ mod flows;
 mod funds;
 mod geocode;
 mod languages;
+mod freeze;
 mod lookups;
 mod mqtt;
 mod mqtt_broker;
@@ -142,6 +143,8 @@ api_tests!(
     languages::incident_shows_the_callers_language_to_dispatchers_only,
     languages::device_feedback_speaks_the_devices_language,
     languages::console_labels_come_from_the_fluent_files,
+    freeze::freeze_requests_as_the_recipient_would_be_attacked,
+    freeze::freeze_requests_as_the_requester_would_be_attacked,
 );
 
 /// Restarts a private Mosquitto (broker behaviour: once, on SQLite, not once per backend).

@@ -59,6 +59,11 @@ pub async fn openapi_lists_the_endpoints_and_error_codes(h: &Harness) {
         "/api/funds/runs/{run_id}/controllers",
         "/federation/v1/pull",
         "/federation/v1/deliver",
+        "/api/exchange/freeze",
+        "/api/exchange/freeze/{id}",
+        "/api/exchange/freeze/{id}/status",
+        "/federation/v1/freeze/requests",
+        "/federation/v1/freeze/statuses",
     ] {
         assert!(
             paths.contains_key(path),

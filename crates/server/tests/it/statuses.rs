@@ -131,6 +131,7 @@ fn agreement(parties: &[&AgencyId]) -> Agreement {
         expires_at: now + chrono::Duration::days(365),
         onward_sharing: false,
         revoked_at: None,
+        freeze: None,
     }
 }
 
@@ -208,6 +209,23 @@ fn valid_body(method: &Method, template: &str) -> Option<Value> {
         ("POST", "/federation/v1/deliver") => Some(empty_page()),
         ("POST", "/federation/v1/receipts") => Some(receipt(&partner, &me)),
         ("POST", "/federation/v1/notify") => Some(notify(&partner, &me)),
+        ("POST", "/api/exchange/freeze") => Some(crate::freeze::new_request_body(Uuid::new_v4())),
+        ("POST", "/api/exchange/freeze/{id}/status") => {
+            Some(json!({"state": "refused", "reason": "no such account"}))
+        }
+        ("POST", "/federation/v1/freeze/requests") => Some(json!(crate::freeze::signed_request(
+            &partner,
+            &me,
+            Uuid::new_v4(),
+            |_| {}
+        ))),
+        ("POST", "/federation/v1/freeze/statuses") => Some(json!(crate::freeze::signed_status(
+            &partner,
+            &me,
+            Uuid::new_v4(),
+            1,
+            jikimi_exchange::freeze::FreezeState::Received
+        ))),
         _ => None,
     }
 }
@@ -273,6 +291,7 @@ pub async fn declared_oversize_bodies_are_refused_everywhere(h: &Harness) {
 /// server that does not cooperate, to a caller who may otherwise use it, with a valid body.
 pub async fn cooperation_is_not_enabled_when_off(h: &Harness) {
     let admin = h.login_as(Role::Admin).await;
+    let supervisor = h.login_as(Role::Supervisor).await;
     let mut seen = 0;
     for op in operations(h).await {
         if !op.tagged("exchange") && !op.tagged("federation") {
@@ -290,8 +309,14 @@ pub async fn cooperation_is_not_enabled_when_off(h: &Harness) {
             body.is_some() || !op.has_body,
             "{method} {template}: add a valid body to `valid_body`"
         );
+        // Freeze requests are the analysts' and supervisors' (least privilege: not the admin's).
+        let token = if template.starts_with("/api/exchange/freeze") {
+            &supervisor
+        } else {
+            &admin
+        };
         let (status, answer) =
-            send_to(&h.app, request_for(method, template, Some(&admin), body)).await;
+            send_to(&h.app, request_for(method, template, Some(token), body)).await;
         assert_eq!(
             (status, code(&answer)),
             (StatusCode::NOT_FOUND, "not_enabled"),

@@ -12,6 +12,7 @@ mod commits;
 mod dispatch;
 mod exchange;
 mod funds;
+mod freeze;
 mod incidents;
 mod linkage;
 mod maintenance;
@@ -29,6 +30,7 @@ pub(crate) use commits::*;
 pub(crate) use dispatch::*;
 pub(crate) use exchange::*;
 pub(crate) use funds::*;
+pub(crate) use freeze::*;
 pub(crate) use incidents::*;
 pub(crate) use linkage::*;
 pub(crate) use maintenance::*;
@@ -221,6 +223,7 @@ macro_rules! store_conformance {
             exchange_disclosures_receipts_in_the_spine_chain,
             exchange_secrets_are_sealed_at_rest,
             exchange_clear_rows_are_sealed_on_open,
+            freeze_requests_and_statuses_are_kept_on_both_sides,
             sessions_follow_the_current_staff_row,
             staff_update_ends_the_accounts_sessions,
             purges_forget_only_old_nonces_and_expired_sessions,

@@ -21,6 +21,7 @@ mod alerts;
 mod audit;
 mod devices;
 mod exchange;
+mod exchange_freeze;
 mod exchange_log;
 mod funds;
 mod incidents;
