@@ -28,6 +28,12 @@ enum PdqCommand {
     Match(MatchArgs),
     /// Convert a hash list between layouts (written to stdout).
     List(ListArgs),
+    /// vPDQ-hash videos: per frame `number,quality,hash,timestamp`, exactly as Meta's `vpdq-hash-video`.
+    #[cfg(feature = "video")]
+    HashVideo(crate::cli_video::HashVideoArgs),
+    /// Compare a video (or vPDQ hash file) with others: query and compared match percentages.
+    #[cfg(feature = "video")]
+    CompareVideo(crate::cli_video::CompareVideoArgs),
 }
 
 /// Luma choice on the command line.
@@ -152,6 +158,12 @@ pub fn run(args: PdqArgs) -> Result<Outcome, CliError> {
         PdqCommand::Hash(a) => run_hash(a).map(|()| Outcome::Done),
         PdqCommand::Match(a) => run_match(a),
         PdqCommand::List(a) => run_list(a).map(|()| Outcome::Done),
+        #[cfg(feature = "video")]
+        PdqCommand::HashVideo(a) => crate::cli_video::run_hash_video(a).map(|()| Outcome::Done),
+        #[cfg(feature = "video")]
+        PdqCommand::CompareVideo(a) => {
+            crate::cli_video::run_compare_video(a).map(|()| Outcome::Done)
+        }
     }
 }
 

@@ -18,12 +18,17 @@
 
 pub mod bench;
 pub mod cli;
+#[cfg(feature = "video")]
+pub mod cli_video;
 pub mod decode;
 pub mod hash;
 pub mod index;
 mod large;
 pub mod list;
 pub mod pdq;
+#[cfg(feature = "video")]
+pub mod video;
+pub mod vpdq;
 
 pub use decode::{DecodeError, DecodeLimits, DecodedImage, decode_rgb8};
 pub use hash::{Hash256, ParseHashError};

@@ -6,3 +6,6 @@ mod decode;
 mod index;
 mod matching;
 mod reference;
+mod vpdq_index;
+#[cfg(feature = "video")]
+mod vpdq_video;
