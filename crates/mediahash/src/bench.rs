@@ -53,6 +53,9 @@ enum BenchCommand {
         #[arg(long)]
         file: Option<PathBuf>,
     },
+    /// vPDQ-hash videos; prints frames per second against the reference `vpdq` in the same run.
+    #[cfg(feature = "video")]
+    Video(crate::bench_video::BenchVideoArgs),
     /// Decode and hash every image under the paths; prints images per second.
     Hash {
         /// Image files or directories.
@@ -98,6 +101,8 @@ pub fn run(args: BenchArgs) -> Result<(), CliError> {
         } => bench_index(&db, &queries, radius, linear, results.as_deref()),
         BenchCommand::Memory { n, file } => bench_memory(n, file),
         BenchCommand::Hash { paths } => bench_hash(&paths),
+        #[cfg(feature = "video")]
+        BenchCommand::Video(a) => crate::bench_video::run(a),
     }
 }
 

@@ -4,7 +4,10 @@
 //! [`decode_rgb8`] (bytes to RGB with decompression-bomb limits), [`Hash256`] (hex in the reference's
 //! order), [`index::HammingIndex`] (multi-index hashing, exact for radius ≤ 31, persisted in one file),
 //! [`list`] (ThreatExchange / HMA CSV and TSV hash lists) and [`MatchRecord`] (what an audit entry needs).
-//! The [`cli`] and [`bench`] modules are the only places that touch the file system.
+//! [`vpdq`] is Meta's video PDQ (frame features, comparison, a frame index across videos); the `video` feature adds
+//! `video` (FFmpeg decoding, as the reference) and `jikimi pdq hash-video` / `compare-video`.
+//! The [`cli`] and [`bench`] modules (and `video`, which reads video files) are the only places that touch the
+//! file system.
 //!
 //! Images are never stored: only hashes leave this crate.
 //!
@@ -17,6 +20,8 @@
 //! ```
 
 pub mod bench;
+#[cfg(feature = "video")]
+mod bench_video;
 pub mod cli;
 #[cfg(feature = "video")]
 pub mod cli_video;

@@ -57,7 +57,7 @@ pub struct VideoOptions {
 
 /// Hashes a video file: its vPDQ features in frame order (reference `hashVideoFile`).
 pub fn hash_video_file(path: &Path, options: VideoOptions) -> Result<Vec<VpdqFeature>, VideoError> {
-    if !(options.seconds_per_hash >= 0.0) {
+    if options.seconds_per_hash.is_nan() || options.seconds_per_hash < 0.0 {
         return Err(VideoError::Invalid("seconds per hash must be non-negative"));
     }
     ff::init().map_err(ff_err("initialising FFmpeg"))?;
@@ -192,7 +192,7 @@ impl Sampler {
             if frame_number % self.frame_mod != 0 {
                 continue;
             }
-            self.to_rgb(scaler, decoder.height())?;
+            self.scale_into_rgb(scaler, decoder.height())?;
             let frame_number =
                 u32::try_from(frame_number).map_err(|_| VideoError::Invalid("too many frames"))?;
             let image = RgbImage::new(self.width, self.height, &self.rgb)
@@ -209,7 +209,7 @@ impl Sampler {
 
     /// Scales the decoded frame into a fresh RGB24 frame made as the reference's `createRGB24Frame` makes it,
     /// then packs its rows into `self.rgb`.
-    fn to_rgb(
+    fn scale_into_rgb(
         &mut self,
         scaler: &mut ff::software::scaling::Context,
         codec_height: u32,

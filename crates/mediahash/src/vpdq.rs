@@ -262,6 +262,7 @@ impl VideoIndex {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // fixed fixtures
 mod tests {
     use super::*;
 
