@@ -1,8 +1,8 @@
 //! `jikimi bench pdq video`: vPDQ hashing throughput (frames per second, decoding included) against Meta's
 //! reference `vpdq` 0.2.5 run in the same benchmark run, from its venv (`crates/mediahash/scripts/vpdq-venv.sh`).
 //!
-//! jikimi decodes with slice threads (as the reference) and hashes on one thread; the reference is timed with
-//! one hashing thread (the like-for-like figure) and with its default (one per core). Prints one JSON object.
+//! Both decode with FFmpeg's slice threads; each is timed with one hashing thread (like for like) and with its
+//! default, one hashing thread per core. Prints one JSON object.
 
 use crate::cli::CliError;
 use crate::video::{VideoOptions, hash_video_file};
@@ -68,18 +68,22 @@ fn reference(
 
 /// Runs `jikimi bench pdq video`.
 pub fn run(args: BenchVideoArgs) -> Result<(), CliError> {
-    let options = VideoOptions {
-        seconds_per_hash: args.seconds_per_hash,
-        downsample_frame_dimension: args.downsample_frame_dimension,
-    };
-    let start = Instant::now();
-    let mut frames = 0u64;
-    for video in &args.videos {
-        let features = hash_video_file(video, options)
-            .map_err(|e| CliError::Bench(format!("{}: {e}", video.display())))?;
-        frames += features.len() as u64;
+    let mut ours = Vec::new();
+    for threads in [1, 0] {
+        let options = VideoOptions {
+            seconds_per_hash: args.seconds_per_hash,
+            downsample_frame_dimension: args.downsample_frame_dimension,
+            threads,
+        };
+        let start = Instant::now();
+        let mut frames = 0u64;
+        for video in &args.videos {
+            let features = hash_video_file(video, options)
+                .map_err(|e| CliError::Bench(format!("{}: {e}", video.display())))?;
+            frames += features.len() as u64;
+        }
+        ours.push((frames, start.elapsed().as_secs_f64()));
     }
-    let seconds = start.elapsed().as_secs_f64();
     let venv = args.reference_venv.clone().unwrap_or_else(|| {
         PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/jikimi-venvs/vpdq")
     });
@@ -88,20 +92,26 @@ pub fn run(args: BenchVideoArgs) -> Result<(), CliError> {
         "videos": args.videos.len(),
         "seconds_per_hash": args.seconds_per_hash,
         "downsample_frame_dimension": args.downsample_frame_dimension,
-        "jikimi": {"frames": frames, "seconds": seconds, "frames_per_s": frames as f64 / seconds},
     });
-    if python.exists() {
-        for (key, threads) in [("reference_1_thread", 1), ("reference_default_threads", 0)] {
+    for ((frames, seconds), (key, threads)) in
+        ours.iter().zip([("1_thread", 1), ("default_threads", 0)])
+    {
+        let fps = *frames as f64 / seconds;
+        let mut row =
+            serde_json::json!({"frames": frames, "seconds": seconds, "frames_per_s": fps});
+        if python.exists() {
             let (ref_frames, ref_seconds) = reference(&python, &args, threads)?;
             let ref_fps = ref_frames as f64 / ref_seconds;
-            out[key] = serde_json::json!({
+            row["reference"] = serde_json::json!({
                 "frames": ref_frames,
                 "seconds": ref_seconds,
                 "frames_per_s": ref_fps,
-                "jikimi_speed_ratio": (frames as f64 / seconds) / ref_fps,
             });
+            row["jikimi_speed_ratio"] = serde_json::json!(fps / ref_fps);
         }
-    } else {
+        out[key] = row;
+    }
+    if !python.exists() {
         out["reference"] = serde_json::json!(format!("absent: {}", python.display()));
     }
     println!("{}", serde_json::to_string_pretty(&out)?);

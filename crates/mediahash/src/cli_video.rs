@@ -26,6 +26,9 @@ pub struct HashVideoArgs {
     /// Scale frames to N x N before hashing (0: the video's size).
     #[arg(long, default_value_t = 0)]
     downsample_frame_dimension: u32,
+    /// Hashing threads (0: one per core), as the reference's `--thread-count`; the output is the same.
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
     /// Write each video's hashes to DIR/<file stem>.txt instead of stdout.
     #[arg(long, conflicts_with = "json")]
     output_directory: Option<PathBuf>,
@@ -52,6 +55,9 @@ pub struct CompareVideoArgs {
     /// For video files: scale frames to N x N before hashing.
     #[arg(long, default_value_t = 0)]
     downsample_frame_dimension: u32,
+    /// For video files: hashing threads (0: one per core).
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
     /// Print a JSON array of {"query","compared","query_match_percent","compared_match_percent"}.
     #[arg(long)]
     json: bool,
@@ -92,6 +98,7 @@ pub fn run_hash_video(args: HashVideoArgs) -> Result<(), CliError> {
     let options = VideoOptions {
         seconds_per_hash: args.seconds_per_hash,
         downsample_frame_dimension: args.downsample_frame_dimension,
+        threads: args.threads,
     };
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
@@ -175,6 +182,7 @@ pub fn run_compare_video(args: CompareVideoArgs) -> Result<(), CliError> {
     let options = VideoOptions {
         seconds_per_hash: args.seconds_per_hash,
         downsample_frame_dimension: args.downsample_frame_dimension,
+        threads: args.threads,
     };
     let query = load(&args.query, options)?;
     let mut index = VideoIndex::new(args.quality_tolerance);

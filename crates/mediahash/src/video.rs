@@ -24,6 +24,8 @@ use ff::codec::threading;
 use ff::ffi;
 use ffmpeg_next as ff;
 use std::path::Path;
+use std::sync::Mutex;
+use std::sync::mpsc::sync_channel;
 
 /// Why a video could not be hashed.
 #[derive(Debug, thiserror::Error)]
@@ -53,6 +55,9 @@ pub struct VideoOptions {
     pub seconds_per_hash: f64,
     /// Scale frames to N x N before hashing; 0 keeps the stream's size.
     pub downsample_frame_dimension: u32,
+    /// Hashing threads beside the decoder, as the reference's `thread_count`: 0 one per core, 1 hashes
+    /// inline. Features come out in frame order whatever the count.
+    pub threads: usize,
 }
 
 /// Hashes a video file: its vPDQ features in frame order (reference `hashVideoFile`).
@@ -131,51 +136,115 @@ pub fn hash_video_file(path: &Path, options: VideoOptions) -> Result<Vec<VpdqFea
     .map_err(ff_err("cannot create the sws context"))?;
     // The reference's `(int)(secondsPerHash * frameRate)`, at least 1.
     let frame_mod = ((options.seconds_per_hash * frame_rate) as i64).max(1);
+    let (width, height) = (out_w as usize, out_h as usize);
+    if width < 5 || height < 5 {
+        // The reference fails on the first frame it would hash; failing before decoding differs from it only
+        // for a video without a single decodable frame.
+        return Err(VideoError::Invalid(
+            "frame width or height smaller than the minimum hashable dimension",
+        ));
+    }
     let mut sampler = Sampler {
         frame_mod,
-        frame_rate: frame_rate as f32,
         counter: 0,
-        width: out_w as usize,
-        height: out_h as usize,
+        width,
+        height,
         rgb: Vec::new(),
-        features: Vec::new(),
         decoded: ff::frame::Video::empty(),
     };
-    let mut packet = ff::Packet::empty();
-    while packet.read(&mut input).is_ok() {
-        if packet.stream() == stream_index {
-            decoder
-                .send_packet(&packet)
-                .map_err(ff_err("cannot send packet to decoder"))?;
-            sampler.drain(&mut decoder, &mut scaler)?;
+    let mut decode = |emit: &mut Emit<'_>| {
+        let mut packet = ff::Packet::empty();
+        while packet.read(&mut input).is_ok() {
+            if packet.stream() == stream_index {
+                decoder
+                    .send_packet(&packet)
+                    .map_err(ff_err("cannot send packet to decoder"))?;
+                sampler.drain(&mut decoder, &mut scaler, emit)?;
+            }
         }
+        if stream_index == 0 {
+            decoder
+                .send_eof()
+                .map_err(ff_err("cannot send packet to decoder"))?;
+            sampler.drain(&mut decoder, &mut scaler, emit)?;
+        }
+        Ok(())
+    };
+    let frame_rate = frame_rate as f32;
+    let hash = |n: u32, rgb: &[u8]| {
+        RgbImage::new(width, height, rgb)
+            .map(|image| hash_frame(image, n, frame_rate))
+            .ok_or(VideoError::Invalid("frame buffer size"))
+    };
+    let threads = match options.threads {
+        0 => std::thread::available_parallelism().map_or(1, usize::from),
+        n => n,
+    };
+    if threads <= 1 {
+        let mut features = Vec::new();
+        decode(&mut |n, rgb| {
+            features.push(hash(n, rgb)?);
+            Ok(())
+        })?;
+        return Ok(features);
     }
-    if stream_index == 0 {
-        decoder
-            .send_eof()
-            .map_err(ff_err("cannot send packet to decoder"))?;
-        sampler.drain(&mut decoder, &mut scaler)?;
-    }
-    Ok(sampler.features)
+    // Decoding (and scaling) stays on this thread; `threads` workers hash frames as they come.
+    let (sender, receiver) = sync_channel::<(u32, Vec<u8>)>(threads * 2);
+    let receiver = Mutex::new(receiver);
+    let results = Mutex::new(Vec::new());
+    let decoded = std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                loop {
+                    let job = match receiver.lock() {
+                        Ok(r) => r.recv(),
+                        Err(_) => return,
+                    };
+                    let Ok((n, rgb)) = job else { return };
+                    let feature = hash(n, &rgb);
+                    match results.lock() {
+                        Ok(mut r) => r.push(feature),
+                        Err(_) => return,
+                    }
+                }
+            });
+        }
+        let outcome = decode(&mut |n, rgb| {
+            sender
+                .send((n, rgb.to_vec()))
+                .map_err(|_| VideoError::Invalid("a hashing thread stopped"))
+        });
+        drop(sender);
+        outcome
+    });
+    decoded?;
+    let results = results
+        .into_inner()
+        .map_err(|_| VideoError::Invalid("a hashing thread panicked"))?;
+    let mut features = results.into_iter().collect::<Result<Vec<_>, _>>()?;
+    features.sort_by_key(|f| f.frame_number);
+    Ok(features)
 }
+
+/// Where a sampled frame goes: its number and packed RGB24 rows.
+type Emit<'a> = dyn FnMut(u32, &[u8]) -> Result<(), VideoError> + 'a;
 
 struct Sampler {
     frame_mod: i64,
-    frame_rate: f32,
     counter: i64,
     width: usize,
     height: usize,
     rgb: Vec<u8>,
-    features: Vec<VpdqFeature>,
     decoded: ff::frame::Video,
 }
 
 impl Sampler {
-    /// Receives every frame the decoder has ready; hashes the sampled ones.
+    /// Receives every frame the decoder has ready; scales the sampled ones and hands them to `emit`.
     fn drain(
         &mut self,
         decoder: &mut ff::decoder::Video,
         scaler: &mut ff::software::scaling::Context,
+        emit: &mut Emit<'_>,
     ) -> Result<(), VideoError> {
         loop {
             match decoder.receive_frame(&mut self.decoded) {
@@ -195,15 +264,7 @@ impl Sampler {
             self.scale_into_rgb(scaler, decoder.height())?;
             let frame_number =
                 u32::try_from(frame_number).map_err(|_| VideoError::Invalid("too many frames"))?;
-            let image = RgbImage::new(self.width, self.height, &self.rgb)
-                .ok_or(VideoError::Invalid("frame buffer size"))?;
-            if self.width < 5 || self.height < 5 {
-                return Err(VideoError::Invalid(
-                    "frame width or height smaller than the minimum hashable dimension",
-                ));
-            }
-            self.features
-                .push(hash_frame(image, frame_number, self.frame_rate));
+            emit(frame_number, &self.rgb)?;
         }
     }
 

@@ -68,12 +68,13 @@ fn lines(features: &[VpdqFeature]) -> Vec<String> {
     features.iter().map(VpdqFeature::to_line).collect()
 }
 
-fn ours(video: &Path, seconds_per_hash: f64, dim: u32) -> Vec<VpdqFeature> {
+fn ours(video: &Path, seconds_per_hash: f64, dim: u32, threads: usize) -> Vec<VpdqFeature> {
     hash_video_file(
         video,
         VideoOptions {
             seconds_per_hash,
             downsample_frame_dimension: dim,
+            threads,
         },
     )
     .unwrap_or_else(|e| panic!("{}: {e}", video.display()))
@@ -97,7 +98,8 @@ fn every_frame_equals_the_reference_and_the_sample_hashes_agree() {
             .stdout(Stdio::piped())
             .spawn()
             .unwrap();
-        let mine = [ours(video, 0.0, 0), ours(video, 0.0, 128)];
+        // Threaded hashing at full size, inline at 128x128: both must give the reference's frames.
+        let mine = [ours(video, 0.0, 0, 0), ours(video, 0.0, 128, 1)];
         let output = child.wait_with_output().unwrap();
         assert!(
             output.status.success(),
@@ -175,7 +177,7 @@ fn comparisons_equal_the_reference_on_every_pair() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    let hashed: Vec<Vec<VpdqFeature>> = r.videos.iter().map(|v| ours(v, 1.0, 0)).collect();
+    let hashed: Vec<Vec<VpdqFeature>> = r.videos.iter().map(|v| ours(v, 1.0, 0, 1)).collect();
     let output = child.wait_with_output().unwrap();
     assert!(output.status.success(), "reference compare failed");
     let text = String::from_utf8(output.stdout).unwrap();
