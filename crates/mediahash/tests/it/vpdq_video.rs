@@ -110,7 +110,13 @@ fn every_frame_equals_the_reference_and_the_sample_hashes_agree() {
         let blocks: Vec<Vec<String>> = text
             .split("# ")
             .filter(|b| !b.is_empty())
-            .map(|b| b.lines().skip(1).map(str::to_owned).collect())
+            .map(|b| {
+                b.split_once('\n')
+                    .map_or("", |(_, rest)| rest)
+                    .lines()
+                    .map(str::to_owned)
+                    .collect()
+            })
             .collect();
         assert_eq!(blocks.len(), 2);
         let stem = video.file_stem().unwrap().to_string_lossy().into_owned();
