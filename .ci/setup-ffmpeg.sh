@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# FFmpeg's libraries (Debian), which `jikimi pdq hash-video` decodes with (mediahash's `video` feature, through
-# ffmpeg-sys-next, whose bindgen needs libclang), and cmake/g++ for building Meta's vpdq reference (setup-vpdq.sh).
+# FFmpeg's libraries (Debian), which `jikimi pdq hash-video` decodes with (the opt-in `video` feature, through
+# ffmpeg-sys-next, whose bindgen needs libclang), the `ffmpeg` tool the vPDQ tests make their videos with, and
+# cmake/g++ for building Meta's vpdq reference (setup-vpdq.sh). The default build needs none of this.
 # Idempotent: does nothing when every package is already installed.
 set -euo pipefail
-pkgs=(libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libavdevice-dev libavfilter-dev
+pkgs=(ffmpeg libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libavdevice-dev libavfilter-dev
   libswresample-dev clang libclang-dev pkg-config cmake g++ python3-dev python3-venv)
 missing=()
 for p in "${pkgs[@]}"; do

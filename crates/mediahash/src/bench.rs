@@ -56,6 +56,9 @@ enum BenchCommand {
     /// vPDQ-hash videos; prints frames per second against the reference `vpdq` in the same run.
     #[cfg(feature = "video")]
     Video(crate::bench_video::BenchVideoArgs),
+    /// vPDQ hashing throughput (not in this build: rebuild with `--features video`).
+    #[cfg(not(feature = "video"))]
+    Video(crate::cli::NotBuiltArgs),
     /// Decode and hash every image under the paths; prints images per second.
     Hash {
         /// Image files or directories.
@@ -103,6 +106,11 @@ pub fn run(args: BenchArgs) -> Result<(), CliError> {
         BenchCommand::Hash { paths } => bench_hash(&paths),
         #[cfg(feature = "video")]
         BenchCommand::Video(a) => crate::bench_video::run(a),
+        #[cfg(not(feature = "video"))]
+        BenchCommand::Video(_) => Err(CliError::NotBuilt {
+            command: "bench pdq video",
+            feature: "video",
+        }),
     }
 }
 

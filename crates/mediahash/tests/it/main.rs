@@ -6,6 +6,8 @@ mod decode;
 mod index;
 mod matching;
 mod reference;
+#[cfg(feature = "video")]
+mod vpdq_generated;
 mod vpdq_index;
 #[cfg(feature = "video")]
 mod vpdq_video;

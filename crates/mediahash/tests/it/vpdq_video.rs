@@ -1,9 +1,9 @@
 //! vPDQ against Meta's reference `vpdq` 0.2.5 (its Python binding over the C++ library, built against the same
-//! Debian FFmpeg libraries, in the venv of `crates/mediahash/scripts/vpdq-venv.sh`), run in the same test run.
-//!
-//! Videos: Meta's ThreatExchange `tmk/sample-videos/*.mp4` in `shared/reference/vpdq/videos` (or
-//! `JIKIMI_VPDQ_VIDEOS`). Sample hashes: `sample-hashes/*.txt` as the `vpdq` 0.2.5 sdist ships them (copied into
-//! the venv by the script). Under `CI` a missing venv or video directory fails the tests.
+//! Debian FFmpeg libraries, in the venv of `crates/mediahash/scripts/vpdq-venv.sh`), run in the same test run,
+//! on Meta's ThreatExchange `tmk/sample-videos/*.mp4`. Those videos cannot be in the repository, so these tests are
+//! `#[ignore]`d: `JIKIMI_VPDQ_VIDEOS=DIR cargo test -p jikimi-mediahash --features video -- --ignored` runs them
+//! (and fails without the videos or the venv). CI checks bit-exactness on videos it makes (`vpdq_generated`).
+//! Sample hashes: `sample-hashes/*.txt` as the `vpdq` 0.2.5 sdist ships them (copied into the venv by the script).
 //!
 //! - Every frame line (number, quality, hash, timestamp) of every video, at full size and at 128x128, equals the
 //!   reference's line computed now.
@@ -25,14 +25,35 @@ struct Reference {
     videos: Vec<PathBuf>,
 }
 
-fn reference() -> Option<Reference> {
-    let venv = std::env::var_os("JIKIMI_VPDQ_VENV").map_or_else(
+/// The venv's Python, or `None` when absent outside CI (under `CI` an absent venv fails the test).
+pub(crate) fn venv_python() -> Option<PathBuf> {
+    let venv = venv_dir();
+    let python = venv.join("bin/python");
+    if python.exists() {
+        return Some(python);
+    }
+    let how = format!(
+        "vPDQ reference venv absent ({}): run crates/mediahash/scripts/vpdq-venv.sh",
+        venv.display()
+    );
+    assert!(std::env::var_os("CI").is_none(), "{how}");
+    eprintln!("not run: {how}");
+    None
+}
+
+fn venv_dir() -> PathBuf {
+    std::env::var_os("JIKIMI_VPDQ_VENV").map_or_else(
         || {
             PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
                 .join(".cache/jikimi-venvs/vpdq")
         },
         PathBuf::from,
-    );
+    )
+}
+
+/// Meta's sample videos and the venv: these tests run only when asked for (`--ignored`), so anything absent fails.
+fn reference() -> Reference {
+    let venv = venv_dir();
     let videos_dir = std::env::var_os("JIKIMI_VPDQ_VIDEOS")
         .map_or_else(|| shared_dir().join("reference/vpdq/videos"), PathBuf::from);
     let python = venv.join("bin/python");
@@ -42,33 +63,34 @@ fn reference() -> Option<Reference> {
         .unwrap_or_default();
     videos.retain(|p| p.extension().is_some_and(|e| e == "mp4"));
     videos.sort();
-    if !python.exists() || !sample_hashes.is_dir() || videos.is_empty() {
-        let how = format!(
-            "vPDQ reference absent (venv {}: run crates/mediahash/scripts/vpdq-venv.sh; videos {}: Meta's \
-             ThreatExchange tmk/sample-videos)",
-            venv.display(),
-            videos_dir.display()
-        );
-        assert!(std::env::var_os("CI").is_none(), "{how}");
-        eprintln!("not run: {how}");
-        return None;
-    }
-    Some(Reference {
+    assert!(
+        python.exists() && sample_hashes.is_dir() && !videos.is_empty(),
+        "vPDQ reference absent (venv {}: run crates/mediahash/scripts/vpdq-venv.sh; videos {}: Meta's \
+         ThreatExchange tmk/sample-videos, set JIKIMI_VPDQ_VIDEOS)",
+        venv.display(),
+        videos_dir.display()
+    );
+    Reference {
         python,
         sample_hashes,
         videos,
-    })
+    }
 }
 
-fn script() -> &'static str {
+pub(crate) fn script() -> &'static str {
     concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/vpdq_reference.py")
 }
 
-fn lines(features: &[VpdqFeature]) -> Vec<String> {
+pub(crate) fn lines(features: &[VpdqFeature]) -> Vec<String> {
     features.iter().map(VpdqFeature::to_line).collect()
 }
 
-fn ours(video: &Path, seconds_per_hash: f64, dim: u32, threads: usize) -> Vec<VpdqFeature> {
+pub(crate) fn ours(
+    video: &Path,
+    seconds_per_hash: f64,
+    dim: u32,
+    threads: usize,
+) -> Vec<VpdqFeature> {
     hash_video_file(
         video,
         VideoOptions {
@@ -80,54 +102,66 @@ fn ours(video: &Path, seconds_per_hash: f64, dim: u32, threads: usize) -> Vec<Vp
     .unwrap_or_else(|e| panic!("{}: {e}", video.display()))
 }
 
+/// Hashes `video` at full size (threaded) and at 128x128 (inline) while the reference hashes it too; asserts every
+/// line equals the reference's and returns ours.
+pub(crate) fn frames_equal_the_reference(python: &Path, video: &Path) -> [Vec<VpdqFeature>; 2] {
+    // The reference runs while we hash (two cores).
+    let child = Command::new(python)
+        .arg(script())
+        .args([
+            "hash".as_ref(),
+            video.as_os_str(),
+            "0".as_ref(),
+            "0".as_ref(),
+            "128".as_ref(),
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Threaded hashing at full size, inline at 128x128: both must give the reference's frames.
+    let mine = [ours(video, 0.0, 0, 0), ours(video, 0.0, 128, 1)];
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "reference failed on {}",
+        video.display()
+    );
+    let text = String::from_utf8(output.stdout).unwrap();
+    let blocks: Vec<Vec<String>> = text
+        .split("# ")
+        .filter(|b| !b.is_empty())
+        .map(|b| {
+            b.split_once('\n')
+                .map_or("", |(_, rest)| rest)
+                .lines()
+                .map(str::to_owned)
+                .collect()
+        })
+        .collect();
+    assert_eq!(blocks.len(), 2);
+    for (features, theirs) in mine.iter().zip(&blocks) {
+        let name = video.display();
+        assert!(!features.is_empty(), "{name}: no frames");
+        assert_eq!(
+            &lines(features),
+            theirs,
+            "{name} ({} frames): frames differ from the reference",
+            features.len()
+        );
+    }
+    mine
+}
+
 #[test]
+#[ignore = "needs Meta's sample videos: set JIKIMI_VPDQ_VIDEOS (see README)"]
 fn every_frame_equals_the_reference_and_the_sample_hashes_agree() {
-    let Some(r) = reference() else { return };
+    let r = reference();
     let (mut frames, mut exact_sample_lines, mut sample_lines) = (0usize, 0usize, 0usize);
     for video in &r.videos {
-        // The reference runs while we hash (two cores).
-        let child = Command::new(&r.python)
-            .arg(script())
-            .args([
-                "hash".as_ref(),
-                video.as_os_str(),
-                "0".as_ref(),
-                "0".as_ref(),
-                "128".as_ref(),
-            ])
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        // Threaded hashing at full size, inline at 128x128: both must give the reference's frames.
-        let mine = [ours(video, 0.0, 0, 0), ours(video, 0.0, 128, 1)];
-        let output = child.wait_with_output().unwrap();
-        assert!(
-            output.status.success(),
-            "reference failed on {}",
-            video.display()
-        );
-        let text = String::from_utf8(output.stdout).unwrap();
-        let blocks: Vec<Vec<String>> = text
-            .split("# ")
-            .filter(|b| !b.is_empty())
-            .map(|b| {
-                b.split_once('\n')
-                    .map_or("", |(_, rest)| rest)
-                    .lines()
-                    .map(str::to_owned)
-                    .collect()
-            })
-            .collect();
-        assert_eq!(blocks.len(), 2);
+        let mine = frames_equal_the_reference(&r.python, video);
         let stem = video.file_stem().unwrap().to_string_lossy().into_owned();
-        for ((features, theirs), suffix) in mine.iter().zip(&blocks).zip(["", "-128x128"]) {
+        for (features, suffix) in mine.iter().zip(["", "-128x128"]) {
             let name = format!("{stem}{suffix}");
-            assert!(!features.is_empty(), "{name}: no frames");
-            assert_eq!(
-                &lines(features),
-                theirs,
-                "{name}: frames differ from the reference"
-            );
             frames += features.len();
             let sample_path = r.sample_hashes.join(format!("{name}.txt"));
             // Every video has full-size sample hashes; `test-padded-dimensions` alone has no 128x128 ones.
@@ -167,27 +201,38 @@ fn every_frame_equals_the_reference_and_the_sample_hashes_agree() {
     );
 }
 
-fn same(a: f64, b: f64) -> bool {
+pub(crate) fn same(a: f64, b: f64) -> bool {
     a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())
 }
 
 #[test]
+#[ignore = "needs Meta's sample videos: set JIKIMI_VPDQ_VIDEOS (see README)"]
 fn comparisons_equal_the_reference_on_every_pair() {
-    let Some(r) = reference() else { return };
+    let r = reference();
+    comparisons_equal_the_reference(&r.python, &r.videos);
+}
+
+/// Query and compared match percentages (seconds per hash 1), brute force and through the index, equal the
+/// reference's on every ordered pair of `videos` at two tolerances; returns ours, by tolerance then pair.
+pub(crate) fn comparisons_equal_the_reference(
+    python: &Path,
+    videos: &[PathBuf],
+) -> Vec<(f64, f64)> {
     let tolerances = [(31u32, 50u32), (16, 80)];
     let spec = tolerances.map(|(d, q)| format!("{d}:{q}")).join(",");
-    let child = Command::new(&r.python)
+    let child = Command::new(python)
         .arg(script())
         .args(["compare", "1", &spec])
-        .args(&r.videos)
+        .args(videos)
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    let hashed: Vec<Vec<VpdqFeature>> = r.videos.iter().map(|v| ours(v, 1.0, 0, 1)).collect();
+    let hashed: Vec<Vec<VpdqFeature>> = videos.iter().map(|v| ours(v, 1.0, 0, 1)).collect();
     let output = child.wait_with_output().unwrap();
     assert!(output.status.success(), "reference compare failed");
     let text = String::from_utf8(output.stdout).unwrap();
     let mut checked = 0;
+    let mut figures = Vec::new();
     for (distance, quality) in tolerances {
         let mut index = VideoIndex::new(quality);
         for features in &hashed {
@@ -224,7 +269,9 @@ fn comparisons_equal_the_reference_on_every_pair() {
                 "index {i} vs {j} at {distance}/{quality}: {indexed:?} vs {want:?}"
             );
             checked += 1;
+            figures.push((brute.query_match_percent, brute.compared_match_percent));
         }
     }
-    assert_eq!(checked, tolerances.len() * r.videos.len() * r.videos.len());
+    assert_eq!(checked, tolerances.len() * videos.len() * videos.len());
+    figures
 }
