@@ -1,5 +1,6 @@
 //! The documented exit codes of `jikimi` (README "Exit codes"): 0 ok, 2 usage, 3 audit chain broken, 4 a match
-//! where a match is the signal (`border check`, `pdq match`), 5 a command not in this build (vPDQ without `video`); and `jikimi bench --help` lists every benchmark.
+//! where a match is the signal (`border check`, `pdq match`), 5 a command not in this build (vPDQ without
+//! `video`); and `jikimi bench --help` lists every benchmark.
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
