@@ -2,8 +2,8 @@
 //! `filehasher.cpp` / `ffmpegwrapper.cpp` (vpdq 0.2.5) does, so the frames hashed are the reference's frames.
 //!
 //! Behind the opt-in `video` feature (in the `jikimi` package too: `cargo build --features video`): FFmpeg is a
-//! system C library found with pkg-config and bound with bindgen, which a pure consumer of PDQ, vPDQ comparison or the index should not
-//! have to install. This is the crate's only unsafe code: three FFmpeg calls the safe wrapper does not expose
+//! system C library found with pkg-config and bound with bindgen, which a pure consumer of PDQ, vPDQ comparison
+//! or the index should not have to install. This is the crate's only unsafe code: three FFmpeg calls the safe wrapper does not expose
 //! as the reference makes them (an RGB24 frame with FFmpeg's default alignment, and `sws_scale` on the
 //! codec's declared height).
 //!
