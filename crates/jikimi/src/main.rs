@@ -214,6 +214,18 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
     Ok(Exit::Ok)
 }
 
+/// Maps a `pdq` command's result to its exit: a command left out of this build (a cargo feature) is exit 5, not 1.
+fn pdq_exit(result: Result<PdqOutcome, jikimi_mediahash::cli::CliError>) -> anyhow::Result<Exit> {
+    match result {
+        Ok(outcome) => Ok(outcome.into()),
+        Err(err @ jikimi_mediahash::cli::CliError::NotBuilt { .. }) => {
+            eprintln!("Error: {err}");
+            Ok(Exit::Unavailable)
+        }
+        Err(err) => Err(err.into()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use clap::CommandFactory as _;
@@ -247,17 +259,5 @@ mod tests {
         let mut out = Vec::new();
         undocumented(&cmd, "jikimi", &mut out);
         assert!(out.is_empty(), "without help text: {out:#?}");
-    }
-}
-
-/// Maps a `pdq` command's result to its exit: a command left out of this build (a cargo feature) is exit 5, not 1.
-fn pdq_exit(result: Result<PdqOutcome, jikimi_mediahash::cli::CliError>) -> anyhow::Result<Exit> {
-    match result {
-        Ok(outcome) => Ok(outcome.into()),
-        Err(err @ jikimi_mediahash::cli::CliError::NotBuilt { .. }) => {
-            eprintln!("Error: {err}");
-            Ok(Exit::Unavailable)
-        }
-        Err(err) => Err(err.into()),
     }
 }
