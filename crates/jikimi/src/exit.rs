@@ -19,6 +19,8 @@ pub enum Exit {
     /// 4: a match was found where a match is the signal: `border check` found a watchlist candidate, `pdq match`
     /// found a listed hash within the radius.
     MatchFound,
+    /// 5: the command is not in this build: it needs a cargo feature (e.g. `pdq hash-video` needs `video`).
+    Unavailable,
 }
 
 impl Exit {
@@ -30,6 +32,7 @@ impl Exit {
             Exit::Usage => 2,
             Exit::AuditChainBroken => 3,
             Exit::MatchFound => 4,
+            Exit::Unavailable => 5,
         }
     }
 }
@@ -65,4 +68,5 @@ Exit codes:
   1  error (the reason is on stderr)
   2  usage: a wrong command line
   3  audit verify: the audit log's hash chain is broken
-  4  a match found where a match is the signal: border check (a watchlist candidate), pdq match (a listed hash)";
+  4  a match found where a match is the signal: border check (a watchlist candidate), pdq match (a listed hash)
+  5  unavailable: not in this build (pdq hash-video needs `cargo build --features video`)";

@@ -12,6 +12,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::exit::Exit;
+use jikimi_mediahash::cli::Outcome as PdqOutcome;
 
 /// jikimi (지킴이): silent SOS dispatch, crime analysis, cross-border cooperation, perceptual hashing.
 #[derive(Debug, Parser)]
@@ -188,7 +189,7 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
         }
         Command::Analyze(AnalyzeCommand::Forecast(command)) => jikimi_forecast::cli::run(command)?,
         Command::Roads(args) => jikimi_roads::cli::run(args)?,
-        Command::Pdq(args) => return Ok(jikimi_mediahash::cli::run(args)?.into()),
+        Command::Pdq(args) => return pdq_exit(jikimi_mediahash::cli::run(args)),
         Command::Link(args) => {
             let summary = jikimi_linkage::cli::run_link(&args.link)?;
             if args.json {
@@ -210,7 +211,9 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
                 report.disagreements
             );
         }
-        Command::Bench(Bench::Pdq(args)) => jikimi_mediahash::bench::run(args)?,
+        Command::Bench(Bench::Pdq(args)) => {
+            return pdq_exit(jikimi_mediahash::bench::run(args).map(|()| PdqOutcome::Done));
+        }
         Command::Bench(Bench::Linkage(args)) => jikimi_linkage::bench::run(&args)?,
         Command::Bench(Bench::Exchange(args)) => {
             spine::block_on(spine::exchange_bench::exchange(args))?
@@ -223,6 +226,18 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Intake(args) => jikimi_intake::cli::run(args)?,
     }
     Ok(Exit::Ok)
+}
+
+/// Maps a `pdq` command's result to its exit: a command left out of this build (a cargo feature) is exit 5, not 1.
+fn pdq_exit(result: Result<PdqOutcome, jikimi_mediahash::cli::CliError>) -> anyhow::Result<Exit> {
+    match result {
+        Ok(outcome) => Ok(outcome.into()),
+        Err(err @ jikimi_mediahash::cli::CliError::NotBuilt { .. }) => {
+            eprintln!("Error: {err}");
+            Ok(Exit::Unavailable)
+        }
+        Err(err) => Err(err.into()),
+    }
 }
 
 #[cfg(test)]

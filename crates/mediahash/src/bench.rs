@@ -54,6 +54,12 @@ enum BenchCommand {
         #[arg(long)]
         file: Option<PathBuf>,
     },
+    /// vPDQ-hash videos; prints frames per second against the reference `vpdq` in the same run.
+    #[cfg(feature = "video")]
+    Video(crate::bench_video::BenchVideoArgs),
+    /// vPDQ hashing throughput (not in this build: rebuild with `--features video`).
+    #[cfg(not(feature = "video"))]
+    Video(crate::cli::NotBuiltArgs),
     /// Decode and hash every image under the paths; prints images per second.
     Hash {
         /// Image files or directories.
@@ -110,6 +116,13 @@ pub fn run(args: BenchArgs) -> Result<(), CliError> {
         BenchCommand::Memory { n, file } => bench_memory(n, file),
         BenchCommand::Hash { paths } => bench_hash(&paths),
         BenchCommand::Jpeg { images, side } => bench_jpeg(images, side),
+        #[cfg(feature = "video")]
+        BenchCommand::Video(a) => crate::bench_video::run(a),
+        #[cfg(not(feature = "video"))]
+        BenchCommand::Video(_) => Err(CliError::NotBuilt {
+            command: "bench pdq video",
+            feature: "video",
+        }),
     }
 }
 

@@ -28,6 +28,27 @@ enum PdqCommand {
     Match(MatchArgs),
     /// Convert a hash list between layouts (written to stdout).
     List(ListArgs),
+    /// vPDQ-hash videos: per frame `number,quality,hash,timestamp`, exactly as Meta's `vpdq-hash-video`.
+    #[cfg(feature = "video")]
+    HashVideo(crate::cli_video::HashVideoArgs),
+    /// Compare a video (or vPDQ hash file) with others: query and compared match percentages.
+    #[cfg(feature = "video")]
+    CompareVideo(crate::cli_video::CompareVideoArgs),
+    /// vPDQ-hash videos (not in this build: rebuild with `--features video`, which needs FFmpeg's libraries).
+    #[cfg(not(feature = "video"))]
+    HashVideo(NotBuiltArgs),
+    /// Compare videos by vPDQ (not in this build: rebuild with `--features video`, which needs FFmpeg's libraries).
+    #[cfg(not(feature = "video"))]
+    CompareVideo(NotBuiltArgs),
+}
+
+/// Whatever was passed to a command this build lacks: kept so the command is still known (and its error says how to
+/// get it) rather than refused as a usage error.
+#[cfg(not(feature = "video"))]
+#[derive(Debug, Args)]
+pub(crate) struct NotBuiltArgs {
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+    _args: Vec<std::ffi::OsString>,
 }
 
 /// Luma choice on the command line.
@@ -128,6 +149,17 @@ pub enum CliError {
     /// Bad benchmark input.
     #[error("{0}")]
     Bench(String),
+    /// The command needs a cargo feature this binary was built without (`jikimi` maps it to exit code 5).
+    #[error(
+        "`{command}` is not in this build of jikimi: rebuild with `cargo build --release --features {feature}` \
+         (needs FFmpeg's development libraries, clang and pkg-config; README, \"Video (vPDQ)\")"
+    )]
+    NotBuilt {
+        /// The command, e.g. `pdq hash-video`.
+        command: &'static str,
+        /// The cargo feature of the `jikimi` package that brings it.
+        feature: &'static str,
+    },
 }
 
 pub(crate) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> CliError + '_ {
@@ -152,6 +184,22 @@ pub fn run(args: PdqArgs) -> Result<Outcome, CliError> {
         PdqCommand::Hash(a) => run_hash(a).map(|()| Outcome::Done),
         PdqCommand::Match(a) => run_match(a),
         PdqCommand::List(a) => run_list(a).map(|()| Outcome::Done),
+        #[cfg(feature = "video")]
+        PdqCommand::HashVideo(a) => crate::cli_video::run_hash_video(a).map(|()| Outcome::Done),
+        #[cfg(feature = "video")]
+        PdqCommand::CompareVideo(a) => {
+            crate::cli_video::run_compare_video(a).map(|()| Outcome::Done)
+        }
+        #[cfg(not(feature = "video"))]
+        PdqCommand::HashVideo(_) => Err(CliError::NotBuilt {
+            command: "pdq hash-video",
+            feature: "video",
+        }),
+        #[cfg(not(feature = "video"))]
+        PdqCommand::CompareVideo(_) => Err(CliError::NotBuilt {
+            command: "pdq compare-video",
+            feature: "video",
+        }),
     }
 }
 

@@ -5,7 +5,10 @@
 //! reference's Pillow, so JPEG pixels are the reference's), [`Hash256`] (hex in the reference's
 //! order), [`index::HammingIndex`] (multi-index hashing, exact for radius ≤ 31, persisted in one file),
 //! [`list`] (ThreatExchange / HMA CSV and TSV hash lists) and [`MatchRecord`] (what an audit entry needs).
-//! The [`cli`] and [`bench`] modules are the only places that touch the file system.
+//! [`vpdq`] is Meta's video PDQ (frame features, comparison, a frame index across videos); the `video` feature adds
+//! `video` (FFmpeg decoding, as the reference) and `jikimi pdq hash-video` / `compare-video`.
+//! The [`cli`] and [`bench`] modules (and `video`, which reads video files) are the only places that touch the
+//! file system.
 //!
 //! Images are never stored: only hashes leave this crate.
 //!
@@ -18,7 +21,11 @@
 //! ```
 
 pub mod bench;
+#[cfg(feature = "video")]
+mod bench_video;
 pub mod cli;
+#[cfg(feature = "video")]
+pub mod cli_video;
 pub mod decode;
 pub mod hash;
 pub mod index;
@@ -26,6 +33,9 @@ mod jpeg;
 mod large;
 pub mod list;
 pub mod pdq;
+#[cfg(feature = "video")]
+pub mod video;
+pub mod vpdq;
 
 pub use decode::{DecodeError, DecodeLimits, DecodedImage, decode_rgb8};
 pub use hash::{Hash256, ParseHashError};

@@ -1,5 +1,6 @@
 //! The documented exit codes of `jikimi` (README "Exit codes"): 0 ok, 2 usage, 3 audit chain broken, 4 a match
-//! where a match is the signal (`border check`, `pdq match`); and `jikimi bench --help` lists every benchmark.
+//! where a match is the signal (`border check`, `pdq match`), 5 a command not in this build (vPDQ without
+//! `video`); and `jikimi bench --help` lists every benchmark.
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
@@ -49,6 +50,22 @@ fn a_wrong_command_line_exits_2_and_help_exits_0() {
     assert_eq!(code, 0, "{text}");
     let version: serde_json::Value = serde_json::from_str(text.trim()).expect("json");
     assert_eq!(version["version"], env!("CARGO_PKG_VERSION"));
+}
+
+/// Without the `video` feature the vPDQ commands are still known, but unavailable: exit 5, saying how to get them.
+#[cfg(not(feature = "video"))]
+#[test]
+fn video_commands_without_the_feature_exit_5() {
+    let commands: [&[&str]; 3] = [
+        &["pdq", "hash-video", "--seconds-per-hash", "1", "x.mp4"],
+        &["pdq", "compare-video", "a.mp4", "b.mp4"],
+        &["bench", "pdq", "video", "x.mp4"],
+    ];
+    for args in commands {
+        let (code, text) = jikimi(&mut bare(args));
+        assert_eq!(code, 5, "{args:?}: {text}");
+        assert!(text.contains("--features video"), "{args:?}: {text}");
+    }
 }
 
 #[test]
@@ -227,4 +244,56 @@ fn bench_exchange_prints_json_with_its_reference() {
             .is_some_and(|r| r > 0.0),
         "{report}"
     );
+}
+
+/// With the `video` feature: `pdq hash-video` prints one line per frame of a video made now with `ffmpeg`, and
+/// `pdq compare-video` finds the video equal to itself. (Bit-exactness is mediahash's `vpdq_generated` test.)
+#[cfg(feature = "video")]
+#[test]
+fn pdq_video_commands_hash_and_compare_a_made_video() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let video = dir.path().join("bars.mp4");
+    let made = Command::new("ffmpeg")
+        .args([
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-nostdin",
+            "-y",
+            "-f",
+            "lavfi",
+        ])
+        .args([
+            "-i",
+            "testsrc2=size=160x120:rate=10:duration=2",
+            "-c:v",
+            "mpeg4",
+        ])
+        .arg(&video)
+        .status();
+    if !made.is_ok_and(|s| s.success()) {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "ffmpeg could not make a video (.ci/setup-ffmpeg.sh)"
+        );
+        eprintln!("not run: ffmpeg could not make a video");
+        return;
+    }
+    let path = video.to_str().expect("utf-8 path");
+    let (code, text) = jikimi(&mut bare(&[
+        "pdq",
+        "hash-video",
+        "--seconds-per-hash",
+        "0",
+        path,
+    ]));
+    assert_eq!(code, 0, "{text}");
+    assert_eq!(
+        text.lines().filter(|l| l.split(',').count() == 4).count(),
+        20,
+        "{text}"
+    );
+    let (code, text) = jikimi(&mut bare(&["pdq", "compare-video", path, path]));
+    assert_eq!(code, 0, "{text}");
+    assert!(text.starts_with("100.00 100.00 "), "{text}");
 }

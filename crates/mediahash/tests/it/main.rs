@@ -7,3 +7,8 @@ mod index;
 mod jpeg;
 mod matching;
 mod reference;
+#[cfg(feature = "video")]
+mod vpdq_generated;
+mod vpdq_index;
+#[cfg(feature = "video")]
+mod vpdq_video;

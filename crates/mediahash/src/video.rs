@@ -1,0 +1,316 @@
+//! Decoding a video file into vPDQ features with FFmpeg's libraries, step for step as the reference's
+//! `filehasher.cpp` / `ffmpegwrapper.cpp` (vpdq 0.2.5) does, so the frames hashed are the reference's frames.
+//!
+//! Behind the opt-in `video` feature (in the `jikimi` package too: `cargo build --features video`): FFmpeg is a
+//! system C library found with pkg-config and bound with bindgen, which a pure consumer of PDQ, vPDQ comparison
+//! or the index should not have to install. This is the crate's only unsafe code: three FFmpeg calls the safe wrapper does not expose
+//! as the reference makes them (an RGB24 frame with FFmpeg's default alignment, and `sws_scale` on the
+//! codec's declared height).
+//!
+//! The reference, and so this module:
+//! - opens the first video stream; the output size is the stream's `codecpar` size, or N x N with a downsample
+//!   dimension; the frame rate is `avg_frame_rate`, else `r_frame_rate`;
+//! - decodes with slice threading when the codec has it (threads change no pixel);
+//! - samples every `max(1, (int)(seconds_per_hash * frame_rate))`-th decoded frame, numbered by the decoder's
+//!   frame counter from 0;
+//! - converts to RGB24 with swscale, `SWS_AREA` and no other flag, and hashes with [`crate::vpdq::hash_frame`];
+//! - stops at the first read error, and drains the decoder at the end only when the video stream is stream 0
+//!   (the reference "flushes" with the blank packet `av_read_frame` leaves, whose stream index is 0).
+#![allow(unsafe_code)]
+
+use crate::RgbImage;
+use crate::vpdq::{VpdqFeature, hash_frame};
+use ff::codec::threading;
+use ff::ffi;
+use ffmpeg_next as ff;
+use std::path::Path;
+use std::sync::Mutex;
+use std::sync::mpsc::sync_channel;
+
+/// Why a video could not be hashed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum VideoError {
+    /// FFmpeg reported an error.
+    #[error("{what}: {source}")]
+    Ffmpeg {
+        /// The step that failed.
+        what: &'static str,
+        /// FFmpeg's error.
+        source: ff::Error,
+    },
+    /// The file cannot be hashed as the reference would.
+    #[error("{0}")]
+    Invalid(&'static str),
+}
+
+fn ff_err(what: &'static str) -> impl FnOnce(ff::Error) -> VideoError {
+    move |source| VideoError::Ffmpeg { what, source }
+}
+
+/// Options of [`hash_video_file`], as `vpdq-hash-video`'s.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct VideoOptions {
+    /// Seconds between hashed frames; 0 hashes every frame.
+    pub seconds_per_hash: f64,
+    /// Scale frames to N x N before hashing; 0 keeps the stream's size.
+    pub downsample_frame_dimension: u32,
+    /// Hashing threads beside the decoder, as the reference's `thread_count`: 0 one per core, 1 hashes
+    /// inline. Features come out in frame order whatever the count.
+    pub threads: usize,
+}
+
+/// Hashes a video file: its vPDQ features in frame order (reference `hashVideoFile`).
+pub fn hash_video_file(path: &Path, options: VideoOptions) -> Result<Vec<VpdqFeature>, VideoError> {
+    if options.seconds_per_hash.is_nan() || options.seconds_per_hash < 0.0 {
+        return Err(VideoError::Invalid("seconds per hash must be non-negative"));
+    }
+    ff::init().map_err(ff_err("initialising FFmpeg"))?;
+    // The reference keeps libav quiet unless verbose.
+    ff::util::log::set_level(ff::util::log::Level::Fatal);
+    let mut input = ff::format::input(&path).map_err(ff_err("cannot open video"))?;
+    let stream = input
+        .streams()
+        .find(|s| s.parameters().medium() == ff::media::Type::Video)
+        .ok_or(VideoError::Invalid("no video stream found"))?;
+    let stream_index = stream.index();
+    let params = stream.parameters();
+    // SAFETY: `params` wraps the stream's live AVCodecParameters; reading two ints.
+    let (mut width, mut height) = unsafe {
+        let p = params.as_ptr();
+        ((*p).width, (*p).height)
+    };
+    if width <= 0 || height <= 0 {
+        return Err(VideoError::Invalid("width or height equals 0"));
+    }
+    let mut rate = stream.avg_frame_rate();
+    if rate.numerator() == 0 || rate.denominator() == 0 {
+        rate = stream.rate();
+    }
+    let frame_rate = f64::from(rate.numerator()) / f64::from(rate.denominator());
+    if frame_rate == 0.0 || !frame_rate.is_finite() {
+        return Err(VideoError::Invalid(
+            "video frame rate was detected to be zero",
+        ));
+    }
+    let codec =
+        ff::decoder::find(params.id()).ok_or(VideoError::Invalid("video codec id not found"))?;
+    let mut context =
+        ff::codec::context::Context::from_parameters(params).map_err(ff_err("codec parameters"))?;
+    let slice = codec
+        .capabilities()
+        .contains(ff::codec::capabilities::Capabilities::SLICE_THREADS);
+    context.set_threading(if slice {
+        threading::Config {
+            kind: threading::Type::Slice,
+            count: 0,
+            ..threading::Config::default()
+        }
+    } else {
+        threading::Config {
+            kind: threading::Type::None,
+            count: 1,
+            ..threading::Config::default()
+        }
+    });
+    let mut decoder = context
+        .decoder()
+        .open_as(codec)
+        .and_then(|d| d.video())
+        .map_err(ff_err("failed to open video codec context"))?;
+    if options.downsample_frame_dimension > 0 {
+        let n = i32::try_from(options.downsample_frame_dimension)
+            .map_err(|_| VideoError::Invalid("downsample dimension too large"))?;
+        (width, height) = (n, n);
+    }
+    let (out_w, out_h) = (width as u32, height as u32);
+    let mut scaler = ff::software::scaling::Context::get(
+        decoder.format(),
+        decoder.width(),
+        decoder.height(),
+        ff::format::Pixel::RGB24,
+        out_w,
+        out_h,
+        ff::software::scaling::Flags::AREA,
+    )
+    .map_err(ff_err("cannot create the sws context"))?;
+    // The reference's `(int)(secondsPerHash * frameRate)`, at least 1.
+    let frame_mod = ((options.seconds_per_hash * frame_rate) as i64).max(1);
+    let (width, height) = (out_w as usize, out_h as usize);
+    if width < 5 || height < 5 {
+        // The reference fails on the first frame it would hash; failing before decoding differs from it only
+        // for a video without a single decodable frame.
+        return Err(VideoError::Invalid(
+            "frame width or height smaller than the minimum hashable dimension",
+        ));
+    }
+    let mut sampler = Sampler {
+        frame_mod,
+        counter: 0,
+        width,
+        height,
+        rgb: Vec::new(),
+        decoded: ff::frame::Video::empty(),
+    };
+    let mut decode = |emit: &mut Emit<'_>| {
+        let mut packet = ff::Packet::empty();
+        while packet.read(&mut input).is_ok() {
+            if packet.stream() == stream_index {
+                decoder
+                    .send_packet(&packet)
+                    .map_err(ff_err("cannot send packet to decoder"))?;
+                sampler.drain(&mut decoder, &mut scaler, emit)?;
+            }
+        }
+        if stream_index == 0 {
+            decoder
+                .send_eof()
+                .map_err(ff_err("cannot send packet to decoder"))?;
+            sampler.drain(&mut decoder, &mut scaler, emit)?;
+        }
+        Ok(())
+    };
+    let frame_rate = frame_rate as f32;
+    let hash = |n: u32, rgb: &[u8]| {
+        RgbImage::new(width, height, rgb)
+            .map(|image| hash_frame(image, n, frame_rate))
+            .ok_or(VideoError::Invalid("frame buffer size"))
+    };
+    let threads = match options.threads {
+        0 => std::thread::available_parallelism().map_or(1, usize::from),
+        n => n,
+    };
+    if threads <= 1 {
+        let mut features = Vec::new();
+        decode(&mut |n, rgb| {
+            features.push(hash(n, rgb)?);
+            Ok(())
+        })?;
+        return Ok(features);
+    }
+    // Decoding (and scaling) stays on this thread; `threads` workers hash frames as they come.
+    let (sender, receiver) = sync_channel::<(u32, Vec<u8>)>(threads * 2);
+    let receiver = Mutex::new(receiver);
+    let results = Mutex::new(Vec::new());
+    let decoded = std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                loop {
+                    let job = match receiver.lock() {
+                        Ok(r) => r.recv(),
+                        Err(_) => return,
+                    };
+                    let Ok((n, rgb)) = job else { return };
+                    let feature = hash(n, &rgb);
+                    match results.lock() {
+                        Ok(mut r) => r.push(feature),
+                        Err(_) => return,
+                    }
+                }
+            });
+        }
+        let outcome = decode(&mut |n, rgb| {
+            sender
+                .send((n, rgb.to_vec()))
+                .map_err(|_| VideoError::Invalid("a hashing thread stopped"))
+        });
+        drop(sender);
+        outcome
+    });
+    decoded?;
+    let results = results
+        .into_inner()
+        .map_err(|_| VideoError::Invalid("a hashing thread panicked"))?;
+    let mut features = results.into_iter().collect::<Result<Vec<_>, _>>()?;
+    features.sort_by_key(|f| f.frame_number);
+    Ok(features)
+}
+
+/// Where a sampled frame goes: its number and packed RGB24 rows.
+type Emit<'a> = dyn FnMut(u32, &[u8]) -> Result<(), VideoError> + 'a;
+
+struct Sampler {
+    frame_mod: i64,
+    counter: i64,
+    width: usize,
+    height: usize,
+    rgb: Vec<u8>,
+    decoded: ff::frame::Video,
+}
+
+impl Sampler {
+    /// Receives every frame the decoder has ready; scales the sampled ones and hands them to `emit`.
+    fn drain(
+        &mut self,
+        decoder: &mut ff::decoder::Video,
+        scaler: &mut ff::software::scaling::Context,
+        emit: &mut Emit<'_>,
+    ) -> Result<(), VideoError> {
+        loop {
+            match decoder.receive_frame(&mut self.decoded) {
+                Ok(()) => {}
+                Err(ff::Error::Eof) => return Ok(()),
+                Err(ff::Error::Other { errno }) if errno == ff::util::error::EAGAIN => {
+                    return Ok(());
+                }
+                Err(e) => return Err(ff_err("cannot receive frame from decoder")(e)),
+            }
+            // The codec context's frame counter after this frame, minus one.
+            let frame_number = self.counter;
+            self.counter += 1;
+            if frame_number % self.frame_mod != 0 {
+                continue;
+            }
+            self.scale_into_rgb(scaler, decoder.height())?;
+            let frame_number =
+                u32::try_from(frame_number).map_err(|_| VideoError::Invalid("too many frames"))?;
+            emit(frame_number, &self.rgb)?;
+        }
+    }
+
+    /// Scales the decoded frame into a fresh RGB24 frame made as the reference's `createRGB24Frame` makes it,
+    /// then packs its rows into `self.rgb`.
+    fn scale_into_rgb(
+        &mut self,
+        scaler: &mut ff::software::scaling::Context,
+        codec_height: u32,
+    ) -> Result<(), VideoError> {
+        let (w, h) = (self.width as i32, self.height as i32);
+        // SAFETY: the frame is allocated, checked, filled by sws_scale within the sizes it was made with, read
+        // row by row within `linesize * h`, and freed on every path.
+        unsafe {
+            let mut dst = ffi::av_frame_alloc();
+            if dst.is_null() {
+                return Err(VideoError::Invalid("out of memory"));
+            }
+            (*dst).format = ffi::AVPixelFormat::AV_PIX_FMT_RGB24 as i32;
+            (*dst).width = w;
+            (*dst).height = h;
+            let result = if ffi::av_frame_get_buffer(dst, 0) < 0 {
+                Err(VideoError::Invalid("av_frame_get_buffer failed"))
+            } else {
+                let src = self.decoded.as_ptr();
+                ffi::sws_scale(
+                    scaler.as_mut_ptr(),
+                    (*src).data.as_ptr() as *const *const u8,
+                    (*src).linesize.as_ptr(),
+                    0,
+                    codec_height as i32,
+                    (*dst).data.as_ptr(),
+                    (*dst).linesize.as_ptr(),
+                );
+                let stride = (*dst).linesize[0] as usize;
+                let row = self.width * 3;
+                self.rgb.clear();
+                for y in 0..self.height {
+                    let p = (*dst).data[0].add(y * stride);
+                    self.rgb
+                        .extend_from_slice(std::slice::from_raw_parts(p, row));
+                }
+                Ok(())
+            };
+            ffi::av_frame_free(&mut dst);
+            result
+        }
+    }
+}
