@@ -9,6 +9,7 @@
 //! - [`mapping`]: an incident as a CAP alert or an EIDO ([`mapping::incident_to_cap`],
 //!   [`mapping::incident_to_eido`]) and an EIDO referral from another CAD back into jikimi's terms
 //!   ([`mapping::eido_to_referral`]), each with an optional [`mapping::CivicAddress`] (the street address seam).
+//! - [`atom`]: public warnings as public CAP alerts and an Atom feed carrying and linking them.
 //!
 //! Architecture Invariant: no I/O, no clock, no async; time and identities are parameters. Exports carry no
 //! personal data (no subscriber or device ids, no notes); the caller decides how precise the location is.
@@ -16,6 +17,7 @@
 // Tests may unwrap: a panic is the failure report there.
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod atom;
 pub mod cap;
 pub mod eido;
 pub mod mapping;

@@ -3,6 +3,7 @@
 // Tests may unwrap: a panic is the failure report there.
 #![allow(clippy::unwrap_used)]
 
+mod atom;
 mod cap;
 mod eido;
 mod fixtures;
