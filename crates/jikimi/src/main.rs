@@ -134,6 +134,8 @@ enum Bench {
     /// router, verifying every signature and re-checking policy; leads/s, bytes per lead, peak RSS, and the ratio to
     /// A's store writing the same leads in batches (measured in the same run). `--interrupt` stops and resumes B.
     Exchange(spine::exchange_bench::ExchangeArgs),
+    /// CAP 1.2 and NENA EIDO documents produced and parsed per second, against the incident's own JSON.
+    Standards(spine::standards_bench::StandardsArgs),
 }
 
 fn main() -> ExitCode {
@@ -198,6 +200,7 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Bench(Bench::Roads(args)) => jikimi_roads::bench::run(&args)?,
         Command::Bench(Bench::Pdq(args)) => jikimi_mediahash::bench::run(args)?,
         Command::Bench(Bench::Linkage(args)) => jikimi_linkage::bench::run(&args)?,
+        Command::Bench(Bench::Standards(args)) => spine::standards_bench::standards(args)?,
         Command::Bench(Bench::Exchange(args)) => {
             spine::block_on(spine::exchange_bench::exchange(args))?
         }

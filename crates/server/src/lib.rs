@@ -57,10 +57,12 @@ pub mod road_eta;
 pub mod roles;
 pub mod signing;
 pub mod staff;
+pub mod standards;
 pub mod state;
 pub mod subscribers;
 pub mod units;
 pub mod views;
+pub mod warnings;
 pub mod web;
 
 use std::future::Future;
@@ -112,6 +114,11 @@ pub fn router(state: AppState) -> Router {
         .route("/api/incidents/{id}/on-scene", post(incidents::on_scene))
         .route("/api/incidents/{id}/notes", post(incidents::note))
         .route("/api/incidents/{id}/close", post(incidents::close))
+        .route("/api/incidents/{id}/cap", get(standards::incident_cap))
+        .route("/api/incidents/{id}/eido", get(standards::incident_eido))
+        .route("/api/cap/import", post(standards::import_cap))
+        .route("/api/warnings", post(warnings::issue))
+        .route("/api/warnings.atom", get(warnings::feed))
         .route("/api/units", get(units::list))
         .route("/api/units/{id}", put(units::put))
         .route("/api/units/{id}/position", post(units::report_position))

@@ -14,6 +14,7 @@
 //! | check a traveller against the border watchlist | no | no | no | no | yes |
 //! | read and share cooperation cases and leads, sync with partners | no | yes | no | yes | no |
 //! | agency identity, peers and agreements | no | no | no | yes | no |
+//! | issue a public warning (CAP, Atom feed) | no | yes | no | no | no |
 //!
 //! Analysts never get personal data: incident and unit views carry ids, never names or phone numbers, and entity
 //! links carry entity ids and per-field evidence levels, never the compared values.
@@ -91,6 +92,7 @@ impl Role {
             P::CheckWatchlist => matches!(self, R::BorderOfficer),
             P::Cooperate => matches!(self, R::Supervisor | R::Admin),
             P::ManageAgreements => matches!(self, R::Admin),
+            P::IssueWarnings => matches!(self, R::Supervisor),
         }
     }
 }
@@ -124,11 +126,13 @@ pub enum Permission {
     Cooperate,
     /// This node's agency identity, its peers and its agreements.
     ManageAgreements,
+    /// Issue a public warning (published as a CAP alert in the Atom feed).
+    IssueWarnings,
 }
 
 impl Permission {
     /// Every permission.
-    pub const ALL: [Permission; 12] = [
+    pub const ALL: [Permission; 13] = [
         Permission::ReadOperations,
         Permission::ChangeOperations,
         Permission::RevealPersonalData,
@@ -141,6 +145,7 @@ impl Permission {
         Permission::CheckWatchlist,
         Permission::Cooperate,
         Permission::ManageAgreements,
+        Permission::IssueWarnings,
     ];
 }
 

@@ -1,6 +1,6 @@
-//! Public warnings as CAP alerts and as an Atom feed (RFC 4287) of them, following the OASIS CAP feed practice:
-//! each entry links its CAP document (`rel="alternate"`, `application/cap+xml`) and carries it inline as the
-//! entry's content, so a reader needs one request for the feed and can still fetch each alert on its own.
+//! Public warnings as CAP alerts and as an Atom feed (RFC 4287) of them: each entry carries its CAP document
+//! inline as the entry's content (`type="application/cap+xml"`), so one request gets every alert, each a standalone
+//! CAP document (it declares its own namespace).
 
 use std::fmt::Write as _;
 
@@ -96,20 +96,16 @@ pub struct Feed {
     pub author: String,
 }
 
-/// Writes the Atom feed of `entries` (warning, URL of its CAP document), newest first as given. `updated` is the
+/// Writes the Atom feed of `entries`, newest first as given. `updated` is the
 /// newest issue time, or `now` for an empty feed.
 pub fn atom_feed(
     feed: &Feed,
-    entries: &[(PublicWarning, String)],
+    entries: &[PublicWarning],
     agency: &str,
     sender: &str,
     now: Timestamp,
 ) -> Result<String, Error> {
-    let updated = entries
-        .iter()
-        .map(|(w, _)| w.issued_at)
-        .max()
-        .unwrap_or(now);
+    let updated = entries.iter().map(|w| w.issued_at).max().unwrap_or(now);
     let mut out = String::with_capacity(1024 + entries.len() * 2048);
     out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<feed xmlns=\"http://www.w3.org/2005/Atom\">\n");
     let _ = writeln!(out, "  <id>{}</id>", escape(&feed.id));
@@ -129,7 +125,7 @@ pub fn atom_feed(
         "  <link rel=\"self\" type=\"application/atom+xml\" href=\"{}\"/>",
         escape(&feed.self_url)
     );
-    for (w, cap_url) in entries {
+    for w in entries {
         let alert = cap::write(&warning_to_cap(w, agency, sender)?)?;
         // The inline alert without its XML declaration; it keeps its own default namespace.
         let inline = alert
@@ -144,11 +140,6 @@ pub fn atom_feed(
             crate::time::rfc3339(w.issued_at)
         );
         let _ = writeln!(out, "    <summary>{}</summary>", escape(&w.area.area_desc));
-        let _ = writeln!(
-            out,
-            "    <link rel=\"alternate\" type=\"application/cap+xml\" href=\"{}\"/>",
-            escape(cap_url)
-        );
         let _ = write!(
             out,
             "    <content type=\"application/cap+xml\">\n{inline}    </content>\n"

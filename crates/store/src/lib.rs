@@ -76,7 +76,7 @@ pub use model::{
     EnrolmentRefusal, EntityLink, ErasureReport, GuardianId, GuardianRecord, IncidentFilter,
     IncidentOrder, IndexEntry, IntakeCounts, LinkRunReport, LinkStatus, NewAlert, NewEntityLink,
     NonceClaim, PinHashes, PinRecord, PositionReport, Role, SessionRecord, StaffUser,
-    SubscriberExport, SubscriberRecord,
+    SubscriberExport, SubscriberRecord, WarningRecord,
 };
 pub use outbox::{
     DeliveryOutcome, DeliveryReport, Notification, NotificationId, NotificationState, Outbox,
@@ -88,7 +88,7 @@ pub use sqlite::SqliteStore;
 pub use sql::{Backend, BoxFuture, RowsAffected, SqlStore};
 pub use traits::{
     AuditStore, DeviceStore, IncidentStore, LinkageStore, StaffStore, Store, SubscriberStore,
-    UnitStore,
+    UnitStore, WarningStore,
 };
 
 /// The store's traits, for callers whose method calls need them in scope: `use jikimi_store::prelude::*;`.
@@ -97,7 +97,7 @@ pub mod prelude {
     pub use crate::outbox::Outbox;
     pub use crate::traits::{
         AuditStore, DeviceStore, IncidentStore, LinkageStore, StaffStore, Store, SubscriberStore,
-        UnitStore,
+        UnitStore, WarningStore,
     };
     pub use jikimi_exchange::store::ExchangeStore;
 }

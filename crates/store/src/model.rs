@@ -540,6 +540,17 @@ pub struct NewEntityLink {
     pub evidence: String,
 }
 
+/// A public warning as stored: its id, when it was issued, and the server's JSON of it (opaque to the store).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WarningRecord {
+    /// Its id.
+    pub id: uuid::Uuid,
+    /// When it was issued.
+    pub issued_at: jikimi_respond::Timestamp,
+    /// The warning as JSON.
+    pub body: String,
+}
+
 /// A stored link with its decision.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EntityLink {

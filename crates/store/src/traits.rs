@@ -34,6 +34,7 @@ pub trait Store:
     + StaffStore
     + AuditStore
     + LinkageStore
+    + WarningStore
     + Outbox
     + crate::maintenance::Maintenance
     + ExchangeStore
@@ -339,6 +340,17 @@ pub trait AuditStore: Send + Sync {
     async fn append_audit(&self, entries: Vec<NewAuditEntry>) -> Result<Vec<u64>>;
     /// Up to `limit` entries with seq greater than `after_seq`, by seq.
     async fn list_audit(&self, after_seq: u64, limit: u32) -> Result<Vec<AuditEntry>>;
+}
+
+/// Public warnings supervisors issue (the Atom feed of CAP alerts). Warnings are public: nothing is sealed.
+#[async_trait::async_trait]
+pub trait WarningStore: Send + Sync {
+    /// Stores a warning and its `warning.issued` audit entry in one transaction. The body must be JSON
+    /// ([`Error::Invalid`] otherwise); an id stored before is a conflict.
+    async fn issue_warning(&self, warning: &crate::WarningRecord, change: &Change) -> Result<()>;
+
+    /// The latest `limit` warnings, newest first (ties by id, descending).
+    async fn list_warnings(&self, limit: u32) -> Result<Vec<crate::WarningRecord>>;
 }
 
 /// Entity links found by linkage over shared cases, and analysts' decisions on them.

@@ -22,6 +22,7 @@ mod purge;
 mod reindex;
 mod roads;
 mod sessions;
+mod standards;
 mod statuses;
 mod support;
 mod surge;
@@ -54,6 +55,9 @@ macro_rules! api_tests {
 }
 
 api_tests!(
+    standards::incident_exports_follow_the_role_view,
+    standards::incident_exports_refuse_unknown_and_malformed_ids,
+    standards::cap_import_parses_areas_and_refuses_attacks,
     alerts::signed_alert_creates_incident,
     alerts::bad_signature_is_refused_audited_and_opens_nothing,
     alerts::unknown_device_is_refused_audited_and_opens_nothing,

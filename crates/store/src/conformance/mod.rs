@@ -19,6 +19,7 @@ mod registration;
 mod sessions;
 mod story;
 mod surge;
+mod warnings;
 
 pub(crate) use alerts::*;
 pub(crate) use app::*;
@@ -34,6 +35,7 @@ pub(crate) use registration::*;
 pub(crate) use sessions::*;
 pub(crate) use story::*;
 pub(crate) use surge::*;
+pub(crate) use warnings::*;
 
 use crate::sql::RowsAffected as _;
 use crate::{Change, NewAlert, SqlStore, Store};
@@ -225,6 +227,7 @@ macro_rules! store_conformance {
             concurrent_dispatches_of_one_unit_one_wins,
             on_scene_and_close_move_the_assigned_unit,
             reindex_rewrites_digests_once_under_a_marker,
+            warnings_are_listed_newest_first_and_audited,
         );
     };
     (@each $store:ty; $($name:ident),* $(,)?) => {

@@ -29,6 +29,7 @@ mod outbox;
 mod staff;
 mod subscribers;
 mod units;
+mod warnings;
 
 use crate::{Error, Result};
 use jikimi_audit::{AuditEntry, NewAuditEntry};
