@@ -58,7 +58,7 @@ fn export_context(state: &AppState, view: View) -> ExportContext {
         sender: format!("jikimi@{agency}"),
         element: format!("jikimi.{agency}"),
         agency,
-        now: state.clock.now(),
+        now: (state.clock)(),
         detail: match view {
             View::Full => Detail::Full,
             View::Analyst => Detail::Coarse,
@@ -145,6 +145,7 @@ pub type LatLonDto = [f64; 2];
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CircleDto {
     /// `[lat, lon]`.
+    #[schema(value_type = Vec<f64>)]
     pub centre: LatLonDto,
     /// Radius in km.
     pub radius_km: f64,
@@ -156,10 +157,12 @@ pub struct CapAreaDto {
     /// `<areaDesc>`.
     pub area_desc: String,
     /// Closed rings of `[lat, lon]`, first point repeated last.
+    #[schema(value_type = Vec<Vec<Vec<f64>>>)]
     pub polygons: Vec<Vec<LatLonDto>>,
     /// Circles.
     pub circles: Vec<CircleDto>,
     /// `<geocode>` pairs as `[valueName, value]`.
+    #[schema(value_type = Vec<Vec<String>>)]
     pub geocodes: Vec<[String; 2]>,
 }
 

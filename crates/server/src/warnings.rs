@@ -41,6 +41,7 @@ pub struct WarningAreaDto {
     pub area_desc: String,
     /// Closed rings of `[lat, lon]` (first point repeated last, at least 4 points).
     #[serde(default)]
+    #[schema(value_type = Vec<Vec<Vec<f64>>>)]
     pub polygons: Vec<Vec<LatLonDto>>,
     /// Circles: centre `[lat, lon]` and radius in km.
     #[serde(default)]
@@ -52,6 +53,7 @@ pub struct WarningAreaDto {
 #[serde(deny_unknown_fields)]
 pub struct CircleInDto {
     /// `[lat, lon]`.
+    #[schema(value_type = Vec<f64>)]
     pub centre: LatLonDto,
     /// Radius in km.
     pub radius_km: f64,
@@ -204,7 +206,7 @@ pub async fn issue(
     Json(request): Json<WarningRequest>,
 ) -> Result<Response, ApiError> {
     staff.require(Permission::IssueWarnings)?;
-    let now = state.clock.now();
+    let now = (state.clock)();
     let id = Uuid::now_v7();
     let warning = to_warning(&request, id, now)?;
     let agency = &state.config.agency;
@@ -263,7 +265,7 @@ pub async fn feed(State(state): State<AppState>) -> Result<Response, ApiError> {
         &warnings,
         agency,
         &format!("jikimi@{agency}"),
-        state.clock.now(),
+        (state.clock)(),
     )
     .map_err(ApiError::internal)?;
     Ok(([(header::CONTENT_TYPE, "application/atom+xml")], xml).into_response())

@@ -337,3 +337,187 @@ pub async fn cap_import_parses_areas_and_refuses_attacks(h: &Harness) {
         (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
     );
 }
+
+fn warning_body() -> Value {
+    serde_json::json!({
+        "headline": "Flooding on the Han <river> & roads",
+        "description": "Stay away from the riverbanks.",
+        "instruction": "Move to higher ground.",
+        "category": "Met", "urgency": "Immediate", "severity": "Severe", "certainty": "Observed",
+        "area": {
+            "area_desc": "Yeouido, Seoul",
+            "polygons": [[[37.52, 126.91], [37.53, 126.94], [37.51, 126.94], [37.52, 126.91]]],
+            "circles": [{"centre": [37.52, 126.92], "radius_km": 1.5}],
+        },
+        "expires_in_s": 21_600,
+        "language": "ko",
+    })
+}
+
+/// Supervisors issue public warnings; the public Atom feed carries each as a CAP alert valid against the OASIS
+/// schema, newest first. Everyone else is refused, and so are malformed, invalid and oversized warnings.
+pub async fn warnings_are_issued_by_supervisors_and_published_in_the_feed(h: &Harness) {
+    let (status, content_type, feed) = get(h, "/api/warnings.atom", None).await;
+    assert_eq!(
+        (status, content_type.as_str()),
+        (StatusCode::OK, "application/atom+xml")
+    );
+    assert!(!feed.contains("<entry>"));
+
+    let supervisor = h.login_as(Role::Supervisor).await;
+    let (status, first) = h
+        .call(
+            Method::POST,
+            "/api/warnings",
+            Some(&supervisor),
+            Some(warning_body()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+    h.advance_s(60);
+    let mut second_body = warning_body();
+    second_body["headline"] = "Second warning".into();
+    let (status, second) = h
+        .call(
+            Method::POST,
+            "/api/warnings",
+            Some(&supervisor),
+            Some(second_body),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{second}");
+    let audit = h.audit().await;
+    assert_eq!(
+        audit
+            .iter()
+            .filter(|entry| format!("{entry:?}").contains("warning.issued"))
+            .count(),
+        2
+    );
+
+    let (status, _, feed) = get(h, "/api/warnings.atom", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let alerts: Vec<&str> = feed
+        .match_indices("<alert ")
+        .map(|(start, _)| {
+            let end = feed[start..].find("</alert>").expect("end") + start + "</alert>".len();
+            &feed[start..end]
+        })
+        .collect();
+    assert_eq!(alerts.len(), 2);
+    for xml in &alerts {
+        assert_valid_cap(xml);
+    }
+    let newest = jikimi_standards::cap::parse(alerts[0]).expect("cap");
+    assert_eq!(newest.infos[0].headline.as_deref(), Some("Second warning"));
+    assert_eq!(
+        newest.identifier,
+        second["cap_identifier"].as_str().expect("identifier")
+    );
+    assert_eq!(newest.scope, jikimi_standards::cap::Scope::Public);
+    let oldest = jikimi_standards::cap::parse(alerts[1]).expect("cap");
+    assert_eq!(
+        oldest.infos[0].headline.as_deref(),
+        Some("Flooding on the Han <river> & roads")
+    );
+    assert_eq!(
+        oldest.areas().next().expect("area").polygons[0]
+            .ring()
+            .len(),
+        4
+    );
+    assert!(!feed.contains("supervisor-"), "the feed names no one");
+
+    let (status, body) = h
+        .call(Method::POST, "/api/warnings", None, Some(warning_body()))
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("unauthenticated"))
+    );
+    for role in [
+        Role::Dispatcher,
+        Role::Analyst,
+        Role::Admin,
+        Role::BorderOfficer,
+    ] {
+        let token = h.login_as(role).await;
+        let (status, body) = h
+            .call(
+                Method::POST,
+                "/api/warnings",
+                Some(&token),
+                Some(warning_body()),
+            )
+            .await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (StatusCode::FORBIDDEN, Some("forbidden")),
+            "{role:?}"
+        );
+    }
+    let (status, _, body) = raw(
+        h,
+        Method::POST,
+        "/api/warnings",
+        Some(&supervisor),
+        "application/json",
+        "{\"headline\":".into(),
+    )
+    .await;
+    assert_eq!(
+        (status, code(&body).as_str()),
+        (StatusCode::BAD_REQUEST, "invalid_payload")
+    );
+    let invalid = [
+        ("category", serde_json::json!("Weather")),
+        ("urgency", serde_json::json!("Now")),
+        ("headline", serde_json::json!(" ")),
+        ("expires_in_s", serde_json::json!(0)),
+        ("language", serde_json::json!("ko kr")),
+    ];
+    for (field, value) in invalid {
+        let mut body = warning_body();
+        body[field] = value;
+        let (status, answer) = h
+            .call(Method::POST, "/api/warnings", Some(&supervisor), Some(body))
+            .await;
+        assert_eq!(
+            (status, answer["error"]["code"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_field")),
+            "{field}"
+        );
+    }
+    let mut open_ring = warning_body();
+    open_ring["area"]["polygons"][0][3] = serde_json::json!([37.0, 126.0]);
+    let (status, answer) = h
+        .call(
+            Method::POST,
+            "/api/warnings",
+            Some(&supervisor),
+            Some(open_ring),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("polygon")
+    );
+    let mut big = warning_body();
+    big["description"] = "a".repeat(BODY_LIMIT).into();
+    let (status, answer) = h
+        .call(Method::POST, "/api/warnings", Some(&supervisor), Some(big))
+        .await;
+    assert_eq!(
+        (status, answer["error"]["code"].as_str()),
+        (StatusCode::PAYLOAD_TOO_LARGE, Some("payload_too_large"))
+    );
+    let (_, _, feed) = get(h, "/api/warnings.atom", None).await;
+    assert_eq!(
+        feed.matches("<entry>").count(),
+        2,
+        "refused warnings are not published"
+    );
+}
