@@ -75,8 +75,8 @@ pub use model::{
     AlertAccepted, Change, DeviceEvent, DeviceRecord, Enrolment, EnrolmentCheck, EnrolmentCode,
     EnrolmentRefusal, EntityLink, ErasureReport, GuardianId, GuardianRecord, IncidentFilter,
     IncidentOrder, IndexEntry, IntakeCounts, LinkRunReport, LinkStatus, NewAlert, NewEntityLink,
-    NonceClaim, PinHashes, PinRecord, PositionReport, Role, SessionRecord, StaffUser,
-    SubscriberExport, SubscriberRecord, WarningRecord,
+    NewReferral, NonceClaim, PinHashes, PinRecord, PositionReport, ReferralOpened, Role,
+    SessionRecord, StaffUser, SubscriberExport, SubscriberRecord, WarningRecord,
 };
 pub use outbox::{
     DeliveryOutcome, DeliveryReport, Notification, NotificationId, NotificationState, Outbox,

@@ -67,6 +67,36 @@ pub struct AlertAccepted {
     pub duplicate: bool,
 }
 
+/// An incident referred by another CAD (an imported EIDO), in the store's terms.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewReferral {
+    /// The id the incident gets when this referral is new.
+    pub incident_id: IncidentId,
+    /// The referrer's id of the incident (EIDO `$id`): the idempotency key, at most one incident per value.
+    pub external_id: String,
+    /// The referring agency.
+    pub from_agency: String,
+    /// The referring CAD.
+    pub from_element: String,
+    /// The incident type as the referrer registered it.
+    pub incident_type: Option<String>,
+    /// The 112 code the referral maps to.
+    pub priority: jikimi_respond::Priority,
+    /// The referred location, when it carried a point.
+    pub fix: Option<jikimi_respond::LocationFix>,
+    /// The referred street address on one line.
+    pub address: Option<String>,
+}
+
+/// The outcome of [`crate::IncidentStore::open_referral`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReferralOpened {
+    /// The incident the referral opened, or had opened before.
+    pub incident: jikimi_respond::Incident,
+    /// True when the external id was imported before: nothing new was written.
+    pub duplicate: bool,
+}
+
 /// Counts for checking that nothing accepted was lost (`jikimi bench surge`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IntakeCounts {

@@ -6,9 +6,9 @@
 use crate::{
     AlertAccepted, Change, CommitObserver, DeviceEvent, DeviceRecord, Enrolment, EnrolmentCheck,
     EnrolmentCode, EnrolmentRefusal, EntityLink, ErasureReport, GuardianId, GuardianRecord,
-    IncidentFilter, IntakeCounts, LinkRunReport, LinkStatus, NewAlert, NewEntityLink, NonceClaim,
-    Outbox, PinHashes, PinRecord, PositionReport, Result, SessionRecord, StaffUser,
-    SubscriberExport, SubscriberRecord,
+    IncidentFilter, IntakeCounts, LinkRunReport, LinkStatus, NewAlert, NewEntityLink, NewReferral,
+    NonceClaim, Outbox, PinHashes, PinRecord, PositionReport, ReferralOpened, Result,
+    SessionRecord, StaffUser, SubscriberExport, SubscriberRecord,
 };
 #[allow(unused_imports)] // Named by the docs.
 use crate::{Conflict, Error};
@@ -127,6 +127,16 @@ pub trait IncidentStore: Send + Sync {
         kind: EventKind,
         change: &Change,
     ) -> Result<Incident>;
+
+    /// Opens an incident referred by another CAD, with no device or alert: its first event is `referred`, written
+    /// with the projection, an `incident.referred` audit entry and the idempotency key in ONE transaction, and
+    /// told to the commit observers as an opened incident. A referral whose `external_id` was imported before
+    /// (also concurrently) writes nothing and returns that incident with `duplicate: true`.
+    async fn open_referral(
+        &self,
+        referral: &NewReferral,
+        change: &Change,
+    ) -> Result<ReferralOpened>;
 
     /// All events of an incident, by seq.
     async fn load_events(&self, incident_id: IncidentId) -> Result<Vec<IncidentEvent>>;

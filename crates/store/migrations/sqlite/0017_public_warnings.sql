@@ -7,3 +7,13 @@ CREATE TABLE public_warnings (
     body TEXT NOT NULL
 );
 CREATE INDEX public_warnings_by_time ON public_warnings (issued_at_ms);
+
+-- Incidents referred by another CAD (issue 21, an imported EIDO): the referrer's `$id` is the idempotency key, so
+-- a replayed or concurrent import answers the incident the first one opened. Who referred it is also in the
+-- incident's first event (`referred`) and its `incident.referred` audit entry.
+CREATE TABLE incident_referrals (
+    external_id TEXT PRIMARY KEY,
+    incident_id TEXT NOT NULL REFERENCES incidents (id),
+    from_agency TEXT NOT NULL,
+    received_at_ms INTEGER NOT NULL
+);

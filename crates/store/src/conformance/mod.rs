@@ -15,6 +15,7 @@ mod incidents;
 mod linkage;
 mod maintenance;
 mod outbox;
+mod referrals;
 mod registration;
 mod sessions;
 mod story;
@@ -31,6 +32,7 @@ pub(crate) use incidents::*;
 pub(crate) use linkage::*;
 pub(crate) use maintenance::*;
 pub(crate) use outbox::*;
+pub(crate) use referrals::*;
 pub(crate) use registration::*;
 pub(crate) use sessions::*;
 pub(crate) use story::*;
@@ -228,6 +230,8 @@ macro_rules! store_conformance {
             on_scene_and_close_move_the_assigned_unit,
             reindex_rewrites_digests_once_under_a_marker,
             warnings_are_listed_newest_first_and_audited,
+            referral_opens_one_incident_per_external_id,
+            concurrent_referrals_of_one_external_id_open_one_incident,
         );
     };
     (@each $store:ty; $($name:ident),* $(,)?) => {
