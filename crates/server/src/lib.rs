@@ -52,6 +52,7 @@ pub mod openapi;
 pub mod ops;
 pub mod password;
 pub mod purge;
+pub mod referrals;
 pub mod reindex;
 pub mod road_eta;
 pub mod roles;
@@ -117,6 +118,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/incidents/{id}/cap", get(standards::incident_cap))
         .route("/api/incidents/{id}/eido", get(standards::incident_eido))
         .route("/api/cap/import", post(standards::import_cap))
+        .route("/api/incidents/import/eido", post(referrals::import_eido))
         .route("/api/warnings", post(warnings::issue))
         .route("/api/warnings.atom", get(warnings::feed))
         .route("/api/units", get(units::list))

@@ -18,6 +18,7 @@ use utoipa::{Modify, OpenApi};
         crate::incidents::dispatch, crate::incidents::en_route, crate::incidents::on_scene, crate::incidents::note,
         crate::incidents::close,
         crate::standards::incident_cap, crate::standards::incident_eido, crate::standards::import_cap,
+        crate::referrals::import_eido,
         crate::warnings::issue, crate::warnings::feed,
         crate::units::list, crate::units::put, crate::units::report_position, crate::units::set_status,
         crate::units::report_positions,
@@ -40,7 +41,7 @@ use utoipa::{Modify, OpenApi};
     components(schemas(crate::error::ErrorBody, crate::error::ErrorDetail, crate::error::ErrorCode,
         crate::standards::CapImportDto, crate::standards::CapAreaDto, crate::standards::CircleDto,
         crate::warnings::WarningRequest, crate::warnings::WarningAreaDto, crate::warnings::CircleInDto,
-        crate::warnings::WarningIssuedDto)),
+        crate::warnings::WarningIssuedDto, crate::referrals::ReferralImportedDto)),
     modifiers(&BearerAuth, &CommonResponses, &FloodResponses),
     tags(
         (name = "alerts", description = "Device alerts, Ed25519-signed"),

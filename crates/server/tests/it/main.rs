@@ -19,6 +19,7 @@ mod notifications;
 mod openapi;
 mod privacy;
 mod purge;
+mod referrals;
 mod reindex;
 mod roads;
 mod sessions;
@@ -55,6 +56,8 @@ macro_rules! api_tests {
 }
 
 api_tests!(
+    referrals::eido_referral_round_trips_once_per_id_on_the_feed,
+    referrals::eido_import_refuses_attacks,
     standards::incident_exports_follow_the_role_view,
     standards::incident_exports_refuse_unknown_and_malformed_ids,
     standards::cap_import_parses_areas_and_refuses_attacks,
