@@ -141,6 +141,8 @@ enum Bench {
     /// router, verifying every signature and re-checking policy; leads/s, bytes per lead, peak RSS, and the ratio to
     /// A's store writing the same leads in batches (measured in the same run). `--interrupt` stops and resumes B.
     Exchange(spine::exchange_bench::ExchangeArgs),
+    /// CAP 1.2 and NENA EIDO documents produced and parsed per second, against the incident's own JSON.
+    Standards(spine::standards_bench::StandardsArgs),
 }
 
 fn main() -> ExitCode {
@@ -215,6 +217,7 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
             return pdq_exit(jikimi_mediahash::bench::run(args).map(|()| PdqOutcome::Done));
         }
         Command::Bench(Bench::Linkage(args)) => jikimi_linkage::bench::run(&args)?,
+        Command::Bench(Bench::Standards(args)) => spine::standards_bench::standards(args)?,
         Command::Bench(Bench::Exchange(args)) => {
             spine::block_on(spine::exchange_bench::exchange(args))?
         }

@@ -153,6 +153,24 @@ pub enum EventKind {
         /// Silent mode: the device must not ring or show anything.
         silent: bool,
     },
+    /// An incident referred by another CAD (an EIDO, issue 21): the first event (seq 1) of an incident that has no
+    /// device and no alert. Its `device_id` is the nil id and its `alert_id` the incident's own id.
+    Referred {
+        /// The referring agency (EIDO `updatedByAgencyReference`).
+        from_agency: String,
+        /// The referring CAD (EIDO `issuingElementIdentification`).
+        from_element: String,
+        /// The referrer's id of the incident (EIDO `$id`): the idempotency key of the import.
+        external_id: String,
+        /// The incident type as the referrer registered it, when given.
+        incident_type: Option<String>,
+        /// The 112 code the referral maps to.
+        priority: Priority,
+        /// The referred location, when it carried a point.
+        fix: Option<LocationFix>,
+        /// The referred street address on one line, when given.
+        address: Option<String>,
+    },
     /// Another alert (another device, or the same device's new alert id) clustered into this open incident because
     /// it came from close by within the surge window (see [`crate::surge`]): one more report of the same emergency.
     ReportAdded {
@@ -241,6 +259,7 @@ impl EventKind {
     pub fn name(&self) -> &'static str {
         match self {
             EventKind::AlertReceived { .. } => "alert_received",
+            EventKind::Referred { .. } => "referred",
             EventKind::ReportAdded { .. } => "report_added",
             EventKind::LocationAdded { .. } => "location_added",
             EventKind::Acknowledged => "acknowledged",
@@ -278,13 +297,13 @@ pub enum TransitionError {
     #[error("an incident needs at least its alert_received event")]
     Empty,
     /// The first event was not `alert_received`.
-    #[error("an incident must start with alert_received, not {event}")]
+    #[error("an incident must start with alert_received or referred, not {event}")]
     NotStarted {
         /// The offending event.
         event: &'static str,
     },
     /// `alert_received` after the first event.
-    #[error("alert_received can only be the first event of an incident")]
+    #[error("alert_received and referred can only be the first event of an incident")]
     AlreadyReceived,
     /// The event's sequence number is not the next one.
     #[error("event seq {got} does not follow {expected_prev}; expected {}", expected_prev + 1)]
@@ -389,18 +408,37 @@ pub struct Incident {
 impl Incident {
     /// Opens an incident from its first event, which must be `alert_received` with seq 1.
     pub fn start(id: IncidentId, first: &IncidentEvent) -> Result<Incident, TransitionError> {
-        let EventKind::AlertReceived {
-            alert_id,
-            device_id,
-            subscriber_id,
-            priority,
-            fix,
-            silent,
-        } = &first.kind
-        else {
-            return Err(TransitionError::NotStarted {
-                event: first.kind.name(),
-            });
+        let (alert_id, device_id, subscriber_id, priority, fix, silent) = match &first.kind {
+            EventKind::AlertReceived {
+                alert_id,
+                device_id,
+                subscriber_id,
+                priority,
+                fix,
+                silent,
+            } => (
+                *alert_id,
+                *device_id,
+                *subscriber_id,
+                *priority,
+                *fix,
+                *silent,
+            ),
+            // A referral has no device: the nil device and the incident's own id keep the projection's columns
+            // filled without matching any real device's alert.
+            EventKind::Referred { priority, fix, .. } => (
+                AlertId(id.0),
+                DeviceId(uuid::Uuid::nil()),
+                None,
+                *priority,
+                *fix,
+                false,
+            ),
+            _ => {
+                return Err(TransitionError::NotStarted {
+                    event: first.kind.name(),
+                });
+            }
         };
         if first.seq != 1 {
             return Err(TransitionError::OutOfSequence {
@@ -410,16 +448,16 @@ impl Incident {
         }
         Ok(Incident {
             id,
-            alert_id: *alert_id,
-            device_id: *device_id,
-            subscriber_id: *subscriber_id,
-            priority: *priority,
-            silent: *silent,
+            alert_id,
+            device_id,
+            subscriber_id,
+            priority,
+            silent,
             status: IncidentStatus::Received,
             opened_at: first.at,
             updated_at: first.at,
             acknowledged_at: None,
-            location: *fix,
+            location: fix,
             n_fixes: u32::from(fix.is_some()),
             report_count: 1,
             recommendations: Vec::new(),
@@ -462,7 +500,9 @@ impl Incident {
             event: name,
         };
         match &event.kind {
-            EventKind::AlertReceived { .. } => Err(TransitionError::AlreadyReceived),
+            EventKind::AlertReceived { .. } | EventKind::Referred { .. } => {
+                Err(TransitionError::AlreadyReceived)
+            }
             EventKind::LocationAdded { .. }
             | EventKind::ReportAdded { .. }
             | EventKind::UnitRecommended { .. }
@@ -530,7 +570,9 @@ impl Incident {
         self.check(event)?;
         match &event.kind {
             // `check` refuses it; kept explicit so a new variant forces a decision here.
-            EventKind::AlertReceived { .. } => return Err(TransitionError::AlreadyReceived),
+            EventKind::AlertReceived { .. } | EventKind::Referred { .. } => {
+                return Err(TransitionError::AlreadyReceived);
+            }
             EventKind::ReportAdded { priority, fix, .. } => {
                 self.report_count = self.report_count.saturating_add(1);
                 self.priority = self.priority.min(*priority);
@@ -785,6 +827,30 @@ mod tests {
         assert_eq!(
             Incident::replay(IncidentId::new_v4(), &[]).unwrap_err(),
             TransitionError::Empty
+        );
+    }
+
+    #[test]
+    fn a_referral_opens_an_incident_without_a_device_and_only_first() {
+        let id = IncidentId::new_v4();
+        let referred = EventKind::Referred {
+            from_agency: "busan.police.example".into(),
+            from_element: "cad.busan".into(),
+            external_id: "urn:emergency:uid:incidentid:1:busan".into(),
+            incident_type: Some("Police".into()),
+            priority: Priority::new(1).unwrap(),
+            fix: Some(fix(5)),
+            address: None,
+        };
+        let incident = Incident::replay(id, &[event(1, referred.clone())]).unwrap();
+        assert_eq!(incident.device_id, DeviceId(uuid::Uuid::nil()));
+        assert_eq!(incident.alert_id, AlertId(id.0));
+        assert_eq!(incident.priority.code(), 1);
+        assert_eq!(incident.location, Some(fix(5)));
+        assert_eq!(incident.status, IncidentStatus::Received);
+        assert_eq!(
+            Incident::replay(id, &[received(), event(2, referred)]).unwrap_err(),
+            TransitionError::AlreadyReceived
         );
     }
 

@@ -513,6 +513,8 @@ function eventText(ev) {
       return t(`o_${e.outcome}`);
     case 'escalated':
       return `${t('code')} ${e.priority}${e.reason === 'duress' ? `, ${t('duressReason')}` : ''}`;
+    case 'referred':
+      return `${t('referredFrom')} ${e.from_agency}, ${t('code')} ${e.priority}${e.address ? `, ${e.address}` : ''}`;
     case 'report_added':
       return e.fix ? `${e.fix.coords.lat.toFixed(5)}, ${e.fix.coords.lon.toFixed(5)} ±${Math.round(e.fix.accuracy_m)} m` : '';
     case 'question_sent': case 'answer_received':

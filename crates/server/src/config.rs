@@ -153,6 +153,9 @@ pub struct ConfigArgs {
     /// The centre's IANA time zone, in which the console shows times (default Asia/Seoul).
     #[arg(long, env = "JIKIMI_TIME_ZONE")]
     pub time_zone: Option<String>,
+    /// This centre's agency id in CAP and EIDO documents, a domain name (default jikimi.invalid).
+    #[arg(long, env = "JIKIMI_AGENCY")]
+    pub agency: Option<String>,
     #[command(flatten)]
     pub notify: NotifyArgs,
     #[command(flatten)]
@@ -199,6 +202,7 @@ pub struct FileConfig {
     pub addresses_pbf: Option<PathBuf>,
     /// As `--time-zone`.
     pub time_zone: Option<String>,
+    pub agency: Option<String>,
     /// As `--key-file`, relative to the config file's directory.
     pub key_file: Option<PathBuf>,
     /// Key material inline (prefer a key file with tight permissions).
@@ -346,6 +350,8 @@ pub struct Config {
     pub aml_gateways: AmlGateways,
     /// The centre's IANA time zone (the console shows times in it).
     pub time_zone: String,
+    /// This centre's agency id in CAP and EIDO exports (a domain name; no spaces, commas, `<` or `&`).
+    pub agency: String,
     /// The guardian-notification worker's settings; `None` when it is switched off.
     pub notify: Option<jikimi_notify::WorkerConfig>,
     /// Request limits, refusal auditing, argon2 slots and the per-device alert budget.
@@ -370,6 +376,7 @@ impl Default for Config {
             addresses_pbf: None,
             aml_gateways: AmlGateways::default(),
             time_zone: DEFAULT_TIME_ZONE.into(),
+            agency: DEFAULT_AGENCY.into(),
             notify: Some(jikimi_notify::WorkerConfig::default()),
             flood: crate::flood::FloodConfig::default(),
         }
@@ -378,6 +385,26 @@ impl Default for Config {
 
 /// Checks that `tz` looks like an IANA time-zone name (`Area/Location`, `UTC`, `Etc/GMT+9`). Whether the name is
 /// in the browser's time-zone database is the console's concern: it falls back to the default when it is not.
+/// The agency id used when none is configured: `.invalid` is reserved (RFC 2606), so it never names a real agency.
+pub const DEFAULT_AGENCY: &str = "jikimi.invalid";
+
+/// An agency id must be usable in a CAP identifier and sender: 1 to 253 characters of letters, digits, `.`, `-`.
+pub fn check_agency(agency: &str) -> Result<(), ConfigError> {
+    let ok = !agency.is_empty()
+        && agency.len() <= 253
+        && agency
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
+    if ok {
+        Ok(())
+    } else {
+        Err(ConfigError::Invalid {
+            setting: "agency",
+            message: format!("{agency:?}: use a domain name (letters, digits, '.', '-')"),
+        })
+    }
+}
+
 pub fn check_time_zone(tz: &str) -> Result<(), ConfigError> {
     let ok = !tz.is_empty()
         && tz.len() <= 64
@@ -530,6 +557,12 @@ impl ConfigArgs {
             .or(file.time_zone)
             .unwrap_or(defaults.time_zone);
         check_time_zone(&time_zone)?;
+        let agency = self
+            .agency
+            .clone()
+            .or(file.agency)
+            .unwrap_or(defaults.agency);
+        check_agency(&agency)?;
         let surge_radius_m = self
             .surge_radius_m
             .or(file.surge_radius_m)
@@ -595,6 +628,7 @@ impl ConfigArgs {
                 .or_else(|| relative(&base_dir, file.addresses_pbf)),
             aml_gateways: AmlGateways(aml_gateways),
             time_zone,
+            agency,
             notify,
             flood,
         })

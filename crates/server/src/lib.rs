@@ -57,17 +57,20 @@ pub mod openapi;
 pub mod ops;
 pub mod password;
 pub mod purge;
+pub mod referrals;
 pub mod reindex;
 pub mod road_eta;
 pub mod roles;
 pub mod signing;
 pub mod staff;
+pub mod standards;
 pub mod state;
 pub mod subscribers;
 pub mod twoway;
 pub mod twoway_text;
 pub mod units;
 pub mod views;
+pub mod warnings;
 pub mod web;
 
 use std::future::Future;
@@ -125,6 +128,12 @@ pub fn router(state: AppState) -> Router {
             "/api/devices/{id}/messages/{message_id}/answer",
             post(twoway::answer),
         )
+        .route("/api/incidents/{id}/cap", get(standards::incident_cap))
+        .route("/api/incidents/{id}/eido", get(standards::incident_eido))
+        .route("/api/cap/import", post(standards::import_cap))
+        .route("/api/incidents/import/eido", post(referrals::import_eido))
+        .route("/api/warnings", post(warnings::issue))
+        .route("/api/warnings.atom", get(warnings::feed))
         .route("/api/units", get(units::list))
         .route("/api/units/{id}", put(units::put))
         .route("/api/units/{id}/position", post(units::report_position))

@@ -16,6 +16,7 @@
 //! | agency identity, peers and agreements | no | no | no | yes | no |
 //! | request freezes and confiscations, read requests in and out | no | yes | yes | no | no |
 //! | record the status of a freeze request sent to this agency | no | yes | no | no | no |
+//! | issue a public warning (CAP, Atom feed) | no | yes | no | no | no |
 //!
 //! Analysts never get personal data: incident and unit views carry ids, never names or phone numbers, and entity
 //! links carry entity ids and per-field evidence levels, never the compared values. Freeze requests are the one
@@ -97,6 +98,7 @@ impl Role {
             P::ManageAgreements => matches!(self, R::Admin),
             P::RequestFreeze => matches!(self, R::Analyst | R::Supervisor),
             P::DecideFreeze => matches!(self, R::Supervisor),
+            P::IssueWarnings => matches!(self, R::Supervisor),
         }
     }
 }
@@ -136,11 +138,13 @@ pub enum Permission {
     RequestFreeze,
     /// Record the status of a freeze request a partner sent to this agency (frozen, refused, released).
     DecideFreeze,
+    /// Issue a public warning (published as a CAP alert in the Atom feed).
+    IssueWarnings,
 }
 
 impl Permission {
     /// Every permission.
-    pub const ALL: [Permission; 15] = [
+    pub const ALL: [Permission; 16] = [
         Permission::ReadOperations,
         Permission::ChangeOperations,
         Permission::RevealPersonalData,
@@ -156,6 +160,7 @@ impl Permission {
         Permission::TraceFunds,
         Permission::RequestFreeze,
         Permission::DecideFreeze,
+        Permission::IssueWarnings,
     ];
 }
 

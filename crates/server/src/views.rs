@@ -172,6 +172,24 @@ fn analyst_event(kind: &EventKind) -> serde_json::Value {
             fix: fix.as_ref().and_then(generalise_fix),
             silent: *silent,
         },
+        // The referrer's ids are agency identifiers, not personal data; the street address is cut as on exports.
+        EventKind::Referred {
+            from_agency,
+            from_element,
+            external_id,
+            incident_type,
+            priority,
+            fix,
+            address: _,
+        } => EventKind::Referred {
+            from_agency: from_agency.clone(),
+            from_element: from_element.clone(),
+            external_id: external_id.clone(),
+            incident_type: incident_type.clone(),
+            priority: *priority,
+            fix: fix.as_ref().and_then(generalise_fix),
+            address: None,
+        },
         EventKind::ReportAdded {
             alert_id,
             device_id,

@@ -79,8 +79,8 @@ pub use model::{
     AlertAccepted, Change, DeviceEvent, DeviceRecord, Enrolment, EnrolmentCheck, EnrolmentCode,
     EnrolmentRefusal, EntityLink, ErasureReport, GuardianId, GuardianRecord, IncidentFilter,
     IncidentOrder, IndexEntry, IntakeCounts, LinkRunReport, LinkStatus, NewAlert, NewEntityLink,
-    NonceClaim, PinHashes, PinRecord, PositionReport, Role, SessionRecord, StaffUser,
-    SubscriberExport, SubscriberRecord,
+    NewReferral, NonceClaim, PinHashes, PinRecord, PositionReport, ReferralOpened, Role,
+    SessionRecord, StaffUser, SubscriberExport, SubscriberRecord, WarningRecord,
 };
 pub use outbox::{
     DeliveryOutcome, DeliveryReport, Notification, NotificationId, NotificationState, Outbox,
@@ -93,6 +93,8 @@ pub use sql::{Backend, BoxFuture, RowsAffected, SqlStore};
 pub use traits::{
     AuditStore, DeviceStore, FundsStore, IncidentStore, LinkageStore, StaffStore, Store,
     SubscriberStore, UnitStore,
+    AuditStore, DeviceStore, IncidentStore, LinkageStore, StaffStore, Store, SubscriberStore,
+    UnitStore, WarningStore,
 };
 
 /// The store's traits, for callers whose method calls need them in scope: `use jikimi_store::prelude::*;`.
@@ -102,6 +104,8 @@ pub mod prelude {
     pub use crate::traits::{
         AuditStore, DeviceStore, FundsStore, IncidentStore, LinkageStore, StaffStore, Store,
         SubscriberStore, UnitStore,
+        AuditStore, DeviceStore, IncidentStore, LinkageStore, StaffStore, Store, SubscriberStore,
+        UnitStore, WarningStore,
     };
     pub use jikimi_exchange::store::ExchangeStore;
 }

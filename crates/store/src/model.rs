@@ -67,6 +67,36 @@ pub struct AlertAccepted {
     pub duplicate: bool,
 }
 
+/// An incident referred by another CAD (an imported EIDO), in the store's terms.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewReferral {
+    /// The id the incident gets when this referral is new.
+    pub incident_id: IncidentId,
+    /// The referrer's id of the incident (EIDO `$id`): the idempotency key, at most one incident per value.
+    pub external_id: String,
+    /// The referring agency.
+    pub from_agency: String,
+    /// The referring CAD.
+    pub from_element: String,
+    /// The incident type as the referrer registered it.
+    pub incident_type: Option<String>,
+    /// The 112 code the referral maps to.
+    pub priority: jikimi_respond::Priority,
+    /// The referred location, when it carried a point.
+    pub fix: Option<jikimi_respond::LocationFix>,
+    /// The referred street address on one line.
+    pub address: Option<String>,
+}
+
+/// The outcome of [`crate::IncidentStore::open_referral`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReferralOpened {
+    /// The incident the referral opened, or had opened before.
+    pub incident: jikimi_respond::Incident,
+    /// True when the external id was imported before: nothing new was written.
+    pub duplicate: bool,
+}
+
 /// Counts for checking that nothing accepted was lost (`jikimi bench surge`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IntakeCounts {
@@ -544,6 +574,17 @@ pub struct NewEntityLink {
     pub weight: f64,
     /// The evidence as JSON text (fields, levels, weights; never the compared values).
     pub evidence: String,
+}
+
+/// A public warning as stored: its id, when it was issued, and the server's JSON of it (opaque to the store).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WarningRecord {
+    /// Its id.
+    pub id: uuid::Uuid,
+    /// When it was issued.
+    pub issued_at: jikimi_respond::Timestamp,
+    /// The warning as JSON.
+    pub body: String,
 }
 
 /// A stored link with its decision.

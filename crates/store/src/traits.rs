@@ -6,9 +6,9 @@
 use crate::{
     AlertAccepted, Change, CommitObserver, DeviceEvent, DeviceRecord, Enrolment, EnrolmentCheck,
     EnrolmentCode, EnrolmentRefusal, EntityLink, ErasureReport, GuardianId, GuardianRecord,
-    IncidentFilter, IntakeCounts, LinkRunReport, LinkStatus, NewAlert, NewEntityLink, NonceClaim,
-    Outbox, PinHashes, PinRecord, PositionReport, Result, SessionRecord, StaffUser,
-    SubscriberExport, SubscriberRecord,
+    IncidentFilter, IntakeCounts, LinkRunReport, LinkStatus, NewAlert, NewEntityLink, NewReferral,
+    NonceClaim, Outbox, PinHashes, PinRecord, PositionReport, ReferralOpened, Result,
+    SessionRecord, StaffUser, SubscriberExport, SubscriberRecord,
 };
 #[allow(unused_imports)] // Named by the docs.
 use crate::{Conflict, Error};
@@ -34,6 +34,7 @@ pub trait Store:
     + StaffStore
     + AuditStore
     + LinkageStore
+    + WarningStore
     + Outbox
     + crate::maintenance::Maintenance
     + ExchangeStore
@@ -127,6 +128,16 @@ pub trait IncidentStore: Send + Sync {
         kind: EventKind,
         change: &Change,
     ) -> Result<Incident>;
+
+    /// Opens an incident referred by another CAD, with no device or alert: its first event is `referred`, written
+    /// with the projection, an `incident.referred` audit entry and the idempotency key in ONE transaction, and
+    /// told to the commit observers as an opened incident. A referral whose `external_id` was imported before
+    /// (also concurrently) writes nothing and returns that incident with `duplicate: true`.
+    async fn open_referral(
+        &self,
+        referral: &NewReferral,
+        change: &Change,
+    ) -> Result<ReferralOpened>;
 
     /// All events of an incident, by seq.
     async fn load_events(&self, incident_id: IncidentId) -> Result<Vec<IncidentEvent>>;
@@ -348,6 +359,17 @@ pub trait AuditStore: Send + Sync {
     async fn append_audit(&self, entries: Vec<NewAuditEntry>) -> Result<Vec<u64>>;
     /// Up to `limit` entries with seq greater than `after_seq`, by seq.
     async fn list_audit(&self, after_seq: u64, limit: u32) -> Result<Vec<AuditEntry>>;
+}
+
+/// Public warnings supervisors issue (the Atom feed of CAP alerts). Warnings are public: nothing is sealed.
+#[async_trait::async_trait]
+pub trait WarningStore: Send + Sync {
+    /// Stores a warning and its `warning.issued` audit entry in one transaction. The body must be JSON
+    /// ([`Error::Invalid`] otherwise); an id stored before is a conflict.
+    async fn issue_warning(&self, warning: &crate::WarningRecord, change: &Change) -> Result<()>;
+
+    /// The latest `limit` warnings, newest first (ties by id, descending).
+    async fn list_warnings(&self, limit: u32) -> Result<Vec<crate::WarningRecord>>;
 }
 
 /// Entity links found by linkage over shared cases, and analysts' decisions on them.

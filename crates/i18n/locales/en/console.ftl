@@ -269,3 +269,7 @@ console-fz_s_frozen = frozen
 console-fz_s_refused = refused
 console-fz_s_released = released
 console-freezeLink = Freeze requests
+
+# Added with EIDO referrals from another CAD.
+console-e_referred = Referred by another CAD
+console-referredFrom = from

@@ -119,3 +119,7 @@ console-lang-id = Indonesian
 console-lang-fil = Filipino
 console-lang-my = Burmese
 console-lang-si = Sinhala
+
+# Added with EIDO referrals from another CAD.
+console-e_referred = Ipinasa mula sa ibang dispatch system
+console-referredFrom = Ahensiyang nagpasa

@@ -119,3 +119,7 @@ console-lang-id = Bahasa Indonesia
 console-lang-fil = Bahasa Filipino
 console-lang-my = Bahasa Burma
 console-lang-si = Bahasa Sinhala
+
+# Added with EIDO referrals from another CAD.
+console-e_referred = Dirujuk dari sistem dispatch lain
+console-referredFrom = Instansi perujuk

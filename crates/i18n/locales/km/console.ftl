@@ -119,3 +119,7 @@ console-lang-id = ភាសាឥណ្ឌូនេស៊ី
 console-lang-fil = ភាសាហ្វីលីពីន
 console-lang-my = ភាសាភូមា
 console-lang-si = ភាសាស៊ីនហាឡា
+
+# Added with EIDO referrals from another CAD.
+console-e_referred = បញ្ជូនមកពីប្រព័ន្ធបញ្ជាការផ្សេង
+console-referredFrom = ស្ថាប័នបញ្ជូន

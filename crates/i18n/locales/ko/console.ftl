@@ -268,3 +268,7 @@ console-fz_s_frozen = 동결됨
 console-fz_s_refused = 거부
 console-fz_s_released = 해제
 console-freezeLink = 동결 요청
+
+# Added with EIDO referrals from another CAD.
+console-e_referred = 타 기관 이관
+console-referredFrom = 이관 기관

@@ -119,3 +119,7 @@ console-lang-id = Индонез хэл
 console-lang-fil = Филиппин хэл
 console-lang-my = Бирм хэл
 console-lang-si = Сингал хэл
+
+# Added with EIDO referrals from another CAD.
+console-e_referred = Өөр дуудлагын системээс шилжүүлсэн
+console-referredFrom = Шилжүүлсэн байгууллага

@@ -119,3 +119,7 @@ console-lang-id = အင်ဒိုနီးရှား
 console-lang-fil = ဖိလစ်ပိုင်
 console-lang-my = မြန်မာ
 console-lang-si = ဆင်ဟာလ
+
+# Added with EIDO referrals from another CAD.
+console-e_referred = အခြား ညွှန်ကြားရေးစနစ်မှ လွှဲပြောင်းလာသည်
+console-referredFrom = လွှဲပြောင်းသည့် အဖွဲ့အစည်း

@@ -119,3 +119,7 @@ console-lang-id = इन्डोनेसियाली
 console-lang-fil = फिलिपिनो
 console-lang-my = बर्मेली
 console-lang-si = सिंहली
+
+# Added with EIDO referrals from another CAD.
+console-e_referred = अर्को डिस्प्याच प्रणालीबाट पठाइएको
+console-referredFrom = पठाउने निकाय

@@ -119,3 +119,7 @@ console-lang-id = Индонезийский
 console-lang-fil = Филиппинский
 console-lang-my = Бирманский
 console-lang-si = Сингальский
+
+# Added with EIDO referrals from another CAD.
+console-e_referred = Передано из другой диспетчерской системы
+console-referredFrom = Направившая служба

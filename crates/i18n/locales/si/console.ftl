@@ -119,3 +119,7 @@ console-lang-id = ඉන්දුනීසියානු
 console-lang-fil = පිලිපීන
 console-lang-my = බුරුම
 console-lang-si = සිංහල
+
+# Added with EIDO referrals from another CAD.
+console-e_referred = වෙනත් යැවීම් පද්ධතියකින් යොමු කළා
+console-referredFrom = යොමු කළ ආයතනය

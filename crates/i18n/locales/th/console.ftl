@@ -119,3 +119,7 @@ console-lang-id = ภาษาอินโดนีเซีย
 console-lang-fil = ภาษาฟิลิปิโน
 console-lang-my = ภาษาพม่า
 console-lang-si = ภาษาสิงหล
+
+# Added with EIDO referrals from another CAD.
+console-e_referred = ส่งต่อจากระบบสั่งการอื่น
+console-referredFrom = หน่วยงานที่ส่งต่อ

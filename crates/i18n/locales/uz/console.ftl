@@ -119,3 +119,7 @@ console-lang-id = Indonez tili
 console-lang-fil = Filippin tili
 console-lang-my = Birma tili
 console-lang-si = Singal tili
+
+# Added with EIDO referrals from another CAD.
+console-e_referred = Boshqa dispetcherlik tizimidan yo‘naltirilgan
+console-referredFrom = Yo‘naltirgan idora

@@ -119,3 +119,7 @@ console-lang-id = Tiếng Indonesia
 console-lang-fil = Tiếng Filipino
 console-lang-my = Tiếng Miến Điện
 console-lang-si = Tiếng Sinhala
+
+# Added with EIDO referrals from another CAD.
+console-e_referred = Được chuyển từ hệ thống điều phối khác
+console-referredFrom = Cơ quan chuyển

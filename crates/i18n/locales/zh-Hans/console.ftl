@@ -119,3 +119,7 @@ console-lang-id = 印尼语
 console-lang-fil = 菲律宾语
 console-lang-my = 缅甸语
 console-lang-si = 僧伽罗语
+
+# Added with EIDO referrals from another CAD.
+console-e_referred = 由其他调度系统转来
+console-referredFrom = 转出机构

@@ -23,9 +23,11 @@ mod notifications;
 mod openapi;
 mod privacy;
 mod purge;
+mod referrals;
 mod reindex;
 mod roads;
 mod sessions;
+mod standards;
 mod statuses;
 mod support;
 mod surge;
@@ -59,6 +61,12 @@ macro_rules! api_tests {
 }
 
 api_tests!(
+    referrals::eido_referral_round_trips_once_per_id_on_the_feed,
+    referrals::eido_import_refuses_attacks,
+    standards::incident_exports_follow_the_role_view,
+    standards::incident_exports_refuse_unknown_and_malformed_ids,
+    standards::cap_import_parses_areas_and_refuses_attacks,
+    standards::warnings_are_issued_by_supervisors_and_published_in_the_feed,
     alerts::signed_alert_creates_incident,
     alerts::bad_signature_is_refused_audited_and_opens_nothing,
     alerts::unknown_device_is_refused_audited_and_opens_nothing,

@@ -17,11 +17,13 @@ mod incidents;
 mod linkage;
 mod maintenance;
 mod outbox;
+mod referrals;
 mod registration;
 mod sessions;
 mod story;
 mod surge;
 mod twoway;
+mod warnings;
 
 pub(crate) use alerts::*;
 pub(crate) use app::*;
@@ -35,11 +37,13 @@ pub(crate) use incidents::*;
 pub(crate) use linkage::*;
 pub(crate) use maintenance::*;
 pub(crate) use outbox::*;
+pub(crate) use referrals::*;
 pub(crate) use registration::*;
 pub(crate) use sessions::*;
 pub(crate) use story::*;
 pub(crate) use surge::*;
 pub(crate) use twoway::*;
+pub(crate) use warnings::*;
 
 use crate::sql::RowsAffected as _;
 use crate::{Change, NewAlert, SqlStore, Store};
@@ -235,6 +239,9 @@ macro_rules! store_conformance {
             on_scene_and_close_move_the_assigned_unit,
             reindex_rewrites_digests_once_under_a_marker,
             questions_are_answered_once_by_their_device,
+            warnings_are_listed_newest_first_and_audited,
+            referral_opens_one_incident_per_external_id,
+            concurrent_referrals_of_one_external_id_open_one_incident,
         );
     };
     (@each $store:ty; $($name:ident),* $(,)?) => {

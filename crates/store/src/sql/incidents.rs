@@ -205,6 +205,79 @@ where
         Ok(incident)
     }
 
+    async fn open_referral(
+        &self,
+        referral: &crate::NewReferral,
+        change: &crate::Change,
+    ) -> crate::Result<crate::ReferralOpened> {
+        // The writing transaction holds the audit head's lock, so concurrent imports of one external id run one
+        // after the other: the second sees the first's row here and writes nothing.
+        let (mut tx, mut chain) = self.begin_write().await?;
+        let existing =
+            sqlx::query("SELECT incident_id FROM incident_referrals WHERE external_id = $1")
+                .bind(referral.external_id.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
+        if let Some(row) = existing {
+            let id = jikimi_respond::IncidentId(crate::sql::parse_uuid(
+                &row.try_get::<String, _>("incident_id")?,
+            )?);
+            let incident = Self::load_incident_in(&mut tx, id).await?;
+            tx.rollback().await?;
+            return Ok(crate::ReferralOpened {
+                incident,
+                duplicate: true,
+            });
+        }
+        let event = jikimi_respond::IncidentEvent {
+            seq: 1,
+            at: change.at,
+            actor: change.actor.clone(),
+            kind: jikimi_respond::EventKind::Referred {
+                from_agency: referral.from_agency.clone(),
+                from_element: referral.from_element.clone(),
+                external_id: referral.external_id.clone(),
+                incident_type: referral.incident_type.clone(),
+                priority: referral.priority,
+                fix: referral.fix,
+                address: referral.address.clone(),
+            },
+        };
+        let incident = jikimi_respond::Incident::start(referral.incident_id, &event)?;
+        // The incident row first: the event and the key refer to it.
+        Self::write_incident_row(&mut tx, &incident, true).await?;
+        Self::insert_event(&mut tx, incident.id, &event).await?;
+        sqlx::query(
+            "INSERT INTO incident_referrals (external_id, incident_id, from_agency, received_at_ms)
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(referral.external_id.as_str())
+        .bind(incident.id.to_string())
+        .bind(referral.from_agency.as_str())
+        .bind(change.at.as_unix_ms())
+        .execute(&mut *tx)
+        .await?;
+        chain.changes.incident(&incident, true);
+        chain.push(
+            crate::sql::audit(
+                change,
+                "incident.referred",
+                format!("incident/{}", incident.id),
+            )
+            .with_detail(&serde_json::json!({
+                "from_agency": referral.from_agency,
+                "from_element": referral.from_element,
+                "external_id": referral.external_id,
+                "priority": referral.priority.code(),
+            })),
+        );
+        self.commit_write(tx, chain).await?;
+        Ok(crate::ReferralOpened {
+            incident,
+            duplicate: false,
+        })
+    }
+
     async fn load_events(
         &self,
         incident_id: jikimi_respond::IncidentId,

@@ -31,6 +31,7 @@ mod outbox;
 mod staff;
 mod subscribers;
 mod units;
+mod warnings;
 
 use crate::{Error, Result};
 use jikimi_audit::{AuditEntry, NewAuditEntry};
