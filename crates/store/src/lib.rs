@@ -92,9 +92,7 @@ pub use sqlite::SqliteStore;
 pub use sql::{Backend, BoxFuture, RowsAffected, SqlStore};
 pub use traits::{
     AuditStore, DeviceStore, FundsStore, IncidentStore, LinkageStore, StaffStore, Store,
-    SubscriberStore, UnitStore,
-    AuditStore, DeviceStore, IncidentStore, LinkageStore, StaffStore, Store, SubscriberStore,
-    UnitStore, WarningStore,
+    SubscriberStore, UnitStore, WarningStore,
 };
 
 /// The store's traits, for callers whose method calls need them in scope: `use jikimi_store::prelude::*;`.
@@ -103,9 +101,7 @@ pub mod prelude {
     pub use crate::outbox::Outbox;
     pub use crate::traits::{
         AuditStore, DeviceStore, FundsStore, IncidentStore, LinkageStore, StaffStore, Store,
-        SubscriberStore, UnitStore,
-        AuditStore, DeviceStore, IncidentStore, LinkageStore, StaffStore, Store, SubscriberStore,
-        UnitStore, WarningStore,
+        SubscriberStore, UnitStore, WarningStore,
     };
     pub use jikimi_exchange::store::ExchangeStore;
 }
