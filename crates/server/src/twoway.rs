@@ -171,14 +171,14 @@ pub async fn ask(
         )
         .await?;
     let discreet = incident.duress && !body.reveal;
-    let lang = twoway_text::language_of(incident.subscriber_id);
+    let lang = twoway_text::language_of(state.store.as_ref(), incident.subscriber_id).await?;
     tracing::info!(incident_id = %id, message_id = %message_id, "question sent to the device");
     Ok((
         StatusCode::CREATED,
         Json(MessageSentDto {
             message_id,
             discreet,
-            device_text: twoway_text::question_text(lang, &question, discreet),
+            device_text: twoway_text::question_text(&lang, &question, discreet),
             incident: IncidentDto::from(&incident),
         }),
     ))
@@ -269,12 +269,13 @@ pub async fn device_messages(
                 ..IncidentFilter::open()
             })
             .await?;
-        let lang = twoway_text::language_of(request.device.subscriber_id);
+        let lang =
+            twoway_text::language_of(state.store.as_ref(), request.device.subscriber_id).await?;
         let mut messages: Vec<PendingMessageDto> =
-            incidents.iter().flat_map(|i| pending(i, lang)).collect();
+            incidents.iter().flat_map(|i| pending(i, &lang)).collect();
         messages.sort_by(|a, b| a.sent_at.cmp(&b.sent_at));
         Ok(Json(DeviceMessagesDto {
-            language: lang.to_string(),
+            language: twoway_text::shown_language(&lang).to_string(),
             messages,
         }))
     }
