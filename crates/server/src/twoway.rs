@@ -375,34 +375,50 @@ pub async fn answer(
     let result = async {
         own_device(&request.device_id, &id)?;
         let tap: AnswerRequest = parse(&request)?;
-        let incident_id = IncidentId(tap.incident_id);
-        let event = DeviceEvent {
-            incident_id,
-            device_id: request.device_id,
-            nonce: request.nonce.clone(),
-            kind: EventKind::AnswerReceived {
-                message_id,
-                answer: tap.answer.clone(),
-            },
-            pin_accepted: false,
-            at: state.now(),
-            reason: "answer a silent question".into(),
-        };
-        // The store claims the nonce before it applies the fold: a replayed request is `nonce_replayed`; a retry
-        // with a fresh nonce meets the recorded answer and is answered as a duplicate.
-        match state.store.append_device_event(&event).await {
-            Ok(_) => Ok(Json(AnswerRecordedDto {
-                message_id,
-                duplicate: false,
-            })),
-            Err(jikimi_store::Error::IllegalTransition(refusal)) => {
-                transition_refusal(&state, incident_id, message_id, &tap.answer, refusal).await
-            }
-            Err(err) => Err(err.into()),
-        }
+        record_answer(&state, request.device_id, &request.nonce, message_id, &tap)
+            .await
+            .map(Json)
     }
     .await;
     answered(&intake, &channel, &request_id, request.device_id, result).await
+}
+
+/// Records a verified device's tapped answer: the one service function below the transports (the app's signed
+/// HTTP answer today; a terminal's signed MQTT answer is meant to call it too), so both commit, refuse and
+/// deduplicate alike. The caller has checked the signature over `jikimi-answer-v1 {message_id}` and that the
+/// device is the signer; `nonce` is the signed request's, claimed here in the same transaction as the answer.
+pub async fn record_answer(
+    state: &AppState,
+    device_id: DeviceId,
+    nonce: &str,
+    message_id: Uuid,
+    tap: &AnswerRequest,
+) -> Result<AnswerRecordedDto, ApiError> {
+    let incident_id = IncidentId(tap.incident_id);
+    let event = DeviceEvent {
+        incident_id,
+        device_id,
+        nonce: nonce.to_string(),
+        kind: EventKind::AnswerReceived {
+            message_id,
+            answer: tap.answer.clone(),
+        },
+        pin_accepted: false,
+        at: state.now(),
+        reason: "answer a silent question".into(),
+    };
+    // The store claims the nonce before it applies the fold: a replayed request is `nonce_replayed`; a retry with a
+    // fresh nonce meets the recorded answer and is answered as a duplicate.
+    match state.store.append_device_event(&event).await {
+        Ok(_) => Ok(AnswerRecordedDto {
+            message_id,
+            duplicate: false,
+        }),
+        Err(jikimi_store::Error::IllegalTransition(refusal)) => {
+            transition_refusal(state, incident_id, message_id, &tap.answer, refusal).await
+        }
+        Err(err) => Err(err.into()),
+    }
 }
 
 async fn transition_refusal(
@@ -411,7 +427,7 @@ async fn transition_refusal(
     message_id: Uuid,
     tapped: &Answer,
     refusal: TransitionError,
-) -> Result<Json<AnswerRecordedDto>, ApiError> {
+) -> Result<AnswerRecordedDto, ApiError> {
     match refusal {
         TransitionError::UnknownMessage(_) => Err(ApiError::new(
             ErrorCode::MessageNotFound,
@@ -428,10 +444,10 @@ async fn transition_refusal(
                 .iter()
                 .any(|m| m.message_id == message_id && m.answer.as_ref() == Some(tapped));
             if same {
-                Ok(Json(AnswerRecordedDto {
+                Ok(AnswerRecordedDto {
                     message_id,
                     duplicate: true,
-                }))
+                })
             } else {
                 Err(ApiError::new(
                     ErrorCode::IllegalTransition,
