@@ -171,14 +171,14 @@ pub async fn ask(
         )
         .await?;
     let discreet = incident.duress && !body.reveal;
-    let lang = twoway_text::language_of(incident.subscriber_id);
+    let lang = twoway_text::language_of(state.store.as_ref(), incident.subscriber_id).await?;
     tracing::info!(incident_id = %id, message_id = %message_id, "question sent to the device");
     Ok((
         StatusCode::CREATED,
         Json(MessageSentDto {
             message_id,
             discreet,
-            device_text: twoway_text::question_text(lang, &question, discreet),
+            device_text: twoway_text::question_text(&lang, &question, discreet),
             incident: IncidentDto::from(&incident),
         }),
     ))
@@ -269,12 +269,13 @@ pub async fn device_messages(
                 ..IncidentFilter::open()
             })
             .await?;
-        let lang = twoway_text::language_of(request.device.subscriber_id);
+        let lang =
+            twoway_text::language_of(state.store.as_ref(), request.device.subscriber_id).await?;
         let mut messages: Vec<PendingMessageDto> =
-            incidents.iter().flat_map(|i| pending(i, lang)).collect();
+            incidents.iter().flat_map(|i| pending(i, &lang)).collect();
         messages.sort_by(|a, b| a.sent_at.cmp(&b.sent_at));
         Ok(Json(DeviceMessagesDto {
-            language: lang.to_string(),
+            language: twoway_text::shown_language(&lang).to_string(),
             messages,
         }))
     }
@@ -374,34 +375,50 @@ pub async fn answer(
     let result = async {
         own_device(&request.device_id, &id)?;
         let tap: AnswerRequest = parse(&request)?;
-        let incident_id = IncidentId(tap.incident_id);
-        let event = DeviceEvent {
-            incident_id,
-            device_id: request.device_id,
-            nonce: request.nonce.clone(),
-            kind: EventKind::AnswerReceived {
-                message_id,
-                answer: tap.answer.clone(),
-            },
-            pin_accepted: false,
-            at: state.now(),
-            reason: "answer a silent question".into(),
-        };
-        // The store claims the nonce before it applies the fold: a replayed request is `nonce_replayed`; a retry
-        // with a fresh nonce meets the recorded answer and is answered as a duplicate.
-        match state.store.append_device_event(&event).await {
-            Ok(_) => Ok(Json(AnswerRecordedDto {
-                message_id,
-                duplicate: false,
-            })),
-            Err(jikimi_store::Error::IllegalTransition(refusal)) => {
-                transition_refusal(&state, incident_id, message_id, &tap.answer, refusal).await
-            }
-            Err(err) => Err(err.into()),
-        }
+        record_answer(&state, request.device_id, &request.nonce, message_id, &tap)
+            .await
+            .map(Json)
     }
     .await;
     answered(&intake, &channel, &request_id, request.device_id, result).await
+}
+
+/// Records a verified device's tapped answer: the one service function below the transports (the app's signed
+/// HTTP answer today; a terminal's signed MQTT answer is meant to call it too), so both commit, refuse and
+/// deduplicate alike. The caller has checked the signature over `jikimi-answer-v1 {message_id}` and that the
+/// device is the signer; `nonce` is the signed request's, claimed here in the same transaction as the answer.
+pub async fn record_answer(
+    state: &AppState,
+    device_id: DeviceId,
+    nonce: &str,
+    message_id: Uuid,
+    tap: &AnswerRequest,
+) -> Result<AnswerRecordedDto, ApiError> {
+    let incident_id = IncidentId(tap.incident_id);
+    let event = DeviceEvent {
+        incident_id,
+        device_id,
+        nonce: nonce.to_string(),
+        kind: EventKind::AnswerReceived {
+            message_id,
+            answer: tap.answer.clone(),
+        },
+        pin_accepted: false,
+        at: state.now(),
+        reason: "answer a silent question".into(),
+    };
+    // The store claims the nonce before it applies the fold: a replayed request is `nonce_replayed`; a retry with a
+    // fresh nonce meets the recorded answer and is answered as a duplicate.
+    match state.store.append_device_event(&event).await {
+        Ok(_) => Ok(AnswerRecordedDto {
+            message_id,
+            duplicate: false,
+        }),
+        Err(jikimi_store::Error::IllegalTransition(refusal)) => {
+            transition_refusal(state, incident_id, message_id, &tap.answer, refusal).await
+        }
+        Err(err) => Err(err.into()),
+    }
 }
 
 async fn transition_refusal(
@@ -410,7 +427,7 @@ async fn transition_refusal(
     message_id: Uuid,
     tapped: &Answer,
     refusal: TransitionError,
-) -> Result<Json<AnswerRecordedDto>, ApiError> {
+) -> Result<AnswerRecordedDto, ApiError> {
     match refusal {
         TransitionError::UnknownMessage(_) => Err(ApiError::new(
             ErrorCode::MessageNotFound,
@@ -427,10 +444,10 @@ async fn transition_refusal(
                 .iter()
                 .any(|m| m.message_id == message_id && m.answer.as_ref() == Some(tapped));
             if same {
-                Ok(Json(AnswerRecordedDto {
+                Ok(AnswerRecordedDto {
                     message_id,
                     duplicate: true,
-                }))
+                })
             } else {
                 Err(ApiError::new(
                     ErrorCode::IllegalTransition,

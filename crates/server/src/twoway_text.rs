@@ -1,77 +1,60 @@
 //! The words a device shows for a silent question: canned questions, titles and answer labels rendered from the
-//! Fluent messages in `crates/i18n/locales/{en,ko}/twoway.ftl`, in the subscriber's language.
-//!
-//! SEAM: this module renders with `fluent-bundle` directly, from the two `.ftl` files compiled in. When the
-//! `jikimi-i18n` crate (`Localizer::render(lang, id, args)`, 14 languages) lands, the lead replaces
-//! [`render`]'s body with a call to it and [`language_of`] with the subscriber's `language` field; nothing else here
-//! needs to change. Until then every device gets Korean ([`DEFAULT_LANGUAGE`]).
+//! `twoway` Fluent domain of [`jikimi_i18n`] (`crates/i18n/locales/<tag>/twoway.ftl`, fourteen languages), in the
+//! subscriber's language.
 //!
 //! A canned question `x` has two messages: `twoway-x`, and `twoway-x-discreet`, shown after a duress PIN unless the
-//! dispatcher chose to reveal (see [`jikimi_respond::twoway`]).
+//! dispatcher chose to reveal (see [`jikimi_respond::twoway`]). Language negotiation and fallback are the i18n
+//! crate's: the subscriber's tag is negotiated (`vi-VN` finds `vi`), then English, then Korean.
 
 use std::collections::BTreeMap;
-use std::sync::OnceLock;
 
-use fluent_bundle::concurrent::FluentBundle;
-use fluent_bundle::{FluentArgs, FluentResource};
-use jikimi_respond::{Answer, AnswerKind, Question};
+use jikimi_i18n::{Args, Localizer};
+use jikimi_respond::twoway::CANNED;
+use jikimi_respond::{Answer, AnswerKind, Question, SubscriberId};
+use jikimi_store::Store;
 
-/// The language used when a subscriber has none (or an unsupported one).
-pub const DEFAULT_LANGUAGE: &str = "ko";
-/// The languages this module has messages for.
-pub const LANGUAGES: [&str; 2] = ["ko", "en"];
+/// The language used when an incident has no subscriber (an unregistered device): the service's default.
+pub const DEFAULT_LANGUAGE: &str = jikimi_i18n::DEFAULT_LANGUAGE;
 
-const SOURCES: [(&str, &str); 2] = [
-    ("ko", include_str!("../../i18n/locales/ko/twoway.ftl")),
-    ("en", include_str!("../../i18n/locales/en/twoway.ftl")),
-];
-
-type Bundle = FluentBundle<FluentResource>;
-
-fn bundles() -> &'static Vec<(&'static str, Bundle)> {
-    static BUNDLES: OnceLock<Vec<(&'static str, Bundle)>> = OnceLock::new();
-    BUNDLES.get_or_init(|| {
-        SOURCES
-            .iter()
-            .filter_map(|(lang, source)| {
-                // A parse error is caught by this module's tests; at run time the language is left out.
-                let resource = FluentResource::try_new((*source).to_string()).ok()?;
-                let langid = lang.parse().ok()?;
-                let mut bundle = Bundle::new_concurrent(vec![langid]);
-                // Isolation marks around arguments are invisible characters that some phone fonts draw as boxes.
-                bundle.set_use_isolating(false);
-                bundle.add_resource(resource).ok()?;
-                Some((*lang, bundle))
-            })
-            .collect()
-    })
+/// The language a device's text is rendered in: the subscriber's `language` (a canonical BCP 47 tag), or
+/// [`DEFAULT_LANGUAGE`] when there is no subscriber. The tag is read from the sealed record without decrypting
+/// anything, as the console's "Caller's language" line does, so there is nothing to audit.
+pub async fn language_of(
+    store: &dyn Store,
+    subscriber: Option<SubscriberId>,
+) -> Result<String, jikimi_store::Error> {
+    let Some(sid) = subscriber else {
+        return Ok(DEFAULT_LANGUAGE.to_string());
+    };
+    match store.get_subscriber(sid).await {
+        Ok(record) => Ok(record.language),
+        Err(err) if err.is_not_found() => Ok(DEFAULT_LANGUAGE.to_string()),
+        Err(err) => Err(err),
+    }
 }
 
-/// The language a device's text is rendered in. SEAM: the subscriber's `language` field goes here.
-pub fn language_of(_subscriber: Option<jikimi_respond::SubscriberId>) -> &'static str {
-    DEFAULT_LANGUAGE
+/// The language the texts for `lang` are actually in: the negotiated one, or the first fallback that exists.
+pub fn shown_language(lang: &str) -> &'static str {
+    Localizer::global()
+        .chain(lang)
+        .first()
+        .copied()
+        .unwrap_or(DEFAULT_LANGUAGE)
 }
 
-/// Renders message `id` in `lang` (falling back to [`DEFAULT_LANGUAGE`], then to the id itself, so a missing
-/// message shows up in tests rather than as an empty screen).
+/// Renders message `id` in `lang` with the crate's fallback; a message no language has renders as its id, so a gap
+/// shows up in tests rather than as an empty screen. `args` are a canned question's arguments: only the names its
+/// definition declares are passed (the i18n crate takes static names), so a stray argument cannot reach the text.
 pub fn render(lang: &str, id: &str, args: &BTreeMap<String, String>) -> String {
-    let all = bundles();
-    let pick = |l: &str| all.iter().find(|(name, _)| *name == l).map(|(_, b)| b);
-    for bundle in [pick(lang), pick(DEFAULT_LANGUAGE)].into_iter().flatten() {
-        let Some(pattern) = bundle.get_message(id).and_then(|m| m.value()) else {
-            continue;
-        };
-        let mut fluent_args = FluentArgs::new();
-        for (k, v) in args {
-            fluent_args.set(k.as_str(), v.as_str());
-        }
-        let mut errors = Vec::new();
-        let text = bundle.format_pattern(pattern, Some(&fluent_args), &mut errors);
-        if errors.is_empty() {
-            return text.into_owned();
+    let mut fluent = Args::new();
+    let mut passed: Vec<&'static str> = Vec::new();
+    for name in CANNED.iter().flat_map(|q| q.args.iter().copied()) {
+        if let Some(value) = args.get(name).filter(|_| !passed.contains(&name)) {
+            fluent = fluent.with(name, value.clone());
+            passed.push(name);
         }
     }
-    id.to_string()
+    Localizer::global().render(lang, id, &fluent)
 }
 
 /// The question's text as the device shows it; `None` for free text that must not be shown (discreet, not revealed:
@@ -131,7 +114,8 @@ pub fn options(lang: &str, kind: &AnswerKind) -> Vec<(String, Answer)> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use jikimi_respond::twoway::{CANNED, PRESETS};
+    use jikimi_i18n::LANGUAGES;
+    use jikimi_respond::twoway::PRESETS;
 
     fn args_for(q: &jikimi_respond::twoway::CannedQuestion) -> BTreeMap<String, String> {
         q.args.iter().map(|a| (a.to_string(), "5".into())).collect()
@@ -139,15 +123,9 @@ mod tests {
 
     #[test]
     fn every_message_exists_in_every_language() {
-        for (lang, source) in SOURCES {
-            assert!(
-                FluentResource::try_new(source.to_string()).is_ok(),
-                "{lang} parses"
-            );
-        }
-        assert_eq!(bundles().len(), SOURCES.len());
         let none = BTreeMap::new();
-        for lang in LANGUAGES {
+        for lang in LANGUAGES.iter().map(|l| l.tag) {
+            assert_eq!(shown_language(lang), lang);
             let mut ids: Vec<String> = vec![
                 "twoway-title".into(),
                 "twoway-title-discreet".into(),
@@ -156,8 +134,9 @@ mod tests {
             ];
             ids.extend(PRESETS.iter().map(|p| format!("twoway-preset-{p}")));
             for id in ids {
-                let text = render(lang, &id, &none);
-                assert_ne!(text, id, "{lang}: {id} missing");
+                let rendered = Localizer::global().try_render(lang, &id, &Args::new());
+                assert!(rendered.is_ok(), "{lang}: {id} missing");
+                assert_ne!(render(lang, &id, &none), id, "{lang}: {id} missing");
             }
             for q in CANNED {
                 for discreet in [false, true] {
@@ -173,10 +152,43 @@ mod tests {
         }
     }
 
+    /// After a duress PIN whoever holds the device may be the attacker: no discreet text, in any language, names
+    /// the police, 112 or an attacker (the words below are each language's, from its own plain forms).
     #[test]
     fn discreet_wording_never_names_police() {
-        let words = ["police", "112", "경찰", "attacker", "가해자", "출동"];
-        for lang in LANGUAGES {
+        let words = [
+            "police",
+            "112",
+            "attacker",
+            "경찰",
+            "가해자",
+            "출동",
+            "警察",
+            "袭击",
+            "cảnh sát",
+            "kẻ tấn công",
+            "ตำรวจ",
+            "ผู้ก่อเหตุ",
+            "politsiya",
+            "hujumchi",
+            "полиц",
+            "нападающ",
+            "цагдаа",
+            "халдагч",
+            "प्रहरी",
+            "आक्रमणकारी",
+            "ប៉ូលិស",
+            "ជនវាយប្រហារ",
+            "polisi",
+            "penyerang",
+            "pulis",
+            "umatake",
+            "ရဲ",
+            "တိုက်ခိုက်သူ",
+            "පොලිසිය",
+            "පහරදෙන්නා",
+        ];
+        for lang in LANGUAGES.iter().map(|l| l.tag) {
             let mut shown = vec![title(lang, true)];
             for q in CANNED {
                 let question = Question::Canned {
@@ -196,24 +208,29 @@ mod tests {
     }
 
     #[test]
-    fn korean_by_default_english_on_request() {
+    fn the_subscribers_language_then_english_then_korean() {
         let q = Question::Canned {
             id: "help-coming".into(),
             args: [("minutes".to_string(), "7".to_string())].into(),
         };
         assert_eq!(
-            question_text(language_of(None), &q, false).unwrap(),
+            question_text(DEFAULT_LANGUAGE, &q, false).unwrap(),
             "경찰이 약 7분 뒤 도착합니다. 가능하면 숨어 계세요."
         );
         assert_eq!(
-            question_text("en", &q, false).unwrap(),
-            "Police will arrive in about 7 minutes. Stay hidden if you can."
+            question_text("vi-VN", &q, false).unwrap(),
+            "Cảnh sát sẽ đến trong khoảng 7 phút. Hãy ẩn nấp nếu có thể."
+        );
+        assert_eq!(
+            question_text("vi", &q, true).unwrap(),
+            "Nhắc nhở: khoảng 7 phút."
         );
         assert_eq!(
             question_text("xx", &q, true).unwrap(),
-            "알림: 약 7분.",
-            "an unknown language falls back to Korean"
+            "Reminder: about 7 minutes.",
+            "an unknown language falls back to English"
         );
+        assert_eq!(shown_language("xx"), "en");
         let free = Question::Free {
             text: "Knock twice if you can hear us".into(),
         };

@@ -16,6 +16,7 @@ fn all_variables() -> Args {
         .with("time", "VAR_TIME")
         .with("reference", "VAR_REFERENCE")
         .with("area", "VAR_AREA")
+        .with("minutes", "VAR_MINUTES")
 }
 
 /// The variables a message's English text names (`{ $name }`).

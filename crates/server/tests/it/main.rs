@@ -147,6 +147,7 @@ api_tests!(
     twoway::question_and_tapped_answer_reach_timeline_and_feed,
     twoway::attackers_and_mistakes_are_refused,
     twoway::duress_questions_are_discreet_unless_revealed,
+    twoway::questions_speak_the_subscribers_language,
     languages::subscriber_language_is_registered_checked_and_changed,
     languages::incident_shows_the_callers_language_to_dispatchers_only,
     languages::device_feedback_speaks_the_devices_language,

@@ -475,3 +475,74 @@ pub async fn duress_questions_are_discreet_unless_revealed(h: &Harness) {
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");
 }
+
+/// A Vietnamese-speaking subscriber's device reads the question, its title and its buttons in Vietnamese; after a
+/// duress PIN, the Vietnamese discreet forms, which name neither the police nor 112.
+pub async fn questions_speak_the_subscribers_language(h: &Harness) {
+    let device = crate::app::enrolled(
+        h,
+        json!({"pin": "2468", "duress_pin": "1357", "language": "vi-VN"}),
+    )
+    .await;
+    let incident = crate::app::raise(h, &device, true, 2).await;
+    let dispatcher = h.login_as(Role::Dispatcher).await;
+
+    let (status, sent) = ask(
+        h,
+        Some(&dispatcher),
+        &incident,
+        json!({"canned": "safe-now"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{sent}");
+    assert_eq!(sent["device_text"], "Bây giờ bạn có an toàn không?");
+    let polled = poll(h, &device).await;
+    assert_eq!(polled["language"], "vi");
+    let message = &polled["messages"][0];
+    assert_eq!(message["title"], "Tin nhắn từ 112");
+    assert_eq!(message["text"], "Bây giờ bạn có an toàn không?");
+    assert_eq!(
+        message["options"],
+        json!([
+            {"label": "Có", "answer": {"kind": "yes_no", "value": true}},
+            {"label": "Không", "answer": {"kind": "yes_no", "value": false}},
+        ])
+    );
+
+    let (status, _) = crate::app::cancel(h, &device, &incident, "1357").await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, sent) = ask(
+        h,
+        Some(&dispatcher),
+        &incident,
+        json!({"canned": "help-coming", "args": {"minutes": "4"}}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{sent}");
+    assert_eq!(sent["discreet"], true);
+    assert_eq!(sent["device_text"], "Nhắc nhở: khoảng 4 phút.");
+    let polled = poll(h, &device).await;
+    assert_eq!(polled["language"], "vi");
+    let messages = polled["messages"].as_array().expect("messages");
+    // The question sent before the duress PIN, still unanswered, turns discreet too.
+    let shown: Vec<(&str, &str)> = messages
+        .iter()
+        .map(|m| {
+            (
+                m["title"].as_str().unwrap_or_default(),
+                m["text"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            ("Tin nhắn mới", "Bạn ổn chứ?"),
+            ("Tin nhắn mới", "Nhắc nhở: khoảng 4 phút.")
+        ]
+    );
+    let all = polled.to_string().to_lowercase();
+    for word in ["cảnh sát", "112", "police", "kẻ tấn công"] {
+        assert!(!all.contains(word), "the device sees {word:?}: {all}");
+    }
+}
