@@ -40,6 +40,7 @@ pub mod exchange_freeze;
 pub mod extract;
 pub mod federation;
 pub mod flood;
+pub mod freeze_evidence;
 pub mod funds;
 pub mod funds_links;
 pub mod funds_run;
