@@ -26,18 +26,9 @@ function minorUnits(holding, decimals) {
 
 // Partner agencies sharing an active agreement that permits freeze requests, the endpoint's country first. The
 // server resolves the recipient from the account's jurisdiction; the list shows who can be asked.
-async function partners(api, country) {
-  const [peers, agreements] = await Promise.all([
-    api('GET', '/api/exchange/peers').catch(() => []),
-    api('GET', '/api/exchange/agreements').catch(() => []),
-  ]);
-  const now = Date.now();
-  const permitted = new Set();
-  for (const a of agreements) {
-    if (!a.freeze || a.revoked_at || Date.parse(a.expires_at) <= now) continue;
-    for (const p of a.parties) permitted.add(p);
-  }
-  return peers.filter((p) => permitted.has(p.id))
+async function partners(api, country, kind) {
+  const list = await api('GET', '/api/exchange/freeze/partners').catch(() => []);
+  return list.filter((p) => p.kinds.includes(kind))
     .sort((a, b) => (b.country === country) - (a.country === country) || a.name.localeCompare(b.name));
 }
 
@@ -76,9 +67,14 @@ export async function openFreezeDialog(api, run, endpoint, opener) {
   dialog.showModal();
   amount.focus();
 
-  const list = await partners(api, endpoint.country);
-  if (!list.length) partner.append(el('option', { value: '', text: t('mf_no_partner') }));
-  for (const p of list) partner.append(el('option', { value: p.id, text: `${p.name} (${p.country})` }));
+  const fill = async () => {
+    const list = await partners(api, endpoint.country, kind.value);
+    partner.replaceChildren();
+    if (!list.length) partner.append(el('option', { value: '', text: t('mf_no_partner') }));
+    for (const p of list) partner.append(el('option', { value: p.id, text: `${p.name} (${p.country})` }));
+  };
+  kind.addEventListener('change', fill);
+  await fill();
 
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();

@@ -323,3 +323,54 @@ pub async fn record_status(
     .await?;
     Ok(Json(held))
 }
+
+/// A partner agency that may be asked for a freeze: one of the active agreements it shares with this node permits
+/// freeze requests.
+#[derive(Debug, serde::Serialize, ToSchema)]
+pub struct FreezePartner {
+    /// Key id.
+    pub id: String,
+    pub name: String,
+    /// ISO 3166-1 alpha-2: requests for accounts of this country go to it.
+    pub country: String,
+    /// `freeze` and/or `confiscation`.
+    #[schema(value_type = Vec<String>)]
+    pub kinds: Vec<FreezeKind>,
+}
+
+/// The partners freeze requests can go to (the recipient is resolved from the account's jurisdiction), for the
+/// console's request dialog. Names agencies, no account: not audited.
+#[utoipa::path(get, path = "/api/exchange/freeze/partners", tag = "exchange", security(("bearer" = [])),
+    responses((status = 200, body = Vec<FreezePartner>),
+        (status = 401, body = crate::error::ErrorBody, description = "unauthenticated"),
+        (status = 403, body = crate::error::ErrorBody, description = "forbidden: role")))]
+pub async fn partners(
+    State(state): State<AppState>,
+    staff: Staff,
+) -> Result<Json<Vec<FreezePartner>>, ApiError> {
+    staff.require(Permission::RequestFreeze)?;
+    let store = service(&state)?.store().clone();
+    let (peers, agreements) = (store.peers().await?, store.agreements().await?);
+    let now = Utc::now();
+    let mut out = Vec::new();
+    for peer in peers {
+        let mut kinds: Vec<FreezeKind> = agreements
+            .iter()
+            .filter(|a| a.is_active(now) && a.parties.contains(&peer.id))
+            .filter_map(|a| a.freeze.as_ref())
+            .flat_map(|t| t.kinds.iter().copied())
+            .collect();
+        kinds.sort();
+        kinds.dedup();
+        if !kinds.is_empty() {
+            out.push(FreezePartner {
+                id: peer.id.to_string(),
+                name: peer.name,
+                country: peer.country,
+                kinds,
+            });
+        }
+    }
+    out.sort_by(|a, b| (&a.country, &a.name).cmp(&(&b.country, &b.name)));
+    Ok(Json(out))
+}

@@ -208,6 +208,10 @@ pub fn router(state: AppState) -> Router {
             "/api/exchange/freeze",
             get(exchange_freeze::list).post(exchange_freeze::create),
         )
+        .route(
+            "/api/exchange/freeze/partners",
+            get(exchange_freeze::partners),
+        )
         .route("/api/exchange/freeze/{id}", get(exchange_freeze::get))
         .route(
             "/api/exchange/freeze/{id}/status",

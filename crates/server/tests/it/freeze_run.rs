@@ -117,8 +117,32 @@ pub async fn freeze_request_from_a_traced_endpoint(h: &Harness) {
         }
     };
 
-    // Refusals first: nothing is signed or sent.
+    // The partners the console's dialog offers: those under an agreement permitting freeze requests.
     let dispatcher = h.login_as(Role::Dispatcher).await;
+    for (token, want) in [
+        (None, StatusCode::UNAUTHORIZED),
+        (Some(dispatcher.as_str()), StatusCode::FORBIDDEN),
+        (Some(analyst.as_str()), StatusCode::OK),
+    ] {
+        let (status, answer) = h
+            .call_on(
+                &app,
+                Method::GET,
+                "/api/exchange/freeze/partners",
+                token,
+                None,
+            )
+            .await;
+        assert_eq!(status, want, "{answer}");
+        if status == StatusCode::OK {
+            assert_eq!(
+                answer,
+                json!([{"id": crate::freeze::key_id(7), "name": "partner", "country": "SG", "kinds": ["freeze"]}])
+            );
+        }
+    }
+
+    // Refusals first: nothing is signed or sent.
     for (token, body, want, want_code, why) in [
         (
             None,
