@@ -287,4 +287,21 @@ pub async fn freeze_request_from_a_traced_endpoint(h: &Harness) {
     let (status, held) = create(Some(analyst.clone()), body(json!({"amount_minor": "1"}))).await;
     assert_eq!(status, StatusCode::CREATED, "{held}");
     assert_eq!(held["request"]["body"]["amount"]["minor_units"], "1");
+
+    // Each reading of the run for evidence is audited as a run read (three: the refused confiscation read it too),
+    // and no audit entry names an account.
+    let audit = h.audit().await;
+    let reads = audit
+        .iter()
+        .filter(|(action, ..)| action == "funds.run_read")
+        .filter(|entry| format!("{entry:?}").contains("freeze request evidence"))
+        .count();
+    assert_eq!(reads, 3, "{audit:?}");
+    for entry in &audit {
+        let text = format!("{entry:?}");
+        assert!(
+            !text.contains("TR7NHqjeKQ"),
+            "the audit log names the wallet: {text}"
+        );
+    }
 }
