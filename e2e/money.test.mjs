@@ -9,9 +9,12 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ADMIN_PASSWORD, Api, PASSWORD, ROOT, Server, axe, consoleFromDisk, launch, shot } from './lib.mjs';
+import { execFileSync } from 'node:child_process';
+import { ADMIN_PASSWORD, Api, PASSWORD, ROOT, Server, axe, consoleFromDisk, jikimiBin, launch, shot } from './lib.mjs';
 
 const WALLET = 'TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t';
+// A partner agency in Singapore (the RFC 8032 test key 1): the jurisdiction of the exchange holding the wallet.
+const PARTNER_SG = 'd75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a';
 const STATEMENT = [
   'tx_id,timestamp,from_account,to_account,amount,currency',
   's1,1700000000,acct:1000001,GB82WEST12345698765432,1000,USDT',
@@ -137,6 +140,49 @@ describe('money view', () => {
     const violationsKo = await axe(page);
     assert.deepEqual(violationsKo, [], 'axe on the Korean money view');
     await shot(page, '21-money-ko');
+  });
+
+  test('an analyst requests a freeze from an endpoint row with the keyboard', async () => {
+    // A partner in Singapore under an agreement permitting freeze requests (it has no endpoint: the request is held
+    // and delivered after a later sync, which is not an error).
+    const admin = await Api.login(server.url, 'admin', ADMIN_PASSWORD);
+    await admin.call('POST', '/api/exchange/peers', { id: PARTNER_SG, name: 'SPF', country: 'SG' });
+    execFileSync(jikimiBin(), ['agreement', 'create', '--title', 'KR-SG', '--party', PARTNER_SG, '--category', 'scam',
+      '--purpose', 'asset recovery', '--freeze-legal-basis', 'KR-SG MLAT art. 9'], { env: server.env, cwd: server.dir, encoding: 'utf8' });
+    if (await page.evaluate(() => document.documentElement.lang) !== 'en') {
+      await page.click('.lang-toggle >> visible=true');
+      await page.waitForFunction(() => document.documentElement.lang === 'en');
+    }
+    const button = `#endpoints tbody tr[data-account="tron:${WALLET}"] .mf-open`;
+    await page.focus(button);
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('#mf-dialog[open] #mf-partner option', { state: 'attached' });
+    assert.equal(await page.inputValue('#mf-account'), `tron:${WALLET}`);
+    assert.match(await page.inputValue('#mf-amount'), /^[1-9][0-9]*$/);
+    assert.equal(await page.inputValue('#mf-currency'), 'USDT');
+    assert.equal(await page.evaluate(() => document.activeElement.id), 'mf-amount');
+    assert.match(await page.textContent('#mf-partner'), /SPF \(SG\)/);
+    assert.deepEqual(await axe(page), [], 'axe with the freeze dialog open');
+    await shot(page, '22-money-freeze-dialog');
+    // Escape closes it and gives the focus back to the row's button.
+    await page.keyboard.press('Escape');
+    await page.waitForSelector('#mf-dialog', { state: 'detached' });
+    assert.equal(await page.evaluate(() => document.activeElement.classList.contains('mf-open')), true);
+    // Again, and send with Enter: the request is shown with a link to the freeze requests page.
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('#mf-dialog[open]');
+    await page.focus('#mf-amount');
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('#mf-link');
+    assert.equal(await page.getAttribute('#mf-link', 'href').then((h) => h.split('#')[0]), '/console/freeze.html');
+    assert.deepEqual(await axe(page), [], 'axe after the request is sent');
+    await shot(page, '23-money-freeze-sent');
+    const analyst = await Api.login(server.url, 'analyst', PASSWORD);
+    const held = await analyst.call('GET', '/api/exchange/freeze?direction=outgoing');
+    assert.equal(held.length, 1);
+    assert.equal(held[0].request.body.recipient, PARTNER_SG);
+    assert.ok(held[0].request.body.evidence.trace_run);
+    await page.keyboard.press('Escape');
   });
 
   test('a dispatcher has no money view and the API refuses them', async () => {

@@ -1000,7 +1000,7 @@ $('logout').addEventListener('click', logout);
 $('help-button').addEventListener('click', () => $('help').showModal());
 
 // The money view replaces the queue, map and detail panes while it is open.
-const money = new MoneyView($('money-view'), api);
+const money = new MoneyView($('money-view'), api, may);
 async function toggleMoney() {
   const open = $('money-view').hidden;
   $('money-view').hidden = !open;

@@ -225,6 +225,9 @@ async function start() {
     return;
   }
   await load();
+  // `freeze.html#<request id>` (the money view's link after a request): open that request.
+  const wanted = decodeURIComponent(location.hash.slice(1));
+  if (wanted && state.requests.some((x) => x.request.body.id === wanted)) select(wanted);
 }
 
 for (const b of document.querySelectorAll('.lang-toggle')) {

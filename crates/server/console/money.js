@@ -6,6 +6,7 @@
 // it according to shared cases. Every read of accounts is audited by the server.
 
 import { t } from './i18n.js';
+import { openFreezeDialog } from './money_freeze.js';
 
 const SVG = 'http://www.w3.org/2000/svg';
 const COL_W = 300;
@@ -37,9 +38,10 @@ function short(account) {
 }
 
 export class MoneyView {
-  constructor(root, api) {
+  constructor(root, api, may = () => false) {
     this.root = root;
     this.api = api;
+    this.may = may;
     this.cases = [];
     this.caseId = null;
     this.sets = [];
@@ -366,7 +368,9 @@ export class MoneyView {
     const byAccount = new Map((this.controllers?.endpoints ?? []).map((e) => [e.account, e]));
     const table = el('table', { id: 'endpoints', class: 'money-table' });
     const head = el('tr');
+    const freeze = this.may('request_freeze');
     for (const h of ['mAccount', 'mType', 'mCountry', 'mRole', 'mHolding', 'mReceived', 'mCashoutPoint', 'mController']) head.append(el('th', { scope: 'col', text: t(h) }));
+    if (freeze) head.append(el('th', { scope: 'col', text: t('mf_actions') }));
     table.append(el('thead', {}, head));
     const tbody = el('tbody');
     for (const e of this.run.endpoints) {
@@ -384,6 +388,11 @@ export class MoneyView {
         el('td', { class: 'num', text: e.tainted_received }),
         el('td', { text: e.cashout || '–' }),
         el('td', { text: org === null ? who : `${who} · ${t('mOrg')} ${org}` }));
+      if (freeze) {
+        const button = el('button', { type: 'button', class: 'mf-open', 'aria-label': `${t('mf_request')}: ${e.account}`, text: t('mf_request') });
+        button.addEventListener('click', () => openFreezeDialog(this.api, this.run, e, button));
+        tr.append(el('td', {}, button));
+      }
       tbody.append(tr);
     }
     table.append(tbody);

@@ -39,6 +39,11 @@ const ASSETS: &[(&str, &str, &str)] = &[
         include_str!("../console/money.js"),
     ),
     (
+        "money_freeze.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../console/money_freeze.js"),
+    ),
+    (
         "live.js",
         "text/javascript; charset=utf-8",
         include_str!("../console/live.js"),

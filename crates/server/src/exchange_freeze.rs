@@ -3,9 +3,9 @@
 //! jurisdiction over a traced account and read the requests in and out (each read audited: they name accounts); only a
 //! supervisor ([`Permission::DecideFreeze`]) records the status of a request a partner sent to this agency.
 //!
-//! Evidence: the body carries the trace summary JSON (`evidence`), whose digest is signed with the request. The seam
-//! for server-side trace runs is [`evidence_from_trace_run`]: a `trace_run` id is accepted by the schema and refused
-//! until trace runs are stored here (they arrive with migration 0012).
+//! Evidence: the body carries the trace summary JSON (`evidence`), whose digest is signed with the request, or names
+//! a stored trace run (`trace_run`) and one of its endpoints (`endpoint`): then the evidence, the account and the
+//! default amount come from the run ([`crate::freeze_evidence`]).
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -33,12 +33,14 @@ pub struct NewFreezeBody {
     pub kind: Option<String>,
     /// The account: `{"type":"iban","iban":...}`, `{"type":"bank_account","account":...,"country":"KR"}` or
     /// `{"type":"wallet","wallet":{"chain":...,"address":...},"exchange":...,"exchange_country":...}`.
+    /// Required unless `trace_run` is given (then the endpoint's account is taken, with its jurisdiction).
     #[schema(value_type = Object)]
-    pub account: AccountRef,
-    /// The amount in the currency's smallest unit, as a string of digits (exact).
-    pub amount_minor: String,
-    /// ISO 4217 code or crypto ticker.
-    pub currency: String,
+    pub account: Option<AccountRef>,
+    /// The amount in the currency's smallest unit, as a string of digits (exact). With `trace_run`, defaults to
+    /// the endpoint's tainted holding.
+    pub amount_minor: Option<String>,
+    /// ISO 4217 code or crypto ticker (with `trace_run`, defaults to the run's currency).
+    pub currency: Option<String>,
     /// Decimals of the smallest unit (default 2).
     pub decimals: Option<u8>,
     /// The requesting case (held here).
@@ -48,8 +50,10 @@ pub struct NewFreezeBody {
     /// The trace summary JSON (an object).
     #[schema(value_type = Object)]
     pub evidence: Option<serde_json::Value>,
-    /// A server-side trace run to take the evidence from (not available yet: give `evidence`).
+    /// A trace run of this case to take the evidence, account and amount from (instead of `evidence`).
     pub trace_run: Option<Uuid>,
+    /// With `trace_run`: the endpoint's account as the run shows it (`iban:...`, `acct:...`, `tron:...`).
+    pub endpoint: Option<String>,
 }
 
 /// `POST /api/exchange/freeze/{id}/status`.
@@ -86,18 +90,6 @@ fn minor_units(text: &str) -> Result<u128, ApiError> {
         .map_err(|_| ApiError::new(ErrorCode::InvalidField, "amount_minor: too large"))
 }
 
-/// The seam for server-side trace runs: the evidence of run `run`. Trace runs are not stored by this server yet,
-/// so this refuses; when they are, it reads the run's summary and returns
-/// `Evidence::from_summary(summary, Some(run))`.
-pub async fn evidence_from_trace_run(_state: &AppState, run: Uuid) -> Result<Evidence, ApiError> {
-    Err(ApiError::new(
-        ErrorCode::InvalidField,
-        format!(
-            "trace_run {run}: trace runs are not available on this server yet; give the trace summary as evidence"
-        ),
-    ))
-}
-
 /// Asks the agency with jurisdiction over the account (IBAN country, the exchange's registered country, or an
 /// agreement's mapping) to freeze or confiscate: signed, kept, audited and delivered (again after each sync if the
 /// partner cannot be reached now: `delivered` says which).
@@ -106,9 +98,10 @@ pub async fn evidence_from_trace_run(_state: &AppState, run: Uuid) -> Result<Evi
         (status = 400, body = crate::error::ErrorBody, description = "invalid_payload"),
         (status = 401, body = crate::error::ErrorBody, description = "unauthenticated"),
         (status = 403, body = crate::error::ErrorBody, description = "forbidden: role"),
-        (status = 404, body = crate::error::ErrorBody, description = "record_not_found: the case"),
+        (status = 403, body = crate::error::ErrorBody, description = "forbidden: a trace run of another case"),
+        (status = 404, body = crate::error::ErrorBody, description = "record_not_found: the case; trace_run_not_found"),
         (status = 413, body = crate::error::ErrorBody, description = "payload_too_large"),
-        (status = 422, body = crate::error::ErrorBody, description = "invalid_field: amount, deadline, evidence, jurisdiction")))]
+        (status = 422, body = crate::error::ErrorBody, description = "invalid_field: amount, deadline, evidence, jurisdiction, not an endpoint of the run")))]
 pub async fn create(
     State(state): State<AppState>,
     staff: Staff,
@@ -116,9 +109,56 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<HeldRequest>), ApiError> {
     staff.require(Permission::RequestFreeze)?;
     let node = service(&state)?.node().await?;
-    let evidence = match (body.evidence, body.trace_run) {
-        (Some(summary), run) => Evidence::from_summary(summary, run)?,
-        (None, Some(run)) => evidence_from_trace_run(&state, run).await?,
+    let (evidence, account, amount) = match (body.evidence, body.trace_run) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::new(
+                ErrorCode::InvalidField,
+                "give evidence (the trace summary JSON) or trace_run, not both",
+            ));
+        }
+        (Some(summary), None) => {
+            let account = body
+                .account
+                .ok_or_else(|| ApiError::new(ErrorCode::InvalidField, "account is required"))?;
+            let amount = Amount {
+                minor_units: minor_units(body.amount_minor.as_deref().ok_or_else(|| {
+                    ApiError::new(ErrorCode::InvalidField, "amount_minor is required")
+                })?)?,
+                currency: body.currency.ok_or_else(|| {
+                    ApiError::new(ErrorCode::InvalidField, "currency is required")
+                })?,
+                decimals: body.decimals.unwrap_or(2),
+            };
+            (Evidence::from_summary(summary, None)?, account, amount)
+        }
+        (None, Some(run)) => {
+            if body.account.is_some() {
+                return Err(ApiError::new(
+                    ErrorCode::InvalidField,
+                    "with trace_run, name the endpoint (the account is the run's)",
+                ));
+            }
+            let endpoint = body.endpoint.as_deref().ok_or_else(|| {
+                ApiError::new(
+                    ErrorCode::InvalidField,
+                    "endpoint is required with trace_run",
+                )
+            })?;
+            let found =
+                crate::freeze_evidence::from_trace_run(&state, &staff, run, body.case_id, endpoint)
+                    .await?;
+            let mut amount = found.holding;
+            if let Some(text) = body.amount_minor.as_deref() {
+                amount.minor_units = minor_units(text)?;
+            }
+            if let Some(currency) = body.currency {
+                amount.currency = currency;
+            }
+            if let Some(decimals) = body.decimals {
+                amount.decimals = decimals;
+            }
+            (found.evidence, found.account, amount)
+        }
         (None, None) => {
             return Err(ApiError::new(
                 ErrorCode::InvalidField,
@@ -129,12 +169,8 @@ pub async fn create(
     let kind: FreezeKind = body.kind.as_deref().unwrap_or("freeze").parse()?;
     let new = NewFreeze {
         kind,
-        account: body.account,
-        amount: Amount {
-            minor_units: minor_units(&body.amount_minor)?,
-            currency: body.currency,
-            decimals: body.decimals.unwrap_or(2),
-        },
+        account,
+        amount,
         evidence,
         case_id: body.case_id,
         deadline: body.deadline,
@@ -286,4 +322,55 @@ pub async fn record_status(
     })
     .await?;
     Ok(Json(held))
+}
+
+/// A partner agency that may be asked for a freeze: one of the active agreements it shares with this node permits
+/// freeze requests.
+#[derive(Debug, serde::Serialize, ToSchema)]
+pub struct FreezePartner {
+    /// Key id.
+    pub id: String,
+    pub name: String,
+    /// ISO 3166-1 alpha-2: requests for accounts of this country go to it.
+    pub country: String,
+    /// `freeze` and/or `confiscation`.
+    #[schema(value_type = Vec<String>)]
+    pub kinds: Vec<FreezeKind>,
+}
+
+/// The partners freeze requests can go to (the recipient is resolved from the account's jurisdiction), for the
+/// console's request dialog. Names agencies, no account: not audited.
+#[utoipa::path(get, path = "/api/exchange/freeze/partners", tag = "exchange", security(("bearer" = [])),
+    responses((status = 200, body = Vec<FreezePartner>),
+        (status = 401, body = crate::error::ErrorBody, description = "unauthenticated"),
+        (status = 403, body = crate::error::ErrorBody, description = "forbidden: role")))]
+pub async fn partners(
+    State(state): State<AppState>,
+    staff: Staff,
+) -> Result<Json<Vec<FreezePartner>>, ApiError> {
+    staff.require(Permission::RequestFreeze)?;
+    let store = service(&state)?.store().clone();
+    let (peers, agreements) = (store.peers().await?, store.agreements().await?);
+    let now = Utc::now();
+    let mut out = Vec::new();
+    for peer in peers {
+        let mut kinds: Vec<FreezeKind> = agreements
+            .iter()
+            .filter(|a| a.is_active(now) && a.parties.contains(&peer.id))
+            .filter_map(|a| a.freeze.as_ref())
+            .flat_map(|t| t.kinds.iter().copied())
+            .collect();
+        kinds.sort();
+        kinds.dedup();
+        if !kinds.is_empty() {
+            out.push(FreezePartner {
+                id: peer.id.to_string(),
+                name: peer.name,
+                country: peer.country,
+                kinds,
+            });
+        }
+    }
+    out.sort_by(|a, b| (&a.country, &a.name).cmp(&(&b.country, &b.name)));
+    Ok(Json(out))
 }

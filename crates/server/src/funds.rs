@@ -153,7 +153,7 @@ fn invalid(message: impl Into<String>) -> ApiError {
 }
 
 /// Appends one audit entry for a read of sealed money data; if it cannot be written, nothing is disclosed.
-async fn audit_read(
+pub(crate) async fn audit_read(
     state: &AppState,
     staff: &Staff,
     action: &str,

@@ -40,6 +40,7 @@ pub mod exchange_freeze;
 pub mod extract;
 pub mod federation;
 pub mod flood;
+pub mod freeze_evidence;
 pub mod funds;
 pub mod funds_links;
 pub mod funds_run;
@@ -215,6 +216,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/exchange/freeze",
             get(exchange_freeze::list).post(exchange_freeze::create),
+        )
+        .route(
+            "/api/exchange/freeze/partners",
+            get(exchange_freeze::partners),
         )
         .route("/api/exchange/freeze/{id}", get(exchange_freeze::get))
         .route(

@@ -39,7 +39,7 @@ use utoipa::{Modify, OpenApi};
         crate::exchange::get_case, crate::exchange::add_lead, crate::exchange::withdraw, crate::exchange::restrict,
         crate::exchange::export_stix, crate::exchange::court_bundle, crate::exchange::sync,
         crate::exchange_freeze::create, crate::exchange_freeze::list, crate::exchange_freeze::get,
-        crate::exchange_freeze::record_status,
+        crate::exchange_freeze::record_status, crate::exchange_freeze::partners,
         crate::federation::federation_agency, crate::federation::federation_pull, crate::federation::federation_deliver,
         crate::federation::federation_receipts, crate::federation::federation_notify,
         crate::federation::federation_freeze_request, crate::federation::federation_freeze_status,

@@ -273,3 +273,22 @@ console-freezeLink = Freeze requests
 # Added with EIDO referrals from another CAD.
 console-e_referred = Referred by another CAD
 console-referredFrom = from
+# Added by linkfreeze: freeze requests from a traced endpoint (money_freeze.js).
+console-mf_actions = Actions
+console-mf_request = Request freeze
+console-mf_title = Request a freeze or confiscation
+console-mf_help = The evidence, the account and its jurisdiction are taken from this trace run.
+console-mf_account = Account
+console-mf_amount = Amount in minor units
+console-mf_decimals = decimals
+console-mf_currency = Currency
+console-mf_kind = Kind
+console-mf_deadline = Deadline
+console-mf_partner = Partner agencies permitting freeze requests
+console-mf_no_partner = No agreement permits freeze requests
+console-mf_submit = Send request
+console-mf_cancel = Cancel
+console-mf_close = Close
+console-mf_sent = Freeze request sent
+console-mf_view = Open in freeze requests
+console-mf_failed = The request was refused

@@ -272,3 +272,22 @@ console-freezeLink = 동결 요청
 # Added with EIDO referrals from another CAD.
 console-e_referred = 타 기관 이관
 console-referredFrom = 이관 기관
+# Added by linkfreeze: freeze requests from a traced endpoint (money_freeze.js).
+console-mf_actions = 작업
+console-mf_request = 동결 요청
+console-mf_title = 동결 또는 몰수 요청
+console-mf_help = 증거, 계좌 및 관할권은 이 추적 실행에서 가져옵니다.
+console-mf_account = 계좌
+console-mf_amount = 최소 단위 금액
+console-mf_decimals = 소수 자릿수
+console-mf_currency = 통화
+console-mf_kind = 종류
+console-mf_deadline = 기한
+console-mf_partner = 동결 요청을 허용하는 협력 기관
+console-mf_no_partner = 동결 요청을 허용하는 협정이 없습니다
+console-mf_submit = 요청 보내기
+console-mf_cancel = 취소
+console-mf_close = 닫기
+console-mf_sent = 동결 요청을 보냈습니다
+console-mf_view = 동결 요청 페이지에서 열기
+console-mf_failed = 요청이 거부되었습니다

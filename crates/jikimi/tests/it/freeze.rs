@@ -162,6 +162,78 @@ async fn freeze_request_round_trip_across_two_serve_processes() {
         created["request"]["signature"]
     );
 
+    // From a traced endpoint (issue 22 part 4): A's analyst uploads the bank statement, traces the victim's payment
+    // to the German IBAN, and asks by run id; B receives the evidence A's server built from the stored run.
+    let csv = format!(
+        "tx_id,timestamp,from_account,to_account,amount,currency\n\
+         s1,1700000000,acct:1000001,{IBAN_DE},1000,EUR\n"
+    );
+    let set: Value = http
+        .post(format!(
+            "{}/api/funds/cases/{case_id}/sets?format=csv&name=bank.csv",
+            a.url()
+        ))
+        .bearer_auth(&analyst_a)
+        .header("content-type", "text/csv")
+        .body(csv)
+        .send()
+        .await
+        .expect("upload")
+        .json()
+        .await
+        .expect("json");
+    let set_id = set["id"].as_str().expect("set id").to_owned();
+    let run: Value = http
+        .post(format!("{}/api/funds/sets/{set_id}/runs", a.url()))
+        .bearer_auth(&analyst_a)
+        .json(&json!({"seeds": ["s1"], "policy": "fifo"}))
+        .send()
+        .await
+        .expect("run")
+        .json()
+        .await
+        .expect("json");
+    let run_id = run["id"].as_str().expect("run id").to_owned();
+    let from_run = http
+        .post(format!("{}/api/exchange/freeze", a.url()))
+        .bearer_auth(&analyst_a)
+        .json(&json!({
+            "trace_run": run_id, "endpoint": format!("iban:{IBAN_DE}"), "case_id": case_id,
+            "deadline": (Utc::now() + chrono::Duration::days(3)).to_rfc3339(),
+        }))
+        .send()
+        .await
+        .expect("create from run");
+    assert_eq!(from_run.status(), 201);
+    let from_run: Value = from_run.json().await.expect("json");
+    assert_eq!(from_run["delivered"], true, "{from_run}");
+    assert_eq!(from_run["request"]["body"]["recipient"], b.id().to_string());
+    assert_eq!(
+        from_run["request"]["body"]["amount"]["minor_units"],
+        "100000"
+    );
+    let run_request = from_run["request"]["body"]["id"].clone();
+    let incoming = get_json(
+        &http,
+        format!("{}/api/exchange/freeze?direction=incoming", b.url()),
+        &supervisor_b,
+    )
+    .await;
+    let run_at_b = incoming
+        .as_array()
+        .and_then(|l| l.iter().find(|h| h["request"]["body"]["id"] == run_request))
+        .expect("the run's request at B");
+    let evidence = &run_at_b["request"]["body"]["evidence"];
+    assert_eq!(evidence["trace_run"], json!(run_id));
+    assert_eq!(
+        evidence["summary"]["endpoint"]["account"],
+        format!("iban:{IBAN_DE}")
+    );
+    assert_eq!(
+        evidence["attachment"]["sha256"],
+        from_run["request"]["body"]["evidence"]["attachment"]["sha256"]
+    );
+
     // Least privilege: B's analyst may not record a status; A's supervisor may not decide A's own request.
     let status_url = |n: &NodeProc| format!("{}/api/exchange/freeze/{id}/status", n.url());
     let frozen = json!({"state": "frozen", "amount_minor": "1200000"});

@@ -100,7 +100,11 @@ fn code(body: &Value) -> &str {
 
 /// A cooperating node of `country` with one partner (key 7, of `partner_country`) and an agreement permitting
 /// freeze requests; returns the app, this node's id and the agreement id.
-async fn node(h: &Harness, country: &str, partner_country: &str) -> (Router, AgencyId, Uuid) {
+pub(crate) async fn node(
+    h: &Harness,
+    country: &str,
+    partner_country: &str,
+) -> (Router, AgencyId, Uuid) {
     let app = h.cooperating().await;
     let admin = h.login_as(Role::Admin).await;
     let (status, me) = h
@@ -504,7 +508,7 @@ pub async fn freeze_requests_as_the_requester_would_be_attacked(h: &Harness) {
             Some(analyst.clone()),
             with(json!({"evidence": null, "trace_run": Uuid::now_v7()})),
             StatusCode::UNPROCESSABLE_ENTITY,
-            "trace runs are not stored yet",
+            "trace_run with an account of its own",
         ),
         (
             Some(analyst.clone()),
@@ -684,4 +688,9 @@ pub async fn freeze_requests_as_the_requester_would_be_attacked(h: &Harness) {
     ] {
         assert!(actions.iter().any(|a| a == want), "{want} in {actions:?}");
     }
+}
+
+/// The agency id of test key `n` (the partner is key 7).
+pub(crate) fn key_id(n: u8) -> AgencyId {
+    id_of(&key(n))
 }

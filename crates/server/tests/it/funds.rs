@@ -12,14 +12,14 @@ use uuid::Uuid;
 
 use crate::support::{Harness, send_to};
 
-const VICTIM: &str = "acct:1000001";
+pub(crate) const VICTIM: &str = "acct:1000001";
 const MULE_1: &str = "iban:GB82WEST12345698765432";
 const MULE_2: &str = "acct:110234567890";
-const WALLET: &str = "tron:TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t";
+pub(crate) const WALLET: &str = "tron:TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t";
 
 /// Four transfers and one bad row (line 6): the victim pays mule 1, who passes money to mule 2 and the exchange
 /// wallet and keeps some; mule 2 passes most on to the wallet.
-fn statement() -> String {
+pub(crate) fn statement() -> String {
     format!(
         "tx_id,timestamp,from_account,to_account,amount,currency\n\
          s1,1700000000,{VICTIM},GB82 WEST 1234 5698 7654 32,1000,USDT\n\
@@ -34,7 +34,7 @@ fn code(body: &Value) -> &str {
     body["error"]["code"].as_str().unwrap_or("")
 }
 
-fn upload_request(path: &str, token: Option<&str>, body: &str) -> Request<Body> {
+pub(crate) fn upload_request(path: &str, token: Option<&str>, body: &str) -> Request<Body> {
     let mut builder = Request::builder()
         .method(Method::POST)
         .uri(path)

@@ -12,10 +12,11 @@ mod devices;
 mod feed;
 mod flood;
 mod flows;
+mod freeze;
+mod freeze_run;
 mod funds;
 mod geocode;
 mod languages;
-mod freeze;
 mod lookups;
 mod mqtt;
 mod mqtt_broker;
@@ -154,6 +155,7 @@ api_tests!(
     languages::console_labels_come_from_the_fluent_files,
     freeze::freeze_requests_as_the_recipient_would_be_attacked,
     freeze::freeze_requests_as_the_requester_would_be_attacked,
+    freeze_run::freeze_request_from_a_traced_endpoint,
 );
 
 /// Restarts a private Mosquitto (broker behaviour: once, on SQLite, not once per backend).

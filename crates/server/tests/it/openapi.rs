@@ -61,6 +61,7 @@ pub async fn openapi_lists_the_endpoints_and_error_codes(h: &Harness) {
         "/federation/v1/deliver",
         "/api/exchange/freeze",
         "/api/exchange/freeze/{id}",
+        "/api/exchange/freeze/partners",
         "/api/exchange/freeze/{id}/status",
         "/federation/v1/freeze/requests",
         "/federation/v1/freeze/statuses",
