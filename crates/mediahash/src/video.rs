@@ -3,8 +3,8 @@
 //!
 //! Behind the opt-in `video` feature (in the `jikimi` package too: `cargo build --features video`): FFmpeg is a
 //! system C library found with pkg-config and bound with bindgen, which a pure consumer of PDQ, vPDQ comparison
-//! or the index should not have to install. This is the crate's only unsafe code: three FFmpeg calls the safe wrapper does not expose
-//! as the reference makes them (an RGB24 frame with FFmpeg's default alignment, and `sws_scale` on the
+//! or the index should not have to install. With `jpeg.rs` (libjpeg), this is the crate's only unsafe code: three
+//! FFmpeg calls the safe wrapper does not expose as the reference makes them (an RGB24 frame with FFmpeg's default alignment, and `sws_scale` on the
 //! codec's declared height).
 //!
 //! The reference, and so this module:
