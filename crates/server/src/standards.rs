@@ -8,8 +8,9 @@
 //! address cut to city and country. No export carries personal data (subscriber or device ids, notes) whatever the
 //! role: there is no agreement type yet that would allow it.
 //!
-//! The civic address seam: incidents have no street address yet (reverse geocoding is being added). When they do,
-//! [`civic_address`] returns it and both documents carry it (CAP `<areaDesc>`, EIDO civic location).
+//! The civic address: when address data is loaded (`--addresses-pbf`), [`civic_address`] reverse-geocodes the
+//! incident's full location (before the analyst generalisation; the mapping itself cuts it to city and country for
+//! analysts) and both documents carry it (CAP `<areaDesc>`, EIDO civic location).
 
 use axum::Json;
 use axum::body::Bytes;
@@ -47,9 +48,18 @@ impl From<jikimi_standards::Error> for ApiError {
     }
 }
 
-/// The incident's street address, when one is known. None yet: the seam for reverse geocoding.
-fn civic_address(_incident: &Incident) -> Option<CivicAddress> {
-    None
+/// The incident's street address from the loaded address data (`crate::geocode`), when there is one near.
+fn civic_address(state: &AppState, incident: &Incident) -> Option<CivicAddress> {
+    let index = state.addresses.as_deref()?;
+    let fix = incident.location.as_ref()?;
+    let a = crate::geocode::address_at(index, fix.coords.lat(), fix.coords.lon())?;
+    Some(CivicAddress {
+        street: a.street,
+        house_number: a.house_number,
+        postcode: a.postcode,
+        city: a.city,
+        country: a.country,
+    })
 }
 
 fn export_context(state: &AppState, view: View) -> ExportContext {
@@ -92,7 +102,7 @@ async fn load(
     staff.require(Permission::ReadOperations)?;
     let view = View::of(staff.role);
     let incident = state.store.get_incident(IncidentId(id)).await?;
-    let civic = civic_address(&incident);
+    let civic = civic_address(state, &incident);
     Ok((in_view(incident, view), civic, export_context(state, view)))
 }
 

@@ -49,6 +49,24 @@ async fn get(app: &Router, path: &str, token: Option<&str>) -> (StatusCode, Valu
     )
 }
 
+async fn get_text(app: &Router, path: &str, token: &str) -> (StatusCode, String) {
+    let request = Request::builder()
+        .method(Method::GET)
+        .uri(path)
+        .header("authorization", format!("Bearer {token}"))
+        .body(Body::empty())
+        .expect("request");
+    let response = app.clone().oneshot(request).await.expect("router answers");
+    let status = response.status();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    (status, String::from_utf8_lossy(&bytes).into_owned())
+}
+
 /// An addressed feature with a street and number, and its pin.
 fn some_address(index: &AddressIndex) -> (String, String, f64, f64) {
     index
@@ -123,6 +141,18 @@ pub async fn incidents_show_their_street_address(h: &Harness) {
         None,
         "{body}"
     );
+
+    // CAP and EIDO exports carry the street address for dispatchers, and at most the city for analysts.
+    for path in ["cap", "eido"] {
+        let (status, document) =
+            get_text(&app, &format!("/api/incidents/{id}/{path}"), &dispatcher).await;
+        assert_eq!(status, StatusCode::OK, "{document}");
+        assert!(document.contains(street.as_str()), "{path}: {document}");
+        let (status, document) =
+            get_text(&app, &format!("/api/incidents/{id}/{path}"), &analyst).await;
+        assert_eq!(status, StatusCode::OK, "{document}");
+        assert!(!document.contains(street.as_str()), "{path}: {document}");
+    }
 
     // Without address data: null, not an error.
     let (status, body) = h
