@@ -489,7 +489,12 @@ pub async fn sessions_expire_and_logout_ends_them(h: &Harness) {
         .await;
     assert_eq!(
         me["permissions"],
-        json!(["read_operations", "link_entities"])
+        json!([
+            "read_operations",
+            "link_entities",
+            "trace_funds",
+            "request_freeze"
+        ])
     );
     h.advance_s(8 * 3600 + 1);
     let (status, _) = h
