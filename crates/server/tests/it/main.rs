@@ -118,6 +118,7 @@ api_tests!(
     mqtt::mqtt_sos_is_acknowledged_and_a_replay_is_not_a_second_alert,
     mqtt::mqtt_unsigned_or_wrongly_signed_is_refused_and_audited,
     mqtt_twoway::mqtt_terminal_receives_the_question_and_answers_it,
+    mqtt_twoway::mqtt_questions_are_discreet_after_a_duress_pin,
     views::dispatcher_sees_the_full_view,
     views::supervisor_sees_the_full_view,
     views::admin_sees_the_full_view,

@@ -132,3 +132,35 @@ pub async fn mqtt_terminal_receives_the_question_and_answers_it(h: &Harness) {
     assert_eq!(events[2]["actor"], format!("device:{}", device.id));
     intake.task.abort();
 }
+
+/// After a duress PIN the terminal is sent what the app would show: the canned question's neutral form under a
+/// neutral title, never the dispatcher's words.
+pub async fn mqtt_questions_are_discreet_after_a_duress_pin(h: &Harness) {
+    let (prefix, intake) = start_intake(h).await;
+    let device = crate::app::enrolled(h, json!({"pin": "2468", "duress_pin": "1357"})).await;
+    let incident = crate::app::raise(h, &device, true, 2).await;
+    let (status, _) = crate::app::cancel(h, &device, &incident, "1357").await;
+    assert_eq!(status, StatusCode::OK);
+    let mut terminal = Peer::connect(
+        &format!("terminal-{}", Uuid::new_v4().simple()),
+        Some(envelope::messages_topic(&prefix, &device.id)),
+    )
+    .await;
+    let dispatcher = h.login_as(Role::Dispatcher).await;
+    let (status, sent) = h
+        .call(
+            Method::POST,
+            &format!("/api/incidents/{incident}/messages"),
+            Some(&dispatcher),
+            Some(json!({"canned": "help-coming", "args": {"minutes": "4"}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{sent}");
+    assert_eq!(sent["discreet"], true);
+    let (_, question) = next_on(&mut terminal).await;
+    let shown = &question["messages"][0];
+    assert_eq!(shown["message_id"], sent["message_id"], "{question}");
+    assert_eq!(shown["title"], "새 메시지");
+    assert_eq!(shown["text"], "알림: 약 4분.");
+    intake.task.abort();
+}
