@@ -268,6 +268,9 @@ pub struct AppState {
     /// The console's live feed. It follows the store's commits ([`crate::live`]), so every way in (HTTP, MQTT, AML,
     /// the 112 app, staff actions) puts its changes on the dispatcher's screen at once with no code of its own.
     pub live: crate::live::Hub,
+    /// The MQTT adapter's publishing handle, once [`crate::mqtt::spawn`] has started it: committed silent questions
+    /// are published to the terminal through it ([`crate::twoway::ask`]).
+    pub mqtt_downlink: Arc<std::sync::OnceLock<crate::mqtt::Downlink>>,
 }
 
 /// Keys could not be turned into a keyring.
@@ -315,6 +318,7 @@ impl AppState {
         );
         Ok(Self {
             live: crate::live::Hub::new(store.clone()),
+            mqtt_downlink: Arc::default(),
             store,
             keyring: Arc::new(keyring),
             blind,

@@ -172,6 +172,10 @@ pub async fn ask(
         .await?;
     let discreet = incident.duress && !body.reveal;
     let lang = twoway_text::language_of(state.store.as_ref(), incident.subscriber_id).await?;
+    // Committed: a terminal on MQTT is sent the question now (the app polls for it).
+    if let Some(downlink) = state.mqtt_downlink.get() {
+        downlink.question(&incident, message_id, &lang).await;
+    }
     tracing::info!(incident_id = %id, message_id = %message_id, "question sent to the device");
     Ok((
         StatusCode::CREATED,
@@ -283,6 +287,23 @@ pub async fn device_messages(
     answered(&intake, &channel, &request_id, request.device_id, result).await
 }
 
+/// The poll's answer holding just the unanswered question `message_id` of `incident` (what the MQTT downlink
+/// publishes), or `None` when it is answered, unknown, or has nothing to show.
+pub fn pending_message(
+    incident: &Incident,
+    message_id: Uuid,
+    lang: &str,
+) -> Option<DeviceMessagesDto> {
+    let messages: Vec<PendingMessageDto> = pending(incident, lang)
+        .into_iter()
+        .filter(|m| m.message_id == message_id)
+        .collect();
+    (!messages.is_empty()).then(|| DeviceMessagesDto {
+        language: twoway_text::shown_language(lang).to_string(),
+        messages,
+    })
+}
+
 /// The incident's unanswered questions as its device shows them.
 fn pending(incident: &Incident, lang: &str) -> Vec<PendingMessageDto> {
     incident
@@ -384,7 +405,7 @@ pub async fn answer(
 }
 
 /// Records a verified device's tapped answer: the one service function below the transports (the app's signed
-/// HTTP answer today; a terminal's signed MQTT answer is meant to call it too), so both commit, refuse and
+/// HTTP answer and a terminal's signed MQTT answer, [`crate::mqtt::twoway`]), so both commit, refuse and
 /// deduplicate alike. The caller has checked the signature over `jikimi-answer-v1 {message_id}` and that the
 /// device is the signer; `nonce` is the signed request's, claimed here in the same transaction as the answer.
 pub async fn record_answer(

@@ -13,6 +13,13 @@
 //! `jikimi-location-v1\n...` for a location update (`{"alert_id", "location": {...}}`). The topic's device must be
 //! the envelope's device. The server answers on `jikimi/v1/devices/{device}/ack`.
 //!
+//! Silent two-way text ([`crate::twoway`]): the server publishes (QoS 1, not retained) each question a dispatcher
+//! sends to `jikimi/v1/devices/{device}/messages`, as the JSON the app's `GET /api/devices/{id}/messages` answers
+//! (`{"language", "messages": [one question]}`, discreet after a duress PIN). The terminal answers a tap by
+//! publishing (QoS 1) to `jikimi/v1/devices/{device}/messages/{message_id}/answer` the same envelope, whose `body`
+//! is the HTTP answer's body (`{"incident_id", "answer"}`) signed under `jikimi-answer-v1 {message_id}`; the server
+//! answers on the ack topic with an [`AnswerAck`] (`{"kind": "answer", "message_id", "duplicate", "nonce", "error"}`).
+//!
 //! Nothing here does I/O or reads a clock; the adapter in [`crate::mqtt`] looks up keys and commits.
 
 use ed25519_dalek::SigningKey;
@@ -62,12 +69,35 @@ impl EnvelopeError {
     }
 }
 
-/// The subscription filters for a prefix: SOS and location of every device.
-pub fn subscriptions(prefix: &str) -> [String; 2] {
+/// The subscription filters for a prefix: SOS, location and question answers of every device.
+pub fn subscriptions(prefix: &str) -> [String; 3] {
     [
         format!("{prefix}/devices/+/sos"),
         format!("{prefix}/devices/+/location"),
+        format!("{prefix}/devices/+/messages/+/answer"),
     ]
+}
+
+/// The topic the server publishes a device's silent questions on.
+pub fn messages_topic(prefix: &str, device: &Uuid) -> String {
+    format!("{prefix}/devices/{device}/messages")
+}
+
+/// The topic a device answers the question `message_id` on.
+pub fn answer_topic(prefix: &str, device: &Uuid, message_id: &Uuid) -> String {
+    format!("{prefix}/devices/{device}/messages/{message_id}/answer")
+}
+
+/// Parses `{prefix}/devices/{uuid}/messages/{uuid}/answer` into the device and the message; `None` for any other
+/// topic (an answer topic whose ids are not uuids is `None` too, and then refused as not a device topic).
+pub fn parse_answer_topic(prefix: &str, topic: &str) -> Option<(Uuid, Uuid)> {
+    let rest = topic.strip_prefix(prefix)?.strip_prefix("/devices/")?;
+    let (device, rest) = rest.split_once('/')?;
+    let message = rest.strip_prefix("messages/")?.strip_suffix("/answer")?;
+    Some((
+        Uuid::parse_str(device).ok()?,
+        Uuid::parse_str(message).ok()?,
+    ))
 }
 
 /// The topic a device publishes an SOS to.
@@ -125,6 +155,15 @@ pub fn parse_envelope(
     payload: &[u8],
     limit_bytes: usize,
 ) -> Result<Envelope, EnvelopeError> {
+    parse_envelope_of(&topic.device, payload, limit_bytes)
+}
+
+/// [`parse_envelope`] for a topic naming `device` (an answer topic, say).
+pub fn parse_envelope_of(
+    device: &Uuid,
+    payload: &[u8],
+    limit_bytes: usize,
+) -> Result<Envelope, EnvelopeError> {
     if payload.len() > limit_bytes {
         return Err(EnvelopeError::new(
             ErrorCode::PayloadTooLarge,
@@ -137,7 +176,7 @@ pub fn parse_envelope(
             format!("invalid envelope json: {e}"),
         )
     })?;
-    if envelope.device != topic.device {
+    if envelope.device != *device {
         return Err(EnvelopeError::new(
             ErrorCode::SignatureInvalid,
             "the envelope's device is not the topic's device",
@@ -195,6 +234,34 @@ pub fn sign(
         body: body.to_string(),
         signature: signing::sign_in(
             context(kind),
+            key,
+            device,
+            timestamp_s,
+            nonce,
+            body.as_bytes(),
+        )
+        .signature,
+    };
+    serde_json::to_vec(&envelope).unwrap_or_default()
+}
+
+/// Builds a signed answer envelope's bytes for the question `message_id` (terminals, tests): `body` is the HTTP
+/// answer's body, signed under `jikimi-answer-v1 {message_id}`.
+pub fn sign_answer(
+    key: &SigningKey,
+    device: &Uuid,
+    message_id: &Uuid,
+    timestamp_s: i64,
+    nonce: &str,
+    body: &str,
+) -> Vec<u8> {
+    let envelope = Envelope {
+        device: *device,
+        timestamp: timestamp_s,
+        nonce: nonce.to_string(),
+        body: body.to_string(),
+        signature: signing::sign_in(
+            &crate::twoway::answer_context(message_id),
             key,
             device,
             timestamp_s,
@@ -268,6 +335,46 @@ impl Ack {
     }
 }
 
+/// What the server publishes on the ack topic for a terminal's answer to a silent question: no display text (the
+/// exchange is silent), only whether the tap is in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AnswerAck {
+    /// Always `answer`.
+    pub kind: String,
+    /// The question answered.
+    pub message_id: Uuid,
+    /// The answer was recorded before (a retry or a redelivery): nothing changed.
+    pub duplicate: bool,
+    /// The nonce of the answered message, when it could be read.
+    pub nonce: Option<String>,
+    /// Machine-readable error code when refused.
+    pub error: Option<String>,
+}
+
+impl AnswerAck {
+    /// The tap is recorded (now, or before when `duplicate`).
+    pub fn recorded(message_id: Uuid, duplicate: bool, nonce: Option<String>) -> AnswerAck {
+        AnswerAck {
+            kind: "answer".into(),
+            message_id,
+            duplicate,
+            nonce,
+            error: None,
+        }
+    }
+
+    /// The answer was refused with `code`.
+    pub fn refused(message_id: Uuid, nonce: Option<String>, code: ErrorCode) -> AnswerAck {
+        AnswerAck {
+            kind: "answer".into(),
+            message_id,
+            duplicate: false,
+            nonce,
+            error: Some(code.as_str().into()),
+        }
+    }
+}
+
 fn kind_name(kind: TopicKind) -> &'static str {
     match kind {
         TopicKind::Sos => "sos",
@@ -304,6 +411,29 @@ mod tests {
         ] {
             assert!(parse_topic(DEFAULT_PREFIX, bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn answer_topics_parse_only_in_shape() {
+        let (d, m) = (Uuid::new_v4(), Uuid::now_v7());
+        let topic = answer_topic(DEFAULT_PREFIX, &d, &m);
+        assert_eq!(parse_answer_topic(DEFAULT_PREFIX, &topic), Some((d, m)));
+        assert_eq!(parse_answer_topic("other", &topic), None);
+        assert_eq!(
+            parse_answer_topic(DEFAULT_PREFIX, &sos_topic(DEFAULT_PREFIX, &d)),
+            None
+        );
+        assert_eq!(
+            parse_answer_topic(DEFAULT_PREFIX, &messages_topic(DEFAULT_PREFIX, &d)),
+            None
+        );
+        assert_eq!(
+            parse_answer_topic(
+                DEFAULT_PREFIX,
+                &format!("jikimi/v1/devices/{d}/messages/x/answer")
+            ),
+            None
+        );
     }
 
     #[test]

@@ -21,9 +21,16 @@
 //! ACL must let each terminal publish only its own topics and let only the server's user read them all
 //! (`docs/mqtt-acl.md`): the signatures stop forged alerts, the ACL stops anyone on the broker from following SOS
 //! locations.
+//!
+//! Silent two-way text ([`twoway`]): committed dispatcher questions are published to `{prefix}/devices/{id}/messages`
+//! and terminals answer on `{prefix}/devices/{id}/messages/{message_id}/answer` (subscribed like the others, PUBACKed
+//! after the answer's commit).
 
 pub mod config;
 pub mod envelope;
+pub mod twoway;
+
+pub use twoway::Downlink;
 
 use std::time::Duration;
 
@@ -151,6 +158,10 @@ async fn run(state: AppState, config: MqttConfig, subscribed: tokio::sync::watch
         }
     };
     let (client, mut eventloop) = AsyncClient::new(options, 4096);
+    // A second adapter on the same state (tests) keeps the first handle: either publishes to the same broker.
+    let _ = state
+        .mqtt_downlink
+        .set(Downlink::new(client.clone(), config.prefix.clone()));
     let mut backoff = Duration::from_millis(100);
     loop {
         match eventloop.poll().await {
@@ -180,8 +191,8 @@ async fn run(state: AppState, config: MqttConfig, subscribed: tokio::sync::watch
                 } else {
                     tracing::error!(
                         host = %config.host,
-                        "mqtt broker refused the subscription: its ACL must let this user read {}/devices/+/sos and \
-                         /location (see docs/mqtt-acl.md)",
+                        "mqtt broker refused the subscription: its ACL must let this user read {}/devices/+/sos, \
+                         /location and /messages/+/answer (see docs/mqtt-acl.md)",
                         config.prefix
                     );
                 }
@@ -204,6 +215,9 @@ async fn run(state: AppState, config: MqttConfig, subscribed: tokio::sync::watch
 }
 
 async fn handle(state: &AppState, client: &AsyncClient, prefix: &str, publish: Publish) {
+    if let Some((device, message_id)) = envelope::parse_answer_topic(prefix, &publish.topic) {
+        return twoway::answer(state, client, prefix, device, message_id, publish).await;
+    }
     let intake = Intake::new(state);
     let topic = match envelope::parse_topic(prefix, &publish.topic) {
         Ok(topic) => topic,

@@ -20,6 +20,7 @@ mod languages;
 mod lookups;
 mod mqtt;
 mod mqtt_broker;
+mod mqtt_twoway;
 mod notifications;
 mod openapi;
 mod privacy;
@@ -116,6 +117,8 @@ api_tests!(
     funds::money_endpoints_refuse_attackers,
     mqtt::mqtt_sos_is_acknowledged_and_a_replay_is_not_a_second_alert,
     mqtt::mqtt_unsigned_or_wrongly_signed_is_refused_and_audited,
+    mqtt_twoway::mqtt_terminal_receives_the_question_and_answers_it,
+    mqtt_twoway::mqtt_questions_are_discreet_after_a_duress_pin,
     views::dispatcher_sees_the_full_view,
     views::supervisor_sees_the_full_view,
     views::admin_sees_the_full_view,

@@ -297,7 +297,7 @@ async fn received(rx: &mut Received) -> (String, String) {
 /// With the password file and the sample ACL: anonymous clients and wrong passwords are refused; a terminal reads
 /// nothing of another terminal's topics (not even through `+` or `#`: the SOS locations an open broker leaks) and
 /// cannot publish in another terminal's name; the server, logged in with its credentials, receives a terminal's
-/// SOS and acknowledges it.
+/// SOS and acknowledges it, and sends it a silent question whose answer it receives.
 ///
 /// Mosquitto 2.0 grants a forbidden subscription and filters at delivery (newer versions refuse it in the SUBACK),
 /// so non-delivery is proved by order: a marker sent after the forbidden message was routed arrives first.
@@ -407,8 +407,71 @@ pub async fn broker_acl_confines_each_terminal_to_its_own_topics(h: &Harness) {
     let (a_client, mut a_loop) = client(broker.port, Some((&a_user, TERMINAL_PASSWORD)));
     assert_eq!(connect(&mut a_loop).await, Ok(()));
     sos_is_acknowledged(h, &a, a_client, a_loop).await;
+    let (a_client, mut a_loop) = client(broker.port, Some((&a_user, TERMINAL_PASSWORD)));
+    assert_eq!(connect(&mut a_loop).await, Ok(()));
+    question_is_answered(h, &a, a_client, a_loop).await;
     intake.task.abort();
     drop(broker);
+}
+
+/// Under the ACL, a terminal reads the dispatcher's silent question on its own messages topic and its answer on its
+/// own answer topic reaches the server, which acknowledges it.
+async fn question_is_answered(
+    h: &Harness,
+    device: &TestDevice,
+    client: AsyncClient,
+    mut eventloop: EventLoop,
+) {
+    let prefix = envelope::DEFAULT_PREFIX;
+    for filter in [
+        envelope::messages_topic(prefix, &device.id),
+        envelope::ack_topic(prefix, &device.id),
+    ] {
+        assert!(
+            subscribe(&client, &mut eventloop, &filter).await,
+            "{filter}"
+        );
+    }
+    let (task, mut inbox) = reader(eventloop);
+    let incident = crate::app::raise(h, device, true, 1).await;
+    let dispatcher = h.login_as(jikimi_server::roles::Role::Dispatcher).await;
+    let (status, sent) = h
+        .call(
+            axum::http::Method::POST,
+            &format!("/api/incidents/{incident}/messages"),
+            Some(&dispatcher),
+            Some(serde_json::json!({"canned": "safe-now"})),
+        )
+        .await;
+    assert_eq!(status, axum::http::StatusCode::CREATED, "{sent}");
+    let (topic, text) = received(&mut inbox).await;
+    assert_eq!(topic, envelope::messages_topic(prefix, &device.id));
+    let question: Value = serde_json::from_str(&text).expect("question json");
+    let shown = &question["messages"][0];
+    let message_id = Uuid::parse_str(shown["message_id"].as_str().expect("id")).expect("uuid");
+    let body = serde_json::json!({"incident_id": shown["incident_id"], "answer": shown["options"][0]["answer"]});
+    client
+        .publish(
+            envelope::answer_topic(prefix, &device.id, &message_id),
+            QoS::AtLeastOnce,
+            false,
+            envelope::sign_answer(
+                &device.key,
+                &device.id,
+                &message_id,
+                h.now_s(),
+                &Uuid::new_v4().simple().to_string(),
+                &body.to_string(),
+            ),
+        )
+        .await
+        .expect("queue publish");
+    let (topic, text) = received(&mut inbox).await;
+    assert_eq!(topic, envelope::ack_topic(prefix, &device.id));
+    let ack: Value = serde_json::from_str(&text).expect("ack json");
+    assert_eq!(ack["kind"], "answer", "{ack}");
+    assert_eq!(ack["error"], Value::Null, "{ack}");
+    task.abort();
 }
 
 /// A throw-away CA and a broker certificate for 127.0.0.1 and localhost, written to `dir`: (CA, cert, key).
