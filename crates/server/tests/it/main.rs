@@ -29,6 +29,7 @@ mod referrals;
 mod reindex;
 mod roads;
 mod sessions;
+mod shapes;
 mod standards;
 mod statuses;
 mod support;
@@ -156,6 +157,7 @@ api_tests!(
     languages::incident_shows_the_callers_language_to_dispatchers_only,
     languages::device_feedback_speaks_the_devices_language,
     languages::console_labels_come_from_the_fluent_files,
+    shapes::malformed_queries_and_paths_answer_400,
     freeze::freeze_requests_as_the_recipient_would_be_attacked,
     freeze::freeze_requests_as_the_requester_would_be_attacked,
     freeze_run::freeze_request_from_a_traced_endpoint,
