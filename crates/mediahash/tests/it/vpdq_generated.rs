@@ -1,6 +1,6 @@
 //! vPDQ bit-exact with Meta's reference `vpdq` 0.2.5 (its venv, run in the same test) on videos made now with
 //! Debian's `ffmpeg` tool from its lavfi sources, written to a temporary directory and removed afterwards: these run
-//! under CI, where Meta's sample videos (`vpdq_video`, ignored by default) cannot be.
+//! under CI, where Meta's sample videos (the example `vpdq_meta_samples`, run by hand) cannot be.
 //!
 //! The set covers what the decoding path branches on: codecs (H.264, MPEG-4 part 2, VP9, FFV1), odd and even sizes,
 //! frame rates 10 to 30 including 29.97, yuv420p / yuv444p / grey pixel formats, a padded picture with a rotation in

@@ -1,29 +1,16 @@
 //! vPDQ against Meta's reference `vpdq` 0.2.5 (its Python binding over the C++ library, built against the same
-//! Debian FFmpeg libraries, in the venv of `crates/mediahash/scripts/vpdq-venv.sh`), run in the same test run,
-//! on Meta's ThreatExchange `tmk/sample-videos/*.mp4`. Those videos cannot be in the repository, so these tests are
-//! `#[ignore]`d: `JIKIMI_VPDQ_VIDEOS=DIR cargo test -p jikimi-mediahash --features video -- --ignored` runs them
-//! (and fails without the videos or the venv). CI checks bit-exactness on videos it makes (`vpdq_generated`).
-//! Sample hashes: `sample-hashes/*.txt` as the `vpdq` 0.2.5 sdist ships them (copied into the venv by the script).
+//! Debian FFmpeg libraries, in the venv of `crates/mediahash/scripts/vpdq-venv.sh`), run at the same time: the
+//! checks shared by the CI test on generated videos (`vpdq_generated`) and by the example `vpdq_meta_samples`,
+//! which runs them on Meta's ThreatExchange sample videos (they cannot be in the repository).
 //!
-//! - Every frame line (number, quality, hash, timestamp) of every video, at full size and at 128x128, equals the
+//! - Every frame line (number, quality, hash, timestamp) of a video, at full size and at 128x128, equals the
 //!   reference's line computed now.
-//! - Against the shipped sample hashes, which Meta made with another FFmpeg build (the reference itself does not
-//!   reproduce them all bit for bit on Debian's FFmpeg 5.1), the reference's own regression criterion holds:
-//!   same frames, and frames of quality >= 50 on both sides within distance < 31. Exact line counts are printed.
 //! - Query and compared match percentages, brute force and through the index, equal the reference's on every
-//!   ordered pair of sample videos.
-
-use crate::reference::shared_dir;
+//!   ordered pair of videos.
 use jikimi_mediahash::video::{VideoOptions, hash_video_file};
-use jikimi_mediahash::vpdq::{VideoIndex, VpdqFeature, match_two_hash_brute, parse_features};
+use jikimi_mediahash::vpdq::{VideoIndex, VpdqFeature, match_two_hash_brute};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-
-struct Reference {
-    python: PathBuf,
-    sample_hashes: PathBuf,
-    videos: Vec<PathBuf>,
-}
 
 /// The venv's Python, or `None` when absent outside CI (under `CI` an absent venv fails the test).
 pub(crate) fn venv_python() -> Option<PathBuf> {
@@ -41,7 +28,7 @@ pub(crate) fn venv_python() -> Option<PathBuf> {
     None
 }
 
-fn venv_dir() -> PathBuf {
+pub(crate) fn venv_dir() -> PathBuf {
     std::env::var_os("JIKIMI_VPDQ_VENV").map_or_else(
         || {
             PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
@@ -49,32 +36,6 @@ fn venv_dir() -> PathBuf {
         },
         PathBuf::from,
     )
-}
-
-/// Meta's sample videos and the venv: these tests run only when asked for (`--ignored`), so anything absent fails.
-fn reference() -> Reference {
-    let venv = venv_dir();
-    let videos_dir = std::env::var_os("JIKIMI_VPDQ_VIDEOS")
-        .map_or_else(|| shared_dir().join("reference/vpdq/videos"), PathBuf::from);
-    let python = venv.join("bin/python");
-    let sample_hashes = venv.join("sample-hashes");
-    let mut videos: Vec<PathBuf> = std::fs::read_dir(&videos_dir)
-        .map(|d| d.filter_map(Result::ok).map(|e| e.path()).collect())
-        .unwrap_or_default();
-    videos.retain(|p| p.extension().is_some_and(|e| e == "mp4"));
-    videos.sort();
-    assert!(
-        python.exists() && sample_hashes.is_dir() && !videos.is_empty(),
-        "vPDQ reference absent (venv {}: run crates/mediahash/scripts/vpdq-venv.sh; videos {}: Meta's \
-         ThreatExchange tmk/sample-videos, set JIKIMI_VPDQ_VIDEOS)",
-        venv.display(),
-        videos_dir.display()
-    );
-    Reference {
-        python,
-        sample_hashes,
-        videos,
-    }
 }
 
 pub(crate) fn script() -> &'static str {
@@ -152,64 +113,8 @@ pub(crate) fn frames_equal_the_reference(python: &Path, video: &Path) -> [Vec<Vp
     mine
 }
 
-#[test]
-#[ignore = "needs Meta's sample videos: set JIKIMI_VPDQ_VIDEOS (see README)"]
-fn every_frame_equals_the_reference_and_the_sample_hashes_agree() {
-    let r = reference();
-    let (mut frames, mut exact_sample_lines, mut sample_lines) = (0usize, 0usize, 0usize);
-    for video in &r.videos {
-        let mine = frames_equal_the_reference(&r.python, video);
-        let stem = video.file_stem().unwrap().to_string_lossy().into_owned();
-        for (features, suffix) in mine.iter().zip(["", "-128x128"]) {
-            let name = format!("{stem}{suffix}");
-            frames += features.len();
-            let sample_path = r.sample_hashes.join(format!("{name}.txt"));
-            // Every video has full-size sample hashes; `test-padded-dimensions` alone has no 128x128 ones.
-            let Ok(text) = std::fs::read_to_string(&sample_path) else {
-                assert!(!suffix.is_empty(), "{}: missing", sample_path.display());
-                continue;
-            };
-            let sample = parse_features(&text).unwrap();
-            assert_eq!(
-                sample.len(),
-                features.len(),
-                "{name}: frame count vs sample hashes"
-            );
-            for (a, b) in features.iter().zip(&sample) {
-                assert_eq!(a.frame_number, b.frame_number, "{name}");
-                assert_eq!(
-                    a.to_line().rsplit(',').next(),
-                    b.to_line().rsplit(',').next(),
-                    "{name}"
-                );
-                if a.quality >= 50 && b.quality >= 50 {
-                    assert!(
-                        a.hash.distance(&b.hash) < 31,
-                        "{name} frame {}",
-                        a.frame_number
-                    );
-                }
-                exact_sample_lines += usize::from(a.to_line() == b.to_line());
-            }
-            sample_lines += sample.len();
-        }
-    }
-    eprintln!(
-        "vpdq: {} videos, {frames} frames equal to the reference; {exact_sample_lines} of {sample_lines} lines \
-         equal to the shipped sample hashes",
-        r.videos.len()
-    );
-}
-
 pub(crate) fn same(a: f64, b: f64) -> bool {
     a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())
-}
-
-#[test]
-#[ignore = "needs Meta's sample videos: set JIKIMI_VPDQ_VIDEOS (see README)"]
-fn comparisons_equal_the_reference_on_every_pair() {
-    let r = reference();
-    comparisons_equal_the_reference(&r.python, &r.videos);
 }
 
 /// Query and compared match percentages (seconds per hash 1), brute force and through the index, equal the
