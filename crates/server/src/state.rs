@@ -243,6 +243,8 @@ pub struct AppState {
     pub roads: Option<Arc<jikimi_roads::RoadNetwork>>,
     /// Civic addresses, when address data is loaded (`--addresses-pbf`); see [`crate::geocode`].
     pub addresses: Option<Arc<jikimi_geocode::AddressIndex>>,
+    /// The public warnings feed as last rendered ([`crate::warnings::FeedCache`]).
+    pub warning_feed: crate::warnings::FeedCache,
     /// The app's location stream, per device.
     pub location_limiter: Arc<RateLimiter>,
     /// The dispatcher's silent questions, per incident ([`crate::twoway`]).
@@ -327,6 +329,7 @@ impl AppState {
             eta: Arc::new(StraightLineEta::default()),
             roads: None,
             addresses: None,
+            warning_feed: crate::warnings::FeedCache::default(),
             location_limiter: Arc::new(RateLimiter::new(
                 crate::app::LOCATION_BURST,
                 crate::app::LOCATION_REFILL_MS,

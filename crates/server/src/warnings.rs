@@ -14,6 +14,7 @@ use jikimi_standards::atom::{Feed, PublicWarning, atom_feed, warning_to_cap};
 use jikimi_standards::cap;
 use jikimi_store::{Change, WarningRecord};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -228,6 +229,7 @@ pub async fn issue(
             &change,
         )
         .await?;
+    state.warning_feed.clear().await;
     Ok((
         StatusCode::CREATED,
         axum::Json(WarningIssuedDto {
@@ -238,11 +240,43 @@ pub async fn issue(
         .into_response())
 }
 
+/// How long a rendered feed is served again before the store is read anew (state-clock milliseconds).
+const FEED_TTL_MS: i64 = 2_000;
+
+/// The public feed as last rendered, with when (state clock). The feed needs no credentials, so without this every
+/// anonymous request would cost a store read; with it, a flood of feed requests costs one read per
+/// [`FEED_TTL_MS`] (the lock is held while rendering, so concurrent misses wait for one read). Issuing a warning on
+/// this node clears it; one issued through another node shows within the TTL.
+#[derive(Clone, Default)]
+pub struct FeedCache(Arc<tokio::sync::Mutex<Option<(i64, String)>>>);
+
+impl FeedCache {
+    async fn clear(&self) {
+        *self.0.lock().await = None;
+    }
+}
+
 /// The Atom feed of the latest 50 public warnings, newest first, each entry carrying its CAP 1.2 alert inline
 /// (`application/cap+xml` content). Public: no credentials.
 #[utoipa::path(get, path = "/api/warnings.atom", tag = "incidents",
     responses((status = 200, content_type = "application/atom+xml", body = String, description = "Atom feed")))]
 pub async fn feed(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let now_ms = state.now().as_unix_ms();
+    let mut cached = state.warning_feed.0.lock().await;
+    let xml = match cached.as_ref() {
+        Some((at, xml)) if now_ms.saturating_sub(*at) < FEED_TTL_MS => xml.clone(),
+        _ => {
+            let xml = render_feed(&state).await?;
+            *cached = Some((now_ms, xml.clone()));
+            xml
+        }
+    };
+    drop(cached);
+    Ok(([(header::CONTENT_TYPE, "application/atom+xml")], xml).into_response())
+}
+
+/// Reads the latest warnings and renders the feed.
+async fn render_feed(state: &AppState) -> Result<String, ApiError> {
     let records = state.store.list_warnings(FEED_ENTRIES).await?;
     let mut warnings = Vec::with_capacity(records.len());
     for record in records {
@@ -268,5 +302,5 @@ pub async fn feed(State(state): State<AppState>) -> Result<Response, ApiError> {
         (state.clock)(),
     )
     .map_err(ApiError::internal)?;
-    Ok(([(header::CONTENT_TYPE, "application/atom+xml")], xml).into_response())
+    Ok(xml)
 }

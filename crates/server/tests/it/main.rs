@@ -70,6 +70,7 @@ api_tests!(
     standards::incident_exports_refuse_unknown_and_malformed_ids,
     standards::cap_import_parses_areas_and_refuses_attacks,
     standards::warnings_are_issued_by_supervisors_and_published_in_the_feed,
+    standards::the_public_feed_reads_the_store_at_most_once_per_ttl,
     alerts::signed_alert_creates_incident,
     alerts::bad_signature_is_refused_audited_and_opens_nothing,
     alerts::unknown_device_is_refused_audited_and_opens_nothing,

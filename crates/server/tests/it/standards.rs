@@ -521,3 +521,33 @@ pub async fn warnings_are_issued_by_supervisors_and_published_in_the_feed(h: &Ha
         "refused warnings are not published"
     );
 }
+
+/// The feed needs no credentials, so it is read from the store at most once per TTL: a warning that reaches the
+/// store another way (as through another node) shows once the TTL has passed, not on the very next request.
+pub async fn the_public_feed_reads_the_store_at_most_once_per_ttl(h: &Harness) {
+    let (_, _, feed) = get(h, "/api/warnings.atom", None).await;
+    assert!(!feed.contains("<entry>"));
+    let now = h.state.now();
+    h.state
+        .store
+        .issue_warning(
+            &jikimi_store::WarningRecord {
+                id: Uuid::now_v7(),
+                issued_at: now,
+                body: warning_body().to_string(),
+            },
+            &jikimi_store::Change::new(
+                jikimi_respond::Actor::Staff("another-node".into()),
+                now,
+                "public warning issued",
+            ),
+        )
+        .await
+        .expect("stored");
+    let (_, _, feed) = get(h, "/api/warnings.atom", None).await;
+    assert!(!feed.contains("<entry>"), "served again within the TTL");
+    h.advance_s(3);
+    let (status, _, feed) = get(h, "/api/warnings.atom", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(feed.contains("<entry>"), "{feed}");
+}
