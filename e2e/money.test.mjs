@@ -156,7 +156,7 @@ describe('money view', () => {
     const button = `#endpoints tbody tr[data-account="tron:${WALLET}"] .mf-open`;
     await page.focus(button);
     await page.keyboard.press('Enter');
-    await page.waitForSelector('#mf-dialog[open] #mf-partner option', { state: 'attached' });
+    await page.waitForSelector('#mf-dialog[open] #mf-partner li', { state: 'attached' });
     assert.equal(await page.inputValue('#mf-account'), `tron:${WALLET}`);
     assert.match(await page.inputValue('#mf-amount'), /^[1-9][0-9]*$/);
     assert.equal(await page.inputValue('#mf-currency'), 'USDT');

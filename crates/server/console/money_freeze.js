@@ -25,7 +25,7 @@ function minorUnits(holding, decimals) {
 }
 
 // Partner agencies sharing an active agreement that permits freeze requests, the endpoint's country first. The
-// server resolves the recipient from the account's jurisdiction; the list shows who can be asked.
+// server resolves the recipient from the account's jurisdiction, so this is a list to read, not a choice to send.
 async function partners(api, country, kind) {
   const list = await api('GET', '/api/exchange/freeze/partners').catch(() => []);
   return list.filter((p) => p.kinds.includes(kind))
@@ -45,7 +45,7 @@ export async function openFreezeDialog(api, run, endpoint, opener) {
     el('option', { value: 'freeze', text: t('fz_k_freeze') }),
     el('option', { value: 'confiscation', text: t('fz_k_confiscation') }));
   const due = el('input', { id: 'mf-deadline', type: 'datetime-local', required: '', value: deadline });
-  const partner = el('select', { id: 'mf-partner' });
+  const partner = el('ul', { id: 'mf-partner', class: 'small', 'aria-labelledby': 'mf-partner-label' });
   const status = el('div', { id: 'mf-status', role: 'status' });
   const send = el('button', { type: 'submit', class: 'primary', text: t('mf_submit') });
   const cancel = el('button', { type: 'button', text: t('mf_cancel') });
@@ -57,7 +57,8 @@ export async function openFreezeDialog(api, run, endpoint, opener) {
     ...field('mf-currency', t('mf_currency'), cur),
     ...field('mf-kind', t('mf_kind'), kind),
     ...field('mf-deadline', t('mf_deadline'), due),
-    ...field('mf-partner', t('mf_partner'), partner),
+    el('p', { id: 'mf-partner-label', text: t('mf_partner') }),
+    partner,
     status,
     el('div', { class: 'mf-actions' }, send, cancel));
   dialog.append(form);
@@ -70,8 +71,8 @@ export async function openFreezeDialog(api, run, endpoint, opener) {
   const fill = async () => {
     const list = await partners(api, endpoint.country, kind.value);
     partner.replaceChildren();
-    if (!list.length) partner.append(el('option', { value: '', text: t('mf_no_partner') }));
-    for (const p of list) partner.append(el('option', { value: p.id, text: `${p.name} (${p.country})` }));
+    if (!list.length) partner.append(el('li', { text: t('mf_no_partner') }));
+    for (const p of list) partner.append(el('li', { text: `${p.name} (${p.country})` }));
   };
   kind.addEventListener('change', fill);
   await fill();

@@ -61,16 +61,17 @@ where
             .fetch_optional(&mut *tx)
             .await
             .map_err(crate::exchange::db(DURING))?;
-        if let Some(row) = held {
-            let d: String = row.try_get("digest").map_err(crate::exchange::db(DURING))?;
-            return if d == digest.as_str() {
-                Ok(false)
-            } else {
-                Err(jikimi_exchange::Error::invalid(
-                    "freeze request",
-                    "another request with this id is held",
-                ))
-            };
+        let held: Option<String> = held
+            .map(|row| row.try_get("digest"))
+            .transpose()
+            .map_err(crate::exchange::db(DURING))?;
+        if let Some(answer) = replay_or_conflict(
+            held,
+            digest.as_str(),
+            "freeze request",
+            "another request with this id is held",
+        ) {
+            return answer;
         }
         sqlx::query("INSERT INTO ex_freeze_requests (id, direction, peer, digest, body, created_ms, delivered) VALUES ($1,$2,$3,$4,$5,$6,$7)")
             .bind(id.as_str())
@@ -145,16 +146,17 @@ where
                 .fetch_optional(&mut *tx)
                 .await
                 .map_err(crate::exchange::db(DURING))?;
-        if let Some(row) = held {
-            let d: String = row.try_get("digest").map_err(crate::exchange::db(DURING))?;
-            return if d == digest.as_str() {
-                Ok(false)
-            } else {
-                Err(jikimi_exchange::Error::invalid(
-                    "freeze status",
-                    "another status with this number is held",
-                ))
-            };
+        let held: Option<String> = held
+            .map(|row| row.try_get("digest"))
+            .transpose()
+            .map_err(crate::exchange::db(DURING))?;
+        if let Some(answer) = replay_or_conflict(
+            held,
+            digest.as_str(),
+            "freeze status",
+            "another status with this number is held",
+        ) {
+            return answer;
         }
         sqlx::query("INSERT INTO ex_freeze_statuses (request_id, seq, digest, body, delivered) VALUES ($1,$2,$3,$4,$5)")
             .bind(id.as_str())
@@ -330,4 +332,20 @@ where
         }
         Ok(out)
     }
+}
+
+/// What to answer for a message whose key is already held: the same digest is a replay (`Ok(false)`: nothing
+/// changes, the sender may retry forever), another digest under the same key is a conflict. `None`: not held.
+fn replay_or_conflict(
+    held: Option<String>,
+    digest: &str,
+    what: &'static str,
+    conflict: &'static str,
+) -> Option<jikimi_exchange::Result<bool>> {
+    let held = held?;
+    Some(if held == digest {
+        Ok(false)
+    } else {
+        Err(jikimi_exchange::Error::invalid(what, conflict))
+    })
 }
