@@ -35,16 +35,16 @@ pub fn render(report: &Report) -> String {
     let mut h = String::new();
     let t = &report.totals;
     // `write!` to a String cannot fail; the results are ignored on purpose.
-    let _ = write!(
+    let _ = writeln!(
         h,
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">\
          <meta name=\"referrer\" content=\"no-referrer\">\
          <title>Triage report: {root}</title><style>{STYLE}</style></head><body>\n\
-         <h1>Triage report</h1>\n<p>Directory: <code>{root}</code></p>\n",
+         <h1>Triage report</h1>\n<p>Directory: <code>{root}</code></p>",
         root = escape(&report.root)
     );
-    let _ = write!(
+    let _ = writeln!(
         h,
         "<table><caption>Totals</caption><tbody>\
          <tr><th scope=\"row\">Files</th><td class=\"n\">{}</td></tr>\
@@ -57,7 +57,7 @@ pub fn render(report: &Report) -> String {
          <tr><th scope=\"row\">Unknown</th><td class=\"n\">{}</td></tr>\
          <tr><th scope=\"row\">Share pre-categorised</th><td class=\"n\">{:.1}%</td></tr>\
          <tr><th scope=\"row\">Duplicate media files</th><td class=\"n\">{}</td></tr>\
-         </tbody></table>\n",
+         </tbody></table>",
         t.files,
         t.images_hashed,
         t.videos_hashed,

@@ -154,7 +154,8 @@ fn check_report(report: &Report) {
     // The dihedral hashes approximate the rotated picture's own hash (28 bits apart for these blocks), within 31.
     assert!(rot[0].distance <= 31, "{rot:?}");
     assert_eq!(rot[0].entry, "111");
-    let cats: Vec<(&str, &str, usize, Vec<(&str, usize)>)> = report
+    type Row<'a> = (&'a str, &'a str, usize, Vec<(&'a str, usize)>);
+    let cats: Vec<Row> = report
         .categories
         .iter()
         .map(|c| {
