@@ -17,7 +17,8 @@ pub enum Exit {
     /// 3: `audit verify` found the audit log's hash chain broken (it names the first bad seq).
     AuditChainBroken,
     /// 4: a match was found where a match is the signal: `border check` found a watchlist candidate, `pdq match`
-    /// found a listed hash within the radius.
+    /// found a listed hash within the radius, `identify triage` found a file of the tree in a bank (the report is
+    /// written all the same).
     MatchFound,
     /// 5: the command is not in this build: it needs a cargo feature (e.g. `pdq hash-video` needs `video`).
     Unavailable,
@@ -68,5 +69,6 @@ Exit codes:
   1  error (the reason is on stderr)
   2  usage: a wrong command line
   3  audit verify: the audit log's hash chain is broken
-  4  a match found where a match is the signal: border check (a watchlist candidate), pdq match (a listed hash)
+  4  a match found where a match is the signal: border check (a watchlist candidate), pdq match (a listed hash),
+     identify triage (a file in a bank; the report is written all the same)
   5  unavailable: not in this build (pdq hash-video needs `cargo build --features video`)";

@@ -49,6 +49,8 @@ enum Command {
     Roads(jikimi_roads::cli::RoadsArgs),
     /// PDQ perceptual hashes: hash images, match them against hash lists, convert lists (benchmark: `jikimi bench pdq`).
     Pdq(jikimi_mediahash::cli::PdqArgs),
+    /// Identify known material: `identify triage` sorts a seized directory by hash banks (benchmark: `jikimi bench triage`).
+    Identify(jikimi_mediahash::triage::cli::IdentifyArgs),
     /// Link records across two files, or de-duplicate one (probabilistic record linkage).
     Link(LinkCommand),
     /// Border control: check travellers against a watchlist.
@@ -130,6 +132,8 @@ enum Bench {
     Geocode(jikimi_geocode::bench::BenchArgs),
     /// PDQ, single thread: index search against a linear scan, index memory, hashing throughput.
     Pdq(jikimi_mediahash::bench::BenchArgs),
+    /// Evidence triage of 10,000 generated images: images/s, with the reference `pdqhash` when its venv exists.
+    Triage(jikimi_mediahash::triage::bench::BenchTriageArgs),
     /// Record linkage of N x N synthetic people, and watchlist check latency over N entries.
     ///
     /// `scale`: time per stage, memory and precision/recall of linking N x N synthetic people. `watchlist`: check
@@ -192,6 +196,7 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Analyze(AnalyzeCommand::Forecast(command)) => jikimi_forecast::cli::run(command)?,
         Command::Roads(args) => jikimi_roads::cli::run(args)?,
         Command::Pdq(args) => return pdq_exit(jikimi_mediahash::cli::run(args)),
+        Command::Identify(args) => return Ok(jikimi_mediahash::triage::cli::run(args)?.into()),
         Command::Link(args) => {
             let summary = jikimi_linkage::cli::run_link(&args.link)?;
             if args.json {
@@ -216,6 +221,7 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Bench(Bench::Pdq(args)) => {
             return pdq_exit(jikimi_mediahash::bench::run(args).map(|()| PdqOutcome::Done));
         }
+        Command::Bench(Bench::Triage(args)) => jikimi_mediahash::triage::bench::run(&args)?,
         Command::Bench(Bench::Linkage(args)) => jikimi_linkage::bench::run(&args)?,
         Command::Bench(Bench::Standards(args)) => spine::standards_bench::standards(args)?,
         Command::Bench(Bench::Exchange(args)) => {

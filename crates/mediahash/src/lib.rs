@@ -7,8 +7,9 @@
 //! [`list`] (ThreatExchange / HMA CSV and TSV hash lists) and [`MatchRecord`] (what an audit entry needs).
 //! [`vpdq`] is Meta's video PDQ (frame features, comparison, a frame index across videos); the `video` feature adds
 //! `video` (FFmpeg decoding, as the reference) and `jikimi pdq hash-video` / `compare-video`.
-//! The [`cli`] and [`bench`] modules (and `video`, which reads video files) are the only places that touch the
-//! file system.
+//! [`triage`] sorts a seized directory tree by hash banks (`jikimi identify triage`).
+//! The [`cli`] and [`bench`] modules, the edges of [`triage`] (`run`, `cli`, `bench`) and `video` (which reads video
+//! files) are the only places that touch the file system.
 //!
 //! Images are never stored: only hashes leave this crate.
 //!
@@ -33,6 +34,7 @@ mod jpeg;
 mod large;
 pub mod list;
 pub mod pdq;
+pub mod triage;
 #[cfg(feature = "video")]
 pub mod video;
 pub mod vpdq;

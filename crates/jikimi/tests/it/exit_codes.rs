@@ -1,5 +1,5 @@
 //! The documented exit codes of `jikimi` (README "Exit codes"): 0 ok, 2 usage, 3 audit chain broken, 4 a match
-//! where a match is the signal (`border check`, `pdq match`), 5 a command not in this build (vPDQ without
+//! where a match is the signal (`border check`, `pdq match`, `identify triage`), 5 a command not in this build (vPDQ without
 //! `video`); and `jikimi bench --help` lists every benchmark.
 
 use std::path::PathBuf;
@@ -73,8 +73,8 @@ fn bench_help_lists_every_benchmark() {
     let (code, text) = jikimi(&mut bare(&["bench", "--help"]));
     assert_eq!(code, 0, "{text}");
     for bench in [
-        "intake", "surge", "flood", "analyze", "funds", "roads", "geocode", "pdq", "linkage",
-        "exchange",
+        "intake", "surge", "flood", "analyze", "funds", "roads", "geocode", "pdq", "triage",
+        "linkage", "exchange",
     ] {
         assert!(
             text.lines()
@@ -223,6 +223,95 @@ fn a_pdq_match_exits_4_and_no_match_exits_0() {
         image,
     ]));
     assert_eq!(code, 0, "{text}");
+}
+
+/// `identify triage` writes its report either way, and exits 4 when a file of the tree is in a bank, 0 when none
+/// is; `--json` prints the summary.
+#[test]
+fn an_identify_triage_match_exits_4_and_no_match_exits_0() {
+    let image = shared_dir().join("reference/pdq/grad_h_rgb_64x64.png");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let tree = dir.path().join("seized/inner");
+    std::fs::create_dir_all(&tree).expect("mkdir");
+    std::fs::copy(&image, tree.join("photo")).expect("copy");
+    std::fs::write(tree.join("notes.txt"), "text").expect("write");
+    let (code, text) = jikimi(&mut bare(&[
+        "pdq",
+        "hash",
+        "--json",
+        image.to_str().expect("utf-8"),
+    ]));
+    assert_eq!(code, 0, "{text}");
+    let hashes: serde_json::Value = serde_json::from_str(&text).expect("json");
+    let hash = hashes[0]["hash"].as_str().expect("hash").to_string();
+    let listed = dir.path().join("listed.csv");
+    std::fs::write(
+        &listed,
+        format!("signal_type,signal_str,category\npdq,{hash},A\n"),
+    )
+    .expect("write");
+    let empty = dir.path().join("empty.csv");
+    std::fs::write(&empty, "signal_type,signal_str,category\n").expect("write");
+    let seized = dir.path().join("seized");
+    for (bank, expected, known) in [(&listed, 4, 1), (&empty, 0, 0)] {
+        let out = dir.path().join(format!("report-{expected}.json"));
+        let html = dir.path().join(format!("report-{expected}.html"));
+        let (code, text) = jikimi(&mut bare(&[
+            "identify",
+            "triage",
+            seized.to_str().expect("utf-8"),
+            "--banks",
+            bank.to_str().expect("utf-8"),
+            "--out",
+            out.to_str().expect("utf-8"),
+            "--html",
+            html.to_str().expect("utf-8"),
+            "--json",
+        ]));
+        assert_eq!(code, expected, "{text}");
+        let line = text
+            .lines()
+            .find(|l| l.starts_with('{'))
+            .expect("a JSON line");
+        let summary: serde_json::Value = serde_json::from_str(line).expect("json");
+        assert_eq!(summary["totals"]["known"], known, "{summary}");
+        assert_eq!(summary["totals"]["files"], 2, "{summary}");
+        assert!(out.exists() && html.exists());
+    }
+    // A bank that cannot be read is an error.
+    let (code, text) = jikimi(&mut bare(&[
+        "identify",
+        "triage",
+        seized.to_str().expect("utf-8"),
+        "--banks",
+        "/nonexistent/bank.csv",
+        "--out",
+        dir.path().join("r.json").to_str().expect("utf-8"),
+    ]));
+    assert_eq!(code, 1, "{text}");
+}
+
+#[test]
+fn bench_triage_prints_json() {
+    let (code, text) = jikimi(&mut bare(&[
+        "bench",
+        "triage",
+        "--images",
+        "30",
+        "--side",
+        "64",
+        "--bank-noise",
+        "100",
+        "--json",
+    ]));
+    assert_eq!(code, 0, "{text}");
+    let start = text.find('{').expect("json");
+    let end = text.rfind('}').expect("json");
+    let report: serde_json::Value = serde_json::from_str(&text[start..=end]).expect("json");
+    assert_eq!(report["known"], 3, "{report}");
+    assert_eq!(report["known_expected"], 3, "{report}");
+    assert_eq!(report["rerun_from_journal"]["hashed"], 0, "{report}");
+    assert_eq!(report["same_report_on_rerun"], true, "{report}");
 }
 
 #[test]

@@ -7,6 +7,7 @@ mod index;
 mod jpeg;
 mod matching;
 mod reference;
+mod triage;
 #[cfg(feature = "video")]
 mod vpdq_generated;
 mod vpdq_index;
