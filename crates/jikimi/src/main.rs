@@ -36,6 +36,9 @@ enum Command {
     Demo(spine::demo::DemoArgs),
     /// Apply database migrations.
     Migrate(spine::MigrateArgs),
+    /// Several nodes on one database and one NATS: `status`.
+    #[command(subcommand)]
+    Cluster(spine::cluster::ClusterCommand),
     /// Audit log tools (`audit verify`).
     Audit(spine::AuditArgs),
     /// Staff accounts (`staff add`).
@@ -183,6 +186,7 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Serve(args) => spine::serve(args)?,
         Command::Demo(args) => spine::demo(args)?,
         Command::Migrate(args) => spine::migrate(args)?,
+        Command::Cluster(command) => spine::cluster::run(command)?,
         Command::Audit(args) => return spine::audit(args),
         Command::Staff(args) => spine::staff(args)?,
         Command::Store(args) => spine::store(args)?,
