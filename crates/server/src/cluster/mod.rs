@@ -248,6 +248,7 @@ pub async fn stream_status(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
