@@ -9,6 +9,7 @@ pub mod bench;
 pub mod child;
 pub mod client;
 pub mod cluster;
+pub mod cluster_bench;
 pub mod demo;
 pub mod exchange_bench;
 pub mod flood;

@@ -627,6 +627,67 @@ pub struct LiveQuery {
 mod tests {
     use super::*;
 
+    fn ring_of(rounds: &[(u64, u64, u64)], floor: StreamFloor) -> (Ring, StreamFloor) {
+        let (tx, _) = broadcast::channel::<Arc<LiveEvent>>(1);
+        drop(tx);
+        let events = rounds
+            .iter()
+            .enumerate()
+            .map(|(i, &(first, last, idx))| {
+                Arc::new(LiveEvent {
+                    seq: i as u64 + 1,
+                    pos: Some(StreamPos { first, last, idx }),
+                    kind: "incident",
+                    data: String::new(),
+                    analyst: String::new(),
+                })
+            })
+            .collect();
+        let ring = Ring {
+            next: rounds.len() as u64 + 1,
+            events,
+            epoch: "e".into(),
+            stream: Some(floor),
+        };
+        (ring, floor)
+    }
+
+    fn ids(backlog: &(bool, Vec<Arc<LiveEvent>>)) -> (bool, Vec<String>) {
+        (backlog.0, backlog.1.iter().map(|e| e.id_suffix()).collect())
+    }
+
+    #[test]
+    fn a_cluster_cursor_resumes_exactly_here_and_from_its_round_elsewhere() {
+        let floor = StreamFloor {
+            from: 10,
+            evicted_last: 0,
+        };
+        let (ring, floor) = ring_of(&[(10, 12, 0), (10, 12, 1), (13, 13, 0), (14, 16, 0)], floor);
+        // This hub's own event: exactly after it.
+        let here = StreamPos::parse("10.12.1");
+        assert_eq!(
+            ids(&stream_backlog(&ring, floor, here)),
+            (false, vec!["13.13.0".into(), "14.16.0".into()])
+        );
+        // Another node's rounds: every event of a round holding message 11 or later (repeats are harmless).
+        let elsewhere = StreamPos::parse("11.13.0");
+        assert_eq!(ids(&stream_backlog(&ring, floor, elsewhere)).1.len(), 4);
+        let elsewhere = StreamPos::parse("13.15.2");
+        assert_eq!(
+            ids(&stream_backlog(&ring, floor, elsewhere)),
+            (false, vec!["13.13.0".into(), "14.16.0".into()])
+        );
+        // Older than what this hub has read, or than what its ring still holds: resync.
+        assert!(stream_backlog(&ring, floor, StreamPos::parse("9.9.0")).0);
+        let evicted = StreamFloor {
+            from: 10,
+            evicted_last: 12,
+        };
+        assert!(stream_backlog(&ring, evicted, StreamPos::parse("12.13.0")).0);
+        assert!(stream_backlog(&ring, floor, None).0);
+        assert_eq!(StreamPos::parse("7"), None);
+    }
+
     #[test]
     fn incidents_and_units_are_published_and_notifications_are_not() {
         let incident = IncidentId(uuid::Uuid::now_v7());
