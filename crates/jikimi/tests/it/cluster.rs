@@ -418,3 +418,127 @@ async fn kill_9_before_publishing_loses_no_change() {
     }
     stop(b);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_terminal_message_is_handled_by_one_node_of_the_shared_subscription() {
+    use jikimi_server::mqtt::envelope::{self, TopicKind};
+    use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+
+    let nats = Nats::started();
+    let stream = stream_name();
+    let (site, _pg) = pg_site().await;
+    let url = nats.url();
+    let run = uuid::Uuid::new_v4().simple().to_string();
+    let prefix = format!("jikimi-test/{run}");
+    let client_id = format!("jt{}", &run[..8]);
+    let mqtt_env = [
+        ("JIKIMI_MQTT", "mqtt://127.0.0.1:1883"),
+        ("JIKIMI_MQTT_TOPIC_PREFIX", prefix.as_str()),
+        ("JIKIMI_MQTT_CLIENT_ID", client_id.as_str()),
+    ];
+    let env = |node| {
+        let mut env = node_env(&url, &stream, node).to_vec();
+        env.extend(mqtt_env);
+        env
+    };
+    let (a, base_a) = site.serve_with(&env("node-a"));
+    let (b, _base_b) = site.serve_with(&env("node-b"));
+    let client = reqwest::Client::new();
+    let token = login(&client, &base_a).await;
+    let device = register(&client, &base_a, &token).await;
+
+    // The terminal: publishes SOS messages and reads its acks.
+    let mut options = MqttOptions::new(format!("term{}", &run[..8]), "127.0.0.1", 1883);
+    options.set_keep_alive(Duration::from_secs(5));
+    let (terminal, mut eventloop) = AsyncClient::new(options, 256);
+    terminal
+        .subscribe(envelope::ack_topic(&prefix, &device.id), QoS::AtLeastOnce)
+        .await
+        .expect("subscribe to acks");
+    let acks: std::sync::Arc<std::sync::Mutex<Vec<envelope::Ack>>> = Default::default();
+    let sink = acks.clone();
+    let pump = tokio::spawn(async move {
+        while let Ok(event) = eventloop.poll().await {
+            if let Event::Incoming(Packet::Publish(p)) = event
+                && let Ok(ack) = serde_json::from_slice::<envelope::Ack>(&p.payload)
+            {
+                sink.lock().expect("lock").push(ack);
+            }
+        }
+    });
+    let now_s = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0)
+    };
+    let send = |nonce: String| {
+        let body = json!({"alert_id": uuid::Uuid::new_v4(), "priority": 1,
+            "location": {"lat": 37.56, "lon": 126.97, "accuracy_m": 10.0, "method": "gnss"}})
+        .to_string();
+        let payload = envelope::sign(
+            &device.key,
+            &device.id,
+            TopicKind::Sos,
+            now_s(),
+            &nonce,
+            &body,
+        );
+        let terminal = terminal.clone();
+        let topic = envelope::sos_topic(&prefix, &device.id);
+        async move {
+            terminal
+                .publish(topic, QoS::AtLeastOnce, false, payload)
+                .await
+                .expect("publish");
+        }
+    };
+    // Until both nodes' subscriptions are in place (their first acks come back), probes.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while acks.lock().expect("lock").is_empty() {
+        assert!(Instant::now() < deadline, "no node answered over MQTT");
+        send(uuid::Uuid::new_v4().simple().to_string()).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let nonces: Vec<String> = (0..20)
+        .map(|_| uuid::Uuid::new_v4().simple().to_string())
+        .collect();
+    for nonce in &nonces {
+        send(nonce.clone()).await;
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let answered = {
+            let acks = acks.lock().expect("lock");
+            nonces
+                .iter()
+                .filter(|n| acks.iter().any(|a| a.nonce.as_deref() == Some(n.as_str())))
+                .count()
+        };
+        if answered == nonces.len() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{answered} of 20 answered");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // A message read by both nodes would be answered twice (accepted, then refused as a replayed nonce).
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let acks = acks.lock().expect("lock").clone();
+    for nonce in &nonces {
+        let answers: Vec<_> = acks
+            .iter()
+            .filter(|a| a.nonce.as_deref() == Some(nonce.as_str()))
+            .collect();
+        assert_eq!(
+            answers.len(),
+            1,
+            "answered {} times: {answers:?}",
+            answers.len()
+        );
+        assert_eq!(answers[0].error, None, "{answers:?}");
+    }
+    pump.abort();
+    stop(a);
+    stop(b);
+}

@@ -72,6 +72,11 @@ impl LeaseKeeper {
                     false
                 }
             };
+            metrics::gauge!("jikimi_cluster_lease_held", "lease" => name).set(if held {
+                1.0
+            } else {
+                0.0
+            });
             if let Ok(mut set) = self.held.lock() {
                 let had = set.contains(name);
                 if held && !had {
