@@ -115,8 +115,23 @@ async fn load(
     })
 }
 
-fn cluster_flags<'a>(nats: &'a str, stream: &'a str, node: &'a str) -> [&'a str; 6] {
-    ["--nats", nats, "--nats-stream", stream, "--node-id", node]
+/// Surge clustering and the per-device alert budget off: every alert opens its own incident, so each is timed to
+/// its own live event.
+const NO_SURGE: [&str; 4] = ["--surge-radius-m", "0", "--alert-budget-burst", "1000000"];
+
+fn cluster_flags<'a>(nats: &'a str, stream: &'a str, node: &'a str) -> [&'a str; 10] {
+    [
+        "--nats",
+        nats,
+        "--nats-stream",
+        stream,
+        "--node-id",
+        node,
+        NO_SURGE[0],
+        NO_SURGE[1],
+        NO_SURGE[2],
+        NO_SURGE[3],
+    ]
 }
 
 /// Node B's live feed: the arrival time of each incident id seen.
@@ -175,7 +190,7 @@ pub async fn cluster(args: ClusterBenchArgs) -> anyhow::Result<()> {
 
     // Devices, enrolled through a first plain server.
     let devices = {
-        let (_server, base) = spawn_server(db, &keys, &[]).await?;
+        let (_server, base) = spawn_server(db, &keys, &NO_SURGE).await?;
         let mut admin = ApiClient::new(&base)?;
         admin.login(&username, &password).await?;
         let mut devices = Vec::new();
@@ -204,7 +219,7 @@ pub async fn cluster(args: ClusterBenchArgs) -> anyhow::Result<()> {
         results.push(line);
     };
     {
-        let (_a, base) = spawn_server(db, &keys, &[]).await?;
+        let (_a, base) = spawn_server(db, &keys, &NO_SURGE).await?;
         let l = load(&[base], &devices, args.clients, args.seconds).await?;
         report("postgres, in-process bus, 1 node", &l);
     }
