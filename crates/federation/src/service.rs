@@ -57,10 +57,23 @@ impl Federation {
     /// Pulls from every peer with an endpoint every `every`, for as long as the process runs; failures are
     /// logged and the next round tries again.
     pub fn spawn_periodic_sync(self: &Arc<Self>, every: Duration) {
+        self.spawn_periodic_sync_when(every, || true);
+    }
+
+    /// As [`Federation::spawn_periodic_sync`], each round only when `turn()` says so (in a cluster: this node holds
+    /// the sync's lease, so partners are pulled once, not once per node).
+    pub fn spawn_periodic_sync_when(
+        self: &Arc<Self>,
+        every: Duration,
+        turn: impl Fn() -> bool + Send + 'static,
+    ) {
         let federation = self.clone();
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(every).await;
+                if !turn() {
+                    continue;
+                }
                 let Ok(node) = federation.node().await else {
                     continue;
                 };

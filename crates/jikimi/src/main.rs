@@ -36,6 +36,9 @@ enum Command {
     Demo(spine::demo::DemoArgs),
     /// Apply database migrations.
     Migrate(spine::MigrateArgs),
+    /// Several nodes on one database and one NATS: `status`.
+    #[command(subcommand)]
+    Cluster(spine::cluster::ClusterCommand),
     /// Audit log tools (`audit verify`).
     Audit(spine::AuditArgs),
     /// Staff accounts (`staff add`).
@@ -107,6 +110,8 @@ enum Bench {
     /// A surge: thousands of devices, most in a few small areas, over HTTP and MQTT against `jikimi serve`; checks
     /// alerts stored equal alerts accepted and measures accept and dispatcher-queue latency.
     Surge(spine::surge::SurgeArgs),
+    /// Nodes on one PostgreSQL and NATS: alerts/s and p99 with and without NATS, accept-to-other-node latency.
+    Cluster(spine::cluster_bench::ClusterBenchArgs),
     /// Alerts under a junk-alert flood against an equal `/healthz` flood; logins a login flood can force.
     ///
     /// Signed alerts under a junk-alert flood against the same under an equal `GET /healthz` flood (throughput ratio,
@@ -187,6 +192,7 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Serve(args) => spine::serve(args)?,
         Command::Demo(args) => spine::demo(args)?,
         Command::Migrate(args) => spine::migrate(args)?,
+        Command::Cluster(command) => spine::cluster::run(command)?,
         Command::Audit(args) => return spine::audit(args),
         Command::Staff(args) => spine::staff(args)?,
         Command::Store(args) => spine::store(args)?,
@@ -206,6 +212,9 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Border(args) => return Ok(jikimi_linkage::cli::run_border(&args)?.into()),
         Command::Bench(Bench::Intake(args)) => spine::block_on(spine::bench::intake(args))?,
         Command::Bench(Bench::Surge(args)) => spine::block_on(spine::surge::surge(args))?,
+        Command::Bench(Bench::Cluster(args)) => {
+            spine::block_on(spine::cluster_bench::cluster(args))?
+        }
         Command::Bench(Bench::Flood(args)) => spine::block_on(spine::flood::flood(args))?,
         Command::Bench(Bench::Analyze(args)) => jikimi_analyze::bench::run_bench(&args)?,
         Command::Bench(Bench::Funds(args)) => jikimi_funds::bench::run_bench(&args)?,

@@ -8,6 +8,8 @@
 pub mod bench;
 pub mod child;
 pub mod client;
+pub mod cluster;
+pub mod cluster_bench;
 pub mod demo;
 pub mod exchange_bench;
 pub mod flood;
@@ -486,7 +488,13 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
         if let (Some(exchange), n) = (&state.exchange, args.exchange_sync_interval_s)
             && n > 0
         {
-            exchange.spawn_periodic_sync(std::time::Duration::from_secs(n));
+            let every = std::time::Duration::from_secs(n);
+            match state.cluster.clone() {
+                Some(cluster) => exchange.spawn_periodic_sync_when(every, move || {
+                    cluster.holds(jikimi_server::cluster::LEASE_FEDERATION_SYNC)
+                }),
+                None => exchange.spawn_periodic_sync(every),
+            }
         }
         if args.purge_interval_s > 0 {
             jikimi_server::purge::spawn(

@@ -156,6 +156,16 @@ pub struct ConfigArgs {
     /// This centre's agency id in CAP and EIDO documents, a domain name (default jikimi.invalid).
     #[arg(long, env = "JIKIMI_AGENCY")]
     pub agency: Option<String>,
+    /// NATS server with JetStream for the cluster event bus, e.g. `nats://127.0.0.1:4222`: committed changes go
+    /// to a stream through the change outbox and every node's live feed follows it (none: the in-process bus).
+    #[arg(long, env = "JIKIMI_NATS")]
+    pub nats: Option<String>,
+    /// The JetStream stream of committed changes (default `JIKIMI`; subject `<name in lower case>.changes`).
+    #[arg(long, env = "JIKIMI_NATS_STREAM")]
+    pub nats_stream: Option<String>,
+    /// This node's id in the cluster, as leases and `jikimi cluster status` show it (default: new at each start).
+    #[arg(long, env = "JIKIMI_NODE_ID")]
+    pub node_id: Option<String>,
     #[command(flatten)]
     pub notify: NotifyArgs,
     #[command(flatten)]
@@ -182,6 +192,12 @@ pub struct FileConfig {
     pub surge_window_s: Option<i64>,
     /// As `--mqtt`.
     pub mqtt: Option<String>,
+    /// As `--nats`.
+    pub nats: Option<String>,
+    /// As `--nats-stream`.
+    pub nats_stream: Option<String>,
+    /// As `--node-id`.
+    pub node_id: Option<String>,
     /// As `--mqtt-client-id`.
     pub mqtt_client_id: Option<String>,
     /// As `--mqtt-topic-prefix`.
@@ -356,6 +372,8 @@ pub struct Config {
     pub notify: Option<jikimi_notify::WorkerConfig>,
     /// Request limits, refusal auditing, argon2 slots and the per-device alert budget.
     pub flood: crate::flood::FloodConfig,
+    /// The cluster event bus (`--nats`); `None`: one node with the in-process bus.
+    pub cluster: Option<crate::cluster::ClusterConfig>,
 }
 
 impl Default for Config {
@@ -378,6 +396,7 @@ impl Default for Config {
             time_zone: DEFAULT_TIME_ZONE.into(),
             agency: DEFAULT_AGENCY.into(),
             notify: Some(jikimi_notify::WorkerConfig::default()),
+            cluster: None,
             flood: crate::flood::FloodConfig::default(),
         }
     }
@@ -596,6 +615,12 @@ impl ConfigArgs {
         }
         .resolve()
         .map_err(|(setting, message)| ConfigError::Invalid { setting, message })?;
+        let cluster = crate::cluster::ClusterConfig::resolve(
+            self.nats.clone().or(file.nats),
+            self.nats_stream.clone().or(file.nats_stream),
+            self.node_id.clone().or(file.node_id),
+        )
+        .map_err(|(setting, message)| ConfigError::Invalid { setting, message })?;
         Ok(Config {
             database_url: self
                 .database_url
@@ -631,6 +656,7 @@ impl ConfigArgs {
             agency,
             notify,
             flood,
+            cluster,
         })
     }
 }

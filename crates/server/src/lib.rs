@@ -31,6 +31,7 @@ pub mod aml;
 pub mod app;
 pub mod auth;
 pub mod border;
+pub mod cluster;
 pub mod config;
 pub mod console;
 pub mod dto;

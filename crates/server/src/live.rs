@@ -8,6 +8,12 @@
 //!   state.
 //! - The [`Hub`] numbers events (`<epoch>-<seq>`, the epoch being new on every server start), keeps the last
 //!   [`RING`] of them and fans them out through a broadcast channel.
+//! - In a cluster (`jikimi serve --nats`, [`crate::cluster`]) the hub does not follow its own store's commits: it is
+//!   fed every node's change sets from the JetStream stream ([`Hub::feed`]), so a console on any node sees every
+//!   change. Event ids are then global: `<epoch>-<first>.<last>.<i>`, the epoch naming the stream and `first..last`
+//!   the stream sequences of the round the event was read in. A cursor from another node resumes with every event
+//!   of a round that includes `first` or later (a few already seen are sent again: events are states, so a repeat
+//!   is harmless), which is lossless because each round reads the state after its last message.
 //! - `GET /api/live` ([`stream`]) sends a `hello` event, then the backlog after the client's `Last-Event-ID`, then
 //!   live events. When the backlog cannot be served (the server restarted, so the epoch differs, or the client is
 //!   further behind than the ring, or a slow client lagged) the `hello` (or a later `resync` event) says
@@ -43,11 +49,35 @@ use crate::views::{self, View};
 /// How many recent events a reconnecting client can catch up on without a full reload.
 pub const RING: usize = 20_000;
 
+/// Where an event stands in the cluster's stream: the stream sequences of the round it was read in, and its place
+/// in that round.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamPos {
+    /// First stream sequence of the round.
+    pub first: u64,
+    /// Last stream sequence of the round.
+    pub last: u64,
+    /// The event's place among the round's items.
+    pub idx: u64,
+}
+
+impl StreamPos {
+    fn parse(text: &str) -> Option<StreamPos> {
+        let mut parts = text.splitn(3, '.');
+        let first = parts.next()?.parse().ok()?;
+        let last = parts.next()?.parse().ok()?;
+        let idx = parts.next()?.parse().ok()?;
+        Some(StreamPos { first, last, idx })
+    }
+}
+
 /// One published change.
 #[derive(Debug)]
 pub struct LiveEvent {
     /// Position in this server's feed, from 1.
     pub seq: u64,
+    /// In a cluster, its place in the stream (then its id is `<epoch>-<first>.<last>.<idx>`).
+    pub pos: Option<StreamPos>,
     /// `incident` or `unit`.
     pub kind: &'static str,
     /// The DTO as JSON text, full view.
@@ -57,6 +87,14 @@ pub struct LiveEvent {
 }
 
 impl LiveEvent {
+    /// The id after `<epoch>-`.
+    pub fn id_suffix(&self) -> String {
+        match self.pos {
+            Some(p) => format!("{}.{}.{}", p.first, p.last, p.idx),
+            None => self.seq.to_string(),
+        }
+    }
+
     /// The JSON text `view` is sent.
     pub fn data_for(&self, view: View) -> &str {
         match view {
@@ -69,11 +107,23 @@ impl LiveEvent {
 struct Ring {
     next: u64,
     events: VecDeque<Arc<LiveEvent>>,
+    /// The epoch: new on every start, or (in a cluster) the stream's.
+    epoch: String,
+    /// In a cluster: from which stream sequence this hub has every message, and the highest `last` of a round
+    /// dropped from the ring. A foreign cursor is served only when both are below its round.
+    stream: Option<StreamFloor>,
+}
+
+#[derive(Clone, Copy)]
+struct StreamFloor {
+    from: u64,
+    evicted_last: u64,
 }
 
 struct Inner {
-    epoch: String,
     ring: Mutex<Ring>,
+    /// What the follower task is fed: the store's commits, or (in a cluster) the stream's messages.
+    feed: mpsc::UnboundedSender<Batch>,
     tx: broadcast::Sender<Arc<LiveEvent>>,
     /// Civic addresses for incidents, once loaded ([`crate::geocode`]): the feed shows what the REST API shows.
     addresses: std::sync::RwLock<Option<Arc<jikimi_geocode::AddressIndex>>>,
@@ -101,55 +151,117 @@ impl Hub {
     /// A hub that follows `store`'s commits (as an observer attached to it) and publishes what they changed.
     /// Must be called inside a Tokio runtime: the follower is a task, which ends when the store is dropped.
     pub fn new(store: Arc<dyn Store>) -> Self {
+        let hub = Self::detached(store.clone(), None);
+        store.observe_commits(Arc::new(Follower {
+            commits: hub.inner.feed.clone(),
+        }));
+        hub
+    }
+
+    /// A hub fed by the cluster's stream ([`Hub::feed`]) instead of its store's commits; it serves no cursor until
+    /// [`Hub::start_stream`] names the stream. Must be called inside a Tokio runtime.
+    pub fn for_cluster(store: Arc<dyn Store>) -> Self {
+        Self::detached(
+            store,
+            Some(StreamFloor {
+                from: u64::MAX,
+                evicted_last: 0,
+            }),
+        )
+    }
+
+    fn detached(store: Arc<dyn Store>, stream: Option<StreamFloor>) -> Self {
         let (tx, _) = broadcast::channel(8_192);
+        // Unbounded so that a commit never waits for the feed and no change is dropped: the follower drains it as
+        // fast as the store answers reads, coalescing what piled up.
+        let (feed, rx) = mpsc::unbounded_channel();
         let hub = Self {
             inner: Arc::new(Inner {
-                epoch: uuid::Uuid::now_v7().simple().to_string(),
                 ring: Mutex::new(Ring {
                     next: 1,
                     events: VecDeque::with_capacity(RING),
+                    epoch: uuid::Uuid::now_v7().simple().to_string(),
+                    stream,
                 }),
+                feed,
                 tx,
                 addresses: std::sync::RwLock::new(None),
             }),
         };
-        // Unbounded so that a commit never waits for the feed and no change is dropped: the follower drains it as
-        // fast as the store answers reads, coalescing what piled up.
-        let (commits, rx) = mpsc::unbounded_channel();
-        store.observe_commits(Arc::new(Follower { commits }));
         // The follower holds the store weakly: the store holds the follower's sender, and a strong reference here
         // would keep both alive forever.
         tokio::spawn(follow(hub.clone(), Arc::downgrade(&store), rx));
         hub
     }
 
-    /// This server's epoch (new on every start).
-    pub fn epoch(&self) -> &str {
-        &self.inner.epoch
+    /// In a cluster: the stream is `epoch` and this hub is fed every message from sequence `from` on. Called when
+    /// the consumer starts; a different epoch (the stream was recreated) makes every earlier cursor resync.
+    pub fn start_stream(&self, epoch: &str, from: u64) {
+        if let Ok(mut ring) = self.inner.ring.lock()
+            && ring.epoch != epoch
+        {
+            ring.epoch = epoch.to_string();
+            ring.events.clear();
+            ring.stream = Some(StreamFloor {
+                from,
+                evicted_last: 0,
+            });
+        }
+    }
+
+    /// In a cluster: the message at stream sequence `seq` named these changes.
+    pub fn feed(&self, seq: u64, changes: Vec<Committed>) {
+        // Closed only when the follower ended, which it does only once the store is gone.
+        let _ = self.inner.feed.send(Batch {
+            seq: Some(seq),
+            changes,
+        });
+    }
+
+    /// This server's epoch (new on every start; in a cluster, the stream's).
+    pub fn epoch(&self) -> String {
+        match self.inner.ring.lock() {
+            Ok(ring) => ring.epoch.clone(),
+            Err(poisoned) => poisoned.into_inner().epoch.clone(),
+        }
     }
 
     /// Numbers and publishes one change, given as its full and its analyst view.
     pub fn publish(&self, kind: &'static str, data: String, analyst: String) {
+        self.publish_at(None, kind, data, analyst);
+    }
+
+    fn publish_at(
+        &self,
+        pos: Option<StreamPos>,
+        kind: &'static str,
+        data: String,
+        analyst: String,
+    ) {
         // Numbering, the ring and the send happen under one lock so the ring and the channel agree on order.
         let Ok(mut ring) = self.inner.ring.lock() else {
             return;
         };
         let event = Arc::new(LiveEvent {
             seq: ring.next,
+            pos,
             kind,
             data,
             analyst,
         });
         ring.next += 1;
-        if ring.events.len() == RING {
-            ring.events.pop_front();
+        if ring.events.len() == RING
+            && let Some(dropped) = ring.events.pop_front()
+            && let (Some(floor), Some(p)) = (ring.stream.as_mut(), dropped.pos)
+        {
+            floor.evicted_last = floor.evicted_last.max(p.last);
         }
         ring.events.push_back(event.clone());
         // No receivers is normal (no console open).
         let _ = self.inner.tx.send(event);
     }
 
-    /// Subscribes after `cursor` (`<epoch>-<seq>` as sent in event ids), or from now when there is none.
+    /// Subscribes after `cursor` (an event id as sent), or from now when there is none.
     pub fn subscribe(&self, cursor: Option<&str>) -> Subscription {
         let ring = match self.inner.ring.lock() {
             Ok(ring) => ring,
@@ -158,22 +270,14 @@ impl Hub {
         let rx = self.inner.tx.subscribe();
         let after = cursor
             .and_then(|c| c.split_once('-'))
-            .filter(|(epoch, _)| *epoch == self.inner.epoch)
-            .and_then(|(_, seq)| seq.parse::<u64>().ok());
-        let oldest = ring.events.front().map_or(ring.next, |e| e.seq);
-        let (resync, backlog) = match after {
-            Some(after) if after + 1 >= oldest && after < ring.next => (
-                false,
-                ring.events
-                    .iter()
-                    .filter(|e| e.seq > after)
-                    .cloned()
-                    .collect(),
-            ),
-            _ => (true, Vec::new()),
+            .filter(|(epoch, _)| *epoch == ring.epoch)
+            .map(|(_, rest)| rest);
+        let (resync, backlog) = match ring.stream {
+            None => local_backlog(&ring, after.and_then(|a| a.parse::<u64>().ok())),
+            Some(floor) => stream_backlog(&ring, floor, after.and_then(StreamPos::parse)),
         };
         Subscription {
-            epoch: self.inner.epoch.clone(),
+            epoch: ring.epoch.clone(),
             resync,
             backlog,
             rx,
@@ -188,38 +292,95 @@ impl Hub {
     }
 
     /// Publishes an incident (given in the full view) in every view.
-    fn publish_incident_dto(&self, mut dto: IncidentDto) {
+    fn publish_incident_dto(&self, pos: Option<StreamPos>, mut dto: IncidentDto) {
         if let Ok(addresses) = self.inner.addresses.read() {
             crate::geocode::annotate(&mut dto, addresses.as_deref());
         }
         let analyst = views::incident(dto.clone(), View::Analyst);
         let full = views::incident(dto, View::Full);
-        self.publish_both("incident", &full, &analyst);
+        self.publish_both(pos, "incident", &full, &analyst);
     }
 
     /// Publishes a unit (given in the full view) in every view.
-    fn publish_unit_dto(&self, dto: UnitDto) {
+    fn publish_unit_dto(&self, pos: Option<StreamPos>, dto: UnitDto) {
         let analyst = views::unit(dto.clone(), View::Analyst);
-        self.publish_both("unit", &dto, &analyst);
+        self.publish_both(pos, "unit", &dto, &analyst);
     }
 
-    fn publish_both<T: serde::Serialize>(&self, kind: &'static str, full: &T, analyst: &T) {
+    fn publish_both<T: serde::Serialize>(
+        &self,
+        pos: Option<StreamPos>,
+        kind: &'static str,
+        full: &T,
+        analyst: &T,
+    ) {
         match (serde_json::to_string(full), serde_json::to_string(analyst)) {
-            (Ok(full), Ok(analyst)) => self.publish(kind, full, analyst),
+            (Ok(full), Ok(analyst)) => self.publish_at(pos, kind, full, analyst),
             _ => tracing::warn!(kind, "live feed: cannot serialise an event"),
         }
     }
 }
 
+/// The backlog of a single server's feed after `after`, or a resync.
+fn local_backlog(ring: &Ring, after: Option<u64>) -> (bool, Vec<Arc<LiveEvent>>) {
+    let oldest = ring.events.front().map_or(ring.next, |e| e.seq);
+    match after {
+        Some(after) if after + 1 >= oldest && after < ring.next => (
+            false,
+            ring.events
+                .iter()
+                .filter(|e| e.seq > after)
+                .cloned()
+                .collect(),
+        ),
+        _ => (true, Vec::new()),
+    }
+}
+
+/// The backlog of a cluster feed after `after`: exactly after it when this hub published it, otherwise every event of
+/// a round that includes its round's first message or a later one; a resync when the ring no longer has them all.
+fn stream_backlog(
+    ring: &Ring,
+    floor: StreamFloor,
+    after: Option<StreamPos>,
+) -> (bool, Vec<Arc<LiveEvent>>) {
+    let Some(after) = after else {
+        return (true, Vec::new());
+    };
+    if let Some(at) = ring.events.iter().position(|e| e.pos == Some(after)) {
+        return (false, ring.events.iter().skip(at + 1).cloned().collect());
+    }
+    if after.first < floor.from || after.first <= floor.evicted_last {
+        return (true, Vec::new());
+    }
+    (
+        false,
+        ring.events
+            .iter()
+            .filter(|e| e.pos.is_some_and(|p| p.last >= after.first))
+            .cloned()
+            .collect(),
+    )
+}
+
+/// What the follower is told: a committed change set, and (in a cluster) the stream sequence that carried it.
+struct Batch {
+    seq: Option<u64>,
+    changes: Vec<Committed>,
+}
+
 /// The hub's observer on the store: hands each committed change set to the follower task (never blocks).
 struct Follower {
-    commits: mpsc::UnboundedSender<Vec<Committed>>,
+    commits: mpsc::UnboundedSender<Batch>,
 }
 
 impl CommitObserver for Follower {
     fn committed(&self, changes: &ChangeSet) {
         // Closed only when the follower ended, which it does only once the store is gone.
-        let _ = self.commits.send(changes.changes().to_vec());
+        let _ = self.commits.send(Batch {
+            seq: None,
+            changes: changes.changes().to_vec(),
+        });
     }
 }
 
@@ -244,40 +405,54 @@ fn item_of(change: &Committed) -> Option<Item> {
 const ROUND: usize = 4_096;
 
 /// The follower: for each round of change sets (the first, and whatever queued up behind it), reads each changed
-/// incident and unit once, in the order they first changed, and publishes it.
+/// incident and unit once, in the order they first changed, and publishes it (in a cluster, with the round's stream
+/// sequences and the item's place in it).
 async fn follow(
     hub: Hub,
     store: std::sync::Weak<dyn Store>,
-    mut rx: mpsc::UnboundedReceiver<Vec<Committed>>,
+    mut rx: mpsc::UnboundedReceiver<Batch>,
 ) {
     while let Some(first) = rx.recv().await {
         let mut seen = std::collections::HashSet::new();
         let mut items = Vec::new();
-        let mut add = |changes: &[Committed], items: &mut Vec<Item>| {
-            for item in changes.iter().filter_map(item_of) {
+        let mut span: Option<(u64, u64)> = None;
+        let mut add = |batch: Batch, items: &mut Vec<Item>| {
+            if let Some(seq) = batch.seq {
+                span = Some(span.map_or((seq, seq), |(a, b)| (a.min(seq), b.max(seq))));
+            }
+            for item in batch.changes.iter().filter_map(item_of) {
                 if seen.insert(item.clone()) {
                     items.push(item);
                 }
             }
         };
-        add(&first, &mut items);
+        add(first, &mut items);
         while items.len() < ROUND {
             match rx.try_recv() {
-                Ok(more) => add(&more, &mut items),
+                Ok(more) => add(more, &mut items),
                 Err(_) => break,
             }
         }
         let Some(store) = store.upgrade() else {
             return;
         };
-        // A few reads at a time (as many as the SQLite backend has readers), published in the order of the items.
-        let mut reads = futures_util::stream::iter(items)
-            .map(|item| read(store.as_ref(), item))
+        // A few reads at a time (as many as the SQLite backend has readers), published in the order of the items;
+        // an item's place in the round is fixed before the reads, so a failed read leaves a gap, not a shift.
+        let mut reads = futures_util::stream::iter(items.into_iter().enumerate())
+            .map(|(idx, item)| {
+                let store = store.clone();
+                async move { (idx, read(store.as_ref(), item).await) }
+            })
             .buffered(4);
-        while let Some(state) = reads.next().await {
+        while let Some((idx, state)) = reads.next().await {
+            let pos = span.map(|(first, last)| StreamPos {
+                first,
+                last,
+                idx: idx as u64,
+            });
             match state {
-                Some(Current::Incident(dto)) => hub.publish_incident_dto(*dto),
-                Some(Current::Unit(dto)) => hub.publish_unit_dto(dto),
+                Some(Current::Incident(dto)) => hub.publish_incident_dto(pos, *dto),
+                Some(Current::Unit(dto)) => hub.publish_unit_dto(pos, dto),
                 None => {}
             }
         }
@@ -436,7 +611,7 @@ impl SessionGuard {
 
 fn to_sse(epoch: &str, e: &LiveEvent, view: View) -> Event {
     Event::default()
-        .id(format!("{epoch}-{}", e.seq))
+        .id(format!("{epoch}-{}", e.id_suffix()))
         .event(e.kind)
         .data(e.data_for(view))
 }
@@ -451,6 +626,67 @@ pub struct LiveQuery {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn ring_of(rounds: &[(u64, u64, u64)], floor: StreamFloor) -> (Ring, StreamFloor) {
+        let (tx, _) = broadcast::channel::<Arc<LiveEvent>>(1);
+        drop(tx);
+        let events = rounds
+            .iter()
+            .enumerate()
+            .map(|(i, &(first, last, idx))| {
+                Arc::new(LiveEvent {
+                    seq: i as u64 + 1,
+                    pos: Some(StreamPos { first, last, idx }),
+                    kind: "incident",
+                    data: String::new(),
+                    analyst: String::new(),
+                })
+            })
+            .collect();
+        let ring = Ring {
+            next: rounds.len() as u64 + 1,
+            events,
+            epoch: "e".into(),
+            stream: Some(floor),
+        };
+        (ring, floor)
+    }
+
+    fn ids(backlog: &(bool, Vec<Arc<LiveEvent>>)) -> (bool, Vec<String>) {
+        (backlog.0, backlog.1.iter().map(|e| e.id_suffix()).collect())
+    }
+
+    #[test]
+    fn a_cluster_cursor_resumes_exactly_here_and_from_its_round_elsewhere() {
+        let floor = StreamFloor {
+            from: 10,
+            evicted_last: 0,
+        };
+        let (ring, floor) = ring_of(&[(10, 12, 0), (10, 12, 1), (13, 13, 0), (14, 16, 0)], floor);
+        // This hub's own event: exactly after it.
+        let here = StreamPos::parse("10.12.1");
+        assert_eq!(
+            ids(&stream_backlog(&ring, floor, here)),
+            (false, vec!["13.13.0".into(), "14.16.0".into()])
+        );
+        // Another node's rounds: every event of a round holding message 11 or later (repeats are harmless).
+        let elsewhere = StreamPos::parse("11.13.0");
+        assert_eq!(ids(&stream_backlog(&ring, floor, elsewhere)).1.len(), 4);
+        let elsewhere = StreamPos::parse("13.15.2");
+        assert_eq!(
+            ids(&stream_backlog(&ring, floor, elsewhere)),
+            (false, vec!["13.13.0".into(), "14.16.0".into()])
+        );
+        // Older than what this hub has read, or than what its ring still holds: resync.
+        assert!(stream_backlog(&ring, floor, StreamPos::parse("9.9.0")).0);
+        let evicted = StreamFloor {
+            from: 10,
+            evicted_last: 12,
+        };
+        assert!(stream_backlog(&ring, evicted, StreamPos::parse("12.13.0")).0);
+        assert!(stream_backlog(&ring, floor, None).0);
+        assert_eq!(StreamPos::parse("7"), None);
+    }
 
     #[test]
     fn incidents_and_units_are_published_and_notifications_are_not() {

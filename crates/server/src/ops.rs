@@ -101,9 +101,22 @@ pub async fn healthz(State(state): State<AppState>) -> Json<Health> {
     })
 }
 
-/// Readiness: the database answers.
+/// Readiness: the database answers (and, in a cluster, NATS).
 #[utoipa::path(get, path = "/readyz", tag = "ops", responses((status = 200, body = Health), (status = 503, body = Health)))]
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
+    // In a cluster, a node cut off from NATS still commits (its changes wait in the outbox) but its consoles see
+    // no other node's changes: not ready, so a load balancer sends consoles elsewhere.
+    if let Some(cluster) = &state.cluster
+        && !cluster.connected()
+    {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(Health {
+                status: "nats unavailable".into(),
+                backend: state.store.backend().into(),
+            }),
+        );
+    }
     match state.store.ping().await {
         Ok(()) => (
             StatusCode::OK,

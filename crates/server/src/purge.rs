@@ -47,6 +47,12 @@ pub fn spawn(state: AppState, every: Duration) -> tokio::task::JoinHandle<()> {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
+            // In a cluster the purge runs on the holder of its lease only.
+            if let Some(cluster) = &state.cluster
+                && !cluster.holds(crate::cluster::LEASE_PURGE)
+            {
+                continue;
+            }
             match purge_once(&state).await {
                 Ok(purged) => tracing::info!(
                     nonces = purged.nonces,

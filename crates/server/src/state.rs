@@ -273,6 +273,8 @@ pub struct AppState {
     /// The MQTT adapter's publishing handle, once [`crate::mqtt::spawn`] has started it: committed silent questions
     /// are published to the terminal through it ([`crate::twoway::ask`]).
     pub mqtt_downlink: Arc<std::sync::OnceLock<crate::mqtt::Downlink>>,
+    /// This node's part in a cluster (`--nats`, [`crate::cluster`]); `None` for a single node.
+    pub cluster: Option<crate::cluster::Cluster>,
 }
 
 /// Keys could not be turned into a keyring.
@@ -318,8 +320,18 @@ impl AppState {
                 }
             },
         );
+        // In a cluster the feed follows the stream of every node's changes, not this store's commits.
+        let (live, cluster) = match config.cluster.clone() {
+            Some(settings) => {
+                let hub = crate::live::Hub::for_cluster(store.clone());
+                let cluster = crate::cluster::Cluster::spawn(store.clone(), hub.clone(), settings);
+                (hub, Some(cluster))
+            }
+            None => (crate::live::Hub::new(store.clone()), None),
+        };
         Ok(Self {
-            live: crate::live::Hub::new(store.clone()),
+            live,
+            cluster,
             mqtt_downlink: Arc::default(),
             store,
             keyring: Arc::new(keyring),

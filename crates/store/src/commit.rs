@@ -17,8 +17,10 @@ use jikimi_respond::{IncidentId, UnitId};
 use std::collections::HashSet;
 use std::sync::{Arc, RwLock};
 
-/// One thing a committed transaction changed.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// One thing a committed transaction changed. Serialised (ids and kinds only) in the change outbox
+/// ([`crate::cluster`]) and on the cluster event bus.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", content = "of", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Committed {
     /// An alert opened this incident.
@@ -75,6 +77,15 @@ impl ChangeSet {
         } else {
             Committed::IncidentUpdated(incident.id)
         });
+    }
+
+    /// A set of `changes` (as read back from the change outbox or the event bus), repeats dropped.
+    pub fn from_changes(changes: impl IntoIterator<Item = Committed>) -> ChangeSet {
+        let mut set = ChangeSet::new();
+        for change in changes {
+            set.push(change);
+        }
+        set
     }
 
     /// True when nothing changed.

@@ -53,6 +53,7 @@
 // Tests may unwrap: a panic is the failure report there.
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod cluster;
 pub mod commit;
 mod error;
 mod exchange;
@@ -72,6 +73,7 @@ mod conformance;
 #[cfg(any(test, feature = "test-util"))]
 pub mod testing;
 
+pub use cluster::{ChangeEvent, Cluster, Lease, OutboxDepth};
 pub use commit::{ChangeSet, CommitObserver, Committed};
 pub use error::{Conflict, Entity, Error, Result};
 pub use maintenance::{Maintenance, ReindexApplied, Reindexed};
@@ -97,6 +99,7 @@ pub use traits::{
 
 /// The store's traits, for callers whose method calls need them in scope: `use jikimi_store::prelude::*;`.
 pub mod prelude {
+    pub use crate::cluster::Cluster;
     pub use crate::maintenance::Maintenance;
     pub use crate::outbox::Outbox;
     pub use crate::traits::{

@@ -36,6 +36,7 @@ pub trait Store:
     + LinkageStore
     + WarningStore
     + Outbox
+    + crate::cluster::Cluster
     + crate::maintenance::Maintenance
     + ExchangeStore
     + FundsStore

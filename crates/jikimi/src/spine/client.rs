@@ -38,6 +38,11 @@ impl ApiClient {
         })
     }
 
+    /// The staff token, once logged in.
+    pub fn token(&self) -> Option<&str> {
+        self.token.as_deref()
+    }
+
     /// Logs in and keeps the token.
     pub async fn login(&mut self, username: &str, password: &str) -> anyhow::Result<()> {
         let response: Value = self

@@ -4,8 +4,10 @@
 //! sharing cases under agreements (`exchange`); the partner-facing `federation serve` port gives records only to a
 //! signed pull under an agreement, and key files readable by others are refused (`federation`); the documented exit codes
 //! and `jikimi bench --help` (`exit_codes`); a freeze request's signed round trip across two `jikimi serve` nodes
-//! (`freeze`); `staff add` refusing what the API refuses (`staff`).
+//! (`freeze`); `staff add` refusing what the API refuses (`staff`); two nodes on one PostgreSQL and one NATS
+//! JetStream, a node without NATS and a node killed before publishing (`cluster`).
 
+mod cluster;
 mod crash;
 mod exchange;
 mod exit_codes;

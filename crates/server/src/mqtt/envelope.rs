@@ -78,6 +78,15 @@ pub fn subscriptions(prefix: &str) -> [String; 3] {
     ]
 }
 
+/// The same filters as MQTT shared subscriptions of the group `jikimi` (`$share/jikimi/...`): in a cluster each
+/// terminal message goes to one node of the group, not to every node.
+pub fn shared_subscriptions(prefix: &str) -> [String; 3] {
+    subscriptions(prefix).map(|filter| format!("$share/{SHARE_GROUP}/{filter}"))
+}
+
+/// The shared-subscription group of a cluster's nodes.
+pub const SHARE_GROUP: &str = "jikimi";
+
 /// The topic the server publishes a device's silent questions on.
 pub fn messages_topic(prefix: &str, device: &Uuid) -> String {
     format!("{prefix}/devices/{device}/messages")

@@ -147,8 +147,15 @@ pub fn spawn(state: AppState, config: MqttConfig) -> MqttIntake {
     }
 }
 
-async fn run(state: AppState, config: MqttConfig, subscribed: tokio::sync::watch::Sender<u64>) {
+async fn run(state: AppState, mut config: MqttConfig, subscribed: tokio::sync::watch::Sender<u64>) {
     let limit = state.config.body_limit_bytes + 1024;
+    // In a cluster each node has its own stable client id (its persistent session is its own: two nodes with one id
+    // would keep disconnecting each other) and reads the terminals' topics through a shared subscription, so each
+    // message is handled by one node.
+    let shared = state.cluster.is_some();
+    if let Some(cluster) = &state.cluster {
+        config.client_id = format!("{}-{}", config.client_id, cluster.config().node_id);
+    }
     // The CA file was read when the configuration was resolved; reading it again can only fail if it changed since.
     let options = match config.options(limit) {
         Ok(options) => options,
@@ -173,7 +180,12 @@ async fn run(state: AppState, config: MqttConfig, subscribed: tokio::sync::watch
                     session_present = connack.session_present,
                     "mqtt connected; subscribing"
                 );
-                for filter in envelope::subscriptions(&config.prefix) {
+                let filters = if shared {
+                    envelope::shared_subscriptions(&config.prefix)
+                } else {
+                    envelope::subscriptions(&config.prefix)
+                };
+                for filter in filters {
                     if let Err(err) = client.try_subscribe(filter, QoS::AtLeastOnce) {
                         tracing::error!(error = %err, "mqtt subscribe could not be queued");
                     }

@@ -8,6 +8,7 @@
 mod alerts;
 mod app;
 mod audit;
+mod cluster;
 mod commits;
 mod dispatch;
 mod exchange;
@@ -28,6 +29,7 @@ mod warnings;
 pub(crate) use alerts::*;
 pub(crate) use app::*;
 pub(crate) use audit::*;
+pub(crate) use cluster::*;
 pub(crate) use commits::*;
 pub(crate) use dispatch::*;
 pub(crate) use exchange::*;
@@ -180,6 +182,9 @@ macro_rules! store_conformance {
     ($store:ty) => {
         $crate::conformance::store_conformance!(@each $store;
             signed_alert_creates_incident,
+            change_events_are_written_with_their_commit,
+            a_rolled_back_change_writes_no_event,
+            a_lease_has_one_holder_until_it_expires,
             retried_alert_is_not_duplicated,
             duplicate_within_one_batch,
             replayed_nonce_is_refused,

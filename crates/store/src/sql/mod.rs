@@ -19,6 +19,7 @@
 
 mod alerts;
 mod audit;
+mod cluster;
 mod devices;
 mod exchange;
 mod exchange_freeze;
@@ -311,6 +312,8 @@ pub struct SqlStore<DB: Backend> {
     pub(crate) exchange_keys: Option<std::sync::Arc<jikimi_privacy::Keyring>>,
     /// Told what each commit changed ([`crate::commit`]); shared by clones.
     pub(crate) observers: crate::commit::Observers,
+    /// Whether commits write their change event ([`crate::cluster`]); shared by clones.
+    pub(crate) change_events: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl<DB: Backend> Clone for SqlStore<DB> {
@@ -321,6 +324,7 @@ impl<DB: Backend> Clone for SqlStore<DB> {
             path: self.path.clone(),
             exchange_keys: self.exchange_keys.clone(),
             observers: self.observers.clone(),
+            change_events: self.change_events.clone(),
         }
     }
 }
@@ -337,6 +341,7 @@ impl<DB: Backend> SqlStore<DB> {
             path,
             exchange_keys: None,
             observers: crate::commit::Observers::default(),
+            change_events: std::sync::Arc::default(),
         }
     }
 
@@ -430,6 +435,8 @@ where
                 .execute(&mut *tx)
                 .await?;
         }
+        // The change event is written in this transaction: committed with the change or not at all.
+        self.write_change_event(&mut tx, &chain.changes).await?;
         tx.commit().await?;
         self.observers.committed(&chain.changes);
         Ok(())
