@@ -356,6 +356,8 @@ pub struct Config {
     pub notify: Option<jikimi_notify::WorkerConfig>,
     /// Request limits, refusal auditing, argon2 slots and the per-device alert budget.
     pub flood: crate::flood::FloodConfig,
+    /// Identify: the upload limit and the quarantine rule.
+    pub identify: crate::identify::IdentifyConfig,
 }
 
 impl Default for Config {
@@ -379,6 +381,7 @@ impl Default for Config {
             agency: DEFAULT_AGENCY.into(),
             notify: Some(jikimi_notify::WorkerConfig::default()),
             flood: crate::flood::FloodConfig::default(),
+            identify: crate::identify::IdentifyConfig::default(),
         }
     }
 }
@@ -631,6 +634,7 @@ impl ConfigArgs {
             agency,
             notify,
             flood,
+            identify: defaults.identify,
         })
     }
 }

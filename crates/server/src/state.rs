@@ -273,6 +273,8 @@ pub struct AppState {
     /// The MQTT adapter's publishing handle, once [`crate::mqtt::spawn`] has started it: committed silent questions
     /// are published to the terminal through it ([`crate::twoway::ask`]).
     pub mqtt_downlink: Arc<std::sync::OnceLock<crate::mqtt::Downlink>>,
+    /// The hash banks in memory, following the store's commits ([`crate::identify_index`]).
+    pub identify: crate::identify_index::Banks,
 }
 
 /// Keys could not be turned into a keyring.
@@ -318,7 +320,9 @@ impl AppState {
                 }
             },
         );
+        let identify = crate::identify_index::Banks::spawn(store.clone());
         Ok(Self {
+            identify,
             live: crate::live::Hub::new(store.clone()),
             mqtt_downlink: Arc::default(),
             store,
