@@ -135,6 +135,12 @@ enum Bench {
     /// time, reverse geocodes per second with p50/p99 and the same run's brute-force scan as the reference (their
     /// answers must agree), and forward search of every address as typed. `--json` for one JSON document.
     Geocode(jikimi_geocode::bench::BenchArgs),
+    /// Hash banks over HTTP: lookups/s, p50/p99, memory and time-to-matchable with an N-hash bank.
+    ///
+    /// Hash banks (issue 19) against a `jikimi serve` child: an N-hash bank (default 1,000,000; `--hashes
+    /// 10000000`) imported, loaded by the server (time, memory), looked up by concurrent clients (lookups/s,
+    /// p50/p99; every lookup audited), and the time for a hash added over HTTP to become matchable.
+    Identify(spine::identify_bench::IdentifyArgs),
     /// PDQ, single thread: index search against a linear scan, index memory, hashing throughput.
     Pdq(jikimi_mediahash::bench::BenchArgs),
     /// Evidence triage of 10,000 generated images: images/s, with the reference `pdqhash` when its venv exists.
@@ -216,6 +222,7 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
             spine::block_on(spine::cluster_bench::cluster(args))?
         }
         Command::Bench(Bench::Flood(args)) => spine::block_on(spine::flood::flood(args))?,
+        Command::Bench(Bench::Identify(args)) => spine::block_on(spine::identify_bench::run(args))?,
         Command::Bench(Bench::Analyze(args)) => jikimi_analyze::bench::run_bench(&args)?,
         Command::Bench(Bench::Funds(args)) => jikimi_funds::bench::run_bench(&args)?,
         Command::Bench(Bench::Roads(args)) => jikimi_roads::bench::run(&args)?,

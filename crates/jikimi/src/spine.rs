@@ -13,6 +13,7 @@ pub mod cluster_bench;
 pub mod demo;
 pub mod exchange_bench;
 pub mod flood;
+pub mod identify_bench;
 pub mod standards_bench;
 pub mod surge;
 

@@ -12,9 +12,11 @@
 //! hash is reported only from the first table that can see it, so no hash set is needed.
 //! Memory: 32 bytes per hash plus 16 x 8 bytes of entries, 160 bytes per hash (1.6 GB at 10 million).
 //!
-//! Inserts go to an unindexed tail that is scanned linearly and merged by a rebuild (a counting sort)
-//! once it grows past 1/8 of the indexed part; deletes set a tombstone bit. Ids are stable: the position
-//! of the hash in insertion order.
+//! Inserts go to a tail with its own hashed tables (one map per word, bucket key to ids), probed like
+//! the compressed tables, so an inserted hash is matchable at once and a lookup never scans the tail
+//! linearly; the tail is merged into the compressed tables by a rebuild (a counting sort) once it grows
+//! past 1/8 of the indexed part (amortised: each hash is re-sorted a bounded number of times). Deletes
+//! set a tombstone bit and never rebuild. Ids are stable: the position of the hash in insertion order.
 //!
 //! Radii above 31 fall back to a linear scan, which is exact too.
 //!
@@ -23,6 +25,7 @@
 
 use crate::hash::Hash256;
 use crate::large::LargeArray;
+use std::collections::HashMap;
 use std::io::{self, Read, Write};
 
 /// Number of substrings (tables).
@@ -90,7 +93,7 @@ pub struct HammingIndex {
     /// Tombstone bitset by id.
     deleted: Vec<u64>,
     n_deleted: usize,
-    /// Ids `< indexed_len` are in the tables; the rest are the linearly scanned tail.
+    /// Ids `< indexed_len` are in the compressed tables; the rest are the tail (in `tail`).
     indexed_len: usize,
     /// `TABLES` runs of `BUCKETS + 1` offsets into the table's slice of `ids`.
     offsets: LargeArray<u32>,
@@ -98,6 +101,8 @@ pub struct HammingIndex {
     /// inline words of the table's group (see [`inline_words`]) in the high 32.
     entries: LargeArray<u64>,
     entries_per_table: usize,
+    /// The tail's tables: per word, bucket key to the ids `>= indexed_len` in it (empty when the tail is).
+    tail: Vec<HashMap<u16, Vec<u32>>>,
 }
 
 /// Why an index file could not be read or written.
@@ -166,6 +171,8 @@ impl HammingIndex {
         let tail = self.hashes.len() - self.indexed_len;
         if tail > 4096.max(self.indexed_len / 8) {
             self.rebuild();
+        } else {
+            self.tail_insert(id);
         }
         Ok(id)
     }
@@ -192,6 +199,7 @@ impl HammingIndex {
             + self.deleted.capacity() * 8
             + self.offsets.len() * 4
             + self.entries.len() * 8
+            + (self.hashes.len() - self.indexed_len) * TABLES * 8
     }
 
     /// Bucket occupancy statistics of the tables.
@@ -235,7 +243,7 @@ impl HammingIndex {
             self.scan_range(query, radius, 0, self.hashes.len(), out);
         } else {
             self.search_tables(query, radius, out);
-            self.scan_range(query, radius, self.indexed_len, self.hashes.len(), out);
+            self.search_tail(query, radius, out);
         }
         out.sort_unstable();
     }
@@ -246,6 +254,42 @@ impl HammingIndex {
         self.scan_range(query, radius, 0, self.hashes.len(), &mut out);
         out.sort_unstable();
         out
+    }
+
+    /// Adds tail id `id` to the tail's tables.
+    fn tail_insert(&mut self, id: u32) {
+        if self.tail.len() != TABLES {
+            self.tail = vec![HashMap::new(); TABLES];
+        }
+        let h = self.hashes[id as usize];
+        for (t, table) in self.tail.iter_mut().enumerate() {
+            table.entry(h.substring(t)).or_default().push(id);
+        }
+    }
+
+    /// The tail's part of a search: the same probes and the same "first table that sees it" rule as the
+    /// compressed tables, over the tail's maps.
+    fn search_tail(&self, query: &Hash256, radius: u32, out: &mut Vec<Hit>) {
+        let plan = Self::plan(radius);
+        for (t, table) in self.tail.iter().enumerate() {
+            let key = query.substring(t);
+            let flips = if plan.rho == 1 { 16 } else { 0 };
+            for probe in std::iter::once(key).chain((0..flips).map(|b| key ^ (1 << b))) {
+                let Some(ids) = table.get(&probe) else {
+                    continue;
+                };
+                for &id in ids {
+                    let h = &self.hashes[id as usize];
+                    if !table_sees(h, query, t, plan) || self.is_deleted(id as usize) {
+                        continue;
+                    }
+                    let distance = h.distance(query);
+                    if distance <= radius && !(0..t).any(|u| table_sees(h, query, u, plan)) {
+                        out.push(Hit { distance, id });
+                    }
+                }
+            }
+        }
     }
 
     fn is_deleted(&self, i: usize) -> bool {
@@ -380,6 +424,7 @@ impl HammingIndex {
         self.entries = entries;
         self.entries_per_table = m;
         self.indexed_len = self.hashes.len();
+        self.tail = Vec::new();
     }
 
     /// Writes the index (tables included, so loading needs no rebuild).
@@ -422,7 +467,7 @@ impl HammingIndex {
         let deleted: Vec<u64> = read_le(&mut r, n.div_ceil(64))?;
         let offsets: LargeArray<u32> = read_le_large(&mut r, TABLES * (BUCKETS + 1))?;
         let table_entries: LargeArray<u64> = read_le_large(&mut r, TABLES * entries)?;
-        let index = HammingIndex {
+        let mut index = HammingIndex {
             hashes,
             deleted,
             n_deleted,
@@ -430,8 +475,12 @@ impl HammingIndex {
             offsets,
             entries: table_entries,
             entries_per_table: entries,
+            tail: Vec::new(),
         };
         index.validate()?;
+        for id in indexed_len..n {
+            index.tail_insert(id as u32);
+        }
         Ok(index)
     }
 

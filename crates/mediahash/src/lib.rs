@@ -4,7 +4,8 @@
 //! [`decode_rgb8`] (bytes to RGB with decompression-bomb limits; JPEG through libjpeg-turbo like the
 //! reference's Pillow, so JPEG pixels are the reference's), [`Hash256`] (hex in the reference's
 //! order), [`index::HammingIndex`] (multi-index hashing, exact for radius ≤ 31, persisted in one file),
-//! [`list`] (ThreatExchange / HMA CSV and TSV hash lists) and [`MatchRecord`] (what an audit entry needs).
+//! [`banks::BankIndex`] (hash banks in memory: per-bank distance, negative banks, incremental adds and
+//! disables), [`list`] (ThreatExchange / HMA CSV and TSV hash lists) and [`MatchRecord`] (what an audit entry needs).
 //! [`vpdq`] is Meta's video PDQ (frame features, comparison, a frame index across videos); the `video` feature adds
 //! `video` (FFmpeg decoding, as the reference) and `jikimi pdq hash-video` / `compare-video`.
 //! [`triage`] sorts a seized directory tree by hash banks (`jikimi identify triage`).
@@ -21,6 +22,7 @@
 //! assert_eq!(pdq.hash.to_hex().len(), 64);
 //! ```
 
+pub mod banks;
 pub mod bench;
 #[cfg(feature = "video")]
 mod bench_video;

@@ -172,6 +172,10 @@ pub struct VideoIndex {
     frame_video: Vec<u32>,
     /// Frames kept (after the quality filter) per video.
     kept: Vec<usize>,
+    /// First frame id of each video in `frames` (a video's frames have consecutive ids).
+    first_frame: Vec<u32>,
+    /// Videos removed ([`VideoIndex::remove`]): their frames are tombstoned in `frames`.
+    removed: Vec<bool>,
 }
 
 impl VideoIndex {
@@ -182,6 +186,8 @@ impl VideoIndex {
             frames: HammingIndex::new(),
             frame_video: Vec::new(),
             kept: Vec::new(),
+            first_frame: Vec::new(),
+            removed: Vec::new(),
         }
     }
 
@@ -198,6 +204,7 @@ impl VideoIndex {
     /// Stores a video's features; returns its id (insertion order from 0).
     pub fn insert(&mut self, features: &[VpdqFeature]) -> Result<u32, IndexError> {
         let video = u32::try_from(self.kept.len()).map_err(|_| IndexError::Full)?;
+        let first = u32::try_from(self.frame_video.len()).map_err(|_| IndexError::Full)?;
         let mut kept = 0;
         for hash in filter_quality(features, self.quality_tolerance) {
             let id = self.frames.insert(hash)?;
@@ -206,7 +213,29 @@ impl VideoIndex {
             kept += 1;
         }
         self.kept.push(kept);
+        self.first_frame.push(first);
+        self.removed.push(false);
         Ok(video)
+    }
+
+    /// Removes a video (its frames are tombstoned, no rebuild): later queries never answer it. Returns false
+    /// if the id is unknown or was removed before.
+    pub fn remove(&mut self, video: u32) -> bool {
+        let v = video as usize;
+        if v >= self.kept.len() || self.removed[v] {
+            return false;
+        }
+        self.removed[v] = true;
+        let first = self.first_frame[v];
+        for id in first..first + self.kept[v] as u32 {
+            self.frames.remove(id);
+        }
+        true
+    }
+
+    /// Memory held in bytes (the frame index and the per-frame and per-video maps).
+    pub fn memory_bytes(&self) -> usize {
+        self.frames.memory_bytes() + self.frame_video.capacity() * 4 + self.kept.capacity() * 17
     }
 
     /// Every stored video with at least one matching frame, by id, with [`match_two_hash_brute`]'s figures

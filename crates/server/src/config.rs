@@ -374,6 +374,8 @@ pub struct Config {
     pub flood: crate::flood::FloodConfig,
     /// The cluster event bus (`--nats`); `None`: one node with the in-process bus.
     pub cluster: Option<crate::cluster::ClusterConfig>,
+    /// Identify: the upload limit and the quarantine rule.
+    pub identify: crate::identify::IdentifyConfig,
 }
 
 impl Default for Config {
@@ -398,6 +400,7 @@ impl Default for Config {
             notify: Some(jikimi_notify::WorkerConfig::default()),
             cluster: None,
             flood: crate::flood::FloodConfig::default(),
+            identify: crate::identify::IdentifyConfig::default(),
         }
     }
 }
@@ -657,6 +660,7 @@ impl ConfigArgs {
             notify,
             flood,
             cluster,
+            identify: defaults.identify,
         })
     }
 }

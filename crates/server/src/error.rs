@@ -90,11 +90,17 @@ pub enum ErrorCode {
     TransferSetNotFound,
     /// No money trace run with that id.
     TraceRunNotFound,
+    /// No hash bank with that id.
+    BankNotFound,
+    /// No bank content with that id.
+    ContentNotFound,
+    /// No identify match with that id.
+    MatchNotFound,
 }
 
 impl ErrorCode {
     /// Every code, for the OpenAPI description and the snapshot test.
-    pub const ALL: [ErrorCode; 37] = [
+    pub const ALL: [ErrorCode; 40] = [
         ErrorCode::InvalidPayload,
         ErrorCode::InvalidField,
         ErrorCode::PayloadTooLarge,
@@ -132,6 +138,9 @@ impl ErrorCode {
         ErrorCode::MessageNotFound,
         ErrorCode::TransferSetNotFound,
         ErrorCode::TraceRunNotFound,
+        ErrorCode::BankNotFound,
+        ErrorCode::ContentNotFound,
+        ErrorCode::MatchNotFound,
     ];
 
     /// The HTTP status this code is always answered with.
@@ -167,6 +176,9 @@ impl ErrorCode {
             | ErrorCode::MessageNotFound
             | ErrorCode::TransferSetNotFound
             | ErrorCode::TraceRunNotFound
+            | ErrorCode::BankNotFound
+            | ErrorCode::ContentNotFound
+            | ErrorCode::MatchNotFound
             | ErrorCode::NoSuchEndpoint => StatusCode::NOT_FOUND,
             ErrorCode::AgencyNotInitialised => StatusCode::CONFLICT,
             ErrorCode::NotEnabled => StatusCode::NOT_FOUND,
@@ -213,6 +225,9 @@ impl ErrorCode {
             ErrorCode::StaffNotFound => "staff_not_found",
             ErrorCode::TransferSetNotFound => "transfer_set_not_found",
             ErrorCode::TraceRunNotFound => "trace_run_not_found",
+            ErrorCode::BankNotFound => "bank_not_found",
+            ErrorCode::ContentNotFound => "content_not_found",
+            ErrorCode::MatchNotFound => "match_not_found",
             ErrorCode::NoSuchEndpoint => "no_such_endpoint",
             ErrorCode::MessageNotFound => "message_not_found",
         }
@@ -384,6 +399,9 @@ fn not_found(entity: jikimi_store::Entity) -> ApiError {
         Entity::EntityLink => (ErrorCode::LinkNotFound, "no such entity link"),
         Entity::TransferSet => (ErrorCode::TransferSetNotFound, "no such transfer set"),
         Entity::TraceRun => (ErrorCode::TraceRunNotFound, "no such trace run"),
+        Entity::Bank => (ErrorCode::BankNotFound, "no such bank"),
+        Entity::Content => (ErrorCode::ContentNotFound, "no such bank content"),
+        Entity::Match => (ErrorCode::MatchNotFound, "no such match"),
     };
     ApiError::new(code, message)
 }

@@ -47,6 +47,9 @@ pub mod funds_links;
 pub mod funds_run;
 pub mod geocode;
 pub mod group_commit;
+pub mod identify;
+pub mod identify_index;
+pub mod identify_lookup;
 pub mod incidents;
 pub mod intake_service;
 pub mod keyfile;
@@ -92,6 +95,7 @@ pub use state::AppState;
 pub fn router(state: AppState) -> Router {
     ops::prometheus();
     let body_limit = state.config.body_limit_bytes;
+    let upload_limit = state.config.identify.upload_limit_bytes;
     let hub = state.live.clone();
     let exchange = state.exchange.clone();
     let federation_state = state.clone();
@@ -171,6 +175,41 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/funds/runs/{run_id}/controllers",
             get(funds_links::controllers),
+        )
+        .route(
+            "/api/identify/banks",
+            get(identify::list_banks).post(identify::create_bank),
+        )
+        .route(
+            "/api/identify/banks/{id}/content",
+            post(identify::add_signal),
+        )
+        .route(
+            "/api/identify/banks/{id}/content/photo",
+            post(identify::add_photo).layer(DefaultBodyLimit::max(upload_limit)),
+        )
+        .route(
+            "/api/identify/banks/{id}/content/video",
+            post(identify::add_video).layer(DefaultBodyLimit::max(upload_limit)),
+        )
+        .route(
+            "/api/identify/content/{id}/disable",
+            post(identify::disable),
+        )
+        .route("/api/identify/content/{id}/enable", post(identify::enable))
+        .route(
+            "/api/identify/lookup",
+            get(identify_lookup::lookup_signal)
+                .post(identify_lookup::lookup_upload)
+                .layer(DefaultBodyLimit::max(upload_limit)),
+        )
+        .route(
+            "/api/identify/hash",
+            post(identify_lookup::hash).layer(DefaultBodyLimit::max(upload_limit)),
+        )
+        .route(
+            "/api/identify/matches/{id}/review",
+            post(identify_lookup::review),
         )
         .route("/api/audit", get(ops::audit_list))
         .route(
@@ -281,7 +320,7 @@ pub fn router(state: AppState) -> Router {
             .merge(api)
             .layer(DefaultBodyLimit::max(body_limit))
             .layer(axum::middleware::from_fn_with_state(
-                body_limit,
+                (body_limit, upload_limit),
                 refuse_declared_oversize,
             ))
             .layer(axum::middleware::from_fn(request_id_layer))
@@ -306,7 +345,7 @@ pub(crate) async fn not_found() -> ApiError {
 /// A body declared (`Content-Length`) larger than the limit is refused before anything else runs: no session
 /// look-up, no signature check, no limiter token. Undeclared (chunked) bodies meet the same limit when read.
 async fn refuse_declared_oversize(
-    axum::extract::State(limit): axum::extract::State<usize>,
+    axum::extract::State((limit, upload_limit)): axum::extract::State<(usize, usize)>,
     request: Request,
     next: Next,
 ) -> Response {
@@ -318,6 +357,8 @@ async fn refuse_declared_oversize(
     // A transfer-set upload is a statement or export file, not an API body: it has its own, larger limit.
     let limit = if funds::is_upload(request.method(), request.uri().path()) {
         limit.max(funds::UPLOAD_LIMIT_BYTES)
+    } else if identify::is_upload(request.method(), request.uri().path()) {
+        limit.max(upload_limit)
     } else {
         limit
     };

@@ -17,6 +17,8 @@
 //! | request freezes and confiscations, read requests in and out | no | yes | yes | no | no |
 //! | record the status of a freeze request sent to this agency | no | yes | no | no | no |
 //! | issue a public warning (CAP, Atom feed) | no | yes | no | no | no |
+//! | identify: look up and hash media, add bank content, review matches | no | yes | yes | no | no |
+//! | identify: create banks, disable and enable content | no | yes | no | no | no |
 //!
 //! Analysts never get personal data: incident and unit views carry ids, never names or phone numbers, and entity
 //! links carry entity ids and per-field evidence levels, never the compared values. Freeze requests are the one
@@ -99,6 +101,8 @@ impl Role {
             P::RequestFreeze => matches!(self, R::Analyst | R::Supervisor),
             P::DecideFreeze => matches!(self, R::Supervisor),
             P::IssueWarnings => matches!(self, R::Supervisor),
+            P::Identify => matches!(self, R::Analyst | R::Supervisor),
+            P::ManageBanks => matches!(self, R::Supervisor),
         }
     }
 }
@@ -140,11 +144,15 @@ pub enum Permission {
     DecideFreeze,
     /// Issue a public warning (published as a CAP alert in the Atom feed).
     IssueWarnings,
+    /// Look up photos, videos and signals against the hash banks, add content, review matches (audited).
+    Identify,
+    /// Create hash banks; disable and re-enable their content (audited).
+    ManageBanks,
 }
 
 impl Permission {
     /// Every permission.
-    pub const ALL: [Permission; 16] = [
+    pub const ALL: [Permission; 18] = [
         Permission::ReadOperations,
         Permission::ChangeOperations,
         Permission::RevealPersonalData,
@@ -161,6 +169,8 @@ impl Permission {
         Permission::RequestFreeze,
         Permission::DecideFreeze,
         Permission::IssueWarnings,
+        Permission::Identify,
+        Permission::ManageBanks,
     ];
 }
 

@@ -275,6 +275,8 @@ pub struct AppState {
     pub mqtt_downlink: Arc<std::sync::OnceLock<crate::mqtt::Downlink>>,
     /// This node's part in a cluster (`--nats`, [`crate::cluster`]); `None` for a single node.
     pub cluster: Option<crate::cluster::Cluster>,
+    /// The hash banks in memory, following the store's commits ([`crate::identify_index`]).
+    pub identify: crate::identify_index::Banks,
 }
 
 /// Keys could not be turned into a keyring.
@@ -329,9 +331,11 @@ impl AppState {
             }
             None => (crate::live::Hub::new(store.clone()), None),
         };
+        let identify = crate::identify_index::Banks::spawn(store.clone());
         Ok(Self {
             live,
             cluster,
+            identify,
             mqtt_downlink: Arc::default(),
             store,
             keyring: Arc::new(keyring),

@@ -38,6 +38,12 @@ pub enum Committed {
         /// Its incident.
         incident_id: IncidentId,
     },
+    /// A hash bank was created or changed (identify).
+    IdentifyBank(uuid::Uuid),
+    /// A bank's content was added, disabled, enabled, quarantined or released (identify).
+    IdentifyContent(uuid::Uuid),
+    /// Many contents were imported into this bank at once (identify).
+    IdentifyBankContent(uuid::Uuid),
     /// An attempt to deliver a notification was recorded (delivered, to retry, or dead-lettered).
     NotificationUpdated {
         /// The notification.

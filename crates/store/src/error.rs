@@ -69,6 +69,12 @@ pub enum Entity {
     TransferSet,
     /// A trace run over a transfer set.
     TraceRun,
+    /// A hash bank (identify).
+    Bank,
+    /// A content of a hash bank.
+    Content,
+    /// A match a lookup answered.
+    Match,
 }
 
 impl Entity {
@@ -87,6 +93,9 @@ impl Entity {
             Entity::EntityLink => "entity link",
             Entity::TransferSet => "transfer set",
             Entity::TraceRun => "trace run",
+            Entity::Bank => "bank",
+            Entity::Content => "content",
+            Entity::Match => "match",
         }
     }
 }

@@ -59,6 +59,8 @@ mod error;
 mod exchange;
 mod exchange_seal;
 pub mod funds;
+// Issue 19: hash banks, content, matches and reviews; the trait and its types in one module.
+pub mod identify;
 // Issue 17 (phone): one-time re-derivation of blind indexes; a supertrait of `Store`, its SQL in its own file.
 pub mod maintenance;
 mod model;
@@ -100,6 +102,7 @@ pub use traits::{
 /// The store's traits, for callers whose method calls need them in scope: `use jikimi_store::prelude::*;`.
 pub mod prelude {
     pub use crate::cluster::Cluster;
+    pub use crate::identify::IdentifyStore;
     pub use crate::maintenance::Maintenance;
     pub use crate::outbox::Outbox;
     pub use crate::traits::{

@@ -40,6 +40,7 @@ pub trait Store:
     + crate::maintenance::Maintenance
     + ExchangeStore
     + FundsStore
+    + crate::identify::IdentifyStore
     + Send
     + Sync
     + 'static

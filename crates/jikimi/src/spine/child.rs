@@ -6,6 +6,13 @@ use jikimi_server::config::KeyMaterial;
 /// The child `jikimi serve`, killed when dropped.
 pub struct Child(std::process::Child);
 
+impl Child {
+    /// The process id (to read its memory).
+    pub fn id(&self) -> u32 {
+        self.0.id()
+    }
+}
+
 impl Drop for Child {
     fn drop(&mut self) {
         let _ = self.0.kill();

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)] // tests fail loudly on broken fixtures
 
 mod decode;
+mod incremental;
 mod index;
 mod jpeg;
 mod matching;

@@ -493,7 +493,8 @@ pub async fn sessions_expire_and_logout_ends_them(h: &Harness) {
             "read_operations",
             "link_entities",
             "trace_funds",
-            "request_freeze"
+            "request_freeze",
+            "identify"
         ])
     );
     h.advance_s(8 * 3600 + 1);

@@ -16,6 +16,7 @@ mod freeze;
 mod freeze_run;
 mod funds;
 mod geocode;
+mod identify;
 mod languages;
 mod lookups;
 mod mqtt;
@@ -64,6 +65,11 @@ macro_rules! api_tests {
 }
 
 api_tests!(
+    identify::identify_banks_lookups_negative_banks_and_reviews,
+    identify::identify_photos_and_video_signals,
+    identify::identify_quarantines_a_flooding_signal,
+    identify::identify_refuses_attacks,
+    identify::identify_uploads_are_never_kept_or_logged,
     referrals::eido_referral_round_trips_once_per_id_on_the_feed,
     referrals::eido_import_refuses_attacks,
     standards::incident_exports_follow_the_role_view,

@@ -135,7 +135,14 @@ pub async fn export_and_erase_a_subscriber(h: &Harness) {
 
 /// A `tracing` writer that appends to a shared buffer.
 #[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
+pub(crate) struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl Capture {
+    /// Everything captured so far.
+    pub(crate) fn bytes(&self) -> Vec<u8> {
+        self.0.lock().map(|b| b.clone()).unwrap_or_default()
+    }
+}
 
 impl std::io::Write for Capture {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
@@ -153,7 +160,7 @@ impl std::io::Write for Capture {
 ///
 /// A thread-local default (`set_default`) misses events whose callsite another test thread registered first
 /// (tracing caches "not interested" per callsite), which made this check flaky; a global subscriber sees all.
-fn global_capture() -> Capture {
+pub(crate) fn global_capture() -> Capture {
     static CAPTURE: std::sync::OnceLock<Capture> = std::sync::OnceLock::new();
     CAPTURE
         .get_or_init(|| {

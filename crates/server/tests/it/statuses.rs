@@ -263,6 +263,9 @@ pub async fn declared_oversize_bodies_are_refused_everywhere(h: &Harness) {
         // A transfer-set upload is a file with its own, larger limit.
         let limit = if template == "/api/funds/cases/{case_id}/sets" {
             jikimi_server::funds::UPLOAD_LIMIT_BYTES
+        } else if jikimi_server::identify::is_upload(&method, &concrete(&template)) {
+            // A photo or video upload (identify) has its own limit too.
+            jikimi_server::identify::IdentifyConfig::default().upload_limit_bytes
         } else {
             BODY_LIMIT
         };

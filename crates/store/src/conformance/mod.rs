@@ -14,6 +14,7 @@ mod dispatch;
 mod exchange;
 mod freeze;
 mod funds;
+mod identify;
 mod incidents;
 mod linkage;
 mod maintenance;
@@ -35,6 +36,7 @@ pub(crate) use dispatch::*;
 pub(crate) use exchange::*;
 pub(crate) use freeze::*;
 pub(crate) use funds::*;
+pub(crate) use identify::*;
 pub(crate) use incidents::*;
 pub(crate) use linkage::*;
 pub(crate) use maintenance::*;
@@ -245,6 +247,7 @@ macro_rules! store_conformance {
             reindex_rewrites_digests_once_under_a_marker,
             questions_are_answered_once_by_their_device,
             warnings_are_listed_newest_first_and_audited,
+            identify_bank_lifecycle,
             referral_opens_one_incident_per_external_id,
             concurrent_referrals_of_one_external_id_open_one_incident,
         );

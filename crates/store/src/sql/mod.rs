@@ -25,6 +25,7 @@ mod exchange;
 mod exchange_freeze;
 mod exchange_log;
 mod funds;
+mod identify;
 mod incidents;
 mod linkage;
 mod maintenance;
