@@ -23,6 +23,7 @@ mod devices;
 mod exchange;
 mod exchange_freeze;
 mod exchange_log;
+mod exchange_operation;
 mod funds;
 mod incidents;
 mod linkage;
