@@ -130,6 +130,16 @@ pub trait OperationStore: Send + Sync + 'static {
     ) -> Result<()>;
     /// Every event of `operation` held here: the applied ones in the order applied, then the buffered ones.
     async fn op_events(&self, operation: Uuid) -> Result<Vec<HeldEvent>>;
+    /// The events of `operation` applied after place `after` in this node's order (in that order), then every
+    /// buffered one: what a reader holding the first `after` needs to catch up.
+    async fn op_events_since(&self, operation: Uuid, after: u64) -> Result<Vec<HeldEvent>> {
+        Ok(self
+            .op_events(operation)
+            .await?
+            .into_iter()
+            .filter(|h| h.applied.is_none_or(|n| n > after))
+            .collect())
+    }
     /// The operations held here, newest first.
     async fn operations(&self) -> Result<Vec<Uuid>>;
     /// The last of this node's own events of `operation` that `peer` acknowledged (0: none).

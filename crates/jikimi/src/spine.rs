@@ -11,6 +11,7 @@ pub mod client;
 pub mod demo;
 pub mod exchange_bench;
 pub mod flood;
+pub mod operations_bench;
 pub mod standards_bench;
 pub mod surge;
 

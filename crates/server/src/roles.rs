@@ -17,6 +17,7 @@
 //! | request freezes and confiscations, read requests in and out | no | yes | yes | no | no |
 //! | record the status of a freeze request sent to this agency | no | yes | no | no | no |
 //! | issue a public warning (CAP, Atom feed) | no | yes | no | no | no |
+//! | take part in joint operations with partner agencies (liaison) | no | yes | no | no | no |
 //!
 //! Analysts never get personal data: incident and unit views carry ids, never names or phone numbers, and entity
 //! links carry entity ids and per-field evidence levels, never the compared values. Freeze requests are the one
@@ -99,6 +100,9 @@ impl Role {
             P::RequestFreeze => matches!(self, R::Analyst | R::Supervisor),
             P::DecideFreeze => matches!(self, R::Supervisor),
             P::IssueWarnings => matches!(self, R::Supervisor),
+            // Targets name persons (so not analysts), and every change commits this agency abroad (so not the
+            // administrator, who manages agreements but not operations).
+            P::JointOperations => matches!(self, R::Supervisor),
         }
     }
 }
@@ -140,11 +144,14 @@ pub enum Permission {
     DecideFreeze,
     /// Issue a public warning (published as a CAP alert in the Atom feed).
     IssueWarnings,
+    /// Create, read and change joint operations with partner agencies; consent to tasks in this agency's
+    /// jurisdiction; export an operation for court (every read audited).
+    JointOperations,
 }
 
 impl Permission {
     /// Every permission.
-    pub const ALL: [Permission; 16] = [
+    pub const ALL: [Permission; 17] = [
         Permission::ReadOperations,
         Permission::ChangeOperations,
         Permission::RevealPersonalData,
@@ -161,6 +168,7 @@ impl Permission {
         Permission::RequestFreeze,
         Permission::DecideFreeze,
         Permission::IssueWarnings,
+        Permission::JointOperations,
     ];
 }
 

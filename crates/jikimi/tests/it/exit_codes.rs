@@ -73,8 +73,17 @@ fn bench_help_lists_every_benchmark() {
     let (code, text) = jikimi(&mut bare(&["bench", "--help"]));
     assert_eq!(code, 0, "{text}");
     for bench in [
-        "intake", "surge", "flood", "analyze", "funds", "roads", "geocode", "pdq", "linkage",
+        "intake",
+        "surge",
+        "flood",
+        "analyze",
+        "funds",
+        "roads",
+        "geocode",
+        "pdq",
+        "linkage",
         "exchange",
+        "operations",
     ] {
         assert!(
             text.lines()

@@ -4,7 +4,8 @@
 //! sharing cases under agreements (`exchange`); the partner-facing `federation serve` port gives records only to a
 //! signed pull under an agreement, and key files readable by others are refused (`federation`); the documented exit codes
 //! and `jikimi bench --help` (`exit_codes`); a freeze request's signed round trip across two `jikimi serve` nodes
-//! (`freeze`); `staff add` refusing what the API refuses (`staff`).
+//! (`freeze`); a joint operation of three `jikimi serve` nodes, pushed, partitioned and caught up (`operations`);
+//! `staff add` refusing what the API refuses (`staff`).
 
 mod crash;
 mod exchange;
@@ -12,6 +13,7 @@ mod exit_codes;
 mod federation;
 mod freeze;
 mod notify;
+mod operations;
 mod process;
 mod staff;
 mod tls;

@@ -236,12 +236,22 @@ where
     }
 
     async fn op_events(&self, operation: uuid::Uuid) -> jikimi_exchange::Result<Vec<HeldEvent>> {
+        self.op_events_since(operation, 0).await
+    }
+
+    async fn op_events_since(
+        &self,
+        operation: uuid::Uuid,
+        after: u64,
+    ) -> jikimi_exchange::Result<Vec<HeldEvent>> {
         const DURING: &str = "read operation events";
         let keys = self.ex_keys()?;
         let op = operation.to_string();
+        let after = crate::sql::to_i64(after).map_err(crate::exchange::ex(DURING))?;
         // Applied ones in order of application, then buffered ones by origin and number.
-        let rows = sqlx::query("SELECT origin, seq, digest, head, parts, applied_no FROM op_events WHERE operation = $1 ORDER BY applied_no IS NULL, applied_no, origin, seq")
+        let rows = sqlx::query("SELECT origin, seq, digest, head, parts, applied_no FROM op_events WHERE operation = $1 AND (applied_no IS NULL OR applied_no > $2) ORDER BY applied_no IS NULL, applied_no, origin, seq")
             .bind(op.as_str())
+            .bind(after)
             .fetch_all(self.reader())
             .await
             .map_err(crate::exchange::db(DURING))?;
