@@ -300,7 +300,7 @@ pub async fn federation_freeze_status(
     responses((status = 200, body = Object, description = "Signed<OpAck>: applied, duplicate or buffered, and the next number expected"),
         (status = 400, body = crate::error::ErrorBody, description = "invalid_payload"),
         (status = 401, body = crate::error::ErrorBody, description = "signature_invalid"),
-        (status = 403, body = crate::error::ErrorBody, description = "forbidden: unknown origin, a sovereignty rule, or fields beyond the agreements"),
+        (status = 403, body = crate::error::ErrorBody, description = "forbidden: unknown origin, a sovereignty rule, fields beyond the agreements, or another event under a number already held"),
         (status = 409, body = crate::error::ErrorBody, description = "agency_not_initialised"),
         (status = 422, body = crate::error::ErrorBody, description = "invalid_field: a part does not match the signed head"),
         (status = 503, body = crate::error::ErrorBody)))]
