@@ -295,12 +295,12 @@ impl Node {
             let now = Utc::now();
             for event in own {
                 let h = &event.head.body;
-                if !rules::recipients(&view, self.id(), h.seq).contains(&peer.id) {
+                if !rules::recipients(view, self.id(), h.seq).contains(&peer.id) {
                     break;
                 }
                 let allowed = rules::allowed_parts(
                     &agreements,
-                    &view,
+                    view,
                     self.id(),
                     &peer.id,
                     h.marking.tlp,
