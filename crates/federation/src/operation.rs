@@ -47,17 +47,22 @@ pub(crate) struct OpLocks {
 struct OpCache {
     last: u64,
     applied: Vec<Arc<HeldEvent>>,
-    view: Option<OperationView>,
+    /// Shared with the snapshots taken since it last changed (changed in place when none is held: no copy).
+    view: Arc<Option<OperationView>>,
 }
 
 /// One operation as held at one moment.
 pub(crate) struct Snapshot {
     applied: Vec<Arc<HeldEvent>>,
     buffered: Vec<HeldEvent>,
-    view: Option<OperationView>,
+    view: Arc<Option<OperationView>>,
 }
 
 impl Snapshot {
+    fn view(&self) -> Option<&OperationView> {
+        Option::as_ref(&self.view)
+    }
+
     fn find(&self, origin: &AgencyId, seq: u64) -> Option<&HeldEvent> {
         self.applied
             .iter()
@@ -121,7 +126,7 @@ impl Node {
                 continue;
             };
             entry.last = entry.last.max(n);
-            rules::apply(&mut entry.view, &h.event);
+            rules::apply(Arc::make_mut(&mut entry.view), &h.event);
             if let Some((origin, seq)) = rules::erases(&h.event.head.body) {
                 // The store erased the withdrawn parts in the same transaction: so does this copy.
                 for e in entry.applied.iter_mut() {
@@ -211,12 +216,13 @@ impl Node {
         now: DateTime<Utc>,
     ) -> Result<OpEvent> {
         let _guard = self.ops.apply.lock().await;
-        let view = self.snapshot(operation).await?.view;
+        let snap = self.snapshot(operation).await?;
+        let view = snap.view();
         let is_create = matches!(new.change, Change::Create { .. });
         if view.is_none() && !is_create {
             return Err(Error::not_found("operation", operation));
         }
-        let seq = view.as_ref().map_or(1, |v| v.next_seq(self.id()));
+        let seq = view.map_or(1, |v| v.next_seq(self.id()));
         let head = EventHead {
             protocol: PROTOCOL.to_string(),
             operation,
@@ -228,7 +234,7 @@ impl Node {
             parts: BTreeMap::new(),
         };
         let event = OpEvent::issue(head, new.parts, self.signing_key())?;
-        match rules::check(view.as_ref(), &event.head.body) {
+        match rules::check(view, &event.head.body) {
             Verdict::Apply => {}
             Verdict::Refuse(why) => return Err(Error::Denied(why)),
             Verdict::Wait(what) => {
@@ -246,9 +252,8 @@ impl Node {
     /// An operation held here ([`Error::NotFound`] otherwise).
     pub async fn operation(&self, operation: Uuid) -> Result<HeldOperation> {
         let snap = self.snapshot(operation).await?;
-        let view = snap
-            .view
-            .ok_or_else(|| Error::not_found("operation", operation))?;
+        let view =
+            Option::clone(&snap.view).ok_or_else(|| Error::not_found("operation", operation))?;
         let events = snap
             .applied
             .iter()
@@ -262,7 +267,7 @@ impl Node {
     pub async fn operations(&self) -> Result<Vec<OperationView>> {
         let mut out = Vec::new();
         for id in self.store.operations().await? {
-            if let Some(view) = self.snapshot(id).await?.view {
+            if let Some(view) = Option::clone(&self.snapshot(id).await?.view) {
                 out.push(view);
             }
         }
@@ -278,7 +283,7 @@ impl Node {
         let mut sent = 0;
         for op in self.store.operations().await? {
             let snap = self.snapshot(op).await?;
-            let Some(view) = &snap.view else {
+            let Some(view) = snap.view() else {
                 continue;
             };
             if !view.participants.contains_key(&peer.id) {
@@ -391,11 +396,12 @@ impl Node {
             } else {
                 AckOutcome::Buffered
             };
-            return self.op_ack(h, digest, outcome, snap.view.as_ref(), now);
+            let next = snap.view().map_or(1, |v| v.next_seq(&h.origin));
+            return self.op_ack(h, digest, outcome, next, now);
         }
         let had_buffered = !snap.buffered.is_empty();
-        let view = snap.view;
-        let outcome = match rules::check(view.as_ref(), h) {
+        let view = snap.view();
+        let outcome = match rules::check(view, h) {
             Verdict::Refuse(why) => return Err(self.op_refused(h, &why).await),
             Verdict::Duplicate => AckOutcome::Duplicate,
             Verdict::Wait(_) => {
@@ -403,25 +409,27 @@ impl Node {
                 AckOutcome::Buffered
             }
             Verdict::Apply => {
-                let mut after = view.clone();
-                rules::apply(&mut after, event);
-                if let Some(why) = self.receivable(after.as_ref(), event, now).await? {
+                if let Some(why) = self.receivable(view, event, now).await? {
                     return Err(self.op_refused(h, &why).await);
                 }
                 self.store.put_op_event(event, true).await?;
                 AckOutcome::Applied
             }
         };
-        let view = if had_buffered || outcome == AckOutcome::Buffered {
-            self.drain_buffered(h.operation, now).await?
+        let next = if had_buffered || outcome == AckOutcome::Buffered {
+            self.drain_buffered(h.operation, now)
+                .await?
+                .map_or(1, |v| v.next_seq(&h.origin))
         } else {
-            self.snapshot(h.operation).await?.view
+            let now_held = self.snapshot(h.operation).await?;
+            now_held.view().map_or(1, |v| v.next_seq(&h.origin))
         };
-        self.op_ack(h, digest, outcome, view.as_ref(), now)
+        self.op_ack(h, digest, outcome, next, now)
     }
 
-    /// Why this node may not take `event` (with the operation as it stands after it), if it may not: we take part,
-    /// an agreement of the operation binds its origin and us, and it carries no part the agreements keep from us.
+    /// Why this node may not take `event` (with the operation as it stands before it), if it may not: an agreement
+    /// of the operation binds its origin and us, and it carries no part the agreements keep from us. (Whom an event
+    /// goes to is its origin's decision; an agency invited later gets the history from the creation on.)
     async fn receivable(
         &self,
         view: Option<&OperationView>,
@@ -429,17 +437,14 @@ impl Node {
         now: DateTime<Utc>,
     ) -> Result<Option<String>> {
         let h = &event.head.body;
-        let Some(view) = view else {
-            return Ok(Some("no such operation".into()));
+        let of_operation = match (&h.change, view) {
+            (Change::Create { agreements, .. }, _) => agreements,
+            (_, Some(v)) => &v.agreements,
+            (_, None) => return Ok(Some("no such operation".into())),
         };
-        if !view.participants.contains_key(self.id()) {
-            return Ok(Some(
-                "this agency does not take part in the operation".into(),
-            ));
-        }
         let agreements = self.store.agreements().await?;
         let bound = agreements.iter().any(|a| {
-            view.agreements.contains(&a.id)
+            of_operation.contains(&a.id)
                 && a.is_active(now)
                 && a.parties.contains(&h.origin)
                 && a.parties.contains(self.id())
@@ -449,7 +454,9 @@ impl Node {
                 "no active agreement of the operation binds its origin and this agency".into(),
             ));
         }
-        let beyond = rules::parts_beyond(&agreements, view, event, self.id(), now);
+        let beyond = view
+            .map(|v| rules::parts_beyond(&agreements, v, event, self.id(), now))
+            .unwrap_or_default();
         if !beyond.is_empty() {
             return Ok(Some(format!(
                 "fields not allowed by the agreements: {beyond:?}"
@@ -467,15 +474,13 @@ impl Node {
     ) -> Result<Option<OperationView>> {
         loop {
             let snap = self.snapshot(operation).await?;
-            let mut view = snap.view;
+            let mut view = Option::clone(&snap.view);
             let mut moved = false;
             for b in &snap.buffered {
                 let h = &b.event.head.body;
                 match rules::check(view.as_ref(), h) {
                     Verdict::Apply => {
-                        let mut after = view.clone();
-                        rules::apply(&mut after, &b.event);
-                        match self.receivable(after.as_ref(), &b.event, now).await? {
+                        match self.receivable(view.as_ref(), &b.event, now).await? {
                             Some(why) => {
                                 self.store
                                     .refuse_op_event(operation, &h.origin, h.seq, &why)
@@ -485,7 +490,7 @@ impl Node {
                                 self.store
                                     .apply_op_event(operation, &h.origin, h.seq)
                                     .await?;
-                                view = after;
+                                rules::apply(&mut view, &b.event);
                             }
                         }
                         moved = true;
@@ -533,7 +538,7 @@ impl Node {
         h: &EventHead,
         digest: jikimi_exchange::identifiers::Sha256Hex,
         outcome: AckOutcome,
-        view: Option<&OperationView>,
+        next_expected: u64,
         now: DateTime<Utc>,
     ) -> Result<Signed<OpAck>> {
         self.sign(OpAck {
@@ -544,7 +549,7 @@ impl Node {
             seq: h.seq,
             digest,
             outcome,
-            next_expected: view.map_or(1, |v| v.next_seq(&h.origin)),
+            next_expected,
             at: now,
         })
     }
