@@ -8,6 +8,8 @@
 //! - `protocol`: RFC 8785 canonical encoding, Ed25519-signed envelopes, receipts, the receiver's
 //!   `assess` step;
 //! - `freeze`: freeze and confiscation requests, their signed status updates, jurisdiction resolution;
+//! - `operation`: joint operations of several agencies: signed per-origin numbered events, the sovereignty rules,
+//!   per-field visibility, court items;
 //! - `stix`: STIX 2.1 bundle export and import of a case;
 //! - `store`: the `ExchangeStore` trait (object safe), implemented by the store crate for SQLite and
 //!   PostgreSQL as a supertrait of its `Store`;
@@ -28,6 +30,7 @@ pub mod error;
 pub mod freeze;
 pub mod identifiers;
 pub mod marking;
+pub mod operation;
 pub mod policy;
 pub mod protocol;
 pub mod stix;

@@ -21,6 +21,7 @@ use crate::domain::{Agency, AgencyId, Agreement, Provenance, Record};
 use crate::error::Result;
 use crate::freeze::{Direction, FreezeRequest, FreezeStatus, HeldRequest};
 use crate::identifiers::Sha256Hex;
+use crate::operation::{OpAck, OpEvent};
 use crate::protocol::{Action, Known, Receipt, Rejection, Signed};
 
 /// A record as held by this node, with how it got here and its position in the local log.
@@ -98,9 +99,59 @@ pub trait FreezeStore: Send + Sync + 'static {
     async fn freeze_requests(&self) -> Result<Vec<HeldRequest>>;
 }
 
+/// An operation event as held here.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HeldEvent {
+    pub event: OpEvent,
+    pub digest: Sha256Hex,
+    /// Its place in this node's order of application; `None` while buffered (waiting for an earlier event).
+    pub applied: Option<u64>,
+}
+
+/// Joint operations (`crate::operation`): the signed events of each operation, applied or buffered, and how far
+/// each participant has acknowledged this node's own events. Bodies are sealed at rest; every write chains an
+/// audit entry naming the event's digest and signature (issued, received, applied, refused, acknowledged), so
+/// both sides' audit chains hold every change. Writes are idempotent by (operation, origin, seq).
+#[async_trait::async_trait]
+pub trait OperationStore: Send + Sync + 'static {
+    /// Stores an event issued here or received, applied now (`true`) or buffered. False when it is held already
+    /// with this digest; an error when its number is held with another. An applied withdrawal erases the parts of
+    /// the event it withdraws, in the same transaction.
+    async fn put_op_event(&self, event: &OpEvent, applied: bool) -> Result<bool>;
+    /// Applies a buffered event (next in this node's order; a withdrawal erases as above).
+    async fn apply_op_event(&self, operation: Uuid, origin: &AgencyId, seq: u64) -> Result<()>;
+    /// Drops a buffered event that a rule refuses now, audited with the reason.
+    async fn refuse_op_event(
+        &self,
+        operation: Uuid,
+        origin: &AgencyId,
+        seq: u64,
+        reason: &str,
+    ) -> Result<()>;
+    /// Every event of `operation` held here: the applied ones in the order applied, then the buffered ones.
+    async fn op_events(&self, operation: Uuid) -> Result<Vec<HeldEvent>>;
+    /// The events of `operation` applied after place `after` in this node's order (in that order), then every
+    /// buffered one: what a reader holding the first `after` needs to catch up.
+    async fn op_events_since(&self, operation: Uuid, after: u64) -> Result<Vec<HeldEvent>> {
+        Ok(self
+            .op_events(operation)
+            .await?
+            .into_iter()
+            .filter(|h| h.applied.is_none_or(|n| n > after))
+            .collect())
+    }
+    /// The operations held here, newest first.
+    async fn operations(&self) -> Result<Vec<Uuid>>;
+    /// The last of this node's own events of `operation` that `peer` acknowledged (0: none).
+    async fn op_delivered(&self, operation: Uuid, peer: &AgencyId) -> Result<u64>;
+    /// Keeps a peer's signed acknowledgement of one of our events (audited with its signature); the peer's
+    /// delivery mark only moves forward, to just before the first number it still expects.
+    async fn op_acknowledged(&self, ack: &Signed<OpAck>) -> Result<()>;
+}
+
 /// Persistence for one exchange node.
 #[async_trait::async_trait]
-pub trait ExchangeStore: FreezeStore + Send + Sync + 'static {
+pub trait ExchangeStore: FreezeStore + OperationStore + Send + Sync + 'static {
     async fn identity(&self) -> Result<Option<(Agency, SigningKey)>>;
     async fn set_identity(&self, agency: &Agency, key: &SigningKey) -> Result<()>;
     async fn upsert_peer(&self, peer: &Agency) -> Result<()>;

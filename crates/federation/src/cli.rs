@@ -121,6 +121,13 @@ pub enum Command {
         #[command(subcommand)]
         cmd: crate::freeze_cli::FreezeCmd,
     },
+    /// Joint operations with partner agencies: create, show, tasks, targets, log, join, leave, export.
+    Operation {
+        #[command(flatten)]
+        db: DbArg,
+        #[command(subcommand)]
+        cmd: crate::operation_cli::OperationCmd,
+    },
     /// Run the federation endpoint alone (partner-facing: signed federation routes only, no staff API).
     Federation {
         #[command(flatten)]
@@ -401,6 +408,7 @@ impl Command {
             | Command::Case { db, .. }
             | Command::Sync { db, .. }
             | Command::Freeze { db, .. }
+            | Command::Operation { db, .. }
             | Command::Federation { db, .. } => db,
         }
     }
@@ -511,6 +519,10 @@ pub async fn run(cmd: Command, store: Arc<dyn ExchangeStore>) -> Result<()> {
         Command::Case { cmd, .. } => {
             let node = Node::open_with(store, &transport).await?;
             run_case(&node, cmd).await
+        }
+        Command::Operation { cmd, .. } => {
+            let node = Node::open_with(store, &transport).await?;
+            crate::operation_cli::run(&node, cmd).await
         }
         Command::Sync { peer, page, .. } => {
             let mut node = Node::open_with(store, &transport).await?;

@@ -104,7 +104,7 @@ impl Node {
     }
 
     /// Posts `body` to a partner's federation route and reads the JSON answer (204: `null`).
-    async fn send<T: serde::Serialize, R: serde::de::DeserializeOwned>(
+    pub(crate) async fn send<T: serde::Serialize, R: serde::de::DeserializeOwned>(
         &self,
         peer: &Agency,
         route: &str,

@@ -6,6 +6,8 @@
 //!   from peers page by page ([`Node::sync_peers`], the one loop over peers), notifying them;
 //! - `freeze`: freeze and confiscation requests on the node: resolve the jurisdiction, sign, deliver, accept,
 //!   record and deliver signed statuses, redeliver what a partner has not acknowledged (in each sync);
+//! - `operation`: joint operations on the node: issue this agency's changes, push each to the participants allowed
+//!   to see it, accept, re-check, buffer and apply theirs, export a court bundle (`operation_cli`: `jikimi operation`);
 //! - `transport`: [`Transport`], the reqwest client (TLS roots), `is_plain_remote`, `fetch_agency`;
 //! - `service`: [`Federation`], the node of a server or of `jikimi federation serve`, opened on first use, and
 //!   the one periodic sync loop;
@@ -23,6 +25,8 @@ pub mod freeze;
 mod freeze_cli;
 pub mod linkage_feed;
 pub mod node;
+pub mod operation;
+mod operation_cli;
 pub mod service;
 pub mod transport;
 

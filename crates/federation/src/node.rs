@@ -55,6 +55,8 @@ pub struct Node {
     pub page_limit: u32,
     /// One sync at a time per node: pages of one peer must be applied in order.
     sync_lock: tokio::sync::Mutex<()>,
+    /// Joint operations: check-then-store and per-peer push order.
+    pub(crate) ops: crate::operation::OpLocks,
 }
 
 impl Node {
@@ -74,11 +76,17 @@ impl Node {
             http,
             page_limit: DEFAULT_PAGE,
             sync_lock: tokio::sync::Mutex::new(()),
+            ops: crate::operation::OpLocks::default(),
         })
     }
 
     pub fn id(&self) -> &AgencyId {
         &self.me.id
+    }
+
+    /// This agency's signing key (for messages whose signature is made with their content, as operation events).
+    pub(crate) fn signing_key(&self) -> &SigningKey {
+        &self.key
     }
 
     /// Signs `body` with this agency's key.
@@ -534,6 +542,10 @@ impl Node {
         // Freeze requests and statuses the partner has not acknowledged yet go again, in order.
         if let Err(e) = self.redeliver_freeze(peer).await {
             tracing::warn!(peer = %peer.name, error = %e, "freeze redelivery failed");
+        }
+        // So do our operation events it has not acknowledged: the catch-up after a partition.
+        if let Err(e) = self.push_operations(peer).await {
+            tracing::warn!(peer = %peer.name, error = %e, "operation push failed");
         }
         Ok(total)
     }

@@ -58,7 +58,7 @@ enum Command {
     Link(LinkCommand),
     /// Border control: check travellers against a watchlist.
     Border(jikimi_linkage::cli::BorderArgs),
-    /// Cooperation between agencies: agency, peer, agreement, case, sync, freeze.
+    /// Cooperation between agencies: agency, peer, agreement, case, sync, freeze, operation.
     #[command(flatten)]
     Exchange(jikimi_federation::cli::Command),
     /// Device intake tools (`intake aml`: parse AML payloads from stdin to JSON lines).
@@ -156,6 +156,12 @@ enum Bench {
     /// router, verifying every signature and re-checking policy; leads/s, bytes per lead, peak RSS, and the ratio to
     /// A's store writing the same leads in batches (measured in the same run). `--interrupt` stops and resumes B.
     Exchange(spine::exchange_bench::ExchangeArgs),
+    /// Joint operations across three nodes: propagation p50/p99 under load, catch-up after a partition.
+    ///
+    /// Joint operations: three nodes on loopback (SQLite, as `jikimi serve`), A and B issuing changes at `--rate`
+    /// per second, each pushed as it commits; propagation p50/p99 (commit to the receiver's signed acknowledgement),
+    /// then C cut off for `--partition-s` and the time it takes to catch up, with what it holds twice or lacks.
+    Operations(spine::operations_bench::OperationsArgs),
     /// CAP 1.2 and NENA EIDO documents produced and parsed per second, against the incident's own JSON.
     Standards(spine::standards_bench::StandardsArgs),
 }
@@ -242,6 +248,9 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Bench(Bench::Standards(args)) => spine::standards_bench::standards(args)?,
         Command::Bench(Bench::Exchange(args)) => {
             spine::block_on(spine::exchange_bench::exchange(args))?
+        }
+        Command::Bench(Bench::Operations(args)) => {
+            spine::block_on(spine::operations_bench::operations(args))?
         }
         Command::Trace(TraceCommand::Funds(args)) => {
             let summary = jikimi_funds::cli::run_funds(&args)?;

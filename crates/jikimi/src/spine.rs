@@ -14,6 +14,7 @@ pub mod demo;
 pub mod exchange_bench;
 pub mod flood;
 pub mod identify_bench;
+pub mod operations_bench;
 pub mod standards_bench;
 pub mod surge;
 

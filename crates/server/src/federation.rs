@@ -18,6 +18,7 @@ use axum::routing::{get, post};
 use chrono::Utc;
 use jikimi_exchange::domain::Agency;
 use jikimi_exchange::freeze::{FreezeRequest, FreezeStatus};
+use jikimi_exchange::operation::{OpAck, OpEvent};
 use jikimi_exchange::protocol::{Notify, Page, PullRequest, Receipt, Signed};
 use jikimi_federation::Federation;
 
@@ -40,6 +41,10 @@ pub fn router<S: Clone + Send + Sync + 'static>(service: Arc<Federation>) -> Rou
         .route(
             "/federation/v1/freeze/statuses",
             post(federation_freeze_status),
+        )
+        .route(
+            "/federation/v1/operations/events",
+            post(federation_operation_event),
         )
         // The per-source federation limit in front of the signature checks is layered by `crate::router` (the
         // limiter lives in the server's state); `jikimi federation serve` layers its own ([`app_with`]).
@@ -284,4 +289,27 @@ pub async fn federation_freeze_status(
     let node = service.node().await?;
     detached(async move { node.accept_freeze_status(&status).await }).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// A participant's signed operation event (pushed by its origin): verified against the origin's pinned key and the
+/// signed digests of its parts, re-checked against the operation's agreements (no field the agreements keep from
+/// us), the sovereignty rules (its own tasks and entries only, consent for another jurisdiction) and the order
+/// (applied in the origin's numbering, buffered when early); a replay changes nothing. Refusals are audited.
+#[utoipa::path(post, path = "/federation/v1/operations/events", tag = "federation",
+    request_body(content = Object, description = "OpEvent: Signed<EventHead> and parts (jikimi-federation/1)"),
+    responses((status = 200, body = Object, description = "Signed<OpAck>: applied, duplicate or buffered, and the next number expected"),
+        (status = 400, body = crate::error::ErrorBody, description = "invalid_payload"),
+        (status = 401, body = crate::error::ErrorBody, description = "signature_invalid"),
+        (status = 403, body = crate::error::ErrorBody, description = "forbidden: unknown origin, a sovereignty rule, fields beyond the agreements, or another event under a number already held"),
+        (status = 409, body = crate::error::ErrorBody, description = "agency_not_initialised"),
+        (status = 422, body = crate::error::ErrorBody, description = "invalid_field: a part does not match the signed head"),
+        (status = 503, body = crate::error::ErrorBody)))]
+pub async fn federation_operation_event(
+    State(service): State<Arc<Federation>>,
+    Json(event): Json<OpEvent>,
+) -> Result<Json<Signed<OpAck>>, ApiError> {
+    let node = service.node().await?;
+    Ok(Json(
+        detached(async move { node.accept_op_event(&event, Utc::now()).await }).await?,
+    ))
 }

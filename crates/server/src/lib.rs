@@ -13,7 +13,8 @@
 //! - Border officers check travellers against the watchlist ([`border`]); analysts link the entities of shared
 //!   cases and confirm or reject links ([`links`]). Both read the federation's cases through
 //!   [`border::CaseSource`].
-//! - Cooperation: staff use `/api/exchange/*` ([`exchange`], freeze requests in [`exchange_freeze`]); partner nodes use the one federation router
+//! - Cooperation: staff use `/api/exchange/*` ([`exchange`], freeze requests in [`exchange_freeze`]) and
+//!   `/api/operations/*` (joint operations, [`joint_operations`]); partner nodes use the one federation router
 //!   ([`federation`]), merged here and served alone by `jikimi federation serve`.
 //! - Every failure is an [`error::ApiError`] with a closed [`error::ErrorCode`].
 //! - Every answer carries the security headers ([`web`]); `/metrics` and the Swagger UI are on a separate
@@ -52,6 +53,7 @@ pub mod identify_index;
 pub mod identify_lookup;
 pub mod incidents;
 pub mod intake_service;
+pub mod joint_operations;
 pub mod keyfile;
 pub mod links;
 pub mod live;
@@ -266,6 +268,16 @@ pub fn router(state: AppState) -> Router {
             "/api/exchange/freeze/{id}/status",
             post(exchange_freeze::record_status),
         )
+        .route(
+            "/api/operations",
+            get(joint_operations::list).post(joint_operations::create),
+        )
+        .route("/api/operations/{id}", get(joint_operations::get))
+        .route(
+            "/api/operations/{id}/events",
+            post(joint_operations::change),
+        )
+        .route("/api/operations/{id}/export", get(joint_operations::export))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/api/openapi.json", get(openapi_json))

@@ -44,14 +44,18 @@ use utoipa::{Modify, OpenApi};
         crate::exchange::export_stix, crate::exchange::court_bundle, crate::exchange::sync,
         crate::exchange_freeze::create, crate::exchange_freeze::list, crate::exchange_freeze::get,
         crate::exchange_freeze::record_status, crate::exchange_freeze::partners,
+        crate::joint_operations::create, crate::joint_operations::list, crate::joint_operations::get,
+        crate::joint_operations::change, crate::joint_operations::export,
         crate::federation::federation_agency, crate::federation::federation_pull, crate::federation::federation_deliver,
         crate::federation::federation_receipts, crate::federation::federation_notify,
         crate::federation::federation_freeze_request, crate::federation::federation_freeze_status,
+        crate::federation::federation_operation_event,
     ),
     components(schemas(crate::error::ErrorBody, crate::error::ErrorDetail, crate::error::ErrorCode,
         crate::standards::CapImportDto, crate::standards::CapAreaDto, crate::standards::CircleDto,
         crate::warnings::WarningRequest, crate::warnings::WarningAreaDto, crate::warnings::CircleInDto,
-        crate::warnings::WarningIssuedDto, crate::referrals::ReferralImportedDto)),
+        crate::warnings::WarningIssuedDto, crate::referrals::ReferralImportedDto,
+        crate::joint_operations::NewOperationBody, crate::joint_operations::InviteBody)),
     modifiers(&BearerAuth, &CommonResponses, &FloodResponses),
     tags(
         (name = "alerts", description = "Device alerts, Ed25519-signed"),
@@ -69,6 +73,7 @@ use utoipa::{Modify, OpenApi};
         (name = "identify", description = "Hash banks (PDQ, vPDQ) with labels, negative banks, lookups by signal or photo answered per bank, match reviews, quarantine of flooding signals (analysts and supervisors; every lookup audited; images hashed in memory, never kept)"),
         (name = "funds", description = "Follow the money: transfer sets on cases, taint traces, flow graphs, endpoints and their controllers (analysts; reads audited)"),
         (name = "exchange", description = "Cooperation: this agency, peers, agreements, cases and leads (staff)"),
+        (name = "operations", description = "Joint operations with partner agencies: tasks, consent, targets, situation log, day of action, court export (liaison officers; reads audited)"),
         (name = "federation", description = "Between nodes: Ed25519-signed pull, deliver, receipts, notify (jikimi-federation/1)"),
     )
 )]
@@ -171,7 +176,7 @@ fn add_common_responses(path: &str, operation: &mut utoipa::openapi::path::Opera
     let tags = operation.tags.as_deref().unwrap_or_default();
     let cooperation = tags
         .iter()
-        .any(|t| t == "exchange" || t == "federation" || t == "funds")
+        .any(|t| t == "exchange" || t == "federation" || t == "funds" || t == "operations")
         || path == "/api/linkage/run";
     let mut common = Vec::new();
     if has_input {

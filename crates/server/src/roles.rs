@@ -19,6 +19,7 @@
 //! | issue a public warning (CAP, Atom feed) | no | yes | no | no | no |
 //! | identify: look up and hash media, add bank content, review matches | no | yes | yes | no | no |
 //! | identify: create banks, disable and enable content | no | yes | no | no | no |
+//! | take part in joint operations with partner agencies (liaison) | no | yes | no | no | no |
 //!
 //! Analysts never get personal data: incident and unit views carry ids, never names or phone numbers, and entity
 //! links carry entity ids and per-field evidence levels, never the compared values. Freeze requests are the one
@@ -103,6 +104,9 @@ impl Role {
             P::IssueWarnings => matches!(self, R::Supervisor),
             P::Identify => matches!(self, R::Analyst | R::Supervisor),
             P::ManageBanks => matches!(self, R::Supervisor),
+            // Targets name persons (so not analysts), and every change commits this agency abroad (so not the
+            // administrator, who manages agreements but not operations).
+            P::JointOperations => matches!(self, R::Supervisor),
         }
     }
 }
@@ -148,11 +152,14 @@ pub enum Permission {
     Identify,
     /// Create hash banks; disable and re-enable their content (audited).
     ManageBanks,
+    /// Create, read and change joint operations with partner agencies; consent to tasks in this agency's
+    /// jurisdiction; export an operation for court (every read audited).
+    JointOperations,
 }
 
 impl Permission {
     /// Every permission.
-    pub const ALL: [Permission; 18] = [
+    pub const ALL: [Permission; 19] = [
         Permission::ReadOperations,
         Permission::ChangeOperations,
         Permission::RevealPersonalData,
@@ -171,6 +178,7 @@ impl Permission {
         Permission::IssueWarnings,
         Permission::Identify,
         Permission::ManageBanks,
+        Permission::JointOperations,
     ];
 }
 

@@ -74,7 +74,7 @@ fn bench_help_lists_every_benchmark() {
     assert_eq!(code, 0, "{text}");
     for bench in [
         "intake", "surge", "flood", "analyze", "funds", "roads", "geocode", "pdq", "triage",
-        "linkage", "exchange", "cluster",
+        "linkage", "exchange", "cluster", "operations", "identify",
     ] {
         assert!(
             text.lines()

@@ -4,7 +4,8 @@
 //! sharing cases under agreements (`exchange`); the partner-facing `federation serve` port gives records only to a
 //! signed pull under an agreement, and key files readable by others are refused (`federation`); the documented exit codes
 //! and `jikimi bench --help` (`exit_codes`); a freeze request's signed round trip across two `jikimi serve` nodes
-//! (`freeze`); `staff add` refusing what the API refuses (`staff`); two nodes on one PostgreSQL and one NATS
+//! (`freeze`); a joint operation of three `jikimi serve` nodes, pushed, partitioned and caught up (`operations`);
+//! `staff add` refusing what the API refuses (`staff`); two nodes on one PostgreSQL and one NATS
 //! JetStream, a node without NATS and a node killed before publishing (`cluster`).
 
 mod cluster;
@@ -14,6 +15,7 @@ mod exit_codes;
 mod federation;
 mod freeze;
 mod notify;
+mod operations;
 mod process;
 mod staff;
 mod tls;

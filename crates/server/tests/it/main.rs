@@ -24,6 +24,7 @@ mod mqtt_broker;
 mod mqtt_twoway;
 mod notifications;
 mod openapi;
+mod operations;
 mod privacy;
 mod purge;
 mod referrals;
@@ -168,6 +169,7 @@ api_tests!(
     freeze::freeze_requests_as_the_recipient_would_be_attacked,
     freeze::freeze_requests_as_the_requester_would_be_attacked,
     freeze_run::freeze_request_from_a_traced_endpoint,
+    operations::joint_operations_as_an_attacker_would_try_them,
 );
 
 /// Restarts a private Mosquitto (broker behaviour: once, on SQLite, not once per backend).

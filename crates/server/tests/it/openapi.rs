@@ -65,6 +65,11 @@ pub async fn openapi_lists_the_endpoints_and_error_codes(h: &Harness) {
         "/api/exchange/freeze/{id}/status",
         "/federation/v1/freeze/requests",
         "/federation/v1/freeze/statuses",
+        "/api/operations",
+        "/api/operations/{id}",
+        "/api/operations/{id}/events",
+        "/api/operations/{id}/export",
+        "/federation/v1/operations/events",
     ] {
         assert!(
             paths.contains_key(path),

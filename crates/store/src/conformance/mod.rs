@@ -18,6 +18,7 @@ mod identify;
 mod incidents;
 mod linkage;
 mod maintenance;
+mod operations;
 mod outbox;
 mod referrals;
 mod registration;
@@ -40,6 +41,7 @@ pub(crate) use identify::*;
 pub(crate) use incidents::*;
 pub(crate) use linkage::*;
 pub(crate) use maintenance::*;
+pub(crate) use operations::*;
 pub(crate) use outbox::*;
 pub(crate) use referrals::*;
 pub(crate) use registration::*;
@@ -235,6 +237,7 @@ macro_rules! store_conformance {
             exchange_secrets_are_sealed_at_rest,
             exchange_clear_rows_are_sealed_on_open,
             freeze_requests_and_statuses_are_kept_on_both_sides,
+            operation_events_are_kept_in_order_sealed_and_audited,
             sessions_follow_the_current_staff_row,
             staff_update_ends_the_accounts_sessions,
             purges_forget_only_old_nonces_and_expired_sessions,

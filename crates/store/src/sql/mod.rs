@@ -24,6 +24,7 @@ mod devices;
 mod exchange;
 mod exchange_freeze;
 mod exchange_log;
+mod exchange_operation;
 mod funds;
 mod identify;
 mod incidents;
