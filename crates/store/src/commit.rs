@@ -36,6 +36,8 @@ pub enum Committed {
         /// Its incident.
         incident_id: IncidentId,
     },
+    /// A road closure was set or lifted: the closures in force changed.
+    RoadClosure(uuid::Uuid),
     /// An attempt to deliver a notification was recorded (delivered, to retry, or dead-lettered).
     NotificationUpdated {
         /// The notification.

@@ -69,6 +69,8 @@ pub enum Entity {
     TransferSet,
     /// A trace run over a transfer set.
     TraceRun,
+    /// A road closure.
+    RoadClosure,
 }
 
 impl Entity {
@@ -87,6 +89,7 @@ impl Entity {
             Entity::EntityLink => "entity link",
             Entity::TransferSet => "transfer set",
             Entity::TraceRun => "trace run",
+            Entity::RoadClosure => "road closure",
         }
     }
 }
@@ -126,6 +129,9 @@ pub enum Conflict {
     },
     #[error("notification lease lost")]
     LeaseLost,
+    /// The road closure was reopened already.
+    #[error("road closure already reopened")]
+    AlreadyReopened,
 }
 
 impl Error {

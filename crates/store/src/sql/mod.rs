@@ -19,6 +19,7 @@
 
 mod alerts;
 mod audit;
+mod closures;
 mod devices;
 mod exchange;
 mod exchange_freeze;
