@@ -17,6 +17,7 @@
 //! | request freezes and confiscations, read requests in and out | no | yes | yes | no | no |
 //! | record the status of a freeze request sent to this agency | no | yes | no | no | no |
 //! | issue a public warning (CAP, Atom feed) | no | yes | no | no | no |
+//! | close and reopen roads (closures honoured by road ETAs) | yes | yes | no | no | no |
 //!
 //! Analysts never get personal data: incident and unit views carry ids, never names or phone numbers, and entity
 //! links carry entity ids and per-field evidence levels, never the compared values. Freeze requests are the one
@@ -83,7 +84,7 @@ impl Role {
         use Role as R;
         match permission {
             P::ReadOperations => !matches!(self, R::BorderOfficer),
-            P::ChangeOperations | P::RevealPersonalData => {
+            P::ChangeOperations | P::RevealPersonalData | P::CloseRoads => {
                 matches!(self, R::Dispatcher | R::Supervisor)
             }
             P::ManageSubscribers | P::ReadAudit | P::ManageUnits => {
@@ -140,11 +141,13 @@ pub enum Permission {
     DecideFreeze,
     /// Issue a public warning (published as a CAP alert in the Atom feed).
     IssueWarnings,
+    /// Close road segments or areas and reopen them (road ETAs and recommendations honour closures).
+    CloseRoads,
 }
 
 impl Permission {
     /// Every permission.
-    pub const ALL: [Permission; 16] = [
+    pub const ALL: [Permission; 17] = [
         Permission::ReadOperations,
         Permission::ChangeOperations,
         Permission::RevealPersonalData,
@@ -161,6 +164,7 @@ impl Permission {
         Permission::RequestFreeze,
         Permission::DecideFreeze,
         Permission::IssueWarnings,
+        Permission::CloseRoads,
     ];
 }
 
