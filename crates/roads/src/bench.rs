@@ -1,5 +1,6 @@
 //! `jikimi bench roads`: one run measuring import/preprocessing, one-to-one p50/p99, one incident to
-//! 50 units, the plain-Dijkstra baseline, and growth on synthetic grids (1M nodes behind `--large`).
+//! 50 units, the plain-Dijkstra baseline, growth on synthetic grids (1M nodes behind `--large`), and
+//! road closures against full re-preprocessing ([`crate::bench_closures`]).
 //!
 //! Wall-clock timing belongs here, never in tests. Pseudo-random choices use a fixed xorshift seed
 //! so runs are comparable.
@@ -40,16 +41,24 @@ pub struct BenchArgs {
     /// directory (input for `benches/pgrouting.sh`).
     #[arg(long)]
     pub export: Option<PathBuf>,
+    /// Skip the closure experiments (area closed, hierarchy re-customised, ETAs updated, against full
+    /// re-preprocessing) on the extract and on the synthetic grid.
+    #[arg(long)]
+    pub skip_closures: bool,
+    /// Nodes of the synthetic grid for the closure experiment (target: closure applied and ETAs updated
+    /// in under a second at 1,000,000; its full re-preprocessing baseline takes minutes).
+    #[arg(long, default_value_t = 1_000_000)]
+    pub closure_nodes: usize,
     /// Print JSON (the only output: one document on stdout); accepted so that every command takes `--json`.
     #[arg(long)]
     pub json: bool,
 }
 
 /// Deterministic xorshift64*.
-struct Rng(u64);
+pub(crate) struct Rng(pub(crate) u64);
 
 impl Rng {
-    fn below(&mut self, n: usize) -> usize {
+    pub(crate) fn below(&mut self, n: usize) -> usize {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
@@ -124,6 +133,13 @@ pub fn run(a: &BenchArgs) -> Result<(), CliError> {
         .map(|&n| bench_grid(n))
         .collect::<Result<_, _>>()?;
     report.insert("growth_grid".into(), Value::Array(growth));
+    if !a.skip_closures {
+        let closures = vec![
+            crate::bench_closures::extract(&a.pbf)?,
+            crate::bench_closures::synthetic(a.closure_nodes)?,
+        ];
+        report.insert("closures".into(), Value::Array(closures));
+    }
     println!(
         "{}",
         serde_json::to_string_pretty(&Value::Object(report))
@@ -194,7 +210,7 @@ fn bench_extract(a: &BenchArgs) -> Result<Value, CliError> {
         "pbf": a.pbf.display().to_string(),
         "nodes": n,
         "segments": net.num_segments(),
-        "ch_arcs_time": net.ch(Metric::Time).num_arcs(),
+        "cch_arcs": net.num_hierarchy_arcs(),
         "import_s": round3(t_import.as_secs_f64()),
         "preprocess_both_metrics_s": round3(t_prep.as_secs_f64()),
         "metric": "time",
@@ -207,7 +223,7 @@ fn bench_extract(a: &BenchArgs) -> Result<Value, CliError> {
     }))
 }
 
-fn round3(x: f64) -> f64 {
+pub(crate) fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
 

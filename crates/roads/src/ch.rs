@@ -39,9 +39,10 @@ struct FgEdgeTwin {
 }
 
 const INVALID: usize = usize::MAX;
+const INF_W: u32 = crate::cch::INF;
 
 /// The preprocessed graph for one metric.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Ch {
     /// Contraction rank per node (higher = more important).
     pub rank: Vec<u32>,
@@ -203,15 +204,18 @@ impl Ch {
         s.settled[vi] = true;
         // Stall on demand: if a higher node already reaches v more cheaply through an arc that
         // points down to v, v's label is not a shortest distance and nothing beyond it matters.
+        // Arcs of weight `INF` are closed (customisable hierarchy, `crate::cch`) and never used.
         for a in stall.arcs(v) {
             let du = s.dist[a.node as usize];
-            if du != u64::MAX && du + u64::from(a.w) < d {
+            if du != u64::MAX && a.w != INF_W && du + u64::from(a.w) < d {
                 return Some(None);
             }
         }
         let o = s.other[vi];
         for a in graph.arcs(v) {
-            s.relax(a.node, d + u64::from(a.w), o + u64::from(a.other));
+            if a.w != INF_W {
+                s.relax(a.node, d + u64::from(a.w), o + u64::from(a.other));
+            }
         }
         Some(Some((v, d, o)))
     }

@@ -1,15 +1,18 @@
-//! `RoadNetwork`: the imported graph plus one contraction hierarchy per metric, the snapping index,
-//! the on-disk format, and the queries dispatch uses (route, many-to-one, one-to-many, matrix).
+//! `RoadNetwork`: the imported graph plus its customisable hierarchy ([`crate::cch`], one topology,
+//! customised once per metric), the snapping index, the on-disk format, and the queries dispatch uses
+//! (route, many-to-one, one-to-many, matrix). Road closures ([`crate::closure`]) swap in a freshly
+//! customised pair of hierarchies; queries read whichever pair is current.
 
 use std::io::Write;
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock, RwLock};
 
 use rstar::RTree;
 use rstar::primitives::{GeomWithData, Line};
 use serde::{Deserialize, Serialize};
 
 use crate::RoadsError;
+use crate::cch::{Cch, InputArc, InputArcSlot};
 use crate::ch::Ch;
 use crate::geo::{LatLon, Projection, haversine_m};
 use crate::graph::{
@@ -21,7 +24,8 @@ use crate::profile::Profile;
 /// File magic of a `.roads` file.
 pub const MAGIC: &[u8; 8] = b"JKMROADS";
 /// Bumped whenever the serialised layout changes; older files are rejected with a clear error.
-pub const FORMAT_VERSION: u32 = 1;
+/// 2: one metric-independent customisable hierarchy instead of two `fast_paths` hierarchies.
+pub const FORMAT_VERSION: u32 = 2;
 const HEADER_LEN: usize = 8 + 4 + 8 + 4;
 
 /// Default distance beyond which a point is flagged as off the road network.
@@ -56,17 +60,31 @@ pub type RouteResult = Result<Option<Route>, RoadsError>;
 struct NetworkData {
     profile: Profile,
     graph: RoadGraph,
-    ch_time: Ch,
-    ch_distance: Ch,
+    cch: Cch,
+}
+
+/// The hierarchies and closures in force; replaced as a whole when closures change, so a query
+/// never mixes two closure sets.
+pub(crate) struct Live {
+    /// Customised hierarchy per metric (index 0 = time, 1 = distance).
+    ch: [Ch; 2],
+    /// Per segment: closed to all traffic.
+    pub(crate) closed: Vec<bool>,
+    /// Plain graphs per metric without closed segments, forward and reversed: the Dijkstra baseline,
+    /// built on first use.
+    base: [OnceLock<(Csr, Csr)>; 2],
 }
 
 /// The road network as loaded by `serve` or the CLI.
 pub struct RoadNetwork {
     data: NetworkData,
-    projection: Projection,
-    rtree: RTree<GeomWithData<Line<[f64; 2]>, u32>>,
-    /// Plain graphs per metric (index 0 = time, 1 = distance), forward and reversed: Dijkstra baseline.
-    base: [(Csr, Csr); 2],
+    pub(crate) projection: Projection,
+    pub(crate) rtree: RTree<GeomWithData<Line<[f64; 2]>, u32>>,
+    /// Per segment: its hierarchy edge and direction (`None` for a loop).
+    slots: Vec<Option<InputArcSlot>>,
+    pub(crate) live: RwLock<std::sync::Arc<Live>>,
+    /// Serialises closure updates so the last one asked for is the one in force.
+    pub(crate) updating: Mutex<()>,
     pool: Mutex<Vec<(Scratch, Scratch)>>,
     snap_limit_m: f64,
 }
@@ -99,10 +117,16 @@ fn segment_weights(s: &Segment, metric: Metric) -> Result<(u32, u32), RoadsError
     })
 }
 
-fn metric_edges(g: &RoadGraph, metric: Metric) -> Result<Vec<WEdge>, RoadsError> {
+/// Arcs of the open segments (weights were validated when the network was built or loaded).
+fn metric_edges(g: &RoadGraph, metric: Metric, closed: &[bool]) -> Vec<WEdge> {
     let mut edges = Vec::with_capacity(g.segments.len() * 2);
-    for s in &g.segments {
-        let (w, other) = segment_weights(s, metric)?;
+    for (i, s) in g.segments.iter().enumerate() {
+        if closed.get(i).copied().unwrap_or(false) {
+            continue;
+        }
+        let Ok((w, other)) = segment_weights(s, metric) else {
+            continue;
+        };
         if s.forward {
             edges.push(WEdge {
                 from: s.a,
@@ -120,7 +144,7 @@ fn metric_edges(g: &RoadGraph, metric: Metric) -> Result<Vec<WEdge>, RoadsError>
             });
         }
     }
-    Ok(dedup_edges(edges))
+    dedup_edges(edges)
 }
 
 fn metric_index(metric: Metric) -> usize {
@@ -156,16 +180,20 @@ fn better(a: Option<(u64, u64)>, b: Option<(u64, u64)>) -> Option<(u64, u64)> {
 const AT_NODE_M: f64 = 0.01;
 
 impl RoadNetwork {
-    /// Preprocess an imported graph (contracts it twice: time and distance).
+    /// Preprocess an imported graph: nested-dissection order and chordal completion (metric
+    /// independent), then customisation for time and distance.
     pub fn build(graph: RoadGraph, profile: Profile) -> Result<Self, RoadsError> {
-        let n = graph.coords.len();
-        let ch_time = Ch::build(n, &metric_edges(&graph, Metric::Time)?)?;
-        let ch_distance = Ch::build(n, &metric_edges(&graph, Metric::Distance)?)?;
+        let projection = projection_of(&graph);
+        let xy: Vec<[f64; 2]> = graph
+            .coords
+            .iter()
+            .map(|&c| projection.forward(c))
+            .collect();
+        let cch = Cch::build(&xy, graph.segments.iter().map(|s| (s.a, s.b)))?;
         Self::from_data(NetworkData {
             profile,
             graph,
-            ch_time,
-            ch_distance,
+            cch,
         })
     }
 
@@ -176,13 +204,7 @@ impl RoadNetwork {
 
     fn from_data(data: NetworkData) -> Result<Self, RoadsError> {
         let g = &data.graph;
-        let n = g.coords.len();
-        let lat0 = if n == 0 {
-            0.0
-        } else {
-            g.coords.iter().map(|c| c.lat).sum::<f64>() / n as f64
-        };
-        let projection = Projection::new(lat0);
+        let projection = projection_of(g);
         let lines = g
             .segments
             .iter()
@@ -194,24 +216,88 @@ impl RoadNetwork {
             })
             .collect();
         let rtree = RTree::bulk_load(lines);
-        let mut base = Vec::with_capacity(2);
-        for m in [Metric::Time, Metric::Distance] {
-            let e = metric_edges(g, m)?;
-            base.push((Csr::build(n, &e, false), Csr::build(n, &e, true)));
+        let mut slots = Vec::with_capacity(g.segments.len());
+        for seg in &g.segments {
+            // Both metrics' weights must fit, so customisation can rely on them.
+            segment_weights(seg, Metric::Time)?;
+            if seg.a == seg.b {
+                slots.push(None);
+            } else {
+                let slot = data.cch.edge(seg.a, seg.b).ok_or_else(|| {
+                    RoadsError::CorruptFile("a segment is missing from the hierarchy".into())
+                })?;
+                slots.push(Some(slot));
+            }
         }
-        let mut it = base.into_iter();
-        let base = match (it.next(), it.next()) {
-            (Some(t), Some(d)) => [t, d],
-            _ => return Err(RoadsError::Internal("metric graphs".into())),
-        };
-        Ok(Self {
+        let mut net = Self {
             data,
             projection,
             rtree,
-            base,
+            slots,
+            live: RwLock::new(std::sync::Arc::new(Live {
+                ch: [Ch::default(), Ch::default()],
+                closed: Vec::new(),
+                base: [OnceLock::new(), OnceLock::new()],
+            })),
+            updating: Mutex::new(()),
             pool: Mutex::new(Vec::new()),
             snap_limit_m: DEFAULT_SNAP_LIMIT_M,
+        };
+        let closed = vec![false; net.num_segments()];
+        let live = net.customise(closed)?;
+        net.live = RwLock::new(std::sync::Arc::new(live));
+        Ok(net)
+    }
+
+    /// Customise both metrics for a closure set (in parallel: one thread per metric).
+    pub(crate) fn customise(&self, closed: Vec<bool>) -> Result<Live, RoadsError> {
+        let run = |m: Metric| {
+            let g = &self.data.graph;
+            let closed = &closed;
+            let input = g
+                .segments
+                .iter()
+                .zip(&self.slots)
+                .enumerate()
+                .filter(move |(i, _)| !closed[*i])
+                .filter_map(move |(_, (seg, slot))| {
+                    let slot = (*slot)?;
+                    let (w, other) = segment_weights(seg, m).ok()?;
+                    Some((seg, slot, w, other))
+                })
+                .flat_map(|(seg, slot, w, other)| {
+                    let arc = |upward| InputArc {
+                        edge: slot.edge,
+                        upward,
+                        w,
+                        other,
+                    };
+                    let fwd = seg.forward.then(|| arc(slot.upward));
+                    let bwd = seg.backward.then(|| arc(!slot.upward));
+                    fwd.into_iter().chain(bwd)
+                });
+            self.data.cch.customize(input)
+        };
+        let (time, distance) = std::thread::scope(|s| {
+            let d = s.spawn(|| run(Metric::Distance));
+            let t = run(Metric::Time);
+            (t, d.join())
+        });
+        let distance =
+            distance.map_err(|_| RoadsError::Internal("customisation thread failed".into()))?;
+        Ok(Live {
+            ch: [time?, distance?],
+            closed,
+            base: [OnceLock::new(), OnceLock::new()],
         })
+    }
+
+    /// The hierarchies and closures in force now.
+    pub(crate) fn live(&self) -> std::sync::Arc<Live> {
+        self.live
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// Write the `.roads` file: header (magic, version, payload length, CRC-32) + postcard payload.
@@ -282,10 +368,8 @@ impl RoadNetwork {
                     && s.length_m >= 0.0
                     && s.duration_s >= 0.0
             })
-            && data.ch_time.num_nodes() == n
-            && data.ch_distance.num_nodes() == n
-            && data.ch_time.is_consistent()
-            && data.ch_distance.is_consistent();
+            && data.cch.num_nodes() == n
+            && data.cch.is_consistent();
         if !ok {
             return Err(corrupt("inconsistent graph data"));
         }
@@ -318,24 +402,30 @@ impl RoadNetwork {
         &self.data.graph
     }
 
-    /// The contraction hierarchy of a metric (benchmarks and tests).
-    pub fn ch(&self, metric: Metric) -> &Ch {
-        match metric {
-            Metric::Time => &self.data.ch_time,
-            Metric::Distance => &self.data.ch_distance,
-        }
+    /// Arcs of the customisable hierarchy (upward and downward, shortcuts included; the same for
+    /// both metrics).
+    pub fn num_hierarchy_arcs(&self) -> usize {
+        2 * self.data.cch.num_edges()
     }
 
-    /// The plain forward graph of a metric (benchmarks and tests).
-    pub fn base_graph(&self, metric: Metric) -> &Csr {
-        &self.base[metric_index(metric)].0
-    }
-
-    /// Nearest point on a drivable segment, without applying the distance limit.
+    /// Nearest point on an open drivable segment, without applying the distance limit.
     pub fn nearest(&self, p: LatLon) -> Result<Snap, RoadsError> {
+        self.nearest_in(&self.live(), p)
+    }
+
+    /// Nearest point on any segment, closed or not (to pick a segment to close or reopen).
+    pub fn nearest_segment(&self, p: LatLon) -> Result<Snap, RoadsError> {
+        self.nearest_in(&Live::none_closed(), p)
+    }
+
+    fn nearest_in(&self, live: &Live, p: LatLon) -> Result<Snap, RoadsError> {
         let p = LatLon::new(p.lat, p.lon)?;
         let q = self.projection.forward(p);
-        let hit = self.rtree.nearest_neighbor(q).ok_or(RoadsError::NoRoads)?;
+        let hit = self
+            .rtree
+            .nearest_neighbor_iter(q)
+            .find(|h| !live.is_closed(h.data))
+            .ok_or(RoadsError::NoRoads)?;
         let (a, b) = (hit.geom().from, hit.geom().to);
         let (dx, dy) = (b[0] - a[0], b[1] - a[1]);
         let len2 = dx * dx + dy * dy;
@@ -353,9 +443,13 @@ impl RoadNetwork {
         })
     }
 
-    /// Snap a point, flagging it as off-road if it is beyond the configured limit.
+    /// Snap a point to an open segment, flagging it as off-road if it is beyond the configured limit.
     pub fn snap(&self, p: LatLon) -> Result<Snap, RoadsError> {
-        let s = self.nearest(p)?;
+        self.snap_in(&self.live(), p)
+    }
+
+    fn snap_in(&self, live: &Live, p: LatLon) -> Result<Snap, RoadsError> {
+        let s = self.nearest_in(live, p)?;
         if s.distance_m > self.snap_limit_m {
             return Err(RoadsError::OffRoad {
                 lat: p.lat,
@@ -490,8 +584,9 @@ impl RoadNetwork {
     }
 
     fn route_with(&self, from: LatLon, to: LatLon, metric: Metric, plain: bool) -> RouteResult {
-        let sf = self.snap(from)?;
-        let st = self.snap(to)?;
+        let live = self.live();
+        let sf = self.snap_in(&live, from)?;
+        let st = self.snap_in(&live, to)?;
         let (src, tgt) = (
             self.source_seeds(&sf, metric)?,
             self.target_seeds(&st, metric)?,
@@ -499,9 +594,9 @@ impl RoadNetwork {
         let direct = self.same_segment(&sf, &st, metric)?;
         let via = self.with_scratch(|a, b| {
             if plain {
-                dijkstra_one_to_one(self.base_graph(metric), a, &src, &tgt)
+                dijkstra_one_to_one(&live.base(&self.data.graph, metric).0, a, &src, &tgt)
             } else {
-                self.ch(metric).one_to_one(a, b, &src, &tgt)
+                live.ch(metric).one_to_one(a, b, &src, &tgt)
             }
         });
         Ok(better(direct, via).map(|r| to_route(metric, r, sf.distance_m, st.distance_m)))
@@ -515,10 +610,11 @@ impl RoadNetwork {
         targets: &[LatLon],
         metric: Metric,
     ) -> Vec<Vec<RouteResult>> {
+        let live = self.live();
         let snap_all = |pts: &[LatLon], tgt: bool| -> Vec<Result<(Snap, Vec<Seed>), RoadsError>> {
             pts.iter()
                 .map(|&p| {
-                    let s = self.snap(p)?;
+                    let s = self.snap_in(&live, p)?;
                     let seeds = if tgt {
                         self.target_seeds(&s, metric)?
                     } else {
@@ -537,7 +633,7 @@ impl RoadNetwork {
                 .collect()
         };
         let table = self.with_scratch(|a, _| {
-            self.ch(metric)
+            live.ch(metric)
                 .many_to_many(a, &seeds_of(&srcs), &seeds_of(&tgts))
         });
         srcs.iter()
@@ -592,8 +688,9 @@ impl RoadNetwork {
         target: LatLon,
         metric: Metric,
     ) -> Vec<RouteResult> {
+        let live = self.live();
         let st = match self
-            .snap(target)
+            .snap_in(&live, target)
             .and_then(|s| Ok((s, self.target_seeds(&s, metric)?)))
         {
             Ok(x) => x,
@@ -602,7 +699,7 @@ impl RoadNetwork {
         let srcs: Vec<Result<(Snap, Vec<Seed>), RoadsError>> = sources
             .iter()
             .map(|&p| {
-                let s = self.snap(p)?;
+                let s = self.snap_in(&live, p)?;
                 Ok((s, self.source_seeds(&s, metric)?))
             })
             .collect();
@@ -611,7 +708,7 @@ impl RoadNetwork {
             .flat_map(|r| r.as_ref().map(|(_, s)| s.clone()).unwrap_or_default())
             .collect();
         let reached = self.with_scratch(|a, _| {
-            dijkstra_to_all(&self.base[metric_index(metric)].1, a, &st.1, &flat)
+            dijkstra_to_all(&live.base(&self.data.graph, metric).1, a, &st.1, &flat)
         });
         let mut k = 0;
         srcs.iter()
@@ -626,6 +723,43 @@ impl RoadNetwork {
                 Ok(best.map(|x| to_route(metric, x, sf.distance_m, st.0.distance_m)))
             })
             .collect()
+    }
+}
+
+fn projection_of(g: &RoadGraph) -> Projection {
+    let n = g.coords.len();
+    let lat0 = if n == 0 {
+        0.0
+    } else {
+        g.coords.iter().map(|c| c.lat).sum::<f64>() / n as f64
+    };
+    Projection::new(lat0)
+}
+
+impl Live {
+    /// A view with nothing closed (for picking segments regardless of closures).
+    fn none_closed() -> Self {
+        Self {
+            ch: [Ch::default(), Ch::default()],
+            closed: Vec::new(),
+            base: [OnceLock::new(), OnceLock::new()],
+        }
+    }
+
+    pub(crate) fn is_closed(&self, segment: u32) -> bool {
+        self.closed.get(segment as usize).copied().unwrap_or(false)
+    }
+
+    fn ch(&self, metric: Metric) -> &Ch {
+        &self.ch[metric_index(metric)]
+    }
+
+    fn base(&self, g: &RoadGraph, metric: Metric) -> &(Csr, Csr) {
+        self.base[metric_index(metric)].get_or_init(|| {
+            let e = metric_edges(g, metric, &self.closed);
+            let n = g.coords.len();
+            (Csr::build(n, &e, false), Csr::build(n, &e, true))
+        })
     }
 }
 

@@ -96,11 +96,13 @@ pub enum ErrorCode {
     ContentNotFound,
     /// No identify match with that id.
     MatchNotFound,
+    /// No road closure with that id.
+    ClosureNotFound,
 }
 
 impl ErrorCode {
     /// Every code, for the OpenAPI description and the snapshot test.
-    pub const ALL: [ErrorCode; 40] = [
+    pub const ALL: [ErrorCode; 41] = [
         ErrorCode::InvalidPayload,
         ErrorCode::InvalidField,
         ErrorCode::PayloadTooLarge,
@@ -141,6 +143,7 @@ impl ErrorCode {
         ErrorCode::BankNotFound,
         ErrorCode::ContentNotFound,
         ErrorCode::MatchNotFound,
+        ErrorCode::ClosureNotFound,
     ];
 
     /// The HTTP status this code is always answered with.
@@ -179,6 +182,7 @@ impl ErrorCode {
             | ErrorCode::BankNotFound
             | ErrorCode::ContentNotFound
             | ErrorCode::MatchNotFound
+            | ErrorCode::ClosureNotFound
             | ErrorCode::NoSuchEndpoint => StatusCode::NOT_FOUND,
             ErrorCode::AgencyNotInitialised => StatusCode::CONFLICT,
             ErrorCode::NotEnabled => StatusCode::NOT_FOUND,
@@ -228,6 +232,7 @@ impl ErrorCode {
             ErrorCode::BankNotFound => "bank_not_found",
             ErrorCode::ContentNotFound => "content_not_found",
             ErrorCode::MatchNotFound => "match_not_found",
+            ErrorCode::ClosureNotFound => "closure_not_found",
             ErrorCode::NoSuchEndpoint => "no_such_endpoint",
             ErrorCode::MessageNotFound => "message_not_found",
         }
@@ -402,6 +407,7 @@ fn not_found(entity: jikimi_store::Entity) -> ApiError {
         Entity::Bank => (ErrorCode::BankNotFound, "no such bank"),
         Entity::Content => (ErrorCode::ContentNotFound, "no such bank content"),
         Entity::Match => (ErrorCode::MatchNotFound, "no such match"),
+        Entity::RoadClosure => (ErrorCode::ClosureNotFound, "no such road closure"),
     };
     ApiError::new(code, message)
 }

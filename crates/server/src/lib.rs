@@ -33,6 +33,7 @@ pub mod app;
 pub mod auth;
 pub mod border;
 pub mod cluster;
+pub mod closures;
 pub mod config;
 pub mod console;
 pub mod dto;
@@ -142,6 +143,11 @@ pub fn router(state: AppState) -> Router {
         .route("/api/incidents/import/eido", post(referrals::import_eido))
         .route("/api/warnings", post(warnings::issue))
         .route("/api/warnings.atom", get(warnings::feed))
+        .route(
+            "/api/closures",
+            post(closures::close).get(closures::list_closures),
+        )
+        .route("/api/closures/{id}/reopen", post(closures::reopen))
         .route("/api/units", get(units::list))
         .route("/api/units/{id}", put(units::put))
         .route("/api/units/{id}/position", post(units::report_position))

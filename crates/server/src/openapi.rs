@@ -21,6 +21,7 @@ use utoipa::{Modify, OpenApi};
         crate::standards::incident_cap, crate::standards::incident_eido, crate::standards::import_cap,
         crate::referrals::import_eido,
         crate::warnings::issue, crate::warnings::feed,
+        crate::closures::close, crate::closures::list_closures, crate::closures::reopen,
         crate::units::list, crate::units::put, crate::units::report_position, crate::units::set_status,
         crate::units::report_positions,
         crate::subscribers::register, crate::subscribers::search, crate::subscribers::reveal,
@@ -55,7 +56,9 @@ use utoipa::{Modify, OpenApi};
         crate::standards::CapImportDto, crate::standards::CapAreaDto, crate::standards::CircleDto,
         crate::warnings::WarningRequest, crate::warnings::WarningAreaDto, crate::warnings::CircleInDto,
         crate::warnings::WarningIssuedDto, crate::referrals::ReferralImportedDto,
-        crate::joint_operations::NewOperationBody, crate::joint_operations::InviteBody)),
+        crate::joint_operations::NewOperationBody, crate::joint_operations::InviteBody,
+        crate::closures::CloseRequest, crate::closures::ClosureDto, crate::closures::ClosedDto,
+        crate::closures::ReopenRequest)),
     modifiers(&BearerAuth, &CommonResponses, &FloodResponses),
     tags(
         (name = "alerts", description = "Device alerts, Ed25519-signed"),

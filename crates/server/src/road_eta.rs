@@ -131,8 +131,10 @@ pub fn load_configured(config: &Config) -> Result<Option<Arc<RoadNetwork>>, Road
 }
 
 impl AppState {
-    /// Recommendations use road ETAs over `network`, and `GET /api/map/roads` serves its lines.
+    /// Recommendations use road ETAs over `network`, and `GET /api/map/roads` serves its lines. The road closures in
+    /// force are applied to it now and whenever they change ([`crate::closures::follow`]).
     pub fn with_roads(mut self, network: Arc<RoadNetwork>) -> Self {
+        crate::closures::follow(&self.store, network.clone(), self.closures.clone());
         self.eta = Arc::new(RoadEta::new(network.clone()));
         self.roads = Some(network);
         self

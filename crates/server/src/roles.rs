@@ -20,6 +20,7 @@
 //! | identify: look up and hash media, add bank content, review matches | no | yes | yes | no | no |
 //! | identify: create banks, disable and enable content | no | yes | no | no | no |
 //! | take part in joint operations with partner agencies (liaison) | no | yes | no | no | no |
+//! | close and reopen roads (closures honoured by road ETAs) | yes | yes | no | no | no |
 //!
 //! Analysts never get personal data: incident and unit views carry ids, never names or phone numbers, and entity
 //! links carry entity ids and per-field evidence levels, never the compared values. Freeze requests are the one
@@ -86,7 +87,7 @@ impl Role {
         use Role as R;
         match permission {
             P::ReadOperations => !matches!(self, R::BorderOfficer),
-            P::ChangeOperations | P::RevealPersonalData => {
+            P::ChangeOperations | P::RevealPersonalData | P::CloseRoads => {
                 matches!(self, R::Dispatcher | R::Supervisor)
             }
             P::ManageSubscribers | P::ReadAudit | P::ManageUnits => {
@@ -155,11 +156,13 @@ pub enum Permission {
     /// Create, read and change joint operations with partner agencies; consent to tasks in this agency's
     /// jurisdiction; export an operation for court (every read audited).
     JointOperations,
+    /// Close road segments or areas and reopen them (road ETAs and recommendations honour closures).
+    CloseRoads,
 }
 
 impl Permission {
     /// Every permission.
-    pub const ALL: [Permission; 19] = [
+    pub const ALL: [Permission; 20] = [
         Permission::ReadOperations,
         Permission::ChangeOperations,
         Permission::RevealPersonalData,
@@ -179,6 +182,7 @@ impl Permission {
         Permission::Identify,
         Permission::ManageBanks,
         Permission::JointOperations,
+        Permission::CloseRoads,
     ];
 }
 

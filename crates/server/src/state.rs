@@ -245,6 +245,8 @@ pub struct AppState {
     pub addresses: Option<Arc<jikimi_geocode::AddressIndex>>,
     /// The public warnings feed as last rendered ([`crate::warnings::FeedCache`]).
     pub warning_feed: crate::warnings::FeedCache,
+    /// Applies the road closures in force to [`AppState::roads`] ([`crate::closures`]).
+    pub closures: crate::closures::ClosureApplier,
     /// The app's location stream, per device.
     pub location_limiter: Arc<RateLimiter>,
     /// The dispatcher's silent questions, per incident ([`crate::twoway`]).
@@ -346,6 +348,7 @@ impl AppState {
             roads: None,
             addresses: None,
             warning_feed: crate::warnings::FeedCache::default(),
+            closures: crate::closures::ClosureApplier::default(),
             location_limiter: Arc::new(RateLimiter::new(
                 crate::app::LOCATION_BURST,
                 crate::app::LOCATION_REFILL_MS,

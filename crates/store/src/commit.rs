@@ -44,6 +44,8 @@ pub enum Committed {
     IdentifyContent(uuid::Uuid),
     /// Many contents were imported into this bank at once (identify).
     IdentifyBankContent(uuid::Uuid),
+    /// A road closure was set or lifted: the closures in force changed.
+    RoadClosure(uuid::Uuid),
     /// An attempt to deliver a notification was recorded (delivered, to retry, or dead-lettered).
     NotificationUpdated {
         /// The notification.

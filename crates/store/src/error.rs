@@ -75,6 +75,8 @@ pub enum Entity {
     Content,
     /// A match a lookup answered.
     Match,
+    /// A road closure.
+    RoadClosure,
 }
 
 impl Entity {
@@ -96,6 +98,7 @@ impl Entity {
             Entity::Bank => "bank",
             Entity::Content => "content",
             Entity::Match => "match",
+            Entity::RoadClosure => "road closure",
         }
     }
 }
@@ -135,6 +138,9 @@ pub enum Conflict {
     },
     #[error("notification lease lost")]
     LeaseLost,
+    /// The road closure was reopened already.
+    #[error("road closure already reopened")]
+    AlreadyReopened,
 }
 
 impl Error {

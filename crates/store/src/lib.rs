@@ -83,8 +83,9 @@ pub use model::{
     AlertAccepted, Change, DeviceEvent, DeviceRecord, Enrolment, EnrolmentCheck, EnrolmentCode,
     EnrolmentRefusal, EntityLink, ErasureReport, GuardianId, GuardianRecord, IncidentFilter,
     IncidentOrder, IndexEntry, IntakeCounts, LinkRunReport, LinkStatus, NewAlert, NewEntityLink,
-    NewReferral, NonceClaim, PinHashes, PinRecord, PositionReport, ReferralOpened, Role,
-    SessionRecord, StaffUser, SubscriberExport, SubscriberRecord, WarningRecord,
+    NewReferral, NonceClaim, PinHashes, PinRecord, PositionReport, ReferralOpened,
+    RoadClosureRecord, Role, SessionRecord, StaffUser, SubscriberExport, SubscriberRecord,
+    WarningRecord,
 };
 pub use outbox::{
     DeliveryOutcome, DeliveryReport, Notification, NotificationId, NotificationState, Outbox,
@@ -95,8 +96,8 @@ pub use sqlite::SqliteStore;
 
 pub use sql::{Backend, BoxFuture, RowsAffected, SqlStore};
 pub use traits::{
-    AuditStore, DeviceStore, FundsStore, IncidentStore, LinkageStore, StaffStore, Store,
-    SubscriberStore, UnitStore, WarningStore,
+    AuditStore, ClosureStore, DeviceStore, FundsStore, IncidentStore, LinkageStore, StaffStore,
+    Store, SubscriberStore, UnitStore, WarningStore,
 };
 
 /// The store's traits, for callers whose method calls need them in scope: `use jikimi_store::prelude::*;`.
@@ -106,8 +107,8 @@ pub mod prelude {
     pub use crate::maintenance::Maintenance;
     pub use crate::outbox::Outbox;
     pub use crate::traits::{
-        AuditStore, DeviceStore, FundsStore, IncidentStore, LinkageStore, StaffStore, Store,
-        SubscriberStore, UnitStore, WarningStore,
+        AuditStore, ClosureStore, DeviceStore, FundsStore, IncidentStore, LinkageStore, StaffStore,
+        Store, SubscriberStore, UnitStore, WarningStore,
     };
     pub use jikimi_exchange::store::ExchangeStore;
 }

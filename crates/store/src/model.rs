@@ -587,6 +587,26 @@ pub struct WarningRecord {
     pub body: String,
 }
 
+/// A road closure as stored: the area or points closed (GeoJSON text, resolved to road segments by the server
+/// against the network it loaded), who closed it and why, and when and by whom it was reopened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoadClosureRecord {
+    /// Its id.
+    pub id: uuid::Uuid,
+    /// When it was closed.
+    pub closed_at: jikimi_respond::Timestamp,
+    /// The staff user who closed it.
+    pub closed_by: String,
+    /// Why (a collapsed bridge, a flooded underpass).
+    pub reason: String,
+    /// The GeoJSON geometry as JSON text.
+    pub geometry: String,
+    /// When it was reopened; `None` while it is in force.
+    pub reopened_at: Option<jikimi_respond::Timestamp>,
+    /// The staff user who reopened it.
+    pub reopened_by: Option<String>,
+}
+
 /// A stored link with its decision.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EntityLink {

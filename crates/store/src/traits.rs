@@ -35,6 +35,7 @@ pub trait Store:
     + AuditStore
     + LinkageStore
     + WarningStore
+    + ClosureStore
     + Outbox
     + crate::cluster::Cluster
     + crate::maintenance::Maintenance
@@ -372,6 +373,30 @@ pub trait WarningStore: Send + Sync {
 
     /// The latest `limit` warnings, newest first (ties by id, descending).
     async fn list_warnings(&self, limit: u32) -> Result<Vec<crate::WarningRecord>>;
+}
+
+/// Road closures dispatchers set and lift. Roads are public: nothing is sealed. Each change is reported to commit
+/// observers as [`crate::Committed::RoadClosure`], so every node re-applies the closures in force.
+#[async_trait::async_trait]
+pub trait ClosureStore: Send + Sync {
+    /// Stores a closure in force and its `road.closed` audit entry in one transaction. The geometry must be JSON
+    /// and the record not reopened ([`Error::Invalid`] otherwise); an id stored before is a conflict.
+    async fn close_road(&self, closure: &crate::RoadClosureRecord, change: &Change) -> Result<()>;
+
+    /// Reopens a closure in force (`by` is the staff user) and audits `road.reopened`, in one transaction; returns
+    /// it as reopened. Unknown id: [`Error::NotFound`]; already reopened: [`Conflict::AlreadyReopened`].
+    async fn reopen_road(
+        &self,
+        id: uuid::Uuid,
+        by: &str,
+        change: &Change,
+    ) -> Result<crate::RoadClosureRecord>;
+
+    /// Closures by closing time (ties by id): those in force, or all of them with `include_reopened`.
+    async fn list_road_closures(
+        &self,
+        include_reopened: bool,
+    ) -> Result<Vec<crate::RoadClosureRecord>>;
 }
 
 /// Entity links found by linkage over shared cases, and analysts' decisions on them.

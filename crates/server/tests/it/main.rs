@@ -7,6 +7,7 @@
 mod alerts;
 mod aml;
 mod app;
+mod closures;
 mod cooperate;
 mod devices;
 mod feed;
@@ -116,6 +117,9 @@ api_tests!(
     notifications::incident_detail_shows_notification_status_without_personal_data,
     openapi::openapi_lists_the_endpoints_and_error_codes,
     roads::road_eta_ranks_units_by_travel_time_not_distance,
+    closures::road_closures_change_etas_at_once_and_reopening_restores_them,
+    closures::road_closures_made_elsewhere_reach_this_node_through_the_commit_feed,
+    closures::road_closures_refuse_attackers,
     roads::incident_off_road_falls_back_to_straight_line,
     roads::map_roads_serves_the_network_as_geojson,
     geocode::incidents_show_their_street_address,

@@ -9,6 +9,7 @@ mod alerts;
 mod app;
 mod audit;
 mod cluster;
+mod closures;
 mod commits;
 mod dispatch;
 mod exchange;
@@ -32,6 +33,7 @@ pub(crate) use alerts::*;
 pub(crate) use app::*;
 pub(crate) use audit::*;
 pub(crate) use cluster::*;
+pub(crate) use closures::*;
 pub(crate) use commits::*;
 pub(crate) use dispatch::*;
 pub(crate) use exchange::*;
@@ -251,6 +253,7 @@ macro_rules! store_conformance {
             questions_are_answered_once_by_their_device,
             warnings_are_listed_newest_first_and_audited,
             identify_bank_lifecycle,
+            road_closures_are_audited_told_and_reopened_once,
             referral_opens_one_incident_per_external_id,
             concurrent_referrals_of_one_external_id_open_one_incident,
         );

@@ -20,6 +20,7 @@
 mod alerts;
 mod audit;
 mod cluster;
+mod closures;
 mod devices;
 mod exchange;
 mod exchange_freeze;
