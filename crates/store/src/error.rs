@@ -69,6 +69,8 @@ pub enum Entity {
     TransferSet,
     /// A trace run over a transfer set.
     TraceRun,
+    /// A declared disaster (or a person it did not ask).
+    Disaster,
 }
 
 impl Entity {
@@ -87,6 +89,7 @@ impl Entity {
             Entity::EntityLink => "entity link",
             Entity::TransferSet => "transfer set",
             Entity::TraceRun => "trace run",
+            Entity::Disaster => "disaster",
         }
     }
 }
@@ -126,6 +129,9 @@ pub enum Conflict {
     },
     #[error("notification lease lost")]
     LeaseLost,
+    /// The disaster is closed: it asks no one and records no answer any more.
+    #[error("the disaster is closed")]
+    DisasterClosed,
 }
 
 impl Error {

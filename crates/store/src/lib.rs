@@ -54,6 +54,8 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod commit;
+// Issue 20 (disaster mode): disasters, the welfare check's persons and their answers.
+pub mod disaster;
 mod error;
 mod exchange;
 mod exchange_seal;
@@ -91,8 +93,8 @@ pub use sqlite::SqliteStore;
 
 pub use sql::{Backend, BoxFuture, RowsAffected, SqlStore};
 pub use traits::{
-    AuditStore, DeviceStore, FundsStore, IncidentStore, LinkageStore, StaffStore, Store,
-    SubscriberStore, UnitStore, WarningStore,
+    AuditStore, DeviceStore, DisasterStore, FundsStore, IncidentStore, LinkageStore, StaffStore,
+    Store, SubscriberStore, UnitStore, WarningStore,
 };
 
 /// The store's traits, for callers whose method calls need them in scope: `use jikimi_store::prelude::*;`.
@@ -100,8 +102,8 @@ pub mod prelude {
     pub use crate::maintenance::Maintenance;
     pub use crate::outbox::Outbox;
     pub use crate::traits::{
-        AuditStore, DeviceStore, FundsStore, IncidentStore, LinkageStore, StaffStore, Store,
-        SubscriberStore, UnitStore, WarningStore,
+        AuditStore, DeviceStore, DisasterStore, FundsStore, IncidentStore, LinkageStore,
+        StaffStore, Store, SubscriberStore, UnitStore, WarningStore,
     };
     pub use jikimi_exchange::store::ExchangeStore;
 }

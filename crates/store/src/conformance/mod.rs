@@ -9,6 +9,7 @@ mod alerts;
 mod app;
 mod audit;
 mod commits;
+mod disasters;
 mod dispatch;
 mod exchange;
 mod freeze;
@@ -29,6 +30,7 @@ pub(crate) use alerts::*;
 pub(crate) use app::*;
 pub(crate) use audit::*;
 pub(crate) use commits::*;
+pub(crate) use disasters::*;
 pub(crate) use dispatch::*;
 pub(crate) use exchange::*;
 pub(crate) use freeze::*;
@@ -240,6 +242,7 @@ macro_rules! store_conformance {
             reindex_rewrites_digests_once_under_a_marker,
             questions_are_answered_once_by_their_device,
             warnings_are_listed_newest_first_and_audited,
+            disasters_ask_people_and_record_answers_once,
             referral_opens_one_incident_per_external_id,
             concurrent_referrals_of_one_external_id_open_one_incident,
         );

@@ -20,6 +20,7 @@
 mod alerts;
 mod audit;
 mod devices;
+mod disasters;
 mod exchange;
 mod exchange_freeze;
 mod exchange_log;
