@@ -90,11 +90,13 @@ pub enum ErrorCode {
     TransferSetNotFound,
     /// No money trace run with that id.
     TraceRunNotFound,
+    /// No disaster with that id (or, for a device's answer, none that asked its subscriber).
+    DisasterNotFound,
 }
 
 impl ErrorCode {
     /// Every code, for the OpenAPI description and the snapshot test.
-    pub const ALL: [ErrorCode; 37] = [
+    pub const ALL: [ErrorCode; 38] = [
         ErrorCode::InvalidPayload,
         ErrorCode::InvalidField,
         ErrorCode::PayloadTooLarge,
@@ -132,6 +134,7 @@ impl ErrorCode {
         ErrorCode::MessageNotFound,
         ErrorCode::TransferSetNotFound,
         ErrorCode::TraceRunNotFound,
+        ErrorCode::DisasterNotFound,
     ];
 
     /// The HTTP status this code is always answered with.
@@ -167,6 +170,7 @@ impl ErrorCode {
             | ErrorCode::MessageNotFound
             | ErrorCode::TransferSetNotFound
             | ErrorCode::TraceRunNotFound
+            | ErrorCode::DisasterNotFound
             | ErrorCode::NoSuchEndpoint => StatusCode::NOT_FOUND,
             ErrorCode::AgencyNotInitialised => StatusCode::CONFLICT,
             ErrorCode::NotEnabled => StatusCode::NOT_FOUND,
@@ -213,6 +217,7 @@ impl ErrorCode {
             ErrorCode::StaffNotFound => "staff_not_found",
             ErrorCode::TransferSetNotFound => "transfer_set_not_found",
             ErrorCode::TraceRunNotFound => "trace_run_not_found",
+            ErrorCode::DisasterNotFound => "disaster_not_found",
             ErrorCode::NoSuchEndpoint => "no_such_endpoint",
             ErrorCode::MessageNotFound => "message_not_found",
         }
@@ -384,6 +389,10 @@ fn not_found(entity: jikimi_store::Entity) -> ApiError {
         Entity::EntityLink => (ErrorCode::LinkNotFound, "no such entity link"),
         Entity::TransferSet => (ErrorCode::TransferSetNotFound, "no such transfer set"),
         Entity::TraceRun => (ErrorCode::TraceRunNotFound, "no such trace run"),
+        Entity::Disaster => (
+            ErrorCode::DisasterNotFound,
+            "no such disaster, or it did not ask this device's subscriber",
+        ),
     };
     ApiError::new(code, message)
 }

@@ -17,6 +17,7 @@
 //! | request freezes and confiscations, read requests in and out | no | yes | yes | no | no |
 //! | record the status of a freeze request sent to this agency | no | yes | no | no | no |
 //! | issue a public warning (CAP, Atom feed) | no | yes | no | no | no |
+//! | declare and close a disaster (welfare check) | no | yes | no | yes | no |
 //!
 //! Analysts never get personal data: incident and unit views carry ids, never names or phone numbers, and entity
 //! links carry entity ids and per-field evidence levels, never the compared values. Freeze requests are the one
@@ -99,6 +100,7 @@ impl Role {
             P::RequestFreeze => matches!(self, R::Analyst | R::Supervisor),
             P::DecideFreeze => matches!(self, R::Supervisor),
             P::IssueWarnings => matches!(self, R::Supervisor),
+            P::DeclareDisasters => matches!(self, R::Supervisor | R::Admin),
         }
     }
 }
@@ -140,11 +142,13 @@ pub enum Permission {
     DecideFreeze,
     /// Issue a public warning (published as a CAP alert in the Atom feed).
     IssueWarnings,
+    /// Declare and close a disaster, which asks everyone in its area whether they are safe.
+    DeclareDisasters,
 }
 
 impl Permission {
     /// Every permission.
-    pub const ALL: [Permission; 16] = [
+    pub const ALL: [Permission; 17] = [
         Permission::ReadOperations,
         Permission::ChangeOperations,
         Permission::RevealPersonalData,
@@ -161,6 +165,7 @@ impl Permission {
         Permission::RequestFreeze,
         Permission::DecideFreeze,
         Permission::IssueWarnings,
+        Permission::DeclareDisasters,
     ];
 }
 

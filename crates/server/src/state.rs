@@ -243,6 +243,8 @@ pub struct AppState {
     pub roads: Option<Arc<jikimi_roads::RoadNetwork>>,
     /// Civic addresses, when address data is loaded (`--addresses-pbf`); see [`crate::geocode`].
     pub addresses: Option<Arc<jikimi_geocode::AddressIndex>>,
+    /// Administrative areas for disaster counts, when loaded (`--areas`); see [`crate::disaster::areas`].
+    pub admin_areas: Option<Arc<crate::disaster::areas::AdminAreas>>,
     /// The public warnings feed as last rendered ([`crate::warnings::FeedCache`]).
     pub warning_feed: crate::warnings::FeedCache,
     /// The app's location stream, per device.
@@ -329,6 +331,7 @@ impl AppState {
             eta: Arc::new(StraightLineEta::default()),
             roads: None,
             addresses: None,
+            admin_areas: None,
             warning_feed: crate::warnings::FeedCache::default(),
             location_limiter: Arc::new(RateLimiter::new(
                 crate::app::LOCATION_BURST,
