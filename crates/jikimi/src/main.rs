@@ -164,6 +164,12 @@ enum Bench {
     Operations(spine::operations_bench::OperationsArgs),
     /// CAP 1.2 and NENA EIDO documents produced and parsed per second, against the incident's own JSON.
     Standards(spine::standards_bench::StandardsArgs),
+    /// A disaster's welfare check: fan-out to 100,000 subscribers in the area, then answers per second.
+    ///
+    /// A disaster's welfare check on one node: the time to place, ask and commit 100,000 subscribers in the area
+    /// (and, with `--mqtt`, until every terminal has the question), then answers per second through the signature
+    /// check and the answer service.
+    Disaster(spine::disaster_bench::DisasterArgs),
 }
 
 fn main() -> ExitCode {
@@ -246,6 +252,9 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Bench(Bench::Triage(args)) => jikimi_mediahash::triage::bench::run(&args)?,
         Command::Bench(Bench::Linkage(args)) => jikimi_linkage::bench::run(&args)?,
         Command::Bench(Bench::Standards(args)) => spine::standards_bench::standards(args)?,
+        Command::Bench(Bench::Disaster(args)) => {
+            spine::block_on(spine::disaster_bench::disaster(args))?
+        }
         Command::Bench(Bench::Exchange(args)) => {
             spine::block_on(spine::exchange_bench::exchange(args))?
         }

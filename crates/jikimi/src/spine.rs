@@ -11,6 +11,7 @@ pub mod client;
 pub mod cluster;
 pub mod cluster_bench;
 pub mod demo;
+pub mod disaster_bench;
 pub mod exchange_bench;
 pub mod flood;
 pub mod identify_bench;
@@ -409,6 +410,12 @@ pub async fn start_server_with(
         .context("cannot load the address data")?
     {
         Some(index) => state.with_addresses(index),
+        None => state,
+    };
+    let state = match jikimi_server::disaster::areas::load_configured(&state.config)
+        .context("cannot load the administrative areas")?
+    {
+        Some(areas) => state.with_admin_areas(areas),
         None => state,
     };
     // The guardian-notification worker delivers the outbox the store fills in the events' transactions.

@@ -9,7 +9,8 @@
 //!   ([`StraightLineEta`] until road travel time plugs in);
 //! - the 112 app's cancel with a PIN, where a duress PIN answers like a cancel but escalates ([`decide_cancel`]);
 //! - surge clustering ([`surge`]): alerts close in space and time join one open incident as more reports, found
-//!   through a grid index ([`ClusterIndex`]).
+//!   through a grid index ([`ClusterIndex`]);
+//! - disaster mode ([`disaster`]): a disaster's area, welfare answers, each person's state and the triage queue.
 //!
 //! It does no I/O: no async, no database, no HTTP, no clock. Time is always a parameter.
 //!
@@ -42,6 +43,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 mod cancel;
+pub mod disaster;
 mod geo;
 mod ids;
 mod incident;

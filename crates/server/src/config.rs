@@ -146,6 +146,14 @@ pub struct ConfigArgs {
     /// incidents, `GET /api/geocode`); imported at start.
     #[arg(long, env = "JIKIMI_ADDRESSES_PBF")]
     pub addresses_pbf: Option<PathBuf>,
+    /// GeoJSON FeatureCollection of administrative areas (e.g. Seoul's dongs): a disaster's counts are given per
+    /// area. Without one, per H3 cell (resolution 7).
+    #[arg(long, env = "JIKIMI_AREAS")]
+    pub areas: Option<PathBuf>,
+    /// How old a subscriber's latest fix may be for a disaster's welfare check to place them by it (else by their
+    /// registered home), in seconds (default 3600).
+    #[arg(long, env = "JIKIMI_WELFARE_FIX_AGE_S")]
+    pub welfare_fix_age_s: Option<i64>,
     /// Shared HMAC keys of the operators' AML gateways, `ID:KEY,ID:KEY` (KEY 32 bytes, hex or base64). Without
     /// any, `POST /api/intake/aml` refuses everything.
     #[arg(long, env = "JIKIMI_AML_GATEWAY_KEYS", hide_env_values = true)]
@@ -216,6 +224,10 @@ pub struct FileConfig {
     pub roads_pbf: Option<PathBuf>,
     /// As `--addresses-pbf`, relative to the config file's directory.
     pub addresses_pbf: Option<PathBuf>,
+    /// As `--areas`, relative to the config file's directory.
+    pub areas: Option<PathBuf>,
+    /// As `--welfare-fix-age-s`.
+    pub welfare_fix_age_s: Option<i64>,
     /// As `--time-zone`.
     pub time_zone: Option<String>,
     pub agency: Option<String>,
@@ -362,6 +374,10 @@ pub struct Config {
     pub roads_pbf: Option<PathBuf>,
     /// OpenStreetMap extract for civic addresses ([`crate::geocode`]).
     pub addresses_pbf: Option<PathBuf>,
+    /// Administrative areas for a disaster's counts ([`crate::disaster::areas`]); H3 cells without.
+    pub areas: Option<PathBuf>,
+    /// Newest age, in milliseconds, of a fix that places a subscriber for a welfare check.
+    pub welfare_fix_age_ms: i64,
     /// Who may submit AML payloads (HMAC keys by gateway id); empty refuses every AML request.
     pub aml_gateways: AmlGateways,
     /// The centre's IANA time zone (the console shows times in it).
@@ -394,6 +410,8 @@ impl Default for Config {
             roads: None,
             roads_pbf: None,
             addresses_pbf: None,
+            areas: None,
+            welfare_fix_age_ms: 3_600_000,
             aml_gateways: AmlGateways::default(),
             time_zone: DEFAULT_TIME_ZONE.into(),
             agency: DEFAULT_AGENCY.into(),
@@ -605,6 +623,16 @@ impl ConfigArgs {
                 message: "must be 0..=86400".into(),
             });
         }
+        let welfare_fix_age_s = self
+            .welfare_fix_age_s
+            .or(file.welfare_fix_age_s)
+            .unwrap_or(defaults.welfare_fix_age_ms / 1000);
+        if !(0..=30 * 86_400).contains(&welfare_fix_age_s) {
+            return Err(ConfigError::Invalid {
+                setting: "welfare-fix-age-s",
+                message: "must be 0..=2592000".into(),
+            });
+        }
         let mqtt = crate::mqtt::config::MqttSettings {
             url: self.mqtt.clone().or(file.mqtt),
             client_id: self.mqtt_client_id.clone().or(file.mqtt_client_id),
@@ -654,6 +682,11 @@ impl ConfigArgs {
                 .addresses_pbf
                 .clone()
                 .or_else(|| relative(&base_dir, file.addresses_pbf)),
+            areas: self
+                .areas
+                .clone()
+                .or_else(|| relative(&base_dir, file.areas)),
+            welfare_fix_age_ms: welfare_fix_age_s * 1000,
             aml_gateways: AmlGateways(aml_gateways),
             time_zone,
             agency,

@@ -98,11 +98,13 @@ pub enum ErrorCode {
     MatchNotFound,
     /// No road closure with that id.
     ClosureNotFound,
+    /// No disaster with that id (or, for a device's answer, none that asked its subscriber).
+    DisasterNotFound,
 }
 
 impl ErrorCode {
     /// Every code, for the OpenAPI description and the snapshot test.
-    pub const ALL: [ErrorCode; 41] = [
+    pub const ALL: [ErrorCode; 42] = [
         ErrorCode::InvalidPayload,
         ErrorCode::InvalidField,
         ErrorCode::PayloadTooLarge,
@@ -144,6 +146,7 @@ impl ErrorCode {
         ErrorCode::ContentNotFound,
         ErrorCode::MatchNotFound,
         ErrorCode::ClosureNotFound,
+        ErrorCode::DisasterNotFound,
     ];
 
     /// The HTTP status this code is always answered with.
@@ -183,6 +186,7 @@ impl ErrorCode {
             | ErrorCode::ContentNotFound
             | ErrorCode::MatchNotFound
             | ErrorCode::ClosureNotFound
+            | ErrorCode::DisasterNotFound
             | ErrorCode::NoSuchEndpoint => StatusCode::NOT_FOUND,
             ErrorCode::AgencyNotInitialised => StatusCode::CONFLICT,
             ErrorCode::NotEnabled => StatusCode::NOT_FOUND,
@@ -233,6 +237,7 @@ impl ErrorCode {
             ErrorCode::ContentNotFound => "content_not_found",
             ErrorCode::MatchNotFound => "match_not_found",
             ErrorCode::ClosureNotFound => "closure_not_found",
+            ErrorCode::DisasterNotFound => "disaster_not_found",
             ErrorCode::NoSuchEndpoint => "no_such_endpoint",
             ErrorCode::MessageNotFound => "message_not_found",
         }
@@ -408,6 +413,10 @@ fn not_found(entity: jikimi_store::Entity) -> ApiError {
         Entity::Content => (ErrorCode::ContentNotFound, "no such bank content"),
         Entity::Match => (ErrorCode::MatchNotFound, "no such match"),
         Entity::RoadClosure => (ErrorCode::ClosureNotFound, "no such road closure"),
+        Entity::Disaster => (
+            ErrorCode::DisasterNotFound,
+            "no such disaster, or it did not ask this device's subscriber",
+        ),
     };
     ApiError::new(code, message)
 }

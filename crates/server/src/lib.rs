@@ -16,6 +16,8 @@
 //! - Cooperation: staff use `/api/exchange/*` ([`exchange`], freeze requests in [`exchange_freeze`]) and
 //!   `/api/operations/*` (joint operations, [`joint_operations`]); partner nodes use the one federation router
 //!   ([`federation`]), merged here and served alone by `jikimi federation serve`.
+//! - Disaster mode ([`disaster`]): a declared disaster asks everyone in its area whether they are safe (the app
+//!   polls, terminals hear it over MQTT), tracks each person in need and orders them for rescue.
 //! - Every failure is an [`error::ApiError`] with a closed [`error::ErrorCode`].
 //! - Every answer carries the security headers ([`web`]); `/metrics` and the Swagger UI are on a separate
 //!   operations listener ([`web::ops_router`]), never on this router.
@@ -36,6 +38,7 @@ pub mod cluster;
 pub mod closures;
 pub mod config;
 pub mod console;
+pub mod disaster;
 pub mod dto;
 pub mod error;
 pub mod exchange;
@@ -148,6 +151,17 @@ pub fn router(state: AppState) -> Router {
             post(closures::close).get(closures::list_closures),
         )
         .route("/api/closures/{id}/reopen", post(closures::reopen))
+            "/api/disasters",
+            post(disaster::declare).get(disaster::list),
+        )
+        .route("/api/disasters/{id}", get(disaster::get))
+        .route("/api/disasters/{id}/close", post(disaster::close))
+        .route("/api/disasters/{id}/triage", get(disaster::triage_queue))
+        .route("/api/devices/{id}/welfare", get(disaster::device::poll))
+        .route(
+            "/api/devices/{id}/welfare/{disaster_id}/answer",
+            post(disaster::device::answer),
+        )
         .route("/api/units", get(units::list))
         .route("/api/units/{id}", put(units::put))
         .route("/api/units/{id}/position", post(units::report_position))

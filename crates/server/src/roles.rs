@@ -21,6 +21,7 @@
 //! | identify: create banks, disable and enable content | no | yes | no | no | no |
 //! | take part in joint operations with partner agencies (liaison) | no | yes | no | no | no |
 //! | close and reopen roads (closures honoured by road ETAs) | yes | yes | no | no | no |
+//! | declare and close a disaster (welfare check) | no | yes | no | yes | no |
 //!
 //! Analysts never get personal data: incident and unit views carry ids, never names or phone numbers, and entity
 //! links carry entity ids and per-field evidence levels, never the compared values. Freeze requests are the one
@@ -108,6 +109,7 @@ impl Role {
             // Targets name persons (so not analysts), and every change commits this agency abroad (so not the
             // administrator, who manages agreements but not operations).
             P::JointOperations => matches!(self, R::Supervisor),
+            P::DeclareDisasters => matches!(self, R::Supervisor | R::Admin),
         }
     }
 }
@@ -158,11 +160,13 @@ pub enum Permission {
     JointOperations,
     /// Close road segments or areas and reopen them (road ETAs and recommendations honour closures).
     CloseRoads,
+    /// Declare and close a disaster, which asks everyone in its area whether they are safe.
+    DeclareDisasters,
 }
 
 impl Permission {
     /// Every permission.
-    pub const ALL: [Permission; 20] = [
+    pub const ALL: [Permission; 21] = [
         Permission::ReadOperations,
         Permission::ChangeOperations,
         Permission::RevealPersonalData,
@@ -183,6 +187,7 @@ impl Permission {
         Permission::ManageBanks,
         Permission::JointOperations,
         Permission::CloseRoads,
+        Permission::DeclareDisasters,
     ];
 }
 

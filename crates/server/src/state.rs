@@ -243,6 +243,8 @@ pub struct AppState {
     pub roads: Option<Arc<jikimi_roads::RoadNetwork>>,
     /// Civic addresses, when address data is loaded (`--addresses-pbf`); see [`crate::geocode`].
     pub addresses: Option<Arc<jikimi_geocode::AddressIndex>>,
+    /// Administrative areas for disaster counts, when loaded (`--areas`); see [`crate::disaster::areas`].
+    pub admin_areas: Option<Arc<crate::disaster::areas::AdminAreas>>,
     /// The public warnings feed as last rendered ([`crate::warnings::FeedCache`]).
     pub warning_feed: crate::warnings::FeedCache,
     /// Applies the road closures in force to [`AppState::roads`] ([`crate::closures`]).
@@ -347,6 +349,7 @@ impl AppState {
             eta: Arc::new(StraightLineEta::default()),
             roads: None,
             addresses: None,
+            admin_areas: None,
             warning_feed: crate::warnings::FeedCache::default(),
             closures: crate::closures::ClosureApplier::default(),
             location_limiter: Arc::new(RateLimiter::new(

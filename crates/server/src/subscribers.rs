@@ -102,6 +102,23 @@ pub struct NewSubscriber {
     /// reads English, then Korean, for the rest.
     #[schema(example = "vi")]
     pub language: Option<String>,
+    /// Registered home position: a disaster's welfare check asks the subscriber when it lies in the area and no
+    /// recent fix says otherwise. Sealed.
+    pub home: Option<HomeDto>,
+    /// Vulnerability flags (child, elderly, disability, medical): a disaster's triage rescues the more vulnerable
+    /// first. Sealed.
+    #[schema(value_type = Option<Object>)]
+    pub vulnerability: Option<jikimi_respond::disaster::Vulnerability>,
+}
+
+/// A registered home position.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HomeDto {
+    /// Latitude, WGS 84.
+    pub lat: f64,
+    /// Longitude, WGS 84.
+    pub lon: f64,
 }
 
 impl std::fmt::Debug for NewSubscriber {
@@ -242,6 +259,18 @@ pub async fn register(
         if let Some(value) = value {
             fields.insert(field.to_string(), seal(&state, &record_id, field, value)?);
         }
+    }
+    if let Some(home) = req.home {
+        jikimi_respond::Coordinates::new(home.lat, home.lon)
+            .map_err(|e| ApiError::new(ErrorCode::InvalidField, format!("home: {e}")))?;
+        let json = serde_json::to_string(&home).map_err(ApiError::internal)?;
+        let field = jikimi_store::disaster::HOME_FIELD;
+        fields.insert(field.to_string(), seal(&state, &record_id, field, &json)?);
+    }
+    if let Some(flags) = req.vulnerability {
+        let json = serde_json::to_string(&flags).map_err(ApiError::internal)?;
+        let field = jikimi_store::disaster::VULNERABILITY_FIELD;
+        fields.insert(field.to_string(), seal(&state, &record_id, field, &json)?);
     }
     // The same derivation as the re-index job's, so the two cannot drift.
     let indexes = crate::reindex::subscriber_indexes(&state.blind, &phone, &req.name);

@@ -53,6 +53,8 @@ pub enum Committed {
         /// Its incident.
         incident_id: IncidentId,
     },
+    /// A disaster was declared or closed, asked people, or recorded an answer.
+    DisasterUpdated(uuid::Uuid),
 }
 
 /// What one committed transaction changed, in the order it changed it; each thing at most once per kind.

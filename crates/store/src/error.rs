@@ -77,6 +77,8 @@ pub enum Entity {
     Match,
     /// A road closure.
     RoadClosure,
+    /// A declared disaster (or a person it did not ask).
+    Disaster,
 }
 
 impl Entity {
@@ -99,6 +101,7 @@ impl Entity {
             Entity::Content => "content",
             Entity::Match => "match",
             Entity::RoadClosure => "road closure",
+            Entity::Disaster => "disaster",
         }
     }
 }
@@ -141,6 +144,9 @@ pub enum Conflict {
     /// The road closure was reopened already.
     #[error("road closure already reopened")]
     AlreadyReopened,
+    /// The disaster is closed: it asks no one and records no answer any more.
+    #[error("the disaster is closed")]
+    DisasterClosed,
 }
 
 impl Error {

@@ -55,6 +55,8 @@
 
 pub mod cluster;
 pub mod commit;
+// Issue 20 (disaster mode): disasters, the welfare check's persons and their answers.
+pub mod disaster;
 mod error;
 mod exchange;
 mod exchange_seal;
@@ -96,7 +98,7 @@ pub use sqlite::SqliteStore;
 
 pub use sql::{Backend, BoxFuture, RowsAffected, SqlStore};
 pub use traits::{
-    AuditStore, ClosureStore, DeviceStore, FundsStore, IncidentStore, LinkageStore, StaffStore,
+    AuditStore, ClosureStore, DeviceStore, DisasterStore, FundsStore, IncidentStore, LinkageStore, StaffStore,
     Store, SubscriberStore, UnitStore, WarningStore,
 };
 
@@ -107,8 +109,8 @@ pub mod prelude {
     pub use crate::maintenance::Maintenance;
     pub use crate::outbox::Outbox;
     pub use crate::traits::{
-        AuditStore, ClosureStore, DeviceStore, FundsStore, IncidentStore, LinkageStore, StaffStore,
-        Store, SubscriberStore, UnitStore, WarningStore,
+        AuditStore, ClosureStore, DeviceStore, DisasterStore, FundsStore, IncidentStore, LinkageStore,
+        StaffStore, Store, SubscriberStore, UnitStore, WarningStore,
     };
     pub use jikimi_exchange::store::ExchangeStore;
 }

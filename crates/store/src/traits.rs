@@ -42,6 +42,7 @@ pub trait Store:
     + ExchangeStore
     + FundsStore
     + crate::identify::IdentifyStore
+    + DisasterStore
     + Send
     + Sync
     + 'static
@@ -458,4 +459,63 @@ pub trait FundsStore: Send + Sync {
     async fn list_trace_runs(&self, case_id: uuid::Uuid) -> Result<Vec<crate::funds::TraceRun>>;
     /// One run; [`Error::NotFound`] ([`crate::Entity::TraceRun`]) if unknown.
     async fn get_trace_run(&self, id: uuid::Uuid) -> Result<crate::funds::TraceRun>;
+}
+
+/// Disaster mode (issue 20): disasters, the people a welfare check asked and their answers. Positions and
+/// vulnerability flags arrive sealed ([`crate::disaster`]); every change is audited in its transaction and reported
+/// as [`crate::Committed::DisasterUpdated`].
+#[async_trait::async_trait]
+pub trait DisasterStore: Send + Sync {
+    /// Stores a declared disaster with its `disaster.declared` audit entry. An id stored before is a conflict.
+    async fn declare_disaster(
+        &self,
+        disaster: &crate::disaster::DisasterRecord,
+        change: &Change,
+    ) -> Result<()>;
+    /// Closes a disaster (`disaster.closed`); [`Error::NotFound`] if unknown, [`Conflict::DisasterClosed`] if closed.
+    async fn close_disaster(
+        &self,
+        id: uuid::Uuid,
+        change: &Change,
+    ) -> Result<crate::disaster::DisasterRecord>;
+    /// One disaster; [`Error::NotFound`] ([`crate::Entity::Disaster`]) if unknown.
+    async fn get_disaster(&self, id: uuid::Uuid) -> Result<crate::disaster::DisasterRecord>;
+    /// The latest `limit` disasters, newest first.
+    async fn list_disasters(&self, limit: u32) -> Result<Vec<crate::disaster::DisasterRecord>>;
+    /// Every subscriber with what the welfare check needs to place and reach them: their sealed home and
+    /// vulnerability, their live devices and the latest fix of an incident of theirs measured at or after
+    /// `fix_since`. Not audited: nothing is opened here; the server audits the opening.
+    async fn welfare_candidates(
+        &self,
+        fix_since: Timestamp,
+    ) -> Result<Vec<crate::disaster::WelfareCandidate>>;
+    /// Records the people asked, in ONE transaction with one `disaster.welfare_requested` audit entry (how many);
+    /// a person asked before is left as is. Returns how many were added. [`Conflict::DisasterClosed`] once closed.
+    async fn request_welfare(
+        &self,
+        disaster_id: uuid::Uuid,
+        requests: &[crate::disaster::WelfareRequest],
+        change: &Change,
+    ) -> Result<u64>;
+    /// Records a verified device's answer, idempotent per (disaster, device, answer id): the same answer again is a
+    /// duplicate that changes nothing (checked before the nonce, so a redelivered message is a duplicate too); a
+    /// different answer under that id is [`Conflict::AlreadyExists`]. Otherwise claims the nonce
+    /// ([`Conflict::NonceReplayed`]), updates the person and audits `welfare.answered`, in one transaction.
+    /// [`Error::NotFound`] when the disaster is unknown or did not ask the device's subscriber;
+    /// [`Conflict::DisasterClosed`] once closed.
+    async fn record_welfare_answer(
+        &self,
+        answer: &crate::disaster::NewWelfareAnswer,
+        change: &Change,
+    ) -> Result<crate::disaster::WelfareAnswered>;
+    /// The people a disaster asked, by subscriber id (sealed positions and flags; the caller audits opening them).
+    async fn welfare_persons(
+        &self,
+        disaster_id: uuid::Uuid,
+    ) -> Result<Vec<crate::disaster::WelfarePerson>>;
+    /// The open disasters that asked this device's subscriber, oldest first (the device's poll).
+    async fn pending_welfare(
+        &self,
+        device_id: jikimi_respond::DeviceId,
+    ) -> Result<Vec<crate::disaster::PendingWelfare>>;
 }

@@ -70,11 +70,12 @@ impl EnvelopeError {
 }
 
 /// The subscription filters for a prefix: SOS, location and question answers of every device.
-pub fn subscriptions(prefix: &str) -> [String; 3] {
+pub fn subscriptions(prefix: &str) -> [String; 4] {
     [
         format!("{prefix}/devices/+/sos"),
         format!("{prefix}/devices/+/location"),
         format!("{prefix}/devices/+/messages/+/answer"),
+        format!("{prefix}/devices/+/welfare/+/answer"),
     ]
 }
 

@@ -25,10 +25,14 @@
 //! Silent two-way text ([`twoway`]): committed dispatcher questions are published to `{prefix}/devices/{id}/messages`
 //! and terminals answer on `{prefix}/devices/{id}/messages/{message_id}/answer` (subscribed like the others, PUBACKed
 //! after the answer's commit).
+//!
+//! Disaster welfare checks ([`welfare`]): "are you safe?" is published to `{prefix}/devices/{id}/welfare` and
+//! terminals answer on `{prefix}/devices/{id}/welfare/{disaster_id}/answer` (PUBACKed after the answer's commit).
 
 pub mod config;
 pub mod envelope;
 pub mod twoway;
+pub mod welfare;
 
 pub use twoway::Downlink;
 
@@ -229,6 +233,9 @@ async fn run(state: AppState, mut config: MqttConfig, subscribed: tokio::sync::w
 async fn handle(state: &AppState, client: &AsyncClient, prefix: &str, publish: Publish) {
     if let Some((device, message_id)) = envelope::parse_answer_topic(prefix, &publish.topic) {
         return twoway::answer(state, client, prefix, device, message_id, publish).await;
+    }
+    if let Some((device, disaster_id)) = welfare::parse_answer_topic(prefix, &publish.topic) {
+        return welfare::answer(state, client, prefix, device, disaster_id, publish).await;
     }
     let intake = Intake::new(state);
     let topic = match envelope::parse_topic(prefix, &publish.topic) {

@@ -37,6 +37,16 @@ impl Downlink {
         Downlink { client, prefix }
     }
 
+    /// The client it publishes through (the other downlinks, e.g. [`super::welfare`], use it too).
+    pub(crate) fn client(&self) -> &AsyncClient {
+        &self.client
+    }
+
+    /// The topic prefix.
+    pub(crate) fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
     /// Publishes the committed question `message_id` of `incident` to the incident's device, in `lang`. A question
     /// with nothing to show (free text withheld) is not published. Failures are logged: the question is committed
     /// and the app's poll still shows it.

@@ -10,6 +10,8 @@ mod app;
 mod closures;
 mod cooperate;
 mod devices;
+mod disaster_e2e;
+mod disasters;
 mod feed;
 mod flood;
 mod flows;
@@ -72,6 +74,9 @@ api_tests!(
     identify::identify_quarantines_a_flooding_signal,
     identify::identify_refuses_attacks,
     identify::identify_uploads_are_never_kept_or_logged,
+    disasters::welfare_check_reaches_exactly_the_area,
+    disasters::disasters_are_declared_from_cap,
+    disasters::disaster_endpoints_refuse_attacks,
     referrals::eido_referral_round_trips_once_per_id_on_the_feed,
     referrals::eido_import_refuses_attacks,
     standards::incident_exports_follow_the_role_view,
@@ -224,6 +229,52 @@ mod surge_api {
         })
         .await;
         crate::surge::nearby_alerts_share_an_incident_in_the_queue(&h).await;
+        h.finish().await;
+    }
+}
+
+/// Disaster mode with surge clustering on (people trapped in one building), on both backends.
+mod disaster_site {
+    #[tokio::test]
+    async fn sqlite() {
+        let h = crate::support::Harness::with_config(crate::support::Backend::Sqlite, |c| {
+            c.surge = jikimi_respond::SurgeConfig::DEFAULT;
+        })
+        .await;
+        crate::disasters::trapped_people_stay_individuals_within_one_site(&h).await;
+        h.finish().await;
+    }
+
+    #[tokio::test]
+    async fn postgres() {
+        let h = crate::support::Harness::with_config(crate::support::Backend::Postgres, |c| {
+            c.surge = jikimi_respond::SurgeConfig::DEFAULT;
+        })
+        .await;
+        crate::disasters::trapped_people_stay_individuals_within_one_site(&h).await;
+        h.finish().await;
+    }
+}
+
+/// The end-to-end disaster (2,000 subscribers, MQTT terminals and apps, alerts meanwhile), on both backends.
+mod disaster_end_to_end {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        let h = crate::support::Harness::with_config(crate::support::Backend::Sqlite, |c| {
+            c.surge = jikimi_respond::SurgeConfig::DEFAULT;
+        })
+        .await;
+        crate::disaster_e2e::disaster_over_two_thousand_subscribers_loses_nothing(&h).await;
+        h.finish().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        let h = crate::support::Harness::with_config(crate::support::Backend::Postgres, |c| {
+            c.surge = jikimi_respond::SurgeConfig::DEFAULT;
+        })
+        .await;
+        crate::disaster_e2e::disaster_over_two_thousand_subscribers_loses_nothing(&h).await;
         h.finish().await;
     }
 }

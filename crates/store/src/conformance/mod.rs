@@ -11,6 +11,7 @@ mod audit;
 mod cluster;
 mod closures;
 mod commits;
+mod disasters;
 mod dispatch;
 mod exchange;
 mod freeze;
@@ -35,6 +36,7 @@ pub(crate) use audit::*;
 pub(crate) use cluster::*;
 pub(crate) use closures::*;
 pub(crate) use commits::*;
+pub(crate) use disasters::*;
 pub(crate) use dispatch::*;
 pub(crate) use exchange::*;
 pub(crate) use freeze::*;
@@ -254,6 +256,7 @@ macro_rules! store_conformance {
             warnings_are_listed_newest_first_and_audited,
             identify_bank_lifecycle,
             road_closures_are_audited_told_and_reopened_once,
+            disasters_ask_people_and_record_answers_once,
             referral_opens_one_incident_per_external_id,
             concurrent_referrals_of_one_external_id_open_one_incident,
         );

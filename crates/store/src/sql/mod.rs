@@ -22,6 +22,7 @@ mod audit;
 mod cluster;
 mod closures;
 mod devices;
+mod disasters;
 mod exchange;
 mod exchange_freeze;
 mod exchange_log;
