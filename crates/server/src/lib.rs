@@ -34,8 +34,8 @@ pub mod aml;
 pub mod app;
 pub mod auth;
 pub mod border;
-pub mod cluster;
 pub mod closures;
+pub mod cluster;
 pub mod config;
 pub mod console;
 pub mod disaster;
@@ -151,6 +151,7 @@ pub fn router(state: AppState) -> Router {
             post(closures::close).get(closures::list_closures),
         )
         .route("/api/closures/{id}/reopen", post(closures::reopen))
+        .route(
             "/api/disasters",
             post(disaster::declare).get(disaster::list),
         )

@@ -98,8 +98,8 @@ pub use sqlite::SqliteStore;
 
 pub use sql::{Backend, BoxFuture, RowsAffected, SqlStore};
 pub use traits::{
-    AuditStore, ClosureStore, DeviceStore, DisasterStore, FundsStore, IncidentStore, LinkageStore, StaffStore,
-    Store, SubscriberStore, UnitStore, WarningStore,
+    AuditStore, ClosureStore, DeviceStore, DisasterStore, FundsStore, IncidentStore, LinkageStore,
+    StaffStore, Store, SubscriberStore, UnitStore, WarningStore,
 };
 
 /// The store's traits, for callers whose method calls need them in scope: `use jikimi_store::prelude::*;`.
@@ -109,8 +109,8 @@ pub mod prelude {
     pub use crate::maintenance::Maintenance;
     pub use crate::outbox::Outbox;
     pub use crate::traits::{
-        AuditStore, ClosureStore, DeviceStore, DisasterStore, FundsStore, IncidentStore, LinkageStore,
-        StaffStore, Store, SubscriberStore, UnitStore, WarningStore,
+        AuditStore, ClosureStore, DeviceStore, DisasterStore, FundsStore, IncidentStore,
+        LinkageStore, StaffStore, Store, SubscriberStore, UnitStore, WarningStore,
     };
     pub use jikimi_exchange::store::ExchangeStore;
 }

@@ -73,8 +73,20 @@ fn bench_help_lists_every_benchmark() {
     let (code, text) = jikimi(&mut bare(&["bench", "--help"]));
     assert_eq!(code, 0, "{text}");
     for bench in [
-        "intake", "surge", "flood", "analyze", "funds", "roads", "geocode", "pdq", "triage",
-        "linkage", "exchange", "cluster", "operations", "identify",
+        "intake",
+        "surge",
+        "flood",
+        "analyze",
+        "funds",
+        "roads",
+        "geocode",
+        "pdq",
+        "triage",
+        "linkage",
+        "exchange",
+        "cluster",
+        "operations",
+        "identify",
     ] {
         assert!(
             text.lines()

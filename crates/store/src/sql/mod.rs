@@ -19,8 +19,8 @@
 
 mod alerts;
 mod audit;
-mod cluster;
 mod closures;
+mod cluster;
 mod devices;
 mod disasters;
 mod exchange;
