@@ -13,6 +13,19 @@ if ! command -v nasm >/dev/null; then
   apt-get update -qq
   apt-get install -y -qq nasm >/dev/null
 fi
+# mozjpeg-sys's build script does not run again when nasm appears, so a target directory built before nasm was
+# installed keeps a libjpeg-turbo without SIMD (the damaged-JPEG test then fails under CI). A stamp in the target
+# directory names the nasm its mozjpeg-sys was built with; on any difference, that one crate is rebuilt.
+if [ -n "${CARGO_TARGET_DIR:-}" ] && [ -d "$CARGO_TARGET_DIR" ]; then
+  stamp="$CARGO_TARGET_DIR/.jikimi-nasm"
+  want="$(command -v nasm) $(nasm -v)"
+  if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    echo "rebuilding mozjpeg-sys with $want"
+    cargo clean -q -p mozjpeg-sys --target-dir "$CARGO_TARGET_DIR"
+    cargo clean -q -p mozjpeg-sys --release --target-dir "$CARGO_TARGET_DIR"
+    printf '%s' "$want" >"$stamp"
+  fi
+fi
 venv="${JIKIMI_PDQ_VENV:-$HOME/.cache/jikimi-venvs/pdq-jpeg}"
 pins=(pillow==13.0.0 pdqhash==0.2.8 numpy==2.4.6)
 check='import PIL, numpy, pdqhash; assert (PIL.__version__, numpy.__version__) == ("13.0.0", "2.4.6")'
