@@ -81,7 +81,7 @@ pub fn subscriptions(prefix: &str) -> [String; 4] {
 
 /// The same filters as MQTT shared subscriptions of the group `jikimi` (`$share/jikimi/...`): in a cluster each
 /// terminal message goes to one node of the group, not to every node.
-pub fn shared_subscriptions(prefix: &str) -> [String; 3] {
+pub fn shared_subscriptions(prefix: &str) -> [String; 4] {
     subscriptions(prefix).map(|filter| format!("$share/{SHARE_GROUP}/{filter}"))
 }
 
