@@ -24,6 +24,7 @@ use crate::operation::{HeldOperation, NewChange, salt};
 pub enum OperationCmd {
     /// Open an operation led by this agency.
     Create {
+        /// The operation's title.
         #[arg(long)]
         title: String,
         /// An agreement the operation runs under (repeat).
@@ -38,16 +39,19 @@ pub enum OperationCmd {
         /// The coordinated day of action (RFC 3339).
         #[arg(long = "day-of-action")]
         day_of_action: Option<DateTime<Utc>>,
+        /// Print the result as JSON.
         #[arg(long)]
         json: bool,
     },
     /// The operations held here.
     List {
+        /// Print the result as JSON.
         #[arg(long)]
         json: bool,
     },
     /// One operation: participants, tasks, targets, log (audited: it may name persons).
     Show {
+        /// The operation's id.
         id: Uuid,
         /// Print the view and every signed event as JSON.
         #[arg(long)]
@@ -56,7 +60,9 @@ pub enum OperationCmd {
     /// Add a task (`--kind`, `--jurisdiction`, `--deadline`, `--description`), state one's status (`--id`,
     /// `--status`), or accept (`--id --accept`) or refuse (`--id --refuse REASON`) one in this agency's jurisdiction.
     Task {
+        /// The operation's id.
         operation: Uuid,
+        /// An existing task (to state its status, accept or refuse it).
         #[arg(long)]
         id: Option<Uuid>,
         /// surveillance, search, arrest, rescue or freeze_request.
@@ -65,25 +71,32 @@ pub enum OperationCmd {
         /// The agency (key id or prefix) or country (ISO 3166-1 alpha-2) whose territory the task is in.
         #[arg(long)]
         jurisdiction: Option<String>,
+        /// When the task is due (RFC 3339).
         #[arg(long)]
         deadline: Option<DateTime<Utc>>,
+        /// What the task is.
         #[arg(long)]
         description: Option<String>,
         /// planned, in_progress, done or cancelled.
         #[arg(long)]
         status: Option<String>,
+        /// Accept a task in this agency's jurisdiction (consent, audited).
         #[arg(long)]
         accept: bool,
+        /// Refuse a task in this agency's jurisdiction, with the reason.
         #[arg(long)]
         refuse: Option<String>,
         #[command(flatten)]
         marks: Marks,
+        /// Print the result as JSON.
         #[arg(long)]
         json: bool,
     },
     /// Add a target: a shared entity (`person=Name;born=...`, `phone=+82...`, `iban=...`, `wallet=...`).
     Target {
+        /// The operation's id.
         operation: Uuid,
+        /// The target as a shared entity, e.g. `phone=+855...`.
         #[arg(long)]
         entity: String,
         /// The shared case it comes from.
@@ -91,62 +104,83 @@ pub enum OperationCmd {
         case: Option<Uuid>,
         #[command(flatten)]
         marks: Marks,
+        /// Print the result as JSON.
         #[arg(long)]
         json: bool,
     },
     /// Add a situation log entry.
     Log {
+        /// The operation's id.
         operation: Uuid,
+        /// The log entry.
         #[arg(long)]
         text: String,
         #[command(flatten)]
         marks: Marks,
+        /// Print the result as JSON.
         #[arg(long)]
         json: bool,
     },
     /// Set the coordinated day of action (lead only).
     Day {
+        /// The operation's id.
         operation: Uuid,
+        /// The coordinated day of action (RFC 3339).
         #[arg(long)]
         at: DateTime<Utc>,
+        /// Print the result as JSON.
         #[arg(long)]
         json: bool,
     },
     /// Invite another agency (lead only): `KEYID` or `KEYID=observer`.
     Invite {
+        /// The operation's id.
         operation: Uuid,
+        /// The invited agency: `KEYID` or `KEYID=observer`.
         #[arg(long)]
         participant: String,
+        /// Print the result as JSON.
         #[arg(long)]
         json: bool,
     },
     /// Take part in an operation this agency was invited to, citing its legal basis.
     Join {
+        /// The operation's id.
         operation: Uuid,
+        /// The legal basis this agency cites.
         #[arg(long = "legal-basis")]
         legal_basis: String,
+        /// Print the result as JSON.
         #[arg(long)]
         json: bool,
     },
     /// Leave: this agency sends and receives nothing new (what it shared stays withdrawable).
     Leave {
+        /// The operation's id.
         operation: Uuid,
+        /// Why this agency leaves.
         #[arg(long)]
         reason: String,
+        /// Print the result as JSON.
         #[arg(long)]
         json: bool,
     },
     /// Withdraw one of this agency's targets, tasks or log entries (by its event number): erased everywhere.
     Withdraw {
+        /// The operation's id.
         operation: Uuid,
+        /// The event number of this agency's target, task or log entry.
         #[arg(long)]
         seq: u64,
+        /// Print the result as JSON.
         #[arg(long)]
         json: bool,
     },
     /// Export the operation's history as a signed bundle for court (refusing what handling codes forbid).
     Export {
+        /// The operation's id.
         operation: Uuid,
+        /// Where to write the signed bundle.
         #[arg(long)]
         out: PathBuf,
     },

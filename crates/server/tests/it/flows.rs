@@ -480,7 +480,8 @@ pub async fn sessions_expire_and_logout_ends_them(h: &Harness) {
             "read_operations",
             "change_operations",
             "reveal_personal_data",
-            "issue_enrolment_codes"
+            "issue_enrolment_codes",
+            "close_roads"
         ])
     );
     let analyst = h.login_as(Role::Analyst).await;

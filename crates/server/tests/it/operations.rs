@@ -30,8 +30,8 @@ fn code(body: &Value) -> &str {
     body["error"]["code"].as_str().unwrap_or("")
 }
 
-/// Event `seq` of `by` in operation `op`, with `parts`, marked `handling`.
-fn signed(
+/// Event `seq` of `by` in operation `op`, with `parts`, marked `handling` (also `statuses.rs`'s valid body).
+pub(crate) fn signed(
     by: &SigningKey,
     op: Uuid,
     seq: u64,

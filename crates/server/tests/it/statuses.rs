@@ -226,6 +226,16 @@ fn valid_body(method: &Method, template: &str) -> Option<Value> {
             1,
             jikimi_exchange::freeze::FreezeState::Received
         ))),
+        ("POST", "/federation/v1/operations/events") => Some(json!(crate::operations::signed(
+            &partner,
+            Uuid::new_v4(),
+            1,
+            jikimi_exchange::operation::Change::Join {
+                legal_basis: "own law".into(),
+            },
+            std::collections::BTreeMap::new(),
+            jikimi_exchange::marking::HandlingCode::H0,
+        ))),
         _ => None,
     }
 }
