@@ -159,6 +159,7 @@ api_tests!(
     purge::purge_never_reopens_the_replay_window,
     statuses::declared_oversize_bodies_are_refused_everywhere,
     statuses::cooperation_is_not_enabled_when_off,
+    statuses::wrong_role_and_cooperation_off_answer_before_the_work,
     statuses::roles_without_cooperation_are_forbidden,
     statuses::federation_is_limited_per_source,
     statuses::federation_refuses_what_it_cannot_trust,

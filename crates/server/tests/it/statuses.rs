@@ -864,3 +864,31 @@ pub async fn partner_port_is_limited_per_source(h: &Harness) {
     let (status, _) = send_to(&app, request_for(&Method::GET, "/healthz", None, None)).await;
     assert_eq!(status, StatusCode::OK);
 }
+
+/// Two documented refusals no sweep reaches: 403 for a role without the permission, before the work (an analyst
+/// closing an incident), and 404 `not_enabled` for the joint operations list on a server that does not cooperate.
+pub async fn wrong_role_and_cooperation_off_answer_before_the_work(h: &Harness) {
+    let analyst = h.login_as(Role::Analyst).await;
+    let (status, body) = h
+        .call(
+            Method::POST,
+            &format!("/api/incidents/{}/close", Uuid::new_v4()),
+            Some(&analyst),
+            Some(json!({"outcome": "rescue"})),
+        )
+        .await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::FORBIDDEN, "forbidden"),
+        "{body}"
+    );
+    let supervisor = h.login_as(Role::Supervisor).await;
+    let (status, body) = h
+        .call(Method::GET, "/api/operations", Some(&supervisor), None)
+        .await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::NOT_FOUND, "not_enabled"),
+        "{body}"
+    );
+}
