@@ -34,6 +34,7 @@ pub mod import;
 pub mod lines;
 mod nd;
 pub mod network;
+pub mod partial;
 pub mod profile;
 
 pub use area::{Area, Polygon};

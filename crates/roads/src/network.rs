@@ -19,6 +19,7 @@ use crate::graph::{
     Csr, Metric, Scratch, Seed, WEdge, dedup_edges, dijkstra_one_to_one, dijkstra_to_all,
 };
 use crate::import::{RoadGraph, Segment};
+use crate::partial::{EdgeInput, Lower};
 use crate::profile::Profile;
 
 /// File magic of a `.roads` file.
@@ -82,6 +83,12 @@ pub struct RoadNetwork {
     pub(crate) rtree: RTree<GeomWithData<Line<[f64; 2]>, u32>>,
     /// Per segment: its hierarchy edge and direction (`None` for a loop).
     slots: Vec<Option<InputArcSlot>>,
+    /// `edge_segments[edge_first[e]..edge_first[e + 1]]`: the segments lying on hierarchy edge `e`
+    /// (to recompute one edge's input when closures change).
+    edge_first: Vec<u32>,
+    edge_segments: Vec<u32>,
+    /// Downward view of the hierarchy for incremental customisation.
+    lower: Lower,
     pub(crate) live: RwLock<std::sync::Arc<Live>>,
     /// Serialises closure updates so the last one asked for is the one in force.
     pub(crate) updating: Mutex<()>,
@@ -229,11 +236,31 @@ impl RoadNetwork {
                 slots.push(Some(slot));
             }
         }
+        let m = data.cch.num_edges();
+        let mut edge_first = vec![0u32; m + 1];
+        for slot in slots.iter().flatten() {
+            edge_first[slot.edge as usize + 1] += 1;
+        }
+        for i in 0..m {
+            edge_first[i + 1] += edge_first[i];
+        }
+        let mut pos = edge_first.clone();
+        let mut edge_segments = vec![0u32; edge_first[m] as usize];
+        for (i, slot) in slots.iter().enumerate() {
+            if let Some(slot) = slot {
+                edge_segments[pos[slot.edge as usize] as usize] = i as u32;
+                pos[slot.edge as usize] += 1;
+            }
+        }
+        let lower = data.cch.lower();
         let mut net = Self {
             data,
             projection,
             rtree,
             slots,
+            edge_first,
+            edge_segments,
+            lower,
             live: RwLock::new(std::sync::Arc::new(Live {
                 ch: [Ch::default(), Ch::default()],
                 closed: Vec::new(),
@@ -290,6 +317,73 @@ impl RoadNetwork {
             closed,
             base: [OnceLock::new(), OnceLock::new()],
         })
+    }
+
+    /// The input arcs of hierarchy edge `e` in metric `m` with the `closed` segments absent: the least
+    /// weight per direction over the open segments on it, as [`Cch::customize`] takes them.
+    fn edge_input(&self, e: u32, m: Metric, closed: &[bool]) -> EdgeInput {
+        let mut inp = EdgeInput::ABSENT;
+        let (b, end) = (
+            self.edge_first[e as usize] as usize,
+            self.edge_first[e as usize + 1] as usize,
+        );
+        for &s in &self.edge_segments[b..end] {
+            let s = s as usize;
+            if closed.get(s).copied().unwrap_or(false) {
+                continue;
+            }
+            let seg = &self.data.graph.segments[s];
+            let (Some(slot), Ok((w, other))) = (self.slots[s], segment_weights(seg, m)) else {
+                continue;
+            };
+            if seg.forward {
+                inp.add(slot.upward, w, other);
+            }
+            if seg.backward {
+                inp.add(!slot.upward, w, other);
+            }
+        }
+        inp
+    }
+
+    /// Incremental customisation: both metrics of `current`, re-weighted only where the segments
+    /// whose state differs between `current.closed` and `closed` can change anything
+    /// ([`Cch::update`]; one thread per metric). Returns the new state and the edges recomputed.
+    pub(crate) fn update_live(
+        &self,
+        current: &Live,
+        closed: Vec<bool>,
+    ) -> Result<(Live, usize), RoadsError> {
+        let mut changed: Vec<u32> = (0..closed.len())
+            .filter(|&i| closed[i] != current.closed.get(i).copied().unwrap_or(false))
+            .filter_map(|i| self.slots[i].map(|s| s.edge))
+            .collect();
+        changed.sort_unstable();
+        changed.dedup();
+        let run = |m: Metric| {
+            let mut ch = current.ch(m).clone();
+            let closed = &closed;
+            let n = self.data.cch.update(&self.lower, &mut ch, &changed, |e| {
+                self.edge_input(e, m, closed)
+            })?;
+            Ok::<_, RoadsError>((ch, n))
+        };
+        let (time, distance) = std::thread::scope(|s| {
+            let d = s.spawn(|| run(Metric::Distance));
+            let t = run(Metric::Time);
+            (t, d.join())
+        });
+        let distance =
+            distance.map_err(|_| RoadsError::Internal("customisation thread failed".into()))?;
+        let ((time, nt), (distance, nd)) = (time?, distance?);
+        Ok((
+            Live {
+                ch: [time, distance],
+                closed,
+                base: [OnceLock::new(), OnceLock::new()],
+            },
+            nt + nd,
+        ))
     }
 
     /// The hierarchies and closures in force now.
@@ -750,7 +844,7 @@ impl Live {
         self.closed.get(segment as usize).copied().unwrap_or(false)
     }
 
-    fn ch(&self, metric: Metric) -> &Ch {
+    pub(crate) fn ch(&self, metric: Metric) -> &Ch {
         &self.ch[metric_index(metric)]
     }
 
