@@ -8,7 +8,10 @@
 //! smaller set and restores exactly the original hierarchy. A closed segment is absent for routing
 //! and for snapping: units and incidents snap to the nearest open road.
 
+use std::sync::Arc;
+
 use crate::area::Area;
+use crate::network::Spare;
 use crate::{RoadNetwork, RoadsError};
 
 impl RoadNetwork {
@@ -32,17 +35,32 @@ impl RoadNetwork {
                 })? = true;
         }
         let count = closed.iter().filter(|&&c| c).count();
-        let _serial = self
+        let mut spare = self
             .updating
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let current = self.live();
-        let (live, recomputed) = self.update_live(&current, closed)?;
-        drop(current);
-        *self
-            .live
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = std::sync::Arc::new(live);
+        // Reuse the state the previous update retired if no query holds it any more.
+        let mut next = match spare.take().map(|s| (Arc::try_unwrap(s.live), s.stale)) {
+            Some((Ok(mut old), stale)) => {
+                old.catch_up(&current, &stale);
+                old
+            }
+            _ => current.copy(),
+        };
+        let (stale, recomputed) = self.update_live(&current, &mut next, closed)?;
+        let retired = std::mem::replace(
+            &mut *self
+                .live
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+            Arc::new(next),
+        );
+        drop(retired);
+        *spare = Some(Spare {
+            live: current,
+            stale,
+        });
         Ok((count, recomputed))
     }
 

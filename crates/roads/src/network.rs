@@ -76,6 +76,14 @@ pub(crate) struct Live {
     base: [OnceLock<(Csr, Csr)>; 2],
 }
 
+/// A retired state kept so the next closure update overwrites it in place instead of copying the
+/// whole hierarchy (hundreds of MB at 1M nodes): `stale[m]` lists the edges of metric `m` where it
+/// differs from the state that replaced it.
+pub(crate) struct Spare {
+    pub(crate) live: std::sync::Arc<Live>,
+    pub(crate) stale: [Vec<u32>; 2],
+}
+
 /// The road network as loaded by `serve` or the CLI.
 pub struct RoadNetwork {
     data: NetworkData,
@@ -90,8 +98,9 @@ pub struct RoadNetwork {
     /// Downward view of the hierarchy for incremental customisation.
     lower: Lower,
     pub(crate) live: RwLock<std::sync::Arc<Live>>,
-    /// Serialises closure updates so the last one asked for is the one in force.
-    pub(crate) updating: Mutex<()>,
+    /// Serialises closure updates so the last one asked for is the one in force; holds the state
+    /// retired by the last update for reuse by the next.
+    pub(crate) updating: Mutex<Option<Spare>>,
     pool: Mutex<Vec<(Scratch, Scratch)>>,
     snap_limit_m: f64,
 }
@@ -266,12 +275,18 @@ impl RoadNetwork {
                 closed: Vec::new(),
                 base: [OnceLock::new(), OnceLock::new()],
             })),
-            updating: Mutex::new(()),
+            updating: Mutex::new(None),
             pool: Mutex::new(Vec::new()),
             snap_limit_m: DEFAULT_SNAP_LIMIT_M,
         };
         let closed = vec![false; net.num_segments()];
         let live = net.customise(closed)?;
+        // The spare copy is made now, at load, so that the first closure is as fast as the others
+        // (copying the hierarchies takes seconds at 1M nodes); it costs a second copy in memory.
+        net.updating = Mutex::new(Some(Spare {
+            live: std::sync::Arc::new(live.copy()),
+            stale: [Vec::new(), Vec::new()],
+        }));
         net.live = RwLock::new(std::sync::Arc::new(live));
         Ok(net)
     }
@@ -346,44 +361,46 @@ impl RoadNetwork {
         inp
     }
 
-    /// Incremental customisation: both metrics of `current`, re-weighted only where the segments
-    /// whose state differs between `current.closed` and `closed` can change anything
-    /// ([`Cch::update`]; one thread per metric). Returns the new state and the edges recomputed.
+    /// Incremental customisation: turn `next` (a copy of `current`'s hierarchies) into the state
+    /// for `closed`, re-weighting only where the segments whose state differs between
+    /// `current.closed` and `closed` can change anything ([`Cch::update`]; one thread per metric).
+    /// Returns, per metric, the edges whose weights changed, and the number of edges recomputed.
     pub(crate) fn update_live(
         &self,
         current: &Live,
+        next: &mut Live,
         closed: Vec<bool>,
-    ) -> Result<(Live, usize), RoadsError> {
+    ) -> Result<([Vec<u32>; 2], usize), RoadsError> {
         let mut changed: Vec<u32> = (0..closed.len())
             .filter(|&i| closed[i] != current.closed.get(i).copied().unwrap_or(false))
             .filter_map(|i| self.slots[i].map(|s| s.edge))
             .collect();
         changed.sort_unstable();
         changed.dedup();
-        let run = |m: Metric| {
-            let mut ch = current.ch(m).clone();
+        let run = |m: Metric, ch: &mut Ch| {
             let closed = &closed;
-            let n = self.data.cch.update(&self.lower, &mut ch, &changed, |e| {
-                self.edge_input(e, m, closed)
-            })?;
-            Ok::<_, RoadsError>((ch, n))
+            let mut written = Vec::new();
+            let n = self.data.cch.update(
+                &self.lower,
+                ch,
+                &changed,
+                |e| self.edge_input(e, m, closed),
+                &mut written,
+            )?;
+            Ok::<_, RoadsError>((written, n))
         };
+        let [time_ch, distance_ch] = &mut next.ch;
         let (time, distance) = std::thread::scope(|s| {
-            let d = s.spawn(|| run(Metric::Distance));
-            let t = run(Metric::Time);
+            let d = s.spawn(|| run(Metric::Distance, distance_ch));
+            let t = run(Metric::Time, time_ch);
             (t, d.join())
         });
         let distance =
             distance.map_err(|_| RoadsError::Internal("customisation thread failed".into()))?;
-        let ((time, nt), (distance, nd)) = (time?, distance?);
-        Ok((
-            Live {
-                ch: [time, distance],
-                closed,
-                base: [OnceLock::new(), OnceLock::new()],
-            },
-            nt + nd,
-        ))
+        let ((wt, nt), (wd, nd)) = (time?, distance?);
+        next.closed = closed;
+        next.base = [OnceLock::new(), OnceLock::new()];
+        Ok(([wt, wd], nt + nd))
     }
 
     /// The hierarchies and closures in force now.
@@ -831,6 +848,27 @@ fn projection_of(g: &RoadGraph) -> Projection {
 }
 
 impl Live {
+    /// A copy of the hierarchies and closures (the Dijkstra baselines are rebuilt on demand).
+    pub(crate) fn copy(&self) -> Self {
+        Self {
+            ch: self.ch.clone(),
+            closed: self.closed.clone(),
+            base: [OnceLock::new(), OnceLock::new()],
+        }
+    }
+
+    /// Bring a retired state back in line with `current`: copy over the edges where they differ.
+    pub(crate) fn catch_up(&mut self, current: &Self, stale: &[Vec<u32>; 2]) {
+        for ((ch, cur), edges) in self.ch.iter_mut().zip(&current.ch).zip(stale) {
+            for &e in edges {
+                let e = e as usize;
+                ch.up.arcs[e] = cur.up.arcs[e];
+                ch.down.arcs[e] = cur.down.arcs[e];
+            }
+        }
+        self.closed.clone_from(&current.closed);
+    }
+
     /// A view with nothing closed (for picking segments regardless of closures).
     fn none_closed() -> Self {
         Self {

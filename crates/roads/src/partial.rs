@@ -34,6 +34,8 @@ pub struct Lower {
     order: Vec<u32>,
     /// Lower endpoint (tail) per edge.
     tail: Vec<u32>,
+    /// Rank of the upper endpoint (head) per edge: upward lists searched without chasing `rank`.
+    head_rank: Vec<u32>,
 }
 
 impl Lower {
@@ -94,34 +96,36 @@ impl Cch {
                 pos[h] += 1;
             }
         }
+        let head_rank = head.iter().map(|&h| rank[h as usize]).collect();
         Lower {
             first: lfirst,
             entries,
             order,
             tail,
+            head_rank,
         }
     }
 
-    /// Index of the edge between `lo` and `hi` (`lo` below `hi`), by binary search in `lo`'s list.
-    fn edge_index(&self, lo: u32, hi: u32) -> Option<u32> {
-        let (first, head) = self.up_lists();
-        let rank = self.rank();
+    /// Index of the edge from `lo` up to the node of rank `rhi`, by binary search in `lo`'s list.
+    fn edge_index(&self, lower: &Lower, lo: u32, rhi: u32) -> Option<u32> {
+        let (first, _) = self.up_lists();
         let (b, e) = (first[lo as usize] as usize, first[lo as usize + 1] as usize);
-        let list = &head[b..e];
-        let rhi = rank[hi as usize];
-        let i = list.partition_point(|&x| rank[x as usize] < rhi);
-        (list.get(i) == Some(&hi)).then_some((b + i) as u32)
+        let list = &lower.head_rank[b..e];
+        let i = list.partition_point(|&r| r < rhi);
+        (list.get(i) == Some(&rhi)).then_some((b + i) as u32)
     }
 
     /// Re-customise `ch` (customised from this hierarchy) after the inputs of the `changed` edges
     /// changed; `input(e)` returns the new input arcs of any edge (shortcuts: [`EdgeInput::ABSENT`]).
-    /// Returns the number of edges recomputed. On error `ch` is partly updated and must be dropped.
+    /// Returns the number of edges recomputed and appends the edges whose weights changed to
+    /// `written`. On error `ch` is partly updated and must be dropped.
     pub fn update(
         &self,
         lower: &Lower,
         ch: &mut Ch,
         changed: &[u32],
         input: impl Fn(u32) -> EdgeInput,
+        written: &mut Vec<u32>,
     ) -> Result<usize, RoadsError> {
         let (first, head) = self.up_lists();
         let rank = self.rank();
@@ -161,26 +165,43 @@ impl Cch {
                 w: inp.down.0,
                 other: inp.down.1,
             };
-            // Lower triangles: common lower neighbours z of x and y (both lists ascend in rank).
+            // Lower triangles: common lower neighbours z of x and y. Both lists ascend in rank; a
+            // merge costs both lengths, so when y's list is much longer (y high in the hierarchy)
+            // each z of x's list looks y up in its own short upward list instead.
             let (lx, ly) = (lower.of(x), lower.of(y));
-            let (mut i, mut j) = (0, 0);
-            while i < lx.len() && j < ly.len() {
-                let (rz, ezx) = lx[i];
-                let (rz2, ezy) = ly[j];
-                if rz2 >= rx {
-                    break;
+            if ly.len() > 8 * lx.len() {
+                let ry = rank[y as usize];
+                for &(rz, ezx) in lx {
+                    let z = lower.order[rz as usize] as usize;
+                    let (b, end) = (first[z] as usize, first[z + 1] as usize);
+                    let list = &head[b..end];
+                    let i = list.partition_point(|&h| rank[h as usize] < ry);
+                    if list.get(i) == Some(&y) {
+                        let (ezx, ezy) = (ezx as usize, b + i);
+                        relax(&mut up, ch.down.arcs[ezx], ch.up.arcs[ezy]);
+                        relax(&mut down, ch.down.arcs[ezy], ch.up.arcs[ezx]);
+                    }
                 }
-                if rz < rz2 {
-                    i += 1;
-                } else if rz2 < rz {
-                    j += 1;
-                } else {
-                    let (ezx, ezy) = (ezx as usize, ezy as usize);
-                    // x → z → y, and y → z → x.
-                    relax(&mut up, ch.down.arcs[ezx], ch.up.arcs[ezy]);
-                    relax(&mut down, ch.down.arcs[ezy], ch.up.arcs[ezx]);
-                    i += 1;
-                    j += 1;
+            } else {
+                let (mut i, mut j) = (0, 0);
+                while i < lx.len() && j < ly.len() {
+                    let (rz, ezx) = lx[i];
+                    let (rz2, ezy) = ly[j];
+                    if rz2 >= rx {
+                        break;
+                    }
+                    if rz < rz2 {
+                        i += 1;
+                    } else if rz2 < rz {
+                        j += 1;
+                    } else {
+                        let (ezx, ezy) = (ezx as usize, ezy as usize);
+                        // x → z → y, and y → z → x.
+                        relax(&mut up, ch.down.arcs[ezx], ch.up.arcs[ezy]);
+                        relax(&mut down, ch.down.arcs[ezy], ch.up.arcs[ezx]);
+                        i += 1;
+                        j += 1;
+                    }
                 }
             }
             let (old_up, old_down) = (ch.up.arcs[e as usize], ch.down.arcs[e as usize]);
@@ -191,22 +212,33 @@ impl Cch {
             }
             ch.up.arcs[e as usize] = up;
             ch.down.arcs[e as usize] = down;
-            // Every triangle {x, y, y'} with x lowest has {y, y'} as its top edge.
-            for k in first[x as usize]..first[x as usize + 1] {
-                let y2 = head[k as usize];
-                if y2 == y {
-                    continue;
-                }
-                let (lo, hi) = if rank[y as usize] < rank[y2 as usize] {
-                    (y, y2)
-                } else {
-                    (y2, y)
-                };
-                let top = self.edge_index(lo, hi).ok_or_else(not_chordal)?;
+            written.push(e);
+            // Every triangle {x, y, y'} with x lowest has {y, y'} as its top edge. For y' above y
+            // that edge is in y's upward list, which holds all of them (chordality) in the same
+            // rank order: one merge. For y' below y it is in the list of y': a binary search each.
+            let ry = rank[y as usize];
+            let mut push = |top: u32, lo_rank: u32| {
                 if !queued[top as usize] {
                     queued[top as usize] = true;
-                    heap.push(Reverse((rank[lo as usize], top)));
+                    heap.push(Reverse((lo_rank, top)));
                 }
+            };
+            let (bx, ex) = (first[x as usize], first[x as usize + 1]);
+            for k in bx..e {
+                let y2 = head[k as usize];
+                let top = self.edge_index(lower, y2, ry).ok_or_else(not_chordal)?;
+                push(top, lower.head_rank[k as usize]);
+            }
+            let (mut j, ey) = (first[y as usize], first[y as usize + 1]);
+            for k in e + 1..ex {
+                let r2 = lower.head_rank[k as usize];
+                while j < ey && lower.head_rank[j as usize] < r2 {
+                    j += 1;
+                }
+                if j == ey || lower.head_rank[j as usize] != r2 {
+                    return Err(not_chordal());
+                }
+                push(j, ry);
             }
         }
         Ok(recomputed)
