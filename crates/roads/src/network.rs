@@ -1,7 +1,8 @@
 //! `RoadNetwork`: the imported graph plus its customisable hierarchy ([`crate::cch`], one topology,
 //! customised once per metric), the snapping index, the on-disk format, and the queries dispatch uses
-//! (route, many-to-one, one-to-many, matrix). Road closures ([`crate::closure`]) swap in a freshly
-//! customised pair of hierarchies; queries read whichever pair is current.
+//! (route, many-to-one, one-to-many, matrix). Road closures ([`crate::closure`]) swap in a pair of
+//! hierarchies updated incrementally ([`crate::partial`]) from a retired copy; queries read whichever
+//! pair is current.
 
 use std::io::Write;
 use std::path::Path;
@@ -78,10 +79,10 @@ pub(crate) struct Live {
 
 /// A retired state kept so the next closure update overwrites it in place instead of copying the
 /// whole hierarchy (hundreds of MB at 1M nodes): `stale[m]` lists the edges of metric `m` where it
-/// differs from the state that replaced it.
+/// differs from the state that replaced it (`None`: any edge may differ).
 pub(crate) struct Spare {
     pub(crate) live: std::sync::Arc<Live>,
-    pub(crate) stale: [Vec<u32>; 2],
+    pub(crate) stale: [Option<Vec<u32>>; 2],
 }
 
 /// The road network as loaded by `serve` or the CLI.
@@ -285,7 +286,7 @@ impl RoadNetwork {
         // (copying the hierarchies takes seconds at 1M nodes); it costs a second copy in memory.
         net.updating = Mutex::new(Some(Spare {
             live: std::sync::Arc::new(live.copy()),
-            stale: [Vec::new(), Vec::new()],
+            stale: [Some(Vec::new()), Some(Vec::new())],
         }));
         net.live = RwLock::new(std::sync::Arc::new(live));
         Ok(net)
@@ -293,33 +294,7 @@ impl RoadNetwork {
 
     /// Customise both metrics for a closure set (in parallel: one thread per metric).
     pub(crate) fn customise(&self, closed: Vec<bool>) -> Result<Live, RoadsError> {
-        let run = |m: Metric| {
-            let g = &self.data.graph;
-            let closed = &closed;
-            let input = g
-                .segments
-                .iter()
-                .zip(&self.slots)
-                .enumerate()
-                .filter(move |(i, _)| !closed[*i])
-                .filter_map(move |(_, (seg, slot))| {
-                    let slot = (*slot)?;
-                    let (w, other) = segment_weights(seg, m).ok()?;
-                    Some((seg, slot, w, other))
-                })
-                .flat_map(|(seg, slot, w, other)| {
-                    let arc = |upward| InputArc {
-                        edge: slot.edge,
-                        upward,
-                        w,
-                        other,
-                    };
-                    let fwd = seg.forward.then(|| arc(slot.upward));
-                    let bwd = seg.backward.then(|| arc(!slot.upward));
-                    fwd.into_iter().chain(bwd)
-                });
-            self.data.cch.customize(input)
-        };
+        let run = |m: Metric| self.customise_metric(m, &closed);
         let (time, distance) = std::thread::scope(|s| {
             let d = s.spawn(|| run(Metric::Distance));
             let t = run(Metric::Time);
@@ -332,6 +307,34 @@ impl RoadNetwork {
             closed,
             base: [OnceLock::new(), OnceLock::new()],
         })
+    }
+
+    /// Basic customisation of one metric with the `closed` segments absent.
+    fn customise_metric(&self, m: Metric, closed: &[bool]) -> Result<Ch, RoadsError> {
+        let g = &self.data.graph;
+        let input = g
+            .segments
+            .iter()
+            .zip(&self.slots)
+            .enumerate()
+            .filter(|(i, _)| !closed[*i])
+            .filter_map(|(_, (seg, slot))| {
+                let slot = (*slot)?;
+                let (w, other) = segment_weights(seg, m).ok()?;
+                Some((seg, slot, w, other))
+            })
+            .flat_map(|(seg, slot, w, other)| {
+                let arc = |upward| InputArc {
+                    edge: slot.edge,
+                    upward,
+                    w,
+                    other,
+                };
+                let fwd = seg.forward.then(|| arc(slot.upward));
+                let bwd = seg.backward.then(|| arc(!slot.upward));
+                fwd.into_iter().chain(bwd)
+            });
+        self.data.cch.customize(input)
     }
 
     /// The input arcs of hierarchy edge `e` in metric `m` with the `closed` segments absent: the least
@@ -364,13 +367,16 @@ impl RoadNetwork {
     /// Incremental customisation: turn `next` (a copy of `current`'s hierarchies) into the state
     /// for `closed`, re-weighting only where the segments whose state differs between
     /// `current.closed` and `closed` can change anything ([`Cch::update`]; one thread per metric).
-    /// Returns, per metric, the edges whose weights changed, and the number of edges recomputed.
+    /// Returns, per metric, the edges whose weights changed (`None`: possibly all), and the number
+    /// of edges recomputed. A metric whose update spreads over more than a quarter of the edges (a
+    /// closure across the top separators of a uniform grid) is customised in full instead, which
+    /// bounds the worst case near the cost of a full customisation.
     pub(crate) fn update_live(
         &self,
         current: &Live,
         next: &mut Live,
         closed: Vec<bool>,
-    ) -> Result<([Vec<u32>; 2], usize), RoadsError> {
+    ) -> Result<([Option<Vec<u32>>; 2], usize), RoadsError> {
         let mut changed: Vec<u32> = (0..closed.len())
             .filter(|&i| closed[i] != current.closed.get(i).copied().unwrap_or(false))
             .filter_map(|i| self.slots[i].map(|s| s.edge))
@@ -380,14 +386,22 @@ impl RoadNetwork {
         let run = |m: Metric, ch: &mut Ch| {
             let closed = &closed;
             let mut written = Vec::new();
-            let n = self.data.cch.update(
+            let limit = self.data.cch.num_edges() / 4;
+            let done = self.data.cch.update(
                 &self.lower,
                 ch,
                 &changed,
                 |e| self.edge_input(e, m, closed),
                 &mut written,
+                limit,
             )?;
-            Ok::<_, RoadsError>((written, n))
+            Ok::<_, RoadsError>(match done {
+                Some(n) => (Some(written), n),
+                None => {
+                    *ch = self.customise_metric(m, closed)?;
+                    (None, self.data.cch.num_edges())
+                }
+            })
         };
         let [time_ch, distance_ch] = &mut next.ch;
         let (time, distance) = std::thread::scope(|s| {
@@ -858,12 +872,17 @@ impl Live {
     }
 
     /// Bring a retired state back in line with `current`: copy over the edges where they differ.
-    pub(crate) fn catch_up(&mut self, current: &Self, stale: &[Vec<u32>; 2]) {
+    pub(crate) fn catch_up(&mut self, current: &Self, stale: &[Option<Vec<u32>>; 2]) {
         for ((ch, cur), edges) in self.ch.iter_mut().zip(&current.ch).zip(stale) {
-            for &e in edges {
-                let e = e as usize;
-                ch.up.arcs[e] = cur.up.arcs[e];
-                ch.down.arcs[e] = cur.down.arcs[e];
+            match edges {
+                Some(edges) => {
+                    for &e in edges {
+                        let e = e as usize;
+                        ch.up.arcs[e] = cur.up.arcs[e];
+                        ch.down.arcs[e] = cur.down.arcs[e];
+                    }
+                }
+                None => ch.clone_from(cur),
             }
         }
         self.closed.clone_from(&current.closed);

@@ -118,7 +118,8 @@ impl Cch {
     /// Re-customise `ch` (customised from this hierarchy) after the inputs of the `changed` edges
     /// changed; `input(e)` returns the new input arcs of any edge (shortcuts: [`EdgeInput::ABSENT`]).
     /// Returns the number of edges recomputed and appends the edges whose weights changed to
-    /// `written`. On error `ch` is partly updated and must be dropped.
+    /// `written`; gives up with `None` (and `ch` partly updated) once more than `limit` edges were
+    /// recomputed, where a full customisation is cheaper. On error `ch` must be dropped.
     pub fn update(
         &self,
         lower: &Lower,
@@ -126,7 +127,8 @@ impl Cch {
         changed: &[u32],
         input: impl Fn(u32) -> EdgeInput,
         written: &mut Vec<u32>,
-    ) -> Result<usize, RoadsError> {
+        limit: usize,
+    ) -> Result<Option<usize>, RoadsError> {
         let (first, head) = self.up_lists();
         let rank = self.rank();
         let m = head.len();
@@ -152,6 +154,9 @@ impl Cch {
         while let Some(Reverse((rx, e))) = heap.pop() {
             queued[e as usize] = false;
             recomputed += 1;
+            if recomputed > limit {
+                return Ok(None);
+            }
             let x = lower.order[rx as usize];
             let y = head[e as usize];
             let inp = input(e);
@@ -241,7 +246,7 @@ impl Cch {
                 push(j, ry);
             }
         }
-        Ok(recomputed)
+        Ok(Some(recomputed))
     }
 }
 
