@@ -82,8 +82,11 @@ pub(crate) struct Live {
 /// differs from the state that replaced it (`None`: any edge may differ).
 pub(crate) struct Spare {
     pub(crate) live: std::sync::Arc<Live>,
-    pub(crate) stale: [Option<Vec<u32>>; 2],
+    pub(crate) stale: Stale,
 }
+
+/// Per metric, the edges where two states differ (`None`: any edge may differ).
+pub(crate) type Stale = [Option<Vec<u32>>; 2];
 
 /// The road network as loaded by `serve` or the CLI.
 pub struct RoadNetwork {
@@ -376,7 +379,7 @@ impl RoadNetwork {
         current: &Live,
         next: &mut Live,
         closed: Vec<bool>,
-    ) -> Result<([Option<Vec<u32>>; 2], usize), RoadsError> {
+    ) -> Result<(Stale, usize), RoadsError> {
         let mut changed: Vec<u32> = (0..closed.len())
             .filter(|&i| closed[i] != current.closed.get(i).copied().unwrap_or(false))
             .filter_map(|i| self.slots[i].map(|s| s.edge))
@@ -872,7 +875,7 @@ impl Live {
     }
 
     /// Bring a retired state back in line with `current`: copy over the edges where they differ.
-    pub(crate) fn catch_up(&mut self, current: &Self, stale: &[Option<Vec<u32>>; 2]) {
+    pub(crate) fn catch_up(&mut self, current: &Self, stale: &Stale) {
         for ((ch, cur), edges) in self.ch.iter_mut().zip(&current.ch).zip(stale) {
             match edges {
                 Some(edges) => {
