@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use crate::RoadsError;
 use crate::ch::Ch;
 use crate::graph::{Arc, Csr};
+use crate::partial::relax;
 
 /// Weight of an absent (closed or never existing) arc.
 pub const INF: u32 = u32::MAX;
@@ -115,6 +116,11 @@ impl Cch {
 
     pub fn rank(&self) -> &[u32] {
         &self.rank
+    }
+
+    /// Upward lists in compressed rows: `(first, head)`, edge `i` joins its row's node to `head[i]`.
+    pub fn up_lists(&self) -> (&[u32], &[u32]) {
+        (&self.first, &self.head)
     }
 
     /// The hierarchy edge between `a` and `b`, and whether `a → b` runs upward.
@@ -235,23 +241,6 @@ impl Cch {
 pub struct InputArcSlot {
     pub edge: u32,
     pub upward: bool,
-}
-
-#[inline]
-fn relax(slot: &mut Arc, a: Arc, b: Arc) {
-    if a.w == INF || b.w == INF {
-        return;
-    }
-    let w = u64::from(a.w) + u64::from(b.w);
-    if w >= u64::from(INF) {
-        return;
-    }
-    let w = w as u32;
-    let other = a.other.saturating_add(b.other);
-    if (w, other) < (slot.w, slot.other) {
-        slot.w = w;
-        slot.other = other;
-    }
 }
 
 #[cfg(test)]

@@ -6,8 +6,9 @@
 //! snapping; the result is saved as a versioned, checksummed `.roads` file that the
 //! server loads at start. Queries: [`RoadNetwork::route`] (one-to-one),
 //! [`RoadNetwork::many_to_one`] (units to an incident, bucket many-to-many),
-//! [`RoadNetwork::matrix`]. Road closures ([`closure`]) re-customise the hierarchy ([`cch`]) in place of
-//! re-importing: [`RoadNetwork::set_closed_segments`]. The core does no I/O except `load`/`save`/import; [`cli`] is the edge.
+//! [`RoadNetwork::matrix`]. Road closures ([`closure`]) update the customisation incrementally
+//! ([`partial`]: only the hierarchy edges a changed segment can affect) in place of re-importing:
+//! [`RoadNetwork::set_closed_segments`]. The core does no I/O except `load`/`save`/import; [`cli`] is the edge.
 //!
 //! Architecture Invariant: this crate knows nothing of incidents, units, the store, HTTP or async; it answers
 //! coordinate-to-coordinate questions, and the server adapts [`RoadNetwork::many_to_one`] into `respond`'s
@@ -34,6 +35,7 @@ pub mod import;
 pub mod lines;
 mod nd;
 pub mod network;
+pub mod partial;
 pub mod profile;
 
 pub use area::{Area, Polygon};

@@ -1,7 +1,8 @@
 //! `RoadNetwork`: the imported graph plus its customisable hierarchy ([`crate::cch`], one topology,
 //! customised once per metric), the snapping index, the on-disk format, and the queries dispatch uses
-//! (route, many-to-one, one-to-many, matrix). Road closures ([`crate::closure`]) swap in a freshly
-//! customised pair of hierarchies; queries read whichever pair is current.
+//! (route, many-to-one, one-to-many, matrix). Road closures ([`crate::closure`]) swap in a pair of
+//! hierarchies updated incrementally ([`crate::partial`]) from a retired copy; queries read whichever
+//! pair is current.
 
 use std::io::Write;
 use std::path::Path;
@@ -19,6 +20,7 @@ use crate::graph::{
     Csr, Metric, Scratch, Seed, WEdge, dedup_edges, dijkstra_one_to_one, dijkstra_to_all,
 };
 use crate::import::{RoadGraph, Segment};
+use crate::partial::{EdgeInput, Lower};
 use crate::profile::Profile;
 
 /// File magic of a `.roads` file.
@@ -75,6 +77,17 @@ pub(crate) struct Live {
     base: [OnceLock<(Csr, Csr)>; 2],
 }
 
+/// A retired state kept so the next closure update overwrites it in place instead of copying the
+/// whole hierarchy (hundreds of MB at 1M nodes): `stale[m]` lists the edges of metric `m` where it
+/// differs from the state that replaced it (`None`: any edge may differ).
+pub(crate) struct Spare {
+    pub(crate) live: std::sync::Arc<Live>,
+    pub(crate) stale: Stale,
+}
+
+/// Per metric, the edges where two states differ (`None`: any edge may differ).
+pub(crate) type Stale = [Option<Vec<u32>>; 2];
+
 /// The road network as loaded by `serve` or the CLI.
 pub struct RoadNetwork {
     data: NetworkData,
@@ -82,9 +95,16 @@ pub struct RoadNetwork {
     pub(crate) rtree: RTree<GeomWithData<Line<[f64; 2]>, u32>>,
     /// Per segment: its hierarchy edge and direction (`None` for a loop).
     slots: Vec<Option<InputArcSlot>>,
+    /// `edge_segments[edge_first[e]..edge_first[e + 1]]`: the segments lying on hierarchy edge `e`
+    /// (to recompute one edge's input when closures change).
+    edge_first: Vec<u32>,
+    edge_segments: Vec<u32>,
+    /// Downward view of the hierarchy for incremental customisation.
+    lower: Lower,
     pub(crate) live: RwLock<std::sync::Arc<Live>>,
-    /// Serialises closure updates so the last one asked for is the one in force.
-    pub(crate) updating: Mutex<()>,
+    /// Serialises closure updates so the last one asked for is the one in force; holds the state
+    /// retired by the last update for reuse by the next.
+    pub(crate) updating: Mutex<Option<Spare>>,
     pool: Mutex<Vec<(Scratch, Scratch)>>,
     snap_limit_m: f64,
 }
@@ -229,55 +249,55 @@ impl RoadNetwork {
                 slots.push(Some(slot));
             }
         }
+        let m = data.cch.num_edges();
+        let mut edge_first = vec![0u32; m + 1];
+        for slot in slots.iter().flatten() {
+            edge_first[slot.edge as usize + 1] += 1;
+        }
+        for i in 0..m {
+            edge_first[i + 1] += edge_first[i];
+        }
+        let mut pos = edge_first.clone();
+        let mut edge_segments = vec![0u32; edge_first[m] as usize];
+        for (i, slot) in slots.iter().enumerate() {
+            if let Some(slot) = slot {
+                edge_segments[pos[slot.edge as usize] as usize] = i as u32;
+                pos[slot.edge as usize] += 1;
+            }
+        }
+        let lower = data.cch.lower();
         let mut net = Self {
             data,
             projection,
             rtree,
             slots,
+            edge_first,
+            edge_segments,
+            lower,
             live: RwLock::new(std::sync::Arc::new(Live {
                 ch: [Ch::default(), Ch::default()],
                 closed: Vec::new(),
                 base: [OnceLock::new(), OnceLock::new()],
             })),
-            updating: Mutex::new(()),
+            updating: Mutex::new(None),
             pool: Mutex::new(Vec::new()),
             snap_limit_m: DEFAULT_SNAP_LIMIT_M,
         };
         let closed = vec![false; net.num_segments()];
         let live = net.customise(closed)?;
+        // The spare copy is made now, at load, so that the first closure is as fast as the others
+        // (copying the hierarchies takes seconds at 1M nodes); it costs a second copy in memory.
+        net.updating = Mutex::new(Some(Spare {
+            live: std::sync::Arc::new(live.copy()),
+            stale: [Some(Vec::new()), Some(Vec::new())],
+        }));
         net.live = RwLock::new(std::sync::Arc::new(live));
         Ok(net)
     }
 
     /// Customise both metrics for a closure set (in parallel: one thread per metric).
     pub(crate) fn customise(&self, closed: Vec<bool>) -> Result<Live, RoadsError> {
-        let run = |m: Metric| {
-            let g = &self.data.graph;
-            let closed = &closed;
-            let input = g
-                .segments
-                .iter()
-                .zip(&self.slots)
-                .enumerate()
-                .filter(move |(i, _)| !closed[*i])
-                .filter_map(move |(_, (seg, slot))| {
-                    let slot = (*slot)?;
-                    let (w, other) = segment_weights(seg, m).ok()?;
-                    Some((seg, slot, w, other))
-                })
-                .flat_map(|(seg, slot, w, other)| {
-                    let arc = |upward| InputArc {
-                        edge: slot.edge,
-                        upward,
-                        w,
-                        other,
-                    };
-                    let fwd = seg.forward.then(|| arc(slot.upward));
-                    let bwd = seg.backward.then(|| arc(!slot.upward));
-                    fwd.into_iter().chain(bwd)
-                });
-            self.data.cch.customize(input)
-        };
+        let run = |m: Metric| self.customise_metric(m, &closed);
         let (time, distance) = std::thread::scope(|s| {
             let d = s.spawn(|| run(Metric::Distance));
             let t = run(Metric::Time);
@@ -290,6 +310,114 @@ impl RoadNetwork {
             closed,
             base: [OnceLock::new(), OnceLock::new()],
         })
+    }
+
+    /// Basic customisation of one metric with the `closed` segments absent.
+    fn customise_metric(&self, m: Metric, closed: &[bool]) -> Result<Ch, RoadsError> {
+        let g = &self.data.graph;
+        let input = g
+            .segments
+            .iter()
+            .zip(&self.slots)
+            .enumerate()
+            .filter(|(i, _)| !closed[*i])
+            .filter_map(|(_, (seg, slot))| {
+                let slot = (*slot)?;
+                let (w, other) = segment_weights(seg, m).ok()?;
+                Some((seg, slot, w, other))
+            })
+            .flat_map(|(seg, slot, w, other)| {
+                let arc = |upward| InputArc {
+                    edge: slot.edge,
+                    upward,
+                    w,
+                    other,
+                };
+                let fwd = seg.forward.then(|| arc(slot.upward));
+                let bwd = seg.backward.then(|| arc(!slot.upward));
+                fwd.into_iter().chain(bwd)
+            });
+        self.data.cch.customize(input)
+    }
+
+    /// The input arcs of hierarchy edge `e` in metric `m` with the `closed` segments absent: the least
+    /// weight per direction over the open segments on it, as [`Cch::customize`] takes them.
+    fn edge_input(&self, e: u32, m: Metric, closed: &[bool]) -> EdgeInput {
+        let mut inp = EdgeInput::ABSENT;
+        let (b, end) = (
+            self.edge_first[e as usize] as usize,
+            self.edge_first[e as usize + 1] as usize,
+        );
+        for &s in &self.edge_segments[b..end] {
+            let s = s as usize;
+            if closed.get(s).copied().unwrap_or(false) {
+                continue;
+            }
+            let seg = &self.data.graph.segments[s];
+            let (Some(slot), Ok((w, other))) = (self.slots[s], segment_weights(seg, m)) else {
+                continue;
+            };
+            if seg.forward {
+                inp.add(slot.upward, w, other);
+            }
+            if seg.backward {
+                inp.add(!slot.upward, w, other);
+            }
+        }
+        inp
+    }
+
+    /// Incremental customisation: turn `next` (a copy of `current`'s hierarchies) into the state
+    /// for `closed`, re-weighting only where the segments whose state differs between
+    /// `current.closed` and `closed` can change anything ([`Cch::update`]; one thread per metric).
+    /// Returns, per metric, the edges whose weights changed (`None`: possibly all), and the number
+    /// of edges recomputed. A metric whose update spreads over more than a quarter of the edges (a
+    /// closure across the top separators of a uniform grid) is customised in full instead, which
+    /// bounds the worst case near the cost of a full customisation.
+    pub(crate) fn update_live(
+        &self,
+        current: &Live,
+        next: &mut Live,
+        closed: Vec<bool>,
+    ) -> Result<(Stale, usize), RoadsError> {
+        let mut changed: Vec<u32> = (0..closed.len())
+            .filter(|&i| closed[i] != current.closed.get(i).copied().unwrap_or(false))
+            .filter_map(|i| self.slots[i].map(|s| s.edge))
+            .collect();
+        changed.sort_unstable();
+        changed.dedup();
+        let run = |m: Metric, ch: &mut Ch| {
+            let closed = &closed;
+            let mut written = Vec::new();
+            let limit = self.data.cch.num_edges() / 4;
+            let done = self.data.cch.update(
+                &self.lower,
+                ch,
+                &changed,
+                |e| self.edge_input(e, m, closed),
+                &mut written,
+                limit,
+            )?;
+            Ok::<_, RoadsError>(match done {
+                Some(n) => (Some(written), n),
+                None => {
+                    *ch = self.customise_metric(m, closed)?;
+                    (None, self.data.cch.num_edges())
+                }
+            })
+        };
+        let [time_ch, distance_ch] = &mut next.ch;
+        let (time, distance) = std::thread::scope(|s| {
+            let d = s.spawn(|| run(Metric::Distance, distance_ch));
+            let t = run(Metric::Time, time_ch);
+            (t, d.join())
+        });
+        let distance =
+            distance.map_err(|_| RoadsError::Internal("customisation thread failed".into()))?;
+        let ((wt, nt), (wd, nd)) = (time?, distance?);
+        next.closed = closed;
+        next.base = [OnceLock::new(), OnceLock::new()];
+        Ok(([wt, wd], nt + nd))
     }
 
     /// The hierarchies and closures in force now.
@@ -737,6 +865,32 @@ fn projection_of(g: &RoadGraph) -> Projection {
 }
 
 impl Live {
+    /// A copy of the hierarchies and closures (the Dijkstra baselines are rebuilt on demand).
+    pub(crate) fn copy(&self) -> Self {
+        Self {
+            ch: self.ch.clone(),
+            closed: self.closed.clone(),
+            base: [OnceLock::new(), OnceLock::new()],
+        }
+    }
+
+    /// Bring a retired state back in line with `current`: copy over the edges where they differ.
+    pub(crate) fn catch_up(&mut self, current: &Self, stale: &Stale) {
+        for ((ch, cur), edges) in self.ch.iter_mut().zip(&current.ch).zip(stale) {
+            match edges {
+                Some(edges) => {
+                    for &e in edges {
+                        let e = e as usize;
+                        ch.up.arcs[e] = cur.up.arcs[e];
+                        ch.down.arcs[e] = cur.down.arcs[e];
+                    }
+                }
+                None => ch.clone_from(cur),
+            }
+        }
+        self.closed.clone_from(&current.closed);
+    }
+
     /// A view with nothing closed (for picking segments regardless of closures).
     fn none_closed() -> Self {
         Self {
@@ -750,7 +904,7 @@ impl Live {
         self.closed.get(segment as usize).copied().unwrap_or(false)
     }
 
-    fn ch(&self, metric: Metric) -> &Ch {
+    pub(crate) fn ch(&self, metric: Metric) -> &Ch {
         &self.ch[metric_index(metric)]
     }
 
