@@ -67,6 +67,7 @@ pub mod identify;
 pub mod maintenance;
 mod model;
 mod outbox;
+mod pg_hosts;
 mod postgres;
 mod sql;
 mod sqlite;
@@ -82,10 +83,10 @@ pub use commit::{ChangeSet, CommitObserver, Committed};
 pub use error::{Conflict, Entity, Error, Result};
 pub use maintenance::{Maintenance, ReindexApplied, Reindexed};
 pub use model::{
-    AlertAccepted, Change, DeviceEvent, DeviceRecord, Enrolment, EnrolmentCheck, EnrolmentCode,
-    EnrolmentRefusal, EntityLink, ErasureReport, GuardianId, GuardianRecord, IncidentFilter,
-    IncidentOrder, IndexEntry, IntakeCounts, LinkRunReport, LinkStatus, NewAlert, NewEntityLink,
-    NewReferral, NonceClaim, PinHashes, PinRecord, PositionReport, ReferralOpened,
+    AlertAccepted, AlertBudget, Change, DeviceEvent, DeviceRecord, Enrolment, EnrolmentCheck,
+    EnrolmentCode, EnrolmentRefusal, EntityLink, ErasureReport, GuardianId, GuardianRecord,
+    IncidentFilter, IncidentOrder, IndexEntry, IntakeCounts, LinkRunReport, LinkStatus, NewAlert,
+    NewEntityLink, NewReferral, NonceClaim, PinHashes, PinRecord, PositionReport, ReferralOpened,
     RoadClosureRecord, Role, SessionRecord, StaffUser, SubscriberExport, SubscriberRecord,
     WarningRecord,
 };

@@ -67,6 +67,37 @@ pub struct AlertAccepted {
     pub duplicate: bool,
 }
 
+/// How a batch's per-device alert budget is decided ([`crate::IncidentStore::record_alerts_with_budget`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum AlertBudget {
+    /// Decided by the caller (a single node's limiter in memory), matched to the batch by position (missing
+    /// entries are `false`: within budget).
+    Marked(Vec<bool>),
+    /// Decided by the store in the batch's own transaction from a per-device counter it keeps (a GCRA token
+    /// bucket: `burst` alerts at once, one more every `refill_ms`), so every node of a cluster on one database
+    /// charges the same bucket, and a charge commits or is lost with its alert (a node killed mid-batch charged
+    /// nothing). Only a new alert is charged: a retry or a replayed nonce is not.
+    Shared {
+        /// Alerts a device may raise at once.
+        burst: u32,
+        /// Milliseconds for one more.
+        refill_ms: i64,
+    },
+}
+
+impl AlertBudget {
+    /// Nobody is over budget.
+    pub fn none(n: usize) -> AlertBudget {
+        AlertBudget::Marked(vec![false; n])
+    }
+}
+
+impl From<Vec<bool>> for AlertBudget {
+    fn from(marks: Vec<bool>) -> AlertBudget {
+        AlertBudget::Marked(marks)
+    }
+}
+
 /// An incident referred by another CAD (an imported EIDO), in the store's terms.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewReferral {

@@ -36,19 +36,51 @@ impl SqlStore<sqlx::Postgres> {
     }
 
     /// Connects with `search_path` set to `schema` on every connection, when given. The schema must exist.
+    ///
+    /// A URL naming several hosts (`postgres://user@primary:5432,standby:5433/db`, libpq's form) connects to the one
+    /// that takes writes and follows a promotion to another ([`crate::pg_hosts`]).
     pub async fn connect_with_schema(url: &str, schema: Option<&str>) -> Result<PgStore> {
-        let mut options = PgConnectOptions::from_str(url)?;
-        if let Some(schema) = schema {
-            // The application name lets an operator (or a test's clean-up) find this store's connections.
-            options = options
-                .options([("search_path", schema)])
-                .application_name(schema);
+        let mut hosts = Vec::new();
+        for url in crate::pg_hosts::split(url) {
+            let mut options = PgConnectOptions::from_str(&url)?;
+            if let Some(schema) = schema {
+                // The application name lets an operator (or a test's clean-up) find this store's connections.
+                options = options
+                    .options([("search_path", schema)])
+                    .application_name(schema);
+            }
+            hosts.push(options);
         }
-        let pool = PgPoolOptions::new()
+        let several = hosts.len() > 1;
+        let first = match several {
+            true => crate::pg_hosts::find_primary(&hosts).await.unwrap_or(0),
+            false => 0,
+        };
+        let Some(options) = hosts.get(first).cloned() else {
+            return Err(crate::Error::Invalid(
+                "the database URL names no host".into(),
+            ));
+        };
+        let mut pool = PgPoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
-            .acquire_timeout(Duration::from_secs(10))
-            .connect_with(options)
-            .await?;
+            .acquire_timeout(Duration::from_secs(10));
+        if several {
+            // Never a connection to a standby: it would fail every write.
+            pool = pool.after_connect(|conn, _| {
+                Box::pin(async move {
+                    match crate::pg_hosts::writable(conn).await? {
+                        true => Ok(()),
+                        false => Err(sqlx::Error::Protocol(
+                            "a standby in recovery does not take writes".into(),
+                        )),
+                    }
+                })
+            });
+        }
+        let pool = pool.connect_with(options).await?;
+        if several {
+            tokio::spawn(crate::pg_hosts::follow(pool.clone(), hosts, first));
+        }
         // One pool serves both: PostgreSQL needs no single writer (the audit head lock orders writers).
         Ok(SqlStore::new(pool.clone(), pool, None))
     }

@@ -109,6 +109,19 @@ pub trait IncidentStore: Send + Sync {
         batch: Vec<NewAlert>,
         surge: SurgeConfig,
         over_budget: Vec<bool>,
+    ) -> Result<Vec<Result<AlertAccepted>>> {
+        self.record_alerts_with_budget(batch, surge, crate::AlertBudget::Marked(over_budget))
+            .await
+    }
+
+    /// [`IncidentStore::record_alerts_budgeted`], with who is over budget marked by the caller or decided by the
+    /// store in the batch's transaction from a counter it keeps, shared by every node of a cluster
+    /// ([`crate::AlertBudget`]).
+    async fn record_alerts_with_budget(
+        &self,
+        batch: Vec<NewAlert>,
+        surge: SurgeConfig,
+        budget: crate::AlertBudget,
     ) -> Result<Vec<Result<AlertAccepted>>>;
 
     /// The incident an accepted alert (device, alert id) opened or joined; [`Error::NotFound`] if none.

@@ -234,6 +234,7 @@ macro_rules! store_conformance {
             surge_alerts_close_together_share_one_incident,
             surge_skips_closed_and_stale_incidents,
             over_budget_alerts_join_their_device_incident,
+            shared_budget_is_charged_in_the_alerts_transaction,
             exchange_record_log_and_paged_reads,
             exchange_page_applied_with_cursor,
             exchange_withdrawal_removes_and_tombstones,

@@ -230,3 +230,62 @@ pub(crate) async fn over_budget_alerts_join_their_device_incident<S: TestStore>(
     );
     crate::verify_audit(&store).await.unwrap();
 }
+
+/// Issue 18: the budget the store keeps ([`crate::AlertBudget::Shared`]) for a cluster: two alerts at once, then one
+/// more a minute. A new alert past it joins its device's open incident like a marked one; a retry (same alert id,
+/// fresh nonce) and a replayed nonce are not charged; the bucket is in the database, so it holds across batches
+/// (and across nodes on one database) and refills with time.
+pub(crate) async fn shared_budget_is_charged_in_the_alerts_transaction<S: TestStore>() {
+    let (store, _guard) = S::fresh().await;
+    let budget = crate::AlertBudget::Shared {
+        burst: 2,
+        refill_ms: 60_000,
+    };
+    let device = DeviceId::new_v4();
+    let far = |ms: i64, east_m: f64| NewAlert {
+        fix: Some(LocationFix::new(east_of_seoul(east_m), 10.0, FixMethod::Gnss, t(ms)).unwrap()),
+        ..alert(device, ms)
+    };
+    let record = |batch: Vec<NewAlert>| {
+        let store = &store;
+        let budget = budget.clone();
+        async move {
+            store
+                .record_alerts_with_budget(batch, SurgeConfig::DISABLED, budget)
+                .await
+                .unwrap()
+        }
+    };
+    let first = far(0, 0.0);
+    let mut retry = first.clone();
+    retry.nonce = "retried-nonce".into();
+    let replayed = far(150, 9_000.0);
+    let mut replay = replayed.clone();
+    replay.alert_id = jikimi_respond::AlertId::new_v4();
+    // One batch: the first two within budget (two incidents), a retry of the first (a duplicate, not charged),
+    // a third past the budget (joins the second's incident), a replayed nonce (refused, not charged).
+    let results = record(vec![first, far(100, 5_000.0), retry, replayed, replay]).await;
+    let ids: Vec<_> = results
+        .iter()
+        .map(|r| r.as_ref().map(|a| (a.incident_id, a.duplicate)).ok())
+        .collect();
+    let (a, b) = (ids[0].unwrap().0, ids[1].unwrap().0);
+    assert_ne!(a, b, "within the burst each alert opens its own incident");
+    assert_eq!(ids[2], Some((a, true)), "a retry is a duplicate");
+    assert_eq!(
+        ids[3],
+        Some((b, false)),
+        "past the budget it joins the latest"
+    );
+    assert!(ids[4].is_none(), "a replayed nonce is refused");
+    // The next batch (another node, say) meets the same bucket.
+    let next = record(vec![far(1_000, 20_000.0)]).await;
+    assert_eq!(next[0].as_ref().unwrap().incident_id, b);
+    // A minute later one more fits.
+    let later = record(vec![far(61_000, 30_000.0)]).await;
+    let c = later[0].as_ref().unwrap().incident_id;
+    assert!(c != a && c != b);
+    let counts = store.intake_counts().await.unwrap();
+    assert_eq!((counts.alerts, counts.incidents), (5, 3));
+    crate::verify_audit(&store).await.unwrap();
+}

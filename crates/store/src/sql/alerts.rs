@@ -147,7 +147,7 @@ where
         &self,
         batch: Vec<NewAlert>,
         surge: SurgeConfig,
-        over_budget: Vec<bool>,
+        budget: crate::AlertBudget,
     ) -> Result<Vec<Result<AlertAccepted>>> {
         if batch.is_empty() {
             return Ok(Vec::new());
@@ -160,9 +160,32 @@ where
         let fresh = Self::claim_nonces(&mut tx, &batch, &keys).await?;
         let mut existing = Self::recorded_alerts(&mut tx, &keys).await?;
         let (mut index, existing_clusters) = Self::clusters_near(&mut tx, &batch, surge).await?;
+        let mut buckets = match &budget {
+            crate::AlertBudget::Shared { .. } => {
+                let mut devices: Vec<&str> = keys.iter().map(|k| k.0.as_str()).collect();
+                devices.sort_unstable();
+                devices.dedup();
+                Some(super::budget::Buckets::load(&mut tx, &devices).await?)
+            }
+            crate::AlertBudget::Marked(_) => None,
+        };
         let mut decided = Decisions::default();
         for (i, alert) in batch.iter().enumerate() {
-            let over = over_budget.get(i).copied().unwrap_or(false);
+            let over = match (&budget, buckets.as_mut()) {
+                // Only a new alert is charged: not a replayed nonce, not a retry (also one within this batch).
+                (crate::AlertBudget::Shared { burst, refill_ms }, Some(buckets)) => {
+                    fresh[i]
+                        && !existing.contains_key(&keys[i])
+                        && buckets.over(
+                            &keys[i].0,
+                            alert.received_at.as_unix_ms(),
+                            *burst,
+                            *refill_ms,
+                        )
+                }
+                (crate::AlertBudget::Marked(marks), _) => marks.get(i).copied().unwrap_or(false),
+                _ => false,
+            };
             let result = Self::decide(
                 &mut tx,
                 &mut chain,
@@ -187,6 +210,9 @@ where
         Self::insert_events(&mut tx, &events).await?;
         Self::insert_alert_rows(&mut tx, &batch, &keys, &decided.alert_rows).await?;
         Self::write_clusters(&mut tx, &index, &existing_clusters, &decided.joined_order).await?;
+        if let Some(buckets) = &buckets {
+            buckets.save(&mut tx).await?;
+        }
         for (incident, _) in &decided.new_incidents {
             chain.changes.incident(incident, true);
         }

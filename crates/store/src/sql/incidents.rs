@@ -143,13 +143,13 @@ where
     for<'a> Option<f64>: sqlx::Encode<'a, DB>,
     for<'a> Option<Vec<u8>>: sqlx::Encode<'a, DB>,
 {
-    async fn record_alerts_budgeted(
+    async fn record_alerts_with_budget(
         &self,
         batch: Vec<crate::NewAlert>,
         surge: jikimi_respond::SurgeConfig,
-        over_budget: Vec<bool>,
+        budget: crate::AlertBudget,
     ) -> crate::Result<Vec<crate::Result<crate::AlertAccepted>>> {
-        self.record_alert_batch(batch, surge, over_budget).await
+        self.record_alert_batch(batch, surge, budget).await
     }
 
     async fn alert_incident(

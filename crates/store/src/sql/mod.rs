@@ -19,6 +19,7 @@
 
 mod alerts;
 mod audit;
+mod budget;
 mod closures;
 mod cluster;
 mod devices;
