@@ -18,7 +18,10 @@ use serde_json::{Value, json};
 use tower::ServiceExt as _;
 use uuid::Uuid;
 
-use crate::support::{Backend, Harness, TestDevice, request, sos};
+use crate::support::{Backend, GATEWAY_ID, GATEWAY_KEY, Harness, TestDevice, request, sos};
+
+/// An AML payload from a handset at Seoul City Hall (as the AML tests send).
+const AML_PAYLOAD: &str = "A\"ML=1;lt=+37.56650;lg=+126.97800;rd=8;top=20260314092653;lc=68;pm=G;si=450050000000000;ei=350000000000014;mcc=450;mnc=05;ml=128";
 
 const ATTACKER: [u8; 4] = [203, 0, 113, 7];
 const BYSTANDER: [u8; 4] = [198, 51, 100, 20];
@@ -160,6 +163,42 @@ pub async fn login_flood_is_limited_per_source(h: &Harness) {
     jikimi_store::verify_audit(h.store.as_ref())
         .await
         .expect("chain verifies");
+}
+
+/// An AML gateway guessing credentials: past its failure budget one address is answered 429 with `Retry-After`
+/// before the signature is checked, and the real gateway at another address still delivers. (A documented status
+/// that only Schemathesis had answered, by chance.)
+pub async fn aml_gateway_failures_are_limited_per_source(h: &Harness) {
+    let _registered = h.device().await; // phone 010-1234-5678
+    let body = json!({"sender": "010-1234-5678", "payload": AML_PAYLOAD});
+    let guess = || h.aml_request(&body, GATEWAY_ID, &[6; 32], h.now_s());
+    // The budget's burst is a few failures; past it every guess is refused unchecked.
+    let (mut failed, mut limited) = (0, 0);
+    for _ in 0..20 {
+        let (status, retry, code) = send(h, from(ATTACKER, guess())).await;
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            assert_eq!(code, "rate_limited");
+            let retry: u64 = retry.expect("Retry-After").parse().expect("whole seconds");
+            assert!(retry >= 1);
+            limited += 1;
+        } else {
+            assert_eq!(limited, 0, "a guess checked again after the limit: {code}");
+            assert_eq!(
+                (status, code.as_str()),
+                (StatusCode::UNAUTHORIZED, "gateway_unauthenticated")
+            );
+            failed += 1;
+        }
+    }
+    assert!(
+        failed >= 1 && limited >= 10,
+        "{failed} checked, {limited} limited"
+    );
+    let real = h.aml_request(&body, GATEWAY_ID, &GATEWAY_KEY, h.now_s());
+    let (status, _, code) = send(h, from(BYSTANDER, real)).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{code}");
+    flush(h).await;
+    assert_eq!(accounted(&h.audit().await, "aml.limited"), limited);
 }
 
 /// Made-up device ids: each costs at most one look-up (remembered, bounded), and a source making them up is refused
@@ -517,6 +556,7 @@ fn tweak(config: &mut Config) {
     config.surge = jikimi_respond::SurgeConfig::DEFAULT;
     config.flood.login_per_min = 3;
     config.flood.device_lookups_per_s = 1;
+    config.flood.aml_failures_per_min = 3;
 }
 
 macro_rules! flood_tests {
@@ -545,6 +585,7 @@ macro_rules! flood_tests {
 
 flood_tests!(
     login_flood_is_limited_per_source,
+    aml_gateway_failures_are_limited_per_source,
     unknown_device_ids_are_remembered_and_limited,
     a_real_device_behind_a_flooding_address_is_never_refused,
     a_device_past_its_budget_joins_its_open_incident,
