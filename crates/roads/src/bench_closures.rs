@@ -83,13 +83,7 @@ pub fn grid_graph(n_target: usize, seed: u64) -> RoadGraph {
             }
         }
     }
-    RoadGraph {
-        osm_ids: (0..coords.len() as i64).collect(),
-        drivable_ways: segments.len(),
-        coords,
-        segments,
-        refs_without_coords: 0,
-    }
+    RoadGraph::synthetic(coords, segments)
 }
 
 /// A road-like network: a square lattice of towns, each a street grid of 32–64 nodes a side (100 m
@@ -191,13 +185,7 @@ pub fn towns_graph(n_target: usize, seed: u64) -> RoadGraph {
             }
         }
     }
-    RoadGraph {
-        osm_ids: (0..coords.len() as i64).collect(),
-        drivable_ways: segments.len(),
-        coords,
-        segments,
-        refs_without_coords: 0,
-    }
+    RoadGraph::synthetic(coords, segments)
 }
 
 fn duration(r: &RouteResult) -> Option<i64> {

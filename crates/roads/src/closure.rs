@@ -135,13 +135,7 @@ mod tests {
                 }
             }
         }
-        RoadGraph {
-            osm_ids: (0..coords.len() as i64).collect(),
-            drivable_ways: segments.len(),
-            coords,
-            segments,
-            refs_without_coords: 0,
-        }
+        RoadGraph::synthetic(coords, segments)
     }
 
     proptest! {

@@ -37,6 +37,19 @@ pub struct RoadGraph {
     pub refs_without_coords: usize,
 }
 
+impl RoadGraph {
+    /// A graph made in code (generated networks, tests): node `i` has OSM id `i`, each segment counts as a way.
+    pub fn synthetic(coords: Vec<LatLon>, segments: Vec<Segment>) -> RoadGraph {
+        RoadGraph {
+            osm_ids: (0..coords.len() as i64).collect(),
+            drivable_ways: segments.len(),
+            coords,
+            segments,
+            refs_without_coords: 0,
+        }
+    }
+}
+
 struct WayRec {
     refs: Vec<i64>,
     directions: Directions,

@@ -52,13 +52,7 @@ fn grid(side: u32, jitter: &[(f64, f64)], oneway: &[u8]) -> RoadGraph {
             }
         }
     }
-    RoadGraph {
-        osm_ids: (0..coords.len() as i64).collect(),
-        drivable_ways: segments.len(),
-        coords,
-        segments,
-        refs_without_coords: 0,
-    }
+    RoadGraph::synthetic(coords, segments)
 }
 
 fn build(g: RoadGraph) -> RoadNetwork {
