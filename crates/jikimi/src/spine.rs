@@ -431,6 +431,13 @@ pub async fn start_server_with(
             let _ = tokio::signal::ctrl_c().await;
         }));
     }
+    // Guardians of people still silent after a disaster's welfare check are told (through the same outbox).
+    if state.config.welfare_silence_ms > 0 {
+        jikimi_server::disaster::guardians::spawn(
+            state.clone(),
+            std::time::Duration::from_secs(60),
+        );
+    }
     let mut state = state;
     if let Some(source) = cases {
         let every = watchlist_refresh;

@@ -3,11 +3,12 @@
 //!
 //! Messages name the person the guardian looks after (the guardian knows them; a guardian may look after several)
 //! but carry no location, no medical notes and nothing else from the subscriber's record: they tell the guardian
-//! that 112 is responding, not what the dispatcher sees.
+//! that 112 is responding, not what the dispatcher sees. A disaster's notices name the disaster by its public title
+//! (never where the person is) and say what the person answered to "are you safe?", or that they have not.
 
 use chrono::{FixedOffset, TimeZone as _};
 use jikimi_i18n::Args;
-use jikimi_respond::{IncidentId, Timestamp};
+use jikimi_respond::Timestamp;
 
 /// A guardian's language: one of the fourteen the service speaks (`jikimi_i18n::LANGUAGES`), negotiated from the
 /// BCP 47 tag on record.
@@ -60,6 +61,18 @@ pub enum Event {
     Dispatched,
     /// The incident was closed.
     Closed,
+    /// A disaster was declared where the person was last known to be; they are being asked whether they are safe.
+    WelfareAsked,
+    /// The person answered that they are safe.
+    WelfareSafe,
+    /// The person answered that they need help.
+    WelfareNeedHelp,
+    /// The person answered that they are trapped.
+    WelfareTrapped,
+    /// The person answered that they are injured.
+    WelfareInjured,
+    /// The person has not answered past the configured age.
+    WelfareSilent,
 }
 
 impl Event {
@@ -70,6 +83,12 @@ impl Event {
             "alert_received" | "report_added" => Some(Event::AlertReceived),
             "dispatched" => Some(Event::Dispatched),
             "closed" => Some(Event::Closed),
+            "welfare_asked" => Some(Event::WelfareAsked),
+            "welfare_safe" => Some(Event::WelfareSafe),
+            "welfare_need_help" => Some(Event::WelfareNeedHelp),
+            "welfare_trapped" => Some(Event::WelfareTrapped),
+            "welfare_injured" => Some(Event::WelfareInjured),
+            "welfare_no_answer" => Some(Event::WelfareSilent),
             _ => None,
         }
     }
@@ -80,8 +99,10 @@ impl Event {
 pub struct Facts<'a> {
     /// What happened.
     pub event: Event,
-    /// The incident (a short reference is shown).
-    pub incident_id: IncidentId,
+    /// The incident, or for a disaster's notice the disaster (a short reference is shown).
+    pub reference: uuid::Uuid,
+    /// The disaster's public title, for a disaster's notice.
+    pub disaster_title: Option<&'a str>,
     /// When it happened.
     pub at: Timestamp,
     /// The subscriber's name, if still on record.
@@ -94,7 +115,7 @@ impl std::fmt::Debug for Facts<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Facts")
             .field("event", &self.event)
-            .field("incident_id", &self.incident_id)
+            .field("reference", &self.reference)
             .finish_non_exhaustive()
     }
 }
@@ -122,7 +143,7 @@ pub fn render(language: Language, facts: &Facts<'_>) -> Message {
         .single()
         .map(|t| t.format("%Y-%m-%d %H:%M (UTC%:z)").to_string())
         .unwrap_or_else(|| "-".into());
-    let reference = facts.incident_id.0.simple().to_string();
+    let reference = facts.reference.simple().to_string();
     let reference = reference[reference.len().saturating_sub(8)..].to_string();
     let l10n = jikimi_i18n::Localizer::global();
     let lang = language.tag();
@@ -133,11 +154,36 @@ pub fn render(language: Language, facts: &Facts<'_>) -> Message {
     let args = Args::new()
         .with("who", who)
         .with("time", time)
-        .with("reference", reference);
+        .with("reference", reference)
+        .with("area", facts.disaster_title.unwrap_or("-").to_string());
     let (subject, body) = match facts.event {
         Event::AlertReceived => ("guardian-alert-subject", "guardian-alert-body"),
         Event::Dispatched => ("guardian-dispatched-subject", "guardian-dispatched-body"),
         Event::Closed => ("guardian-closed-subject", "guardian-closed-body"),
+        Event::WelfareAsked => (
+            "guardian-welfare-asked-subject",
+            "guardian-welfare-asked-body",
+        ),
+        Event::WelfareSafe => (
+            "guardian-welfare-safe-subject",
+            "guardian-welfare-safe-body",
+        ),
+        Event::WelfareNeedHelp => (
+            "guardian-welfare-need-help-subject",
+            "guardian-welfare-need-help-body",
+        ),
+        Event::WelfareTrapped => (
+            "guardian-welfare-trapped-subject",
+            "guardian-welfare-trapped-body",
+        ),
+        Event::WelfareInjured => (
+            "guardian-welfare-injured-subject",
+            "guardian-welfare-injured-body",
+        ),
+        Event::WelfareSilent => (
+            "guardian-welfare-silent-subject",
+            "guardian-welfare-silent-body",
+        ),
     };
     Message {
         subject: l10n.render(lang, subject, &args),
@@ -157,9 +203,8 @@ mod tests {
     fn facts(event: Event, name: Option<&str>) -> Facts<'_> {
         Facts {
             event,
-            incident_id: IncidentId(uuid::Uuid::from_u128(
-                0x0123_4567_89ab_cdef_0123_4567_89ab_cdef,
-            )),
+            reference: uuid::Uuid::from_u128(0x0123_4567_89ab_cdef_0123_4567_89ab_cdef),
+            disaster_title: None,
             // 2026-01-01T00:00:00Z.
             at: Timestamp::from_unix_ms(1_767_225_600_000),
             subscriber_name: name,
@@ -235,5 +280,49 @@ mod tests {
         assert_eq!(Event::from_name("dispatched"), Some(Event::Dispatched));
         assert_eq!(Event::from_name("closed"), Some(Event::Closed));
         assert_eq!(Event::from_name("acknowledged"), None);
+        assert_eq!(Event::from_name("welfare_asked"), Some(Event::WelfareAsked));
+        assert_eq!(
+            Event::from_name("welfare_no_answer"),
+            Some(Event::WelfareSilent)
+        );
+        assert_eq!(Event::from_name("welfare_maybe"), None);
+    }
+
+    /// The disaster's notices: in Korean and English, naming the person and the disaster's title (never a place),
+    /// with the reference; every language renders each one.
+    #[test]
+    fn disaster_notices_name_the_person_and_the_disaster() {
+        let title = "포항 지진";
+        let notice = |event| Facts {
+            disaster_title: Some(title),
+            ..facts(event, Some("김민지"))
+        };
+        let ko = render(Language::KO, &notice(Event::WelfareAsked));
+        assert_eq!(
+            ko.subject,
+            "[지킴이] 김민지님이 재난 지역(포항 지진)에 있을 수 있습니다"
+        );
+        assert!(ko.text.contains("안전한지 묻고 있으며"), "{}", ko.text);
+        assert!(ko.text.contains("사건 번호: 89abcdef"));
+        let en = render(Language::EN, &notice(Event::WelfareTrapped));
+        assert_eq!(en.subject, "jikimi: 김민지 answered that they are trapped");
+        assert!(en.text.contains("2026-01-01 09:00 (UTC+09:00)"));
+        assert!(en.text.contains("(포항 지진)"));
+        let silent = render(Language::EN, &notice(Event::WelfareSilent));
+        assert_eq!(silent.subject, "jikimi: no answer yet from 김민지");
+        for language in jikimi_i18n::LANGUAGES {
+            for event in [
+                Event::WelfareAsked,
+                Event::WelfareSafe,
+                Event::WelfareNeedHelp,
+                Event::WelfareTrapped,
+                Event::WelfareInjured,
+                Event::WelfareSilent,
+            ] {
+                let m = render(Language::from_tag(Some(language.tag)), &notice(event));
+                assert!(m.subject.contains("김민지"), "{} {event:?}", language.tag);
+                assert!(m.text.contains(title), "{} {event:?}", language.tag);
+            }
+        }
     }
 }

@@ -13,11 +13,17 @@ use crate::signing::{IDEMPOTENCY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sig
 pub struct WebhookBody {
     /// Stable id; also the `Idempotency-Key` header.
     pub notification_id: uuid::Uuid,
-    /// The incident.
-    pub incident_id: uuid::Uuid,
-    /// `alert_received`, `dispatched` or `closed`.
+    /// The incident (absent for a disaster's notice).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incident_id: Option<uuid::Uuid>,
+    /// The disaster, for a disaster's notice (absent otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disaster_id: Option<uuid::Uuid>,
+    /// `alert_received`, `dispatched` or `closed`; for a disaster `welfare_asked`, `welfare_safe`,
+    /// `welfare_need_help`, `welfare_trapped`, `welfare_injured` or `welfare_no_answer`.
     pub event: String,
-    /// The event's position in the incident's log: a receiver can order by it.
+    /// The event's position in the incident's log (or in the guardian's notices about the disaster): a receiver can
+    /// order by it.
     pub event_seq: u64,
     /// When the event happened, RFC 3339 UTC.
     pub at: String,
@@ -34,6 +40,7 @@ impl std::fmt::Debug for WebhookBody {
         f.debug_struct("WebhookBody")
             .field("notification_id", &self.notification_id)
             .field("incident_id", &self.incident_id)
+            .field("disaster_id", &self.disaster_id)
             .field("event", &self.event)
             .finish_non_exhaustive()
     }

@@ -207,7 +207,8 @@ impl Worker {
         {
             Ok(row) => tracing::info!(
                 notification_id = %row.id,
-                incident_id = %row.incident_id,
+                incident_id = ?row.incident_id.map(|i| i.0),
+                disaster_id = ?row.disaster_id,
                 guardian_id = %row.guardian_id,
                 state = row.state.as_str(),
                 attempts = row.attempts,
@@ -266,6 +267,20 @@ impl Worker {
             return failed(transient("unseal_failed"), n.delivered_channels.clone());
         };
         let (subscriber_name, subscriber_language) = self.subscriber_name(n).await;
+        // A disaster's notice names the disaster by its public title; a store failure retries later.
+        let disaster_title = match n.disaster_id {
+            Some(id) => match inner.store.get_disaster(id).await {
+                Ok(disaster) => Some(disaster.title),
+                Err(e) if e.is_not_found() => {
+                    return failed(permanent("disaster_gone"), n.delivered_channels.clone());
+                }
+                Err(_) => return failed(transient("store"), n.delivered_channels.clone()),
+            },
+            None => None,
+        };
+        let Some(reference) = n.incident_id.map(|i| i.0).or(n.disaster_id) else {
+            return failed(permanent("no_subject"), n.delivered_channels.clone());
+        };
         // The guardian's own language, else the subscriber's (a family often shares one), else Korean.
         let language =
             Language::first_of(&[guardian_language.as_deref(), subscriber_language.as_deref()]);
@@ -273,7 +288,8 @@ impl Worker {
             language,
             &Facts {
                 event,
-                incident_id: n.incident_id,
+                reference,
+                disaster_title: disaster_title.as_deref(),
                 at: n.created_at,
                 subscriber_name: subscriber_name.as_deref(),
                 utc_offset: inner.utc_offset,
@@ -281,7 +297,8 @@ impl Worker {
         );
         let body = WebhookBody {
             notification_id: n.id.0,
-            incident_id: n.incident_id.0,
+            incident_id: n.incident_id.map(|i| i.0),
+            disaster_id: n.disaster_id,
             event: n.event.clone(),
             event_seq: n.event_seq,
             at: rfc3339(n.created_at),

@@ -10,7 +10,9 @@
 //! - the 112 app's cancel with a PIN, where a duress PIN answers like a cancel but escalates ([`decide_cancel`]);
 //! - surge clustering ([`surge`]): alerts close in space and time join one open incident as more reports, found
 //!   through a grid index ([`ClusterIndex`]);
-//! - disaster mode ([`disaster`]): a disaster's area, welfare answers, each person's state and the triage queue.
+//! - disaster mode ([`disaster`]): a disaster's area, welfare answers, each person's state and the triage queue;
+//! - rescue teams ([`rescue`]): unit types and capabilities, the [`UnitNeed`] of a person or an incident, and the
+//!   recommendation that offers only units satisfying it ([`rescue::recommend_for`]).
 //!
 //! It does no I/O: no async, no database, no HTTP, no clock. Time is always a parameter.
 //!
@@ -47,6 +49,7 @@ pub mod disaster;
 mod geo;
 mod ids;
 mod incident;
+pub mod rescue;
 pub mod surge;
 pub mod twoway;
 mod unit;
@@ -58,6 +61,7 @@ pub use incident::{
     EscalationReason, EventKind, Incident, IncidentEvent, IncidentStatus, Outcome, Priority,
     PriorityError, TransitionError, better_fix,
 };
+pub use rescue::{Capability, UnitNeed, UnitType};
 pub use surge::{ClusterIndex, Placement, SurgeConfig};
 pub use twoway::{Answer, AnswerKind, DeviceMessage, Question};
 pub use unit::{Eta, EtaProvider, Recommendation, StraightLineEta, Unit, UnitStatus, recommend};

@@ -3,6 +3,7 @@
 //! Candidates are prefiltered with an R-tree ([`rstar`]) on a local equirectangular projection, then ranked by the
 //! travel time an [`EtaProvider`] gives. [`StraightLineEta`] is the stand-in until road travel time plugs in.
 
+use crate::rescue::{Capabilities, UnitType};
 use crate::{Coordinates, Timestamp, UnitId, haversine_m};
 use rstar::{RTree, primitives::GeomWithData};
 use serde::{Deserialize, Serialize};
@@ -54,6 +55,12 @@ pub struct Unit {
     pub position: Option<Coordinates>,
     /// When the position was reported.
     pub reported_at: Option<Timestamp>,
+    /// What kind of service it is (police for units saved before unit types existed).
+    #[serde(default)]
+    pub unit_type: UnitType,
+    /// What it can do beyond its type's basics.
+    #[serde(default)]
+    pub capabilities: Capabilities,
 }
 
 /// An estimated travel from a unit to an incident.
@@ -141,6 +148,18 @@ pub fn recommend(
     eta: &dyn EtaProvider,
     k: usize,
 ) -> Vec<Recommendation> {
+    recommend_where(incident, units, eta, k, |_| true)
+}
+
+/// [`recommend`] among the units `eligible` accepts: the others are left out before the nearest-neighbour search,
+/// so they never take a candidate's place (a unit of the wrong type is never ranked instead of a right one).
+pub(crate) fn recommend_where(
+    incident: Coordinates,
+    units: &[Unit],
+    eta: &dyn EtaProvider,
+    k: usize,
+    eligible: impl Fn(&Unit) -> bool,
+) -> Vec<Recommendation> {
     if k == 0 {
         return Vec::new();
     }
@@ -150,7 +169,7 @@ pub fn recommend(
     let points: Vec<GeomWithData<[f64; 2], usize>> = units
         .iter()
         .enumerate()
-        .filter(|(_, unit)| unit.status == UnitStatus::Available)
+        .filter(|(_, unit)| unit.status == UnitStatus::Available && eligible(unit))
         .filter_map(|(idx, unit)| unit.position.map(|p| GeomWithData::new(project(p), idx)))
         .collect();
     let tree = RTree::bulk_load(points);
@@ -196,6 +215,8 @@ mod tests {
             status,
             position: Some(Coordinates::new(lat, lon).unwrap()),
             reported_at: Some(Timestamp::from_unix_ms(0)),
+            unit_type: UnitType::Police,
+            capabilities: Capabilities::new(),
         }
     }
 
@@ -212,6 +233,8 @@ mod tests {
                 status: UnitStatus::Available,
                 position: None,
                 reported_at: None,
+                unit_type: UnitType::Police,
+                capabilities: Capabilities::new(),
             },
             unit("P-106", UnitStatus::Available, 37.40, 127.10),
         ];

@@ -11,12 +11,13 @@ import { LiveFeed } from './live.js';
 import { MapView, UNIT_COLOURS } from './map.js';
 import { askForm, twowayEventText } from './twoway.js';
 import { MoneyView } from './money.js';
+import { DisasterView, DISASTER_SHORTCUTS } from './disaster.js';
 
 const $ = (id) => document.getElementById(id);
 const OUTCOMES = ['arrest', 'rescue', 'assistance', 'false_alarm', 'abuse'];
 const SHORTCUTS = [
   ['J / ↓, K / ↑', 'k_nav'], ['A', 'k_ack'], ['D', 'k_disp'], ['E', 'k_enr'], ['S', 'k_ons'],
-  ['N', 'k_note'], ['Q', 'k_ask'], ['C', 'k_close'], ['R', 'k_reveal'], ['M', 'k_mute'], ['L', 'k_lang'], ['/', 'k_find'],
+  ['N', 'k_note'], ['Q', 'k_ask'], ['C', 'k_close'], ['R', 'k_reveal'], ['M', 'k_mute'], ['L', 'k_lang'], ['/', 'k_find'], ['W', 'k_dview'],
   ['?', 'k_help'],
 ];
 
@@ -117,14 +118,15 @@ function applyStrings() {
   $('map').setAttribute('aria-label', t('map'));
   $('mute').textContent = state.muted ? t('unmute') : t('mute');
   $('mute').setAttribute('aria-pressed', String(state.muted));
-  $('shortcut-bar').replaceChildren(...SHORTCUTS.map(([k, key]) => {
+  const shortcuts = disaster?.open ? DISASTER_SHORTCUTS : SHORTCUTS;
+  $('shortcut-bar').replaceChildren(...shortcuts.map(([k, key]) => {
     const span = document.createElement('span');
     const kbd = document.createElement('kbd');
     kbd.textContent = k;
     span.append(kbd, ` ${t(key)}`);
     return span;
   }));
-  $('help-list').replaceChildren(...SHORTCUTS.flatMap(([k, key]) => {
+  $('help-list').replaceChildren(...shortcuts.flatMap(([k, key]) => {
     const dt = document.createElement('dt');
     const kbd = document.createElement('kbd');
     kbd.textContent = k;
@@ -135,6 +137,7 @@ function applyStrings() {
   }));
   if (state.username) $('whoami').textContent = `${state.username} (${state.role})`;
   if (!$('money-view').hidden) money.render();
+  if (disaster?.open) disaster.render();
   renderQueue();
   renderDetail();
   renderConn();
@@ -820,11 +823,17 @@ document.addEventListener('keydown', (e) => {
   if (!$('money-view').hidden) return;
   if (e.target.closest?.('input, textarea, select, dialog')) return;
   const k = e.key;
+  // The disaster view has its own keys (disaster.js); W or Escape leaves it.
+  if (disaster.open && !['m', 'l', '?', '/'].includes(k.toLowerCase())) {
+    if (k === 'Escape' || k.toLowerCase() === 'w' || disaster.key(k)) e.preventDefault();
+    if (k === 'Escape' || k.toLowerCase() === 'w') toggleDisaster().catch(() => {});
+    return;
+  }
   const handlers = {
     j: () => move(1), ArrowDown: () => move(1), k: () => move(-1), ArrowUp: () => move(-1),
     a: () => act('acknowledge'), d: dispatchRecommended, e: () => act('en-route'), s: () => act('on-scene'),
     n: addNote, q: ask, c: closeIncident, r: reveal, m: toggleMute, l: toggleLang, '?': () => $('help').showModal(),
-    '/': focusAddressSearch,
+    '/': focusAddressSearch, w: () => toggleDisaster(),
   };
   const h = handlers[k] || handlers[k.toLowerCase()];
   if (!h) return;
@@ -948,6 +957,7 @@ async function enterConsole() {
   $('money-button').hidden = !may('trace_funds');
   $('geo-form').hidden = !canChange();
   $('freeze-link').hidden = !may('request_freeze');
+  $('disaster-button').hidden = !may('read_operations');
   setTimeZone(cfg.time_zone);
   map.setBase(base);
   startFeed();
@@ -1016,6 +1026,16 @@ hooks.map = map;
 installQueue();
 $('map').addEventListener('drawn', renderSummary);
 hooks.unitColours = UNIT_COLOURS;
+// The disaster view replaces the queue and detail panes beside the same map.
+const disaster = new DisasterView({ side: $('disaster-side'), detail: $('disaster-detail'), legend: $('d-legend'), api, may, map, openDialog, labelled, toast, units: () => state.units });
+async function toggleDisaster() {
+  const open = !disaster.open;
+  for (const pane of document.querySelectorAll('.queue-pane, .detail-pane')) pane.hidden = open;
+  $('disaster-button').setAttribute('aria-pressed', String(open));
+  if (open) await disaster.show(); else disaster.hide();
+  applyStrings();
+}
+$('disaster-button').addEventListener('click', () => toggleDisaster().catch(() => {}));
 
 applyStrings();
 if (state.token) {

@@ -50,13 +50,19 @@ export class MapView {
     // Where drawing time goes (ms, counts), for the benchmark.
     this.stats = { draws: 0, total: 0, incidents: 0, incidentLayers: 0 };
     this.dpr = window.devicePixelRatio || 1;
+    // The disaster view's layer (disaster.js): polygons, markers and a crosshair at the view's centre.
+    this.overlay = null;
     this.installInput();
     new ResizeObserver(() => { this.viewChanged(); }).observe(canvas);
   }
 
   setBase(base) {
     this.base = base;
-    const pts = base.roads.flat().concat(base.districts.flat());
+    this.fit(base.roads.flat().concat(base.districts.flat()));
+  }
+
+  // Centres and zooms the view on `pts` ([lon, lat] pairs).
+  fit(pts) {
     if (pts.length) {
       const lons = pts.map((p) => p[0]);
       const lats = pts.map((p) => p[1]);
@@ -69,6 +75,13 @@ export class MapView {
       const hm = (maxLat - minLat) * 111320;
       this.view.mPerPx = Math.max(wm / w, hm / h) * 1.05 || 8;
     }
+    this.viewChanged();
+  }
+
+  // The disaster overlay: { polygons: [{ rings, fill, stroke, width, dash }], markers: [{ lat, lon, shape, colour,
+  // size }], crosshair }. It is drawn into the base layer, so it costs nothing between its own changes.
+  setOverlay(overlay) {
+    this.overlay = overlay;
     this.viewChanged();
   }
 
@@ -196,7 +209,53 @@ export class MapView {
     g.strokeStyle = '#ffffff';
     g.lineWidth = 1.5;
     this.base.roads.forEach(line);
+    if (this.overlay) this.drawOverlay(g);
     this.baseCache = c;
+  }
+
+  drawOverlay(g) {
+    for (const p of this.overlay.polygons || []) {
+      g.beginPath();
+      for (const ring of p.rings) {
+        ring.forEach(([lon, lat], i) => {
+          const [x, y] = this.project(lat, lon);
+          if (i === 0) g.moveTo(x, y); else g.lineTo(x, y);
+        });
+        g.closePath();
+      }
+      if (p.fill) {
+        g.fillStyle = p.fill;
+        g.fill('evenodd');
+      }
+      if (p.stroke) {
+        g.strokeStyle = p.stroke;
+        g.lineWidth = p.width || 1;
+        g.setLineDash(p.dash || []);
+        g.stroke();
+      }
+    }
+    g.setLineDash([]);
+    for (const m of this.overlay.markers || []) {
+      const [x, y] = this.project(m.lat, m.lon);
+      const r = m.size || 6;
+      g.beginPath();
+      if (m.shape === 'x') {
+        g.moveTo(x - r, y - r); g.lineTo(x + r, y + r); g.moveTo(x + r, y - r); g.lineTo(x - r, y + r);
+        g.strokeStyle = '#fff';
+        g.lineWidth = 6;
+        g.stroke();
+        g.strokeStyle = m.colour;
+        g.lineWidth = 3.5;
+        g.stroke();
+      } else {
+        g.moveTo(x, y - r); g.lineTo(x + r, y); g.lineTo(x, y + r); g.lineTo(x - r, y); g.closePath();
+        g.fillStyle = m.colour;
+        g.fill();
+        g.strokeStyle = m.ring || '#fff';
+        g.lineWidth = m.ring ? 3 : 1.5;
+        g.stroke();
+      }
+    }
   }
 
   // Incidents: accuracy circles and markers, clustered in screen space (incidents within a few pixels draw as one
@@ -353,6 +412,14 @@ export class MapView {
       for (const [text, x, y] of labels) g.fillText(text, x, y);
     }
     this.unitsDrawn = drawnUnits;
+    if (this.overlay?.crosshair) {
+      g.strokeStyle = '#111827';
+      g.lineWidth = 1.5;
+      g.beginPath();
+      g.moveTo(w / 2 - 12, h / 2); g.lineTo(w / 2 - 4, h / 2); g.moveTo(w / 2 + 4, h / 2); g.lineTo(w / 2 + 12, h / 2);
+      g.moveTo(w / 2, h / 2 - 12); g.lineTo(w / 2, h / 2 - 4); g.moveTo(w / 2, h / 2 + 4); g.lineTo(w / 2, h / 2 + 12);
+      g.stroke();
+    }
   }
 
   installInput() {

@@ -154,6 +154,10 @@ pub struct ConfigArgs {
     /// registered home), in seconds (default 3600).
     #[arg(long, env = "JIKIMI_WELFARE_FIX_AGE_S")]
     pub welfare_fix_age_s: Option<i64>,
+    /// How long after a disaster's welfare check a person may stay silent before their guardians are told they have
+    /// not answered, in seconds (default 1800; 0: never).
+    #[arg(long, env = "JIKIMI_WELFARE_SILENCE_S")]
+    pub welfare_silence_s: Option<i64>,
     /// Shared HMAC keys of the operators' AML gateways, `ID:KEY,ID:KEY` (KEY 32 bytes, hex or base64). Without
     /// any, `POST /api/intake/aml` refuses everything.
     #[arg(long, env = "JIKIMI_AML_GATEWAY_KEYS", hide_env_values = true)]
@@ -228,6 +232,8 @@ pub struct FileConfig {
     pub areas: Option<PathBuf>,
     /// As `--welfare-fix-age-s`.
     pub welfare_fix_age_s: Option<i64>,
+    /// As `--welfare-silence-s`.
+    pub welfare_silence_s: Option<i64>,
     /// As `--time-zone`.
     pub time_zone: Option<String>,
     pub agency: Option<String>,
@@ -378,6 +384,8 @@ pub struct Config {
     pub areas: Option<PathBuf>,
     /// Newest age, in milliseconds, of a fix that places a subscriber for a welfare check.
     pub welfare_fix_age_ms: i64,
+    /// How long, in milliseconds, a person asked may stay silent before their guardians are told (0: never).
+    pub welfare_silence_ms: i64,
     /// Who may submit AML payloads (HMAC keys by gateway id); empty refuses every AML request.
     pub aml_gateways: AmlGateways,
     /// The centre's IANA time zone (the console shows times in it).
@@ -412,6 +420,7 @@ impl Default for Config {
             addresses_pbf: None,
             areas: None,
             welfare_fix_age_ms: 3_600_000,
+            welfare_silence_ms: 1_800_000,
             aml_gateways: AmlGateways::default(),
             time_zone: DEFAULT_TIME_ZONE.into(),
             agency: DEFAULT_AGENCY.into(),
@@ -633,6 +642,16 @@ impl ConfigArgs {
                 message: "must be 0..=2592000".into(),
             });
         }
+        let welfare_silence_s = self
+            .welfare_silence_s
+            .or(file.welfare_silence_s)
+            .unwrap_or(defaults.welfare_silence_ms / 1000);
+        if !(0..=7 * 86_400).contains(&welfare_silence_s) {
+            return Err(ConfigError::Invalid {
+                setting: "welfare-silence-s",
+                message: "must be 0..=604800".into(),
+            });
+        }
         let mqtt = crate::mqtt::config::MqttSettings {
             url: self.mqtt.clone().or(file.mqtt),
             client_id: self.mqtt_client_id.clone().or(file.mqtt_client_id),
@@ -687,6 +706,7 @@ impl ConfigArgs {
                 .clone()
                 .or_else(|| relative(&base_dir, file.areas)),
             welfare_fix_age_ms: welfare_fix_age_s * 1000,
+            welfare_silence_ms: welfare_silence_s * 1000,
             aml_gateways: AmlGateways(aml_gateways),
             time_zone,
             agency,

@@ -44,6 +44,11 @@ const ASSETS: &[(&str, &str, &str)] = &[
         include_str!("../console/money_freeze.js"),
     ),
     (
+        "disaster.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../console/disaster.js"),
+    ),
+    (
         "live.js",
         "text/javascript; charset=utf-8",
         include_str!("../console/live.js"),

@@ -444,6 +444,11 @@ pub struct UnitDto {
     pub position: Option<PositionDto>,
     /// When the position was reported.
     pub reported_at: Option<String>,
+    /// police, fire, rescue or medical (units saved before unit types existed are police).
+    pub unit_type: String,
+    /// What it can do beyond its type's basics (heavy_rescue, water_rescue, rope_rescue, hazmat, fire_suppression,
+    /// medical_advanced, search_dog), in that order.
+    pub capabilities: Vec<String>,
 }
 
 impl From<&respond::Unit> for UnitDto {
@@ -456,6 +461,12 @@ impl From<&respond::Unit> for UnitDto {
                 lon: p.lon(),
             }),
             reported_at: u.reported_at.map(rfc3339),
+            unit_type: u.unit_type.as_str().to_string(),
+            capabilities: u
+                .capabilities
+                .iter()
+                .map(|c| c.as_str().to_string())
+                .collect(),
         }
     }
 }

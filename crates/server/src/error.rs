@@ -100,11 +100,14 @@ pub enum ErrorCode {
     ClosureNotFound,
     /// No disaster with that id (or, for a device's answer, none that asked its subscriber).
     DisasterNotFound,
+    /// The unit does not satisfy what the incident needs (type or capabilities); dispatch it with
+    /// `override_need: true` if you mean to (audited).
+    UnitUnsuitable,
 }
 
 impl ErrorCode {
     /// Every code, for the OpenAPI description and the snapshot test.
-    pub const ALL: [ErrorCode; 42] = [
+    pub const ALL: [ErrorCode; 43] = [
         ErrorCode::InvalidPayload,
         ErrorCode::InvalidField,
         ErrorCode::PayloadTooLarge,
@@ -147,6 +150,7 @@ impl ErrorCode {
         ErrorCode::MatchNotFound,
         ErrorCode::ClosureNotFound,
         ErrorCode::DisasterNotFound,
+        ErrorCode::UnitUnsuitable,
     ];
 
     /// The HTTP status this code is always answered with.
@@ -169,9 +173,10 @@ impl ErrorCode {
             ErrorCode::EnrolmentCodeUsed | ErrorCode::PinNotSet => StatusCode::CONFLICT,
             ErrorCode::EnrolmentCodeLocked | ErrorCode::PinLocked => StatusCode::LOCKED,
             ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
-            ErrorCode::NonceReplayed | ErrorCode::IllegalTransition | ErrorCode::Conflict => {
-                StatusCode::CONFLICT
-            }
+            ErrorCode::NonceReplayed
+            | ErrorCode::IllegalTransition
+            | ErrorCode::Conflict
+            | ErrorCode::UnitUnsuitable => StatusCode::CONFLICT,
             ErrorCode::Forbidden => StatusCode::FORBIDDEN,
             ErrorCode::IncidentNotFound
             | ErrorCode::UnitNotFound
@@ -238,6 +243,7 @@ impl ErrorCode {
             ErrorCode::MatchNotFound => "match_not_found",
             ErrorCode::ClosureNotFound => "closure_not_found",
             ErrorCode::DisasterNotFound => "disaster_not_found",
+            ErrorCode::UnitUnsuitable => "unit_unsuitable",
             ErrorCode::NoSuchEndpoint => "no_such_endpoint",
             ErrorCode::MessageNotFound => "message_not_found",
         }
@@ -313,6 +319,9 @@ impl From<jikimi_store::Error> for ApiError {
             // A busy unit is a transition the unit cannot make now, as before dispatch moved into the store.
             Error::Conflict(busy @ Conflict::UnitBusy { .. }) => {
                 ApiError::new(ErrorCode::IllegalTransition, busy.to_string())
+            }
+            Error::Conflict(unsuitable @ Conflict::UnitUnsuitable { .. }) => {
+                ApiError::new(ErrorCode::UnitUnsuitable, unsuitable.to_string())
             }
             Error::Conflict(other) => ApiError::new(ErrorCode::Conflict, other.to_string()),
             Error::Invalid(message) => ApiError::new(ErrorCode::InvalidField, message),

@@ -151,6 +151,11 @@ pub struct TransitionRequest {
 pub struct DispatchRequest {
     /// Call sign of the unit to send.
     pub unit: String,
+    /// Send the unit although it does not satisfy what the incident needs (type or capabilities; see
+    /// `GET /api/incidents/{id}/recommendations`). Audited `incident.dispatch_override`. Default false: such a
+    /// unit is refused `unit_unsuitable`.
+    #[serde(default)]
+    pub override_need: bool,
     /// As in [`TransitionRequest`].
     pub expected_seq: Option<u64>,
 }
@@ -223,7 +228,8 @@ pub async fn acknowledge(
     Ok(Json(state.incident_dto(&incident)))
 }
 
-/// Rank the nearest available units by ETA (straight line until road travel time plugs in) and record the recommendation.
+/// Rank the nearest available units that satisfy the incident's need (unit type and capabilities, see
+/// `GET /api/incidents/{id}/recommendations`) by ETA and record the recommendation; none when none satisfies it.
 #[utoipa::path(post, path = "/api/incidents/{id}/recommend", tag = "incidents", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "incident id")), request_body(content = Option<TransitionRequest>, description = "optional: an empty body is allowed"),
     responses((status = 200, body = IncidentDto), (status = 404, body = crate::error::ErrorBody),
@@ -237,14 +243,9 @@ pub async fn recommend(
     staff.require(Permission::ChangeOperations)?;
     let body = body_or_default(body);
     let incident = state.store.get_incident(IncidentId(id)).await?;
-    let location = incident.location.ok_or_else(|| {
-        ApiError::new(
-            ErrorCode::IllegalTransition,
-            "incident has no location to recommend from",
-        )
-    })?;
-    let units = state.store.list_units().await?;
-    let recommendations = jikimi_respond::recommend(location.coords, &units, state.eta.as_ref(), 5);
+    // Only units of the needed kind are recorded: a patrol car is never recommended for a trapped person.
+    let (ranked, _) = crate::rescue::rank(&state, id).await?;
+    let recommendations = ranked.suitable;
     let expected = body.expected_seq.unwrap_or(incident.last_seq);
     let incident = append(
         &state,
@@ -257,11 +258,12 @@ pub async fn recommend(
     Ok(Json(state.incident_dto(&incident)))
 }
 
-/// Assign an available unit (the unit becomes dispatched).
+/// Assign an available unit (the unit becomes dispatched). A unit that does not satisfy the incident's need is
+/// refused `unit_unsuitable` unless `override_need` is set (audited).
 #[utoipa::path(post, path = "/api/incidents/{id}/dispatch", tag = "incidents", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "incident id")), request_body = DispatchRequest,
     responses((status = 200, body = IncidentDto), (status = 404, body = crate::error::ErrorBody),
-        (status = 409, body = crate::error::ErrorBody, description = "illegal_transition or conflict")))]
+        (status = 409, body = crate::error::ErrorBody, description = "illegal_transition, conflict, or unit_unsuitable: the unit lacks the needed type or capabilities")))]
 pub async fn dispatch(
     State(state): State<AppState>,
     staff: Staff,
@@ -270,12 +272,27 @@ pub async fn dispatch(
 ) -> Result<Json<IncidentDto>, ApiError> {
     staff.require(Permission::ChangeOperations)?;
     let unit = UnitId::new(body.unit.trim());
-    // One store transaction re-checks the unit is available, appends the event and sets the unit: two dispatchers
-    // racing for one unit cannot both win (a busy unit is 409 `illegal_transition`).
-    let change = staff.change(&state, "dispatch");
+    let (need, _) = crate::rescue::incident_need(&state, id).await?;
+    // One store transaction re-checks the unit is available and suits the need, appends the event and sets the
+    // unit: two dispatchers racing for one unit cannot both win (a busy unit is 409 `illegal_transition`).
+    let change = staff.change(
+        &state,
+        if body.override_need {
+            "dispatch, overriding the unit needed"
+        } else {
+            "dispatch"
+        },
+    );
     let incident = state
         .store
-        .dispatch(IncidentId(id), body.expected_seq, &unit, &change)
+        .dispatch_for_need(
+            IncidentId(id),
+            body.expected_seq,
+            &unit,
+            &need,
+            body.override_need,
+            &change,
+        )
         .await?;
     Ok(Json(state.incident_dto(&incident)))
 }

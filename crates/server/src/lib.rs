@@ -70,6 +70,7 @@ pub mod password;
 pub mod purge;
 pub mod referrals;
 pub mod reindex;
+pub mod rescue;
 pub mod road_eta;
 pub mod roles;
 pub mod signing;
@@ -130,6 +131,14 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/incidents/{id}/recommend", post(incidents::recommend))
         .route("/api/incidents/{id}/dispatch", post(incidents::dispatch))
+        .route(
+            "/api/incidents/{id}/recommendations",
+            get(rescue::recommendations),
+        )
+        .route(
+            "/api/incidents/{id}/need",
+            put(rescue::set_need).delete(rescue::clear_need),
+        )
         .route("/api/incidents/{id}/en-route", post(incidents::en_route))
         .route("/api/incidents/{id}/on-scene", post(incidents::on_scene))
         .route("/api/incidents/{id}/notes", post(incidents::note))

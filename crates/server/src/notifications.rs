@@ -16,18 +16,22 @@ use crate::extract::Json;
 use crate::roles::Permission;
 use crate::state::AppState;
 
-/// One guardian's notification about one incident event.
+/// One guardian's notification about one incident event (or about their person in a declared disaster).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct NotificationDto {
     /// Stable id, sent to the receiver as the idempotency key.
     pub id: Uuid,
-    /// The incident.
-    pub incident_id: Uuid,
+    /// The incident (null for a disaster's notice).
+    pub incident_id: Option<Uuid>,
+    /// The disaster, for a disaster's notice (absent otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disaster_id: Option<Uuid>,
     /// The guardian's id; absent for roles that may not reveal personal data.
     pub guardian_id: Option<Uuid>,
     /// The guardian's ordinal within this list (1, 2, ...), by first appearance.
     pub guardian: u32,
-    /// The incident event it is about: alert_received, dispatched or closed.
+    /// The incident event it is about: alert_received, dispatched or closed; for a disaster welfare_asked,
+    /// welfare_safe, welfare_need_help, welfare_trapped, welfare_injured or welfare_no_answer.
     pub event: String,
     /// That event's seq.
     pub event_seq: u64,
@@ -61,7 +65,8 @@ pub fn notification_dtos(staff: &Staff, rows: &[Notification]) -> Vec<Notificati
             };
             NotificationDto {
                 id: n.id.0,
-                incident_id: n.incident_id.0,
+                incident_id: n.incident_id.map(|i| i.0),
+                disaster_id: n.disaster_id,
                 guardian_id: show_ids.then_some(n.guardian_id.0),
                 guardian: u32::try_from(guardian).unwrap_or(u32::MAX),
                 event: n.event.clone(),

@@ -17,6 +17,7 @@ use utoipa::{Modify, OpenApi};
         crate::incidents::list, crate::incidents::get, crate::incidents::acknowledge, crate::incidents::recommend,
         crate::incidents::dispatch, crate::incidents::en_route, crate::incidents::on_scene, crate::incidents::note,
         crate::incidents::close,
+        crate::rescue::recommendations, crate::rescue::set_need, crate::rescue::clear_need,
         crate::twoway::ask, crate::twoway::device_messages, crate::twoway::answer,
         crate::standards::incident_cap, crate::standards::incident_eido, crate::standards::import_cap,
         crate::referrals::import_eido,
@@ -66,7 +67,9 @@ use utoipa::{Modify, OpenApi};
         crate::disaster::DisasterDto, crate::disaster::TriageEntryDto, crate::disaster::TriageDto,
         crate::disaster::welfare::FanOutDto, crate::disaster::welfare::WelfareQuestionDto,
         crate::disaster::welfare::WelfareAnswerRequest, crate::disaster::welfare::WelfareAnsweredDto,
-        crate::disaster::device::WelfarePollDto, crate::subscribers::HomeDto)),
+        crate::disaster::device::WelfarePollDto, crate::subscribers::HomeDto,
+        crate::rescue::NeedDto, crate::rescue::NeedRequest, crate::rescue::CandidateDto,
+        crate::rescue::OtherUnitDto, crate::rescue::RecommendationsDto)),
     modifiers(&BearerAuth, &CommonResponses, &FloodResponses),
     tags(
         (name = "alerts", description = "Device alerts, Ed25519-signed"),

@@ -1,8 +1,10 @@
-//! Unit endpoints: list, create, position reports (AVL) and status changes.
+//! Unit endpoints: list, create, position reports (AVL) and status changes. A unit has a type (police, fire, rescue,
+//! medical) and capabilities ([`jikimi_respond::rescue`]), set when it is saved; recommendations honour them.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use jikimi_respond::{Unit, UnitId, UnitStatus};
+use jikimi_respond::rescue::Capabilities;
+use jikimi_respond::{Capability, Unit, UnitId, UnitStatus, UnitType};
 use jikimi_store::PositionReport;
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -39,6 +41,38 @@ fn parse_status(text: &str) -> Result<UnitStatus, ApiError> {
     })
 }
 
+/// The most capabilities a request may name (each known one once; repeats are refused as malformed).
+pub const MAX_CAPABILITIES: usize = Capability::ALL.len();
+
+/// A unit type from the API.
+pub fn parse_unit_type(text: &str) -> Result<UnitType, ApiError> {
+    UnitType::parse(text).ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::InvalidField,
+            "unit_type: police, fire, rescue or medical",
+        )
+    })
+}
+
+/// Capabilities from the API: known names, each at most once.
+pub fn parse_capabilities(names: &[String]) -> Result<Capabilities, ApiError> {
+    let invalid = |m: String| ApiError::new(ErrorCode::InvalidField, m);
+    if names.len() > MAX_CAPABILITIES {
+        return Err(invalid(format!("capabilities: at most {MAX_CAPABILITIES}")));
+    }
+    let mut out = Capabilities::new();
+    for name in names {
+        let capability = Capability::parse(name).ok_or_else(|| {
+            let known: Vec<&str> = Capability::ALL.iter().map(|c| c.as_str()).collect();
+            invalid(format!("capabilities: each one of {}", known.join(", ")))
+        })?;
+        if !out.insert(capability) {
+            return Err(invalid(format!("capabilities: {name} named twice")));
+        }
+    }
+    Ok(out)
+}
+
 /// All units, by call sign (analysts: positions generalised to H3 resolution-9 cell centres).
 #[utoipa::path(get, path = "/api/units", tag = "units", security(("bearer" = [])),
     responses((status = 200, body = Vec<UnitDto>), (status = 401, body = crate::error::ErrorBody)))]
@@ -65,13 +99,19 @@ pub struct PutUnitRequest {
     pub status: Option<String>,
     /// Initial position.
     pub position: Option<PositionDto>,
+    /// police (default), fire, rescue or medical.
+    pub unit_type: Option<String>,
+    /// What it can do beyond its type's basics: heavy_rescue, water_rescue, rope_rescue, hazmat, fire_suppression,
+    /// medical_advanced, search_dog (default none; each at most once).
+    pub capabilities: Option<Vec<String>>,
 }
 
-/// Create or replace a unit (supervisor, admin).
+/// Create or replace a unit (supervisor, admin), with its type and capabilities (a replacement without them is a
+/// police unit with none, as every unit saved before types existed).
 #[utoipa::path(put, path = "/api/units/{id}", tag = "units", security(("bearer" = [])),
     params(("id" = String, Path, description = "call sign, e.g. P-101")), request_body = PutUnitRequest,
     responses((status = 200, body = UnitDto), (status = 403, body = crate::error::ErrorBody),
-        (status = 422, body = crate::error::ErrorBody, description = "invalid_field")))]
+        (status = 422, body = crate::error::ErrorBody, description = "invalid_field: call sign, status, position, unit_type or capabilities")))]
 pub async fn put(
     State(state): State<AppState>,
     staff: Staff,
@@ -84,12 +124,19 @@ pub async fn put(
         None => UnitStatus::OffDuty,
     };
     let position = body.position.map(PositionDto::to_domain).transpose()?;
+    let unit_type = match &body.unit_type {
+        Some(t) => parse_unit_type(t)?,
+        None => UnitType::Police,
+    };
+    let capabilities = parse_capabilities(body.capabilities.as_deref().unwrap_or_default())?;
     let now = state.now();
     let unit = Unit {
         id: unit_id(&id)?,
         status,
         position,
         reported_at: position.map(|_| now),
+        unit_type,
+        capabilities,
     };
     state
         .store

@@ -141,6 +141,14 @@ pub enum Conflict {
     },
     #[error("notification lease lost")]
     LeaseLost,
+    /// The unit to dispatch does not satisfy what the incident needs, and no override was given.
+    #[error("unit {} is not {need}; dispatch it with an override if you mean to", unit.as_str())]
+    UnitUnsuitable {
+        /// The unit.
+        unit: jikimi_respond::UnitId,
+        /// The need it fails, as text (`rescue with heavy_rescue`).
+        need: String,
+    },
     /// The road closure was reopened already.
     #[error("road closure already reopened")]
     AlreadyReopened,

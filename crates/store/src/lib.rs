@@ -69,6 +69,8 @@ mod model;
 mod outbox;
 mod pg_hosts;
 mod postgres;
+// Issue 20, part 5: what an incident needs (unit types and capabilities live on `jikimi_respond::Unit`).
+pub mod rescue;
 mod sql;
 mod sqlite;
 mod traits;
@@ -92,7 +94,7 @@ pub use model::{
 };
 pub use outbox::{
     DeliveryOutcome, DeliveryReport, Notification, NotificationId, NotificationState, Outbox,
-    notifies_guardians,
+    WELFARE_ASKED, notifies_guardians, welfare_event,
 };
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;

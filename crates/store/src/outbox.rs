@@ -5,6 +5,10 @@
 //!   write one [`Notification`] per guardian of the incident's subscriber for the events [`notifies_guardians`]
 //!   names, in the event's own transaction: a committed event always has its notifications, and a rolled-back one
 //!   has none.
+//! - A declared disaster queues, in the welfare check's transactions, one `welfare_asked` notice per guardian of each
+//!   person asked; a recorded answer queues `welfare_<status>` and [`crate::DisasterStore::queue_silent_welfare`]
+//!   `welfare_no_answer`, each at most once per (disaster, guardian) (a unique index), so the same worker delivers
+//!   them in order, in the guardian's language.
 //! - A row holds ids only. The guardian's contact data stays sealed; the worker unseals and renders at delivery.
 //! - [`Outbox::claim_notifications`] leases due rows; a crashed worker's lease simply expires and the row is claimed
 //!   again. Only the head of each (incident, guardian) stream is claimable, so notification n+1 of an incident is
@@ -65,20 +69,24 @@ impl NotificationState {
     }
 }
 
-/// One guardian to tell about one incident event. Holds no personal data.
+/// One guardian to tell about one incident event, or about their person in a declared disaster. Holds no personal
+/// data.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Notification {
     /// Stable id (the idempotency key).
     pub id: NotificationId,
-    /// The incident.
-    pub incident_id: IncidentId,
+    /// The incident, for an incident's notification (exactly one of `incident_id` and `disaster_id` is set).
+    pub incident_id: Option<IncidentId>,
+    /// The disaster, for a welfare notification ([`WELFARE_ASKED`], [`welfare_event`]).
+    pub disaster_id: Option<Uuid>,
     /// The guardian to tell (their contact data is sealed elsewhere).
     pub guardian_id: GuardianId,
     /// Whose guardian.
     pub subscriber_id: SubscriberId,
-    /// The seq of the incident event that caused it; orders an incident's notifications.
+    /// The seq of the incident event that caused it; orders an incident's notifications (for a disaster: the
+    /// guardian's notices about it, numbered from 0).
     pub event_seq: u64,
-    /// The event's kind name (`alert_received`, `dispatched`, `closed`).
+    /// The event's kind name (`alert_received`, `dispatched`, `closed`; `welfare_asked`, `welfare_<status>`).
     pub event: String,
     /// When the event was committed.
     pub created_at: Timestamp,
@@ -141,11 +149,30 @@ pub fn notifies_guardians(kind: &EventKind) -> bool {
     )
 }
 
+/// The event of a guardian's first notice about a disaster: their person is in the declared area and is being asked
+/// whether they are safe.
+pub const WELFARE_ASKED: &str = "welfare_asked";
+
+/// The event of a guardian's notice that their person answered `status` (or, for
+/// [`WelfareStatus::NoAnswer`](jikimi_respond::disaster::WelfareStatus::NoAnswer), stayed silent past the configured
+/// age): `welfare_safe`, `welfare_need_help`, `welfare_trapped`, `welfare_injured`, `welfare_no_answer`. Each is
+/// queued at most once per (disaster, guardian).
+pub fn welfare_event(status: jikimi_respond::disaster::WelfareStatus) -> &'static str {
+    use jikimi_respond::disaster::WelfareStatus as S;
+    match status {
+        S::Safe => "welfare_safe",
+        S::NeedHelp => "welfare_need_help",
+        S::Trapped => "welfare_trapped",
+        S::Injured => "welfare_injured",
+        S::NoAnswer => "welfare_no_answer",
+    }
+}
+
 /// The outbox's side of the store, implemented by both backends; every [`crate::Store`] is an `Outbox`.
 #[async_trait::async_trait]
 pub trait Outbox: Send + Sync {
     /// Leases up to `limit` due notifications until `lease_until`: pending, due at `now`, not leased (or the lease
-    /// expired), and first pending of their (incident, guardian) stream. Each claim gets a fresh lease token.
+    /// expired), and first pending of their (incident or disaster, guardian) stream. Each claim gets a fresh lease token.
     async fn claim_notifications(
         &self,
         now: Timestamp,
@@ -166,6 +193,9 @@ pub trait Outbox: Send + Sync {
 
     /// An incident's notifications, by event seq then guardian id.
     async fn list_notifications(&self, incident_id: IncidentId) -> Result<Vec<Notification>>;
+
+    /// A disaster's guardian notifications, by guardian id then seq.
+    async fn list_disaster_notifications(&self, disaster_id: Uuid) -> Result<Vec<Notification>>;
 
     /// Dead-lettered notifications, newest first.
     async fn list_dead_letters(&self, limit: u32) -> Result<Vec<Notification>>;
@@ -192,5 +222,5 @@ pub(crate) fn state_from(text: &str) -> Result<NotificationState> {
 }
 
 /// The columns every notification query reads, in the SQL backends' row decoder's terms.
-pub(crate) const COLUMNS: &str = "id, incident_id, guardian_id, subscriber_id, event_seq, event, created_at, state, \
+pub(crate) const COLUMNS: &str = "id, incident_id, disaster_id, guardian_id, subscriber_id, event_seq, event, created_at, state, \
      attempts, next_attempt_at, last_error, delivered_channels, delivered_at, dead_lettered_at, lease_token";

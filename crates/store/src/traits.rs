@@ -330,6 +330,36 @@ pub trait UnitStore: Send + Sync {
         change: &Change,
     ) -> Result<Incident>;
 
+    /// [`UnitStore::dispatch`] for an incident that needs `need`: inside the same transaction, a unit that does not
+    /// satisfy the need is refused with [`Conflict::UnitUnsuitable`] unless `override_need` is set, in which case
+    /// the dispatch goes ahead and is audited `incident.dispatch_override` (the need, the unit's type and
+    /// capabilities). Otherwise as [`UnitStore::dispatch`].
+    async fn dispatch_for_need(
+        &self,
+        incident_id: IncidentId,
+        expected_seq: Option<u64>,
+        unit: &UnitId,
+        need: &jikimi_respond::UnitNeed,
+        override_need: bool,
+        change: &Change,
+    ) -> Result<Incident>;
+
+    /// Sets the unit an incident needs (a dispatcher's choice over the derived one), or clears it with `None`.
+    /// Audited `incident.need_set` or `incident.need_cleared`. [`Error::NotFound`] for an unknown incident.
+    async fn set_incident_need(
+        &self,
+        incident_id: IncidentId,
+        need: Option<&jikimi_respond::UnitNeed>,
+        change: &Change,
+    ) -> Result<()>;
+
+    /// What decides an incident's need: the dispatcher's choice and the welfare statuses of the people whose answers
+    /// joined it. [`Error::NotFound`] for an unknown incident.
+    async fn incident_need_facts(
+        &self,
+        incident_id: IncidentId,
+    ) -> Result<crate::rescue::IncidentNeedFacts>;
+
     /// Appends `kind` at `expected_seq` (the latest seq when `None`) and sets the unit the incident has assigned
     /// after it to `unit_status`, in ONE writing transaction (on scene: `on_scene`; closed: `available`). Without an
     /// assigned unit only the event is written. Errors as [`IncidentStore::append_event`], and [`Error::NotFound`]
@@ -503,7 +533,8 @@ pub trait DisasterStore: Send + Sync {
         fix_since: Timestamp,
     ) -> Result<Vec<crate::disaster::WelfareCandidate>>;
     /// Records the people asked, in ONE transaction with one `disaster.welfare_requested` audit entry (how many);
-    /// a person asked before is left as is. Returns how many were added. [`Conflict::DisasterClosed`] once closed.
+    /// a person asked before is left as is. Each new person's guardians are queued `welfare_asked` in the same
+    /// transaction (once per disaster and guardian). Returns how many were added. [`Conflict::DisasterClosed`] once closed.
     async fn request_welfare(
         &self,
         disaster_id: uuid::Uuid,
@@ -513,7 +544,8 @@ pub trait DisasterStore: Send + Sync {
     /// Records a verified device's answer, idempotent per (disaster, device, answer id): the same answer again is a
     /// duplicate that changes nothing (checked before the nonce, so a redelivered message is a duplicate too); a
     /// different answer under that id is [`Conflict::AlreadyExists`]. Otherwise claims the nonce
-    /// ([`Conflict::NonceReplayed`]), updates the person and audits `welfare.answered`, in one transaction.
+    /// ([`Conflict::NonceReplayed`]), updates the person, queues `welfare_<status>` for their guardians (once per
+    /// disaster, guardian and status) and audits `welfare.answered`, in one transaction.
     /// [`Error::NotFound`] when the disaster is unknown or did not ask the device's subscriber;
     /// [`Conflict::DisasterClosed`] once closed.
     async fn record_welfare_answer(
@@ -526,6 +558,16 @@ pub trait DisasterStore: Send + Sync {
         &self,
         disaster_id: uuid::Uuid,
     ) -> Result<Vec<crate::disaster::WelfarePerson>>;
+    /// Queues `welfare_no_answer` for the guardians of people of open disasters still silent (no answer) since they
+    /// were asked at or before `asked_before`, at most once per (disaster, guardian), for at most `limit` people
+    /// per call, in one transaction audited `notification.queued`. Returns how many notices it queued (0: none
+    /// left); every node may run it, the unique index keeps each notice single.
+    async fn queue_silent_welfare(
+        &self,
+        asked_before: Timestamp,
+        at: Timestamp,
+        limit: u32,
+    ) -> Result<u64>;
     /// The open disasters that asked this device's subscriber, oldest first (the device's poll).
     async fn pending_welfare(
         &self,

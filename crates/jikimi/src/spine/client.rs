@@ -133,6 +133,35 @@ impl ApiClient {
             .collect()
     }
 
+    /// Sends a device request signed with `headers` (no staff token); errors carry the API's error code.
+    pub async fn signed(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        headers: &signing::SignedHeaders,
+        body: Vec<u8>,
+    ) -> anyhow::Result<Value> {
+        let mut request = self
+            .http
+            .request(method.clone(), format!("{}{}", self.base, path))
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body);
+        for (name, value) in headers.pairs() {
+            request = request.header(name, value);
+        }
+        let response = request
+            .send()
+            .await
+            .with_context(|| format!("{method} {path}"))?;
+        let status = response.status();
+        let text = response.text().await.unwrap_or_default();
+        anyhow::ensure!(
+            status.is_success(),
+            "{method} {path} answered {status}: {text}"
+        );
+        serde_json::from_str(&text).with_context(|| format!("{method} {path}: answer is not json"))
+    }
+
     /// Sends one signed alert; returns the HTTP status and the body.
     pub async fn send_alert(&self, device: &Device, body: &Value) -> anyhow::Result<(u16, Value)> {
         let bytes = serde_json::to_vec(body)?;

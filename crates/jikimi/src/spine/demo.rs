@@ -30,11 +30,16 @@ pub struct DemoArgs {
     /// Stop after this many seconds (default: run until Ctrl-C).
     #[arg(long)]
     run_for_s: Option<u64>,
+    /// Declare an earthquake over the city after start: 150 residents answer the welfare check over the first
+    /// minutes (safe, need help, trapped, injured, or silent), rescue teams report in and roads are closed.
+    #[arg(long)]
+    disaster: bool,
     /// Time zone the console shows times in: the demo city's own.
     #[arg(long, env = "JIKIMI_TIME_ZONE", default_value = "Europe/Helsinki")]
     time_zone: String,
 }
 
+mod disaster;
 mod roads;
 
 const CENTRE: (f64, f64) = roads::CENTRE;
@@ -92,6 +97,12 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         roads: Some(roads::prepare(&args.data_dir)?),
         addresses_pbf: Some(prepare_addresses(&args.data_dir)?),
         time_zone: args.time_zone.clone(),
+        // The earthquake's counts are per grid sector of the city; without it, nothing changes.
+        areas: if args.disaster {
+            Some(disaster::write_sectors(&args.data_dir)?)
+        } else {
+            None
+        },
         ..Config::default()
     };
     // The same store as `jikimi serve`, with cooperation on: the demo shows every pillar's API.
@@ -148,6 +159,12 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         devices.extend(supervisor.register_devices(&subscriber, 1).await?);
     }
 
+    let quake = if args.disaster {
+        Some(disaster::Quake::prepare(&supervisor).await?)
+    } else {
+        None
+    };
+
     println!();
     println!("jikimi demo is running at {base}");
     println!("  API description: {base}/api/openapi.json   health: {base}/healthz");
@@ -176,6 +193,17 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         "  simulating {n_units} patrol units and {} subscribers; Ctrl-C stops",
         devices.len()
     );
+    let mut quake_task = None;
+    if let Some(quake) = quake {
+        let residents = quake.residents();
+        let (id, task) = quake
+            .declare(&supervisor, &dispatcher, ApiClient::new(&base)?)
+            .await?;
+        println!(
+            "  earthquake declared: disaster {id}; {residents} residents answer its welfare check over the next minutes"
+        );
+        quake_task = Some(task);
+    }
     println!();
 
     let units_task = tokio::spawn(drive_units(
@@ -196,6 +224,9 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     }
     units_task.abort();
     alerts_task.abort();
+    if let Some(task) = quake_task {
+        task.abort();
+    }
     server.abort();
     Ok(())
 }

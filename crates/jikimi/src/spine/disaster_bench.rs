@@ -3,7 +3,9 @@
 //! Registers N subscribers (default 100,000, one device each, every other a U-Relief terminal) with sealed homes
 //! on a grid over Seoul, declares a disaster covering them all and times the welfare check: placing everyone
 //! (opening the sealed homes), testing them against the area, sealing and committing the person rows, and, with
-//! `--mqtt`, publishing the question to every terminal until a subscriber on the broker has received them all. Then
+//! `--mqtt`, publishing the question to every terminal until the terminals' stand-ins on the broker have received
+//! them all ([`count_deliveries`]: many connections, each subscribed to its own terminals' topics, as terminals
+//! are; one connection on a wildcard overran the broker's per-client queue and lost questions). Then
 //! M devices (default 20,000) answer concurrently through the same path as the app and the terminals (signature
 //! checked by the intake, answer committed and audited, an answer in need also committed as an alert): answers per
 //! second. Registration is not timed.
@@ -42,6 +44,10 @@ pub struct DisasterArgs {
     /// Broker to publish the terminals' questions through (e.g. mqtt://127.0.0.1:1883); none: apps only poll.
     #[arg(long)]
     mqtt: Option<String>,
+    /// With --mqtt: terminals whose topics one counting connection subscribes to. Mosquitto queues at most
+    /// `max_queued_messages` (default 1,000) QoS 1 messages per client and drops the rest, so this stays below it.
+    #[arg(long, default_value_t = 500)]
+    terminals_per_connection: usize,
     /// Print the result as one JSON object on stdout instead of text.
     #[arg(long)]
     json: bool,
@@ -124,7 +130,7 @@ pub async fn disaster(args: DisasterArgs) -> anyhow::Result<()> {
     }
     let registration_s = started.elapsed().as_secs_f64();
 
-    // The terminals' broker, and one subscriber counting what it delivers.
+    // The terminals' broker, and the terminals' stand-ins counting what it delivers.
     let mut delivered = None;
     if let Some(url) = &args.mqtt {
         let prefix = format!("bench/{}/jikimi/v1", Uuid::new_v4().simple());
@@ -138,7 +144,15 @@ pub async fn disaster(args: DisasterArgs) -> anyhow::Result<()> {
         tokio::time::timeout(Duration::from_secs(20), intake.ready())
             .await
             .context("the broker did not confirm the subscriptions")?;
-        delivered = Some(count_deliveries(&mqtt, &format!("{prefix}/devices/+/welfare")).await?);
+        let topics: Vec<String> = devices
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| i % 2 == 0)
+            .map(|(_, (device, _))| jikimi_server::mqtt::welfare::welfare_topic(&prefix, &device.0))
+            .collect();
+        delivered = Some(
+            count_deliveries(&mqtt, topics, args.terminals_per_connection.clamp(1, 900)).await?,
+        );
     }
 
     let (lat_max, lon_max) = grid(n - 1);
@@ -171,13 +185,14 @@ pub async fn disaster(args: DisasterArgs) -> anyhow::Result<()> {
         fan_out.asked
     );
     let mut published_s = None;
-    if let Some((count, _task)) = &delivered {
+    if let Some(count) = &delivered {
         let want = fan_out.terminals as usize;
         let deadline = Instant::now() + Duration::from_secs(600);
-        while count.load(std::sync::atomic::Ordering::Relaxed) < want {
+        while count.received() < want {
             anyhow::ensure!(
                 Instant::now() < deadline,
-                "the terminals did not all hear the question"
+                "the terminals did not all hear the question: {} of {want} in 600 s",
+                count.received()
             );
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
@@ -300,50 +315,97 @@ pub async fn disaster(args: DisasterArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A subscriber on `filter` counting the messages delivered to it.
+/// The terminals' stand-ins: connections of `per_connection` terminals each, every one subscribed (QoS 1, as a
+/// terminal is) to exactly its terminals' welfare topics, so no connection is sent more than the broker will queue
+/// for it. Each counts the distinct topics it heard (a QoS 1 redelivery is not counted twice).
+struct Deliveries {
+    count: Arc<std::sync::atomic::AtomicUsize>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Deliveries {
+    fn received(&self) -> usize {
+        self.count.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+impl Drop for Deliveries {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+/// Filters per SUBSCRIBE packet (about 90 bytes each: well under the broker's packet limit).
+const FILTERS_PER_SUBSCRIBE: usize = 100;
+
 async fn count_deliveries(
     config: &jikimi_server::mqtt::MqttConfig,
-    filter: &str,
-) -> anyhow::Result<(
-    Arc<std::sync::atomic::AtomicUsize>,
-    tokio::task::JoinHandle<()>,
-)> {
-    use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
-    let mut options = MqttOptions::new(
-        format!("bench-terminals-{}", Uuid::new_v4().simple()),
-        config.host.clone(),
-        config.port,
-    );
-    options
-        .set_keep_alive(Duration::from_secs(5))
-        .set_max_packet_size(1 << 20, 1 << 20);
-    let (client, mut eventloop) = AsyncClient::new(options, 10_000);
+    topics: Vec<String>,
+    per_connection: usize,
+) -> anyhow::Result<Deliveries> {
+    use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS, SubscribeFilter};
     let count = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
-    let mut ready_tx = Some(ready_tx);
-    let counted = count.clone();
-    let filter = filter.to_string();
-    let task = tokio::spawn(async move {
-        loop {
-            match eventloop.poll().await {
-                Ok(Event::Incoming(Packet::ConnAck(_))) => {
-                    let _ = client.try_subscribe(filter.clone(), QoS::AtLeastOnce);
-                }
-                Ok(Event::Incoming(Packet::SubAck(_))) => {
-                    if let Some(tx) = ready_tx.take() {
-                        let _ = tx.send(());
+    let mut tasks = Vec::new();
+    let mut readies = Vec::new();
+    for chunk in topics.chunks(per_connection.max(1)) {
+        let mut options = MqttOptions::new(
+            format!("bench-terminals-{}", Uuid::new_v4().simple()),
+            config.host.clone(),
+            config.port,
+        );
+        options
+            .set_keep_alive(Duration::from_secs(30))
+            .set_max_packet_size(1 << 20, 1 << 20);
+        let (client, mut eventloop) = AsyncClient::new(options, 1_000);
+        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+        readies.push(ready_rx);
+        let mut ready_tx = Some(ready_tx);
+        let counted = count.clone();
+        let filters: Vec<Vec<SubscribeFilter>> = chunk
+            .chunks(FILTERS_PER_SUBSCRIBE)
+            .map(|c| {
+                c.iter()
+                    .map(|t| SubscribeFilter::new(t.clone(), QoS::AtLeastOnce))
+                    .collect()
+            })
+            .collect();
+        let mut seen = std::collections::HashSet::with_capacity(chunk.len());
+        tasks.push(tokio::spawn(async move {
+            let mut acks_due = 0usize;
+            loop {
+                match eventloop.poll().await {
+                    Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                        acks_due = filters.len();
+                        for f in &filters {
+                            let _ = client.subscribe_many(f.clone()).await;
+                        }
                     }
+                    Ok(Event::Incoming(Packet::SubAck(_))) => {
+                        acks_due = acks_due.saturating_sub(1);
+                        if acks_due == 0
+                            && let Some(tx) = ready_tx.take()
+                        {
+                            let _ = tx.send(());
+                        }
+                    }
+                    Ok(Event::Incoming(Packet::Publish(p))) => {
+                        if seen.insert(p.topic) {
+                            counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
                 }
-                Ok(Event::Incoming(Packet::Publish(_))) => {
-                    counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                }
-                Ok(_) => {}
-                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
             }
-        }
-    });
-    tokio::time::timeout(Duration::from_secs(20), ready_rx)
-        .await
-        .context("the counting subscriber did not connect")??;
-    Ok((count, task))
+        }));
+    }
+    let deliveries = Deliveries { count, tasks };
+    for ready in readies {
+        tokio::time::timeout(Duration::from_secs(60), ready)
+            .await
+            .context("a counting connection did not subscribe")??;
+    }
+    Ok(deliveries)
 }

@@ -6,10 +6,12 @@
 //! and `jikimi bench --help` (`exit_codes`); a freeze request's signed round trip across two `jikimi serve` nodes
 //! (`freeze`); a joint operation of three `jikimi serve` nodes, pushed, partitioned and caught up (`operations`);
 //! `staff add` refusing what the API refuses (`staff`); two nodes on one PostgreSQL and one NATS
-//! JetStream, a node without NATS and a node killed before publishing (`cluster`).
+//! JetStream, a node without NATS and a node killed before publishing (`cluster`); `demo --disaster` filling a
+//! disaster with answers (`demo`).
 
 mod cluster;
 mod crash;
+mod demo;
 mod exchange;
 mod exit_codes;
 mod federation;

@@ -176,7 +176,7 @@ async fn down_receiver_gets_everything_once_in_order(backend: Backend) {
     let ids: HashSet<_> = delivered.iter().map(|(_, b)| b.notification_id).collect();
     assert_eq!(ids, expected.iter().map(|n| n.id.0).collect());
     // In order per incident, for each guardian: alert received, dispatched, closed.
-    let mut streams: BTreeMap<(String, uuid::Uuid), Vec<u64>> = BTreeMap::new();
+    let mut streams: BTreeMap<(String, Option<uuid::Uuid>), Vec<u64>> = BTreeMap::new();
     for (who, body) in &delivered {
         streams
             .entry((who.clone(), body.incident_id))
@@ -329,4 +329,164 @@ async fn dropped_worker_is_redelivered_after_restart_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dropped_worker_is_redelivered_after_restart_postgres() {
     dropped_worker_is_redelivered_after_restart(Backend::Postgres).await;
+}
+
+/// A declared disaster's notices go through the same outbox and worker: each guardian is told, in their own
+/// language, that their person is in the area and asked, then what they answered, once each and in that order.
+async fn disaster_notices_reach_guardians_once_in_order_in_their_language(backend: Backend) {
+    use jikimi_respond::disaster::{DisasterArea, DisasterKind, WelfareAnswer};
+    use jikimi_store::disaster::{DisasterRecord, NewWelfareAnswer, WelfareRequest};
+    let (store, _db) = Db::fresh(backend).await;
+    let ring = keyring();
+    let addr = reserve_port();
+    let korean = GuardianSpec {
+        name: "어머니",
+        language: "ko",
+        channels: vec![("webhook", format!("http://{addr}/hook/ko"))],
+    };
+    let (sid, _) = register(
+        store.as_ref(),
+        &ring,
+        "김민지",
+        &[korean, webhook_guardian(addr, "en")],
+    )
+    .await;
+    let device = jikimi_respond::DeviceId::new_v4();
+    let staff = |reason: &str| {
+        jikimi_store::Change::new(jikimi_respond::Actor::Staff("sup".into()), now(), reason)
+    };
+    store
+        .put_device(
+            &jikimi_store::DeviceRecord {
+                id: device,
+                subscriber_id: Some(sid),
+                public_key: vec![7; 32],
+                kind: "app".into(),
+                enrolled_at: now(),
+                revoked_at: None,
+            },
+            &staff("enrol"),
+        )
+        .await
+        .unwrap();
+    let disaster = DisasterRecord {
+        id: uuid::Uuid::now_v7(),
+        kind: DisasterKind::Earthquake,
+        title: "포항 지진".into(),
+        area: DisasterArea::new(vec![vec![vec![
+            [129.0, 36.0],
+            [129.5, 36.0],
+            [129.5, 36.2],
+            [129.0, 36.0],
+        ]]])
+        .unwrap(),
+        cap_identifier: None,
+        declared_at: now(),
+        closed_at: None,
+    };
+    store
+        .declare_disaster(&disaster, &staff("quake"))
+        .await
+        .unwrap();
+    let request = WelfareRequest {
+        subscriber_id: sid,
+        position: None,
+        position_at: None,
+        vulnerability: None,
+    };
+    store
+        .request_welfare(disaster.id, &[request], &staff("ask"))
+        .await
+        .unwrap();
+    store
+        .record_welfare_answer(
+            &NewWelfareAnswer {
+                disaster_id: disaster.id,
+                device_id: device,
+                answer_id: uuid::Uuid::new_v4(),
+                nonce: uuid::Uuid::new_v4().simple().to_string(),
+                answer: WelfareAnswer::Trapped,
+                position: None,
+                position_at: None,
+                battery_pct: None,
+                people: None,
+                at: now(),
+            },
+            &jikimi_store::Change::new(jikimi_respond::Actor::Device(device), now(), "answer"),
+        )
+        .await
+        .unwrap();
+    let receiver = Arc::new(Receiver::default());
+    start_receiver(addr, receiver.clone()).await;
+    let worker = spawn_worker(store.clone(), fast_config());
+    let rows = wait_for(
+        "the disaster's notices",
+        Duration::from_secs(30),
+        || async {
+            let rows = store
+                .list_disaster_notifications(disaster.id)
+                .await
+                .unwrap();
+            rows.iter()
+                .all(|n| n.state == NotificationState::Delivered)
+                .then_some(rows)
+        },
+    )
+    .await;
+    worker.abort();
+    assert_eq!(rows.len(), 4);
+    let delivered = receiver.delivered.lock().unwrap().clone();
+    assert_eq!(delivered.len(), 4, "each notice exactly once");
+    for who in ["ko", "en"] {
+        let mine: Vec<&WebhookBody> = delivered
+            .iter()
+            .filter(|(w, _)| w == who)
+            .map(|(_, b)| b)
+            .collect();
+        let events: Vec<&str> = mine.iter().map(|b| b.event.as_str()).collect();
+        assert_eq!(events, ["welfare_asked", "welfare_trapped"], "{who}");
+        assert!(
+            mine.iter()
+                .all(|b| b.disaster_id == Some(disaster.id) && b.incident_id.is_none())
+        );
+        assert!(
+            mine.iter()
+                .all(|b| b.language == who && b.text.contains("포항 지진"))
+        );
+    }
+    let ko = delivered
+        .iter()
+        .find(|(w, b)| w == "ko" && b.event == "welfare_asked")
+        .unwrap();
+    assert_eq!(
+        ko.1.subject,
+        "[지킴이] 김민지님이 재난 지역(포항 지진)에 있을 수 있습니다"
+    );
+    let en = delivered
+        .iter()
+        .find(|(w, b)| w == "en" && b.event == "welfare_trapped")
+        .unwrap();
+    assert_eq!(
+        en.1.subject,
+        "jikimi: 김민지 answered that they are trapped"
+    );
+    let audit = store.list_audit(0, 10_000).await.unwrap();
+    let told = audit
+        .iter()
+        .filter(|e| {
+            e.action == "notification.delivered" && e.subject == format!("disaster/{}", disaster.id)
+        })
+        .count();
+    assert_eq!(told, 4);
+    jikimi_store::verify_audit(store.as_ref()).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disaster_notices_reach_guardians_once_in_order_in_their_language_sqlite() {
+    disaster_notices_reach_guardians_once_in_order_in_their_language(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disaster_notices_reach_guardians_once_in_order_in_their_language_postgres() {
+    disaster_notices_reach_guardians_once_in_order_in_their_language(Backend::Postgres).await;
 }

@@ -135,6 +135,31 @@ pub fn area_key(areas: Option<&AdminAreas>, at: Coordinates) -> String {
     }
 }
 
+/// The outline of the area counted under `key` ([`area_key`]), as a GeoJSON geometry for the console's choropleth:
+/// the administrative area's MultiPolygon, or the H3 cell's hexagon; `None` for `outside` and `unknown`.
+pub fn area_boundary(areas: Option<&AdminAreas>, key: &str) -> Option<serde_json::Value> {
+    match areas {
+        Some(areas) => areas
+            .areas
+            .iter()
+            .find(|a| format!("{} {}", a.code, a.name) == key)
+            .map(
+                |a| serde_json::json!({"type": "MultiPolygon", "coordinates": a.shape.polygons()}),
+            ),
+        None => {
+            let cell: h3o::CellIndex = key.parse().ok()?;
+            let mut ring: Vec<[f64; 2]> = cell
+                .boundary()
+                .iter()
+                .map(|ll| [ll.lng(), ll.lat()])
+                .collect();
+            let first = *ring.first()?;
+            ring.push(first);
+            Some(serde_json::json!({"type": "Polygon", "coordinates": [ring]}))
+        }
+    }
+}
+
 /// Loads the areas named by the configuration (`areas`); `None` when none is configured.
 pub fn load_configured(
     config: &crate::config::Config,
@@ -186,6 +211,14 @@ mod tests {
         assert_eq!(area_key(Some(&areas), at(37.05, 127.25)), "2 B");
         assert_eq!(area_key(Some(&areas), at(37.05, 127.15)), "outside");
         assert_eq!(area_key(None, at(37.05, 127.05)).len(), 15);
+        let boundary = area_boundary(Some(&areas), "2 B").unwrap();
+        assert_eq!(boundary["type"], "MultiPolygon");
+        assert_eq!(boundary["coordinates"][0][0][1][0], 127.3);
+        assert!(area_boundary(Some(&areas), "outside").is_none());
+        let cell = area_key(None, at(37.05, 127.05));
+        let hexagon = area_boundary(None, &cell).unwrap();
+        assert_eq!(hexagon["coordinates"][0].as_array().unwrap().len(), 7);
+        assert!(area_boundary(None, "unknown").is_none());
         assert!(
             AdminAreas::from_geojson(
                 r#"{"features":[{"geometry":{"type":"Point","coordinates":[1,2]}}]}"#

@@ -14,9 +14,13 @@
 //! - `GET /api/disasters/{id}/triage` (dispatchers, supervisors: it reveals positions and vulnerability): the queue of
 //!   [`jikimi_respond::disaster::triage`], audited `disaster.triage_read` before anything is opened.
 //! - Devices: [`device`] (the app's signed poll and answer) and [`crate::mqtt::welfare`] (terminals).
+//! - Guardians: [`guardians`] (told through the notification outbox when their person is asked, answers, or stays
+//!   silent).
+//! - Each triage entry carries the unit its person needs ([`jikimi_respond::rescue::need_for_welfare`]).
 
 pub mod areas;
 pub mod device;
+pub mod guardians;
 pub mod welfare;
 
 use std::collections::BTreeMap;
@@ -111,6 +115,11 @@ pub struct AreaCountsDto {
     pub area: String,
     /// Its counts.
     pub counts: CountsDto,
+    /// Its outline as a GeoJSON geometry (the administrative area's MultiPolygon or the H3 cell's Polygon), for a
+    /// choropleth; absent for `outside` and `unknown`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub boundary: Option<serde_json::Value>,
 }
 
 /// A disaster as listed.
@@ -440,7 +449,11 @@ pub async fn get(
         counts,
         areas: by_area
             .into_iter()
-            .map(|(area, counts)| AreaCountsDto { area, counts })
+            .map(|(area, counts)| AreaCountsDto {
+                boundary: areas::area_boundary(admin, &area),
+                area,
+                counts,
+            })
             .collect(),
         area_kind: if admin.is_some() { "admin" } else { "h3" }.into(),
     }))
@@ -473,6 +486,9 @@ pub struct TriageEntryDto {
     pub vulnerability: Vulnerability,
     /// The administrative area or H3 cell of the position.
     pub area: Option<String>,
+    /// The unit this person needs (trapped: rescue with heavy_rescue, or water_rescue in a flood; injured: medical;
+    /// need_help: rescue, with water_rescue in a flood).
+    pub need: Option<crate::rescue::NeedDto>,
 }
 
 /// The triage queue.
@@ -526,6 +542,14 @@ pub async fn triage_queue(
             battery_pct: e.person.battery_pct,
             people: e.person.people,
             vulnerability: e.person.vulnerability,
+            need: jikimi_respond::rescue::need_for_welfare(e.person.status, disaster.kind).map(
+                |n| {
+                    crate::rescue::NeedDto::new(
+                        &n,
+                        jikimi_respond::rescue::NeedSource::Welfare(e.person.status),
+                    )
+                },
+            ),
         })
         .collect();
     Ok(Json(TriageDto {

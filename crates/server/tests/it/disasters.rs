@@ -242,6 +242,14 @@ pub async fn welfare_check_reaches_exactly_the_area(h: &Harness) {
         .map(|a| a["counts"]["total"].as_u64().unwrap_or(0))
         .sum();
     assert_eq!(per_area, 5);
+    // Each cell comes with its hexagon, for the console's choropleth.
+    for area in detail["areas"].as_array().expect("areas") {
+        assert_eq!(area["boundary"]["type"], "Polygon", "{area}");
+        assert_eq!(
+            area["boundary"]["coordinates"][0].as_array().map(Vec::len),
+            Some(7)
+        );
+    }
     let (status, listed) = h
         .call(Method::GET, "/api/disasters", Some(&dispatcher), None)
         .await;

@@ -280,6 +280,14 @@ pub async fn console_labels_come_from_the_fluent_files(h: &Harness) {
             if lang == "en" { "received" } else { "접수" }
         );
         assert!(body["labels"]["lang-vi"].is_string());
+        assert_eq!(
+            body["labels"]["d_trapped"],
+            if lang == "en" {
+                "trapped"
+            } else {
+                "매몰·고립"
+            }
+        );
     }
     // Another of the fourteen, and one the service lacks (English).
     let (_, body) = h

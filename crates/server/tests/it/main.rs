@@ -32,6 +32,7 @@ mod privacy;
 mod purge;
 mod referrals;
 mod reindex;
+mod rescue;
 mod roads;
 mod sessions;
 mod shapes;
@@ -77,6 +78,9 @@ api_tests!(
     disasters::welfare_check_reaches_exactly_the_area,
     disasters::disasters_are_declared_from_cap,
     disasters::disaster_endpoints_refuse_attacks,
+    rescue::unit_types_are_saved_listed_and_refused_when_malformed,
+    rescue::recommendations_and_dispatch_honour_the_needed_type,
+    rescue::welfare_answers_set_the_need_and_guardians_are_told,
     referrals::eido_referral_round_trips_once_per_id_on_the_feed,
     referrals::eido_import_refuses_attacks,
     standards::incident_exports_follow_the_role_view,

@@ -46,6 +46,7 @@ pub async fn security_headers_on_every_answer(h: &Harness) {
         (Method::GET, "/healthz", StatusCode::OK),
         (Method::GET, "/", StatusCode::OK),
         (Method::GET, "/console/app.js", StatusCode::OK),
+        (Method::GET, "/console/disaster.js", StatusCode::OK),
         (Method::GET, "/api/no-such-endpoint", StatusCode::NOT_FOUND),
         (Method::GET, "/api/incidents", StatusCode::UNAUTHORIZED),
         (Method::GET, "/metrics", StatusCode::NOT_FOUND),

@@ -23,6 +23,8 @@ pub(crate) async fn every_change_is_audited_and_the_chain_verifies<S: TestStore>
         status: UnitStatus::Available,
         position: None,
         reported_at: None,
+        unit_type: jikimi_respond::UnitType::Police,
+        capabilities: Default::default(),
     };
     store
         .put_unit(&unit, &staff_change("admin", 20, "new car"))

@@ -26,6 +26,8 @@ pub(crate) async fn change_events_are_written_with_their_commit<S: TestStore>() 
         status: UnitStatus::Available,
         position: None,
         reported_at: None,
+        unit_type: jikimi_respond::UnitType::Police,
+        capabilities: Default::default(),
     };
     store
         .put_unit(&unit, &staff_change("admin", 2_000, "new unit"))

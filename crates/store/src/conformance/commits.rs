@@ -139,6 +139,8 @@ pub(crate) async fn commits_are_told_to_observers_and_rollbacks_are_not<S: TestS
         status: UnitStatus::Available,
         position: None,
         reported_at: None,
+        unit_type: jikimi_respond::UnitType::Police,
+        capabilities: Default::default(),
     };
     store
         .put_unit(&unit, &staff_change("admin", 1_400, "fleet"))
@@ -223,7 +225,7 @@ pub(crate) async fn commits_are_told_to_observers_and_rollbacks_are_not<S: TestS
         seen.take(),
         vec![vec![Committed::NotificationUpdated {
             id: n.id,
-            incident_id: n.incident_id
+            incident_id: n.incident_id.unwrap()
         }]]
     );
     // A lost lease changes nothing.

@@ -36,6 +36,8 @@ async fn incident_and_unit<S: TestStore>(store: &S, unit: &str, status: UnitStat
         status,
         position: None,
         reported_at: None,
+        unit_type: jikimi_respond::UnitType::Police,
+        capabilities: Default::default(),
     };
     if store.get_unit(&unit.id).await.is_err() {
         store

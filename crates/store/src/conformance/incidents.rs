@@ -153,6 +153,8 @@ pub(crate) async fn corrupt_stored_rows_are_corrupt_not_invalid<S: TestStore>() 
                 status: jikimi_respond::UnitStatus::Available,
                 position: None,
                 reported_at: None,
+                unit_type: jikimi_respond::UnitType::Police,
+                capabilities: Default::default(),
             },
             &staff_change("kim", 1, "unit"),
         )

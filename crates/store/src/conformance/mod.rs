@@ -24,6 +24,7 @@ mod operations;
 mod outbox;
 mod referrals;
 mod registration;
+mod rescue;
 mod sessions;
 mod story;
 mod surge;
@@ -49,6 +50,7 @@ pub(crate) use operations::*;
 pub(crate) use outbox::*;
 pub(crate) use referrals::*;
 pub(crate) use registration::*;
+pub(crate) use rescue::*;
 pub(crate) use sessions::*;
 pub(crate) use story::*;
 pub(crate) use surge::*;
@@ -258,6 +260,9 @@ macro_rules! store_conformance {
             identify_bank_lifecycle,
             road_closures_are_audited_told_and_reopened_once,
             disasters_ask_people_and_record_answers_once,
+            unit_types_are_kept_and_dispatch_honours_the_need,
+            incident_needs_are_set_cleared_and_derived_from_answers,
+            guardians_are_told_of_a_disaster_once_per_event,
             referral_opens_one_incident_per_external_id,
             concurrent_referrals_of_one_external_id_open_one_incident,
         );

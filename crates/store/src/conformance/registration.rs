@@ -514,6 +514,8 @@ pub(crate) async fn units_positions_and_status<S: TestStore>() {
             status: UnitStatus::Available,
             position: None,
             reported_at: None,
+            unit_type: jikimi_respond::UnitType::Police,
+            capabilities: Default::default(),
         };
         store
             .put_unit(&unit, &staff_change("admin", 0, "fleet"))

@@ -26,6 +26,8 @@ pub(crate) async fn durable_across_reopen<S: TestStore>() {
         status: UnitStatus::Available,
         position: None,
         reported_at: None,
+        unit_type: jikimi_respond::UnitType::Police,
+        capabilities: Default::default(),
     };
     store
         .put_unit(&unit, &staff_change("admin", 20, "fleet"))
@@ -88,6 +90,8 @@ pub(crate) async fn story_alert_to_erasure<S: TestStore>() {
             status: UnitStatus::Available,
             position: Some(Coordinates::new(lat, 126.98).unwrap()),
             reported_at: Some(t(3)),
+            unit_type: jikimi_respond::UnitType::Police,
+            capabilities: Default::default(),
         };
         store
             .put_unit(&unit, &staff_change("admin", 3, "fleet"))

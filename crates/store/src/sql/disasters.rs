@@ -275,6 +275,17 @@ where
             }
             added += query.execute(&mut *tx).await?.rows_affected();
         }
+        // Their guardians are told in the same transaction: a person asked always has their guardians' notices.
+        let subscribers: Vec<SubscriberId> = requests.iter().map(|r| r.subscriber_id).collect();
+        Self::queue_welfare_notices_in(
+            &mut tx,
+            &mut chain,
+            disaster_id,
+            &subscribers,
+            crate::outbox::WELFARE_ASKED,
+            change.at,
+        )
+        .await?;
         let mut entry = super::audit(
             change,
             "disaster.welfare_requested",
@@ -391,6 +402,16 @@ where
         .bind(answer.people.map(i64::from))
         .execute(&mut *tx)
         .await?;
+        let subscriber_id = SubscriberId(super::parse_uuid(&sid)?);
+        Self::queue_welfare_notices_in(
+            &mut tx,
+            &mut chain,
+            answer.disaster_id,
+            &[subscriber_id],
+            crate::outbox::welfare_event(status),
+            answer.at,
+        )
+        .await?;
         let mut entry = super::audit(change, "welfare.answered", format!("disaster/{did}"));
         entry.detail = serde_json::json!({
             "subscriber": sid,
@@ -405,7 +426,7 @@ where
             .push(crate::Committed::DisasterUpdated(answer.disaster_id));
         self.commit_write(tx, chain).await?;
         Ok(WelfareAnswered {
-            subscriber_id: SubscriberId(super::parse_uuid(&sid)?),
+            subscriber_id,
             status,
             duplicate: false,
         })
@@ -447,6 +468,16 @@ where
                 })
             })
             .collect()
+    }
+
+    async fn queue_silent_welfare(
+        &self,
+        asked_before: Timestamp,
+        at: Timestamp,
+        limit: u32,
+    ) -> crate::Result<u64> {
+        self.queue_silent_welfare_impl(asked_before, at, limit)
+            .await
     }
 
     async fn pending_welfare(&self, device_id: DeviceId) -> crate::Result<Vec<PendingWelfare>> {

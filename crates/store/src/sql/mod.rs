@@ -34,6 +34,7 @@ mod incidents;
 mod linkage;
 mod maintenance;
 mod outbox;
+mod rescue;
 mod staff;
 mod subscribers;
 mod units;
@@ -170,9 +171,15 @@ pub(crate) fn unit_from_columns(
     lat: Option<f64>,
     lon: Option<f64>,
     reported_at: Option<i64>,
+    unit_type: &str,
+    capabilities: &str,
 ) -> Result<Unit> {
     let status = UnitStatus::parse(status)
         .ok_or_else(|| Error::corrupt(format!("unknown unit status {status:?} in storage")))?;
+    let unit_type = jikimi_respond::UnitType::parse(unit_type)
+        .ok_or_else(|| Error::corrupt(format!("unknown unit type {unit_type:?} in storage")))?;
+    let capabilities = jikimi_respond::rescue::capabilities_from_text(capabilities)
+        .ok_or_else(|| Error::corrupt("unknown unit capability in storage"))?;
     let position = match (lat, lon) {
         (Some(lat), Some(lon)) => Some(
             Coordinates::new(lat, lon)
@@ -185,6 +192,8 @@ pub(crate) fn unit_from_columns(
         status,
         position,
         reported_at: reported_at.map(Timestamp::from_unix_ms),
+        unit_type,
+        capabilities,
     })
 }
 

@@ -26,9 +26,14 @@ where
         use crate::sql::{parse_uuid, to_u64};
         Ok(crate::outbox::Notification {
             id: crate::outbox::NotificationId(parse_uuid(&row.try_get::<String, _>("id")?)?),
-            incident_id: jikimi_respond::IncidentId(parse_uuid(
-                &row.try_get::<String, _>("incident_id")?,
-            )?),
+            incident_id: row
+                .try_get::<Option<String>, _>("incident_id")?
+                .map(|t| parse_uuid(&t).map(jikimi_respond::IncidentId))
+                .transpose()?,
+            disaster_id: row
+                .try_get::<Option<String>, _>("disaster_id")?
+                .map(|t| parse_uuid(&t))
+                .transpose()?,
             guardian_id: crate::GuardianId(parse_uuid(&row.try_get::<String, _>("guardian_id")?)?),
             subscriber_id: jikimi_respond::SubscriberId(parse_uuid(
                 &row.try_get::<String, _>("subscriber_id")?,
@@ -200,8 +205,8 @@ where
                    AND (n.lease_until IS NULL OR n.lease_until <= $1)
                    AND NOT EXISTS (
                        SELECT 1 FROM notifications p
-                       WHERE p.incident_id = n.incident_id AND p.guardian_id = n.guardian_id
-                         AND p.state = 'pending' AND p.event_seq < n.event_seq)
+                       WHERE p.guardian_id = n.guardian_id AND p.state = 'pending' AND p.event_seq < n.event_seq
+                         AND (p.incident_id = n.incident_id OR p.disaster_id = n.disaster_id))
                  ORDER BY n.next_attempt_at, n.event_seq, n.id
                  LIMIT $4)
                AND state = 'pending' AND (lease_until IS NULL OR lease_until <= $1)
@@ -220,8 +225,9 @@ where
             .map(Self::notification_from_row)
             .collect::<crate::Result<Vec<_>>>()?;
         out.sort_by(|a, b| {
-            (a.incident_id, a.guardian_id, a.event_seq).cmp(&(
+            (a.incident_id, a.disaster_id, a.guardian_id, a.event_seq).cmp(&(
                 b.incident_id,
+                b.disaster_id,
                 b.guardian_id,
                 b.event_seq,
             ))
@@ -285,16 +291,29 @@ where
             .await?
             .ok_or(crate::Error::Conflict(crate::Conflict::LeaseLost))?;
         let notification = Self::notification_from_row(&row)?;
-        chain.changes.push(crate::Committed::NotificationUpdated {
-            id: notification.id,
-            incident_id: notification.incident_id,
-        });
+        // A disaster's notice is reported as a change of its disaster (the change kinds carry an incident id).
+        let subject = match (notification.incident_id, notification.disaster_id) {
+            (Some(incident_id), _) => {
+                chain.changes.push(crate::Committed::NotificationUpdated {
+                    id: notification.id,
+                    incident_id,
+                });
+                format!("incident/{incident_id}")
+            }
+            (None, Some(disaster_id)) => {
+                chain
+                    .changes
+                    .push(crate::Committed::DisasterUpdated(disaster_id));
+                format!("disaster/{disaster_id}")
+            }
+            (None, None) => return Err(crate::Error::corrupt("notification about nothing")),
+        };
         chain.push(
             jikimi_audit::NewAuditEntry::new(
                 at,
                 jikimi_respond::Actor::System.to_string(),
                 action,
-                format!("incident/{}", notification.incident_id),
+                subject,
                 "guardian notification",
             )
             .with_detail(&serde_json::json!({
@@ -320,6 +339,21 @@ where
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(incident_id.to_string())
+            .fetch_all(self.reader())
+            .await?;
+        rows.iter().map(Self::notification_from_row).collect()
+    }
+
+    async fn list_disaster_notifications(
+        &self,
+        disaster_id: uuid::Uuid,
+    ) -> crate::Result<Vec<crate::outbox::Notification>> {
+        let sql = format!(
+            "SELECT {} FROM notifications WHERE disaster_id = $1 ORDER BY guardian_id, event_seq",
+            crate::outbox::COLUMNS
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(disaster_id.to_string())
             .fetch_all(self.reader())
             .await?;
         rows.iter().map(Self::notification_from_row).collect()

@@ -4,6 +4,9 @@
 use super::{Backend, RowsAffected as _, SqlStore};
 use sqlx::Row;
 
+/// The columns every unit query reads.
+const UNIT_COLUMNS: &str = "id, status, lat, lon, reported_at, unit_type, capabilities";
+
 impl<DB: Backend> SqlStore<DB>
 where
     for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
@@ -27,6 +30,8 @@ where
             row.try_get("lat")?,
             row.try_get("lon")?,
             row.try_get("reported_at")?,
+            &row.try_get::<String, _>("unit_type")?,
+            &row.try_get::<String, _>("capabilities")?,
         )
     }
 
@@ -35,11 +40,13 @@ where
         tx: &mut sqlx::Transaction<'static, DB>,
         id: &jikimi_respond::UnitId,
     ) -> crate::Result<jikimi_respond::Unit> {
-        let row = sqlx::query("SELECT id, status, lat, lon, reported_at FROM units WHERE id = $1")
-            .bind(id.as_str())
-            .fetch_optional(&mut **tx)
-            .await?
-            .ok_or_else(|| crate::Error::not_found(crate::Entity::Unit, id))?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {UNIT_COLUMNS} FROM units WHERE id = $1"
+        )))
+        .bind(id.as_str())
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or_else(|| crate::Error::not_found(crate::Entity::Unit, id))?;
         Self::unit_from_row(&row)
     }
 
@@ -51,12 +58,14 @@ where
         status: jikimi_respond::UnitStatus,
         change: &crate::Change,
     ) -> crate::Result<jikimi_respond::Unit> {
-        let row = sqlx::query("UPDATE units SET status = $2 WHERE id = $1 RETURNING id, status, lat, lon, reported_at")
-            .bind(id.as_str())
-            .bind(status.as_str())
-            .fetch_optional(&mut **tx)
-            .await?
-            .ok_or_else(|| crate::Error::not_found(crate::Entity::Unit, id))?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE units SET status = $2 WHERE id = $1 RETURNING {UNIT_COLUMNS}"
+        )))
+        .bind(id.as_str())
+        .bind(status.as_str())
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or_else(|| crate::Error::not_found(crate::Entity::Unit, id))?;
         let unit = Self::unit_from_row(&row)?;
         chain
             .changes
@@ -93,23 +102,32 @@ where
     ) -> crate::Result<()> {
         let (mut tx, mut chain) = self.begin_write().await?;
         sqlx::query(
-            "INSERT INTO units (id, status, lat, lon, reported_at) VALUES ($1, $2, $3, $4, $5)
+            "INSERT INTO units (id, status, lat, lon, reported_at, unit_type, capabilities)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
              ON CONFLICT (id) DO UPDATE SET status = excluded.status, lat = excluded.lat, lon = excluded.lon,
-                 reported_at = excluded.reported_at",
+                 reported_at = excluded.reported_at, unit_type = excluded.unit_type,
+                 capabilities = excluded.capabilities",
         )
         .bind(unit.id.as_str())
         .bind(unit.status.as_str())
         .bind(unit.position.map(|p| p.lat()))
         .bind(unit.position.map(|p| p.lon()))
         .bind(unit.reported_at.map(|t| t.as_unix_ms()))
+        .bind(unit.unit_type.as_str())
+        .bind(jikimi_respond::rescue::capabilities_to_text(&unit.capabilities))
         .execute(&mut *tx)
         .await?;
         chain
             .changes
             .push(crate::Committed::UnitUpdated(unit.id.clone()));
         chain.push(
-            crate::sql::audit(change, "unit.saved", format!("unit/{}", unit.id))
-                .with_detail(&serde_json::json!({ "status": unit.status })),
+            crate::sql::audit(change, "unit.saved", format!("unit/{}", unit.id)).with_detail(
+                &serde_json::json!({
+                    "status": unit.status,
+                    "unit_type": unit.unit_type,
+                    "capabilities": unit.capabilities,
+                }),
+            ),
         );
         self.commit_write(tx, chain).await
     }
@@ -145,8 +163,9 @@ where
         let mut units = Vec::with_capacity(reports.len());
         for (id, report) in reports {
             let row = sqlx::query(
-                "UPDATE units SET lat = $2, lon = $3, reported_at = $4 WHERE id = $1
-                 RETURNING id, status, lat, lon, reported_at",
+                sqlx::AssertSqlSafe(format!(
+                "UPDATE units SET lat = $2, lon = $3, reported_at = $4 WHERE id = $1 RETURNING {UNIT_COLUMNS}"
+            )),
             )
             .bind(id.as_str())
             .bind(report.position.lat())
@@ -186,29 +205,43 @@ where
         unit: &jikimi_respond::UnitId,
         change: &crate::Change,
     ) -> crate::Result<jikimi_respond::Incident> {
-        let (mut tx, mut chain) = self.begin_write().await?;
-        // Read inside the writing transaction (after the audit head lock): a unit dispatched by a transaction that
-        // committed while this one waited is seen as busy here.
-        let current = Self::unit_in(&mut tx, unit).await?;
-        if current.status != jikimi_respond::UnitStatus::Available {
-            return Err(crate::Error::Conflict(crate::Conflict::UnitBusy {
-                unit: unit.clone(),
-                status: current.status,
-            }));
-        }
-        let kind = jikimi_respond::EventKind::Dispatched { unit: unit.clone() };
-        let incident =
-            Self::append_in(&mut tx, &mut chain, incident_id, expected_seq, kind, change).await?;
-        Self::set_status_in(
-            &mut tx,
-            &mut chain,
+        self.dispatch_checked(incident_id, expected_seq, unit, None, change)
+            .await
+    }
+
+    async fn dispatch_for_need(
+        &self,
+        incident_id: jikimi_respond::IncidentId,
+        expected_seq: Option<u64>,
+        unit: &jikimi_respond::UnitId,
+        need: &jikimi_respond::UnitNeed,
+        override_need: bool,
+        change: &crate::Change,
+    ) -> crate::Result<jikimi_respond::Incident> {
+        self.dispatch_checked(
+            incident_id,
+            expected_seq,
             unit,
-            jikimi_respond::UnitStatus::Dispatched,
+            Some((need, override_need)),
             change,
         )
-        .await?;
-        self.commit_write(tx, chain).await?;
-        Ok(incident)
+        .await
+    }
+
+    async fn set_incident_need(
+        &self,
+        incident_id: jikimi_respond::IncidentId,
+        need: Option<&jikimi_respond::UnitNeed>,
+        change: &crate::Change,
+    ) -> crate::Result<()> {
+        self.set_incident_need_impl(incident_id, need, change).await
+    }
+
+    async fn incident_need_facts(
+        &self,
+        incident_id: jikimi_respond::IncidentId,
+    ) -> crate::Result<crate::rescue::IncidentNeedFacts> {
+        self.incident_need_facts_impl(incident_id).await
     }
 
     async fn append_event_moving_unit(
@@ -230,18 +263,22 @@ where
     }
 
     async fn get_unit(&self, id: &jikimi_respond::UnitId) -> crate::Result<jikimi_respond::Unit> {
-        let row = sqlx::query("SELECT id, status, lat, lon, reported_at FROM units WHERE id = $1")
-            .bind(id.as_str())
-            .fetch_optional(self.reader())
-            .await?
-            .ok_or_else(|| crate::Error::not_found(crate::Entity::Unit, id))?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {UNIT_COLUMNS} FROM units WHERE id = $1"
+        )))
+        .bind(id.as_str())
+        .fetch_optional(self.reader())
+        .await?
+        .ok_or_else(|| crate::Error::not_found(crate::Entity::Unit, id))?;
         Self::unit_from_row(&row)
     }
 
     async fn list_units(&self) -> crate::Result<Vec<jikimi_respond::Unit>> {
-        let rows = sqlx::query("SELECT id, status, lat, lon, reported_at FROM units ORDER BY id")
-            .fetch_all(self.reader())
-            .await?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {UNIT_COLUMNS} FROM units ORDER BY id"
+        )))
+        .fetch_all(self.reader())
+        .await?;
         rows.iter().map(Self::unit_from_row).collect()
     }
 }
