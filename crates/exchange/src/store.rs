@@ -21,7 +21,7 @@ use crate::domain::{Agency, AgencyId, Agreement, Provenance, Record};
 use crate::error::Result;
 use crate::freeze::{Direction, FreezeRequest, FreezeStatus, HeldRequest};
 use crate::identifiers::Sha256Hex;
-use crate::operation::{OpAck, OpEvent};
+use crate::operation::{OpAck, OpBatchAck, OpEvent};
 use crate::protocol::{Action, Known, Receipt, Rejection, Signed};
 
 /// A record as held by this node, with how it got here and its position in the local log.
@@ -108,6 +108,41 @@ pub struct HeldEvent {
     pub applied: Option<u64>,
 }
 
+/// One write of a received batch of operation events ([`OperationStore::op_steps`]), in the order the receiver
+/// decided them (the order of application follows it).
+#[derive(Debug, Clone, PartialEq)]
+pub enum OpStep {
+    /// As [`OperationStore::put_op_event`]: a new event, applied now or buffered.
+    Put { event: OpEvent, applied: bool },
+    /// As [`OperationStore::apply_op_event`]: a buffered event (held, or put earlier in the same batch) applied.
+    Apply {
+        operation: Uuid,
+        origin: AgencyId,
+        seq: u64,
+    },
+    /// As [`OperationStore::refuse_op_event`]: a buffered event a rule refuses now, dropped.
+    Refuse {
+        operation: Uuid,
+        origin: AgencyId,
+        seq: u64,
+        reason: String,
+    },
+    /// An audit entry of this node's own on `operation` (`exchange.<action>`), as `ExchangeStore::audit` writes
+    /// one: a staff member's change audited in the transaction that keeps the event.
+    Note {
+        operation: Uuid,
+        action: String,
+        detail: String,
+    },
+    /// An event refused before it was held (signature, part, agreement, rule): audited as
+    /// `operation_event_rejected` with `detail`, nothing stored.
+    Rejected {
+        operation: Uuid,
+        origin: AgencyId,
+        detail: String,
+    },
+}
+
 /// Joint operations (`crate::operation`): the signed events of each operation, applied or buffered, and how far
 /// each participant has acknowledged this node's own events. Bodies are sealed at rest; every write chains an
 /// audit entry naming the event's digest and signature (issued, received, applied, refused, acknowledged), so
@@ -147,6 +182,15 @@ pub trait OperationStore: Send + Sync + 'static {
     /// Keeps a peer's signed acknowledgement of one of our events (audited with its signature); the peer's
     /// delivery mark only moves forward, to just before the first number it still expects.
     async fn op_acknowledged(&self, ack: &Signed<OpAck>) -> Result<()>;
+    /// Writes the steps of one received batch in one transaction, each audited as its single counterpart is, so a
+    /// batch costs one commit however many events it carries. A `Put` of an event held already with the same
+    /// digest changes nothing; with another digest the whole batch fails (the caller checked it against what it
+    /// read under the node's apply lock, so this is a bug or a concurrent writer).
+    async fn op_steps(&self, steps: &[OpStep]) -> Result<()>;
+    /// Keeps a peer's signed acknowledgement of a batch of our events (one audit entry with its signature and the
+    /// count of each outcome) and moves the peer's delivery mark of each operation in it, forward only, in one
+    /// transaction.
+    async fn op_batch_acknowledged(&self, ack: &Signed<OpBatchAck>) -> Result<()>;
 }
 
 /// Persistence for one exchange node.

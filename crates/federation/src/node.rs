@@ -442,7 +442,7 @@ impl Node {
     /// Checks a signed request (signer a known peer, addressed to us, fresh, signature valid) against the peers
     /// held now; returns those peers and the verdict, which the caller may narrow and then hands to
     /// [`Node::refuse_audited`].
-    async fn check_signed(
+    pub(crate) async fn check_signed(
         &self,
         signer: &AgencyId,
         recipient: &AgencyId,

@@ -2,18 +2,23 @@
 //! runs, signed, kept and audited), the push channel that carries each change to every participant allowed to see
 //! it, and the receiving side that re-checks signature, agreement, rules and order before it applies anything.
 //!
-//! # Push and catch-up
+//! # Push and catch-up (`push`)
 //! Only an event's origin sends it: to each participant, in its own numbering order, redacted to the parts an
-//! agreement lets that participant have, as a POST to `/federation/v1/operations/events`; the receiver answers a
-//! signed acknowledgement naming the next number it expects, and the origin keeps it (audited) and moves that
-//! participant's delivery mark. A push that fails leaves the mark where it was; the periodic sync with that peer
-//! ([`Node::sync_peer`]) pushes again from the mark, so after a partition a participant gets everything it missed, in
-//! order, and nothing twice (events are idempotent by (operation, origin, seq) and digest).
+//! agreement lets that participant have. One pusher per participant sends everything that participant has not
+//! acknowledged as one batch signed by this agency (bounded in events and bytes) to
+//! `/federation/v1/operations/batches`; wake-ups while a batch is on its way, or within the pause after it, are
+//! coalesced, so 100 changes a second become a few requests. The receiver answers one signed acknowledgement naming
+//! each event's outcome and the next number it expects per operation; the origin keeps it (audited) and moves that
+//! participant's delivery marks. A push that fails leaves the marks where they were; the pusher retries with
+//! back-off and the periodic sync with that peer ([`Node::sync_peer`]) pushes again from the marks, page after page,
+//! so after a partition a participant gets everything it missed, in order, and nothing twice (events are
+//! idempotent by (operation, origin, seq) and digest).
 //!
-//! # Order on the receiving side
+//! # Order on the receiving side (`accept`)
 //! An event is applied when it is the next of its origin and what it refers to is held (the creation, an invitation,
-//! a task); otherwise it is kept buffered and applied as soon as it can be ([`Node::drain_buffered`]). One lock per
-//! node serialises check-then-store, so two pushes cannot both take the same place.
+//! a task); otherwise it is kept buffered and applied as soon as it can be. One lock per node serialises
+//! check-then-store, so two pushes cannot both take the same place; a batch is decided in memory and stored in one
+//! transaction. A single event (`/federation/v1/operations/events`) is checked the same way.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
@@ -21,25 +26,35 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use jikimi_exchange::domain::{Agency, AgencyId, FieldClass};
+use jikimi_exchange::domain::{AgencyId, FieldClass};
 use jikimi_exchange::marking::Marking;
 use jikimi_exchange::operation::rules::{self, OperationView, Verdict};
 use jikimi_exchange::operation::{
-    AckOutcome, Change, CourtBundle, EventHead, OpAck, OpEvent, Part, Participant, Role,
+    Change, CourtBundle, EventHead, OpEvent, Part, Participant, Role,
 };
-use jikimi_exchange::protocol::{PROTOCOL, Rejection, Signed};
-use jikimi_exchange::store::HeldEvent;
+use jikimi_exchange::protocol::{PROTOCOL, Signed};
+use jikimi_exchange::store::{HeldEvent, OpStep};
 use jikimi_exchange::{Error, Result};
 
 use crate::node::Node;
 
+mod accept;
+mod push;
+
+pub use push::Delivered;
+
 /// The node's operation state: a lock for check-then-store, one per peer so pushes to it go one at a time, in
-/// order, and the applied events of each operation read so far (only what was applied since is read again).
+/// order, the applied events of each operation read so far (only what was applied since is read again), and the
+/// pushers.
 #[derive(Default)]
 pub(crate) struct OpLocks {
     apply: tokio::sync::Mutex<()>,
     peers: std::sync::Mutex<HashMap<AgencyId, Arc<tokio::sync::Mutex<()>>>>,
     cache: tokio::sync::Mutex<HashMap<Uuid, OpCache>>,
+    /// Each peer's pusher, by the wake-up it waits on.
+    pushers: std::sync::Mutex<HashMap<AgencyId, Arc<tokio::sync::Notify>>>,
+    /// Delivery progress, for whoever watches it (benchmarks, metrics).
+    delivered: push::Feed,
 }
 
 /// The applied events of one operation as read so far, in the order applied, and their fold.
@@ -63,11 +78,16 @@ impl Snapshot {
         Option::as_ref(&self.view)
     }
 
-    fn find(&self, origin: &AgencyId, seq: u64) -> Option<&HeldEvent> {
+    /// The applied event `seq` of `origin`, if held (searched from the newest: a replay is usually recent, and
+    /// only when the view says it is applied).
+    fn applied_of(&self, origin: &AgencyId, seq: u64) -> Option<&HeldEvent> {
+        if self.view().is_none_or(|v| seq >= v.next_seq(origin)) {
+            return None;
+        }
         self.applied
             .iter()
+            .rev()
             .map(Arc::as_ref)
-            .chain(self.buffered.iter())
             .find(|h| &h.event.head.body.origin == origin && h.event.head.body.seq == seq)
     }
 }
@@ -190,7 +210,7 @@ impl Node {
             participants,
             day_of_action,
         };
-        self.operation_change_at(id, NewChange::plain(change), now)
+        self.operation_change_at(id, NewChange::plain(change), now, None)
             .await?;
         self.operation(id).await
     }
@@ -206,7 +226,23 @@ impl Node {
         if matches!(new.change, Change::Create { .. }) {
             return Err(Error::invalid("change", "create opens a new operation"));
         }
-        self.operation_change_at(operation, new, now).await
+        self.operation_change_at(operation, new, now, None).await
+    }
+
+    /// [`Node::operation_change`] made by `actor` (`staff:<name>`): the `operation_changed` audit entry naming it is
+    /// written in the transaction that keeps the event, so a change costs one commit.
+    pub async fn operation_change_as(
+        &self,
+        operation: Uuid,
+        new: NewChange,
+        now: DateTime<Utc>,
+        actor: &str,
+    ) -> Result<OpEvent> {
+        if matches!(new.change, Change::Create { .. }) {
+            return Err(Error::invalid("change", "create opens a new operation"));
+        }
+        self.operation_change_at(operation, new, now, Some(actor))
+            .await
     }
 
     async fn operation_change_at(
@@ -214,6 +250,7 @@ impl Node {
         operation: Uuid,
         new: NewChange,
         now: DateTime<Utc>,
+        actor: Option<&str>,
     ) -> Result<OpEvent> {
         let _guard = self.ops.apply.lock().await;
         let snap = self.snapshot(operation).await?;
@@ -245,7 +282,28 @@ impl Node {
             }
             Verdict::Duplicate => return Err(Error::invalid("change", "numbered twice")),
         }
-        self.store.put_op_event(&event, true).await?;
+        match actor {
+            None => {
+                self.store.put_op_event(&event, true).await?;
+            }
+            Some(actor) => {
+                let h = &event.head.body;
+                let note = OpStep::Note {
+                    operation,
+                    action: "operation_changed".into(),
+                    detail: format!("{actor} issued #{} {}", h.seq, h.change.name()),
+                };
+                self.store
+                    .op_steps(&[
+                        OpStep::Put {
+                            event: event.clone(),
+                            applied: true,
+                        },
+                        note,
+                    ])
+                    .await?;
+            }
+        }
         Ok(event)
     }
 
@@ -272,286 +330,6 @@ impl Node {
             }
         }
         Ok(out)
-    }
-
-    /// Pushes this agency's events that `peer` has not acknowledged, operation by operation, in order; stops at the
-    /// first failure (the next sync starts again from the peer's mark). Returns how many were delivered.
-    pub async fn push_operations(&self, peer: &Agency) -> Result<usize> {
-        let lock = self.ops.peer(&peer.id);
-        let _guard = lock.lock().await;
-        let agreements = self.store.agreements().await?;
-        let mut sent = 0;
-        for op in self.store.operations().await? {
-            let snap = self.snapshot(op).await?;
-            let Some(view) = snap.view() else {
-                continue;
-            };
-            if !view.participants.contains_key(&peer.id) {
-                continue;
-            }
-            let mark = self.store.op_delivered(op, &peer.id).await?;
-            let mut own: Vec<&OpEvent> = snap
-                .applied
-                .iter()
-                .map(|h| &h.event)
-                .filter(|e| &e.head.body.origin == self.id() && e.head.body.seq > mark)
-                .collect();
-            own.sort_by_key(|e| e.head.body.seq);
-            let now = Utc::now();
-            for event in own {
-                let h = &event.head.body;
-                if !rules::recipients(view, self.id(), h.seq).contains(&peer.id) {
-                    break;
-                }
-                let allowed = rules::allowed_parts(
-                    &agreements,
-                    view,
-                    self.id(),
-                    &peer.id,
-                    h.marking.tlp,
-                    now,
-                );
-                let out = event.redacted(&allowed);
-                let ack: Signed<OpAck> = self.send(peer, "operations/events", &out).await?;
-                self.accept_op_ack(peer, event, &ack).await?;
-                sent += 1;
-            }
-        }
-        Ok(sent)
-    }
-
-    /// Pushes to every peer taking part in an operation with us; failures are logged (the sync pushes again).
-    pub async fn push_operations_all(&self) -> Result<usize> {
-        let mut sent = 0;
-        for peer in self.store.peers().await? {
-            if peer.endpoint.is_none() {
-                continue;
-            }
-            match self.push_operations(&peer).await {
-                Ok(n) => sent += n,
-                Err(e) => {
-                    tracing::debug!(peer = %peer.name, error = %e, "operation push not delivered yet")
-                }
-            }
-        }
-        Ok(sent)
-    }
-
-    /// The origin's side: a receiver's acknowledgement, verified and kept.
-    async fn accept_op_ack(
-        &self,
-        peer: &Agency,
-        event: &OpEvent,
-        ack: &Signed<OpAck>,
-    ) -> Result<()> {
-        let a = &ack.body;
-        let h = &event.head.body;
-        let checked = if a.receiver != peer.id
-            || &a.origin != self.id()
-            || a.operation != h.operation
-            || a.seq != h.seq
-        {
-            Err(Rejection::WrongRecipient)
-        } else {
-            ack.verify(&peer.id).map(|_| ())
-        };
-        self.refuse_audited(checked, "operation_ack_rejected", &peer.id)
-            .await?;
-        self.store.op_acknowledged(ack).await
-    }
-
-    /// The receiving side of the push channel: a participant's signed event, re-checked (a known origin, its
-    /// signature, its parts against the signed digests and against the agreements, the sovereignty rules, the order)
-    /// and applied, buffered, or refused (audited). Answers a signed acknowledgement.
-    pub async fn accept_op_event(
-        &self,
-        event: &OpEvent,
-        now: DateTime<Utc>,
-    ) -> Result<Signed<OpAck>> {
-        let h = &event.head.body;
-        let peers = self.store.peers().await?;
-        let checked = if !peers.iter().any(|p| p.id == h.origin) {
-            Err(Rejection::UnknownSender)
-        } else {
-            event.head.verify(&h.origin)
-        };
-        let digest = self
-            .refuse_audited(checked, "operation_event_rejected", &h.origin)
-            .await?;
-        if let Err(e) = event.check_parts() {
-            // A part changed on the way: invalid (422), not a rule of the operation.
-            let _ = self.op_refused(h, &e.to_string()).await;
-            return Err(e);
-        }
-        let _guard = self.ops.apply.lock().await;
-        let snap = self.snapshot(h.operation).await?;
-        if let Some(same) = snap.find(&h.origin, h.seq) {
-            if same.digest != digest {
-                return Err(self
-                    .op_refused(h, "another event with this number is held")
-                    .await);
-            }
-            let outcome = if same.applied.is_some() {
-                AckOutcome::Duplicate
-            } else {
-                AckOutcome::Buffered
-            };
-            let next = snap.view().map_or(1, |v| v.next_seq(&h.origin));
-            return self.op_ack(h, digest, outcome, next, now);
-        }
-        let had_buffered = !snap.buffered.is_empty();
-        let view = snap.view();
-        let outcome = match rules::check(view, h) {
-            Verdict::Refuse(why) => return Err(self.op_refused(h, &why).await),
-            Verdict::Duplicate => AckOutcome::Duplicate,
-            Verdict::Wait(_) => {
-                self.store.put_op_event(event, false).await?;
-                AckOutcome::Buffered
-            }
-            Verdict::Apply => {
-                if let Some(why) = self.receivable(view, event, now).await? {
-                    return Err(self.op_refused(h, &why).await);
-                }
-                self.store.put_op_event(event, true).await?;
-                AckOutcome::Applied
-            }
-        };
-        let next = if had_buffered || outcome == AckOutcome::Buffered {
-            self.drain_buffered(h.operation, now)
-                .await?
-                .map_or(1, |v| v.next_seq(&h.origin))
-        } else {
-            let now_held = self.snapshot(h.operation).await?;
-            now_held.view().map_or(1, |v| v.next_seq(&h.origin))
-        };
-        self.op_ack(h, digest, outcome, next, now)
-    }
-
-    /// Why this node may not take `event` (with the operation as it stands before it), if it may not: an agreement
-    /// of the operation binds its origin and us, and it carries no part the agreements keep from us. (Whom an event
-    /// goes to is its origin's decision; an agency invited later gets the history from the creation on.)
-    async fn receivable(
-        &self,
-        view: Option<&OperationView>,
-        event: &OpEvent,
-        now: DateTime<Utc>,
-    ) -> Result<Option<String>> {
-        let h = &event.head.body;
-        let of_operation = match (&h.change, view) {
-            (Change::Create { agreements, .. }, _) => agreements,
-            (_, Some(v)) => &v.agreements,
-            (_, None) => return Ok(Some("no such operation".into())),
-        };
-        let agreements = self.store.agreements().await?;
-        let bound = agreements.iter().any(|a| {
-            of_operation.contains(&a.id)
-                && a.is_active(now)
-                && a.parties.contains(&h.origin)
-                && a.parties.contains(self.id())
-        });
-        if !bound {
-            return Ok(Some(
-                "no active agreement of the operation binds its origin and this agency".into(),
-            ));
-        }
-        let beyond = view
-            .map(|v| rules::parts_beyond(&agreements, v, event, self.id(), now))
-            .unwrap_or_default();
-        if !beyond.is_empty() {
-            return Ok(Some(format!(
-                "fields not allowed by the agreements: {beyond:?}"
-            )));
-        }
-        Ok(None)
-    }
-
-    /// Applies every buffered event of `operation` that can be applied now (refusing those a rule refuses), until
-    /// none moves; returns the operation as it then stands. The caller holds the apply lock.
-    async fn drain_buffered(
-        &self,
-        operation: Uuid,
-        now: DateTime<Utc>,
-    ) -> Result<Option<OperationView>> {
-        loop {
-            let snap = self.snapshot(operation).await?;
-            let mut view = Option::clone(&snap.view);
-            let mut moved = false;
-            for b in &snap.buffered {
-                let h = &b.event.head.body;
-                match rules::check(view.as_ref(), h) {
-                    Verdict::Apply => {
-                        match self.receivable(view.as_ref(), &b.event, now).await? {
-                            Some(why) => {
-                                self.store
-                                    .refuse_op_event(operation, &h.origin, h.seq, &why)
-                                    .await?;
-                            }
-                            None => {
-                                self.store
-                                    .apply_op_event(operation, &h.origin, h.seq)
-                                    .await?;
-                                rules::apply(&mut view, &b.event);
-                            }
-                        }
-                        moved = true;
-                    }
-                    Verdict::Refuse(why) => {
-                        self.store
-                            .refuse_op_event(operation, &h.origin, h.seq, &why)
-                            .await?;
-                        moved = true;
-                    }
-                    Verdict::Duplicate | Verdict::Wait(_) => {}
-                }
-            }
-            if !moved {
-                return Ok(view);
-            }
-        }
-    }
-
-    /// Audits a refused event and returns the error to answer with.
-    async fn op_refused(&self, h: &EventHead, why: &str) -> Error {
-        let detail = format!(
-            "event {}/{} {} refused: {why}",
-            h.origin.short(),
-            h.seq,
-            h.change.name()
-        );
-        if let Err(e) = self
-            .store
-            .audit(
-                "operation_event_rejected",
-                Some(&h.origin),
-                Some(h.operation),
-                &detail,
-            )
-            .await
-        {
-            return e;
-        }
-        Error::Denied(why.to_string())
-    }
-
-    fn op_ack(
-        &self,
-        h: &EventHead,
-        digest: jikimi_exchange::identifiers::Sha256Hex,
-        outcome: AckOutcome,
-        next_expected: u64,
-        now: DateTime<Utc>,
-    ) -> Result<Signed<OpAck>> {
-        self.sign(OpAck {
-            protocol: PROTOCOL.to_string(),
-            receiver: self.id().clone(),
-            operation: h.operation,
-            origin: h.origin.clone(),
-            seq: h.seq,
-            digest,
-            outcome,
-            next_expected,
-            at: now,
-        })
     }
 
     /// The operation's full history as a bundle for court, signed by this agency: every event held (with the

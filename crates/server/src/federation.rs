@@ -18,7 +18,7 @@ use axum::routing::{get, post};
 use chrono::Utc;
 use jikimi_exchange::domain::Agency;
 use jikimi_exchange::freeze::{FreezeRequest, FreezeStatus};
-use jikimi_exchange::operation::{OpAck, OpEvent};
+use jikimi_exchange::operation::{MAX_BATCH_EVENTS, OpAck, OpBatch, OpBatchAck, OpEvent};
 use jikimi_exchange::protocol::{Notify, Page, PullRequest, Receipt, Signed};
 use jikimi_federation::Federation;
 
@@ -45,6 +45,10 @@ pub fn router<S: Clone + Send + Sync + 'static>(service: Arc<Federation>) -> Rou
         .route(
             "/federation/v1/operations/events",
             post(federation_operation_event),
+        )
+        .route(
+            "/federation/v1/operations/batches",
+            post(federation_operation_batch),
         )
         // The per-source federation limit in front of the signature checks is layered by `crate::router` (the
         // limiter lives in the server's state); `jikimi federation serve` layers its own ([`app_with`]).
@@ -95,7 +99,7 @@ fn guarded_app(
 /// refusals are counted in the log only (`jikimi serve` audits them as summaries).
 async fn limit(
     State(guard): State<Arc<crate::flood::FloodGuard>>,
-    request: axum::extract::Request,
+    mut request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
     use axum::response::IntoResponse as _;
@@ -105,6 +109,9 @@ async fn limit(
             crate::flood::log_refusal("federation request limited", err.code, None);
             return err.into_response();
         }
+        request
+            .extensions_mut()
+            .insert(crate::flood::FederationBudget::new(guard.clone(), source));
     }
     next.run(request).await
 }
@@ -311,5 +318,43 @@ pub async fn federation_operation_event(
     let node = service.node().await?;
     Ok(Json(
         detached(async move { node.accept_op_event(&event, Utc::now()).await }).await?,
+    ))
+}
+
+/// A participant's signed batch of its own operation events (what it pushes in one request): counted by the
+/// per-source federation limit as one request per event before anything is checked (413 when the batch is more than
+/// that budget ever holds, so the sender halves it); then refused whole, audited, when its sender is unknown, its
+/// signature does not check, it is meant for another node or out of the clock window; else every event is checked
+/// as one pushed alone is (the origin's signature, parts, agreements, sovereignty rules, order) and the batch is
+/// stored in one transaction. Answers a signed acknowledgement with each event's outcome (applied, duplicate,
+/// buffered, refused with its reason) and the next number expected per operation; a replay changes nothing.
+#[utoipa::path(post, path = "/federation/v1/operations/batches", tag = "federation",
+    request_body(content = Object, description = "Signed<OpBatch>: sender, recipient, at and up to 256 OpEvents (jikimi-federation/1)"),
+    responses((status = 200, body = Object, description = "Signed<OpBatchAck>: each event's outcome and the next number expected per operation"),
+        (status = 400, body = crate::error::ErrorBody, description = "invalid_payload"),
+        (status = 401, body = crate::error::ErrorBody, description = "signature_invalid, timestamp_out_of_window"),
+        (status = 403, body = crate::error::ErrorBody, description = "forbidden: unknown sender or wrong recipient"),
+        (status = 409, body = crate::error::ErrorBody, description = "agency_not_initialised"),
+        (status = 413, body = crate::error::ErrorBody, description = "payload_too_large: the body, or more events than the source's budget holds"),
+        (status = 422, body = crate::error::ErrorBody, description = "invalid_field: more than 256 events, or another protocol"),
+        (status = 429, body = crate::error::ErrorBody, description = "rate_limited: the source's federation budget is spent"),
+        (status = 503, body = crate::error::ErrorBody)))]
+pub async fn federation_operation_batch(
+    State(service): State<Arc<Federation>>,
+    budget: Option<axum::Extension<crate::flood::FederationBudget>>,
+    Json(batch): Json<Signed<OpBatch>>,
+) -> Result<Json<Signed<OpBatchAck>>, ApiError> {
+    if let Some(axum::Extension(budget)) = budget {
+        budget.charge(batch.body.events.len())?;
+    }
+    if batch.body.events.len() > MAX_BATCH_EVENTS {
+        return Err(ApiError::new(
+            ErrorCode::InvalidField,
+            format!("events: at most {MAX_BATCH_EVENTS} in one batch"),
+        ));
+    }
+    let node = service.node().await?;
+    Ok(Json(
+        detached(async move { node.accept_op_batch(&batch, Utc::now()).await }).await?,
     ))
 }

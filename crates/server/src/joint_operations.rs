@@ -2,8 +2,8 @@
 //! officers (supervisors, [`Permission::JointOperations`]) open an operation with partner agencies, add this agency's
 //! tasks, targets and log entries, state its tasks' status, consent to (or refuse) tasks in its jurisdiction, join,
 //! leave, withdraw, and export the history for court. Every change is checked by the sovereignty rules, signed,
-//! kept and audited by the node, then pushed to the participants in the background; every read is audited (targets
-//! and log entries may name persons).
+//! kept and audited by the node, then pushed to the participants in the background by the node's per-participant
+//! pushers (batched); every read is audited (targets and log entries may name persons).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -236,10 +236,12 @@ async fn new_change(node: &Node, body: ChangeBody) -> Result<NewChange, ApiError
     })
 }
 
+/// Wakes the node's pushers: each participant gets the change in the next batch its pusher sends (at once when it
+/// was idle; coalesced with the changes around it under load). The response does not wait for it.
 fn push_in_background(node: std::sync::Arc<Node>) {
     tokio::spawn(async move {
-        if let Err(e) = node.push_operations_all().await {
-            tracing::warn!(error = %e, "operation push failed");
+        if let Err(e) = node.wake_pushers().await {
+            tracing::warn!(error = %e, "operation push not started");
         }
     });
 }
@@ -374,18 +376,10 @@ pub async fn change(
     let new = new_change(&node, body).await?;
     let by = staff.username.clone();
     let work = node.clone();
+    // The staff audit entry goes in the event's own transaction: one commit per change.
     let event = detached(async move {
-        let event = work.operation_change(id, new, Utc::now()).await?;
-        let h = &event.head.body;
-        work.store
-            .audit(
-                "operation_changed",
-                None,
-                Some(id),
-                &format!("staff:{by} issued #{} {}", h.seq, h.change.name()),
-            )
-            .await?;
-        Ok::<_, jikimi_exchange::Error>(event)
+        work.operation_change_as(id, new, Utc::now(), &format!("staff:{by}"))
+            .await
     })
     .await?;
     push_in_background(node);

@@ -23,7 +23,10 @@
 //! [`rules::court_items`] picks the events a court bundle may hold: everything of ours, and of other agencies only
 //! what their handling code allows in court (H0); the others are listed as refused, without their content.
 
+pub mod batch;
 pub mod rules;
+
+pub use batch::{MAX_BATCH_BYTES, MAX_BATCH_EVENTS, OpBatch, OpBatchAck, OpResult};
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -331,6 +334,9 @@ pub enum AckOutcome {
     Duplicate,
     /// Held, waiting for an earlier event (of this origin, or the one it refers to).
     Buffered,
+    /// Refused (audited): a signature, a part, an agreement or a sovereignty rule. Only in a batch's results; a
+    /// single event is refused with an error.
+    Refused,
 }
 
 /// A court bundle of one operation, signed by the exporting agency: the events it may put before a court (each

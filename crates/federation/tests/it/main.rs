@@ -6,5 +6,6 @@
 mod federation;
 #[path = "../../../exchange/tests/it/fixtures.rs"]
 mod fixtures;
+mod operations;
 mod support;
 mod tls;

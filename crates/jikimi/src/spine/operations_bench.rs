@@ -2,11 +2,14 @@
 //! database opened as `jikimi serve` opens one, each serving the one federation router on loopback. A and B issue
 //! situation log entries, alternately, at `--rate` changes per second; each is pushed to the other two as it commits.
 //!
+//! Each change wakes its origin's pushers, which send what is pending for each participant as one signed batch.
+//!
 //! Propagation: from the change's commit at its origin to the origin's receipt of the receiver's signed
-//! acknowledgement (sent after the receiver checked and applied it), per change and receiver: p50, p99 and max.
+//! acknowledgement of the batch that carried it (sent after the receiver checked and applied it), per change and
+//! receiver: p50, p99 and max, and how many batches carried them.
 //! Catch-up: C's listener is stopped for `--partition-s` while A and B keep working at the same rate; then it is
-//! started again and the time until C holds every event of A and B (pushed from their delivery marks, as the
-//! periodic sync does) is reported, with the count of events C holds twice (must be 0) or lacks (must be 0).
+//! started again and the time until C holds every event of A and B (pushed from their delivery marks in batches, as
+//! the periodic sync does) is reported, with the count of events C holds twice (must be 0) or lacks (must be 0).
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -111,26 +114,20 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[i.min(sorted.len() - 1)]
 }
 
-/// Issues `count` log entries alternately at A and B, `rate` per second; with `measure`, pushes each to the other
-/// two as it commits and returns the propagation times (ms); else leaves delivery to the caller.
-async fn load(
-    sites: &[Arc<Node>; 3],
-    op: Uuid,
-    count: u64,
-    rate: u64,
-    live: &[bool; 3],
-) -> Vec<f64> {
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<f64>();
+/// When each change of A (0) and B (1) committed, by its number: what delivery times are measured from.
+type Commits = Arc<std::sync::Mutex<std::collections::HashMap<(usize, u64), Instant>>>;
+
+/// Issues `count` log entries alternately at A and B, `rate` per second, noting when each committed and waking the
+/// origin's pushers (which batch them to the others). Returns the seconds the load took.
+async fn load(sites: &[Arc<Node>; 3], op: Uuid, count: u64, rate: u64, commits: &Commits) -> f64 {
     let start = tokio::time::Instant::now();
     let mut tasks = Vec::new();
     for i in 0..count {
         tokio::time::sleep_until(start + Duration::from_micros(i * 1_000_000 / rate.max(1))).await;
         let origin = (i % 2) as usize;
-        let nodes = sites.clone();
-        let live = *live;
-        let tx = tx.clone();
+        let node = sites[origin].clone();
+        let commits = commits.clone();
         tasks.push(tokio::spawn(async move {
-            let node = &nodes[origin];
             let new = NewChange {
                 change: Change::Log {
                     entry: Uuid::now_v7(),
@@ -142,29 +139,56 @@ async fn load(
                 .into(),
                 marking: Default::default(),
             };
-            if node.operation_change(op, new, Utc::now()).await.is_err() {
+            let Ok(event) = node.operation_change(op, new, Utc::now()).await else {
                 return;
+            };
+            if let Ok(mut c) = commits.lock() {
+                c.insert((origin, event.head.body.seq), Instant::now());
             }
-            let committed = Instant::now();
-            for (j, other) in nodes.iter().enumerate() {
-                if j == origin || !live[j] {
-                    continue;
-                }
-                if node.push_operations(&other.me).await.is_ok() {
-                    let _ = tx.send(committed.elapsed().as_secs_f64() * 1000.0);
-                }
-            }
+            let _ = node.wake_pushers().await;
         }));
     }
     for t in tasks {
         let _ = t.await;
     }
-    drop(tx);
-    let mut out = Vec::new();
-    while let Some(ms) = rx.recv().await {
-        out.push(ms);
+    start.elapsed().as_secs_f64()
+}
+
+/// What the delivery watchers saw: each delivery's time from commit (ms), and how many acknowledged batches.
+#[derive(Default)]
+struct Seen {
+    ms: Vec<f64>,
+    batches: u64,
+}
+
+/// Watches A's and B's delivery progress: each (change, receiver) acknowledged gets its time from commit.
+fn watch(sites: &[Arc<Node>; 3], commits: &Commits) -> Arc<std::sync::Mutex<Seen>> {
+    let seen = Arc::new(std::sync::Mutex::new(Seen::default()));
+    for (origin, site) in sites.iter().enumerate().take(2) {
+        let mut feed = site.deliveries();
+        let (commits, seen) = (commits.clone(), seen.clone());
+        tokio::spawn(async move {
+            let mut marks: std::collections::HashMap<_, u64> = std::collections::HashMap::new();
+            loop {
+                let d = match feed.recv().await {
+                    Ok(d) => d,
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(_) => return,
+                };
+                let now = Instant::now();
+                let from = marks.insert(d.peer.clone(), d.through).unwrap_or(0);
+                let Ok(commits) = commits.lock() else { return };
+                let Ok(mut seen) = seen.lock() else { return };
+                seen.batches += 1;
+                for seq in from + 1..=d.through {
+                    if let Some(t) = commits.get(&(origin, seq)) {
+                        seen.ms.push((now - *t).as_secs_f64() * 1000.0);
+                    }
+                }
+            }
+        });
     }
-    out
+    seen
 }
 
 /// Runs the benchmark.
@@ -237,24 +261,40 @@ pub async fn operations(args: OperationsArgs) -> anyhow::Result<()> {
         n.push_operations_all().await?;
     }
 
-    // Propagation under load.
+    // Propagation under load: every change to both others, timed from its commit to its origin's receipt of the
+    // receiver's signed acknowledgement.
+    let commits: Commits = Default::default();
+    let seen = watch(&nodes, &commits);
     let count = args.rate * args.seconds;
-    let started = Instant::now();
-    let mut ms = load(&nodes, op, count, args.rate, &[true, true, true]).await;
-    let load_s = started.elapsed().as_secs_f64();
+    let load_s = load(&nodes, op, count, args.rate, &commits).await;
+    let expected = (count * 2) as usize;
+    let drained = Instant::now();
+    while seen.lock().map(|s| s.ms.len()).unwrap_or(expected) < expected
+        && drained.elapsed() < Duration::from_secs(60)
+    {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (mut ms, batches) = {
+        let s = seen.lock().map_err(|_| anyhow::anyhow!("watcher failed"))?;
+        (s.ms.clone(), s.batches)
+    };
     ms.sort_by(f64::total_cmp);
 
-    // Partition: C's listener stops; A and B keep working; C returns and catches up.
+    // Partition: C's listener stops; A and B keep working (their pushers to C fail and back off); C returns, and
+    // A and B push from their marks to it, as the next sync round (or the pushers' next try) does.
     c.server.abort();
     let _ = (&mut c.server).await;
     let partition_count = args.rate * args.partition_s;
-    load(&nodes, op, partition_count, args.rate, &[true, true, false]).await;
+    load(&nodes, op, partition_count, args.rate, &commits).await;
     let listener = tokio::net::TcpListener::bind(c.addr).await?;
     c.server = serve(listener, c.service.clone());
     let back = Instant::now();
-    for n in [&a.node, &b.node] {
-        n.push_operations(&c.node.me).await?;
-    }
+    let (from_a, from_b) = tokio::join!(
+        a.node.push_operations(&c.node.me),
+        b.node.push_operations(&c.node.me)
+    );
+    from_a?;
+    from_b?;
     let catch_up_s = back.elapsed().as_secs_f64();
     let at_a = fold_applied(&a.node.store.op_events(op).await?).context("operation at A")?;
     let held_c = c.node.store.op_events(op).await?;
@@ -280,6 +320,9 @@ pub async fn operations(args: OperationsArgs) -> anyhow::Result<()> {
         "changes_measured": count,
         "load_seconds": (load_s * 100.0).round() / 100.0,
         "deliveries_measured": ms.len(),
+        "deliveries_expected": expected,
+        "batches_acknowledged": batches,
+        "batches_per_s": ((batches as f64 / load_s.max(0.001)) * 10.0).round() / 10.0,
         "propagation_ms": {
             "p50": (percentile(&ms, 0.50) * 10.0).round() / 10.0,
             "p99": (percentile(&ms, 0.99) * 10.0).round() / 10.0,

@@ -244,6 +244,74 @@ impl Limit {
     }
 }
 
+/// Why `n` more tokens were not taken.
+enum Short {
+    /// Not now: the bucket holds fewer; it refills in the time given.
+    Wait(Duration),
+    /// Never: more than the bucket holds when full.
+    Beyond,
+}
+
+impl Limit {
+    /// Takes `n` tokens from the source's and the global bucket, all or none.
+    fn check_n(&self, source: Source, n: NonZeroU32) -> Result<(), Short> {
+        let now = DefaultClock::default().now();
+        if let Some(ip) = source.0 {
+            match self.per_source.check_key_n(&ip, n) {
+                Ok(Ok(())) => {}
+                Ok(Err(not_until)) => return Err(Short::Wait(not_until.wait_time_from(now))),
+                Err(_) => return Err(Short::Beyond),
+            }
+        }
+        if let Some(global) = &self.global {
+            match global.check_n(n) {
+                Ok(Ok(())) => {}
+                Ok(Err(not_until)) => return Err(Short::Wait(not_until.wait_time_from(now))),
+                Err(_) => return Err(Short::Beyond),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The federation budget of one request's source, put in the request's extensions by the middleware that charged
+/// its first token ([`guard`], and `jikimi federation serve`'s own): a handler that learns from the body what the
+/// request really costs charges the rest, before any signature is checked. A batch of operation events counts as
+/// one federation request per event, so batching does not widen what one source may send.
+#[derive(Clone)]
+pub struct FederationBudget {
+    guard: std::sync::Arc<FloodGuard>,
+    source: Source,
+}
+
+impl FederationBudget {
+    /// The budget of `source` in `guard`.
+    pub fn new(guard: std::sync::Arc<FloodGuard>, source: Source) -> FederationBudget {
+        FederationBudget { guard, source }
+    }
+
+    /// Charges a request that counts as `count` federation requests (the first is charged already): 429 with
+    /// `Retry-After` while the source's budget is short, 413 when `count` is more than the budget ever holds (the
+    /// sender sends less at once).
+    pub fn charge(&self, count: usize) -> Result<(), ApiError> {
+        let more = u32::try_from(count.saturating_sub(1)).unwrap_or(u32::MAX);
+        let Some(more) = NonZeroU32::new(more) else {
+            return Ok(());
+        };
+        if !self.guard.enabled {
+            return Ok(());
+        }
+        match self.guard.federation.check_n(self.source, more) {
+            Ok(()) => Ok(()),
+            Err(Short::Wait(wait)) => Err(FloodGuard::limited(Guarded::Federation, wait)),
+            Err(Short::Beyond) => Err(ApiError::new(
+                ErrorCode::PayloadTooLarge,
+                "more items than this source may send per minute: send fewer at once",
+            )),
+        }
+    }
+}
+
 fn per_minute(n: u32) -> Quota {
     let n = NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN);
     Quota::per_minute(n).allow_burst(n)
@@ -417,7 +485,7 @@ pub fn may_limit(method: &Method, path: &str) -> bool {
 
 /// Middleware: the login, enrolment and federation limits, before the body is read. A limited request is counted
 /// by the audit coalescer (no database work) and answered 429.
-pub async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub async fn guard(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     if let Some(what) = guarded_path(request.method(), request.uri().path()) {
         let source = Source::from_parts(request.extensions());
         if let Err(err) = state.flood.check(what, source) {
@@ -428,6 +496,11 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
                 at_ms: state.now().as_unix_ms(),
             });
             return err.into_response();
+        }
+        if what == Guarded::Federation {
+            request
+                .extensions_mut()
+                .insert(FederationBudget::new(state.flood.clone(), source));
         }
     }
     next.run(request).await

@@ -72,6 +72,7 @@ pub async fn openapi_lists_the_endpoints_and_error_codes(h: &Harness) {
         "/api/operations/{id}/events",
         "/api/operations/{id}/export",
         "/federation/v1/operations/events",
+        "/federation/v1/operations/batches",
     ] {
         assert!(
             paths.contains_key(path),

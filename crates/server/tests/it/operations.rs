@@ -1,7 +1,9 @@
 //! Joint operations through the API, as an attacker would try them: the staff routes (no session, wrong roles,
 //! malformed, oversized, unknown ids, sovereignty refusals) and the federation push route (unknown origin, forged or
 //! tampered signatures, a part that does not match its head, a partner changing our task or consenting for another
-//! jurisdiction, replays and early events). Partners are test keys; what they would push is signed here.
+//! jurisdiction, replays and early events) and the batch route (unknown sender, forged, for another node, stale,
+//! another protocol, malformed, oversized, replayed, and events refused one by one inside an accepted batch).
+//! Partners are test keys; what they would push is signed here.
 
 use std::collections::BTreeMap;
 
@@ -10,8 +12,8 @@ use chrono::{Duration, Utc};
 use ed25519_dalek::SigningKey;
 use jikimi_exchange::domain::{AgencyId, FieldClass};
 use jikimi_exchange::marking::{HandlingCode, Marking};
-use jikimi_exchange::operation::{Change, EventHead, OpEvent, Part};
-use jikimi_exchange::protocol::PROTOCOL;
+use jikimi_exchange::operation::{Change, EventHead, OpBatch, OpEvent, Part};
+use jikimi_exchange::protocol::{PROTOCOL, Signed};
 use jikimi_server::roles::Role;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -79,6 +81,23 @@ pub async fn joint_operations_as_an_attacker_would_try_them(h: &Harness) {
             Some(json!({"change": "log", "text": "x"})),
         ),
         (Method::GET, format!("/api/operations/{none}/export"), None),
+        (
+            Method::POST,
+            "/federation/v1/operations/batches".to_owned(),
+            Some(json!(
+                Signed::sign(
+                    OpBatch {
+                        protocol: PROTOCOL.into(),
+                        sender: id_of(&key(7)),
+                        recipient: id_of(&key(8)),
+                        at: Utc::now(),
+                        events: Vec::new(),
+                    },
+                    &key(7),
+                )
+                .expect("sign")
+            )),
+        ),
     ] {
         let (status, answer) = h.call_on(&app, method, &path, Some(&liaison), body).await;
         assert_eq!(
@@ -511,8 +530,122 @@ pub async fn joint_operations_as_an_attacker_would_try_them(h: &Harness) {
     .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 
+    // The batch route: a partner pushes all its pending events in one request it signs.
+    let batch = |by: &SigningKey, to: &AgencyId, at, events: Vec<OpEvent>, protocol: &str| {
+        json!(
+            Signed::sign(
+                OpBatch {
+                    protocol: protocol.into(),
+                    sender: id_of(by),
+                    recipient: to.clone(),
+                    at,
+                    events,
+                },
+                by,
+            )
+            .expect("sign")
+        )
+    };
+    let push_batch = |body: Value| {
+        call(
+            Method::POST,
+            "/federation/v1/operations/batches".into(),
+            None,
+            Some(body),
+        )
+    };
+    let now = Utc::now();
+    let logs = vec![
+        log(4, HandlingCode::H0),
+        log(5, HandlingCode::H0),
+        log(6, HandlingCode::H0),
+    ];
+    let (status, answer) = push_batch(batch(&key(9), &me, now, vec![], PROTOCOL)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "unknown sender: {answer}");
+    let mut forged = batch(&th, &me, now, logs.clone(), PROTOCOL);
+    forged["signature"] = json!(hex::encode([7u8; 64]));
+    let (status, answer) = push_batch(forged).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "forged: {answer}");
+    let (status, answer) = push_batch(batch(&th, &id_of(&kh), now, logs.clone(), PROTOCOL)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "for another node: {answer}");
+    let stale = now - Duration::hours(1);
+    let (status, answer) = push_batch(batch(&th, &me, stale, logs.clone(), PROTOCOL)).await;
+    assert_eq!(
+        (status, code(&answer)),
+        (StatusCode::UNAUTHORIZED, "timestamp_out_of_window"),
+        "{answer}"
+    );
+    let (status, answer) = push_batch(batch(&th, &me, now, logs.clone(), "other/9")).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+    let (status, answer) = push_batch(json!({"body": {"events": 1}, "signature": ""})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "malformed: {answer}");
+    let (status, _) = push_batch(json!({"pad": "x".repeat(crate::support::BODY_LIMIT)})).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    // Three events in one answer; the same batch again changes nothing.
+    let good = batch(&th, &me, now, logs.clone(), PROTOCOL);
+    let (status, ack) = push_batch(good.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{ack}");
+    let outcomes = |ack: &Value| -> Vec<String> {
+        ack["body"]["results"]
+            .as_array()
+            .map(|r| {
+                r.iter()
+                    .map(|x| x["outcome"].as_str().unwrap_or("").to_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    assert_eq!(outcomes(&ack), ["applied", "applied", "applied"], "{ack}");
+    assert_eq!(ack["body"]["next_expected"][op.to_string()], 7);
+    let (status, ack) = push_batch(good).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(outcomes(&ack), ["duplicate", "duplicate", "duplicate"]);
+    // Each event is still checked on its own: another origin's event, and Thailand changing our task, are refused
+    // (audited); the next one waits for the number refused; the answer says so and expects 7 again.
+    let mixed = vec![
+        signed(
+            &kh,
+            op,
+            3,
+            Change::Log {
+                entry: Uuid::now_v7(),
+            },
+            BTreeMap::new(),
+            HandlingCode::H0,
+        ),
+        signed(
+            &th,
+            op,
+            7,
+            Change::TaskStatus {
+                task: task_id,
+                status: jikimi_exchange::operation::TaskStatus::Cancelled,
+            },
+            BTreeMap::new(),
+            HandlingCode::H0,
+        ),
+        log(8, HandlingCode::H0),
+    ];
+    let (status, ack) = push_batch(batch(&th, &me, now, mixed, PROTOCOL)).await;
+    assert_eq!(status, StatusCode::OK, "{ack}");
+    assert_eq!(outcomes(&ack), ["refused", "refused", "buffered"], "{ack}");
+    assert_eq!(ack["body"]["next_expected"][op.to_string()], 7);
+    let (_, held) = call(
+        Method::GET,
+        format!("/api/operations/{op}"),
+        Some(liaison.clone()),
+        None,
+    )
+    .await;
+    assert_eq!(held["view"]["log"].as_array().map(Vec::len), Some(5));
+    assert_eq!(
+        held["view"]["tasks"][task_id.to_string()]["status"],
+        "in_progress"
+    );
+
     let audit = h.audit().await;
     for want in [
+        "exchange.operation_batch_rejected",
         "exchange.operation_event_issued",
         "exchange.operation_event_received",
         "exchange.operation_event_buffered",

@@ -226,6 +226,19 @@ fn valid_body(method: &Method, template: &str) -> Option<Value> {
             1,
             jikimi_exchange::freeze::FreezeState::Received
         ))),
+        ("POST", "/federation/v1/operations/batches") => Some(json!(
+            Signed::sign(
+                jikimi_exchange::operation::OpBatch {
+                    protocol: jikimi_exchange::protocol::PROTOCOL.into(),
+                    sender: agency_id(&partner),
+                    recipient: me.clone(),
+                    at: Utc::now(),
+                    events: Vec::new(),
+                },
+                &partner,
+            )
+            .expect("sign")
+        )),
         ("POST", "/federation/v1/operations/events") => Some(json!(crate::operations::signed(
             &partner,
             Uuid::new_v4(),

@@ -245,6 +245,7 @@ macro_rules! store_conformance {
             exchange_clear_rows_are_sealed_on_open,
             freeze_requests_and_statuses_are_kept_on_both_sides,
             operation_events_are_kept_in_order_sealed_and_audited,
+            operation_batches_are_one_transaction_audited_per_event,
             sessions_follow_the_current_staff_row,
             staff_update_ends_the_accounts_sessions,
             purges_forget_only_old_nonces_and_expired_sessions,

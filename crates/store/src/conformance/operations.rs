@@ -217,3 +217,159 @@ pub(crate) async fn operation_events_are_kept_in_order_sealed_and_audited<
     );
     crate::verify_audit(&store).await.expect("chain verifies");
 }
+
+/// A received batch: its steps (put applied, put buffered, apply, refuse, reject) in one transaction, each audited;
+/// a step that fails leaves nothing of the batch; a batch acknowledgement moves every operation's mark forward only,
+/// with one audit entry naming its signature.
+pub(crate) async fn operation_batches_are_one_transaction_audited_per_event<
+    S: TestStore + ExchangeStore,
+>() {
+    use jikimi_exchange::operation::{OpBatchAck, OpResult};
+    use jikimi_exchange::store::OpStep;
+    let (store, _guard) = S::fresh().await;
+    let (a, b) = (key(1), key(2));
+    let op = Uuid::now_v7();
+    let log = |seq| {
+        event(
+            &a,
+            op,
+            seq,
+            Change::Log {
+                entry: Uuid::now_v7(),
+            },
+            BTreeMap::from([(
+                FieldClass::Event,
+                Part::new(serde_json::json!(SECRET), Uuid::new_v4()),
+            )]),
+        )
+    };
+    let (one, two, three, four) = (log(1), log(2), log(3), log(4));
+    let steps = vec![
+        OpStep::Put {
+            event: one.clone(),
+            applied: true,
+        },
+        OpStep::Put {
+            event: three.clone(),
+            applied: false,
+        },
+        OpStep::Put {
+            event: two.clone(),
+            applied: true,
+        },
+        OpStep::Apply {
+            operation: op,
+            origin: a.0.clone(),
+            seq: 3,
+        },
+        OpStep::Put {
+            event: four.clone(),
+            applied: false,
+        },
+        OpStep::Refuse {
+            operation: op,
+            origin: a.0.clone(),
+            seq: 4,
+            reason: "a rule".into(),
+        },
+        OpStep::Rejected {
+            operation: op,
+            origin: b.0.clone(),
+            detail: "event b/1 refused: forged".into(),
+        },
+    ];
+    let before = store.audit_log().await.expect("audit").len();
+    store.op_steps(&steps).await.expect("batch");
+    let held = store.op_events(op).await.expect("read");
+    let order: Vec<(u64, Option<u64>)> = held
+        .iter()
+        .map(|h| (h.event.head.body.seq, h.applied))
+        .collect();
+    assert_eq!(order.len(), 3, "the refused one is gone: {order:?}");
+    assert_eq!(
+        order.iter().map(|(s, _)| *s).collect::<Vec<_>>(),
+        [1, 2, 3],
+        "applied in the order decided"
+    );
+    assert!(order.iter().all(|(_, n)| n.is_some()));
+    assert!(order.windows(2).all(|w| w[0].1 < w[1].1));
+    let log_after = store.audit_log().await.expect("audit");
+    let actions: Vec<&str> = log_after[before..]
+        .iter()
+        .map(|e| e.action.as_str())
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "operation_event_received",
+            "operation_event_buffered",
+            "operation_event_received",
+            "operation_event_applied",
+            "operation_event_buffered",
+            "operation_event_refused",
+            "operation_event_rejected",
+        ]
+    );
+    // A replayed batch changes nothing; a batch with another event under a held number leaves nothing behind.
+    store
+        .op_steps(&steps[..3])
+        .await
+        .expect("replayed puts are no-ops");
+    let mut other = one.clone();
+    other.head.body.at += Duration::seconds(1);
+    let other = OpEvent::issue(other.head.body, BTreeMap::new(), &a.1).expect("sign");
+    let five = log(5);
+    let failed = store
+        .op_steps(&[
+            OpStep::Put {
+                event: five,
+                applied: true,
+            },
+            OpStep::Put {
+                event: other,
+                applied: true,
+            },
+        ])
+        .await;
+    assert!(failed.is_err());
+    assert_eq!(store.op_events(op).await.expect("read").len(), 3);
+
+    // A batch acknowledgement: every operation's mark, forward only.
+    let op2 = Uuid::now_v7();
+    let ack = |next: &[(Uuid, u64)]| {
+        Signed::sign(
+            OpBatchAck {
+                protocol: PROTOCOL.to_owned(),
+                receiver: b.0.clone(),
+                sender: a.0.clone(),
+                batch: one.head.digest().expect("digest"),
+                results: vec![OpResult {
+                    operation: op,
+                    seq: 3,
+                    outcome: AckOutcome::Applied,
+                    reason: None,
+                }],
+                next_expected: next.iter().copied().collect(),
+                at: Utc::now(),
+            },
+            &b.1,
+        )
+        .expect("sign")
+    };
+    let first = ack(&[(op, 4), (op2, 2)]);
+    store.op_batch_acknowledged(&first).await.expect("ack");
+    store
+        .op_batch_acknowledged(&ack(&[(op, 2)]))
+        .await
+        .expect("older ack");
+    assert_eq!(store.op_delivered(op, &b.0).await.expect("read"), 3);
+    assert_eq!(store.op_delivered(op2, &b.0).await.expect("read"), 1);
+    let audit = store.audit_log().await.expect("audit");
+    assert!(
+        audit
+            .iter()
+            .any(|e| e.action == "operation_batch_acknowledged"
+                && e.detail.contains(&first.signature))
+    );
+    crate::verify_audit(&store).await.expect("chain verifies");
+}
