@@ -244,7 +244,7 @@ export async function consoleFromDisk(ctx) {
   if (process.env.JIKIMI_CONSOLE_FROM_DISK !== '1') return;
   const dir = path.join(ROOT, 'crates', 'server', 'console');
   const types = { html: 'text/html', js: 'text/javascript', css: 'text/css' };
-  await ctx.route(/\/(console\/[a-z0-9]+\.(js|css)|)$/, (route) => {
+  await ctx.route(/\/(console\/[a-z0-9_]+\.(js|css)|)$/, (route) => {
     const url = new URL(route.request().url());
     const file = url.pathname === '/' ? 'index.html' : url.pathname.slice('/console/'.length);
     route.fulfill({

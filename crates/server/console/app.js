@@ -12,13 +12,14 @@ import { MapView, UNIT_COLOURS } from './map.js';
 import { askForm, twowayEventText } from './twoway.js';
 import { MoneyView } from './money.js';
 import { DisasterView, DISASTER_SHORTCUTS } from './disaster.js';
+import { OperationsView } from './operations.js';
 
 const $ = (id) => document.getElementById(id);
 const OUTCOMES = ['arrest', 'rescue', 'assistance', 'false_alarm', 'abuse'];
 const SHORTCUTS = [
   ['J / ↓, K / ↑', 'k_nav'], ['A', 'k_ack'], ['D', 'k_disp'], ['E', 'k_enr'], ['S', 'k_ons'],
   ['N', 'k_note'], ['Q', 'k_ask'], ['C', 'k_close'], ['R', 'k_reveal'], ['M', 'k_mute'], ['L', 'k_lang'], ['/', 'k_find'], ['W', 'k_dview'],
-  ['?', 'k_help'],
+  ['O', 'k_ops'], ['?', 'k_help'],
 ];
 
 const state = {
@@ -138,6 +139,7 @@ function applyStrings() {
   if (state.username) $('whoami').textContent = `${state.username} (${state.role})`;
   if (!$('money-view').hidden) money.render();
   if (disaster?.open) disaster.render();
+  if (!$('ops-view').hidden) ops.render();
   renderQueue();
   renderDetail();
   renderConn();
@@ -819,8 +821,8 @@ function move(delta) {
 
 document.addEventListener('keydown', (e) => {
   if ($('console-view').hidden || e.ctrlKey || e.metaKey || e.altKey) return;
-  // The money view has its own keys (the flow graph's arrows); the queue's shortcuts are not for it.
-  if (!$('money-view').hidden) return;
+  // The money and operations views have their own keys; the queue's shortcuts are not for them.
+  if (!$('money-view').hidden || !$('ops-view').hidden) return;
   if (e.target.closest?.('input, textarea, select, dialog')) return;
   const k = e.key;
   // The disaster view has its own keys (disaster.js); W or Escape leaves it.
@@ -834,6 +836,7 @@ document.addEventListener('keydown', (e) => {
     a: () => act('acknowledge'), d: dispatchRecommended, e: () => act('en-route'), s: () => act('on-scene'),
     n: addNote, q: ask, c: closeIncident, r: reveal, m: toggleMute, l: toggleLang, '?': () => $('help').showModal(),
     '/': focusAddressSearch, w: () => toggleDisaster(),
+    o: () => may('joint_operations') && toggleView('ops'),
   };
   const h = handlers[k] || handlers[k.toLowerCase()];
   if (!h) return;
@@ -955,6 +958,7 @@ async function enterConsole() {
   state.role = me.role;
   state.permissions = me.permissions;
   $('money-button').hidden = !may('trace_funds');
+  $('ops-button').hidden = !may('joint_operations');
   $('geo-form').hidden = !canChange();
   $('freeze-link').hidden = !may('request_freeze');
   $('disaster-button').hidden = !may('read_operations');
@@ -1009,17 +1013,24 @@ $('mute').addEventListener('click', toggleMute);
 $('logout').addEventListener('click', logout);
 $('help-button').addEventListener('click', () => $('help').showModal());
 
-// The money view replaces the queue, map and detail panes while it is open.
+// The money and operations views each replace the queue, map and detail panes while open (one at a time).
 const money = new MoneyView($('money-view'), api, may);
-async function toggleMoney() {
-  const open = $('money-view').hidden;
-  $('money-view').hidden = !open;
+const ops = new OperationsView($('ops-view'), api, { toggleLang, close: () => toggleView('ops').then(() => $('ops-button').focus()) });
+async function toggleView(name) {
+  const views = { money: [$('money-view'), $('money-button'), money], ops: [$('ops-view'), $('ops-button'), ops] };
+  const open = views[name][0].hidden;
+  if (open && disaster.open) await toggleDisaster();
+  for (const [n, [section, button, view]] of Object.entries(views)) {
+    section.hidden = !(open && n === name);
+    button.setAttribute('aria-pressed', String(open && n === name));
+    if (section.hidden) view.hide?.();
+  }
   document.querySelector('.panes').hidden = open;
   $('shortcut-bar').hidden = open;
-  $('money-button').setAttribute('aria-pressed', String(open));
-  if (open) await money.show();
+  if (open) await views[name][2].show();
 }
-$('money-button').addEventListener('click', () => toggleMoney().catch(() => {}));
+$('money-button').addEventListener('click', () => toggleView('money').catch(() => {}));
+$('ops-button').addEventListener('click', () => toggleView('ops').catch(() => {}));
 
 const map = new MapView($('map'), { onSelect: select });
 hooks.map = map;

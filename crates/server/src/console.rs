@@ -74,6 +74,21 @@ const ASSETS: &[(&str, &str, &str)] = &[
         include_str!("../console/freeze.js"),
     ),
     (
+        "operations.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../console/operations.js"),
+    ),
+    (
+        "operations_forms.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../console/operations_forms.js"),
+    ),
+    (
+        "operations.css",
+        "text/css; charset=utf-8",
+        include_str!("../console/operations.css"),
+    ),
+    (
         "style.css",
         "text/css; charset=utf-8",
         include_str!("../console/style.css"),
@@ -313,6 +328,35 @@ mod tests {
             assert!(!body.is_empty(), "{name} is empty");
             assert!(mime.contains("charset"), "{name}");
         }
+    }
+
+    /// The files one console file loads: `from './x.js'` in a module, `/console/x` in a page.
+    fn loaded(body: &str) -> Vec<&str> {
+        let mut out = Vec::new();
+        for marker in ["from './", "\"/console/"] {
+            let mut rest = body;
+            while let Some(at) = rest.find(marker) {
+                rest = &rest[at + marker.len()..];
+                let end = rest.find(['\'', '"']).unwrap_or(rest.len());
+                out.push(&rest[..end]);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn every_file_the_console_loads_is_served() {
+        let mut seen = 0;
+        for (name, _, body) in ASSETS {
+            for file in loaded(body) {
+                seen += 1;
+                assert!(
+                    ASSETS.iter().any(|(n, _, _)| *n == file),
+                    "{name} loads {file}, which is not served"
+                );
+            }
+        }
+        assert!(seen > 10, "only {seen} references found");
     }
 
     #[test]
