@@ -10,6 +10,8 @@
 //! - `freeze`: freeze and confiscation requests, their signed status updates, jurisdiction resolution;
 //! - `operation`: joint operations of several agencies: signed per-origin numbered events, the sovereignty rules,
 //!   per-field visibility, court items;
+//! - `hashbank`: hash banks shared with partners: offers under agreements allowing hashes, the origin's signed
+//!   content events forwarded across hops, partners' signed feedback back to the origin;
 //! - `stix`: STIX 2.1 bundle export and import of a case;
 //! - `store`: the `ExchangeStore` trait (object safe), implemented by the store crate for SQLite and
 //!   PostgreSQL as a supertrait of its `Store`;
@@ -28,6 +30,7 @@
 pub mod domain;
 pub mod error;
 pub mod freeze;
+pub mod hashbank;
 pub mod identifiers;
 pub mod marking;
 pub mod operation;

@@ -195,7 +195,9 @@ pub trait OperationStore: Send + Sync + 'static {
 
 /// Persistence for one exchange node.
 #[async_trait::async_trait]
-pub trait ExchangeStore: FreezeStore + OperationStore + Send + Sync + 'static {
+pub trait ExchangeStore:
+    FreezeStore + OperationStore + crate::hashbank::HashBankStore + Send + Sync + 'static
+{
     async fn identity(&self) -> Result<Option<(Agency, SigningKey)>>;
     async fn set_identity(&self, agency: &Agency, key: &SigningKey) -> Result<()>;
     async fn upsert_peer(&self, peer: &Agency) -> Result<()>;

@@ -8,6 +8,8 @@
 //!   record and deliver signed statuses, redeliver what a partner has not acknowledged (in each sync);
 //! - `operation`: joint operations on the node: issue this agency's changes, push each to the participants allowed
 //!   to see it, accept, re-check, buffer and apply theirs, export a court bundle (`operation_cli`: `jikimi operation`);
+//! - `hashbank`: hash banks shared with partners: offer (and offer on), issue the origin's signed content changes
+//!   and a holder's signed feedback, push them hop by hop with signed acknowledgements, accept and re-check;
 //! - `transport`: [`Transport`], the reqwest client (TLS roots), `is_plain_remote`, `fetch_agency`;
 //! - `service`: [`Federation`], the node of a server or of `jikimi federation serve`, opened on first use, and
 //!   the one periodic sync loop;
@@ -23,6 +25,7 @@
 pub mod cli;
 pub mod freeze;
 mod freeze_cli;
+pub mod hashbank;
 pub mod linkage_feed;
 pub mod node;
 pub mod operation;

@@ -57,6 +57,8 @@ pub struct Node {
     sync_lock: tokio::sync::Mutex<()>,
     /// Joint operations: check-then-store and per-peer push order.
     pub(crate) ops: crate::operation::OpLocks,
+    /// Shared hash banks: numbering, check-then-store and per-peer push order.
+    pub(crate) banks: crate::hashbank::BankLocks,
 }
 
 impl Node {
@@ -77,6 +79,7 @@ impl Node {
             page_limit: DEFAULT_PAGE,
             sync_lock: tokio::sync::Mutex::new(()),
             ops: crate::operation::OpLocks::default(),
+            banks: crate::hashbank::BankLocks::default(),
         })
     }
 
@@ -546,6 +549,10 @@ impl Node {
         // So do our operation events it has not acknowledged: the catch-up after a partition.
         if let Err(e) = self.push_operations(peer).await {
             tracing::warn!(peer = %peer.name, error = %e, "operation push failed");
+        }
+        // And the shared banks' offers, content changes and feedback it has not acknowledged.
+        if let Err(e) = self.push_banks(peer).await {
+            tracing::warn!(peer = %peer.name, error = %e, "bank push failed");
         }
         Ok(total)
     }

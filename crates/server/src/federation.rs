@@ -18,6 +18,7 @@ use axum::routing::{get, post};
 use chrono::Utc;
 use jikimi_exchange::domain::Agency;
 use jikimi_exchange::freeze::{FreezeRequest, FreezeStatus};
+use jikimi_exchange::hashbank::{BankAck, BankDelivery};
 use jikimi_exchange::operation::{MAX_BATCH_EVENTS, OpAck, OpBatch, OpBatchAck, OpEvent};
 use jikimi_exchange::protocol::{Notify, Page, PullRequest, Receipt, Signed};
 use jikimi_federation::Federation;
@@ -49,6 +50,10 @@ pub fn router<S: Clone + Send + Sync + 'static>(service: Arc<Federation>) -> Rou
         .route(
             "/federation/v1/operations/batches",
             post(federation_operation_batch),
+        )
+        .route(
+            "/federation/v1/banks/deliver",
+            post(federation_bank_delivery),
         )
         // The per-source federation limit in front of the signature checks is layered by `crate::router` (the
         // limiter lives in the server's state); `jikimi federation serve` layers its own ([`app_with`]).
@@ -357,4 +362,36 @@ pub async fn federation_operation_batch(
     Ok(Json(
         detached(async move { node.accept_op_batch(&batch, Utc::now()).await }).await?,
     ))
+/// A partner's signed delivery of a shared hash bank's offer or event: the delivery verified against the sender's
+/// pinned key; an offer against the agreement it cites (hash sharing allowed between the two); an event against its
+/// issuer's signature (the origin's for content, the reviewing holder's for feedback) and the way the bank travels
+/// (content from the agency that offered it to us, feedback from one we offered it to), and its order (an earlier
+/// number changes nothing). Kept and audited; refusals audited. Items newly held are forwarded in the background.
+#[utoipa::path(post, path = "/federation/v1/banks/deliver", tag = "federation",
+    request_body(content = Object, description = "Signed<BankDelivery>: an offer or a bank event (jikimi-federation/1)"),
+    responses((status = 200, body = Object, description = "Signed<BankAck>: applied or duplicate"),
+        (status = 400, body = crate::error::ErrorBody, description = "invalid_payload"),
+        (status = 401, body = crate::error::ErrorBody, description = "signature_invalid"),
+        (status = 403, body = crate::error::ErrorBody, description = "forbidden: unknown sender, wrong recipient, no agreement allowing hashes, not on the bank's way"),
+        (status = 409, body = crate::error::ErrorBody, description = "agency_not_initialised"),
+        (status = 413, body = crate::error::ErrorBody, description = "payload_too_large"),
+        (status = 422, body = crate::error::ErrorBody, description = "invalid_field: a malformed event, or another event under a number already held"),
+        (status = 503, body = crate::error::ErrorBody)))]
+pub async fn federation_bank_delivery(
+    State(service): State<Arc<Federation>>,
+    Json(delivery): Json<Signed<BankDelivery>>,
+) -> Result<Json<Signed<BankAck>>, ApiError> {
+    let node = service.node().await?;
+    let work = node.clone();
+    let ack =
+        detached(async move { work.accept_bank_delivery(&delivery, Utc::now()).await }).await?;
+    if ack.body.outcome == jikimi_exchange::hashbank::BankOutcome::Applied {
+        // Forwarded at once (content to the partners we offered the bank to, feedback to where it came from).
+        tokio::spawn(async move {
+            if let Err(e) = node.push_banks_all().await {
+                tracing::warn!(error = %e, "bank forward failed");
+            }
+        });
+    }
+    Ok(Json(ack))
 }

@@ -1,5 +1,6 @@
 //! Identify in the server (issue 19, parts 1 and 2): hash banks and their content over HTTP, in the spirit of Meta's
-//! Hasher-Matcher-Actioner API. Lookups and reviews are in [`crate::identify_lookup`].
+//! Hasher-Matcher-Actioner API. Lookups and reviews are in [`crate::identify_lookup`]; sharing banks with partner
+//! agencies in [`crate::identify_share`] (changes of content in an offered bank are issued as signed events here).
 //!
 //! Analysts and supervisors only: [`Permission::Identify`] looks up, hashes, adds content and reviews;
 //! [`Permission::ManageBanks`] (supervisors) creates banks and disables or re-enables content. Uploaded photos are
@@ -400,6 +401,7 @@ async fn add(
         .identify
         .refresh_content(state.store.as_ref(), stored.id)
         .await?;
+    crate::identify_share::published(state, &stored, "added").await?;
     Ok((StatusCode::CREATED, Json(stored.into())))
 }
 
@@ -533,5 +535,7 @@ async fn set_enabled(
         .identify
         .refresh_content(state.store.as_ref(), id)
         .await?;
+    let change = if enabled { "enabled" } else { "disabled" };
+    crate::identify_share::published(&state, &content, change).await?;
     Ok(Json(content.into()))
 }

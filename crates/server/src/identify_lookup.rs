@@ -351,6 +351,8 @@ pub async fn review(
         )
         .await?;
     let mut content = state.store.get_content(reviewed.content_id).await?;
+    // A partner's content: the review goes back to the bank's origin as signed feedback.
+    crate::identify_share::reviewed(&state, &content, verdict).await?;
     if verdict == Verdict::TruePositive && content.quarantined_at.is_some() {
         content = state
             .store

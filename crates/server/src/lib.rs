@@ -55,6 +55,7 @@ pub mod group_commit;
 pub mod identify;
 pub mod identify_index;
 pub mod identify_lookup;
+pub mod identify_share;
 pub mod incidents;
 pub mod intake_service;
 pub mod joint_operations;
@@ -229,6 +230,18 @@ pub fn router(state: AppState) -> Router {
             post(identify::disable),
         )
         .route("/api/identify/content/{id}/enable", post(identify::enable))
+        .route(
+            "/api/identify/content/{id}/withdraw",
+            post(identify_share::withdraw),
+        )
+        .route(
+            "/api/identify/banks/{id}/offers",
+            post(identify_share::offer),
+        )
+        .route(
+            "/api/identify/banks/{id}/sharing",
+            get(identify_share::sharing),
+        )
         .route(
             "/api/identify/lookup",
             get(identify_lookup::lookup_signal)

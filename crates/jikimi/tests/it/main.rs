@@ -7,8 +7,10 @@
 //! (`freeze`); a joint operation of three `jikimi serve` nodes, pushed, partitioned and caught up (`operations`);
 //! `staff add` refusing what the API refuses (`staff`); two nodes on one PostgreSQL and one NATS
 //! JetStream, a node without NATS and a node killed before publishing (`cluster`); `demo --disaster` filling a
-//! disaster with answers (`demo`).
+//! disaster with answers (`demo`); a hash bank shared across three `jikimi serve` nodes, withdrawn at its origin and
+//! reviewed two hops away (`bank_sharing`).
 
+mod bank_sharing;
 mod cluster;
 mod crash;
 mod demo;

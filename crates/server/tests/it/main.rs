@@ -7,6 +7,7 @@
 mod alerts;
 mod aml;
 mod app;
+mod bank_sharing;
 mod closures;
 mod cooperate;
 mod devices;
@@ -184,6 +185,7 @@ api_tests!(
     freeze::freeze_requests_as_the_requester_would_be_attacked,
     freeze_run::freeze_request_from_a_traced_endpoint,
     operations::joint_operations_as_an_attacker_would_try_them,
+    bank_sharing::bank_sharing_as_an_attacker_would_try_it,
 );
 
 /// Restarts a private Mosquitto (broker behaviour: once, on SQLite, not once per backend).

@@ -73,6 +73,10 @@ pub async fn openapi_lists_the_endpoints_and_error_codes(h: &Harness) {
         "/api/operations/{id}/export",
         "/federation/v1/operations/events",
         "/federation/v1/operations/batches",
+        "/federation/v1/banks/deliver",
+        "/api/identify/banks/{id}/offers",
+        "/api/identify/banks/{id}/sharing",
+        "/api/identify/content/{id}/withdraw",
     ] {
         assert!(
             paths.contains_key(path),

@@ -8,6 +8,7 @@
 mod alerts;
 mod app;
 mod audit;
+mod bank_sharing;
 mod closures;
 mod cluster;
 mod commits;
@@ -34,6 +35,7 @@ mod warnings;
 pub(crate) use alerts::*;
 pub(crate) use app::*;
 pub(crate) use audit::*;
+pub(crate) use bank_sharing::*;
 pub(crate) use closures::*;
 pub(crate) use cluster::*;
 pub(crate) use commits::*;
@@ -259,6 +261,7 @@ macro_rules! store_conformance {
             questions_are_answered_once_by_their_device,
             warnings_are_listed_newest_first_and_audited,
             identify_bank_lifecycle,
+            shared_banks_are_materialised_idempotent_and_audited,
             road_closures_are_audited_told_and_reopened_once,
             disasters_ask_people_and_record_answers_once,
             unit_types_are_kept_and_dispatch_honours_the_need,

@@ -25,6 +25,7 @@ mod cluster;
 mod devices;
 mod disasters;
 mod exchange;
+mod exchange_bank;
 mod exchange_freeze;
 mod exchange_log;
 mod exchange_operation;
