@@ -5,7 +5,7 @@
 //! system C library found with pkg-config and bound with bindgen, which a pure consumer of PDQ, vPDQ comparison
 //! or the index should not have to install. With `jpeg.rs` (libjpeg), this is the crate's only unsafe code: three
 //! FFmpeg calls the safe wrapper does not expose as the reference makes them (an RGB24 frame with FFmpeg's default alignment, and `sws_scale` on the
-//! codec's declared height).
+//! codec's declared height), and the two calls that make the in-memory file of [`hash_video_bytes`].
 //!
 //! The reference, and so this module:
 //! - opens the first video stream; the output size is the stream's `codecpar` size, or N x N with a downsample
@@ -16,6 +16,9 @@
 //! - converts to RGB24 with swscale, `SWS_AREA` and no other flag, and hashes with [`crate::vpdq::hash_frame`];
 //! - stops at the first read error, and drains the decoder at the end only when the video stream is stream 0
 //!   (the reference "flushes" with the blank packet `av_read_frame` leaves, whose stream index is 0).
+//!
+//! [`hash_video_bytes`] hashes a video held in memory (a server's upload) through an anonymous in-memory file, within
+//! [`VideoLimits`], so an upload never touches a disk and cannot cost unbounded decoding.
 #![allow(unsafe_code)]
 
 use crate::RgbImage;
@@ -42,6 +45,12 @@ pub enum VideoError {
     /// The file cannot be hashed as the reference would.
     #[error("{0}")]
     Invalid(&'static str),
+    /// The video is past a [`VideoLimits`] bound (frame size, frames decoded or hashed).
+    #[error("the video is larger than the limit: {0}")]
+    TooLarge(&'static str),
+    /// The in-memory file of [`hash_video_bytes`] could not be made.
+    #[error("in-memory file: {0}")]
+    Memory(std::io::Error),
 }
 
 fn ff_err(what: &'static str) -> impl FnOnce(ff::Error) -> VideoError {
@@ -60,8 +69,75 @@ pub struct VideoOptions {
     pub threads: usize,
 }
 
+/// Bounds on the work one video may cost, for videos from untrusted sources (a server's uploads): a frame size, and
+/// how many frames are decoded and hashed. Within them, features equal [`hash_video_file`]'s.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VideoLimits {
+    /// Largest frame (width x height of the output) in pixels.
+    pub max_pixels: u64,
+    /// Most frames decoded (every frame is decoded, sampled or not).
+    pub max_decoded_frames: u64,
+    /// Most frames hashed.
+    pub max_hashed_frames: u64,
+}
+
+impl VideoLimits {
+    /// No bound (the files of the command line and of triage).
+    pub const NONE: VideoLimits = VideoLimits {
+        max_pixels: u64::MAX,
+        max_decoded_frames: u64::MAX,
+        max_hashed_frames: u64::MAX,
+    };
+}
+
 /// Hashes a video file: its vPDQ features in frame order (reference `hashVideoFile`).
 pub fn hash_video_file(path: &Path, options: VideoOptions) -> Result<Vec<VpdqFeature>, VideoError> {
+    hash_video_limited(path, options, VideoLimits::NONE)
+}
+
+/// Hashes a video held in memory, within `limits`: the bytes are copied into an anonymous in-memory file
+/// (`memfd_create`: no name in any file system, freed when it is closed, here on return) which FFmpeg opens by its
+/// `/proc/self/fd` path as it would open a file, so the frames are the reference's frames. Nothing is written to a
+/// disk. Linux only; elsewhere an error.
+#[cfg(target_os = "linux")]
+pub fn hash_video_bytes(
+    bytes: &[u8],
+    options: VideoOptions,
+    limits: VideoLimits,
+) -> Result<Vec<VpdqFeature>, VideoError> {
+    use std::io::Write;
+    use std::os::fd::{AsRawFd, FromRawFd};
+    // SAFETY: a valid NUL-terminated name and flags; a negative answer is checked before the descriptor is used.
+    let fd = unsafe { libc::memfd_create(c"jikimi-vpdq".as_ptr(), libc::MFD_CLOEXEC) };
+    if fd < 0 {
+        return Err(VideoError::Memory(std::io::Error::last_os_error()));
+    }
+    // SAFETY: `fd` was just created, is open, and is owned by nothing else: the file closes it when dropped.
+    let mut file = unsafe { std::fs::File::from_raw_fd(fd) };
+    file.write_all(bytes).map_err(VideoError::Memory)?;
+    let path = std::path::PathBuf::from(format!("/proc/self/fd/{}", file.as_raw_fd()));
+    let features = hash_video_limited(&path, options, limits);
+    drop(file);
+    features
+}
+
+/// See the Linux version: an anonymous in-memory file is Linux's.
+#[cfg(not(target_os = "linux"))]
+pub fn hash_video_bytes(
+    _bytes: &[u8],
+    _options: VideoOptions,
+    _limits: VideoLimits,
+) -> Result<Vec<VpdqFeature>, VideoError> {
+    Err(VideoError::Invalid(
+        "hashing a video from memory needs Linux (memfd_create)",
+    ))
+}
+
+fn hash_video_limited(
+    path: &Path,
+    options: VideoOptions,
+    limits: VideoLimits,
+) -> Result<Vec<VpdqFeature>, VideoError> {
     if options.seconds_per_hash.is_nan() || options.seconds_per_hash < 0.0 {
         return Err(VideoError::Invalid("seconds per hash must be non-negative"));
     }
@@ -124,6 +200,9 @@ pub fn hash_video_file(path: &Path, options: VideoOptions) -> Result<Vec<VpdqFea
         (width, height) = (n, n);
     }
     let (out_w, out_h) = (width as u32, height as u32);
+    if u64::from(out_w) * u64::from(out_h) > limits.max_pixels {
+        return Err(VideoError::TooLarge("frame size"));
+    }
     let mut scaler = ff::software::scaling::Context::get(
         decoder.format(),
         decoder.width(),
@@ -151,6 +230,8 @@ pub fn hash_video_file(path: &Path, options: VideoOptions) -> Result<Vec<VpdqFea
         height,
         rgb: Vec::new(),
         decoded: ff::frame::Video::empty(),
+        limits,
+        hashed: 0,
     };
     let mut decode = |emit: &mut Emit<'_>| {
         let mut packet = ff::Packet::empty();
@@ -236,6 +317,9 @@ struct Sampler {
     height: usize,
     rgb: Vec<u8>,
     decoded: ff::frame::Video,
+    limits: VideoLimits,
+    /// Frames handed to `emit` so far.
+    hashed: u64,
 }
 
 impl Sampler {
@@ -258,8 +342,15 @@ impl Sampler {
             // The codec context's frame counter after this frame, minus one.
             let frame_number = self.counter;
             self.counter += 1;
+            if self.counter as u64 > self.limits.max_decoded_frames {
+                return Err(VideoError::TooLarge("frames decoded"));
+            }
             if frame_number % self.frame_mod != 0 {
                 continue;
+            }
+            self.hashed += 1;
+            if self.hashed > self.limits.max_hashed_frames {
+                return Err(VideoError::TooLarge("frames hashed"));
             }
             self.scale_into_rgb(scaler, decoder.height())?;
             let frame_number =

@@ -13,6 +13,7 @@ import { askForm, twowayEventText } from './twoway.js';
 import { MoneyView } from './money.js';
 import { DisasterView, DISASTER_SHORTCUTS } from './disaster.js';
 import { OperationsView } from './operations.js';
+import { IdentifyView } from './identify.js';
 
 const $ = (id) => document.getElementById(id);
 const OUTCOMES = ['arrest', 'rescue', 'assistance', 'false_alarm', 'abuse'];
@@ -54,13 +55,15 @@ const canChange = () => may('change_operations');
 const canReveal = () => may('reveal_personal_data');
 
 // ---- HTTP ------------------------------------------------------------------------------------------------
-// A Blob body (a file to upload) is sent as it is; anything else as JSON.
+// A Blob body (a file to upload) is sent as it is, FormData as multipart (the browser sets its type); anything else
+// as JSON.
 async function api(method, path, body) {
-  const raw = body instanceof Blob;
+  const form = body instanceof FormData;
+  const raw = body instanceof Blob || form;
   const res = await fetch(path, {
     method,
     headers: {
-      'content-type': raw ? (body.type || 'application/octet-stream') : 'application/json',
+      ...(form ? {} : { 'content-type': raw ? (body.type || 'application/octet-stream') : 'application/json' }),
       ...(state.token ? { Authorization: `Bearer ${state.token}` } : {}),
     },
     body: body === undefined ? undefined : (raw ? body : JSON.stringify(body)),
@@ -140,6 +143,7 @@ function applyStrings() {
   if (!$('money-view').hidden) money.render();
   if (disaster?.open) disaster.render();
   if (!$('ops-view').hidden) ops.render();
+  if (!$('identify-view').hidden) identify.render();
   renderQueue();
   renderDetail();
   renderConn();
@@ -821,8 +825,8 @@ function move(delta) {
 
 document.addEventListener('keydown', (e) => {
   if ($('console-view').hidden || e.ctrlKey || e.metaKey || e.altKey) return;
-  // The money and operations views have their own keys; the queue's shortcuts are not for them.
-  if (!$('money-view').hidden || !$('ops-view').hidden) return;
+  // The money, operations and identify views have their own keys; the queue's shortcuts are not for them.
+  if (['money-view', 'ops-view', 'identify-view'].some((v) => !$(v).hidden)) return;
   if (e.target.closest?.('input, textarea, select, dialog')) return;
   const k = e.key;
   // The disaster view has its own keys (disaster.js); W or Escape leaves it.
@@ -959,6 +963,7 @@ async function enterConsole() {
   state.permissions = me.permissions;
   $('money-button').hidden = !may('trace_funds');
   $('ops-button').hidden = !may('joint_operations');
+  $('identify-button').hidden = !may('identify');
   $('geo-form').hidden = !canChange();
   $('freeze-link').hidden = !may('request_freeze');
   $('disaster-button').hidden = !may('read_operations');
@@ -1013,11 +1018,16 @@ $('mute').addEventListener('click', toggleMute);
 $('logout').addEventListener('click', logout);
 $('help-button').addEventListener('click', () => $('help').showModal());
 
-// The money and operations views each replace the queue, map and detail panes while open (one at a time).
+// The money, operations and identify views each replace the queue, map and detail panes while open (one at a time).
 const money = new MoneyView($('money-view'), api, may);
 const ops = new OperationsView($('ops-view'), api, { toggleLang, close: () => toggleView('ops').then(() => $('ops-button').focus()) });
+const identify = new IdentifyView($('identify-view'), api, may);
 async function toggleView(name) {
-  const views = { money: [$('money-view'), $('money-button'), money], ops: [$('ops-view'), $('ops-button'), ops] };
+  const views = {
+    money: [$('money-view'), $('money-button'), money],
+    ops: [$('ops-view'), $('ops-button'), ops],
+    identify: [$('identify-view'), $('identify-button'), identify],
+  };
   const open = views[name][0].hidden;
   if (open && disaster.open) await toggleDisaster();
   for (const [n, [section, button, view]] of Object.entries(views)) {
@@ -1029,8 +1039,9 @@ async function toggleView(name) {
   $('shortcut-bar').hidden = open;
   if (open) await views[name][2].show();
 }
-$('money-button').addEventListener('click', () => toggleView('money').catch(() => {}));
-$('ops-button').addEventListener('click', () => toggleView('ops').catch(() => {}));
+for (const name of ['money', 'ops', 'identify']) {
+  $(`${name}-button`).addEventListener('click', () => toggleView(name).catch(() => {}));
+}
 
 const map = new MapView($('map'), { onSelect: select });
 hooks.map = map;

@@ -150,6 +150,10 @@ pub struct ConfigArgs {
     /// area. Without one, per H3 cell (resolution 7).
     #[arg(long, env = "JIKIMI_AREAS")]
     pub areas: Option<PathBuf>,
+    /// Directory under which seized evidence is kept for server-side triage (`POST /api/identify/triage` takes a
+    /// path relative to it and never leaves it). Without one, server-side triage is not enabled.
+    #[arg(long, env = "JIKIMI_EVIDENCE_ROOT")]
+    pub evidence_root: Option<PathBuf>,
     /// How old a subscriber's latest fix may be for a disaster's welfare check to place them by it (else by their
     /// registered home), in seconds (default 3600).
     #[arg(long, env = "JIKIMI_WELFARE_FIX_AGE_S")]
@@ -230,6 +234,8 @@ pub struct FileConfig {
     pub addresses_pbf: Option<PathBuf>,
     /// As `--areas`, relative to the config file's directory.
     pub areas: Option<PathBuf>,
+    /// As `--evidence-root`, relative to the config file's directory.
+    pub evidence_root: Option<PathBuf>,
     /// As `--welfare-fix-age-s`.
     pub welfare_fix_age_s: Option<i64>,
     /// As `--welfare-silence-s`.
@@ -713,7 +719,13 @@ impl ConfigArgs {
             notify,
             flood,
             cluster,
-            identify: defaults.identify,
+            identify: crate::identify::IdentifyConfig {
+                evidence_root: self
+                    .evidence_root
+                    .clone()
+                    .or_else(|| relative(&base_dir, file.evidence_root)),
+                ..defaults.identify
+            },
         })
     }
 }

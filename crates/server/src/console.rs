@@ -59,6 +59,11 @@ const ASSETS: &[(&str, &str, &str)] = &[
         include_str!("../console/i18n.js"),
     ),
     (
+        "identify.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../console/identify.js"),
+    ),
+    (
         "twoway.js",
         "text/javascript; charset=utf-8",
         include_str!("../console/twoway.js"),

@@ -96,6 +96,8 @@ pub enum ErrorCode {
     ContentNotFound,
     /// No identify match with that id.
     MatchNotFound,
+    /// No triage job with that id on this server.
+    TriageJobNotFound,
     /// No road closure with that id.
     ClosureNotFound,
     /// No disaster with that id (or, for a device's answer, none that asked its subscriber).
@@ -151,6 +153,7 @@ impl ErrorCode {
         ErrorCode::ClosureNotFound,
         ErrorCode::DisasterNotFound,
         ErrorCode::UnitUnsuitable,
+        ErrorCode::TriageJobNotFound,
     ];
 
     /// The HTTP status this code is always answered with.
@@ -190,6 +193,7 @@ impl ErrorCode {
             | ErrorCode::BankNotFound
             | ErrorCode::ContentNotFound
             | ErrorCode::MatchNotFound
+            | ErrorCode::TriageJobNotFound
             | ErrorCode::ClosureNotFound
             | ErrorCode::DisasterNotFound
             | ErrorCode::NoSuchEndpoint => StatusCode::NOT_FOUND,
@@ -241,6 +245,7 @@ impl ErrorCode {
             ErrorCode::BankNotFound => "bank_not_found",
             ErrorCode::ContentNotFound => "content_not_found",
             ErrorCode::MatchNotFound => "match_not_found",
+            ErrorCode::TriageJobNotFound => "triage_job_not_found",
             ErrorCode::ClosureNotFound => "closure_not_found",
             ErrorCode::DisasterNotFound => "disaster_not_found",
             ErrorCode::UnitUnsuitable => "unit_unsuitable",

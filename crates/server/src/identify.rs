@@ -32,12 +32,14 @@ pub const MAX_VPDQ_FRAMES: usize = 20_000;
 const MAX_LABEL: usize = 120;
 
 /// Settings of identify.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdentifyConfig {
     /// Largest photo or video upload in bytes (the general body limit does not apply to uploads).
     pub upload_limit_bytes: usize,
     /// When a signal is quarantined for flooding matches.
     pub quarantine: crate::identify_index::QuarantineConfig,
+    /// The directory server-side triage may read under ([`crate::identify_triage`]); `None`: not enabled.
+    pub evidence_root: Option<std::path::PathBuf>,
 }
 
 impl Default for IdentifyConfig {
@@ -45,6 +47,7 @@ impl Default for IdentifyConfig {
         IdentifyConfig {
             upload_limit_bytes: 32 << 20,
             quarantine: crate::identify_index::QuarantineConfig::default(),
+            evidence_root: None,
         }
     }
 }
@@ -472,21 +475,52 @@ pub async fn add_photo(
     .await
 }
 
-/// Add a video to a bank: multipart `video=`. This build answers `not_enabled` (404): video uploads need FFmpeg in
-/// the server; add the video's vPDQ frame list by signal instead.
+/// Add a video to a bank: multipart `video=`, hashed in memory (vPDQ, one frame a second, as
+/// `jikimi pdq hash-video`) and dropped; only the frame hashes are kept (analysts, supervisors; audited). A server
+/// built without the `video` feature answers `not_enabled` (404): add the video's vPDQ frame list by signal.
 #[utoipa::path(post, path = "/api/identify/banks/{id}/content/video", tag = "identify", security(("bearer" = [])),
-    params(("id" = Uuid, Path, description = "the bank")),
+    params(("id" = Uuid, Path, description = "the bank"), LabelParams),
     request_body(content = String, content_type = "multipart/form-data", description = "one `video` file field"),
-    responses((status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody),
-        (status = 404, body = crate::error::ErrorBody, description = "bank_not_found; not_enabled: this server does not hash videos")))]
+    responses((status = 201, body = ContentView), (status = 400, body = crate::error::ErrorBody),
+        (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody),
+        (status = 404, body = crate::error::ErrorBody, description = "bank_not_found; not_enabled: this server does not hash videos"),
+        (status = 413, body = crate::error::ErrorBody, description = "payload_too_large: the upload or its frames are too large"),
+        (status = 422, body = crate::error::ErrorBody)))]
 pub async fn add_video(
     State(state): State<AppState>,
     staff: Staff,
     Path(bank_id): Path<Uuid>,
-) -> Result<StatusCode, ApiError> {
+    Query(labels): Query<LabelParams>,
+    multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
+) -> Result<(StatusCode, Json<ContentView>), ApiError> {
     staff.require(Permission::Identify)?;
     state.store.get_bank(bank_id).await?;
-    Err(video_not_enabled())
+    // The cheap checks first, in every build.
+    let (category, series) = (
+        label("category", labels.category)?,
+        label("series", labels.series)?,
+    );
+    if !crate::identify_video::ENABLED {
+        return Err(video_not_enabled());
+    }
+    let (field, bytes) = read_upload(multipart).await?;
+    if field != "video" {
+        return Err(ApiError::new(
+            ErrorCode::InvalidPayload,
+            "send the video as the `video` field",
+        ));
+    }
+    let frames = crate::identify_video::hash_video(bytes).await?;
+    add(
+        &state,
+        &staff,
+        bank_id,
+        Signal::Vpdq(frames),
+        SignalType::Vpdq,
+        category,
+        series,
+    )
+    .await
 }
 
 /// Disable a content (supervisors; audited): kept, no longer matched.

@@ -54,6 +54,8 @@ struct Inner {
     index: BankIndex<Uuid, Uuid>,
     banks: HashMap<Uuid, Bank>,
     meta: HashMap<Uuid, ContentMeta>,
+    /// Live contents quarantined now (kept beside `meta` so listing them scans no content).
+    quarantined: std::collections::BTreeSet<Uuid>,
 }
 
 /// The hash banks in memory; see the module documentation. Cheap to clone.
@@ -212,6 +214,7 @@ impl Banks {
         if !content.enabled {
             inner.index.remove(&content.id);
             inner.meta.remove(&content.id);
+            inner.quarantined.remove(&content.id);
             return;
         }
         let added = match content.signal_type {
@@ -234,6 +237,11 @@ impl Banks {
             tracing::error!(error = %err, "identify: the index is full");
             return;
         }
+        if content.quarantined_at.is_some() {
+            inner.quarantined.insert(content.id);
+        } else {
+            inner.quarantined.remove(&content.id);
+        }
         inner.meta.insert(
             content.id,
             ContentMeta {
@@ -253,6 +261,14 @@ impl Banks {
         let mut banks: Vec<Bank> = inner.banks.values().cloned().collect();
         banks.sort_by(|a, b| (&a.name, a.id).cmp(&(&b.name, b.id)));
         banks
+    }
+
+    /// Up to `limit` live contents quarantined now, by id.
+    pub fn quarantined(&self, limit: usize) -> Vec<Uuid> {
+        self.inner
+            .read()
+            .map(|i| i.quarantined.iter().take(limit).copied().collect())
+            .unwrap_or_default()
     }
 
     /// Live contents and the index's memory in bytes.

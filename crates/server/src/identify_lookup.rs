@@ -21,7 +21,7 @@ use uuid::Uuid;
 use crate::auth::Staff;
 use crate::error::ApiError;
 use crate::extract::Json;
-use crate::identify::{Signal, hash_photo, invalid, parse_signal, read_upload, video_not_enabled};
+use crate::identify::{Signal, hash_photo, invalid, parse_signal, read_upload};
 use crate::identify_index::ContentMeta;
 use crate::roles::Permission;
 use crate::state::AppState;
@@ -71,11 +71,13 @@ pub struct BankMatches {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct LookupAnswer {
     pub lookup_id: Uuid,
-    /// `pdq`, `vpdq` or `photo`.
+    /// `pdq`, `vpdq`, `photo` or `video`.
     pub kind: String,
     /// For a photo: its PDQ hash and quality (computed in memory; the photo is not kept).
     pub pdq: Option<String>,
     pub quality: Option<u32>,
+    /// For a video upload: how many frames were hashed (one a second).
+    pub frames: Option<usize>,
     /// Banks with matches (positive banks first, then negative ones), by name.
     pub banks: Vec<BankMatches>,
     /// Matches a matching negative bank suppressed (known false positives).
@@ -103,13 +105,18 @@ pub struct ReviewedMatch {
     pub quarantined: bool,
 }
 
-/// The hash of an uploaded photo.
+/// The hash of an uploaded photo or video.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct HashAnswer {
-    /// PDQ hash, 64 hex digits.
-    pub pdq: String,
-    /// PDQ quality, 0 to 100.
-    pub quality: u32,
+    /// A photo's PDQ hash, 64 hex digits.
+    pub pdq: Option<String>,
+    /// A photo's PDQ quality, 0 to 100.
+    pub quality: Option<u32>,
+    /// A video's vPDQ frames, one `frame,quality,hash,timestamp` line each (as `jikimi pdq hash-video` prints
+    /// them; usable as a `vpdq` signal).
+    pub vpdq: Option<String>,
+    /// A video's number of frames hashed.
+    pub frames: Option<usize>,
 }
 
 fn view(
@@ -228,6 +235,7 @@ async fn answer(
         kind: kind.to_string(),
         pdq: photo.map(|(h, _)| h.to_hex()),
         quality: photo.map(|(_, q)| q),
+        frames: None,
         banks,
         suppressed: found
             .suppressed
@@ -276,8 +284,10 @@ pub async fn lookup_signal(
     ))
 }
 
-/// Look up an uploaded photo (multipart `photo=`, hashed in memory and dropped) against every enabled bank;
-/// `video=` answers `not_enabled` in this build (look up its vPDQ signal instead). Audited like a signal lookup.
+/// Look up an uploaded photo (multipart `photo=`, PDQ) or video (`video=`, vPDQ frames, one a second), hashed in
+/// memory and dropped, against every enabled bank; a video's matches carry the query and compared match
+/// percentages. A server built without the `video` feature answers `not_enabled` to a video (look up its vPDQ
+/// signal instead). Audited like a signal lookup.
 #[utoipa::path(post, path = "/api/identify/lookup", tag = "identify", security(("bearer" = [])),
     request_body(content = String, content_type = "multipart/form-data", description = "one `photo` (or `video`) file field"),
     responses((status = 200, body = LookupAnswer), (status = 400, body = crate::error::ErrorBody),
@@ -292,7 +302,12 @@ pub async fn lookup_upload(
     staff.require(Permission::Identify)?;
     let (field, bytes) = read_upload(multipart).await?;
     if field == "video" {
-        return Err(video_not_enabled());
+        let frames = crate::identify_video::hash_video(bytes).await?;
+        let count = frames.len();
+        let (found, meta) = search(&state, &Signal::Vpdq(frames)).await?;
+        let mut answered = answer(&state, &staff, "video", found, meta, None).await?;
+        answered.frames = Some(count);
+        return Ok(Json(answered));
     }
     let (hash, quality) = hash_photo(bytes).await?;
     let (found, meta) = search(&state, &Signal::Pdq(hash)).await?;
@@ -301,10 +316,11 @@ pub async fn lookup_upload(
     ))
 }
 
-/// Hash an uploaded photo (multipart `photo=`) in memory: its PDQ hash and quality, nothing kept (analysts,
+/// Hash an uploaded photo (multipart `photo=`: its PDQ hash and quality) or video (`video=`: its vPDQ frames, when
+/// the server is built with the `video` feature, else `not_enabled`) in memory, nothing kept (analysts,
 /// supervisors).
 #[utoipa::path(post, path = "/api/identify/hash", tag = "identify", security(("bearer" = [])),
-    request_body(content = String, content_type = "multipart/form-data", description = "one `photo` file field"),
+    request_body(content = String, content_type = "multipart/form-data", description = "one `photo` or `video` file field"),
     responses((status = 200, body = HashAnswer), (status = 400, body = crate::error::ErrorBody),
         (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody),
         (status = 404, body = crate::error::ErrorBody, description = "not_enabled: a video, and this server does not hash videos"),
@@ -316,12 +332,26 @@ pub async fn hash(
     staff.require(Permission::Identify)?;
     let (field, bytes) = read_upload(multipart).await?;
     if field == "video" {
-        return Err(video_not_enabled());
+        let frames = crate::identify_video::hash_video(bytes).await?;
+        return Ok(Json(HashAnswer {
+            pdq: None,
+            quality: None,
+            vpdq: Some(
+                frames
+                    .iter()
+                    .map(VpdqFeature::to_line)
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            ),
+            frames: Some(frames.len()),
+        }));
     }
     let (hash, quality) = hash_photo(bytes).await?;
     Ok(Json(HashAnswer {
-        pdq: hash.to_hex(),
-        quality,
+        pdq: Some(hash.to_hex()),
+        quality: Some(quality),
+        vpdq: None,
+        frames: None,
     }))
 }
 

@@ -53,9 +53,12 @@ pub mod funds_run;
 pub mod geocode;
 pub mod group_commit;
 pub mod identify;
+pub mod identify_browse;
 pub mod identify_index;
 pub mod identify_lookup;
 pub mod identify_share;
+pub mod identify_triage;
+pub mod identify_video;
 pub mod incidents;
 pub mod intake_service;
 pub mod joint_operations;
@@ -215,7 +218,17 @@ pub fn router(state: AppState) -> Router {
         )
         .route(
             "/api/identify/banks/{id}/content",
-            post(identify::add_signal),
+            post(identify::add_signal).get(identify_browse::bank_content),
+        )
+        .route(
+            "/api/identify/quarantine",
+            get(identify_browse::quarantined),
+        )
+        .route("/api/identify/triage", post(identify_triage::start))
+        .route("/api/identify/triage/{id}", get(identify_triage::get))
+        .route(
+            "/api/identify/triage/{id}/report",
+            get(identify_triage::report),
         )
         .route(
             "/api/identify/banks/{id}/content/photo",

@@ -42,6 +42,8 @@ use utoipa::{Modify, OpenApi};
         crate::identify_lookup::lookup_signal, crate::identify_lookup::lookup_upload, crate::identify_lookup::hash,
         crate::identify_lookup::review,
         crate::identify_share::offer, crate::identify_share::sharing, crate::identify_share::withdraw,
+        crate::identify_browse::bank_content, crate::identify_browse::quarantined,
+        crate::identify_triage::start, crate::identify_triage::get, crate::identify_triage::report,
         crate::exchange::get_agency, crate::exchange::init_agency, crate::exchange::list_peers,
         crate::exchange::add_peer, crate::exchange::list_agreements, crate::exchange::put_agreement,
         crate::exchange::revoke_agreement, crate::exchange::list_records, crate::exchange::create_case,

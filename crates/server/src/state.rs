@@ -281,6 +281,8 @@ pub struct AppState {
     pub cluster: Option<crate::cluster::Cluster>,
     /// The hash banks in memory, following the store's commits ([`crate::identify_index`]).
     pub identify: crate::identify_index::Banks,
+    /// Server-side triage jobs ([`crate::identify_triage`]), in memory.
+    pub triage: crate::identify_triage::Jobs,
 }
 
 /// Keys could not be turned into a keyring.
@@ -340,6 +342,7 @@ impl AppState {
             live,
             cluster,
             identify,
+            triage: crate::identify_triage::Jobs::default(),
             mqtt_downlink: Arc::default(),
             store,
             keyring: Arc::new(keyring),

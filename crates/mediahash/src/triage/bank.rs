@@ -228,6 +228,33 @@ impl Bank {
     }
 }
 
+impl Bank {
+    /// A bank from entries already in memory (a server's hash bank, rather than a list file): labels come from each
+    /// entry's `category` and `series` metadata or tags, as for a list.
+    pub fn from_entries(
+        name: &str,
+        source: &str,
+        distance: u32,
+        dihedral: bool,
+        entries: Vec<ListEntry>,
+    ) -> Result<Bank, BankError> {
+        if distance > 256 {
+            return Err(BankError::Distance(distance));
+        }
+        let index = HammingIndex::from_hashes(entries.iter().map(|e| e.hash).collect())?;
+        Ok(Bank {
+            name: name.to_owned(),
+            source: source.to_owned(),
+            distance,
+            dihedral,
+            labels: entries.iter().map(Labels::of).collect(),
+            entries,
+            bad_rows: Vec::new(),
+            index,
+        })
+    }
+}
+
 /// One match of a file against a bank entry.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub struct BankMatch {

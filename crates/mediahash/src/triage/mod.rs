@@ -16,4 +16,4 @@ pub mod report;
 pub mod run;
 pub mod sniff;
 
-pub use run::{TriageError, TriageOptions, TriageRun, triage};
+pub use run::{Progress, TriageError, TriageOptions, TriageRun, triage, triage_with_banks};

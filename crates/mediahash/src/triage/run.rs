@@ -19,6 +19,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{IsTerminal, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::UNIX_EPOCH;
 
 /// Images larger than this are not read into memory (no decodable image of the decoder's limits is this large).
@@ -41,6 +42,20 @@ pub struct TriageOptions {
     pub threads: Option<usize>,
     /// Draw a progress bar on stderr (only when stderr is a terminal).
     pub progress: bool,
+}
+
+/// How far a run is, for a caller watching it from another thread (a server's job): files found, files taken
+/// from the journal, and files hashed (or failed) in this run so far.
+#[derive(Debug, Default)]
+pub struct Progress {
+    /// Files found by the walk (set once the walk is done).
+    pub files: AtomicU64,
+    /// Files taken from the journal unchanged.
+    pub from_journal: AtomicU64,
+    /// Files to hash in this run.
+    pub to_hash: AtomicU64,
+    /// Files hashed (or failed) in this run so far.
+    pub hashed: AtomicU64,
 }
 
 /// What a run did, besides its report.
@@ -385,6 +400,19 @@ pub fn triage(options: &TriageOptions) -> Result<TriageRun, TriageError> {
         return Err(TriageError::NotADirectory(options.root.clone()));
     }
     let banks = load_banks(&options.banks, options.default_distance)?;
+    triage_with_banks(options, &banks, None)
+}
+
+/// Runs a triage against `banks` already in memory (`options.banks` is not read), reporting its progress to
+/// `progress` if given.
+pub fn triage_with_banks(
+    options: &TriageOptions,
+    banks: &[Bank],
+    progress: Option<&Progress>,
+) -> Result<TriageRun, TriageError> {
+    if !options.root.is_dir() {
+        return Err(TriageError::NotADirectory(options.root.clone()));
+    }
     let journal_file = journal_path(&options.out);
     let (file, parsed) = open_journal(&journal_file)?;
     let mut latest: HashMap<&str, &Entry> = HashMap::new();
@@ -407,6 +435,11 @@ pub fn triage(options: &TriageOptions) -> Result<TriageRun, TriageError> {
         }
     }
     let from_journal = items.iter().filter(|i| matches!(i, Item::Done(_))).count();
+    if let Some(p) = progress {
+        p.files.store(found.len() as u64, Ordering::Relaxed);
+        p.from_journal.store(from_journal as u64, Ordering::Relaxed);
+        p.to_hash.store(todo.len() as u64, Ordering::Relaxed);
+    }
     let bar = if options.progress && std::io::stderr().is_terminal() {
         ProgressBar::with_draw_target(Some(todo.len() as u64), ProgressDrawTarget::stderr())
     } else {
@@ -446,6 +479,9 @@ pub fn triage(options: &TriageOptions) -> Result<TriageRun, TriageError> {
                     },
                 };
                 bar.inc(1);
+                if let Some(p) = progress {
+                    p.hashed.fetch_add(1, Ordering::Relaxed);
+                }
                 Ok(item)
             })
             .collect::<Result<Vec<Item>, TriageError>>()
@@ -453,7 +489,7 @@ pub fn triage(options: &TriageOptions) -> Result<TriageRun, TriageError> {
     bar.finish_and_clear();
     let hashed_now = hashed.len();
     items.extend(hashed);
-    let report = report::build(&options.root.to_string_lossy(), &banks, &items);
+    let report = report::build(&options.root.to_string_lossy(), banks, &items);
     let mut json = serde_json::to_vec_pretty(&report)?;
     json.push(b'\n');
     write_atomically(&options.out, &json)?;

@@ -141,3 +141,52 @@ fn generated_videos_equal_the_reference_frame_for_frame_and_in_comparisons() {
         figures.len()
     );
 }
+
+/// A video hashed from memory (a server's upload: an anonymous in-memory file) has exactly the file's features, and
+/// the limits stop a frame too large or too many frames before the work is done.
+#[test]
+fn in_memory_hashing_equals_the_file_and_keeps_to_its_limits() {
+    use jikimi_mediahash::video::{
+        VideoError, VideoLimits, VideoOptions, hash_video_bytes, hash_video_file,
+    };
+    let ffmpeg = ffmpeg();
+    let dir = tempfile::tempdir().unwrap();
+    let options = VideoOptions {
+        seconds_per_hash: 0.5,
+        downsample_frame_dimension: 0,
+        threads: 1,
+    };
+    for &video in &VIDEOS[..4] {
+        let path = make(&ffmpeg, dir.path(), video);
+        let bytes = std::fs::read(&path).unwrap();
+        let from_file = hash_video_file(&path, options).unwrap();
+        let from_memory = hash_video_bytes(&bytes, options, VideoLimits::NONE).unwrap();
+        assert_eq!(from_memory, from_file, "{}", video.0);
+        assert!(!from_file.is_empty());
+        let small = VideoLimits {
+            max_pixels: 100,
+            ..VideoLimits::NONE
+        };
+        assert!(matches!(
+            hash_video_bytes(&bytes, options, small),
+            Err(VideoError::TooLarge("frame size"))
+        ));
+        let few = VideoLimits {
+            max_hashed_frames: 1,
+            ..VideoLimits::NONE
+        };
+        assert!(matches!(
+            hash_video_bytes(&bytes, options, few),
+            Err(VideoError::TooLarge("frames hashed"))
+        ));
+        let decoded = VideoLimits {
+            max_decoded_frames: 2,
+            ..VideoLimits::NONE
+        };
+        assert!(matches!(
+            hash_video_bytes(&bytes, options, decoded),
+            Err(VideoError::TooLarge("frames decoded"))
+        ));
+    }
+    assert!(hash_video_bytes(b"not a video", options, VideoLimits::NONE).is_err());
+}

@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use crate::support::{Backend, Harness, recorded, send_to};
 
-const HASH_A: &str = "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22";
+pub(crate) const HASH_A: &str = "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22";
 
 /// `HASH_A` with the first `n` hex digits' low bit flipped (distance `n`).
 fn near(n: usize) -> String {
@@ -111,7 +111,7 @@ pub fn upload(path: &str, token: Option<&str>, field: &str, bytes: &[u8]) -> Req
 }
 
 /// A router over the harness's state with identify settings changed.
-fn router_with(
+pub(crate) fn router_with(
     h: &Harness,
     tweak: impl FnOnce(&mut jikimi_server::identify::IdentifyConfig),
 ) -> Router {
@@ -122,7 +122,7 @@ fn router_with(
     recorded(router(state))
 }
 
-async fn create_bank(h: &Harness, token: &str, body: Value) -> Value {
+pub(crate) async fn create_bank(h: &Harness, token: &str, body: Value) -> Value {
     let (status, bank) = h
         .call(Method::POST, "/api/identify/banks", Some(token), Some(body))
         .await;
@@ -130,7 +130,13 @@ async fn create_bank(h: &Harness, token: &str, body: Value) -> Value {
     bank
 }
 
-async fn add_pdq(h: &Harness, token: &str, bank: &Value, hash: &str, category: &str) -> Value {
+pub(crate) async fn add_pdq(
+    h: &Harness,
+    token: &str,
+    bank: &Value,
+    hash: &str,
+    category: &str,
+) -> Value {
     let (status, content) = h
         .call(
             Method::POST,
@@ -416,7 +422,10 @@ pub async fn identify_photos_and_video_signals(h: &Harness) {
     assert_eq!(m["query_match_percent"], 100.0);
     assert_eq!(m["compared_match_percent"], 100.0);
 
-    // Videos are not hashed by this server: a clear, documented answer.
+    // A server without the `video` feature hashes no video: a clear, documented answer (with it: `identify_video`).
+    if jikimi_server::identify_video::ENABLED {
+        return;
+    }
     let (status, body) = h
         .send(upload(
             "/api/identify/lookup",
@@ -653,6 +662,22 @@ pub async fn identify_refuses_attacks(h: &Harness) {
         ))
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (status, _) = h
+        .send(upload(
+            &format!(
+                "/api/identify/banks/{bank_id}/content/video?series={}",
+                "y".repeat(200)
+            ),
+            Some(&analyst),
+            "video",
+            b"x",
+        ))
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "labels are checked first"
+    );
 
     // 404: unknown bank, content, match; a malformed id is a 400.
     let (status, body) = h
@@ -725,10 +750,12 @@ pub async fn identify_refuses_attacks(h: &Harness) {
     let (status, body) = h
         .send(upload("/api/identify/hash", Some(&analyst), "video", b"x"))
         .await;
-    assert_eq!(
-        (status, body["error"]["code"].clone()),
+    let refused = if jikimi_server::identify_video::ENABLED {
+        (StatusCode::BAD_REQUEST, json!("invalid_payload"))
+    } else {
         (StatusCode::NOT_FOUND, json!("not_enabled"))
-    );
+    };
+    assert_eq!((status, body["error"]["code"].clone()), refused);
     let (status, body) = h
         .send(upload(
             &format!("/api/identify/banks/{unknown}/content/video"),

@@ -21,6 +21,9 @@ mod freeze_run;
 mod funds;
 mod geocode;
 mod identify;
+mod identify_jobs;
+#[cfg(feature = "video")]
+mod identify_video;
 mod languages;
 mod lookups;
 mod mqtt;
@@ -76,6 +79,8 @@ api_tests!(
     identify::identify_quarantines_a_flooding_signal,
     identify::identify_refuses_attacks,
     identify::identify_uploads_are_never_kept_or_logged,
+    identify_jobs::identify_bank_content_and_quarantine_are_listed,
+    identify_jobs::identify_triage_runs_under_the_evidence_root,
     disasters::welfare_check_reaches_exactly_the_area,
     disasters::disasters_are_declared_from_cap,
     disasters::disaster_endpoints_refuse_attacks,
