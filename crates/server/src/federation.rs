@@ -362,6 +362,8 @@ pub async fn federation_operation_batch(
     Ok(Json(
         detached(async move { node.accept_op_batch(&batch, Utc::now()).await }).await?,
     ))
+}
+
 /// A partner's signed delivery of a shared hash bank's offer or event: the delivery verified against the sender's
 /// pinned key; an offer against the agreement it cites (hash sharing allowed between the two); an event against its
 /// issuer's signature (the origin's for content, the reviewing holder's for feedback) and the way the bank travels

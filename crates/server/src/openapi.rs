@@ -58,7 +58,7 @@ use utoipa::{Modify, OpenApi};
         crate::federation::federation_freeze_request, crate::federation::federation_freeze_status,
         crate::federation::federation_operation_event,
         crate::federation::federation_operation_batch,
-        crate::federation::federation_operation_event, crate::federation::federation_bank_delivery,
+        crate::federation::federation_bank_delivery,
     ),
     components(schemas(crate::error::ErrorBody, crate::error::ErrorDetail, crate::error::ErrorCode,
         crate::standards::CapImportDto, crate::standards::CapAreaDto, crate::standards::CircleDto,

@@ -8,8 +8,6 @@
 
 use std::time::Duration;
 
-use jikimi_exchange::store::ExchangeStore as _;
-use jikimi_store::identify::IdentifyStore as _;
 use serde_json::{Value, json};
 use uuid::Uuid;
 

@@ -81,6 +81,7 @@ async fn demo_disaster_declares_an_earthquake_and_residents_answer() {
     let get = |path: String| {
         let http = http.clone();
         let token = token.clone();
+        let base = base.clone();
         async move {
             let response = http
                 .get(format!("{base}{path}"))

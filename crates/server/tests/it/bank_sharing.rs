@@ -11,7 +11,7 @@ use chrono::{Duration, Utc};
 use ed25519_dalek::SigningKey;
 use jikimi_exchange::domain::AgencyId;
 use jikimi_exchange::hashbank::{
-    BankChange, BankDelivery, BankEvent, BankItem, BankOffer, FeedbackVerdict, HashBankStore as _,
+    BankChange, BankDelivery, BankEvent, BankItem, BankOffer, FeedbackVerdict,
 };
 use jikimi_exchange::marking::Marking;
 use jikimi_exchange::protocol::{PROTOCOL, Signed};

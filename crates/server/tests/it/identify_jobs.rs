@@ -15,7 +15,6 @@ use uuid::Uuid;
 
 use crate::identify::{HASH_A, add_pdq, create_bank, router_with, upload};
 use crate::support::{Harness, send_to};
-use jikimi_store::prelude::*;
 
 /// A PNG of seeded noise (`side` x `side`): PDQ hashes of two seeds are far apart.
 fn noise_png(seed: u32, side: u32) -> Vec<u8> {
@@ -54,7 +53,7 @@ pub async fn identify_bank_content_and_quarantine_are_listed(h: &Harness) {
     let mut ids = Vec::new();
     for n in 0..5 {
         let hash = format!("{:064x}", n + 1);
-        ids.push(add_pdq(h, &analyst, &bank, &hash, "B2")["id"].clone());
+        ids.push(add_pdq(h, &analyst, &bank, &hash, "B2").await["id"].clone());
     }
     // Page by page, by id; labels and states, never the signal.
     let (status, first) = h
