@@ -96,8 +96,6 @@ pub enum ErrorCode {
     ContentNotFound,
     /// No identify match with that id.
     MatchNotFound,
-    /// No triage job with that id on this server.
-    TriageJobNotFound,
     /// No road closure with that id.
     ClosureNotFound,
     /// No disaster with that id (or, for a device's answer, none that asked its subscriber).
@@ -105,6 +103,8 @@ pub enum ErrorCode {
     /// The unit does not satisfy what the incident needs (type or capabilities); dispatch it with
     /// `override_need: true` if you mean to (audited).
     UnitUnsuitable,
+    /// No triage job with that id on this server.
+    TriageJobNotFound,
 }
 
 impl ErrorCode {

@@ -35,7 +35,7 @@ fn code(body: &Value) -> &str {
     body["error"]["code"].as_str().unwrap_or("")
 }
 
-fn delivery(by: &SigningKey, to: &AgencyId, item: BankItem) -> Value {
+pub fn delivery(by: &SigningKey, to: &AgencyId, item: BankItem) -> Value {
     json!(
         Signed::sign(
             BankDelivery {
@@ -51,7 +51,7 @@ fn delivery(by: &SigningKey, to: &AgencyId, item: BankItem) -> Value {
     )
 }
 
-fn offer(by: &SigningKey, to: &AgencyId, bank: Uuid, agreement: Uuid) -> BankItem {
+pub fn offer(by: &SigningKey, to: &AgencyId, bank: Uuid, agreement: Uuid) -> BankItem {
     BankItem::Offer {
         offer: Signed::sign(
             BankOffer {
@@ -117,7 +117,7 @@ async fn matched_becomes(
         }
         assert!(
             start.elapsed() < std::time::Duration::from_secs(10),
-            "lookup never became {expected}"
+            "lookup never became {expected}: {found}"
         );
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }

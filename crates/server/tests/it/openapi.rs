@@ -102,7 +102,8 @@ timestamp_out_of_window,nonce_replayed,unauthenticated,forbidden,login_failed,in
 subscriber_not_found,illegal_transition,conflict,reason_required,enrolment_code_invalid,enrolment_code_expired,\
 enrolment_code_used,enrolment_code_locked,pin_invalid,pin_locked,pin_not_set,rate_limited,gateway_unauthenticated,\
 unavailable,internal,link_not_found,record_not_found,agency_not_initialised,not_enabled,staff_not_found,no_such_endpoint,\
-message_not_found,transfer_set_not_found,trace_run_not_found,bank_not_found,content_not_found,match_not_found,closure_not_found,disaster_not_found,unit_unsuitable"
+message_not_found,transfer_set_not_found,trace_run_not_found,bank_not_found,content_not_found,match_not_found,closure_not_found,disaster_not_found,unit_unsuitable,\
+triage_job_not_found"
     );
     // The feed is documented as an event stream.
     assert!(

@@ -226,6 +226,11 @@ fn valid_body(method: &Method, template: &str) -> Option<Value> {
             1,
             jikimi_exchange::freeze::FreezeState::Received
         ))),
+        ("POST", "/federation/v1/banks/deliver") => Some(crate::bank_sharing::delivery(
+            &partner,
+            &me,
+            crate::bank_sharing::offer(&partner, &me, Uuid::new_v4(), Uuid::new_v4()),
+        )),
         ("POST", "/federation/v1/operations/batches") => Some(json!(
             Signed::sign(
                 jikimi_exchange::operation::OpBatch {

@@ -187,6 +187,8 @@ impl Harness {
         .await
         .expect("reopen with the data keys");
         let mut state = self.state.clone();
+        // The index follows its store's commits: this store's, so federation imports reach it as in the binary.
+        state.identify = jikimi_server::identify_index::Banks::spawn(store.clone());
         state.store = store;
         let state = state.with_exchange(
             jikimi_federation::DEFAULT_PAGE,
