@@ -65,8 +65,9 @@ async function addPhoto(base, token, bankId, png, labels) {
   const res = await fetch(`${base}/api/identify/banks/${bankId}/content/photo?${new URLSearchParams(labels)}`, {
     method: 'POST', headers: { authorization: `Bearer ${token}` }, body: form,
   });
-  assert.equal(res.status, 201, await res.text());
-  return res.json();
+  const text = await res.text();
+  assert.equal(res.status, 201, text);
+  return JSON.parse(text);
 }
 
 describe('identify view', () => {
