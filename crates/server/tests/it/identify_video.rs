@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use axum::http::{Method, StatusCode};
+use axum::http::StatusCode;
 use jikimi_mediahash::vpdq::{DEFAULT_QUALITY_TOLERANCE, VpdqFeature, match_two_hash_brute};
 use jikimi_server::roles::Role;
 use serde_json::json;
