@@ -204,9 +204,10 @@ async fn answer(
         withheld: found.suppressed.iter().map(|m| m.content).collect(),
     };
     state
-        .store
-        .record_lookup(&record, &staff.change(state, "identify lookup"))
-        .await?;
+        .lookups
+        .submit((record, staff.change(state, "identify lookup")))
+        .await
+        .map_err(|e| ApiError::unavailable(e.to_string()))??;
     let names: HashMap<Uuid, (String, bool)> = state
         .identify
         .banks()

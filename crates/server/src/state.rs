@@ -235,6 +235,9 @@ pub struct AppState {
     pub blind: Arc<BlindIndex>,
     /// The group committer for alerts.
     pub intake: GroupCommit<IntakeItem, IntakeResult>,
+    /// The group committer for identify lookups ([`crate::identify_lookup`]): each lookup's matches and audit
+    /// entry are durable before its answer, and concurrent lookups share one transaction.
+    pub lookups: GroupCommit<LookupItem, Result<(), jikimi_store::Error>>,
     /// Device keys.
     pub devices: Arc<DeviceCache>,
     /// Travel-time estimates for recommendations.
@@ -310,6 +313,12 @@ impl AppState {
                 async move { commit_batch(store.as_ref(), batch, surge).await }
             },
         );
+        let lookup_store = store.clone();
+        let lookups =
+            GroupCommit::spawn(LOOKUP_MAX_BATCH, 65_536, move |batch: Vec<LookupItem>| {
+                let store = lookup_store.clone();
+                async move { commit_lookups(store.as_ref(), batch).await }
+            });
         let blind = Arc::new(blind);
         let flood = &config.flood;
         let guard = Arc::new(crate::flood::FloodGuard::new(flood));
@@ -348,6 +357,7 @@ impl AppState {
             keyring: Arc::new(keyring),
             blind,
             intake,
+            lookups,
             devices: Arc::new(DeviceCache::default()),
             eta: Arc::new(StraightLineEta::default()),
             roads: None,
@@ -403,6 +413,31 @@ impl AppState {
     /// Now, by this state's clock.
     pub fn now(&self) -> Timestamp {
         (self.clock)()
+    }
+}
+
+/// A lookup to record, and who made it when.
+pub type LookupItem = (jikimi_store::identify::LookupRecord, jikimi_store::Change);
+
+/// Lookups recorded per transaction at most.
+const LOOKUP_MAX_BATCH: usize = 256;
+
+/// Records a batch of lookups in one transaction. Should the batch fail, each lookup is tried alone, so one that
+/// cannot be recorded fails its own request only and the others are answered as usual.
+async fn commit_lookups(
+    store: &dyn Store,
+    batch: Vec<LookupItem>,
+) -> Vec<Result<(), jikimi_store::Error>> {
+    match store.record_lookups(&batch).await {
+        Ok(()) => batch.iter().map(|_| Ok(())).collect(),
+        Err(_) if batch.len() > 1 => {
+            let mut results = Vec::with_capacity(batch.len());
+            for (lookup, change) in &batch {
+                results.push(store.record_lookup(lookup, change).await);
+            }
+            results
+        }
+        Err(err) => vec![Err(err)],
     }
 }
 

@@ -220,7 +220,13 @@ pub trait IdentifyStore: Send + Sync {
     async fn content_page(&self, after: Option<Uuid>, limit: u32) -> Result<Vec<Content>>;
     /// Records a lookup: its matches (to review) and one `identify.lookup` audit entry naming the banks searched
     /// and the content ids matched and withheld, in one transaction.
-    async fn record_lookup(&self, lookup: &LookupRecord, change: &Change) -> Result<()>;
+    async fn record_lookup(&self, lookup: &LookupRecord, change: &Change) -> Result<()> {
+        self.record_lookups(&[(lookup.clone(), change.clone())])
+            .await
+    }
+    /// Records many lookups in one transaction (the server's group commit of concurrent lookups): each exactly as
+    /// [`IdentifyStore::record_lookup`] records it, in order, with its own audit entry; all or none.
+    async fn record_lookups(&self, lookups: &[(LookupRecord, Change)]) -> Result<()>;
     /// Quarantines (or releases, `quarantined` false) a content's signal (`identify.quarantined` /
     /// `identify.released`). Quarantining one already quarantined changes nothing and audits nothing.
     async fn set_quarantine(&self, id: Uuid, quarantined: bool, change: &Change)

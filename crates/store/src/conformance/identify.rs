@@ -322,6 +322,83 @@ pub(crate) async fn identify_bank_lifecycle<S: TestStore>() {
     );
 }
 
+/// Concurrent lookups committed together (the server's group commit): one transaction, each lookup with its own
+/// matches and audit entry in order, the chain intact; a batch that fails records none of its lookups.
+pub(crate) async fn lookups_are_recorded_together_each_audited<S: TestStore>() {
+    let (store, _guard) = S::fresh().await;
+    let who = staff_change("analyst", 1_000, "bank");
+    store.create_bank(&bank(1, "known"), &who).await.unwrap();
+    store.add_content(&content(11, 1), &who).await.unwrap();
+    let lookup = |id: u128, matched: Option<u128>| {
+        (
+            LookupRecord {
+                id: Uuid::from_u128(id),
+                kind: "pdq".into(),
+                banks: vec![Uuid::from_u128(1)],
+                matches: matched
+                    .map(|m| NewMatch {
+                        id: Uuid::from_u128(m),
+                        content_id: Uuid::from_u128(11),
+                        bank_id: Uuid::from_u128(1),
+                        distance: 2,
+                    })
+                    .into_iter()
+                    .collect(),
+                withheld: vec![],
+            },
+            staff_change("analyst", 2_000 + id as i64, "lookup"),
+        )
+    };
+    store.record_lookups(&[]).await.unwrap();
+    store
+        .record_lookups(&[
+            lookup(400, Some(500)),
+            lookup(401, None),
+            lookup(402, Some(502)),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .get_match(Uuid::from_u128(500))
+            .await
+            .unwrap()
+            .distance,
+        2
+    );
+    assert_eq!(
+        store
+            .get_match(Uuid::from_u128(502))
+            .await
+            .unwrap()
+            .distance,
+        2
+    );
+    // The second lookup repeats a match id already held: the whole batch is refused and nothing of it is kept.
+    assert!(
+        store
+            .record_lookups(&[lookup(403, Some(503)), lookup(404, Some(500))])
+            .await
+            .is_err()
+    );
+    assert!(matches!(
+        store.get_match(Uuid::from_u128(503)).await,
+        Err(Error::NotFound { .. })
+    ));
+    let audit = store.list_audit(0, 100).await.unwrap();
+    let lookups: Vec<&str> = audit
+        .iter()
+        .filter(|e| e.action == "identify.lookup")
+        .map(|e| e.subject.as_str())
+        .collect();
+    let expected: Vec<String> = [400u128, 401, 402]
+        .iter()
+        .map(|id| format!("lookup/{}", Uuid::from_u128(*id)))
+        .collect();
+    assert_eq!(lookups, expected);
+    assert!(crate::verify_audit(&store).await.unwrap() > 3);
+}
+
 trait CloneWith {
     fn clone_with(&self, id: u128, name: &str) -> Self;
 }

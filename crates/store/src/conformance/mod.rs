@@ -261,6 +261,7 @@ macro_rules! store_conformance {
             questions_are_answered_once_by_their_device,
             warnings_are_listed_newest_first_and_audited,
             identify_bank_lifecycle,
+            lookups_are_recorded_together_each_audited,
             shared_banks_are_materialised_idempotent_and_audited,
             road_closures_are_audited_told_and_reopened_once,
             disasters_ask_people_and_record_answers_once,

@@ -412,15 +412,15 @@ where
         rows.iter().map(content_from).collect()
     }
 
-    async fn record_lookup(
-        &self,
-        lookup: &LookupRecord,
-        change: &crate::Change,
-    ) -> crate::Result<()> {
+    async fn record_lookups(&self, lookups: &[(LookupRecord, crate::Change)]) -> crate::Result<()> {
+        if lookups.is_empty() {
+            return Ok(());
+        }
         let (mut tx, mut chain) = self.begin_write().await?;
-        let at = change.at.as_unix_ms();
-        for m in &lookup.matches {
-            sqlx::query(
+        for (lookup, change) in lookups {
+            let at = change.at.as_unix_ms();
+            for m in &lookup.matches {
+                sqlx::query(
                 "INSERT INTO identify_matches (id, lookup_id, content_id, bank_id, distance, matched_at_ms, \
                  matched_by, verdict, reviewed_by, reviewed_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, NULL, NULL)",
             )
@@ -433,18 +433,19 @@ where
             .bind(change.actor.to_string())
             .execute(&mut *tx)
             .await?;
+            }
+            chain.push(
+                crate::sql::audit(change, "identify.lookup", format!("lookup/{}", lookup.id))
+                    .with_detail(&json!({
+                        "kind": lookup.kind,
+                        "banks": lookup.banks,
+                        "matches": lookup.matches.iter().map(|m| json!({
+                            "match": m.id, "content": m.content_id, "bank": m.bank_id, "distance": m.distance,
+                        })).collect::<Vec<_>>(),
+                        "withheld": lookup.withheld,
+                    })),
+            );
         }
-        chain.push(
-            crate::sql::audit(change, "identify.lookup", format!("lookup/{}", lookup.id))
-                .with_detail(&json!({
-                    "kind": lookup.kind,
-                    "banks": lookup.banks,
-                    "matches": lookup.matches.iter().map(|m| json!({
-                        "match": m.id, "content": m.content_id, "bank": m.bank_id, "distance": m.distance,
-                    })).collect::<Vec<_>>(),
-                    "withheld": lookup.withheld,
-                })),
-        );
         self.commit_write(tx, chain).await
     }
 
