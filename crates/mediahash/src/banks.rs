@@ -149,6 +149,31 @@ where
         Ok(true)
     }
 
+    /// Adds many PDQ contents at once (a bank loaded at start, an imported hash list) with at most one rebuild
+    /// of the hash tables ([`HammingIndex::extend`]); contents live already, or repeated in `items`, are skipped.
+    /// Returns how many were added.
+    pub fn add_pdq_many(&mut self, items: &[(B, C, Hash256)]) -> Result<usize, IndexError> {
+        let mut hashes = Vec::with_capacity(items.len());
+        let first = self.pdq_owner.len();
+        self.contents.reserve(items.len());
+        for &(bank, content, hash) in items {
+            let id = u32::try_from(first + hashes.len()).map_err(|_| IndexError::Full)?;
+            if let std::collections::hash_map::Entry::Vacant(slot) = self.contents.entry(content) {
+                slot.insert(Slot::Pdq(id));
+                self.pdq_owner.push((bank, content));
+                hashes.push(hash);
+            }
+        }
+        if let Err(err) = self.pdq.extend(&hashes) {
+            // Undo the bookkeeping so the index stays consistent (ids must equal positions).
+            for (_, content) in self.pdq_owner.drain(first..) {
+                self.contents.remove(&content);
+            }
+            return Err(err);
+        }
+        Ok(hashes.len())
+    }
+
     /// Adds a video's frame features; false (and nothing changed) if the content is live already.
     pub fn add_vpdq(
         &mut self,

@@ -177,6 +177,28 @@ impl HammingIndex {
         Ok(id)
     }
 
+    /// Adds many hashes at once and returns the id of the first (the others follow in order). Unlike as many
+    /// [`HammingIndex::insert`]s, a batch that takes the tail past its limit costs one rebuild, not one per
+    /// growth step: loading ten million hashes into an empty index sorts each of them once.
+    pub fn extend(&mut self, hashes: &[Hash256]) -> Result<u32, IndexError> {
+        let first = self.hashes.len();
+        let id = u32::try_from(first).map_err(|_| IndexError::Full)?;
+        if first + hashes.len() > u32::MAX as usize {
+            return Err(IndexError::Full);
+        }
+        self.hashes.extend_from_slice(hashes);
+        self.deleted.resize(self.hashes.len().div_ceil(64), 0);
+        let tail = self.hashes.len() - self.indexed_len;
+        if tail > 4096.max(self.indexed_len / 8) {
+            self.rebuild();
+        } else {
+            for added in first..self.hashes.len() {
+                self.tail_insert(added as u32);
+            }
+        }
+        Ok(id)
+    }
+
     /// Deletes `id`; returns false if it did not exist or was already deleted.
     pub fn remove(&mut self, id: u32) -> bool {
         let i = id as usize;

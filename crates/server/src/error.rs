@@ -267,11 +267,17 @@ pub struct ApiError {
     pub message: String,
     /// What went wrong inside, logged with the request id but never sent to the client.
     pub internal: Option<String>,
-    /// For `rate_limited`: when to retry, sent as `Retry-After` (whole seconds, at least 1).
+    /// For `rate_limited` and `unavailable`: when to retry, sent as `Retry-After` (whole seconds, at least 1).
     pub retry_after_s: Option<u64>,
 }
 
 impl ApiError {
+    /// The same error with a `Retry-After` of `seconds` (at least 1).
+    pub fn retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after_s = Some(seconds.max(1));
+        self
+    }
+
     /// A client-visible error with its message.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         Self {

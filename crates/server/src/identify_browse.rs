@@ -63,15 +63,16 @@ pub async fn bank_content(
 #[utoipa::path(get, path = "/api/identify/quarantine", tag = "identify", security(("bearer" = [])),
     responses((status = 200, body = Vec<ContentView>), (status = 401, body = crate::error::ErrorBody),
         (status = 403, body = crate::error::ErrorBody),
-        (status = 503, body = crate::error::ErrorBody, description = "unavailable: the hash banks could not be loaded")))]
+        (status = 503, body = crate::error::ErrorBody, description = "unavailable: the hash banks could not be loaded, or are still loading (Retry-After)")))]
 pub async fn quarantined(
     State(state): State<AppState>,
     staff: Staff,
 ) -> Result<Json<Vec<ContentView>>, ApiError> {
     staff.require(Permission::Identify)?;
-    if !state.identify.ready().await {
-        return Err(ApiError::unavailable("the hash banks could not be loaded"));
-    }
+    state
+        .identify
+        .ready_within(crate::identify_lookup::BANKS_LOAD_WAIT)
+        .await?;
     let mut out = Vec::new();
     for id in state.identify.quarantined(MAX_QUARANTINED) {
         match state.store.get_content(id).await {

@@ -29,6 +29,10 @@ use crate::state::AppState;
 /// Both vPDQ match percentages must reach this for a video to match (HMA's default threshold for vPDQ).
 pub const VIDEO_MATCH_PERCENT: f64 = 80.0;
 
+/// How long a request waits for the hash banks to finish loading at start before it is answered `unavailable`
+/// with a `Retry-After` (a small bank loads well within it; ten million hashes take about a minute).
+pub const BANKS_LOAD_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// A lookup by signal.
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct LookupParams {
@@ -250,9 +254,7 @@ async fn search(
     state: &AppState,
     signal: &Signal,
 ) -> Result<(Lookup<Uuid, Uuid>, HashMap<Uuid, ContentMeta>), ApiError> {
-    if !state.identify.ready().await {
-        return Err(ApiError::unavailable("the hash banks could not be loaded"));
-    }
+    state.identify.ready_within(BANKS_LOAD_WAIT).await?;
     let found = match signal {
         Signal::Pdq(h) => state.identify.lookup_pdq(h),
         Signal::Vpdq(frames) => {
@@ -268,7 +270,8 @@ async fn search(
 #[utoipa::path(get, path = "/api/identify/lookup", tag = "identify", security(("bearer" = [])), params(LookupParams),
     responses((status = 200, body = LookupAnswer), (status = 401, body = crate::error::ErrorBody),
         (status = 403, body = crate::error::ErrorBody),
-        (status = 422, body = crate::error::ErrorBody, description = "invalid_field: signal_type or signal missing or malformed")))]
+        (status = 422, body = crate::error::ErrorBody, description = "invalid_field: signal_type or signal missing or malformed"),
+        (status = 503, body = crate::error::ErrorBody, description = "unavailable: the hash banks are still loading at start (Retry-After) or could not be loaded")))]
 pub async fn lookup_signal(
     State(state): State<AppState>,
     staff: Staff,
@@ -294,7 +297,8 @@ pub async fn lookup_signal(
     responses((status = 200, body = LookupAnswer), (status = 400, body = crate::error::ErrorBody),
         (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody),
         (status = 404, body = crate::error::ErrorBody, description = "not_enabled: a video, and this server does not hash videos"),
-        (status = 413, body = crate::error::ErrorBody, description = "payload_too_large: the upload or the decoded image is too large")))]
+        (status = 413, body = crate::error::ErrorBody, description = "payload_too_large: the upload or the decoded image is too large"),
+        (status = 503, body = crate::error::ErrorBody, description = "unavailable: the hash banks are still loading at start (Retry-After) or could not be loaded")))]
 pub async fn lookup_upload(
     State(state): State<AppState>,
     staff: Staff,

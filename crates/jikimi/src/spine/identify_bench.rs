@@ -8,6 +8,10 @@
 //!    match), half random (no match). Every lookup is audited by the server, as in production. Lookups/s, p50/p99.
 //! 4. Time to matchable: a new hash is added over HTTP and looked up at once, `--adds` times; the worst and the
 //!    median time from sending the add to the first lookup that finds it.
+//! 5. With `--hma URL`: the same lookups (same seeds, same clients, same seconds) against Meta's
+//!    Hasher-Matcher-Actioner loaded with the same hashes (`scripts/hma/`: `--print-hashes` writes them), in the
+//!    same run, after our server has stopped: its lookup API (`/m/lookup`) and its index alone (`/m/raw_lookup`),
+//!    and the ratios of the throughputs.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -49,6 +53,13 @@ pub struct IdentifyArgs {
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
+    /// Print the bank's hashes (hex, one per line) for `--hashes` and `--seed`, and stop: what
+    /// `scripts/hma/load.py` loads into HMA so that both answer the same lookups.
+    #[arg(long)]
+    print_hashes: bool,
+    /// Also run the same lookups against a Hasher-Matcher-Actioner at this URL, loaded with the same hashes.
+    #[arg(long)]
+    hma: Option<String>,
 }
 
 /// splitmix64: a fast, seeded stream of hashes (no need for a cryptographic generator here).
@@ -88,8 +99,207 @@ fn rss_bytes(pid: u32) -> Option<u64> {
     Some(kb * 1024)
 }
 
+/// Where the lookups go: the jikimi server under test, or a Hasher-Matcher-Actioner loaded with the same hashes.
+#[derive(Clone)]
+enum Target {
+    Jikimi(Arc<ApiClient>),
+    /// HMA's `/m/lookup` (its lookup API: the index, then the bank contents from its database) or, with `raw`,
+    /// `/m/raw_lookup` (the index alone, content ids only).
+    Hma {
+        base: String,
+        http: reqwest::Client,
+        raw: bool,
+    },
+}
+
+impl Target {
+    /// Looks one hash up; true when any bank matched.
+    async fn lookup(&self, hash: [u64; 4]) -> anyhow::Result<bool> {
+        match self {
+            Target::Jikimi(client) => {
+                let answer = client
+                    .get_json(&format!(
+                        "/api/identify/lookup?signal_type=pdq&signal={}",
+                        hex(hash)
+                    ))
+                    .await?;
+                Ok(answer["banks"]
+                    .as_array()
+                    .is_some_and(|banks| !banks.is_empty()))
+            }
+            Target::Hma { base, http, raw } => {
+                let endpoint = if *raw { "raw_lookup" } else { "lookup" };
+                let response = http
+                    .get(format!("{base}/m/{endpoint}"))
+                    .query(&[("signal_type", "pdq"), ("signal", hex(hash).as_str())])
+                    .send()
+                    .await?;
+                let status = response.status();
+                let answer: serde_json::Value = response.json().await?;
+                anyhow::ensure!(status.is_success(), "HMA answered {status}: {answer}");
+                Ok(hma_matched(&answer))
+            }
+        }
+    }
+}
+
+/// Whether an HMA answer holds a match: `/m/lookup` answers `{"BANK": [{"bank_content_id": .., "distance": ..}]}`
+/// per matching bank (`{}` for none), `/m/raw_lookup` answers `{"matches": [content ids]}`.
+fn hma_matched(answer: &serde_json::Value) -> bool {
+    answer.as_object().is_some_and(|banks| {
+        banks
+            .values()
+            .any(|m| m.as_array().is_some_and(|m| !m.is_empty()))
+    })
+}
+
+/// What one measurement found.
+struct Measured {
+    /// Latencies of answered lookups in µs, sorted.
+    latencies: Vec<u64>,
+    matched: u64,
+    errors: u64,
+    elapsed_s: f64,
+}
+
+impl Measured {
+    fn per_s(&self) -> f64 {
+        self.latencies.len() as f64 / self.elapsed_s
+    }
+
+    fn json(&self) -> serde_json::Value {
+        json!({
+            "lookups": self.latencies.len(),
+            "lookups_per_s": self.per_s(),
+            "matched_share": self.matched as f64 / self.latencies.len().max(1) as f64,
+            "errors": self.errors,
+            "p50_ms": percentile_ms(&self.latencies, 0.50),
+            "p99_ms": percentile_ms(&self.latencies, 0.99),
+        })
+    }
+
+    fn line(&self, clients: usize) -> String {
+        format!(
+            "{clients} clients: {:.0} lookups/s, p50 {:.2} ms, p99 {:.2} ms, {:.0}% matched, {} errors",
+            self.per_s(),
+            percentile_ms(&self.latencies, 0.50),
+            percentile_ms(&self.latencies, 0.99),
+            100.0 * self.matched as f64 / self.latencies.len().max(1) as f64,
+            self.errors
+        )
+    }
+}
+
+/// `clients` concurrent clients look up for `seconds`: half the queries stored hashes with 0 to 8 bits flipped,
+/// half random. The same `seed` gives the same queries whichever the target.
+async fn measure(
+    target: &Target,
+    stored: &Arc<Vec<[u64; 4]>>,
+    clients: usize,
+    seconds: u64,
+    seed: u64,
+) -> anyhow::Result<Measured> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut tasks = Vec::new();
+    for c in 0..clients.max(1) {
+        let (target, stop, stored) = (target.clone(), stop.clone(), stored.clone());
+        let seed = seed ^ (c as u64 + 1).wrapping_mul(0xA24B_AED4_963E_E407);
+        tasks.push(tokio::spawn(async move {
+            let mut mix = Mix(seed);
+            let mut latencies = Vec::new();
+            let (mut matched, mut errors) = (0u64, 0u64);
+            while !stop.load(Ordering::Relaxed) {
+                let r = mix.next();
+                let query = if r & 1 == 0 && !stored.is_empty() {
+                    let mut h = stored[(r >> 1) as usize % stored.len()];
+                    for _ in 0..(r >> 40) % 9 {
+                        let bit = mix.next() % 256;
+                        h[(bit / 64) as usize] ^= 1 << (bit % 64);
+                    }
+                    h
+                } else {
+                    mix.hash()
+                };
+                let sent = Instant::now();
+                match target.lookup(query).await {
+                    Ok(hit) => {
+                        latencies.push(sent.elapsed().as_micros() as u64);
+                        matched += u64::from(hit);
+                    }
+                    Err(_) => errors += 1,
+                }
+            }
+            (latencies, matched, errors)
+        }));
+    }
+    let measured = Instant::now();
+    tokio::time::sleep(Duration::from_secs(seconds.max(1))).await;
+    stop.store(true, Ordering::Relaxed);
+    let elapsed_s = measured.elapsed().as_secs_f64();
+    let mut out = Measured {
+        latencies: Vec::new(),
+        matched: 0,
+        errors: 0,
+        elapsed_s,
+    };
+    for task in tasks {
+        let (l, m, e) = task.await.context("lookup client panicked")?;
+        out.latencies.extend(l);
+        out.matched += m;
+        out.errors += e;
+    }
+    out.latencies.sort_unstable();
+    Ok(out)
+}
+
+/// A spinner (or a bar when `len` is known) on standard error, hidden when it is not a terminal.
+fn progress(len: Option<u64>, message: &'static str) -> indicatif::ProgressBar {
+    let bar = match len {
+        Some(len) => indicatif::ProgressBar::new(len).with_style(
+            indicatif::ProgressStyle::with_template("{msg} {bar:30} {pos}/{len} ({elapsed})")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        ),
+        None => indicatif::ProgressBar::new_spinner(),
+    };
+    bar.set_message(message);
+    bar.enable_steady_tick(Duration::from_millis(200));
+    bar
+}
+
+/// The first lookup, once the server has loaded the bank: a server still loading answers `unavailable` (with
+/// `Retry-After`), so this retries for up to an hour; any other failure ends the benchmark.
+async fn first_lookup(client: &ApiClient, probe: &str) -> anyhow::Result<serde_json::Value> {
+    let spinner = progress(None, "server loading the bank");
+    let deadline = Instant::now() + Duration::from_secs(3600);
+    let path = format!("/api/identify/lookup?signal_type=pdq&signal={probe}");
+    let answer = loop {
+        match client.get_json(&path).await {
+            Ok(answer) => break answer,
+            Err(err)
+                if Instant::now() < deadline
+                    && format!("{err:#}").contains("503 Service Unavailable") =>
+            {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            Err(err) => return Err(err),
+        }
+    };
+    spinner.finish_and_clear();
+    Ok(answer)
+}
+
 /// Runs the benchmark.
 pub async fn run(args: IdentifyArgs) -> anyhow::Result<()> {
+    if args.print_hashes {
+        use std::io::Write as _;
+        let mut mix = Mix(args.seed);
+        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+        for _ in 0..args.hashes {
+            writeln!(out, "{}", hex(mix.hash()))?;
+        }
+        out.flush()?;
+        return Ok(());
+    }
     let dir = tempfile::tempdir().context("cannot create a temporary directory")?;
     let url = args
         .database_url
@@ -125,6 +335,7 @@ pub async fn run(args: IdentifyArgs) -> anyhow::Result<()> {
     let mut mix = Mix(args.seed);
     let mut stored: Vec<[u64; 4]> = Vec::with_capacity(args.hashes.min(1 << 20));
     let import_started = Instant::now();
+    let bar = progress(Some(args.hashes as u64), "importing");
     let mut remaining = args.hashes;
     while remaining > 0 {
         let n = remaining.min(50_000);
@@ -147,7 +358,9 @@ pub async fn run(args: IdentifyArgs) -> anyhow::Result<()> {
             })
             .collect();
         store.import_content(bank.id, &batch, &change).await?;
+        bar.inc(n as u64);
     }
+    bar.finish_and_clear();
     let import_s = import_started.elapsed().as_secs_f64();
     drop(store);
 
@@ -157,11 +370,7 @@ pub async fn run(args: IdentifyArgs) -> anyhow::Result<()> {
     client.login("identify-analyst", &password).await?;
     let client = Arc::new(client);
     let probe = hex(stored.first().copied().unwrap_or_default());
-    let first = client
-        .get_json(&format!(
-            "/api/identify/lookup?signal_type=pdq&signal={probe}"
-        ))
-        .await?;
+    let first = first_lookup(&client, &probe).await?;
     anyhow::ensure!(
         args.hashes == 0 || first["banks"][0]["matches"][0]["distance"] == 0,
         "the first stored hash is not found: {first}"
@@ -169,65 +378,15 @@ pub async fn run(args: IdentifyArgs) -> anyhow::Result<()> {
     let load_s = start.elapsed().as_secs_f64();
     let rss = rss_bytes(server.id());
 
-    // Lookups.
-    let stop = Arc::new(AtomicBool::new(false));
     let stored = Arc::new(stored);
-    let mut tasks = Vec::new();
-    for c in 0..args.clients.max(1) {
-        let (client, stop, stored) = (client.clone(), stop.clone(), stored.clone());
-        let seed = args.seed ^ (c as u64 + 1).wrapping_mul(0xA24B_AED4_963E_E407);
-        tasks.push(tokio::spawn(async move {
-            let mut mix = Mix(seed);
-            let mut latencies = Vec::new();
-            let (mut matched, mut errors) = (0u64, 0u64);
-            while !stop.load(Ordering::Relaxed) {
-                let r = mix.next();
-                let query = if r & 1 == 0 && !stored.is_empty() {
-                    let mut h = stored[(r >> 1) as usize % stored.len()];
-                    for _ in 0..(r >> 40) % 9 {
-                        let bit = mix.next() % 256;
-                        h[(bit / 64) as usize] ^= 1 << (bit % 64);
-                    }
-                    h
-                } else {
-                    mix.hash()
-                };
-                let sent = Instant::now();
-                match client
-                    .get_json(&format!(
-                        "/api/identify/lookup?signal_type=pdq&signal={}",
-                        hex(query)
-                    ))
-                    .await
-                {
-                    Ok(answer) => {
-                        latencies.push(sent.elapsed().as_micros() as u64);
-                        if answer["banks"]
-                            .as_array()
-                            .is_some_and(|banks| !banks.is_empty())
-                        {
-                            matched += 1;
-                        }
-                    }
-                    Err(_) => errors += 1,
-                }
-            }
-            (latencies, matched, errors)
-        }));
-    }
-    let measured = Instant::now();
-    tokio::time::sleep(Duration::from_secs(args.seconds.max(1))).await;
-    stop.store(true, Ordering::Relaxed);
-    let elapsed = measured.elapsed().as_secs_f64();
-    let (mut latencies, mut matched, mut errors) = (Vec::new(), 0u64, 0u64);
-    for task in tasks {
-        let (l, m, e) = task.await.context("lookup client panicked")?;
-        latencies.extend(l);
-        matched += m;
-        errors += e;
-    }
-    latencies.sort_unstable();
-    let lookups_per_s = latencies.len() as f64 / elapsed;
+    let ours = measure(
+        &Target::Jikimi(client.clone()),
+        &stored,
+        args.clients,
+        args.seconds,
+        args.seed,
+    )
+    .await?;
 
     // Time to matchable.
     let mut matchable_ms = Vec::new();
@@ -258,7 +417,33 @@ pub async fn run(args: IdentifyArgs) -> anyhow::Result<()> {
     let rss_after = rss_bytes(server.id());
     drop(server);
 
-    let report = json!({
+    // The same lookups against HMA, after our server has stopped (the machine is theirs alone): its lookup API,
+    // then its index alone.
+    let mut hma = Vec::new();
+    if let Some(base) = &args.hma {
+        let http = reqwest::Client::builder()
+            .pool_max_idle_per_host(1024)
+            .timeout(Duration::from_secs(30))
+            .build()
+            .context("cannot build the http client")?;
+        for raw in [false, true] {
+            let target = Target::Hma {
+                base: base.trim_end_matches('/').to_string(),
+                http: http.clone(),
+                raw,
+            };
+            if let Some(&first) = stored.first() {
+                anyhow::ensure!(
+                    target.lookup(first).await?,
+                    "HMA at {base} does not match the first stored hash: load it with the same --hashes and \
+                     --seed (scripts/hma/README.md)"
+                );
+            }
+            hma.push(measure(&target, &stored, args.clients, args.seconds, args.seed).await?);
+        }
+    }
+
+    let mut report = json!({
         "backend": backend,
         "hashes": args.hashes,
         "clients": args.clients,
@@ -266,15 +451,25 @@ pub async fn run(args: IdentifyArgs) -> anyhow::Result<()> {
         "server_load_s": load_s,
         "server_rss_bytes_loaded": rss,
         "server_rss_bytes_after": rss_after,
-        "lookups": latencies.len(),
-        "lookups_per_s": lookups_per_s,
-        "matched_share": matched as f64 / latencies.len().max(1) as f64,
-        "errors": errors,
-        "p50_ms": percentile_ms(&latencies, 0.50),
-        "p99_ms": percentile_ms(&latencies, 0.99),
         "time_to_matchable_ms_median": matchable_ms.get(matchable_ms.len() / 2),
         "time_to_matchable_ms_max": matchable_ms.last(),
     });
+    for (key, value) in [
+        ("lookups", json!(ours.latencies.len())),
+        ("lookups_per_s", json!(ours.per_s())),
+        ("matched_share", ours.json()["matched_share"].clone()),
+        ("errors", json!(ours.errors)),
+        ("p50_ms", json!(percentile_ms(&ours.latencies, 0.50))),
+        ("p99_ms", json!(percentile_ms(&ours.latencies, 0.99))),
+    ] {
+        report[key] = value;
+    }
+    if let [api, raw] = hma.as_slice() {
+        report["hma_lookup"] = api.json();
+        report["hma_raw_lookup"] = raw.json();
+        report["ratio_to_hma_lookup"] = json!(ours.per_s() / api.per_s());
+        report["ratio_to_hma_raw_lookup"] = json!(ours.per_s() / raw.per_s());
+    }
     if args.json {
         println!("{report}");
     } else {
@@ -284,11 +479,8 @@ pub async fn run(args: IdentifyArgs) -> anyhow::Result<()> {
             rss.unwrap_or_default() as f64 / 1e6
         );
         println!(
-            "  {} clients: {lookups_per_s:.0} lookups/s (every lookup audited), p50 {:.2} ms, p99 {:.2} ms, {:.0}% matched, {errors} errors",
-            args.clients,
-            percentile_ms(&latencies, 0.50),
-            percentile_ms(&latencies, 0.99),
-            100.0 * matched as f64 / latencies.len().max(1) as f64
+            "  jikimi, every lookup audited: {}",
+            ours.line(args.clients)
         );
         println!(
             "  time to matchable (add over HTTP, then look up): median {:.1} ms, max {:.1} ms over {} adds",
@@ -299,6 +491,18 @@ pub async fn run(args: IdentifyArgs) -> anyhow::Result<()> {
             matchable_ms.last().copied().unwrap_or(f64::NAN),
             matchable_ms.len()
         );
+        if let [api, raw] = hma.as_slice() {
+            println!("  HMA /m/lookup, same lookups: {}", api.line(args.clients));
+            println!(
+                "  HMA /m/raw_lookup (index only, not audited): {}",
+                raw.line(args.clients)
+            );
+            println!(
+                "  jikimi / HMA throughput: {:.1}x (/m/lookup), {:.1}x (/m/raw_lookup)",
+                ours.per_s() / api.per_s(),
+                ours.per_s() / raw.per_s()
+            );
+        }
     }
     Ok(())
 }

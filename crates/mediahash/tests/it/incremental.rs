@@ -12,6 +12,9 @@ use proptest::prelude::*;
 enum Op {
     /// Insert base hash `base` with these bits flipped.
     Add(usize, Vec<u8>),
+    /// Insert this many hashes in one batch (`extend`, `add_pdq_many`): small batches go to the tail, large ones
+    /// rebuild once. The hashes are derived from the seed.
+    AddMany(usize, u64),
     /// Remove the id at this position of the ids inserted so far (modulo their number).
     Remove(usize),
     /// Query base `base` with these bits flipped at this radius.
@@ -36,9 +39,26 @@ fn flip(mut h: Hash256, bits: &[u8]) -> Hash256 {
     h
 }
 
+/// `n` hashes near the bases, derived from `seed` (with the bank each goes to, for the bank test).
+fn batch(n: usize, seed: u64) -> Vec<(u8, Hash256)> {
+    let bases = bases();
+    (0..n)
+        .map(|i| {
+            let x = seed
+                .wrapping_add(i as u64)
+                .wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            let bits: Vec<u8> = (0..(x % 37) as usize)
+                .map(|k| (x >> (k % 8 * 8)) as u8 ^ k as u8)
+                .collect();
+            ((x % 3) as u8, flip(bases[(x >> 60) as usize % 4], &bits))
+        })
+        .collect()
+}
+
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         5 => (0..4usize, prop::collection::vec(any::<u8>(), 0..40)).prop_map(|(b, f)| Op::Add(b, f)),
+        1 => (0..6000usize, any::<u64>()).prop_map(|(n, seed)| Op::AddMany(n, seed)),
         2 => any::<usize>().prop_map(Op::Remove),
         3 => (0..4usize, prop::collection::vec(any::<u8>(), 0..40), 0..40u32)
             .prop_map(|(b, f, r)| Op::Query(b, f, r)),
@@ -65,6 +85,12 @@ proptest! {
                     let id = index.insert(h).unwrap();
                     prop_assert_eq!(id as usize, model.len());
                     model.push(Some(h));
+                }
+                Op::AddMany(n, seed) => {
+                    let hashes: Vec<Hash256> = batch(n, seed).into_iter().map(|(_, h)| h).collect();
+                    let id = index.extend(&hashes).unwrap();
+                    prop_assert_eq!(id as usize, model.len());
+                    model.extend(hashes.into_iter().map(Some));
                 }
                 Op::Remove(k) => {
                     if !model.is_empty() {
@@ -114,6 +140,19 @@ proptest! {
                     let bank = (f.len() % 3) as u8;
                     prop_assert!(index.add_pdq(bank, model.len() as u32, h).unwrap());
                     model.push((bank, h, true));
+                }
+                Op::AddMany(n, seed) => {
+                    // Every content new, plus the first one again: a repeat is skipped, not added twice.
+                    let mut items: Vec<(u8, u32, Hash256)> = batch(n, seed)
+                        .into_iter()
+                        .enumerate()
+                        .map(|(i, (bank, h))| (bank, (model.len() + i) as u32, h))
+                        .collect();
+                    if let Some(&first) = items.first() {
+                        items.push(first);
+                    }
+                    prop_assert_eq!(index.add_pdq_many(&items).unwrap(), n);
+                    model.extend(items.iter().take(n).map(|&(bank, _, h)| (bank, h, true)));
                 }
                 Op::Remove(k) => {
                     if !model.is_empty() {

@@ -807,7 +807,9 @@ pub async fn identify_uploads_are_never_kept_or_logged(h: &Harness) {
     let supervisor = h.login_as(Role::Supervisor).await;
     let analyst = h.login_as(Role::Analyst).await;
     let bank = create_bank(h, &supervisor, json!({"name": "evidence"})).await;
-    let marker = "IMAGE-BYTES-MARKER-5c1e";
+    // Made anew each run, so no file outside this run (a copy or diff of this source) can hold it.
+    let marker = format!("IMAGE-BYTES-{}", uuid::Uuid::new_v4().simple());
+    let marker = marker.as_str();
     let photo = png_with_marker(marker, 3);
     let (status, added) = h
         .send(upload(

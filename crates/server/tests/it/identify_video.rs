@@ -17,7 +17,12 @@ use serde_json::json;
 use crate::identify::{create_bank, upload};
 use crate::support::{Backend, Harness};
 
-const MARKER: &str = "VIDEO-BYTES-MARKER-9b27";
+/// The title written into every test video, made anew for each run so that no file outside this run (a copy of this
+/// source, a diff of it) can hold it: finding it anywhere means the run's video bytes were written there.
+fn marker() -> &'static str {
+    static MARKER: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    MARKER.get_or_init(|| format!("VIDEO-BYTES-{}", uuid::Uuid::new_v4().simple()))
+}
 
 fn ffmpeg() -> PathBuf {
     let ffmpeg = std::env::var_os("JIKIMI_FFMPEG").map_or_else(|| "ffmpeg".into(), PathBuf::from);
@@ -33,7 +38,7 @@ fn ffmpeg() -> PathBuf {
     ffmpeg
 }
 
-/// Makes a video from a lavfi source with the given encoder arguments; its container's title is [`MARKER`].
+/// Makes a video from a lavfi source with the given encoder arguments; its container's title is [`marker`].
 fn make(dir: &Path, name: &str, source: &str, encoder: &str) -> PathBuf {
     let out = dir.join(name);
     let output = Command::new(ffmpeg())
@@ -49,7 +54,7 @@ fn make(dir: &Path, name: &str, source: &str, encoder: &str) -> PathBuf {
             source,
         ])
         .args(encoder.split(' '))
-        .args(["-metadata", &format!("title={MARKER}")])
+        .args(["-metadata", &format!("title={}", marker())])
         .arg(&out)
         .output()
         .expect("run ffmpeg");
@@ -123,7 +128,7 @@ pub async fn identify_video_uploads_are_matched_as_the_comparison_says(h: &Harne
     );
     drop(dir);
     assert!(
-        contains(&va, MARKER.as_bytes()),
+        contains(&va, marker().as_bytes()),
         "the marker is in the video"
     );
     assert!(fa.len() >= 6 && fb.len() >= 6, "one frame a second");
@@ -242,7 +247,7 @@ pub async fn identify_video_uploads_are_matched_as_the_comparison_says(h: &Harne
     let logs = capture.bytes();
     assert!(String::from_utf8_lossy(&logs).contains("identify video capture started"));
     assert!(
-        !contains(&logs, MARKER.as_bytes()),
+        !contains(&logs, marker().as_bytes()),
         "the video marker is in the logs"
     );
     assert!(
@@ -250,7 +255,7 @@ pub async fn identify_video_uploads_are_matched_as_the_comparison_says(h: &Harne
         "video bytes are in the logs"
     );
     assert!(
-        !format!("{audit:?}").contains(MARKER),
+        !format!("{audit:?}").contains(marker()),
         "the video marker is in the audit log"
     );
     if h.backend == Backend::Sqlite {
@@ -261,7 +266,7 @@ pub async fn identify_video_uploads_are_matched_as_the_comparison_says(h: &Harne
         }
         assert!(stored.len() > 4096, "the database files were read");
         assert!(
-            !contains(&stored, MARKER.as_bytes()),
+            !contains(&stored, marker().as_bytes()),
             "the video marker is in the database files"
         );
     }
@@ -278,7 +283,7 @@ pub async fn identify_video_uploads_are_matched_as_the_comparison_says(h: &Harne
         {
             let bytes = std::fs::read(&path).unwrap_or_default();
             assert!(
-                !contains(&bytes, MARKER.as_bytes()),
+                !contains(&bytes, marker().as_bytes()),
                 "{path:?} holds the video"
             );
         }
