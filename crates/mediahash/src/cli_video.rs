@@ -8,7 +8,7 @@
 //! a video file (hashed first) or a `.txt` hash file.
 
 use crate::cli::{CliError, io_err};
-use crate::video::{VideoOptions, hash_video_file};
+use crate::video::{Scaler, VideoOptions, hash_video_file, use_portable_code};
 use crate::vpdq::{
     DEFAULT_DISTANCE_TOLERANCE, DEFAULT_QUALITY_TOLERANCE, VideoIndex, VideoMatch, VpdqFeature,
     parse_features,
@@ -29,6 +29,8 @@ pub struct HashVideoArgs {
     /// Hashing threads (0: one per core), as the reference's `--thread-count`; the output is the same.
     #[arg(long, default_value_t = 0)]
     threads: usize,
+    #[command(flatten)]
+    conversion: ConversionArgs,
     /// Write each video's hashes to DIR/<file stem>.txt instead of stdout.
     #[arg(long, conflicts_with = "json")]
     output_directory: Option<PathBuf>,
@@ -58,6 +60,8 @@ pub struct CompareVideoArgs {
     /// For video files: hashing threads (0: one per core).
     #[arg(long, default_value_t = 0)]
     threads: usize,
+    #[command(flatten)]
+    conversion: ConversionArgs,
     /// Print a JSON array of {"query","compared","query_match_percent","compared_match_percent"}.
     #[arg(long)]
     json: bool,
@@ -66,6 +70,37 @@ pub struct CompareVideoArgs {
     /// The videos (or `.txt` hash files) to compare it with.
     #[arg(required = true)]
     compared: Vec<PathBuf>,
+}
+
+/// How frames are converted to RGB24 before hashing; the defaults are vpdq 0.2.5's on this machine.
+#[derive(Debug, Args)]
+struct ConversionArgs {
+    /// swscale algorithm of the conversion to RGB24: `area` is vpdq 0.2.5's; `lanczos` is vpdq's before 0.2.5,
+    /// which made the `-128x128` sample hashes it ships. It changes pixels only where swscale scales: a downsample
+    /// dimension, or yuv420p chroma at an odd height.
+    #[arg(long, value_enum, default_value_t = Scaler::Area)]
+    scaler: Scaler,
+    /// Run FFmpeg's portable C code instead of this CPU's SIMD code, whose x86 conversion to RGB24 rounds
+    /// differently: x86 nodes then hash as ARM nodes do, so hashes shared between them are equal (slower). Meta's
+    /// full-size sample hashes of 2022 were made so.
+    #[arg(long)]
+    portable: bool,
+}
+
+impl ConversionArgs {
+    /// Applies `--portable` (process-wide, so before any hashing starts) and returns the options.
+    fn options(&self, seconds_per_hash: f64, downsample: u32, threads: usize) -> VideoOptions {
+        if self.portable {
+            // The command hashes nothing before this, and nothing else in the process uses FFmpeg.
+            use_portable_code(true);
+        }
+        VideoOptions {
+            seconds_per_hash,
+            downsample_frame_dimension: downsample,
+            threads,
+            scaler: self.scaler,
+        }
+    }
 }
 
 #[derive(serde::Serialize)]
@@ -95,11 +130,11 @@ fn stdout_err(e: std::io::Error) -> CliError {
 
 /// Runs `jikimi pdq hash-video`.
 pub fn run_hash_video(args: HashVideoArgs) -> Result<(), CliError> {
-    let options = VideoOptions {
-        seconds_per_hash: args.seconds_per_hash,
-        downsample_frame_dimension: args.downsample_frame_dimension,
-        threads: args.threads,
-    };
+    let options = args.conversion.options(
+        args.seconds_per_hash,
+        args.downsample_frame_dimension,
+        args.threads,
+    );
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     let (mut failed, mut json) = (0usize, Vec::new());
@@ -179,11 +214,11 @@ struct CompareJson {
 
 /// Runs `jikimi pdq compare-video`: one line (or JSON object) per compared video, in the order given.
 pub fn run_compare_video(args: CompareVideoArgs) -> Result<(), CliError> {
-    let options = VideoOptions {
-        seconds_per_hash: args.seconds_per_hash,
-        downsample_frame_dimension: args.downsample_frame_dimension,
-        threads: args.threads,
-    };
+    let options = args.conversion.options(
+        args.seconds_per_hash,
+        args.downsample_frame_dimension,
+        args.threads,
+    );
     let query = load(&args.query, options)?;
     let mut index = VideoIndex::new(args.quality_tolerance);
     let mut kept_any = Vec::new();
@@ -227,4 +262,41 @@ pub fn run_compare_video(args: CompareVideoArgs) -> Result<(), CliError> {
         }
     }
     out.flush().map_err(stdout_err)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct HashVideo {
+        #[command(flatten)]
+        args: HashVideoArgs,
+    }
+
+    // Parsing only: `options()` with `--portable` would switch FFmpeg's code for the whole test process.
+    #[test]
+    fn conversion_flags_parse_and_default_to_the_reference() {
+        let default = HashVideo::try_parse_from(["t", "--seconds-per-hash", "0", "v.mp4"]).unwrap();
+        assert_eq!(default.args.conversion.scaler, Scaler::Area);
+        assert!(!default.args.conversion.portable);
+        let set = HashVideo::try_parse_from([
+            "t",
+            "--seconds-per-hash",
+            "0",
+            "--scaler",
+            "lanczos",
+            "--portable",
+            "v.mp4",
+        ])
+        .unwrap();
+        assert_eq!(set.args.conversion.scaler, Scaler::Lanczos);
+        assert!(set.args.conversion.portable);
+        assert!(
+            HashVideo::try_parse_from(["t", "--seconds-per-hash", "0", "--scaler", "bicubic", "v"])
+                .is_err()
+        );
+    }
 }

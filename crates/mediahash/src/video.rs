@@ -4,8 +4,9 @@
 //! Behind the opt-in `video` feature (in the `jikimi` package too: `cargo build --features video`): FFmpeg is a
 //! system C library found with pkg-config and bound with bindgen, which a pure consumer of PDQ, vPDQ comparison
 //! or the index should not have to install. With `jpeg.rs` (libjpeg), this is the crate's only unsafe code: three
-//! FFmpeg calls the safe wrapper does not expose as the reference makes them (an RGB24 frame with FFmpeg's default alignment, and `sws_scale` on the
-//! codec's declared height), and the two calls that make the in-memory file of [`hash_video_bytes`].
+//! FFmpeg calls the safe wrapper does not expose as the reference makes them (an RGB24 frame with FFmpeg's default
+//! alignment, and `sws_scale` on the codec's declared height), FFmpeg's CPU-flags switch of [`use_portable_code`],
+//! and the two calls that make the in-memory file of [`hash_video_bytes`].
 //!
 //! The reference, and so this module:
 //! - opens the first video stream; the output size is the stream's `codecpar` size, or N x N with a downsample
@@ -13,12 +14,28 @@
 //! - decodes with slice threading when the codec has it (threads change no pixel);
 //! - samples every `max(1, (int)(seconds_per_hash * frame_rate))`-th decoded frame, numbered by the decoder's
 //!   frame counter from 0;
-//! - converts to RGB24 with swscale, `SWS_AREA` and no other flag, and hashes with [`crate::vpdq::hash_frame`];
+//! - converts to RGB24 with swscale, `SWS_AREA` ([`Scaler::Area`]) and no other flag, and hashes with
+//!   [`crate::vpdq::hash_frame`];
 //! - stops at the first read error, and drains the decoder at the end only when the video stream is stream 0
 //!   (the reference "flushes" with the blank packet `av_read_frame` leaves, whose stream index is 0).
 //!
 //! [`hash_video_bytes`] hashes a video held in memory (a server's upload) through an anonymous in-memory file, within
 //! [`VideoLimits`], so an upload never touches a disk and cannot cost unbounded decoding.
+//!
+//! Two settings leave the reference's defaults, to hash as other builds do (both off by default, where the frames
+//! are vpdq 0.2.5's on the same FFmpeg):
+//! - [`use_portable_code`] makes FFmpeg run its portable C code rather than the CPU's SIMD code. FFmpeg's x86 SIMD
+//!   yuv->RGB24 conversion rounds differently from its C code, and ARM64 has no SIMD code for RGB24, so by default
+//!   an x86 node and an ARM node hash the same video differently (half the full-size frames of Meta's samples
+//!   differ). With the portable code an x86 node converts as an ARM node does, so agencies sharing a bank get the
+//!   same hashes on either. It is process-wide (FFmpeg's `av_force_cpu_flags`): set it before hashing.
+//! - [`Scaler::Lanczos`] scales with `SWS_LANCZOS`, as vpdq did until July 2023 (0.2.5 has `SWS_AREA`); it
+//!   changes only frames that swscale scales (a downsample dimension, or yuv420p chroma at an odd height).
+//!
+//! With the setting each batch was made with, Debian's FFmpeg 5.1 reproduces every line of the sample hashes the
+//! vpdq 0.2.5 sdist ships: the 2022 full-size files with the portable code (they were made on an Apple M1), the
+//! `-128x128` files with `SWS_LANCZOS` and the default code, `test-padded-dimensions` with the defaults (the example
+//! `vpdq_meta_samples`).
 #![allow(unsafe_code)]
 
 use crate::RgbImage;
@@ -67,6 +84,50 @@ pub struct VideoOptions {
     /// Hashing threads beside the decoder, as the reference's `thread_count`: 0 one per core, 1 hashes
     /// inline. Features come out in frame order whatever the count.
     pub threads: usize,
+    /// The swscale algorithm converting (and scaling) frames to RGB24; [`Scaler::Area`] is the reference's.
+    pub scaler: Scaler,
+}
+
+/// The swscale algorithm of the conversion to RGB24. It changes pixels where frames are scaled: a downsample
+/// dimension, or the chroma of a yuv420p frame of odd height, which swscale's direct yuv->RGB converters do not
+/// take (at an even height they do, and the algorithm changes nothing).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Scaler {
+    /// `SWS_AREA`, vpdq 0.2.5's.
+    #[default]
+    Area,
+    /// `SWS_LANCZOS`, vpdq's before 0.2.5 (until July 2023), which made the `-128x128` sample hashes it ships.
+    Lanczos,
+}
+
+impl Scaler {
+    fn flags(self) -> ff::software::scaling::Flags {
+        match self {
+            Scaler::Area => ff::software::scaling::Flags::AREA,
+            Scaler::Lanczos => ff::software::scaling::Flags::LANCZOS,
+        }
+    }
+}
+
+/// Makes FFmpeg run its portable C code (`true`) instead of the SIMD code it picks for this CPU, or go back to
+/// picking for the CPU (`false`, FFmpeg's default), for every decoder and scaler made afterwards in this process.
+///
+/// Why: the pixels of FFmpeg's yuv->RGB24 conversion depend on its code path. x86's SIMD code rounds differently
+/// from the C code, which ARM64 runs (FFmpeg has no ARM SIMD code for RGB24), so by default the same video hashes
+/// differently on x86 and ARM nodes. With the portable code an x86 node converts as the ARM node does, and so,
+/// for codecs whose decoding the standard makes exact (H.264, HEVC, VP9, AV1), hashes as it does. Meta's
+/// full-size sample hashes of 2022 were made this way (on an Apple M1). The C code is slower.
+///
+/// Process-wide: this is FFmpeg's global `av_force_cpu_flags`, which every FFmpeg user in the process shares
+/// (`0`: no SIMD; `-1`: detect the CPU again). Call it before hashing, at start-up, and never while another thread
+/// hashes a video: decoders and scalers read the flags when they are set up, so a hash in flight could mix both
+/// code paths and match neither setting.
+pub fn use_portable_code(portable: bool) {
+    // SAFETY: `av_force_cpu_flags` only stores its argument in FFmpeg's atomic flags word (from any thread), which
+    // FFmpeg reads when it sets up a decoder or scaler; 0 and -1 are the documented values for "no SIMD" and
+    // "detect again". What could go wrong is a switch while a hash is in flight, which is the caller's to avoid
+    // (documented above); it mixes code paths but stays memory-safe.
+    unsafe { ffi::av_force_cpu_flags(if portable { 0 } else { -1 }) }
 }
 
 /// Bounds on the work one video may cost, for videos from untrusted sources (a server's uploads): a frame size, and
@@ -210,7 +271,7 @@ fn hash_video_limited(
         ff::format::Pixel::RGB24,
         out_w,
         out_h,
-        ff::software::scaling::Flags::AREA,
+        options.scaler.flags(),
     )
     .map_err(ff_err("cannot create the sws context"))?;
     // The reference's `(int)(secondsPerHash * frameRate)`, at least 1.

@@ -48,6 +48,8 @@ pub(crate) async fn hash_video(bytes: Bytes) -> Result<Vec<VpdqFeature>, ApiErro
         seconds_per_hash: SECONDS_PER_HASH,
         downsample_frame_dimension: 0,
         threads: 1,
+        // vpdq 0.2.5's scaler; the server never switches FFmpeg to its portable code (`use_portable_code`).
+        scaler: jikimi_mediahash::video::Scaler::Area,
     };
     let hashed = tokio::task::spawn_blocking(move || hash_video_bytes(&bytes, options, limits()))
         .await

@@ -327,6 +327,7 @@ fn hash_video(path: &Path) -> Hashed {
         downsample_frame_dimension: 0,
         // The files are already hashed in parallel.
         threads: 1,
+        scaler: crate::video::Scaler::Area,
     };
     match crate::video::hash_video_file(path, options) {
         Ok(features) => Hashed::Video {

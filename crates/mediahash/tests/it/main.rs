@@ -13,4 +13,6 @@ mod triage;
 mod vpdq_generated;
 mod vpdq_index;
 #[cfg(feature = "video")]
+mod vpdq_portable;
+#[cfg(feature = "video")]
 mod vpdq_video;

@@ -59,7 +59,7 @@ const VIDEOS: &[(&str, &str, &str, &str)] = &[
 ];
 
 /// `ffmpeg` (or `JIKIMI_FFMPEG`); its absence fails the test.
-fn ffmpeg() -> PathBuf {
+pub(crate) fn ffmpeg() -> PathBuf {
     let ffmpeg = std::env::var_os("JIKIMI_FFMPEG").map_or_else(|| "ffmpeg".into(), PathBuf::from);
     let found = Command::new(&ffmpeg)
         .arg("-version")
@@ -76,7 +76,7 @@ fn ffmpeg() -> PathBuf {
     panic!("{how}");
 }
 
-fn make(
+pub(crate) fn make(
     ffmpeg: &Path,
     dir: &Path,
     (name, source, filter, encoder): (&str, &str, &str, &str),
@@ -155,6 +155,7 @@ fn in_memory_hashing_equals_the_file_and_keeps_to_its_limits() {
         seconds_per_hash: 0.5,
         downsample_frame_dimension: 0,
         threads: 1,
+        scaler: jikimi_mediahash::video::Scaler::Area,
     };
     for &video in &VIDEOS[..4] {
         let path = make(&ffmpeg, dir.path(), video);

@@ -7,7 +7,7 @@
 //!   reference's line computed now.
 //! - Query and compared match percentages, brute force and through the index, equal the reference's on every
 //!   ordered pair of videos.
-use jikimi_mediahash::video::{VideoOptions, hash_video_file};
+use jikimi_mediahash::video::{Scaler, VideoOptions, hash_video_file};
 use jikimi_mediahash::vpdq::{VideoIndex, VpdqFeature, match_two_hash_brute};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -58,6 +58,7 @@ pub(crate) fn ours(
             seconds_per_hash,
             downsample_frame_dimension: dim,
             threads,
+            scaler: Scaler::Area,
         },
     )
     .unwrap_or_else(|e| panic!("{}: {e}", video.display()))

@@ -74,6 +74,7 @@ fn features(path: &Path) -> Vec<VpdqFeature> {
             seconds_per_hash: jikimi_server::identify_video::SECONDS_PER_HASH,
             downsample_frame_dimension: 0,
             threads: 1,
+            scaler: jikimi_mediahash::video::Scaler::Area,
         },
     )
     .expect("hash video")
