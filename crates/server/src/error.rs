@@ -475,13 +475,17 @@ pub struct ErrorMarker {
     pub code: ErrorCode,
     /// The message that was answered.
     pub message: String,
-    /// `Retry-After` seconds, for `rate_limited`.
+    /// `Retry-After` seconds, for `rate_limited` and a passing `unavailable`.
     pub retry_after_s: Option<u64>,
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if let Some(detail) = &self.internal {
+        if let (Some(detail), Some(retry)) = (&self.internal, self.retry_after_s) {
+            // A known passing state (the hash banks still loading at start): the client is told when to retry, and
+            // logging each refusal as a fault would bury real ones.
+            tracing::warn!(code = self.code.as_str(), detail = %detail, retry_after_s = retry, "request refused for now");
+        } else if let Some(detail) = &self.internal {
             tracing::error!(code = self.code.as_str(), detail = %detail, "request failed inside the server");
         }
         metrics::counter!("jikimi_http_errors_total", "code" => self.code.as_str()).increment(1);
