@@ -20,7 +20,9 @@
 //! - the `-128x128` files (July 2023, before vpdq switched to `SWS_AREA`): `Scaler::Lanczos` and the default code,
 //!   downsampled to 128x128.
 //!
-//! Sample files whose video is absent (or empty) from the video directory are named, not checked. With the argument
+//! A sample file whose video is absent (or empty) in the video directory fails the run, unless the caller names that
+//! video with `--absent=NAME.mp4,...` (the local mirror lacks two blobs); those are named in the output, not checked,
+//! and a named video that is present fails too. With the argument
 //! `--shipped-only` (after `--`) only this last part runs, which needs no venv; `JIKIMI_VPDQ_SAMPLE_HASHES=DIR`
 //! takes the sample hashes from DIR (the sdist's `sample-hashes/`) instead of the venv's copy.
 //!
@@ -172,7 +174,7 @@ fn batch(name: &str) -> (Batch, &str) {
 }
 
 /// Every line of every shipped sample file whose video is present equals ours with that batch's settings.
-fn shipped_sample_hashes_are_reproduced(r: &Reference) {
+fn shipped_sample_hashes_are_reproduced(r: &Reference, known_absent: &[String]) {
     let mut samples: Vec<PathBuf> = std::fs::read_dir(&r.sample_hashes)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -186,7 +188,7 @@ fn shipped_sample_hashes_are_reproduced(r: &Reference) {
         let (batch, stem) = batch(&name);
         let video = r.videos_dir.join(format!("{stem}.mp4"));
         if !present(&video) {
-            absent.push(format!("{name}.txt"));
+            absent.push((format!("{stem}.mp4"), format!("{name}.txt")));
             continue;
         }
         // Process-wide, and set while nothing hashes: this program hashes one video at a time, on this thread
@@ -229,19 +231,47 @@ fn shipped_sample_hashes_are_reproduced(r: &Reference) {
          video absent from {}: {}",
         absent.len(),
         r.videos_dir.display(),
-        absent.join(", ")
+        absent
+            .iter()
+            .map(|(_, sample)| sample.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let unexpected: Vec<&str> = absent
+        .iter()
+        .filter(|(video, _)| !known_absent.contains(video))
+        .map(|(video, _)| video.as_str())
+        .collect();
+    assert!(
+        unexpected.is_empty(),
+        "sample videos absent and not named with --absent: {unexpected:?}"
+    );
+    let stale: Vec<&String> = known_absent
+        .iter()
+        .filter(|v| !absent.iter().any(|(video, _)| video == *v))
+        .collect();
+    assert!(
+        stale.is_empty(),
+        "named with --absent but present: {stale:?}"
     );
     assert!(files > 0, "no sample file has its video");
     assert!(failed.is_empty(), "sample files not reproduced: {failed:?}");
 }
 
 fn main() {
-    let shipped_only = std::env::args().skip(1).any(|a| a == "--shipped-only");
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let shipped_only = args.iter().any(|a| a == "--shipped-only");
+    let known_absent: Vec<String> = args
+        .iter()
+        .filter_map(|a| a.strip_prefix("--absent="))
+        .flat_map(|list| list.split(','))
+        .map(str::to_string)
+        .collect();
     let r = reference(shipped_only);
     if !shipped_only {
         every_frame_equals_the_reference_and_the_sample_hashes_agree(&r);
         let pairs = comparisons_equal_the_reference(&r.python, &r.videos);
         eprintln!("vpdq: {} comparisons equal to the reference", pairs.len());
     }
-    shipped_sample_hashes_are_reproduced(&r);
+    shipped_sample_hashes_are_reproduced(&r, &known_absent);
 }

@@ -163,18 +163,7 @@ impl HammingIndex {
 
     /// Adds a hash and returns its id.
     pub fn insert(&mut self, hash: Hash256) -> Result<u32, IndexError> {
-        let id = u32::try_from(self.hashes.len()).map_err(|_| IndexError::Full)?;
-        self.hashes.push(hash);
-        if self.deleted.len() * 64 < self.hashes.len() {
-            self.deleted.push(0);
-        }
-        let tail = self.hashes.len() - self.indexed_len;
-        if tail > 4096.max(self.indexed_len / 8) {
-            self.rebuild();
-        } else {
-            self.tail_insert(id);
-        }
-        Ok(id)
+        self.extend(std::slice::from_ref(&hash))
     }
 
     /// Adds many hashes at once and returns the id of the first (the others follow in order). Unlike as many

@@ -155,6 +155,10 @@ impl Banks {
     /// Waits at most `limit` for the banks to be loaded. A request during a long load (ten million hashes take
     /// about a minute) is answered "retry later" instead of holding its connection until the client gives up.
     pub async fn ready_within(&self, limit: std::time::Duration) -> Result<(), ApiError> {
+        // Every lookup passes here: once loaded, answer without arming a timer.
+        if *self.loaded.borrow() {
+            return Ok(());
+        }
         match tokio::time::timeout(limit, self.ready()).await {
             Ok(true) => Ok(()),
             Ok(false) => Err(ApiError::unavailable("the hash banks could not be loaded")),

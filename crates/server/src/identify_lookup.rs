@@ -177,10 +177,9 @@ async fn answer(
         }
     }
     let lookup_id = Uuid::now_v7();
-    let banks_searched: Vec<Uuid> = state
-        .identify
-        .banks()
-        .into_iter()
+    let all_banks = state.identify.banks();
+    let banks_searched: Vec<Uuid> = all_banks
+        .iter()
         .filter(|b| b.enabled)
         .map(|b| b.id)
         .collect();
@@ -212,9 +211,7 @@ async fn answer(
         .submit((record, staff.change(state, "identify lookup")))
         .await
         .map_err(|e| ApiError::unavailable(e.to_string()))??;
-    let names: HashMap<Uuid, (String, bool)> = state
-        .identify
-        .banks()
+    let names: HashMap<Uuid, (String, bool)> = all_banks
         .into_iter()
         .map(|b| (b.id, (b.name, b.negative)))
         .collect();

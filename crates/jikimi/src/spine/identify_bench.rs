@@ -288,6 +288,40 @@ async fn first_lookup(client: &ApiClient, probe: &str) -> anyhow::Result<serde_j
     Ok(answer)
 }
 
+/// HMA's lookup API and its bare index endpoint, when `--hma` is given, each checked to answer and to match the
+/// bank's first hash (loaded with the same `--hashes` and `--seed`).
+async fn hma_targets(args: &IdentifyArgs) -> anyhow::Result<Vec<Target>> {
+    let Some(base) = &args.hma else {
+        return Ok(Vec::new());
+    };
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(1024)
+        .timeout(Duration::from_secs(30))
+        .build()
+        .context("cannot build the http client")?;
+    let first = Mix(args.seed).hash();
+    let mut targets = Vec::new();
+    for raw in [false, true] {
+        let target = Target::Hma {
+            base: base.trim_end_matches('/').to_string(),
+            http: http.clone(),
+            raw,
+        };
+        if args.hashes > 0 {
+            let matched = target.lookup(first).await.with_context(|| {
+                format!("HMA at {base} did not answer a lookup: start it with scripts/hma/serve.sh (scripts/hma/README.md)")
+            })?;
+            anyhow::ensure!(
+                matched,
+                "HMA at {base} does not match the bank's first hash: load it with the same --hashes and --seed \
+                 (scripts/hma/README.md)"
+            );
+        }
+        targets.push(target);
+    }
+    Ok(targets)
+}
+
 /// Runs the benchmark.
 pub async fn run(args: IdentifyArgs) -> anyhow::Result<()> {
     if args.print_hashes {
@@ -300,6 +334,8 @@ pub async fn run(args: IdentifyArgs) -> anyhow::Result<()> {
         out.flush()?;
         return Ok(());
     }
+    // HMA is checked first, so that a missing or differently loaded HMA fails before a long import.
+    let hma_targets = hma_targets(&args).await?;
     let dir = tempfile::tempdir().context("cannot create a temporary directory")?;
     let url = args
         .database_url
@@ -420,27 +456,8 @@ pub async fn run(args: IdentifyArgs) -> anyhow::Result<()> {
     // The same lookups against HMA, after our server has stopped (the machine is theirs alone): its lookup API,
     // then its index alone.
     let mut hma = Vec::new();
-    if let Some(base) = &args.hma {
-        let http = reqwest::Client::builder()
-            .pool_max_idle_per_host(1024)
-            .timeout(Duration::from_secs(30))
-            .build()
-            .context("cannot build the http client")?;
-        for raw in [false, true] {
-            let target = Target::Hma {
-                base: base.trim_end_matches('/').to_string(),
-                http: http.clone(),
-                raw,
-            };
-            if let Some(&first) = stored.first() {
-                anyhow::ensure!(
-                    target.lookup(first).await?,
-                    "HMA at {base} does not match the first stored hash: load it with the same --hashes and \
-                     --seed (scripts/hma/README.md)"
-                );
-            }
-            hma.push(measure(&target, &stored, args.clients, args.seconds, args.seed).await?);
-        }
+    for target in &hma_targets {
+        hma.push(measure(target, &stored, args.clients, args.seconds, args.seed).await?);
     }
 
     let mut report = json!({
@@ -454,15 +471,8 @@ pub async fn run(args: IdentifyArgs) -> anyhow::Result<()> {
         "time_to_matchable_ms_median": matchable_ms.get(matchable_ms.len() / 2),
         "time_to_matchable_ms_max": matchable_ms.last(),
     });
-    for (key, value) in [
-        ("lookups", json!(ours.latencies.len())),
-        ("lookups_per_s", json!(ours.per_s())),
-        ("matched_share", ours.json()["matched_share"].clone()),
-        ("errors", json!(ours.errors)),
-        ("p50_ms", json!(percentile_ms(&ours.latencies, 0.50))),
-        ("p99_ms", json!(percentile_ms(&ours.latencies, 0.99))),
-    ] {
-        report[key] = value;
+    if let (Some(fields), serde_json::Value::Object(ours)) = (report.as_object_mut(), ours.json()) {
+        fields.extend(ours);
     }
     if let [api, raw] = hma.as_slice() {
         report["hma_lookup"] = api.json();

@@ -358,22 +358,10 @@ pub(crate) async fn lookups_are_recorded_together_each_audited<S: TestStore>() {
         ])
         .await
         .unwrap();
-    assert_eq!(
-        store
-            .get_match(Uuid::from_u128(500))
-            .await
-            .unwrap()
-            .distance,
-        2
-    );
-    assert_eq!(
-        store
-            .get_match(Uuid::from_u128(502))
-            .await
-            .unwrap()
-            .distance,
-        2
-    );
+    for kept in [500u128, 502] {
+        let found = store.get_match(Uuid::from_u128(kept)).await.unwrap();
+        assert_eq!(found.distance, 2, "match {kept}");
+    }
     // The second lookup repeats a match id already held: the whole batch is refused and nothing of it is kept.
     assert!(
         store
