@@ -391,3 +391,44 @@ fn metas(inner: &Inner, found: &Lookup<Uuid, Uuid>) -> HashMap<Uuid, ContentMeta
         .filter_map(|m| Some((m.content, inner.meta.get(&m.content)?.clone())))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorCode;
+    use std::time::Duration;
+
+    fn banks_loading() -> (watch::Sender<bool>, Banks) {
+        let (tx, loaded) = watch::channel(false);
+        let banks = Banks {
+            inner: Arc::default(),
+            rates: Arc::default(),
+            loaded,
+        };
+        (tx, banks)
+    }
+
+    /// A lookup during a long load is told to come back (503 with `Retry-After`) instead of waiting for ever; once
+    /// loaded it passes at once; a load that failed is `unavailable` without a retry hint.
+    #[tokio::test]
+    async fn lookups_wait_a_bounded_time_for_the_load() {
+        let (tx, banks) = banks_loading();
+        let refused = banks
+            .ready_within(Duration::from_millis(20))
+            .await
+            .expect_err("still loading");
+        assert_eq!(refused.code, ErrorCode::Unavailable);
+        assert_eq!(refused.retry_after_s, Some(5));
+        tx.send(true).expect("receiver alive");
+        assert!(banks.ready_within(Duration::ZERO).await.is_ok());
+
+        let (tx, banks) = banks_loading();
+        drop(tx);
+        let failed = banks
+            .ready_within(Duration::from_secs(5))
+            .await
+            .expect_err("the load failed");
+        assert_eq!(failed.code, ErrorCode::Unavailable);
+        assert_eq!(failed.retry_after_s, None);
+    }
+}
