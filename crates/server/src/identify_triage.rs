@@ -334,10 +334,12 @@ async fn run(
     actor: String,
 ) {
     let watched = progress.clone();
+    // Named after the job, so an operator (or a test) can tell whose it is.
+    let work_prefix = format!("jikimi-triage-{id}-");
     let outcome = tokio::task::spawn_blocking(move || {
         // The engine's journal and report files: private, and removed with the directory when this returns.
         let work = tempfile::Builder::new()
-            .prefix("jikimi-triage-")
+            .prefix(&work_prefix)
             .tempdir()
             .map_err(|e| format!("temporary directory: {e}"))?;
         let options = TriageOptions {
