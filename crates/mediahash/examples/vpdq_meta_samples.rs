@@ -183,14 +183,19 @@ fn shipped_sample_hashes_are_reproduced(r: &Reference, known_absent: &[String]) 
     samples.sort();
     let (mut files, mut exact, mut lines, mut absent) = (0usize, 0usize, 0usize, Vec::new());
     let mut failed = Vec::new();
+    // Each sample with its batch and video; those whose video is missing are set apart (and judged below).
+    let mut checked = Vec::new();
     for sample in &samples {
         let name = sample.file_stem().unwrap().to_string_lossy().into_owned();
         let (batch, stem) = batch(&name);
         let video = r.videos_dir.join(format!("{stem}.mp4"));
-        if !present(&video) {
+        if present(&video) {
+            checked.push((sample, name, batch, video));
+        } else {
             absent.push((format!("{stem}.mp4"), format!("{name}.txt")));
-            continue;
         }
+    }
+    for (sample, name, batch, video) in checked {
         // Process-wide, and set while nothing hashes: this program hashes one video at a time, on this thread
         // (its hashing threads only hash frames already converted).
         use_portable_code(batch.portable);
