@@ -77,6 +77,50 @@ proptest! {
             }
         }
     }
+
+    /// Buckets many entries long (every hash shares most words with one of two centres, so the bucket scan runs
+    /// over full eight-word blocks, not just the last partial one), and queries at distances just inside, on,
+    /// and just outside the radius of stored hashes: the tables find exactly what a linear scan finds.
+    #[test]
+    fn long_buckets_and_queries_at_the_radius_equal_linear_scan(
+        centres in prop::collection::vec(any::<[u64; 4]>(), 2),
+        flips in prop::collection::vec(prop::collection::vec(any::<u8>(), 0..12), 100..400),
+        picks in prop::collection::vec((any::<usize>(), any::<u64>()), 8),
+        radius in 14u32..=31,
+    ) {
+        let db: Vec<Hash256> = flips
+            .iter()
+            .enumerate()
+            .map(|(i, bits)| {
+                let mut h = Hash256(centres[i % 2]);
+                for &b in bits {
+                    h.flip_bit(usize::from(b));
+                }
+                h
+            })
+            .collect();
+        let index = HammingIndex::from_hashes(db.clone()).unwrap();
+        for (pick, seed) in picks {
+            let stored = db[pick % db.len()];
+            for distance in [radius - 1, radius, radius + 1] {
+                // Flip `distance` distinct bits chosen from the seed.
+                let mut q = stored;
+                let mut x = seed | 1;
+                let mut flipped = std::collections::BTreeSet::new();
+                while flipped.len() < distance as usize {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    flipped.insert((x % 256) as usize);
+                }
+                for b in flipped {
+                    q.flip_bit(b);
+                }
+                prop_assert_eq!(q.distance(&stored), distance);
+                prop_assert_eq!(index.search(&q, radius), index.linear_search(&q, radius), "radius {}", radius);
+            }
+        }
+    }
 }
 
 #[test]
