@@ -10,6 +10,7 @@ pub mod child;
 pub mod client;
 pub mod cluster;
 pub mod cluster_bench;
+pub mod cluster_takeover;
 pub mod demo;
 pub mod disaster_bench;
 pub mod exchange_bench;
@@ -286,7 +287,7 @@ async fn federation_serve(
         service.spawn_periodic_sync(std::time::Duration::from_secs(sync_interval_s));
     }
     let shutdown = async {
-        let _ = tokio::signal::ctrl_c().await;
+        shutdown_signal().await;
     };
     jikimi_server::federation::serve_with(
         listener,
@@ -373,7 +374,7 @@ pub async fn start_server_with(
         let ops_addr = ops_listener.local_addr()?;
         tracing::info!(%ops_addr, "metrics and api docs on the operations listener");
         tokio::spawn(jikimi_server::web::serve_ops(ops_listener, async {
-            let _ = tokio::signal::ctrl_c().await;
+            shutdown_signal().await;
         }));
     }
     let state = AppState::new(store, &keys, config, system_clock())?;
@@ -428,7 +429,7 @@ pub async fn start_server_with(
         )
         .context("cannot start the notification worker")?;
         tokio::spawn(worker.run(async {
-            let _ = tokio::signal::ctrl_c().await;
+            shutdown_signal().await;
         }));
     }
     // Guardians of people still silent after a disaster's welfare check are told (through the same outbox).
@@ -455,7 +456,7 @@ pub async fn start_server_with(
     }
     let served = state.clone();
     let shutdown = async {
-        let _ = tokio::signal::ctrl_c().await;
+        shutdown_signal().await;
     };
     let task = match tls {
         Some(files) => {
@@ -686,5 +687,30 @@ pub async fn add_staff(
             .await
             .context("cannot update the staff account"),
         Err(err) => Err(anyhow::Error::new(err).context("cannot create the staff account")),
+    }
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM, which an init system, an orchestrator or a rolling upgrade sends: the
+/// server then stops taking connections, finishes the requests in flight and exits, instead of dying mid-request.
+pub(crate) async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot listen for SIGTERM; only Ctrl-C stops the server gracefully");
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }

@@ -188,17 +188,17 @@ impl Worker {
         let mut tasks = tokio::task::JoinSet::new();
         for notification in claimed {
             let worker = self.clone();
-            tasks.spawn(async move { worker.process(notification).await });
+            tasks.spawn(async move { worker.process(notification, lease_until).await });
         }
         while tasks.join_next().await.is_some() {}
         Ok(n)
     }
 
-    async fn process(&self, notification: Notification) {
+    async fn process(&self, notification: Notification, lease_until: Timestamp) {
         let Some(token) = notification.lease_token else {
             return;
         };
-        let report = self.attempt(&notification).await;
+        let report = self.attempt(&notification, lease_until).await;
         match self
             .inner
             .store
@@ -224,8 +224,10 @@ impl Worker {
         }
     }
 
-    /// One delivery attempt to every channel not yet delivered.
-    async fn attempt(&self, n: &Notification) -> DeliveryReport {
+    /// One delivery attempt to every channel not yet delivered, each started only while the claim's lease outlasts
+    /// it: past `lease_until` another worker (another node of a cluster) may claim the row, and two deliveries at
+    /// once must not happen.
+    async fn attempt(&self, n: &Notification, lease_until: Timestamp) -> DeliveryReport {
         let inner = &self.inner;
         let failed = |error: DeliveryError, delivered: Vec<u32>| {
             let at = (inner.clock)();
@@ -318,6 +320,19 @@ impl Worker {
             }
             deliverable += 1;
             if delivered.contains(&index) {
+                continue;
+            }
+            let timeout = match channel.kind.as_str() {
+                "webhook" => inner.config.webhook_timeout,
+                _ => inner
+                    .config
+                    .smtp
+                    .as_ref()
+                    .map_or(Duration::ZERO, |s| s.timeout),
+            };
+            if add((inner.clock)(), timeout) >= lease_until {
+                // The rest go out on the next claim, under a fresh lease.
+                failure.get_or_insert(transient("lease_expiring"));
                 continue;
             }
             let result = match channel.kind.as_str() {

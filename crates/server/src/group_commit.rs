@@ -5,6 +5,12 @@
 //! (one transaction, one fsync), then answers every waiter. While a batch commits the next one queues, so the
 //! batch size grows with load by itself and no timer delays a lone alert. A request is answered only after the
 //! commit that contains it returned, which is what makes a 202 durable.
+//!
+//! A waiter waits a bounded time ([`GroupCommit::submit_within`]): a node cut off from its database mid-commit
+//! (a network partition leaves the connection hanging, not failing) answers "unavailable, retry" instead of
+//! holding every client until TCP gives up, so the client retries on another node. The outcome of that commit is
+//! then unknown to the client, which is why retries carry the same alert id: the store answers a repeated id with
+//! the alert it already holds, never a second one.
 
 use std::future::Future;
 
@@ -19,6 +25,10 @@ pub enum GroupCommitError {
     /// The queue is full: the server is overloaded.
     #[error("the intake queue is full")]
     Overloaded,
+    /// The batch holding the item did not commit within the wait (the database is unreachable or stalled); it may
+    /// still commit later.
+    #[error("the commit did not finish within {0:?}")]
+    TimedOut(std::time::Duration),
 }
 
 type Waiter<T, R> = (T, oneshot::Sender<R>);
@@ -86,6 +96,18 @@ impl<T: Send + 'static, R: Send + 'static> GroupCommit<T, R> {
         })?;
         rx.await.map_err(|_| GroupCommitError::Stopped)
     }
+
+    /// As [`GroupCommit::submit`], waiting at most `wait` for the commit.
+    pub async fn submit_within(
+        &self,
+        item: T,
+        wait: std::time::Duration,
+    ) -> Result<R, GroupCommitError> {
+        match tokio::time::timeout(wait, self.submit(item)).await {
+            Ok(result) => result,
+            Err(_) => Err(GroupCommitError::TimedOut(wait)),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -116,6 +138,19 @@ mod tests {
             assert_eq!(result, Ok(i * 2));
         }
         assert!(commits.load(Ordering::SeqCst) <= 500);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stalled_commit_is_given_up_after_the_wait() {
+        let group = GroupCommit::spawn(8, 8, |items: Vec<u32>| async move {
+            tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+            items
+        });
+        let wait = std::time::Duration::from_secs(10);
+        assert_eq!(
+            group.submit_within(1, wait).await,
+            Err(GroupCommitError::TimedOut(wait))
+        );
     }
 
     #[tokio::test]

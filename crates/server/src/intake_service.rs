@@ -36,6 +36,11 @@ use crate::state::{AppState, CachedDevice, IntakeFailure, IntakeItem};
 /// trusts the point more than the handset did.
 const UNKNOWN_RADIUS_M: f64 = 5_000.0;
 
+/// Longest an alert waits for the commit that holds it before it is answered "unavailable, retry" (503): a surge's
+/// commits take milliseconds, so this only fires when the database is cut off or stalled, and the client then
+/// retries (same alert id) on a node that can commit.
+pub const COMMIT_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// How a message came in; says which limits apply and how a refusal is audited.
 #[derive(Debug, Clone)]
 pub enum Channel {
@@ -135,8 +140,9 @@ pub enum Refusal {
         /// When to retry, in whole seconds, when known.
         retry_after_s: Option<u64>,
     },
-    /// Not taken now (the database is unreachable, the server overloaded): the sender should retry; nothing was
-    /// stored.
+    /// Not taken now (the database is unreachable, the server overloaded): the sender should retry. Nothing was
+    /// stored, except after a commit that outlived [`COMMIT_WAIT`]: it may still land, and the retry (same alert
+    /// id) is then answered with the alert already held.
     Unavailable {
         /// For the log only.
         detail: String,
@@ -499,8 +505,10 @@ impl<'a> Intake<'a> {
             .map(|l| fix_of_dto(l, now))
             .transpose()?;
         let silent = request.silent.unwrap_or(true);
-        // Past its budget a device's alert still commits, but joins its open incident as a counted report.
-        let over_budget = !state.alert_budget.allow(signed.device_id, now);
+        // Past its budget a device's alert still commits, but joins its open incident as a counted report. In a
+        // cluster the store charges the device's bucket in the alert's own transaction, shared by every node.
+        let over_budget =
+            state.cluster.is_none() && !state.alert_budget.allow(signed.device_id, now);
         if over_budget {
             metrics::counter!("jikimi_alerts_over_budget_total").increment(1);
         }
@@ -515,7 +523,11 @@ impl<'a> Intake<'a> {
             fix,
             silent,
         };
-        match state.intake.submit(IntakeItem { alert, over_budget }).await {
+        match state
+            .intake
+            .submit_within(IntakeItem { alert, over_budget }, COMMIT_WAIT)
+            .await
+        {
             Ok(Ok(accepted)) => Ok(Accepted {
                 alert_id: request.alert_id,
                 incident_id: accepted.incident_id,
@@ -659,7 +671,7 @@ impl<'a> Intake<'a> {
             fix,
             silent: false,
         };
-        match state.intake.submit(alert.into()).await {
+        match state.intake.submit_within(alert.into(), COMMIT_WAIT).await {
             Ok(Ok(accepted)) => Ok(Accepted {
                 alert_id,
                 incident_id: accepted.incident_id,

@@ -465,24 +465,39 @@ enum Current {
     Unit(UnitDto),
 }
 
-/// Reads an item as stored now; `None` (logged) when it cannot be read.
+/// Longest a read of the feed waits for an unreachable database (a restart, a primary failover) before it leaves a
+/// gap; the feed behind it waits too, in order.
+const READ_RETRY_FOR: Duration = Duration::from_secs(60);
+
+/// Reads an item as stored now, retrying while the database is unavailable ([`READ_RETRY_FOR`]): the change was
+/// committed, so the row is there once the database is back. `None` (logged) when it cannot be read.
 async fn read(store: &dyn Store, item: Item) -> Option<Current> {
-    match item {
-        Item::Incident(id) => match store.get_incident(id).await {
-            Ok(incident) => Some(Current::Incident(Box::new(IncidentDto::from(&incident)))),
-            Err(err) => {
-                tracing::warn!(error = %err, "live feed: cannot read incident");
-                None
+    let deadline = tokio::time::Instant::now() + READ_RETRY_FOR;
+    let mut pause = Duration::from_millis(100);
+    loop {
+        match read_once(store, item.clone()).await {
+            Err(jikimi_store::Error::Unavailable { .. })
+                if tokio::time::Instant::now() < deadline =>
+            {
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(2));
             }
-        },
-        Item::Unit(id) => match store.get_unit(&id).await {
-            Ok(unit) => Some(Current::Unit(UnitDto::from(&unit))),
+            Ok(current) => return Some(current),
             Err(err) => {
-                tracing::warn!(error = %err, "live feed: cannot read unit");
-                None
+                tracing::warn!(error = %err, "live feed: cannot read a changed incident or unit");
+                return None;
             }
-        },
+        }
     }
+}
+
+async fn read_once(store: &dyn Store, item: Item) -> Result<Current, jikimi_store::Error> {
+    Ok(match item {
+        Item::Incident(id) => {
+            Current::Incident(Box::new(IncidentDto::from(&store.get_incident(id).await?)))
+        }
+        Item::Unit(id) => Current::Unit(UnitDto::from(&store.get_unit(&id).await?)),
+    })
 }
 
 /// `GET /api/live`: the feed as Server-Sent Events, resuming after `Last-Event-ID` (header) or `?after=`.

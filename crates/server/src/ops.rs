@@ -90,6 +90,11 @@ pub struct Health {
     pub status: String,
     /// `sqlite` or `postgres`.
     pub backend: String,
+    /// Readiness only: each dependency's state. `database` (`ok` or `unavailable`) and, in a cluster, `nats`
+    /// (`ok` or `unavailable`) decide readiness; `mqtt` (`subscribed` or `disconnected`, when the intake is
+    /// configured) is reported only: HTTP alerts and consoles work without the broker.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checks: Option<std::collections::BTreeMap<String, String>>,
 }
 
 /// Liveness: the process answers.
@@ -98,44 +103,66 @@ pub async fn healthz(State(state): State<AppState>) -> Json<Health> {
     Json(Health {
         status: "ok".into(),
         backend: state.store.backend().into(),
+        checks: None,
     })
 }
 
-/// Readiness: the database answers (and, in a cluster, NATS).
+/// Readiness: the database answers (and, in a cluster, NATS is connected); the body names each dependency's state.
 #[utoipa::path(get, path = "/readyz", tag = "ops", responses((status = 200, body = Health), (status = 503, body = Health)))]
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
-    // In a cluster, a node cut off from NATS still commits (its changes wait in the outbox) but its consoles see
-    // no other node's changes: not ready, so a load balancer sends consoles elsewhere.
-    if let Some(cluster) = &state.cluster
-        && !cluster.connected()
-    {
-        return (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(Health {
-                status: "nats unavailable".into(),
-                backend: state.store.backend().into(),
-            }),
-        );
-    }
+    let mut checks = std::collections::BTreeMap::new();
+    let mut problems = Vec::new();
     match state.store.ping().await {
-        Ok(()) => (
-            StatusCode::OK,
-            Json(Health {
-                status: "ok".into(),
-                backend: state.store.backend().into(),
-            }),
-        ),
+        Ok(()) => {
+            checks.insert("database".to_string(), "ok".to_string());
+        }
         Err(err) => {
             tracing::warn!(error = %err, "readiness check failed");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(Health {
-                    status: "database unavailable".into(),
-                    backend: state.store.backend().into(),
-                }),
-            )
+            checks.insert("database".to_string(), "unavailable".to_string());
+            problems.push("database unavailable");
         }
     }
+    // In a cluster, a node cut off from NATS still commits (its changes wait in the outbox) but its consoles see
+    // no other node's changes: not ready, so a load balancer sends consoles elsewhere.
+    if let Some(cluster) = &state.cluster {
+        let up = cluster.connected();
+        checks.insert(
+            "nats".to_string(),
+            if up { "ok" } else { "unavailable" }.to_string(),
+        );
+        if !up {
+            problems.push("nats unavailable");
+        }
+    }
+    if state.config.mqtt.is_some() {
+        let subscribed = state
+            .mqtt_subscribed
+            .load(std::sync::atomic::Ordering::Relaxed);
+        checks.insert(
+            "mqtt".to_string(),
+            if subscribed {
+                "subscribed"
+            } else {
+                "disconnected"
+            }
+            .to_string(),
+        );
+    }
+    let status = match problems.is_empty() {
+        true => StatusCode::OK,
+        false => StatusCode::SERVICE_UNAVAILABLE,
+    };
+    (
+        status,
+        Json(Health {
+            status: match problems.is_empty() {
+                true => "ok".to_string(),
+                false => problems.join(", "),
+            },
+            backend: state.store.backend().into(),
+            checks: Some(checks),
+        }),
+    )
 }
 
 static PROMETHEUS: OnceLock<Option<PrometheusHandle>> = OnceLock::new();

@@ -280,6 +280,8 @@ pub struct AppState {
     /// The MQTT adapter's publishing handle, once [`crate::mqtt::spawn`] has started it: committed silent questions
     /// are published to the terminal through it ([`crate::twoway::ask`]).
     pub mqtt_downlink: Arc<std::sync::OnceLock<crate::mqtt::Downlink>>,
+    /// Whether the MQTT intake's subscriptions are confirmed by the broker now (`/readyz` reports it).
+    pub mqtt_subscribed: Arc<std::sync::atomic::AtomicBool>,
     /// This node's part in a cluster (`--nats`, [`crate::cluster`]); `None` for a single node.
     pub cluster: Option<crate::cluster::Cluster>,
     /// The hash banks in memory, following the store's commits ([`crate::identify_index`]).
@@ -305,12 +307,22 @@ impl AppState {
         let blind = BlindIndex::new(keys.blind_index_key);
         let committer_store = store.clone();
         let surge = config.surge;
+        let flood = &config.flood;
+        // A cluster's nodes share one budget per device, kept by the store (issue 18); one node keeps it in memory.
+        let shared_budget = config
+            .cluster
+            .is_some()
+            .then_some(jikimi_store::AlertBudget::Shared {
+                burst: flood.alert_budget_burst,
+                refill_ms: i64::from(flood.alert_budget_refill_s).saturating_mul(1000),
+            });
         let intake = GroupCommit::spawn(
             config.intake_max_batch,
             65_536,
             move |batch: Vec<IntakeItem>| {
                 let store = committer_store.clone();
-                async move { commit_batch(store.as_ref(), batch, surge).await }
+                let shared_budget = shared_budget.clone();
+                async move { commit_batch(store.as_ref(), batch, surge, shared_budget).await }
             },
         );
         let lookup_store = store.clone();
@@ -320,7 +332,6 @@ impl AppState {
                 async move { commit_lookups(store.as_ref(), batch).await }
             });
         let blind = Arc::new(blind);
-        let flood = &config.flood;
         let guard = Arc::new(crate::flood::FloodGuard::new(flood));
         let refusals = Arc::new(crate::flood::AuditCoalescer::new(
             flood.audit_budget,
@@ -341,7 +352,17 @@ impl AppState {
         let (live, cluster) = match config.cluster.clone() {
             Some(settings) => {
                 let hub = crate::live::Hub::for_cluster(store.clone());
-                let cluster = crate::cluster::Cluster::spawn(store.clone(), hub.clone(), settings);
+                let shares = Arc::downgrade(&guard);
+                let cluster = crate::cluster::Cluster::spawn(
+                    store.clone(),
+                    hub.clone(),
+                    settings,
+                    Arc::new(move |nodes| {
+                        if let Some(guard) = shares.upgrade() {
+                            guard.set_shares(nodes);
+                        }
+                    }),
+                );
                 (hub, Some(cluster))
             }
             None => (crate::live::Hub::new(store.clone()), None),
@@ -353,6 +374,7 @@ impl AppState {
             identify,
             triage: crate::identify_triage::Jobs::default(),
             mqtt_downlink: Arc::default(),
+            mqtt_subscribed: Arc::default(),
             store,
             keyring: Arc::new(keyring),
             blind,
@@ -445,14 +467,14 @@ async fn commit_batch(
     store: &dyn Store,
     batch: Vec<IntakeItem>,
     surge: jikimi_respond::SurgeConfig,
+    shared_budget: Option<jikimi_store::AlertBudget>,
 ) -> Vec<IntakeResult> {
     let n = batch.len();
-    let over_budget = batch.iter().map(|item| item.over_budget).collect();
+    let budget = shared_budget.unwrap_or_else(|| {
+        jikimi_store::AlertBudget::Marked(batch.iter().map(|item| item.over_budget).collect())
+    });
     let batch = batch.into_iter().map(|item| item.alert).collect();
-    match store
-        .record_alerts_budgeted(batch, surge, over_budget)
-        .await
-    {
+    match store.record_alerts_with_budget(batch, surge, budget).await {
         Ok(results) => results
             .into_iter()
             .map(|r| match r {

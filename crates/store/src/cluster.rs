@@ -53,6 +53,16 @@ pub struct OutboxDepth {
     pub last_seq: u64,
 }
 
+/// The database server the store writes to, as `jikimi cluster status` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DatabaseRole {
+    /// `primary` (takes writes), `standby` (in recovery: a failover is under way or the URL names a standby) or
+    /// `embedded` (SQLite, one node).
+    pub role: String,
+    /// The server as it names itself (`address:port PostgreSQL version`); `None` for SQLite.
+    pub server: Option<String>,
+}
+
 /// The cluster's side of the store, implemented by both backends; every [`crate::Store`] is a `Cluster`.
 #[async_trait::async_trait]
 pub trait Cluster: Send + Sync {
@@ -99,6 +109,9 @@ pub trait Cluster: Send + Sync {
 
     /// Every lease (held or expired), by name.
     async fn list_leases(&self) -> Result<Vec<Lease>>;
+
+    /// The role of the database server the store's connections reach now.
+    async fn database_role(&self) -> Result<DatabaseRole>;
 }
 
 pub(crate) fn changes_json(changes: &[Committed]) -> Result<String> {

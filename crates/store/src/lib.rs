@@ -65,6 +65,7 @@ pub mod funds;
 pub mod identify;
 // Issue 17 (phone): one-time re-derivation of blind indexes; a supertrait of `Store`, its SQL in its own file.
 pub mod maintenance;
+mod migrations;
 mod model;
 mod outbox;
 mod pg_hosts;
@@ -80,7 +81,7 @@ mod conformance;
 #[cfg(any(test, feature = "test-util"))]
 pub mod testing;
 
-pub use cluster::{ChangeEvent, Cluster, Lease, OutboxDepth};
+pub use cluster::{ChangeEvent, Cluster, DatabaseRole, Lease, OutboxDepth};
 pub use commit::{ChangeSet, CommitObserver, Committed};
 pub use error::{Conflict, Entity, Error, Result};
 pub use maintenance::{Maintenance, ReindexApplied, Reindexed};

@@ -23,11 +23,15 @@ impl Backend for sqlx::Postgres {
 
     fn run_migrations(pool: &PgPool) -> BoxFuture<'_, Result<()>> {
         Box::pin(async move {
-            sqlx::migrate!("migrations/postgres").run(pool).await?;
-            Ok(())
+            crate::migrations::run(sqlx::migrate!("migrations/postgres"), pool).await
         })
     }
 }
+
+/// How long the server lets a session of ours sit idle inside a transaction before ending it (see
+/// [`SqlStore::connect_with_schema`]). Our transactions send their statements back to back: seconds of silence
+/// mean the node is gone or cut off.
+const IDLE_IN_TRANSACTION_TIMEOUT: &str = "5s";
 
 impl SqlStore<sqlx::Postgres> {
     /// Connects to `url` (`postgres://user@host:port/db`). Does not migrate.
@@ -42,7 +46,13 @@ impl SqlStore<sqlx::Postgres> {
     pub async fn connect_with_schema(url: &str, schema: Option<&str>) -> Result<PgStore> {
         let mut hosts = Vec::new();
         for url in crate::pg_hosts::split(url) {
-            let mut options = PgConnectOptions::from_str(&url)?;
+            // A node cut off from the database mid-transaction (a partition: its packets vanish, nothing fails)
+            // would hold the transaction's row locks, among them the audit head every writer takes, and so stop
+            // every other node's commits until TCP gives up, minutes later. The server ends such a session instead.
+            let mut options = PgConnectOptions::from_str(&url)?.options([(
+                "idle_in_transaction_session_timeout",
+                IDLE_IN_TRANSACTION_TIMEOUT,
+            )]);
             if let Some(schema) = schema {
                 // The application name lets an operator (or a test's clean-up) find this store's connections.
                 options = options

@@ -25,10 +25,9 @@ impl Backend for sqlx::Sqlite {
     const LOCK_HEAD: &'static str = "SELECT seq, hash FROM audit_head WHERE id = 1";
 
     fn run_migrations(pool: &SqlitePool) -> BoxFuture<'_, Result<()>> {
-        Box::pin(async move {
-            sqlx::migrate!("migrations/sqlite").run(pool).await?;
-            Ok(())
-        })
+        Box::pin(
+            async move { crate::migrations::run(sqlx::migrate!("migrations/sqlite"), pool).await },
+        )
     }
 }
 

@@ -1,6 +1,7 @@
 //! `jikimi cluster status`: the cluster as the shared database and NATS see it: live nodes (their `node/<id>`
-//! leases), who holds each work lease, the change outbox's depth (changes committed and not yet on the stream) and
-//! the stream's state.
+//! leases), who holds each work lease, the members of the terminals' MQTT share group (their `mqtt-share/<id>`
+//! leases), the database server's role, the change outbox's depth (changes committed and not yet on the stream),
+//! the stream's state and each node's consumer lag.
 
 use anyhow::Context as _;
 use jikimi_server::ConfigArgs;
@@ -8,7 +9,7 @@ use jikimi_server::ConfigArgs;
 /// `jikimi cluster ...`.
 #[derive(Debug, clap::Subcommand)]
 pub enum ClusterCommand {
-    /// Nodes, leases, outbox depth and stream state.
+    /// Nodes, leases, MQTT share members, database role, outbox depth, stream state and consumer lag.
     Status {
         #[command(flatten)]
         config: ConfigArgs,
@@ -38,9 +39,19 @@ pub fn run(command: ClusterCommand) -> anyhow::Result<()> {
                     .filter(|l| l.name.starts_with("node/") && live(l))
                     .map(|l| serde_json::json!({"id": l.holder, "since_ms": l.acquired_at.as_unix_ms()}))
                     .collect();
+                let share = jikimi_server::cluster::leases::MQTT_SHARE_PREFIX;
+                let mqtt: Vec<_> = leases
+                    .iter()
+                    .filter(|l| l.name.starts_with(share) && live(l))
+                    .map(|l| serde_json::json!({"id": l.holder, "since_ms": l.acquired_at.as_unix_ms()}))
+                    .collect();
+                let database = match store.database_role().await {
+                    Ok(role) => serde_json::json!({"role": role.role, "server": role.server}),
+                    Err(err) => serde_json::json!({"error": err.to_string()}),
+                };
                 let work: Vec<_> = leases
                     .iter()
-                    .filter(|l| !l.name.starts_with("node/"))
+                    .filter(|l| !l.name.starts_with("node/") && !l.name.starts_with(share))
                     .map(|l| {
                         serde_json::json!({"name": l.name, "holder": l.holder, "live": live(l),
                             "expires_in_ms": l.expires_at.as_unix_ms() - now.as_unix_ms()})
@@ -61,6 +72,8 @@ pub fn run(command: ClusterCommand) -> anyhow::Result<()> {
                 let report = serde_json::json!({
                     "nodes": nodes,
                     "leases": work,
+                    "mqtt_share_members": mqtt,
+                    "database": database,
                     "outbox": {
                         "pending": depth.pending,
                         "oldest_age_ms": depth.oldest_at.map(|t| now.as_unix_ms() - t.as_unix_ms()),
@@ -83,6 +96,14 @@ pub fn run(command: ClusterCommand) -> anyhow::Result<()> {
                             if l["live"].as_bool().unwrap_or(false) { "held" } else { "expired" }
                         );
                     }
+                    println!(
+                        "mqtt share members: {}",
+                        mqtt.iter()
+                            .filter_map(|m| m["id"].as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    );
+                    println!("database: {database}");
                     println!(
                         "outbox: {} pending (stream lag), last seq {}",
                         depth.pending, depth.last_seq

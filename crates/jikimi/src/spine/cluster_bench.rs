@@ -1,7 +1,8 @@
 //! `jikimi bench cluster`: the cost and the reach of the cluster event bus, against `jikimi serve` child processes
 //! on one PostgreSQL database: accepted alerts/s and p50/p99 accept latency with the in-process bus (one node),
-//! with `--nats` (one node) and with two nodes on one stream (clients spread over both); then the end-to-end
-//! latency from sending an alert to node A to its incident on node B's live feed (p50/p99).
+//! with `--nats` (one node) and with two and three nodes on one stream (clients spread over them); then the end-to-end
+//! latency from sending an alert to node A to its incident on node B's live feed (p50/p99); last, the time from a
+//! `kill -9` of a node to its leases (and, with `--mqtt`, its MQTT share) taken over ([`super::cluster_takeover`]).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -37,6 +38,9 @@ pub struct ClusterBenchArgs {
     /// Alerts timed from node A's 202 to node B's live feed.
     #[arg(long, default_value_t = 200)]
     latency_alerts: usize,
+    /// MQTT broker for the terminals in the takeover run (e.g. mqtt://127.0.0.1:1883); none: leases only.
+    #[arg(long)]
+    mqtt: Option<String>,
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
@@ -241,6 +245,18 @@ pub async fn cluster(args: ClusterBenchArgs) -> anyhow::Result<()> {
     )
     .await?;
     report("postgres + nats, 2 nodes", &l);
+    {
+        let (_c, base_c): (Child, String) =
+            spawn_server(db, &keys, &cluster_flags(&args.nats, &stream, "bench-c")).await?;
+        let l = load(
+            &[base_a.clone(), base_b.clone(), base_c],
+            &devices,
+            args.clients,
+            args.seconds,
+        )
+        .await?;
+        report("postgres + nats, 3 nodes", &l);
+    }
 
     // End to end: alerts to A, one at a time at a steady pace, timed from the send to B's live feed.
     let mut console = ApiClient::new(&base_b)?;
@@ -278,13 +294,27 @@ pub async fn cluster(args: ClusterBenchArgs) -> anyhow::Result<()> {
         .collect();
     let missing = accepted_at.len() - e2e.len();
     e2e.sort_unstable();
+    drop((_a, _b));
+    let takeover =
+        super::cluster_takeover::measure(db, &keys, &args.nats, args.mqtt.as_deref(), &devices[0])
+            .await?;
+    let ms = |v: Option<f64>| v.map_or("not within 60 s".to_string(), |v| format!("{v:.0} ms"));
     if args.json {
         println!(
             "{}",
             json!({"runs": results, "end_to_end": {"alerts": accepted_at.len(), "missing": missing,
-                "p50_ms": pct(&e2e, 0.5), "p99_ms": pct(&e2e, 0.99), "max_ms": pct(&e2e, 1.0)}})
+                "p50_ms": pct(&e2e, 0.5), "p99_ms": pct(&e2e, 0.99), "max_ms": pct(&e2e, 1.0)},
+                "takeover_after_kill_9": takeover.json()})
         );
     } else {
+        println!(
+            "kill -9 of a node: its leases taken over after {}{}",
+            ms(takeover.leases_ms),
+            match takeover.mqtt_ms {
+                Some(v) => format!(", its MQTT share after {}", ms(v)),
+                None => ", MQTT share not measured (no --mqtt)".into(),
+            }
+        );
         println!(
             "alert sent to A to B's live feed: {} alerts, p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms, {missing} not seen",
             accepted_at.len(),

@@ -219,7 +219,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     match args.run_for_s {
         Some(s) => tokio::time::sleep(Duration::from_secs(s)).await,
         None => {
-            let _ = tokio::signal::ctrl_c().await;
+            crate::spine::shutdown_signal().await;
         }
     }
     units_task.abort();

@@ -14,15 +14,22 @@ use crate::process::{ADMIN_PASSWORD, Site};
 const NATS_SERVER: &str = "/usr/sbin/nats-server";
 
 /// A private `nats-server -js` on a free port; stopped (and its data removed) when dropped.
-struct Nats {
-    port: u16,
+pub(crate) struct Nats {
+    /// The address it listens on (loopback unless [`Nats::reserve_on`] named another).
+    host: String,
+    pub(crate) port: u16,
     dir: tempfile::TempDir,
-    child: Option<Child>,
+    pub(crate) child: Option<Child>,
 }
 
 impl Nats {
     /// A port and directory for a server not started yet.
-    fn reserve() -> Nats {
+    pub(crate) fn reserve() -> Nats {
+        Nats::reserve_on("127.0.0.1")
+    }
+
+    /// As [`Nats::reserve`], to listen on `host` (an address of this machine).
+    pub(crate) fn reserve_on(host: &str) -> Nats {
         assert!(
             std::path::Path::new(NATS_SERVER).exists(),
             "{NATS_SERVER} is required for the cluster tests (Debian package nats-server)"
@@ -32,28 +39,22 @@ impl Nats {
             .expect("free port")
             .port();
         Nats {
+            host: host.to_string(),
             port,
             dir: tempfile::tempdir().expect("temp dir"),
             child: None,
         }
     }
 
-    fn started() -> Nats {
+    pub(crate) fn started() -> Nats {
         let mut nats = Nats::reserve();
         nats.start();
         nats
     }
 
-    fn start(&mut self) {
+    pub(crate) fn start(&mut self) {
         let child = Command::new(NATS_SERVER)
-            .args([
-                "-js",
-                "-a",
-                "127.0.0.1",
-                "-p",
-                &self.port.to_string(),
-                "-sd",
-            ])
+            .args(["-js", "-a", &self.host, "-p", &self.port.to_string(), "-sd"])
             .arg(self.dir.path())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -61,14 +62,14 @@ impl Nats {
             .expect("start nats-server");
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+        while std::net::TcpStream::connect((self.host.as_str(), self.port)).is_err() {
             assert!(Instant::now() < deadline, "nats-server did not start");
             std::thread::sleep(Duration::from_millis(50));
         }
     }
 
-    fn url(&self) -> String {
-        format!("nats://127.0.0.1:{}", self.port)
+    pub(crate) fn url(&self) -> String {
+        format!("nats://{}:{}", self.host, self.port)
     }
 }
 
@@ -82,7 +83,7 @@ impl Drop for Nats {
 }
 
 /// A site on a fresh PostgreSQL schema, with its admin.
-async fn pg_site() -> (Site, jikimi_store::testing::PgSchema) {
+pub(crate) async fn pg_site() -> (Site, jikimi_store::testing::PgSchema) {
     let pg = jikimi_store::testing::PgSchema::create("jikimi_cluster").await;
     let mut site = Site::new();
     site.database_url = pg.store_url();
@@ -90,7 +91,11 @@ async fn pg_site() -> (Site, jikimi_store::testing::PgSchema) {
     (site, pg)
 }
 
-fn node_env<'a>(nats: &'a str, stream: &'a str, node: &'a str) -> [(&'a str, &'a str); 5] {
+pub(crate) fn node_env<'a>(
+    nats: &'a str,
+    stream: &'a str,
+    node: &'a str,
+) -> [(&'a str, &'a str); 5] {
     [
         ("JIKIMI_NATS", nats),
         ("JIKIMI_NATS_STREAM", stream),
@@ -100,11 +105,11 @@ fn node_env<'a>(nats: &'a str, stream: &'a str, node: &'a str) -> [(&'a str, &'a
     ]
 }
 
-fn stream_name() -> String {
+pub(crate) fn stream_name() -> String {
     format!("T{}", uuid::Uuid::new_v4().simple())
 }
 
-async fn login(client: &reqwest::Client, base: &str) -> String {
+pub(crate) async fn login(client: &reqwest::Client, base: &str) -> String {
     let answer: Value = client
         .post(format!("{base}/api/auth/login"))
         .json(&json!({"username": "admin", "password": ADMIN_PASSWORD}))
@@ -117,12 +122,12 @@ async fn login(client: &reqwest::Client, base: &str) -> String {
     answer["token"].as_str().expect("token").to_string()
 }
 
-struct Device {
-    id: uuid::Uuid,
-    key: ed25519_dalek::SigningKey,
+pub(crate) struct Device {
+    pub(crate) id: uuid::Uuid,
+    pub(crate) key: ed25519_dalek::SigningKey,
 }
 
-async fn register(client: &reqwest::Client, base: &str, token: &str) -> Device {
+pub(crate) async fn register(client: &reqwest::Client, base: &str, token: &str) -> Device {
     let key = jikimi_server::signing::generate_device_key();
     let registered: Value = client
         .post(format!("{base}/api/subscribers"))
@@ -143,9 +148,19 @@ async fn register(client: &reqwest::Client, base: &str, token: &str) -> Device {
 }
 
 /// Sends one signed alert; returns its incident id when answered 202.
-async fn alert(client: &reqwest::Client, base: &str, device: &Device) -> String {
+pub(crate) async fn alert(client: &reqwest::Client, base: &str, device: &Device) -> String {
+    alert_at(client, base, device, (37.56, 126.97)).await
+}
+
+/// As [`alert`], from `(lat, lon)`.
+pub(crate) async fn alert_at(
+    client: &reqwest::Client,
+    base: &str,
+    device: &Device,
+    (lat, lon): (f64, f64),
+) -> String {
     let body = serde_json::to_vec(&json!({"alert_id": uuid::Uuid::new_v4(), "priority": 1,
-        "location": {"lat": 37.56, "lon": 126.97, "accuracy_m": 10.0, "method": "gnss"}}))
+        "location": {"lat": lat, "lon": lon, "accuracy_m": 10.0, "method": "gnss"}}))
     .expect("json");
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -169,13 +184,18 @@ async fn alert(client: &reqwest::Client, base: &str, device: &Device) -> String 
 }
 
 /// An open `GET /api/live`: its events as (event, id, data) in arrival order.
-struct Feed {
+pub(crate) struct Feed {
     response: reqwest::Response,
     buffer: String,
 }
 
 impl Feed {
-    async fn open(client: &reqwest::Client, base: &str, token: &str, after: Option<&str>) -> Feed {
+    pub(crate) async fn open(
+        client: &reqwest::Client,
+        base: &str,
+        token: &str,
+        after: Option<&str>,
+    ) -> Feed {
         let mut request = client.get(format!("{base}/api/live")).bearer_auth(token);
         if let Some(after) = after {
             request = request.header("last-event-id", after);
@@ -188,8 +208,27 @@ impl Feed {
         }
     }
 
+    /// As [`Feed::open`], `None` when the node does not answer 200 (down, or its database is unreachable): a
+    /// console then tries again, as one following a node through a partition does.
+    pub(crate) async fn try_open(
+        client: &reqwest::Client,
+        base: &str,
+        token: &str,
+        after: Option<&str>,
+    ) -> Option<Feed> {
+        let mut request = client.get(format!("{base}/api/live")).bearer_auth(token);
+        if let Some(after) = after {
+            request = request.header("last-event-id", after);
+        }
+        let response = request.send().await.ok()?;
+        (response.status().as_u16() == 200).then(|| Feed {
+            response,
+            buffer: String::new(),
+        })
+    }
+
     /// The next event, or `None` when none came within `wait`.
-    async fn next(&mut self, wait: Duration) -> Option<(String, String, String)> {
+    pub(crate) async fn next(&mut self, wait: Duration) -> Option<(String, String, String)> {
         let deadline = tokio::time::Instant::now() + wait;
         loop {
             if let Some(end) = self.buffer.find("\n\n") {
@@ -218,7 +257,11 @@ impl Feed {
     }
 
     /// Reads until an incident event for `incident` arrives; returns its event id.
-    async fn until_incident(&mut self, incident: &str, wait: Duration) -> Option<String> {
+    pub(crate) async fn until_incident(
+        &mut self,
+        incident: &str,
+        wait: Duration,
+    ) -> Option<String> {
         let deadline = Instant::now() + wait;
         while let Some(left) = deadline.checked_duration_since(Instant::now()) {
             let (event, id, data) = self.next(left).await?;
@@ -230,7 +273,7 @@ impl Feed {
     }
 }
 
-fn status(site: &Site, nats: &str, stream: &str) -> Value {
+pub(crate) fn status(site: &Site, nats: &str, stream: &str) -> Value {
     let (ok, text) = site.run(
         &["cluster", "status", "--json"],
         &[("JIKIMI_NATS", nats), ("JIKIMI_NATS_STREAM", stream)],
@@ -244,7 +287,7 @@ fn status(site: &Site, nats: &str, stream: &str) -> Value {
 }
 
 /// Waits until the outbox is empty; returns the last status.
-fn until_published(site: &Site, nats: &str, stream: &str) -> Value {
+pub(crate) fn until_published(site: &Site, nats: &str, stream: &str) -> Value {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let s = status(site, nats, stream);
@@ -259,7 +302,7 @@ fn until_published(site: &Site, nats: &str, stream: &str) -> Value {
     }
 }
 
-async fn readyz(client: &reqwest::Client, base: &str) -> u16 {
+pub(crate) async fn readyz(client: &reqwest::Client, base: &str) -> u16 {
     client
         .get(format!("{base}/readyz"))
         .send()
@@ -269,7 +312,7 @@ async fn readyz(client: &reqwest::Client, base: &str) -> u16 {
         .as_u16()
 }
 
-fn stop(mut child: Child) {
+pub(crate) fn stop(mut child: Child) {
     let _ = child.kill();
     let _ = child.wait();
 }
@@ -329,6 +372,15 @@ async fn an_alert_accepted_by_one_node_is_on_the_other_nodes_live_feed() {
         .collect();
     nodes.sort();
     assert_eq!(nodes, ["node-a", "node-b"], "{s}");
+    assert_eq!(s["database"]["role"], "primary", "{s}");
+    // Each node's live-feed consumer, caught up with the stream.
+    let consumers: Vec<&str> = s["stream"]["consumers"]
+        .as_array()
+        .expect("consumers")
+        .iter()
+        .filter_map(|c| c["node"].as_str())
+        .collect();
+    assert_eq!(consumers, ["node-a", "node-b"], "{s}");
     let purge = s["leases"]
         .as_array()
         .expect("leases")
@@ -354,6 +406,18 @@ async fn a_node_without_nats_accepts_and_publishes_when_nats_returns() {
     let (a, base) = site.serve_with(&node_env(&url, &stream, "node-a"));
     let client = reqwest::Client::new();
     assert_eq!(readyz(&client, &base).await, 503, "ready without NATS");
+    // The body names each dependency: the database answers, NATS does not.
+    let health: Value = client
+        .get(format!("{base}/readyz"))
+        .send()
+        .await
+        .expect("readyz")
+        .json()
+        .await
+        .expect("readyz json");
+    assert_eq!(health["checks"]["database"], "ok", "{health}");
+    assert_eq!(health["checks"]["nats"], "unavailable", "{health}");
+    assert_eq!(health["status"], "nats unavailable", "{health}");
     let token = login(&client, &base).await;
     let device = register(&client, &base, &token).await;
     for _ in 0..10 {
@@ -538,7 +602,80 @@ async fn each_terminal_message_is_handled_by_one_node_of_the_shared_subscription
         );
         assert_eq!(answers[0].error, None, "{answers:?}");
     }
+    // Both nodes say they are members of the share group (`jikimi cluster status`).
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let s = status(&site, &url, &stream);
+        let mut members: Vec<&str> = s["mqtt_share_members"]
+            .as_array()
+            .expect("members")
+            .iter()
+            .filter_map(|m| m["id"].as_str())
+            .collect();
+        members.sort();
+        if members == ["node-a", "node-b"] {
+            break;
+        }
+        assert!(Instant::now() < deadline, "share members: {s}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
     pump.abort();
+    stop(a);
+    stop(b);
+}
+
+/// Work the nodes share through the store, not their memory: surge clustering (the anchors are read and written in
+/// each alert's transaction, which holds the audit head lock) puts alerts from one spot into one incident whichever
+/// node takes each, even when the nodes take them at the same time; and the per-device budget is one bucket in the
+/// database, so a device gets its burst once across the cluster, not once per node.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn surge_clusters_and_device_budgets_are_the_same_on_every_node() {
+    let nats = Nats::started();
+    let stream = stream_name();
+    let (site, _pg) = pg_site().await;
+    let url = nats.url();
+    let env = |node| {
+        let mut env = node_env(&url, &stream, node).to_vec();
+        // Later entries win: surge clustering on, two own incidents per device, then one an hour.
+        env.extend([
+            ("JIKIMI_SURGE_RADIUS_M", "200"),
+            ("JIKIMI_ALERT_BUDGET_BURST", "2"),
+            ("JIKIMI_ALERT_BUDGET_REFILL_S", "3600"),
+        ]);
+        env
+    };
+    let (a, base_a) = site.serve_with(&env("node-a"));
+    let (b, base_b) = site.serve_with(&env("node-b"));
+    let client = reqwest::Client::new();
+    let token = login(&client, &base_a).await;
+    let bases = [base_a.clone(), base_b.clone()];
+
+    // Ten devices at one spot, all at once, half through each node: one incident.
+    let mut devices = Vec::new();
+    for _ in 0..10 {
+        devices.push(register(&client, &base_a, &token).await);
+    }
+    let mut sends = tokio::task::JoinSet::new();
+    for (i, device) in devices.into_iter().enumerate() {
+        let (client, base) = (client.clone(), bases[i % 2].clone());
+        sends.spawn(async move { alert_at(&client, &base, &device, (37.5665, 126.9780)).await });
+    }
+    let incidents = sends.join_all().await;
+    assert!(
+        incidents.iter().all(|i| *i == incidents[0]),
+        "one spot, one incident on both nodes: {incidents:?}"
+    );
+
+    // One device, four alerts 5 km apart, alternating nodes: two own incidents, then it is over its budget on
+    // both nodes and the rest join its latest incident.
+    let device = register(&client, &base_a, &token).await;
+    let mut own = Vec::new();
+    for i in 0..4 {
+        let place = (37.40 + 0.05 * f64::from(i), 127.10);
+        own.push(alert_at(&client, &bases[i as usize % 2], &device, place).await);
+    }
+    assert_ne!(own[0], own[1], "{own:?}");
+    assert_eq!((&own[2], &own[3]), (&own[1], &own[1]), "{own:?}");
     stop(a);
     stop(b);
 }

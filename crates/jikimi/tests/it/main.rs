@@ -6,12 +6,20 @@
 //! and `jikimi bench --help` (`exit_codes`); a freeze request's signed round trip across two `jikimi serve` nodes
 //! (`freeze`); a joint operation of three `jikimi serve` nodes, pushed, partitioned and caught up (`operations`);
 //! `staff add` refusing what the API refuses (`staff`); two nodes on one PostgreSQL and one NATS
-//! JetStream, a node without NATS and a node killed before publishing (`cluster`); `demo --disaster` filling a
-//! disaster with answers (`demo`); a hash bank shared across three `jikimi serve` nodes, withdrawn at its origin and
-//! reviewed two hops away (`bank_sharing`).
+//! JetStream, a node without NATS and a node killed before publishing (`cluster`); three nodes, Mosquitto and a
+//! surge with one node killed mid-way, nothing lost, duplicated or notified twice (`cluster_e2e`); NATS and a private
+//! PostgreSQL restarted mid-burst, and its primary failed over to a standby (`cluster_faults`); a node cut off
+//! from NATS and PostgreSQL for 30 s in a network namespace (`cluster_partition`); the previous release and this one
+//! running together, then the old node replaced (`cluster_upgrade`); `demo --disaster`
+//! filling a disaster with answers (`demo`); a hash bank shared across three `jikimi serve` nodes, withdrawn at its
+//! origin and reviewed two hops away (`bank_sharing`).
 
 mod bank_sharing;
 mod cluster;
+mod cluster_e2e;
+mod cluster_faults;
+mod cluster_partition;
+mod cluster_upgrade;
 mod crash;
 mod demo;
 mod exchange;

@@ -1,5 +1,6 @@
 //! Starting `jikimi` subcommands as child processes in a temporary directory, with generated keys.
 
+use std::ffi::OsStr;
 use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -8,6 +9,9 @@ use std::time::Duration;
 use jikimi_server::config::KeyMaterial;
 
 pub const ADMIN_PASSWORD: &str = "crash-test-password";
+
+/// This tree's `jikimi` binary, built by cargo for the tests.
+const JIKIMI: &str = env!("CARGO_BIN_EXE_jikimi");
 
 /// A data directory with a key file and a SQLite database URL.
 pub struct Site {
@@ -46,7 +50,7 @@ impl Site {
     }
 
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_jikimi"));
+        let mut command = Command::new(JIKIMI);
         command
             .args(args)
             .env("JIKIMI_DATABASE_URL", &self.database_url)
@@ -86,10 +90,49 @@ impl Site {
 
     /// As [`Site::serve`], with extra environment variables.
     pub fn serve_with(&self, envs: &[(&str, &str)]) -> (Child, String) {
-        let mut command = self.command(&["serve", "--listen", "127.0.0.1:0"]);
+        self.serve_as(&[JIKIMI.as_ref()], "127.0.0.1:0", envs)
+    }
+
+    /// As [`Site::serve_with`], listening on `listen` and started through `wrapper` (a program and its arguments
+    /// that run the rest of the command line, such as `ip netns exec NAME`).
+    pub fn serve_wrapped(
+        &self,
+        wrapper: &[&str],
+        listen: &str,
+        envs: &[(&str, &str)],
+    ) -> (Child, String) {
+        let mut argv: Vec<&OsStr> = wrapper.iter().map(OsStr::new).collect();
+        argv.push(JIKIMI.as_ref());
+        self.serve_as(&argv, listen, envs)
+    }
+
+    /// As [`Site::serve_with`], running the binary at `program` instead of this tree's (another release's).
+    pub fn serve_binary(&self, program: &Path, envs: &[(&str, &str)]) -> (Child, String) {
+        self.serve_as(&[program.as_os_str()], "127.0.0.1:0", envs)
+    }
+
+    /// `jikimi serve --listen LISTEN` with this site's environment and `envs`, as the command line `argv` (whose
+    /// last words name the binary) followed by the serve arguments.
+    fn serve_as(&self, argv: &[&OsStr], listen: &str, envs: &[(&str, &str)]) -> (Child, String) {
+        let site = self.command(&["serve", "--listen", listen]);
+        let (program, leading) = argv.split_first().expect("a program");
+        let mut command = Command::new(program);
+        command
+            .args(leading)
+            .args(site.get_args())
+            .current_dir(self.dir.path());
+        for (k, v) in site.get_envs() {
+            if let Some(v) = v {
+                command.env(k, v);
+            }
+        }
         for (k, v) in envs {
             command.env(k, v);
         }
+        Self::spawn_serve(command)
+    }
+
+    fn spawn_serve(mut command: Command) -> (Child, String) {
         let mut child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

@@ -490,3 +490,63 @@ async fn disaster_notices_reach_guardians_once_in_order_in_their_language_sqlite
 async fn disaster_notices_reach_guardians_once_in_order_in_their_language_postgres() {
     disaster_notices_reach_guardians_once_in_order_in_their_language(Backend::Postgres).await;
 }
+/// Issue 18: the nodes of a cluster each run a worker on one PostgreSQL database (each its own pool, as separate
+/// processes would); every notification is delivered once, by one of them, still in order per stream.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workers_of_several_nodes_deliver_each_notification_once() {
+    let (store, db) = Db::fresh(Backend::Postgres).await;
+    let ring = keyring();
+    let receiver = Arc::new(Receiver::default());
+    let addr = reserve_port();
+    start_receiver(addr, receiver.clone()).await;
+    let mut incidents = Vec::new();
+    for i in 0..10 {
+        let who = format!("g{i}");
+        let spec = GuardianSpec {
+            name: "Guardian",
+            language: "en",
+            channels: vec![("webhook", format!("http://{addr}/hook/{who}"))],
+        };
+        let (sid, _) = register(store.as_ref(), &ring, "Cluster Subscriber", &[spec]).await;
+        for _ in 0..2 {
+            let id = raise(store.as_ref(), sid).await;
+            dispatch_and_close(store.as_ref(), id).await;
+            incidents.push(id);
+        }
+    }
+    let expected = outbox(store.as_ref(), &incidents).await;
+    assert_eq!(expected.len(), 60);
+    let mut workers = Vec::new();
+    for _ in 0..3 {
+        let mut config = fast_config();
+        // Small batches, so the three compete for rows rather than one taking everything at once.
+        config.batch = 4;
+        workers.push(spawn_worker(db.open().await, config));
+    }
+    let settled = wait_settled(store.as_ref(), &incidents, Duration::from_secs(60)).await;
+    for worker in workers {
+        worker.abort();
+    }
+    assert!(
+        settled
+            .iter()
+            .all(|n| n.state == NotificationState::Delivered && n.attempts == 1),
+        "each delivered at its first attempt"
+    );
+    assert_eq!(receiver.duplicates.load(Ordering::SeqCst), 0);
+    assert_eq!(receiver.requests.load(Ordering::SeqCst), 60);
+    let delivered = receiver.delivered.lock().unwrap().clone();
+    let ids: HashSet<_> = delivered.iter().map(|(_, b)| b.notification_id).collect();
+    assert_eq!(ids, expected.iter().map(|n| n.id.0).collect());
+    let mut streams: BTreeMap<(String, Option<uuid::Uuid>), Vec<u64>> = BTreeMap::new();
+    for (who, body) in &delivered {
+        streams
+            .entry((who.clone(), body.incident_id))
+            .or_default()
+            .push(body.event_seq);
+    }
+    for (stream, seqs) in streams {
+        assert_eq!(seqs, vec![1, 3, 4], "{stream:?} out of order");
+    }
+    jikimi_store::verify_audit(store.as_ref()).await.unwrap();
+}

@@ -37,6 +37,8 @@ async fn consume(
     hub.start_stream(&epoch, start);
     let consumer = stream
         .create_consumer(async_nats::jetstream::consumer::pull::OrderedConfig {
+            // `jikimi cluster status` finds each node's consumer, and its lag, by this.
+            description: Some(super::consumer_description(&config.node_id)),
             filter_subject: config.subject(),
             deliver_policy: async_nats::jetstream::consumer::DeliverPolicy::ByStartSequence {
                 start_sequence: start,

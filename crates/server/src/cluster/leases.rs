@@ -14,24 +14,39 @@ pub const LEASE_PURGE: &str = "purge";
 pub const LEASE_FEDERATION_SYNC: &str = "federation-sync";
 /// Every lease a node competes for.
 pub const WORK: [&str; 2] = [LEASE_PURGE, LEASE_FEDERATION_SYNC];
+/// Prefix of the lease a node holds while its MQTT client is subscribed to the terminals' shared subscription
+/// (`mqtt-share/<node id>`): the broker does not tell who is in a share group, so each member says so itself.
+pub const MQTT_SHARE_PREFIX: &str = "mqtt-share/";
 
 /// How often leases are renewed.
 pub const RENEW: Duration = Duration::from_secs(2);
 /// How long a lease lasts unless renewed: a crashed holder's work moves within about this long.
 pub const TTL: Duration = Duration::from_secs(10);
 
+/// Told how many nodes are alive (their `node/<id>` leases unexpired, this one included) after each renewal.
+pub type OnLiveNodes = Arc<dyn Fn(u32) + Send + Sync>;
+
 /// Holds and renews this node's leases.
 pub struct LeaseKeeper {
     node_id: String,
     held: Mutex<HashSet<&'static str>>,
+    on_live_nodes: OnLiveNodes,
+    /// Whether this node's MQTT client is subscribed now (set by the MQTT intake).
+    mqtt_member: std::sync::atomic::AtomicBool,
 }
 
 impl LeaseKeeper {
     /// Starts renewing (the first round at once). Must be called inside a Tokio runtime.
-    pub fn spawn(store: Arc<dyn Store>, node_id: String) -> Arc<LeaseKeeper> {
+    pub fn spawn(
+        store: Arc<dyn Store>,
+        node_id: String,
+        on_live_nodes: OnLiveNodes,
+    ) -> Arc<LeaseKeeper> {
         let keeper = Arc::new(LeaseKeeper {
             node_id,
             held: Mutex::new(HashSet::new()),
+            on_live_nodes,
+            mqtt_member: std::sync::atomic::AtomicBool::new(false),
         });
         let me = Arc::downgrade(&keeper);
         tokio::spawn(async move {
@@ -51,6 +66,13 @@ impl LeaseKeeper {
         &self.node_id
     }
 
+    /// Records whether this node's MQTT client is in the terminals' share group (subscribed) now; the next renewal
+    /// holds or gives up its `mqtt-share/<id>` lease accordingly.
+    pub fn set_mqtt_member(&self, on: bool) {
+        self.mqtt_member
+            .store(on, std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// Whether this node holds `name` now.
     pub fn holds(&self, name: &str) -> bool {
         self.held.lock().map(|h| h.contains(name)).unwrap_or(false)
@@ -62,6 +84,27 @@ impl LeaseKeeper {
         let node = format!("node/{}", self.node_id);
         if let Err(err) = store.acquire_lease(&node, &self.node_id, now, until).await {
             tracing::warn!(error = %err, "cluster: cannot renew this node's lease");
+        }
+        // The live nodes share the per-source limits; unknown (store down), the last count stands.
+        match store.list_leases().await {
+            Ok(leases) => {
+                let live = leases
+                    .iter()
+                    .filter(|l| l.name.starts_with("node/") && l.expires_at > now)
+                    .count();
+                let live = u32::try_from(live).unwrap_or(u32::MAX).max(1);
+                metrics::gauge!("jikimi_cluster_live_nodes").set(f64::from(live));
+                (self.on_live_nodes)(live);
+            }
+            Err(err) => tracing::warn!(error = %err, "cluster: cannot count the live nodes"),
+        }
+        let share = format!("{MQTT_SHARE_PREFIX}{}", self.node_id);
+        let shared = match self.mqtt_member.load(std::sync::atomic::Ordering::Relaxed) {
+            true => store.acquire_lease(&share, &self.node_id, now, until).await,
+            false => store.release_lease(&share, &self.node_id).await,
+        };
+        if let Err(err) = shared {
+            tracing::warn!(error = %err, "cluster: cannot record this node's MQTT share membership");
         }
         for name in WORK {
             // A lease that cannot be confirmed is treated as lost: better no run than two.

@@ -12,6 +12,14 @@
 //!   resumes on another node.
 //! - **Leases** ([`leases`]): work that must run once across the cluster (purges, federation sync) runs on the node
 //!   holding its lease; each node also holds `node/<id>`, which lists it as alive.
+//! - **Work shared through the store, not memory.** Guardian notifications are claimed row by row under a lease in
+//!   the store (`notify::Worker`; one claim wins on PostgreSQL, a crashed claimer's rows come back when the lease
+//!   lapses, and a delivery is started only while its lease outlasts it). Surge clustering reads and writes the
+//!   anchors in each alert batch's transaction, under the audit head lock, so the incidents are the same whichever
+//!   node takes each alert. The per-device alert budget is a counter in the store charged in that same transaction
+//!   (`jikimi_store::AlertBudget::Shared`: nothing lost or double-charged with a node killed mid-batch). The
+//!   per-source request limits stay in each node's memory, each request charged as many cells as there are live
+//!   nodes ([`crate::flood::FloodGuard::set_shares`]), so the nodes together let through what one would.
 //!
 //! The single-node default (no `--nats`) uses none of this: the hub follows the store's commits in process.
 
@@ -19,6 +27,7 @@ pub mod consumer;
 pub mod leases;
 pub mod relay;
 
+use futures_util::StreamExt as _;
 use std::sync::{Arc, OnceLock};
 
 use jikimi_store::Store;
@@ -128,9 +137,16 @@ impl Cluster {
     /// Starts this node's part: switches the store's change outbox on, connects to NATS in the background (retrying
     /// for ever, so a node starts and accepts while NATS is down), and runs the relay, the consumer feeding `hub`,
     /// and the lease keeper. Must be called inside a Tokio runtime.
-    pub fn spawn(store: Arc<dyn Store>, hub: crate::live::Hub, config: ClusterConfig) -> Cluster {
+    ///
+    /// `on_live_nodes` is told the number of live nodes after each lease renewal (the flood limits divide by it).
+    pub fn spawn(
+        store: Arc<dyn Store>,
+        hub: crate::live::Hub,
+        config: ClusterConfig,
+        on_live_nodes: leases::OnLiveNodes,
+    ) -> Cluster {
         store.record_change_events(true);
-        let leases = LeaseKeeper::spawn(store.clone(), config.node_id.clone());
+        let leases = LeaseKeeper::spawn(store.clone(), config.node_id.clone(), on_live_nodes);
         let cluster = Cluster {
             inner: Arc::new(Inner {
                 config: config.clone(),
@@ -175,6 +191,11 @@ impl Cluster {
             .is_some_and(|c| c.connection_state() == async_nats::connection::State::Connected)
     }
 
+    /// Records whether this node's MQTT client is subscribed to the terminals' shared subscription now.
+    pub fn set_mqtt_member(&self, on: bool) {
+        self.inner.leases.set_mqtt_member(on);
+    }
+
     /// Whether this node holds the lease `name` (renewed in the background).
     pub fn holds(&self, name: &str) -> bool {
         self.inner.leases.holds(name)
@@ -208,6 +229,13 @@ pub async fn ensure_stream(
     .map_err(nats_error)
 }
 
+/// The description of node `node_id`'s live-feed consumer on the stream.
+pub(crate) fn consumer_description(node_id: &str) -> String {
+    format!("{CONSUMER_PREFIX}{node_id}")
+}
+
+const CONSUMER_PREFIX: &str = "jikimi live feed of node ";
+
 /// The stream as JetStream reports it (`jikimi cluster status`).
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct StreamStatus {
@@ -219,6 +247,19 @@ pub struct StreamStatus {
     pub messages: u64,
     /// The last sequence written.
     pub last_seq: u64,
+    /// Each node's live-feed consumer and how far behind the stream it is.
+    pub consumers: Vec<ConsumerStatus>,
+}
+
+/// One node's live-feed consumer.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ConsumerStatus {
+    /// The node it feeds.
+    pub node: String,
+    /// The last stream sequence delivered to it.
+    pub delivered_seq: u64,
+    /// Messages on the stream it has not been delivered yet (its lag).
+    pub pending: u64,
 }
 
 /// Connects once (giving up after `timeout`) and reads the stream's state.
@@ -234,12 +275,34 @@ pub async fn stream_status(
             .map_err(nats_error)?;
         let js = async_nats::jetstream::new(client);
         let mut stream = js.get_stream(&config.stream).await.map_err(nats_error)?;
-        let info = stream.info().await.map_err(nats_error)?;
+        let (messages, last_seq) = {
+            let info = stream.info().await.map_err(nats_error)?;
+            (info.state.messages, info.state.last_sequence)
+        };
+        let mut consumers = Vec::new();
+        let mut listed = stream.consumers();
+        while let Some(consumer) = listed.next().await {
+            let consumer = consumer.map_err(nats_error)?;
+            if let Some(node) = consumer
+                .config
+                .description
+                .as_deref()
+                .and_then(|d| d.strip_prefix(CONSUMER_PREFIX))
+            {
+                consumers.push(ConsumerStatus {
+                    node: node.to_string(),
+                    delivered_seq: consumer.delivered.stream_sequence,
+                    pending: consumer.num_pending,
+                });
+            }
+        }
+        consumers.sort_by(|a, b| a.node.cmp(&b.node));
         Ok(StreamStatus {
             name: config.stream.clone(),
             subject: config.subject(),
-            messages: info.state.messages,
-            last_seq: info.state.last_sequence,
+            messages,
+            last_seq,
+            consumers,
         })
     };
     tokio::time::timeout(timeout, read)

@@ -196,17 +196,18 @@ impl Limit {
         }
     }
 
-    /// Charges one failure; an empty bucket penalises its owner (the source, or everybody) until it refills.
-    fn charge(&self, source: Source) {
+    /// Charges one failure, as `n` cells (see [`FloodGuard::set_shares`]); an empty bucket penalises its owner (the
+    /// source, or everybody) until it refills.
+    fn charge(&self, source: Source, n: NonZeroU32) {
         let now = DefaultClock::default().now();
         let mut penalise = Vec::new();
         if let Some(ip) = source.0
-            && let Err(not_until) = self.per_source.check_key(&ip)
+            && let Err(not_until) = take_n(n, |n| self.per_source.check_key_n(&ip, n))
         {
             penalise.push((Some(ip), not_until.wait_time_from(now)));
         }
         if let Some(global) = &self.global
-            && let Err(not_until) = global.check()
+            && let Err(not_until) = take_n(n, |n| global.check_n(n))
         {
             penalise.push((None, not_until.wait_time_from(now)));
         }
@@ -228,17 +229,14 @@ impl Limit {
 
     /// `Err(wait)` when the source's or the global bucket is empty. The source is charged first, so a flooding
     /// source spends its own tokens and not everybody's.
-    fn check(&self, source: Source) -> Result<(), Duration> {
+    fn check(&self, source: Source, n: NonZeroU32) -> Result<(), Duration> {
         let now = DefaultClock::default().now();
         if let Some(ip) = source.0 {
-            self.per_source
-                .check_key(&ip)
+            take_n(n, |n| self.per_source.check_key_n(&ip, n))
                 .map_err(|not_until| not_until.wait_time_from(now))?;
         }
         if let Some(global) = &self.global {
-            global
-                .check()
-                .map_err(|not_until| not_until.wait_time_from(now))?;
+            take_n(n, |n| global.check_n(n)).map_err(|not_until| not_until.wait_time_from(now))?;
         }
         Ok(())
     }
@@ -312,6 +310,22 @@ impl FederationBudget {
     }
 }
 
+type NotUntil = governor::NotUntil<<DefaultClock as governor::clock::Clock>::Instant>;
+
+/// Takes `n` cells, or the whole bucket when `n` is more than it can ever hold (more nodes than its burst): then
+/// each node still lets one through per refill of the whole bucket.
+fn take_n(
+    n: NonZeroU32,
+    take: impl Fn(NonZeroU32) -> Result<Result<(), NotUntil>, governor::InsufficientCapacity>,
+) -> Result<(), NotUntil> {
+    match take(n) {
+        Ok(outcome) => outcome,
+        Err(governor::InsufficientCapacity(capacity)) => {
+            take(NonZeroU32::new(capacity).unwrap_or(NonZeroU32::MIN)).unwrap_or(Ok(()))
+        }
+    }
+}
+
 fn per_minute(n: u32) -> Quota {
     let n = NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN);
     Quota::per_minute(n).allow_burst(n)
@@ -326,6 +340,10 @@ fn per_second(n: u32, burst_factor: u32) -> Quota {
 /// The request limits of one server (see the module header). Cheap to check: a hash-map entry and an atomic.
 pub struct FloodGuard {
     enabled: bool,
+    /// How many nodes share the limits (1 alone; in a cluster, the live nodes): each request is charged as this many
+    /// cells, so the nodes together let through what one node would (issue 18). Nothing is kept across nodes, so
+    /// nothing is lost with a node killed mid-count; a source whose requests all land on one node gets its share.
+    shares: std::sync::atomic::AtomicU32,
     argon2: Limit,
     device_lookup: Limit,
     aml_failure: Limit,
@@ -345,6 +363,7 @@ impl FloodGuard {
     pub fn new(config: &FloodConfig) -> FloodGuard {
         FloodGuard {
             enabled: config.limits,
+            shares: std::sync::atomic::AtomicU32::new(1),
             argon2: Limit::new(
                 per_minute(config.login_per_min),
                 Some(per_second(config.login_global_per_s, 2)),
@@ -356,6 +375,18 @@ impl FloodGuard {
             aml_failure: Limit::new(per_minute(config.aml_failures_per_min), None),
             federation: Limit::new(per_minute(config.federation_per_min), None),
         }
+    }
+
+    /// Sets how many nodes share the limits (at least 1); the cluster's lease keeper calls it with the live nodes.
+    pub fn set_shares(&self, nodes: u32) {
+        self.shares
+            .store(nodes.max(1), std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// How many nodes share the limits.
+    pub fn shares(&self) -> NonZeroU32 {
+        NonZeroU32::new(self.shares.load(std::sync::atomic::Ordering::Relaxed))
+            .unwrap_or(NonZeroU32::MIN)
     }
 
     fn limit(&self, what: Guarded) -> &Limit {
@@ -388,7 +419,7 @@ impl FloodGuard {
             return Ok(());
         }
         self.limit(what)
-            .check(source)
+            .check(source, self.shares())
             .map_err(|wait| Self::limited(what, wait))
     }
 
@@ -410,7 +441,7 @@ impl FloodGuard {
     /// Charges a failure of `what` (an unknown device id, a bad AML credential) to `source` and to everybody.
     pub fn charge_failure(&self, what: Guarded, source: Source) {
         if self.enabled {
-            self.limit(what).charge(source);
+            self.limit(what).charge(source, self.shares());
         }
     }
 
@@ -626,5 +657,31 @@ mod tests {
         for _ in 0..10 {
             assert!(off.check(Guarded::Login, a).is_ok());
         }
+    }
+
+    #[test]
+    fn nodes_of_a_cluster_share_each_limit() {
+        let a = Source(Some(IpAddr::V4([198, 51, 100, 1].into())));
+        let guard = FloodGuard::new(&FloodConfig {
+            login_per_min: 6,
+            ..FloodConfig::default()
+        });
+        // Three live nodes: each lets a source through a third of the burst, so all three together the whole of it.
+        guard.set_shares(3);
+        assert!(guard.check(Guarded::Login, a).is_ok());
+        assert!(guard.check(Guarded::Login, a).is_ok());
+        assert!(guard.check(Guarded::Login, a).is_err());
+        // More nodes than the burst: one each per refill of the whole bucket, never a panic or an open door. (A
+        // fresh guard: the global bucket must be full to give its whole burst at once.)
+        let guard = FloodGuard::new(&FloodConfig {
+            login_per_min: 6,
+            ..FloodConfig::default()
+        });
+        let b = Source(Some(IpAddr::V4([198, 51, 100, 2].into())));
+        guard.set_shares(50);
+        assert!(guard.check(Guarded::Login, b).is_ok());
+        assert!(guard.check(Guarded::Login, b).is_err());
+        guard.set_shares(0);
+        assert_eq!(guard.shares().get(), 1);
     }
 }

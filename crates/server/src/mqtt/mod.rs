@@ -204,6 +204,12 @@ async fn run(state: AppState, mut config: MqttConfig, subscribed: tokio::sync::w
                     .all(|code| matches!(code, rumqttc::SubscribeReasonCode::Success(_)))
                 {
                     subscribed.send_modify(|n| *n += 1);
+                    state
+                        .mqtt_subscribed
+                        .store(true, std::sync::atomic::Ordering::Relaxed);
+                    if let Some(cluster) = &state.cluster {
+                        cluster.set_mqtt_member(true);
+                    }
                 } else {
                     tracing::error!(
                         host = %config.host,
@@ -222,6 +228,12 @@ async fn run(state: AppState, mut config: MqttConfig, subscribed: tokio::sync::w
             }
             Ok(_) => {}
             Err(err) => {
+                state
+                    .mqtt_subscribed
+                    .store(false, std::sync::atomic::Ordering::Relaxed);
+                if let Some(cluster) = &state.cluster {
+                    cluster.set_mqtt_member(false);
+                }
                 tracing::warn!(error = %err, retry_in_ms = backoff.as_millis() as u64, "mqtt connection lost; reconnecting");
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(Duration::from_secs(2));

@@ -200,3 +200,33 @@ pub(crate) async fn a_lease_has_one_holder_until_it_expires<S: TestStore>() {
             .unwrap()
     );
 }
+
+/// A rolling upgrade: a node of the previous release restarts after a newer one migrated the database. Its store
+/// starts (the newer migration is left alone) and works; a changed migration it knows would still be refused.
+pub(crate) async fn a_migration_newer_than_the_binary_is_accepted<S: TestStore>() {
+    let (store, guard) = S::fresh().await;
+    let added = store
+        .raw_update(
+            "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+             SELECT 99990101000000, $1, success, checksum, execution_time FROM _sqlx_migrations \
+             WHERE version = (SELECT MIN(version) FROM _sqlx_migrations)",
+            "from the next release",
+        )
+        .await;
+    assert_eq!(added, 1);
+    let store = store.reopen(&guard).await;
+    store
+        .migrate()
+        .await
+        .expect("a newer migration in the database does not stop an older binary");
+    accept_one(&store, alert(DeviceId::new_v4(), 0)).await;
+    // What `jikimi cluster status` shows of the database: a test's server takes writes, or it is SQLite.
+    let role = store.database_role().await.unwrap();
+    match role.server {
+        Some(server) => {
+            assert_eq!(role.role, "primary");
+            assert!(server.contains("PostgreSQL"), "{server}");
+        }
+        None => assert_eq!(role.role, "embedded"),
+    }
+}

@@ -197,6 +197,7 @@ macro_rules! store_conformance {
             change_events_are_written_with_their_commit,
             a_rolled_back_change_writes_no_event,
             a_lease_has_one_holder_until_it_expires,
+            a_migration_newer_than_the_binary_is_accepted,
             retried_alert_is_not_duplicated,
             duplicate_within_one_batch,
             replayed_nonce_is_refused,

@@ -1,7 +1,7 @@
 //! The change outbox and named leases ([`crate::cluster::Cluster`]), one implementation for both backends.
 
 use super::{Backend, RowsAffected as _, SqlStore};
-use crate::cluster::{ChangeEvent, Lease, OutboxDepth};
+use crate::cluster::{ChangeEvent, DatabaseRole, Lease, OutboxDepth};
 use jikimi_respond::Timestamp;
 use sqlx::Row;
 
@@ -201,5 +201,25 @@ where
                 })
             })
             .collect()
+    }
+
+    async fn database_role(&self) -> crate::Result<DatabaseRole> {
+        if DB::BACKEND != "postgres" {
+            return Ok(DatabaseRole {
+                role: "embedded".into(),
+                server: None,
+            });
+        }
+        let row = sqlx::query(
+            "SELECT pg_is_in_recovery() AS standby, COALESCE(host(inet_server_addr()), 'socket') || ':' || \
+             COALESCE(inet_server_port()::text, '') || ' PostgreSQL ' || current_setting('server_version') AS server",
+        )
+        .fetch_one(self.writer())
+        .await?;
+        let standby: bool = row.try_get("standby")?;
+        Ok(DatabaseRole {
+            role: if standby { "standby" } else { "primary" }.into(),
+            server: Some(row.try_get("server")?),
+        })
     }
 }
