@@ -205,7 +205,8 @@ impl PrivatePg {
         );
         let out = standby
             .as_owner("pg_basebackup")
-            .args(["-d", &conninfo, "-R", "-X", "stream", "-D"])
+            // A fast checkpoint: the default spread one can make the backup wait minutes.
+            .args(["-d", &conninfo, "-R", "-X", "stream", "-c", "fast", "-D"])
             .arg(standby.data())
             .output()
             .expect("run pg_basebackup");
@@ -267,6 +268,8 @@ impl PrivatePg {
                 "postgres",
             ])
             .args(["-d", "postgres", "-c", &format!("CREATE DATABASE {name}")])
+            // A primary waiting for a synchronous standby that does not exist yet would wait for ever.
+            .env("PGOPTIONS", "-c synchronous_commit=local")
             .output()
             .expect("run psql");
         assert!(

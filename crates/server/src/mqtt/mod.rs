@@ -31,6 +31,7 @@
 
 pub mod config;
 pub mod envelope;
+mod takeover;
 pub mod twoway;
 pub mod welfare;
 
@@ -152,14 +153,26 @@ pub fn spawn(state: AppState, config: MqttConfig) -> MqttIntake {
 }
 
 async fn run(state: AppState, mut config: MqttConfig, subscribed: tokio::sync::watch::Sender<u64>) {
-    let limit = state.config.body_limit_bytes + 1024;
     // In a cluster each node has its own stable client id (its persistent session is its own: two nodes with one id
     // would keep disconnecting each other) and reads the terminals' topics through a shared subscription, so each
-    // message is handled by one node.
-    let shared = state.cluster.is_some();
+    // message is handled by one node. A dead node's session is drained by a live one ([`takeover`]).
     if let Some(cluster) = &state.cluster {
+        tokio::spawn(takeover::watch(state.clone(), config.clone()));
         config.client_id = format!("{}-{}", config.client_id, cluster.config().node_id);
     }
+    connection(state, config, Some(subscribed)).await;
+}
+
+/// One MQTT session's connection loop: this node's own (`subscribed` given: it publishes downlink messages through
+/// it and reports its subscription), or a dead node's session drained by this one ([`takeover`]).
+async fn connection(
+    state: AppState,
+    config: MqttConfig,
+    subscribed: Option<tokio::sync::watch::Sender<u64>>,
+) {
+    let limit = state.config.body_limit_bytes + 1024;
+    let shared = state.cluster.is_some();
+    let own = subscribed.is_some();
     // The CA file was read when the configuration was resolved; reading it again can only fail if it changed since.
     let options = match config.options(limit) {
         Ok(options) => options,
@@ -170,9 +183,11 @@ async fn run(state: AppState, mut config: MqttConfig, subscribed: tokio::sync::w
     };
     let (client, mut eventloop) = AsyncClient::new(options, 4096);
     // A second adapter on the same state (tests) keeps the first handle: either publishes to the same broker.
-    let _ = state
-        .mqtt_downlink
-        .set(Downlink::new(client.clone(), config.prefix.clone()));
+    if own {
+        let _ = state
+            .mqtt_downlink
+            .set(Downlink::new(client.clone(), config.prefix.clone()));
+    }
     let mut backoff = Duration::from_millis(100);
     loop {
         match eventloop.poll().await {
@@ -203,12 +218,14 @@ async fn run(state: AppState, mut config: MqttConfig, subscribed: tokio::sync::w
                     .iter()
                     .all(|code| matches!(code, rumqttc::SubscribeReasonCode::Success(_)))
                 {
-                    subscribed.send_modify(|n| *n += 1);
-                    state
-                        .mqtt_subscribed
-                        .store(true, std::sync::atomic::Ordering::Relaxed);
-                    if let Some(cluster) = &state.cluster {
-                        cluster.set_mqtt_member(true);
+                    if let Some(subscribed) = &subscribed {
+                        subscribed.send_modify(|n| *n += 1);
+                        state
+                            .mqtt_subscribed
+                            .store(true, std::sync::atomic::Ordering::Relaxed);
+                        if let Some(cluster) = &state.cluster {
+                            cluster.set_mqtt_member(true);
+                        }
                     }
                 } else {
                     tracing::error!(
@@ -228,11 +245,13 @@ async fn run(state: AppState, mut config: MqttConfig, subscribed: tokio::sync::w
             }
             Ok(_) => {}
             Err(err) => {
-                state
-                    .mqtt_subscribed
-                    .store(false, std::sync::atomic::Ordering::Relaxed);
-                if let Some(cluster) = &state.cluster {
-                    cluster.set_mqtt_member(false);
+                if own {
+                    state
+                        .mqtt_subscribed
+                        .store(false, std::sync::atomic::Ordering::Relaxed);
+                    if let Some(cluster) = &state.cluster {
+                        cluster.set_mqtt_member(false);
+                    }
                 }
                 tracing::warn!(error = %err, retry_in_ms = backoff.as_millis() as u64, "mqtt connection lost; reconnecting");
                 tokio::time::sleep(backoff).await;
