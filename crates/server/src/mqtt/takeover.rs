@@ -68,7 +68,8 @@ pub(super) async fn watch(state: AppState, base: MqttConfig) {
             keep
         });
         for node in wanted {
-            if !draining.contains_key(&node) {
+            if let std::collections::hash_map::Entry::Vacant(slot) = draining.entry(node) {
+                let node = slot.key().clone();
                 tracing::warn!(
                     node,
                     "mqtt takeover: draining the session of a node that is gone"
@@ -76,8 +77,7 @@ pub(super) async fn watch(state: AppState, base: MqttConfig) {
                 metrics::counter!("jikimi_mqtt_takeovers_total").increment(1);
                 let mut config = base.clone();
                 config.client_id = format!("{}-{node}", base.client_id);
-                let task = tokio::spawn(super::connection(state.clone(), config, None));
-                draining.insert(node, task);
+                slot.insert(tokio::spawn(super::connection(state.clone(), config, None)));
             }
         }
     }
