@@ -174,6 +174,18 @@ where
         Ok(hashes.len())
     }
 
+    /// Merges the PDQ hashes added since the last rebuild into the compressed tables
+    /// ([`HammingIndex::merge_tail`]): call it when a bulk load made of many [`BankIndex::add_pdq_many`] ends,
+    /// so that lookups probe no tail (one rebuild; nothing when there is no tail).
+    pub fn merge_pdq_tail(&mut self) {
+        self.pdq.merge_tail();
+    }
+
+    /// PDQ hashes in the index's tail ([`HammingIndex::tail_len`]).
+    pub fn pdq_tail_len(&self) -> usize {
+        self.pdq.tail_len()
+    }
+
     /// Adds a video's frame features; false (and nothing changed) if the content is live already.
     pub fn add_vpdq(
         &mut self,

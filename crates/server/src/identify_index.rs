@@ -179,7 +179,18 @@ impl Banks {
             after = Some(last.id);
             self.apply_page(page);
         }
+        self.merge_tail();
         Ok(())
+    }
+
+    /// Ends the load at start: the pages leave up to 1/9 of the hashes in the index's tail (790,000 of ten
+    /// million), which every lookup probes besides the tables (see [`BankIndex::merge_pdq_tail`]); one rebuild
+    /// before the first lookup removes it. Not after an import while serving: the index's own growth rule
+    /// bounds the tail there, and a rebuild of every hash for a small list would hold lookups for seconds.
+    fn merge_tail(&self) {
+        if let Ok(mut inner) = self.inner.write() {
+            inner.index.merge_pdq_tail();
+        }
     }
 
     /// Loads (again) every content of one bank: after an import. Contents already live are left as they are.

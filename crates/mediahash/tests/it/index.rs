@@ -136,3 +136,48 @@ fn rebuild_after_many_inserts_keeps_results() {
     assert_eq!(index.search(&q, 31), index.linear_search(&q, 31));
     assert!(index.search(&q, 0).iter().any(|hit| hit.id == 1234));
 }
+
+/// A load made of many page-sized `extend`s leaves hashes in the tail (the growth rule); `merge_tail` moves them
+/// into the tables, and the answers are the linear scan's with the tail, after the merge, and after a merge with
+/// no tail (which changes nothing).
+#[test]
+fn paged_load_leaves_a_tail_that_merge_tail_empties() {
+    let mut x = 0x0123_4567_89ab_cdefu64;
+    let mut next = || {
+        x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        (x ^ (x >> 29)).wrapping_mul(0xbf58_476d_1ce4_e5b9)
+    };
+    let mut index = HammingIndex::new();
+    for _ in 0..12 {
+        let page: Vec<Hash256> = (0..1_000)
+            .map(|_| Hash256([next(), next(), next(), next()]))
+            .collect();
+        index.extend(&page).unwrap();
+    }
+    assert!(index.tail_len() > 0, "the pages must leave a tail");
+    // Queries near stored hashes (tail and tables) and random ones.
+    let mut queries: Vec<Hash256> = [5u32, 9_100, 11_999]
+        .iter()
+        .map(|&id| {
+            let mut q = index.get(id).unwrap();
+            for b in [3, 70, 140, 200, 255] {
+                q.flip_bit(b);
+            }
+            q
+        })
+        .collect();
+    queries.push(Hash256([next(), next(), next(), next()]));
+    let before: Vec<_> = queries.iter().map(|q| index.search(q, 31)).collect();
+    for (q, found) in queries.iter().zip(&before) {
+        assert_eq!(found, &index.linear_search(q, 31));
+    }
+    assert!(before[1].iter().any(|hit| hit.id == 9_100));
+    index.merge_tail();
+    assert_eq!(index.tail_len(), 0);
+    for (q, found) in queries.iter().zip(&before) {
+        assert_eq!(&index.search(q, 31), found);
+    }
+    index.merge_tail();
+    assert_eq!(index.tail_len(), 0);
+    assert_eq!(index.search(&queries[2], 31), before[2]);
+}
