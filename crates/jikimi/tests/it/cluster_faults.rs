@@ -490,20 +490,30 @@ async fn a_postgres_restart_mid_burst_loses_no_accepted_alert() {
         pg.start();
     })
     .await;
+    settle(
+        "postgres restart",
+        two,
+        &accepted,
+        failed,
+        &pg.url("jikimi"),
+    )
+    .await;
+}
+
+/// After a burst through a database fault: every alert was accepted, the fault was noticed (some attempt was
+/// retried), and every accepted alert is stored once (on the database at `url`) and on the live feed.
+async fn settle(what: &str, two: Two, accepted: &HashSet<Uuid>, failed: usize, url: &str) {
     eprintln!(
-        "postgres restart: {} accepted, {failed} attempts failed",
+        "{what}: {} accepted, {failed} attempts failed",
         accepted.len()
     );
     assert_eq!(accepted.len(), 3_000);
-    assert!(
-        failed > 0,
-        "the restart was not noticed: nothing was retried"
-    );
-    let store = jikimi_store::PgStore::connect(&pg.url("jikimi"))
+    assert!(failed > 0, "{what} was not noticed: nothing was retried");
+    let store = jikimi_store::PgStore::connect(url)
         .await
-        .expect("connect");
-    all_stored(&store, &accepted).await;
-    all_on_the_feed(&accepted, &two.seen, &two.lost).await;
+        .expect("connect to the primary");
+    all_stored(&store, accepted).await;
+    all_on_the_feed(accepted, &two.seen, &two.lost).await;
     two.feed.abort();
     for child in two.children {
         stop(child);
@@ -542,23 +552,6 @@ async fn a_primary_failover_mid_burst_loses_no_accepted_alert() {
         standby.promote();
     })
     .await;
-    eprintln!(
-        "failover: {} accepted, {failed} attempts failed",
-        accepted.len()
-    );
-    assert_eq!(accepted.len(), 3_000);
-    assert!(
-        failed > 0,
-        "the failover was not noticed: nothing was retried"
-    );
     // Every alert answered 202, before or after the failover, is on the new primary.
-    let store = jikimi_store::PgStore::connect(&standby.url("jikimi"))
-        .await
-        .expect("connect to the new primary");
-    all_stored(&store, &accepted).await;
-    all_on_the_feed(&accepted, &two.seen, &two.lost).await;
-    two.feed.abort();
-    for child in two.children {
-        stop(child);
-    }
+    settle("failover", two, &accepted, failed, &standby.url("jikimi")).await;
 }
