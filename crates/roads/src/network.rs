@@ -549,11 +549,23 @@ impl RoadNetwork {
     fn nearest_in(&self, live: &Live, p: LatLon) -> Result<Snap, RoadsError> {
         let p = LatLon::new(p.lat, p.lon)?;
         let q = self.projection.forward(p);
-        let hit = self
+        // Segments exactly as near as the nearest (a point equidistant from two roads) are broken by
+        // geometry, not by the tree's order: the tree's order depends on how it was built, and the same
+        // roads must snap the same way whether a segment is closed here or absent from the graph.
+        let mut open = self
             .rtree
-            .nearest_neighbor_iter(q)
-            .find(|h| !live.is_closed(h.data))
-            .ok_or(RoadsError::NoRoads)?;
+            .nearest_neighbor_iter_with_distance_2(q)
+            .filter(|(h, _)| !live.is_closed(h.data));
+        let (mut hit, d2) = open.next().ok_or(RoadsError::NoRoads)?;
+        let key = |h: &GeomWithData<Line<[f64; 2]>, u32>| {
+            let (a, b) = (h.geom().from, h.geom().to);
+            [a[0], a[1], b[0], b[1]]
+        };
+        for (h, _) in open.take_while(|(_, d)| *d <= d2) {
+            if key(h) < key(hit) {
+                hit = h;
+            }
+        }
         let (a, b) = (hit.geom().from, hit.geom().to);
         let (dx, dy) = (b[0] - a[0], b[1] - a[1]);
         let len2 = dx * dx + dy * dy;
