@@ -21,7 +21,8 @@ use crate::state::AppState;
 pub struct Staff {
     /// Login name.
     pub username: String,
-    /// The account's current role (read with the session on every request, not remembered from login).
+    /// The account's current role (read with the session, not remembered from login: at most
+    /// [`crate::sessions::FRESH`] old, and changes made through this node count at once).
     pub role: Role,
     /// SHA-256 of the bearer token: names this session (logout ends it; the live feed re-checks it).
     pub session: [u8; 32],
@@ -87,14 +88,37 @@ impl FromRequestParts<AppState> for Staff {
 }
 
 impl Staff {
+    /// The session `hash` as confirmed within [`crate::sessions::FRESH`] ([`crate::sessions`]), else as it stands
+    /// now ([`Staff::current`]). An expired session is refused either way.
+    pub async fn check(state: &AppState, hash: [u8; 32]) -> Result<Staff, ApiError> {
+        let now_ms = state.now().as_unix_ms();
+        if let Some((username, role)) = state.sessions.get(&hash, now_ms) {
+            return Ok(Staff {
+                username,
+                role,
+                session: hash,
+            });
+        }
+        Staff::current(state, hash).await
+    }
+
     /// The session `hash` as it stands now: the store reads the session together with its account, so the role is
     /// the current one and a disabled account, an ended or an expired session is `unauthenticated`.
-    pub async fn check(state: &AppState, hash: [u8; 32]) -> Result<Staff, ApiError> {
+    pub async fn current(state: &AppState, hash: [u8; 32]) -> Result<Staff, ApiError> {
+        let generation = state.sessions.generation();
         // Not found (unknown, ended, expired, disabled account) answers `unauthenticated`.
         let session = state.store.get_session(&hash, state.now()).await?;
+        let role = session.role.into();
+        state.sessions.put(
+            generation,
+            hash,
+            &session.username,
+            role,
+            session.expires_at.as_unix_ms(),
+        );
         Ok(Staff {
             username: session.username,
-            role: session.role.into(),
+            role,
             session: hash,
         })
     }
@@ -246,11 +270,12 @@ pub async fn logout(
     staff: Staff,
 ) -> Result<axum::http::StatusCode, ApiError> {
     // The session the extractor authenticated, so whatever spelling of the header got in, this one is ended.
-    match state
+    let ended = state
         .store
         .delete_session(&staff.session, &staff.change(&state, "logout"))
-        .await
-    {
+        .await;
+    state.sessions.forget(&staff.session);
+    match ended {
         Ok(()) => Ok(axum::http::StatusCode::NO_CONTENT),
         // Ended by a concurrent logout or an account change in the meantime: it is gone, as asked.
         Err(err) if err.is_not_found() => Ok(axum::http::StatusCode::NO_CONTENT),

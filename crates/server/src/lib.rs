@@ -77,6 +77,7 @@ pub mod reindex;
 pub mod rescue;
 pub mod road_eta;
 pub mod roles;
+pub mod sessions;
 pub mod signing;
 pub mod staff;
 pub mod standards;

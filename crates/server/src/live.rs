@@ -19,9 +19,10 @@
 //!   further behind than the ring, or a slow client lagged) the `hello` (or a later `resync` event) says
 //!   `resync: true` and the client reloads its snapshot through the ordinary list endpoints. Together this is
 //!   lossless: the client subscribes before it loads the snapshot, and every gap is announced.
-//! - An open feed re-checks its session with its account (as every request does) on the first event of a batch
-//!   and every [`SESSION_RECHECK`] when idle, and ends when the session was logged out, expired, or ended by a
-//!   change of the account (disabled, new role, password reset): the client reconnects and is refused.
+//! - An open feed re-reads its session with its account (from the store, not [`crate::sessions`]'s cache) on
+//!   the first event of a batch and every [`SESSION_RECHECK`] when idle, and ends when the session was logged
+//!   out, expired, or ended by a change of the account (disabled, new role, password reset): the client
+//!   reconnects and is refused.
 //!
 //! Events carry the same DTOs the REST API answers ([`crate::dto::IncidentDto`], [`crate::dto::UnitDto`]) in each
 //! role's view ([`crate::views`]): every event is serialised once per view when it is published, and each
@@ -582,7 +583,7 @@ pub async fn stream(
 /// How often an idle feed re-checks its session (logout, expiry, disabling, role change).
 pub const SESSION_RECHECK: Duration = Duration::from_secs(15);
 
-/// An open feed's session: re-read with its account, as every request's is.
+/// An open feed's session: re-read with its account from the store.
 struct SessionGuard {
     state: crate::state::AppState,
     session: [u8; 32],
@@ -611,7 +612,7 @@ impl SessionGuard {
 
     async fn still_valid(&mut self) -> bool {
         self.checked_at_ms = self.state.now().as_unix_ms();
-        match Staff::check(&self.state, self.session).await {
+        match Staff::current(&self.state, self.session).await {
             Ok(staff) => staff.role.may(Permission::ReadOperations),
             Err(err) => {
                 tracing::info!(

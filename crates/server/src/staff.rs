@@ -105,6 +105,8 @@ pub async fn update_staff(
         format!("staff account changed: {}", what.join(", ")),
     );
     state.store.update_staff(&user, &change).await?;
+    // Its sessions may have ended (disabled, password reset) or changed role: none is trusted from memory.
+    state.sessions.clear();
     Ok(Json(StaffAccount {
         username: user.username,
         role: user.role.into(),

@@ -288,6 +288,8 @@ pub struct AppState {
     pub identify: crate::identify_index::Banks,
     /// Server-side triage jobs ([`crate::identify_triage`]), in memory.
     pub triage: crate::identify_triage::Jobs,
+    /// Sessions confirmed in the last second ([`crate::sessions`]).
+    pub sessions: Arc<crate::sessions::SessionCache>,
 }
 
 /// Keys could not be turned into a keyring.
@@ -373,6 +375,7 @@ impl AppState {
             cluster,
             identify,
             triage: crate::identify_triage::Jobs::default(),
+            sessions: Arc::default(),
             mqtt_downlink: Arc::default(),
             mqtt_subscribed: Arc::default(),
             store,

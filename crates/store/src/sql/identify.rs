@@ -417,23 +417,32 @@ where
             return Ok(());
         }
         let (mut tx, mut chain) = self.begin_write().await?;
-        for (lookup, change) in lookups {
-            let at = change.at.as_unix_ms();
-            for m in &lookup.matches {
-                sqlx::query(
+        // Every match of the batch in as few statements as the bind limit allows: a busy bank records hundreds
+        // of lookups per transaction, and a statement per match was most of the transaction's time.
+        let matches: Vec<_> = lookups
+            .iter()
+            .flat_map(|(lookup, change)| lookup.matches.iter().map(move |m| (lookup, change, m)))
+            .collect();
+        for rows in matches.chunks(crate::sql::rows_per_statement(7)) {
+            let sql = format!(
                 "INSERT INTO identify_matches (id, lookup_id, content_id, bank_id, distance, matched_at_ms, \
-                 matched_by, verdict, reviewed_by, reviewed_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, NULL, NULL)",
-            )
-            .bind(m.id.to_string())
-            .bind(lookup.id.to_string())
-            .bind(m.content_id.to_string())
-            .bind(m.bank_id.to_string())
-            .bind(i64::from(m.distance))
-            .bind(at)
-            .bind(change.actor.to_string())
-            .execute(&mut *tx)
-            .await?;
+                 matched_by) VALUES {}",
+                crate::sql::values_clause(rows.len(), 7)
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (lookup, change, m) in rows {
+                query = query
+                    .bind(m.id.to_string())
+                    .bind(lookup.id.to_string())
+                    .bind(m.content_id.to_string())
+                    .bind(m.bank_id.to_string())
+                    .bind(i64::from(m.distance))
+                    .bind(change.at.as_unix_ms())
+                    .bind(change.actor.to_string());
             }
+            query.execute(&mut *tx).await?;
+        }
+        for (lookup, change) in lookups {
             chain.push(
                 crate::sql::audit(change, "identify.lookup", format!("lookup/{}", lookup.id))
                     .with_detail(&json!({
