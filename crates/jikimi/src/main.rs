@@ -14,12 +14,6 @@ use clap::{Parser, Subcommand};
 use crate::exit::Exit;
 use jikimi_mediahash::cli::Outcome as PdqOutcome;
 
-/// Why: a server answering thousands of small requests a second spends a sixth of its time in glibc's malloc
-/// (profiled under `jikimi bench identify`); mimalloc's thread-local free lists cost a fraction of that.
-#[cfg(feature = "mimalloc")]
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// jikimi (지킴이): silent SOS dispatch, crime analysis, cross-border cooperation, perceptual hashing.
 #[derive(Debug, Parser)]
 #[command(name = "jikimi", version, about, long_about = None, after_help = exit::HELP)]
