@@ -7,6 +7,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use jikimi_server::config::KeyMaterial;
+use rustix::process::{Pid, Signal, WaitOptions, kill_process, waitpid};
 
 pub const ADMIN_PASSWORD: &str = "crash-test-password";
 
@@ -17,6 +18,32 @@ const JIKIMI: &str = env!("CARGO_BIN_EXE_jikimi");
 pub struct Site {
     pub dir: tempfile::TempDir,
     pub database_url: String,
+    /// The `serve` processes this site started: a test that panics is not there to stop them ([`Site`]'s `Drop`).
+    started: std::sync::Mutex<Vec<u32>>,
+}
+
+/// A test that panics leaves the servers it started running (holding ports and memory until the whole run ends):
+/// when a site is dropped while its thread unwinds, every `serve` it started that the test has not reaped is
+/// killed and reaped. Only unreaped children are touched: until it is reaped a child's PID cannot be reused, so no
+/// other process is ever signalled. A test that ends normally stops its own servers, as before.
+impl Drop for Site {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            return;
+        }
+        let started = self.started.lock().map(|s| s.clone()).unwrap_or_default();
+        for pid in started {
+            let Some(pid) = i32::try_from(pid).ok().and_then(Pid::from_raw) else {
+                continue;
+            };
+            // `Ok(None)`: still running, and ours (not reaped). Reaped already: an error (ECHILD); exited: reaped
+            // now.
+            if let Ok(None) = waitpid(Some(pid), WaitOptions::NOHANG) {
+                let _ = kill_process(pid, Signal::KILL);
+                let _ = waitpid(Some(pid), WaitOptions::empty());
+            }
+        }
+    }
 }
 
 impl Site {
@@ -28,7 +55,11 @@ impl Site {
         )
         .expect("key file");
         let database_url = format!("sqlite://{}", dir.path().join("jikimi.sqlite").display());
-        Site { dir, database_url }
+        Site {
+            dir,
+            database_url,
+            started: std::sync::Mutex::default(),
+        }
     }
 
     /// The data keyring of this site's key file (to open its database as the processes do).
@@ -129,15 +160,18 @@ impl Site {
         for (k, v) in envs {
             command.env(k, v);
         }
-        Self::spawn_serve(command)
+        self.spawn_serve(command)
     }
 
-    fn spawn_serve(mut command: Command) -> (Child, String) {
+    fn spawn_serve(&self, mut command: Command) -> (Child, String) {
         let mut child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
             .expect("spawn jikimi serve");
+        if let Ok(mut started) = self.started.lock() {
+            started.push(child.id());
+        }
         let stdout = child.stdout.take().expect("stdout");
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
@@ -162,4 +196,28 @@ impl Site {
 
 pub fn exists(path: &Path) -> bool {
     path.exists()
+}
+
+/// A test that panics with a server running leaves no server behind: its site ends it while unwinding.
+#[test]
+fn a_panicking_test_leaves_no_server_running() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let unwound = std::thread::spawn(move || {
+        let site = Site::new();
+        let (child, _url) = site.serve();
+        tx.send(child.id()).expect("pid sent");
+        panic!("a failing test, its server still running");
+    })
+    .join();
+    assert!(unwound.is_err(), "the thread panicked");
+    let pid = i32::try_from(rx.recv().expect("pid"))
+        .ok()
+        .and_then(Pid::from_raw)
+        .expect("a pid");
+    // Reaped by the site: no such child of ours any more (a server still running would be one).
+    assert_eq!(
+        waitpid(Some(pid), WaitOptions::NOHANG).err(),
+        Some(rustix::io::Errno::CHILD),
+        "the server {pid:?} was reaped by its site"
+    );
 }
