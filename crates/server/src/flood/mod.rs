@@ -290,9 +290,12 @@ impl FederationBudget {
 
     /// Charges a request that counts as `count` federation requests (the first is charged already): 429 with
     /// `Retry-After` while the source's budget is short, 413 when `count` is more than the budget ever holds (the
-    /// sender sends less at once).
+    /// sender sends less at once). In a cluster each counts as many cells as there are live nodes, as every
+    /// request does ([`FloodGuard::set_shares`]), so the nodes together take what one would.
     pub fn charge(&self, count: usize) -> Result<(), ApiError> {
-        let more = u32::try_from(count.saturating_sub(1)).unwrap_or(u32::MAX);
+        let shares = self.guard.shares().get() as usize;
+        let more =
+            u32::try_from(count.saturating_sub(1).saturating_mul(shares)).unwrap_or(u32::MAX);
         let Some(more) = NonZeroU32::new(more) else {
             return Ok(());
         };
@@ -683,5 +686,30 @@ mod tests {
         assert!(guard.check(Guarded::Login, b).is_err());
         guard.set_shares(0);
         assert_eq!(guard.shares().get(), 1);
+    }
+
+    #[test]
+    fn a_federation_batch_costs_each_node_its_share() {
+        let a = Source(Some(IpAddr::V4([198, 51, 100, 3].into())));
+        let budget = |nodes: u32| {
+            let guard = std::sync::Arc::new(FloodGuard::new(&FloodConfig {
+                federation_per_min: 60,
+                ..FloodConfig::default()
+            }));
+            guard.set_shares(nodes);
+            FederationBudget::new(guard, a)
+        };
+        // One node: a batch of 20 events takes 19 more tokens of 60, three such batches fit.
+        let one = budget(1);
+        for _ in 0..3 {
+            assert!(one.charge(20).is_ok());
+        }
+        // Three nodes: the same batch costs three times as much on each, so one fits and the next waits.
+        let three = budget(3);
+        assert!(three.charge(20).is_ok());
+        assert!(three.charge(20).is_err());
+        // A batch larger than a node's share of the bucket can ever hold is refused as too large (413).
+        let err = budget(3).charge(30).err().map(|e| e.code);
+        assert_eq!(err, Some(ErrorCode::PayloadTooLarge));
     }
 }
