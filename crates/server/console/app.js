@@ -14,6 +14,7 @@ import { MoneyView } from './money.js';
 import { DisasterView, DISASTER_SHORTCUTS } from './disaster.js';
 import { OperationsView } from './operations.js';
 import { IdentifyView } from './identify.js';
+import { installAddressSearch, focusAddressSearch } from './geosearch.js';
 
 const $ = (id) => document.getElementById(id);
 const OUTCOMES = ['arrest', 'rescue', 'assistance', 'false_alarm', 'abuse'];
@@ -859,87 +860,8 @@ function toggleLang() {
   applyStrings();
 }
 
-// ---- address search (dispatchers) ------------------------------------------------------------------------
-// Keyboard-first: `/` focuses the box; typing asks the server (debounced); ↓/↑ choose; Enter moves the map to the
-// chosen address (the first when none is chosen); Escape clears and returns to the queue.
-const geo = { results: [], active: -1, timer: null, seq: 0 };
-
-function focusAddressSearch() {
-  if ($('geo-form').hidden) return;
-  $('geo-q').focus();
-  $('geo-q').select();
-}
-
-function renderGeoResults() {
-  const list = $('geo-results');
-  list.replaceChildren(...geo.results.map((r, i) => {
-    const li = el('li', i === geo.active ? 'active' : null, r.address.label);
-    li.id = `geo-r${i}`;
-    li.setAttribute('role', 'option');
-    li.setAttribute('aria-selected', i === geo.active ? 'true' : 'false');
-    li.addEventListener('mousedown', (e) => { e.preventDefault(); pickGeo(i); });
-    return li;
-  }));
-  $('geo-q').setAttribute('aria-expanded', geo.results.length ? 'true' : 'false');
-  if (geo.active >= 0) $('geo-q').setAttribute('aria-activedescendant', `geo-r${geo.active}`);
-  else $('geo-q').removeAttribute('aria-activedescendant');
-}
-
-async function searchGeo() {
-  const q = $('geo-q').value.trim();
-  const seq = ++geo.seq;
-  if (!q) {
-    geo.results = [];
-    geo.active = -1;
-    $('geo-status').textContent = '';
-    renderGeoResults();
-    return;
-  }
-  const res = await api('GET', `/api/geocode?q=${encodeURIComponent(q.slice(0, 200))}&limit=8`);
-  // An older answer arriving after a newer one is dropped.
-  if (seq !== geo.seq) return;
-  geo.results = res.results;
-  geo.active = -1;
-  $('geo-status').textContent = res.results.length ? '' : t('noAddressMatch');
-  renderGeoResults();
-}
-
-function pickGeo(i) {
-  const r = geo.results[i];
-  if (!r) return;
-  map.centreOn(r.lat, r.lon);
-  $('geo-q').value = r.address.label;
-  $('geo-status').textContent = r.address.label;
-  geo.results = [];
-  geo.active = -1;
-  renderGeoResults();
-}
-
-$('geo-form').addEventListener('submit', (e) => {
-  e.preventDefault();
-  pickGeo(geo.active >= 0 ? geo.active : 0);
-});
-$('geo-q').addEventListener('input', () => {
-  clearTimeout(geo.timer);
-  geo.timer = setTimeout(() => searchGeo().catch(() => {}), 150);
-});
-$('geo-q').addEventListener('keydown', (e) => {
-  if (e.key === 'ArrowDown' || e.key === 'ArrowUp') {
-    e.preventDefault();
-    if (!geo.results.length) return;
-    const n = geo.results.length;
-    geo.active = e.key === 'ArrowDown' ? (geo.active + 1) % n : (geo.active - 1 + n) % n;
-    renderGeoResults();
-  } else if (e.key === 'Escape') {
-    e.preventDefault();
-    $('geo-q').value = '';
-    geo.results = [];
-    geo.active = -1;
-    $('geo-status').textContent = '';
-    renderGeoResults();
-    $('geo-q').blur();
-  }
-});
+// ---- address search (dispatchers): geosearch.js ----------------------------------------------------------
+installAddressSearch(api, (lat, lon) => map.centreOn(lat, lon));
 
 // ---- login -----------------------------------------------------------------------------------------------
 function logout() {

@@ -64,6 +64,11 @@ const ASSETS: &[(&str, &str, &str)] = &[
         include_str!("../console/identify.js"),
     ),
     (
+        "geosearch.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../console/geosearch.js"),
+    ),
+    (
         "twoway.js",
         "text/javascript; charset=utf-8",
         include_str!("../console/twoway.js"),
