@@ -216,11 +216,17 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         devices,
         args.alert_every_s.max(1),
     ));
-    match args.run_for_s {
-        Some(s) => tokio::time::sleep(Duration::from_secs(s)).await,
-        None => {
-            crate::spine::shutdown_signal().await;
+    // SIGTERM or Ctrl-C end the demo whether or not it runs for a set time: its server listens for them too (and
+    // once it does, SIGTERM no longer kills the process by default), so a sleep alone would outlive a `kill`.
+    let run_for = async {
+        match args.run_for_s {
+            Some(s) => tokio::time::sleep(Duration::from_secs(s)).await,
+            None => std::future::pending().await,
         }
+    };
+    tokio::select! {
+        () = run_for => {}
+        () = crate::spine::shutdown_signal() => {}
     }
     units_task.abort();
     alerts_task.abort();

@@ -140,3 +140,54 @@ async fn demo_disaster_declares_an_earthquake_and_residents_answer() {
         "the demo closed roads"
     );
 }
+
+/// `kill` (SIGTERM) ends a demo that runs for a set time, as CI's smoke test and Schemathesis end theirs: the
+/// demo's server listens for SIGTERM, which replaces the default of dying, so the demo must listen too.
+#[test]
+fn sigterm_ends_a_demo_that_runs_for_a_set_time() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_jikimi"))
+        .args(["demo", "--listen", "127.0.0.1:0", "--run-for-s", "600"])
+        .arg("--data-dir")
+        .arg(dir.path())
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn jikimi demo");
+    let stdout = child.stdout.take().expect("stdout");
+    let pid = i32::try_from(child.id())
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+        .expect("a pid");
+    let mut demo = Demo(child);
+    let (tx, rx) = std::sync::mpsc::channel();
+    // Drained to the end: a closed pipe would make the demo's next line fail and end it for another reason.
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if line.contains("jikimi demo is running at") {
+                let _ = tx.send(());
+            }
+        }
+    });
+    rx.recv_timeout(Duration::from_secs(120))
+        .expect("the demo printed its URL");
+    // Past its start-up (the logins it prints, the first simulated alerts): a demo at work.
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(
+        demo.0.try_wait().expect("try_wait").is_none(),
+        "the demo is running"
+    );
+    rustix::process::kill_process(pid, rustix::process::Signal::TERM).expect("SIGTERM sent");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = demo.0.try_wait().expect("try_wait") {
+            break Some(status);
+        }
+        if Instant::now() > deadline {
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(status.is_some(), "the demo exited within 30 s of SIGTERM");
+}
