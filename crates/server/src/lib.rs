@@ -493,10 +493,23 @@ pub async fn serve(
     load_known_devices(&state).await;
     let app = router(state.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>();
     let served = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
+        .with_graceful_shutdown(closing_feeds(&state, shutdown))
         .await;
     flush_refusals(&state).await;
     served
+}
+
+/// `shutdown`, then the live feeds end: a graceful shutdown waits for every response to finish, and a console's
+/// feed never does by itself.
+fn closing_feeds(
+    state: &AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> impl Future<Output = ()> + Send + 'static {
+    let live = state.live.clone();
+    async move {
+        shutdown.await;
+        live.close();
+    }
 }
 
 /// Loads the known device ids before the first request (see [`state::DeviceCache::is_known`]). Without them the
@@ -548,6 +561,7 @@ pub async fn serve_tls(
     load_known_devices(&state).await;
     let handle = axum_server::Handle::new();
     let stopper = handle.clone();
+    let shutdown = closing_feeds(&state, shutdown);
     tokio::spawn(async move {
         shutdown.await;
         stopper.graceful_shutdown(Some(std::time::Duration::from_secs(10)));

@@ -128,6 +128,8 @@ struct Inner {
     tx: broadcast::Sender<Arc<LiveEvent>>,
     /// Civic addresses for incidents, once loaded ([`crate::geocode`]): the feed shows what the REST API shows.
     addresses: std::sync::RwLock<Option<Arc<jikimi_geocode::AddressIndex>>>,
+    /// True once the server is stopping ([`Hub::close`]).
+    closing: tokio::sync::watch::Sender<bool>,
 }
 
 /// The feed: numbering, recent history and fan-out. Cheap to clone.
@@ -187,12 +189,19 @@ impl Hub {
                 feed,
                 tx,
                 addresses: std::sync::RwLock::new(None),
+                closing: tokio::sync::watch::Sender::new(false),
             }),
         };
         // The follower holds the store weakly: the store holds the follower's sender, and a strong reference here
         // would keep both alive forever.
         tokio::spawn(follow(hub.clone(), Arc::downgrade(&store), rx));
         hub
+    }
+
+    /// The server is stopping: every open feed ends (its client reconnects, to another node in a cluster, and
+    /// resumes from its last event id), so a graceful shutdown is not held open by consoles that never hang up.
+    pub fn close(&self) {
+        self.inner.closing.send_replace(true);
     }
 
     /// In a cluster: the stream is `epoch` and this hub is fed every message from sequence `from` on. Called when
@@ -541,12 +550,19 @@ pub async fn stream(
         .chain(sub.backlog.iter().map(|e| to_sse(&epoch, e, view)))
         .collect();
     let guard = SessionGuard::new(state, staff.session);
-    let unfold_state = (first.into_iter(), sub.rx, epoch, guard);
+    let closing = hub.inner.closing.subscribe();
+    let unfold_state = (first.into_iter(), sub.rx, epoch, guard, closing);
     let events = futures_util::stream::unfold(
         unfold_state,
-        move |(mut first, mut rx, epoch, mut guard)| async move {
+        move |(mut first, mut rx, epoch, mut guard, mut closing)| async move {
+            if *closing.borrow_and_update() {
+                return None;
+            }
             if let Some(event) = first.next() {
-                return Some((Ok::<_, Infallible>(event), (first, rx, epoch, guard)));
+                return Some((
+                    Ok::<_, Infallible>(event),
+                    (first, rx, epoch, guard, closing),
+                ));
             }
             // The feed ends (the client sees the stream close, reconnects and is refused) as soon as its session
             // is no longer valid: checked on the first event of a batch and every SESSION_RECHECK when idle.
@@ -563,6 +579,8 @@ pub async fn stream(
                             return None;
                         }
                     }
+                    // The server is stopping (or its hub is gone).
+                    _ = closing.changed() => return None,
                 }
             };
             let event = match received {
@@ -572,7 +590,7 @@ pub async fn stream(
                     .data(serde_json::json!({"missed": n}).to_string()),
                 Err(broadcast::error::RecvError::Closed) => return None,
             };
-            Some((Ok(event), (first, rx, epoch, guard)))
+            Some((Ok(event), (first, rx, epoch, guard, closing)))
         },
     );
     Ok(Sse::new(events)

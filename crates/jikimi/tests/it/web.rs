@@ -1,5 +1,6 @@
 //! `jikimi serve`'s web defences as a process (issue 16, item 10): plain HTTP off loopback is warned about at
-//! start, `/metrics` is only on `--ops-listen`, and `jikimi staff add` on an existing account ends its sessions.
+//! start, `/metrics` is only on `--ops-listen`, `jikimi staff add` on an existing account ends its sessions, and
+//! SIGTERM stops a server whose consoles are still connected.
 
 use std::io::{BufRead as _, BufReader};
 use std::process::Stdio;
@@ -91,4 +92,58 @@ async fn staff_add_again_resets_the_password_and_ends_sessions() {
     let _ = child.wait();
     assert!(ok, "{text}");
     assert_eq!(me.status(), reqwest::StatusCode::UNAUTHORIZED);
+}
+
+/// SIGTERM stops a server while a console's live feed is open: the feed ends (its client would reconnect
+/// elsewhere) instead of holding the graceful shutdown open for ever, which a rolling upgrade would meet.
+#[tokio::test]
+async fn sigterm_stops_a_server_with_an_open_live_feed() {
+    let site = Site::new();
+    site.add_admin();
+    let (mut child, url) = site.serve();
+    let client = reqwest::Client::new();
+    let token = client
+        .post(format!("{url}/api/auth/login"))
+        .json(&serde_json::json!({"username": "admin", "password": ADMIN_PASSWORD}))
+        .send()
+        .await
+        .expect("login")
+        .json::<serde_json::Value>()
+        .await
+        .ok()
+        .and_then(|v| v["token"].as_str().map(str::to_string))
+        .expect("token");
+    let mut feed = client
+        .get(format!("{url}/api/live"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("live feed");
+    assert_eq!(feed.status(), reqwest::StatusCode::OK);
+    let hello = feed.chunk().await.expect("first chunk").expect("a chunk");
+    assert!(String::from_utf8_lossy(&hello).contains("hello"));
+    let pid = i32::try_from(child.id())
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+        .expect("a pid");
+    rustix::process::kill_process(pid, rustix::process::Signal::TERM).expect("SIGTERM sent");
+    // The feed ends: the stream closes with no further event.
+    let ended = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        while let Ok(Some(_)) = feed.chunk().await {}
+    })
+    .await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let exited = loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            break Some(status);
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert!(ended.is_ok(), "the live feed ended on SIGTERM");
+    assert!(exited.is_some(), "the server exited within 10 s of SIGTERM");
 }
