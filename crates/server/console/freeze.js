@@ -9,7 +9,8 @@ const $ = (id) => document.getElementById(id);
 const state = {
   token: sessionStorage.getItem('jikimi.token'),
   permissions: [],
-  requests: [],
+  // Null until the first load answers: "no requests" is said only once the server has said so.
+  requests: null,
   selected: null,
 };
 const may = (p) => state.permissions.includes(p);
@@ -67,7 +68,7 @@ function renderTable(table, list, direction) {
   }
   head.append(tr);
   const body = el('tbody');
-  const mine = list.filter((h) => h.direction === direction);
+  const mine = (list ?? []).filter((h) => h.direction === direction);
   for (const h of mine) {
     const r = h.request.body;
     const row = el('tr');
@@ -84,7 +85,7 @@ function renderTable(table, list, direction) {
       el('td', 'mono', peer.slice(0, 12)));
     body.append(row);
   }
-  if (!mine.length) {
+  if (list && !mine.length) {
     const row = el('tr');
     const td = el('td', 'muted', t('fz_none'));
     td.colSpan = 7;
@@ -102,7 +103,7 @@ function labelled(text, control) {
 
 function renderDetail() {
   const box = $('fz-detail');
-  const h = state.requests.find((x) => x.request.body.id === state.selected);
+  const h = state.requests?.find((x) => x.request.body.id === state.selected);
   if (!h) {
     box.replaceChildren(el('p', 'muted', t('fz_pick')));
     return;
@@ -227,7 +228,7 @@ async function start() {
   await load();
   // `freeze.html#<request id>` (the money view's link after a request): open that request.
   const wanted = decodeURIComponent(location.hash.slice(1));
-  if (wanted && state.requests.some((x) => x.request.body.id === wanted)) select(wanted);
+  if (wanted && state.requests?.some((x) => x.request.body.id === wanted)) select(wanted);
 }
 
 for (const b of document.querySelectorAll('.lang-toggle')) {
