@@ -17,25 +17,24 @@ impl Drop for Demo {
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn demo_disaster_declares_an_earthquake_and_residents_answer() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_jikimi"))
-        .args([
-            "demo",
-            "--disaster",
-            "--listen",
-            "127.0.0.1:0",
-            "--run-for-s",
-            "300",
-        ])
-        .arg("--data-dir")
-        .arg(dir.path())
+/// `jikimi demo ARGS --listen 127.0.0.1:0 --data-dir DIR`, its stdout piped.
+fn spawn_demo(dir: &std::path::Path, args: &[&str]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_jikimi"))
+        .arg("demo")
+        .args(args)
+        .args(["--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
-        .expect("spawn jikimi demo");
+        .expect("spawn jikimi demo")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn demo_disaster_declares_an_earthquake_and_residents_answer() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut child = spawn_demo(dir.path(), &["--disaster", "--run-for-s", "300"]);
     let stdout = child.stdout.take().expect("stdout");
     let _demo = Demo(child);
     let (tx, rx) = std::sync::mpsc::channel();
@@ -146,15 +145,7 @@ async fn demo_disaster_declares_an_earthquake_and_residents_answer() {
 #[test]
 fn sigterm_ends_a_demo_that_runs_for_a_set_time() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_jikimi"))
-        .args(["demo", "--listen", "127.0.0.1:0", "--run-for-s", "600"])
-        .arg("--data-dir")
-        .arg(dir.path())
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn jikimi demo");
+    let mut child = spawn_demo(dir.path(), &["--run-for-s", "600"]);
     let stdout = child.stdout.take().expect("stdout");
     let pid = i32::try_from(child.id())
         .ok()

@@ -59,6 +59,21 @@ async fn metrics_only_on_the_operations_listener() {
     assert!(metrics.status().is_success(), "{}", metrics.status());
 }
 
+/// The admin's session token on the server at `url`.
+async fn admin_token(client: &reqwest::Client, url: &str) -> String {
+    client
+        .post(format!("{url}/api/auth/login"))
+        .json(&serde_json::json!({"username": "admin", "password": ADMIN_PASSWORD}))
+        .send()
+        .await
+        .expect("login")
+        .json::<serde_json::Value>()
+        .await
+        .ok()
+        .and_then(|v| v["token"].as_str().map(str::to_string))
+        .expect("token")
+}
+
 /// `jikimi staff add` on an existing account is a password reset: the token taken before it stops working.
 #[tokio::test]
 async fn staff_add_again_resets_the_password_and_ends_sessions() {
@@ -66,18 +81,7 @@ async fn staff_add_again_resets_the_password_and_ends_sessions() {
     site.add_admin();
     let (mut child, url) = site.serve();
     let client = reqwest::Client::new();
-    let login = client
-        .post(format!("{url}/api/auth/login"))
-        .json(&serde_json::json!({"username": "admin", "password": ADMIN_PASSWORD}))
-        .send()
-        .await
-        .expect("login");
-    let token = login
-        .json::<serde_json::Value>()
-        .await
-        .ok()
-        .and_then(|v| v["token"].as_str().map(str::to_string))
-        .expect("token");
+    let token = admin_token(&client, &url).await;
     let (ok, text) = site.run(
         &["staff", "add", "--username", "admin", "--role", "admin"],
         &[("JIKIMI_STAFF_PASSWORD", "a brand new password")],
@@ -102,17 +106,7 @@ async fn sigterm_stops_a_server_with_an_open_live_feed() {
     site.add_admin();
     let (mut child, url) = site.serve();
     let client = reqwest::Client::new();
-    let token = client
-        .post(format!("{url}/api/auth/login"))
-        .json(&serde_json::json!({"username": "admin", "password": ADMIN_PASSWORD}))
-        .send()
-        .await
-        .expect("login")
-        .json::<serde_json::Value>()
-        .await
-        .ok()
-        .and_then(|v| v["token"].as_str().map(str::to_string))
-        .expect("token");
+    let token = admin_token(&client, &url).await;
     let mut feed = client
         .get(format!("{url}/api/live"))
         .bearer_auth(&token)
