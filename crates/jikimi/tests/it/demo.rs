@@ -147,10 +147,7 @@ fn sigterm_ends_a_demo_that_runs_for_a_set_time() {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut child = spawn_demo(dir.path(), &["--run-for-s", "600"]);
     let stdout = child.stdout.take().expect("stdout");
-    let pid = i32::try_from(child.id())
-        .ok()
-        .and_then(rustix::process::Pid::from_raw)
-        .expect("a pid");
+    let pid = crate::process::pid_of(&child).expect("a pid");
     let mut demo = Demo(child);
     let (tx, rx) = std::sync::mpsc::channel();
     // Drained to the end: a closed pipe would make the demo's next line fail and end it for another reason.

@@ -19,7 +19,7 @@ pub struct Site {
     pub dir: tempfile::TempDir,
     pub database_url: String,
     /// The `serve` processes this site started: a test that panics is not there to stop them ([`Site`]'s `Drop`).
-    started: std::sync::Mutex<Vec<u32>>,
+    started: std::sync::Mutex<Vec<Pid>>,
 }
 
 /// A test that panics leaves the servers it started running (holding ports and memory until the whole run ends):
@@ -28,14 +28,11 @@ pub struct Site {
 /// other process is ever signalled. A test that ends normally stops its own servers, as before.
 impl Drop for Site {
     fn drop(&mut self) {
-        if !std::thread::panicking() {
-            return;
-        }
-        let started = self.started.lock().map(|s| s.clone()).unwrap_or_default();
+        let started = match self.started.lock() {
+            Ok(started) if std::thread::panicking() => started.clone(),
+            _ => Vec::new(),
+        };
         for pid in started {
-            let Some(pid) = i32::try_from(pid).ok().and_then(Pid::from_raw) else {
-                continue;
-            };
             // `Ok(None)`: still running, and ours (not reaped). Reaped already: an error (ECHILD); exited: reaped
             // now.
             if let Ok(None) = waitpid(Some(pid), WaitOptions::NOHANG) {
@@ -169,8 +166,8 @@ impl Site {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("spawn jikimi serve");
-        if let Ok(mut started) = self.started.lock() {
-            started.push(child.id());
+        if let (Ok(mut started), Some(pid)) = (self.started.lock(), pid_of(&child)) {
+            started.push(pid);
         }
         let stdout = child.stdout.take().expect("stdout");
         let (tx, rx) = std::sync::mpsc::channel();
@@ -194,6 +191,11 @@ impl Site {
     }
 }
 
+/// A child's PID as the system calls take it.
+pub fn pid_of(child: &Child) -> Option<Pid> {
+    i32::try_from(child.id()).ok().and_then(Pid::from_raw)
+}
+
 pub fn exists(path: &Path) -> bool {
     path.exists()
 }
@@ -205,15 +207,12 @@ fn a_panicking_test_leaves_no_server_running() {
     let unwound = std::thread::spawn(move || {
         let site = Site::new();
         let (child, _url) = site.serve();
-        tx.send(child.id()).expect("pid sent");
+        tx.send(pid_of(&child).expect("a pid")).expect("pid sent");
         panic!("a failing test, its server still running");
     })
     .join();
     assert!(unwound.is_err(), "the thread panicked");
-    let pid = i32::try_from(rx.recv().expect("pid"))
-        .ok()
-        .and_then(Pid::from_raw)
-        .expect("a pid");
+    let pid = rx.recv().expect("pid");
     // Reaped by the site: no such child of ours any more (a server still running would be one).
     assert_eq!(
         waitpid(Some(pid), WaitOptions::NOHANG).err(),

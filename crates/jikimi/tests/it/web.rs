@@ -116,10 +116,7 @@ async fn sigterm_stops_a_server_with_an_open_live_feed() {
     assert_eq!(feed.status(), reqwest::StatusCode::OK);
     let hello = feed.chunk().await.expect("first chunk").expect("a chunk");
     assert!(String::from_utf8_lossy(&hello).contains("hello"));
-    let pid = i32::try_from(child.id())
-        .ok()
-        .and_then(rustix::process::Pid::from_raw)
-        .expect("a pid");
+    let pid = crate::process::pid_of(&child).expect("a pid");
     rustix::process::kill_process(pid, rustix::process::Signal::TERM).expect("SIGTERM sent");
     // The feed ends: the stream closes with no further event.
     let ended = tokio::time::timeout(std::time::Duration::from_secs(10), async {
