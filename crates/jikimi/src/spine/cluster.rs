@@ -34,9 +34,10 @@ pub fn run(command: ClusterCommand) -> anyhow::Result<()> {
                     .await
                     .context("cannot read the change outbox")?;
                 let live = |l: &jikimi_store::Lease| l.expires_at > now;
+                let node = jikimi_server::cluster::leases::NODE_PREFIX;
                 let nodes: Vec<_> = leases
                     .iter()
-                    .filter(|l| l.name.starts_with("node/") && live(l))
+                    .filter(|l| l.name.starts_with(node) && live(l))
                     .map(|l| serde_json::json!({"id": l.holder, "since_ms": l.acquired_at.as_unix_ms()}))
                     .collect();
                 let share = jikimi_server::cluster::leases::MQTT_SHARE_PREFIX;
@@ -51,7 +52,7 @@ pub fn run(command: ClusterCommand) -> anyhow::Result<()> {
                 };
                 let work: Vec<_> = leases
                     .iter()
-                    .filter(|l| !l.name.starts_with("node/") && !l.name.starts_with(share))
+                    .filter(|l| !l.name.starts_with(node) && !l.name.starts_with(share))
                     .map(|l| {
                         serde_json::json!({"name": l.name, "holder": l.holder, "live": live(l),
                             "expires_in_ms": l.expires_at.as_unix_ms() - now.as_unix_ms()})

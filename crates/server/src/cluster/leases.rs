@@ -18,10 +18,22 @@ pub const WORK: [&str; 2] = [LEASE_PURGE, LEASE_FEDERATION_SYNC];
 /// (`mqtt-share/<node id>`): the broker does not tell who is in a share group, so each member says so itself.
 pub const MQTT_SHARE_PREFIX: &str = "mqtt-share/";
 
+/// Prefix of the lease each live node holds (`node/<node id>`).
+pub const NODE_PREFIX: &str = "node/";
+
 /// How often leases are renewed.
 pub const RENEW: Duration = Duration::from_secs(2);
 /// How long a lease lasts unless renewed: a crashed holder's work moves within about this long.
 pub const TTL: Duration = Duration::from_secs(10);
+
+/// Now, and when a lease taken or renewed now expires.
+pub fn lease_window() -> (Timestamp, Timestamp) {
+    let now = Timestamp::from(std::time::SystemTime::now());
+    (
+        now,
+        Timestamp::from_unix_ms(now.as_unix_ms() + TTL.as_millis() as i64),
+    )
+}
 
 /// Told how many nodes are alive (their `node/<id>` leases unexpired, this one included) after each renewal.
 pub type OnLiveNodes = Arc<dyn Fn(u32) + Send + Sync>;
@@ -79,9 +91,8 @@ impl LeaseKeeper {
     }
 
     async fn renew(&self, store: &dyn Store) {
-        let now = Timestamp::from(std::time::SystemTime::now());
-        let until = Timestamp::from_unix_ms(now.as_unix_ms() + TTL.as_millis() as i64);
-        let node = format!("node/{}", self.node_id);
+        let (now, until) = lease_window();
+        let node = format!("{NODE_PREFIX}{}", self.node_id);
         if let Err(err) = store.acquire_lease(&node, &self.node_id, now, until).await {
             tracing::warn!(error = %err, "cluster: cannot renew this node's lease");
         }
@@ -90,7 +101,7 @@ impl LeaseKeeper {
             Ok(leases) => {
                 let live = leases
                     .iter()
-                    .filter(|l| l.name.starts_with("node/") && l.expires_at > now)
+                    .filter(|l| l.name.starts_with(NODE_PREFIX) && l.expires_at > now)
                     .count();
                 let live = u32::try_from(live).unwrap_or(u32::MAX).max(1);
                 metrics::gauge!("jikimi_cluster_live_nodes").set(f64::from(live));

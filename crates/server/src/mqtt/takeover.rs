@@ -10,10 +10,8 @@
 
 use std::collections::HashMap;
 
-use jikimi_respond::Timestamp;
-
 use super::MqttConfig;
-use crate::cluster::leases::{MQTT_SHARE_PREFIX, RENEW, TTL};
+use crate::cluster::leases::{MQTT_SHARE_PREFIX, NODE_PREFIX, RENEW, lease_window};
 use crate::state::AppState;
 
 /// Prefix of the lease whose holder drains a dead node's session.
@@ -31,8 +29,7 @@ pub(super) async fn watch(state: AppState, base: MqttConfig) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        let now = Timestamp::from(std::time::SystemTime::now());
-        let until = Timestamp::from_unix_ms(now.as_unix_ms() + TTL.as_millis() as i64);
+        let (now, until) = lease_window();
         let leases = match state.store.list_leases().await {
             Ok(leases) => leases,
             Err(err) => {
@@ -46,7 +43,7 @@ pub(super) async fn watch(state: AppState, base: MqttConfig) {
             let Some(node) = lease.name.strip_prefix(MQTT_SHARE_PREFIX) else {
                 continue;
             };
-            if node == me || lease.expires_at > now || live(&format!("node/{node}")) {
+            if node == me || lease.expires_at > now || live(&format!("{NODE_PREFIX}{node}")) {
                 continue;
             }
             let takeover = format!("{TAKEOVER_PREFIX}{node}");
