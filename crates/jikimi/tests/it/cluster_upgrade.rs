@@ -43,7 +43,7 @@ fn terminate(mut child: std::process::Child) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn old_and_new_releases_run_together_and_the_old_node_is_replaced_without_loss() {
-    // Never skipped: without the previous release there is no rolling upgrade to test.
+    // Without the previous release there is no rolling upgrade to test: its absence fails the test.
     let previous = previous_binary().expect(
         "the previous release's binary is absent: run .ci/setup-previous.sh (CI runs it before the tests)",
     );
